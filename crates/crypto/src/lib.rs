@@ -1,0 +1,20 @@
+//! Cryptography of the platform. This is the only crate that ever holds private key bytes.
+//!
+//! - [`rng`]: the random source, passed in everywhere so tests can be deterministic.
+//! - [`keystore`]: signing keys and key-encryption keys, in a file store sealed under a master
+//!   key or in a PKCS#11 token (an HSM; SoftHSM2 in tests).
+//! - [`jose`]: JWS compact serialisation, JWKs, algorithm allow-lists (RFC 7515/7517/7518/8037/8725).
+//! - [`envelope`]: encryption at rest of personal data: AES-256-GCM with a fresh data key per
+//!   value, wrapped by a key-encryption key, bound to table/column/row.
+//! - [`merkle`]: RFC 9162 Merkle tree hashing, inclusion and consistency proofs.
+#![deny(missing_docs)]
+
+pub mod envelope;
+pub mod error;
+pub mod hash;
+pub mod jose;
+pub mod keystore;
+pub mod merkle;
+pub mod rng;
+
+pub use error::CryptoError;

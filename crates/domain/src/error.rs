@@ -1,0 +1,58 @@
+//! Errors of the domain, classified by what a caller can do about them.
+use iamsmart_crypto::CryptoError;
+use iamsmart_store::StoreError;
+use thiserror::Error;
+
+/// A domain failure.
+#[derive(Debug, Error)]
+pub enum DomainError {
+    /// Input that breaks a rule; `field` names the input.
+    #[error("{field}: {message}")]
+    Invalid {
+        /// The offending input.
+        field: &'static str,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+    /// The thing does not exist (or the caller may not know it exists).
+    #[error("not found")]
+    NotFound,
+    /// The thing already exists.
+    #[error("{0}")]
+    Conflict(&'static str),
+    /// The database is unreachable or overloaded.
+    #[error("the service is temporarily unavailable; please try again shortly")]
+    Unavailable(String),
+    /// The database refuses writes (disk full, read-only).
+    #[error("the service cannot store data right now; nothing was saved")]
+    ReadOnly(String),
+    /// Stored data failed an integrity check (tampering or corruption).
+    #[error("integrity check failed: {0}")]
+    Integrity(String),
+    /// A key problem (missing key, HSM failure).
+    #[error("key operation failed: {0}")]
+    Crypto(#[from] CryptoError),
+    /// A database error that is a bug or corruption.
+    #[error("internal storage error")]
+    Store(String),
+}
+
+impl From<StoreError> for DomainError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(s) => DomainError::Unavailable(s),
+            StoreError::ReadOnly(s) => DomainError::ReadOnly(s),
+            StoreError::Conflict => DomainError::Conflict("already exists"),
+            StoreError::Migrate(s) | StoreError::Other(s) => DomainError::Store(s),
+        }
+    }
+}
+
+impl From<sqlx::Error> for DomainError {
+    fn from(e: sqlx::Error) -> Self {
+        iamsmart_store::classify(e).into()
+    }
+}
+
+/// Shorthand.
+pub type Result<T, E = DomainError> = std::result::Result<T, E>;

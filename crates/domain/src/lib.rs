@@ -1,0 +1,18 @@
+//! The rules of the platform, one module per area, free of HTTP.
+//!
+//! Every operation takes its time from a [`clock::Clock`] and its randomness from an
+//! [`iamsmart_crypto::rng::Rng`] held by the [`Platform`], so expiry and replay are testable.
+
+pub mod audit;
+pub mod clock;
+pub mod error;
+pub mod identity;
+pub mod keys;
+pub mod metrics;
+pub mod platform;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+pub mod vault;
+
+pub use error::DomainError;
+pub use platform::Platform;

@@ -1,0 +1,59 @@
+//! Helpers for this crate's tests and for other crates' tests: a platform on a fresh test
+//! database with a file key store, a fake clock and a seeded random source.
+use crate::clock::FakeClock;
+use crate::keys::KeyPolicy;
+use crate::Platform;
+use iamsmart_crypto::keystore::file::FileKeyStore;
+use iamsmart_crypto::keystore::KeyStore;
+use iamsmart_crypto::rng::SeededRng;
+use std::sync::Arc;
+use zeroize::Zeroizing;
+
+/// A platform for tests, with handles on its clock and database.
+pub struct TestPlatform {
+    /// The platform.
+    pub p: Platform,
+    /// Its clock.
+    pub clock: Arc<FakeClock>,
+    /// Its key store.
+    pub store: Arc<dyn KeyStore>,
+    /// The database (kept alive for the test).
+    pub tdb: iamsmart_testkit::TestDb,
+}
+
+/// Start time of test clocks: 2026-01-01T00:00:00Z.
+pub const T0: i64 = 1_767_225_600_000;
+
+/// A fresh platform on the test engine.
+pub async fn platform() -> TestPlatform {
+    platform_with(Arc::new(FileKeyStore::from_master_key(Zeroizing::new(
+        [7u8; 32],
+    ))))
+    .await
+}
+
+/// A fresh platform on the test engine with the given key store.
+pub async fn platform_with(store: Arc<dyn KeyStore>) -> TestPlatform {
+    let tdb = iamsmart_testkit::TestDb::new()
+        .await
+        .expect("test database");
+    let clock = Arc::new(FakeClock::at(T0));
+    let p = Platform::start(
+        tdb.db.clone(),
+        store.clone(),
+        clock.clone(),
+        Arc::new(SeededRng::new(42)),
+        KeyPolicy {
+            publish_lead_ms: 60_000,
+            token_max_lifetime_ms: 3_600_000,
+        },
+    )
+    .await
+    .expect("platform start");
+    TestPlatform {
+        p,
+        clock,
+        store,
+        tdb,
+    }
+}

@@ -1,0 +1,295 @@
+//! Personal data at rest: sealing and opening fields, blind indexes, and re-wrapping data keys
+//! after a key-encryption-key rotation.
+use crate::error::{DomainError, Result};
+use crate::keys::{KeyService, Purpose};
+use crate::metrics::KeyOpCounters;
+use iamsmart_crypto::envelope::{self, FieldContext, KekRef};
+use iamsmart_crypto::rng::Rng;
+use iamsmart_store::{Db, Row};
+use std::collections::HashMap;
+use std::sync::Arc;
+use zeroize::Zeroizing;
+
+/// Where sealed values live: table, key column, sealed columns. The re-wrap walks these.
+pub const SEALED_COLUMNS: &[(&str, &str, &[&str])] = &[
+    (
+        "residents",
+        "id",
+        &[
+            "hkid",
+            "name_en",
+            "name_zh",
+            "date_of_birth",
+            "gender",
+            "address",
+        ],
+    ),
+    ("settings", "name", &["value"]),
+];
+
+/// Settings rows whose value is sealed start with this prefix.
+pub const SEALED_SETTING_PREFIX: &str = "sealed:";
+
+const INDEX_KEY_SETTING: &str = "sealed:blind_index_key";
+
+/// Seals and opens personal data with the platform's key-encryption keys.
+#[derive(Clone)]
+pub struct Vault {
+    db: Db,
+    keys: KeyService,
+    rng: Arc<dyn Rng>,
+    index_key: Arc<Zeroizing<[u8; 32]>>,
+}
+
+impl std::fmt::Debug for Vault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Vault { .. }")
+    }
+}
+
+impl Vault {
+    /// Open the vault: load (or on first start create) the blind-index key, sealed like any
+    /// personal data.
+    pub async fn open(db: Db, keys: KeyService, rng: Arc<dyn Rng>) -> Result<Self> {
+        let mut vault = Self {
+            db: db.clone(),
+            keys,
+            rng,
+            index_key: Arc::new(Zeroizing::new([0u8; 32])),
+        };
+        let ctx = FieldContext {
+            table: "settings",
+            column: "value",
+            row: INDEX_KEY_SETTING,
+        };
+        let stored: Option<Vec<u8>> =
+            sqlx::query_scalar("SELECT value FROM settings WHERE name = $1")
+                .bind(INDEX_KEY_SETTING)
+                .fetch_optional(db.reader())
+                .await?;
+        let sealed = match stored {
+            Some(s) => s,
+            None => {
+                let mut k = Zeroizing::new([0u8; 32]);
+                vault.rng.fill(&mut k[..]);
+                let sealed = vault.seal(&ctx, &k[..]).await?;
+                sqlx::query(
+                    "INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+                )
+                .bind(INDEX_KEY_SETTING)
+                .bind(&sealed)
+                .execute(db.writer())
+                .await?;
+                // Another process may have won the race: read back what is stored.
+                sqlx::query_scalar("SELECT value FROM settings WHERE name = $1")
+                    .bind(INDEX_KEY_SETTING)
+                    .fetch_one(db.writer())
+                    .await?
+            }
+        };
+        let key = vault.open_field(&ctx, &sealed).await?;
+        let key: [u8; 32] = key
+            .as_slice()
+            .try_into()
+            .map_err(|_| DomainError::Integrity("blind index key is not 32 bytes".into()))?;
+        vault.index_key = Arc::new(Zeroizing::new(key));
+        Ok(vault)
+    }
+
+    async fn kek_handles(&self) -> Result<HashMap<String, Vec<u8>>> {
+        Ok(self
+            .keys
+            .all(Purpose::Kek)
+            .await?
+            .into_iter()
+            .map(|k| (k.kid, k.handle))
+            .collect())
+    }
+
+    /// Seal `plaintext` for the given table, column and row under the active KEK.
+    pub async fn seal(&self, ctx: &FieldContext<'_>, plaintext: &[u8]) -> Result<Vec<u8>> {
+        let mut sealed = self.seal_many(&[(*ctx, plaintext)]).await?;
+        sealed
+            .pop()
+            .ok_or_else(|| DomainError::Integrity("nothing sealed".into()))
+    }
+
+    /// Seal several values at once (one KEK lookup).
+    pub async fn seal_many(&self, items: &[(FieldContext<'_>, &[u8])]) -> Result<Vec<Vec<u8>>> {
+        let kek = self.keys.active(Purpose::Kek, None).await?;
+        items
+            .iter()
+            .map(|(ctx, pt)| {
+                let r = envelope::seal(
+                    self.keys.store(),
+                    KekRef {
+                        kid: &kek.kid,
+                        handle: &kek.handle,
+                    },
+                    ctx,
+                    pt,
+                    self.rng.as_ref(),
+                );
+                self.count(r.is_ok(), &self.keys.counters.wrap);
+                Ok(r?)
+            })
+            .collect()
+    }
+
+    /// Open a sealed value; fails if it was moved to another table, column or row, or altered.
+    pub async fn open_field(
+        &self,
+        ctx: &FieldContext<'_>,
+        sealed: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        let handles = self.kek_handles().await?;
+        self.open_with(&handles, ctx, sealed)
+    }
+
+    /// Open several sealed values of one row (one KEK lookup). `None` stays `None`.
+    pub async fn open_many(
+        &self,
+        items: &[(FieldContext<'_>, Option<&[u8]>)],
+    ) -> Result<Vec<Option<Zeroizing<Vec<u8>>>>> {
+        let handles = self.kek_handles().await?;
+        items
+            .iter()
+            .map(|(ctx, s)| s.map(|s| self.open_with(&handles, ctx, s)).transpose())
+            .collect()
+    }
+
+    fn open_with(
+        &self,
+        handles: &HashMap<String, Vec<u8>>,
+        ctx: &FieldContext<'_>,
+        sealed: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        let r = envelope::open(
+            self.keys.store(),
+            &|kid| handles.get(kid).cloned(),
+            ctx,
+            sealed,
+        );
+        self.count(r.is_ok(), &self.keys.counters.unwrap);
+        r.map_err(|e| match e {
+            iamsmart_crypto::CryptoError::Verify(_) => DomainError::Integrity(format!(
+                "sealed value {}.{} of {} does not open (altered or moved)",
+                ctx.table, ctx.column, ctx.row
+            )),
+            other => other.into(),
+        })
+    }
+
+    fn count(&self, ok: bool, c: &std::sync::atomic::AtomicU64) {
+        KeyOpCounters::inc(if ok { c } else { &self.keys.counters.errors });
+    }
+
+    /// A keyed hash for looking up a value without storing it in clear (e.g. an HKID).
+    pub fn blind_index(&self, domain: &str, value: &str) -> Vec<u8> {
+        let mut input = domain.as_bytes().to_vec();
+        input.push(0);
+        input.extend_from_slice(value.as_bytes());
+        iamsmart_crypto::hash::hmac_sha256(&self.index_key[..], &input).to_vec()
+    }
+
+    /// Re-wrap every data key not under the active KEK, in batches, while the platform runs.
+    /// Each value is updated only if it has not changed meanwhile. Returns how many were
+    /// re-wrapped; once none remain under an older KEK, that KEK is retired.
+    pub async fn rewrap_all(&self) -> Result<u64> {
+        let active = self.keys.active(Purpose::Kek, None).await?;
+        let handles = self.kek_handles().await?;
+        let mut moved = 0u64;
+        for (table, key_col, cols) in SEALED_COLUMNS {
+            for col in *cols {
+                let mut after = String::new();
+                loop {
+                    let filter = if *table == "settings" {
+                        format!(" AND {key_col} LIKE '{SEALED_SETTING_PREFIX}%'")
+                    } else {
+                        String::new()
+                    };
+                    let rows = sqlx::query(&format!(
+                        "SELECT {key_col}, {col} FROM {table} WHERE {key_col} > $1 AND {col} IS NOT NULL{filter}
+                         ORDER BY {key_col} LIMIT 500"
+                    ))
+                    .bind(&after)
+                    .fetch_all(self.db.reader())
+                    .await?;
+                    if rows.is_empty() {
+                        break;
+                    }
+                    for row in &rows {
+                        let id: String = row.try_get(0)?;
+                        let sealed: Vec<u8> = row.try_get(1)?;
+                        after.clone_from(&id);
+                        if envelope::kek_id(&sealed)? == active.kid {
+                            continue;
+                        }
+                        let ctx = FieldContext {
+                            table,
+                            column: col,
+                            row: &id,
+                        };
+                        let new = envelope::rewrap(
+                            self.keys.store(),
+                            &|kid| handles.get(kid).cloned(),
+                            KekRef {
+                                kid: &active.kid,
+                                handle: &active.handle,
+                            },
+                            &ctx,
+                            &sealed,
+                        )?;
+                        let done = sqlx::query(&format!(
+                            "UPDATE {table} SET {col} = $1 WHERE {key_col} = $2 AND {col} = $3"
+                        ))
+                        .bind(&new)
+                        .bind(&id)
+                        .bind(&sealed)
+                        .execute(self.db.writer())
+                        .await?;
+                        moved += done.rows_affected();
+                    }
+                }
+            }
+        }
+        // Retire older KEKs that no longer wrap anything.
+        if self.count_not_under(&active.kid).await? == 0 {
+            let now = self.keys.now_ms();
+            for k in self.keys.all(Purpose::Kek).await? {
+                if k.kid != active.kid
+                    && k.retire_at.is_none()
+                    && k.activate_at <= active.activate_at
+                {
+                    self.keys.schedule_retirement(&k.kid, now).await?;
+                }
+            }
+        }
+        Ok(moved)
+    }
+
+    /// How many sealed values are wrapped under a KEK other than `kid`.
+    pub async fn count_not_under(&self, kid: &str) -> Result<u64> {
+        let mut n = 0;
+        for (table, key_col, cols) in SEALED_COLUMNS {
+            for col in *cols {
+                let filter = if *table == "settings" {
+                    format!(" AND {key_col} LIKE '{SEALED_SETTING_PREFIX}%'")
+                } else {
+                    String::new()
+                };
+                let rows: Vec<Vec<u8>> = sqlx::query_scalar(&format!(
+                    "SELECT {col} FROM {table} WHERE {col} IS NOT NULL{filter}"
+                ))
+                .fetch_all(self.db.reader())
+                .await?;
+                for s in rows {
+                    if envelope::kek_id(&s)? != kid {
+                        n += 1;
+                    }
+                }
+            }
+        }
+        Ok(n)
+    }
+}

@@ -1,0 +1,596 @@
+//! Configuration: one typed tree from a TOML file, overridden by `IAMSMART_*` environment
+//! variables and `*_FILE` secrets, validated before anything starts.
+//!
+//! Environment names: `IAMSMART_` + the key path in upper case, sections joined by `__`
+//! (`IAMSMART_HTTP__BODY_LIMIT_BYTES`). Top-level keys need no section (`IAMSMART_LISTEN`), and
+//! `IAMSMART_MASTER_KEY_FILE` is short for `IAMSMART_KEYS__MASTER_KEY_FILE`. For a secret `X`,
+//! `X_FILE` names a file holding it (`IAMSMART_DATABASE_URL_FILE`, `IAMSMART_KEYS__PKCS11__PIN_FILE`).
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The whole configuration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: String,
+    /// The URL residents and services use to reach the platform.
+    pub public_url: String,
+    /// Where the platform keeps its files (SQLite database, master key).
+    pub data_dir: PathBuf,
+    /// `sqlite://PATH` or `postgres://...`; default: SQLite in the data dir.
+    pub database_url: Option<String>,
+    /// Database pool.
+    pub database: DatabaseConfig,
+    /// Keys.
+    pub keys: KeysConfig,
+    /// HTTP.
+    pub http: HttpConfig,
+    /// Operator API.
+    pub admin: AdminConfig,
+    /// Audit / transparency log.
+    pub audit: AuditConfig,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+/// Database pool settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// Connections in the pool.
+    pub max_connections: u32,
+    /// Seconds to wait for a connection before answering 503.
+    pub acquire_timeout_secs: u64,
+}
+
+/// Key store settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeysConfig {
+    /// `file` or `pkcs11`.
+    pub backend: String,
+    /// The master key (file back end); default: `<data_dir>/master.key`, created on first start.
+    pub master_key_file: Option<PathBuf>,
+    /// PKCS#11 settings (pkcs11 back end).
+    pub pkcs11: Pkcs11Config,
+    /// Seconds a new signing key is published before it signs.
+    pub publish_lead_secs: u64,
+    /// Longest lifetime of a signed token, in seconds.
+    pub token_max_lifetime_secs: u64,
+}
+
+/// PKCS#11 token settings.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Pkcs11Config {
+    /// Path of the PKCS#11 module.
+    pub module: Option<PathBuf>,
+    /// Label of the token.
+    pub token_label: Option<String>,
+    /// User PIN (prefer `pin_file`).
+    pub pin: Option<String>,
+    /// File holding the user PIN.
+    pub pin_file: Option<PathBuf>,
+}
+
+/// HTTP settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Largest request body in bytes.
+    pub body_limit_bytes: usize,
+    /// Seconds one request may take.
+    pub request_timeout_secs: u64,
+    /// Seconds to finish requests in flight at shutdown.
+    pub shutdown_grace_secs: u64,
+    /// Requests per minute per client IP (0 = unlimited).
+    pub rate_limit_per_ip_per_minute: u32,
+    /// Requests per minute per API client (0 = unlimited).
+    pub rate_limit_per_client_per_minute: u32,
+    /// Burst above the steady rate.
+    pub rate_limit_burst: u32,
+    /// Take the client IP from `X-Forwarded-For` (only behind your own proxy).
+    pub trust_forwarded_for: bool,
+}
+
+/// Operator API settings.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    /// The operator API token (prefer `token_file`). Unset: the operator API is off.
+    pub token: Option<String>,
+    /// File holding the operator API token.
+    pub token_file: Option<PathBuf>,
+}
+
+/// Audit log settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// Seconds between signed tree heads (when the log grew).
+    pub tree_head_interval_secs: u64,
+}
+
+/// Logging settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `json` or `text`.
+    pub format: String,
+    /// A tracing filter, e.g. `info` or `iamsmart=debug,info`.
+    pub level: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            public_url: "http://127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            database: DatabaseConfig::default(),
+            keys: KeysConfig::default(),
+            http: HttpConfig::default(),
+            admin: AdminConfig::default(),
+            audit: AuditConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            acquire_timeout_secs: 3,
+        }
+    }
+}
+
+impl Default for KeysConfig {
+    fn default() -> Self {
+        Self {
+            backend: "file".into(),
+            master_key_file: None,
+            pkcs11: Pkcs11Config::default(),
+            publish_lead_secs: 600,
+            token_max_lifetime_secs: 86_400,
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            body_limit_bytes: 1024 * 1024,
+            request_timeout_secs: 30,
+            shutdown_grace_secs: 20,
+            rate_limit_per_ip_per_minute: 600,
+            rate_limit_per_client_per_minute: 6000,
+            rate_limit_burst: 100,
+            trust_forwarded_for: false,
+        }
+    }
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            tree_head_interval_secs: 60,
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: "json".into(),
+            level: "info".into(),
+        }
+    }
+}
+
+/// A configuration problem: which key, what is wrong, how to fix it.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: `{key}`: {message}")]
+pub struct ConfigError {
+    /// The key (dotted path or environment variable).
+    pub key: String,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+fn err(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        key: key.into(),
+        message: message.into(),
+    }
+}
+
+/// Environment variables that are not configuration keys.
+const NOT_CONFIG: &[&str] = &["IAMSMART_CONFIG", "IAMSMART_LOG"];
+const NOT_CONFIG_PREFIXES: &[&str] = &["IAMSMART_TEST_", "IAMSMART_SKIP_"];
+/// Secrets that may be given as `<KEY>_FILE`.
+const SECRETS: &[&str] = &["database_url", "keys.pkcs11.pin", "admin.token"];
+
+fn env_to_path(name: &str) -> Option<String> {
+    let rest = name.strip_prefix("IAMSMART_")?;
+    if rest == "MASTER_KEY_FILE" {
+        return Some("keys.master_key_file".into());
+    }
+    Some(rest.to_ascii_lowercase().replace("__", "."))
+}
+
+fn set_path(root: &mut toml::Table, path: &str, value: toml::Value) {
+    let mut parts: Vec<&str> = path.split('.').collect();
+    let last = parts.pop().unwrap_or_default();
+    let mut table = root;
+    for p in parts {
+        let entry = table
+            .entry(p.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if !entry.is_table() {
+            *entry = toml::Value::Table(toml::Table::new());
+        }
+        table = entry.as_table_mut().expect("just made a table");
+    }
+    table.insert(last.to_string(), value);
+}
+
+fn known_paths() -> Vec<(String, &'static str)> {
+    fn walk(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, &'static str)>) {
+        if let Some(map) = v.as_object() {
+            for (k, v) in map {
+                let p = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                if v.is_object() {
+                    walk(&p, v, out);
+                } else {
+                    let kind = match v {
+                        serde_json::Value::Bool(_) => "bool",
+                        serde_json::Value::Number(_) => "number",
+                        _ => "string",
+                    };
+                    out.push((p, kind));
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(
+        "",
+        &serde_json::to_value(Config::default()).unwrap_or_default(),
+        &mut out,
+    );
+    out
+}
+
+/// A typed value from an environment string.
+fn env_value(kind: &str, raw: &str) -> toml::Value {
+    match kind {
+        "bool" => match raw {
+            "true" | "1" | "yes" => toml::Value::Boolean(true),
+            "false" | "0" | "no" => toml::Value::Boolean(false),
+            _ => toml::Value::String(raw.into()),
+        },
+        "number" => raw
+            .parse::<i64>()
+            .map(toml::Value::Integer)
+            .unwrap_or_else(|_| toml::Value::String(raw.into())),
+        _ => toml::Value::String(raw.into()),
+    }
+}
+
+impl Config {
+    /// Load from an optional TOML file and the given environment, then validate.
+    pub fn load(
+        file: Option<&Path>,
+        env: &BTreeMap<String, String>,
+    ) -> Result<Config, ConfigError> {
+        let mut root = match file {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|e| {
+                    err(
+                        p.display().to_string(),
+                        format!("cannot read the configuration file: {e}"),
+                    )
+                })?;
+                text.parse::<toml::Table>().map_err(|e| {
+                    err(
+                        p.display().to_string(),
+                        format!("not valid TOML: {}", e.message()),
+                    )
+                })?
+            }
+            None => toml::Table::new(),
+        };
+        let known = known_paths();
+        for (name, raw) in env {
+            if !name.starts_with("IAMSMART_")
+                || NOT_CONFIG.contains(&name.as_str())
+                || NOT_CONFIG_PREFIXES.iter().any(|p| name.starts_with(p))
+            {
+                continue;
+            }
+            let mut path = env_to_path(name).unwrap_or_default();
+            // `IAMSMART_ADMIN_TOKEN_FILE` may also name `admin.token_file`: match on the flattened name.
+            let flat = |p: &str| p.replace('.', "_");
+            if !known.iter().any(|(p, _)| *p == path) {
+                let wanted = flat(&path);
+                if let Some((p, _)) = known.iter().find(|(p, _)| flat(p) == wanted) {
+                    path = p.clone();
+                } else if let Some(s) = SECRETS
+                    .iter()
+                    .find(|s| format!("{}_file", flat(s)) == wanted)
+                {
+                    path = format!("{s}_file");
+                }
+            }
+            if let Some((_, kind)) = known.iter().find(|(p, _)| *p == path) {
+                set_path(&mut root, &path, env_value(kind, raw));
+                continue;
+            }
+            if let Some(secret) = path.strip_suffix("_file").filter(|s| SECRETS.contains(s)) {
+                let value = std::fs::read_to_string(raw).map_err(|e| {
+                    err(
+                        name.clone(),
+                        format!("cannot read the secret file {raw}: {e}"),
+                    )
+                })?;
+                set_path(
+                    &mut root,
+                    secret,
+                    toml::Value::String(value.trim_end_matches(['\n', '\r']).into()),
+                );
+                continue;
+            }
+            return Err(err(
+                name.clone(),
+                "unknown setting; see `iamsmart config check --help` and docs/ARCHITECTURE.md for the keys",
+            ));
+        }
+        let de = toml::Value::Table(root);
+        let cfg: Config = serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner().to_string();
+            let inner = inner.lines().next().unwrap_or_default().to_string();
+            err(
+                if path == "." {
+                    "(top level)".into()
+                } else {
+                    path
+                },
+                inner,
+            )
+        })?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Check values that types cannot (addresses, URLs, back-end requirements).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.listen.parse::<std::net::SocketAddr>().map_err(|_| {
+            err(
+                "listen",
+                format!(
+                    "{:?} is not an address; use host:port, e.g. 127.0.0.1:8080",
+                    self.listen
+                ),
+            )
+        })?;
+        let u = &self.public_url;
+        if !(u.starts_with("http://") || u.starts_with("https://"))
+            || u.contains('?')
+            || u.contains('#')
+            || u.ends_with('/')
+        {
+            return Err(err(
+                "public_url",
+                format!("{u:?} must be an http(s) URL without query, fragment or trailing slash, e.g. https://id.example.gov.hk"),
+            ));
+        }
+        if let Some(db) = &self.database_url {
+            if !(db.starts_with("sqlite:")
+                || db.starts_with("postgres://")
+                || db.starts_with("postgresql://"))
+            {
+                return Err(err(
+                    "database_url",
+                    "must start with sqlite: or postgres://",
+                ));
+            }
+        }
+        match self.keys.backend.as_str() {
+            "file" => {}
+            "pkcs11" => {
+                let p = &self.keys.pkcs11;
+                if p.module.is_none() {
+                    return Err(err("keys.pkcs11.module", "required with keys.backend = \"pkcs11\" (e.g. /usr/lib/softhsm/libsofthsm2.so)"));
+                }
+                if p.token_label.is_none() {
+                    return Err(err(
+                        "keys.pkcs11.token_label",
+                        "required with keys.backend = \"pkcs11\"",
+                    ));
+                }
+                if p.pin.is_none() && p.pin_file.is_none() {
+                    return Err(err("keys.pkcs11.pin_file", "required with keys.backend = \"pkcs11\" (or IAMSMART_KEYS__PKCS11__PIN_FILE)"));
+                }
+            }
+            other => {
+                return Err(err(
+                    "keys.backend",
+                    format!("{other:?} is not a key store; use \"file\" or \"pkcs11\""),
+                ))
+            }
+        }
+        if !matches!(self.log.format.as_str(), "json" | "text") {
+            return Err(err("log.format", "use \"json\" or \"text\""));
+        }
+        if self.http.body_limit_bytes < 1024 {
+            return Err(err("http.body_limit_bytes", "must be at least 1024"));
+        }
+        if self.http.request_timeout_secs == 0 {
+            return Err(err("http.request_timeout_secs", "must be at least 1"));
+        }
+        if self.keys.token_max_lifetime_secs == 0 {
+            return Err(err("keys.token_max_lifetime_secs", "must be at least 1"));
+        }
+        if self.audit.tree_head_interval_secs == 0 {
+            return Err(err("audit.tree_head_interval_secs", "must be at least 1"));
+        }
+        Ok(())
+    }
+
+    /// The database URL in force.
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("iamsmart.db").display()))
+    }
+
+    /// The master key file in force.
+    pub fn master_key_file(&self) -> PathBuf {
+        self.keys
+            .master_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("master.key"))
+    }
+
+    /// Read a secret given inline or through a file.
+    pub fn secret(
+        inline: &Option<String>,
+        file: &Option<PathBuf>,
+        key: &str,
+    ) -> Result<Option<String>, ConfigError> {
+        if let Some(v) = inline {
+            return Ok(Some(v.clone()));
+        }
+        match file {
+            Some(p) => std::fs::read_to_string(p)
+                .map(|s| Some(s.trim_end_matches(['\n', '\r']).to_string()))
+                .map_err(|e| err(key, format!("cannot read {}: {e}", p.display()))),
+            None => Ok(None),
+        }
+    }
+
+    /// The effective configuration for people to read, secrets hidden.
+    pub fn redacted(&self) -> String {
+        let mut c = self.clone();
+        if let Some(u) = &c.database_url {
+            if let Some((scheme, rest)) = u.split_once("://") {
+                if let Some((cred, host)) = rest.rsplit_once('@') {
+                    let user = cred.split(':').next().unwrap_or_default();
+                    c.database_url = Some(format!("{scheme}://{user}:***@{host}"));
+                }
+            }
+        }
+        if c.keys.pkcs11.pin.is_some() {
+            c.keys.pkcs11.pin = Some("***".into());
+        }
+        if c.admin.token.is_some() {
+            c.admin.token = Some("***".into());
+        }
+        toml::to_string_pretty(&c).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let c = Config::load(None, &env(&[])).unwrap();
+        assert_eq!(c.listen, "127.0.0.1:8080");
+        assert!(c.database_url().starts_with("sqlite://"));
+        assert!(c.database_url().ends_with("iamsmart.db"));
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("c.toml");
+        std::fs::write(
+            &f,
+            "listen = \"127.0.0.1:9000\"\n[http]\nbody_limit_bytes = 4096\n",
+        )
+        .unwrap();
+        let secret = dir.path().join("db");
+        std::fs::write(&secret, "postgres://u:pw@127.0.0.1/x\n").unwrap();
+        let c = Config::load(
+            Some(&f),
+            &env(&[
+                ("IAMSMART_LISTEN", "127.0.0.1:9100"),
+                ("IAMSMART_HTTP__RATE_LIMIT_BURST", "7"),
+                ("IAMSMART_HTTP__TRUST_FORWARDED_FOR", "true"),
+                ("IAMSMART_DATABASE_URL_FILE", secret.to_str().unwrap()),
+                ("IAMSMART_MASTER_KEY_FILE", "/run/secrets/mk"),
+                ("IAMSMART_TEST_DATABASE_URL", "ignored"),
+                ("IAMSMART_ADMIN_TOKEN_FILE", "/run/secrets/admin"),
+                ("PATH", "ignored"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.listen, "127.0.0.1:9100");
+        assert_eq!(c.http.body_limit_bytes, 4096);
+        assert_eq!(c.http.rate_limit_burst, 7);
+        assert!(c.http.trust_forwarded_for);
+        assert_eq!(
+            c.database_url.as_deref(),
+            Some("postgres://u:pw@127.0.0.1/x")
+        );
+        assert_eq!(c.master_key_file(), PathBuf::from("/run/secrets/mk"));
+        assert_eq!(
+            c.admin.token_file,
+            Some(PathBuf::from("/run/secrets/admin"))
+        );
+        assert!(c.redacted().contains("postgres://u:***@127.0.0.1/x"));
+        assert!(!c.redacted().contains("pw"));
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_with_their_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("c.toml");
+        std::fs::write(&f, "[http]\nbody_limit = 5\n").unwrap();
+        let e = Config::load(Some(&f), &env(&[])).unwrap_err();
+        assert_eq!(e.key, "http.body_limit");
+        assert!(e.message.contains("unknown field `body_limit`"), "{e}");
+        let e = Config::load(None, &env(&[("IAMSMART_LISTN", "x")])).unwrap_err();
+        assert_eq!(e.key, "IAMSMART_LISTN");
+    }
+
+    #[test]
+    fn bad_values_name_the_key_and_the_fix() {
+        let e = Config::load(None, &env(&[("IAMSMART_LISTEN", "localhost")])).unwrap_err();
+        assert_eq!(e.key, "listen");
+        assert!(e.message.contains("host:port"));
+        let e =
+            Config::load(None, &env(&[("IAMSMART_HTTP__BODY_LIMIT_BYTES", "lots")])).unwrap_err();
+        assert_eq!(e.key, "http.body_limit_bytes", "{e}");
+        let e = Config::load(None, &env(&[("IAMSMART_KEYS__BACKEND", "hsm")])).unwrap_err();
+        assert_eq!(e.key, "keys.backend");
+        let e = Config::load(None, &env(&[("IAMSMART_KEYS__BACKEND", "pkcs11")])).unwrap_err();
+        assert_eq!(e.key, "keys.pkcs11.module");
+        let e = Config::load(None, &env(&[("IAMSMART_DATABASE_URL", "mysql://x")])).unwrap_err();
+        assert_eq!(e.key, "database_url");
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("c.toml");
+        std::fs::write(&f, "listen = [").unwrap();
+        let e = Config::load(Some(&f), &env(&[])).unwrap_err();
+        assert!(e.message.contains("not valid TOML"));
+    }
+}

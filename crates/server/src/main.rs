@@ -1,0 +1,228 @@
+//! The `iamsmart` command.
+use anyhow::anyhow;
+use clap::{Parser, Subcommand};
+use iamsmart_crypto::jose::Alg;
+use iamsmart_domain::keys::Purpose;
+use iamsmart_server::config::Config;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// iamsmart: one digital identity for every resident; login, consented data release and
+/// legally backed signing for online services.
+///
+/// Configuration comes from the TOML file given with --config (or IAMSMART_CONFIG), overridden
+/// by IAMSMART_* environment variables (IAMSMART_LISTEN, IAMSMART_PUBLIC_URL, IAMSMART_DATA_DIR,
+/// IAMSMART_DATABASE_URL, IAMSMART_MASTER_KEY_FILE, IAMSMART_<SECTION>__<KEY>) and *_FILE secrets.
+#[derive(Parser)]
+#[command(name = "iamsmart", version)]
+struct Cli {
+    /// Configuration file (TOML).
+    #[arg(long, global = true, env = "IAMSMART_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the platform: check the configuration, migrate the database, serve HTTP until
+    /// SIGTERM (requests in flight are finished first).
+    Serve,
+    /// Run everything on 127.0.0.1 with an embedded SQLite database under ./data and sandbox
+    /// data, and print the URLs to open. For trying the platform, not for production.
+    Demo,
+    /// Apply database migrations and exit (the server also migrates at start).
+    Migrate,
+    /// Configuration commands.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Key management.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Audit and transparency log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Load and validate the configuration, and print the effective values (secrets hidden).
+    /// Exits non-zero with the key to fix if anything is wrong.
+    Check,
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// List keys: purpose, algorithm, back end, state and times.
+    List,
+    /// Rotate a key. Signing keys: the new key is published now and signs after
+    /// keys.publish_lead_secs; the old one stays in the JWKS until its tokens expire.
+    /// With --kek: a new key-encryption key, and every data key is re-wrapped under it online.
+    Rotate {
+        /// What the key is for.
+        #[arg(long, value_enum, default_value = "token")]
+        purpose: PurposeArg,
+        /// Signing algorithm.
+        #[arg(long, value_enum, default_value = "es256")]
+        alg: AlgArg,
+        /// Rotate the key-encryption key instead (same as --purpose kek).
+        #[arg(long)]
+        kek: bool,
+        /// Sign with the new key at once (after a compromise); relying parties that cached the
+        /// JWKS will fail until they refresh it.
+        #[arg(long)]
+        immediate: bool,
+    },
+    /// Re-wrap every data key under the active key-encryption key now.
+    Rewrap,
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check every entry of the log, the stored Merkle tree and every signed tree head; report
+    /// the first broken entry. Exits 0 only if the whole log verifies.
+    Verify,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum PurposeArg {
+    Token,
+    Log,
+    Kek,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum AlgArg {
+    Es256,
+    Eddsa,
+    Rs256,
+}
+
+fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<Config> {
+    let env: std::collections::BTreeMap<String, String> = std::env::vars().collect();
+    Config::load(path, &env).map_err(|e| anyhow!("{e}"))
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let cfg = load_config(cli.config.as_deref())?;
+    match cli.command {
+        Command::Config {
+            command: ConfigCommand::Check,
+        } => {
+            iamsmart_server::web_config(&cfg)?;
+            println!("# configuration is valid\n{}", cfg.redacted());
+        }
+        Command::Serve => {
+            iamsmart_server::init_logging(&cfg);
+            let platform = iamsmart_server::start_platform(&cfg).await?;
+            iamsmart_server::serve(&cfg, platform, None).await?;
+        }
+        Command::Demo => {
+            iamsmart_server::demo::run(cfg).await?;
+        }
+        Command::Migrate => {
+            let platform = iamsmart_server::start_platform(&cfg).await?;
+            println!("database is up to date ({:?})", platform.db.backend());
+        }
+        Command::Keys { command } => {
+            let platform = iamsmart_server::start_platform(&cfg).await?;
+            let now = platform.clock.now_ms();
+            match command {
+                KeysCommand::List => {
+                    println!(
+                        "{:<34} {:<6} {:<8} {:<7} {:<10}",
+                        "KID", "USE", "ALG", "STORE", "STATE"
+                    );
+                    for k in platform.keys.list().await? {
+                        println!(
+                            "{:<34} {:<6} {:<8} {:<7} {:<10}",
+                            k.kid,
+                            k.purpose,
+                            k.alg,
+                            k.backend,
+                            k.state(now)
+                        );
+                    }
+                }
+                KeysCommand::Rotate {
+                    purpose,
+                    alg,
+                    kek,
+                    immediate,
+                } => {
+                    let purpose = if kek {
+                        Purpose::Kek
+                    } else {
+                        match purpose {
+                            PurposeArg::Token => Purpose::Token,
+                            PurposeArg::Log => Purpose::Log,
+                            PurposeArg::Kek => Purpose::Kek,
+                        }
+                    };
+                    let alg = match alg {
+                        AlgArg::Es256 => Alg::ES256,
+                        AlgArg::Eddsa => Alg::EdDSA,
+                        AlgArg::Rs256 => Alg::RS256,
+                    };
+                    let new = platform.keys.rotate(purpose, alg, immediate).await?;
+                    println!(
+                        "new key {} ({}, {}): published now, active from {} ms",
+                        new.kid, new.purpose, new.alg, new.activate_at
+                    );
+                    if purpose == Purpose::Kek {
+                        let n = platform.vault.rewrap_all().await?;
+                        println!("re-wrapped {n} data keys under {}", new.kid);
+                    }
+                }
+                KeysCommand::Rewrap => {
+                    let n = platform.vault.rewrap_all().await?;
+                    println!("re-wrapped {n} data keys");
+                }
+            }
+        }
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => {
+            let platform = iamsmart_server::start_platform(&cfg).await?;
+            let report =
+                iamsmart_domain::audit::verify::verify(&platform.db, &platform.keys).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            if let Some(p) = report.problem {
+                eprintln!("audit log verification FAILED: {p:?}");
+                return Ok(ExitCode::from(2));
+            }
+            println!(
+                "audit log verified: {} entries, {} signed tree heads",
+                report.entries, report.tree_heads_checked
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {}", format!("{e:#}").replace('\n', " "));
+            ExitCode::FAILURE
+        }
+    }
+}

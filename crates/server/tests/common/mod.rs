@@ -1,0 +1,223 @@
+//! Runs the real `iamsmart` binary against a test database.
+#![allow(dead_code)]
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const ADMIN_TOKEN: &str = "test-operator-token-0123456789abcdef";
+
+/// A data directory, a database and an admin token shared by the servers of one test.
+pub struct Site {
+    pub dir: tempfile::TempDir,
+    pub db_url: String,
+}
+
+impl Site {
+    pub async fn new() -> Site {
+        let dir = tempfile::tempdir().unwrap();
+        let db_url = iamsmart_testkit::create_database(dir.path()).await.unwrap();
+        std::fs::write(dir.path().join("admin.token"), ADMIN_TOKEN).unwrap();
+        Site { dir, db_url }
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.path().join("server.log")
+    }
+
+    /// The environment a server of this site runs with.
+    pub fn env(&self, port: u16) -> Vec<(String, String)> {
+        vec![
+            ("IAMSMART_LISTEN".into(), format!("127.0.0.1:{port}")),
+            (
+                "IAMSMART_PUBLIC_URL".into(),
+                format!("http://127.0.0.1:{port}"),
+            ),
+            (
+                "IAMSMART_DATA_DIR".into(),
+                self.data_dir().display().to_string(),
+            ),
+            ("IAMSMART_DATABASE_URL".into(), self.db_url.clone()),
+            (
+                "IAMSMART_ADMIN_TOKEN_FILE".into(),
+                self.dir.path().join("admin.token").display().to_string(),
+            ),
+            ("IAMSMART_HTTP__SHUTDOWN_GRACE_SECS".into(), "5".into()),
+        ]
+    }
+
+    /// Run `iamsmart <args>` to completion with this site's environment plus `extra`.
+    pub fn run(&self, args: &[&str], extra: &[(&str, &str)]) -> std::process::Output {
+        let mut cmd = command(&self.env(1));
+        cmd.args(args);
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    }
+
+    /// Start `iamsmart serve` and wait until it is ready.
+    pub async fn serve(&self, extra: &[(&str, &str)]) -> Server {
+        let port = iamsmart_testkit::free_port();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .unwrap();
+        let mut cmd = command(&self.env(port));
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        let child = cmd
+            .arg("serve")
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .unwrap();
+        let server = Server {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            port,
+        };
+        server.wait_ready(self.log_path()).await;
+        server
+    }
+}
+
+pub fn command(env: &[(String, String)]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_iamsmart"));
+    cmd.env_clear();
+    if let Ok(p) = std::env::var("PATH") {
+        cmd.env("PATH", p);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+pub struct Server {
+    pub child: Child,
+    pub base: String,
+    pub port: u16,
+}
+
+impl Server {
+    async fn wait_ready(&self, log: PathBuf) {
+        let client = reqwest::Client::new();
+        let start = Instant::now();
+        loop {
+            if let Ok(r) = client.get(format!("{}/readyz", self.base)).send().await {
+                if r.status().is_success() {
+                    return;
+                }
+            }
+            if start.elapsed() > Duration::from_secs(60) {
+                panic!(
+                    "server did not become ready; log:\n{}",
+                    std::fs::read_to_string(log).unwrap_or_default()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// SIGKILL: no chance to clean up.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM and wait for a graceful exit.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn resident(hkid: &str, name: &str) -> serde_json::Value {
+    serde_json::json!({
+        "hkid": hkid,
+        "name_en": name,
+        "name_zh": "陳大文",
+        "date_of_birth": "1980-02-29",
+        "gender": "M",
+        "address": "Flat 12A, 8 Canary Road, Sha Tin",
+    })
+}
+
+/// A valid HKID for a number (sandbox-style data).
+pub fn hkid(n: u32) -> String {
+    let digits = format!("{:06}", n % 1_000_000);
+    let prefix = ["A", "B", "C", "D", "E", "K", "XA"][(n / 1_000_000) as usize % 7];
+    let mut vals: Vec<u32> = if prefix.len() == 1 { vec![36] } else { vec![] };
+    for c in prefix.chars().chain(digits.chars()) {
+        vals.push(c.to_digit(36).unwrap());
+    }
+    let sum: u32 = vals.iter().zip((2..=9).rev()).map(|(v, w)| v * w).sum();
+    let check = match (11 - sum % 11) % 11 {
+        10 => 'A',
+        d => char::from_digit(d, 10).unwrap(),
+    };
+    format!("{prefix}{digits}({check})")
+}
+
+pub fn file_contains(path: &Path, needle: &[u8]) -> bool {
+    std::fs::read(path)
+        .map(|b| b.windows(needle.len()).any(|w| w == needle))
+        .unwrap_or(false)
+}
+
+/// POST a resident through the operator API.
+pub async fn post_resident(
+    c: &reqwest::Client,
+    srv: &Server,
+    body: &serde_json::Value,
+) -> reqwest::Response {
+    c.post(srv.url("/admin/v1/residents"))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// GET a resident through the operator API, as JSON.
+pub async fn get_resident(c: &reqwest::Client, srv: &Server, id: &str) -> serde_json::Value {
+    let r = c
+        .get(srv.url(&format!("/admin/v1/residents/{id}")))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "resident {id}");
+    r.json().await.unwrap()
+}
+
+/// GET any JSON document.
+pub async fn get_json(c: &reqwest::Client, srv: &Server, path: &str) -> serde_json::Value {
+    c.get(srv.url(path))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}

@@ -1,0 +1,236 @@
+//! The HTTP baseline, through the real binary.
+mod common;
+use common::*;
+
+#[tokio::test]
+async fn baseline_headers_errors_limits_and_operator_api() {
+    let site = Site::new().await;
+    let srv = site
+        .serve(&[
+            ("IAMSMART_HTTP__RATE_LIMIT_PER_IP_PER_MINUTE", "60"),
+            ("IAMSMART_HTTP__RATE_LIMIT_BURST", "40"),
+        ])
+        .await;
+    let c = reqwest::Client::new();
+
+    // Health and readiness.
+    let r = c.get(srv.url("/healthz")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let h = r.headers();
+    assert!(h["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("frame-ancestors 'none'"));
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert_eq!(h["referrer-policy"], "no-referrer");
+    assert!(
+        h.get("strict-transport-security").is_none(),
+        "no HSTS over plain HTTP"
+    );
+    assert!(h.get("x-request-id").is_some());
+
+    // The operator API needs the token; errors are problem details with a correlation id.
+    let r = c
+        .post(srv.url("/admin/v1/residents"))
+        .json(&resident(&hkid(1), "CHAN Tai Man"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    let id = r.headers()["x-request-id"].to_str().unwrap().to_string();
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["correlation_id"], id.as_str());
+    assert_eq!(body["status"], 401);
+
+    let r = c
+        .post(srv.url("/admin/v1/residents"))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&resident(&hkid(1), "CHAN Tai Man"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let created: serde_json::Value = r.json().await.unwrap();
+    let rid = created["id"].as_str().unwrap();
+    let got: serde_json::Value = get_resident(&c, &srv, rid).await;
+    assert_eq!(got["name_en"], "CHAN Tai Man");
+
+    // Bad input: field named, nothing stored.
+    let mut bad = resident("A123456(4)", "X");
+    let r = post_resident(&c, &srv, &bad).await;
+    assert_eq!(r.status(), 422);
+    let p: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(p["field"], "hkid");
+    bad["unexpected"] = serde_json::json!(1);
+    let r = post_resident(&c, &srv, &bad).await;
+    assert_eq!(r.status(), 400);
+    let r = c
+        .post(srv.url("/admin/v1/residents"))
+        .bearer_auth(ADMIN_TOKEN)
+        .header("content-type", "application/json")
+        .body("{\"hkid\": \"\\udc00\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    // Deeply nested JSON.
+    let deep = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
+    let r = c
+        .post(srv.url("/admin/v1/residents"))
+        .bearer_auth(ADMIN_TOKEN)
+        .header("content-type", "application/json")
+        .body(deep)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    // A body over the limit gets 413 as problem details.
+    let big = "x".repeat(2 * 1024 * 1024);
+    let r = c
+        .post(srv.url("/admin/v1/residents"))
+        .bearer_auth(ADMIN_TOKEN)
+        .header("content-type", "application/json")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    // Unknown route.
+    let r = c.get(srv.url("/nope")).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+
+    // JWKS and the transparency log.
+    let jwks: serde_json::Value = get_json(&c, &srv, "/.well-known/jwks.json").await;
+    assert_eq!(jwks["keys"][0]["kty"], "EC");
+    assert!(jwks["keys"][0].get("d").is_none(), "no private part");
+    let sth: serde_json::Value = get_json(&c, &srv, "/transparency/v1/tree-head").await;
+    let size = sth["tree_size"].as_u64().unwrap();
+    assert!(size >= 4);
+    let inc: serde_json::Value = c
+        .get(srv.url(&format!(
+            "/transparency/v1/inclusion?index=0&tree_size={size}"
+        )))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(!inc["audit_path"].as_array().unwrap().is_empty());
+    let r = c
+        .get(srv.url(&format!(
+            "/transparency/v1/inclusion?index={size}&tree_size={size}"
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let entries: serde_json::Value =
+        get_json(&c, &srv, "/transparency/v1/entries?start=0&end=100").await;
+    let text = entries.to_string();
+    assert!(text.contains("resident.registered"));
+    assert!(
+        !text.contains("CHAN Tai Man"),
+        "no personal data in the log"
+    );
+
+    // Metrics.
+    let m = c
+        .get(srv.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(m.contains("iamsmart_http_requests_total"), "{m}");
+    assert!(m.contains("route=\"/admin/v1/residents\""));
+    assert!(m.contains("iamsmart_http_request_duration_seconds_bucket"));
+    assert!(m.contains("iamsmart_db_pool_connections"));
+    assert!(m.contains("iamsmart_key_operations_total{op=\"wrap\"}"));
+
+    // Rate limit: 429 with Retry-After once the burst is spent.
+    let mut limited = None;
+    for _ in 0..200 {
+        let r = c
+            .get(srv.url("/.well-known/jwks.json"))
+            .send()
+            .await
+            .unwrap();
+        if r.status() == 429 {
+            limited = Some(r);
+            break;
+        }
+    }
+    let r = limited.expect("rate limit never applied");
+    assert!(
+        r.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            >= 1
+    );
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    // Health checks are never rate limited.
+    assert_eq!(
+        c.get(srv.url("/readyz")).send().await.unwrap().status(),
+        200
+    );
+
+    // The log never contains personal data.
+    let log = std::fs::read_to_string(site.log_path()).unwrap();
+    assert!(!log.contains("CHAN Tai Man") && !log.contains("A123456"));
+    assert!(log.contains("\"request_id\""), "JSON logs with request ids");
+}
+
+#[tokio::test]
+async fn graceful_shutdown_exits_cleanly() {
+    let site = Site::new().await;
+    let mut srv = site.serve(&[]).await;
+    let status = srv.terminate();
+    assert!(status.success(), "{status:?}");
+}
+
+#[tokio::test]
+async fn several_servers_share_one_database() {
+    let site = Site::new().await;
+    let a = site.serve(&[]).await;
+    let b = site.serve(&[]).await;
+    let c = reqwest::Client::new();
+    let r = c
+        .post(a.url("/admin/v1/residents"))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&resident(&hkid(77), "SHARED Record"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let id = r.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Any server can serve any request: read through the other one.
+    let got: serde_json::Value = get_resident(&c, &b, &id).await;
+    assert_eq!(got["name_en"], "SHARED Record");
+    // The same HKID through the other server is a conflict, not a second record.
+    let r = c
+        .post(b.url("/admin/v1/residents"))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&resident(&hkid(77), "SHARED Record"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+    // Both publish the same keys and the same log.
+    let ja: serde_json::Value = get_json(&c, &a, "/.well-known/jwks.json").await;
+    let jb: serde_json::Value = get_json(&c, &b, "/.well-known/jwks.json").await;
+    assert_eq!(ja, jb);
+    let ha: serde_json::Value = get_json(&c, &a, "/transparency/v1/tree-head").await;
+    let hb: serde_json::Value = get_json(&c, &b, "/transparency/v1/tree-head").await;
+    assert_eq!(ha["tree_size"], hb["tree_size"]);
+    assert_eq!(ha["root_hash"], hb["root_hash"]);
+}

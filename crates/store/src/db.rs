@@ -1,0 +1,193 @@
+use crate::error::{classify, StoreError};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{Any, AnyPool, Executor, Transaction};
+use std::time::Duration;
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Which database engine a [`Db`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite file.
+    Sqlite,
+    /// PostgreSQL server.
+    Postgres,
+}
+
+/// Pool settings.
+#[derive(Debug, Clone)]
+pub struct DbOptions {
+    /// Connections in the (read) pool.
+    pub max_connections: u32,
+    /// How long a request waits for a connection before the database counts as unavailable.
+    pub acquire_timeout: Duration,
+    /// SQLite: how long a writer waits for a lock held by another process.
+    pub busy_timeout: Duration,
+}
+
+impl Default for DbOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(3),
+            busy_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The database: a writer pool and a reader pool (the same pool on PostgreSQL).
+#[derive(Debug, Clone)]
+pub struct Db {
+    backend: Backend,
+    write: AnyPool,
+    read: AnyPool,
+}
+
+impl Db {
+    /// Connect to `url` (`sqlite://PATH` or `postgres://...`). Nothing is written to the
+    /// database (a SQLite file is created if missing).
+    pub async fn connect(url: &str, opts: &DbOptions) -> Result<Db, StoreError> {
+        sqlx::any::install_default_drivers();
+        if url.starts_with("sqlite:") {
+            let base = if url.contains('?') {
+                url.to_string()
+            } else {
+                format!("{url}?mode=rwc")
+            };
+            let busy = opts.busy_timeout.as_millis();
+            let writer_setup = format!(
+                "PRAGMA busy_timeout = {busy}; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
+            );
+            let write = AnyPoolOptions::new()
+                .max_connections(1)
+                .min_connections(0)
+                .acquire_timeout(opts.acquire_timeout)
+                .after_connect(move |conn, _| {
+                    let setup = writer_setup.clone();
+                    Box::pin(async move {
+                        conn.execute(setup.as_str()).await?;
+                        Ok(())
+                    })
+                })
+                .connect(&base)
+                .await
+                .map_err(classify)?;
+            // Touch the writer once so that WAL mode is set before readers open the file.
+            write.acquire().await.map_err(classify)?;
+            let reader_setup = format!(
+                "PRAGMA busy_timeout = {busy}; PRAGMA foreign_keys = ON; PRAGMA query_only = ON;"
+            );
+            let read = AnyPoolOptions::new()
+                .max_connections(opts.max_connections.max(1))
+                .acquire_timeout(opts.acquire_timeout)
+                .after_connect(move |conn, _| {
+                    let setup = reader_setup.clone();
+                    Box::pin(async move {
+                        conn.execute(setup.as_str()).await?;
+                        Ok(())
+                    })
+                })
+                .connect_lazy(&base)
+                .map_err(classify)?;
+            Ok(Db {
+                backend: Backend::Sqlite,
+                write,
+                read,
+            })
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let pool = AnyPoolOptions::new()
+                .max_connections(opts.max_connections.max(2))
+                .acquire_timeout(opts.acquire_timeout)
+                .connect(url)
+                .await
+                .map_err(classify)?;
+            Ok(Db {
+                backend: Backend::Postgres,
+                write: pool.clone(),
+                read: pool,
+            })
+        } else {
+            Err(StoreError::Other(
+                "database URL must start with sqlite: or postgres://".into(),
+            ))
+        }
+    }
+
+    /// The engine behind this handle.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The pool to write through (one connection on SQLite).
+    pub fn writer(&self) -> &AnyPool {
+        &self.write
+    }
+
+    /// The pool to read through.
+    pub fn reader(&self) -> &AnyPool {
+        &self.read
+    }
+
+    /// Start a write transaction.
+    pub async fn begin(&self) -> Result<Transaction<'static, Any>, StoreError> {
+        self.write.begin().await.map_err(classify)
+    }
+
+    /// Apply the migrations of this engine.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        let m = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        m.run(&self.write).await.map_err(|e| match e {
+            sqlx::migrate::MigrateError::Execute(inner) => match classify(inner) {
+                StoreError::Other(s) => StoreError::Migrate(s),
+                other => other,
+            },
+            other => StoreError::Migrate(other.to_string()),
+        })
+    }
+
+    /// Whether the migrations table exists (false on a fresh database).
+    pub async fn is_initialised(&self) -> Result<bool, StoreError> {
+        let q = match self.backend {
+            Backend::Sqlite => {
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'"
+            }
+            Backend::Postgres => {
+                "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = '_sqlx_migrations'"
+            }
+        };
+        let n: i64 = sqlx::query_scalar(q)
+            .fetch_one(&self.read)
+            .await
+            .map_err(classify)?;
+        Ok(n > 0)
+    }
+
+    /// A cheap round trip for readiness checks.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let _: Option<AnyRow> = sqlx::query("SELECT 1")
+            .fetch_optional(&self.read)
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    /// Pool sizes for metrics: (writer size, writer idle, reader size, reader idle).
+    pub fn pool_stats(&self) -> (u32, usize, u32, usize) {
+        (
+            self.write.size(),
+            self.write.num_idle(),
+            self.read.size(),
+            self.read.num_idle(),
+        )
+    }
+
+    /// Close both pools (waits for connections in use to be returned).
+    pub async fn close(&self) {
+        self.write.close().await;
+        self.read.close().await;
+    }
+}

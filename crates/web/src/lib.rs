@@ -1,0 +1,64 @@
+//! The HTTP face of the platform: routes, middleware, and the one mapping from errors to HTTP.
+//!
+//! JSON APIs answer errors as RFC 9457 problem details carrying the request's correlation id;
+//! OAuth endpoints (added by the OpenID Connect provider) keep their RFC error format.
+
+pub mod error;
+pub mod limit;
+pub mod metrics;
+pub mod middleware;
+pub mod routes;
+
+use axum::Router;
+use iamsmart_domain::Platform;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// HTTP settings the router needs.
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    /// The public base URL (`https://...` turns on HSTS).
+    pub public_url: String,
+    /// Largest accepted request body, in bytes.
+    pub body_limit: usize,
+    /// Time limit for one request.
+    pub request_timeout: Duration,
+    /// Rate limits.
+    pub rate: limit::RateConfig,
+    /// Trust the first address of `X-Forwarded-For` (only behind a proxy you run).
+    pub trust_forwarded_for: bool,
+    /// SHA-256 of the operator API token, if one is configured.
+    pub admin_token_sha256: Option<[u8; 32]>,
+}
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct AppState {
+    /// The platform.
+    pub platform: Platform,
+    /// HTTP settings.
+    pub config: Arc<WebConfig>,
+    /// Metrics registry and instruments.
+    pub metrics: Arc<metrics::HttpMetrics>,
+    /// Rate limiter.
+    pub limiter: Arc<limit::RateLimiter>,
+}
+
+impl AppState {
+    /// State for a platform with the given settings.
+    pub fn new(platform: Platform, config: WebConfig) -> Self {
+        let limiter = Arc::new(limit::RateLimiter::new(config.rate, platform.clock.clone()));
+        Self {
+            platform,
+            config: Arc::new(config),
+            metrics: Arc::new(metrics::HttpMetrics::new()),
+            limiter,
+        }
+    }
+}
+
+/// The whole HTTP application.
+pub fn router(state: AppState) -> Router {
+    let api = routes::routes(state.clone());
+    middleware::wrap(api, state)
+}

@@ -1,0 +1,269 @@
+//! The HTTP baseline every route gets: request ids, structured access logs, security headers,
+//! body limits, time limits, rate limits, metrics, and problem-details bodies for every error.
+use crate::error::{ApiError, RequestId};
+use crate::AppState;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{header, HeaderName, HeaderValue, StatusCode};
+use axum::middleware::{from_fn, from_fn_with_state, Next};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use std::net::SocketAddr;
+use std::time::Instant;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+
+/// The request id header.
+pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Content Security Policy of every response: nothing from elsewhere, no inline scripts, no framing.
+pub const CSP: &str =
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// Wrap the routes in the baseline layers (outermost last).
+pub fn wrap(routes: Router, state: AppState) -> Router {
+    let cfg = state.config.clone();
+    routes
+        .route_layer(from_fn_with_state(state.clone(), record_metrics))
+        .layer(from_fn_with_state(state.clone(), rate_limit))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            cfg.request_timeout,
+        ))
+        .layer(RequestBodyLimitLayer::new(cfg.body_limit))
+        .layer(from_fn_with_state(state.clone(), security_headers))
+        .layer(from_fn(problem_bodies))
+        .layer(from_fn(access_log))
+        .layer(from_fn_with_state(state, request_id))
+}
+
+fn valid_request_id(v: &str) -> bool {
+    (8..=64).contains(&v.len())
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+async fn request_id(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let id = req
+        .headers()
+        .get(&X_REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| valid_request_id(v))
+        .map(str::to_string)
+        .unwrap_or_else(|| iamsmart_crypto::rng::token(state.platform.rng.as_ref(), 12));
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let mut res = next.run(req).await;
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        res.headers_mut().insert(X_REQUEST_ID.clone(), v);
+    }
+    res
+}
+
+async fn access_log(req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().clone();
+    // The path only: query strings may carry codes, tokens or personal data.
+    let path = req.uri().path().to_string();
+    let id = req
+        .extensions()
+        .get::<RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_default();
+    let res = next.run(req).await;
+    let status = res.status().as_u16();
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    if status >= 500 {
+        tracing::warn!(request_id = %id, %method, %path, status, ms, "request");
+    } else {
+        tracing::info!(request_id = %id, %method, %path, status, ms, "request");
+    }
+    res
+}
+
+async fn security_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        HeaderName::from_static("cross-origin-opener-policy"),
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(
+        HeaderName::from_static("cross-origin-resource-policy"),
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    if state.config.public_url.starts_with("https://") {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=63072000; includeSubDomains"),
+        );
+    }
+    res
+}
+
+/// Who is asking, for rate limits: the peer address (or the forwarded one behind our proxy).
+fn client_ip(state: &AppState, req: &Request) -> String {
+    if state.config.trust_forwarded_for {
+        if let Some(ip) = req
+            .headers()
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(str::trim)
+            .filter(|v| v.parse::<std::net::IpAddr>().is_ok())
+        {
+            return ip.to_string();
+        }
+    }
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+async fn rate_limit(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    if matches!(path, "/healthz" | "/readyz" | "/metrics") {
+        return next.run(req).await;
+    }
+    let rate = state.limiter.config();
+    let ip = client_ip(&state, &req);
+    let mut verdict = state
+        .limiter
+        .check(&format!("ip:{ip}"), rate.per_ip_per_minute);
+    if verdict.is_ok() {
+        if let Some(auth) = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+        {
+            let digest = iamsmart_crypto::hash::sha256(auth.as_bytes());
+            verdict = state.limiter.check(
+                &format!("client:{}", hex::encode(&digest[..12])),
+                rate.per_client_per_minute,
+            );
+        }
+    }
+    match verdict {
+        Ok(()) => next.run(req).await,
+        Err(wait) => {
+            let mut e = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate-limited",
+                "Too many requests",
+            )
+            .detail(format!("slow down; try again in {wait} s"));
+            e.retry_after = Some(wait);
+            e.into_response()
+        }
+    }
+}
+
+async fn record_metrics(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = req.method().to_string();
+    let started = Instant::now();
+    let res = next.run(req).await;
+    let m = &state.metrics;
+    m.requests
+        .get_or_create(&crate::metrics::RequestLabels {
+            route: route.clone(),
+            method: method.clone(),
+            status: res.status().as_u16(),
+        })
+        .inc();
+    m.latency
+        .get_or_create(&crate::metrics::RouteLabels { route, method })
+        .observe(started.elapsed().as_secs_f64());
+    res
+}
+
+/// Every error response leaves as problem details with the correlation id: handler errors get
+/// the id added, and plain-text errors from the framework (413, 415, 405, 404, JSON rejections)
+/// are rewritten.
+async fn problem_bodies(req: Request, next: Next) -> Response {
+    let id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
+    let res = next.run(req).await;
+    let status = res.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return res;
+    }
+    let ctype = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let is_problem = ctype.starts_with("application/problem+json");
+    if !is_problem && (ctype.starts_with("application/json") || ctype.starts_with("text/html")) {
+        // OAuth error bodies and pages have their own formats.
+        return res;
+    }
+    let (mut parts, body) = res.into_parts();
+    let bytes = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .unwrap_or_default();
+    let mut value: serde_json::Value = if is_problem {
+        serde_json::from_slice(&bytes).unwrap_or_else(|_| serde_json::json!({}))
+    } else {
+        let text = String::from_utf8_lossy(&bytes).trim().to_string();
+        let (slug, title) = match status {
+            StatusCode::PAYLOAD_TOO_LARGE => ("too-large", "The request body is too large"),
+            StatusCode::NOT_FOUND => ("not-found", "Not found"),
+            StatusCode::METHOD_NOT_ALLOWED => ("method-not-allowed", "Method not allowed"),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+                ("unsupported-media-type", "Send application/json")
+            }
+            StatusCode::SERVICE_UNAVAILABLE => ("unavailable", "Service temporarily unavailable"),
+            s if s.is_server_error() => ("internal", "Something went wrong on our side"),
+            _ => ("bad-request", "The request is not valid"),
+        };
+        let detail = if status.is_server_error() || text.is_empty() {
+            None
+        } else {
+            Some(text)
+        };
+        serde_json::json!({
+            "type": format!("https://iamsmart.example/problems/{slug}"),
+            "title": title,
+            "status": status.as_u16(),
+            "detail": detail,
+        })
+    };
+    if let (Some(obj), Some(id)) = (value.as_object_mut(), id) {
+        obj.insert("correlation_id".into(), serde_json::Value::String(id));
+        obj.retain(|_, v| !v.is_null());
+    }
+    let body = serde_json::to_vec(&value).unwrap_or_default();
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    parts.headers.remove(header::CONTENT_LENGTH);
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        // The rest of the body was never read: the connection cannot carry another request.
+        parts
+            .headers
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    Response::from_parts(parts, Body::from(body))
+}
