@@ -339,6 +339,22 @@ pub fn verify_signature(
     ok.map_err(|_| CryptoError::Verify("signature"))
 }
 
+/// The header of a compact JWS, NOT verified: only for choosing which stored key to verify
+/// with (by `kid`); every decision must wait for [`verify_compact`].
+pub fn unverified_header(token: &str) -> Result<JwsHeader, CryptoError> {
+    let h = token.split('.').next().unwrap_or_default();
+    if h.len() > 4096 {
+        return Err(CryptoError::Malformed {
+            what: "JWS header",
+            why: "too long".into(),
+        });
+    }
+    serde_json::from_slice(&b64_decode("JWS header", h)?).map_err(|_| CryptoError::Malformed {
+        what: "JWS header",
+        why: "not a JWS header".into(),
+    })
+}
+
 /// Verify a compact JWS against `keys` with an allow-list of algorithms; returns the header and
 /// payload. The key is chosen only from `keys`.
 pub fn verify_compact(

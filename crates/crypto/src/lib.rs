@@ -6,9 +6,12 @@
 //! - [`jose`]: JWS compact serialisation, JWKs, algorithm allow-lists (RFC 7515/7517/7518/8037/8725).
 //! - [`envelope`]: encryption at rest of personal data: AES-256-GCM with a fresh data key per
 //!   value, wrapped by a key-encryption key, bound to table/column/row.
+//! - [`device`]: the resident's device key (held by the app), sealed under a PIN with Argon2id.
+//! - [`webauthn`]: passkey ceremonies (options, registration and assertion checks).
 //! - [`merkle`]: RFC 9162 Merkle tree hashing, inclusion and consistency proofs.
 #![deny(missing_docs)]
 
+pub mod device;
 pub mod envelope;
 pub mod error;
 pub mod hash;
@@ -16,5 +19,6 @@ pub mod jose;
 pub mod keystore;
 pub mod merkle;
 pub mod rng;
+pub mod webauthn;
 
 pub use error::CryptoError;

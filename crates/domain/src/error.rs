@@ -32,6 +32,38 @@ pub enum DomainError {
     /// A key problem (missing key, HSM failure).
     #[error("key operation failed: {0}")]
     Crypto(#[from] CryptoError),
+    /// Too many failed attempts; try again later.
+    #[error("too many failed attempts; try again in {retry_after_secs} s")]
+    TooManyAttempts {
+        /// Seconds to wait.
+        retry_after_secs: u64,
+    },
+    /// The caller is not authenticated (or its credential is revoked or stale).
+    #[error("{0}")]
+    Unauthenticated(&'static str),
+    /// The caller is authenticated but may not do this.
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// A request that was understood and refused for a reason the caller is told in general
+    /// terms (never which field of someone else's record differs).
+    #[error("{message}")]
+    Refused {
+        /// Stable machine-readable reason.
+        code: &'static str,
+        /// What happened and what to do.
+        message: &'static str,
+    },
+    /// Another organisation's system (the registry, a data provider) failed or is slow.
+    #[error("{service} is not available right now; nothing was changed; please try again in a few minutes")]
+    Upstream {
+        /// Which service, for people.
+        service: &'static str,
+        /// What went wrong (logged, not shown).
+        cause: String,
+    },
+    /// This deployment does not offer the capability.
+    #[error("{0}")]
+    FeatureUnavailable(&'static str),
     /// A database error that is a bug or corruption.
     #[error("internal storage error")]
     Store(String),

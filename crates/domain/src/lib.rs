@@ -4,8 +4,11 @@
 //! [`iamsmart_crypto::rng::Rng`] held by the [`Platform`], so expiry and replay are testable.
 
 pub mod audit;
+pub mod authn;
 pub mod clock;
+pub mod connector;
 pub mod error;
+pub mod guard;
 pub mod identity;
 pub mod keys;
 pub mod metrics;

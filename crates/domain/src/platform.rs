@@ -1,12 +1,59 @@
 //! The assembled platform: database, keys, vault, clock and randomness.
 use crate::clock::Clock;
 use crate::error::{DomainError, Result};
+use crate::guard::Limit;
+use crate::identity::registry::{NoRegistry, Registry};
 use crate::keys::{KeyPolicy, KeyService};
 use crate::vault::Vault;
 use iamsmart_crypto::keystore::KeyStore;
 use iamsmart_crypto::rng::Rng;
+use iamsmart_crypto::webauthn::RelyingParty;
+use iamsmart_face::{FaceMatcher, NoFaceMatcher};
 use iamsmart_store::Db;
 use std::sync::Arc;
+
+/// Timings and limits of identity operations.
+#[derive(Debug, Clone)]
+pub struct IdentityPolicy {
+    /// Lifetime of a registration challenge.
+    pub challenge_ttl_ms: i64,
+    /// Lifetime of an activation code issued at a counter or kiosk.
+    pub activation_code_ttl_ms: i64,
+    /// Failed registrations, activations and face checks per HKID, device and address.
+    pub failures: Limit,
+    /// How long a closed account's personal data is kept before it is erased.
+    pub closed_retention_ms: i64,
+    /// Lifetime of a staff session.
+    pub staff_session_ttl_ms: i64,
+    /// Largest accepted image (card photo, selfie), in bytes.
+    pub max_image_bytes: usize,
+    /// Time limit of one face check.
+    pub face_timeout_ms: u64,
+    /// Lifetime of a request waiting for approval in the app.
+    pub approval_ttl_ms: i64,
+    /// Requests one resident may have waiting at once (against push bombing).
+    pub max_pending_approvals: i64,
+}
+
+impl Default for IdentityPolicy {
+    fn default() -> Self {
+        Self {
+            challenge_ttl_ms: 10 * 60_000,
+            activation_code_ttl_ms: 72 * 3_600_000,
+            failures: Limit {
+                max_failures: 5,
+                window_ms: 3_600_000,
+                lock_ms: 3_600_000,
+            },
+            closed_retention_ms: 30 * 24 * 3_600_000,
+            staff_session_ttl_ms: 8 * 3_600_000,
+            max_image_bytes: 8 * 1024 * 1024,
+            face_timeout_ms: 20_000,
+            approval_ttl_ms: 120_000,
+            max_pending_approvals: 3,
+        }
+    }
+}
 
 /// Everything a request or a worker needs. Cheap to clone.
 #[derive(Clone)]
@@ -21,6 +68,14 @@ pub struct Platform {
     pub clock: Arc<dyn Clock>,
     /// Randomness.
     pub rng: Arc<dyn Rng>,
+    /// The Immigration Department's registry.
+    pub registry: Arc<dyn Registry>,
+    /// Face matching (unavailable in builds without the model).
+    pub face: Arc<dyn FaceMatcher>,
+    /// Identity timings and limits.
+    pub identity: Arc<IdentityPolicy>,
+    /// WebAuthn relying party (passkeys).
+    pub rp: Arc<RelyingParty>,
 }
 
 impl std::fmt::Debug for Platform {
@@ -53,7 +108,39 @@ impl Platform {
             vault,
             clock,
             rng,
+            registry: Arc::new(NoRegistry),
+            face: Arc::new(NoFaceMatcher),
+            identity: Arc::new(IdentityPolicy::default()),
+            rp: Arc::new(RelyingParty {
+                id: "localhost".into(),
+                origin: "http://localhost:8080".into(),
+                name: "iAM Smart".into(),
+            }),
         })
+    }
+
+    /// The same platform with another registry connection.
+    pub fn with_registry(mut self, registry: Arc<dyn Registry>) -> Self {
+        self.registry = registry;
+        self
+    }
+
+    /// The same platform with another face matcher.
+    pub fn with_face(mut self, face: Arc<dyn FaceMatcher>) -> Self {
+        self.face = face;
+        self
+    }
+
+    /// The same platform with other identity timings and limits.
+    pub fn with_identity_policy(mut self, policy: IdentityPolicy) -> Self {
+        self.identity = Arc::new(policy);
+        self
+    }
+
+    /// The same platform with another WebAuthn relying party.
+    pub fn with_relying_party(mut self, rp: RelyingParty) -> Self {
+        self.rp = Arc::new(rp);
+        self
     }
 
     /// Compare (or on first start record) the file key store's master key check value, so that

@@ -21,9 +21,10 @@ pub const SEALED_COLUMNS: &[(&str, &str, &[&str])] = &[
             "name_zh",
             "date_of_birth",
             "gender",
-            "address",
+            "profile",
         ],
     ),
+    ("staff", "id", &["display_name"]),
     ("settings", "name", &["value"]),
 ];
 

@@ -1,1 +1,7 @@
-//! placeholder
+//! Wire types of the iamsmart platform, shared by the server, the resident's app and tests.
+//! No IO, no cryptography: just the shapes of what travels.
+#![deny(missing_docs)]
+
+pub mod app;
+pub mod profile;
+pub mod registry;

@@ -33,6 +33,111 @@ pub struct Config {
     pub audit: AuditConfig,
     /// Logging.
     pub log: LogConfig,
+    /// The Immigration Department's registry.
+    pub registry: RegistryConfig,
+    /// Face matching.
+    pub face: FaceConfig,
+    /// Registration, devices, staff and approvals.
+    pub identity: IdentityConfig,
+    /// Passkeys.
+    pub webauthn: WebauthnConfig,
+}
+
+/// Connection to the immigration registry.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RegistryConfig {
+    /// Base URL, e.g. `http://127.0.0.1:8091/immd`. Unset: registrations that need the registry
+    /// are refused with a clear message.
+    pub url: Option<String>,
+    /// Milliseconds to wait for an answer.
+    pub timeout_ms: u64,
+}
+
+/// Face matching (builds with the `face` feature).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FaceConfig {
+    /// Directory with `shape_predictor_5_face_landmarks.dat` and
+    /// `dlib_face_recognition_resnet_model_v1.dat` (see scripts/fetch-face-data).
+    pub models_dir: Option<PathBuf>,
+    /// Largest embedding distance accepted as the same person.
+    pub threshold: f64,
+    /// Milliseconds one face check may take.
+    pub timeout_ms: u64,
+}
+
+/// Identity timings and limits.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IdentityConfig {
+    /// Lifetime of an activation code from a counter or kiosk, in hours.
+    pub activation_code_ttl_hours: u64,
+    /// Failed proofing or activation attempts allowed per HKID, device and address per window.
+    pub max_failures: u32,
+    /// The failure window and the lock after it is exceeded, in minutes.
+    pub failure_window_minutes: u64,
+    /// Days a closed account's personal data is kept before it is erased.
+    pub closed_retention_days: u64,
+    /// Lifetime of a staff session, in minutes.
+    pub staff_session_minutes: u64,
+    /// Seconds a request waits for approval in the app.
+    pub approval_ttl_secs: u64,
+    /// Requests one resident may have waiting at once.
+    pub max_pending_approvals: u32,
+}
+
+/// WebAuthn relying party.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebauthnConfig {
+    /// RP ID; default: the host of `public_url` (`localhost` for 127.0.0.1, since browsers refuse
+    /// IP addresses as RP IDs).
+    pub rp_id: Option<String>,
+    /// Name shown by authenticators.
+    pub rp_name: String,
+}
+
+impl Default for RegistryConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            timeout_ms: 5000,
+        }
+    }
+}
+
+impl Default for FaceConfig {
+    fn default() -> Self {
+        Self {
+            models_dir: None,
+            threshold: f64::from(iamsmart_face::DEFAULT_THRESHOLD),
+            timeout_ms: 20_000,
+        }
+    }
+}
+
+impl Default for IdentityConfig {
+    fn default() -> Self {
+        Self {
+            activation_code_ttl_hours: 72,
+            max_failures: 5,
+            failure_window_minutes: 60,
+            closed_retention_days: 30,
+            staff_session_minutes: 480,
+            approval_ttl_secs: 120,
+            max_pending_approvals: 3,
+        }
+    }
+}
+
+impl Default for WebauthnConfig {
+    fn default() -> Self {
+        Self {
+            rp_id: None,
+            rp_name: "iAM Smart".into(),
+        }
+    }
 }
 
 /// Database pool settings.
@@ -81,6 +186,8 @@ pub struct Pkcs11Config {
 pub struct HttpConfig {
     /// Largest request body in bytes.
     pub body_limit_bytes: usize,
+    /// Largest body of calls that carry images (registration, upgrade), in bytes.
+    pub upload_limit_bytes: usize,
     /// Seconds one request may take.
     pub request_timeout_secs: u64,
     /// Seconds to finish requests in flight at shutdown.
@@ -136,6 +243,10 @@ impl Default for Config {
             admin: AdminConfig::default(),
             audit: AuditConfig::default(),
             log: LogConfig::default(),
+            registry: RegistryConfig::default(),
+            face: FaceConfig::default(),
+            identity: IdentityConfig::default(),
+            webauthn: WebauthnConfig::default(),
         }
     }
 }
@@ -165,6 +276,7 @@ impl Default for HttpConfig {
     fn default() -> Self {
         Self {
             body_limit_bytes: 1024 * 1024,
+            upload_limit_bytes: 24 * 1024 * 1024,
             request_timeout_secs: 30,
             shutdown_grace_secs: 20,
             rate_limit_per_ip_per_minute: 600,
@@ -281,6 +393,7 @@ fn env_value(kind: &str, raw: &str) -> toml::Value {
         "number" => raw
             .parse::<i64>()
             .map(toml::Value::Integer)
+            .or_else(|_| raw.parse::<f64>().map(toml::Value::Float))
             .unwrap_or_else(|_| toml::Value::String(raw.into())),
         _ => toml::Value::String(raw.into()),
     }
@@ -444,6 +557,47 @@ impl Config {
         if self.audit.tree_head_interval_secs == 0 {
             return Err(err("audit.tree_head_interval_secs", "must be at least 1"));
         }
+        if self.http.upload_limit_bytes < self.http.body_limit_bytes {
+            return Err(err(
+                "http.upload_limit_bytes",
+                "must be at least http.body_limit_bytes",
+            ));
+        }
+        if let Some(u) = &self.registry.url {
+            if !(u.starts_with("http://") || u.starts_with("https://")) {
+                return Err(err(
+                    "registry.url",
+                    "must be an http(s) URL, e.g. http://127.0.0.1:8091/immd",
+                ));
+            }
+        }
+        if !(0.2..=1.0).contains(&self.face.threshold) {
+            return Err(err(
+                "face.threshold",
+                "must be between 0.2 and 1.0 (dlib embedding distance); see docs/FACE.md",
+            ));
+        }
+        let i = &self.identity;
+        for (key, v) in [
+            (
+                "identity.activation_code_ttl_hours",
+                i.activation_code_ttl_hours,
+            ),
+            ("identity.max_failures", u64::from(i.max_failures)),
+            ("identity.failure_window_minutes", i.failure_window_minutes),
+            ("identity.staff_session_minutes", i.staff_session_minutes),
+            ("identity.approval_ttl_secs", i.approval_ttl_secs),
+            (
+                "identity.max_pending_approvals",
+                u64::from(i.max_pending_approvals),
+            ),
+            ("registry.timeout_ms", self.registry.timeout_ms),
+            ("face.timeout_ms", self.face.timeout_ms),
+        ] {
+            if v == 0 {
+                return Err(err(key, "must be at least 1"));
+            }
+        }
         Ok(())
     }
 
@@ -452,6 +606,53 @@ impl Config {
         self.database_url
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("iamsmart.db").display()))
+    }
+
+    /// The WebAuthn relying party: RP ID (from `webauthn.rp_id` or the public URL's host), the
+    /// origin (the public URL) and the name.
+    pub fn relying_party(&self) -> iamsmart_crypto::webauthn::RelyingParty {
+        let host = self
+            .public_url
+            .split("://")
+            .nth(1)
+            .unwrap_or_default()
+            .split(['/', ':'])
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let id = self.webauthn.rp_id.clone().unwrap_or_else(|| {
+            if host.parse::<std::net::IpAddr>().is_ok() {
+                "localhost".into()
+            } else {
+                host
+            }
+        });
+        iamsmart_crypto::webauthn::RelyingParty {
+            id,
+            origin: self.public_url.clone(),
+            name: self.webauthn.rp_name.clone(),
+        }
+    }
+
+    /// Identity timings and limits for the domain.
+    pub fn identity_policy(&self) -> iamsmart_domain::platform::IdentityPolicy {
+        let i = &self.identity;
+        let window = i.failure_window_minutes as i64 * 60_000;
+        iamsmart_domain::platform::IdentityPolicy {
+            challenge_ttl_ms: 10 * 60_000,
+            activation_code_ttl_ms: i.activation_code_ttl_hours as i64 * 3_600_000,
+            failures: iamsmart_domain::guard::Limit {
+                max_failures: i64::from(i.max_failures),
+                window_ms: window,
+                lock_ms: window,
+            },
+            closed_retention_ms: i.closed_retention_days as i64 * 86_400_000,
+            staff_session_ttl_ms: i.staff_session_minutes as i64 * 60_000,
+            max_image_bytes: self.http.upload_limit_bytes / 3,
+            face_timeout_ms: self.face.timeout_ms,
+            approval_ttl_ms: i.approval_ttl_secs as i64 * 1000,
+            max_pending_approvals: i64::from(i.max_pending_approvals),
+        }
     }
 
     /// The master key file in force.

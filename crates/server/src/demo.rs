@@ -28,7 +28,20 @@ pub async fn run(mut cfg: Config) -> anyhow::Result<()> {
         cfg.admin.token_file = Some(token_file.clone());
     }
     crate::init_logging(&cfg);
+    // The sandbox immigration registry, on a port of its own.
+    let immd_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let immd_url = format!("http://{}/immd", immd_listener.local_addr()?);
+    let immd_cfg = crate::sandbox::immd_config(&cfg.public_url, None, None, Default::default())?;
+    let residents = immd_cfg.residents.clone();
+    tokio::spawn(iamsmart_sandbox::immd::serve(immd_listener, immd_cfg));
+    if cfg.registry.url.is_none() {
+        cfg.registry.url = Some(immd_url.clone());
+    }
+    if cfg.face.models_dir.is_none() && cfg!(feature = "face") {
+        cfg.face.models_dir = crate::sandbox::face_data_dir().map(|d| d.join("models"));
+    }
     let platform = crate::start_platform(&cfg).await?;
+    let face = platform.face.available();
     let (tx, rx) = tokio::sync::oneshot::channel();
     let cfg2 = cfg.clone();
     let server = tokio::spawn(async move { crate::serve(&cfg2, platform, Some(tx)).await });
@@ -44,9 +57,33 @@ pub async fn run(mut cfg: Config) -> anyhow::Result<()> {
         println!("  transparency log   {base}/transparency/v1/tree-head");
         println!("  metrics            {base}/metrics");
         println!(
-            "  operator API       {base}/admin/v1/residents  (Bearer token in {})",
+            "  operator API       {base}/admin/v1/  (Bearer token in {})",
             token_file.display()
         );
+        println!(
+            "  sandbox registry   {immd_url}/v1/residents  ({} synthetic residents)",
+            residents.len()
+        );
+        println!(
+            "  face matching      {}",
+            if face {
+                "on (self-registration in the app works)"
+            } else {
+                "off: build with --features face and run scripts/fetch-face-data; counter registration works"
+            }
+        );
+        if let Some(r) = residents.first() {
+            println!();
+            println!("Try the resident's app (a test resident, registered directly):");
+            println!("  cargo run -- sandbox create-resident --app-home ./data/app-demo   # with IAMSMART_DATABASE_URL={}", cfg.database_url());
+            println!(
+                "  IAMSMART_APP_PIN=246813 cargo run -p iamsmart-app -- --home ./data/app-demo me"
+            );
+            println!(
+                "Or self-register {} ({}, born {}) with iamsmart-app register --platform {base} ...",
+                r.name_en, r.hkid, r.date_of_birth
+            );
+        }
         println!("Press Ctrl-C to stop.");
         println!();
     }

@@ -1,6 +1,7 @@
 //! The `iamsmart` server: configuration, start-up checks, the HTTP server and its workers.
 pub mod config;
 pub mod demo;
+pub mod sandbox;
 
 use anyhow::{anyhow, Context};
 use config::Config;
@@ -129,9 +130,44 @@ pub async fn start_platform(cfg: &Config) -> anyhow::Result<Platform> {
         publish_lead_ms: cfg.keys.publish_lead_secs as i64 * 1000,
         token_max_lifetime_ms: cfg.keys.token_max_lifetime_secs as i64 * 1000,
     };
-    Platform::start(db, store, clock, rng, policy)
+    let platform = Platform::start(db, store, clock, rng, policy)
         .await
-        .map_err(|e| anyhow!("start-up failed: {e}"))
+        .map_err(|e| anyhow!("start-up failed: {e}"))?;
+    let registry: Arc<dyn iamsmart_domain::identity::registry::Registry> = match &cfg.registry.url {
+        Some(url) => Arc::new(
+            iamsmart_domain::identity::registry::HttpRegistry::new(
+                platform.keys.clone(),
+                url,
+                Duration::from_millis(cfg.registry.timeout_ms),
+            )
+            .map_err(|e| anyhow!("registry.url: {e}"))?,
+        ),
+        None => Arc::new(iamsmart_domain::identity::registry::NoRegistry),
+    };
+    Ok(platform
+        .with_registry(registry)
+        .with_face(load_face(cfg)?)
+        .with_identity_policy(cfg.identity_policy())
+        .with_relying_party(cfg.relying_party()))
+}
+
+/// The face matcher the configuration asks for. Without `face.models_dir` (or in a build
+/// without the `face` feature) face checks are unavailable and say so; they never pass.
+pub fn load_face(cfg: &Config) -> anyhow::Result<Arc<dyn iamsmart_face::FaceMatcher>> {
+    match &cfg.face.models_dir {
+        Some(dir) => iamsmart_face::load(dir, cfg.face.threshold as f32).map_err(|e| {
+            anyhow!(
+                "face.models_dir {}: {e}; run scripts/fetch-face-data, or unset face.models_dir to run without self-registration",
+                dir.display()
+            )
+        }),
+        None => {
+            if cfg!(feature = "face") {
+                tracing::warn!("face.models_dir is not set: self-registration with a selfie is unavailable");
+            }
+            Ok(Arc::new(iamsmart_face::NoFaceMatcher))
+        }
+    }
 }
 
 /// The web layer's settings from the configuration.
@@ -145,6 +181,7 @@ pub fn web_config(cfg: &Config) -> anyhow::Result<iamsmart_web::WebConfig> {
     Ok(iamsmart_web::WebConfig {
         public_url: cfg.public_url.clone(),
         body_limit: cfg.http.body_limit_bytes,
+        upload_limit: cfg.http.upload_limit_bytes,
         request_timeout: Duration::from_secs(cfg.http.request_timeout_secs),
         rate: iamsmart_web::limit::RateConfig {
             per_ip_per_minute: cfg.http.rate_limit_per_ip_per_minute,
@@ -218,7 +255,8 @@ async fn shutdown_signal() {
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
 }
 
-/// Background work: signed tree heads, and re-wrapping data keys after a KEK rotation.
+/// Background work: signed tree heads, purging expired single-use values and closed accounts,
+/// and re-wrapping data keys after a KEK rotation.
 fn spawn_workers(cfg: &Config, platform: Platform) -> tokio::task::JoinHandle<()> {
     let every = Duration::from_secs(cfg.audit.tree_head_interval_secs);
     tokio::spawn(async move {
@@ -229,6 +267,16 @@ fn spawn_workers(cfg: &Config, platform: Platform) -> tokio::task::JoinHandle<()
                 iamsmart_domain::audit::publish_tree_head(&platform.db, &platform.keys).await
             {
                 tracing::warn!(error = %e, "could not sign a tree head");
+            }
+            if let Err(e) = iamsmart_domain::guard::purge_expired(&platform).await {
+                tracing::warn!(error = %e, "could not purge expired single-use values");
+            }
+            match iamsmart_domain::identity::rights::purge_closed(&platform).await {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::info!(accounts = n, "erased the personal data of closed accounts")
+                }
+                Err(e) => tracing::warn!(error = %e, "could not erase closed accounts"),
             }
             match platform.keys.all(iamsmart_domain::keys::Purpose::Kek).await {
                 Ok(keks) if keks.iter().filter(|k| k.retire_at.is_none()).count() > 1 => {

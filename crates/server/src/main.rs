@@ -48,6 +48,56 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Sandbox services and helpers for integrators and tests.
+    Sandbox {
+        #[command(subcommand)]
+        command: SandboxCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SandboxCommand {
+    /// Run the sandbox Immigration Department registry (synthetic residents; signed requests
+    /// from the platform at --platform-url only).
+    Immd {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8091")]
+        listen: String,
+        /// The platform whose connector keys are trusted.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        platform_url: String,
+        /// Seed file of residents (default: the one shipped with iamsmart).
+        #[arg(long)]
+        seed: Option<PathBuf>,
+        /// Directory of reference photos (default: target/face-data/images if present).
+        #[arg(long)]
+        photos: Option<PathBuf>,
+        /// Delay every answer by this many milliseconds (to rehearse a slow registry).
+        #[arg(long, default_value_t = 0)]
+        delay_ms: u64,
+    },
+    /// Register a test resident directly and write an app home for `iamsmart-app --home DIR`;
+    /// prints the resident as JSON.
+    CreateResident {
+        /// The app home to create.
+        #[arg(long)]
+        app_home: PathBuf,
+        /// Account level.
+        #[arg(long, value_enum, default_value = "basic")]
+        level: LevelArg,
+        /// The PIN that seals the app's device key.
+        #[arg(long, default_value = "246813")]
+        pin: String,
+        /// Which registry resident (default: the next one not yet registered).
+        #[arg(long)]
+        hkid: Option<String>,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LevelArg {
+    Basic,
+    Plus,
 }
 
 #[derive(Subcommand)]
@@ -95,6 +145,7 @@ enum PurposeArg {
     Token,
     Log,
     Kek,
+    Connector,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -163,6 +214,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                             PurposeArg::Token => Purpose::Token,
                             PurposeArg::Log => Purpose::Log,
                             PurposeArg::Kek => Purpose::Kek,
+                            PurposeArg::Connector => Purpose::Connector,
                         }
                     };
                     let alg = match alg {
@@ -186,6 +238,44 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
+        Command::Sandbox { command } => match command {
+            SandboxCommand::Immd {
+                listen,
+                platform_url,
+                seed,
+                photos,
+                delay_ms,
+            } => {
+                iamsmart_server::init_logging(&cfg);
+                let c = iamsmart_server::sandbox::immd_config(
+                    &platform_url,
+                    seed.as_deref(),
+                    photos,
+                    std::time::Duration::from_millis(delay_ms),
+                )?;
+                iamsmart_server::sandbox::run_immd(&listen, c).await?;
+            }
+            SandboxCommand::CreateResident {
+                app_home,
+                level,
+                pin,
+                hkid,
+            } => {
+                let level = match level {
+                    LevelArg::Basic => "basic",
+                    LevelArg::Plus => "plus",
+                };
+                let out = iamsmart_server::sandbox::create_resident(
+                    &cfg,
+                    &app_home,
+                    level,
+                    &pin,
+                    hkid.as_deref(),
+                )
+                .await?;
+                println!("{}", serde_json::to_string_pretty(&out)?);
+            }
+        },
         Command::Audit {
             command: AuditCommand::Verify,
         } => {

@@ -79,7 +79,7 @@ async fn acknowledged_writes_survive_kill_9() {
             .unwrap();
         assert_eq!(r.status(), 200, "acknowledged resident {id} lost");
         let v: serde_json::Value = r.json().await.unwrap();
-        assert_eq!(v["name_en"], name.as_str());
+        assert_eq!(v["verified"]["name_en"], name.as_str());
     }
     // No half-written record: every resident has its audit entry and vice versa.
     let db = iamsmart_store::Db::connect(&site.db_url, &Default::default())
@@ -114,9 +114,9 @@ async fn canary_personal_data_never_appears_in_clear() {
     let c = reqwest::Client::new();
     let hk = hkid(4_242_424);
     let canary_name = "ZEBEDIAH CANARYBIRD";
-    let canary_address = "77 Canarywharf Street, Kowloon";
+    let canary_address = "Canarywharf Mansion";
     let mut body = resident(&hk, canary_name);
-    body["address"] = serde_json::json!(canary_address);
+    body["profile"]["residential_address"]["building"] = serde_json::json!(canary_address);
     body["name_zh"] = serde_json::json!("金絲雀");
     let r = post_resident(&c, &srv, &body).await;
     assert_eq!(r.status(), 201);
@@ -126,7 +126,7 @@ async fn canary_personal_data_never_appears_in_clear() {
         .to_string();
     // Reading it back works (so the data is there, just not in clear).
     let got: serde_json::Value = get_resident(&c, &srv, &id).await;
-    assert_eq!(got["name_en"], canary_name);
+    assert_eq!(got["verified"]["name_en"], canary_name);
 
     let canonical: String = hk.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
     let needles: Vec<Vec<u8>> = vec![

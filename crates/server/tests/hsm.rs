@@ -115,7 +115,7 @@ async fn the_server_runs_on_an_hsm() {
     );
     let srv = site.serve(&hsm_env).await;
     let got: serde_json::Value = get_resident(&c, &srv, &id).await;
-    assert_eq!(got["name_en"], "HSM Resident");
+    assert_eq!(got["verified"]["name_en"], "HSM Resident");
     let jwks: serde_json::Value = get_json(&c, &srv, "/.well-known/jwks.json").await;
     assert_eq!(
         jwks["keys"].as_array().unwrap().len(),

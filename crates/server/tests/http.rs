@@ -54,7 +54,7 @@ async fn baseline_headers_errors_limits_and_operator_api() {
     let created: serde_json::Value = r.json().await.unwrap();
     let rid = created["id"].as_str().unwrap();
     let got: serde_json::Value = get_resident(&c, &srv, rid).await;
-    assert_eq!(got["name_en"], "CHAN Tai Man");
+    assert_eq!(got["verified"]["name_en"], "CHAN Tai Man");
 
     // Bad input: field named, nothing stored.
     let mut bad = resident("A123456(4)", "X");
@@ -215,7 +215,7 @@ async fn several_servers_share_one_database() {
         .to_string();
     // Any server can serve any request: read through the other one.
     let got: serde_json::Value = get_resident(&c, &b, &id).await;
-    assert_eq!(got["name_en"], "SHARED Record");
+    assert_eq!(got["verified"]["name_en"], "SHARED Record");
     // The same HKID through the other server is a conflict, not a second record.
     let r = c
         .post(b.url("/admin/v1/residents"))

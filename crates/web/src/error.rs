@@ -120,6 +120,53 @@ impl From<DomainError> for ApiError {
                 a.retry_after = Some(30);
                 a
             }
+            DomainError::TooManyAttempts { retry_after_secs } => {
+                let mut a = ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too-many-attempts",
+                    "Too many failed attempts",
+                )
+                .detail(format!(
+                    "for your protection, please wait {} before trying again",
+                    human_wait(retry_after_secs)
+                ));
+                a.retry_after = Some(retry_after_secs);
+                a
+            }
+            DomainError::Unauthenticated(m) => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "Authentication required",
+            )
+            .detail(m),
+            DomainError::Forbidden(m) => {
+                ApiError::new(StatusCode::FORBIDDEN, "forbidden", "Not allowed").detail(m)
+            }
+            DomainError::Refused { code, message } => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                code,
+                "The request was refused",
+            )
+            .detail(message),
+            DomainError::Upstream { service, cause } => {
+                tracing::warn!(service, %cause, "upstream service failed");
+                let mut a = ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "upstream-unavailable",
+                    "A service we depend on is not available",
+                )
+                .detail(format!(
+                    "{service} is not available right now; nothing was changed; please try again in a few minutes"
+                ));
+                a.retry_after = Some(60);
+                a
+            }
+            DomainError::FeatureUnavailable(m) => ApiError::new(
+                StatusCode::NOT_IMPLEMENTED,
+                "unavailable-here",
+                "Not available on this platform",
+            )
+            .detail(m),
             other => {
                 tracing::error!(error = %other, "internal error");
                 ApiError::new(
@@ -153,6 +200,14 @@ impl IntoResponse for ApiError {
                 .insert(header::RETRY_AFTER, HeaderValue::from(s));
         }
         res
+    }
+}
+
+fn human_wait(secs: u64) -> String {
+    match secs {
+        0..=90 => format!("{secs} seconds"),
+        91..=5400 => format!("{} minutes", secs.div_ceil(60)),
+        _ => format!("{} hours", secs.div_ceil(3600)),
     }
 }
 

@@ -21,6 +21,8 @@ pub struct WebConfig {
     pub public_url: String,
     /// Largest accepted request body, in bytes.
     pub body_limit: usize,
+    /// Largest body of calls that carry images (registration, upgrade, kiosk).
+    pub upload_limit: usize,
     /// Time limit for one request.
     pub request_timeout: Duration,
     /// Rate limits.
@@ -59,6 +61,10 @@ impl AppState {
 
 /// The whole HTTP application.
 pub fn router(state: AppState) -> Router {
-    let api = routes::routes(state.clone());
+    let api = routes::routes(
+        state.clone(),
+        state.config.body_limit,
+        state.config.upload_limit,
+    );
     middleware::wrap(api, state)
 }

@@ -10,7 +10,6 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use std::net::SocketAddr;
 use std::time::Instant;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
 /// The request id header.
@@ -31,7 +30,6 @@ pub fn wrap(routes: Router, state: AppState) -> Router {
             StatusCode::SERVICE_UNAVAILABLE,
             cfg.request_timeout,
         ))
-        .layer(RequestBodyLimitLayer::new(cfg.body_limit))
         .layer(from_fn_with_state(state.clone(), security_headers))
         .layer(from_fn(problem_bodies))
         .layer(from_fn(access_log))
@@ -117,7 +115,7 @@ async fn security_headers(State(state): State<AppState>, req: Request, next: Nex
 }
 
 /// Who is asking, for rate limits: the peer address (or the forwarded one behind our proxy).
-fn client_ip(state: &AppState, req: &Request) -> String {
+pub fn client_ip(state: &AppState, req: &Request) -> String {
     if state.config.trust_forwarded_for {
         if let Some(ip) = req
             .headers()

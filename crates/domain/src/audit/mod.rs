@@ -29,6 +29,17 @@ pub struct Event<'a> {
     pub detail: serde_json::Value,
 }
 
+/// When, by whom and in which request a change happens (for functions that append events).
+#[derive(Debug, Clone, Copy)]
+pub struct Stamp<'a> {
+    /// Unix ms.
+    pub at: i64,
+    /// Who acts.
+    pub actor: &'a str,
+    /// The request that causes it.
+    pub request_id: Option<&'a str>,
+}
+
 /// One stored entry.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Entry {

@@ -1,18 +1,27 @@
-//! Residents: the identity record, its personal data sealed at rest.
+//! Residents: the identity record, its personal data sealed at rest; registration, devices,
+//! staff, and the resident's rights over their data.
+pub mod devices;
 pub mod hkid;
+pub mod profile;
+pub mod registration;
+pub mod registry;
+pub mod rights;
+pub mod staff;
 
 use crate::audit::{self, Event};
 use crate::error::{DomainError, Result};
 use crate::platform::Platform;
 use hkid::Hkid;
 use iamsmart_crypto::envelope::FieldContext;
-use iamsmart_store::Row;
-use serde::{Deserialize, Serialize};
+use iamsmart_proto::profile::{Profile, ResidentView, VerifiedIdentity};
+use iamsmart_store::{AnyConnection, Row};
+use serde::Deserialize;
 
-/// Account level.
+/// Account levels: `basic` is iAM Smart, `plus` is iAM Smart+ (allows digital signing).
 pub const LEVELS: &[&str] = &["basic", "plus"];
 
-/// What is needed to create a resident record.
+/// What the operator API needs to create a resident record directly (sandbox and support use;
+/// residents normally register through the app, a kiosk or a counter).
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewResident {
@@ -28,9 +37,9 @@ pub struct NewResident {
     /// `M`, `F` or `X`.
     #[serde(default)]
     pub gender: Option<String>,
-    /// Residential address.
+    /// The fields the resident maintains.
     #[serde(default)]
-    pub address: Option<String>,
+    pub profile: Option<Profile>,
     /// `basic` (default) or `plus`.
     #[serde(default)]
     pub level: Option<String>,
@@ -43,26 +52,20 @@ impl std::fmt::Debug for NewResident {
 }
 
 /// A resident as the platform holds them (personal data opened).
-#[derive(Clone, Serialize)]
+#[derive(Clone)]
 pub struct Resident {
     /// Opaque id (also the pseudonym used in the audit log: `resident:<id>`).
     pub id: String,
-    /// HKID, canonical display form.
-    pub hkid: String,
-    /// English name.
-    pub name_en: String,
-    /// Chinese name.
-    pub name_zh: Option<String>,
-    /// Date of birth.
-    pub date_of_birth: String,
-    /// Gender.
-    pub gender: Option<String>,
-    /// Address.
-    pub address: Option<String>,
+    /// Registry-confirmed fields.
+    pub verified: VerifiedIdentity,
+    /// Fields the resident maintains.
+    pub profile: Profile,
     /// `basic` or `plus`.
     pub level: String,
     /// `active`, `suspended` or `closed`.
     pub status: String,
+    /// `app`, `counter`, `kiosk`, `sandbox` or `operator`.
+    pub channel: String,
     /// Created (Unix ms).
     pub created_at: i64,
 }
@@ -70,6 +73,21 @@ pub struct Resident {
 impl std::fmt::Debug for Resident {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Resident {{ id: {}, .. }}", self.id)
+    }
+}
+
+impl Resident {
+    /// The resident's own view of the record.
+    pub fn view(&self) -> ResidentView {
+        ResidentView {
+            id: self.id.clone(),
+            level: self.level.clone(),
+            status: self.status.clone(),
+            channel: self.channel.clone(),
+            verified: self.verified.clone(),
+            profile: self.profile.clone(),
+            created_at: self.created_at,
+        }
     }
 }
 
@@ -121,50 +139,58 @@ fn check_date(v: &str) -> Result<()> {
     Ok(())
 }
 
-const SEALED: [&str; 6] = [
+/// Sealed columns of `residents`, in the order [`sealed_values`] gives them.
+pub(crate) const SEALED: [&str; 6] = [
     "hkid",
     "name_en",
     "name_zh",
     "date_of_birth",
     "gender",
-    "address",
+    "profile",
 ];
 
-/// Create a resident record. `actor` is who registers them (pseudonymous).
-pub async fn create(
-    p: &Platform,
-    new: NewResident,
-    actor: &str,
-    request_id: Option<&str>,
-) -> Result<Resident> {
-    let hkid = Hkid::parse(&new.hkid).map_err(|m| invalid("hkid", m))?;
-    check_text("name_en", &new.name_en, 200)?;
-    if let Some(z) = &new.name_zh {
+/// Check card data as typed or read; returns the parsed HKID.
+pub fn check_card(
+    hkid: &str,
+    name_en: &str,
+    name_zh: Option<&str>,
+    date_of_birth: &str,
+) -> Result<Hkid> {
+    let hkid = Hkid::parse(hkid).map_err(|m| invalid("hkid", m))?;
+    check_text("name_en", name_en, 200)?;
+    if let Some(z) = name_zh {
         check_text("name_zh", z, 100)?;
     }
-    check_date(&new.date_of_birth)?;
-    if let Some(g) = &new.gender {
+    check_date(date_of_birth)?;
+    Ok(hkid)
+}
+
+fn check_verified(v: &VerifiedIdentity) -> Result<Hkid> {
+    let hkid = check_card(&v.hkid, &v.name_en, v.name_zh.as_deref(), &v.date_of_birth)?;
+    if let Some(g) = &v.gender {
         if !["M", "F", "X"].contains(&g.as_str()) {
             return Err(invalid("gender", "expected M, F or X"));
         }
     }
-    if let Some(a) = &new.address {
-        check_text("address", a, 500)?;
-    }
-    let level = new.level.clone().unwrap_or_else(|| "basic".into());
-    if !LEVELS.contains(&level.as_str()) {
-        return Err(invalid("level", "expected basic or plus"));
-    }
-    let id = format!("r_{}", iamsmart_crypto::rng::token(p.rng.as_ref(), 16));
-    let now = p.clock.now_ms();
-    let index = p.vault.blind_index("hkid", hkid.as_str());
-    let values: [Option<&str>; 6] = [
-        Some(hkid.as_str()),
-        Some(&new.name_en),
-        new.name_zh.as_deref(),
-        Some(&new.date_of_birth),
-        new.gender.as_deref(),
-        new.address.as_deref(),
+    Ok(hkid)
+}
+
+/// Seal a resident's personal data for row `id`.
+async fn sealed_values(
+    p: &Platform,
+    id: &str,
+    v: &VerifiedIdentity,
+    profile: &Profile,
+) -> Result<Vec<Option<Vec<u8>>>> {
+    let profile_json = serde_json::to_vec(profile)
+        .map_err(|e| DomainError::Integrity(format!("profile encoding: {e}")))?;
+    let values: [Option<&[u8]>; 6] = [
+        Some(v.hkid.as_bytes()),
+        Some(v.name_en.as_bytes()),
+        v.name_zh.as_deref().map(str::as_bytes),
+        Some(v.date_of_birth.as_bytes()),
+        v.gender.as_deref().map(str::as_bytes),
+        Some(&profile_json),
     ];
     let present: Vec<(FieldContext, &[u8])> = SEALED
         .iter()
@@ -175,23 +201,47 @@ pub async fn create(
                     FieldContext {
                         table: "residents",
                         column: col,
-                        row: &id,
+                        row: id,
                     },
-                    v.as_bytes(),
+                    v,
                 )
             })
         })
         .collect();
-    let mut sealed_iter = p.vault.seal_many(&present).await?.into_iter();
-    let sealed: Vec<Option<Vec<u8>>> = values
+    let mut sealed = p.vault.seal_many(&present).await?.into_iter();
+    Ok(values
         .iter()
-        .map(|v| v.and_then(|_| sealed_iter.next()))
-        .collect();
+        .map(|v| v.and_then(|_| sealed.next()))
+        .collect())
+}
 
-    let mut tx = p.db.begin().await?;
+/// A new resident row to insert.
+pub(crate) struct NewRecord<'a> {
+    pub verified: &'a VerifiedIdentity,
+    pub profile: &'a Profile,
+    pub level: &'a str,
+    pub channel: &'a str,
+}
+
+/// Insert a resident inside the caller's transaction (sealing done before). Returns the id.
+/// A second record for the same HKID is a conflict.
+pub(crate) async fn insert(
+    p: &Platform,
+    conn: &mut AnyConnection,
+    rec: NewRecord<'_>,
+    now: i64,
+) -> Result<String> {
+    let hkid = check_verified(rec.verified)?;
+    let id = format!("r_{}", iamsmart_crypto::rng::token(p.rng.as_ref(), 16));
+    let index = p.vault.blind_index("hkid", hkid.as_str());
+    let canonical = VerifiedIdentity {
+        hkid: hkid.display(),
+        ..rec.verified.clone()
+    };
+    let sealed = sealed_values(p, &id, &canonical, rec.profile).await?;
     let res = sqlx::query(
-        "INSERT INTO residents (id, hkid_index, hkid, name_en, name_zh, date_of_birth, gender, address, level, status, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'active', $10, $10)",
+        "INSERT INTO residents (id, hkid_index, hkid, name_en, name_zh, date_of_birth, gender, profile, level, status, channel, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'active', $10, $11, $11)",
     )
     .bind(&id)
     .bind(&index)
@@ -201,18 +251,83 @@ pub async fn create(
     .bind(&sealed[3])
     .bind(&sealed[4])
     .bind(&sealed[5])
-    .bind(&level)
+    .bind(rec.level)
+    .bind(rec.channel)
     .bind(now)
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await;
-    if let Err(e) = res {
-        return Err(match DomainError::from(e) {
+    match res {
+        Ok(_) => Ok(id),
+        Err(e) => Err(match DomainError::from(e) {
             DomainError::Conflict(_) => {
                 DomainError::Conflict("a resident with this HKID is already registered")
             }
             other => other,
-        });
+        }),
     }
+}
+
+/// Replace the registry-confirmed fields of a resident (after fresh proofing), inside the
+/// caller's transaction; the profile is kept.
+pub(crate) async fn refresh_verified(
+    p: &Platform,
+    conn: &mut AnyConnection,
+    id: &str,
+    v: &VerifiedIdentity,
+    now: i64,
+) -> Result<()> {
+    let current = get(p, id).await?;
+    let sealed = sealed_values(p, id, v, &current.profile).await?;
+    sqlx::query(
+        "UPDATE residents SET hkid = $1, name_en = $2, name_zh = $3, date_of_birth = $4, gender = $5, updated_at = $6 WHERE id = $7",
+    )
+    .bind(&sealed[0])
+    .bind(&sealed[1])
+    .bind(&sealed[2])
+    .bind(&sealed[3])
+    .bind(&sealed[4])
+    .bind(now)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Create a resident record through the operator API. `actor` is who creates it.
+pub async fn create(
+    p: &Platform,
+    new: NewResident,
+    actor: &str,
+    request_id: Option<&str>,
+) -> Result<Resident> {
+    let verified = VerifiedIdentity {
+        hkid: new.hkid,
+        name_en: new.name_en,
+        name_zh: new.name_zh,
+        date_of_birth: new.date_of_birth,
+        gender: new.gender,
+    };
+    let hkid = check_verified(&verified)?;
+    let profile = new.profile.unwrap_or_default();
+    profile::check(&profile)?;
+    let level = new.level.clone().unwrap_or_else(|| "basic".into());
+    if !LEVELS.contains(&level.as_str()) {
+        return Err(invalid("level", "expected basic or plus"));
+    }
+    let now = p.clock.now_ms();
+    let mut tx = p.db.begin().await?;
+    let id = insert(
+        p,
+        &mut tx,
+        NewRecord {
+            verified: &verified,
+            profile: &profile,
+            level: &level,
+            channel: "operator",
+        },
+        now,
+    )
+    .await?;
     audit::append(
         &mut tx,
         now,
@@ -221,21 +336,21 @@ pub async fn create(
             kind: "resident.registered",
             actor,
             subject: &format!("resident:{id}"),
-            detail: serde_json::json!({ "level": level }),
+            detail: serde_json::json!({ "level": level, "channel": "operator" }),
         },
     )
     .await?;
     tx.commit().await?;
     Ok(Resident {
         id,
-        hkid: hkid.display(),
-        name_en: new.name_en,
-        name_zh: new.name_zh,
-        date_of_birth: new.date_of_birth,
-        gender: new.gender,
-        address: new.address,
+        verified: VerifiedIdentity {
+            hkid: hkid.display(),
+            ..verified
+        },
+        profile,
         level,
         status: "active".into(),
+        channel: "operator".into(),
         created_at: now,
     })
 }
@@ -248,10 +363,10 @@ fn text(v: Option<zeroize::Zeroizing<Vec<u8>>>) -> Result<Option<String>> {
     .transpose()
 }
 
-/// Load and open a resident record.
+/// Load and open a resident record (any status).
 pub async fn get(p: &Platform, id: &str) -> Result<Resident> {
     let row = sqlx::query(
-        "SELECT id, hkid, name_en, name_zh, date_of_birth, gender, address, level, status, created_at FROM residents WHERE id = $1",
+        "SELECT id, hkid, name_en, name_zh, date_of_birth, gender, profile, level, status, channel, created_at FROM residents WHERE id = $1",
     )
     .bind(id)
     .fetch_optional(p.db.reader())
@@ -277,17 +392,68 @@ pub async fn get(p: &Platform, id: &str) -> Result<Resident> {
     let mut opened = p.vault.open_many(&items).await?.into_iter();
     let mut next = || text(opened.next().flatten());
     let hkid = next()?.ok_or_else(|| DomainError::Integrity("resident without HKID".into()))?;
-    Ok(Resident {
-        id: row.try_get(0)?,
+    let verified = VerifiedIdentity {
         hkid: Hkid::parse(&hkid).map(|h| h.display()).unwrap_or(hkid),
         name_en: next()?.unwrap_or_default(),
         name_zh: next()?,
         date_of_birth: next()?.unwrap_or_default(),
         gender: next()?,
-        address: next()?,
+    };
+    let profile = match next()? {
+        Some(json) => serde_json::from_str(&json)
+            .map_err(|e| DomainError::Integrity(format!("stored profile: {e}")))?,
+        None => Profile::default(),
+    };
+    Ok(Resident {
+        id: row.try_get(0)?,
+        verified,
+        profile,
         level: row.try_get(7)?,
         status: row.try_get(8)?,
-        created_at: row.try_get(9)?,
+        channel: row.try_get(9)?,
+        created_at: row.try_get(10)?,
+    })
+}
+
+/// Replace the fields the resident maintains.
+pub async fn update_profile(
+    p: &Platform,
+    id: &str,
+    profile: &Profile,
+    request_id: Option<&str>,
+) -> Result<Resident> {
+    profile::check(profile)?;
+    let current = get(p, id).await?;
+    if current.status != "active" {
+        return Err(DomainError::Forbidden("this account is not active"));
+    }
+    let sealed = sealed_values(p, id, &current.verified, profile).await?;
+    let now = p.clock.now_ms();
+    let changed: Vec<&str> = profile::changed_fields(&current.profile, profile);
+    let mut tx = p.db.begin().await?;
+    sqlx::query("UPDATE residents SET profile = $1, updated_at = $2 WHERE id = $3")
+        .bind(&sealed[5])
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    let subject = format!("resident:{id}");
+    audit::append(
+        &mut tx,
+        now,
+        request_id,
+        &Event {
+            kind: "resident.profile_updated",
+            actor: &subject,
+            subject: &subject,
+            detail: serde_json::json!({ "fields": changed }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Resident {
+        profile: profile.clone(),
+        ..current
     })
 }
 

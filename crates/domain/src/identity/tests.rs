@@ -10,7 +10,17 @@ fn sample(hkid: &str) -> NewResident {
         name_zh: Some("陳大文".into()),
         date_of_birth: "1980-02-29".into(),
         gender: Some("M".into()),
-        address: Some("Flat 12A, 8 Canary Road, Sha Tin".into()),
+        profile: Some(Profile {
+            residential_address: Some(iamsmart_proto::profile::Address {
+                flat: Some("12A".into()),
+                building: Some("Canary Court".into()),
+                street: Some("Canary Road".into()),
+                district: Some("Sha Tin".into()),
+                region: Some("NT".into()),
+                ..Default::default()
+            }),
+            ..Profile::default()
+        }),
         level: None,
     }
 }
@@ -22,11 +32,14 @@ async fn residents_round_trip_and_hkid_is_unique() {
         .await
         .unwrap();
     let got = get(&t.p, &r.id).await.unwrap();
-    assert_eq!(got.hkid, "A123456(3)");
-    assert_eq!(got.name_zh.as_deref(), Some("陳大文"));
+    assert_eq!(got.verified.hkid, "A123456(3)");
+    assert_eq!(got.verified.name_zh.as_deref(), Some("陳大文"));
     assert_eq!(
-        got.address.as_deref(),
-        Some("Flat 12A, 8 Canary Road, Sha Tin")
+        got.profile
+            .residential_address
+            .and_then(|a| a.building)
+            .as_deref(),
+        Some("Canary Court")
     );
     assert_eq!(
         find_by_hkid(&t.p, "a1234563").await.unwrap(),
@@ -108,7 +121,7 @@ async fn a_ciphertext_moved_to_another_row_or_column_does_not_open() {
         Err(DomainError::Integrity(_))
     ));
     // Swap two columns of A.
-    sqlx::query("UPDATE residents SET address = name_zh, name_zh = address WHERE id = $1")
+    sqlx::query("UPDATE residents SET profile = name_zh, name_zh = profile WHERE id = $1")
         .bind(&a.id)
         .execute(t.p.db.writer())
         .await
@@ -138,7 +151,7 @@ async fn kek_rotation_rewraps_every_data_key_and_retires_the_old_kek() {
     // Still readable before the re-wrap, and new writes use the new KEK.
     assert!(get(&t.p, &ids[0]).await.is_ok());
     let before = t.p.vault.count_not_under(&new.kid).await.unwrap();
-    assert!(before >= 3 * 5, "{before}");
+    assert!(before >= 3 * 6, "{before}");
     let moved = t.p.vault.rewrap_all().await.unwrap();
     assert_eq!(moved, before);
     assert_eq!(t.p.vault.count_not_under(&new.kid).await.unwrap(), 0);
@@ -146,7 +159,10 @@ async fn kek_rotation_rewraps_every_data_key_and_retires_the_old_kek() {
     let old_now = t.p.keys.by_kid(&old.kid).await.unwrap();
     assert_eq!(old_now.state(t.clock.now_ms()), "retired");
     for id in &ids {
-        assert_eq!(get(&t.p, id).await.unwrap().name_en, "CHAN, Tai Man");
+        assert_eq!(
+            get(&t.p, id).await.unwrap().verified.name_en,
+            "CHAN, Tai Man"
+        );
     }
     // The blind index key was re-wrapped too: a freshly opened vault still finds residents.
     let vault = crate::vault::Vault::open(t.p.db.clone(), t.p.keys.clone(), t.p.rng.clone())

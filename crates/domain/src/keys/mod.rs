@@ -28,6 +28,8 @@ pub enum Purpose {
     Log,
     /// Wraps the data keys of personal data at rest.
     Kek,
+    /// Signs requests to other organisations' systems (registry, data providers).
+    Connector,
 }
 
 impl Purpose {
@@ -37,6 +39,7 @@ impl Purpose {
             Purpose::Token => "token",
             Purpose::Log => "log",
             Purpose::Kek => "kek",
+            Purpose::Connector => "connector",
         }
     }
 }
@@ -175,12 +178,13 @@ impl KeyService {
         self.store.as_ref()
     }
 
-    /// Create the first token, log and key-encryption keys if there are none (first start).
+    /// Create the first token, log, key-encryption and connector keys if there are none (first start).
     pub async fn bootstrap(&self) -> Result<()> {
         for (purpose, alg) in [
             (Purpose::Token, Some(Alg::ES256)),
             (Purpose::Log, Some(Alg::ES256)),
             (Purpose::Kek, None),
+            (Purpose::Connector, Some(Alg::ES256)),
         ] {
             if self.all(purpose).await?.is_empty() {
                 self.create(purpose, alg, true).await?;

@@ -4,14 +4,14 @@ use crate::testing::platform;
 use iamsmart_crypto::jose::verify_compact;
 
 #[tokio::test]
-async fn first_start_creates_token_log_and_kek_keys() {
+async fn first_start_creates_token_log_kek_and_connector_keys() {
     let t = platform().await;
     let keys = t.p.keys.list().await.unwrap();
     let purposes: Vec<&str> = keys.iter().map(|k| k.purpose.as_str()).collect();
-    assert_eq!(purposes, ["kek", "log", "token"]);
+    assert_eq!(purposes, ["connector", "kek", "log", "token"]);
     // Bootstrapping again changes nothing.
     t.p.keys.bootstrap().await.unwrap();
-    assert_eq!(t.p.keys.list().await.unwrap().len(), 3);
+    assert_eq!(t.p.keys.list().await.unwrap().len(), 4);
 }
 
 #[tokio::test]

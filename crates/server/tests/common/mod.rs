@@ -61,7 +61,11 @@ impl Site {
 
     /// Start `iamsmart serve` and wait until it is ready.
     pub async fn serve(&self, extra: &[(&str, &str)]) -> Server {
-        let port = iamsmart_testkit::free_port();
+        self.serve_on(iamsmart_testkit::free_port(), extra).await
+    }
+
+    /// Start `iamsmart serve` on `port` and wait until it is ready.
+    pub async fn serve_on(&self, port: u16, extra: &[(&str, &str)]) -> Server {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -159,7 +163,10 @@ pub fn resident(hkid: &str, name: &str) -> serde_json::Value {
         "name_zh": "陳大文",
         "date_of_birth": "1980-02-29",
         "gender": "M",
-        "address": "Flat 12A, 8 Canary Road, Sha Tin",
+        "profile": { "residential_address": {
+            "flat": "12A", "building": "Canary Court", "street": "Canary Road",
+            "district": "Sha Tin", "region": "NT"
+        }},
     })
 }
 
@@ -220,4 +227,73 @@ pub async fn get_json(c: &reqwest::Client, srv: &Server, path: &str) -> serde_js
         .json()
         .await
         .unwrap()
+}
+
+/// A sandbox immigration registry in this process, trusting the platform on `platform_port`.
+/// Returns its base URL (`http://127.0.0.1:N/immd`).
+pub async fn start_immd(platform_port: u16, delay_ms: u64) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/immd", listener.local_addr().unwrap());
+    let cfg = iamsmart_server::sandbox::immd_config(
+        &format!("http://127.0.0.1:{platform_port}"),
+        None,
+        face_data().map(|d| d.join("images")),
+        Duration::from_millis(delay_ms),
+    )
+    .unwrap();
+    tokio::spawn(iamsmart_sandbox::immd::serve(listener, cfg));
+    url
+}
+
+/// The face data fetched by scripts/fetch-face-data, if present.
+pub fn face_data() -> Option<PathBuf> {
+    let dir = std::env::var_os("IAMSMART_FACE_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/face-data"));
+    dir.is_dir().then_some(dir)
+}
+
+/// The synthetic residents of the sandbox registry.
+pub fn seed() -> Vec<iamsmart_sandbox::immd::SeedResident> {
+    iamsmart_sandbox::immd::parse_seed(iamsmart_sandbox::immd::DEFAULT_SEED).unwrap()
+}
+
+/// The `iamsmart-app` binary (built beside `iamsmart` by `cargo build --workspace --bins`).
+pub fn app_bin() -> PathBuf {
+    let p = Path::new(env!("CARGO_BIN_EXE_iamsmart")).with_file_name("iamsmart-app");
+    assert!(
+        p.exists(),
+        "{} is missing: run `cargo build --workspace --bins` first (scripts/test does)",
+        p.display()
+    );
+    p
+}
+
+pub const APP_PIN: &str = "480317";
+
+/// Run `iamsmart-app --home HOME ARGS` with the test PIN.
+pub fn app(home: &Path, args: &[&str]) -> std::process::Output {
+    let mut cmd = Command::new(app_bin());
+    cmd.env_clear();
+    if let Ok(p) = std::env::var("PATH") {
+        cmd.env("PATH", p);
+    }
+    cmd.env("IAMSMART_APP_PIN", APP_PIN)
+        .arg("--home")
+        .arg(home)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// JSON printed by a successful command (panics with its stderr otherwise).
+pub fn ok_json(o: &std::process::Output) -> serde_json::Value {
+    assert!(
+        o.status.success(),
+        "command failed ({:?}): {}",
+        o.status,
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&o.stdout)))
 }

@@ -54,16 +54,20 @@ CREATE TABLE tree_heads (
 
 CREATE TABLE residents (
     id TEXT PRIMARY KEY NOT NULL,
-    hkid_index BLOB NOT NULL,
-    hkid BLOB NOT NULL,
+    hkid_index BLOB NOT NULL,         -- keyed blind index of the HKID (lookups, uniqueness)
+    hkid BLOB NOT NULL,               -- sealed; registry-verified fields follow
     name_en BLOB NOT NULL,
     name_zh BLOB,
     date_of_birth BLOB NOT NULL,
     gender BLOB,
-    address BLOB,
+    profile BLOB,                     -- sealed JSON: the fields the resident maintains
     level TEXT NOT NULL,             -- basic | plus
     status TEXT NOT NULL,            -- active | suspended | closed
+    channel TEXT NOT NULL,           -- app | counter | kiosk | sandbox | operator
     created_at BIGINT NOT NULL,
-    updated_at BIGINT NOT NULL
+    updated_at BIGINT NOT NULL,
+    closed_at BIGINT,
+    purge_at BIGINT                  -- closed accounts: personal data erased from this time
 );
 CREATE UNIQUE INDEX residents_by_hkid ON residents (hkid_index);
+CREATE INDEX residents_by_purge ON residents (purge_at);

@@ -7,12 +7,18 @@ use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
-use iamsmart_domain::identity::{self, NewResident};
+use iamsmart_domain::authn::approvals;
+use iamsmart_domain::identity::{self, staff, NewResident};
+use serde::Deserialize;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/admin/v1/residents", post(create_resident))
         .route("/admin/v1/residents/{id}", get(get_resident))
+        .route("/admin/v1/staff", post(create_staff))
+        .route("/admin/v1/staff/{id}/disable", post(disable_staff))
+        .route("/admin/v1/approvals", post(create_approval))
+        .route("/admin/v1/approvals/{id}", get(approval_status))
 }
 
 /// An authenticated operator (the configured API token).
@@ -69,5 +75,95 @@ async fn get_resident(
     _op: Operator,
     Path(id): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
-    Ok(Json(identity::get(&s.platform, &id).await?))
+    Ok(Json(identity::get(&s.platform, &id).await?.view()))
+}
+
+/// The operator creates staff accounts (the first supervisor, in particular).
+async fn create_staff(
+    State(s): State<AppState>,
+    op: Operator,
+    Extension(rid): Extension<RequestId>,
+    body: Result<Json<super::staff::NewStaffBody>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<impl IntoResponse> {
+    let Json(b) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let created = staff::create(
+        &s.platform,
+        None,
+        &op.0,
+        &b.display_name,
+        &b.role,
+        Some(&rid.0),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+async fn disable_staff(
+    State(s): State<AppState>,
+    op: Operator,
+    Path(id): Path<String>,
+    Extension(rid): Extension<RequestId>,
+) -> ApiResult<impl IntoResponse> {
+    staff::disable(&s.platform, None, &op.0, &id, Some(&rid.0)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewApprovalBody {
+    #[serde(default)]
+    resident_id: Option<String>,
+    kind: String,
+    client_name: String,
+    #[serde(default)]
+    details: serde_json::Value,
+}
+
+/// The sandbox's app simulator: create a request for a resident's app (or an unbound one to
+/// show as a QR code), as a login or signing flow would.
+async fn create_approval(
+    State(s): State<AppState>,
+    _op: Operator,
+    body: Result<Json<NewApprovalBody>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<impl IntoResponse> {
+    let Json(b) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    if !["login", "consent", "sign", "step_up"].contains(&b.kind.as_str()) {
+        return Err(ApiError::bad_request(
+            "kind: expected login, consent, sign or step_up",
+        ));
+    }
+    if b.client_name.trim().is_empty() || b.client_name.chars().count() > 100 {
+        return Err(ApiError::bad_request("client_name: 1 to 100 characters"));
+    }
+    let created = approvals::create(
+        &s.platform,
+        approvals::NewApproval {
+            resident_id: b.resident_id.as_deref(),
+            kind: &b.kind,
+            client_id: "sandbox",
+            client_name: &b.client_name,
+            details: b.details,
+        },
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({
+            "id": created.id,
+            "match_code": created.match_code,
+            "expires_at": created.expires_at,
+            "qr": format!("iamsmart:approve?id={}", created.id),
+        })),
+    ))
+}
+
+async fn approval_status(
+    State(s): State<AppState>,
+    _op: Operator,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    let v = approvals::status(&s.platform, &id).await?;
+    Ok(Json(
+        serde_json::json!({ "id": v.id, "status": v.status, "kind": v.kind }),
+    ))
 }

@@ -14,6 +14,7 @@ pub fn routes() -> Router<AppState> {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/.well-known/jwks.json", get(jwks))
+        .route("/connectors/v1/jwks.json", get(connector_jwks))
 }
 
 /// The process is up.
@@ -51,6 +52,15 @@ async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
 /// The public keys that verify tokens now (RFC 7517).
 async fn jwks(State(s): State<AppState>) -> ApiResult<impl IntoResponse> {
     let keys = s.platform.keys.jwks(Purpose::Token).await?;
+    Ok((
+        [(header::CACHE_CONTROL, "public, max-age=300")],
+        Json(serde_json::json!({ "keys": keys })),
+    ))
+}
+
+/// The keys other organisations' systems verify the platform's signed requests with.
+async fn connector_jwks(State(s): State<AppState>) -> ApiResult<impl IntoResponse> {
+    let keys = s.platform.keys.jwks(Purpose::Connector).await?;
     Ok((
         [(header::CACHE_CONTROL, "public, max-age=300")],
         Json(serde_json::json!({ "keys": keys })),

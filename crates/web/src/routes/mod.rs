@@ -1,16 +1,27 @@
 //! All routes.
 mod admin;
+mod app;
 mod health;
+mod staff;
 mod transparency;
 
 use crate::AppState;
 use axum::Router;
+use tower_http::limit::RequestBodyLimitLayer;
 
-/// Every route of the platform.
-pub fn routes(state: AppState) -> Router {
-    Router::new()
+/// Every route of the platform. Calls that carry images (registration, upgrade, kiosk) may have
+/// bodies up to `upload_limit`; every other call up to `body_limit`.
+pub fn routes(state: AppState, body_limit: usize, upload_limit: usize) -> Router {
+    let small = Router::new()
         .merge(health::routes())
         .merge(transparency::routes())
         .merge(admin::routes())
-        .with_state(state)
+        .merge(app::routes())
+        .merge(staff::routes())
+        .layer(RequestBodyLimitLayer::new(body_limit));
+    let uploads = Router::new()
+        .merge(app::upload_routes())
+        .merge(staff::upload_routes())
+        .layer(RequestBodyLimitLayer::new(upload_limit));
+    small.merge(uploads).with_state(state)
 }

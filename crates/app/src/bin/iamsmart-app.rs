@@ -1,0 +1,295 @@
+//! `iamsmart-app`: the resident's app on the command line.
+use clap::{Parser, Subcommand};
+use iamsmart_app::{App, AppError};
+use iamsmart_proto::app::CardData;
+use iamsmart_proto::profile::Profile;
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// The resident's app: holds the device key (sealed under your PIN) and talks to the platform.
+///
+/// The PIN comes from --pin-file, the IAMSMART_APP_PIN environment variable, or is asked for.
+#[derive(Parser)]
+#[command(name = "iamsmart-app", version)]
+struct Cli {
+    /// The app's home directory (holds device.json).
+    #[arg(long, env = "IAMSMART_APP_HOME")]
+    home: PathBuf,
+    /// A file holding the PIN (6 to 12 digits).
+    #[arg(long, global = true)]
+    pin_file: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Register yourself: card data, a photo of your card and a selfie. Creates the device key.
+    Register {
+        /// The platform's URL.
+        #[arg(long)]
+        platform: String,
+        /// HKID as printed, e.g. A123456(3).
+        #[arg(long)]
+        hkid: String,
+        /// English name as printed.
+        #[arg(long)]
+        name_en: String,
+        /// Chinese name as printed.
+        #[arg(long)]
+        name_zh: Option<String>,
+        /// Date of birth, YYYY-MM-DD.
+        #[arg(long)]
+        dob: String,
+        /// Image file of the card.
+        #[arg(long)]
+        card: PathBuf,
+        /// Image file of your face.
+        #[arg(long)]
+        selfie: PathBuf,
+        /// Name of this device.
+        #[arg(long, default_value = "iamsmart-app")]
+        device_name: String,
+    },
+    /// Bind this app with the activation code from a counter or kiosk (or its QR payload).
+    Activate {
+        /// The platform's URL.
+        #[arg(long)]
+        platform: String,
+        /// The code.
+        code: String,
+        /// Name of this device.
+        #[arg(long, default_value = "iamsmart-app")]
+        device_name: String,
+    },
+    /// Requests waiting for you.
+    Pending,
+    /// Show a request (id or QR payload) with its match code.
+    Show {
+        /// Request id or QR payload.
+        request: String,
+    },
+    /// Approve a request (id or QR payload) after checking its match code.
+    Approve {
+        /// Request id or QR payload.
+        request: String,
+        /// The match code shown where the request started; refused if it differs.
+        #[arg(long = "match")]
+        match_code: Option<String>,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Deny a request.
+    Deny {
+        /// Request id or QR payload.
+        request: String,
+    },
+    /// Your devices.
+    Devices,
+    /// Revoke a device (also this one).
+    Revoke {
+        /// Device id.
+        device: String,
+    },
+    /// Show your record.
+    Me,
+    /// Replace the fields you maintain with the JSON in FILE (see `me` for the shape).
+    SetProfile {
+        /// JSON file.
+        file: PathBuf,
+    },
+    /// Download everything the platform holds about you.
+    Export {
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Close your account (devices and sessions end at once).
+    Close {
+        /// Confirm.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Upgrade to iAM Smart+ with a fresh selfie.
+    Upgrade {
+        /// Image file of your face.
+        #[arg(long)]
+        selfie: PathBuf,
+    },
+}
+
+fn read_pin(cli: &Cli) -> anyhow::Result<String> {
+    if let Some(f) = &cli.pin_file {
+        return Ok(std::fs::read_to_string(f)?.trim().to_string());
+    }
+    if let Ok(p) = std::env::var("IAMSMART_APP_PIN") {
+        return Ok(p.trim().to_string());
+    }
+    eprint!("PIN: ");
+    std::io::stderr().flush()?;
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(line.trim().to_string())
+}
+
+fn confirm(question: &str) -> bool {
+    eprint!("{question} [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).is_ok() && matches!(line.trim(), "y" | "Y" | "yes")
+}
+
+fn print(v: &impl serde::Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+fn read_file(p: &PathBuf, what: &str) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(p).map_err(|e| anyhow::anyhow!("cannot read the {what} {}: {e}", p.display()))
+}
+
+fn new_or_open(cli: &Cli, platform: &str, device_name: &str) -> anyhow::Result<App> {
+    let pin = read_pin(cli)?;
+    Ok(if App::exists(&cli.home) {
+        App::open(&cli.home, &pin)?
+    } else {
+        App::create(&cli.home, platform, device_name, &pin, iamsmart_app::KDF)?
+    })
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match &cli.command {
+        Command::Register {
+            platform,
+            hkid,
+            name_en,
+            name_zh,
+            dob,
+            card,
+            selfie,
+            device_name,
+        } => {
+            let card_image = read_file(card, "card image")?;
+            let selfie = read_file(selfie, "selfie")?;
+            let mut app = new_or_open(&cli, platform, device_name)?;
+            let e = app
+                .register(
+                    CardData {
+                        hkid: hkid.clone(),
+                        name_en: name_en.clone(),
+                        name_zh: name_zh.clone(),
+                        date_of_birth: dob.clone(),
+                    },
+                    &card_image,
+                    &selfie,
+                )
+                .await?;
+            print(&e)?;
+        }
+        Command::Activate {
+            platform,
+            code,
+            device_name,
+        } => {
+            let mut app = new_or_open(&cli, platform, device_name)?;
+            print(&app.activate(code).await?)?;
+        }
+        command => {
+            let app = App::open(&cli.home, &read_pin(&cli)?)?;
+            match command {
+                Command::Pending => print(&app.pending().await?)?,
+                Command::Show { request } => print(&app.open_request(request).await?)?,
+                Command::Approve {
+                    request,
+                    match_code,
+                    yes,
+                } => {
+                    let r = app.open_request(request).await?;
+                    eprintln!(
+                        "{} asks for {} (match code {}): {}",
+                        r.client_name, r.kind, r.match_code, r.details
+                    );
+                    if let Some(m) = match_code {
+                        if *m != r.match_code {
+                            anyhow::bail!(
+                                "the match code differs from the one shown ({}): do not approve; this may be a phishing attempt",
+                                r.match_code
+                            );
+                        }
+                    }
+                    if !yes && !confirm("Approve?") {
+                        anyhow::bail!("not approved");
+                    }
+                    print(&app.decide(&r, "approve", r.details.clone()).await?)?;
+                }
+                Command::Deny { request } => {
+                    let r = app.open_request(request).await?;
+                    print(&app.decide(&r, "deny", serde_json::Value::Null).await?)?;
+                }
+                Command::Devices => print(&app.devices().await?)?,
+                Command::Revoke { device } => {
+                    app.revoke(device).await?;
+                    eprintln!("device {device} revoked");
+                }
+                Command::Me => print(&app.me().await?)?,
+                Command::SetProfile { file } => {
+                    let text = read_file(file, "profile")?;
+                    let profile: Profile = serde_json::from_slice(&text)?;
+                    print(&app.update_profile(&profile).await?)?;
+                }
+                Command::Export { out } => {
+                    let doc = app.export().await?;
+                    match out {
+                        Some(path) => {
+                            std::fs::write(path, serde_json::to_vec_pretty(&doc)?)?;
+                            eprintln!("written to {}", path.display());
+                        }
+                        None => print(&doc)?,
+                    }
+                }
+                Command::Close { yes } => {
+                    if !yes && !confirm("Close your account? Your devices stop working at once.") {
+                        anyhow::bail!("not closed");
+                    }
+                    print(&app.close().await?)?;
+                }
+                Command::Upgrade { selfie } => {
+                    let s = read_file(selfie, "selfie")?;
+                    let level = app.upgrade(&s).await?;
+                    print(&serde_json::json!({ "level": level }))?;
+                }
+                Command::Register { .. } | Command::Activate { .. } => unreachable!(),
+            }
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let code = match e.downcast_ref::<AppError>() {
+                Some(AppError::WrongPin) => 3,
+                Some(AppError::Refused { .. }) => 4,
+                Some(AppError::Network(_)) => 5,
+                _ => 1,
+            };
+            eprintln!("error: {e}");
+            ExitCode::from(code)
+        }
+    }
+}

@@ -1,0 +1,476 @@
+//! The resident's app: the reference implementation of the phone app's side of the protocol,
+//! for tests, the sandbox and real app builders.
+//!
+//! An app home is a directory holding `device.json`: the platform's URL, the device and resident
+//! ids once bound, and the device's P-256 key sealed under the user's PIN (Argon2id). Every call
+//! to the platform is signed with that key (see `iamsmart_proto::app`).
+use base64::Engine;
+use iamsmart_crypto::device::{check_pin, DeviceKey, KdfParams, SealedDeviceKey, DEFAULT_KDF};
+use iamsmart_proto::app::*;
+use iamsmart_proto::profile::{Profile, ResidentView};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// What can go wrong in the app.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The home directory or its file.
+    #[error("{0}")]
+    Home(String),
+    /// A wrong PIN (or a damaged key file).
+    #[error("wrong PIN (or the device key file is damaged)")]
+    WrongPin,
+    /// Input the user gave.
+    #[error("{0}")]
+    Input(String),
+    /// The platform could not be reached.
+    #[error("cannot reach the platform: {0}")]
+    Network(String),
+    /// The platform refused, with its explanation.
+    #[error("{title} ({status}){}{}", .detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default(), .correlation_id.as_deref().map(|c| format!(" [reference {c}]")).unwrap_or_default())]
+    Refused {
+        /// HTTP status.
+        status: u16,
+        /// Problem type slug.
+        kind: String,
+        /// Summary.
+        title: String,
+        /// Detail.
+        detail: Option<String>,
+        /// Correlation id to quote to support.
+        correlation_id: Option<String>,
+    },
+}
+
+/// Shorthand.
+pub type Result<T, E = AppError> = std::result::Result<T, E>;
+
+/// The contents of `device.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeviceFile {
+    /// Format version (1).
+    pub version: u32,
+    /// The platform's base URL.
+    pub platform_url: String,
+    /// The name this device is shown with.
+    pub device_name: String,
+    /// Set once bound.
+    pub device_id: Option<String>,
+    /// Set once bound.
+    pub resident_id: Option<String>,
+    /// The device key, sealed under the PIN.
+    pub key: SealedDeviceKey,
+}
+
+/// An unlocked app.
+pub struct App {
+    home: PathBuf,
+    file: DeviceFile,
+    key: DeviceKey,
+    http: reqwest::Client,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "App({})", self.home.display())
+    }
+}
+
+fn device_path(home: &Path) -> PathBuf {
+    home.join("device.json")
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let res = (|| {
+        use std::io::Write;
+        let mut f = opts.open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    res.map_err(|e| AppError::Home(format!("cannot write {}: {e}", path.display())))
+}
+
+fn b64(b: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+}
+
+fn random_id() -> String {
+    let mut b = [0u8; 18];
+    iamsmart_crypto::rng::Rng::fill(&iamsmart_crypto::rng::SystemRng, &mut b);
+    b64(&b)
+}
+
+fn now_s() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+impl App {
+    /// Whether `home` already holds a device.
+    pub fn exists(home: &Path) -> bool {
+        device_path(home).exists()
+    }
+
+    /// Create a new device key in `home` for the platform at `platform_url`, sealed under `pin`.
+    pub fn create(
+        home: &Path,
+        platform_url: &str,
+        device_name: &str,
+        pin: &str,
+        kdf: KdfParams,
+    ) -> Result<App> {
+        check_pin(pin).map_err(|m| AppError::Input(m.into()))?;
+        if Self::exists(home) {
+            return Err(AppError::Home(format!(
+                "{} already holds a device; use another --home",
+                home.display()
+            )));
+        }
+        std::fs::create_dir_all(home)
+            .map_err(|e| AppError::Home(format!("cannot create {}: {e}", home.display())))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(home, std::fs::Permissions::from_mode(0o700));
+        }
+        let key = DeviceKey::generate().map_err(|e| AppError::Home(e.to_string()))?;
+        let sealed = key
+            .seal(pin, kdf, &iamsmart_crypto::rng::SystemRng)
+            .map_err(|e| AppError::Home(e.to_string()))?;
+        let file = DeviceFile {
+            version: 1,
+            platform_url: platform_url.trim_end_matches('/').to_string(),
+            device_name: device_name.to_string(),
+            device_id: None,
+            resident_id: None,
+            key: sealed,
+        };
+        let app = App {
+            home: home.to_path_buf(),
+            file,
+            key,
+            http: client()?,
+        };
+        app.save()?;
+        Ok(app)
+    }
+
+    /// Unlock the device in `home` with `pin`.
+    pub fn open(home: &Path, pin: &str) -> Result<App> {
+        let path = device_path(home);
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            AppError::Home(format!(
+                "no device in {} ({e}); register or activate first",
+                home.display()
+            ))
+        })?;
+        let file: DeviceFile = serde_json::from_str(&text)
+            .map_err(|e| AppError::Home(format!("{} is damaged: {e}", path.display())))?;
+        let key = DeviceKey::open(&file.key, pin).map_err(|_| AppError::WrongPin)?;
+        Ok(App {
+            home: home.to_path_buf(),
+            file,
+            key,
+            http: client()?,
+        })
+    }
+
+    fn save(&self) -> Result<()> {
+        let bytes =
+            serde_json::to_vec_pretty(&self.file).map_err(|e| AppError::Home(e.to_string()))?;
+        write_private(&device_path(&self.home), &bytes)
+    }
+
+    /// The device file.
+    pub fn file(&self) -> &DeviceFile {
+        &self.file
+    }
+
+    /// The device to bind: its public key and name.
+    pub fn new_device(&self) -> NewDevice {
+        NewDevice {
+            public_jwk: serde_json::to_value(self.key.public_jwk()).unwrap_or_default(),
+            name: self.file.device_name.clone(),
+        }
+    }
+
+    fn kid(&self) -> String {
+        self.file
+            .device_id
+            .clone()
+            .unwrap_or_else(|| self.key.public_jwk().kid.unwrap_or_default())
+    }
+
+    /// The `iamsmart-device-signature` header value for a request (method, path and query,
+    /// body), signed by this device.
+    pub fn sign_request(&self, method: &str, path: &str, body: &[u8]) -> Result<String> {
+        let claims = RequestClaims {
+            htm: method.to_string(),
+            htp: path.to_string(),
+            iat: now_s(),
+            jti: random_id(),
+            bh: b64(&iamsmart_crypto::hash::sha256(body)),
+            aud: None,
+            iss: None,
+        };
+        self.key
+            .sign_jws(
+                DEVICE_REQUEST_TYP,
+                &self.kid(),
+                &serde_json::to_vec(&claims).map_err(|e| AppError::Input(e.to_string()))?,
+            )
+            .map_err(|e| AppError::Input(e.to_string()))
+    }
+
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<reqwest::Response> {
+        let bytes = body
+            .map(serde_json::to_vec)
+            .transpose()
+            .map_err(|e| AppError::Input(e.to_string()))?
+            .unwrap_or_default();
+        let sig = self.sign_request(method.as_str(), path, &bytes)?;
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.file.platform_url))
+            .header(DEVICE_SIGNATURE_HEADER, sig);
+        if body.is_some() {
+            req = req.header("content-type", "application/json").body(bytes);
+        }
+        let res = req
+            .send()
+            .await
+            .map_err(|e| AppError::Network(e.to_string()))?;
+        if res.status().is_success() {
+            return Ok(res);
+        }
+        Err(refused(res).await)
+    }
+
+    async fn json<T: serde::de::DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<T> {
+        self.call(method, path, body)
+            .await?
+            .json()
+            .await
+            .map_err(|e| AppError::Network(format!("unexpected answer: {e}")))
+    }
+
+    /// Record that this device was bound (by the platform's answer, or by a sandbox tool that
+    /// enrolled the key directly).
+    pub fn record_binding(&mut self, e: &Enrolled) -> Result<()> {
+        self.file.device_id = Some(e.device_id.clone());
+        self.file.resident_id = Some(e.resident_id.clone());
+        self.save()
+    }
+
+    /// Register with card data, a card image and a selfie (self-registration).
+    pub async fn register(
+        &mut self,
+        card: CardData,
+        card_image: &[u8],
+        selfie: &[u8],
+    ) -> Result<Enrolled> {
+        let std_b64 = base64::engine::general_purpose::STANDARD;
+        let c: Challenge = self
+            .http
+            .post(format!(
+                "{}/app/v1/registrations/challenge",
+                self.file.platform_url
+            ))
+            .send()
+            .await
+            .map_err(|e| AppError::Network(e.to_string()))?
+            .json()
+            .await
+            .map_err(|e| AppError::Network(e.to_string()))?;
+        let reg = SelfRegistration {
+            challenge: c.challenge,
+            card,
+            card_image: std_b64.encode(card_image),
+            selfie: std_b64.encode(selfie),
+            device: self.new_device(),
+        };
+        let body = serde_json::to_value(&reg).map_err(|e| AppError::Input(e.to_string()))?;
+        drop(reg);
+        let e: Enrolled = self
+            .json(reqwest::Method::POST, "/app/v1/registrations", Some(&body))
+            .await?;
+        self.record_binding(&e)?;
+        Ok(e)
+    }
+
+    /// Bind this device with an activation code from a counter or kiosk (typed or scanned).
+    pub async fn activate(&mut self, code: &str) -> Result<Enrolled> {
+        let body = serde_json::to_value(Activation {
+            code: code.to_string(),
+            device: self.new_device(),
+        })
+        .map_err(|e| AppError::Input(e.to_string()))?;
+        let e: Enrolled = self
+            .json(reqwest::Method::POST, "/app/v1/activations", Some(&body))
+            .await?;
+        self.record_binding(&e)?;
+        Ok(e)
+    }
+
+    /// Requests waiting for this resident.
+    pub async fn pending(&self) -> Result<Vec<ApprovalView>> {
+        self.json(reqwest::Method::GET, "/app/v1/requests", None)
+            .await
+    }
+
+    /// Open a request by id or by the payload of its QR code.
+    pub async fn open_request(&self, request: &str) -> Result<ApprovalView> {
+        let id = match parse_qr(request) {
+            Some(("approve", id)) => id.to_string(),
+            Some(_) => return Err(AppError::Input("this QR code is not a request".into())),
+            None if request
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') =>
+            {
+                request.to_string()
+            }
+            None => return Err(AppError::Input("not a request id or QR code".into())),
+        };
+        self.json(
+            reqwest::Method::GET,
+            &format!("/app/v1/requests/{id}"),
+            None,
+        )
+        .await
+    }
+
+    /// Sign and send a decision (`approve` or `deny`) on an opened request.
+    pub async fn decide(
+        &self,
+        request: &ApprovalView,
+        decision: &str,
+        agreed: serde_json::Value,
+    ) -> Result<ApprovalView> {
+        let claims = ApprovalClaims {
+            rid: request.id.clone(),
+            challenge: request.challenge.clone(),
+            match_code: request.match_code.clone(),
+            decision: decision.to_string(),
+            agreed,
+            iat: now_s(),
+        };
+        let signed = self
+            .key
+            .sign_jws(
+                APPROVAL_TYP,
+                &self.kid(),
+                &serde_json::to_vec(&claims).map_err(|e| AppError::Input(e.to_string()))?,
+            )
+            .map_err(|e| AppError::Input(e.to_string()))?;
+        let body = serde_json::to_value(Decision { signed }).unwrap_or_default();
+        self.json(
+            reqwest::Method::POST,
+            &format!("/app/v1/requests/{}/decision", request.id),
+            Some(&body),
+        )
+        .await
+    }
+
+    /// This resident's devices.
+    pub async fn devices(&self) -> Result<Vec<DeviceView>> {
+        self.json(reqwest::Method::GET, "/app/v1/devices", None)
+            .await
+    }
+
+    /// Revoke a device (also this one).
+    pub async fn revoke(&self, device_id: &str) -> Result<()> {
+        self.call(
+            reqwest::Method::POST,
+            &format!("/app/v1/devices/{device_id}/revoke"),
+            Some(&serde_json::json!({})),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// The resident's record.
+    pub async fn me(&self) -> Result<ResidentView> {
+        self.json(reqwest::Method::GET, "/app/v1/me", None).await
+    }
+
+    /// Replace the fields the resident maintains.
+    pub async fn update_profile(&self, profile: &Profile) -> Result<ResidentView> {
+        let body = serde_json::to_value(profile).map_err(|e| AppError::Input(e.to_string()))?;
+        self.json(reqwest::Method::PUT, "/app/v1/me/profile", Some(&body))
+            .await
+    }
+
+    /// Everything the platform holds about the resident.
+    pub async fn export(&self) -> Result<serde_json::Value> {
+        self.json(reqwest::Method::GET, "/app/v1/me/export", None)
+            .await
+    }
+
+    /// Close the account.
+    pub async fn close(&self) -> Result<serde_json::Value> {
+        self.json(
+            reqwest::Method::POST,
+            "/app/v1/me/close",
+            Some(&serde_json::json!({})),
+        )
+        .await
+    }
+
+    /// Upgrade to iAM Smart+ with a fresh selfie.
+    pub async fn upgrade(&self, selfie: &[u8]) -> Result<String> {
+        let body = serde_json::to_value(Upgrade {
+            selfie: base64::engine::general_purpose::STANDARD.encode(selfie),
+        })
+        .unwrap_or_default();
+        let v: serde_json::Value = self
+            .json(reqwest::Method::POST, "/app/v1/me/upgrade", Some(&body))
+            .await?;
+        Ok(v["level"].as_str().unwrap_or_default().to_string())
+    }
+}
+
+fn client() -> Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(60))
+        .build()
+        .map_err(|e| AppError::Network(e.to_string()))
+}
+
+async fn refused(res: reqwest::Response) -> AppError {
+    let status = res.status().as_u16();
+    let v: serde_json::Value = res.json().await.unwrap_or_default();
+    let text = |k: &str| v[k].as_str().map(str::to_string);
+    AppError::Refused {
+        status,
+        kind: text("type")
+            .and_then(|t| t.rsplit('/').next().map(str::to_string))
+            .unwrap_or_default(),
+        title: text("title").unwrap_or_else(|| "the platform refused the request".into()),
+        detail: text("detail"),
+        correlation_id: text("correlation_id"),
+    }
+}
+
+/// The default Argon2id parameters for new device keys.
+pub const KDF: KdfParams = DEFAULT_KDF;

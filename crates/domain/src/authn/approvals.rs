@@ -1,0 +1,268 @@
+//! Requests waiting for the resident's approval in the app (login, consent, signing, step-up).
+//!
+//! A request is created by the service that needs it (the OpenID provider, the signing
+//! service, the sandbox's app simulator), either for a known resident (a push to their phone)
+//! or unbound (shown as a QR code; the first device that scans it claims it for its resident).
+//! It carries a random challenge and a 4-digit match code shown both where it started and in the
+//! app, so a resident can tell a phishing page's request from their own. The device signs its
+//! decision over the challenge, the match code and what the resident agreed to; the signed
+//! decision is kept as evidence. Requests expire quickly, and a resident can have only a few
+//! waiting at once (against push bombing).
+use crate::audit::{self, Event};
+use crate::error::{DomainError, Result};
+use crate::identity::devices::DeviceCaller;
+use crate::platform::Platform;
+use iamsmart_crypto::jose::{self, Alg, PublicJwk};
+use iamsmart_proto::app::{ApprovalClaims, ApprovalView, APPROVAL_TYP};
+use iamsmart_store::Row;
+
+/// What a new request asks.
+#[derive(Debug, Clone)]
+pub struct NewApproval<'a> {
+    /// The resident, or `None` for a QR code any resident's app may claim.
+    pub resident_id: Option<&'a str>,
+    /// `login`, `consent`, `sign`, `step_up`, ...
+    pub kind: &'a str,
+    /// The requesting client's id.
+    pub client_id: &'a str,
+    /// Its name as shown to people.
+    pub client_name: &'a str,
+    /// What is asked (names of items, never their values).
+    pub details: serde_json::Value,
+}
+
+/// A created request: what the starting page shows.
+#[derive(Debug, Clone)]
+pub struct Created {
+    /// Request id (goes into the QR code).
+    pub id: String,
+    /// The 4-digit match code.
+    pub match_code: String,
+    /// Unix ms.
+    pub expires_at: i64,
+}
+
+const COLUMNS: &str =
+    "id, kind, client_name, details, match_code, challenge, status, created_at, expires_at";
+
+fn view(r: &iamsmart_store::AnyRow, now: i64) -> Result<ApprovalView> {
+    let details: String = r.try_get(3)?;
+    let mut status: String = r.try_get(6)?;
+    let expires_at: i64 = r.try_get(8)?;
+    if (status == "pending" || status == "scanned") && expires_at <= now {
+        status = "expired".into();
+    }
+    Ok(ApprovalView {
+        id: r.try_get(0)?,
+        kind: r.try_get(1)?,
+        client_name: r.try_get(2)?,
+        details: serde_json::from_str(&details).unwrap_or(serde_json::Value::Null),
+        match_code: r.try_get(4)?,
+        challenge: r.try_get(5)?,
+        status,
+        created_at: r.try_get(7)?,
+        expires_at,
+    })
+}
+
+/// Create a request. For a known resident, refused when too many are already waiting.
+pub async fn create(p: &Platform, new: NewApproval<'_>) -> Result<Created> {
+    let now = p.clock.now_ms();
+    if let Some(rid) = new.resident_id {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM approvals WHERE resident_id = $1 AND status IN ('pending', 'scanned') AND expires_at > $2",
+        )
+        .bind(rid)
+        .bind(now)
+        .fetch_one(p.db.reader())
+        .await?;
+        if waiting >= p.identity.max_pending_approvals {
+            return Err(DomainError::TooManyAttempts {
+                retry_after_secs: (p.identity.approval_ttl_ms / 1000).max(1) as u64,
+            });
+        }
+    }
+    let id = format!("ar_{}", iamsmart_crypto::rng::token(p.rng.as_ref(), 16));
+    let challenge = iamsmart_crypto::rng::token(p.rng.as_ref(), 24);
+    let mut n = [0u8; 4];
+    p.rng.fill(&mut n);
+    let match_code = format!("{:04}", u32::from_be_bytes(n) % 10_000);
+    let expires_at = now + p.identity.approval_ttl_ms;
+    sqlx::query(
+        "INSERT INTO approvals (id, resident_id, kind, client_id, client_name, details, challenge, match_code, status, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10)",
+    )
+    .bind(&id)
+    .bind(new.resident_id)
+    .bind(new.kind)
+    .bind(new.client_id)
+    .bind(new.client_name)
+    .bind(new.details.to_string())
+    .bind(&challenge)
+    .bind(&match_code)
+    .bind(now)
+    .bind(expires_at)
+    .execute(p.db.writer())
+    .await?;
+    Ok(Created {
+        id,
+        match_code,
+        expires_at,
+    })
+}
+
+/// Requests waiting for a resident.
+pub async fn pending(p: &Platform, resident_id: &str) -> Result<Vec<ApprovalView>> {
+    let now = p.clock.now_ms();
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM approvals WHERE resident_id = $1 AND status IN ('pending', 'scanned') AND expires_at > $2 ORDER BY created_at"
+    ))
+    .bind(resident_id)
+    .bind(now)
+    .fetch_all(p.db.reader())
+    .await?;
+    rows.iter().map(|r| view(r, now)).collect()
+}
+
+/// Open a request from the app (after scanning its QR code): an unbound request is claimed for
+/// the caller's resident; another resident's request is not found.
+pub async fn open(p: &Platform, caller: &DeviceCaller, id: &str) -> Result<ApprovalView> {
+    let now = p.clock.now_ms();
+    sqlx::query(
+        "UPDATE approvals SET resident_id = $1, status = 'scanned' WHERE id = $2 AND resident_id IS NULL AND status = 'pending' AND expires_at > $3",
+    )
+    .bind(&caller.resident_id)
+    .bind(id)
+    .bind(now)
+    .execute(p.db.writer())
+    .await?;
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM approvals WHERE id = $1 AND resident_id = $2"
+    ))
+    .bind(id)
+    .bind(&caller.resident_id)
+    .fetch_optional(p.db.writer())
+    .await?
+    .ok_or(DomainError::NotFound)?;
+    view(&row, now)
+}
+
+/// The status of a request, for the page or service that started it.
+pub async fn status(p: &Platform, id: &str) -> Result<ApprovalView> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM approvals WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(p.db.reader())
+        .await?
+        .ok_or(DomainError::NotFound)?;
+    view(&row, p.clock.now_ms())
+}
+
+/// The resident that approved a request, once approved.
+pub async fn approved_by(p: &Platform, id: &str) -> Result<Option<(String, String)>> {
+    Ok(sqlx::query_as(
+        "SELECT resident_id, device_id FROM approvals WHERE id = $1 AND status = 'approved'",
+    )
+    .bind(id)
+    .fetch_optional(p.db.reader())
+    .await?)
+}
+
+/// Record the device's signed decision. Only a pending or scanned request of the caller's
+/// resident, before it expires, and only once; the signature must be by the calling device
+/// and cover this request's challenge and match code.
+pub async fn decide(
+    p: &Platform,
+    caller: &DeviceCaller,
+    id: &str,
+    signed: &str,
+    request_id: Option<&str>,
+) -> Result<ApprovalView> {
+    let current = open(p, caller, id).await?;
+    let jwk_text: String = sqlx::query_scalar("SELECT public_jwk FROM devices WHERE id = $1")
+        .bind(&caller.device_id)
+        .fetch_one(p.db.reader())
+        .await?;
+    let mut jwk: PublicJwk = serde_json::from_str(&jwk_text)
+        .map_err(|e| DomainError::Integrity(format!("stored device key: {e}")))?;
+    jwk.kid = Some(caller.device_id.clone());
+    let (header, payload) = jose::verify_compact(signed, &[jwk], &[Alg::ES256])
+        .map_err(|_| DomainError::Unauthenticated("the decision is not signed by this device"))?;
+    let claims: ApprovalClaims =
+        serde_json::from_slice(&payload).map_err(|_| DomainError::Invalid {
+            field: "signed",
+            message: "the signed decision has the wrong shape".into(),
+        })?;
+    if header.typ.as_deref() != Some(APPROVAL_TYP)
+        || claims.rid != id
+        || claims.challenge != current.challenge
+        || claims.match_code != current.match_code
+    {
+        return Err(DomainError::Refused {
+            code: "decision-mismatch",
+            message: "the decision does not answer this request; scan the code again",
+        });
+    }
+    let status = match claims.decision.as_str() {
+        "approve" => "approved",
+        "deny" => "denied",
+        _ => {
+            return Err(DomainError::Invalid {
+                field: "decision",
+                message: "expected approve or deny".into(),
+            })
+        }
+    };
+    let now = p.clock.now_ms();
+    let mut tx = p.db.begin().await?;
+    let r = sqlx::query(
+        "UPDATE approvals SET status = $1, decided_at = $2, device_id = $3, evidence = $4
+         WHERE id = $5 AND resident_id = $6 AND status IN ('pending', 'scanned') AND expires_at > $2",
+    )
+    .bind(status)
+    .bind(now)
+    .bind(&caller.device_id)
+    .bind(signed)
+    .bind(id)
+    .bind(&caller.resident_id)
+    .execute(&mut *tx)
+    .await?;
+    if r.rows_affected() == 0 {
+        return Err(DomainError::Refused {
+            code: "request-closed",
+            message: "this request has expired or was already answered",
+        });
+    }
+    audit::append(
+        &mut tx,
+        now,
+        request_id,
+        &Event {
+            kind: if status == "approved" { "approval.approved" } else { "approval.denied" },
+            actor: &caller.actor(),
+            subject: &format!("resident:{}", caller.resident_id),
+            detail: serde_json::json!({ "request": id, "kind": current.kind, "device": caller.device_id }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(ApprovalView {
+        status: status.into(),
+        ..current
+    })
+}
+
+/// Cancel every waiting request of a resident (account closed, devices revoked).
+pub(crate) async fn cancel_all(
+    conn: &mut iamsmart_store::AnyConnection,
+    resident_id: &str,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE approvals SET status = 'cancelled', decided_at = $1 WHERE resident_id = $2 AND status IN ('pending', 'scanned')",
+    )
+    .bind(now)
+    .bind(resident_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}

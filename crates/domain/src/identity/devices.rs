@@ -1,0 +1,334 @@
+//! Devices bound to residents (the phone's key), and the signed requests they make.
+use crate::audit::{self, Event};
+use crate::connector::body_hash;
+use crate::error::{DomainError, Result};
+use crate::guard;
+use crate::platform::Platform;
+use iamsmart_crypto::jose::{self, Alg, PublicJwk};
+use iamsmart_proto::app::{DeviceView, NewDevice, RequestClaims, DEVICE_REQUEST_TYP};
+use iamsmart_store::{AnyConnection, Row};
+
+/// Largest clock difference accepted between a device and the platform.
+pub const MAX_SKEW_MS: i64 = 60_000;
+
+/// A verified device request: who is calling.
+#[derive(Debug, Clone)]
+pub struct DeviceCaller {
+    /// The device.
+    pub device_id: String,
+    /// Its resident.
+    pub resident_id: String,
+}
+
+impl DeviceCaller {
+    /// The audit actor name.
+    pub fn actor(&self) -> String {
+        format!("resident:{}", self.resident_id)
+    }
+}
+
+/// A request being authenticated: what the signature must cover.
+#[derive(Debug, Clone, Copy)]
+pub struct SignedRequest<'a> {
+    /// The `iamsmart-device-signature` header, if sent.
+    pub signature: Option<&'a str>,
+    /// HTTP method.
+    pub method: &'a str,
+    /// Path and query.
+    pub path: &'a str,
+    /// The body.
+    pub body: &'a [u8],
+}
+
+fn unauth(m: &'static str) -> DomainError {
+    DomainError::Unauthenticated(m)
+}
+
+/// Check a new device's key and name; returns the key with its thumbprint as `kid`.
+pub fn check_new_device(d: &NewDevice) -> Result<PublicJwk> {
+    let bad = |m: &str| DomainError::Invalid {
+        field: "device.public_jwk",
+        message: m.into(),
+    };
+    let jwk: PublicJwk =
+        serde_json::from_value(d.public_jwk.clone()).map_err(|_| bad("expected a JWK"))?;
+    if jwk.kty != "EC" || jwk.crv.as_deref() != Some("P-256") || jwk.x.is_none() || jwk.y.is_none()
+    {
+        return Err(bad("the device key must be an EC P-256 public key"));
+    }
+    if jwk.n.is_some() || jwk.e.is_some() {
+        return Err(bad("unexpected members in the device key"));
+    }
+    let point = {
+        let mut v = vec![4u8];
+        v.extend(jose::b64_decode(
+            "device key x",
+            jwk.x.as_deref().unwrap_or(""),
+        )?);
+        v.extend(jose::b64_decode(
+            "device key y",
+            jwk.y.as_deref().unwrap_or(""),
+        )?);
+        v
+    };
+    let mut clean = PublicJwk::from_p256_point("", &point).map_err(|_| bad("not a P-256 point"))?;
+    clean.kid = None;
+    clean.alg = None;
+    clean.use_ = None;
+    let tp = clean.thumbprint();
+    clean.kid = Some(tp);
+    let name = d.name.trim();
+    if name.is_empty() || name.chars().count() > 60 || name.chars().any(char::is_control) {
+        return Err(DomainError::Invalid {
+            field: "device.name",
+            message: "must be 1 to 60 characters".into(),
+        });
+    }
+    Ok(clean)
+}
+
+async fn check_claims(
+    p: &Platform,
+    req: &SignedRequest<'_>,
+    payload: &[u8],
+    scope: &str,
+) -> Result<()> {
+    let c: RequestClaims =
+        serde_json::from_slice(payload).map_err(|_| unauth("malformed device signature claims"))?;
+    if c.htm != req.method || c.htp != req.path {
+        return Err(unauth("the device signature is for another request"));
+    }
+    if c.bh != body_hash(req.body) {
+        return Err(unauth("the device signature does not cover this body"));
+    }
+    let now = p.clock.now_ms();
+    if (c.iat * 1000 - now).abs() > MAX_SKEW_MS {
+        return Err(unauth(
+            "the device signature is too old or from the future; check the phone's clock",
+        ));
+    }
+    if !(16..=128).contains(&c.jti.len()) {
+        return Err(unauth(
+            "the device signature needs a jti of 16 to 128 characters",
+        ));
+    }
+    if !guard::use_once(p, scope, &c.jti, now + 3 * MAX_SKEW_MS).await? {
+        return Err(unauth("this signed request was already used"));
+    }
+    Ok(())
+}
+
+/// Verify a request signed by a key not yet bound (registration, activation): proof that the
+/// caller holds the private key of `jwk`.
+pub async fn verify_new_key_request(
+    p: &Platform,
+    req: &SignedRequest<'_>,
+    jwk: &PublicJwk,
+) -> Result<()> {
+    let sig = req
+        .signature
+        .ok_or_else(|| unauth("sign the request with the new device key"))?;
+    let (header, payload) = jose::verify_compact(sig, std::slice::from_ref(jwk), &[Alg::ES256])
+        .map_err(|_| unauth("the request is not signed by the device key it presents"))?;
+    if header.typ.as_deref() != Some(DEVICE_REQUEST_TYP) {
+        return Err(unauth("wrong signature type"));
+    }
+    let scope = format!("newkey:{}", jwk.kid.as_deref().unwrap_or(""));
+    check_claims(p, req, &payload, &scope).await
+}
+
+/// Authenticate a request signed by a bound device. Revoked devices and closed or suspended
+/// accounts are refused at once.
+pub async fn authenticate(p: &Platform, req: &SignedRequest<'_>) -> Result<DeviceCaller> {
+    let sig = req
+        .signature
+        .ok_or_else(|| unauth("this call must be signed by the app's device key"))?;
+    let header = jose::unverified_header(sig).map_err(|_| unauth("malformed device signature"))?;
+    let device_id = header
+        .kid
+        .filter(|k| k.len() <= 64)
+        .ok_or_else(|| unauth("the device signature names no device"))?;
+    let row = sqlx::query(
+        "SELECT d.resident_id, d.public_jwk, d.status, r.status FROM devices d JOIN residents r ON r.id = d.resident_id WHERE d.id = $1",
+    )
+    .bind(&device_id)
+    .fetch_optional(p.db.reader())
+    .await?
+    .ok_or_else(|| unauth("unknown device; register the app again"))?;
+    let resident_id: String = row.try_get(0)?;
+    let jwk_text: String = row.try_get(1)?;
+    let device_status: String = row.try_get(2)?;
+    let resident_status: String = row.try_get(3)?;
+    let mut jwk: PublicJwk = serde_json::from_str(&jwk_text)
+        .map_err(|e| DomainError::Integrity(format!("stored device key: {e}")))?;
+    jwk.kid = Some(device_id.clone());
+    let (header, payload) = jose::verify_compact(sig, &[jwk], &[Alg::ES256])
+        .map_err(|_| unauth("the device signature does not verify"))?;
+    if header.typ.as_deref() != Some(DEVICE_REQUEST_TYP) {
+        return Err(unauth("wrong signature type"));
+    }
+    // Checked after the signature, so that an unsigned probe learns nothing about the device.
+    if device_status != "active" {
+        return Err(unauth(
+            "this device has been revoked; register the app again",
+        ));
+    }
+    if resident_status != "active" {
+        return Err(unauth("this account is closed or suspended"));
+    }
+    check_claims(p, req, &payload, &format!("device:{device_id}")).await?;
+    sqlx::query("UPDATE devices SET last_used_at = $1 WHERE id = $2")
+        .bind(p.clock.now_ms())
+        .bind(&device_id)
+        .execute(p.db.writer())
+        .await?;
+    Ok(DeviceCaller {
+        device_id,
+        resident_id,
+    })
+}
+
+/// Bind a device inside the caller's transaction; returns its id.
+pub(crate) async fn bind(
+    p: &Platform,
+    conn: &mut AnyConnection,
+    resident_id: &str,
+    jwk: &PublicJwk,
+    name: &str,
+    stamp: &audit::Stamp<'_>,
+) -> Result<String> {
+    let (now, actor, request_id) = (stamp.at, stamp.actor, stamp.request_id);
+    let id = format!("d_{}", iamsmart_crypto::rng::token(p.rng.as_ref(), 12));
+    let jwk_text = serde_json::to_string(jwk).map_err(|e| DomainError::Integrity(e.to_string()))?;
+    let r = sqlx::query(
+        "INSERT INTO devices (id, resident_id, thumbprint, public_jwk, name, status, created_at) VALUES ($1, $2, $3, $4, $5, 'active', $6)",
+    )
+    .bind(&id)
+    .bind(resident_id)
+    .bind(jwk.kid.as_deref().unwrap_or(""))
+    .bind(&jwk_text)
+    .bind(name.trim())
+    .bind(now)
+    .execute(&mut *conn)
+    .await;
+    if let Err(e) = r {
+        return Err(match DomainError::from(e) {
+            DomainError::Conflict(_) => DomainError::Conflict(
+                "this device key is already bound to an account; generate a new key",
+            ),
+            other => other,
+        });
+    }
+    audit::append(
+        conn,
+        now,
+        request_id,
+        &Event {
+            kind: "device.bound",
+            actor,
+            subject: &format!("resident:{resident_id}"),
+            detail: serde_json::json!({ "device": id }),
+        },
+    )
+    .await?;
+    Ok(id)
+}
+
+/// Revoke every active device of a resident inside the caller's transaction.
+pub(crate) async fn revoke_all(
+    conn: &mut AnyConnection,
+    resident_id: &str,
+    reason: &str,
+    now: i64,
+    actor: &str,
+    request_id: Option<&str>,
+) -> Result<Vec<String>> {
+    let ids: Vec<String> = sqlx::query_scalar(
+        "UPDATE devices SET status = 'revoked', revoked_at = $1, revoked_reason = $2 WHERE resident_id = $3 AND status = 'active' RETURNING id",
+    )
+    .bind(now)
+    .bind(reason)
+    .bind(resident_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    if !ids.is_empty() {
+        audit::append(
+            conn,
+            now,
+            request_id,
+            &Event {
+                kind: "device.revoked",
+                actor,
+                subject: &format!("resident:{resident_id}"),
+                detail: serde_json::json!({ "devices": ids, "reason": reason }),
+            },
+        )
+        .await?;
+    }
+    Ok(ids)
+}
+
+/// A resident's devices, newest first.
+pub async fn list(
+    p: &Platform,
+    resident_id: &str,
+    current: Option<&str>,
+) -> Result<Vec<DeviceView>> {
+    let rows = sqlx::query(
+        "SELECT id, name, status, created_at, last_used_at, revoked_at FROM devices WHERE resident_id = $1 ORDER BY created_at DESC, id",
+    )
+    .bind(resident_id)
+    .fetch_all(p.db.reader())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let id: String = r.try_get(0)?;
+            Ok(DeviceView {
+                current: current == Some(id.as_str()),
+                id,
+                name: r.try_get(1)?,
+                status: r.try_get(2)?,
+                created_at: r.try_get(3)?,
+                last_used_at: r.try_get(4)?,
+                revoked_at: r.try_get(5)?,
+            })
+        })
+        .collect()
+}
+
+/// Revoke one of the caller's own devices (also the calling one). Its signatures are refused
+/// from the next request on.
+pub async fn revoke(
+    p: &Platform,
+    caller: &DeviceCaller,
+    device_id: &str,
+    request_id: Option<&str>,
+) -> Result<()> {
+    let now = p.clock.now_ms();
+    let mut tx = p.db.begin().await?;
+    let r = sqlx::query(
+        "UPDATE devices SET status = 'revoked', revoked_at = $1, revoked_reason = 'revoked by the resident' WHERE id = $2 AND resident_id = $3 AND status = 'active'",
+    )
+    .bind(now)
+    .bind(device_id)
+    .bind(&caller.resident_id)
+    .execute(&mut *tx)
+    .await?;
+    if r.rows_affected() == 0 {
+        return Err(DomainError::NotFound);
+    }
+    audit::append(
+        &mut tx,
+        now,
+        request_id,
+        &Event {
+            kind: "device.revoked",
+            actor: &caller.actor(),
+            subject: &format!("resident:{}", caller.resident_id),
+            detail: serde_json::json!({ "devices": [device_id], "reason": "revoked by the resident" }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,756 @@
+//! Becoming a verified resident: self-registration in the app (card data, card photo and selfie
+//! checked against the registry and matched with a face model), activation of the app with a
+//! code issued at a counter or kiosk, re-binding a new phone after fresh proofing, and the
+//! upgrade to iAM Smart+.
+//!
+//! Card images and selfies are held in memory only (zeroized buffers), handed to the face model
+//! and dropped when the check ends, whatever its outcome; they are never written anywhere.
+use super::devices::{self, SignedRequest};
+use super::hkid::Hkid;
+use super::{check_card, NewRecord};
+use crate::audit::{self, Event};
+use crate::error::{DomainError, Result};
+use crate::guard;
+use crate::platform::Platform;
+use iamsmart_face::{FaceError, FaceMatch};
+use iamsmart_proto::app::{Activation, CardData, Challenge, Enrolled, SelfRegistration};
+use iamsmart_proto::profile::{Profile, VerifiedIdentity};
+use iamsmart_proto::registry::RegistryQuery;
+use iamsmart_store::AnyConnection;
+use zeroize::Zeroizing;
+
+/// Purpose name of registration challenges.
+pub const REGISTRATION: &str = "registration";
+
+/// Shown when this build cannot check faces.
+pub const SELFIE_UNAVAILABLE: &str = "self-registration with a selfie is not available on this \
+platform (it has no face model); please register at a counter or a kiosk, where an officer checks \
+your identity card in person";
+
+const MISMATCH: DomainError = DomainError::Refused {
+    code: "details-mismatch",
+    message: "the details do not match the records of the Immigration Department; check them \
+against your identity card and try again, or register at a counter",
+};
+
+const FACE_MISMATCH: DomainError = DomainError::Refused {
+    code: "face-mismatch",
+    message: "the face check did not succeed; take the selfie again facing the camera in good \
+light, or register at a counter",
+};
+
+const NO_REFERENCE: DomainError = DomainError::Refused {
+    code: "face-check-impossible",
+    message: "your face cannot be checked against the records of the Immigration Department; \
+please register at a counter",
+};
+
+/// Issue a single-use registration challenge.
+pub async fn challenge(p: &Platform) -> Result<Challenge> {
+    let (challenge, expires_at) =
+        guard::issue_challenge(p, REGISTRATION, p.identity.challenge_ttl_ms).await?;
+    Ok(Challenge {
+        challenge,
+        expires_at,
+    })
+}
+
+fn decode_image(p: &Platform, field: &'static str, b64: &str) -> Result<Zeroizing<Vec<u8>>> {
+    use base64::Engine;
+    let max = p.identity.max_image_bytes;
+    if b64.len() > max / 3 * 4 + 8 {
+        return Err(DomainError::Invalid {
+            field,
+            message: format!("the image is larger than {} MB", max / (1024 * 1024)),
+        });
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(b64.trim()))
+        .map_err(|_| DomainError::Invalid {
+            field,
+            message: "expected a JPEG or PNG image in base64".into(),
+        })?;
+    if bytes.is_empty() {
+        return Err(DomainError::Invalid {
+            field,
+            message: "the image is empty".into(),
+        });
+    }
+    Ok(Zeroizing::new(bytes))
+}
+
+/// The attempt-counter keys of a proofing attempt.
+fn attempt_keys(p: &Platform, hkid: &Hkid, device: &str, ip: &str) -> Vec<String> {
+    vec![
+        guard::attempt_key(p, "proof-hkid", hkid.as_str()),
+        guard::attempt_key(p, "proof-device", device),
+        guard::attempt_key(p, "proof-ip", ip),
+    ]
+}
+
+/// Run the face model on a blocking thread with a time limit. The images move into the thread
+/// and are dropped there when it ends, even if the caller has stopped waiting.
+/// A comparison to make: (what, reference image, probe image).
+type FacePair = (&'static str, Zeroizing<Vec<u8>>, Zeroizing<Vec<u8>>);
+
+async fn face_check(
+    p: &Platform,
+    pairs: Vec<FacePair>,
+) -> Result<Vec<(&'static str, std::result::Result<FaceMatch, FaceError>)>> {
+    let face = p.face.clone();
+    let job = tokio::task::spawn_blocking(move || {
+        pairs
+            .into_iter()
+            .map(|(what, reference, probe)| {
+                let r = face.compare(&reference, &probe);
+                drop((reference, probe));
+                (what, r)
+            })
+            .collect::<Vec<_>>()
+    });
+    let limit = std::time::Duration::from_millis(p.identity.face_timeout_ms);
+    match tokio::time::timeout(limit, job).await {
+        Ok(Ok(results)) => Ok(results),
+        Ok(Err(e)) => Err(DomainError::Upstream {
+            service: "the face check",
+            cause: format!("face model task failed: {e}"),
+        }),
+        Err(_) => Err(DomainError::Upstream {
+            service: "the face check",
+            cause: "timed out".into(),
+        }),
+    }
+}
+
+/// Map a face-model outcome for `what` (`registry`: registry photo vs selfie; `card`: card
+/// photo vs selfie) to a decision.
+fn face_verdict(what: &str, r: std::result::Result<FaceMatch, FaceError>) -> Result<bool> {
+    let (probe_field, reference_field) = ("selfie", "card_image");
+    match r {
+        Ok(m) => Ok(m.matched),
+        Err(FaceError::Unavailable(_)) => Err(DomainError::FeatureUnavailable(SELFIE_UNAVAILABLE)),
+        Err(FaceError::NoFace { which: "probe" }) => Err(DomainError::Invalid {
+            field: probe_field,
+            message: "no face found in the selfie; face the camera in good light".into(),
+        }),
+        Err(FaceError::SeveralFaces { which: "probe" }) => Err(DomainError::Invalid {
+            field: probe_field,
+            message: "more than one face in the selfie; make sure you are alone in the picture"
+                .into(),
+        }),
+        Err(FaceError::BadImage {
+            which: "probe",
+            message,
+        }) => Err(DomainError::Invalid {
+            field: probe_field,
+            message,
+        }),
+        Err(e) if what == "card" => Err(DomainError::Invalid {
+            field: reference_field,
+            message: match e {
+                FaceError::BadImage { message, .. } => message,
+                _ => "the photo on the card cannot be seen; take the card image again, flat and in good light".into(),
+            },
+        }),
+        Err(_) => Err(NO_REFERENCE),
+    }
+}
+
+/// Prove an identity remotely: the registry confirms the card data, and the selfie matches
+/// both the registry's photo and the photo on the card. Returns the registry's record.
+pub async fn prove_remotely(
+    p: &Platform,
+    card: &CardData,
+    card_image: Option<&str>,
+    selfie: &str,
+    keys: &[String],
+) -> Result<VerifiedIdentity> {
+    guard::check_attempts(p, keys).await?;
+    if !p.face.available() {
+        return Err(DomainError::FeatureUnavailable(SELFIE_UNAVAILABLE));
+    }
+    let selfie = decode_image(p, "selfie", selfie)?;
+    let card_image = card_image
+        .map(|c| decode_image(p, "card_image", c))
+        .transpose()?;
+    let answer = p
+        .registry
+        .verify(&RegistryQuery {
+            hkid: card.hkid.clone(),
+            name_en: card.name_en.clone(),
+            name_zh: card.name_zh.clone(),
+            date_of_birth: card.date_of_birth.clone(),
+            include_photo: true,
+        })
+        .await?;
+    let record = match (answer.outcome.as_str(), answer.record) {
+        ("match", Some(r)) => r,
+        _ => {
+            guard::record_failure(p, keys, p.identity.failures).await?;
+            return Err(MISMATCH);
+        }
+    };
+    let photo = match answer.photo {
+        Some(b64) => decode_image(p, "registry photo", &b64).map_err(|_| NO_REFERENCE)?,
+        None => return Err(NO_REFERENCE),
+    };
+    let mut pairs = vec![("registry", photo, Zeroizing::new(selfie.to_vec()))];
+    if let Some(card_image) = card_image {
+        pairs.push(("card", card_image, selfie));
+    }
+    for (what, r) in face_check(p, pairs).await? {
+        if !face_verdict(what, r)? {
+            guard::record_failure(p, keys, p.identity.failures).await?;
+            return Err(FACE_MISMATCH);
+        }
+    }
+    Ok(VerifiedIdentity {
+        hkid: record.hkid,
+        name_en: record.name_en,
+        name_zh: record.name_zh,
+        date_of_birth: record.date_of_birth,
+        gender: Some(record.gender),
+    })
+}
+
+/// The existing resident with this HKID, if any: (id, status).
+async fn existing(
+    p: &Platform,
+    conn: &mut AnyConnection,
+    hkid: &Hkid,
+) -> Result<Option<(String, String)>> {
+    Ok(
+        sqlx::query_as("SELECT id, status FROM residents WHERE hkid_index = $1")
+            .bind(p.vault.blind_index("hkid", hkid.as_str()))
+            .fetch_optional(&mut *conn)
+            .await?,
+    )
+}
+
+/// Create the resident, or (same HKID) refresh them from the registry and reopen the account;
+/// inside the caller's transaction. Returns (id, level, existed).
+async fn create_or_refresh(
+    p: &Platform,
+    conn: &mut AnyConnection,
+    verified: &VerifiedIdentity,
+    channel: &str,
+    actor: &str,
+    now: i64,
+    request_id: Option<&str>,
+) -> Result<(String, String, bool)> {
+    let hkid = Hkid::parse(&verified.hkid).map_err(|m| DomainError::Invalid {
+        field: "hkid",
+        message: m.into(),
+    })?;
+    if let Some((id, status)) = existing(p, conn, &hkid).await? {
+        super::refresh_verified(p, conn, &id, verified, now).await?;
+        sqlx::query(
+            "UPDATE residents SET status = 'active', closed_at = NULL, purge_at = NULL, updated_at = $1 WHERE id = $2",
+        )
+        .bind(now)
+        .bind(&id)
+        .execute(&mut *conn)
+        .await?;
+        audit::append(
+            conn,
+            now,
+            request_id,
+            &Event {
+                kind: "resident.reproofed",
+                actor,
+                subject: &format!("resident:{id}"),
+                detail: serde_json::json!({ "channel": channel, "reopened": status == "closed" }),
+            },
+        )
+        .await?;
+        let level: String = sqlx::query_scalar("SELECT level FROM residents WHERE id = $1")
+            .bind(&id)
+            .fetch_one(&mut *conn)
+            .await?;
+        return Ok((id, level, true));
+    }
+    let id = super::insert(
+        p,
+        conn,
+        NewRecord {
+            verified,
+            profile: &Profile::default(),
+            level: "basic",
+            channel,
+        },
+        now,
+    )
+    .await?;
+    audit::append(
+        conn,
+        now,
+        request_id,
+        &Event {
+            kind: "resident.registered",
+            actor,
+            subject: &format!("resident:{id}"),
+            detail: serde_json::json!({ "level": "basic", "channel": channel }),
+        },
+    )
+    .await?;
+    Ok((id, "basic".into(), false))
+}
+
+/// Self-registration from the app. A second registration with the same HKID re-binds the
+/// account to the new phone (older devices revoked) after the same fresh proofing.
+pub async fn register_in_app(
+    p: &Platform,
+    reg: SelfRegistration,
+    req: &SignedRequest<'_>,
+    client_ip: &str,
+    request_id: Option<&str>,
+) -> Result<Enrolled> {
+    let hkid = check_card(
+        &reg.card.hkid,
+        &reg.card.name_en,
+        reg.card.name_zh.as_deref(),
+        &reg.card.date_of_birth,
+    )?;
+    let jwk = devices::check_new_device(&reg.device)?;
+    devices::verify_new_key_request(p, req, &jwk).await?;
+    if !guard::challenge_is_open(p, REGISTRATION, &reg.challenge).await? {
+        return Err(expired());
+    }
+    let thumbprint = jwk.kid.clone().unwrap_or_default();
+    let keys = attempt_keys(p, &hkid, &thumbprint, client_ip);
+    let verified = prove_remotely(p, &reg.card, Some(&reg.card_image), &reg.selfie, &keys).await?;
+    drop(reg.card_image);
+    drop(reg.selfie);
+    let now = p.clock.now_ms();
+    let mut tx = p.db.begin().await?;
+    if !guard::consume_challenge(&mut tx, now, REGISTRATION, &reg.challenge).await? {
+        return Err(expired());
+    }
+    let (id, level, existed) = create_or_refresh(
+        p,
+        &mut tx,
+        &verified,
+        "app",
+        "system:app-registration",
+        now,
+        request_id,
+    )
+    .await?;
+    let subject = format!("resident:{id}");
+    let revoked = devices::revoke_all(
+        &mut tx,
+        &id,
+        "replaced by a new phone after fresh proofing",
+        now,
+        &subject,
+        request_id,
+    )
+    .await?;
+    let device_id = devices::bind(
+        p,
+        &mut tx,
+        &id,
+        &jwk,
+        &reg.device.name,
+        &audit::Stamp {
+            at: now,
+            actor: &subject,
+            request_id,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    guard::clear_attempts(p, &keys[..1]).await?;
+    Ok(Enrolled {
+        resident_id: id,
+        device_id,
+        level,
+        rebound: existed || !revoked.is_empty(),
+    })
+}
+
+fn expired() -> DomainError {
+    DomainError::Refused {
+        code: "registration-expired",
+        message: "this registration has expired or was already used; please start again",
+    }
+}
+
+/// Alphabet of activation codes: no 0/O, 1/I/L confusion.
+const CODE_ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
+
+/// A new activation code: 12 symbols (about 59 bits), shown as `XXXX-XXXX-XXXX`.
+fn new_code(p: &Platform) -> String {
+    let mut raw = [0u8; 12];
+    p.rng.fill(&mut raw);
+    let symbols: String = raw
+        .iter()
+        .map(|b| CODE_ALPHABET[*b as usize % CODE_ALPHABET.len()] as char)
+        .collect();
+    format!("{}-{}-{}", &symbols[..4], &symbols[4..8], &symbols[8..])
+}
+
+/// The canonical form of a typed or scanned activation code.
+pub fn normalise_code(input: &str) -> String {
+    let input = iamsmart_proto::app::parse_qr(input)
+        .filter(|(a, _)| *a == "activate")
+        .map_or(input, |(_, v)| v);
+    input
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_uppercase())
+        .collect()
+}
+
+/// Issue an activation code for a resident inside the caller's transaction; returns the code
+/// (shown once) and its expiry. Earlier unused codes of the resident stop working.
+pub(crate) async fn issue_activation_code(
+    p: &Platform,
+    conn: &mut AnyConnection,
+    resident_id: &str,
+    issued_by: &str,
+    now: i64,
+    request_id: Option<&str>,
+) -> Result<(String, i64)> {
+    let code = new_code(p);
+    let expires = now + p.identity.activation_code_ttl_ms;
+    sqlx::query("UPDATE activation_codes SET expires_at = $1 WHERE resident_id = $2 AND used_at IS NULL AND expires_at > $1")
+        .bind(now)
+        .bind(resident_id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(
+        "INSERT INTO activation_codes (code_hash, resident_id, issued_by, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(iamsmart_crypto::hash::sha256(normalise_code(&code).as_bytes()).to_vec())
+    .bind(resident_id)
+    .bind(issued_by)
+    .bind(now)
+    .bind(expires)
+    .execute(&mut *conn)
+    .await?;
+    audit::append(
+        conn,
+        now,
+        request_id,
+        &Event {
+            kind: "activation_code.issued",
+            actor: issued_by,
+            subject: &format!("resident:{resident_id}"),
+            detail: serde_json::json!({ "expires_at": expires }),
+        },
+    )
+    .await?;
+    Ok((code, expires))
+}
+
+/// Bind the app with an activation code from a counter or kiosk. The code works once; any
+/// earlier device of the resident is revoked (a lost phone replaced after proofing in person).
+pub async fn activate(
+    p: &Platform,
+    act: Activation,
+    req: &SignedRequest<'_>,
+    client_ip: &str,
+    request_id: Option<&str>,
+) -> Result<Enrolled> {
+    let jwk = devices::check_new_device(&act.device)?;
+    devices::verify_new_key_request(p, req, &jwk).await?;
+    let keys = vec![
+        guard::attempt_key(p, "activate-ip", client_ip),
+        guard::attempt_key(p, "activate-device", jwk.kid.as_deref().unwrap_or("")),
+    ];
+    guard::check_attempts(p, &keys).await?;
+    let code = normalise_code(&act.code);
+    let hash = iamsmart_crypto::hash::sha256(code.as_bytes()).to_vec();
+    let now = p.clock.now_ms();
+    let mut tx = p.db.begin().await?;
+    let resident: Option<String> = sqlx::query_scalar(
+        "UPDATE activation_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL AND expires_at > $1 RETURNING resident_id",
+    )
+    .bind(now)
+    .bind(&hash)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(resident_id) = resident else {
+        drop(tx);
+        guard::record_failure(p, &keys, p.identity.failures).await?;
+        return Err(DomainError::Refused {
+            code: "activation-code-invalid",
+            message:
+                "this activation code is not valid or has expired; ask at the counter for a new one",
+        });
+    };
+    let status: String = sqlx::query_scalar("SELECT status FROM residents WHERE id = $1")
+        .bind(&resident_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    if status != "active" {
+        return Err(DomainError::Refused {
+            code: "account-not-active",
+            message: "this account is closed or suspended; please ask at a counter",
+        });
+    }
+    let subject = format!("resident:{resident_id}");
+    let revoked = devices::revoke_all(
+        &mut tx,
+        &resident_id,
+        "replaced by a new phone activated with a code",
+        now,
+        &subject,
+        request_id,
+    )
+    .await?;
+    let device_id = devices::bind(
+        p,
+        &mut tx,
+        &resident_id,
+        &jwk,
+        &act.device.name,
+        &audit::Stamp {
+            at: now,
+            actor: &subject,
+            request_id,
+        },
+    )
+    .await?;
+    let level: String = sqlx::query_scalar("SELECT level FROM residents WHERE id = $1")
+        .bind(&resident_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(Enrolled {
+        resident_id,
+        device_id,
+        level,
+        rebound: !revoked.is_empty(),
+    })
+}
+
+/// Register a resident whose card an officer (or a kiosk's own checks) verified, and issue an
+/// activation code for their app. The registry must confirm the card data. For a resident
+/// already registered, the record is refreshed and the code re-binds a new phone.
+pub async fn register_with_code(
+    p: &Platform,
+    card: &CardData,
+    verified_photo: Option<VerifiedIdentity>,
+    channel: &str,
+    actor: &str,
+    request_id: Option<&str>,
+) -> Result<CodeIssued> {
+    check_card(
+        &card.hkid,
+        &card.name_en,
+        card.name_zh.as_deref(),
+        &card.date_of_birth,
+    )?;
+    let verified = match verified_photo {
+        Some(v) => v,
+        None => {
+            let answer = p
+                .registry
+                .verify(&RegistryQuery {
+                    hkid: card.hkid.clone(),
+                    name_en: card.name_en.clone(),
+                    name_zh: card.name_zh.clone(),
+                    date_of_birth: card.date_of_birth.clone(),
+                    include_photo: false,
+                })
+                .await?;
+            match (answer.outcome.as_str(), answer.record) {
+                ("match", Some(r)) => VerifiedIdentity {
+                    hkid: r.hkid,
+                    name_en: r.name_en,
+                    name_zh: r.name_zh,
+                    date_of_birth: r.date_of_birth,
+                    gender: Some(r.gender),
+                },
+                _ => return Err(MISMATCH),
+            }
+        }
+    };
+    let now = p.clock.now_ms();
+    let mut tx = p.db.begin().await?;
+    let (id, level, existed) =
+        create_or_refresh(p, &mut tx, &verified, channel, actor, now, request_id).await?;
+    let (code, expires_at) = issue_activation_code(p, &mut tx, &id, actor, now, request_id).await?;
+    tx.commit().await?;
+    Ok(CodeIssued {
+        resident_id: id,
+        level,
+        existing: existed,
+        activation_code: code,
+        expires_at,
+    })
+}
+
+/// A registration that ends with an activation code.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CodeIssued {
+    /// The resident.
+    pub resident_id: String,
+    /// Their level.
+    pub level: String,
+    /// Whether the resident was registered before (the code re-binds a new phone).
+    pub existing: bool,
+    /// The one-time activation code (show it once; the QR code carries
+    /// `iamsmart:activate?code=<code without dashes>`).
+    pub activation_code: String,
+    /// Unix ms after which the code is refused.
+    pub expires_at: i64,
+}
+
+/// Set a resident's level to iAM Smart+ inside the caller's transaction.
+pub(crate) async fn set_plus(
+    conn: &mut AnyConnection,
+    resident_id: &str,
+    via: &str,
+    actor: &str,
+    now: i64,
+    request_id: Option<&str>,
+) -> Result<()> {
+    let r = sqlx::query(
+        "UPDATE residents SET level = 'plus', updated_at = $1 WHERE id = $2 AND status = 'active' AND level <> 'plus'",
+    )
+    .bind(now)
+    .bind(resident_id)
+    .execute(&mut *conn)
+    .await?;
+    if r.rows_affected() == 1 {
+        audit::append(
+            conn,
+            now,
+            request_id,
+            &Event {
+                kind: "resident.upgraded",
+                actor,
+                subject: &format!("resident:{resident_id}"),
+                detail: serde_json::json!({ "level": "plus", "via": via }),
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Upgrade to iAM Smart+ from the app with a fresh selfie matched against the registry photo.
+pub async fn upgrade_in_app(
+    p: &Platform,
+    caller: &devices::DeviceCaller,
+    selfie: &str,
+    client_ip: &str,
+    request_id: Option<&str>,
+) -> Result<String> {
+    let r = super::get(p, &caller.resident_id).await?;
+    if r.level == "plus" {
+        return Ok(r.level);
+    }
+    let hkid = Hkid::parse(&r.verified.hkid)
+        .map_err(|_| DomainError::Integrity("stored HKID does not parse".into()))?;
+    let keys = attempt_keys(p, &hkid, &caller.device_id, client_ip);
+    let card = CardData {
+        hkid: r.verified.hkid.clone(),
+        name_en: r.verified.name_en.clone(),
+        name_zh: r.verified.name_zh.clone(),
+        date_of_birth: r.verified.date_of_birth.clone(),
+    };
+    prove_remotely(p, &card, None, selfie, &keys).await?;
+    let now = p.clock.now_ms();
+    let mut tx = p.db.begin().await?;
+    set_plus(&mut tx, &r.id, "face", &caller.actor(), now, request_id).await?;
+    tx.commit().await?;
+    guard::clear_attempts(p, &keys[..1]).await?;
+    Ok("plus".into())
+}
+
+/// Upgrade to iAM Smart+ at a counter, after an officer checked the card in person.
+pub async fn upgrade_at_counter(
+    p: &Platform,
+    staff: &super::staff::StaffCaller,
+    resident_id: &str,
+    request_id: Option<&str>,
+) -> Result<()> {
+    staff.require(&["officer", "supervisor"])?;
+    let r = super::get(p, resident_id).await?;
+    if r.status != "active" {
+        return Err(DomainError::Refused {
+            code: "account-not-active",
+            message: "this account is closed or suspended",
+        });
+    }
+    let now = p.clock.now_ms();
+    let mut tx = p.db.begin().await?;
+    set_plus(
+        &mut tx,
+        resident_id,
+        "counter",
+        &staff.actor(),
+        now,
+        request_id,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Sandbox only: register a resident with registry-confirmed data and bind a device key
+/// directly (the caller holds the key), as `iamsmart sandbox create-resident` does.
+pub async fn sandbox_enrol(
+    p: &Platform,
+    verified: &VerifiedIdentity,
+    level: &str,
+    device: &iamsmart_proto::app::NewDevice,
+) -> Result<Enrolled> {
+    if !super::LEVELS.contains(&level) {
+        return Err(DomainError::Invalid {
+            field: "level",
+            message: "expected basic or plus".into(),
+        });
+    }
+    let jwk = devices::check_new_device(device)?;
+    let now = p.clock.now_ms();
+    let mut tx = p.db.begin().await?;
+    let (id, _, existed) = create_or_refresh(
+        p,
+        &mut tx,
+        verified,
+        "sandbox",
+        "operator:sandbox",
+        now,
+        None,
+    )
+    .await?;
+    if level == "plus" {
+        set_plus(&mut tx, &id, "sandbox", "operator:sandbox", now, None).await?;
+    }
+    let subject = format!("resident:{id}");
+    devices::revoke_all(
+        &mut tx,
+        &id,
+        "replaced by a sandbox device",
+        now,
+        &subject,
+        None,
+    )
+    .await?;
+    let device_id = devices::bind(
+        p,
+        &mut tx,
+        &id,
+        &jwk,
+        &device.name,
+        &audit::Stamp {
+            at: now,
+            actor: &subject,
+            request_id: None,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Enrolled {
+        resident_id: id,
+        device_id,
+        level: level.into(),
+        rebound: existed,
+    })
+}

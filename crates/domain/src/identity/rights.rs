@@ -1,0 +1,168 @@
+//! The resident's rights over their data (Personal Data (Privacy) Ordinance): see and download
+//! everything held about them, and close the account. A closed account's devices, sessions and
+//! waiting requests end at once; its personal data is erased after the retention period; audit
+//! entries stay, since they hold no personal data.
+use super::devices::{self, DeviceCaller};
+use crate::audit::{self, Event};
+use crate::authn::approvals;
+use crate::error::{DomainError, Result};
+use crate::platform::Platform;
+use iamsmart_store::Row;
+
+/// Everything the platform holds about the caller, as one JSON document.
+pub async fn export(p: &Platform, caller: &DeviceCaller) -> Result<serde_json::Value> {
+    let r = super::get(p, &caller.resident_id).await?;
+    let devices = devices::list(p, &r.id, Some(&caller.device_id)).await?;
+    let subject = format!("resident:{}", r.id);
+    let rows = sqlx::query(
+        "SELECT seq, at, kind, actor, detail FROM audit_log WHERE subject = $1 ORDER BY seq",
+    )
+    .bind(&subject)
+    .fetch_all(p.db.reader())
+    .await?;
+    let activity: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|row| {
+            let detail: String = row.try_get(4)?;
+            Ok(serde_json::json!({
+                "log_index": row.try_get::<i64, _>(0)?,
+                "at": row.try_get::<i64, _>(1)?,
+                "event": row.try_get::<String, _>(2)?,
+                "by": row.try_get::<String, _>(3)?,
+                "detail": serde_json::from_str::<serde_json::Value>(&detail).unwrap_or_default(),
+            }))
+        })
+        .collect::<Result<_>>()?;
+    let requests = sqlx::query(
+        "SELECT id, kind, client_name, status, created_at, decided_at FROM approvals WHERE resident_id = $1 ORDER BY created_at",
+    )
+    .bind(&r.id)
+    .fetch_all(p.db.reader())
+    .await?
+    .iter()
+    .map(|row| {
+        Ok(serde_json::json!({
+            "id": row.try_get::<String, _>(0)?,
+            "kind": row.try_get::<String, _>(1)?,
+            "service": row.try_get::<String, _>(2)?,
+            "status": row.try_get::<String, _>(3)?,
+            "created_at": row.try_get::<i64, _>(4)?,
+            "decided_at": row.try_get::<Option<i64>, _>(5)?,
+        }))
+    })
+    .collect::<Result<Vec<_>>>()?;
+    Ok(serde_json::json!({
+        "format": "iamsmart-export/1",
+        "exported_at": p.clock.now_ms(),
+        "resident": r.view(),
+        "devices": devices,
+        "requests": requests,
+        "activity": activity,
+        "notes": [
+            "Card images and selfies are never stored, so none are included.",
+            "Activity entries come from the platform's transparency log, which names you only by your account id.",
+        ],
+    }))
+}
+
+/// Close the caller's account: devices revoked, sessions and waiting requests ended at once;
+/// personal data erased after the retention period.
+pub async fn close(p: &Platform, caller: &DeviceCaller, request_id: Option<&str>) -> Result<i64> {
+    let now = p.clock.now_ms();
+    let purge_at = now + p.identity.closed_retention_ms;
+    let actor = caller.actor();
+    let mut tx = p.db.begin().await?;
+    let r = sqlx::query(
+        "UPDATE residents SET status = 'closed', closed_at = $1, purge_at = $2, updated_at = $1 WHERE id = $3 AND status <> 'closed'",
+    )
+    .bind(now)
+    .bind(purge_at)
+    .bind(&caller.resident_id)
+    .execute(&mut *tx)
+    .await?;
+    if r.rows_affected() == 0 {
+        return Err(DomainError::Conflict("the account is already closed"));
+    }
+    devices::revoke_all(
+        &mut tx,
+        &caller.resident_id,
+        "account closed",
+        now,
+        &actor,
+        request_id,
+    )
+    .await?;
+    sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE kind = 'resident' AND subject = $2 AND revoked_at IS NULL")
+        .bind(now)
+        .bind(&caller.resident_id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("UPDATE activation_codes SET expires_at = $1 WHERE resident_id = $2 AND used_at IS NULL AND expires_at > $1")
+        .bind(now)
+        .bind(&caller.resident_id)
+        .execute(&mut *tx)
+        .await?;
+    approvals::cancel_all(&mut tx, &caller.resident_id, now).await?;
+    audit::append(
+        &mut tx,
+        now,
+        request_id,
+        &Event {
+            kind: "resident.closed",
+            actor: &actor,
+            subject: &format!("resident:{}", caller.resident_id),
+            detail: serde_json::json!({ "purge_at": purge_at }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(purge_at)
+}
+
+/// Erase the personal data of closed accounts whose retention period has passed (a worker calls
+/// this). The resident row and everything linked to it go; audit entries stay.
+pub async fn purge_closed(p: &Platform) -> Result<u64> {
+    let now = p.clock.now_ms();
+    let due: Vec<String> = sqlx::query_scalar(
+        "SELECT id FROM residents WHERE status = 'closed' AND purge_at IS NOT NULL AND purge_at <= $1 ORDER BY purge_at LIMIT 500",
+    )
+    .bind(now)
+    .fetch_all(p.db.reader())
+    .await?;
+    let mut n = 0;
+    for id in due {
+        let mut tx = p.db.begin().await?;
+        let gone = sqlx::query(
+            "DELETE FROM residents WHERE id = $1 AND status = 'closed' AND purge_at <= $2",
+        )
+        .bind(&id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if gone == 0 {
+            continue; // reopened meanwhile
+        }
+        for table in ["devices", "approvals", "activation_codes"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE resident_id = $1"))
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        audit::append(
+            &mut tx,
+            now,
+            None,
+            &Event {
+                kind: "resident.purged",
+                actor: "system",
+                subject: &format!("resident:{id}"),
+                detail: serde_json::json!({}),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        n += 1;
+    }
+    Ok(n)
+}

@@ -1,0 +1,244 @@
+//! The resident's app and the platform.
+//!
+//! Every call after registration is signed by the device key: the `iamsmart-device-signature`
+//! header holds a compact ES256 JWS (`typ` [`DEVICE_REQUEST_TYP`], `kid` = the device id) over
+//! [`RequestClaims`]. The platform checks the signature with the device's registered key, that
+//! the device is active, the method, path and body hash, the time (within a minute) and that the
+//! `jti` was never seen before. Registration and activation, before a device id exists, sign
+//! with the new key itself (`kid` = the key's RFC 7638 thumbprint) and carry the public key in
+//! the body: the signature proves possession.
+use serde::{Deserialize, Serialize};
+
+/// Header carrying the device's request signature.
+pub const DEVICE_SIGNATURE_HEADER: &str = "iamsmart-device-signature";
+/// `typ` of a device request signature.
+pub const DEVICE_REQUEST_TYP: &str = "iamsmart-device+jwt";
+/// `typ` of an approval or denial signed by the device.
+pub const APPROVAL_TYP: &str = "iamsmart-approval+jwt";
+/// Scheme of the payload of a QR code the app scans.
+pub const QR_SCHEME: &str = "iamsmart:";
+
+/// Claims of a signed request (device requests and connector requests).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestClaims {
+    /// HTTP method.
+    pub htm: String,
+    /// Path and query of the request.
+    pub htp: String,
+    /// Seconds since the epoch.
+    pub iat: i64,
+    /// A unique id (at least 16 characters).
+    pub jti: String,
+    /// SHA-256 of the body, base64url (of the empty string for no body).
+    pub bh: String,
+    /// Intended recipient (connector requests).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aud: Option<String>,
+    /// Sender (connector requests).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+}
+
+/// Card data as read from the HKID card.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CardData {
+    /// HKID as printed, e.g. `A123456(3)`.
+    pub hkid: String,
+    /// English name as printed.
+    pub name_en: String,
+    /// Chinese name as printed, if any.
+    #[serde(default)]
+    pub name_zh: Option<String>,
+    /// Date of birth, `YYYY-MM-DD`.
+    pub date_of_birth: String,
+}
+
+impl std::fmt::Debug for CardData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CardData { .. }")
+    }
+}
+
+/// A device being bound to an account.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewDevice {
+    /// The device's P-256 public key as a JWK.
+    pub public_jwk: serde_json::Value,
+    /// A name the resident recognises, e.g. `Pixel 8`.
+    pub name: String,
+}
+
+/// A single-use challenge for self-registration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Challenge {
+    /// The challenge (sign it into the registration).
+    pub challenge: String,
+    /// Unix ms after which it is refused.
+    pub expires_at: i64,
+}
+
+/// Self-registration from the app (or a kiosk).
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SelfRegistration {
+    /// From `POST /app/v1/registrations/challenge`.
+    pub challenge: String,
+    /// Card data.
+    pub card: CardData,
+    /// One photo of the card (JPEG or PNG, base64). Used for the check and dropped.
+    pub card_image: String,
+    /// A selfie (JPEG or PNG, base64). Used for the face match and dropped.
+    pub selfie: String,
+    /// The device to bind.
+    pub device: NewDevice,
+}
+
+impl std::fmt::Debug for SelfRegistration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SelfRegistration { .. }")
+    }
+}
+
+/// Binding the app after counter or kiosk registration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Activation {
+    /// The one-time activation code (as typed, or the QR payload).
+    pub code: String,
+    /// The device to bind.
+    pub device: NewDevice,
+}
+
+/// Upgrade to iAM Smart+ with a fresh face match.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Upgrade {
+    /// A selfie (JPEG or PNG, base64).
+    pub selfie: String,
+}
+
+impl std::fmt::Debug for Upgrade {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Upgrade { .. }")
+    }
+}
+
+/// The outcome of registration or activation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Enrolled {
+    /// The resident.
+    pub resident_id: String,
+    /// The new device.
+    pub device_id: String,
+    /// `basic` or `plus`.
+    pub level: String,
+    /// Whether an existing account was re-bound to this device (older devices revoked).
+    pub rebound: bool,
+}
+
+/// A device as the resident sees it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeviceView {
+    /// Device id.
+    pub id: String,
+    /// Name given at binding.
+    pub name: String,
+    /// `active` or `revoked`.
+    pub status: String,
+    /// Bound at (Unix ms).
+    pub created_at: i64,
+    /// Last signed request (Unix ms).
+    pub last_used_at: Option<i64>,
+    /// Revoked at (Unix ms).
+    pub revoked_at: Option<i64>,
+    /// Whether this is the device making the call.
+    pub current: bool,
+}
+
+/// A request waiting for the resident's approval in the app.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ApprovalView {
+    /// Request id.
+    pub id: String,
+    /// `login`, `consent`, `sign`, `step_up`, ...
+    pub kind: String,
+    /// The online service asking.
+    pub client_name: String,
+    /// What the resident is asked to agree to (shown in the app).
+    pub details: serde_json::Value,
+    /// The 4-digit code also shown where the request started.
+    pub match_code: String,
+    /// The challenge to sign.
+    pub challenge: String,
+    /// `pending`, `approved`, `denied`, `expired`.
+    pub status: String,
+    /// Created (Unix ms).
+    pub created_at: i64,
+    /// Expires (Unix ms).
+    pub expires_at: i64,
+}
+
+/// What the device signs to approve or deny (typ [`APPROVAL_TYP`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalClaims {
+    /// Request id.
+    pub rid: String,
+    /// The request's challenge.
+    pub challenge: String,
+    /// The match code the app showed.
+    pub match_code: String,
+    /// `approve` or `deny`.
+    pub decision: String,
+    /// What the resident agreed to (for consent: the items released).
+    pub agreed: serde_json::Value,
+    /// Seconds since the epoch.
+    pub iat: i64,
+}
+
+/// Body of an approve / deny call.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Decision {
+    /// Compact JWS over [`ApprovalClaims`], signed by the device key.
+    pub signed: String,
+}
+
+/// Parse a QR payload `iamsmart:approve?id=<request id>` or `iamsmart:activate?code=<code>`:
+/// returns (action, value).
+pub fn parse_qr(payload: &str) -> Option<(&str, &str)> {
+    let rest = payload.strip_prefix(QR_SCHEME)?;
+    let (action, query) = rest.split_once('?')?;
+    let value = query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("id=").or_else(|| kv.strip_prefix("code=")))?;
+    if value.is_empty()
+        || !value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return None;
+    }
+    Some((action, value))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn qr_payloads() {
+        assert_eq!(
+            super::parse_qr("iamsmart:approve?id=ar_abc-1"),
+            Some(("approve", "ar_abc-1"))
+        );
+        assert_eq!(
+            super::parse_qr("iamsmart:activate?code=K7Q2"),
+            Some(("activate", "K7Q2"))
+        );
+        assert_eq!(super::parse_qr("https://evil/approve?id=x"), None);
+        assert_eq!(super::parse_qr("iamsmart:approve?id=a/b"), None);
+        assert_eq!(super::parse_qr("iamsmart:approve?x=1"), None);
+    }
+}

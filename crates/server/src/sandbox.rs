@@ -1,0 +1,131 @@
+//! `iamsmart sandbox ...`: the sandbox services and helpers for integrators and tests.
+use crate::config::Config;
+use anyhow::{anyhow, Context};
+use iamsmart_app::App;
+use iamsmart_domain::identity::{self, registration};
+use iamsmart_proto::profile::VerifiedIdentity;
+use iamsmart_sandbox::immd::{self, ImmdConfig, SeedResident};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Where `scripts/fetch-face-data` puts the photos and models, if present.
+pub fn face_data_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("IAMSMART_FACE_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("target/face-data"));
+    dir.is_dir().then_some(dir)
+}
+
+/// Load the registry's residents from `seed` or the one shipped with the repository.
+pub fn residents(seed: Option<&Path>) -> anyhow::Result<Vec<SeedResident>> {
+    match seed {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read the seed file {}", p.display()))?;
+            immd::parse_seed(&text).with_context(|| format!("seed file {}", p.display()))
+        }
+        None => immd::parse_seed(immd::DEFAULT_SEED),
+    }
+}
+
+/// The registry's settings for a platform at `platform_url`.
+pub fn immd_config(
+    platform_url: &str,
+    seed: Option<&Path>,
+    photos: Option<PathBuf>,
+    delay: Duration,
+) -> anyhow::Result<ImmdConfig> {
+    Ok(ImmdConfig {
+        platform_jwks_url: format!(
+            "{}/connectors/v1/jwks.json",
+            platform_url.trim_end_matches('/')
+        ),
+        photos_dir: photos.or_else(|| face_data_dir().map(|d| d.join("images"))),
+        residents: residents(seed)?,
+        delay,
+    })
+}
+
+/// Run the sandbox registry until Ctrl-C.
+pub async fn run_immd(listen: &str, cfg: ImmdConfig) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| anyhow!("listen {listen}: {e}"))?;
+    let addr = listener.local_addr()?;
+    eprintln!(
+        "sandbox immigration registry on http://{addr}/immd ({} residents; photos in {}); trusting platform keys at {}",
+        cfg.residents.len(),
+        cfg.photos_dir
+            .as_ref()
+            .map(|d| d.display().to_string())
+            .unwrap_or_else(|| "(none)".into()),
+        cfg.platform_jwks_url
+    );
+    tokio::select! {
+        r = immd::serve(listener, cfg) => r,
+        _ = tokio::signal::ctrl_c() => Ok(()),
+    }
+}
+
+/// `iamsmart sandbox create-resident`: register a test resident (the next unregistered one of
+/// the registry's seed, or the given HKID) and write an app home that `iamsmart-app` can use.
+pub async fn create_resident(
+    cfg: &Config,
+    app_home: &Path,
+    level: &str,
+    pin: &str,
+    hkid: Option<&str>,
+) -> anyhow::Result<serde_json::Value> {
+    let platform = crate::start_platform(cfg).await?;
+    let seed = residents(None)?;
+    let mut chosen = None;
+    for r in &seed {
+        if hkid.is_some_and(|h| {
+            identity::hkid::Hkid::parse(h).ok() != identity::hkid::Hkid::parse(&r.hkid).ok()
+        }) {
+            continue;
+        }
+        if hkid.is_some() || identity::find_by_hkid(&platform, &r.hkid).await?.is_none() {
+            chosen = Some(r.clone());
+            break;
+        }
+    }
+    let r = chosen.ok_or_else(|| match hkid {
+        Some(h) => anyhow!("{h} is not a resident of the sandbox registry (see GET /immd/v1/residents)"),
+        None => anyhow!("every resident of the sandbox registry is registered already; pass --hkid to re-bind one"),
+    })?;
+    let mut app = App::create(
+        app_home,
+        &cfg.public_url,
+        "sandbox device",
+        pin,
+        iamsmart_app::KDF,
+    )?;
+    let enrolled = registration::sandbox_enrol(
+        &platform,
+        &VerifiedIdentity {
+            hkid: r.hkid.clone(),
+            name_en: r.name_en.clone(),
+            name_zh: r.name_zh.clone(),
+            date_of_birth: r.date_of_birth.clone(),
+            gender: Some(r.gender.clone()),
+        },
+        level,
+        &app.new_device(),
+    )
+    .await?;
+    app.record_binding(&enrolled)?;
+    platform.db.close().await;
+    Ok(serde_json::json!({
+        "resident_id": enrolled.resident_id,
+        "device_id": enrolled.device_id,
+        "level": level,
+        "hkid": r.hkid,
+        "name_en": r.name_en,
+        "name_zh": r.name_zh,
+        "date_of_birth": r.date_of_birth,
+        "app_home": app_home.display().to_string(),
+        "pin": pin,
+        "platform_url": cfg.public_url,
+    }))
+}

@@ -1,0 +1,233 @@
+//! The resident's app API. Every call after registration is signed by the device key (see
+//! `iamsmart_proto::app`); the signature covers the method, path and body, so handlers read the
+//! raw body and parse it after the signature is checked.
+use crate::error::{ApiError, ApiResult, RequestId};
+use crate::middleware::client_ip;
+use crate::AppState;
+use axum::body::Bytes;
+use axum::extract::{Path, Request, State};
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use iamsmart_domain::authn::approvals;
+use iamsmart_domain::identity::devices::{self, DeviceCaller, SignedRequest};
+use iamsmart_domain::identity::{self, registration, rights};
+use iamsmart_proto::app::{
+    Activation, Decision, SelfRegistration, Upgrade, DEVICE_SIGNATURE_HEADER,
+};
+use iamsmart_proto::profile::Profile;
+use serde::de::DeserializeOwned;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/app/v1/registrations/challenge", post(challenge))
+        .route("/app/v1/activations", post(activate))
+        .route("/app/v1/me", get(me))
+        .route("/app/v1/me/profile", put(update_profile))
+        .route("/app/v1/me/export", get(export))
+        .route("/app/v1/me/close", post(close))
+        .route("/app/v1/devices", get(list_devices))
+        .route("/app/v1/devices/{id}/revoke", post(revoke_device))
+        .route("/app/v1/requests", get(pending))
+        .route("/app/v1/requests/{id}", get(open_request))
+        .route("/app/v1/requests/{id}/decision", post(decide))
+}
+
+/// Calls that carry images.
+pub fn upload_routes() -> Router<AppState> {
+    Router::new()
+        .route("/app/v1/registrations", post(register))
+        .route("/app/v1/me/upgrade", post(upgrade))
+}
+
+/// What a signed call brings: the signature header, method, path, client address, request id
+/// and the raw body.
+pub struct Signed {
+    signature: Option<String>,
+    method: String,
+    path: String,
+    ip: String,
+    rid: String,
+    body: Bytes,
+}
+
+impl Signed {
+    async fn from(state: &AppState, req: Request) -> ApiResult<Self> {
+        let ip = client_ip(state, &req);
+        let (parts, body) = req.into_parts();
+        let body = axum::body::to_bytes(body, state.config.upload_limit)
+            .await
+            .map_err(|_| {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "too-large",
+                    "The request body is too large",
+                )
+            })?;
+        Ok(Self {
+            signature: parts
+                .headers
+                .get(DEVICE_SIGNATURE_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string),
+            method: parts.method.to_string(),
+            path: parts
+                .uri
+                .path_and_query()
+                .map(|p| p.as_str().to_string())
+                .unwrap_or_default(),
+            ip,
+            rid: parts
+                .extensions
+                .get::<RequestId>()
+                .map(|r| r.0.clone())
+                .unwrap_or_default(),
+            body,
+        })
+    }
+
+    fn request(&self) -> SignedRequest<'_> {
+        SignedRequest {
+            signature: self.signature.as_deref(),
+            method: &self.method,
+            path: &self.path,
+            body: &self.body,
+        }
+    }
+
+    fn json<T: DeserializeOwned>(&self) -> ApiResult<T> {
+        serde_json::from_slice(&self.body)
+            .map_err(|e| ApiError::bad_request(format!("the body is not the expected JSON: {e}")))
+    }
+
+    async fn device(&self, state: &AppState) -> ApiResult<DeviceCaller> {
+        Ok(devices::authenticate(&state.platform, &self.request()).await?)
+    }
+}
+
+async fn challenge(State(s): State<AppState>) -> ApiResult<impl IntoResponse> {
+    Ok((
+        StatusCode::CREATED,
+        Json(registration::challenge(&s.platform).await?),
+    ))
+}
+
+async fn register(State(s): State<AppState>, req: Request) -> ApiResult<impl IntoResponse> {
+    let call = Signed::from(&s, req).await?;
+    let reg: SelfRegistration = call.json()?;
+    let out =
+        registration::register_in_app(&s.platform, reg, &call.request(), &call.ip, Some(&call.rid))
+            .await?;
+    Ok((StatusCode::CREATED, Json(out)))
+}
+
+async fn activate(State(s): State<AppState>, req: Request) -> ApiResult<impl IntoResponse> {
+    let call = Signed::from(&s, req).await?;
+    let act: Activation = call.json()?;
+    let out = registration::activate(&s.platform, act, &call.request(), &call.ip, Some(&call.rid))
+        .await?;
+    Ok((StatusCode::CREATED, Json(out)))
+}
+
+async fn me(State(s): State<AppState>, req: Request) -> ApiResult<impl IntoResponse> {
+    let call = Signed::from(&s, req).await?;
+    let caller = call.device(&s).await?;
+    Ok(Json(
+        identity::get(&s.platform, &caller.resident_id)
+            .await?
+            .view(),
+    ))
+}
+
+async fn update_profile(State(s): State<AppState>, req: Request) -> ApiResult<impl IntoResponse> {
+    let call = Signed::from(&s, req).await?;
+    let caller = call.device(&s).await?;
+    let profile: Profile = call.json()?;
+    let r = identity::update_profile(&s.platform, &caller.resident_id, &profile, Some(&call.rid))
+        .await?;
+    Ok(Json(r.view()))
+}
+
+async fn export(State(s): State<AppState>, req: Request) -> ApiResult<impl IntoResponse> {
+    let call = Signed::from(&s, req).await?;
+    let caller = call.device(&s).await?;
+    let doc = rights::export(&s.platform, &caller).await?;
+    Ok((
+        [(
+            header::CONTENT_DISPOSITION,
+            "attachment; filename=\"iamsmart-my-data.json\"",
+        )],
+        Json(doc),
+    ))
+}
+
+async fn close(State(s): State<AppState>, req: Request) -> ApiResult<impl IntoResponse> {
+    let call = Signed::from(&s, req).await?;
+    let caller = call.device(&s).await?;
+    let purge_at = rights::close(&s.platform, &caller, Some(&call.rid)).await?;
+    Ok(Json(serde_json::json!({
+        "status": "closed",
+        "personal_data_erased_after": purge_at,
+    })))
+}
+
+async fn upgrade(State(s): State<AppState>, req: Request) -> ApiResult<impl IntoResponse> {
+    let call = Signed::from(&s, req).await?;
+    let caller = call.device(&s).await?;
+    let up: Upgrade = call.json()?;
+    let level =
+        registration::upgrade_in_app(&s.platform, &caller, &up.selfie, &call.ip, Some(&call.rid))
+            .await?;
+    Ok(Json(serde_json::json!({ "level": level })))
+}
+
+async fn list_devices(State(s): State<AppState>, req: Request) -> ApiResult<impl IntoResponse> {
+    let call = Signed::from(&s, req).await?;
+    let caller = call.device(&s).await?;
+    Ok(Json(
+        devices::list(&s.platform, &caller.resident_id, Some(&caller.device_id)).await?,
+    ))
+}
+
+async fn revoke_device(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    req: Request,
+) -> ApiResult<impl IntoResponse> {
+    let call = Signed::from(&s, req).await?;
+    let caller = call.device(&s).await?;
+    devices::revoke(&s.platform, &caller, &id, Some(&call.rid)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn pending(State(s): State<AppState>, req: Request) -> ApiResult<impl IntoResponse> {
+    let call = Signed::from(&s, req).await?;
+    let caller = call.device(&s).await?;
+    Ok(Json(
+        approvals::pending(&s.platform, &caller.resident_id).await?,
+    ))
+}
+
+async fn open_request(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    req: Request,
+) -> ApiResult<impl IntoResponse> {
+    let call = Signed::from(&s, req).await?;
+    let caller = call.device(&s).await?;
+    Ok(Json(approvals::open(&s.platform, &caller, &id).await?))
+}
+
+async fn decide(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    req: Request,
+) -> ApiResult<impl IntoResponse> {
+    let call = Signed::from(&s, req).await?;
+    let caller = call.device(&s).await?;
+    let d: Decision = call.json()?;
+    Ok(Json(
+        approvals::decide(&s.platform, &caller, &id, &d.signed, Some(&call.rid)).await?,
+    ))
+}
