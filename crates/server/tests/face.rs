@@ -1,0 +1,258 @@
+//! Self-registration and upgrades with the real face model (builds with `--features face`;
+//! photos and models from scripts/fetch-face-data). Card images and selfies must leave no trace.
+#![cfg(feature = "face")]
+mod common;
+use common::*;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+fn data() -> PathBuf {
+    face_data().expect("face data missing: run scripts/fetch-face-data (scripts/test does)")
+}
+
+fn image(name: &str) -> PathBuf {
+    let p = data().join("images").join(name);
+    assert!(p.exists(), "{} missing: run scripts/fetch-face-data", p.display());
+    p
+}
+
+/// A platform with the sandbox registry and the face model.
+async fn platform(extra: &[(&str, &str)]) -> (Site, Server, u16) {
+    let site = Site::new().await;
+    let port = iamsmart_testkit::free_port();
+    let immd = start_immd(port, 0).await;
+    let models = data().join("models").display().to_string();
+    let tmp = site.dir.path().join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let tmp = tmp.display().to_string();
+    let mut env: Vec<(&str, &str)> = vec![
+        ("IAMSMART_REGISTRY__URL", &immd),
+        ("IAMSMART_FACE__MODELS_DIR", &models),
+        ("TMPDIR", &tmp),
+    ];
+    env.extend_from_slice(extra);
+    let srv = site.serve_on(port, &env).await;
+    (site, srv, port)
+}
+
+fn register(
+    site: &Site,
+    srv: &Server,
+    phone: &str,
+    who: &iamsmart_sandbox::immd::SeedResident,
+    card: &Path,
+    selfie: &Path,
+) -> std::process::Output {
+    let mut args = vec![
+        "register".to_string(),
+        "--platform".into(),
+        srv.base.clone(),
+        "--hkid".into(),
+        who.hkid.clone(),
+        "--name-en".into(),
+        who.name_en.clone(),
+        "--dob".into(),
+        who.date_of_birth.clone(),
+        "--card".into(),
+        card.display().to_string(),
+        "--selfie".into(),
+        selfie.display().to_string(),
+    ];
+    if let Some(zh) = &who.name_zh {
+        args.push("--name-zh".into());
+        args.push(zh.clone());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    app(&site.dir.path().join(phone), &args)
+}
+
+/// Distinctive pieces of each image as it could be stored: raw bytes, base64 and hex.
+fn needles(files: &[PathBuf]) -> Vec<(String, Vec<u8>)> {
+    use base64::Engine;
+    let mut out = Vec::new();
+    for f in files {
+        let raw = std::fs::read(f).unwrap();
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&raw);
+        for frac in [3, 2] {
+            let at = raw.len() / frac;
+            let piece = &raw[at..at + 24];
+            out.push((format!("{} raw@{at}", f.display()), piece.to_vec()));
+            out.push((format!("{} hex@{at}", f.display()), hex::encode(piece).into_bytes()));
+            let bat = (b64.len() / frac) & !3;
+            out.push((
+                format!("{} base64@{bat}", f.display()),
+                b64.as_bytes()[bat..bat + 32].to_vec(),
+            ));
+        }
+    }
+    out
+}
+
+fn scan_dir(dir: &Path, needles: &[(String, Vec<u8>)]) {
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = entry.path();
+        if p.is_dir() {
+            scan_dir(&p, needles);
+        } else if let Ok(bytes) = std::fs::read(&p) {
+            for (what, n) in needles {
+                assert!(
+                    !bytes.windows(n.len()).any(|w| w == n.as_slice()),
+                    "{what} found in {}",
+                    p.display()
+                );
+            }
+        }
+    }
+}
+
+/// Every table's rows as text from PostgreSQL (bytea shows as hex).
+async fn scan_postgres(url: &str, needles: &[(String, Vec<u8>)]) {
+    let db = iamsmart_store::Db::connect(url, &Default::default()).await.unwrap();
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema()",
+    )
+    .fetch_all(db.reader())
+    .await
+    .unwrap();
+    for t in tables {
+        let rows: Vec<String> = sqlx::query_scalar(&format!("SELECT row_to_json(x)::text FROM {t} x"))
+            .fetch_all(db.reader())
+            .await
+            .unwrap();
+        let all = rows.join("\n");
+        for (what, n) in needles {
+            assert!(
+                !all.as_bytes().windows(n.len()).any(|w| w == n.as_slice()),
+                "{what} found in table {t}"
+            );
+        }
+    }
+    db.close().await;
+}
+
+/// The data dir, the SQLite files, the server's temp dir and its log, or PostgreSQL's rows.
+async fn scan_everything(site: &Site, files: &[PathBuf]) {
+    let n = needles(files);
+    scan_dir(site.dir.path(), &n);
+    if site.db_url.starts_with("postgres") {
+        scan_postgres(&site.db_url, &n).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn self_registration_face_mismatch_limits_upgrade_and_rebinding() {
+    let (site, srv, _) = platform(&[]).await;
+    let seed = seed();
+    let (leung, wong) = (&seed[0], &seed[1]);
+    assert_eq!(leung.photo.as_deref(), Some("obama.jpg"));
+
+    // The right person: the selfie matches the registry photo and the photo on the card.
+    let e = ok_json(&register(&site, &srv, "p1", leung, &image("obama3.jpg"), &image("obama2.jpg")));
+    assert_eq!(e["level"], "basic");
+    assert_eq!(e["rebound"], false);
+    let me = ok_json(&app(&site.dir.path().join("p1"), &["me"]));
+    assert_eq!(me["verified"]["name_en"], leung.name_en.as_str());
+    assert_eq!(me["channel"], "app");
+
+    // Someone else's face: refused, with no hint of whose record it is.
+    let o = register(&site, &srv, "p2", wong, &image("obama3.jpg"), &image("obama2.jpg"));
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert_eq!(o.status.code(), Some(4), "{err}");
+    assert!(err.contains("face check did not succeed"), "{err}");
+
+    // No face in the selfie: the field is named.
+    let blank = site.dir.path().join("blank.png");
+    std::fs::write(&blank, BLANK_PNG).unwrap();
+    let o = register(&site, &srv, "p3", wong, &image("biden.jpg"), &blank);
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(err.contains("selfie"), "{err}");
+
+    // Upgrade with a fresh selfie.
+    let up = ok_json(&app(
+        &site.dir.path().join("p1"),
+        &["upgrade", "--selfie", image("obama2.jpg").to_str().unwrap()],
+    ));
+    assert_eq!(up["level"], "plus");
+
+    // A new phone after fresh proofing re-binds the account; the old phone stops working.
+    let e2 = ok_json(&register(&site, &srv, "p4", leung, &image("obama3.jpg"), &image("obama2.jpg")));
+    assert_eq!(e2["resident_id"], e["resident_id"]);
+    assert_eq!(e2["rebound"], true);
+    assert_eq!(e2["level"], "plus");
+    assert_eq!(app(&site.dir.path().join("p1"), &["me"]).status.code(), Some(4));
+
+    // At most five failures per HKID, then a delay.
+    let mut codes = Vec::new();
+    for i in 0..5 {
+        let o = register(&site, &srv, &format!("f{i}"), wong, &image("biden.jpg"), &image("obama2.jpg"));
+        codes.push(String::from_utf8_lossy(&o.stderr).to_string());
+    }
+    assert!(codes[3].contains("face check did not succeed"), "{codes:?}");
+    assert!(codes[4].contains("Too many failed attempts"), "{codes:?}");
+
+    scan_everything(
+        &site,
+        &[image("obama2.jpg"), image("obama3.jpg"), image("obama.jpg"), image("biden.jpg")],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn images_leave_no_trace_after_a_timeout_or_a_crash_mid_check() {
+    // A face check that cannot finish in time: a clear "try again", nothing kept.
+    let (site, srv, _) = platform(&[("IAMSMART_FACE__TIMEOUT_MS", "1")]).await;
+    let cheung = &seed()[2];
+    let o = register(&site, &srv, "t1", cheung, &image("astronaut.png"), &image("astronaut.png"));
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(err.contains("try again"), "{err}");
+    drop(srv);
+    scan_everything(&site, &[image("astronaut.png")]).await;
+
+    // A crash while the check runs: the server is killed mid-request and restarted.
+    let (site, mut srv, port) = platform(&[]).await;
+    let leung = seed()[0].clone();
+    let home = site.dir.path().join("crash");
+    let base = srv.base.clone();
+    let (card, selfie) = (image("obama3.jpg"), image("obama2.jpg"));
+    let child = std::process::Command::new(app_bin())
+        .env("IAMSMART_APP_PIN", APP_PIN)
+        .args(["--home", home.to_str().unwrap(), "register", "--platform", &base])
+        .args(["--hkid", &leung.hkid, "--name-en", &leung.name_en, "--dob", &leung.date_of_birth])
+        .args(["--card", card.to_str().unwrap(), "--selfie", selfie.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Argon2 (sealing the new key) then the upload: kill once the request is in the server.
+    let log = site.log_path();
+    let start = std::time::Instant::now();
+    while start.elapsed() < std::time::Duration::from_secs(20) {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.contains("/app/v1/registrations/challenge") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    srv.kill9();
+    let _ = child.wait_with_output();
+    let srv2 = site.serve_on(port, &[]).await;
+    let c = reqwest::Client::new();
+    let entries: Value = get_json(&c, &srv2, "/transparency/v1/entries?start=0&end=1000").await;
+    let t = entries.to_string();
+    // Either the registration finished before the kill, or nothing of it is there.
+    assert_eq!(t.contains("resident.registered"), t.contains("device.bound"), "no half registration");
+    drop(srv2);
+    scan_everything(&site, &[card, selfie, image("obama.jpg")]).await;
+}
+
+/// A 64x64 grey PNG: an image without a face.
+const BLANK_PNG: &[u8] = &[
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x40, 0x00, 0x00, 0x00, 0x40, 0x08, 0x00, 0x00, 0x00, 0x00, 0x8f, 0x02, 0x2e,
+    0x02, 0x00, 0x00, 0x00, 0x29, 0x49, 0x44, 0x41, 0x54, 0x78, 0xda, 0xed, 0xcc, 0x41, 0x11, 0x00,
+    0x00, 0x0c, 0x02, 0x20, 0xa3, 0x1b, 0xdd, 0x10, 0xfb, 0xed, 0x20, 0x00, 0xe9, 0x51, 0x04, 0x02,
+    0x81, 0x40, 0x20, 0x10, 0x08, 0x04, 0x02, 0x81, 0x40, 0x20, 0x10, 0x7c, 0x0f, 0x06, 0xdf, 0x6d,
+    0x00, 0x79, 0x70, 0xba, 0x79, 0xfa, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42,
+    0x60, 0x82,
+];
