@@ -12,7 +12,11 @@ fn data() -> PathBuf {
 
 fn image(name: &str) -> PathBuf {
     let p = data().join("images").join(name);
-    assert!(p.exists(), "{} missing: run scripts/fetch-face-data", p.display());
+    assert!(
+        p.exists(),
+        "{} missing: run scripts/fetch-face-data",
+        p.display()
+    );
     p
 }
 
@@ -77,7 +81,10 @@ fn needles(files: &[PathBuf]) -> Vec<(String, Vec<u8>)> {
             let at = raw.len() / frac;
             let piece = &raw[at..at + 24];
             out.push((format!("{} raw@{at}", f.display()), piece.to_vec()));
-            out.push((format!("{} hex@{at}", f.display()), hex::encode(piece).into_bytes()));
+            out.push((
+                format!("{} hex@{at}", f.display()),
+                hex::encode(piece).into_bytes(),
+            ));
             let bat = (b64.len() / frac) & !3;
             out.push((
                 format!("{} base64@{bat}", f.display()),
@@ -107,7 +114,9 @@ fn scan_dir(dir: &Path, needles: &[(String, Vec<u8>)]) {
 
 /// Every table's rows as text from PostgreSQL (bytea shows as hex).
 async fn scan_postgres(url: &str, needles: &[(String, Vec<u8>)]) {
-    let db = iamsmart_store::Db::connect(url, &Default::default()).await.unwrap();
+    let db = iamsmart_store::Db::connect(url, &Default::default())
+        .await
+        .unwrap();
     let tables: Vec<String> = sqlx::query_scalar(
         "SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema()",
     )
@@ -115,10 +124,11 @@ async fn scan_postgres(url: &str, needles: &[(String, Vec<u8>)]) {
     .await
     .unwrap();
     for t in tables {
-        let rows: Vec<String> = sqlx::query_scalar(&format!("SELECT row_to_json(x)::text FROM {t} x"))
-            .fetch_all(db.reader())
-            .await
-            .unwrap();
+        let rows: Vec<String> =
+            sqlx::query_scalar(&format!("SELECT row_to_json(x)::text FROM {t} x"))
+                .fetch_all(db.reader())
+                .await
+                .unwrap();
         let all = rows.join("\n");
         for (what, n) in needles {
             assert!(
@@ -147,7 +157,14 @@ async fn self_registration_face_mismatch_limits_upgrade_and_rebinding() {
     assert_eq!(leung.photo.as_deref(), Some("obama.jpg"));
 
     // The right person: the selfie matches the registry photo and the photo on the card.
-    let e = ok_json(&register(&site, &srv, "p1", leung, &image("obama3.jpg"), &image("obama2.jpg")));
+    let e = ok_json(&register(
+        &site,
+        &srv,
+        "p1",
+        leung,
+        &image("obama3.jpg"),
+        &image("obama2.jpg"),
+    ));
     assert_eq!(e["level"], "basic");
     assert_eq!(e["rebound"], false);
     let me = ok_json(&app(&site.dir.path().join("p1"), &["me"]));
@@ -155,7 +172,14 @@ async fn self_registration_face_mismatch_limits_upgrade_and_rebinding() {
     assert_eq!(me["channel"], "app");
 
     // Someone else's face: refused, with no hint of whose record it is.
-    let o = register(&site, &srv, "p2", wong, &image("obama3.jpg"), &image("obama2.jpg"));
+    let o = register(
+        &site,
+        &srv,
+        "p2",
+        wong,
+        &image("obama3.jpg"),
+        &image("obama2.jpg"),
+    );
     let err = String::from_utf8_lossy(&o.stderr).to_string();
     assert_eq!(o.status.code(), Some(4), "{err}");
     assert!(err.contains("face check did not succeed"), "{err}");
@@ -175,16 +199,33 @@ async fn self_registration_face_mismatch_limits_upgrade_and_rebinding() {
     assert_eq!(up["level"], "plus");
 
     // A new phone after fresh proofing re-binds the account; the old phone stops working.
-    let e2 = ok_json(&register(&site, &srv, "p4", leung, &image("obama3.jpg"), &image("obama2.jpg")));
+    let e2 = ok_json(&register(
+        &site,
+        &srv,
+        "p4",
+        leung,
+        &image("obama3.jpg"),
+        &image("obama2.jpg"),
+    ));
     assert_eq!(e2["resident_id"], e["resident_id"]);
     assert_eq!(e2["rebound"], true);
     assert_eq!(e2["level"], "plus");
-    assert_eq!(app(&site.dir.path().join("p1"), &["me"]).status.code(), Some(4));
+    assert_eq!(
+        app(&site.dir.path().join("p1"), &["me"]).status.code(),
+        Some(4)
+    );
 
     // At most five failures per HKID, then a delay.
     let mut codes = Vec::new();
     for i in 0..5 {
-        let o = register(&site, &srv, &format!("f{i}"), wong, &image("biden.jpg"), &image("obama2.jpg"));
+        let o = register(
+            &site,
+            &srv,
+            &format!("f{i}"),
+            wong,
+            &image("biden.jpg"),
+            &image("obama2.jpg"),
+        );
         codes.push(String::from_utf8_lossy(&o.stderr).to_string());
     }
     assert!(codes[3].contains("face check did not succeed"), "{codes:?}");
@@ -192,7 +233,12 @@ async fn self_registration_face_mismatch_limits_upgrade_and_rebinding() {
 
     scan_everything(
         &site,
-        &[image("obama2.jpg"), image("obama3.jpg"), image("obama.jpg"), image("biden.jpg")],
+        &[
+            image("obama2.jpg"),
+            image("obama3.jpg"),
+            image("obama.jpg"),
+            image("biden.jpg"),
+        ],
     )
     .await;
 }
@@ -202,7 +248,14 @@ async fn images_leave_no_trace_after_a_timeout_or_a_crash_mid_check() {
     // A face check that cannot finish in time: a clear "try again", nothing kept.
     let (site, srv, _) = platform(&[("IAMSMART_FACE__TIMEOUT_MS", "1")]).await;
     let cheung = &seed()[2];
-    let o = register(&site, &srv, "t1", cheung, &image("astronaut.png"), &image("astronaut.png"));
+    let o = register(
+        &site,
+        &srv,
+        "t1",
+        cheung,
+        &image("astronaut.png"),
+        &image("astronaut.png"),
+    );
     let err = String::from_utf8_lossy(&o.stderr).to_string();
     assert!(err.contains("try again"), "{err}");
     drop(srv);
@@ -216,9 +269,27 @@ async fn images_leave_no_trace_after_a_timeout_or_a_crash_mid_check() {
     let (card, selfie) = (image("obama3.jpg"), image("obama2.jpg"));
     let child = std::process::Command::new(app_bin())
         .env("IAMSMART_APP_PIN", APP_PIN)
-        .args(["--home", home.to_str().unwrap(), "register", "--platform", &base])
-        .args(["--hkid", &leung.hkid, "--name-en", &leung.name_en, "--dob", &leung.date_of_birth])
-        .args(["--card", card.to_str().unwrap(), "--selfie", selfie.to_str().unwrap()])
+        .args([
+            "--home",
+            home.to_str().unwrap(),
+            "register",
+            "--platform",
+            &base,
+        ])
+        .args([
+            "--hkid",
+            &leung.hkid,
+            "--name-en",
+            &leung.name_en,
+            "--dob",
+            &leung.date_of_birth,
+        ])
+        .args([
+            "--card",
+            card.to_str().unwrap(),
+            "--selfie",
+            selfie.to_str().unwrap(),
+        ])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -241,7 +312,11 @@ async fn images_leave_no_trace_after_a_timeout_or_a_crash_mid_check() {
     let entries: Value = get_json(&c, &srv2, "/transparency/v1/entries?start=0&end=1000").await;
     let t = entries.to_string();
     // Either the registration finished before the kill, or nothing of it is there.
-    assert_eq!(t.contains("resident.registered"), t.contains("device.bound"), "no half registration");
+    assert_eq!(
+        t.contains("resident.registered"),
+        t.contains("device.bound"),
+        "no half registration"
+    );
     drop(srv2);
     scan_everything(&site, &[card, selfie, image("obama.jpg")]).await;
 }
