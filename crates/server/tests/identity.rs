@@ -674,3 +674,69 @@ async fn self_registration_without_a_face_model_says_so_and_offers_the_counter()
         "never passes a check it did not perform"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registrations_need_a_fresh_challenge_and_proof_of_the_device_key() {
+    let (site, srv) = platform_with_registry(&[], 0).await;
+    let c = reqwest::Client::new();
+    let phone = iamsmart_app::App::create(
+        &site.dir.path().join("raw"),
+        &srv.base,
+        "raw phone",
+        APP_PIN,
+        iamsmart_crypto::device::KdfParams {
+            m_kib: 8192,
+            t: 1,
+            p: 1,
+        },
+    )
+    .unwrap();
+    let r = &seed()[0];
+    let body = |challenge: &str| {
+        serde_json::to_vec(&json!({
+            "challenge": challenge,
+            "card": { "hkid": r.hkid, "name_en": r.name_en, "date_of_birth": r.date_of_birth },
+            "card_image": "AAAA", "selfie": "AAAA",
+            "device": phone.new_device(),
+        }))
+        .unwrap()
+    };
+    let send = |bytes: Vec<u8>, sig: Option<String>| {
+        let mut req = c
+            .post(srv.url("/app/v1/registrations"))
+            .header("content-type", "application/json")
+            .body(bytes);
+        if let Some(s) = sig {
+            req = req.header("iamsmart-device-signature", s);
+        }
+        req.send()
+    };
+    // Unsigned: no proof that the caller holds the key it presents.
+    assert_eq!(send(body("x"), None).await.unwrap().status(), 401);
+    // A challenge the platform never issued (or one already used or expired).
+    let b = body("never-issued");
+    let sig = phone
+        .sign_request("POST", "/app/v1/registrations", &b)
+        .unwrap();
+    let res = send(b, Some(sig)).await.unwrap();
+    assert_eq!(res.status(), 422);
+    let p: Value = res.json().await.unwrap();
+    assert_eq!(
+        p["type"],
+        "https://iamsmart.example/problems/registration-expired"
+    );
+    // A signature over another body does not carry over.
+    let issued: Value = c
+        .post(srv.url("/app/v1/registrations/challenge"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let b = body(issued["challenge"].as_str().unwrap());
+    let sig = phone
+        .sign_request("POST", "/app/v1/registrations", b"{}")
+        .unwrap();
+    assert_eq!(send(b, Some(sig)).await.unwrap().status(), 401);
+}
