@@ -6,10 +6,13 @@
 //!
 //! The data directory is $IAMSMART_FACE_DATA, by default target/face-data under the repository root.
 
+use std::io::Cursor;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use iamsmart_face::image::codecs::jpeg::JpegEncoder;
+use iamsmart_face::image::{self, imageops, DynamicImage, ImageFormat, RgbImage};
 use iamsmart_face::{
     DlibMatcher, DlibOptions, FaceError, FaceMatcher, FaceTemplate, DEFAULT_THRESHOLD,
 };
@@ -30,6 +33,47 @@ fn person(name: &str) -> String {
         stem.trim_end_matches(|c: char| c.is_ascii_digit())
             .to_owned()
     }
+}
+
+/// The variants of a photo, encoded: mirrored (PNG), longest side 320 px (JPEG), JPEG quality 20, grey (PNG).
+fn variants_of(original: &RgbImage) -> Vec<(&'static str, Vec<u8>)> {
+    let png = |img: &DynamicImage| {
+        let mut out = Vec::new();
+        img.write_to(&mut Cursor::new(&mut out), ImageFormat::Png)
+            .expect("PNG");
+        out
+    };
+    let jpeg = |img: &RgbImage, quality: u8| {
+        let mut out = Vec::new();
+        JpegEncoder::new_with_quality(&mut out, quality)
+            .encode_image(img)
+            .expect("JPEG");
+        out
+    };
+    let (w, h) = original.dimensions();
+    let scale = 320.0 / f64::from(w.max(h));
+    let small = imageops::resize(
+        original,
+        (f64::from(w) * scale).round() as u32,
+        (f64::from(h) * scale).round() as u32,
+        imageops::FilterType::Triangle,
+    );
+    vec![
+        (
+            "mirrored",
+            png(&DynamicImage::ImageRgb8(imageops::flip_horizontal(
+                original,
+            ))),
+        ),
+        ("320 px", jpeg(&small, 90)),
+        ("JPEG q20", jpeg(original, 20)),
+        (
+            "grey",
+            png(&DynamicImage::ImageLuma8(
+                DynamicImage::ImageRgb8(original.clone()).to_luma8(),
+            )),
+        ),
+    ]
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -61,6 +105,7 @@ fn main() {
     };
     names.sort();
 
+    let before = rss_mib();
     let load_start = Instant::now();
     let matcher = DlibMatcher::load(
         &models,
@@ -71,7 +116,12 @@ fn main() {
         },
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    println!("models loaded in {}", ms(load_start.elapsed()));
+    println!(
+        "models loaded in {}, 2 engines; resident memory {} MiB -> {} MiB",
+        ms(load_start.elapsed()),
+        before,
+        rss_mib()
+    );
     let lenient = DlibMatcher::load(
         &models,
         DlibOptions {
@@ -177,6 +227,51 @@ fn main() {
         );
     }
 
+    // Synthetic variants of each photo with a face: the same picture mirrored, shrunk, recompressed hard, in grey.
+    // Each is compared with the templates of every photo above: same person or not. These pairs are not independent
+    // photos; they show how capture conditions move the distance, not how well people are told apart.
+    println!("\n## Synthetic variants\n\n| variant | of | nearest same-person distance | farthest same-person | nearest other person |\n|---|---|---|---|---|");
+    let mut variant_same = Vec::new();
+    let mut variant_different = Vec::new();
+    let mut variant_failures = 0;
+    for (name, _) in &templates {
+        let bytes = std::fs::read(images_dir.join(name)).expect("read image");
+        let original = image::load_from_memory(&bytes).expect("decode").to_rgb8();
+        for (label, encoded) in variants_of(&original) {
+            let t = match matcher.template("probe", &encoded) {
+                Ok(t) => t,
+                Err(e) => {
+                    variant_failures += 1;
+                    println!("| {label} | {name} | {e} | | |");
+                    continue;
+                }
+            };
+            let (mut near, mut far, mut other) = (f32::INFINITY, 0f32, f32::INFINITY);
+            for (b, tb) in &templates {
+                let d = t.distance(tb);
+                if person(b) == person(name) {
+                    near = near.min(d);
+                    far = far.max(d);
+                    variant_same.push(d);
+                } else {
+                    other = other.min(d);
+                    variant_different.push(d);
+                }
+            }
+            println!("| {label} | {name} | {near:.3} | {far:.3} | {other:.3} |");
+        }
+    }
+    println!(
+        "\nvariants: {variant_failures} without a usable face; same-person distances up to {:.3} ({} pairs, FNMR at \
+         {chosen:.2}: {}); other-person distances from {:.3} ({} pairs, FMR at {chosen:.2}: {})",
+        max(&variant_same),
+        variant_same.len(),
+        variant_same.iter().filter(|d| **d > chosen).count(),
+        min(&variant_different),
+        variant_different.len(),
+        variant_different.iter().filter(|d| **d <= chosen).count(),
+    );
+
     // Timing of a comparison (template of the probe against a stored reference template), one thread.
     let read = |n: &str| std::fs::read(images_dir.join(n)).expect("read image");
     let (reference, probe) = (read("obama.jpg"), read("obama2.jpg"));
@@ -206,28 +301,55 @@ fn main() {
         ms(median(times))
     );
 
-    // Throughput with 1 and 2 threads on one shared matcher.
-    let matcher = Arc::new(matcher);
-    for threads in [1usize, 2] {
-        let per_thread = 8;
-        let start = Instant::now();
-        std::thread::scope(|s| {
-            for _ in 0..threads {
-                let m = Arc::clone(&matcher);
-                let (stored, probe) = (&stored, &probe);
-                s.spawn(move || {
-                    for _ in 0..per_thread {
-                        m.compare_template(stored, probe).expect("compare");
-                    }
-                });
-            }
-        });
-        let total = start.elapsed();
-        let n = threads * per_thread;
-        println!(
-            "{threads} thread(s), 2 engines: {n} compare_template in {} = {:.1} per second",
-            ms(total),
-            n as f64 / total.as_secs_f64()
-        );
+    // Throughput of compare_template with 1 and 2 threads sharing one matcher of 1 or 2 engines.
+    drop(matcher);
+    drop(lenient);
+    println!();
+    for engines in [1usize, 2] {
+        let matcher = DlibMatcher::load(
+            &models,
+            DlibOptions {
+                threshold: chosen,
+                engines,
+                ..DlibOptions::default()
+            },
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let matcher = Arc::new(matcher);
+        for threads in [1usize, 2] {
+            let per_thread = 8;
+            let start = Instant::now();
+            std::thread::scope(|s| {
+                for _ in 0..threads {
+                    let m = Arc::clone(&matcher);
+                    let (stored, probe) = (&stored, &probe);
+                    s.spawn(move || {
+                        for _ in 0..per_thread {
+                            m.compare_template(stored, probe).expect("compare");
+                        }
+                    });
+                }
+            });
+            let total = start.elapsed();
+            let n = threads * per_thread;
+            println!(
+                "{threads} thread(s), {engines} engine(s): {n} compare_template in {} = {:.1} per second",
+                ms(total),
+                n as f64 / total.as_secs_f64()
+            );
+        }
     }
+}
+
+/// Resident memory of this process in MiB (Linux), 0 elsewhere.
+fn rss_mib() -> i64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<i64>().ok())
+        })
+        .map_or(0, |kb| kb / 1024)
 }
