@@ -331,3 +331,90 @@ const BLANK_PNG: &[u8] = &[
     0x00, 0x79, 0x70, 0xba, 0x79, 0xfa, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42,
     0x60, 0x82,
 ];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kiosk_registration_checks_the_face_and_issues_an_activation_code() {
+    use iamsmart_crypto::webauthn::soft::SoftPasskey;
+    use serde_json::json;
+    let (site, srv, _) = platform(&[]).await;
+    let c = reqwest::Client::new();
+    // The operator creates a kiosk account; the kiosk enrols its passkey.
+    let k: Value = c
+        .post(srv.url("/admin/v1/staff"))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&json!({ "display_name": "Kiosk, Central Library", "role": "kiosk" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let opts: Value = c
+        .post(srv.url("/staff/v1/enrolment/options"))
+        .json(&json!({ "staff_id": k["id"], "enrolment_code": k["enrolment_code"] }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let pk = SoftPasskey::new(&srv.base);
+    let session: Value = c
+        .post(srv.url("/staff/v1/enrolment/finish"))
+        .json(
+            &json!({ "ceremony": opts["ceremony"], "credential": pk.register(&opts["publicKey"]) }),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = session["token"].as_str().unwrap();
+    use base64::Engine;
+    let b64 =
+        |p: PathBuf| base64::engine::general_purpose::STANDARD.encode(std::fs::read(p).unwrap());
+    let cheung = &seed()[2];
+    let card = json!({ "hkid": cheung.hkid, "name_en": cheung.name_en, "name_zh": cheung.name_zh, "date_of_birth": cheung.date_of_birth });
+    // Someone else's face at the kiosk: refused.
+    let r = c
+        .post(srv.url("/kiosk/v1/registrations"))
+        .bearer_auth(token)
+        .json(&json!({ "card": card, "card_image": b64(image("astronaut.png")), "selfie": b64(image("obama2.jpg")) }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    // The right face: an activation code for the resident's phone.
+    let r = c
+        .post(srv.url("/kiosk/v1/registrations"))
+        .bearer_auth(token)
+        .json(&json!({ "card": card, "card_image": b64(image("astronaut.png")), "selfie": b64(image("astronaut.png")) }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let issued: Value = r.json().await.unwrap();
+    let home = site.dir.path().join("kiosk-phone");
+    let e = ok_json(&app(
+        &home,
+        &[
+            "activate",
+            "--platform",
+            &srv.base,
+            issued["activation_code"].as_str().unwrap(),
+        ],
+    ));
+    assert_eq!(e["resident_id"], issued["resident_id"]);
+    let me = ok_json(&app(&home, &["me"]));
+    assert_eq!(me["channel"], "kiosk");
+    assert_eq!(me["verified"]["gender"], "F");
+    let entries = get_json(&c, &srv, "/transparency/v1/entries?start=0&end=1000")
+        .await
+        .to_string();
+    assert!(
+        entries.contains(&format!("staff:{}", k["id"].as_str().unwrap())),
+        "the kiosk's actions are audited"
+    );
+    scan_everything(&site, &[image("astronaut.png"), image("obama2.jpg")]).await;
+}
