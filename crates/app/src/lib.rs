@@ -366,6 +366,7 @@ impl App {
         request: &ApprovalView,
         decision: &str,
         agreed: serde_json::Value,
+        selfie: Option<&[u8]>,
     ) -> Result<ApprovalView> {
         let claims = ApprovalClaims {
             rid: request.id.clone(),
@@ -383,7 +384,11 @@ impl App {
                 &serde_json::to_vec(&claims).map_err(|e| AppError::Input(e.to_string()))?,
             )
             .map_err(|e| AppError::Input(e.to_string()))?;
-        let body = serde_json::to_value(Decision { signed }).unwrap_or_default();
+        let body = serde_json::to_value(Decision {
+            signed,
+            selfie: selfie.map(|s| base64::engine::general_purpose::STANDARD.encode(s)),
+        })
+        .unwrap_or_default();
         self.json(
             reqwest::Method::POST,
             &format!("/app/v1/requests/{}/decision", request.id),

@@ -145,6 +145,20 @@ impl DeviceKey {
         jwk
     }
 
+    /// Sign `payload` as a compact ES256 JWS with the given header (its `alg` must be ES256).
+    pub fn sign_with(&self, header: &JwsHeader, payload: &[u8]) -> Result<String, CryptoError> {
+        if header.alg != Alg::ES256 {
+            return Err(CryptoError::Alg("a device key signs ES256 only".into()));
+        }
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        jose::sign_compact(header, payload, |input| {
+            self.pair
+                .sign(&rng, input)
+                .map(|s| s.as_ref().to_vec())
+                .map_err(|_| CryptoError::Internal("ECDSA signing"))
+        })
+    }
+
     /// Sign `payload` as a compact ES256 JWS with the given `typ` and `kid`.
     pub fn sign_jws(&self, typ: &str, kid: &str, payload: &[u8]) -> Result<String, CryptoError> {
         let header = JwsHeader {

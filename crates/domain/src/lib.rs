@@ -1,3 +1,4 @@
+#![recursion_limit = "256"]
 //! The rules of the platform, one module per area, free of HTTP.
 //!
 //! Every operation takes its time from a [`clock::Clock`] and its randomness from an
@@ -12,6 +13,7 @@ pub mod guard;
 pub mod identity;
 pub mod keys;
 pub mod metrics;
+pub mod oidc;
 pub mod platform;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

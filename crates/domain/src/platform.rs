@@ -76,6 +76,8 @@ pub struct Platform {
     pub identity: Arc<IdentityPolicy>,
     /// WebAuthn relying party (passkeys).
     pub rp: Arc<RelyingParty>,
+    /// The OpenID provider's settings and caches.
+    pub oidc: Arc<crate::oidc::Provider>,
 }
 
 impl std::fmt::Debug for Platform {
@@ -116,6 +118,9 @@ impl Platform {
                 origin: "http://localhost:8080".into(),
                 name: "iAM Smart".into(),
             }),
+            oidc: Arc::new(crate::oidc::Provider::new(crate::oidc::OidcPolicy::new(
+                "http://localhost:8080",
+            ))),
         })
     }
 
@@ -134,6 +139,12 @@ impl Platform {
     /// The same platform with other identity timings and limits.
     pub fn with_identity_policy(mut self, policy: IdentityPolicy) -> Self {
         self.identity = Arc::new(policy);
+        self
+    }
+
+    /// The same platform with other OpenID provider settings.
+    pub fn with_oidc(mut self, policy: crate::oidc::OidcPolicy) -> Self {
+        self.oidc = Arc::new(crate::oidc::Provider::new(policy));
         self
     }
 

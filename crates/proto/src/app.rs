@@ -120,6 +120,12 @@ pub struct Upgrade {
     pub selfie: String,
 }
 
+impl std::fmt::Debug for Decision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Decision { .. }")
+    }
+}
+
 impl std::fmt::Debug for Upgrade {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Upgrade { .. }")
@@ -200,11 +206,14 @@ pub struct ApprovalClaims {
 }
 
 /// Body of an approve / deny call.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Decision {
     /// Compact JWS over [`ApprovalClaims`], signed by the device key.
     pub signed: String,
+    /// A selfie (JPEG or PNG, base64) for requests that need a face match (`step_up`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selfie: Option<String>,
 }
 
 /// Parse a QR payload `iamsmart:approve?id=<request id>` or `iamsmart:activate?code=<code>`:

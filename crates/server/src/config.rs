@@ -41,6 +41,48 @@ pub struct Config {
     pub identity: IdentityConfig,
     /// Passkeys.
     pub webauthn: WebauthnConfig,
+    /// The OpenID provider's lifetimes.
+    pub oidc: OidcConfig,
+}
+
+/// Lifetimes of the OpenID provider.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OidcConfig {
+    /// Authorization code lifetime (at most 60).
+    pub code_ttl_secs: u64,
+    /// Pushed authorization request lifetime (5 to 600).
+    pub par_ttl_secs: u64,
+    /// How long a login waits for the app.
+    pub login_ttl_secs: u64,
+    /// Access token lifetime.
+    pub access_token_ttl_secs: u64,
+    /// ID token lifetime.
+    pub id_token_ttl_secs: u64,
+    /// Absolute lifetime of a refresh token family, in days.
+    pub refresh_ttl_days: u64,
+    /// Browser session lifetime at the provider, in minutes.
+    pub session_ttl_minutes: u64,
+    /// CIBA request lifetime.
+    pub ciba_ttl_secs: u64,
+    /// CIBA polling interval.
+    pub ciba_interval_secs: u64,
+}
+
+impl Default for OidcConfig {
+    fn default() -> Self {
+        Self {
+            code_ttl_secs: 60,
+            par_ttl_secs: 90,
+            login_ttl_secs: 300,
+            access_token_ttl_secs: 600,
+            id_token_ttl_secs: 600,
+            refresh_ttl_days: 30,
+            session_ttl_minutes: 30,
+            ciba_ttl_secs: 120,
+            ciba_interval_secs: 5,
+        }
+    }
 }
 
 /// Connection to the immigration registry.
@@ -247,6 +289,7 @@ impl Default for Config {
             face: FaceConfig::default(),
             identity: IdentityConfig::default(),
             webauthn: WebauthnConfig::default(),
+            oidc: OidcConfig::default(),
         }
     }
 }
@@ -577,6 +620,32 @@ impl Config {
                 "must be between 0.2 and 1.0 (dlib embedding distance); see docs/FACE.md",
             ));
         }
+        let o = &self.oidc;
+        if !(1..=60).contains(&o.code_ttl_secs) {
+            return Err(err("oidc.code_ttl_secs", "must be 1 to 60 (FAPI 2.0)"));
+        }
+        if !(5..=600).contains(&o.par_ttl_secs) {
+            return Err(err("oidc.par_ttl_secs", "must be 5 to 600 (FAPI 2.0)"));
+        }
+        for (key, v) in [
+            ("oidc.login_ttl_secs", o.login_ttl_secs),
+            ("oidc.access_token_ttl_secs", o.access_token_ttl_secs),
+            ("oidc.id_token_ttl_secs", o.id_token_ttl_secs),
+            ("oidc.refresh_ttl_days", o.refresh_ttl_days),
+            ("oidc.session_ttl_minutes", o.session_ttl_minutes),
+            ("oidc.ciba_ttl_secs", o.ciba_ttl_secs),
+            ("oidc.ciba_interval_secs", o.ciba_interval_secs),
+        ] {
+            if v == 0 {
+                return Err(err(key, "must be at least 1"));
+            }
+        }
+        if o.access_token_ttl_secs.max(o.id_token_ttl_secs) > self.keys.token_max_lifetime_secs {
+            return Err(err(
+                "oidc.access_token_ttl_secs",
+                "token lifetimes must not exceed keys.token_max_lifetime_secs (old keys must outlive their tokens)",
+            ));
+        }
         let i = &self.identity;
         for (key, v) in [
             (
@@ -632,6 +701,22 @@ impl Config {
             origin: self.public_url.clone(),
             name: self.webauthn.rp_name.clone(),
         }
+    }
+
+    /// The OpenID provider's policy (issuer = the public URL).
+    pub fn oidc_policy(&self) -> iamsmart_domain::oidc::OidcPolicy {
+        let o = &self.oidc;
+        let mut p = iamsmart_domain::oidc::OidcPolicy::new(&self.public_url);
+        p.code_ttl_ms = o.code_ttl_secs as i64 * 1000;
+        p.par_ttl_ms = o.par_ttl_secs as i64 * 1000;
+        p.login_ttl_ms = o.login_ttl_secs as i64 * 1000;
+        p.access_token_ttl_ms = o.access_token_ttl_secs as i64 * 1000;
+        p.id_token_ttl_ms = o.id_token_ttl_secs as i64 * 1000;
+        p.refresh_ttl_ms = o.refresh_ttl_days as i64 * 86_400_000;
+        p.session_ttl_ms = o.session_ttl_minutes as i64 * 60_000;
+        p.ciba_ttl_ms = o.ciba_ttl_secs as i64 * 1000;
+        p.ciba_interval_ms = o.ciba_interval_secs as i64 * 1000;
+        p
     }
 
     /// Identity timings and limits for the domain.

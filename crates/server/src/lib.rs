@@ -1,4 +1,5 @@
 //! The `iamsmart` server: configuration, start-up checks, the HTTP server and its workers.
+pub mod clients_cli;
 pub mod config;
 pub mod demo;
 pub mod sandbox;
@@ -148,7 +149,8 @@ pub async fn start_platform(cfg: &Config) -> anyhow::Result<Platform> {
         .with_registry(registry)
         .with_face(load_face(cfg)?)
         .with_identity_policy(cfg.identity_policy())
-        .with_relying_party(cfg.relying_party()))
+        .with_relying_party(cfg.relying_party())
+        .with_oidc(cfg.oidc_policy()))
 }
 
 /// The face matcher the configuration asks for. Without `face.models_dir` (or in a build

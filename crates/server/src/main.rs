@@ -48,11 +48,80 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Online services (OpenID Connect clients).
+    Clients {
+        #[command(subcommand)]
+        command: ClientsCommand,
+    },
     /// Sandbox services and helpers for integrators and tests.
     Sandbox {
         #[command(subcommand)]
         command: SandboxCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum ClientsCommand {
+    /// Register an online service; prints the client as JSON (with a secret only for the basic
+    /// profile with client_secret_basic).
+    Create {
+        /// Name shown to residents.
+        #[arg(long)]
+        name: String,
+        /// Redirect URI (repeat for several; exact match).
+        #[arg(long = "redirect-uri", required = true)]
+        redirect_uris: Vec<String>,
+        /// The client's public keys (a JWKS file), for private_key_jwt.
+        #[arg(long, conflicts_with = "jwks_uri")]
+        jwks_file: Option<PathBuf>,
+        /// Where the client publishes its public keys.
+        #[arg(long)]
+        jwks_uri: Option<String>,
+        /// fapi2 (PAR, private_key_jwt, DPoP) or basic (PKCE with a secret or private_key_jwt).
+        #[arg(long, value_enum, default_value = "fapi2")]
+        profile: ProfileArg,
+        /// Public subject identifiers instead of pairwise (operator-approved government services).
+        #[arg(long)]
+        public_subject: bool,
+        /// Allow decoupled login (CIBA) in this mode.
+        #[arg(long, value_enum)]
+        ciba: Option<CibaArg>,
+        /// CIBA ping endpoint (with --ciba ping).
+        #[arg(long)]
+        ciba_notification_endpoint: Option<String>,
+        /// Back-channel logout endpoint.
+        #[arg(long)]
+        backchannel_logout_uri: Option<String>,
+        /// Post-logout redirect URI (repeatable).
+        #[arg(long = "post-logout-redirect-uri")]
+        post_logout_redirect_uris: Vec<String>,
+    },
+    /// Issue an initial access token for dynamic client registration (RFC 7591).
+    InitialToken {
+        /// Hours it stays valid.
+        #[arg(long, default_value_t = 24)]
+        hours: u64,
+        /// How many registrations it allows.
+        #[arg(long, default_value_t = 1)]
+        uses: u32,
+    },
+    /// Disable a client and revoke its grants.
+    Disable {
+        /// The client id.
+        client_id: String,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ProfileArg {
+    Fapi2,
+    Basic,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum CibaArg {
+    Poll,
+    Ping,
 }
 
 #[derive(Subcommand)]
@@ -238,6 +307,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
+        Command::Clients { command } => {
+            let platform = iamsmart_server::start_platform(&cfg).await?;
+            iamsmart_server::clients_cli::run(&platform, command_to_spec(command)?).await?;
+        }
         Command::Sandbox { command } => match command {
             SandboxCommand::Immd {
                 listen,
@@ -315,4 +388,53 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn command_to_spec(c: ClientsCommand) -> anyhow::Result<iamsmart_server::clients_cli::Spec> {
+    use iamsmart_server::clients_cli::Spec;
+    Ok(match c {
+        ClientsCommand::Create {
+            name,
+            redirect_uris,
+            jwks_file,
+            jwks_uri,
+            profile,
+            public_subject,
+            ciba,
+            ciba_notification_endpoint,
+            backchannel_logout_uri,
+            post_logout_redirect_uris,
+        } => {
+            let jwks = match jwks_file {
+                Some(f) => Some(
+                    serde_json::from_slice(
+                        &std::fs::read(&f)
+                            .map_err(|e| anyhow!("--jwks-file {}: {e}", f.display()))?,
+                    )
+                    .map_err(|e| anyhow!("--jwks-file {}: not JSON: {e}", f.display()))?,
+                ),
+                None => None,
+            };
+            Spec::Create {
+                name,
+                redirect_uris,
+                jwks,
+                jwks_uri,
+                profile: match profile {
+                    ProfileArg::Fapi2 => "fapi2".into(),
+                    ProfileArg::Basic => "basic".into(),
+                },
+                public_subject,
+                ciba: ciba.map(|c| match c {
+                    CibaArg::Poll => "poll".into(),
+                    CibaArg::Ping => "ping".into(),
+                }),
+                ciba_notification_endpoint,
+                backchannel_logout_uri,
+                post_logout_redirect_uris,
+            }
+        }
+        ClientsCommand::InitialToken { hours, uses } => Spec::InitialToken { hours, uses },
+        ClientsCommand::Disable { client_id } => Spec::Disable { client_id },
+    })
 }

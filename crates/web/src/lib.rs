@@ -7,6 +7,7 @@ pub mod error;
 pub mod limit;
 pub mod metrics;
 pub mod middleware;
+pub mod oauth;
 pub mod routes;
 
 use axum::Router;

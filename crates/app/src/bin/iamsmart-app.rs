@@ -80,6 +80,9 @@ enum Command {
         /// Do not ask for confirmation.
         #[arg(long)]
         yes: bool,
+        /// A selfie, for requests that need a face match.
+        #[arg(long)]
+        selfie: Option<PathBuf>,
     },
     /// Deny a request.
     Deny {
@@ -205,6 +208,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     request,
                     match_code,
                     yes,
+                    selfie,
                 } => {
                     let r = app.open_request(request).await?;
                     eprintln!(
@@ -222,11 +226,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     if !yes && !confirm("Approve?") {
                         anyhow::bail!("not approved");
                     }
-                    print(&app.decide(&r, "approve", r.details.clone()).await?)?;
+                    let face = match selfie {
+                        Some(f) => Some(read_file(f, "selfie")?),
+                        None if r.kind == "step_up" => {
+                            anyhow::bail!("this request needs a face match: pass --selfie FILE")
+                        }
+                        None => None,
+                    };
+                    let agreed = serde_json::json!({ "fields": r.details["fields"].clone() });
+                    print(&app.decide(&r, "approve", agreed, face.as_deref()).await?)?;
                 }
                 Command::Deny { request } => {
                     let r = app.open_request(request).await?;
-                    print(&app.decide(&r, "deny", serde_json::Value::Null).await?)?;
+                    print(
+                        &app.decide(&r, "deny", serde_json::Value::Null, None)
+                            .await?,
+                    )?;
                 }
                 Command::Devices => print(&app.devices().await?)?,
                 Command::Revoke { device } => {

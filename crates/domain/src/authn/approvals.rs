@@ -157,14 +157,49 @@ pub async fn status(p: &Platform, id: &str) -> Result<ApprovalView> {
     view(&row, p.clock.now_ms())
 }
 
-/// The resident that approved a request, once approved.
-pub async fn approved_by(p: &Platform, id: &str) -> Result<Option<(String, String)>> {
-    Ok(sqlx::query_as(
-        "SELECT resident_id, device_id FROM approvals WHERE id = $1 AND status = 'approved'",
+/// An approved request's outcome.
+#[derive(Debug, Clone)]
+pub struct Decided {
+    /// Who approved.
+    pub resident_id: String,
+    /// With which device.
+    pub device_id: String,
+    /// When (Unix ms).
+    pub decided_at: i64,
+    /// The e-ME fields the resident agreed to release.
+    pub agreed_fields: Vec<String>,
+    /// Whether a fresh face match was checked.
+    pub face_verified: bool,
+    /// What the resident agreed to, as signed.
+    pub agreed: serde_json::Value,
+}
+
+/// (resident, device, decided at, agreed, face verified at)
+type DecisionRow = (String, String, i64, Option<String>, Option<i64>);
+
+/// The outcome of an approved request (`None` unless approved).
+pub async fn decision(p: &Platform, id: &str) -> Result<Option<Decided>> {
+    let row: Option<DecisionRow> = sqlx::query_as(
+        "SELECT resident_id, device_id, decided_at, agreed, face_verified_at FROM approvals WHERE id = $1 AND status = 'approved'",
     )
     .bind(id)
     .fetch_optional(p.db.reader())
-    .await?)
+    .await?;
+    Ok(
+        row.map(|(resident_id, device_id, decided_at, agreed, face)| {
+            let agreed: serde_json::Value = agreed
+                .and_then(|a| serde_json::from_str(&a).ok())
+                .unwrap_or(serde_json::Value::Null);
+            Decided {
+                resident_id,
+                device_id,
+                decided_at,
+                agreed_fields: crate::oidc::claims::agreed_fields(&agreed),
+                face_verified: face.is_some(),
+                agreed,
+            }
+        }),
+    )
 }
 
 /// Record the device's signed decision. Only a pending or scanned request of the caller's
@@ -174,9 +209,11 @@ pub async fn decide(
     p: &Platform,
     caller: &DeviceCaller,
     id: &str,
-    signed: &str,
+    decision: &iamsmart_proto::app::Decision,
+    client_ip: &str,
     request_id: Option<&str>,
 ) -> Result<ApprovalView> {
+    let signed = decision.signed.as_str();
     let current = open(p, caller, id).await?;
     let jwk_text: String = sqlx::query_scalar("SELECT public_jwk FROM devices WHERE id = $1")
         .bind(&caller.device_id)
@@ -212,16 +249,35 @@ pub async fn decide(
             })
         }
     };
+    // A step-up needs a fresh face match before it counts as approved.
+    let mut face_at = None;
+    if status == "approved" && current.kind == "step_up" {
+        let selfie = decision.selfie.as_deref().ok_or(DomainError::Invalid {
+            field: "selfie",
+            message: "this request needs a face match: take a selfie".into(),
+        })?;
+        crate::identity::registration::face_check_resident(
+            p,
+            &caller.resident_id,
+            &caller.device_id,
+            selfie,
+            client_ip,
+        )
+        .await?;
+        face_at = Some(p.clock.now_ms());
+    }
     let now = p.clock.now_ms();
     let mut tx = p.db.begin().await?;
     let r = sqlx::query(
-        "UPDATE approvals SET status = $1, decided_at = $2, device_id = $3, evidence = $4
-         WHERE id = $5 AND resident_id = $6 AND status IN ('pending', 'scanned') AND expires_at > $2",
+        "UPDATE approvals SET status = $1, decided_at = $2, device_id = $3, evidence = $4, agreed = $5, face_verified_at = $6
+         WHERE id = $7 AND resident_id = $8 AND status IN ('pending', 'scanned') AND expires_at > $2",
     )
     .bind(status)
     .bind(now)
     .bind(&caller.device_id)
     .bind(signed)
+    .bind(claims.agreed.to_string())
+    .bind(face_at)
     .bind(id)
     .bind(&caller.resident_id)
     .execute(&mut *tx)

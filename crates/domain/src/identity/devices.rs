@@ -251,6 +251,9 @@ pub(crate) async fn revoke_all(
     .bind(resident_id)
     .fetch_all(&mut *conn)
     .await?;
+    for d in &ids {
+        crate::oidc::tokens::revoke_resident(conn, resident_id, Some(d), reason, now).await?;
+    }
     if !ids.is_empty() {
         audit::append(
             conn,
@@ -317,6 +320,14 @@ pub async fn revoke(
     if r.rows_affected() == 0 {
         return Err(DomainError::NotFound);
     }
+    crate::oidc::tokens::revoke_resident(
+        &mut tx,
+        &caller.resident_id,
+        Some(device_id),
+        "device revoked",
+        now,
+    )
+    .await?;
     audit::append(
         &mut tx,
         now,

@@ -633,6 +633,30 @@ pub(crate) async fn set_plus(
     Ok(())
 }
 
+/// Match a fresh selfie of a registered resident against the registry's photo (upgrades and
+/// face step-up). Failures count against the HKID, the device and the address.
+pub async fn face_check_resident(
+    p: &Platform,
+    resident_id: &str,
+    device_id: &str,
+    selfie: &str,
+    client_ip: &str,
+) -> Result<()> {
+    let r = super::get(p, resident_id).await?;
+    let hkid = Hkid::parse(&r.verified.hkid)
+        .map_err(|_| DomainError::Integrity("stored HKID does not parse".into()))?;
+    let keys = attempt_keys(p, &hkid, device_id, client_ip);
+    let card = CardData {
+        hkid: r.verified.hkid.clone(),
+        name_en: r.verified.name_en.clone(),
+        name_zh: r.verified.name_zh.clone(),
+        date_of_birth: r.verified.date_of_birth.clone(),
+    };
+    prove_remotely(p, &card, None, selfie, &keys).await?;
+    guard::clear_attempts(p, &keys[..1]).await?;
+    Ok(())
+}
+
 /// Upgrade to iAM Smart+ from the app with a fresh selfie matched against the registry photo.
 pub async fn upgrade_in_app(
     p: &Platform,
@@ -645,21 +669,11 @@ pub async fn upgrade_in_app(
     if r.level == "plus" {
         return Ok(r.level);
     }
-    let hkid = Hkid::parse(&r.verified.hkid)
-        .map_err(|_| DomainError::Integrity("stored HKID does not parse".into()))?;
-    let keys = attempt_keys(p, &hkid, &caller.device_id, client_ip);
-    let card = CardData {
-        hkid: r.verified.hkid.clone(),
-        name_en: r.verified.name_en.clone(),
-        name_zh: r.verified.name_zh.clone(),
-        date_of_birth: r.verified.date_of_birth.clone(),
-    };
-    prove_remotely(p, &card, None, selfie, &keys).await?;
+    face_check_resident(p, &r.id, &caller.device_id, selfie, client_ip).await?;
     let now = p.clock.now_ms();
     let mut tx = p.db.begin().await?;
     set_plus(&mut tx, &r.id, "face", &caller.actor(), now, request_id).await?;
     tx.commit().await?;
-    guard::clear_attempts(p, &keys[..1]).await?;
     Ok("plus".into())
 }
 

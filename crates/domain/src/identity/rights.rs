@@ -103,6 +103,8 @@ pub async fn close(p: &Platform, caller: &DeviceCaller, request_id: Option<&str>
         .execute(&mut *tx)
         .await?;
     approvals::cancel_all(&mut tx, &caller.resident_id, now).await?;
+    crate::oidc::tokens::revoke_resident(&mut tx, &caller.resident_id, None, "account closed", now)
+        .await?;
     audit::append(
         &mut tx,
         now,
@@ -143,7 +145,16 @@ pub async fn purge_closed(p: &Platform) -> Result<u64> {
         if gone == 0 {
             continue; // reopened meanwhile
         }
-        for table in ["devices", "approvals", "activation_codes"] {
+        for table in [
+            "devices",
+            "approvals",
+            "activation_codes",
+            "consents",
+            "grants",
+            "op_sessions",
+            "subjects",
+            "ciba_requests",
+        ] {
             sqlx::query(&format!("DELETE FROM {table} WHERE resident_id = $1"))
                 .bind(&id)
                 .execute(&mut *tx)

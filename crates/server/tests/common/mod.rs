@@ -1,5 +1,6 @@
 //! Runs the real `iamsmart` binary against a test database.
 #![allow(dead_code)]
+pub mod rp;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

@@ -227,7 +227,7 @@ async fn decide(
     let call = Signed::from(&s, req).await?;
     let caller = call.device(&s).await?;
     let d: Decision = call.json()?;
-    Ok(Json(
-        approvals::decide(&s.platform, &caller, &id, &d.signed, Some(&call.rid)).await?,
-    ))
+    let view = approvals::decide(&s.platform, &caller, &id, &d, &call.ip, Some(&call.rid)).await?;
+    iamsmart_domain::oidc::ciba::decided(&s.platform, &id).await;
+    Ok(Json(view))
 }

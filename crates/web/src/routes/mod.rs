@@ -2,6 +2,7 @@
 mod admin;
 mod app;
 mod health;
+mod oidc;
 mod staff;
 mod transparency;
 
@@ -18,6 +19,7 @@ pub fn routes(state: AppState, body_limit: usize, upload_limit: usize) -> Router
         .merge(admin::routes())
         .merge(app::routes())
         .merge(staff::routes())
+        .merge(oidc::routes())
         .layer(RequestBodyLimitLayer::new(body_limit));
     let uploads = Router::new()
         .merge(app::upload_routes())

@@ -1,0 +1,715 @@
+//! Clients (online services): registration by an operator or through dynamic registration
+//! (RFC 7591/7592), their metadata and rules, and their keys.
+//!
+//! Profiles: `fapi2` (the default) requires PAR, PKCE S256, `private_key_jwt` and DPoP-bound
+//! tokens; `basic` allows `client_secret_basic` or `private_key_jwt` with PKCE S256, for small
+//! services. Subjects are pairwise per sector (the redirect URIs' host) unless the operator
+//! approved public subjects for a government client that needs them.
+use super::error::{OAuthError, OResult};
+use crate::audit::{self, Event};
+use crate::error::DomainError;
+use crate::platform::Platform;
+use iamsmart_crypto::jose::{Alg, PublicJwk};
+use iamsmart_store::Row;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// Grant type of CIBA.
+pub const CIBA_GRANT: &str = "urn:openid:params:grant-type:ciba";
+
+/// Registered metadata (RFC 7591 names, plus `iamsmart_profile`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientMetadata {
+    /// Name shown to residents.
+    pub client_name: String,
+    /// Exact redirect URIs.
+    pub redirect_uris: Vec<String>,
+    /// Where RP-initiated logout may return.
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// `private_key_jwt` or `client_secret_basic`.
+    #[serde(default = "default_auth_method")]
+    pub token_endpoint_auth_method: String,
+    /// The client's public keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks: Option<serde_json::Value>,
+    /// Where the client publishes its public keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
+    /// `authorization_code`, `refresh_token`, the CIBA grant.
+    #[serde(default = "default_grants")]
+    pub grant_types: Vec<String>,
+    /// Only `code`.
+    #[serde(default = "default_response_types")]
+    pub response_types: Vec<String>,
+    /// ES256 (default), EdDSA or RS256.
+    #[serde(default = "default_alg")]
+    pub id_token_signed_response_alg: String,
+    /// `pairwise` (default) or `public` (operator-approved only).
+    #[serde(default = "default_subject_type")]
+    pub subject_type: String,
+    /// Scopes the client may ask for (space-separated); default: every scope.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// Tokens bound to the client's DPoP key.
+    #[serde(default)]
+    pub dpop_bound_access_tokens: bool,
+    /// PAR required.
+    #[serde(default)]
+    pub require_pushed_authorization_requests: bool,
+    /// Back-channel logout endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backchannel_logout_uri: Option<String>,
+    /// Include `sid` in logout tokens.
+    #[serde(default)]
+    pub backchannel_logout_session_required: bool,
+    /// CIBA: `poll` or `ping`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backchannel_token_delivery_mode: Option<String>,
+    /// CIBA ping endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backchannel_client_notification_endpoint: Option<String>,
+    /// Logo shown on the login page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logo_uri: Option<String>,
+    /// `fapi2` (default) or `basic`.
+    #[serde(default = "default_profile")]
+    pub iamsmart_profile: String,
+}
+
+fn default_auth_method() -> String {
+    "private_key_jwt".into()
+}
+fn default_grants() -> Vec<String> {
+    vec!["authorization_code".into(), "refresh_token".into()]
+}
+fn default_response_types() -> Vec<String> {
+    vec!["code".into()]
+}
+fn default_alg() -> String {
+    "ES256".into()
+}
+fn default_subject_type() -> String {
+    "pairwise".into()
+}
+fn default_profile() -> String {
+    "fapi2".into()
+}
+
+/// A registered client.
+#[derive(Debug, Clone)]
+pub struct Client {
+    /// `client_id`.
+    pub id: String,
+    /// Metadata.
+    pub meta: ClientMetadata,
+    /// SHA-256 of the secret (basic clients with `client_secret_basic`).
+    pub secret_hash: Option<Vec<u8>>,
+    /// `active` or `disabled`.
+    pub status: String,
+}
+
+impl Client {
+    /// Whether this is a FAPI 2.0 client.
+    pub fn fapi(&self) -> bool {
+        self.meta.iamsmart_profile == "fapi2"
+    }
+    /// The sector of pairwise subjects: the host of the redirect URIs.
+    pub fn sector(&self) -> String {
+        self.meta
+            .redirect_uris
+            .first()
+            .and_then(|u| host_of(u))
+            .unwrap_or_else(|| self.id.clone())
+    }
+    /// The ID token signing algorithm.
+    pub fn id_token_alg(&self) -> Alg {
+        self.meta
+            .id_token_signed_response_alg
+            .parse()
+            .unwrap_or(Alg::ES256)
+    }
+    /// Whether the client may use a grant type.
+    pub fn has_grant(&self, g: &str) -> bool {
+        self.meta.grant_types.iter().any(|x| x == g)
+    }
+}
+
+fn host_of(url: &str) -> Option<String> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if host.starts_with('[') {
+        host.split_inclusive(']').next()?
+    } else {
+        host.split(':').next()?
+    };
+    (!host.is_empty()).then(|| host.to_ascii_lowercase())
+}
+
+fn is_loopback(host: &str) -> bool {
+    host == "localhost" || host == "127.0.0.1" || host == "[::1]"
+}
+
+/// Check a URI a client registers: absolute https (http only on loopback, for development),
+/// no fragment, no user info, no wildcards.
+pub fn check_uri(field: &str, uri: &str) -> Result<(), String> {
+    let lower = uri.to_ascii_lowercase();
+    let host = host_of(uri).ok_or_else(|| format!("{field}: {uri:?} is not an absolute URL"))?;
+    let scheme_ok =
+        lower.starts_with("https://") || (lower.starts_with("http://") && is_loopback(&host));
+    if !scheme_ok {
+        return Err(format!(
+            "{field}: {uri:?} must use https (http only on localhost)"
+        ));
+    }
+    if uri.contains('#')
+        || uri.contains('*')
+        || uri.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(format!(
+            "{field}: {uri:?} must not contain a fragment, wildcards or spaces"
+        ));
+    }
+    let authority = uri.split_once("://").map(|x| x.1).unwrap_or_default();
+    if authority
+        .split(['/', '?'])
+        .next()
+        .unwrap_or_default()
+        .contains('@')
+    {
+        return Err(format!(
+            "{field}: {uri:?} must not contain user information"
+        ));
+    }
+    if uri.len() > 2000 {
+        return Err(format!("{field}: too long"));
+    }
+    Ok(())
+}
+
+fn meta_err(m: impl Into<String>) -> OAuthError {
+    OAuthError::invalid_client_metadata(m)
+}
+
+/// Check metadata against the rules of its profile. `operator` may approve public subjects.
+pub fn check_metadata(m: &ClientMetadata, operator: bool) -> OResult<()> {
+    let name = m.client_name.trim();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(meta_err("client_name: 1 to 100 characters"));
+    }
+    if m.redirect_uris.is_empty() || m.redirect_uris.len() > 20 {
+        return Err(OAuthError::invalid_redirect_uri(
+            "give 1 to 20 redirect_uris",
+        ));
+    }
+    for u in &m.redirect_uris {
+        check_uri("redirect_uris", u).map_err(OAuthError::invalid_redirect_uri)?;
+    }
+    let hosts: std::collections::BTreeSet<_> =
+        m.redirect_uris.iter().filter_map(|u| host_of(u)).collect();
+    if m.subject_type == "pairwise" && hosts.len() > 1 {
+        return Err(OAuthError::invalid_redirect_uri(
+            "all redirect_uris must share one host (the sector of pairwise subjects); register one client per site",
+        ));
+    }
+    for u in m
+        .post_logout_redirect_uris
+        .iter()
+        .chain(m.backchannel_logout_uri.iter())
+        .chain(m.backchannel_client_notification_endpoint.iter())
+        .chain(m.jwks_uri.iter())
+        .chain(m.logo_uri.iter())
+    {
+        check_uri("uri", u).map_err(meta_err)?;
+    }
+    match m.subject_type.as_str() {
+        "pairwise" => {}
+        "public" if operator => {}
+        "public" => {
+            return Err(meta_err(
+                "subject_type public is granted by the platform operator only",
+            ))
+        }
+        _ => return Err(meta_err("subject_type: pairwise or public")),
+    }
+    if m.response_types != ["code"] {
+        return Err(meta_err("response_types: only [\"code\"]"));
+    }
+    for g in &m.grant_types {
+        if !["authorization_code", "refresh_token", CIBA_GRANT].contains(&g.as_str()) {
+            return Err(meta_err(format!(
+                "grant_types: {g:?} is not supported (authorization_code, refresh_token, {CIBA_GRANT})"
+            )));
+        }
+    }
+    if m.id_token_signed_response_alg.parse::<Alg>().is_err() {
+        return Err(meta_err(
+            "id_token_signed_response_alg: ES256, EdDSA or RS256",
+        ));
+    }
+    let has_keys = m.jwks.is_some() || m.jwks_uri.is_some();
+    if m.jwks.is_some() && m.jwks_uri.is_some() {
+        return Err(meta_err("give jwks or jwks_uri, not both"));
+    }
+    if let Some(j) = &m.jwks {
+        parse_jwks(j).map_err(meta_err)?;
+    }
+    match (
+        m.iamsmart_profile.as_str(),
+        m.token_endpoint_auth_method.as_str(),
+    ) {
+        ("fapi2", "private_key_jwt") | ("basic", "private_key_jwt") if !has_keys => {
+            return Err(meta_err("private_key_jwt needs jwks or jwks_uri"))
+        }
+        ("fapi2", "private_key_jwt") => {
+            if !m.dpop_bound_access_tokens || !m.require_pushed_authorization_requests {
+                return Err(meta_err(
+                    "fapi2 clients use PAR and DPoP-bound tokens (require_pushed_authorization_requests and dpop_bound_access_tokens must be true)",
+                ));
+            }
+        }
+        ("fapi2", _) => return Err(meta_err("fapi2 clients authenticate with private_key_jwt")),
+        ("basic", "private_key_jwt" | "client_secret_basic") => {}
+        ("basic", _) => {
+            return Err(meta_err(
+                "token_endpoint_auth_method: private_key_jwt or client_secret_basic",
+            ))
+        }
+        _ => return Err(meta_err("iamsmart_profile: fapi2 or basic")),
+    }
+    if m.has_ciba() {
+        match m.backchannel_token_delivery_mode.as_deref() {
+            Some("poll") => {}
+            Some("ping") if m.backchannel_client_notification_endpoint.is_some() => {}
+            _ => {
+                return Err(meta_err(
+                    "CIBA clients set backchannel_token_delivery_mode poll, or ping with backchannel_client_notification_endpoint",
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+impl ClientMetadata {
+    /// A new client's metadata with the defaults of `profile`.
+    pub fn for_profile(name: &str, redirect_uris: Vec<String>, profile: &str) -> Self {
+        let fapi = profile == "fapi2";
+        Self {
+            client_name: name.into(),
+            redirect_uris,
+            post_logout_redirect_uris: vec![],
+            token_endpoint_auth_method: if fapi {
+                "private_key_jwt".into()
+            } else {
+                "client_secret_basic".into()
+            },
+            jwks: None,
+            jwks_uri: None,
+            grant_types: default_grants(),
+            response_types: default_response_types(),
+            id_token_signed_response_alg: default_alg(),
+            subject_type: default_subject_type(),
+            scope: None,
+            dpop_bound_access_tokens: fapi,
+            require_pushed_authorization_requests: fapi,
+            backchannel_logout_uri: None,
+            backchannel_logout_session_required: false,
+            backchannel_token_delivery_mode: None,
+            backchannel_client_notification_endpoint: None,
+            logo_uri: None,
+            iamsmart_profile: profile.into(),
+        }
+    }
+
+    fn has_ciba(&self) -> bool {
+        self.grant_types.iter().any(|g| g == CIBA_GRANT)
+    }
+}
+
+/// Parse a JWKS document into public keys (private members refused).
+pub fn parse_jwks(v: &serde_json::Value) -> Result<Vec<PublicJwk>, String> {
+    let keys = v
+        .get("keys")
+        .and_then(|k| k.as_array())
+        .ok_or("jwks: expected {\"keys\": [...]}")?;
+    if keys.is_empty() || keys.len() > 20 {
+        return Err("jwks: 1 to 20 keys".into());
+    }
+    keys.iter()
+        .map(|k| {
+            if k.get("d").is_some() || k.get("p").is_some() || k.get("k").is_some() {
+                return Err(
+                    "jwks: private or symmetric key material must not be registered".into(),
+                );
+            }
+            serde_json::from_value::<PublicJwk>(k.clone()).map_err(|e| format!("jwks: {e}"))
+        })
+        .collect()
+}
+
+/// A newly registered client and its one-time secrets.
+#[derive(Debug, Clone, Serialize)]
+pub struct Registered {
+    /// `client_id`.
+    pub client_id: String,
+    /// Secret (client_secret_basic only; shown once).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+    /// RFC 7592 registration access token (shown once).
+    pub registration_access_token: String,
+    /// RFC 7592 management URI.
+    pub registration_client_uri: String,
+    /// Metadata as registered.
+    #[serde(flatten)]
+    pub metadata: ClientMetadata,
+    /// Unix seconds.
+    pub client_id_issued_at: i64,
+}
+
+fn hash(s: &str) -> Vec<u8> {
+    iamsmart_crypto::hash::sha256(s.as_bytes()).to_vec()
+}
+
+/// Register a client. `operator` marks creation by the platform operator (CLI, admin API).
+pub async fn register(
+    p: &Platform,
+    meta: ClientMetadata,
+    actor: &str,
+    operator: bool,
+) -> OResult<Registered> {
+    check_metadata(&meta, operator)?;
+    let id = format!("c_{}", iamsmart_crypto::rng::token(p.rng.as_ref(), 12));
+    let secret = (meta.token_endpoint_auth_method == "client_secret_basic")
+        .then(|| iamsmart_crypto::rng::token(p.rng.as_ref(), 32));
+    let rat = iamsmart_crypto::rng::token(p.rng.as_ref(), 32);
+    let now = p.clock.now_ms();
+    let text = serde_json::to_string(&meta).map_err(|e| OAuthError::server_error(e.to_string()))?;
+    let mut tx = p.db.begin().await.map_err(DomainError::from)?;
+    sqlx::query(
+        "INSERT INTO clients (id, name, profile, metadata, secret_hash, registration_token_hash, status, created_by, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, $8, $8)",
+    )
+    .bind(&id)
+    .bind(&meta.client_name)
+    .bind(&meta.iamsmart_profile)
+    .bind(&text)
+    .bind(secret.as_deref().map(hash))
+    .bind(hash(&rat))
+    .bind(actor)
+    .bind(now)
+    .execute(&mut *tx)
+    .await
+    .map_err(DomainError::from)?;
+    audit::append(
+        &mut tx,
+        now,
+        None,
+        &Event {
+            kind: "client.registered",
+            actor,
+            subject: &format!("client:{id}"),
+            detail: serde_json::json!({ "profile": meta.iamsmart_profile, "subject_type": meta.subject_type }),
+        },
+    )
+    .await?;
+    tx.commit().await.map_err(DomainError::from)?;
+    Ok(Registered {
+        registration_client_uri: p.oidc.policy.url(&format!("/register/{id}")),
+        client_id: id,
+        client_secret: secret,
+        registration_access_token: rat,
+        metadata: meta,
+        client_id_issued_at: now / 1000,
+    })
+}
+
+/// Load an active client.
+pub async fn get(p: &Platform, id: &str) -> Result<Option<Client>, DomainError> {
+    if id.is_empty() || id.len() > 64 {
+        return Ok(None);
+    }
+    let row = sqlx::query("SELECT metadata, secret_hash, status FROM clients WHERE id = $1")
+        .bind(id)
+        .fetch_optional(p.db.reader())
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let status: String = row.try_get(2)?;
+    if status != "active" {
+        return Ok(None);
+    }
+    let meta: ClientMetadata = serde_json::from_str(&row.try_get::<String, _>(0)?)
+        .map_err(|e| DomainError::Integrity(format!("client metadata: {e}")))?;
+    Ok(Some(Client {
+        id: id.into(),
+        meta,
+        secret_hash: row.try_get(1)?,
+        status,
+    }))
+}
+
+/// Check an RFC 7592 registration access token for a client.
+pub async fn check_registration_token(p: &Platform, id: &str, token: &str) -> OResult<Client> {
+    let stored: Option<Option<Vec<u8>>> = sqlx::query_scalar(
+        "SELECT registration_token_hash FROM clients WHERE id = $1 AND status = 'active'",
+    )
+    .bind(id)
+    .fetch_optional(p.db.reader())
+    .await
+    .map_err(DomainError::from)?;
+    let ok = stored
+        .flatten()
+        .is_some_and(|h| iamsmart_crypto::hash::ct_eq(&h, &hash(token)));
+    if !ok {
+        return Err(OAuthError::invalid_token(
+            "unknown client or wrong registration access token",
+        ));
+    }
+    get(p, id)
+        .await?
+        .ok_or_else(|| OAuthError::invalid_token("unknown client"))
+}
+
+/// Replace a client's metadata (RFC 7592 PUT). The profile and subject type cannot change.
+pub async fn update(p: &Platform, client: &Client, meta: ClientMetadata) -> OResult<Client> {
+    if meta.iamsmart_profile != client.meta.iamsmart_profile
+        || meta.subject_type != client.meta.subject_type
+        || meta.token_endpoint_auth_method != client.meta.token_endpoint_auth_method
+    {
+        return Err(meta_err(
+            "iamsmart_profile, subject_type and token_endpoint_auth_method cannot change; register a new client",
+        ));
+    }
+    check_metadata(&meta, meta.subject_type == "public")?;
+    let now = p.clock.now_ms();
+    let text = serde_json::to_string(&meta).map_err(|e| OAuthError::server_error(e.to_string()))?;
+    let mut tx = p.db.begin().await.map_err(DomainError::from)?;
+    sqlx::query("UPDATE clients SET metadata = $1, name = $2, updated_at = $3 WHERE id = $4")
+        .bind(&text)
+        .bind(&meta.client_name)
+        .bind(now)
+        .bind(&client.id)
+        .execute(&mut *tx)
+        .await
+        .map_err(DomainError::from)?;
+    let actor = format!("client:{}", client.id);
+    audit::append(
+        &mut tx,
+        now,
+        None,
+        &Event {
+            kind: "client.updated",
+            actor: &actor,
+            subject: &actor,
+            detail: serde_json::json!({}),
+        },
+    )
+    .await?;
+    tx.commit().await.map_err(DomainError::from)?;
+    p.oidc.forget_keys(&client.id);
+    Ok(Client {
+        meta,
+        ..client.clone()
+    })
+}
+
+/// Disable a client (RFC 7592 DELETE, or the operator): its grants are revoked.
+pub async fn disable(p: &Platform, id: &str, actor: &str) -> OResult<()> {
+    let now = p.clock.now_ms();
+    let mut tx = p.db.begin().await.map_err(DomainError::from)?;
+    let r = sqlx::query("UPDATE clients SET status = 'disabled', updated_at = $1 WHERE id = $2 AND status = 'active'")
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(DomainError::from)?;
+    if r.rows_affected() == 0 {
+        return Err(OAuthError::invalid_token("unknown client"));
+    }
+    sqlx::query("UPDATE grants SET revoked_at = $1, revoked_reason = 'client disabled' WHERE client_id = $2 AND revoked_at IS NULL")
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(DomainError::from)?;
+    audit::append(
+        &mut tx,
+        now,
+        None,
+        &Event {
+            kind: "client.disabled",
+            actor,
+            subject: &format!("client:{id}"),
+            detail: serde_json::json!({}),
+        },
+    )
+    .await?;
+    tx.commit().await.map_err(DomainError::from)?;
+    Ok(())
+}
+
+/// Issue an initial access token for dynamic registration (operator).
+pub async fn issue_initial_token(
+    p: &Platform,
+    actor: &str,
+    ttl_ms: i64,
+    uses: i64,
+) -> Result<String, DomainError> {
+    let token = iamsmart_crypto::rng::token(p.rng.as_ref(), 32);
+    let now = p.clock.now_ms();
+    sqlx::query("INSERT INTO initial_access_tokens (token_hash, created_by, created_at, expires_at, uses_left) VALUES ($1, $2, $3, $4, $5)")
+        .bind(hash(&token))
+        .bind(actor)
+        .bind(now)
+        .bind(now + ttl_ms)
+        .bind(uses)
+        .execute(p.db.writer())
+        .await?;
+    Ok(token)
+}
+
+/// Spend one use of an initial access token.
+pub async fn use_initial_token(p: &Platform, token: &str) -> OResult<()> {
+    let r = sqlx::query(
+        "UPDATE initial_access_tokens SET uses_left = uses_left - 1 WHERE token_hash = $1 AND uses_left > 0 AND expires_at > $2",
+    )
+    .bind(hash(token))
+    .bind(p.clock.now_ms())
+    .execute(p.db.writer())
+    .await
+    .map_err(DomainError::from)?;
+    if r.rows_affected() == 1 {
+        Ok(())
+    } else {
+        Err(OAuthError::invalid_token(
+            "dynamic registration needs a valid initial access token from the platform operator",
+        ))
+    }
+}
+
+/// Per-process cache of clients' keys fetched from their `jwks_uri`.
+#[derive(Debug, Default)]
+pub struct KeyCache {
+    entries: Mutex<HashMap<String, (Vec<PublicJwk>, i64)>>,
+}
+
+impl KeyCache {
+    fn get(&self, client: &str, now: i64, max_age: i64) -> Option<Vec<PublicJwk>> {
+        let e = self.entries.lock().ok()?;
+        e.get(client)
+            .filter(|(_, at)| now - at < max_age)
+            .map(|(k, _)| k.clone())
+    }
+    fn put(&self, client: &str, keys: Vec<PublicJwk>, now: i64) {
+        if let Ok(mut e) = self.entries.lock() {
+            if e.len() > 10_000 {
+                e.clear();
+            }
+            e.insert(client.into(), (keys, now));
+        }
+    }
+    /// Drop a client's cached keys.
+    pub fn forget(&self, client: &str) {
+        if let Ok(mut e) = self.entries.lock() {
+            e.remove(client);
+        }
+    }
+}
+
+/// The client's public keys: registered inline, or fetched from its `jwks_uri` (cached five
+/// minutes; `refresh` fetches again, at most every ten seconds).
+pub async fn keys(p: &Platform, client: &Client, refresh: bool) -> OResult<Vec<PublicJwk>> {
+    if let Some(j) = &client.meta.jwks {
+        return parse_jwks(j).map_err(OAuthError::invalid_client);
+    }
+    let Some(uri) = &client.meta.jwks_uri else {
+        return Err(OAuthError::invalid_client(
+            "the client has no registered keys",
+        ));
+    };
+    let now = p.clock.now_ms();
+    let max_age = if refresh { 10_000 } else { 300_000 };
+    if let Some(k) = p.oidc.keys.get(&client.id, now, max_age) {
+        return Ok(k);
+    }
+    let fetched: serde_json::Value = async {
+        p.oidc
+            .http
+            .get(uri)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await
+    }
+    .await
+    .map_err(|e| OAuthError::invalid_client(format!("cannot fetch the client's jwks_uri: {e}")))?;
+    let keys = parse_jwks(&fetched).map_err(OAuthError::invalid_client)?;
+    p.oidc.keys.put(&client.id, keys.clone(), now);
+    Ok(keys)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirect_uris_are_checked() {
+        for bad in [
+            "http://example.org/cb",
+            "https://example.org/cb#frag",
+            "https://*.example.org/cb",
+            "https://user@example.org/cb",
+            "javascript:alert(1)",
+            "/relative",
+            "https://exa mple.org/",
+        ] {
+            assert!(check_uri("redirect_uris", bad).is_err(), "{bad}");
+        }
+        for good in [
+            "https://example.org/cb",
+            "http://127.0.0.1:9000/cb",
+            "http://localhost/cb?x=1",
+            "com.example.app://cb"
+                .replace("com.example.app", "https")
+                .as_str(),
+        ] {
+            assert!(check_uri("redirect_uris", good).is_ok(), "{good}");
+        }
+        assert_eq!(host_of("https://a.b:8443/x").as_deref(), Some("a.b"));
+        assert_eq!(host_of("https://u@h/x").as_deref(), Some("h"));
+    }
+
+    #[test]
+    fn profiles_enforce_their_rules() {
+        let jwks = serde_json::json!({"keys": [{"kty": "EC", "crv": "P-256", "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", "y": "x_FEzRu9m36HLN_tAsdqjEhnq5Hx8BjrpyZlWyQWHBI"}]});
+        let mut m =
+            ClientMetadata::for_profile("Svc", vec!["https://svc.example/cb".into()], "fapi2");
+        assert!(check_metadata(&m, false).is_err(), "fapi2 needs keys");
+        m.jwks = Some(jwks.clone());
+        check_metadata(&m, false).unwrap();
+        m.dpop_bound_access_tokens = false;
+        assert!(check_metadata(&m, false).is_err());
+        let mut b =
+            ClientMetadata::for_profile("Svc", vec!["https://svc.example/cb".into()], "basic");
+        check_metadata(&b, false).unwrap();
+        b.subject_type = "public".into();
+        assert!(
+            check_metadata(&b, false).is_err(),
+            "public subjects need the operator"
+        );
+        check_metadata(&b, true).unwrap();
+        b.redirect_uris.push("https://other.example/cb".into());
+        b.subject_type = "pairwise".into();
+        assert!(
+            check_metadata(&b, false).is_err(),
+            "one sector per pairwise client"
+        );
+        let mut priv_key = jwks;
+        priv_key["keys"][0]["d"] = "secret".into();
+        assert!(parse_jwks(&priv_key).is_err());
+    }
+}

@@ -1,0 +1,116 @@
+//! The OpenID Connect provider: clients, authorization (PAR, PKCE, request objects), the
+//! resident's approval in the app, tokens (ID tokens, RFC 9068 access tokens, rotating refresh
+//! tokens, DPoP binding), userinfo with consented claims only, revocation and introspection,
+//! decoupled login (CIBA), logout, and dynamic client registration.
+//!
+//! Errors are [`OAuthError`]s: the RFC error code, a description for the developer, and the HTTP
+//! status; the web layer renders them in the format of the endpoint.
+pub mod authorize;
+pub mod ciba;
+pub mod claims;
+pub mod client_auth;
+pub mod clients;
+pub mod discovery;
+pub mod dpop;
+pub mod error;
+pub mod logout;
+pub mod tokens;
+
+pub use error::OAuthError;
+
+/// `acr` values, from weakest to strongest.
+pub const ACR_BASIC: &str = "urn:iamsmart:acr:basic";
+/// iAM Smart+.
+pub const ACR_PLUS: &str = "urn:iamsmart:acr:plus";
+/// iAM Smart+ with a fresh face match.
+pub const ACR_FACE: &str = "urn:iamsmart:acr:face";
+/// Every `acr` value, weakest first.
+pub const ACRS: [&str; 3] = [ACR_BASIC, ACR_PLUS, ACR_FACE];
+
+/// The rank of an `acr` value (higher is stronger), or `None` if unknown.
+pub fn acr_rank(acr: &str) -> Option<usize> {
+    ACRS.iter().position(|a| *a == acr)
+}
+
+/// Lifetimes and limits of the provider.
+#[derive(Debug, Clone)]
+pub struct OidcPolicy {
+    /// The issuer identifier (the platform's public URL).
+    pub issuer: String,
+    /// Authorization code lifetime (at most 60 s).
+    pub code_ttl_ms: i64,
+    /// Pushed authorization request lifetime (5 to 600 s).
+    pub par_ttl_ms: i64,
+    /// How long a login waits for the app.
+    pub login_ttl_ms: i64,
+    /// Access token lifetime.
+    pub access_token_ttl_ms: i64,
+    /// ID token lifetime.
+    pub id_token_ttl_ms: i64,
+    /// Absolute lifetime of a refresh token family.
+    pub refresh_ttl_ms: i64,
+    /// Browser session lifetime at the provider.
+    pub session_ttl_ms: i64,
+    /// CIBA request lifetime.
+    pub ciba_ttl_ms: i64,
+    /// CIBA polling interval.
+    pub ciba_interval_ms: i64,
+    /// Clock skew accepted on client assertions, request objects and DPoP proofs.
+    pub skew_ms: i64,
+}
+
+impl OidcPolicy {
+    /// Defaults for an issuer.
+    pub fn new(issuer: &str) -> Self {
+        Self {
+            issuer: issuer.trim_end_matches('/').to_string(),
+            code_ttl_ms: 60_000,
+            par_ttl_ms: 90_000,
+            login_ttl_ms: 300_000,
+            access_token_ttl_ms: 600_000,
+            id_token_ttl_ms: 600_000,
+            refresh_ttl_ms: 30 * 86_400_000,
+            session_ttl_ms: 30 * 60_000,
+            ciba_ttl_ms: 120_000,
+            ciba_interval_ms: 5_000,
+            skew_ms: 60_000,
+        }
+    }
+
+    /// An endpoint's URL.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.issuer)
+    }
+}
+
+/// The provider's settings and per-process caches (shared by every request).
+#[derive(Debug)]
+pub struct Provider {
+    /// Lifetimes and the issuer.
+    pub policy: OidcPolicy,
+    /// Clients' keys fetched from their `jwks_uri`.
+    pub keys: clients::KeyCache,
+    /// Outgoing calls: client key sets, back-channel logout, CIBA pings.
+    pub http: reqwest::Client,
+}
+
+impl Provider {
+    /// A provider with `policy`.
+    pub fn new(policy: OidcPolicy) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(5))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_default();
+        Self {
+            policy,
+            keys: clients::KeyCache::default(),
+            http,
+        }
+    }
+
+    /// Forget a client's cached keys (after its metadata changed).
+    pub fn forget_keys(&self, client_id: &str) {
+        self.keys.forget(client_id);
+    }
+}

@@ -1,0 +1,103 @@
+//! `iamsmart clients ...`: register online services from the command line.
+use anyhow::anyhow;
+use iamsmart_domain::oidc::clients::{self, ClientMetadata, CIBA_GRANT};
+use iamsmart_domain::Platform;
+
+/// What to do.
+#[allow(clippy::large_enum_variant)]
+pub enum Spec {
+    /// Register a client.
+    Create {
+        /// Name.
+        name: String,
+        /// Redirect URIs.
+        redirect_uris: Vec<String>,
+        /// Inline JWKS.
+        jwks: Option<serde_json::Value>,
+        /// JWKS URI.
+        jwks_uri: Option<String>,
+        /// `fapi2` or `basic`.
+        profile: String,
+        /// Public subjects.
+        public_subject: bool,
+        /// CIBA mode.
+        ciba: Option<String>,
+        /// CIBA ping endpoint.
+        ciba_notification_endpoint: Option<String>,
+        /// Back-channel logout endpoint.
+        backchannel_logout_uri: Option<String>,
+        /// Post-logout redirect URIs.
+        post_logout_redirect_uris: Vec<String>,
+    },
+    /// An initial access token for dynamic registration.
+    InitialToken {
+        /// Hours.
+        hours: u64,
+        /// Uses.
+        uses: u32,
+    },
+    /// Disable a client.
+    Disable {
+        /// Client id.
+        client_id: String,
+    },
+}
+
+/// Run a `clients` command and print its result.
+pub async fn run(p: &Platform, spec: Spec) -> anyhow::Result<()> {
+    match spec {
+        Spec::Create {
+            name,
+            redirect_uris,
+            jwks,
+            jwks_uri,
+            profile,
+            public_subject,
+            ciba,
+            ciba_notification_endpoint,
+            backchannel_logout_uri,
+            post_logout_redirect_uris,
+        } => {
+            let mut m = ClientMetadata::for_profile(&name, redirect_uris, &profile);
+            if jwks.is_some() || jwks_uri.is_some() {
+                m.jwks = jwks;
+                m.jwks_uri = jwks_uri;
+                m.token_endpoint_auth_method = "private_key_jwt".into();
+            }
+            if public_subject {
+                m.subject_type = "public".into();
+            }
+            if let Some(mode) = ciba {
+                m.grant_types.push(CIBA_GRANT.into());
+                m.backchannel_token_delivery_mode = Some(mode);
+                m.backchannel_client_notification_endpoint = ciba_notification_endpoint;
+            }
+            m.backchannel_logout_uri = backchannel_logout_uri;
+            m.post_logout_redirect_uris = post_logout_redirect_uris;
+            let created = clients::register(p, m, "operator:cli", true)
+                .await
+                .map_err(|e| anyhow!("{}: {}", e.error, e.description))?;
+            println!("{}", serde_json::to_string_pretty(&created)?);
+        }
+        Spec::InitialToken { hours, uses } => {
+            let t = clients::issue_initial_token(
+                p,
+                "operator:cli",
+                hours as i64 * 3_600_000,
+                i64::from(uses),
+            )
+            .await?;
+            println!(
+                "{}",
+                serde_json::json!({ "initial_access_token": t, "expires_in": hours * 3600, "uses": uses })
+            );
+        }
+        Spec::Disable { client_id } => {
+            clients::disable(p, &client_id, "operator:cli")
+                .await
+                .map_err(|e| anyhow!("{}: {}", e.error, e.description))?;
+            println!("client {client_id} disabled; its grants are revoked");
+        }
+    }
+    Ok(())
+}

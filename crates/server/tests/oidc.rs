@@ -1,0 +1,533 @@
+//! The OpenID provider end to end, as an online service and a resident's app drive it.
+mod common;
+use common::rp::*;
+use common::*;
+use serde_json::{json, Value};
+
+async fn platform() -> (Site, Server) {
+    let site = Site::new().await;
+    let srv = site.serve(&[]).await;
+    (site, srv)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fapi2_login_with_par_dpop_refresh_userinfo_and_revocation() {
+    let (site, srv) = platform().await;
+    let (resident, home) = resident_with_app(&site, "plus").await;
+    point_app(&home, &srv.base);
+    let rp = Rp::register(&site, &srv, "fapi2", &[]);
+
+    // Discovery is complete and truthful.
+    let meta: Value = get_json(&rp.http, &srv, "/.well-known/openid-configuration").await;
+    assert_eq!(meta["issuer"], srv.base.as_str());
+    assert_eq!(
+        meta["pushed_authorization_request_endpoint"],
+        rp.url("/par")
+    );
+    assert_eq!(meta["code_challenge_methods_supported"], json!(["S256"]));
+    assert_eq!(meta["authorization_response_iss_parameter_supported"], true);
+
+    // A FAPI client must use PAR.
+    let b = browser();
+    let r = b
+        .get(rp.url(&format!(
+            "/authorize?client_id={}&response_type=code&redirect_uri={}&scope=openid&code_challenge={}&code_challenge_method=S256",
+            rp.client_id,
+            percent(&rp.redirect_uri),
+            pkce().1
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let q = location_params(&r);
+    assert_eq!(q["error"], "invalid_request");
+    assert_eq!(
+        q["iss"],
+        srv.base.as_str(),
+        "iss in every authorization response"
+    );
+
+    // PAR, login in the browser with the app, the code back with state and iss.
+    let (request_uri, verifier, state, nonce) = rp.par("openid profile eme.hkid email", &[]).await;
+    let auth = rp.url(&format!(
+        "/authorize?client_id={}&request_uri={}",
+        rp.client_id,
+        percent(&request_uri)
+    ));
+    let q = login(&b, &home, &auth).await;
+    assert_eq!(q["state"], state);
+    assert_eq!(q["iss"], srv.base.as_str());
+    // The request_uri was single use.
+    let r = b.get(&auth).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+
+    // Tokens: DPoP-bound, ID token with nonce, acr and amr; a pairwise subject.
+    let r = rp.token(&q["code"], &verifier).await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    let t: Value = r.json().await.unwrap();
+    assert_eq!(t["token_type"], "DPoP");
+    let idt = jwt_claims(t["id_token"].as_str().unwrap());
+    assert_eq!(idt["nonce"], nonce.as_str());
+    assert_eq!(idt["aud"], rp.client_id.as_str());
+    assert_eq!(idt["acr"], "urn:iamsmart:acr:plus");
+    assert!(idt["amr"].as_array().unwrap().contains(&json!("mfa")));
+    assert_ne!(
+        idt["sub"], resident["resident_id"],
+        "pairwise, not the internal id"
+    );
+    let at = t["access_token"].as_str().unwrap().to_string();
+    let atc = jwt_claims(&at);
+    assert_eq!(atc["cnf"]["jkt"], rp.dpop.thumbprint().as_str());
+
+    // The code works once; the reuse revokes what it gave.
+    let again = rp.token(&q["code"], &verifier).await;
+    assert_eq!(again.status(), 400);
+    assert_eq!(
+        again.json::<Value>().await.unwrap()["error"],
+        "invalid_grant"
+    );
+    let r = rp.userinfo(&at, true).await;
+    assert_eq!(r.status(), 401, "tokens from a reused code are revoked");
+
+    // A fresh login: userinfo releases exactly what was consented.
+    let (request_uri, verifier, _, _) = rp.par("openid profile eme.hkid", &[]).await;
+    let auth = rp.url(&format!(
+        "/authorize?client_id={}&request_uri={}",
+        rp.client_id,
+        percent(&request_uri)
+    ));
+    // Signed in already, consent remembered: straight back with a code.
+    let r = b.get(&auth).send().await.unwrap();
+    assert_eq!(r.status(), 303, "single sign-on with remembered consent");
+    let code = location_params(&r)["code"].clone();
+    let t: Value = rp.token(&code, &verifier).await.json().await.unwrap();
+    let at = t["access_token"].as_str().unwrap().to_string();
+    let rt = t["refresh_token"].as_str().unwrap().to_string();
+    let ui: Value = rp.userinfo(&at, true).await.json().await.unwrap();
+    assert_eq!(ui["hkid"], resident["hkid"]);
+    assert_eq!(ui["name"], resident["name_en"]);
+    assert!(
+        ui.get("email").is_none(),
+        "email was not asked for in this grant"
+    );
+    // A DPoP-bound token without its proof, or as a Bearer token, is refused.
+    let r = rp.userinfo(&at, false).await;
+    assert_eq!(r.status(), 401);
+    assert!(r.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .starts_with("DPoP"));
+
+    // Refresh rotates; reusing the old refresh token kills the family.
+    let r = rp
+        .post(
+            "/token",
+            &[("grant_type", "refresh_token"), ("refresh_token", &rt)],
+            true,
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let t2: Value = r.json().await.unwrap();
+    let rt2 = t2["refresh_token"].as_str().unwrap().to_string();
+    assert_ne!(rt, rt2);
+    let r = rp
+        .post(
+            "/token",
+            &[("grant_type", "refresh_token"), ("refresh_token", &rt)],
+            true,
+        )
+        .await;
+    assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_grant");
+    let r = rp
+        .post(
+            "/token",
+            &[("grant_type", "refresh_token"), ("refresh_token", &rt2)],
+            true,
+        )
+        .await;
+    assert_eq!(r.status(), 400, "the whole family is revoked");
+
+    // Introspection and revocation.
+    let (request_uri, verifier, _, _) = rp.par("openid", &[]).await;
+    let r = b
+        .get(rp.url(&format!(
+            "/authorize?client_id={}&request_uri={}",
+            rp.client_id,
+            percent(&request_uri)
+        )))
+        .send()
+        .await
+        .unwrap();
+    let code = location_params(&r)["code"].clone();
+    let t: Value = rp.token(&code, &verifier).await.json().await.unwrap();
+    let at = t["access_token"].as_str().unwrap();
+    let i: Value = rp
+        .post("/introspect", &[("token", at)], false)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(i["active"], true);
+    assert_eq!(i["cnf"]["jkt"], rp.dpop.thumbprint().as_str());
+    let r = rp.post("/revoke", &[("token", at)], false).await;
+    assert_eq!(r.status(), 200);
+    let i: Value = rp
+        .post("/introspect", &[("token", at)], false)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(i["active"], false);
+
+    // Logout ends the session: the next authorization needs the app again.
+    let r = b.get(rp.url("/logout")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let (request_uri, _, _, _) = rp.par("openid", &[("prompt", "none")]).await;
+    let r = b
+        .get(rp.url(&format!(
+            "/authorize?client_id={}&request_uri={}",
+            rp.client_id,
+            percent(&request_uri)
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location_params(&r)["error"], "login_required");
+}
+
+pub fn percent(s: &str) -> String {
+    iamsmart_domain::oidc::authorize::urlencode(s)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn basic_client_with_a_secret_and_pkce_in_a_plain_browser_flow() {
+    let (site, srv) = platform().await;
+    let (_, home) = resident_with_app(&site, "basic").await;
+    point_app(&home, &srv.base);
+    let rp = Rp::register(&site, &srv, "basic", &[]);
+    assert!(rp.secret.is_some());
+    let (verifier, challenge) = pkce();
+    let auth = rp.url(&format!(
+        "/authorize?client_id={}&response_type=code&redirect_uri={}&scope=openid%20phone&state=s1&code_challenge={challenge}&code_challenge_method=S256&ui_locales=zh-HK",
+        rp.client_id,
+        percent(&rp.redirect_uri)
+    ));
+    let b = browser();
+    let page = open_login(&b, &auth).await;
+    assert!(page.html.contains("lang=\"zh-HK\""), "follows ui_locales");
+    assert!(page.html.contains("配對碼"));
+    // The resident declines: the service gets access_denied.
+    let o = app(&home, &["deny", &page.qr]);
+    assert!(o.status.success());
+    let r = b.get(rp.url(&page.continue_url)).send().await.unwrap();
+    let q = location_params(&r);
+    assert_eq!(q["error"], "access_denied");
+    assert_eq!(q["state"], "s1");
+    // Approve this time; a Bearer token (not DPoP-bound) for a basic client.
+    let q = login(&b, &home, &auth).await;
+    let r = rp
+        .post(
+            "/token",
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &q["code"]),
+                ("redirect_uri", &rp.redirect_uri),
+                ("code_verifier", &verifier),
+            ],
+            false,
+        )
+        .await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let t: Value = r.json().await.unwrap();
+    assert_eq!(t["token_type"], "Bearer");
+    let r = rp
+        .userinfo(t["access_token"].as_str().unwrap(), false)
+        .await;
+    assert_eq!(r.status(), 200);
+    // The continue link works in the browser that started the login only.
+    let other = browser();
+    let page = open_login(&browser(), &auth.replace("state=s1", "state=s2")).await;
+    let r = other.get(rp.url(&page.continue_url)).send().await.unwrap();
+    assert_eq!(r.status(), 403);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acr_is_honoured_or_refused_never_downgraded() {
+    let (site, srv) = platform().await;
+    let (_, home) = resident_with_app(&site, "basic").await;
+    point_app(&home, &srv.base);
+    let rp = Rp::register(&site, &srv, "fapi2", &[]);
+    let b = browser();
+    let (request_uri, _, _, _) = rp
+        .par("openid", &[("acr_values", "urn:iamsmart:acr:plus")])
+        .await;
+    let q = login(
+        &b,
+        &home,
+        &rp.url(&format!(
+            "/authorize?client_id={}&request_uri={}",
+            rp.client_id,
+            percent(&request_uri)
+        )),
+    )
+    .await;
+    assert_eq!(q["error"], "unmet_authentication_requirements");
+    // Unknown acr values only: refused at once.
+    let r = rp
+        .post(
+            "/par",
+            &[
+                ("response_type", "code"),
+                ("client_id", &rp.client_id),
+                ("redirect_uri", &rp.redirect_uri),
+                ("scope", "openid"),
+                ("code_challenge", &pkce().1),
+                ("code_challenge_method", "S256"),
+                ("acr_values", "urn:other:gold"),
+            ],
+            false,
+        )
+        .await;
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"],
+        "unmet_authentication_requirements"
+    );
+    // max_age forces a new approval even with a live session.
+    let (request_uri, _, _, _) = rp.par("openid", &[]).await;
+    let _ = login(
+        &b,
+        &home,
+        &rp.url(&format!(
+            "/authorize?client_id={}&request_uri={}",
+            rp.client_id,
+            percent(&request_uri)
+        )),
+    )
+    .await;
+    let (request_uri, _, _, _) = rp.par("openid", &[("max_age", "0")]).await;
+    let r = b
+        .get(rp.url(&format!(
+            "/authorize?client_id={}&request_uri={}",
+            rp.client_id,
+            percent(&request_uri)
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "login page again");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ciba_poll_mode_with_the_app() {
+    let (site, srv) = platform().await;
+    let (_, home) = resident_with_app(&site, "plus").await;
+    point_app(&home, &srv.base);
+    let rp = Rp::register(&site, &srv, "fapi2", &["--ciba", "poll"]);
+    let b = browser();
+    // The service knows the resident's subject from an earlier login.
+    let (request_uri, verifier, _, _) = rp.par("openid", &[]).await;
+    let q = login(
+        &b,
+        &home,
+        &rp.url(&format!(
+            "/authorize?client_id={}&request_uri={}",
+            rp.client_id,
+            percent(&request_uri)
+        )),
+    )
+    .await;
+    let t: Value = rp.token(&q["code"], &verifier).await.json().await.unwrap();
+    let sub = jwt_claims(t["id_token"].as_str().unwrap())["sub"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let r = rp
+        .post(
+            "/bc-authorize",
+            &[
+                ("scope", "openid eme.hkid"),
+                ("login_hint", &sub),
+                ("binding_message", "Tax return 2026"),
+            ],
+            false,
+        )
+        .await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let started: Value = r.json().await.unwrap();
+    let id = started["auth_req_id"].as_str().unwrap();
+    let form = [
+        ("grant_type", "urn:openid:params:grant-type:ciba"),
+        ("auth_req_id", id),
+    ];
+    let poll = || rp.post("/token", &form, true);
+    assert_eq!(
+        poll().await.json::<Value>().await.unwrap()["error"],
+        "authorization_pending"
+    );
+    assert_eq!(
+        poll().await.json::<Value>().await.unwrap()["error"],
+        "slow_down"
+    );
+    // The request is in the app, with the binding message.
+    let pending = ok_json(&app(&home, &["pending"]));
+    let req = pending
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["details"]["binding_message"] == "Tax return 2026")
+        .unwrap();
+    ok_json(&app(
+        &home,
+        &["approve", req["id"].as_str().unwrap(), "--yes"],
+    ));
+    let r = poll().await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let t: Value = r.json().await.unwrap();
+    assert_eq!(
+        jwt_claims(t["id_token"].as_str().unwrap())["sub"],
+        sub.as_str()
+    );
+    let ui: Value = rp
+        .userinfo(t["access_token"].as_str().unwrap(), true)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(ui["hkid"].is_string());
+    // Once only.
+    assert_eq!(
+        poll().await.json::<Value>().await.unwrap()["error"],
+        "invalid_grant"
+    );
+    // An unknown subject.
+    let r = rp
+        .post(
+            "/bc-authorize",
+            &[("scope", "openid"), ("login_hint", "nobody")],
+            false,
+        )
+        .await;
+    assert_eq!(r.json::<Value>().await.unwrap()["error"], "unknown_user_id");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamic_registration_and_management() {
+    let (site, srv) = platform().await;
+    let o = site.run(&["clients", "initial-token", "--uses", "1"], &[]);
+    let tok = ok_json(&o)["initial_access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let c = reqwest::Client::new();
+    let key = Key::new("k1");
+    let meta = json!({
+        "client_name": "Sandbox Service",
+        "redirect_uris": ["http://127.0.0.1:9999/cb"],
+        "jwks": key.jwks(),
+        "dpop_bound_access_tokens": true,
+        "require_pushed_authorization_requests": true,
+    });
+    let r = c
+        .post(srv.url("/register"))
+        .json(&meta)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "needs the initial access token");
+    let r = c
+        .post(srv.url("/register"))
+        .bearer_auth(&tok)
+        .json(&meta)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let reg: Value = r.json().await.unwrap();
+    assert!(
+        reg.get("client_secret").is_none(),
+        "fapi2 clients have no secret"
+    );
+    let r = c
+        .post(srv.url("/register"))
+        .bearer_auth(&tok)
+        .json(&meta)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "the token had one use");
+    let uri = reg["registration_client_uri"].as_str().unwrap();
+    let rat = reg["registration_access_token"].as_str().unwrap();
+    let got: Value = c
+        .get(uri)
+        .bearer_auth(rat)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(got["client_name"], "Sandbox Service");
+    let mut changed = got.clone();
+    changed["client_name"] = json!("Sandbox Service 2");
+    let r = c
+        .put(uri)
+        .bearer_auth(rat)
+        .json(&changed)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    changed["subject_type"] = json!("public");
+    let r = c
+        .put(uri)
+        .bearer_auth(rat)
+        .json(&changed)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(
+        c.get(uri)
+            .bearer_auth("wrong")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    assert_eq!(
+        c.delete(uri)
+            .bearer_auth(rat)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    assert_eq!(
+        c.get(uri).bearer_auth(rat).send().await.unwrap().status(),
+        401
+    );
+    // Metadata a public registration may not have.
+    let o = site.run(&["clients", "initial-token"], &[]);
+    let tok = ok_json(&o)["initial_access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut bad = meta.clone();
+    bad["subject_type"] = json!("public");
+    let r = c
+        .post(srv.url("/register"))
+        .bearer_auth(&tok)
+        .json(&bad)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"],
+        "invalid_client_metadata"
+    );
+}
