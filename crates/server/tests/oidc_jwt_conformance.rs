@@ -1,0 +1,533 @@
+//! Conformance-style negative tests of what the provider accepts as JWTs: client assertions,
+//! DPoP proofs, request objects and access tokens; key rotation; concurrent single-use items.
+mod common;
+use common::rp::*;
+use common::*;
+use serde_json::{json, Value};
+
+fn percent(s: &str) -> String {
+    iamsmart_domain::oidc::authorize::urlencode(s)
+}
+
+async fn setup() -> (Site, Server, Rp) {
+    let site = Site::new().await;
+    let srv = site
+        .serve(&[("IAMSMART_HTTP__RATE_LIMIT_PER_IP_PER_MINUTE", "0")])
+        .await;
+    let rp = Rp::register(&site, &srv, "fapi2", &[]);
+    (site, srv, rp)
+}
+
+/// A JWT with any header and claims, signed by `key` (or with the given raw signature).
+fn forge(header: &Value, claims: &Value, sig: &[u8]) -> String {
+    format!(
+        "{}.{}.{}",
+        b64(header.to_string().as_bytes()),
+        b64(claims.to_string().as_bytes()),
+        b64(sig)
+    )
+}
+
+fn sign_as(key: &Key, header: Value, claims: &Value) -> String {
+    let h: iamsmart_crypto::jose::JwsHeader = serde_json::from_value(header).unwrap();
+    key.key
+        .sign_with(&h, claims.to_string().as_bytes())
+        .unwrap()
+}
+
+fn assertion_claims(rp: &Rp) -> Value {
+    json!({ "iss": rp.client_id, "sub": rp.client_id, "aud": rp.base, "exp": now_s() + 60, "iat": now_s(), "jti": random() })
+}
+
+/// PAR with a given client assertion; returns the error code (or "ok").
+async fn par_with_assertion(rp: &Rp, assertion: &str) -> String {
+    let form = [
+        ("response_type", "code"),
+        ("client_id", rp.client_id.as_str()),
+        ("redirect_uri", rp.redirect_uri.as_str()),
+        ("scope", "openid"),
+        ("code_challenge", &pkce().1),
+        ("code_challenge_method", "S256"),
+        (
+            "client_assertion_type",
+            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        ),
+        ("client_assertion", assertion),
+    ];
+    let r = rp
+        .http
+        .post(rp.url("/par"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    if r.status() == 201 {
+        return "ok".into();
+    }
+    r.json::<Value>().await.unwrap()["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[tokio::test]
+async fn client_assertion_with_wrong_aud_is_refused() {
+    let (_s, _srv, rp) = setup().await;
+    let mut c = assertion_claims(&rp);
+    c["aud"] = json!("https://other.example");
+    assert_eq!(
+        par_with_assertion(&rp, &rp.key.sign("JWT", &c)).await,
+        "invalid_client"
+    );
+    assert_eq!(
+        par_with_assertion(&rp, &rp.key.sign("JWT", &assertion_claims(&rp))).await,
+        "ok"
+    );
+}
+
+#[tokio::test]
+async fn client_assertion_past_exp_is_refused() {
+    let (_s, _srv, rp) = setup().await;
+    let mut c = assertion_claims(&rp);
+    c["exp"] = json!(now_s() - 120);
+    assert_eq!(
+        par_with_assertion(&rp, &rp.key.sign("JWT", &c)).await,
+        "invalid_client"
+    );
+}
+
+#[tokio::test]
+async fn client_assertion_without_sub_is_refused() {
+    let (_s, _srv, rp) = setup().await;
+    let mut c = assertion_claims(&rp);
+    c.as_object_mut().unwrap().remove("sub");
+    assert_eq!(
+        par_with_assertion(&rp, &rp.key.sign("JWT", &c)).await,
+        "invalid_client"
+    );
+}
+
+#[tokio::test]
+async fn client_assertion_jti_replay_is_refused() {
+    let (_s, _srv, rp) = setup().await;
+    let a = rp.key.sign("JWT", &assertion_claims(&rp));
+    assert_eq!(par_with_assertion(&rp, &a).await, "ok");
+    assert_eq!(par_with_assertion(&rp, &a).await, "invalid_client");
+}
+
+#[tokio::test]
+async fn client_assertion_with_a_disallowed_alg_is_refused() {
+    let (_s, _srv, rp) = setup().await;
+    let c = assertion_claims(&rp);
+    // alg none.
+    let none = forge(&json!({ "alg": "none" }), &c, b"");
+    assert_eq!(par_with_assertion(&rp, &none).await, "invalid_client");
+    // HS256 keyed with the client's public key (the classic confusion attack).
+    let key = rp.key.jwk().to_string();
+    let header = json!({ "alg": "HS256", "kid": rp.key.kid });
+    let input = format!(
+        "{}.{}",
+        b64(header.to_string().as_bytes()),
+        b64(c.to_string().as_bytes())
+    );
+    let mac = iamsmart_crypto::hash::hmac_sha256(key.as_bytes(), input.as_bytes());
+    assert_eq!(
+        par_with_assertion(&rp, &format!("{input}.{}", b64(&mac))).await,
+        "invalid_client"
+    );
+}
+
+#[tokio::test]
+async fn jwts_with_embedded_keys_are_refused() {
+    let (_s, _srv, rp) = setup().await;
+    let attacker = Key::new("attacker");
+    for member in ["jwk", "jku", "x5u"] {
+        let value = match member {
+            "jwk" => attacker.jwk(),
+            _ => json!("https://evil.example/keys"),
+        };
+        let mut h = json!({ "alg": "ES256", "kid": rp.key.kid, "typ": "JWT" });
+        h[member] = value;
+        let a = sign_as(&attacker, h, &assertion_claims(&rp));
+        assert_eq!(
+            par_with_assertion(&rp, &a).await,
+            "invalid_client",
+            "{member}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn ecdsa_signature_r_s_zero_is_refused() {
+    let (_s, _srv, rp) = setup().await;
+    let h = json!({ "alg": "ES256", "kid": rp.key.kid });
+    let a = forge(&h, &assertion_claims(&rp), &[0u8; 64]);
+    assert_eq!(par_with_assertion(&rp, &a).await, "invalid_client");
+}
+
+#[tokio::test]
+async fn kid_path_tricks_are_refused() {
+    let (_s, _srv, rp) = setup().await;
+    for kid in [
+        "../../../../dev/null",
+        "rp-key-1/../rp-key-1",
+        "' OR '1'='1",
+        "rp-key-1\u{0}",
+    ] {
+        let a = sign_as(
+            &rp.key,
+            json!({ "alg": "ES256", "kid": kid }),
+            &assertion_claims(&rp),
+        );
+        assert_eq!(
+            par_with_assertion(&rp, &a).await,
+            "invalid_client",
+            "{kid:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn forged_access_tokens_are_refused_at_userinfo() {
+    let (_s, srv, rp) = setup().await;
+    let jwks: Value = get_json(&rp.http, &srv, "/.well-known/jwks.json").await;
+    let kid = jwks["keys"][0]["kid"].as_str().unwrap();
+    let claims = json!({ "iss": srv.base, "sub": "x", "aud": srv.base, "client_id": rp.client_id, "iat": now_s(), "exp": now_s() + 60, "jti": "j", "scope": "openid", "auth_time": now_s(), "acr": "urn:iamsmart:acr:plus", "gid": "g_x" });
+    let none = forge(&json!({ "alg": "none", "typ": "at+jwt" }), &claims, b"");
+    let hs = {
+        let h = json!({ "alg": "HS256", "typ": "at+jwt", "kid": kid });
+        let input = format!(
+            "{}.{}",
+            b64(h.to_string().as_bytes()),
+            b64(claims.to_string().as_bytes())
+        );
+        let mac = iamsmart_crypto::hash::hmac_sha256(
+            jwks["keys"][0].to_string().as_bytes(),
+            input.as_bytes(),
+        );
+        format!("{input}.{}", b64(&mac))
+    };
+    let self_signed = sign_as(
+        &rp.key,
+        json!({ "alg": "ES256", "typ": "at+jwt", "kid": kid }),
+        &claims,
+    );
+    for t in [none, hs, self_signed] {
+        let r = rp.userinfo(&t, false).await;
+        assert_eq!(r.status(), 401);
+        assert!(r.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("invalid_token"));
+    }
+}
+
+/// A login's code and verifier, and the browser.
+async fn code(site: &Site, srv: &Server, rp: &Rp) -> (String, String) {
+    let (_, home) = resident_with_app(site, "basic").await;
+    point_app(&home, &srv.base);
+    let (request_uri, verifier, _, _) = rp.par("openid", &[]).await;
+    let q = login(
+        &browser(),
+        &home,
+        &rp.url(&format!(
+            "/authorize?client_id={}&request_uri={}",
+            rp.client_id,
+            percent(&request_uri)
+        )),
+    )
+    .await;
+    (q["code"].clone(), verifier)
+}
+
+/// The token endpoint with a custom DPoP proof; returns the error code or "ok".
+async fn token_with_proof(rp: &Rp, code: &str, verifier: &str, proof: &str) -> String {
+    let mut form: Vec<(String, String)> = [
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", rp.redirect_uri.as_str()),
+        ("code_verifier", verifier),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    form.extend(rp.auth());
+    let r = rp
+        .http
+        .post(rp.url("/token"))
+        .header("DPoP", proof)
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    if r.status() == 200 {
+        return "ok".into();
+    }
+    r.json::<Value>().await.unwrap()["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn dpop_with(key: &Key, header_extra: Value, claims: Value) -> String {
+    let mut jwk = serde_json::to_value(key.key.public_jwk()).unwrap();
+    jwk.as_object_mut().unwrap().remove("kid");
+    let mut h = json!({ "alg": "ES256", "typ": "dpop+jwt", "jwk": jwk });
+    for (k, v) in header_extra.as_object().unwrap() {
+        h[k] = v.clone();
+    }
+    let h: iamsmart_crypto::jose::JwsHeader = serde_json::from_value(h).unwrap();
+    key.key
+        .sign_with(&h, claims.to_string().as_bytes())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn dpop_proofs_that_are_wrong_are_refused() {
+    let (site, srv, rp) = setup().await;
+    let (code, verifier) = code(&site, &srv, &rp).await;
+    let url = rp.url("/token");
+    let good = || json!({ "jti": random(), "htm": "POST", "htu": url, "iat": now_s() });
+    let cases: Vec<(&str, Value, Value)> = vec![
+        ("missing jti", json!({}), {
+            let mut c = good();
+            c.as_object_mut().unwrap().remove("jti");
+            c
+        }),
+        ("missing iat", json!({}), {
+            let mut c = good();
+            c.as_object_mut().unwrap().remove("iat");
+            c
+        }),
+        ("wrong htm", json!({}), {
+            let mut c = good();
+            c["htm"] = json!("GET");
+            c
+        }),
+        ("wrong htu", json!({}), {
+            let mut c = good();
+            c["htu"] = json!(rp.url("/par"));
+            c
+        }),
+        ("stale iat", json!({}), {
+            let mut c = good();
+            c["iat"] = json!(now_s() - 120);
+            c
+        }),
+        ("future iat", json!({}), {
+            let mut c = good();
+            c["iat"] = json!(now_s() + 120);
+            c
+        }),
+        ("wrong typ", json!({ "typ": "JWT" }), good()),
+        (
+            "private key in header",
+            json!({ "jwk": { "kty": "EC", "crv": "P-256", "x": rp.dpop.jwk()["x"], "y": rp.dpop.jwk()["y"], "d": "AAAA" } }),
+            good(),
+        ),
+    ];
+    for (name, header, claims) in cases {
+        let proof = dpop_with(&rp.dpop, header, claims);
+        assert_eq!(
+            token_with_proof(&rp, &code, &verifier, &proof).await,
+            "invalid_dpop_proof",
+            "{name}"
+        );
+    }
+    // Replayed jti: the first use succeeds, the second is refused.
+    let proof = dpop_with(&rp.dpop, json!({}), good());
+    assert_eq!(token_with_proof(&rp, &code, &verifier, &proof).await, "ok");
+    let (code2, verifier2) = self::code(&site, &srv, &rp).await;
+    assert_eq!(
+        token_with_proof(&rp, &code2, &verifier2, &proof).await,
+        "invalid_dpop_proof",
+        "replay"
+    );
+}
+
+#[tokio::test]
+async fn dpop_with_a_wrong_ath_is_refused_at_userinfo() {
+    let (site, srv, rp) = setup().await;
+    let (code, verifier) = code(&site, &srv, &rp).await;
+    let t: Value = rp.token(&code, &verifier).await.json().await.unwrap();
+    let at = t["access_token"].as_str().unwrap();
+    let url = rp.url("/userinfo");
+    let proof = rp.dpop.dpop("GET", &url, Some("another token"));
+    let r = rp
+        .http
+        .get(&url)
+        .header("Authorization", format!("DPoP {at}"))
+        .header("DPoP", proof)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    // Another key's proof for a bound token.
+    let stranger = Key::new("stranger");
+    let proof = stranger.dpop("GET", &url, Some(at));
+    let r = rp
+        .http
+        .get(&url)
+        .header("Authorization", format!("DPoP {at}"))
+        .header("DPoP", proof)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(rp.userinfo(at, true).await.status(), 200);
+}
+
+#[tokio::test]
+async fn request_objects_must_be_signed_by_the_client() {
+    let site = Site::new().await;
+    let srv = site.serve(&[]).await;
+    let rp = Rp::register(&site, &srv, "basic", &["--with-keys"]);
+    let claims = |aud: &str| {
+        json!({
+            "iss": rp.client_id, "aud": aud, "exp": now_s() + 60, "response_type": "code",
+            "client_id": rp.client_id, "redirect_uri": rp.redirect_uri, "scope": "openid",
+            "code_challenge": pkce().1, "code_challenge_method": "S256", "state": "ro",
+        })
+    };
+    let run = |jwt: String| {
+        let url = rp.url(&format!(
+            "/authorize?client_id={}&request={jwt}",
+            rp.client_id
+        ));
+        async move { browser().get(url).send().await.unwrap() }
+    };
+    let ok = rp.key.sign("oauth-authz-req+jwt", &claims(&srv.base));
+    assert_eq!(
+        run(ok).await.status(),
+        200,
+        "a good request object shows the login page"
+    );
+    let attacker = Key::new(&rp.key.kid);
+    let r = run(attacker.sign("oauth-authz-req+jwt", &claims(&srv.base))).await;
+    assert_eq!(r.status(), 400, "not signed by the client's key");
+    let r = run(rp
+        .key
+        .sign("oauth-authz-req+jwt", &claims("https://other.example")))
+    .await;
+    assert_eq!(r.status(), 400, "wrong audience");
+    let r = run(forge(&json!({ "alg": "none" }), &claims(&srv.base), b"")).await;
+    assert_eq!(r.status(), 400, "alg none");
+}
+
+#[tokio::test]
+async fn after_key_rotation_the_jwks_holds_both_keys_and_old_tokens_verify() {
+    let (site, srv, rp) = setup().await;
+    let (code, verifier) = code(&site, &srv, &rp).await;
+    let t: Value = rp.token(&code, &verifier).await.json().await.unwrap();
+    let old = t["access_token"].as_str().unwrap().to_string();
+    let before: Value = get_json(&rp.http, &srv, "/.well-known/jwks.json").await;
+    let o = site.run(&["keys", "rotate", "--immediate"], &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let after: Value = get_json(&rp.http, &srv, "/.well-known/jwks.json").await;
+    assert_eq!(
+        after["keys"].as_array().unwrap().len(),
+        before["keys"].as_array().unwrap().len() + 1
+    );
+    assert_eq!(
+        rp.userinfo(&old, true).await.status(),
+        200,
+        "old tokens verify until the old key retires"
+    );
+    let (code, verifier) = self::code(&site, &srv, &rp).await;
+    let t: Value = rp.token(&code, &verifier).await.json().await.unwrap();
+    let new_kid = iamsmart_crypto::jose::unverified_header(t["id_token"].as_str().unwrap())
+        .unwrap()
+        .kid
+        .unwrap();
+    let old_kid = iamsmart_crypto::jose::unverified_header(&old)
+        .unwrap()
+        .kid
+        .unwrap();
+    assert_ne!(new_kid, old_kid, "new tokens are signed with the new key");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_concurrent_redemptions_of_one_code_refresh_token_or_request_uri_one_wins() {
+    let (site, srv, rp) = setup().await;
+    let rp = std::sync::Arc::new(rp);
+    // One code.
+    let (code, verifier) = self::code(&site, &srv, &rp).await;
+    let mut tasks = Vec::new();
+    for _ in 0..50 {
+        let (rp, code, verifier) = (rp.clone(), code.clone(), verifier.clone());
+        tasks.push(tokio::spawn(async move {
+            rp.token(&code, &verifier).await.status().as_u16()
+        }));
+    }
+    let mut ok = 0;
+    let mut rt = None;
+    for t in tasks {
+        if t.await.unwrap() == 200 {
+            ok += 1;
+        }
+    }
+    assert_eq!(ok, 1, "exactly one code redemption succeeds");
+    // One refresh token (from a fresh login).
+    let (code, verifier) = self::code(&site, &srv, &rp).await;
+    let t: Value = rp.token(&code, &verifier).await.json().await.unwrap();
+    rt.get_or_insert(t["refresh_token"].as_str().unwrap().to_string());
+    let rt = rt.unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..50 {
+        let (rp, rt) = (rp.clone(), rt.clone());
+        tasks.push(tokio::spawn(async move {
+            rp.post(
+                "/token",
+                &[("grant_type", "refresh_token"), ("refresh_token", &rt)],
+                true,
+            )
+            .await
+            .status()
+            .as_u16()
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        if t.await.unwrap() == 200 {
+            ok += 1;
+        }
+    }
+    assert_eq!(ok, 1, "exactly one refresh succeeds");
+    // One request_uri.
+    let (request_uri, _, _, _) = rp.par("openid", &[]).await;
+    let url = rp.url(&format!(
+        "/authorize?client_id={}&request_uri={}",
+        rp.client_id,
+        percent(&request_uri)
+    ));
+    let mut tasks = Vec::new();
+    for _ in 0..50 {
+        let url = url.clone();
+        tasks.push(tokio::spawn(async move {
+            browser().get(url).send().await.unwrap().status().as_u16()
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        if t.await.unwrap() == 200 {
+            ok += 1;
+        }
+    }
+    assert_eq!(ok, 1, "exactly one use of a request_uri");
+    // One client assertion jti.
+    let a = rp.key.sign("JWT", &assertion_claims(&rp));
+    let mut tasks = Vec::new();
+    for _ in 0..50 {
+        let (rp, a) = (rp.clone(), a.clone());
+        tasks.push(tokio::spawn(
+            async move { par_with_assertion(&rp, &a).await },
+        ));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        if t.await.unwrap() == "ok" {
+            ok += 1;
+        }
+    }
+    assert_eq!(ok, 1, "exactly one use of an assertion jti");
+}
