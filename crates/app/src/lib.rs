@@ -414,6 +414,23 @@ impl App {
         Ok(())
     }
 
+    /// Consents remembered per service.
+    pub async fn consents(&self) -> Result<serde_json::Value> {
+        self.json(reqwest::Method::GET, "/app/v1/consents", None)
+            .await
+    }
+
+    /// Withdraw every consent given to a service.
+    pub async fn revoke_consent(&self, client_id: &str) -> Result<()> {
+        self.call(
+            reqwest::Method::POST,
+            &format!("/app/v1/consents/{client_id}/revoke"),
+            Some(&serde_json::json!({})),
+        )
+        .await?;
+        Ok(())
+    }
+
     /// The resident's record.
     pub async fn me(&self) -> Result<ResidentView> {
         self.json(reqwest::Method::GET, "/app/v1/me", None).await

@@ -418,3 +418,70 @@ async fn kiosk_registration_checks_the_face_and_issues_an_activation_code() {
     );
     scan_everything(&site, &[image("astronaut.png"), image("obama2.jpg")]).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn face_step_up_at_login_gives_the_face_acr() {
+    use common::rp::*;
+    let (site, srv, _) = platform(&[]).await;
+    let (resident, home) = resident_with_app(&site, "plus").await;
+    assert_eq!(
+        resident["hkid"],
+        seed()[0].hkid.as_str(),
+        "the resident with the registry photo"
+    );
+    point_app(&home, &srv.base);
+    let rp = Rp::register(&site, &srv, "fapi2", &[]);
+    let pct = iamsmart_domain::oidc::authorize::urlencode;
+    let (request_uri, verifier, _, _) = rp
+        .par("openid", &[("acr_values", "urn:iamsmart:acr:face")])
+        .await;
+    let b = browser();
+    let page = open_login(
+        &b,
+        &rp.url(&format!(
+            "/authorize?client_id={}&request_uri={}",
+            rp.client_id,
+            pct(&request_uri)
+        )),
+    )
+    .await;
+    assert!(
+        page.html.contains("face check"),
+        "the page says a selfie will be needed"
+    );
+    // Without a selfie the app refuses to approve; with someone else's face the platform does.
+    let o = app(&home, &["approve", &page.qr, "--yes"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--selfie"));
+    let o = app(
+        &home,
+        &[
+            "approve",
+            &page.qr,
+            "--yes",
+            "--selfie",
+            image("biden.jpg").to_str().unwrap(),
+        ],
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("face check did not succeed"));
+    let o = app(
+        &home,
+        &[
+            "approve",
+            &page.qr,
+            "--yes",
+            "--selfie",
+            image("obama2.jpg").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(ok_json(&o)["status"], "approved");
+    let r = b.get(rp.url(&page.continue_url)).send().await.unwrap();
+    let q = location_params(&r);
+    let t: Value = rp.token(&q["code"], &verifier).await.json().await.unwrap();
+    let idt = jwt_claims(t["id_token"].as_str().unwrap());
+    assert_eq!(idt["acr"], "urn:iamsmart:acr:face");
+    assert!(idt["amr"]
+        .as_array()
+        .unwrap()
+        .contains(&serde_json::json!("face")));
+    scan_everything(&site, &[image("obama2.jpg"), image("biden.jpg")]).await;
+}

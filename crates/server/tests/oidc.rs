@@ -531,3 +531,220 @@ async fn dynamic_registration_and_management() {
         "invalid_client_metadata"
     );
 }
+
+/// A receiver for the provider's calls to a service (CIBA pings, back-channel logout).
+async fn receiver() -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<(String, String, String)>>>,
+) {
+    use axum::routing::post;
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let s2 = seen.clone();
+    let app = axum::Router::new().route(
+        "/{*path}",
+        post(
+            move |uri: axum::http::Uri, headers: axum::http::HeaderMap, body: String| {
+                let s = s2.clone();
+                async move {
+                    let auth = headers
+                        .get("authorization")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_string();
+                    s.lock().unwrap().push((uri.path().to_string(), auth, body));
+                    "ok"
+                }
+            },
+        ),
+    );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", l.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l, app).await });
+    (base, seen)
+}
+
+async fn wait_for<T>(seen: &std::sync::Mutex<Vec<T>>, n: usize) {
+    for _ in 0..100 {
+        if seen.lock().unwrap().len() >= n {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("nothing arrived");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ciba_ping_mode_and_back_channel_logout() {
+    let (site, srv) = platform().await;
+    let (_, home) = resident_with_app(&site, "basic").await;
+    point_app(&home, &srv.base);
+    let (base, seen) = receiver().await;
+    let (ping, bcl, after) = (
+        format!("{base}/ping"),
+        format!("{base}/logout"),
+        "https://service.example/bye".to_string(),
+    );
+    let rp = Rp::register(
+        &site,
+        &srv,
+        "fapi2",
+        &[
+            "--ciba",
+            "ping",
+            "--ciba-notification-endpoint",
+            &ping,
+            "--backchannel-logout-uri",
+            &bcl,
+            "--post-logout-redirect-uri",
+            &after,
+        ],
+    );
+    let b = browser();
+    let (request_uri, verifier, _, _) = rp.par("openid", &[]).await;
+    let q = login(
+        &b,
+        &home,
+        &rp.url(&format!(
+            "/authorize?client_id={}&request_uri={}",
+            rp.client_id,
+            percent(&request_uri)
+        )),
+    )
+    .await;
+    let t: Value = rp.token(&q["code"], &verifier).await.json().await.unwrap();
+    let id_token = t["id_token"].as_str().unwrap().to_string();
+    let idc = jwt_claims(&id_token);
+
+    // Ping: the provider tells the service when the resident has answered.
+    let r = rp
+        .post(
+            "/bc-authorize",
+            &[
+                ("scope", "openid"),
+                ("id_token_hint", &id_token),
+                ("client_notification_token", "notify-me-0123456789"),
+            ],
+            false,
+        )
+        .await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let id = r.json::<Value>().await.unwrap()["auth_req_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let pending = ok_json(&app(&home, &["pending"]));
+    ok_json(&app(
+        &home,
+        &["approve", pending[0]["id"].as_str().unwrap(), "--yes"],
+    ));
+    wait_for(&seen, 1).await;
+    {
+        let s = seen.lock().unwrap();
+        assert_eq!(s[0].0, "/ping");
+        assert_eq!(s[0].1, "Bearer notify-me-0123456789");
+        assert!(s[0].2.contains(&id));
+    }
+    let r = rp
+        .post(
+            "/token",
+            &[
+                ("grant_type", "urn:openid:params:grant-type:ciba"),
+                ("auth_req_id", &id),
+            ],
+            true,
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+
+    // RP-initiated logout with id_token_hint: back to the registered URI with state, and a
+    // logout token to the service's back channel.
+    let r = b
+        .get(rp.url(&format!(
+            "/logout?id_token_hint={id_token}&post_logout_redirect_uri={}&state=bye1",
+            percent(&after)
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(
+        r.headers()["location"],
+        format!("{after}?state=bye1").as_str()
+    );
+    wait_for(&seen, 2).await;
+    let (path, _, body) = seen.lock().unwrap()[1].clone();
+    assert_eq!(path, "/logout");
+    let token = percent_decode(body.strip_prefix("logout_token=").unwrap());
+    let lt = jwt_claims(&token);
+    assert_eq!(lt["sub"], idc["sub"]);
+    assert_eq!(lt["sid"], idc["sid"]);
+    assert!(lt["events"]["http://schemas.openid.net/event/backchannel-logout"].is_object());
+    assert!(lt.get("nonce").is_none());
+    let jwks: Value = get_json(&rp.http, &srv, "/.well-known/jwks.json").await;
+    let keys: Vec<iamsmart_crypto::jose::PublicJwk> =
+        serde_json::from_value(jwks["keys"].clone()).unwrap();
+    let (h, _) =
+        iamsmart_crypto::jose::verify_compact(&token, &keys, &[iamsmart_crypto::jose::Alg::ES256])
+            .unwrap();
+    assert_eq!(h.typ.as_deref(), Some("logout+jwt"));
+    // The session's tokens are gone; an unregistered post-logout URI is refused.
+    assert_eq!(
+        rp.userinfo(t["access_token"].as_str().unwrap(), true)
+            .await
+            .status(),
+        401
+    );
+    let r = b
+        .get(rp.url(&format!(
+            "/logout?client_id={}&post_logout_redirect_uri={}",
+            rp.client_id,
+            percent("https://evil.example/")
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.headers().get("location").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consents_are_remembered_per_field_and_revocable_in_the_app() {
+    let (site, srv) = platform().await;
+    let (_, home) = resident_with_app(&site, "basic").await;
+    point_app(&home, &srv.base);
+    let rp = Rp::register(&site, &srv, "fapi2", &[]);
+    let b = browser();
+    let (request_uri, verifier, _, _) = rp.par("openid eme.birthdate", &[]).await;
+    let q = login(
+        &b,
+        &home,
+        &rp.url(&format!(
+            "/authorize?client_id={}&request_uri={}",
+            rp.client_id,
+            percent(&request_uri)
+        )),
+    )
+    .await;
+    let t: Value = rp.token(&q["code"], &verifier).await.json().await.unwrap();
+    let at = t["access_token"].as_str().unwrap().to_string();
+    let list = ok_json(&app(&home, &["consents"]));
+    assert_eq!(list[0]["client_id"], rp.client_id.as_str());
+    assert_eq!(list[0]["fields"], json!(["birthdate"]));
+    assert!(rp.userinfo(&at, true).await.json::<Value>().await.unwrap()["birthdate"].is_string());
+    // Withdrawn: the token that carried the data stops at once, and the next login asks again.
+    let o = app(&home, &["revoke-consent", &rp.client_id]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(rp.userinfo(&at, true).await.status(), 401);
+    assert_eq!(ok_json(&app(&home, &["consents"])), json!([]));
+    let (request_uri, _, _, _) = rp.par("openid eme.birthdate", &[]).await;
+    let r = b
+        .get(rp.url(&format!(
+            "/authorize?client_id={}&request_uri={}",
+            rp.client_id,
+            percent(&request_uri)
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "asked again in the app");
+}

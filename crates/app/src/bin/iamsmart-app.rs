@@ -96,6 +96,13 @@ enum Command {
         /// Device id.
         device: String,
     },
+    /// Consents you gave to services (remembered per service and item).
+    Consents,
+    /// Withdraw every consent given to a service.
+    RevokeConsent {
+        /// The service's client id.
+        client_id: String,
+    },
     /// Show your record.
     Me,
     /// Replace the fields you maintain with the JSON in FILE (see `me` for the shape).
@@ -247,6 +254,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 Command::Revoke { device } => {
                     app.revoke(device).await?;
                     eprintln!("device {device} revoked");
+                }
+                Command::Consents => print(&app.consents().await?)?,
+                Command::RevokeConsent { client_id } => {
+                    app.revoke_consent(client_id).await?;
+                    eprintln!("consents given to {client_id} are withdrawn");
                 }
                 Command::Me => print(&app.me().await?)?,
                 Command::SetProfile { file } => {

@@ -29,6 +29,8 @@ pub fn routes() -> Router<AppState> {
         .route("/app/v1/me/close", post(close))
         .route("/app/v1/devices", get(list_devices))
         .route("/app/v1/devices/{id}/revoke", post(revoke_device))
+        .route("/app/v1/consents", get(consents))
+        .route("/app/v1/consents/{client}/revoke", post(revoke_consent))
         .route("/app/v1/requests", get(pending))
         .route("/app/v1/requests/{id}", get(open_request))
         .route("/app/v1/requests/{id}/decision", post(decide))
@@ -198,6 +200,37 @@ async fn revoke_device(
     let call = Signed::from(&s, req).await?;
     let caller = call.device(&s).await?;
     devices::revoke(&s.platform, &caller, &id, Some(&call.rid)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn consents(State(s): State<AppState>, req: Request) -> ApiResult<impl IntoResponse> {
+    let call = Signed::from(&s, req).await?;
+    let caller = call.device(&s).await?;
+    Ok(Json(
+        iamsmart_domain::oidc::claims::list_consents(&s.platform, &caller.resident_id).await?,
+    ))
+}
+
+/// Withdraw every consent given to a service; its tokens that carried personal data stop
+/// working at once.
+async fn revoke_consent(
+    State(s): State<AppState>,
+    Path(client): Path<String>,
+    req: Request,
+) -> ApiResult<impl IntoResponse> {
+    let call = Signed::from(&s, req).await?;
+    let caller = call.device(&s).await?;
+    let n = iamsmart_domain::oidc::claims::revoke_consent(
+        &s.platform,
+        &caller.resident_id,
+        &client,
+        None,
+        Some(&call.rid),
+    )
+    .await?;
+    if n == 0 {
+        return Err(iamsmart_domain::DomainError::NotFound.into());
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 
