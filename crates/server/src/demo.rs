@@ -53,6 +53,8 @@ pub async fn run(mut cfg: Config) -> anyhow::Result<()> {
             cfg.data_dir.display()
         );
         println!("  health             {base}/healthz   readiness {base}/readyz");
+        println!("  OpenID provider    {base}/.well-known/openid-configuration");
+        println!("  integration guide  {base}/docs/integration-guide");
         println!("  token signing keys {base}/.well-known/jwks.json");
         println!("  transparency log   {base}/transparency/v1/tree-head");
         println!("  metrics            {base}/metrics");

@@ -20,6 +20,15 @@ pub fn routes() -> Router<AppState> {
         .route("/logout", get(logout_get).post(logout_post))
         .route("/static/login.js", get(login_js))
         .route("/static/site.css", get(site_css))
+        .route("/docs/integration-guide", get(guide))
+}
+
+/// The integration guide for online services (Markdown).
+async fn guide() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/markdown; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=300")],
+        include_str!("../../../../../docs/integration-guide.md"),
+    )
 }
 
 /// `en` or `zh`.
