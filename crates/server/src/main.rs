@@ -248,6 +248,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Migrate => {
             let platform = iamsmart_server::start_platform(&cfg).await?;
+            platform.db.close().await;
             println!("database is up to date ({:?})", platform.db.backend());
         }
         Command::Keys { command } => {
@@ -306,10 +307,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     println!("re-wrapped {n} data keys");
                 }
             }
+            platform.db.close().await;
         }
         Command::Clients { command } => {
             let platform = iamsmart_server::start_platform(&cfg).await?;
             iamsmart_server::clients_cli::run(&platform, command_to_spec(command)?).await?;
+            platform.db.close().await;
         }
         Command::Sandbox { command } => match command {
             SandboxCommand::Immd {

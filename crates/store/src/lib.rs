@@ -6,7 +6,7 @@
 //! Unix milliseconds. The two migration folders (`migrations/sqlite`, `migrations/postgres`) must
 //! describe the same schema; a test compares them.
 //!
-//! SQLite runs in WAL mode with `synchronous=FULL`, one writer connection and a pool of
+//! SQLite runs in WAL mode with `synchronous=NORMAL` plus group commit (a response waits for one shared flush of the WAL), one writer connection and a pool of
 //! read-only connections; PostgreSQL uses one pool for both.
 
 mod db;

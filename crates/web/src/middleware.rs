@@ -25,6 +25,7 @@ pub fn wrap(routes: Router, state: AppState) -> Router {
     let cfg = state.config.clone();
     routes
         .route_layer(from_fn_with_state(state.clone(), record_metrics))
+        .layer(from_fn_with_state(state.clone(), durable))
         .layer(from_fn_with_state(state.clone(), rate_limit))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -168,6 +169,34 @@ async fn rate_limit(State(state): State<AppState>, req: Request, next: Next) -> 
             .detail(format!("slow down; try again in {wait} s"));
             e.retry_after = Some(wait);
             e.into_response()
+        }
+    }
+}
+
+/// Answer only once what the request committed is on disk (group commit: one flush serves every
+/// request waiting at that moment). Routes that never write skip it.
+async fn durable(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    let skip = matches!(path, "/healthz" | "/readyz" | "/metrics")
+        || path.starts_with("/static/")
+        || path.starts_with("/.well-known/")
+        || path.starts_with("/docs/");
+    let res = next.run(req).await;
+    if skip {
+        return res;
+    }
+    match state.platform.db.durable().await {
+        Ok(()) => res,
+        Err(e) => {
+            tracing::error!(error = %e, "flush to disk failed");
+            let mut a = ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage-unavailable",
+                "Storage unavailable",
+            )
+            .detail("the platform could not confirm that your request was saved; please check and try again");
+            a.retry_after = Some(30);
+            a.into_response()
         }
     }
 }

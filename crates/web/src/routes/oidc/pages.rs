@@ -26,7 +26,10 @@ pub fn routes() -> Router<AppState> {
 /// The integration guide for online services (Markdown).
 async fn guide() -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "text/markdown; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=300")],
+        [
+            (header::CONTENT_TYPE, "text/markdown; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
         include_str!("../../../../../docs/integration-guide.md"),
     )
 }
