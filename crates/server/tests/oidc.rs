@@ -748,3 +748,67 @@ async fn consents_are_remembered_per_field_and_revocable_in_the_app() {
         .unwrap();
     assert_eq!(r.status(), 200, "asked again in the app");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn id_tokens_in_the_algorithm_the_client_registered() {
+    let (site, srv) = platform().await;
+    let (_, home) = resident_with_app(&site, "basic").await;
+    point_app(&home, &srv.base);
+    let o = site.run(&["clients", "initial-token"], &[]);
+    let tok = ok_json(&o)["initial_access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let c = reqwest::Client::new();
+    let reg: Value = c
+        .post(srv.url("/register"))
+        .bearer_auth(&tok)
+        .json(&json!({ "client_name": "EdDSA service", "redirect_uris": ["https://service.example/callback"],
+                       "iamsmart_profile": "basic", "token_endpoint_auth_method": "client_secret_basic",
+                       "id_token_signed_response_alg": "EdDSA" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let rp = Rp {
+        base: srv.base.clone(),
+        client_id: reg["client_id"].as_str().unwrap().into(),
+        secret: reg["client_secret"].as_str().map(str::to_string),
+        key: Key::new("unused"),
+        dpop: Key::new("unused"),
+        redirect_uri: "https://service.example/callback".into(),
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+    };
+    let (verifier, challenge) = pkce();
+    let auth = rp.url(&format!(
+        "/authorize?client_id={}&response_type=code&redirect_uri={}&scope=openid&code_challenge={challenge}&code_challenge_method=S256",
+        rp.client_id, percent(&rp.redirect_uri)
+    ));
+    let q = login(&browser(), &home, &auth).await;
+    let r = rp
+        .post(
+            "/token",
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &q["code"]),
+                ("redirect_uri", &rp.redirect_uri),
+                ("code_verifier", &verifier),
+            ],
+            false,
+        )
+        .await;
+    let t: Value = r.json().await.unwrap();
+    let idt = t["id_token"].as_str().unwrap();
+    let h = iamsmart_crypto::jose::unverified_header(idt).unwrap();
+    assert_eq!(h.alg, iamsmart_crypto::jose::Alg::EdDSA);
+    let jwks: Value = get_json(&c, &srv, "/.well-known/jwks.json").await;
+    let keys: Vec<iamsmart_crypto::jose::PublicJwk> =
+        serde_json::from_value(jwks["keys"].clone()).unwrap();
+    iamsmart_crypto::jose::verify_compact(idt, &keys, &[iamsmart_crypto::jose::Alg::EdDSA])
+        .unwrap();
+}

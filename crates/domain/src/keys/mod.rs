@@ -193,6 +193,21 @@ impl KeyService {
         Ok(())
     }
 
+    /// Make sure a usable signing key of `purpose` and `alg` exists (created at once if not):
+    /// for clients that register EdDSA or RS256 ID tokens.
+    pub async fn ensure(&self, purpose: Purpose, alg: Alg) -> Result<()> {
+        let now = self.clock.now_ms();
+        let have = self
+            .all(purpose)
+            .await?
+            .iter()
+            .any(|k| k.alg == alg.as_str() && k.usable(now));
+        if !have {
+            self.create(purpose, Some(alg), true).await?;
+        }
+        Ok(())
+    }
+
     /// Every key of a purpose, oldest first.
     pub async fn all(&self, purpose: Purpose) -> Result<Vec<KeyRecord>> {
         let rows = sqlx::query(&format!(

@@ -351,6 +351,17 @@ pub fn parse_jwks(v: &serde_json::Value) -> Result<Vec<PublicJwk>, String> {
         .collect()
 }
 
+async fn ensure_signing_key(p: &Platform, meta: &ClientMetadata) -> OResult<()> {
+    let alg: Alg = meta
+        .id_token_signed_response_alg
+        .parse()
+        .map_err(|_| meta_err("id_token_signed_response_alg"))?;
+    p.keys
+        .ensure(crate::keys::Purpose::Token, alg)
+        .await
+        .map_err(OAuthError::from)
+}
+
 /// A newly registered client and its one-time secrets.
 #[derive(Debug, Clone, Serialize)]
 pub struct Registered {
@@ -382,6 +393,7 @@ pub async fn register(
     operator: bool,
 ) -> OResult<Registered> {
     check_metadata(&meta, operator)?;
+    ensure_signing_key(p, &meta).await?;
     let id = format!("c_{}", iamsmart_crypto::rng::token(p.rng.as_ref(), 12));
     let secret = (meta.token_endpoint_auth_method == "client_secret_basic")
         .then(|| iamsmart_crypto::rng::token(p.rng.as_ref(), 32));
@@ -484,6 +496,7 @@ pub async fn update(p: &Platform, client: &Client, meta: ClientMetadata) -> ORes
         ));
     }
     check_metadata(&meta, meta.subject_type == "public")?;
+    ensure_signing_key(p, &meta).await?;
     let now = p.clock.now_ms();
     let text = serde_json::to_string(&meta).map_err(|e| OAuthError::server_error(e.to_string()))?;
     let mut tx = p.db.begin().await.map_err(DomainError::from)?;
