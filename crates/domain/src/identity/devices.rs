@@ -149,7 +149,7 @@ pub async fn authenticate(p: &Platform, req: &SignedRequest<'_>) -> Result<Devic
         .filter(|k| k.len() <= 64)
         .ok_or_else(|| unauth("the device signature names no device"))?;
     let row = sqlx::query(
-        "SELECT d.resident_id, d.public_jwk, d.status, r.status FROM devices d JOIN residents r ON r.id = d.resident_id WHERE d.id = $1",
+        "SELECT d.resident_id, d.public_jwk, d.status, r.status, d.last_used_at FROM devices d JOIN residents r ON r.id = d.resident_id WHERE d.id = $1",
     )
     .bind(&device_id)
     .fetch_optional(p.db.reader())
@@ -159,6 +159,7 @@ pub async fn authenticate(p: &Platform, req: &SignedRequest<'_>) -> Result<Devic
     let jwk_text: String = row.try_get(1)?;
     let device_status: String = row.try_get(2)?;
     let resident_status: String = row.try_get(3)?;
+    let last_used: Option<i64> = row.try_get(4)?;
     let mut jwk: PublicJwk = serde_json::from_str(&jwk_text)
         .map_err(|e| DomainError::Integrity(format!("stored device key: {e}")))?;
     jwk.kid = Some(device_id.clone());
@@ -177,11 +178,15 @@ pub async fn authenticate(p: &Platform, req: &SignedRequest<'_>) -> Result<Devic
         return Err(unauth("this account is closed or suspended"));
     }
     check_claims(p, req, &payload, &format!("device:{device_id}")).await?;
-    sqlx::query("UPDATE devices SET last_used_at = $1 WHERE id = $2")
-        .bind(p.clock.now_ms())
-        .bind(&device_id)
-        .execute(p.db.writer())
-        .await?;
+    // Recorded to the minute: one write per device and minute, not per request.
+    let now = p.clock.now_ms();
+    if last_used.is_none_or(|t| now - t > 60_000) {
+        sqlx::query("UPDATE devices SET last_used_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(&device_id)
+            .execute(p.db.writer())
+            .await?;
+    }
     Ok(DeviceCaller {
         device_id,
         resident_id,

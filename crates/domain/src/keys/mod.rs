@@ -143,7 +143,13 @@ pub struct KeyService {
     policy: KeyPolicy,
     /// Operation counters.
     pub counters: Arc<KeyOpCounters>,
+    cache: Arc<std::sync::RwLock<Option<(Vec<KeyRecord>, std::time::Instant)>>>,
 }
+
+/// How long key records are cached in memory. Another process's rotation is seen within this
+/// time; new signing keys are published long before they sign, and a verifier that meets an
+/// unknown key id reloads at once ([`KeyService::reload`]).
+const CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl std::fmt::Debug for KeyService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -170,6 +176,7 @@ impl KeyService {
             rng,
             policy,
             counters: Arc::new(KeyOpCounters::default()),
+            cache: Arc::new(std::sync::RwLock::new(None)),
         }
     }
 
@@ -210,13 +217,37 @@ impl KeyService {
 
     /// Every key of a purpose, oldest first.
     pub async fn all(&self, purpose: Purpose) -> Result<Vec<KeyRecord>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM keys WHERE purpose = $1 ORDER BY activate_at, created_at, kid"
-        ))
-        .bind(purpose.as_str())
-        .fetch_all(self.db.reader())
-        .await?;
-        rows.iter().map(row_to_key).collect()
+        let cached = self.cache.read().ok().and_then(|c| {
+            c.as_ref()
+                .filter(|(_, at)| at.elapsed() < CACHE_TTL)
+                .map(|(k, _)| k.clone())
+        });
+        let keys = match cached {
+            Some(k) => k,
+            None => {
+                let k = self.list().await?;
+                if let Ok(mut c) = self.cache.write() {
+                    *c = Some((k.clone(), std::time::Instant::now()));
+                }
+                k
+            }
+        };
+        let mut of: Vec<KeyRecord> = keys
+            .into_iter()
+            .filter(|k| k.purpose == purpose.as_str())
+            .collect();
+        of.sort_by(|a, b| {
+            (a.activate_at, a.created_at, &a.kid).cmp(&(b.activate_at, b.created_at, &b.kid))
+        });
+        Ok(of)
+    }
+
+    /// Forget cached key records (after a change here, or when a verifier meets an unknown key
+    /// id that another process may have just created).
+    pub fn reload(&self) {
+        if let Ok(mut c) = self.cache.write() {
+            *c = None;
+        }
     }
 
     /// Every key, oldest first.
@@ -359,6 +390,7 @@ impl KeyService {
         )
         .await?;
         tx.commit().await?;
+        self.reload();
         Ok(KeyRecord {
             kid,
             purpose: purpose.as_str().into(),
@@ -428,6 +460,7 @@ impl KeyService {
         )
         .await?;
         tx.commit().await?;
+        self.reload();
         Ok(())
     }
 

@@ -51,6 +51,8 @@ async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
 
 /// The public keys that verify tokens now (RFC 7517).
 async fn jwks(State(s): State<AppState>) -> ApiResult<impl IntoResponse> {
+    // Always from the database: another process may have just published a key.
+    s.platform.keys.reload();
     let keys = s.platform.keys.jwks(Purpose::Token).await?;
     Ok((
         [(header::CACHE_CONTROL, "public, max-age=300")],
@@ -60,6 +62,7 @@ async fn jwks(State(s): State<AppState>) -> ApiResult<impl IntoResponse> {
 
 /// The keys other organisations' systems verify the platform's signed requests with.
 async fn connector_jwks(State(s): State<AppState>) -> ApiResult<impl IntoResponse> {
+    s.platform.keys.reload();
     let keys = s.platform.keys.jwks(Purpose::Connector).await?;
     Ok((
         [(header::CACHE_CONTROL, "public, max-age=300")],
