@@ -143,8 +143,11 @@ pub struct KeyService {
     policy: KeyPolicy,
     /// Operation counters.
     pub counters: Arc<KeyOpCounters>,
-    cache: Arc<std::sync::RwLock<Option<(Vec<KeyRecord>, std::time::Instant)>>>,
+    cache: Arc<std::sync::RwLock<Option<CachedKeys>>>,
 }
+
+/// Key records as loaded, and when.
+type CachedKeys = (Vec<KeyRecord>, std::time::Instant);
 
 /// How long key records are cached in memory. Another process's rotation is seen within this
 /// time; new signing keys are published long before they sign, and a verifier that meets an
