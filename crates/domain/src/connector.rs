@@ -193,7 +193,10 @@ impl SignedClient {
         let c: ResponseClaims = serde_json::from_slice(&payload)
             .map_err(|e| self.upstream(format!("response claims: {e}")))?;
         let now = self.keys.now_ms() / 1000;
-        if c.req != jti || c.status != status || c.bh != body_hash(body) || (c.iat - now).abs() > 60
+        if c.req != jti
+            || c.status != status
+            || c.bh != body_hash(body)
+            || !crate::guard::within(c.iat, now, 60)
         {
             return Err(self.upstream("response signature does not match this response"));
         }

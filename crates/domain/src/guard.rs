@@ -4,6 +4,13 @@ use crate::error::{DomainError, Result};
 use crate::platform::Platform;
 use iamsmart_store::AnyConnection;
 
+/// Whether the time `t_ms` is within `max_ms` of `now_ms` (no overflow on hostile values).
+pub fn within(t_ms: i64, now_ms: i64, max_ms: i64) -> bool {
+    t_ms.checked_sub(now_ms)
+        .and_then(i64::checked_abs)
+        .is_some_and(|d| d <= max_ms)
+}
+
 /// Record `value` as used in `scope` until `expires_at`; `false` if it was used before.
 /// Two concurrent callers with the same value: exactly one gets `true`.
 pub async fn use_once(p: &Platform, scope: &str, value: &str, expires_at: i64) -> Result<bool> {
@@ -163,4 +170,20 @@ pub async fn purge_expired(p: &Platform) -> Result<u64> {
         .await?
         .rows_affected();
     Ok(a + b + c)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn within_handles_hostile_times() {
+        assert!(super::within(1_000, 1_500, 600));
+        assert!(!super::within(1_000, 2_000, 600));
+        assert!(!super::within(i64::MIN, 0, 60_000));
+        assert!(!super::within(i64::MAX, -1, 60_000));
+        assert!(!super::within(
+            i64::MAX.saturating_mul(1000),
+            1_767_225_600_000,
+            60_000
+        ));
+    }
 }

@@ -146,7 +146,11 @@ impl Peer {
             return Err(Refused("signature is for another request"));
         }
         let now = now_s();
-        if (c.iat - now).abs() > 60 {
+        if c.iat
+            .checked_sub(now)
+            .and_then(i64::checked_abs)
+            .is_none_or(|d| d > 60)
+        {
             return Err(Refused("stale request"));
         }
         let mut seen = self.seen.lock().map_err(|_| Refused("busy"))?;

@@ -102,7 +102,7 @@ async fn check_claims(
         return Err(unauth("the device signature does not cover this body"));
     }
     let now = p.clock.now_ms();
-    if (c.iat * 1000 - now).abs() > MAX_SKEW_MS {
+    if !guard::within(c.iat.saturating_mul(1000), now, MAX_SKEW_MS) {
         return Err(unauth(
             "the device signature is too old or from the future; check the phone's clock",
         ));
