@@ -61,8 +61,10 @@ pub struct OidcConfig {
     pub id_token_ttl_secs: u64,
     /// Absolute lifetime of a refresh token family, in days.
     pub refresh_ttl_days: u64,
-    /// Browser session lifetime at the provider, in minutes.
+    /// Absolute lifetime of a browser session at the provider, in minutes.
     pub session_ttl_minutes: u64,
+    /// Idle timeout of a browser session, in minutes.
+    pub session_idle_minutes: u64,
     /// CIBA request lifetime.
     pub ciba_ttl_secs: u64,
     /// CIBA polling interval.
@@ -78,7 +80,8 @@ impl Default for OidcConfig {
             access_token_ttl_secs: 600,
             id_token_ttl_secs: 600,
             refresh_ttl_days: 30,
-            session_ttl_minutes: 30,
+            session_ttl_minutes: 480,
+            session_idle_minutes: 30,
             ciba_ttl_secs: 120,
             ciba_interval_secs: 5,
         }
@@ -633,6 +636,7 @@ impl Config {
             ("oidc.id_token_ttl_secs", o.id_token_ttl_secs),
             ("oidc.refresh_ttl_days", o.refresh_ttl_days),
             ("oidc.session_ttl_minutes", o.session_ttl_minutes),
+            ("oidc.session_idle_minutes", o.session_idle_minutes),
             ("oidc.ciba_ttl_secs", o.ciba_ttl_secs),
             ("oidc.ciba_interval_secs", o.ciba_interval_secs),
         ] {
@@ -714,6 +718,7 @@ impl Config {
         p.id_token_ttl_ms = o.id_token_ttl_secs as i64 * 1000;
         p.refresh_ttl_ms = o.refresh_ttl_days as i64 * 86_400_000;
         p.session_ttl_ms = o.session_ttl_minutes as i64 * 60_000;
+        p.session_idle_ms = o.session_idle_minutes as i64 * 60_000;
         p.ciba_ttl_ms = o.ciba_ttl_secs as i64 * 1000;
         p.ciba_interval_ms = o.ciba_interval_secs as i64 * 1000;
         p

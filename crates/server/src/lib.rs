@@ -145,12 +145,16 @@ pub async fn start_platform(cfg: &Config) -> anyhow::Result<Platform> {
         ),
         None => Arc::new(iamsmart_domain::identity::registry::NoRegistry),
     };
-    Ok(platform
+    let platform = platform
         .with_registry(registry)
         .with_face(load_face(cfg)?)
         .with_identity_policy(cfg.identity_policy())
         .with_relying_party(cfg.relying_party())
-        .with_oidc(cfg.oidc_policy()))
+        .with_oidc(cfg.oidc_policy());
+    iamsmart_domain::oidc::clients::ensure_portal(&platform)
+        .await
+        .map_err(|e| anyhow!("start-up failed: {e}"))?;
+    Ok(platform)
 }
 
 /// The face matcher the configuration asks for. Without `face.models_dir` (or in a build

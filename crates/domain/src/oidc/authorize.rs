@@ -1,65 +1,24 @@
-//! The authorization endpoint: request validation (PAR, JAR, PKCE, prompt, max_age, acr),
-//! the login transaction shown to the resident with a QR code and a match code, approval in the
-//! app, and the redirect back with a code (or an error, always with `iss`).
+//! The authorization endpoint's flow: the login transaction shown to the resident (QR code and
+//! match code for the app, or a passkey on this device), the consent step in the browser, and
+//! the redirect back with a code (or an error, always with `iss`).
 //!
 //! Errors about the client or the redirect URI are shown on an error page and never
 //! redirected; every other error goes back to the client's registered redirect URI.
+pub use super::request::{
+    error_redirect, push, urlencode, validate, AuthzParams, Form, DETAIL_TYPES,
+    REQUEST_URI_PREFIX,
+};
+pub use super::session::{session, Session};
+
 use super::claims;
 use super::clients::{self, Client};
 use super::error::{OAuthError, OResult};
+use super::request::{code_redirect, take_par};
 use super::tokens::{self, GrantData};
-use super::{acr_rank, ACRS, ACR_BASIC, ACR_FACE, ACR_PLUS};
+use super::{acr_rank, ACR_BASIC, ACR_FACE, ACR_PLUS};
 use crate::authn::approvals;
 use crate::error::DomainError;
 use crate::platform::Platform;
-use iamsmart_crypto::jose::{self, Alg};
-use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
-
-/// Prefix of PAR request URIs.
-pub const REQUEST_URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
-
-/// A validated authorization request.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct AuthzParams {
-    /// Client.
-    pub client_id: String,
-    /// Exact registered redirect URI.
-    pub redirect_uri: String,
-    /// Scopes.
-    pub scope: String,
-    /// Fields the scopes ask for.
-    pub fields: Vec<String>,
-    /// Client state.
-    pub state: Option<String>,
-    /// ID token nonce.
-    pub nonce: Option<String>,
-    /// PKCE S256 challenge.
-    pub code_challenge: String,
-    /// `prompt` values.
-    pub prompt: Vec<String>,
-    /// `max_age` in seconds.
-    pub max_age: Option<i64>,
-    /// Acceptable `acr` values (known ones, in the client's order).
-    pub acr_values: Vec<String>,
-    /// Preferred languages.
-    pub ui_locales: Option<String>,
-    /// DPoP key thumbprint to bind the code to.
-    pub dpop_jkt: Option<String>,
-    /// RFC 9396 authorization details.
-    pub authorization_details: Option<serde_json::Value>,
-}
-
-impl AuthzParams {
-    /// The weakest acceptable `acr` rank.
-    pub fn min_acr_rank(&self) -> usize {
-        self.acr_values
-            .iter()
-            .filter_map(|a| acr_rank(a))
-            .min()
-            .unwrap_or(0)
-    }
-}
 
 /// What the endpoint does next.
 #[derive(Debug)]
@@ -70,10 +29,17 @@ pub enum Outcome {
     Redirect(String),
     /// Show the login page: a QR code for the app, the match code, a continue link.
     Login(LoginPage),
-    /// Signed in: set this session cookie, then redirect.
+    /// Show the consent page (and set this new session cookie first, if any).
+    Consent {
+        /// A session just created (cookie value), if any.
+        session: Option<String>,
+        /// The page.
+        page: ConsentPage,
+    },
+    /// Signed in: set this session cookie (if new), then redirect.
     SignedIn {
-        /// The new browser session secret (cookie value).
-        session: String,
+        /// The new browser session secret (cookie value), if any.
+        session: Option<String>,
         /// Where to go.
         redirect: String,
     },
@@ -104,410 +70,38 @@ pub struct LoginPage {
     pub ui_locales: Option<String>,
     /// Whether a face match is needed.
     pub face: bool,
+    /// Whether a passkey can satisfy the request (not for face step-up).
+    pub passkey_allowed: bool,
 }
 
-fn with_params(uri: &str, params: &[(&str, &str)]) -> String {
-    let mut s = uri.to_string();
-    let mut sep = if uri.contains('?') { '&' } else { '?' };
-    for (k, v) in params {
-        s.push(sep);
-        s.push_str(k);
-        s.push('=');
-        s.push_str(&urlencode(v));
-        sep = '&';
-    }
-    s
-}
-
-/// Percent-encode for a query component.
-pub fn urlencode(v: &str) -> String {
-    let mut out = String::with_capacity(v.len());
-    for b in v.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-/// The redirect carrying an error (with `iss`, RFC 9207).
-pub fn error_redirect(
-    p: &Platform,
-    redirect_uri: &str,
-    state: Option<&str>,
-    e: &OAuthError,
-) -> String {
-    let mut params = vec![
-        ("error", e.error),
-        ("error_description", e.description.as_str()),
-    ];
-    if let Some(s) = state {
-        params.push(("state", s));
-    }
-    params.push(("iss", p.oidc.policy.issuer.as_str()));
-    with_params(redirect_uri, &params)
-}
-
-fn code_redirect(p: &Platform, params: &AuthzParams, code: &str) -> String {
-    let mut q = vec![("code", code)];
-    if let Some(s) = &params.state {
-        q.push(("state", s));
-    }
-    q.push(("iss", p.oidc.policy.issuer.as_str()));
-    with_params(&params.redirect_uri, &q)
-}
-
-type Form = BTreeMap<String, Vec<String>>;
-
-fn one<'a>(form: &'a Form, k: &str) -> OResult<Option<&'a str>> {
-    match form.get(k).map(Vec::as_slice) {
-        None | Some([]) => Ok(None),
-        Some([v]) => Ok(Some(v.as_str()).filter(|v| !v.is_empty())),
-        Some(_) => Err(OAuthError::invalid_request(format!(
-            "parameter {k} is repeated"
-        ))),
-    }
-}
-
-/// Resolve a signed request object (JAR, RFC 9101) into parameters.
-async fn request_object(p: &Platform, client: &Client, jwt: &str) -> OResult<Form> {
-    if jwt.len() > 32 * 1024 {
-        return Err(OAuthError::invalid_request_object(
-            "request object too large",
-        ));
-    }
-    let allowed = [Alg::ES256, Alg::EdDSA, Alg::RS256];
-    let mut keys = clients::keys(p, client, false)
-        .await
-        .map_err(|e| OAuthError::invalid_request_object(e.description))?;
-    let mut checked = jose::verify_compact(jwt, &keys, &allowed);
-    if checked.is_err() && client.meta.jwks_uri.is_some() {
-        keys = clients::keys(p, client, true)
-            .await
-            .map_err(|e| OAuthError::invalid_request_object(e.description))?;
-        checked = jose::verify_compact(jwt, &keys, &allowed);
-    }
-    let (_, payload) =
-        checked.map_err(|e| OAuthError::invalid_request_object(format!("request object: {e}")))?;
-    let claims: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&payload)
-        .map_err(|_| {
-            OAuthError::invalid_request_object("request object payload is not a JSON object")
-        })?;
-    if claims.get("iss").and_then(|v| v.as_str()) != Some(client.id.as_str()) {
-        return Err(OAuthError::invalid_request_object(
-            "request object iss must be the client_id",
-        ));
-    }
-    let aud_ok = match claims.get("aud") {
-        Some(serde_json::Value::String(a)) => *a == p.oidc.policy.issuer,
-        Some(serde_json::Value::Array(a)) => a
-            .iter()
-            .any(|x| x.as_str() == Some(p.oidc.policy.issuer.as_str())),
-        _ => false,
-    };
-    if !aud_ok {
-        return Err(OAuthError::invalid_request_object(
-            "request object aud must be the issuer",
-        ));
-    }
-    let now = p.clock.now_ms() / 1000;
-    let skew = p.oidc.policy.skew_ms / 1000;
-    match claims.get("exp").and_then(|v| v.as_i64()) {
-        Some(e) if e > now - skew && e <= now + 3600 => {}
-        _ => {
-            return Err(OAuthError::invalid_request_object(
-                "request object needs an exp within the hour",
-            ))
-        }
-    }
-    if claims
-        .get("nbf")
-        .and_then(|v| v.as_i64())
-        .is_some_and(|n| n > now + skew)
-    {
-        return Err(OAuthError::invalid_request_object(
-            "request object is not valid yet",
-        ));
-    }
-    let mut form = Form::new();
-    for (k, v) in claims {
-        if [
-            "iss",
-            "aud",
-            "exp",
-            "nbf",
-            "iat",
-            "jti",
-            "request",
-            "request_uri",
-        ]
-        .contains(&k.as_str())
-        {
-            continue;
-        }
-        let text = match v {
-            serde_json::Value::String(s) => s,
-            serde_json::Value::Number(n) => n.to_string(),
-            other => other.to_string(),
-        };
-        form.insert(k, vec![text]);
-    }
-    Ok(form)
-}
-
-/// Validate an authorization request for `client`. The redirect URI is checked first; an error
-/// after that can be returned to it.
-pub async fn validate(p: &Platform, client: &Client, form: &Form) -> OResult<AuthzParams> {
-    let form = match one(form, "request")? {
-        Some(jwt) => {
-            let inner = request_object(p, client, jwt).await?;
-            if one(&inner, "client_id")?.is_some_and(|c| c != client.id) {
-                return Err(OAuthError::invalid_request_object("client_id differs"));
-            }
-            inner
-        }
-        None => form.clone(),
-    };
-    let redirect_uri = one(&form, "redirect_uri")?
-        .ok_or_else(|| OAuthError::invalid_request("redirect_uri is required"))?;
-    if !client.meta.redirect_uris.iter().any(|r| r == redirect_uri) {
-        return Err(OAuthError::invalid_redirect_uri(
-            "redirect_uri is not registered for this client (exact match)",
-        ));
-    }
-    let e = |m: &str| OAuthError::invalid_request(m.to_string());
-    if one(&form, "response_type")? != Some("code") {
-        return Err(OAuthError::unsupported_response_type(
-            "response_type must be code",
-        ));
-    }
-    if let Some(m) = one(&form, "response_mode")? {
-        if m != "query" {
-            return Err(e("response_mode must be query"));
-        }
-    }
-    let scope = one(&form, "scope")?.unwrap_or_default();
-    let (scopes, fields) = claims::parse_scope(scope).map_err(OAuthError::invalid_scope)?;
-    if !scopes.iter().any(|s| s == "openid") {
-        return Err(OAuthError::invalid_scope("scope must include openid"));
-    }
-    if let Some(allowed) = &client.meta.scope {
-        let allowed: Vec<&str> = allowed.split(' ').collect();
-        if let Some(s) = scopes.iter().find(|s| !allowed.contains(&s.as_str())) {
-            return Err(OAuthError::invalid_scope(format!(
-                "scope {s} is not allowed for this client"
-            )));
-        }
-    }
-    let challenge =
-        one(&form, "code_challenge")?.ok_or_else(|| e("code_challenge is required (PKCE S256)"))?;
-    if one(&form, "code_challenge_method")? != Some("S256") {
-        return Err(e("code_challenge_method must be S256"));
-    }
-    if challenge.len() != 43
-        || !challenge
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
-        return Err(e(
-            "code_challenge must be a base64url SHA-256 (43 characters)",
-        ));
-    }
-    let state = one(&form, "state")?;
-    if state.is_some_and(|s| s.len() > 1024) {
-        return Err(e("state is too long"));
-    }
-    let nonce = one(&form, "nonce")?;
-    if nonce.is_some_and(|s| s.len() > 512) {
-        return Err(e("nonce is too long"));
-    }
-    let prompt: Vec<String> = one(&form, "prompt")?
-        .unwrap_or_default()
-        .split(' ')
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect();
-    if prompt
-        .iter()
-        .any(|x| !["none", "login", "consent", "select_account"].contains(&x.as_str()))
-    {
-        return Err(e("prompt: none, login, consent or select_account"));
-    }
-    if prompt.len() > 1 && prompt.iter().any(|x| x == "none") {
-        return Err(e("prompt=none cannot be combined with other values"));
-    }
-    let max_age = match one(&form, "max_age")? {
-        None => None,
-        Some(m) => Some(
-            m.parse::<i64>()
-                .ok()
-                .filter(|v| (0..=10 * 365 * 86400).contains(v))
-                .ok_or_else(|| e("max_age must be a number of seconds"))?,
-        ),
-    };
-    let requested_acr: Vec<&str> = one(&form, "acr_values")?
-        .unwrap_or_default()
-        .split(' ')
-        .filter(|s| !s.is_empty())
-        .collect();
-    let acr_values: Vec<String> = requested_acr
-        .iter()
-        .filter(|a| acr_rank(a).is_some())
-        .map(|a| a.to_string())
-        .collect();
-    if !requested_acr.is_empty() && acr_values.is_empty() {
-        return Err(OAuthError::unmet_authentication_requirements(format!(
-            "none of the requested acr_values is supported ({})",
-            ACRS.join(", ")
-        )));
-    }
-    let ui_locales = one(&form, "ui_locales")?.map(|s| s.chars().take(100).collect());
-    let dpop_jkt = one(&form, "dpop_jkt")?.map(str::to_string);
-    if client.fapi() && dpop_jkt.is_none() && one(&form, "request_uri")?.is_none() {
-        // Bound later at the token endpoint; FAPI 2.0 allows either.
-    }
-    let authorization_details = match one(&form, "authorization_details")? {
-        None => None,
-        Some(d) => Some(check_details(d)?),
-    };
-    Ok(AuthzParams {
-        client_id: client.id.clone(),
-        redirect_uri: redirect_uri.to_string(),
-        scope: scopes.join(" "),
-        fields: fields.iter().map(|f| f.to_string()).collect(),
-        state: state.map(str::to_string),
-        nonce: nonce.map(str::to_string),
-        code_challenge: challenge.to_string(),
-        prompt,
-        max_age,
-        acr_values,
-        ui_locales,
-        dpop_jkt,
-        authorization_details,
-    })
-}
-
-/// RFC 9396 types this provider understands.
-pub const DETAIL_TYPES: [&str; 1] = ["iamsmart_signing"];
-
-fn check_details(d: &str) -> OResult<serde_json::Value> {
-    let v: serde_json::Value = serde_json::from_str(d).map_err(|_| {
-        OAuthError::invalid_authorization_details("authorization_details must be a JSON array")
-    })?;
-    let arr = v
-        .as_array()
-        .filter(|a| !a.is_empty() && a.len() <= 10)
-        .ok_or_else(|| {
-            OAuthError::invalid_authorization_details(
-                "authorization_details: an array of 1 to 10 objects",
-            )
-        })?;
-    for item in arr {
-        let t = item
-            .get("type")
-            .and_then(|t| t.as_str())
-            .unwrap_or_default();
-        if !DETAIL_TYPES.contains(&t) {
-            return Err(OAuthError::invalid_authorization_details(format!(
-                "authorization_details type {:?} is not supported ({})",
-                t.chars().take(40).collect::<String>(),
-                DETAIL_TYPES.join(", ")
-            )));
-        }
-    }
-    Ok(v)
-}
-
-/// Store a pushed authorization request (RFC 9126); returns (request_uri, expires_in).
-pub async fn push(p: &Platform, client: &Client, form: &Form) -> OResult<(String, i64)> {
-    if one(form, "request_uri")?.is_some() {
-        return Err(OAuthError::invalid_request(
-            "request_uri is not allowed in a pushed request",
-        ));
-    }
-    let params = validate(p, client, form).await?;
-    let id = iamsmart_crypto::rng::token(p.rng.as_ref(), 24);
-    let now = p.clock.now_ms();
-    let ttl = p.oidc.policy.par_ttl_ms.clamp(5_000, 600_000);
-    sqlx::query(
-        "INSERT INTO authz_requests (id, kind, client_id, params, created_at, expires_at) VALUES ($1, 'par', $2, $3, $4, $5)",
-    )
-    .bind(&id)
-    .bind(&client.id)
-    .bind(serde_json::to_string(&params).map_err(|e| OAuthError::server_error(e.to_string()))?)
-    .bind(now)
-    .bind(now + ttl)
-    .execute(p.db.writer())
-    .await
-    .map_err(|e| OAuthError::from(DomainError::from(e)))?;
-    Ok((format!("{REQUEST_URI_PREFIX}{id}"), ttl / 1000))
-}
-
-async fn take_par(p: &Platform, client: &Client, request_uri: &str) -> OResult<AuthzParams> {
-    let id = request_uri
-        .strip_prefix(REQUEST_URI_PREFIX)
-        .ok_or_else(|| {
-            OAuthError::invalid_request_uri("request_uri was not issued by this server")
-        })?;
-    let params: Option<String> = sqlx::query_scalar(
-        "UPDATE authz_requests SET used_at = $1 WHERE id = $2 AND kind = 'par' AND client_id = $3 AND used_at IS NULL AND expires_at > $1 RETURNING params",
-    )
-    .bind(p.clock.now_ms())
-    .bind(id)
-    .bind(&client.id)
-    .fetch_optional(p.db.writer())
-    .await
-    .map_err(|e| OAuthError::from(DomainError::from(e)))?;
-    let params = params.ok_or_else(|| {
-        OAuthError::invalid_request_uri(
-            "request_uri is unknown, expired, used, or for another client",
-        )
-    })?;
-    serde_json::from_str(&params).map_err(|e| OAuthError::server_error(e.to_string()))
-}
-
-/// A live browser session at the provider.
+/// One item on the consent page.
 #[derive(Debug, Clone)]
-pub struct Session {
-    /// Public session id.
-    pub sid: String,
-    /// The resident.
-    pub resident_id: String,
-    /// The device that approved.
-    pub device_id: Option<String>,
-    /// Unix ms.
-    pub auth_time: i64,
-    /// Achieved `acr`.
-    pub acr: String,
-    /// `amr`.
-    pub amr: Vec<String>,
+pub struct ConsentItem {
+    /// The e-ME field.
+    pub field: String,
+    /// Its value as shown (the HKID masked).
+    pub shown: String,
+    /// Whether the service needs it (cannot be unticked).
+    pub required: bool,
 }
 
-/// The session a cookie names, if live.
-pub async fn session(p: &Platform, cookie: Option<&str>) -> Result<Option<Session>, DomainError> {
-    let Some(c) = cookie.filter(|c| !c.is_empty() && c.len() < 200) else {
-        return Ok(None);
-    };
-    let row: Option<(String, String, Option<String>, i64, String, String)> = sqlx::query_as(
-        "SELECT s.sid, s.resident_id, s.device_id, s.auth_time, s.acr, s.amr FROM op_sessions s JOIN residents r ON r.id = s.resident_id
-         WHERE s.id_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 AND r.status = 'active'",
-    )
-    .bind(iamsmart_crypto::hash::sha256(c.as_bytes()).to_vec())
-    .bind(p.clock.now_ms())
-    .fetch_optional(p.db.reader())
-    .await?;
-    Ok(row.map(
-        |(sid, resident_id, device_id, auth_time, acr, amr)| Session {
-            sid,
-            resident_id,
-            device_id,
-            auth_time,
-            acr,
-            amr: serde_json::from_str(&amr).unwrap_or_default(),
-        },
-    ))
+/// What the consent page shows.
+#[derive(Debug, Clone)]
+pub struct ConsentPage {
+    /// Transaction id (the form posts it back).
+    pub tx: String,
+    /// The service's name.
+    pub client_name: String,
+    /// Its logo.
+    pub logo_uri: Option<String>,
+    /// The purpose the service states.
+    pub purpose: Option<String>,
+    /// The items with their values.
+    pub items: Vec<ConsentItem>,
+    /// Preferred languages.
+    pub ui_locales: Option<String>,
+    /// Cookie value binding a new transaction to this browser (set with the page).
+    pub browser_secret: Option<String>,
 }
 
 /// Handle `GET /authorize`.
@@ -518,12 +112,16 @@ pub async fn authorize(p: &Platform, form: &Form, session_cookie: Option<&str>) 
     }
 }
 
-async fn authorize_inner(
-    p: &Platform,
-    form: &Form,
-    cookie: Option<&str>,
-) -> Result<Outcome, Outcome> {
-    let page = |e: OAuthError| Outcome::ErrorPage(e);
+fn one<'a>(form: &'a Form, k: &str) -> OResult<Option<&'a str>> {
+    match form.get(k).map(Vec::as_slice) {
+        None | Some([]) => Ok(None),
+        Some([v]) => Ok(Some(v.as_str()).filter(|v| !v.is_empty())),
+        Some(_) => Err(OAuthError::invalid_request(format!("parameter {k} is repeated"))),
+    }
+}
+
+async fn authorize_inner(p: &Platform, form: &Form, cookie: Option<&str>) -> Result<Outcome, Outcome> {
+    let page = Outcome::ErrorPage;
     let client_id = one(form, "client_id")
         .map_err(page)?
         .ok_or_else(|| page(OAuthError::invalid_request("client_id is required")))?;
@@ -553,12 +151,7 @@ async fn authorize_inner(
         }
     };
     let back = |e: OAuthError| {
-        Outcome::Redirect(error_redirect(
-            p,
-            &params.redirect_uri,
-            params.state.as_deref(),
-            &e,
-        ))
+        Outcome::Redirect(error_redirect(p, &params.redirect_uri, params.state.as_deref(), &e))
     };
     let sess = session(p, cookie).await.map_err(|e| back(e.into()))?;
     let now = p.clock.now_ms();
@@ -572,11 +165,9 @@ async fn authorize_inner(
             .await
             .map_err(|e| back(e.into()))?;
         let all = params.fields.iter().all(|f| consented.contains(f));
-        if all
-            && !params.prompt.iter().any(|x| x == "consent")
-            && params.authorization_details.is_none()
-        {
-            let redirect = finish(p, &client, &params, s, &params.fields, None)
+        let asks = params.prompt.iter().any(|x| x == "consent") || params.authorization_details.is_some();
+        if all && !asks {
+            let redirect = finish(p, &client, &params, s, &params.fields, false)
                 .await
                 .map_err(back)?;
             return Ok(Outcome::Redirect(redirect));
@@ -586,14 +177,17 @@ async fn authorize_inner(
                 "the resident has not consented to every requested item",
             )));
         }
+        // Signed in already: only the consent step is left.
+        let (tx, secret) = new_tx(p, &client, &params, None, Some(&s.sid)).await.map_err(back)?;
+        let mut page = consent_page(p, &client, &params, &tx, &s.resident_id).await.map_err(back)?;
+        page.browser_secret = Some(secret);
+        return Ok(Outcome::Consent { session: None, page });
     } else if params.prompt.iter().any(|x| x == "none") {
         return Err(back(OAuthError::login_required(
             "the resident is not signed in (or must sign in again)",
         )));
     }
-    start_login(p, &client, &params, sess.map(|s| s.resident_id))
-        .await
-        .map_err(back)
+    start_login(p, &client, &params, sess.map(|s| s.resident_id)).await.map_err(back)
 }
 
 fn approval_details(client: &Client, params: &AuthzParams) -> serde_json::Value {
@@ -605,13 +199,42 @@ fn approval_details(client: &Client, params: &AuthzParams) -> serde_json::Value 
     })
 }
 
+/// Store a login transaction bound to this browser; returns (id, browser secret).
+async fn new_tx(
+    p: &Platform,
+    client: &Client,
+    params: &AuthzParams,
+    approval: Option<(&str, i64)>,
+    sid: Option<&str>,
+) -> OResult<(String, String)> {
+    let tx = iamsmart_crypto::rng::token(p.rng.as_ref(), 16);
+    let secret = iamsmart_crypto::rng::token(p.rng.as_ref(), 24);
+    let now = p.clock.now_ms();
+    let expires = approval.map_or(now, |a| a.1).max(now + p.oidc.policy.login_ttl_ms);
+    sqlx::query(
+        "INSERT INTO authz_requests (id, kind, client_id, params, browser_hash, approval_id, sid, created_at, expires_at) VALUES ($1, 'tx', $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&tx)
+    .bind(&client.id)
+    .bind(serde_json::to_string(params).map_err(|e| OAuthError::server_error(e.to_string()))?)
+    .bind(iamsmart_crypto::hash::sha256(secret.as_bytes()).to_vec())
+    .bind(approval.map(|a| a.0))
+    .bind(sid)
+    .bind(now)
+    .bind(expires)
+    .execute(p.db.writer())
+    .await
+    .map_err(|e| OAuthError::from(DomainError::from(e)))?;
+    Ok((tx, secret))
+}
+
 async fn start_login(
     p: &Platform,
     client: &Client,
     params: &AuthzParams,
     resident: Option<String>,
 ) -> OResult<Outcome> {
-    let face = params.acr_values.iter().all(|a| a == ACR_FACE) && !params.acr_values.is_empty();
+    let face = !params.acr_values.is_empty() && params.acr_values.iter().all(|a| a == ACR_FACE);
     let created = approvals::create(
         p,
         approvals::NewApproval {
@@ -629,22 +252,7 @@ async fn start_login(
         },
     )
     .await?;
-    let tx = iamsmart_crypto::rng::token(p.rng.as_ref(), 16);
-    let secret = iamsmart_crypto::rng::token(p.rng.as_ref(), 24);
-    let now = p.clock.now_ms();
-    sqlx::query(
-        "INSERT INTO authz_requests (id, kind, client_id, params, browser_hash, approval_id, created_at, expires_at) VALUES ($1, 'tx', $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(&tx)
-    .bind(&client.id)
-    .bind(serde_json::to_string(params).map_err(|e| OAuthError::server_error(e.to_string()))?)
-    .bind(iamsmart_crypto::hash::sha256(secret.as_bytes()).to_vec())
-    .bind(&created.id)
-    .bind(now)
-    .bind(created.expires_at.max(now + p.oidc.policy.login_ttl_ms))
-    .execute(p.db.writer())
-    .await
-    .map_err(|e| OAuthError::from(DomainError::from(e)))?;
+    let (tx, secret) = new_tx(p, client, params, Some((&created.id, created.expires_at)), None).await?;
     Ok(Outcome::Login(LoginPage {
         tx,
         browser_secret: Some(secret),
@@ -657,11 +265,12 @@ async fn start_login(
         status: "pending".into(),
         ui_locales: params.ui_locales.clone(),
         face,
+        passkey_allowed: !face,
     }))
 }
 
-/// The `acr` a resident reaches with an approval.
-fn achieved_acr(level: &str, face: bool) -> &'static str {
+/// The `acr` a resident reaches.
+pub fn achieved_acr(level: &str, face: bool) -> &'static str {
     match (level, face) {
         ("plus", true) => ACR_FACE,
         ("plus", false) => ACR_PLUS,
@@ -669,105 +278,234 @@ fn achieved_acr(level: &str, face: bool) -> &'static str {
     }
 }
 
-/// (client, params, browser hash, approval, expires at, used at)
-type TxRow = (
-    String,
-    String,
-    Option<Vec<u8>>,
-    Option<String>,
-    i64,
-    Option<i64>,
-);
+/// Mask an HKID for display: `A123456(7)` becomes `A123***(7)`.
+pub fn mask_hkid(h: &str) -> String {
+    let (body, check) = h.split_once('(').unwrap_or((h, ""));
+    let keep = body.len().saturating_sub(3);
+    let masked: String = body
+        .chars()
+        .enumerate()
+        .map(|(i, c)| if i >= keep { '*' } else { c })
+        .collect();
+    if check.is_empty() {
+        masked
+    } else {
+        format!("{masked}({check}")
+    }
+}
 
-/// Handle `GET /authorize/continue`: after the app's approval, sign the browser in and return
-/// to the client with a code; while waiting, show the login page again.
-pub async fn continue_login(p: &Platform, tx: &str, browser_secret: Option<&str>) -> Outcome {
-    let now = p.clock.now_ms();
-    let row: Option<TxRow> = match sqlx::query_as(
-        "SELECT client_id, params, browser_hash, approval_id, expires_at, used_at FROM authz_requests WHERE id = $1 AND kind = 'tx'",
+async fn consent_page(
+    p: &Platform,
+    client: &Client,
+    params: &AuthzParams,
+    tx: &str,
+    resident_id: &str,
+) -> OResult<ConsentPage> {
+    let r = crate::identity::get(p, resident_id).await?;
+    let released = claims::release(&r, &params.fields);
+    let items = params
+        .fields
+        .iter()
+        .map(|f| {
+            let shown = match f.as_str() {
+                "hkid" => mask_hkid(&r.verified.hkid),
+                _ => claims::claim_names(f)
+                    .iter()
+                    .filter_map(|n| released.get(*n))
+                    .map(|v| match v {
+                        serde_json::Value::String(s) => s.clone(),
+                        serde_json::Value::Object(o) => o
+                            .get("formatted")
+                            .and_then(|x| x.as_str())
+                            .unwrap_or_default()
+                            .to_string(),
+                        other => other.to_string(),
+                    })
+                    .next()
+                    .unwrap_or_default(),
+            };
+            ConsentItem {
+                field: f.clone(),
+                shown,
+                required: !params.optional.contains(f),
+            }
+        })
+        .collect();
+    Ok(ConsentPage {
+        tx: tx.to_string(),
+        client_name: client.meta.client_name.clone(),
+        logo_uri: client.meta.logo_uri.clone(),
+        purpose: params.purpose.clone(),
+        items,
+        ui_locales: params.ui_locales.clone(),
+        browser_secret: None,
+    })
+}
+
+/// A transaction as stored.
+struct Tx {
+    client: Client,
+    params: AuthzParams,
+    approval: Option<String>,
+    sid: Option<String>,
+    expires_at: i64,
+}
+
+/// (client, params, browser hash, approval, sid, expires at, used at)
+type TxRow = (String, String, Option<Vec<u8>>, Option<String>, Option<String>, i64, Option<i64>);
+
+/// Load an unfinished transaction started in this browser.
+async fn load_tx(p: &Platform, tx: &str, browser_secret: Option<&str>) -> Result<Tx, Outcome> {
+    let row: Option<TxRow> = sqlx::query_as(
+        "SELECT client_id, params, browser_hash, approval_id, sid, expires_at, used_at FROM authz_requests WHERE id = $1 AND kind = 'tx'",
     )
     .bind(tx)
     .fetch_optional(p.db.reader())
     .await
-    {
-        Ok(r) => r,
-        Err(e) => return Outcome::ErrorPage(DomainError::from(e).into()),
-    };
-    let Some((client_id, params, bhash, approval_id, expires_at, used_at)) = row else {
-        return Outcome::ErrorPage(OAuthError::invalid_request(
+    .map_err(|e| Outcome::ErrorPage(DomainError::from(e).into()))?;
+    let Some((client_id, params, bhash, approval, sid, expires_at, used_at)) = row else {
+        return Err(Outcome::ErrorPage(OAuthError::invalid_request(
             "this sign-in is unknown or has ended; start again from the service",
-        ));
+        )));
     };
     let same_browser = match (bhash, browser_secret) {
-        (Some(h), Some(s)) => {
-            iamsmart_crypto::hash::ct_eq(&h, &iamsmart_crypto::hash::sha256(s.as_bytes()))
-        }
+        (Some(h), Some(s)) => iamsmart_crypto::hash::ct_eq(&h, &iamsmart_crypto::hash::sha256(s.as_bytes())),
         _ => false,
     };
     if !same_browser {
-        return Outcome::ErrorPage(OAuthError::access_denied(
+        return Err(Outcome::ErrorPage(OAuthError::access_denied(
             "this sign-in was started in another browser; start again from the service",
-        ));
+        )));
     }
     if used_at.is_some() {
-        return Outcome::ErrorPage(OAuthError::invalid_request(
+        return Err(Outcome::ErrorPage(OAuthError::invalid_request(
             "this sign-in has already finished; start again from the service",
-        ));
+        )));
     }
-    let params: AuthzParams = match serde_json::from_str(&params) {
-        Ok(x) => x,
-        Err(e) => return Outcome::ErrorPage(OAuthError::server_error(e.to_string())),
-    };
-    let back = |e: OAuthError| {
-        Outcome::Redirect(error_redirect(
-            p,
-            &params.redirect_uri,
-            params.state.as_deref(),
-            &e,
-        ))
-    };
+    let params: AuthzParams = serde_json::from_str(&params)
+        .map_err(|e| Outcome::ErrorPage(OAuthError::server_error(e.to_string())))?;
     let client = match clients::get(p, &client_id).await {
         Ok(Some(c)) => c,
         Ok(None) => {
-            return Outcome::ErrorPage(OAuthError::invalid_client(
+            return Err(Outcome::ErrorPage(OAuthError::invalid_client(
                 "the service is no longer registered",
-            ))
+            )))
         }
-        Err(e) => return Outcome::ErrorPage(e.into()),
+        Err(e) => return Err(Outcome::ErrorPage(e.into())),
     };
-    let Some(approval_id) = approval_id else {
+    Ok(Tx { client, params, approval, sid, expires_at })
+}
+
+/// Mark a transaction finished (once); false if it already was.
+async fn close_tx(p: &Platform, tx: &str) -> Result<bool, DomainError> {
+    let r = sqlx::query("UPDATE authz_requests SET used_at = $1 WHERE id = $2 AND used_at IS NULL")
+        .bind(p.clock.now_ms())
+        .bind(tx)
+        .execute(p.db.writer())
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Record the browser session a transaction is signed in with.
+async fn bind_tx(p: &Platform, tx: &str, sid: &str) -> Result<(), DomainError> {
+    sqlx::query("UPDATE authz_requests SET sid = $1 WHERE id = $2 AND used_at IS NULL")
+        .bind(sid)
+        .bind(tx)
+        .execute(p.db.writer())
+        .await?;
+    Ok(())
+}
+
+/// After sign-in: the consent page if something is not consented yet, else the code.
+async fn after_sign_in(
+    p: &Platform,
+    t: &Tx,
+    tx: &str,
+    s: &Session,
+    new_cookie: Option<String>,
+) -> Result<Outcome, OAuthError> {
+    if acr_rank(&s.acr).unwrap_or(0) < t.params.min_acr_rank() {
+        close_tx(p, tx).await?;
+        return Err(OAuthError::unmet_authentication_requirements(format!(
+            "the requested assurance ({}) is above what this resident can give now ({})",
+            t.params.acr_values.join(" "),
+            s.acr
+        )));
+    }
+    let consented = claims::consented(p, &s.resident_id, &t.client.id).await?;
+    let all = t.params.fields.iter().all(|f| consented.contains(f));
+    let asks = t.params.prompt.iter().any(|x| x == "consent") || t.params.authorization_details.is_some();
+    if all && !asks {
+        if !close_tx(p, tx).await? {
+            return Err(OAuthError::invalid_request("this sign-in has already finished"));
+        }
+        let redirect = finish(p, &t.client, &t.params, s, &t.params.fields, false).await?;
+        return Ok(Outcome::SignedIn { session: new_cookie, redirect });
+    }
+    let page = consent_page(p, &t.client, &t.params, tx, &s.resident_id).await?;
+    Ok(Outcome::Consent { session: new_cookie, page })
+}
+
+/// Handle `GET /authorize/continue`: after the app's approval (or a passkey), sign the browser
+/// in, then ask for consent or return to the client with a code; while waiting, show the login
+/// page again.
+pub async fn continue_login(
+    p: &Platform,
+    tx: &str,
+    browser_secret: Option<&str>,
+    session_cookie: Option<&str>,
+) -> Outcome {
+    let t = match load_tx(p, tx, browser_secret).await {
+        Ok(t) => t,
+        Err(o) => return o,
+    };
+    let back = |e: OAuthError| {
+        Outcome::Redirect(error_redirect(p, &t.params.redirect_uri, t.params.state.as_deref(), &e))
+    };
+    // Signed in already (a passkey, or an earlier visit of this link): the session must be the
+    // one this transaction was signed in with.
+    if let Some(sid) = &t.sid {
+        return match session(p, session_cookie).await {
+            Ok(Some(s)) if &s.sid == sid => after_sign_in(p, &t, tx, &s, None).await.unwrap_or_else(back),
+            Ok(_) => Outcome::ErrorPage(OAuthError::access_denied(
+                "your session has ended; start again from the service",
+            )),
+            Err(e) => back(e.into()),
+        };
+    }
+    let Some(approval_id) = t.approval.clone() else {
         return Outcome::ErrorPage(OAuthError::server_error("no approval"));
     };
     let view = match approvals::status(p, &approval_id).await {
         Ok(v) => v,
         Err(e) => return back(e.into()),
     };
+    let now = p.clock.now_ms();
     match view.status.as_str() {
-        "pending" | "scanned" if expires_at > now => {
+        "pending" | "scanned" if t.expires_at > now => {
             return Outcome::Login(LoginPage {
                 tx: tx.to_string(),
                 browser_secret: None,
                 qr: format!("iamsmart:approve?id={}", view.id),
                 match_code: view.match_code,
-                client_name: client.meta.client_name.clone(),
-                logo_uri: client.meta.logo_uri.clone(),
-                fields: params.fields.clone(),
+                client_name: t.client.meta.client_name.clone(),
+                logo_uri: t.client.meta.logo_uri.clone(),
+                fields: t.params.fields.clone(),
                 expires_at: view.expires_at,
                 status: view.status,
-                ui_locales: params.ui_locales.clone(),
+                ui_locales: t.params.ui_locales.clone(),
                 face: view.kind == "step_up",
+                passkey_allowed: view.kind != "step_up",
             })
         }
         "approved" => {}
         "denied" => {
-            return back(OAuthError::access_denied(
-                "the resident declined in the app",
-            ))
+            let _ = close_tx(p, tx).await;
+            return back(OAuthError::access_denied("the resident declined in the app"));
         }
         _ => {
-            return back(OAuthError::access_denied(
-                "the sign-in request expired; start again",
-            ))
+            let _ = close_tx(p, tx).await;
+            return back(OAuthError::access_denied("the sign-in request expired; start again"));
         }
     }
     let decided = match approvals::decision(p, &approval_id).await {
@@ -775,103 +513,122 @@ pub async fn continue_login(p: &Platform, tx: &str, browser_secret: Option<&str>
         Ok(None) => return back(OAuthError::access_denied("the approval is missing")),
         Err(e) => return back(e.into()),
     };
-    // Single use of the transaction.
-    match sqlx::query("UPDATE authz_requests SET used_at = $1 WHERE id = $2 AND used_at IS NULL")
-        .bind(now)
-        .bind(tx)
-        .execute(p.db.writer())
+    let level: String = match sqlx::query_scalar("SELECT level FROM residents WHERE id = $1 AND status = 'active'")
+        .bind(&decided.resident_id)
+        .fetch_optional(p.db.reader())
         .await
     {
-        Ok(r) if r.rows_affected() == 1 => {}
-        Ok(_) => {
-            return Outcome::ErrorPage(OAuthError::invalid_request(
-                "this sign-in has already finished",
-            ))
-        }
+        Ok(Some(l)) => l,
+        Ok(None) => return back(OAuthError::access_denied("the account is not active")),
         Err(e) => return back(DomainError::from(e).into()),
-    }
-    let level: String =
-        match sqlx::query_scalar("SELECT level FROM residents WHERE id = $1 AND status = 'active'")
-            .bind(&decided.resident_id)
-            .fetch_optional(p.db.reader())
-            .await
-        {
-            Ok(Some(l)) => l,
-            Ok(None) => return back(OAuthError::access_denied("the account is not active")),
-            Err(e) => return back(DomainError::from(e).into()),
-        };
+    };
     let acr = achieved_acr(&level, decided.face_verified);
-    if acr_rank(acr).unwrap_or(0) < params.min_acr_rank() {
-        return back(OAuthError::unmet_authentication_requirements(format!(
-            "the requested assurance ({}) is above what this resident can give now ({acr})",
-            params.acr_values.join(" ")
-        )));
-    }
-    let agreed = claims::released_fields(
-        &params.fields.iter().map(String::as_str).collect::<Vec<_>>(),
-        &decided.agreed_fields,
-    );
     let mut amr = vec!["swk".to_string(), "pin".to_string(), "mfa".to_string()];
     if decided.face_verified {
         amr.push("face".into());
     }
-    let secret = iamsmart_crypto::rng::token(p.rng.as_ref(), 32);
-    let sess = Session {
-        sid: iamsmart_crypto::rng::token(p.rng.as_ref(), 16),
-        resident_id: decided.resident_id.clone(),
-        device_id: Some(decided.device_id.clone()),
-        auth_time: decided.decided_at,
-        acr: acr.to_string(),
+    let (cookie, s) = match super::session::create(
+        p,
+        &decided.resident_id,
+        Some(&decided.device_id),
+        decided.decided_at,
+        acr,
         amr,
-    };
-    let mut conn = match p.db.begin().await {
-        Ok(c) => c,
-        Err(e) => return back(DomainError::from(e).into()),
-    };
-    let r = sqlx::query(
-        "INSERT INTO op_sessions (id_hash, sid, resident_id, device_id, auth_time, acr, amr, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
-    .bind(iamsmart_crypto::hash::sha256(secret.as_bytes()).to_vec())
-    .bind(&sess.sid)
-    .bind(&sess.resident_id)
-    .bind(&sess.device_id)
-    .bind(sess.auth_time)
-    .bind(&sess.acr)
-    .bind(serde_json::to_string(&sess.amr).unwrap_or_default())
-    .bind(now)
-    .bind(now + p.oidc.policy.session_ttl_ms)
-    .execute(&mut *conn)
-    .await;
-    if let Err(e) = r {
-        return back(DomainError::from(e).into());
+    .await
+    {
+        Ok(x) => x,
+        Err(e) => return back(e.into()),
+    };
+    if let Err(e) = bind_tx(p, tx, &s.sid).await {
+        return back(e.into());
     }
-    if let Err(e) = conn.commit().await {
-        return back(DomainError::from(e).into());
+    after_sign_in(p, &t, tx, &s, Some(cookie)).await.unwrap_or_else(back)
+}
+
+/// What the consent form sent.
+#[derive(Debug, Clone)]
+pub struct ConsentAnswer<'a> {
+    /// Transaction id.
+    pub tx: &'a str,
+    /// The form's CSRF token.
+    pub csrf: &'a str,
+    /// `true` to release, `false` to cancel.
+    pub allow: bool,
+    /// Fields ticked.
+    pub fields: Vec<String>,
+    /// Remember the consent for this service.
+    pub remember: bool,
+}
+
+/// Handle the consent form: release what was ticked (every required item must be), or cancel.
+pub async fn consent(
+    p: &Platform,
+    a: ConsentAnswer<'_>,
+    browser_secret: Option<&str>,
+    session_cookie: Option<&str>,
+) -> Outcome {
+    let t = match load_tx(p, a.tx, browser_secret).await {
+        Ok(t) => t,
+        Err(o) => return o,
+    };
+    let back = |e: OAuthError| {
+        Outcome::Redirect(error_redirect(p, &t.params.redirect_uri, t.params.state.as_deref(), &e))
+    };
+    let cookie = session_cookie.unwrap_or_default();
+    let s = match session(p, Some(cookie)).await {
+        Ok(Some(s)) if t.sid.as_deref() == Some(s.sid.as_str()) => s,
+        Ok(_) => {
+            return Outcome::ErrorPage(OAuthError::access_denied(
+                "your session has ended; start again from the service",
+            ))
+        }
+        Err(e) => return back(e.into()),
+    };
+    if !super::session::csrf_ok(p, cookie, a.csrf) {
+        return Outcome::ErrorPage(OAuthError::access_denied(
+            "the form has expired or was not sent from this page; start again from the service",
+        ));
     }
-    match finish(p, &client, &params, &sess, &agreed, Some(&approval_id)).await {
-        Ok(redirect) => Outcome::SignedIn {
-            session: secret,
-            redirect,
-        },
+    match close_tx(p, a.tx).await {
+        Ok(true) => {}
+        Ok(false) => return Outcome::ErrorPage(OAuthError::invalid_request("this sign-in has already finished")),
+        Err(e) => return back(e.into()),
+    }
+    if !a.allow {
+        return back(OAuthError::access_denied("the resident did not agree to release the data"));
+    }
+    let requested: Vec<&str> = t.params.fields.iter().map(String::as_str).collect();
+    let released = claims::released_fields(&requested, &a.fields);
+    if let Some(missing) = t
+        .params
+        .fields
+        .iter()
+        .find(|f| !t.params.optional.contains(f) && !released.contains(f))
+    {
+        return back(OAuthError::access_denied(format!(
+            "the resident did not release {missing}, which the service requires"
+        )));
+    }
+    match finish(p, &t.client, &t.params, &s, &released, a.remember).await {
+        Ok(redirect) => Outcome::SignedIn { session: None, redirect },
         Err(e) => back(e),
     }
 }
 
-/// Record consent, create the grant and its code, and build the redirect with the code.
+/// Record consent (when asked to remember), create the grant and its code, and build the
+/// redirect with the code.
 async fn finish(
     p: &Platform,
     client: &Client,
     params: &AuthzParams,
     s: &Session,
     released: &[String],
-    approval: Option<&str>,
+    remember: bool,
 ) -> OResult<String> {
     let now = p.clock.now_ms();
-    let mut tx =
-        p.db.begin()
-            .await
-            .map_err(|e| OAuthError::from(DomainError::from(e)))?;
-    if approval.is_some() {
+    let mut tx = p.db.begin().await.map_err(|e| OAuthError::from(DomainError::from(e)))?;
+    if remember {
         claims::record_consent(&mut tx, &s.resident_id, &client.id, released, now).await?;
     }
     let grant_id = tokens::create_grant(
@@ -913,23 +670,17 @@ async fn finish(
             kind: "login.authorized",
             actor: &subject,
             subject: &subject,
-            detail: serde_json::json!({ "client": client.id, "fields": released, "acr": s.acr, "approval": approval }),
+            detail: serde_json::json!({ "client": client.id, "fields": released, "acr": s.acr, "remembered": remember }),
         },
     )
     .await?;
-    tx.commit()
-        .await
-        .map_err(|e| OAuthError::from(DomainError::from(e)))?;
+    tx.commit().await.map_err(|e| OAuthError::from(DomainError::from(e)))?;
     Ok(code_redirect(p, params, &code))
 }
 
 /// The status of a login for the page that started it (`None` unless `browser_secret` is the
 /// one bound to the transaction): `pending`, `scanned`, `approved`, `denied` or `expired`.
-pub async fn login_status(
-    p: &Platform,
-    tx: &str,
-    browser_secret: &str,
-) -> Result<Option<String>, DomainError> {
+pub async fn login_status(p: &Platform, tx: &str, browser_secret: &str) -> Result<Option<String>, DomainError> {
     let row: Option<(Option<String>, Option<Vec<u8>>)> = sqlx::query_as(
         "SELECT approval_id, browser_hash FROM authz_requests WHERE id = $1 AND kind = 'tx'",
     )
@@ -939,11 +690,56 @@ pub async fn login_status(
     let Some((Some(approval), Some(h))) = row else {
         return Ok(None);
     };
-    if !iamsmart_crypto::hash::ct_eq(
-        &h,
-        &iamsmart_crypto::hash::sha256(browser_secret.as_bytes()),
-    ) {
+    if !iamsmart_crypto::hash::ct_eq(&h, &iamsmart_crypto::hash::sha256(browser_secret.as_bytes())) {
         return Ok(None);
     }
     Ok(Some(approvals::status(p, &approval).await?.status))
+}
+
+/// Sign a transaction in with a passkey (the browser's WebAuthn answer to
+/// [`super::passkeys::login_options`]); the browser then follows the continue link.
+pub async fn sign_in_with_passkey(
+    p: &Platform,
+    tx: &str,
+    browser_secret: Option<&str>,
+    ceremony: &str,
+    credential: &iamsmart_crypto::webauthn::AuthenticationResponse,
+) -> OResult<String> {
+    let t = load_tx(p, tx, browser_secret).await.map_err(|o| match o {
+        Outcome::ErrorPage(e) => e,
+        _ => OAuthError::access_denied("this sign-in cannot continue"),
+    })?;
+    let resident = super::passkeys::authenticate(p, ceremony, credential).await?;
+    let level: String = sqlx::query_scalar("SELECT level FROM residents WHERE id = $1 AND status = 'active'")
+        .bind(&resident)
+        .fetch_optional(p.db.reader())
+        .await
+        .map_err(|e| OAuthError::from(DomainError::from(e)))?
+        .ok_or_else(|| OAuthError::access_denied("the account is not active"))?;
+    let acr = achieved_acr(&level, false);
+    if acr_rank(acr).unwrap_or(0) < t.params.min_acr_rank() {
+        return Err(OAuthError::unmet_authentication_requirements(
+            "a passkey cannot give the requested assurance; use the app",
+        ));
+    }
+    let (cookie, s) = super::session::create(
+        p,
+        &resident,
+        None,
+        p.clock.now_ms(),
+        acr,
+        vec!["hwk".into(), "user".into()],
+    )
+    .await?;
+    bind_tx(p, tx, &s.sid).await?;
+    Ok(cookie)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hkids_are_masked_for_display() {
+        assert_eq!(super::mask_hkid("A123456(7)"), "A123***(7)");
+        assert_eq!(super::mask_hkid("XA123456(A)"), "XA123***(A)");
+    }
 }

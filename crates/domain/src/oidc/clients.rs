@@ -726,3 +726,32 @@ mod tests {
         assert!(parse_jwks(&priv_key).is_err());
     }
 }
+
+/// The client id of the platform's own account pages.
+pub const PORTAL: &str = "iamsmart-portal";
+
+/// Register (or update) the platform's own account pages as a client, so that residents sign in
+/// to them through the same pages as to any service. Public subjects, no personal data.
+pub async fn ensure_portal(p: &Platform) -> Result<(), DomainError> {
+    let mut meta = ClientMetadata::for_profile(
+        "iAM Smart account",
+        vec![p.oidc.policy.url("/account/callback")],
+        "basic",
+    );
+    meta.subject_type = "public".into();
+    meta.scope = Some("openid".into());
+    meta.grant_types = vec!["authorization_code".into()];
+    let text = serde_json::to_string(&meta).map_err(|e| DomainError::Integrity(e.to_string()))?;
+    let now = p.clock.now_ms();
+    sqlx::query(
+        "INSERT INTO clients (id, name, profile, metadata, status, created_by, created_at, updated_at) VALUES ($1, $2, 'basic', $3, 'active', 'system', $4, $4)
+         ON CONFLICT (id) DO UPDATE SET metadata = $3, updated_at = $4",
+    )
+    .bind(PORTAL)
+    .bind(&meta.client_name)
+    .bind(&text)
+    .bind(now)
+    .execute(p.db.writer())
+    .await?;
+    Ok(())
+}

@@ -14,6 +14,9 @@ pub mod discovery;
 pub mod dpop;
 pub mod error;
 pub mod logout;
+pub mod passkeys;
+pub mod request;
+pub mod session;
 pub mod tokens;
 
 pub use error::OAuthError;
@@ -49,8 +52,10 @@ pub struct OidcPolicy {
     pub id_token_ttl_ms: i64,
     /// Absolute lifetime of a refresh token family.
     pub refresh_ttl_ms: i64,
-    /// Browser session lifetime at the provider.
+    /// Absolute lifetime of a browser session at the provider.
     pub session_ttl_ms: i64,
+    /// Idle timeout of a browser session.
+    pub session_idle_ms: i64,
     /// CIBA request lifetime.
     pub ciba_ttl_ms: i64,
     /// CIBA polling interval.
@@ -70,7 +75,8 @@ impl OidcPolicy {
             access_token_ttl_ms: 600_000,
             id_token_ttl_ms: 600_000,
             refresh_ttl_ms: 30 * 86_400_000,
-            session_ttl_ms: 30 * 60_000,
+            session_ttl_ms: 8 * 3_600_000,
+            session_idle_ms: 30 * 60_000,
             ciba_ttl_ms: 120_000,
             ciba_interval_ms: 5_000,
             skew_ms: 60_000,

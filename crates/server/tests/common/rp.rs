@@ -354,7 +354,8 @@ pub fn point_app(home: &std::path::Path, base: &str) {
     std::fs::write(&file, serde_json::to_vec(&dev).unwrap()).unwrap();
 }
 
-/// Log in through the browser with the app; returns the redirect's parameters.
+/// Log in through the browser with the app (and agree to everything on the consent page, if
+/// one is shown); returns the redirect's parameters.
 pub async fn login(
     browser: &reqwest::Client,
     home: &std::path::Path,
@@ -369,6 +370,57 @@ pub async fn login(
     let base = authorize_url.split("/authorize").next().unwrap();
     let r = browser
         .get(format!("{base}{}", page.continue_url))
+        .send()
+        .await
+        .unwrap();
+    consent_if_asked(browser, base, r, true).await
+}
+
+/// A consent page's form: (tx, csrf, fields offered).
+pub fn consent_form(html: &str) -> (String, String, Vec<String>) {
+    let tx = between(html, "name=\"tx\" value=\"", "\"").expect("tx").to_string();
+    let csrf = between(html, "name=\"csrf\" value=\"", "\"").expect("csrf").to_string();
+    let mut fields = Vec::new();
+    let marker = "name=\"field\" value=\"";
+    let mut rest = html;
+    while let Some(i) = rest.find(marker) {
+        rest = &rest[i + marker.len()..];
+        let v = &rest[..rest.find('"').unwrap()];
+        if !fields.iter().any(|f| f == v) {
+            fields.push(v.to_string());
+        }
+    }
+    (tx, csrf, fields)
+}
+
+/// If `r` is the consent page, answer it (every field; allow or cancel) and return the
+/// redirect's parameters; if it is a redirect already, its parameters.
+pub async fn consent_if_asked(
+    browser: &reqwest::Client,
+    base: &str,
+    r: reqwest::Response,
+    allow: bool,
+) -> std::collections::HashMap<String, String> {
+    if r.status().is_redirection() {
+        return location_params(&r);
+    }
+    let status = r.status();
+    let html = r.text().await.unwrap();
+    assert_eq!(status, 200, "{html}");
+    let (tx, csrf, fields) = consent_form(&html);
+    let decision = if allow { "allow" } else { "cancel" };
+    let mut form: Vec<(&str, &str)> = vec![
+        ("tx", &tx),
+        ("csrf", &csrf),
+        ("remember", "1"),
+        ("decision", decision),
+    ];
+    for f in &fields {
+        form.push(("field", f));
+    }
+    let r = browser
+        .post(format!("{base}/authorize/consent"))
+        .form(&form)
         .send()
         .await
         .unwrap();

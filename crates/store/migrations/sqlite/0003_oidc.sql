@@ -30,6 +30,7 @@ CREATE TABLE authz_requests (         -- pushed (PAR) and in-progress authorizat
     params TEXT NOT NULL,             -- validated parameters (JSON)
     browser_hash BLOB,                 -- tx: hash of the cookie that binds it to one browser
     approval_id TEXT,                 -- tx: the request shown in the app
+    sid TEXT,                         -- tx: the browser session once the resident is signed in
     created_at BIGINT NOT NULL,
     expires_at BIGINT NOT NULL,
     used_at BIGINT
@@ -45,7 +46,8 @@ CREATE TABLE op_sessions (            -- browser sessions at the provider (singl
     acr TEXT NOT NULL,
     amr TEXT NOT NULL,                -- JSON array
     created_at BIGINT NOT NULL,
-    expires_at BIGINT NOT NULL,
+    last_seen_at BIGINT NOT NULL,     -- idle timeout
+    expires_at BIGINT NOT NULL,       -- absolute timeout
     revoked_at BIGINT
 );
 CREATE UNIQUE INDEX op_sessions_by_sid ON op_sessions (sid);
@@ -127,3 +129,15 @@ CREATE TABLE ciba_requests (
 -- What the resident agreed to in the app, and when a face match was checked for the request.
 ALTER TABLE approvals ADD COLUMN agreed TEXT;
 ALTER TABLE approvals ADD COLUMN face_verified_at BIGINT;
+
+CREATE TABLE resident_passkeys (      -- passkeys residents add in their account pages
+    credential_id TEXT PRIMARY KEY NOT NULL,
+    resident_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    public_key TEXT NOT NULL,         -- public key as JWK
+    sign_count BIGINT NOT NULL,
+    created_at BIGINT NOT NULL,
+    last_used_at BIGINT,
+    flagged_at BIGINT                 -- a counter went backwards: possible clone
+);
+CREATE INDEX resident_passkeys_by_resident ON resident_passkeys (resident_id);

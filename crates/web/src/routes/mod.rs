@@ -3,6 +3,7 @@ mod admin;
 mod app;
 mod health;
 mod oidc;
+mod pages;
 mod staff;
 mod transparency;
 
@@ -20,6 +21,7 @@ pub fn routes(state: AppState, body_limit: usize, upload_limit: usize) -> Router
         .merge(app::routes())
         .merge(staff::routes())
         .merge(oidc::routes())
+        .merge(pages::routes())
         .layer(RequestBodyLimitLayer::new(body_limit));
     let uploads = Router::new()
         .merge(app::upload_routes())

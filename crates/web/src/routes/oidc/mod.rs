@@ -1,7 +1,5 @@
 //! The OpenID provider's endpoints. OAuth endpoints answer errors in their RFC format; the
-//! authorization endpoint answers with pages (see `pages`).
-mod pages;
-
+//! authorization endpoint answers with pages (see `routes::pages`).
 use crate::oauth::{
     client_credentials, form_body, one, parse_form, Form, OAuthJson, ResourceError,
 };
@@ -30,7 +28,6 @@ pub fn routes() -> Router<AppState> {
             "/register/{id}",
             get(read_client).put(update_client).delete(delete_client),
         )
-        .merge(pages::routes())
 }
 
 async fn metadata(State(s): State<AppState>) -> impl IntoResponse {

@@ -1,0 +1,248 @@
+//! Residents' passkeys: added in the account pages after signing in with the app, then usable
+//! to sign in on that device (discoverable credentials, user verification required, conditional
+//! UI). Counters are checked: a counter that goes back flags the passkey as possibly cloned, and
+//! it is refused until the resident removes it.
+use super::error::{OAuthError, OResult};
+use crate::audit::{self, Event};
+use crate::error::DomainError;
+use crate::platform::Platform;
+use iamsmart_crypto::jose::PublicJwk;
+use iamsmart_crypto::webauthn::{AuthenticationResponse, RegistrationResponse, StoredCredential};
+use serde::Serialize;
+
+const CEREMONY_TTL_MS: i64 = 5 * 60_000;
+
+/// A passkey as the resident sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PasskeyView {
+    /// Credential id.
+    pub id: String,
+    /// Name given by the resident.
+    pub name: String,
+    /// Added (Unix ms).
+    pub created_at: i64,
+    /// Last used (Unix ms).
+    pub last_used_at: Option<i64>,
+    /// Whether a counter went backwards (possible clone): refused until removed.
+    pub flagged: bool,
+}
+
+fn dom(e: impl Into<DomainError>) -> OAuthError {
+    OAuthError::from(e.into())
+}
+
+async fn start(p: &Platform, kind: &str, subject: Option<&str>) -> OResult<(String, String)> {
+    let id = iamsmart_crypto::rng::token(p.rng.as_ref(), 16);
+    let challenge = iamsmart_crypto::rng::token(p.rng.as_ref(), 32);
+    sqlx::query("INSERT INTO ceremonies (id, kind, subject, state, expires_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(&id)
+        .bind(kind)
+        .bind(subject)
+        .bind(&challenge)
+        .bind(p.clock.now_ms() + CEREMONY_TTL_MS)
+        .execute(p.db.writer())
+        .await
+        .map_err(dom)?;
+    Ok((id, challenge))
+}
+
+async fn take(p: &Platform, kind: &str, id: &str) -> OResult<(Option<String>, String)> {
+    let row: Option<(Option<String>, String)> = sqlx::query_as(
+        "DELETE FROM ceremonies WHERE id = $1 AND kind = $2 AND expires_at > $3 RETURNING subject, state",
+    )
+    .bind(id)
+    .bind(kind)
+    .bind(p.clock.now_ms())
+    .fetch_optional(p.db.writer())
+    .await
+    .map_err(dom)?;
+    row.ok_or_else(|| OAuthError::access_denied("this passkey request has expired or was already used; try again"))
+}
+
+/// Options to add a passkey for a signed-in resident: (ceremony id, creation options).
+pub async fn registration_options(p: &Platform, resident_id: &str, display_name: &str) -> OResult<(String, serde_json::Value)> {
+    let existing: Vec<String> = sqlx::query_scalar("SELECT credential_id FROM resident_passkeys WHERE resident_id = $1")
+        .bind(resident_id)
+        .fetch_all(p.db.reader())
+        .await
+        .map_err(dom)?;
+    if existing.len() >= 10 {
+        return Err(OAuthError::invalid_request("at most 10 passkeys; remove one first"));
+    }
+    let (id, challenge) = start(p, "resident-passkey-add", Some(resident_id)).await?;
+    let opts = p.rp.creation_options(&challenge, resident_id.as_bytes(), display_name, display_name, &existing);
+    Ok((id, opts))
+}
+
+/// Store a new passkey after the browser's answer.
+pub async fn register(
+    p: &Platform,
+    resident_id: &str,
+    ceremony: &str,
+    response: &RegistrationResponse,
+    name: &str,
+) -> OResult<PasskeyView> {
+    let (subject, challenge) = take(p, "resident-passkey-add", ceremony).await?;
+    if subject.as_deref() != Some(resident_id) {
+        return Err(OAuthError::access_denied("this passkey request belongs to another session"));
+    }
+    let cred = p.rp.verify_registration(&challenge, response).map_err(|e| {
+        tracing::info!(error = %e, "passkey registration refused");
+        OAuthError::access_denied("the passkey was not accepted")
+    })?;
+    let name: String = name.trim().chars().filter(|c| !c.is_control()).take(60).collect();
+    let name = if name.is_empty() { "Passkey".to_string() } else { name };
+    let now = p.clock.now_ms();
+    let mut tx = p.db.begin().await.map_err(dom)?;
+    sqlx::query(
+        "INSERT INTO resident_passkeys (credential_id, resident_id, name, public_key, sign_count, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&cred.id)
+    .bind(resident_id)
+    .bind(&name)
+    .bind(serde_json::to_string(&cred.public_key).map_err(|e| OAuthError::server_error(e.to_string()))?)
+    .bind(i64::from(cred.sign_count))
+    .bind(now)
+    .execute(&mut *tx)
+    .await
+    .map_err(dom)?;
+    let subject = format!("resident:{resident_id}");
+    audit::append(
+        &mut tx,
+        now,
+        None,
+        &Event { kind: "passkey.added", actor: &subject, subject: &subject, detail: serde_json::json!({ "credential": cred.id }) },
+    )
+    .await?;
+    tx.commit().await.map_err(dom)?;
+    Ok(PasskeyView { id: cred.id, name, created_at: now, last_used_at: None, flagged: false })
+}
+
+/// Options to sign in with a passkey (discoverable: no list of credentials).
+pub async fn login_options(p: &Platform) -> OResult<(String, serde_json::Value)> {
+    let (id, challenge) = start(p, "resident-passkey-login", None).await?;
+    Ok((id, p.rp.request_options(&challenge, &[])))
+}
+
+/// (resident, public key, count, flagged, resident status)
+type PasskeyRow = (String, String, i64, Option<i64>, String);
+
+/// Verify a passkey sign-in; returns the resident. A counter that goes back flags the passkey.
+pub async fn authenticate(p: &Platform, ceremony: &str, response: &AuthenticationResponse) -> OResult<String> {
+    let (_, challenge) = take(p, "resident-passkey-login", ceremony).await?;
+    let refused = || OAuthError::access_denied("the passkey was not accepted");
+    let row: Option<PasskeyRow> = sqlx::query_as(
+        "SELECT k.resident_id, k.public_key, k.sign_count, k.flagged_at, r.status FROM resident_passkeys k JOIN residents r ON r.id = k.resident_id WHERE k.credential_id = $1",
+    )
+    .bind(&response.id)
+    .fetch_optional(p.db.reader())
+    .await
+    .map_err(dom)?;
+    let (resident, key, count, flagged, status) = row.ok_or_else(refused)?;
+    if let Some(handle) = &response.response.user_handle {
+        use base64::Engine;
+        if *handle != base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(resident.as_bytes()) {
+            return Err(refused());
+        }
+    }
+    let jwk: PublicJwk = serde_json::from_str(&key).map_err(|e| OAuthError::server_error(e.to_string()))?;
+    let stored = StoredCredential { id: response.id.clone(), public_key: jwk, sign_count: count as u32 };
+    let now = p.clock.now_ms();
+    match p.rp.verify_authentication(&challenge, &stored, response) {
+        Ok(out) => {
+            if flagged.is_some() || status != "active" {
+                return Err(refused());
+            }
+            sqlx::query("UPDATE resident_passkeys SET sign_count = $1, last_used_at = $2 WHERE credential_id = $3")
+                .bind(i64::from(out.sign_count))
+                .bind(now)
+                .bind(&response.id)
+                .execute(p.db.writer())
+                .await
+                .map_err(dom)?;
+            Ok(resident)
+        }
+        Err(e) => {
+            if e.to_string().contains("cloned") {
+                let mut tx = p.db.begin().await.map_err(dom)?;
+                sqlx::query("UPDATE resident_passkeys SET flagged_at = $1 WHERE credential_id = $2 AND flagged_at IS NULL")
+                    .bind(now)
+                    .bind(&response.id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(dom)?;
+                audit::append(
+                    &mut tx,
+                    now,
+                    None,
+                    &Event {
+                        kind: "security.passkey_clone_suspected",
+                        actor: "system",
+                        subject: &format!("resident:{resident}"),
+                        detail: serde_json::json!({ "credential": response.id }),
+                    },
+                )
+                .await?;
+                tx.commit().await.map_err(dom)?;
+            }
+            tracing::info!(error = %e, "passkey sign-in refused");
+            Err(refused())
+        }
+    }
+}
+
+/// A resident's passkeys.
+pub async fn list(p: &Platform, resident_id: &str) -> Result<Vec<PasskeyView>, DomainError> {
+    let rows: Vec<(String, String, i64, Option<i64>, Option<i64>)> = sqlx::query_as(
+        "SELECT credential_id, name, created_at, last_used_at, flagged_at FROM resident_passkeys WHERE resident_id = $1 ORDER BY created_at",
+    )
+    .bind(resident_id)
+    .fetch_all(p.db.reader())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, name, created_at, last_used_at, flagged)| PasskeyView { id, name, created_at, last_used_at, flagged: flagged.is_some() })
+        .collect())
+}
+
+/// Rename one of the resident's passkeys.
+pub async fn rename(p: &Platform, resident_id: &str, id: &str, name: &str) -> Result<(), DomainError> {
+    let name: String = name.trim().chars().filter(|c| !c.is_control()).take(60).collect();
+    if name.is_empty() {
+        return Err(DomainError::Invalid { field: "name", message: "give the passkey a name".into() });
+    }
+    let r = sqlx::query("UPDATE resident_passkeys SET name = $1 WHERE credential_id = $2 AND resident_id = $3")
+        .bind(&name)
+        .bind(id)
+        .bind(resident_id)
+        .execute(p.db.writer())
+        .await?;
+    if r.rows_affected() == 0 {
+        return Err(DomainError::NotFound);
+    }
+    Ok(())
+}
+
+/// Remove one of the resident's passkeys: it cannot sign in any more.
+pub async fn remove(p: &Platform, resident_id: &str, id: &str) -> Result<(), DomainError> {
+    let now = p.clock.now_ms();
+    let mut tx = p.db.begin().await?;
+    let r = sqlx::query("DELETE FROM resident_passkeys WHERE credential_id = $1 AND resident_id = $2")
+        .bind(id)
+        .bind(resident_id)
+        .execute(&mut *tx)
+        .await?;
+    if r.rows_affected() == 0 {
+        return Err(DomainError::NotFound);
+    }
+    let subject = format!("resident:{resident_id}");
+    audit::append(
+        &mut tx,
+        now,
+        None,
+        &Event { kind: "passkey.removed", actor: &subject, subject: &subject, detail: serde_json::json!({ "credential": id }) },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}

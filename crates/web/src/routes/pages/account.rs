@@ -1,0 +1,369 @@
+//! The resident's account pages: overview, passkeys (add, rename, remove) and consents (see and
+//! withdraw). Signing in goes through the same pages as any service (the platform's own
+//! `iamsmart-portal` client). Every form carries the session's CSRF token.
+use super::common::{session_of, Lang, Ui, UiView};
+use super::login::{error_page, field_label};
+use crate::error::RequestId;
+use crate::oauth::{one, parse_form};
+use crate::AppState;
+use askama::Template;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use iamsmart_domain::oidc::authorize::Session;
+use iamsmart_domain::oidc::{claims, clients, passkeys, session, OAuthError};
+use serde::Deserialize;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/account", get(overview))
+        .route("/account/callback", get(callback))
+        .route("/account/passkeys", get(passkey_list).post(passkey_add))
+        .route("/account/passkeys/options", post(passkey_options))
+        .route("/account/passkeys/rename", post(passkey_rename))
+        .route("/account/passkeys/remove", post(passkey_remove))
+        .route("/account/consents", get(consent_list))
+        .route("/account/consents/revoke", post(consent_revoke))
+}
+
+struct Nav {
+    overview: &'static str,
+    passkeys: &'static str,
+    consents: &'static str,
+    sign_out: &'static str,
+}
+
+fn nav(lang: Lang) -> Nav {
+    Nav {
+        overview: lang.t("My account", "我的帳戶"),
+        passkeys: lang.t("Passkeys", "通行密鑰"),
+        consents: lang.t("Consents", "同意"),
+        sign_out: lang.t("Sign out", "登出"),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "pages/account.html")]
+struct OverviewTemplate<'a> {
+    ui: UiView,
+    title: &'a str,
+    nav: Nav,
+    name: String,
+    level: &'a str,
+    level_label: &'a str,
+    hkid_label: &'a str,
+    hkid: String,
+}
+
+struct PasskeyRow {
+    id: String,
+    name: String,
+    added: String,
+    flagged: bool,
+}
+
+#[derive(Template)]
+#[template(path = "pages/passkeys.html")]
+struct PasskeysTemplate<'a> {
+    ui: UiView,
+    title: &'a str,
+    nav: Nav,
+    csrf: String,
+    intro: &'a str,
+    passkeys: Vec<PasskeyRow>,
+    empty: &'a str,
+    add_label: &'a str,
+    name_label: &'a str,
+    rename_label: &'a str,
+    remove_label: &'a str,
+    flagged_label: &'a str,
+    added_label: &'a str,
+    error: &'a str,
+}
+
+struct ConsentRow {
+    client_id: String,
+    service: String,
+    fields: Vec<&'static str>,
+}
+
+#[derive(Template)]
+#[template(path = "pages/consents.html")]
+struct ConsentsTemplate<'a> {
+    ui: UiView,
+    title: &'a str,
+    nav: Nav,
+    csrf: String,
+    intro: &'a str,
+    consents: Vec<ConsentRow>,
+    empty: &'a str,
+    withdraw_label: &'a str,
+}
+
+fn day(ms: i64) -> String {
+    let days = ms.div_euclid(86_400_000);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// The signed-in resident, or a redirect to sign in.
+async fn signed_in(s: &AppState, headers: &HeaderMap) -> Result<(Session, String), Response> {
+    let cookie = session_of(s, headers).unwrap_or_default().to_string();
+    match session::session(&s.platform, Some(&cookie)).await {
+        Ok(Some(sess)) => Ok((sess, cookie)),
+        Ok(None) => {
+            let (_, challenge) = pkce();
+            let url = format!(
+                "/authorize?client_id={}&response_type=code&scope=openid&redirect_uri={}&code_challenge={challenge}&code_challenge_method=S256&prompt=login",
+                clients::PORTAL,
+                iamsmart_domain::oidc::authorize::urlencode(&s.platform.oidc.policy.url("/account/callback")),
+            );
+            Err(Redirect::to(&url).into_response())
+        }
+        Err(e) => Err(crate::error::ApiError::from(e).into_response()),
+    }
+}
+
+fn pkce() -> (String, String) {
+    use base64::Engine;
+    let mut b = [0u8; 32];
+    iamsmart_crypto::rng::Rng::fill(&iamsmart_crypto::rng::SystemRng, &mut b);
+    let v = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+    let c = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(iamsmart_crypto::hash::sha256(v.as_bytes()));
+    (v, c)
+}
+
+/// Back from signing in: the session cookie is set; the code is not needed.
+async fn callback() -> Response {
+    Redirect::to("/account").into_response()
+}
+
+async fn overview(State(s): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
+    let (sess, _) = match signed_in(&s, &headers).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let ui = Ui::new(&s, &headers, &uri, None, "/account");
+    let lang = ui.lang;
+    let r = match iamsmart_domain::identity::get(&s.platform, &sess.resident_id).await {
+        Ok(r) => r,
+        Err(e) => return crate::error::ApiError::from(e).into_response(),
+    };
+    let name = match (lang, &r.verified.name_zh) {
+        (Lang::Zh, Some(zh)) => format!("{zh} ({})", r.verified.name_en),
+        _ => r.verified.name_en.clone(),
+    };
+    ui.render(
+        StatusCode::OK,
+        &OverviewTemplate {
+            ui: ui.view(),
+            title: lang.t("My account", "我的帳戶"),
+            nav: nav(lang),
+            name,
+            level: if r.level == "plus" { lang.t("iAM Smart+", "「智方便+」") } else { lang.t("iAM Smart", "「智方便」") },
+            level_label: lang.t("Account level", "帳戶級別"),
+            hkid_label: field_label(lang, "hkid"),
+            hkid: iamsmart_domain::oidc::authorize::mask_hkid(&r.verified.hkid),
+        },
+    )
+}
+
+async fn passkey_list(State(s): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
+    let (sess, cookie) = match signed_in(&s, &headers).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let ui = Ui::new(&s, &headers, &uri, None, "/account/passkeys");
+    let lang = ui.lang;
+    let list = passkeys::list(&s.platform, &sess.resident_id).await.unwrap_or_default();
+    ui.render(
+        StatusCode::OK,
+        &PasskeysTemplate {
+            ui: ui.view(),
+            title: lang.t("Passkeys", "通行密鑰"),
+            nav: nav(lang),
+            csrf: session::csrf_token(&s.platform, &cookie),
+            intro: lang.t(
+                "A passkey lets you sign in on this device with its screen lock, without the app.",
+                "通行密鑰讓你以此裝置的螢幕鎖登入，無需使用流動應用程式。",
+            ),
+            passkeys: list
+                .into_iter()
+                .map(|p| PasskeyRow { added: day(p.created_at), id: p.id, name: p.name, flagged: p.flagged })
+                .collect(),
+            empty: lang.t("You have no passkeys yet.", "你尚未有通行密鑰。"),
+            add_label: lang.t("Add a passkey on this device", "在此裝置加入通行密鑰"),
+            name_label: lang.t("Name", "名稱"),
+            rename_label: lang.t("Rename", "重新命名"),
+            remove_label: lang.t("Remove", "移除"),
+            flagged_label: lang.t("Blocked: this passkey may have been copied. Remove it.", "已封鎖：此通行密鑰可能被複製，請移除。"),
+            added_label: lang.t("Added", "加入日期"),
+            error: lang.t("The passkey could not be added.", "無法加入通行密鑰。"),
+        },
+    )
+}
+
+fn csrf_refused(ui: &Ui, rid: String) -> Response {
+    error_page(ui, &OAuthError::access_denied("the form has expired; open the page again"), Some(rid))
+}
+
+async fn passkey_options(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    let (sess, cookie) = match signed_in(&s, &headers).await {
+        Ok(x) => x,
+        Err(_) => return StatusCode::UNAUTHORIZED.into_response(),
+    };
+    if !session::csrf_ok(&s.platform, &cookie, read_header(&headers, "x-csrf-token")) {
+        return StatusCode::FORBIDDEN.into_response();
+    }
+    let name = iamsmart_domain::identity::get(&s.platform, &sess.resident_id)
+        .await
+        .map(|r| r.verified.name_en)
+        .unwrap_or_default();
+    match passkeys::registration_options(&s.platform, &sess.resident_id, &name).await {
+        Ok((ceremony, options)) => Json(serde_json::json!({ "ceremony": ceremony, "publicKey": options })).into_response(),
+        Err(e) => crate::oauth::OAuthJson(e).into_response(),
+    }
+}
+
+fn read_header<'a>(h: &'a HeaderMap, name: &str) -> &'a str {
+    h.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default()
+}
+
+#[derive(Deserialize)]
+struct AddPasskey {
+    ceremony: String,
+    credential: iamsmart_crypto::webauthn::RegistrationResponse,
+    #[serde(default)]
+    name: String,
+}
+
+async fn passkey_add(State(s): State<AppState>, headers: HeaderMap, Json(b): Json<AddPasskey>) -> Response {
+    let (sess, cookie) = match signed_in(&s, &headers).await {
+        Ok(x) => x,
+        Err(_) => return StatusCode::UNAUTHORIZED.into_response(),
+    };
+    if !session::csrf_ok(&s.platform, &cookie, read_header(&headers, "x-csrf-token")) {
+        return StatusCode::FORBIDDEN.into_response();
+    }
+    match passkeys::register(&s.platform, &sess.resident_id, &b.ceremony, &b.credential, &b.name).await {
+        Ok(v) => (StatusCode::CREATED, Json(v)).into_response(),
+        Err(e) => crate::oauth::OAuthJson(e).into_response(),
+    }
+}
+
+async fn form_action(
+    s: &AppState,
+    headers: &HeaderMap,
+    uri: &Uri,
+    rid: String,
+    body: &[u8],
+    back: &str,
+    act: impl AsyncFnOnce(&Session, &crate::oauth::Form) -> Result<(), iamsmart_domain::DomainError>,
+) -> Response {
+    let (sess, cookie) = match signed_in(s, headers).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let ui = Ui::new(s, headers, uri, None, back);
+    let form = parse_form(body);
+    if !session::csrf_ok(&s.platform, &cookie, one(&form, "csrf").ok().flatten().unwrap_or_default()) {
+        return csrf_refused(&ui, rid);
+    }
+    match act(&sess, &form).await {
+        Ok(()) => Redirect::to(back).into_response(),
+        Err(e) => crate::error::ApiError::from(e).into_response(),
+    }
+}
+
+async fn passkey_rename(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Extension(rid): Extension<RequestId>,
+    body: axum::body::Bytes,
+) -> Response {
+    let p = s.platform.clone();
+    form_action(&s, &headers, &uri, rid.0, &body, "/account/passkeys", async move |sess, f| {
+        let get = |k: &str| one(f, k).ok().flatten().unwrap_or_default().to_string();
+        passkeys::rename(&p, &sess.resident_id, &get("id"), &get("name")).await
+    })
+    .await
+}
+
+async fn passkey_remove(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Extension(rid): Extension<RequestId>,
+    body: axum::body::Bytes,
+) -> Response {
+    let p = s.platform.clone();
+    form_action(&s, &headers, &uri, rid.0, &body, "/account/passkeys", async move |sess, f| {
+        let id = one(f, "id").ok().flatten().unwrap_or_default().to_string();
+        passkeys::remove(&p, &sess.resident_id, &id).await
+    })
+    .await
+}
+
+async fn consent_list(State(s): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
+    let (sess, cookie) = match signed_in(&s, &headers).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let ui = Ui::new(&s, &headers, &uri, None, "/account/consents");
+    let lang = ui.lang;
+    let list = claims::list_consents(&s.platform, &sess.resident_id).await.unwrap_or_default();
+    ui.render(
+        StatusCode::OK,
+        &ConsentsTemplate {
+            ui: ui.view(),
+            title: lang.t("Consents", "同意"),
+            nav: nav(lang),
+            csrf: session::csrf_token(&s.platform, &cookie),
+            intro: lang.t(
+                "Services you allowed to receive your information. Withdrawing stops their access at once; they will ask again next time.",
+                "你已容許接收你資料的服務。撤回後會即時停止其存取；該服務下次會再次徵求你的同意。",
+            ),
+            consents: list
+                .iter()
+                .map(|c| ConsentRow {
+                    client_id: c["client_id"].as_str().unwrap_or_default().into(),
+                    service: c["service"].as_str().unwrap_or_default().into(),
+                    fields: c["fields"]
+                        .as_array()
+                        .map(|a| a.iter().filter_map(|f| f.as_str()).map(|f| field_label(lang, f)).collect())
+                        .unwrap_or_default(),
+                })
+                .collect(),
+            empty: lang.t("You have not given any consent.", "你未有給予任何同意。"),
+            withdraw_label: lang.t("Withdraw", "撤回"),
+        },
+    )
+}
+
+async fn consent_revoke(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Extension(rid): Extension<RequestId>,
+    body: axum::body::Bytes,
+) -> Response {
+    let p = s.platform.clone();
+    let r = rid.0.clone();
+    form_action(&s, &headers, &uri, rid.0, &body, "/account/consents", async move |sess, f| {
+        let client = one(f, "client_id").ok().flatten().unwrap_or_default().to_string();
+        claims::revoke_consent(&p, &sess.resident_id, &client, None, Some(&r)).await.map(|_| ())
+    })
+    .await
+}

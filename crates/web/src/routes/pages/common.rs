@@ -1,0 +1,205 @@
+//! What every page shares: the language (English or Traditional Chinese: a `lang` choice
+//! remembered in a cookie, then `ui_locales`, then the browser's languages), the large-text
+//! option, cookies, and rendering.
+use crate::AppState;
+use askama::Template;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::response::{Html, IntoResponse, Response};
+
+/// `en` or `zh`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    /// English.
+    En,
+    /// Traditional Chinese (Hong Kong).
+    Zh,
+}
+
+impl Lang {
+    fn parse(tag: &str) -> Option<Lang> {
+        let t = tag.trim().to_ascii_lowercase();
+        if t.starts_with("zh") {
+            Some(Lang::Zh)
+        } else if t.starts_with("en") {
+            Some(Lang::En)
+        } else {
+            None
+        }
+    }
+    /// The HTML `lang` code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Zh => "zh-HK",
+        }
+    }
+    /// The text in this language.
+    pub fn t(self, en: &'static str, zh: &'static str) -> &'static str {
+        match self {
+            Lang::En => en,
+            Lang::Zh => zh,
+        }
+    }
+    fn other(self) -> Lang {
+        match self {
+            Lang::En => Lang::Zh,
+            Lang::Zh => Lang::En,
+        }
+    }
+}
+
+/// The page's presentation: language and text size, with the links that switch them.
+#[derive(Debug, Clone)]
+pub struct Ui {
+    /// Language.
+    pub lang: Lang,
+    /// Large text.
+    pub large: bool,
+    /// Set these cookies (a choice just made).
+    pub remember: Vec<HeaderValue>,
+    path: String,
+}
+
+/// What templates read of [`Ui`].
+#[derive(Debug, Clone)]
+pub struct UiView {
+    /// `en` or `zh-HK`.
+    pub lang: &'static str,
+    /// Body class.
+    pub body_class: &'static str,
+    /// Link to the other language.
+    pub other_lang_url: String,
+    /// Its label (in that language).
+    pub other_lang_label: &'static str,
+    /// Link that toggles large text.
+    pub text_url: String,
+    /// Its label.
+    pub text_label: &'static str,
+    /// "Skip to content".
+    pub skip_label: &'static str,
+}
+
+fn with_query(path: &str, kv: &str) -> String {
+    format!("{path}{}{kv}", if path.contains('?') { '&' } else { '?' })
+}
+
+impl Ui {
+    /// From the request: `lang` / `text` query choices (remembered), cookies, `ui_locales`, the
+    /// browser's languages. `base` is the URL the switch links go to (a page that can be shown
+    /// again without side effects).
+    pub fn new(s: &AppState, headers: &HeaderMap, uri: &Uri, ui_locales: Option<&str>, base: &str) -> Ui {
+        let q = crate::oauth::parse_form(uri.query().unwrap_or_default().as_bytes());
+        let chosen = q.get("lang").and_then(|v| v.first()).and_then(|v| Lang::parse(v));
+        let text = q.get("text").and_then(|v| v.first()).map(String::as_str);
+        let mut remember = Vec::new();
+        if let Some(l) = chosen {
+            remember.push(cookie(s, "iamsmart-lang", l.code(), "/", 365 * 86400, false));
+        }
+        if let Some(t) = text.filter(|t| ["large", "normal"].contains(t)) {
+            remember.push(cookie(s, "iamsmart-text", t, "/", 365 * 86400, false));
+        }
+        let accept = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+        let lang = chosen
+            .or_else(|| read_cookie(headers, "iamsmart-lang").and_then(Lang::parse))
+            .or_else(|| ui_locales.unwrap_or_default().split(' ').find_map(Lang::parse))
+            .or_else(|| accept.split(',').find_map(|t| Lang::parse(t.split(';').next().unwrap_or_default())))
+            .unwrap_or(Lang::En);
+        let large = match text {
+            Some("large") => true,
+            Some("normal") => false,
+            _ => read_cookie(headers, "iamsmart-text") == Some("large"),
+        };
+        Ui { lang, large, remember, path: base.to_string() }
+    }
+
+    /// The template view.
+    pub fn view(&self) -> UiView {
+        let other = self.lang.other();
+        UiView {
+            lang: self.lang.code(),
+            body_class: if self.large { "large" } else { "" },
+            other_lang_url: with_query(&self.path, &format!("lang={}", other.code())),
+            other_lang_label: other.t("English", "繁體中文"),
+            text_url: with_query(&self.path, if self.large { "text=normal" } else { "text=large" }),
+            text_label: match (self.lang, self.large) {
+                (Lang::En, false) => "Larger text",
+                (Lang::En, true) => "Normal text",
+                (Lang::Zh, false) => "放大字體",
+                (Lang::Zh, true) => "正常字體",
+            },
+            skip_label: self.lang.t("Skip to content", "跳至內容"),
+        }
+    }
+
+    /// Render a page with this presentation's cookies.
+    pub fn render<T: Template>(&self, status: StatusCode, t: &T) -> Response {
+        let mut res = render(status, t);
+        for c in &self.remember {
+            res.headers_mut().append(header::SET_COOKIE, c.clone());
+        }
+        res
+    }
+}
+
+/// A cookie name, with the `__Host-` prefix when served over TLS.
+pub fn cookie_name(s: &AppState, base: &str) -> String {
+    if s.config.public_url.starts_with("https://") {
+        format!("__Host-{base}")
+    } else {
+        base.to_string()
+    }
+}
+
+/// A `Set-Cookie` value: `SameSite=Lax`, `Secure` over TLS, `HttpOnly` unless `script`.
+pub fn cookie(s: &AppState, name: &str, value: &str, path: &str, max_age: i64, http_only: bool) -> HeaderValue {
+    let secure = if s.config.public_url.starts_with("https://") { "; Secure" } else { "" };
+    let path = if name.starts_with("__Host-") { "/" } else { path };
+    let ho = if http_only { "; HttpOnly" } else { "" };
+    HeaderValue::from_str(&format!("{name}={value}; Path={path}; Max-Age={max_age}{ho}; SameSite=Lax{secure}"))
+        .unwrap_or_else(|_| HeaderValue::from_static("invalid=1"))
+}
+
+/// A cookie's value from the request.
+pub fn read_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// The name of the browser session cookie.
+pub fn session_cookie(s: &AppState) -> String {
+    cookie_name(s, "iamsmart-session")
+}
+
+/// The session cookie of the request, if any.
+pub fn session_of<'a>(s: &AppState, headers: &'a HeaderMap) -> Option<&'a str> {
+    read_cookie(headers, &session_cookie(s))
+}
+
+/// Set the browser session cookie.
+pub fn set_session(s: &AppState, res: &mut Response, secret: &str) {
+    let ttl = s.platform.oidc.policy.session_ttl_ms / 1000;
+    res.headers_mut()
+        .append(header::SET_COOKIE, cookie(s, &session_cookie(s), secret, "/", ttl, true));
+}
+
+/// Render a template as a no-store HTML page.
+pub fn render<T: Template>(status: StatusCode, t: &T) -> Response {
+    match t.render() {
+        Ok(html) => (
+            status,
+            [(header::CACHE_CONTROL, "no-store"), (header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            Html(html),
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "page rendering failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "page error").into_response()
+        }
+    }
+}

@@ -1,0 +1,523 @@
+//! The pages of the authorization flow: the login page (QR code and match code for the app, an
+//! "Open iAM Smart" hand-over link on phones, a passkey on this device), the live status (server-
+//! sent events, polling, or the no-JavaScript continue link), the consent page, logout, and error
+//! pages that never redirect. English and Traditional Chinese.
+use super::common::{
+    cookie, cookie_name, read_cookie, render, session_of, set_session, Lang, Ui, UiView,
+};
+use crate::error::RequestId;
+use crate::oauth::{one, parse_form, Form};
+use crate::AppState;
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, StatusCode, Uri};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use iamsmart_domain::oidc::authorize::{self, ConsentAnswer, ConsentPage, LoginPage, Outcome};
+use iamsmart_domain::oidc::{logout, passkeys, OAuthError};
+use serde::Deserialize;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/authorize", get(authorize_get).post(authorize_post))
+        .route("/authorize/continue", get(continue_get))
+        .route("/authorize/status", get(status))
+        .route("/authorize/events", get(events))
+        .route("/authorize/consent", post(consent_post))
+        .route("/authorize/passkey/options", post(passkey_options))
+        .route("/authorize/passkey", post(passkey_finish))
+        .route("/logout", get(logout_get).post(logout_post))
+}
+
+/// A field's name for people.
+pub fn field_label(lang: Lang, f: &str) -> &'static str {
+    match f {
+        "hkid" => lang.t("HKID number", "香港身份證號碼"),
+        "prefix" => lang.t("Title", "稱謂"),
+        "name_en" => lang.t("English name", "英文姓名"),
+        "name_zh" => lang.t("Chinese name", "中文姓名"),
+        "birthdate" => lang.t("Date of birth", "出生日期"),
+        "gender" => lang.t("Gender", "性別"),
+        "marital_status" => lang.t("Marital status", "婚姻狀況"),
+        "home_tel" => lang.t("Home telephone", "住宅電話"),
+        "office_tel" => lang.t("Office telephone", "辦公室電話"),
+        "mobile" => lang.t("Mobile number", "流動電話號碼"),
+        "email" => lang.t("Email address", "電郵地址"),
+        "residential_address" => lang.t("Residential address", "住址"),
+        "postal_address" => lang.t("Postal address", "通訊地址"),
+        "education_level" => lang.t("Education level", "教育程度"),
+        _ => "",
+    }
+}
+
+#[derive(Template)]
+#[template(path = "pages/login.html")]
+struct LoginTemplate<'a> {
+    ui: UiView,
+    title: &'a str,
+    intro: String,
+    logo_uri: Option<&'a str>,
+    qr_svg: String,
+    qr_label: &'a str,
+    qr_payload: &'a str,
+    match_label: &'a str,
+    match_code: &'a str,
+    match_help: &'a str,
+    app_link: String,
+    open_app_label: &'a str,
+    steps: Vec<&'a str>,
+    asks_label: &'a str,
+    fields: Vec<&'a str>,
+    status_text: &'a str,
+    continue_url: String,
+    continue_label: &'a str,
+    status_url: String,
+    events_url: String,
+    passkey_url: &'a str,
+    tx: &'a str,
+    face: Option<&'a str>,
+    passkey: bool,
+    passkey_heading: &'a str,
+    passkey_field_label: &'a str,
+    passkey_button: &'a str,
+    passkey_error: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "pages/message.html")]
+pub struct MessageTemplate<'a> {
+    pub ui: UiView,
+    pub title: &'a str,
+    pub message: String,
+    pub detail: Option<String>,
+    pub reference: Option<String>,
+    pub reference_label: &'a str,
+}
+
+struct ItemView {
+    field: String,
+    label: &'static str,
+    shown: String,
+    required: bool,
+}
+
+#[derive(Template)]
+#[template(path = "pages/consent.html")]
+struct ConsentTemplate<'a> {
+    ui: UiView,
+    title: &'a str,
+    intro: String,
+    logo_uri: Option<&'a str>,
+    purpose: Option<&'a str>,
+    purpose_label: &'a str,
+    tx: &'a str,
+    csrf: String,
+    items_label: &'a str,
+    items: Vec<ItemView>,
+    required_label: &'a str,
+    remember_label: &'a str,
+    manage_text: &'a str,
+    manage_link: &'a str,
+    allow_label: &'a str,
+    cancel_label: &'a str,
+}
+
+fn qr_svg(payload: &str) -> String {
+    match qrcode::QrCode::new(payload.as_bytes()) {
+        Ok(code) => code
+            .render::<qrcode::render::svg::Color>()
+            .min_dimensions(220, 220)
+            .quiet_zone(true)
+            .build()
+            .replacen("<svg ", "<svg role=\"img\" aria-label=\"QR code\" ", 1),
+        Err(_) => String::new(),
+    }
+}
+
+fn tx_cookie(s: &AppState, tx: &str) -> String {
+    cookie_name(s, &format!("iamsmart-tx-{}", &tx[..tx.len().min(12)]))
+}
+
+/// An error page (never a redirect).
+pub fn error_page(ui: &Ui, e: &OAuthError, reference: Option<String>) -> Response {
+    let lang = ui.lang;
+    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
+    let message = match e.error {
+        "invalid_client" | "invalid_redirect_uri" => lang.t(
+            "We cannot sign you in to this service: the link that brought you here is not valid. Please go back to the service and try again; if it happens again, contact the service.",
+            "我們無法讓你登入這項服務：帶你來這裏的連結無效。請返回該服務再試；如問題持續，請聯絡該服務。",
+        ),
+        "access_denied" => lang.t(
+            "This sign-in cannot continue here. Please start again from the service.",
+            "此登入無法在這裏繼續。請返回該服務重新開始。",
+        ),
+        _ => lang.t(
+            "Something is wrong with this sign-in request. Please go back to the service and try again.",
+            "此登入要求有問題。請返回該服務再試。",
+        ),
+    };
+    ui.render(
+        status,
+        &MessageTemplate {
+            ui: ui.view(),
+            title: lang.t("Sign-in problem", "登入問題"),
+            message: message.to_string(),
+            detail: Some(format!("{}: {}", e.error, e.description)),
+            reference,
+            reference_label: lang.t("Reference", "參考編號"),
+        },
+    )
+}
+
+fn login_page(s: &AppState, ui: &Ui, page: &LoginPage) -> Response {
+    let lang = ui.lang;
+    let continue_url = format!("/authorize/continue?tx={}", page.tx);
+    let status_text = match page.status.as_str() {
+        "scanned" => lang.t("Scanned. Please approve in the app.", "已掃描。請在流動應用程式內確認。"),
+        _ => lang.t("Waiting for the app…", "正在等候流動應用程式…"),
+    };
+    let approval = page.qr.split("id=").nth(1).unwrap_or_default();
+    let app_link = format!(
+        "iamsmart://approve?id={approval}&return={}",
+        authorize::urlencode(&s.platform.oidc.policy.url(&continue_url))
+    );
+    let t = LoginTemplate {
+        ui: ui.view(),
+        title: lang.t("Sign in with iAM Smart", "以「智方便」登入"),
+        intro: match lang {
+            Lang::En => format!("{} asks you to sign in with iAM Smart.", page.client_name),
+            Lang::Zh => format!("{} 請你以「智方便」登入。", page.client_name),
+        },
+        logo_uri: page.logo_uri.as_deref(),
+        qr_svg: qr_svg(&page.qr),
+        qr_label: lang.t("Scan with the iAM Smart app", "以「智方便」流動應用程式掃描"),
+        qr_payload: &page.qr,
+        match_label: lang.t("Match code", "配對碼"),
+        match_code: &page.match_code,
+        match_help: lang.t(
+            "Approve only if the app shows the same code and the same service name.",
+            "只在流動應用程式顯示相同的配對碼和服務名稱時才確認。",
+        ),
+        app_link,
+        open_app_label: lang.t("On this phone? Open iAM Smart", "在這部手機上？打開「智方便」"),
+        steps: vec![
+            lang.t("Open the iAM Smart app on your phone.", "在手機打開「智方便」流動應用程式。"),
+            lang.t("Scan this QR code.", "掃描此二維碼。"),
+            lang.t("Check the match code and the service name, then approve.", "核對配對碼和服務名稱，然後確認。"),
+        ],
+        asks_label: lang.t("The service asks for:", "該服務要求以下資料："),
+        fields: page.fields.iter().map(|f| field_label(lang, f)).filter(|l| !l.is_empty()).collect(),
+        status_text,
+        continue_label: lang.t("I have approved in the app — continue", "我已在流動應用程式確認 — 繼續"),
+        status_url: format!("/authorize/status?tx={}", page.tx),
+        events_url: format!("/authorize/events?tx={}", page.tx),
+        passkey_url: "/authorize/passkey",
+        tx: &page.tx,
+        continue_url,
+        face: page.face.then(|| {
+            lang.t(
+                "This service needs a face check: the app will ask for a selfie.",
+                "此服務需要面部核實：流動應用程式會要求你自拍。",
+            )
+        }),
+        passkey: page.passkey_allowed,
+        passkey_heading: lang.t("Or use a passkey on this device", "或使用此裝置上的通行密鑰"),
+        passkey_field_label: lang.t("Passkey", "通行密鑰"),
+        passkey_button: lang.t("Use a passkey", "使用通行密鑰"),
+        passkey_error: lang.t(
+            "The passkey did not work. Use the app, or try again.",
+            "通行密鑰無法使用。請使用流動應用程式，或再試一次。",
+        ),
+    };
+    let mut res = ui.render(StatusCode::OK, &t);
+    if let Some(secret) = &page.browser_secret {
+        let name = tx_cookie(s, &page.tx);
+        res.headers_mut()
+            .append(header::SET_COOKIE, cookie(s, &name, secret, "/authorize", 900, true));
+    }
+    res
+}
+
+fn consent_page(s: &AppState, ui: &Ui, page: &ConsentPage, session: &str) -> Response {
+    let lang = ui.lang;
+    let t = ConsentTemplate {
+        ui: ui.view(),
+        title: lang.t("Share your information?", "分享你的資料？"),
+        intro: match lang {
+            Lang::En => format!("{} asks for the information below. Nothing is shared until you confirm.", page.client_name),
+            Lang::Zh => format!("{} 要求以下資料。在你確認前，不會分享任何資料。", page.client_name),
+        },
+        logo_uri: page.logo_uri.as_deref(),
+        purpose: page.purpose.as_deref(),
+        purpose_label: lang.t("Purpose:", "用途："),
+        tx: &page.tx,
+        csrf: iamsmart_domain::oidc::session::csrf_token(&s.platform, session),
+        items_label: lang.t("Information to share", "將分享的資料"),
+        items: page
+            .items
+            .iter()
+            .map(|i| ItemView {
+                field: i.field.clone(),
+                label: field_label(lang, &i.field),
+                shown: if i.shown.is_empty() { lang.t("(not given)", "（未提供）").into() } else { i.shown.clone() },
+                required: i.required,
+            })
+            .collect(),
+        required_label: lang.t("needed by the service", "該服務必需"),
+        remember_label: lang.t("Remember my choice for this service", "記住我對此服務的選擇"),
+        manage_text: lang.t("You can withdraw your consent at any time:", "你可隨時撤回同意："),
+        manage_link: lang.t("manage consents", "管理同意"),
+        allow_label: lang.t("Share and continue", "分享並繼續"),
+        cancel_label: lang.t("Do not share", "不分享"),
+    };
+    let mut res = ui.render(StatusCode::OK, &t);
+    if let Some(secret) = &page.browser_secret {
+        res.headers_mut().append(
+            header::SET_COOKIE,
+            cookie(s, &tx_cookie(s, &page.tx), secret, "/authorize", 900, true),
+        );
+    }
+    res
+}
+
+fn outcome(s: &AppState, ui: &Ui, o: Outcome, rid: Option<String>, session: Option<&str>) -> Response {
+    match o {
+        Outcome::ErrorPage(e) => error_page(ui, &e, rid),
+        Outcome::Redirect(to) => Redirect::to(&to).into_response(),
+        Outcome::Login(page) => login_page(s, ui, &page),
+        Outcome::Consent { session: new, page } => {
+            let secret = new.as_deref().or(session).unwrap_or_default();
+            let mut res = consent_page(s, ui, &page, secret);
+            if let Some(n) = &new {
+                set_session(s, &mut res, n);
+            }
+            res
+        }
+        Outcome::SignedIn { session: new, redirect } => {
+            let mut res = Redirect::to(&redirect).into_response();
+            if let Some(n) = &new {
+                set_session(s, &mut res, n);
+            }
+            res
+        }
+    }
+}
+
+async fn authorize_any(s: AppState, headers: HeaderMap, uri: Uri, rid: String, form: Form) -> Response {
+    let ui = Ui::new(&s, &headers, &uri, one(&form, "ui_locales").ok().flatten(), uri.path());
+    if form.len() > 40 || uri.query().is_some_and(|q| q.len() > 16 * 1024) {
+        return error_page(&ui, &OAuthError::invalid_request("too many or too large parameters"), Some(rid));
+    }
+    let session = session_of(&s, &headers).map(str::to_string);
+    let o = authorize::authorize(&s.platform, &form, session.as_deref()).await;
+    // Switch links on the login and consent pages go to the transaction's continue link, which
+    // shows the page again without using the request twice.
+    let base = match &o {
+        Outcome::Login(p) => format!("/authorize/continue?tx={}", p.tx),
+        Outcome::Consent { page, .. } => format!("/authorize/continue?tx={}", page.tx),
+        _ => "/authorize".into(),
+    };
+    let ui = Ui::new(&s, &headers, &uri, one(&form, "ui_locales").ok().flatten(), &base);
+    outcome(&s, &ui, o, Some(rid), session.as_deref())
+}
+
+async fn authorize_get(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Extension(rid): Extension<RequestId>,
+) -> Response {
+    let form = parse_form(uri.query().unwrap_or_default().as_bytes());
+    authorize_any(s, headers, uri, rid.0, form).await
+}
+
+async fn authorize_post(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Extension(rid): Extension<RequestId>,
+    body: axum::body::Bytes,
+) -> Response {
+    let form = parse_form(&body);
+    authorize_any(s, headers, uri, rid.0, form).await
+}
+
+#[derive(Deserialize)]
+struct TxQuery {
+    tx: String,
+}
+
+fn tx_ok(tx: &str) -> bool {
+    !tx.is_empty() && tx.len() <= 64 && tx.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+async fn continue_get(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Extension(rid): Extension<RequestId>,
+    Query(q): Query<TxQuery>,
+) -> Response {
+    let ui = Ui::new(&s, &headers, &uri, None, &format!("/authorize/continue?tx={}", q.tx));
+    if !tx_ok(&q.tx) {
+        return error_page(&ui, &OAuthError::invalid_request("bad transaction"), Some(rid.0));
+    }
+    let secret = read_cookie(&headers, &tx_cookie(&s, &q.tx)).map(str::to_string);
+    let session = session_of(&s, &headers).map(str::to_string);
+    let o = authorize::continue_login(&s.platform, &q.tx, secret.as_deref(), session.as_deref()).await;
+    outcome(&s, &ui, o, Some(rid.0), session.as_deref())
+}
+
+/// The login's status for the page's script (polling fallback).
+async fn status(State(s): State<AppState>, headers: HeaderMap, Query(q): Query<TxQuery>) -> Response {
+    let secret = read_cookie(&headers, &tx_cookie(&s, &q.tx)).unwrap_or_default();
+    match authorize::login_status(&s.platform, &q.tx, secret).await {
+        Ok(Some(st)) => ([(header::CACHE_CONTROL, "no-store")], Json(serde_json::json!({ "status": st }))).into_response(),
+        Ok(None) => (StatusCode::NOT_FOUND, Json(serde_json::json!({ "status": "unknown" }))).into_response(),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({ "status": "unknown" }))).into_response(),
+    }
+}
+
+/// The login's status pushed as server-sent events until it is answered (at most 3 minutes).
+async fn events(State(s): State<AppState>, headers: HeaderMap, Query(q): Query<TxQuery>) -> Response {
+    let secret = read_cookie(&headers, &tx_cookie(&s, &q.tx)).unwrap_or_default().to_string();
+    if !matches!(authorize::login_status(&s.platform, &q.tx, &secret).await, Ok(Some(_))) {
+        return (StatusCode::NOT_FOUND, "unknown sign-in").into_response();
+    }
+    let state = (s, q.tx, secret, String::new(), 0u32);
+    let stream = futures::stream::unfold(state, |(s, tx, secret, last, n)| async move {
+        if n > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+        }
+        if n > 260 || ["approved", "denied", "expired", "unknown"].contains(&last.as_str()) {
+            return None;
+        }
+        let st = match authorize::login_status(&s.platform, &tx, &secret).await {
+            Ok(Some(st)) => st,
+            _ => "unknown".into(),
+        };
+        let ev = Event::default().event("status").data(st.clone());
+        Some((Ok::<_, std::convert::Infallible>(ev), (s, tx, secret, st, n + 1)))
+    });
+    Sse::new(stream).keep_alive(KeepAlive::default()).into_response()
+}
+
+async fn consent_post(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Extension(rid): Extension<RequestId>,
+    body: axum::body::Bytes,
+) -> Response {
+    let form = parse_form(&body);
+    let get = |k: &str| one(&form, k).ok().flatten().unwrap_or_default();
+    let tx = get("tx").to_string();
+    let ui = Ui::new(&s, &headers, &uri, None, &format!("/authorize/continue?tx={tx}"));
+    if !tx_ok(&tx) {
+        return error_page(&ui, &OAuthError::invalid_request("bad transaction"), Some(rid.0));
+    }
+    let answer = ConsentAnswer {
+        tx: &tx,
+        csrf: get("csrf"),
+        allow: get("decision") == "allow",
+        fields: form.get("field").cloned().unwrap_or_default(),
+        remember: get("remember") == "1",
+    };
+    let secret = read_cookie(&headers, &tx_cookie(&s, &tx)).map(str::to_string);
+    let session = session_of(&s, &headers).map(str::to_string);
+    let o = authorize::consent(&s.platform, answer, secret.as_deref(), session.as_deref()).await;
+    outcome(&s, &ui, o, Some(rid.0), session.as_deref())
+}
+
+#[derive(Deserialize)]
+struct PasskeyStart {
+    tx: String,
+}
+
+async fn passkey_options(State(s): State<AppState>, Json(b): Json<PasskeyStart>) -> Response {
+    if !tx_ok(&b.tx) {
+        return (StatusCode::BAD_REQUEST, Json(serde_json::json!({ "error": "bad transaction" }))).into_response();
+    }
+    match passkeys::login_options(&s.platform).await {
+        Ok((ceremony, options)) => Json(serde_json::json!({ "ceremony": ceremony, "publicKey": options })).into_response(),
+        Err(e) => crate::oauth::OAuthJson(e).into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct PasskeyFinish {
+    tx: String,
+    ceremony: String,
+    credential: iamsmart_crypto::webauthn::AuthenticationResponse,
+}
+
+/// A passkey answer for a login: sign the browser in and tell the page where to go next.
+async fn passkey_finish(State(s): State<AppState>, headers: HeaderMap, Json(b): Json<PasskeyFinish>) -> Response {
+    if !tx_ok(&b.tx) {
+        return (StatusCode::BAD_REQUEST, Json(serde_json::json!({ "error": "bad transaction" }))).into_response();
+    }
+    let secret = read_cookie(&headers, &tx_cookie(&s, &b.tx)).map(str::to_string);
+    match authorize::sign_in_with_passkey(&s.platform, &b.tx, secret.as_deref(), &b.ceremony, &b.credential).await {
+        Ok(session) => {
+            let mut res = Json(serde_json::json!({ "next": format!("/authorize/continue?tx={}", b.tx) })).into_response();
+            set_session(&s, &mut res, &session);
+            res
+        }
+        Err(e) => crate::oauth::OAuthJson(e).into_response(),
+    }
+}
+
+async fn logout_any(s: AppState, headers: HeaderMap, uri: Uri, rid: String, form: Form) -> Response {
+    let ui = Ui::new(&s, &headers, &uri, one(&form, "ui_locales").ok().flatten(), "/logout");
+    let lang = ui.lang;
+    let get = |k: &str| one(&form, k).ok().flatten();
+    let session = session_of(&s, &headers).map(str::to_string);
+    let r = logout::end_session(
+        &s.platform,
+        get("id_token_hint"),
+        get("client_id"),
+        get("post_logout_redirect_uri"),
+        get("state"),
+        session.as_deref(),
+    )
+    .await;
+    let clear = cookie(&s, &super::common::session_cookie(&s), "", "/", 0, true);
+    match r {
+        Ok(ended) => {
+            let mut res = match ended.redirect {
+                Some(to) => Redirect::to(&to).into_response(),
+                None => render(
+                    StatusCode::OK,
+                    &MessageTemplate {
+                        ui: ui.view(),
+                        title: lang.t("Signed out", "已登出"),
+                        message: lang.t("You have signed out of iAM Smart. You can close this window.", "你已登出「智方便」。你可關閉此視窗。").into(),
+                        detail: None,
+                        reference: None,
+                        reference_label: "",
+                    },
+                ),
+            };
+            res.headers_mut().append(header::SET_COOKIE, clear);
+            res
+        }
+        Err(e) => error_page(&ui, &e, Some(rid)),
+    }
+}
+
+async fn logout_get(State(s): State<AppState>, headers: HeaderMap, uri: Uri, Extension(rid): Extension<RequestId>) -> Response {
+    let form = parse_form(uri.query().unwrap_or_default().as_bytes());
+    logout_any(s, headers, uri, rid.0, form).await
+}
+
+async fn logout_post(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Extension(rid): Extension<RequestId>,
+    body: axum::body::Bytes,
+) -> Response {
+    logout_any(s, headers, uri, rid.0, parse_form(&body)).await
+}

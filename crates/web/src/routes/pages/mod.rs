@@ -1,0 +1,35 @@
+//! Pages people read: sign-in and consent, the resident's account, error pages; their static
+//! files (no external resources: styles and scripts are served from here).
+mod account;
+pub mod common;
+mod login;
+
+use crate::AppState;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .merge(login::routes())
+        .merge(account::routes())
+        .route("/static/login.js", get(|| asset("text/javascript", include_str!("login.js"))))
+        .route("/static/account.js", get(|| asset("text/javascript", include_str!("account.js"))))
+        .route("/static/webauthn.js", get(|| asset("text/javascript", include_str!("webauthn.js"))))
+        .route("/static/site.css", get(|| asset("text/css", include_str!("site.css"))))
+        .route(
+            "/docs/integration-guide",
+            get(|| asset("text/markdown", include_str!("../../../../../docs/integration-guide.md"))),
+        )
+}
+
+async fn asset(kind: &'static str, body: &'static str) -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, format!("{kind}; charset=utf-8")),
+            (header::CACHE_CONTROL, "public, max-age=300".to_string()),
+        ],
+        body,
+    )
+}
