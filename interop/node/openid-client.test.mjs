@@ -76,6 +76,41 @@ async function rejects(promise, check) {
   });
 }
 
+/**
+ * A check that fails because of a problem of the provider (see the report in interop/README.md):
+ * it must fail, and says how; once it passes, the mark is to be removed.
+ */
+function knownProviderBug(name, problem, fn) {
+  test(`KNOWN PROVIDER BUG: ${name}`, async (t) => {
+    let failure;
+    try {
+      await fn(t);
+    } catch (e) {
+      failure = e;
+    }
+    assert.ok(failure, `${name} passes now: remove its knownProviderBug mark`);
+    t.diagnostic(`${problem}. Fails with: ${await describe(failure)}`.slice(0, 900));
+  });
+}
+
+/** An error and its causes, with the HTTP status and body of a response among them. */
+async function describe(error) {
+  const parts = [];
+  let e = error;
+  for (let i = 0; e && i < 4; i += 1, e = e.cause) {
+    if (e instanceof Response) {
+      parts.push(`HTTP ${e.status} ${e.bodyUsed ? '' : await e.text()}`);
+    } else if (e instanceof Error) {
+      parts.push(e.error ? `${e.message} (${e.error}: ${e.error_description})` : e.message);
+    } else {
+      parts.push(JSON.stringify(e));
+    }
+  }
+  return parts.join(' <- ');
+}
+
+const initialToken = () => read('initial-token-node.json').initial_access_token;
+
 const state = {};
 
 test('discovery: the library accepts the metadata', async () => {
@@ -89,7 +124,9 @@ test('discovery: the library accepts the metadata', async () => {
 
 test('basic client: code flow with PKCE and client_secret_basic, userinfo', async () => {
   const config = state.basic;
-  const { params, checks } = await request('openid profile eme.hkid');
+  const { params, checks } = await request('openid profile email phone address eme.hkid', {
+    ui_locales: 'zh-HK',
+  });
   const url = oidc.buildAuthorizationUrl(config, params);
   const browser = new Browser();
   const back = await login(browser, home, url);
@@ -108,6 +145,10 @@ test('basic client: code flow with PKCE and client_secret_basic, userinfo', asyn
   const info = await oidc.fetchUserInfo(config, tokens.access_token, claims.sub);
   assert.equal(info.hkid, resident.hkid);
   assert.equal(info.name, resident.name_en);
+  assert.equal(info['name#zh-Hant-HK'], resident.name_zh);
+  assert.equal(info.email, 'resident@example.hk');
+  assert.equal(info.phone_number, '+85291234567');
+  assert.equal(info.address.locality, 'Sha Tin');
   Object.assign(state, { browser, tokens, sub: claims.sub });
 });
 
@@ -207,8 +248,158 @@ test('FAPI 2.0 client: PAR, private_key_jwt and DPoP; userinfo, refresh, introsp
   assert.equal(t2.token_type, 'dpop');
   assert.equal(t2.claims().sub, sub);
   assert.equal(payload(t2.access_token).cnf.jkt, jkt);
-  Object.assign(state, { fapi: config, DPoP, fapiSub: sub, fapiTokens: t2 });
+  Object.assign(state, { fapi: config, DPoP, fapiSub: sub, fapiTokens: t2, fapiBrowser: browser });
 });
+
+test('FAPI 2.0 client: a signed request object (JAR) pushed with PAR', async () => {
+  const config = state.fapi;
+  const jwk = read('keys', 'node-fapi2.jwk');
+  const key = await webcrypto.subtle.importKey(
+    'jwk',
+    jwk,
+    { name: 'ECDSA', namedCurve: 'P-256' },
+    false,
+    ['sign'],
+  );
+  const { params, checks } = await request('openid eme.hkid');
+  const jar = await oidc.buildAuthorizationUrlWithJAR(config, params, { key, kid: jwk.kid });
+  assert.ok(jar.searchParams.get('request'));
+  const url = await oidc.buildAuthorizationUrlWithPAR(config, jar.searchParams, {
+    DPoP: state.DPoP,
+  });
+  const back = await login(state.fapiBrowser, home, url);
+  assert.equal(back.approved, false, 'single sign-on');
+  const tokens = await oidc.authorizationCodeGrant(config, back.url, checks, undefined, {
+    DPoP: state.DPoP,
+  });
+  assert.equal(tokens.claims().sub, state.fapiSub);
+  assert.equal(tokens.claims().nonce, checks.expectedNonce, 'the nonce came from the request object');
+});
+
+test('dynamic registration (RFC 7591) of a FAPI 2.0 client by the library, then a login', async () => {
+  const { publicKey, privateKey } = await webcrypto.subtle.generateKey(
+    { name: 'ECDSA', namedCurve: 'P-256' },
+    true,
+    ['sign', 'verify'],
+  );
+  const jwk = { ...(await webcrypto.subtle.exportKey('jwk', publicKey)), kid: 'dyn-1', alg: 'ES256' };
+  const config = await oidc.dynamicClientRegistration(
+    issuer,
+    {
+      client_name: 'Interop node dynamic',
+      redirect_uris: [env.redirectUri],
+      jwks: { keys: [jwk] },
+      token_endpoint_auth_method: 'private_key_jwt',
+      dpop_bound_access_tokens: true,
+      require_pushed_authorization_requests: true,
+    },
+    oidc.PrivateKeyJwt({ key: privateKey, kid: 'dyn-1' }),
+    { ...options, initialAccessToken: initialToken() },
+  );
+  oidc.enableNonRepudiationChecks(config);
+  assert.ok(config.clientMetadata().registration_access_token);
+  const DPoP = oidc.getDPoPHandle(config, await oidc.randomDPoPKeyPair('ES256'));
+  const { params, checks } = await request('openid');
+  const url = await oidc.buildAuthorizationUrlWithPAR(config, params, { DPoP });
+  const back = await login(new Browser(), home, url);
+  const tokens = await oidc.authorizationCodeGrant(config, back.url, checks, undefined, { DPoP });
+  assert.equal(tokens.token_type, 'dpop');
+});
+
+knownProviderBug(
+  'dynamic registration of a client with a secret',
+  'the registration response has client_secret but no client_secret_expires_at, which RFC 7591 ' +
+    'section 3.2.1 requires with a secret; openid-client refuses the response',
+  async () => {
+    const config = await oidc.dynamicClientRegistration(
+      issuer,
+      {
+        client_name: 'Interop node dynamic basic',
+        redirect_uris: [env.redirectUri],
+        token_endpoint_auth_method: 'client_secret_basic',
+        iamsmart_profile: 'basic',
+      },
+      undefined,
+      { ...options, initialAccessToken: initialToken() },
+    );
+    assert.ok(config.clientMetadata().client_secret);
+  },
+);
+
+knownProviderBug(
+  'dynamic registration with standard metadata the provider does not use',
+  'RFC 7591 section 2: the server MUST ignore client metadata it does not understand; the ' +
+    'provider refuses application_type (OpenID Connect Dynamic Client Registration) as unknown',
+  async () => {
+    const { publicKey } = await webcrypto.subtle.generateKey(
+      { name: 'ECDSA', namedCurve: 'P-256' },
+      true,
+      ['sign', 'verify'],
+    );
+    await oidc.dynamicClientRegistration(
+      issuer,
+      {
+        client_name: 'Interop node dynamic web',
+        application_type: 'web',
+        redirect_uris: [env.redirectUri],
+        jwks: { keys: [await webcrypto.subtle.exportKey('jwk', publicKey)] },
+        token_endpoint_auth_method: 'private_key_jwt',
+        dpop_bound_access_tokens: true,
+        require_pushed_authorization_requests: true,
+      },
+      undefined,
+      { ...options, initialAccessToken: initialToken() },
+    );
+  },
+);
+
+knownProviderBug(
+  'a client registered for RS256 ID tokens, as discovery offers',
+  'discovery lists RS256 and EdDSA in id_token_signing_alg_values_supported and registration ' +
+    'accepts them, but there is no RS256 or EdDSA token key unless an operator makes one: the ' +
+    'token endpoint answers 500 after the resident approved',
+  async () => {
+    const meta = state.basic.serverMetadata();
+    if (!meta.id_token_signing_alg_values_supported.includes('RS256')) return;
+    const res = await fetch(new URL('/register', issuer), {
+      method: 'POST',
+      headers: { authorization: `Bearer ${initialToken()}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        client_name: 'Interop node RS256',
+        redirect_uris: [env.redirectUri],
+        token_endpoint_auth_method: 'client_secret_basic',
+        iamsmart_profile: 'basic',
+        id_token_signed_response_alg: 'RS256',
+      }),
+      signal: AbortSignal.timeout(15_000),
+    });
+    assert.equal(res.status, 201);
+    const reg = await res.json();
+    const config = await oidc.discovery(
+      issuer,
+      reg.client_id,
+      { id_token_signed_response_alg: 'RS256' },
+      oidc.ClientSecretBasic(reg.client_secret),
+      options,
+    );
+    const { params, checks } = await request('openid');
+    const back = await login(new Browser(), home, oidc.buildAuthorizationUrl(config, params));
+    const tokens = await oidc.authorizationCodeGrant(config, back.url, checks);
+    assert.equal(header(tokens.id_token).alg, 'RS256');
+  },
+);
+
+knownProviderBug(
+  'an Ed25519 DPoP key (dpop_signing_alg_values_supported lists EdDSA)',
+  'openid-client signs with Ed25519 keys as alg "Ed25519" (RFC 9864, fully-specified ' +
+    'algorithms); the provider knows only "EdDSA" and refuses the proof (and client ' +
+    'assertions and request objects signed the same way)',
+  async () => {
+    const DPoP = oidc.getDPoPHandle(state.fapi, await oidc.randomDPoPKeyPair('EdDSA'));
+    const { params } = await request('openid');
+    await oidc.buildAuthorizationUrlWithPAR(state.fapi, params, { DPoP });
+  },
+);
 
 test('FAPI 2.0 client: CIBA in poll mode, approved in the app', { timeout: 120_000 }, async () => {
   const config = state.fapi;
@@ -250,6 +441,16 @@ test('after `iamsmart keys rotate --immediate`: ID tokens from the new key verif
   // most every five minutes in any case): within that minute it refuses the new key.
   const fetchedAt = Math.max(before.uat, oidc.getJwksCache(state.fapi).uat);
   const age = Math.floor(Date.now() / 1000) - fetchedAt;
+  if (age < 60) {
+    // What a relying party sees at once (library behaviour, recorded, not asserted).
+    const { params, checks } = await request('openid');
+    const url = await oidc.buildAuthorizationUrlWithPAR(state.fapi, params, { DPoP: state.DPoP });
+    const back = await login(state.fapiBrowser, home, url);
+    const seen = await oidc
+      .authorizationCodeGrant(state.fapi, back.url, checks, undefined, { DPoP: state.DPoP })
+      .then(() => 'verified', describe);
+    t.diagnostic(`right after the rotation, with a JWKS ${age} s old: ${seen}`);
+  }
   if (age < 61) {
     t.diagnostic(`the JWKS was fetched ${age} s ago; waiting until it is a minute old`);
     await sleep((61 - age) * 1000);
