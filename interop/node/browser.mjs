@@ -23,11 +23,24 @@ export class Browser {
   #cookies = new Map();
 
   async get(url) {
-    const headers = {};
+    return this.#send(url, {});
+  }
+
+  async post(url, form) {
+    return this.#send(url, {
+      method: 'POST',
+      body: new URLSearchParams(form),
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+  }
+
+  async #send(url, init) {
+    const headers = { ...(init.headers || {}) };
     if (this.#cookies.size) {
       headers.cookie = [...this.#cookies].map(([k, v]) => `${k}=${v}`).join('; ');
     }
     const res = await fetch(url, {
+      ...init,
       headers,
       redirect: 'manual',
       signal: AbortSignal.timeout(TIMEOUT_MS),
@@ -73,6 +86,37 @@ export function readLogin(html, url) {
 }
 
 /**
+ * If `res` is the consent page, agree to every item (remembered) and return the provider's
+ * redirect; if it is a redirect already, that.
+ */
+export async function consentIfAsked(browser, res, base) {
+  if (res.status >= 300 && res.status < 400) return new URL(res.headers.get('location'));
+  const html = await res.text();
+  if (res.status !== 200 || !html.includes('id="consent-form"')) {
+    throw new Error(`expected a redirect or the consent page: ${res.status} ${html.slice(0, 500)}`);
+  }
+  const form = [
+    ['tx', between(html, 'name="tx" value="', '"')],
+    ['csrf', between(html, 'name="csrf" value="', '"')],
+    ['remember', '1'],
+    ['decision', 'allow'],
+  ];
+  const fields = new Set();
+  let rest = html;
+  const marker = 'name="field" value="';
+  for (let i = rest.indexOf(marker); i >= 0; i = rest.indexOf(marker)) {
+    rest = rest.slice(i + marker.length);
+    fields.add(rest.slice(0, rest.indexOf('"')));
+  }
+  for (const f of fields) form.push(['field', f]);
+  const done = await browser.post(new URL('/authorize/consent', base), form);
+  if (done.status < 300 || done.status >= 400) {
+    throw new Error(`consent: ${done.status} ${(await done.text()).slice(0, 500)}`);
+  }
+  return new URL(done.headers.get('location'));
+}
+
+/**
  * Open an authorization URL and log in with the app if the provider asks for it; returns the
  * redirect back to the client (a URL) and whether the app was asked. A live session with
  * remembered consent redirects at once.
@@ -82,16 +126,16 @@ export async function login(browser, home, authorizationUrl) {
   if (first.status >= 300 && first.status < 400) {
     return { url: new URL(first.headers.get('location')), approved: false };
   }
-  const html = await first.text();
+  const html = await first.clone().text();
+  if (html.includes('id="consent-form"')) {
+    return { url: await consentIfAsked(browser, first, authorizationUrl), approved: false };
+  }
   if (first.status !== 200) throw new Error(`login page: ${first.status} ${html.slice(0, 500)}`);
   const page = readLogin(html, authorizationUrl);
   const done = app(home, ['approve', page.qr, '--match', page.match, '--yes']);
   if (done.status !== 'approved') throw new Error(`app: ${JSON.stringify(done)}`);
   const res = await browser.get(page.continueUrl);
-  if (res.status < 300 || res.status >= 400) {
-    throw new Error(`continue: ${res.status} ${(await res.text()).slice(0, 500)}`);
-  }
-  return { url: new URL(res.headers.get('location')), approved: true };
+  return { url: await consentIfAsked(browser, res, authorizationUrl), approved: true };
 }
 
 /** `iamsmart keys rotate --immediate` on the running server's database. */

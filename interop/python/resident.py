@@ -67,6 +67,9 @@ class Browser:
     def get(self, url):
         return self.http.get(url, allow_redirects=False, timeout=TIMEOUT)
 
+    def post(self, url, data):
+        return self.http.post(url, data=data, allow_redirects=False, timeout=TIMEOUT)
+
 
 def _between(text, start, end):
     i = text.find(start)
@@ -86,15 +89,41 @@ def read_login(page, url):
     return html.unescape(qr), match, urljoin(url, html.unescape(cont))
 
 
+def consent_if_asked(browser, res, url):
+    """If `res` is the consent page, agree to every item (remembered); the provider's redirect."""
+    if res.is_redirect:
+        return res.headers["location"]
+    page = res.text
+    assert res.status_code == 200 and 'id="consent-form"' in page, f"{res.status_code} {page[:500]}"
+    form = [
+        ("tx", _between(page, 'name="tx" value="', '"')),
+        ("csrf", _between(page, 'name="csrf" value="', '"')),
+        ("remember", "1"),
+        ("decision", "allow"),
+    ]
+    marker = 'name="field" value="'
+    rest, fields = page, []
+    while marker in rest:
+        rest = rest[rest.index(marker) + len(marker) :]
+        value = rest[: rest.index('"')]
+        if value not in fields:
+            fields.append(value)
+    form += [("field", f) for f in fields]
+    done = browser.post(urljoin(url, "/authorize/consent"), form)
+    assert done.is_redirect, f"{done.status_code} {done.text[:500]}"
+    return done.headers["location"]
+
+
 def login(browser, url):
     """Open an authorization URL and log in with the app if asked; returns (redirect, approved)."""
     first = browser.get(url)
     if first.is_redirect:
         return first.headers["location"], False
     assert first.status_code == 200, f"{first.status_code} {first.text[:500]}"
+    if 'id="consent-form"' in first.text:
+        return consent_if_asked(browser, first, url), False
     qr, match, cont = read_login(first.text, url)
     done = app("approve", qr, "--match", match, "--yes")
     assert done["status"] == "approved", done
     res = browser.get(cont)
-    assert res.is_redirect, f"{res.status_code} {res.text[:500]}"
-    return res.headers["location"], True
+    return consent_if_asked(browser, res, url), True

@@ -245,12 +245,6 @@ def test_basic_logout():
     assert q["error"] == ["login_required"] and q["iss"] == [r.ISSUER]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="KNOWN PROVIDER BUG (policy): Authlib's private_key_jwt assertions live an hour "
-    "(exp = iat + 3600); the provider refuses assertions that live more than 10 minutes "
-    "(invalid_client)",
-)
 def test_private_key_jwt_with_authlib_defaults():
     rp = relying_party("python-jwt", PrivateKeyJWT(alg="ES256"))
     meta = rp.load_server_metadata()

@@ -34,7 +34,8 @@ impl std::str::FromStr for Alg {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "ES256" => Ok(Alg::ES256),
-            "EdDSA" => Ok(Alg::EdDSA),
+            // "Ed25519" is the fully-specified name of RFC 9864.
+            "EdDSA" | "Ed25519" => Ok(Alg::EdDSA),
             "RS256" => Ok(Alg::RS256),
             other => Err(CryptoError::Alg(other.chars().take(20).collect())),
         }
@@ -296,7 +297,7 @@ pub fn verify_signature(
         )));
     }
     if let Some(a) = &jwk.alg {
-        if a != alg.as_str() {
+        if a.parse::<Alg>().ok() != Some(alg) {
             return Err(CryptoError::Alg(format!("key is for {a}")));
         }
     }

@@ -264,11 +264,17 @@ impl KeyService {
     }
 
     /// The key that signs or wraps now for `purpose` (and `alg`, for signing keys).
+    /// Signing keys are read from the database every time, so that an emergency rotation in
+    /// another process takes effect at once; key-encryption keys come from the cache.
     pub async fn active(&self, purpose: Purpose, alg: Option<Alg>) -> Result<KeyRecord> {
         let now = self.clock.now_ms();
-        self.all(purpose)
-            .await?
-            .into_iter()
+        let keys = if purpose == Purpose::Kek {
+            self.all(purpose).await?
+        } else {
+            self.reload();
+            self.all(purpose).await?
+        };
+        keys.into_iter()
             .rfind(|k| k.usable(now) && alg.is_none_or(|a| k.alg == a.as_str()))
             .ok_or_else(|| {
                 DomainError::Integrity(format!(

@@ -5,8 +5,7 @@
 //! Errors about the client or the redirect URI are shown on an error page and never
 //! redirected; every other error goes back to the client's registered redirect URI.
 pub use super::request::{
-    error_redirect, push, urlencode, validate, AuthzParams, Form, DETAIL_TYPES,
-    REQUEST_URI_PREFIX,
+    error_redirect, push, urlencode, validate, AuthzParams, Form, DETAIL_TYPES, REQUEST_URI_PREFIX,
 };
 pub use super::session::{session, Session};
 
@@ -116,11 +115,17 @@ fn one<'a>(form: &'a Form, k: &str) -> OResult<Option<&'a str>> {
     match form.get(k).map(Vec::as_slice) {
         None | Some([]) => Ok(None),
         Some([v]) => Ok(Some(v.as_str()).filter(|v| !v.is_empty())),
-        Some(_) => Err(OAuthError::invalid_request(format!("parameter {k} is repeated"))),
+        Some(_) => Err(OAuthError::invalid_request(format!(
+            "parameter {k} is repeated"
+        ))),
     }
 }
 
-async fn authorize_inner(p: &Platform, form: &Form, cookie: Option<&str>) -> Result<Outcome, Outcome> {
+async fn authorize_inner(
+    p: &Platform,
+    form: &Form,
+    cookie: Option<&str>,
+) -> Result<Outcome, Outcome> {
     let page = Outcome::ErrorPage;
     let client_id = one(form, "client_id")
         .map_err(page)?
@@ -151,7 +156,12 @@ async fn authorize_inner(p: &Platform, form: &Form, cookie: Option<&str>) -> Res
         }
     };
     let back = |e: OAuthError| {
-        Outcome::Redirect(error_redirect(p, &params.redirect_uri, params.state.as_deref(), &e))
+        Outcome::Redirect(error_redirect(
+            p,
+            &params.redirect_uri,
+            params.state.as_deref(),
+            &e,
+        ))
     };
     let sess = session(p, cookie).await.map_err(|e| back(e.into()))?;
     let now = p.clock.now_ms();
@@ -165,7 +175,8 @@ async fn authorize_inner(p: &Platform, form: &Form, cookie: Option<&str>) -> Res
             .await
             .map_err(|e| back(e.into()))?;
         let all = params.fields.iter().all(|f| consented.contains(f));
-        let asks = params.prompt.iter().any(|x| x == "consent") || params.authorization_details.is_some();
+        let asks =
+            params.prompt.iter().any(|x| x == "consent") || params.authorization_details.is_some();
         if all && !asks {
             let redirect = finish(p, &client, &params, s, &params.fields, false)
                 .await
@@ -178,16 +189,25 @@ async fn authorize_inner(p: &Platform, form: &Form, cookie: Option<&str>) -> Res
             )));
         }
         // Signed in already: only the consent step is left.
-        let (tx, secret) = new_tx(p, &client, &params, None, Some(&s.sid)).await.map_err(back)?;
-        let mut page = consent_page(p, &client, &params, &tx, &s.resident_id).await.map_err(back)?;
+        let (tx, secret) = new_tx(p, &client, &params, None, Some(&s.sid))
+            .await
+            .map_err(back)?;
+        let mut page = consent_page(p, &client, &params, &tx, &s.resident_id)
+            .await
+            .map_err(back)?;
         page.browser_secret = Some(secret);
-        return Ok(Outcome::Consent { session: None, page });
+        return Ok(Outcome::Consent {
+            session: None,
+            page,
+        });
     } else if params.prompt.iter().any(|x| x == "none") {
         return Err(back(OAuthError::login_required(
             "the resident is not signed in (or must sign in again)",
         )));
     }
-    start_login(p, &client, &params, sess.map(|s| s.resident_id)).await.map_err(back)
+    start_login(p, &client, &params, sess.map(|s| s.resident_id))
+        .await
+        .map_err(back)
 }
 
 fn approval_details(client: &Client, params: &AuthzParams) -> serde_json::Value {
@@ -210,7 +230,9 @@ async fn new_tx(
     let tx = iamsmart_crypto::rng::token(p.rng.as_ref(), 16);
     let secret = iamsmart_crypto::rng::token(p.rng.as_ref(), 24);
     let now = p.clock.now_ms();
-    let expires = approval.map_or(now, |a| a.1).max(now + p.oidc.policy.login_ttl_ms);
+    let expires = approval
+        .map_or(now, |a| a.1)
+        .max(now + p.oidc.policy.login_ttl_ms);
     sqlx::query(
         "INSERT INTO authz_requests (id, kind, client_id, params, browser_hash, approval_id, sid, created_at, expires_at) VALUES ($1, 'tx', $2, $3, $4, $5, $6, $7, $8)",
     )
@@ -252,7 +274,14 @@ async fn start_login(
         },
     )
     .await?;
-    let (tx, secret) = new_tx(p, client, params, Some((&created.id, created.expires_at)), None).await?;
+    let (tx, secret) = new_tx(
+        p,
+        client,
+        params,
+        Some((&created.id, created.expires_at)),
+        None,
+    )
+    .await?;
     Ok(Outcome::Login(LoginPage {
         tx,
         browser_secret: Some(secret),
@@ -352,7 +381,15 @@ struct Tx {
 }
 
 /// (client, params, browser hash, approval, sid, expires at, used at)
-type TxRow = (String, String, Option<Vec<u8>>, Option<String>, Option<String>, i64, Option<i64>);
+type TxRow = (
+    String,
+    String,
+    Option<Vec<u8>>,
+    Option<String>,
+    Option<String>,
+    i64,
+    Option<i64>,
+);
 
 /// Load an unfinished transaction started in this browser.
 async fn load_tx(p: &Platform, tx: &str, browser_secret: Option<&str>) -> Result<Tx, Outcome> {
@@ -369,7 +406,9 @@ async fn load_tx(p: &Platform, tx: &str, browser_secret: Option<&str>) -> Result
         )));
     };
     let same_browser = match (bhash, browser_secret) {
-        (Some(h), Some(s)) => iamsmart_crypto::hash::ct_eq(&h, &iamsmart_crypto::hash::sha256(s.as_bytes())),
+        (Some(h), Some(s)) => {
+            iamsmart_crypto::hash::ct_eq(&h, &iamsmart_crypto::hash::sha256(s.as_bytes()))
+        }
         _ => false,
     };
     if !same_browser {
@@ -393,7 +432,13 @@ async fn load_tx(p: &Platform, tx: &str, browser_secret: Option<&str>) -> Result
         }
         Err(e) => return Err(Outcome::ErrorPage(e.into())),
     };
-    Ok(Tx { client, params, approval, sid, expires_at })
+    Ok(Tx {
+        client,
+        params,
+        approval,
+        sid,
+        expires_at,
+    })
 }
 
 /// Mark a transaction finished (once); false if it already was.
@@ -434,16 +479,25 @@ async fn after_sign_in(
     }
     let consented = claims::consented(p, &s.resident_id, &t.client.id).await?;
     let all = t.params.fields.iter().all(|f| consented.contains(f));
-    let asks = t.params.prompt.iter().any(|x| x == "consent") || t.params.authorization_details.is_some();
+    let asks =
+        t.params.prompt.iter().any(|x| x == "consent") || t.params.authorization_details.is_some();
     if all && !asks {
         if !close_tx(p, tx).await? {
-            return Err(OAuthError::invalid_request("this sign-in has already finished"));
+            return Err(OAuthError::invalid_request(
+                "this sign-in has already finished",
+            ));
         }
         let redirect = finish(p, &t.client, &t.params, s, &t.params.fields, false).await?;
-        return Ok(Outcome::SignedIn { session: new_cookie, redirect });
+        return Ok(Outcome::SignedIn {
+            session: new_cookie,
+            redirect,
+        });
     }
     let page = consent_page(p, &t.client, &t.params, tx, &s.resident_id).await?;
-    Ok(Outcome::Consent { session: new_cookie, page })
+    Ok(Outcome::Consent {
+        session: new_cookie,
+        page,
+    })
 }
 
 /// Handle `GET /authorize/continue`: after the app's approval (or a passkey), sign the browser
@@ -460,13 +514,20 @@ pub async fn continue_login(
         Err(o) => return o,
     };
     let back = |e: OAuthError| {
-        Outcome::Redirect(error_redirect(p, &t.params.redirect_uri, t.params.state.as_deref(), &e))
+        Outcome::Redirect(error_redirect(
+            p,
+            &t.params.redirect_uri,
+            t.params.state.as_deref(),
+            &e,
+        ))
     };
     // Signed in already (a passkey, or an earlier visit of this link): the session must be the
     // one this transaction was signed in with.
     if let Some(sid) = &t.sid {
         return match session(p, session_cookie).await {
-            Ok(Some(s)) if &s.sid == sid => after_sign_in(p, &t, tx, &s, None).await.unwrap_or_else(back),
+            Ok(Some(s)) if &s.sid == sid => after_sign_in(p, &t, tx, &s, None)
+                .await
+                .unwrap_or_else(back),
             Ok(_) => Outcome::ErrorPage(OAuthError::access_denied(
                 "your session has ended; start again from the service",
             )),
@@ -501,11 +562,15 @@ pub async fn continue_login(
         "approved" => {}
         "denied" => {
             let _ = close_tx(p, tx).await;
-            return back(OAuthError::access_denied("the resident declined in the app"));
+            return back(OAuthError::access_denied(
+                "the resident declined in the app",
+            ));
         }
         _ => {
             let _ = close_tx(p, tx).await;
-            return back(OAuthError::access_denied("the sign-in request expired; start again"));
+            return back(OAuthError::access_denied(
+                "the sign-in request expired; start again",
+            ));
         }
     }
     let decided = match approvals::decision(p, &approval_id).await {
@@ -513,15 +578,16 @@ pub async fn continue_login(
         Ok(None) => return back(OAuthError::access_denied("the approval is missing")),
         Err(e) => return back(e.into()),
     };
-    let level: String = match sqlx::query_scalar("SELECT level FROM residents WHERE id = $1 AND status = 'active'")
-        .bind(&decided.resident_id)
-        .fetch_optional(p.db.reader())
-        .await
-    {
-        Ok(Some(l)) => l,
-        Ok(None) => return back(OAuthError::access_denied("the account is not active")),
-        Err(e) => return back(DomainError::from(e).into()),
-    };
+    let level: String =
+        match sqlx::query_scalar("SELECT level FROM residents WHERE id = $1 AND status = 'active'")
+            .bind(&decided.resident_id)
+            .fetch_optional(p.db.reader())
+            .await
+        {
+            Ok(Some(l)) => l,
+            Ok(None) => return back(OAuthError::access_denied("the account is not active")),
+            Err(e) => return back(DomainError::from(e).into()),
+        };
     let acr = achieved_acr(&level, decided.face_verified);
     let mut amr = vec!["swk".to_string(), "pin".to_string(), "mfa".to_string()];
     if decided.face_verified {
@@ -543,7 +609,9 @@ pub async fn continue_login(
     if let Err(e) = bind_tx(p, tx, &s.sid).await {
         return back(e.into());
     }
-    after_sign_in(p, &t, tx, &s, Some(cookie)).await.unwrap_or_else(back)
+    after_sign_in(p, &t, tx, &s, Some(cookie))
+        .await
+        .unwrap_or_else(back)
 }
 
 /// What the consent form sent.
@@ -573,7 +641,12 @@ pub async fn consent(
         Err(o) => return o,
     };
     let back = |e: OAuthError| {
-        Outcome::Redirect(error_redirect(p, &t.params.redirect_uri, t.params.state.as_deref(), &e))
+        Outcome::Redirect(error_redirect(
+            p,
+            &t.params.redirect_uri,
+            t.params.state.as_deref(),
+            &e,
+        ))
     };
     let cookie = session_cookie.unwrap_or_default();
     let s = match session(p, Some(cookie)).await {
@@ -592,11 +665,17 @@ pub async fn consent(
     }
     match close_tx(p, a.tx).await {
         Ok(true) => {}
-        Ok(false) => return Outcome::ErrorPage(OAuthError::invalid_request("this sign-in has already finished")),
+        Ok(false) => {
+            return Outcome::ErrorPage(OAuthError::invalid_request(
+                "this sign-in has already finished",
+            ))
+        }
         Err(e) => return back(e.into()),
     }
     if !a.allow {
-        return back(OAuthError::access_denied("the resident did not agree to release the data"));
+        return back(OAuthError::access_denied(
+            "the resident did not agree to release the data",
+        ));
     }
     let requested: Vec<&str> = t.params.fields.iter().map(String::as_str).collect();
     let released = claims::released_fields(&requested, &a.fields);
@@ -611,7 +690,10 @@ pub async fn consent(
         )));
     }
     match finish(p, &t.client, &t.params, &s, &released, a.remember).await {
-        Ok(redirect) => Outcome::SignedIn { session: None, redirect },
+        Ok(redirect) => Outcome::SignedIn {
+            session: None,
+            redirect,
+        },
         Err(e) => back(e),
     }
 }
@@ -627,7 +709,10 @@ async fn finish(
     remember: bool,
 ) -> OResult<String> {
     let now = p.clock.now_ms();
-    let mut tx = p.db.begin().await.map_err(|e| OAuthError::from(DomainError::from(e)))?;
+    let mut tx =
+        p.db.begin()
+            .await
+            .map_err(|e| OAuthError::from(DomainError::from(e)))?;
     if remember {
         claims::record_consent(&mut tx, &s.resident_id, &client.id, released, now).await?;
     }
@@ -674,13 +759,19 @@ async fn finish(
         },
     )
     .await?;
-    tx.commit().await.map_err(|e| OAuthError::from(DomainError::from(e)))?;
+    tx.commit()
+        .await
+        .map_err(|e| OAuthError::from(DomainError::from(e)))?;
     Ok(code_redirect(p, params, &code))
 }
 
 /// The status of a login for the page that started it (`None` unless `browser_secret` is the
 /// one bound to the transaction): `pending`, `scanned`, `approved`, `denied` or `expired`.
-pub async fn login_status(p: &Platform, tx: &str, browser_secret: &str) -> Result<Option<String>, DomainError> {
+pub async fn login_status(
+    p: &Platform,
+    tx: &str,
+    browser_secret: &str,
+) -> Result<Option<String>, DomainError> {
     let row: Option<(Option<String>, Option<Vec<u8>>)> = sqlx::query_as(
         "SELECT approval_id, browser_hash FROM authz_requests WHERE id = $1 AND kind = 'tx'",
     )
@@ -690,7 +781,10 @@ pub async fn login_status(p: &Platform, tx: &str, browser_secret: &str) -> Resul
     let Some((Some(approval), Some(h))) = row else {
         return Ok(None);
     };
-    if !iamsmart_crypto::hash::ct_eq(&h, &iamsmart_crypto::hash::sha256(browser_secret.as_bytes())) {
+    if !iamsmart_crypto::hash::ct_eq(
+        &h,
+        &iamsmart_crypto::hash::sha256(browser_secret.as_bytes()),
+    ) {
         return Ok(None);
     }
     Ok(Some(approvals::status(p, &approval).await?.status))
@@ -710,12 +804,13 @@ pub async fn sign_in_with_passkey(
         _ => OAuthError::access_denied("this sign-in cannot continue"),
     })?;
     let resident = super::passkeys::authenticate(p, ceremony, credential).await?;
-    let level: String = sqlx::query_scalar("SELECT level FROM residents WHERE id = $1 AND status = 'active'")
-        .bind(&resident)
-        .fetch_optional(p.db.reader())
-        .await
-        .map_err(|e| OAuthError::from(DomainError::from(e)))?
-        .ok_or_else(|| OAuthError::access_denied("the account is not active"))?;
+    let level: String =
+        sqlx::query_scalar("SELECT level FROM residents WHERE id = $1 AND status = 'active'")
+            .bind(&resident)
+            .fetch_optional(p.db.reader())
+            .await
+            .map_err(|e| OAuthError::from(DomainError::from(e)))?
+            .ok_or_else(|| OAuthError::access_denied("the account is not active"))?;
     let acr = achieved_acr(&level, false);
     if acr_rank(acr).unwrap_or(0) < t.params.min_acr_rank() {
         return Err(OAuthError::unmet_authentication_requirements(

@@ -133,10 +133,8 @@ pub async fn authenticate(p: &Platform, c: &Presented, endpoint: &str) -> OResul
     if claims.exp <= now - skew {
         return Err(refused("client_assertion has expired"));
     }
-    if claims.exp > now + 600 + skew {
-        return Err(refused(
-            "client_assertion lives too long (at most 10 minutes)",
-        ));
+    if claims.exp > now + 3600 + skew {
+        return Err(refused("client_assertion lives too long (at most an hour)"));
     }
     if claims.iat.is_some_and(|t| t > now + skew) || claims.nbf.is_some_and(|t| t > now + skew) {
         return Err(refused("client_assertion is not valid yet"));

@@ -18,9 +18,9 @@ use std::sync::Mutex;
 /// Grant type of CIBA.
 pub const CIBA_GRANT: &str = "urn:openid:params:grant-type:ciba";
 
-/// Registered metadata (RFC 7591 names, plus `iamsmart_profile`).
+/// Registered metadata (RFC 7591 names, plus `iamsmart_profile`). Metadata the provider does
+/// not use is ignored, as RFC 7591 section 2 requires.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ClientMetadata {
     /// Name shown to residents.
     pub client_name: String,
@@ -370,6 +370,9 @@ pub struct Registered {
     /// Secret (client_secret_basic only; shown once).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_secret: Option<String>,
+    /// With a secret: when it expires (0: never; RFC 7591 section 3.2.1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_secret_expires_at: Option<i64>,
     /// RFC 7592 registration access token (shown once).
     pub registration_access_token: String,
     /// RFC 7592 management URI.
@@ -432,6 +435,7 @@ pub async fn register(
     Ok(Registered {
         registration_client_uri: p.oidc.policy.url(&format!("/register/{id}")),
         client_id: id,
+        client_secret_expires_at: secret.as_ref().map(|_| 0),
         client_secret: secret,
         registration_access_token: rat,
         metadata: meta,
@@ -665,6 +669,35 @@ pub async fn keys(p: &Platform, client: &Client, refresh: bool) -> OResult<Vec<P
     Ok(keys)
 }
 
+/// The client id of the platform's own account pages.
+pub const PORTAL: &str = "iamsmart-portal";
+
+/// Register (or update) the platform's own account pages as a client, so that residents sign in
+/// to them through the same pages as to any service. Public subjects, no personal data.
+pub async fn ensure_portal(p: &Platform) -> Result<(), DomainError> {
+    let mut meta = ClientMetadata::for_profile(
+        "iAM Smart account",
+        vec![p.oidc.policy.url("/account/callback")],
+        "basic",
+    );
+    meta.subject_type = "public".into();
+    meta.scope = Some("openid".into());
+    meta.grant_types = vec!["authorization_code".into()];
+    let text = serde_json::to_string(&meta).map_err(|e| DomainError::Integrity(e.to_string()))?;
+    let now = p.clock.now_ms();
+    sqlx::query(
+        "INSERT INTO clients (id, name, profile, metadata, status, created_by, created_at, updated_at) VALUES ($1, $2, 'basic', $3, 'active', 'system', $4, $4)
+         ON CONFLICT (id) DO UPDATE SET metadata = $3, updated_at = $4",
+    )
+    .bind(PORTAL)
+    .bind(&meta.client_name)
+    .bind(&text)
+    .bind(now)
+    .execute(p.db.writer())
+    .await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -725,33 +758,4 @@ mod tests {
         priv_key["keys"][0]["d"] = "secret".into();
         assert!(parse_jwks(&priv_key).is_err());
     }
-}
-
-/// The client id of the platform's own account pages.
-pub const PORTAL: &str = "iamsmart-portal";
-
-/// Register (or update) the platform's own account pages as a client, so that residents sign in
-/// to them through the same pages as to any service. Public subjects, no personal data.
-pub async fn ensure_portal(p: &Platform) -> Result<(), DomainError> {
-    let mut meta = ClientMetadata::for_profile(
-        "iAM Smart account",
-        vec![p.oidc.policy.url("/account/callback")],
-        "basic",
-    );
-    meta.subject_type = "public".into();
-    meta.scope = Some("openid".into());
-    meta.grant_types = vec!["authorization_code".into()];
-    let text = serde_json::to_string(&meta).map_err(|e| DomainError::Integrity(e.to_string()))?;
-    let now = p.clock.now_ms();
-    sqlx::query(
-        "INSERT INTO clients (id, name, profile, metadata, status, created_by, created_at, updated_at) VALUES ($1, $2, 'basic', $3, 'active', 'system', $4, $4)
-         ON CONFLICT (id) DO UPDATE SET metadata = $3, updated_at = $4",
-    )
-    .bind(PORTAL)
-    .bind(&meta.client_name)
-    .bind(&text)
-    .bind(now)
-    .execute(p.db.writer())
-    .await?;
-    Ok(())
 }

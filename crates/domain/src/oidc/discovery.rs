@@ -22,7 +22,7 @@ pub fn metadata(p: &Platform) -> serde_json::Value {
     for f in claims::FIELDS {
         claims_supported.extend(claims::claim_names(f).iter().map(|s| s.to_string()));
     }
-    let algs = ["ES256", "EdDSA", "RS256"];
+    let algs = ["ES256", "EdDSA", "Ed25519", "RS256"];
     serde_json::json!({
         "issuer": pol.issuer,
         "authorization_endpoint": u("/authorize"),
@@ -41,7 +41,7 @@ pub fn metadata(p: &Platform) -> serde_json::Value {
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token", super::clients::CIBA_GRANT],
         "subject_types_supported": ["pairwise", "public"],
-        "id_token_signing_alg_values_supported": algs,
+        "id_token_signing_alg_values_supported": ["ES256", "EdDSA", "RS256"],
         "userinfo_signing_alg_values_supported": [],
         "request_object_signing_alg_values_supported": algs,
         "token_endpoint_auth_methods_supported": ["private_key_jwt", "client_secret_basic"],

@@ -34,15 +34,17 @@ fn dom(e: impl Into<DomainError>) -> OAuthError {
 async fn start(p: &Platform, kind: &str, subject: Option<&str>) -> OResult<(String, String)> {
     let id = iamsmart_crypto::rng::token(p.rng.as_ref(), 16);
     let challenge = iamsmart_crypto::rng::token(p.rng.as_ref(), 32);
-    sqlx::query("INSERT INTO ceremonies (id, kind, subject, state, expires_at) VALUES ($1, $2, $3, $4, $5)")
-        .bind(&id)
-        .bind(kind)
-        .bind(subject)
-        .bind(&challenge)
-        .bind(p.clock.now_ms() + CEREMONY_TTL_MS)
-        .execute(p.db.writer())
-        .await
-        .map_err(dom)?;
+    sqlx::query(
+        "INSERT INTO ceremonies (id, kind, subject, state, expires_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(&id)
+    .bind(kind)
+    .bind(subject)
+    .bind(&challenge)
+    .bind(p.clock.now_ms() + CEREMONY_TTL_MS)
+    .execute(p.db.writer())
+    .await
+    .map_err(dom)?;
     Ok((id, challenge))
 }
 
@@ -56,21 +58,36 @@ async fn take(p: &Platform, kind: &str, id: &str) -> OResult<(Option<String>, St
     .fetch_optional(p.db.writer())
     .await
     .map_err(dom)?;
-    row.ok_or_else(|| OAuthError::access_denied("this passkey request has expired or was already used; try again"))
+    row.ok_or_else(|| {
+        OAuthError::access_denied("this passkey request has expired or was already used; try again")
+    })
 }
 
 /// Options to add a passkey for a signed-in resident: (ceremony id, creation options).
-pub async fn registration_options(p: &Platform, resident_id: &str, display_name: &str) -> OResult<(String, serde_json::Value)> {
-    let existing: Vec<String> = sqlx::query_scalar("SELECT credential_id FROM resident_passkeys WHERE resident_id = $1")
-        .bind(resident_id)
-        .fetch_all(p.db.reader())
-        .await
-        .map_err(dom)?;
+pub async fn registration_options(
+    p: &Platform,
+    resident_id: &str,
+    display_name: &str,
+) -> OResult<(String, serde_json::Value)> {
+    let existing: Vec<String> =
+        sqlx::query_scalar("SELECT credential_id FROM resident_passkeys WHERE resident_id = $1")
+            .bind(resident_id)
+            .fetch_all(p.db.reader())
+            .await
+            .map_err(dom)?;
     if existing.len() >= 10 {
-        return Err(OAuthError::invalid_request("at most 10 passkeys; remove one first"));
+        return Err(OAuthError::invalid_request(
+            "at most 10 passkeys; remove one first",
+        ));
     }
     let (id, challenge) = start(p, "resident-passkey-add", Some(resident_id)).await?;
-    let opts = p.rp.creation_options(&challenge, resident_id.as_bytes(), display_name, display_name, &existing);
+    let opts = p.rp.creation_options(
+        &challenge,
+        resident_id.as_bytes(),
+        display_name,
+        display_name,
+        &existing,
+    );
     Ok((id, opts))
 }
 
@@ -84,14 +101,27 @@ pub async fn register(
 ) -> OResult<PasskeyView> {
     let (subject, challenge) = take(p, "resident-passkey-add", ceremony).await?;
     if subject.as_deref() != Some(resident_id) {
-        return Err(OAuthError::access_denied("this passkey request belongs to another session"));
+        return Err(OAuthError::access_denied(
+            "this passkey request belongs to another session",
+        ));
     }
-    let cred = p.rp.verify_registration(&challenge, response).map_err(|e| {
-        tracing::info!(error = %e, "passkey registration refused");
-        OAuthError::access_denied("the passkey was not accepted")
-    })?;
-    let name: String = name.trim().chars().filter(|c| !c.is_control()).take(60).collect();
-    let name = if name.is_empty() { "Passkey".to_string() } else { name };
+    let cred =
+        p.rp.verify_registration(&challenge, response)
+            .map_err(|e| {
+                tracing::info!(error = %e, "passkey registration refused");
+                OAuthError::access_denied("the passkey was not accepted")
+            })?;
+    let name: String = name
+        .trim()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(60)
+        .collect();
+    let name = if name.is_empty() {
+        "Passkey".to_string()
+    } else {
+        name
+    };
     let now = p.clock.now_ms();
     let mut tx = p.db.begin().await.map_err(dom)?;
     sqlx::query(
@@ -111,11 +141,22 @@ pub async fn register(
         &mut tx,
         now,
         None,
-        &Event { kind: "passkey.added", actor: &subject, subject: &subject, detail: serde_json::json!({ "credential": cred.id }) },
+        &Event {
+            kind: "passkey.added",
+            actor: &subject,
+            subject: &subject,
+            detail: serde_json::json!({ "credential": cred.id }),
+        },
     )
     .await?;
     tx.commit().await.map_err(dom)?;
-    Ok(PasskeyView { id: cred.id, name, created_at: now, last_used_at: None, flagged: false })
+    Ok(PasskeyView {
+        id: cred.id,
+        name,
+        created_at: now,
+        last_used_at: None,
+        flagged: false,
+    })
 }
 
 /// Options to sign in with a passkey (discoverable: no list of credentials).
@@ -128,7 +169,11 @@ pub async fn login_options(p: &Platform) -> OResult<(String, serde_json::Value)>
 type PasskeyRow = (String, String, i64, Option<i64>, String);
 
 /// Verify a passkey sign-in; returns the resident. A counter that goes back flags the passkey.
-pub async fn authenticate(p: &Platform, ceremony: &str, response: &AuthenticationResponse) -> OResult<String> {
+pub async fn authenticate(
+    p: &Platform,
+    ceremony: &str,
+    response: &AuthenticationResponse,
+) -> OResult<String> {
     let (_, challenge) = take(p, "resident-passkey-login", ceremony).await?;
     let refused = || OAuthError::access_denied("the passkey was not accepted");
     let row: Option<PasskeyRow> = sqlx::query_as(
@@ -145,8 +190,13 @@ pub async fn authenticate(p: &Platform, ceremony: &str, response: &Authenticatio
             return Err(refused());
         }
     }
-    let jwk: PublicJwk = serde_json::from_str(&key).map_err(|e| OAuthError::server_error(e.to_string()))?;
-    let stored = StoredCredential { id: response.id.clone(), public_key: jwk, sign_count: count as u32 };
+    let jwk: PublicJwk =
+        serde_json::from_str(&key).map_err(|e| OAuthError::server_error(e.to_string()))?;
+    let stored = StoredCredential {
+        id: response.id.clone(),
+        public_key: jwk,
+        sign_count: count as u32,
+    };
     let now = p.clock.now_ms();
     match p.rp.verify_authentication(&challenge, &stored, response) {
         Ok(out) => {
@@ -191,9 +241,12 @@ pub async fn authenticate(p: &Platform, ceremony: &str, response: &Authenticatio
     }
 }
 
+/// (credential, name, created, last used, flagged)
+type ListRow = (String, String, i64, Option<i64>, Option<i64>);
+
 /// A resident's passkeys.
 pub async fn list(p: &Platform, resident_id: &str) -> Result<Vec<PasskeyView>, DomainError> {
-    let rows: Vec<(String, String, i64, Option<i64>, Option<i64>)> = sqlx::query_as(
+    let rows: Vec<ListRow> = sqlx::query_as(
         "SELECT credential_id, name, created_at, last_used_at, flagged_at FROM resident_passkeys WHERE resident_id = $1 ORDER BY created_at",
     )
     .bind(resident_id)
@@ -201,22 +254,45 @@ pub async fn list(p: &Platform, resident_id: &str) -> Result<Vec<PasskeyView>, D
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(id, name, created_at, last_used_at, flagged)| PasskeyView { id, name, created_at, last_used_at, flagged: flagged.is_some() })
+        .map(
+            |(id, name, created_at, last_used_at, flagged)| PasskeyView {
+                id,
+                name,
+                created_at,
+                last_used_at,
+                flagged: flagged.is_some(),
+            },
+        )
         .collect())
 }
 
 /// Rename one of the resident's passkeys.
-pub async fn rename(p: &Platform, resident_id: &str, id: &str, name: &str) -> Result<(), DomainError> {
-    let name: String = name.trim().chars().filter(|c| !c.is_control()).take(60).collect();
+pub async fn rename(
+    p: &Platform,
+    resident_id: &str,
+    id: &str,
+    name: &str,
+) -> Result<(), DomainError> {
+    let name: String = name
+        .trim()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(60)
+        .collect();
     if name.is_empty() {
-        return Err(DomainError::Invalid { field: "name", message: "give the passkey a name".into() });
+        return Err(DomainError::Invalid {
+            field: "name",
+            message: "give the passkey a name".into(),
+        });
     }
-    let r = sqlx::query("UPDATE resident_passkeys SET name = $1 WHERE credential_id = $2 AND resident_id = $3")
-        .bind(&name)
-        .bind(id)
-        .bind(resident_id)
-        .execute(p.db.writer())
-        .await?;
+    let r = sqlx::query(
+        "UPDATE resident_passkeys SET name = $1 WHERE credential_id = $2 AND resident_id = $3",
+    )
+    .bind(&name)
+    .bind(id)
+    .bind(resident_id)
+    .execute(p.db.writer())
+    .await?;
     if r.rows_affected() == 0 {
         return Err(DomainError::NotFound);
     }
@@ -227,11 +303,12 @@ pub async fn rename(p: &Platform, resident_id: &str, id: &str, name: &str) -> Re
 pub async fn remove(p: &Platform, resident_id: &str, id: &str) -> Result<(), DomainError> {
     let now = p.clock.now_ms();
     let mut tx = p.db.begin().await?;
-    let r = sqlx::query("DELETE FROM resident_passkeys WHERE credential_id = $1 AND resident_id = $2")
-        .bind(id)
-        .bind(resident_id)
-        .execute(&mut *tx)
-        .await?;
+    let r =
+        sqlx::query("DELETE FROM resident_passkeys WHERE credential_id = $1 AND resident_id = $2")
+            .bind(id)
+            .bind(resident_id)
+            .execute(&mut *tx)
+            .await?;
     if r.rows_affected() == 0 {
         return Err(DomainError::NotFound);
     }
@@ -240,7 +317,12 @@ pub async fn remove(p: &Platform, resident_id: &str, id: &str) -> Result<(), Dom
         &mut tx,
         now,
         None,
-        &Event { kind: "passkey.removed", actor: &subject, subject: &subject, detail: serde_json::json!({ "credential": id }) },
+        &Event {
+            kind: "passkey.removed",
+            actor: &subject,
+            subject: &subject,
+            detail: serde_json::json!({ "credential": id }),
+        },
     )
     .await?;
     tx.commit().await?;

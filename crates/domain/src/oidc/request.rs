@@ -330,7 +330,9 @@ pub async fn validate(p: &Platform, client: &Client, form: &Form) -> OResult<Aut
         Some(c) => optional_fields(c, &fields)?,
     };
     let purpose = one(&form, "purpose")?;
-    if purpose.is_some_and(|p| !(3..=300).contains(&p.chars().count()) || p.chars().any(char::is_control)) {
+    if purpose
+        .is_some_and(|p| !(3..=300).contains(&p.chars().count()) || p.chars().any(char::is_control))
+    {
         return Err(e("purpose must be 3 to 300 printable characters"));
     }
     let authorization_details = match one(&form, "authorization_details")? {
@@ -436,7 +438,11 @@ pub async fn push(p: &Platform, client: &Client, form: &Form) -> OResult<(String
     Ok((format!("{REQUEST_URI_PREFIX}{id}"), ttl / 1000))
 }
 
-pub(crate) async fn take_par(p: &Platform, client: &Client, request_uri: &str) -> OResult<AuthzParams> {
+pub(crate) async fn take_par(
+    p: &Platform,
+    client: &Client,
+    request_uri: &str,
+) -> OResult<AuthzParams> {
     let id = request_uri
         .strip_prefix(REQUEST_URI_PREFIX)
         .ok_or_else(|| {
@@ -458,4 +464,3 @@ pub(crate) async fn take_par(p: &Platform, client: &Client, request_uri: &str) -
     })?;
     serde_json::from_str(&params).map_err(|e| OAuthError::server_error(e.to_string()))
 }
-

@@ -107,9 +107,10 @@ pub async fn create(
 /// platform's index key, so it needs no storage and is useless without the cookie).
 pub fn csrf_token(p: &Platform, session_secret: &str) -> String {
     use base64::Engine;
-    let mac = p
-        .vault
-        .blind_index("csrf", &hex::encode(iamsmart_crypto::hash::sha256(session_secret.as_bytes())));
+    let mac = p.vault.blind_index(
+        "csrf",
+        &hex::encode(iamsmart_crypto::hash::sha256(session_secret.as_bytes())),
+    );
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&mac[..18])
 }
 

@@ -378,8 +378,12 @@ pub async fn login(
 
 /// A consent page's form: (tx, csrf, fields offered).
 pub fn consent_form(html: &str) -> (String, String, Vec<String>) {
-    let tx = between(html, "name=\"tx\" value=\"", "\"").expect("tx").to_string();
-    let csrf = between(html, "name=\"csrf\" value=\"", "\"").expect("csrf").to_string();
+    let tx = between(html, "name=\"tx\" value=\"", "\"")
+        .expect("tx")
+        .to_string();
+    let csrf = between(html, "name=\"csrf\" value=\"", "\"")
+        .expect("csrf")
+        .to_string();
     let mut fields = Vec::new();
     let marker = "name=\"field\" value=\"";
     let mut rest = html;

@@ -28,6 +28,30 @@ pub fn routes() -> Router<AppState> {
             "/register/{id}",
             get(read_client).put(update_client).delete(delete_client),
         )
+        .layer(axum::middleware::from_fn(basic_challenge_only_for_basic))
+}
+
+/// `WWW-Authenticate: Basic` only answers a request that tried Basic authentication; a client
+/// using private_key_jwt gets the plain JSON error (some libraries would otherwise hide it).
+async fn basic_challenge_only_for_basic(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let basic = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.len() > 6 && v[..6].eq_ignore_ascii_case("basic "));
+    let mut res = next.run(req).await;
+    let challenge = res
+        .headers()
+        .get(header::WWW_AUTHENTICATE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("Basic"));
+    if challenge && !basic {
+        res.headers_mut().remove(header::WWW_AUTHENTICATE);
+    }
+    res
 }
 
 async fn metadata(State(s): State<AppState>) -> impl IntoResponse {

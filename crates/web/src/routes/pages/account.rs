@@ -140,7 +140,8 @@ fn pkce() -> (String, String) {
     let mut b = [0u8; 32];
     iamsmart_crypto::rng::Rng::fill(&iamsmart_crypto::rng::SystemRng, &mut b);
     let v = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
-    let c = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(iamsmart_crypto::hash::sha256(v.as_bytes()));
+    let c = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(iamsmart_crypto::hash::sha256(v.as_bytes()));
     (v, c)
 }
 
@@ -171,7 +172,11 @@ async fn overview(State(s): State<AppState>, headers: HeaderMap, uri: Uri) -> Re
             title: lang.t("My account", "我的帳戶"),
             nav: nav(lang),
             name,
-            level: if r.level == "plus" { lang.t("iAM Smart+", "「智方便+」") } else { lang.t("iAM Smart", "「智方便」") },
+            level: if r.level == "plus" {
+                lang.t("iAM Smart+", "「智方便+」")
+            } else {
+                lang.t("iAM Smart", "「智方便」")
+            },
             level_label: lang.t("Account level", "帳戶級別"),
             hkid_label: field_label(lang, "hkid"),
             hkid: iamsmart_domain::oidc::authorize::mask_hkid(&r.verified.hkid),
@@ -186,7 +191,9 @@ async fn passkey_list(State(s): State<AppState>, headers: HeaderMap, uri: Uri) -
     };
     let ui = Ui::new(&s, &headers, &uri, None, "/account/passkeys");
     let lang = ui.lang;
-    let list = passkeys::list(&s.platform, &sess.resident_id).await.unwrap_or_default();
+    let list = passkeys::list(&s.platform, &sess.resident_id)
+        .await
+        .unwrap_or_default();
     ui.render(
         StatusCode::OK,
         &PasskeysTemplate {
@@ -200,14 +207,22 @@ async fn passkey_list(State(s): State<AppState>, headers: HeaderMap, uri: Uri) -
             ),
             passkeys: list
                 .into_iter()
-                .map(|p| PasskeyRow { added: day(p.created_at), id: p.id, name: p.name, flagged: p.flagged })
+                .map(|p| PasskeyRow {
+                    added: day(p.created_at),
+                    id: p.id,
+                    name: p.name,
+                    flagged: p.flagged,
+                })
                 .collect(),
             empty: lang.t("You have no passkeys yet.", "你尚未有通行密鑰。"),
             add_label: lang.t("Add a passkey on this device", "在此裝置加入通行密鑰"),
             name_label: lang.t("Name", "名稱"),
             rename_label: lang.t("Rename", "重新命名"),
             remove_label: lang.t("Remove", "移除"),
-            flagged_label: lang.t("Blocked: this passkey may have been copied. Remove it.", "已封鎖：此通行密鑰可能被複製，請移除。"),
+            flagged_label: lang.t(
+                "Blocked: this passkey may have been copied. Remove it.",
+                "已封鎖：此通行密鑰可能被複製，請移除。",
+            ),
             added_label: lang.t("Added", "加入日期"),
             error: lang.t("The passkey could not be added.", "無法加入通行密鑰。"),
         },
@@ -215,7 +230,11 @@ async fn passkey_list(State(s): State<AppState>, headers: HeaderMap, uri: Uri) -
 }
 
 fn csrf_refused(ui: &Ui, rid: String) -> Response {
-    error_page(ui, &OAuthError::access_denied("the form has expired; open the page again"), Some(rid))
+    error_page(
+        ui,
+        &OAuthError::access_denied("the form has expired; open the page again"),
+        Some(rid),
+    )
 }
 
 async fn passkey_options(State(s): State<AppState>, headers: HeaderMap) -> Response {
@@ -231,13 +250,17 @@ async fn passkey_options(State(s): State<AppState>, headers: HeaderMap) -> Respo
         .map(|r| r.verified.name_en)
         .unwrap_or_default();
     match passkeys::registration_options(&s.platform, &sess.resident_id, &name).await {
-        Ok((ceremony, options)) => Json(serde_json::json!({ "ceremony": ceremony, "publicKey": options })).into_response(),
+        Ok((ceremony, options)) => {
+            Json(serde_json::json!({ "ceremony": ceremony, "publicKey": options })).into_response()
+        }
         Err(e) => crate::oauth::OAuthJson(e).into_response(),
     }
 }
 
 fn read_header<'a>(h: &'a HeaderMap, name: &str) -> &'a str {
-    h.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default()
+    h.get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
 }
 
 #[derive(Deserialize)]
@@ -248,7 +271,11 @@ struct AddPasskey {
     name: String,
 }
 
-async fn passkey_add(State(s): State<AppState>, headers: HeaderMap, Json(b): Json<AddPasskey>) -> Response {
+async fn passkey_add(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Json(b): Json<AddPasskey>,
+) -> Response {
     let (sess, cookie) = match signed_in(&s, &headers).await {
         Ok(x) => x,
         Err(_) => return StatusCode::UNAUTHORIZED.into_response(),
@@ -256,7 +283,15 @@ async fn passkey_add(State(s): State<AppState>, headers: HeaderMap, Json(b): Jso
     if !session::csrf_ok(&s.platform, &cookie, read_header(&headers, "x-csrf-token")) {
         return StatusCode::FORBIDDEN.into_response();
     }
-    match passkeys::register(&s.platform, &sess.resident_id, &b.ceremony, &b.credential, &b.name).await {
+    match passkeys::register(
+        &s.platform,
+        &sess.resident_id,
+        &b.ceremony,
+        &b.credential,
+        &b.name,
+    )
+    .await
+    {
         Ok(v) => (StatusCode::CREATED, Json(v)).into_response(),
         Err(e) => crate::oauth::OAuthJson(e).into_response(),
     }
@@ -277,7 +312,11 @@ async fn form_action(
     };
     let ui = Ui::new(s, headers, uri, None, back);
     let form = parse_form(body);
-    if !session::csrf_ok(&s.platform, &cookie, one(&form, "csrf").ok().flatten().unwrap_or_default()) {
+    if !session::csrf_ok(
+        &s.platform,
+        &cookie,
+        one(&form, "csrf").ok().flatten().unwrap_or_default(),
+    ) {
         return csrf_refused(&ui, rid);
     }
     match act(&sess, &form).await {
@@ -294,10 +333,18 @@ async fn passkey_rename(
     body: axum::body::Bytes,
 ) -> Response {
     let p = s.platform.clone();
-    form_action(&s, &headers, &uri, rid.0, &body, "/account/passkeys", async move |sess, f| {
-        let get = |k: &str| one(f, k).ok().flatten().unwrap_or_default().to_string();
-        passkeys::rename(&p, &sess.resident_id, &get("id"), &get("name")).await
-    })
+    form_action(
+        &s,
+        &headers,
+        &uri,
+        rid.0,
+        &body,
+        "/account/passkeys",
+        async move |sess, f| {
+            let get = |k: &str| one(f, k).ok().flatten().unwrap_or_default().to_string();
+            passkeys::rename(&p, &sess.resident_id, &get("id"), &get("name")).await
+        },
+    )
     .await
 }
 
@@ -309,10 +356,18 @@ async fn passkey_remove(
     body: axum::body::Bytes,
 ) -> Response {
     let p = s.platform.clone();
-    form_action(&s, &headers, &uri, rid.0, &body, "/account/passkeys", async move |sess, f| {
-        let id = one(f, "id").ok().flatten().unwrap_or_default().to_string();
-        passkeys::remove(&p, &sess.resident_id, &id).await
-    })
+    form_action(
+        &s,
+        &headers,
+        &uri,
+        rid.0,
+        &body,
+        "/account/passkeys",
+        async move |sess, f| {
+            let id = one(f, "id").ok().flatten().unwrap_or_default().to_string();
+            passkeys::remove(&p, &sess.resident_id, &id).await
+        },
+    )
     .await
 }
 
@@ -323,7 +378,9 @@ async fn consent_list(State(s): State<AppState>, headers: HeaderMap, uri: Uri) -
     };
     let ui = Ui::new(&s, &headers, &uri, None, "/account/consents");
     let lang = ui.lang;
-    let list = claims::list_consents(&s.platform, &sess.resident_id).await.unwrap_or_default();
+    let list = claims::list_consents(&s.platform, &sess.resident_id)
+        .await
+        .unwrap_or_default();
     ui.render(
         StatusCode::OK,
         &ConsentsTemplate {
@@ -361,9 +418,23 @@ async fn consent_revoke(
 ) -> Response {
     let p = s.platform.clone();
     let r = rid.0.clone();
-    form_action(&s, &headers, &uri, rid.0, &body, "/account/consents", async move |sess, f| {
-        let client = one(f, "client_id").ok().flatten().unwrap_or_default().to_string();
-        claims::revoke_consent(&p, &sess.resident_id, &client, None, Some(&r)).await.map(|_| ())
-    })
+    form_action(
+        &s,
+        &headers,
+        &uri,
+        rid.0,
+        &body,
+        "/account/consents",
+        async move |sess, f| {
+            let client = one(f, "client_id")
+                .ok()
+                .flatten()
+                .unwrap_or_default()
+                .to_string();
+            claims::revoke_consent(&p, &sess.resident_id, &client, None, Some(&r))
+                .await
+                .map(|_| ())
+        },
+    )
     .await
 }

@@ -87,29 +87,62 @@ impl Ui {
     /// From the request: `lang` / `text` query choices (remembered), cookies, `ui_locales`, the
     /// browser's languages. `base` is the URL the switch links go to (a page that can be shown
     /// again without side effects).
-    pub fn new(s: &AppState, headers: &HeaderMap, uri: &Uri, ui_locales: Option<&str>, base: &str) -> Ui {
+    pub fn new(
+        s: &AppState,
+        headers: &HeaderMap,
+        uri: &Uri,
+        ui_locales: Option<&str>,
+        base: &str,
+    ) -> Ui {
         let q = crate::oauth::parse_form(uri.query().unwrap_or_default().as_bytes());
-        let chosen = q.get("lang").and_then(|v| v.first()).and_then(|v| Lang::parse(v));
+        let chosen = q
+            .get("lang")
+            .and_then(|v| v.first())
+            .and_then(|v| Lang::parse(v));
         let text = q.get("text").and_then(|v| v.first()).map(String::as_str);
         let mut remember = Vec::new();
         if let Some(l) = chosen {
-            remember.push(cookie(s, "iamsmart-lang", l.code(), "/", 365 * 86400, false));
+            remember.push(cookie(
+                s,
+                "iamsmart-lang",
+                l.code(),
+                "/",
+                365 * 86400,
+                false,
+            ));
         }
         if let Some(t) = text.filter(|t| ["large", "normal"].contains(t)) {
             remember.push(cookie(s, "iamsmart-text", t, "/", 365 * 86400, false));
         }
-        let accept = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+        let accept = headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
         let lang = chosen
             .or_else(|| read_cookie(headers, "iamsmart-lang").and_then(Lang::parse))
-            .or_else(|| ui_locales.unwrap_or_default().split(' ').find_map(Lang::parse))
-            .or_else(|| accept.split(',').find_map(|t| Lang::parse(t.split(';').next().unwrap_or_default())))
+            .or_else(|| {
+                ui_locales
+                    .unwrap_or_default()
+                    .split(' ')
+                    .find_map(Lang::parse)
+            })
+            .or_else(|| {
+                accept
+                    .split(',')
+                    .find_map(|t| Lang::parse(t.split(';').next().unwrap_or_default()))
+            })
             .unwrap_or(Lang::En);
         let large = match text {
             Some("large") => true,
             Some("normal") => false,
             _ => read_cookie(headers, "iamsmart-text") == Some("large"),
         };
-        Ui { lang, large, remember, path: base.to_string() }
+        Ui {
+            lang,
+            large,
+            remember,
+            path: base.to_string(),
+        }
     }
 
     /// The template view.
@@ -120,7 +153,14 @@ impl Ui {
             body_class: if self.large { "large" } else { "" },
             other_lang_url: with_query(&self.path, &format!("lang={}", other.code())),
             other_lang_label: other.t("English", "繁體中文"),
-            text_url: with_query(&self.path, if self.large { "text=normal" } else { "text=large" }),
+            text_url: with_query(
+                &self.path,
+                if self.large {
+                    "text=normal"
+                } else {
+                    "text=large"
+                },
+            ),
             text_label: match (self.lang, self.large) {
                 (Lang::En, false) => "Larger text",
                 (Lang::En, true) => "Normal text",
@@ -151,12 +191,29 @@ pub fn cookie_name(s: &AppState, base: &str) -> String {
 }
 
 /// A `Set-Cookie` value: `SameSite=Lax`, `Secure` over TLS, `HttpOnly` unless `script`.
-pub fn cookie(s: &AppState, name: &str, value: &str, path: &str, max_age: i64, http_only: bool) -> HeaderValue {
-    let secure = if s.config.public_url.starts_with("https://") { "; Secure" } else { "" };
-    let path = if name.starts_with("__Host-") { "/" } else { path };
+pub fn cookie(
+    s: &AppState,
+    name: &str,
+    value: &str,
+    path: &str,
+    max_age: i64,
+    http_only: bool,
+) -> HeaderValue {
+    let secure = if s.config.public_url.starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    let path = if name.starts_with("__Host-") {
+        "/"
+    } else {
+        path
+    };
     let ho = if http_only { "; HttpOnly" } else { "" };
-    HeaderValue::from_str(&format!("{name}={value}; Path={path}; Max-Age={max_age}{ho}; SameSite=Lax{secure}"))
-        .unwrap_or_else(|_| HeaderValue::from_static("invalid=1"))
+    HeaderValue::from_str(&format!(
+        "{name}={value}; Path={path}; Max-Age={max_age}{ho}; SameSite=Lax{secure}"
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static("invalid=1"))
 }
 
 /// A cookie's value from the request.
@@ -184,8 +241,10 @@ pub fn session_of<'a>(s: &AppState, headers: &'a HeaderMap) -> Option<&'a str> {
 /// Set the browser session cookie.
 pub fn set_session(s: &AppState, res: &mut Response, secret: &str) {
     let ttl = s.platform.oidc.policy.session_ttl_ms / 1000;
-    res.headers_mut()
-        .append(header::SET_COOKIE, cookie(s, &session_cookie(s), secret, "/", ttl, true));
+    res.headers_mut().append(
+        header::SET_COOKIE,
+        cookie(s, &session_cookie(s), secret, "/", ttl, true),
+    );
 }
 
 /// Render a template as a no-store HTML page.
@@ -193,7 +252,10 @@ pub fn render<T: Template>(status: StatusCode, t: &T) -> Response {
     match t.render() {
         Ok(html) => (
             status,
-            [(header::CACHE_CONTROL, "no-store"), (header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            [
+                (header::CACHE_CONTROL, "no-store"),
+                (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            ],
             Html(html),
         )
             .into_response(),

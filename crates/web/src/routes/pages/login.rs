@@ -175,7 +175,10 @@ fn login_page(s: &AppState, ui: &Ui, page: &LoginPage) -> Response {
     let lang = ui.lang;
     let continue_url = format!("/authorize/continue?tx={}", page.tx);
     let status_text = match page.status.as_str() {
-        "scanned" => lang.t("Scanned. Please approve in the app.", "已掃描。請在流動應用程式內確認。"),
+        "scanned" => lang.t(
+            "Scanned. Please approve in the app.",
+            "已掃描。請在流動應用程式內確認。",
+        ),
         _ => lang.t("Waiting for the app…", "正在等候流動應用程式…"),
     };
     let approval = page.qr.split("id=").nth(1).unwrap_or_default();
@@ -192,7 +195,10 @@ fn login_page(s: &AppState, ui: &Ui, page: &LoginPage) -> Response {
         },
         logo_uri: page.logo_uri.as_deref(),
         qr_svg: qr_svg(&page.qr),
-        qr_label: lang.t("Scan with the iAM Smart app", "以「智方便」流動應用程式掃描"),
+        qr_label: lang.t(
+            "Scan with the iAM Smart app",
+            "以「智方便」流動應用程式掃描",
+        ),
         qr_payload: &page.qr,
         match_label: lang.t("Match code", "配對碼"),
         match_code: &page.match_code,
@@ -201,16 +207,33 @@ fn login_page(s: &AppState, ui: &Ui, page: &LoginPage) -> Response {
             "只在流動應用程式顯示相同的配對碼和服務名稱時才確認。",
         ),
         app_link,
-        open_app_label: lang.t("On this phone? Open iAM Smart", "在這部手機上？打開「智方便」"),
+        open_app_label: lang.t(
+            "On this phone? Open iAM Smart",
+            "在這部手機上？打開「智方便」",
+        ),
         steps: vec![
-            lang.t("Open the iAM Smart app on your phone.", "在手機打開「智方便」流動應用程式。"),
+            lang.t(
+                "Open the iAM Smart app on your phone.",
+                "在手機打開「智方便」流動應用程式。",
+            ),
             lang.t("Scan this QR code.", "掃描此二維碼。"),
-            lang.t("Check the match code and the service name, then approve.", "核對配對碼和服務名稱，然後確認。"),
+            lang.t(
+                "Check the match code and the service name, then approve.",
+                "核對配對碼和服務名稱，然後確認。",
+            ),
         ],
         asks_label: lang.t("The service asks for:", "該服務要求以下資料："),
-        fields: page.fields.iter().map(|f| field_label(lang, f)).filter(|l| !l.is_empty()).collect(),
+        fields: page
+            .fields
+            .iter()
+            .map(|f| field_label(lang, f))
+            .filter(|l| !l.is_empty())
+            .collect(),
         status_text,
-        continue_label: lang.t("I have approved in the app — continue", "我已在流動應用程式確認 — 繼續"),
+        continue_label: lang.t(
+            "I have approved in the app — continue",
+            "我已在流動應用程式確認 — 繼續",
+        ),
         status_url: format!("/authorize/status?tx={}", page.tx),
         events_url: format!("/authorize/events?tx={}", page.tx),
         passkey_url: "/authorize/passkey",
@@ -223,7 +246,10 @@ fn login_page(s: &AppState, ui: &Ui, page: &LoginPage) -> Response {
             )
         }),
         passkey: page.passkey_allowed,
-        passkey_heading: lang.t("Or use a passkey on this device", "或使用此裝置上的通行密鑰"),
+        passkey_heading: lang.t(
+            "Or use a passkey on this device",
+            "或使用此裝置上的通行密鑰",
+        ),
         passkey_field_label: lang.t("Passkey", "通行密鑰"),
         passkey_button: lang.t("Use a passkey", "使用通行密鑰"),
         passkey_error: lang.t(
@@ -234,8 +260,10 @@ fn login_page(s: &AppState, ui: &Ui, page: &LoginPage) -> Response {
     let mut res = ui.render(StatusCode::OK, &t);
     if let Some(secret) = &page.browser_secret {
         let name = tx_cookie(s, &page.tx);
-        res.headers_mut()
-            .append(header::SET_COOKIE, cookie(s, &name, secret, "/authorize", 900, true));
+        res.headers_mut().append(
+            header::SET_COOKIE,
+            cookie(s, &name, secret, "/authorize", 900, true),
+        );
     }
     res
 }
@@ -246,8 +274,14 @@ fn consent_page(s: &AppState, ui: &Ui, page: &ConsentPage, session: &str) -> Res
         ui: ui.view(),
         title: lang.t("Share your information?", "分享你的資料？"),
         intro: match lang {
-            Lang::En => format!("{} asks for the information below. Nothing is shared until you confirm.", page.client_name),
-            Lang::Zh => format!("{} 要求以下資料。在你確認前，不會分享任何資料。", page.client_name),
+            Lang::En => format!(
+                "{} asks for the information below. Nothing is shared until you confirm.",
+                page.client_name
+            ),
+            Lang::Zh => format!(
+                "{} 要求以下資料。在你確認前，不會分享任何資料。",
+                page.client_name
+            ),
         },
         logo_uri: page.logo_uri.as_deref(),
         purpose: page.purpose.as_deref(),
@@ -261,13 +295,23 @@ fn consent_page(s: &AppState, ui: &Ui, page: &ConsentPage, session: &str) -> Res
             .map(|i| ItemView {
                 field: i.field.clone(),
                 label: field_label(lang, &i.field),
-                shown: if i.shown.is_empty() { lang.t("(not given)", "（未提供）").into() } else { i.shown.clone() },
+                shown: if i.shown.is_empty() {
+                    lang.t("(not given)", "（未提供）").into()
+                } else {
+                    i.shown.clone()
+                },
                 required: i.required,
             })
             .collect(),
         required_label: lang.t("needed by the service", "該服務必需"),
-        remember_label: lang.t("Remember my choice for this service", "記住我對此服務的選擇"),
-        manage_text: lang.t("You can withdraw your consent at any time:", "你可隨時撤回同意："),
+        remember_label: lang.t(
+            "Remember my choice for this service",
+            "記住我對此服務的選擇",
+        ),
+        manage_text: lang.t(
+            "You can withdraw your consent at any time:",
+            "你可隨時撤回同意：",
+        ),
         manage_link: lang.t("manage consents", "管理同意"),
         allow_label: lang.t("Share and continue", "分享並繼續"),
         cancel_label: lang.t("Do not share", "不分享"),
@@ -282,7 +326,13 @@ fn consent_page(s: &AppState, ui: &Ui, page: &ConsentPage, session: &str) -> Res
     res
 }
 
-fn outcome(s: &AppState, ui: &Ui, o: Outcome, rid: Option<String>, session: Option<&str>) -> Response {
+fn outcome(
+    s: &AppState,
+    ui: &Ui,
+    o: Outcome,
+    rid: Option<String>,
+    session: Option<&str>,
+) -> Response {
     match o {
         Outcome::ErrorPage(e) => error_page(ui, &e, rid),
         Outcome::Redirect(to) => Redirect::to(&to).into_response(),
@@ -295,7 +345,10 @@ fn outcome(s: &AppState, ui: &Ui, o: Outcome, rid: Option<String>, session: Opti
             }
             res
         }
-        Outcome::SignedIn { session: new, redirect } => {
+        Outcome::SignedIn {
+            session: new,
+            redirect,
+        } => {
             let mut res = Redirect::to(&redirect).into_response();
             if let Some(n) = &new {
                 set_session(s, &mut res, n);
@@ -305,10 +358,26 @@ fn outcome(s: &AppState, ui: &Ui, o: Outcome, rid: Option<String>, session: Opti
     }
 }
 
-async fn authorize_any(s: AppState, headers: HeaderMap, uri: Uri, rid: String, form: Form) -> Response {
-    let ui = Ui::new(&s, &headers, &uri, one(&form, "ui_locales").ok().flatten(), uri.path());
+async fn authorize_any(
+    s: AppState,
+    headers: HeaderMap,
+    uri: Uri,
+    rid: String,
+    form: Form,
+) -> Response {
+    let ui = Ui::new(
+        &s,
+        &headers,
+        &uri,
+        one(&form, "ui_locales").ok().flatten(),
+        uri.path(),
+    );
     if form.len() > 40 || uri.query().is_some_and(|q| q.len() > 16 * 1024) {
-        return error_page(&ui, &OAuthError::invalid_request("too many or too large parameters"), Some(rid));
+        return error_page(
+            &ui,
+            &OAuthError::invalid_request("too many or too large parameters"),
+            Some(rid),
+        );
     }
     let session = session_of(&s, &headers).map(str::to_string);
     let o = authorize::authorize(&s.platform, &form, session.as_deref()).await;
@@ -319,7 +388,13 @@ async fn authorize_any(s: AppState, headers: HeaderMap, uri: Uri, rid: String, f
         Outcome::Consent { page, .. } => format!("/authorize/continue?tx={}", page.tx),
         _ => "/authorize".into(),
     };
-    let ui = Ui::new(&s, &headers, &uri, one(&form, "ui_locales").ok().flatten(), &base);
+    let ui = Ui::new(
+        &s,
+        &headers,
+        &uri,
+        one(&form, "ui_locales").ok().flatten(),
+        &base,
+    );
     outcome(&s, &ui, o, Some(rid), session.as_deref())
 }
 
@@ -350,7 +425,11 @@ struct TxQuery {
 }
 
 fn tx_ok(tx: &str) -> bool {
-    !tx.is_empty() && tx.len() <= 64 && tx.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    !tx.is_empty()
+        && tx.len() <= 64
+        && tx
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 async fn continue_get(
@@ -360,30 +439,66 @@ async fn continue_get(
     Extension(rid): Extension<RequestId>,
     Query(q): Query<TxQuery>,
 ) -> Response {
-    let ui = Ui::new(&s, &headers, &uri, None, &format!("/authorize/continue?tx={}", q.tx));
+    let ui = Ui::new(
+        &s,
+        &headers,
+        &uri,
+        None,
+        &format!("/authorize/continue?tx={}", q.tx),
+    );
     if !tx_ok(&q.tx) {
-        return error_page(&ui, &OAuthError::invalid_request("bad transaction"), Some(rid.0));
+        return error_page(
+            &ui,
+            &OAuthError::invalid_request("bad transaction"),
+            Some(rid.0),
+        );
     }
     let secret = read_cookie(&headers, &tx_cookie(&s, &q.tx)).map(str::to_string);
     let session = session_of(&s, &headers).map(str::to_string);
-    let o = authorize::continue_login(&s.platform, &q.tx, secret.as_deref(), session.as_deref()).await;
+    let o =
+        authorize::continue_login(&s.platform, &q.tx, secret.as_deref(), session.as_deref()).await;
     outcome(&s, &ui, o, Some(rid.0), session.as_deref())
 }
 
 /// The login's status for the page's script (polling fallback).
-async fn status(State(s): State<AppState>, headers: HeaderMap, Query(q): Query<TxQuery>) -> Response {
+async fn status(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<TxQuery>,
+) -> Response {
     let secret = read_cookie(&headers, &tx_cookie(&s, &q.tx)).unwrap_or_default();
     match authorize::login_status(&s.platform, &q.tx, secret).await {
-        Ok(Some(st)) => ([(header::CACHE_CONTROL, "no-store")], Json(serde_json::json!({ "status": st }))).into_response(),
-        Ok(None) => (StatusCode::NOT_FOUND, Json(serde_json::json!({ "status": "unknown" }))).into_response(),
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({ "status": "unknown" }))).into_response(),
+        Ok(Some(st)) => (
+            [(header::CACHE_CONTROL, "no-store")],
+            Json(serde_json::json!({ "status": st })),
+        )
+            .into_response(),
+        Ok(None) => (
+            StatusCode::NOT_FOUND,
+            Json(serde_json::json!({ "status": "unknown" })),
+        )
+            .into_response(),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({ "status": "unknown" })),
+        )
+            .into_response(),
     }
 }
 
 /// The login's status pushed as server-sent events until it is answered (at most 3 minutes).
-async fn events(State(s): State<AppState>, headers: HeaderMap, Query(q): Query<TxQuery>) -> Response {
-    let secret = read_cookie(&headers, &tx_cookie(&s, &q.tx)).unwrap_or_default().to_string();
-    if !matches!(authorize::login_status(&s.platform, &q.tx, &secret).await, Ok(Some(_))) {
+async fn events(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<TxQuery>,
+) -> Response {
+    let secret = read_cookie(&headers, &tx_cookie(&s, &q.tx))
+        .unwrap_or_default()
+        .to_string();
+    if !matches!(
+        authorize::login_status(&s.platform, &q.tx, &secret).await,
+        Ok(Some(_))
+    ) {
         return (StatusCode::NOT_FOUND, "unknown sign-in").into_response();
     }
     let state = (s, q.tx, secret, String::new(), 0u32);
@@ -399,9 +514,14 @@ async fn events(State(s): State<AppState>, headers: HeaderMap, Query(q): Query<T
             _ => "unknown".into(),
         };
         let ev = Event::default().event("status").data(st.clone());
-        Some((Ok::<_, std::convert::Infallible>(ev), (s, tx, secret, st, n + 1)))
+        Some((
+            Ok::<_, std::convert::Infallible>(ev),
+            (s, tx, secret, st, n + 1),
+        ))
     });
-    Sse::new(stream).keep_alive(KeepAlive::default()).into_response()
+    Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response()
 }
 
 async fn consent_post(
@@ -414,9 +534,19 @@ async fn consent_post(
     let form = parse_form(&body);
     let get = |k: &str| one(&form, k).ok().flatten().unwrap_or_default();
     let tx = get("tx").to_string();
-    let ui = Ui::new(&s, &headers, &uri, None, &format!("/authorize/continue?tx={tx}"));
+    let ui = Ui::new(
+        &s,
+        &headers,
+        &uri,
+        None,
+        &format!("/authorize/continue?tx={tx}"),
+    );
     if !tx_ok(&tx) {
-        return error_page(&ui, &OAuthError::invalid_request("bad transaction"), Some(rid.0));
+        return error_page(
+            &ui,
+            &OAuthError::invalid_request("bad transaction"),
+            Some(rid.0),
+        );
     }
     let answer = ConsentAnswer {
         tx: &tx,
@@ -438,10 +568,16 @@ struct PasskeyStart {
 
 async fn passkey_options(State(s): State<AppState>, Json(b): Json<PasskeyStart>) -> Response {
     if !tx_ok(&b.tx) {
-        return (StatusCode::BAD_REQUEST, Json(serde_json::json!({ "error": "bad transaction" }))).into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(serde_json::json!({ "error": "bad transaction" })),
+        )
+            .into_response();
     }
     match passkeys::login_options(&s.platform).await {
-        Ok((ceremony, options)) => Json(serde_json::json!({ "ceremony": ceremony, "publicKey": options })).into_response(),
+        Ok((ceremony, options)) => {
+            Json(serde_json::json!({ "ceremony": ceremony, "publicKey": options })).into_response()
+        }
         Err(e) => crate::oauth::OAuthJson(e).into_response(),
     }
 }
@@ -454,14 +590,32 @@ struct PasskeyFinish {
 }
 
 /// A passkey answer for a login: sign the browser in and tell the page where to go next.
-async fn passkey_finish(State(s): State<AppState>, headers: HeaderMap, Json(b): Json<PasskeyFinish>) -> Response {
+async fn passkey_finish(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Json(b): Json<PasskeyFinish>,
+) -> Response {
     if !tx_ok(&b.tx) {
-        return (StatusCode::BAD_REQUEST, Json(serde_json::json!({ "error": "bad transaction" }))).into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(serde_json::json!({ "error": "bad transaction" })),
+        )
+            .into_response();
     }
     let secret = read_cookie(&headers, &tx_cookie(&s, &b.tx)).map(str::to_string);
-    match authorize::sign_in_with_passkey(&s.platform, &b.tx, secret.as_deref(), &b.ceremony, &b.credential).await {
+    match authorize::sign_in_with_passkey(
+        &s.platform,
+        &b.tx,
+        secret.as_deref(),
+        &b.ceremony,
+        &b.credential,
+    )
+    .await
+    {
         Ok(session) => {
-            let mut res = Json(serde_json::json!({ "next": format!("/authorize/continue?tx={}", b.tx) })).into_response();
+            let mut res =
+                Json(serde_json::json!({ "next": format!("/authorize/continue?tx={}", b.tx) }))
+                    .into_response();
             set_session(&s, &mut res, &session);
             res
         }
@@ -469,8 +623,20 @@ async fn passkey_finish(State(s): State<AppState>, headers: HeaderMap, Json(b): 
     }
 }
 
-async fn logout_any(s: AppState, headers: HeaderMap, uri: Uri, rid: String, form: Form) -> Response {
-    let ui = Ui::new(&s, &headers, &uri, one(&form, "ui_locales").ok().flatten(), "/logout");
+async fn logout_any(
+    s: AppState,
+    headers: HeaderMap,
+    uri: Uri,
+    rid: String,
+    form: Form,
+) -> Response {
+    let ui = Ui::new(
+        &s,
+        &headers,
+        &uri,
+        one(&form, "ui_locales").ok().flatten(),
+        "/logout",
+    );
     let lang = ui.lang;
     let get = |k: &str| one(&form, k).ok().flatten();
     let session = session_of(&s, &headers).map(str::to_string);
@@ -493,7 +659,12 @@ async fn logout_any(s: AppState, headers: HeaderMap, uri: Uri, rid: String, form
                     &MessageTemplate {
                         ui: ui.view(),
                         title: lang.t("Signed out", "已登出"),
-                        message: lang.t("You have signed out of iAM Smart. You can close this window.", "你已登出「智方便」。你可關閉此視窗。").into(),
+                        message: lang
+                            .t(
+                                "You have signed out of iAM Smart. You can close this window.",
+                                "你已登出「智方便」。你可關閉此視窗。",
+                            )
+                            .into(),
                         detail: None,
                         reference: None,
                         reference_label: "",
@@ -507,7 +678,12 @@ async fn logout_any(s: AppState, headers: HeaderMap, uri: Uri, rid: String, form
     }
 }
 
-async fn logout_get(State(s): State<AppState>, headers: HeaderMap, uri: Uri, Extension(rid): Extension<RequestId>) -> Response {
+async fn logout_get(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Extension(rid): Extension<RequestId>,
+) -> Response {
     let form = parse_form(uri.query().unwrap_or_default().as_bytes());
     logout_any(s, headers, uri, rid.0, form).await
 }

@@ -14,13 +14,30 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .merge(login::routes())
         .merge(account::routes())
-        .route("/static/login.js", get(|| asset("text/javascript", include_str!("login.js"))))
-        .route("/static/account.js", get(|| asset("text/javascript", include_str!("account.js"))))
-        .route("/static/webauthn.js", get(|| asset("text/javascript", include_str!("webauthn.js"))))
-        .route("/static/site.css", get(|| asset("text/css", include_str!("site.css"))))
+        .route(
+            "/static/login.js",
+            get(|| asset("text/javascript", include_str!("login.js"))),
+        )
+        .route(
+            "/static/account.js",
+            get(|| asset("text/javascript", include_str!("account.js"))),
+        )
+        .route(
+            "/static/webauthn.js",
+            get(|| asset("text/javascript", include_str!("webauthn.js"))),
+        )
+        .route(
+            "/static/site.css",
+            get(|| asset("text/css", include_str!("site.css"))),
+        )
         .route(
             "/docs/integration-guide",
-            get(|| asset("text/markdown", include_str!("../../../../../docs/integration-guide.md"))),
+            get(|| {
+                asset(
+                    "text/markdown",
+                    include_str!("../../../../../docs/integration-guide.md"),
+                )
+            }),
         )
 }
 
