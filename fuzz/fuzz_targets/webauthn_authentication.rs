@@ -20,7 +20,7 @@ use iamsmart_fuzz::webauthn::{
     assert_auth_data, assert_client_data, rp, signed_data, verifies_with_jwk, AuthData, Client, UP,
     UV,
 };
-use iamsmart_fuzz::{b64, fixtures, keys, split, CHALLENGE};
+use iamsmart_fuzz::{b64, fixtures, jwks, keys, split, CHALLENGE};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Debug, Arbitrary)]
@@ -56,7 +56,7 @@ fn stored(sel: u8) -> (StoredCredential, Option<usize>) {
             (
                 StoredCredential {
                     id: format!("fixed-key-{i}"),
-                    public_key: keys().jwks()[i].clone(),
+                    public_key: jwks()[i].clone(),
                     sign_count: count,
                 },
                 Some(i),

@@ -18,7 +18,7 @@ use iamsmart_fuzz::cbor::{encode, int, text, Cbor};
 use iamsmart_fuzz::webauthn::{
     assert_auth_data, assert_client_data, rp, signed_data, verifies_with_jwk, AuthData, Client, AT,
 };
-use iamsmart_fuzz::{b64, keys, split, CHALLENGE};
+use iamsmart_fuzz::{b64, jwks, keys, split, CHALLENGE};
 use libfuzzer_sys::fuzz_target;
 
 /// COSE algorithm of each fixed key.
@@ -55,7 +55,7 @@ impl Cose {
             Cose::Any(c) => return (encode(&c.value()), None),
             Cose::Raw(r) => return (r.clone(), None),
         };
-        let jwk = &keys().jwks()[which];
+        let jwk = &jwks()[which];
         let b = |s: &Option<String>| Value::Bytes(b64_decode("k", s.as_deref().unwrap()).unwrap());
         let default_kty = [2, 1, 3][which];
         let mut m = vec![

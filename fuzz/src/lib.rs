@@ -149,6 +149,12 @@ pub fn keys() -> &'static Keys {
     K.get_or_init(|| Keys::from_pkcs8(&fixtures().pkcs8.clone().map(|s| unb64(&s))))
 }
 
+/// Their public JWKs ([`Keys::jwks`]), made once.
+pub fn jwks() -> &'static [PublicJwk; 3] {
+    static J: OnceLock<[PublicJwk; 3]> = OnceLock::new();
+    J.get_or_init(|| keys().jwks())
+}
+
 /// The JWS algorithm of key `i`.
 pub const ALGS: [Alg; 3] = [Alg::ES256, Alg::EdDSA, Alg::RS256];
 
@@ -175,15 +181,16 @@ pub fn split(data: &[u8]) -> (u8, &[u8]) {
     }
 }
 
-/// Verify independently of the code under test (straight through aws-lc-rs): does `sig` sign
-/// `msg` under key `i`? `der` selects DER-encoded ECDSA (WebAuthn) over fixed-width (JWS).
-pub fn independently_verified(public: &[u8], i: usize, msg: &[u8], sig: &[u8], der: bool) -> bool {
+/// Verify independently of the code under test (straight through aws-lc-rs): does `sig` (JWS
+/// form) sign `msg` under fixed key `i`?
+pub fn independently_verified(i: usize, msg: &[u8], sig: &[u8]) -> bool {
     use aws_lc_rs::signature::{self as s, UnparsedPublicKey};
-    let alg: &'static dyn s::VerificationAlgorithm = match (i, der) {
-        (0, false) => &s::ECDSA_P256_SHA256_FIXED,
-        (0, true) => &s::ECDSA_P256_SHA256_ASN1,
-        (1, _) => &s::ED25519,
+    let alg: &'static dyn s::VerificationAlgorithm = match i {
+        0 => &s::ECDSA_P256_SHA256_FIXED,
+        1 => &s::ED25519,
         _ => &s::RSA_PKCS1_2048_8192_SHA256,
     };
-    UnparsedPublicKey::new(alg, public).verify(msg, sig).is_ok()
+    UnparsedPublicKey::new(alg, keys().public(i))
+        .verify(msg, sig)
+        .is_ok()
 }
