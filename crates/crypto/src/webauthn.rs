@@ -53,7 +53,8 @@ pub struct RegistrationResponse {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AttestationPart {
-    /// base64url client data JSON.
+    /// base64url client data JSON (`clientDataJSON`, as browsers name it).
+    #[serde(rename = "clientDataJSON")]
     pub client_data_json: String,
     /// base64url CBOR attestation object.
     pub attestation_object: String,
@@ -76,7 +77,8 @@ pub struct AuthenticationResponse {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AssertionPart {
-    /// base64url client data JSON.
+    /// base64url client data JSON (`clientDataJSON`, as browsers name it).
+    #[serde(rename = "clientDataJSON")]
     pub client_data_json: String,
     /// base64url authenticator data.
     pub authenticator_data: String,

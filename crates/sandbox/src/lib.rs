@@ -3,5 +3,7 @@
 //! connector would use, including its authentication.
 //!
 //! - [`immd`]: the Immigration Department's registry of residents.
+//! - [`demo_service`]: a demo online service that signs residents in with the platform.
+pub mod demo_service;
 pub mod immd;
 pub mod peer;

@@ -43,6 +43,27 @@ pub struct Config {
     pub webauthn: WebauthnConfig,
     /// The OpenID provider's lifetimes.
     pub oidc: OidcConfig,
+    /// `iamsmart demo` only: the demo online service.
+    pub demo: DemoConfig,
+}
+
+/// The demo online service started by `iamsmart demo`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DemoConfig {
+    /// Address the demo service listens on.
+    pub service_listen: String,
+    /// Its URL as browsers reach it.
+    pub service_url: String,
+}
+
+impl Default for DemoConfig {
+    fn default() -> Self {
+        Self {
+            service_listen: "127.0.0.1:8081".into(),
+            service_url: "http://localhost:8081".into(),
+        }
+    }
 }
 
 /// Lifetimes of the OpenID provider.
@@ -293,6 +314,7 @@ impl Default for Config {
             identity: IdentityConfig::default(),
             webauthn: WebauthnConfig::default(),
             oidc: OidcConfig::default(),
+            demo: DemoConfig::default(),
         }
     }
 }

@@ -14,6 +14,13 @@ pub async fn run(mut cfg: Config) -> anyhow::Result<()> {
     if std::env::var_os("IAMSMART_LOG__FORMAT").is_none() {
         cfg.log.format = "text".into();
     }
+    // Browsers refuse passkeys on IP addresses: the demo's pages are at localhost.
+    if std::env::var_os("IAMSMART_PUBLIC_URL").is_none()
+        && cfg.public_url == Config::default().public_url
+    {
+        let port = cfg.listen.rsplit(':').next().unwrap_or("8080").to_string();
+        cfg.public_url = format!("http://localhost:{port}");
+    }
     crate::check_data_dir(&cfg)?;
     let token_file = cfg.data_dir.join("admin.token");
     if cfg.admin.token.is_none() && cfg.admin.token_file.is_none() {
@@ -42,16 +49,52 @@ pub async fn run(mut cfg: Config) -> anyhow::Result<()> {
     }
     let platform = crate::start_platform(&cfg).await?;
     let face = platform.face.available();
+    // The demo online service, registered as a basic client with a secret.
+    let service_listener = tokio::net::TcpListener::bind(&cfg.demo.service_listen)
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "demo.service_listen {}: {e}; set IAMSMART_DEMO__SERVICE_LISTEN",
+                cfg.demo.service_listen
+            )
+        })?;
+    let service_url = cfg.demo.service_url.trim_end_matches('/').to_string();
+    let client = iamsmart_domain::oidc::clients::register(
+        &platform,
+        iamsmart_domain::oidc::clients::ClientMetadata::for_profile(
+            "Online Application for International Driving Permit",
+            vec![format!("{service_url}/callback")],
+            "basic",
+        ),
+        "operator:demo",
+        true,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("registering the demo service: {e}"))?;
     let (tx, rx) = tokio::sync::oneshot::channel();
     let cfg2 = cfg.clone();
     let server = tokio::spawn(async move { crate::serve(&cfg2, platform, Some(tx)).await });
     if let Ok(addr) = rx.await {
-        let base = format!("http://{addr}");
+        tokio::spawn(iamsmart_sandbox::demo_service::serve(
+            service_listener,
+            iamsmart_sandbox::demo_service::DemoServiceConfig {
+                issuer: cfg.public_url.clone(),
+                platform_backchannel: format!("http://{addr}"),
+                public_url: service_url.clone(),
+                client_id: client.client_id.clone(),
+                client_secret: client.client_secret.clone().unwrap_or_default(),
+            },
+        ));
+        let base = cfg.public_url.clone();
         println!();
         println!(
             "iamsmart demo is running (SQLite under {})",
             cfg.data_dir.display()
         );
+        println!();
+        println!("  START HERE         {service_url}   (Online Application for International Driving Permit)");
+        println!("  your account       {base}/account");
+        println!();
         println!("  health             {base}/healthz   readiness {base}/readyz");
         println!("  OpenID provider    {base}/.well-known/openid-configuration");
         println!("  integration guide  {base}/docs/integration-guide");
@@ -76,11 +119,18 @@ pub async fn run(mut cfg: Config) -> anyhow::Result<()> {
         );
         if let Some(r) = residents.first() {
             println!();
-            println!("Try the resident's app (a test resident, registered directly):");
-            println!("  cargo run -- sandbox create-resident --app-home ./data/app-demo   # with IAMSMART_DATABASE_URL={}", cfg.database_url());
             println!(
-                "  IAMSMART_APP_PIN=246813 cargo run -p iamsmart-app -- --home ./data/app-demo me"
+                "To sign in you need the resident's app (a test resident, registered directly):"
             );
+            println!(
+                "  IAMSMART_DATABASE_URL={} IAMSMART_PUBLIC_URL={base} \\",
+                cfg.database_url()
+            );
+            println!(
+                "    cargo run --release -- sandbox create-resident --app-home ./data/app-demo"
+            );
+            println!("Then, with the login page open, approve with the QR payload and match code it shows:");
+            println!("  IAMSMART_APP_PIN=246813 cargo run --release -p iamsmart-app -- --home ./data/app-demo approve 'iamsmart:approve?id=...' --match NNNN");
             println!(
                 "Or self-register {} ({}, born {}) with iamsmart-app register --platform {base} ...",
                 r.name_en, r.hkid, r.date_of_birth

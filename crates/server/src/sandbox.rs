@@ -115,6 +115,28 @@ pub async fn create_resident(
     )
     .await?;
     app.record_binding(&enrolled)?;
+    // A synthetic profile, so that forms have something to fill in.
+    let n = seed.iter().position(|x| x.hkid == r.hkid).unwrap_or(0);
+    let profile = iamsmart_proto::profile::Profile {
+        prefix: Some(if r.gender == "F" { "Ms" } else { "Mr" }.into()),
+        mobile: Some(iamsmart_proto::profile::Phone {
+            country_code: "852".into(),
+            subscriber_number: format!("9{:07}", 1_234_567 + n * 1_111),
+        }),
+        email: Some(format!("resident{n}@example.hk")),
+        residential_address: Some(iamsmart_proto::profile::Address {
+            flat: Some(format!("{}A", 3 + n % 20)),
+            floor: Some(format!("{}", 3 + n % 20)),
+            building: Some("Sample Court".into()),
+            street_number: Some(format!("{}", 8 + n)),
+            street: Some("Sample Road".into()),
+            district: Some("Sha Tin".into()),
+            region: Some("NT".into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    identity::update_profile(&platform, &enrolled.resident_id, &profile, None).await?;
     platform.db.close().await;
     Ok(serde_json::json!({
         "resident_id": enrolled.resident_id,

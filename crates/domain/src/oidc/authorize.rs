@@ -257,6 +257,11 @@ async fn start_login(
     resident: Option<String>,
 ) -> OResult<Outcome> {
     let face = !params.acr_values.is_empty() && params.acr_values.iter().all(|a| a == ACR_FACE);
+    if face && !p.face.available() {
+        return Err(OAuthError::unmet_authentication_requirements(
+            "face verification is not available on this platform, so the requested assurance cannot be given",
+        ));
+    }
     let created = approvals::create(
         p,
         approvals::NewApproval {

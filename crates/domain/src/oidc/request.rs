@@ -360,7 +360,7 @@ pub async fn validate(p: &Platform, client: &Client, form: &Form) -> OResult<Aut
 
 /// Fields the `claims` parameter marks optional: userinfo members with `"essential": false`
 /// (only fields the scopes ask for; other members are ignored).
-fn optional_fields(claims_param: &str, fields: &[&'static str]) -> OResult<Vec<String>> {
+pub fn optional_fields(claims_param: &str, fields: &[&'static str]) -> OResult<Vec<String>> {
     let v: serde_json::Value = serde_json::from_str(claims_param)
         .map_err(|_| OAuthError::invalid_request("claims must be a JSON object"))?;
     let Some(userinfo) = v.get("userinfo").and_then(|u| u.as_object()) else {
@@ -385,7 +385,7 @@ fn optional_fields(claims_param: &str, fields: &[&'static str]) -> OResult<Vec<S
 /// RFC 9396 types this provider understands.
 pub const DETAIL_TYPES: [&str; 1] = ["iamsmart_signing"];
 
-fn check_details(d: &str) -> OResult<serde_json::Value> {
+pub fn check_details(d: &str) -> OResult<serde_json::Value> {
     let v: serde_json::Value = serde_json::from_str(d).map_err(|_| {
         OAuthError::invalid_authorization_details("authorization_details must be a JSON array")
     })?;

@@ -295,10 +295,12 @@ fn consent_page(s: &AppState, ui: &Ui, page: &ConsentPage, session: &str) -> Res
             .map(|i| ItemView {
                 field: i.field.clone(),
                 label: field_label(lang, &i.field),
-                shown: if i.shown.is_empty() {
-                    lang.t("(not given)", "（未提供）").into()
-                } else {
-                    i.shown.clone()
+                shown: match (i.field.as_str(), i.shown.as_str()) {
+                    (_, "") => lang.t("(not given)", "（未提供）").into(),
+                    ("gender", "male") => lang.t("Male", "男").into(),
+                    ("gender", "female") => lang.t("Female", "女").into(),
+                    ("gender", _) => lang.t("Other", "其他").into(),
+                    _ => i.shown.clone(),
                 },
                 required: i.required,
             })

@@ -1,0 +1,440 @@
+//! A demo online service: "Online Application for International Driving Permit". A government
+//! department's web form that signs residents in with iAM Smart (OpenID Connect, authorization
+//! code with PKCE and a client secret, ID token checked against the platform's keys) and fills the
+//! form in with the data the resident agrees to share. Part of `iamsmart demo`, so that a newcomer
+//! sees the whole journey in a browser.
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use base64::Engine;
+use iamsmart_crypto::jose::{self, Alg, PublicJwk};
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// How the service is registered at the platform.
+#[derive(Debug, Clone)]
+pub struct DemoServiceConfig {
+    /// The platform's issuer URL (as browsers reach it).
+    pub issuer: String,
+    /// The platform as this service reaches it (back channel).
+    pub platform_backchannel: String,
+    /// This service's public URL.
+    pub public_url: String,
+    /// Client id.
+    pub client_id: String,
+    /// Client secret.
+    pub client_secret: String,
+}
+
+struct Pending {
+    verifier: String,
+    nonce: String,
+    created: std::time::Instant,
+}
+
+struct Demo {
+    cfg: DemoServiceConfig,
+    http: reqwest::Client,
+    pending: Mutex<HashMap<String, Pending>>,
+}
+
+fn b64(b: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+}
+
+fn random() -> String {
+    let mut b = [0u8; 24];
+    iamsmart_crypto::rng::Rng::fill(&iamsmart_crypto::rng::SystemRng, &mut b);
+    b64(&b)
+}
+
+fn enc(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn zh(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .is_some_and(|v| v.trim().to_ascii_lowercase().starts_with("zh"))
+}
+
+/// The service's routes.
+pub fn router(cfg: DemoServiceConfig) -> Router {
+    let state = Arc::new(Demo {
+        cfg,
+        http: reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(10))
+            .build()
+            .unwrap_or_default(),
+        pending: Mutex::new(HashMap::new()),
+    });
+    Router::new()
+        .route("/", get(start))
+        .route("/login", get(login))
+        .route("/callback", get(callback))
+        .route("/submit", post(submit))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/static/service.css", get(css))
+        .with_state(state)
+}
+
+/// Serve the demo service on `listener`.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    cfg: DemoServiceConfig,
+) -> anyhow::Result<()> {
+    axum::serve(listener, router(cfg)).await?;
+    Ok(())
+}
+
+struct Text {
+    lang: &'static str,
+    title: &'static str,
+    department: &'static str,
+}
+
+fn text(zh: bool) -> Text {
+    if zh {
+        Text {
+            lang: "zh-HK",
+            title: "網上申請國際駕駛許可證",
+            department: "運輸署（示範）",
+        }
+    } else {
+        Text {
+            lang: "en",
+            title: "Online Application for International Driving Permit",
+            department: "Transport Department (demonstration)",
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "demo/start.html")]
+struct StartPage {
+    t: Text,
+    intro: &'static str,
+    button: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "demo/form.html")]
+struct FormPage {
+    t: Text,
+    intro: &'static str,
+    labels: [&'static str; 6],
+    values: [String; 6],
+    licence_label: &'static str,
+    submit: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "demo/message.html")]
+struct MessagePage {
+    t: Text,
+    heading: &'static str,
+    message: String,
+    again: &'static str,
+    error: bool,
+}
+
+fn page<T: Template>(status: StatusCode, t: &T) -> Response {
+    match t.render() {
+        Ok(h) => (status, [(header::CACHE_CONTROL, "no-store")], Html(h)).into_response(),
+        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "page error").into_response(),
+    }
+}
+
+async fn start(headers: HeaderMap) -> Response {
+    let z = zh(&headers);
+    page(
+        StatusCode::OK,
+        &StartPage {
+            t: text(z),
+            intro: if z {
+                "以「智方便」登入，申請表格會自動填上你同意分享的資料。"
+            } else {
+                "Log in with iAM Smart and the form fills itself in with the information you agree to share."
+            },
+            button: if z {
+                "以「智方便」登入"
+            } else {
+                "Log in with iAM Smart"
+            },
+        },
+    )
+}
+
+#[derive(Deserialize)]
+struct LoginQuery {
+    #[serde(default)]
+    more: Option<String>,
+}
+
+async fn login(State(s): State<Arc<Demo>>, Query(q): Query<LoginQuery>) -> Response {
+    let (state, nonce, verifier) = (random(), random(), random() + &random());
+    let challenge = b64(&iamsmart_crypto::hash::sha256(verifier.as_bytes()));
+    {
+        let mut p = s.pending.lock().unwrap_or_else(|e| e.into_inner());
+        p.retain(|_, v| v.created.elapsed().as_secs() < 900);
+        p.insert(
+            state.clone(),
+            Pending {
+                verifier,
+                nonce: nonce.clone(),
+                created: std::time::Instant::now(),
+            },
+        );
+    }
+    let mut scope = "openid profile eme.hkid eme.residential_address eme.mobile".to_string();
+    if q.more.is_some() {
+        scope.push_str(" eme.email eme.education_level");
+    }
+    let claims = r#"{"userinfo":{"phone_number":{"essential":false},"email":{"essential":false},"education_level":{"essential":false}}}"#;
+    let url = format!(
+        "{}/authorize?response_type=code&client_id={}&redirect_uri={}&scope={}&state={state}&nonce={nonce}&code_challenge={challenge}&code_challenge_method=S256&claims={}&purpose={}",
+        s.cfg.issuer,
+        enc(&s.cfg.client_id),
+        enc(&format!("{}/callback", s.cfg.public_url)),
+        enc(&scope),
+        enc(claims),
+        enc("To fill in your application for an International Driving Permit"),
+    );
+    Redirect::to(&url).into_response()
+}
+
+#[derive(Deserialize)]
+struct Callback {
+    code: Option<String>,
+    state: Option<String>,
+    iss: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+fn failure(z: bool, message: String) -> Response {
+    page(
+        StatusCode::OK,
+        &MessagePage {
+            t: text(z),
+            heading: if z {
+                "未能登入"
+            } else {
+                "We could not log you in"
+            },
+            message,
+            again: if z { "再試一次" } else { "Try again" },
+            error: true,
+        },
+    )
+}
+
+async fn callback(
+    State(s): State<Arc<Demo>>,
+    headers: HeaderMap,
+    Query(q): Query<Callback>,
+) -> Response {
+    let z = zh(&headers);
+    if q.iss.as_deref() != Some(s.cfg.issuer.as_str()) {
+        return failure(z, "the answer did not come from iAM Smart (iss)".into());
+    }
+    let pending = q
+        .state
+        .as_ref()
+        .and_then(|st| s.pending.lock().ok().and_then(|mut p| p.remove(st)));
+    let Some(pending) = pending else {
+        return failure(
+            z,
+            "this login is unknown or was already used; start again".into(),
+        );
+    };
+    if let Some(e) = q.error {
+        let why = match e.as_str() {
+            "access_denied" if z => "你在「智方便」拒絕了登入，或登入要求已過期。".to_string(),
+            "access_denied" => {
+                "You declined in iAM Smart, or the login request expired.".to_string()
+            }
+            _ => format!("{e}: {}", q.error_description.unwrap_or_default()),
+        };
+        return failure(z, why);
+    }
+    let Some(code) = q.code else {
+        return failure(z, "no code".into());
+    };
+    match fetch_profile(&s, &code, &pending).await {
+        Ok(info) => {
+            let get = |k: &str| {
+                info.get(k)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            let address = info
+                .get("address")
+                .and_then(|a| a.get("formatted"))
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_string();
+            let labels = if z {
+                [
+                    "英文姓名",
+                    "中文姓名",
+                    "香港身份證號碼",
+                    "出生日期",
+                    "住址",
+                    "流動電話號碼",
+                ]
+            } else {
+                [
+                    "Name in English",
+                    "Name in Chinese",
+                    "HKID number",
+                    "Date of birth",
+                    "Residential address",
+                    "Mobile number",
+                ]
+            };
+            page(
+                StatusCode::OK,
+                &FormPage {
+                    t: text(z),
+                    intro: if z {
+                        "以下資料由「智方便」填上。請核對，然後填寫駕駛執照號碼。"
+                    } else {
+                        "iAM Smart filled in the details below. Check them, then give your driving licence number."
+                    },
+                    labels,
+                    values: [
+                        get("name"),
+                        get("name#zh-Hant-HK"),
+                        get("hkid"),
+                        get("birthdate"),
+                        address,
+                        get("phone_number"),
+                    ],
+                    licence_label: if z {
+                        "駕駛執照號碼"
+                    } else {
+                        "Driving licence number"
+                    },
+                    submit: if z {
+                        "遞交申請"
+                    } else {
+                        "Submit application"
+                    },
+                },
+            )
+        }
+        Err(e) => failure(z, e),
+    }
+}
+
+/// Exchange the code, check the ID token, and read userinfo.
+async fn fetch_profile(
+    s: &Demo,
+    code: &str,
+    p: &Pending,
+) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+    let back = &s.cfg.platform_backchannel;
+    let token: serde_json::Value = s
+        .http
+        .post(format!("{back}/token"))
+        .basic_auth(&s.cfg.client_id, Some(&s.cfg.client_secret))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", &format!("{}/callback", s.cfg.public_url)),
+            ("code_verifier", &p.verifier),
+        ])
+        .send()
+        .await
+        .map_err(|e| format!("token request: {e}"))?
+        .json()
+        .await
+        .map_err(|e| format!("token answer: {e}"))?;
+    let id_token = token["id_token"]
+        .as_str()
+        .ok_or_else(|| format!("no ID token: {token}"))?;
+    let jwks: serde_json::Value = s
+        .http
+        .get(format!("{back}/.well-known/jwks.json"))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?
+        .json()
+        .await
+        .map_err(|e| e.to_string())?;
+    let keys: Vec<PublicJwk> =
+        serde_json::from_value(jwks["keys"].clone()).map_err(|e| e.to_string())?;
+    let (_, claims) = jose::verify_compact(id_token, &keys, &[Alg::ES256, Alg::EdDSA, Alg::RS256])
+        .map_err(|e| format!("ID token: {e}"))?;
+    let claims: serde_json::Value = serde_json::from_slice(&claims).map_err(|e| e.to_string())?;
+    if claims["iss"] != s.cfg.issuer.as_str()
+        || claims["aud"] != s.cfg.client_id.as_str()
+        || claims["nonce"] != p.nonce.as_str()
+    {
+        return Err("the ID token is not for this login".into());
+    }
+    let info: serde_json::Value = s
+        .http
+        .get(format!("{back}/userinfo"))
+        .bearer_auth(token["access_token"].as_str().unwrap_or_default())
+        .send()
+        .await
+        .map_err(|e| e.to_string())?
+        .json()
+        .await
+        .map_err(|e| e.to_string())?;
+    if info["sub"] != claims["sub"] {
+        return Err("userinfo is for another person".into());
+    }
+    info.as_object()
+        .cloned()
+        .ok_or_else(|| "userinfo is not an object".into())
+}
+
+#[derive(Deserialize)]
+struct Submitted {
+    #[serde(default)]
+    licence: String,
+}
+
+async fn submit(headers: HeaderMap, Form(f): Form<Submitted>) -> Response {
+    let z = zh(&headers);
+    let reference = format!("IDP-{}", &random()[..8].to_ascii_uppercase());
+    let licence_given = !f.licence.trim().is_empty();
+    page(
+        StatusCode::OK,
+        &MessagePage {
+            t: text(z),
+            heading: if z { "已收到申請" } else { "Application received" },
+            message: match (z, licence_given) {
+                (true, _) => format!("申請編號：{reference}。這是示範服務，不會處理任何申請。"),
+                (false, _) => format!("Reference {reference}. This is a demonstration service: no application is processed."),
+            },
+            again: if z { "返回" } else { "Back" },
+            error: false,
+        },
+    )
+}
+
+async fn css() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        include_str!("../templates/demo/service.css"),
+    )
+}
