@@ -431,6 +431,42 @@ impl App {
         Ok(())
     }
 
+    /// Every dealing with every service, with the consents behind them.
+    pub async fn dealings(&self) -> Result<serde_json::Value> {
+        self.json(reqwest::Method::GET, "/app/v1/dealings", None)
+            .await
+    }
+
+    /// Data consents at the exchange gateway.
+    pub async fn data_consents(&self) -> Result<serde_json::Value> {
+        self.json(reqwest::Method::GET, "/app/v1/data-consents", None)
+            .await
+    }
+
+    /// Pause, resume or revoke a data consent.
+    pub async fn data_consent_action(
+        &self,
+        consent_id: &str,
+        action: &str,
+    ) -> Result<serde_json::Value> {
+        self.json(
+            reqwest::Method::POST,
+            &format!("/app/v1/data-consents/{consent_id}/{action}"),
+            Some(&serde_json::json!({})),
+        )
+        .await
+    }
+
+    /// A data consent's receipt.
+    pub async fn receipt(&self, consent_id: &str) -> Result<serde_json::Value> {
+        self.json(
+            reqwest::Method::GET,
+            &format!("/app/v1/data-consents/{consent_id}/receipt"),
+            None,
+        )
+        .await
+    }
+
     /// The resident's record.
     pub async fn me(&self) -> Result<ResidentView> {
         self.json(reqwest::Method::GET, "/app/v1/me", None).await

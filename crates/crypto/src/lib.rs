@@ -4,6 +4,7 @@
 //! - [`keystore`]: signing keys and key-encryption keys, in a file store sealed under a master
 //!   key or in a PKCS#11 token (an HSM; SoftHSM2 in tests).
 //! - [`jose`]: JWS compact serialisation, JWKs, algorithm allow-lists (RFC 7515/7517/7518/8037/8725).
+//! - [`jwe`]: ECDH-ES / A256GCM encryption of released data to a service's key.
 //! - [`envelope`]: encryption at rest of personal data: AES-256-GCM with a fresh data key per
 //!   value, wrapped by a key-encryption key, bound to table/column/row.
 //! - [`device`]: the resident's device key (held by the app), sealed under a PIN with Argon2id.
@@ -16,6 +17,7 @@ pub mod envelope;
 pub mod error;
 pub mod hash;
 pub mod jose;
+pub mod jwe;
 pub mod keystore;
 pub mod merkle;
 pub mod rng;

@@ -88,3 +88,9 @@ impl From<sqlx::Error> for DomainError {
 
 /// Shorthand.
 pub type Result<T, E = DomainError> = std::result::Result<T, E>;
+
+impl From<serde_json::Error> for DomainError {
+    fn from(e: serde_json::Error) -> Self {
+        DomainError::Integrity(format!("JSON: {e}"))
+    }
+}

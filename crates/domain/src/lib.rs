@@ -9,6 +9,7 @@ pub mod authn;
 pub mod clock;
 pub mod connector;
 pub mod error;
+pub mod exchange;
 pub mod guard;
 pub mod identity;
 pub mod keys;

@@ -78,6 +78,8 @@ pub struct Platform {
     pub rp: Arc<RelyingParty>,
     /// The OpenID provider's settings and caches.
     pub oidc: Arc<crate::oidc::Provider>,
+    /// The data exchange gateway's per-process state.
+    pub exchange: Arc<crate::exchange::Gateway>,
 }
 
 impl std::fmt::Debug for Platform {
@@ -121,6 +123,7 @@ impl Platform {
             oidc: Arc::new(crate::oidc::Provider::new(crate::oidc::OidcPolicy::new(
                 "http://localhost:8080",
             ))),
+            exchange: Arc::new(crate::exchange::Gateway::default()),
         })
     }
 

@@ -4,6 +4,8 @@
 //!
 //! - [`immd`]: the Immigration Department's registry of residents.
 //! - [`demo_service`]: a demo online service that signs residents in with the platform.
+//! - [`providers`]: four departments' data for the Consented Data Exchange Gateway.
 pub mod demo_service;
 pub mod immd;
 pub mod peer;
+pub mod providers;

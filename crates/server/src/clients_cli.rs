@@ -28,6 +28,8 @@ pub enum Spec {
         backchannel_logout_uri: Option<String>,
         /// Post-logout redirect URIs.
         post_logout_redirect_uris: Vec<String>,
+        /// Requester type at the data exchange gateway.
+        requester_type: Option<String>,
     },
     /// An initial access token for dynamic registration.
     InitialToken {
@@ -57,6 +59,7 @@ pub async fn run(p: &Platform, spec: Spec) -> anyhow::Result<()> {
             ciba_notification_endpoint,
             backchannel_logout_uri,
             post_logout_redirect_uris,
+            requester_type,
         } => {
             let mut m = ClientMetadata::for_profile(&name, redirect_uris, &profile);
             if jwks.is_some() || jwks_uri.is_some() {
@@ -74,6 +77,7 @@ pub async fn run(p: &Platform, spec: Spec) -> anyhow::Result<()> {
             }
             m.backchannel_logout_uri = backchannel_logout_uri;
             m.post_logout_redirect_uris = post_logout_redirect_uris;
+            m.iamsmart_requester_type = requester_type;
             let created = clients::register(p, m, "operator:cli", true)
                 .await
                 .map_err(|e| anyhow!("{}: {}", e.error, e.description))?;

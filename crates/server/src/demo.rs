@@ -49,6 +49,17 @@ pub async fn run(mut cfg: Config) -> anyhow::Result<()> {
     }
     let platform = crate::start_platform(&cfg).await?;
     let face = platform.face.available();
+    // The sandbox data providers of the exchange gateway, on a port of their own.
+    let providers_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let providers_url = format!("http://{}", providers_listener.local_addr()?);
+    tokio::spawn(iamsmart_sandbox::providers::serve(
+        providers_listener,
+        format!(
+            "{}/connectors/v1/jwks.json",
+            cfg.public_url.trim_end_matches('/')
+        ),
+    ));
+    crate::sandbox::register_providers(&platform, &providers_url).await?;
     // The demo online service, registered as a basic client with a secret.
     let service_listener = tokio::net::TcpListener::bind(&cfg.demo.service_listen)
         .await
@@ -108,6 +119,9 @@ pub async fn run(mut cfg: Config) -> anyhow::Result<()> {
         println!(
             "  sandbox registry   {immd_url}/v1/residents  ({} synthetic residents)",
             residents.len()
+        );
+        println!(
+            "  data providers     {providers_url}/{{td,ird,hd,edb}}/v1/items  (gateway catalogue {base}/gateway/v1/catalogue)"
         );
         println!(
             "  face matching      {}",

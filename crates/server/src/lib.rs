@@ -284,6 +284,14 @@ fn spawn_workers(cfg: &Config, platform: Platform) -> tokio::task::JoinHandle<()
                 }
                 Err(e) => tracing::warn!(error = %e, "could not erase closed accounts"),
             }
+            match iamsmart_domain::exchange::consents::purge(&platform).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(consents = n, "erased data consents past their retention"),
+                Err(e) => tracing::warn!(error = %e, "could not erase old data consents"),
+            }
+            if let Err(e) = iamsmart_domain::exchange::eme::purge(&platform).await {
+                tracing::warn!(error = %e, "could not erase finished e-ME requests");
+            }
             match platform.keys.all(iamsmart_domain::keys::Purpose::Kek).await {
                 Ok(keks) if keks.iter().filter(|k| k.retire_at.is_none()).count() > 1 => {
                     match platform.vault.rewrap_all().await {

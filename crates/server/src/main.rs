@@ -95,6 +95,10 @@ enum ClientsCommand {
         /// Post-logout redirect URI (repeatable).
         #[arg(long = "post-logout-redirect-uri")]
         post_logout_redirect_uris: Vec<String>,
+        /// As a requester of the data exchange gateway: commercial (default), government, or
+        /// bank (HKMA Commercial Data Interchange; needs --profile fapi2).
+        #[arg(long, value_parser = ["commercial", "government", "bank"])]
+        requester_type: Option<String>,
     },
     /// Issue an initial access token for dynamic client registration (RFC 7591).
     InitialToken {
@@ -144,6 +148,21 @@ enum SandboxCommand {
         /// Delay every answer by this many milliseconds (to rehearse a slow registry).
         #[arg(long, default_value_t = 0)]
         delay_ms: u64,
+    },
+    /// Run the sandbox data providers of the exchange gateway (Transport Department, Inland
+    /// Revenue Department, Housing Department, Education Bureau; synthetic data; signed requests
+    /// from the platform at --platform-url only). With --register, also register them with the
+    /// platform's database first.
+    Providers {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8092")]
+        listen: String,
+        /// The platform whose connector keys are trusted.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        platform_url: String,
+        /// Register the providers (at http://LISTEN) with the configured platform first.
+        #[arg(long)]
+        register: bool,
     },
     /// Register a test resident directly and write an app home for `iamsmart-app --home DIR`;
     /// prints the resident as JSON.
@@ -331,6 +350,23 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 )?;
                 iamsmart_server::sandbox::run_immd(&listen, c).await?;
             }
+            SandboxCommand::Providers {
+                listen,
+                platform_url,
+                register,
+            } => {
+                iamsmart_server::init_logging(&cfg);
+                if register {
+                    let platform = iamsmart_server::start_platform(&cfg).await?;
+                    iamsmart_server::sandbox::register_providers(
+                        &platform,
+                        &format!("http://{listen}"),
+                    )
+                    .await?;
+                    platform.db.close().await;
+                }
+                iamsmart_server::sandbox::run_providers(&listen, &platform_url).await?;
+            }
             SandboxCommand::CreateResident {
                 app_home,
                 level,
@@ -407,6 +443,7 @@ fn command_to_spec(c: ClientsCommand) -> anyhow::Result<iamsmart_server::clients
             ciba_notification_endpoint,
             backchannel_logout_uri,
             post_logout_redirect_uris,
+            requester_type,
         } => {
             let jwks = match jwks_file {
                 Some(f) => Some(
@@ -435,6 +472,7 @@ fn command_to_spec(c: ClientsCommand) -> anyhow::Result<iamsmart_server::clients
                 ciba_notification_endpoint,
                 backchannel_logout_uri,
                 post_logout_redirect_uris,
+                requester_type,
             }
         }
         ClientsCommand::InitialToken { hours, uses } => Spec::InitialToken { hours, uses },

@@ -151,3 +151,38 @@ pub async fn create_resident(
         "platform_url": cfg.public_url,
     }))
 }
+
+/// Register the sandbox data providers (served at `providers_url`) with the platform.
+pub async fn register_providers(
+    platform: &iamsmart_domain::Platform,
+    providers_url: &str,
+) -> anyhow::Result<()> {
+    for (dept, _, _) in iamsmart_sandbox::providers::DEPARTMENTS {
+        let def = iamsmart_sandbox::providers::definition(dept, providers_url)
+            .ok_or_else(|| anyhow!("no definition for {dept}"))?;
+        let def: iamsmart_domain::exchange::providers::ProviderDef = serde_json::from_value(def)?;
+        iamsmart_domain::exchange::providers::register(platform, &def, "operator:sandbox")
+            .await
+            .map_err(|e| anyhow!("registering provider {dept}: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Run the sandbox data providers until Ctrl-C.
+pub async fn run_providers(listen: &str, platform_url: &str) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| anyhow!("listen {listen}: {e}"))?;
+    let addr = listener.local_addr()?;
+    let jwks = format!(
+        "{}/connectors/v1/jwks.json",
+        platform_url.trim_end_matches('/')
+    );
+    eprintln!(
+        "sandbox data providers (td, ird, hd, edb) on http://{addr}; trusting platform keys at {jwks}"
+    );
+    tokio::select! {
+        r = iamsmart_sandbox::providers::serve(listener, jwks) => r,
+        _ = tokio::signal::ctrl_c() => Ok(()),
+    }
+}

@@ -83,6 +83,10 @@ enum Command {
         /// A selfie, for requests that need a face match.
         #[arg(long)]
         selfie: Option<PathBuf>,
+        /// Release only these fields (comma-separated; default: every field asked for). Fields
+        /// the service marked optional may be left out.
+        #[arg(long, value_delimiter = ',')]
+        fields: Option<Vec<String>>,
     },
     /// Deny a request.
     Deny {
@@ -102,6 +106,28 @@ enum Command {
     RevokeConsent {
         /// The service's client id.
         client_id: String,
+    },
+    /// Everything you did with every service (logins, data released, exchanges), with the
+    /// consents behind them (JSON: also your export of dealings).
+    Dealings,
+    /// Your data consents at the exchange gateway.
+    DataConsents,
+    /// Pause, resume or revoke a data consent.
+    DataConsent {
+        /// Consent id.
+        consent_id: String,
+        /// What to do.
+        #[arg(value_parser = ["pause", "resume", "revoke"])]
+        action: String,
+    },
+    /// Download a data consent's receipt (the signed artefact and its place in the
+    /// transparency log).
+    Receipt {
+        /// Consent id.
+        consent_id: String,
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Show your record.
     Me,
@@ -216,6 +242,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     match_code,
                     yes,
                     selfie,
+                    fields,
                 } => {
                     let r = app.open_request(request).await?;
                     eprintln!(
@@ -240,7 +267,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         }
                         None => None,
                     };
-                    let agreed = serde_json::json!({ "fields": r.details["fields"].clone() });
+                    let asked: Vec<String> =
+                        serde_json::from_value(r.details["fields"].clone()).unwrap_or_default();
+                    let chosen = match fields {
+                        Some(f) => {
+                            if let Some(bad) = f.iter().find(|x| !asked.contains(x)) {
+                                anyhow::bail!(
+                                    "{bad} was not asked for (asked: {})",
+                                    asked.join(", ")
+                                );
+                            }
+                            f.clone()
+                        }
+                        None => asked,
+                    };
+                    let agreed = serde_json::json!({ "fields": chosen });
                     print(&app.decide(&r, "approve", agreed, face.as_deref()).await?)?;
                 }
                 Command::Deny { request } => {
@@ -259,6 +300,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 Command::RevokeConsent { client_id } => {
                     app.revoke_consent(client_id).await?;
                     eprintln!("consents given to {client_id} are withdrawn");
+                }
+                Command::Dealings => print(&app.dealings().await?)?,
+                Command::DataConsents => print(&app.data_consents().await?)?,
+                Command::DataConsent { consent_id, action } => {
+                    print(&app.data_consent_action(consent_id, action).await?)?
+                }
+                Command::Receipt { consent_id, out } => {
+                    let doc = app.receipt(consent_id).await?;
+                    match out {
+                        Some(path) => {
+                            std::fs::write(path, serde_json::to_vec_pretty(&doc)?)?;
+                            eprintln!("written to {}", path.display());
+                        }
+                        None => print(&doc)?,
+                    }
                 }
                 Command::Me => print(&app.me().await?)?,
                 Command::SetProfile { file } => {

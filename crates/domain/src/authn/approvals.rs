@@ -249,9 +249,10 @@ pub async fn decide(
             })
         }
     };
-    // A step-up needs a fresh face match before it counts as approved.
+    // A step-up needs a fresh face match before it counts as approved; any other request may
+    // carry one (a bank's data consent needs iAM Smart+ or a face match).
     let mut face_at = None;
-    if status == "approved" && current.kind == "step_up" {
+    if status == "approved" && (current.kind == "step_up" || decision.selfie.is_some()) {
         let selfie = decision.selfie.as_deref().ok_or(DomainError::Invalid {
             field: "selfie",
             message: "this request needs a face match: take a selfie".into(),

@@ -58,6 +58,7 @@ pub async fn export(p: &Platform, caller: &DeviceCaller) -> Result<serde_json::V
         "devices": devices,
         "requests": requests,
         "activity": activity,
+        "dealings": crate::exchange::dealings::for_resident(p, &r.id).await?,
         "notes": [
             "Card images and selfies are never stored, so none are included.",
             "Activity entries come from the platform's transparency log, which names you only by your account id.",
@@ -103,6 +104,15 @@ pub async fn close(p: &Platform, caller: &DeviceCaller, request_id: Option<&str>
         .execute(&mut *tx)
         .await?;
     approvals::cancel_all(&mut tx, &caller.resident_id, now).await?;
+    // Data consents end with the account: the next fetch is refused.
+    sqlx::query(
+        "UPDATE data_consents SET status = 'REVOKED', status_reason = 'the account was closed', updated_at = $1, purge_at = $1 + data_life_days * 86400000
+         WHERE resident_id = $2 AND status IN ('ACTIVE', 'PAUSED', 'PENDING')",
+    )
+    .bind(now)
+    .bind(&caller.resident_id)
+    .execute(&mut *tx)
+    .await?;
     crate::oidc::tokens::revoke_resident(&mut tx, &caller.resident_id, None, "account closed", now)
         .await?;
     audit::append(
@@ -154,6 +164,9 @@ pub async fn purge_closed(p: &Platform) -> Result<u64> {
             "op_sessions",
             "subjects",
             "ciba_requests",
+            "data_consents",
+            "exchange_log",
+            "eme_requests",
         ] {
             sqlx::query(&format!("DELETE FROM {table} WHERE resident_id = $1"))
                 .bind(&id)

@@ -100,14 +100,14 @@ pub async fn authenticate(p: &Platform, c: &Presented, endpoint: &str) -> OResul
         ));
     }
     let allowed = [Alg::ES256, Alg::EdDSA, Alg::RS256];
-    let mut keys = clients::keys(p, &client, false).await?;
+    let mut keys = clients::signing_keys(p, &client, false).await?;
     let mut checked = jose::verify_compact(assertion, &keys, &allowed);
     if matches!(
         checked,
         Err(iamsmart_crypto::CryptoError::Verify("no matching key"))
     ) && client.meta.jwks_uri.is_some()
     {
-        keys = clients::keys(p, &client, true).await?;
+        keys = clients::signing_keys(p, &client, true).await?;
         checked = jose::verify_compact(assertion, &keys, &allowed);
     }
     let (_, payload) = checked.map_err(|e| refused(&format!("client_assertion: {e}")))?;

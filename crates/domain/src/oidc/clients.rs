@@ -77,13 +77,21 @@ pub struct ClientMetadata {
     /// `fapi2` (default) or `basic`.
     #[serde(default = "default_profile")]
     pub iamsmart_profile: String,
+    /// As a requester of the data exchange gateway: `commercial` (default), or `government` or
+    /// `bank` (HKMA Commercial Data Interchange), which only the platform operator grants.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iamsmart_requester_type: Option<String>,
 }
 
 fn default_auth_method() -> String {
     "private_key_jwt".into()
 }
 fn default_grants() -> Vec<String> {
-    vec!["authorization_code".into(), "refresh_token".into()]
+    vec![
+        "authorization_code".into(),
+        "refresh_token".into(),
+        "client_credentials".into(),
+    ]
 }
 fn default_response_types() -> Vec<String> {
     vec!["code".into()]
@@ -112,6 +120,25 @@ pub struct Client {
 }
 
 impl Client {
+    /// The client's requester type at the gateway.
+    pub fn requester_type(&self) -> &str {
+        self.meta
+            .iamsmart_requester_type
+            .as_deref()
+            .unwrap_or("commercial")
+    }
+
+    /// The client's encryption key (`use`: `enc`, EC P-256) from its registered keys, if any.
+    pub async fn encryption_key(&self, p: &Platform) -> OResult<Option<PublicJwk>> {
+        let has_keys = self.meta.jwks.is_some() || self.meta.jwks_uri.is_some();
+        if !has_keys {
+            return Ok(None);
+        }
+        Ok(keys(p, self, false).await?.into_iter().find(|k| {
+            k.use_.as_deref() == Some("enc") && k.kty == "EC" && k.crv.as_deref() == Some("P-256")
+        }))
+    }
+
     /// Whether this is a FAPI 2.0 client.
     pub fn fapi(&self) -> bool {
         self.meta.iamsmart_profile == "fapi2"
@@ -225,6 +252,23 @@ pub fn check_metadata(m: &ClientMetadata, operator: bool) -> OResult<()> {
     {
         check_uri("uri", u).map_err(meta_err)?;
     }
+    match m.iamsmart_requester_type.as_deref() {
+        None | Some("commercial") => {}
+        Some("government" | "bank") if operator => {}
+        Some("government" | "bank") => return Err(meta_err(
+            "iamsmart_requester_type government or bank is granted by the platform operator only",
+        )),
+        Some(_) => {
+            return Err(meta_err(
+                "iamsmart_requester_type: commercial, government or bank",
+            ))
+        }
+    }
+    if m.iamsmart_requester_type.as_deref() == Some("bank") && m.iamsmart_profile != "fapi2" {
+        return Err(meta_err(
+            "banks (HKMA Commercial Data Interchange) use the fapi2 profile",
+        ));
+    }
     match m.subject_type.as_str() {
         "pairwise" => {}
         "public" if operator => {}
@@ -239,9 +283,16 @@ pub fn check_metadata(m: &ClientMetadata, operator: bool) -> OResult<()> {
         return Err(meta_err("response_types: only [\"code\"]"));
     }
     for g in &m.grant_types {
-        if !["authorization_code", "refresh_token", CIBA_GRANT].contains(&g.as_str()) {
+        if ![
+            "authorization_code",
+            "refresh_token",
+            CIBA_GRANT,
+            "client_credentials",
+        ]
+        .contains(&g.as_str())
+        {
             return Err(meta_err(format!(
-                "grant_types: {g:?} is not supported (authorization_code, refresh_token, {CIBA_GRANT})"
+                "grant_types: {g:?} is not supported (authorization_code, refresh_token, client_credentials, {CIBA_GRANT})"
             )));
         }
     }
@@ -322,6 +373,7 @@ impl ClientMetadata {
             backchannel_client_notification_endpoint: None,
             logo_uri: None,
             iamsmart_profile: profile.into(),
+            iamsmart_requester_type: None,
         }
     }
 
@@ -494,6 +546,7 @@ pub async fn update(p: &Platform, client: &Client, meta: ClientMetadata) -> ORes
     if meta.iamsmart_profile != client.meta.iamsmart_profile
         || meta.subject_type != client.meta.subject_type
         || meta.token_endpoint_auth_method != client.meta.token_endpoint_auth_method
+        || meta.iamsmart_requester_type != client.meta.iamsmart_requester_type
     {
         return Err(meta_err(
             "iamsmart_profile, subject_type and token_endpoint_auth_method cannot change; register a new client",
@@ -605,6 +658,18 @@ pub async fn use_initial_token(p: &Platform, token: &str) -> OResult<()> {
             "dynamic registration needs a valid initial access token from the platform operator",
         ))
     }
+}
+
+/// The client's signing keys (its encryption keys left out).
+pub async fn signing_keys(p: &Platform, client: &Client, refresh: bool) -> OResult<Vec<PublicJwk>> {
+    Ok(keys(p, client, refresh)
+        .await?
+        .into_iter()
+        .filter(|k| {
+            k.use_.as_deref() != Some("enc")
+                && !k.alg.as_deref().is_some_and(|a| a.starts_with("ECDH"))
+        })
+        .collect())
 }
 
 /// Per-process cache of clients' keys fetched from their `jwks_uri`.

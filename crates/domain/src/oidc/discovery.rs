@@ -39,7 +39,7 @@ pub fn metadata(p: &Platform) -> serde_json::Value {
         "claims_supported": claims_supported,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token", super::clients::CIBA_GRANT],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials", super::clients::CIBA_GRANT],
         "subject_types_supported": ["pairwise", "public"],
         "id_token_signing_alg_values_supported": ["ES256", "EdDSA", "RS256"],
         "userinfo_signing_alg_values_supported": [],

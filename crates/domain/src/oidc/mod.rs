@@ -9,6 +9,7 @@ pub mod authorize;
 pub mod ciba;
 pub mod claims;
 pub mod client_auth;
+pub mod client_tokens;
 pub mod clients;
 pub mod discovery;
 pub mod dpop;

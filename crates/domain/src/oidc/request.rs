@@ -136,12 +136,12 @@ async fn request_object(p: &Platform, client: &Client, jwt: &str) -> OResult<For
         ));
     }
     let allowed = [Alg::ES256, Alg::EdDSA, Alg::RS256];
-    let mut keys = clients::keys(p, client, false)
+    let mut keys = clients::signing_keys(p, client, false)
         .await
         .map_err(|e| OAuthError::invalid_request_object(e.description))?;
     let mut checked = jose::verify_compact(jwt, &keys, &allowed);
     if checked.is_err() && client.meta.jwks_uri.is_some() {
-        keys = clients::keys(p, client, true)
+        keys = clients::signing_keys(p, client, true)
             .await
             .map_err(|e| OAuthError::invalid_request_object(e.description))?;
         checked = jose::verify_compact(jwt, &keys, &allowed);

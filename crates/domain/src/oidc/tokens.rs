@@ -566,8 +566,8 @@ pub struct AccessClaims {
     pub cnf: Option<serde_json::Value>,
 }
 
-/// Verify an access token's signature, type, issuer and expiry, and that its grant is live.
-pub async fn verify_access_token(p: &Platform, token: &str) -> OResult<(AccessClaims, Grant)> {
+/// The claims of an access token whose signature, type (`at+jwt`) and issuer check out.
+pub(crate) async fn access_token_claims(p: &Platform, token: &str) -> OResult<serde_json::Value> {
     let keys = p.keys.jwks(Purpose::Token).await.map_err(dom)?;
     let (header, payload) =
         jose::verify_compact(token, &keys, &[Alg::ES256, Alg::EdDSA, Alg::RS256])
@@ -580,6 +580,17 @@ pub async fn verify_access_token(p: &Platform, token: &str) -> OResult<(AccessCl
     if v["iss"] != p.oidc.policy.issuer.as_str() {
         return Err(OAuthError::invalid_token(
             "the access token is from another issuer",
+        ));
+    }
+    Ok(v)
+}
+
+/// Verify an access token's signature, type, issuer and expiry, and that its grant is live.
+pub async fn verify_access_token(p: &Platform, token: &str) -> OResult<(AccessClaims, Grant)> {
+    let v = access_token_claims(p, token).await?;
+    if v["token_use"] == "client" {
+        return Err(OAuthError::invalid_token(
+            "a client token cannot act for a resident",
         ));
     }
     let c: AccessClaims = serde_json::from_value(v)

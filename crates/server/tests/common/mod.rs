@@ -298,3 +298,60 @@ pub fn ok_json(o: &std::process::Output) -> serde_json::Value {
     serde_json::from_slice(&o.stdout)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&o.stdout)))
 }
+
+/// The sandbox data providers in this process, trusting the platform at `platform_base`;
+/// returns their root URL (`http://127.0.0.1:N`).
+pub async fn start_providers(platform_base: &str) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(iamsmart_sandbox::providers::serve(
+        listener,
+        format!("{platform_base}/connectors/v1/jwks.json"),
+    ));
+    url
+}
+
+/// Register a data provider through the operator API.
+pub async fn register_provider(srv: &Server, def: &serde_json::Value) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(srv.url("/admin/v1/data-providers"))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(def)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Everything the site's database holds, as text (SQLite: the files' bytes; PostgreSQL: every
+/// row of every table), to search for data that must never be stored.
+pub async fn database_text(site: &Site) -> String {
+    if site.db_url.starts_with("sqlite://") {
+        let path = PathBuf::from(site.db_url.trim_start_matches("sqlite://"));
+        let mut out = String::new();
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            if let Ok(b) = std::fs::read(format!("{}{suffix}", path.display())) {
+                out.push_str(&String::from_utf8_lossy(&b));
+            }
+        }
+        return out;
+    }
+    let db = iamsmart_store::Db::connect(&site.db_url, &Default::default())
+        .await
+        .unwrap();
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'",
+    )
+    .fetch_all(db.reader())
+    .await
+    .unwrap();
+    let mut out = String::new();
+    for t in tables {
+        let rows: Vec<String> = sqlx::query_scalar(&format!("SELECT x::text FROM \"{t}\" x"))
+            .fetch_all(db.reader())
+            .await
+            .unwrap();
+        out.push_str(&rows.join("\n"));
+    }
+    db.close().await;
+    out
+}

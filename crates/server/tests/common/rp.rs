@@ -100,9 +100,24 @@ pub struct Rp {
 impl Rp {
     /// Register a client with `iamsmart clients create` on a site.
     pub fn register(site: &Site, srv: &Server, profile: &str, extra: &[&str]) -> Rp {
+        Self::register_with_keys(site, srv, profile, extra, &[])
+    }
+
+    /// Register a client whose JWKS also holds `extra_keys` (an encryption key, say).
+    pub fn register_with_keys(
+        site: &Site,
+        srv: &Server,
+        profile: &str,
+        extra: &[&str],
+        extra_keys: &[Value],
+    ) -> Rp {
         let key = Key::new("rp-key-1");
         let jwks = site.dir.path().join(format!("jwks-{}.json", random()));
-        std::fs::write(&jwks, key.jwks().to_string()).unwrap();
+        let mut doc = key.jwks();
+        for k in extra_keys {
+            doc["keys"].as_array_mut().unwrap().push(k.clone());
+        }
+        std::fs::write(&jwks, doc.to_string()).unwrap();
         let redirect_uri = "https://service.example/callback".to_string();
         let mut args = vec![
             "clients",
@@ -175,6 +190,46 @@ impl Rp {
         }
         if dpop {
             req = req.header("DPoP", self.dpop.dpop("POST", &self.url(path), None));
+        }
+        req.send().await.unwrap()
+    }
+
+    /// A client token (`client_credentials`), DPoP-bound for FAPI clients.
+    pub async fn client_token(&self, scope: &str) -> String {
+        let fapi = self.secret.is_none();
+        let r = self
+            .post(
+                "/token",
+                &[("grant_type", "client_credentials"), ("scope", scope)],
+                fapi,
+            )
+            .await;
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+        let t: Value = r.json().await.unwrap();
+        assert_eq!(t["token_type"], if fapi { "DPoP" } else { "Bearer" });
+        t["access_token"].as_str().unwrap().to_string()
+    }
+
+    /// Call an API with a client token (DPoP proof when the client has no secret).
+    pub async fn api(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        body: Option<&Value>,
+    ) -> reqwest::Response {
+        let url = self.url(path);
+        let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut req = self.http.request(m, &url);
+        if self.secret.is_none() {
+            req = req
+                .header("Authorization", format!("DPoP {token}"))
+                .header("DPoP", self.dpop.dpop(method, &url, Some(token)));
+        } else {
+            req = req.bearer_auth(token);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
         }
         req.send().await.unwrap()
     }

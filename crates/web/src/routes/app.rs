@@ -11,6 +11,7 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use iamsmart_domain::authn::approvals;
+use iamsmart_domain::exchange::{consents as data_consent, dealings};
 use iamsmart_domain::identity::devices::{self, DeviceCaller, SignedRequest};
 use iamsmart_domain::identity::{self, registration, rights};
 use iamsmart_proto::app::{
@@ -31,6 +32,13 @@ pub fn routes() -> Router<AppState> {
         .route("/app/v1/devices/{id}/revoke", post(revoke_device))
         .route("/app/v1/consents", get(consents))
         .route("/app/v1/consents/{client}/revoke", post(revoke_consent))
+        .route("/app/v1/dealings", get(dealings))
+        .route("/app/v1/data-consents", get(data_consents))
+        .route("/app/v1/data-consents/{id}/receipt", get(receipt))
+        .route(
+            "/app/v1/data-consents/{id}/{action}",
+            post(data_consent_action),
+        )
         .route("/app/v1/requests", get(pending))
         .route("/app/v1/requests/{id}", get(open_request))
         .route("/app/v1/requests/{id}/decision", post(decide))
@@ -232,6 +240,55 @@ async fn revoke_consent(
         return Err(iamsmart_domain::DomainError::NotFound.into());
     }
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Every dealing with every service, with the consents behind them (also the JSON export).
+async fn dealings(State(s): State<AppState>, req: Request) -> ApiResult<impl IntoResponse> {
+    let call = Signed::from(&s, req).await?;
+    let caller = call.device(&s).await?;
+    Ok(Json(serde_json::json!({
+        "services": dealings::for_resident(&s.platform, &caller.resident_id).await?,
+    })))
+}
+
+async fn data_consents(State(s): State<AppState>, req: Request) -> ApiResult<impl IntoResponse> {
+    let call = Signed::from(&s, req).await?;
+    let caller = call.device(&s).await?;
+    Ok(Json(
+        data_consent::for_resident(&s.platform, &caller.resident_id).await?,
+    ))
+}
+
+/// Pause, resume or revoke a data consent; the next fetch sees it at once.
+async fn data_consent_action(
+    State(s): State<AppState>,
+    Path((id, action)): Path<(String, String)>,
+    req: Request,
+) -> ApiResult<impl IntoResponse> {
+    if !["pause", "resume", "revoke"].contains(&action.as_str()) {
+        return Err(
+            ApiError::new(StatusCode::NOT_FOUND, "not-found", "Not found")
+                .detail("the actions are pause, resume and revoke"),
+        );
+    }
+    let call = Signed::from(&s, req).await?;
+    let caller = call.device(&s).await?;
+    Ok(Json(
+        data_consent::resident_action(&s.platform, &caller.resident_id, &id, &action).await?,
+    ))
+}
+
+/// A consent's receipt: the signed artefact and its place in the transparency log.
+async fn receipt(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    req: Request,
+) -> ApiResult<impl IntoResponse> {
+    let call = Signed::from(&s, req).await?;
+    let caller = call.device(&s).await?;
+    Ok(Json(
+        dealings::receipt(&s.platform, &caller.resident_id, &id).await?,
+    ))
 }
 
 async fn pending(State(s): State<AppState>, req: Request) -> ApiResult<impl IntoResponse> {

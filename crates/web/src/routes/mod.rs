@@ -1,6 +1,7 @@
 //! All routes.
 mod admin;
 mod app;
+mod exchange;
 mod health;
 mod oidc;
 mod pages;
@@ -19,6 +20,7 @@ pub fn routes(state: AppState, body_limit: usize, upload_limit: usize) -> Router
         .merge(transparency::routes())
         .merge(admin::routes())
         .merge(app::routes())
+        .merge(exchange::routes())
         .merge(staff::routes())
         .merge(oidc::routes())
         .merge(pages::routes())

@@ -74,7 +74,7 @@ fn no_store<T: IntoResponse>(status: StatusCode, body: T) -> Response {
 }
 
 /// The DPoP proof of a request, verified (`None` if the request carries none).
-async fn dpop_jkt(
+pub(crate) async fn dpop_jkt(
     s: &AppState,
     headers: &HeaderMap,
     method: &str,
@@ -152,11 +152,11 @@ async fn token(
     let grant = one(&form, "grant_type")?.unwrap_or_default();
     if !client.has_grant(grant) {
         return Err(match grant {
-            "authorization_code" | "refresh_token" | clients::CIBA_GRANT => {
+            "authorization_code" | "refresh_token" | "client_credentials" | clients::CIBA_GRANT => {
                 OAuthError::unauthorized_client(format!("this client may not use {grant}"))
             }
             _ => OAuthError::unsupported_grant_type(
-                "grant_type: authorization_code, refresh_token or CIBA",
+                "grant_type: authorization_code, refresh_token, client_credentials or CIBA",
             ),
         }
         .into());
@@ -184,6 +184,10 @@ async fn token(
             let id = one(&form, "auth_req_id")?
                 .ok_or_else(|| OAuthError::invalid_request("auth_req_id is required"))?;
             ciba::redeem(p, &client, id, jkt).await?
+        }
+        "client_credentials" => {
+            iamsmart_domain::oidc::client_tokens::issue(p, &client, one(&form, "scope")?, jkt)
+                .await?
         }
         _ => return Err(OAuthError::unsupported_grant_type("unsupported grant_type").into()),
     };

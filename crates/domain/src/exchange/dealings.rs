@@ -1,0 +1,249 @@
+//! Personal dealings: everything a resident did with every service (logins, data released by
+//! e-ME, consents given and changed, exchanges through the gateway, signatures), grouped per
+//! service, each with the consent behind it. Built from the audit log (which the transparency
+//! log covers) and the gateway's metadata-only message log; no payload is ever here.
+use super::consents::{self, ConsentView};
+use crate::error::Result;
+use crate::platform::Platform;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// One dealing.
+#[derive(Debug, Clone, Serialize)]
+pub struct Dealing {
+    /// When (Unix ms).
+    pub at: i64,
+    /// `login`, `data_release`, `consent`, `consent_change`, `exchange`, `eme`, `signature`.
+    pub kind: String,
+    /// The data items or fields concerned (names, never values).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub items: Vec<String>,
+    /// `ok`, `none`, `refused`, `provider_error`, or a new consent status.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+    /// More about it (a refusal's reason, the form's name, the level of assurance).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// The consent behind it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consent_id: Option<String>,
+    /// The data provider (exchanges).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    /// Position in the transparency log (events that are in it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_seq: Option<i64>,
+}
+
+/// A service and everything done with it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceDealings {
+    /// The service's client id.
+    pub client_id: String,
+    /// Its name.
+    pub service: String,
+    /// The most recent dealing (Unix ms).
+    pub last_at: i64,
+    /// Its gateway consents.
+    pub consents: Vec<ConsentView>,
+    /// Dealings, newest first.
+    pub dealings: Vec<Dealing>,
+}
+
+/// (seq, at, kind, detail)
+type AuditRow = (i64, i64, String, String);
+/// (kind, consent, client, provider, items, at, outcome, detail)
+type LogRow = (
+    String,
+    Option<String>,
+    String,
+    Option<String>,
+    String,
+    i64,
+    String,
+    Option<String>,
+);
+
+const LIMIT: i64 = 5000;
+
+fn strings(v: &serde_json::Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Every dealing of a resident, per service, the most recent service first.
+pub async fn for_resident(p: &Platform, resident_id: &str) -> Result<Vec<ServiceDealings>> {
+    let subject = format!("resident:{resident_id}");
+    let audit: Vec<AuditRow> = sqlx::query_as(
+        "SELECT seq, at, kind, detail FROM audit_log WHERE subject = $1 ORDER BY seq DESC LIMIT $2",
+    )
+    .bind(&subject)
+    .bind(LIMIT)
+    .fetch_all(p.db.reader())
+    .await?;
+    let log: Vec<LogRow> = sqlx::query_as(
+        "SELECT kind, consent_id, client_id, provider_id, items, at, outcome, detail FROM exchange_log WHERE resident_id = $1 ORDER BY at DESC LIMIT $2",
+    )
+    .bind(resident_id)
+    .bind(LIMIT)
+    .fetch_all(p.db.reader())
+    .await?;
+    let data_consents = consents::for_resident(p, resident_id).await?;
+    let mut by_client: BTreeMap<String, Vec<Dealing>> = BTreeMap::new();
+    for (seq, at, kind, detail) in audit {
+        let d: serde_json::Value = serde_json::from_str(&detail).unwrap_or_default();
+        let consent = d["consent"].as_str().map(str::to_string);
+        let client = match d["client"].as_str() {
+            Some(c) => c.to_string(),
+            None => match consent
+                .as_ref()
+                .and_then(|c| data_consents.iter().find(|x| &x.consent_id == c))
+            {
+                Some(c) => c.client_id.clone(),
+                None => continue,
+            },
+        };
+        let (kind, items, outcome, detail) = match kind.as_str() {
+            "login.authorized" => (
+                "login",
+                strings(&d["fields"]),
+                None,
+                d["acr"].as_str().map(|a| format!("level {a}")),
+            ),
+            "consent.revoked" => (
+                "consent_change",
+                strings(&d["fields"]),
+                Some("REVOKED".to_string()),
+                None,
+            ),
+            "data_consent.granted" => ("consent", vec![], Some("ACTIVE".to_string()), None),
+            "data_consent.status" => (
+                "consent_change",
+                vec![],
+                d["status"].as_str().map(str::to_string),
+                None,
+            ),
+            "signature.created" | "signing.signed" => (
+                "signature",
+                strings(&d["documents"]),
+                None,
+                d["document"].as_str().map(str::to_string),
+            ),
+            // e-ME releases are listed from the message log, which names the form.
+            _ => continue,
+        };
+        by_client.entry(client).or_default().push(Dealing {
+            at,
+            kind: kind.into(),
+            items,
+            outcome,
+            detail,
+            consent_id: consent,
+            provider: None,
+            log_seq: Some(seq),
+        });
+    }
+    for (kind, consent, client, provider, items, at, outcome, detail) in log {
+        let items: Vec<String> = serde_json::from_str(&items).unwrap_or_default();
+        let is_eme = kind == "eme";
+        by_client.entry(client).or_default().push(Dealing {
+            at,
+            kind: if is_eme {
+                "eme".into()
+            } else {
+                "exchange".into()
+            },
+            items,
+            outcome: Some(outcome),
+            detail,
+            consent_id: if is_eme { None } else { consent },
+            provider,
+            log_seq: None,
+        });
+    }
+    for c in &data_consents {
+        by_client.entry(c.client_id.clone()).or_default();
+    }
+    let mut out = Vec::with_capacity(by_client.len());
+    for (client_id, mut dealings) in by_client {
+        dealings.sort_by_key(|d| std::cmp::Reverse(d.at));
+        let service: Option<String> = sqlx::query_scalar("SELECT name FROM clients WHERE id = $1")
+            .bind(&client_id)
+            .fetch_optional(p.db.reader())
+            .await?;
+        let consents: Vec<ConsentView> = data_consents
+            .iter()
+            .filter(|c| c.client_id == client_id)
+            .cloned()
+            .collect();
+        let last_at = dealings
+            .first()
+            .map(|d| d.at)
+            .into_iter()
+            .chain(consents.iter().map(|c| c.created_at))
+            .max()
+            .unwrap_or(0);
+        out.push(ServiceDealings {
+            service: service.unwrap_or_else(|| client_id.clone()),
+            client_id,
+            last_at,
+            consents,
+            dealings,
+        });
+    }
+    out.sort_by_key(|s| std::cmp::Reverse(s.last_at));
+    Ok(out)
+}
+
+/// A consent's receipt: the signed artefact, its hash, and where the hash is in the
+/// transparency log (check it with `/transparency/v1/inclusion`).
+pub async fn receipt(
+    p: &Platform,
+    resident_id: &str,
+    consent_id: &str,
+) -> Result<serde_json::Value> {
+    let owner: Option<String> =
+        sqlx::query_scalar("SELECT resident_id FROM data_consents WHERE id = $1")
+            .bind(consent_id)
+            .fetch_optional(p.db.reader())
+            .await?;
+    if owner.as_deref() != Some(resident_id) {
+        return Err(crate::error::DomainError::NotFound);
+    }
+    let v = consents::get(p, consent_id).await?;
+    let Some(artefact) = v.artefact.clone() else {
+        return Err(crate::error::DomainError::Refused {
+            code: "no-receipt",
+            message: "this consent was never given, so it has no receipt",
+        });
+    };
+    let hash = hex::encode(iamsmart_crypto::hash::sha256(artefact.as_bytes()));
+    let rows: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT seq, detail FROM audit_log WHERE subject = $1 AND kind = 'data_consent.granted' ORDER BY seq DESC LIMIT $2",
+    )
+    .bind(format!("resident:{resident_id}"))
+    .bind(LIMIT)
+    .fetch_all(p.db.reader())
+    .await?;
+    let seq = rows.into_iter().find_map(|(seq, d)| {
+        let d: serde_json::Value = serde_json::from_str(&d).ok()?;
+        (d["consent"] == consent_id).then_some(seq)
+    });
+    Ok(serde_json::json!({
+        "type": "iamsmart-consent-receipt",
+        "consent": v,
+        "artefact": artefact,
+        "artefact_sha256": hash,
+        "transparency_log": seq.map(|s| serde_json::json!({
+            "seq": s,
+            "inclusion": format!("{}?index={s}&tree_size=<size>", p.oidc.policy.url("/transparency/v1/inclusion")),
+            "tree_head": p.oidc.policy.url("/transparency/v1/tree-head"),
+        })),
+        "keys": p.oidc.policy.url("/.well-known/jwks.json"),
+    }))
+}

@@ -1,0 +1,393 @@
+//! Fetching data under a consent: checked on every fetch, providers called with signed requests,
+//! answers relayed encrypted end to end, a metadata-only message log.
+use super::consents::{self, ItemRef};
+use crate::error::{DomainError, Result};
+use crate::oidc::clients::Client;
+use crate::platform::Platform;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// One item's answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct ItemResult {
+    /// Provider id.
+    pub provider: String,
+    /// Item id.
+    pub item: String,
+    /// `ok` (data in `jwe`), `none` (the provider holds nothing), `error`.
+    pub status: String,
+    /// The data, encrypted to the requester's key (compact JWE).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jwe: Option<String>,
+    /// What went wrong.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// What a fetch returns.
+#[derive(Debug, Clone, Serialize)]
+pub struct Fetched {
+    /// The consent.
+    pub consent_id: String,
+    /// One answer per item.
+    pub results: Vec<ItemResult>,
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn log(
+    p: &Platform,
+    consent: &str,
+    client: &str,
+    resident: &str,
+    provider: Option<&str>,
+    items: &[String],
+    outcome: &str,
+    detail: Option<&str>,
+    bytes: usize,
+    hash: Option<[u8; 32]>,
+    ms: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO exchange_log (id, kind, consent_id, client_id, resident_id, provider_id, items, at, outcome, detail, bytes, payload_hash, duration_ms)
+         VALUES ($1, 'fetch', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(format!("x_{}", iamsmart_crypto::rng::token(p.rng.as_ref(), 12)))
+    .bind(consent)
+    .bind(client)
+    .bind(resident)
+    .bind(provider)
+    .bind(serde_json::to_string(items)?)
+    .bind(p.clock.now_ms())
+    .bind(outcome)
+    .bind(detail)
+    .bind(bytes as i64)
+    .bind(hash.map(|h| h.to_vec()))
+    .bind(ms)
+    .execute(p.db.writer())
+    .await?;
+    Ok(())
+}
+
+fn refused(code: &'static str, message: &'static str) -> DomainError {
+    DomainError::Refused { code, message }
+}
+
+/// Fetch items under a consent for its declared purpose (`requested` empty: every item).
+pub async fn fetch(
+    p: &Platform,
+    client: &Client,
+    consent_id: &str,
+    purpose_code: &str,
+    requested: &[ItemRef],
+) -> Result<Fetched> {
+    let v = consents::for_client(p, client, consent_id).await?;
+    let resident: String =
+        sqlx::query_scalar("SELECT resident_id FROM data_consents WHERE id = $1")
+            .bind(consent_id)
+            .fetch_one(p.db.reader())
+            .await?;
+    let names = |items: &[ItemRef]| {
+        items
+            .iter()
+            .map(|i| format!("{}/{}", i.provider, i.item))
+            .collect::<Vec<_>>()
+    };
+    let refuse = async |outcome: &str, e: DomainError| -> Result<Fetched> {
+        log(
+            p,
+            consent_id,
+            &client.id,
+            &resident,
+            None,
+            &names(requested),
+            "refused",
+            Some(outcome),
+            0,
+            None,
+            0,
+        )
+        .await?;
+        Err(e)
+    };
+    if v.status != "ACTIVE" {
+        return refuse(
+            "consent not active",
+            refused(
+                "consent-not-active",
+                "the consent is not active (pending, paused, revoked, expired or denied)",
+            ),
+        )
+        .await;
+    }
+    if purpose_code != v.purpose_code {
+        return refuse(
+            "purpose does not match",
+            refused(
+                "purpose-mismatch",
+                "the purpose_code differs from the purpose the resident consented to",
+            ),
+        )
+        .await;
+    }
+    let items = match consents::allowed(&v.items, requested) {
+        Ok(i) => i,
+        Err(_) => {
+            return refuse(
+                "item outside the consent",
+                refused(
+                    "item-not-consented",
+                    "an item asked for is not in the consent",
+                ),
+            )
+            .await
+        }
+    };
+    let now = p.clock.now_ms();
+    match v.fetch_type.as_str() {
+        "once" if v.fetches >= 1 => {
+            return refuse(
+                "once only",
+                refused(
+                    "consent-used",
+                    "this consent allowed one fetch, which was made",
+                ),
+            )
+            .await
+        }
+        "recurring" => {
+            let today: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM exchange_log WHERE consent_id = $1 AND outcome = 'ok' AND at > $2",
+            )
+            .bind(consent_id)
+            .bind(now - 86_400_000)
+            .fetch_one(p.db.reader())
+            .await?;
+            let providers = items
+                .iter()
+                .map(|i| &i.provider)
+                .collect::<std::collections::BTreeSet<_>>()
+                .len() as i64;
+            if today >= v.frequency_per_day.unwrap_or(1) * providers.max(1) {
+                return refuse(
+                    "frequency",
+                    DomainError::TooManyAttempts {
+                        retry_after_secs: 3600,
+                    },
+                )
+                .await;
+            }
+        }
+        _ => {}
+    }
+    let key = client
+        .encryption_key(p)
+        .await
+        .map_err(|e| DomainError::Invalid {
+            field: "client",
+            message: e.description,
+        })?
+        .ok_or(DomainError::Invalid {
+            field: "client",
+            message: "no encryption key registered".into(),
+        })?;
+    let hkid = crate::identity::get(p, &resident).await?.verified.hkid;
+    let catalogue = super::providers::catalogue(p).await?;
+    let mut by_provider: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for i in &items {
+        by_provider
+            .entry(i.provider.clone())
+            .or_default()
+            .push(i.item.clone());
+    }
+    let mut results = Vec::new();
+    let mut any_ok = false;
+    for (provider, its) in by_provider {
+        let Some(base) = catalogue
+            .iter()
+            .find(|c| c.provider == provider)
+            .map(|c| c.base_url.clone())
+        else {
+            for item in &its {
+                results.push(ItemResult {
+                    provider: provider.clone(),
+                    item: item.clone(),
+                    status: "error".into(),
+                    jwe: None,
+                    detail: Some("the provider is no longer available".into()),
+                });
+            }
+            continue;
+        };
+        let started = std::time::Instant::now();
+        let call = async {
+            let client_for = p.exchange.client(&p.keys, &provider, &base)?;
+            client_for
+                .post_json(
+                    &format!("{base}/v1/fetch"),
+                    &serde_json::json!({
+                        "consent_id": consent_id,
+                        "hkid": hkid,
+                        "items": its,
+                        "purpose_code": v.purpose_code,
+                        "requester": { "client_id": client.id, "name": client.meta.client_name },
+                        "requester_key": key,
+                    }),
+                )
+                .await
+        };
+        let answer = call.await;
+        let ms = started.elapsed().as_millis() as i64;
+        let parsed = match answer {
+            Ok((200, body)) => check_answer(&body, &its).map(|r| (r, body.len())),
+            Ok((status, _)) => Err(format!("the provider refused ({status})")),
+            Err(DomainError::Upstream { cause, .. }) => {
+                Err(format!("the provider is not available: {cause}"))
+            }
+            Err(e) => Err(e.to_string()),
+        };
+        match parsed {
+            Ok((answers, size)) => {
+                let relayed: String = answers.iter().filter_map(|a| a.1.clone()).collect();
+                let outcome = if answers.iter().any(|a| a.1.is_some()) {
+                    "ok"
+                } else {
+                    "none"
+                };
+                any_ok |= outcome == "ok";
+                log(
+                    p,
+                    consent_id,
+                    &client.id,
+                    &resident,
+                    Some(&provider),
+                    &its,
+                    outcome,
+                    None,
+                    size,
+                    Some(iamsmart_crypto::hash::sha256(relayed.as_bytes())),
+                    ms,
+                )
+                .await?;
+                for (item, jwe) in answers {
+                    results.push(ItemResult {
+                        provider: provider.clone(),
+                        status: if jwe.is_some() {
+                            "ok".into()
+                        } else {
+                            "none".into()
+                        },
+                        item,
+                        jwe,
+                        detail: None,
+                    });
+                }
+            }
+            Err(why) => {
+                tracing::warn!(provider = %provider, reason = %why, "provider failed");
+                log(
+                    p,
+                    consent_id,
+                    &client.id,
+                    &resident,
+                    Some(&provider),
+                    &its,
+                    "provider_error",
+                    Some(&why),
+                    0,
+                    None,
+                    ms,
+                )
+                .await?;
+                for item in &its {
+                    results.push(ItemResult {
+                        provider: provider.clone(),
+                        item: item.clone(),
+                        status: "error".into(),
+                        jwe: None,
+                        detail: Some(why.clone()),
+                    });
+                }
+            }
+        }
+    }
+    if any_ok {
+        sqlx::query(
+            "UPDATE data_consents SET fetches = fetches + 1, updated_at = $1 WHERE id = $2",
+        )
+        .bind(now)
+        .bind(consent_id)
+        .execute(p.db.writer())
+        .await?;
+    }
+    Ok(Fetched {
+        consent_id: consent_id.to_string(),
+        results,
+    })
+}
+
+/// Check a provider's answer: every item asked for, once, `ok` with a well-formed JWE or `none`;
+/// nothing else. Returns (item, JWE or none) in request order.
+pub fn check_answer(
+    body: &[u8],
+    asked: &[String],
+) -> std::result::Result<Vec<(String, Option<String>)>, String> {
+    let v: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|_| "the provider's answer is not JSON".to_string())?;
+    let results = v["results"]
+        .as_array()
+        .ok_or("the provider's answer has no results")?;
+    if results.len() != asked.len() {
+        return Err("the provider's answer does not match the items asked for".into());
+    }
+    let mut out = Vec::new();
+    for item in asked {
+        let found: Vec<&serde_json::Value> = results
+            .iter()
+            .filter(|r| r["item"] == item.as_str())
+            .collect();
+        let [r] = found.as_slice() else {
+            return Err(format!(
+                "the provider's answer has {} entries for {item}",
+                found.len()
+            ));
+        };
+        match r["status"].as_str() {
+            Some("ok") => {
+                let jwe = r["jwe"]
+                    .as_str()
+                    .ok_or(format!("{item}: no encrypted data"))?;
+                let well_formed = jwe.len() < 4 * 1024 * 1024
+                    && jwe.split('.').count() == 5
+                    && jwe
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
+                if !well_formed {
+                    return Err(format!("{item}: the encrypted data is malformed"));
+                }
+                out.push((item.clone(), Some(jwe.to_string())));
+            }
+            Some("none") => out.push((item.clone(), None)),
+            _ => return Err(format!("{item}: unknown status")),
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn answers_must_match_the_request() {
+        let asked = vec!["a".to_string(), "b".to_string()];
+        let ok = br#"{"results":[{"item":"b","status":"none"},{"item":"a","status":"ok","jwe":"h..i.c.t"}]}"#;
+        assert_eq!(super::check_answer(ok, &asked).unwrap()[0].0, "a");
+        for bad in [
+            &br#"garbage"#[..],
+            br#"{"results":[{"item":"a","status":"ok","jwe":"h..i.c.t"}]}"#,
+            br#"{"results":[{"item":"a","status":"ok","jwe":"not a jwe"},{"item":"b","status":"none"}]}"#,
+            br#"{"results":[{"item":"a","status":"ok","jwe":"h..i.c.t"},{"item":"c","status":"none"}]}"#,
+            br#"{"results":[{"item":"a","status":"maybe"},{"item":"b","status":"none"}]}"#,
+        ] {
+            assert!(super::check_answer(bad, &asked).is_err(), "{}", String::from_utf8_lossy(bad));
+        }
+    }
+}

@@ -1,0 +1,65 @@
+//! e-ME form filling and the Consented Data Exchange Gateway.
+//!
+//! - [`providers`]: departments register data items (schema, titles in English and Chinese, legal
+//!   basis, who may ask).
+//! - [`consents`]: a requester asks for items for a declared purpose; the resident approves once
+//!   in the app; the consent artefact is signed by the platform and its hash goes into the
+//!   transparency log; the resident pauses, resumes or revokes it.
+//! - [`fetch`]: every fetch is checked against the consent; providers answer signed requests
+//!   with each item encrypted to the requester's key, so the gateway relays what it cannot read;
+//!   the gateway keeps a metadata-only message log.
+//! - [`eme`]: form filling: a service asks for profile fields for a named form; the resident
+//!   approves in the app; the service receives exactly the approved fields, signed by the
+//!   platform and encrypted to its key when it registered one.
+//! - [`dealings`]: everything a resident did with every service, with the consent behind it.
+pub mod consents;
+pub mod dealings;
+pub mod eme;
+pub mod fetch;
+pub mod providers;
+#[cfg(test)]
+mod tests;
+
+use crate::connector::SignedClient;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// Per-process state of the gateway: a signed client per provider.
+#[derive(Debug, Default)]
+pub struct Gateway {
+    clients: Mutex<HashMap<String, SignedClient>>,
+}
+
+impl Gateway {
+    /// The signed client for a provider at `base_url` (made once per process).
+    pub fn client(
+        &self,
+        keys: &crate::keys::KeyService,
+        provider: &str,
+        base_url: &str,
+    ) -> crate::error::Result<SignedClient> {
+        if let Ok(c) = self.clients.lock() {
+            if let Some(found) = c.get(provider) {
+                return Ok(found.clone());
+            }
+        }
+        let client = SignedClient::new(
+            keys.clone(),
+            "a department's data service",
+            provider,
+            &format!("{}/v1/jwks.json", base_url.trim_end_matches('/')),
+            std::time::Duration::from_secs(10),
+        )?;
+        if let Ok(mut c) = self.clients.lock() {
+            c.insert(provider.to_string(), client.clone());
+        }
+        Ok(client)
+    }
+
+    /// Forget a provider's client (its address changed).
+    pub fn forget(&self, provider: &str) {
+        if let Ok(mut c) = self.clients.lock() {
+            c.remove(provider);
+        }
+    }
+}

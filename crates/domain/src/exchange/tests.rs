@@ -1,0 +1,210 @@
+//! Consent lifetimes with a fake clock: expiry stops fetches, retention is enforced by the purge.
+use super::{consents, fetch};
+use crate::error::DomainError;
+use crate::oidc::clients::{self, ClientMetadata};
+use crate::testing::{platform, TestPlatform};
+
+const DAY: i64 = 86_400_000;
+
+async fn requester(t: &TestPlatform) -> clients::Client {
+    let reg = clients::register(
+        &t.p,
+        ClientMetadata::for_profile(
+            "Sample Bank",
+            vec!["https://bank.example/cb".into()],
+            "basic",
+        ),
+        "operator:test",
+        true,
+    )
+    .await
+    .unwrap();
+    clients::get(&t.p, &reg.client_id).await.unwrap().unwrap()
+}
+
+async fn active_consent(
+    t: &TestPlatform,
+    client: &str,
+    id: &str,
+    valid_days: i64,
+    data_life_days: i64,
+) {
+    let now = t.p.clock.now_ms();
+    sqlx::query(
+        "INSERT INTO data_consents (id, resident_id, client_id, approval_id, items, purpose_code, purpose_text, fetch_type, valid_days, data_life_days, status, starts_at, expires_at, artefact, fetches, created_at, updated_at, purge_at)
+         VALUES ($1, 'r_test', $2, 'ar_test', '[{\"provider\":\"ird\",\"item\":\"salaries_tax\"}]', 'credit-assessment', 'Mortgage application', 'once', $3, $4, 'ACTIVE', $5, $6, 'artefact', 0, $5, $5, $7)",
+    )
+    .bind(id)
+    .bind(client)
+    .bind(valid_days)
+    .bind(data_life_days)
+    .bind(now)
+    .bind(now + valid_days * DAY)
+    .bind(now + (valid_days + data_life_days) * DAY)
+    .execute(t.p.db.writer())
+    .await
+    .unwrap();
+}
+
+async fn exists(t: &TestPlatform, id: &str) -> bool {
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM data_consents WHERE id = $1")
+        .bind(id)
+        .fetch_one(t.p.db.reader())
+        .await
+        .unwrap();
+    n == 1
+}
+
+#[tokio::test]
+async fn expired_consents_stop_working_and_are_erased_after_their_retention() {
+    let t = platform().await;
+    let bank = requester(&t).await;
+    active_consent(&t, &bank.id, "dc_expiring", 2, 7).await;
+    assert_eq!(
+        consents::get(&t.p, "dc_expiring").await.unwrap().status,
+        "ACTIVE"
+    );
+
+    t.clock.advance(2 * DAY + 1);
+    let v = consents::get(&t.p, "dc_expiring").await.unwrap();
+    assert_eq!(v.status, "EXPIRED", "past its end, a consent expires");
+    let e = fetch::fetch(&t.p, &bank, "dc_expiring", "credit-assessment", &[])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            DomainError::Refused {
+                code: "consent-not-active",
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    // The refusal is in the message log (metadata only).
+    let (outcome, detail): (String, Option<String>) =
+        sqlx::query_as("SELECT outcome, detail FROM exchange_log WHERE consent_id = 'dc_expiring'")
+            .fetch_one(t.p.db.reader())
+            .await
+            .unwrap();
+    assert_eq!(outcome, "refused");
+    assert_eq!(detail.as_deref(), Some("consent not active"));
+
+    // The record stays while the requester may keep data fetched under it ...
+    t.clock.advance(7 * DAY - 1000);
+    assert_eq!(consents::purge(&t.p).await.unwrap(), 0);
+    assert!(exists(&t, "dc_expiring").await);
+    // ... and is erased, with its message log, once that has passed.
+    t.clock.advance(2000);
+    assert_eq!(consents::purge(&t.p).await.unwrap(), 1);
+    assert!(!exists(&t, "dc_expiring").await);
+    let logs: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM exchange_log WHERE consent_id = 'dc_expiring'")
+            .fetch_one(t.p.db.reader())
+            .await
+            .unwrap();
+    assert_eq!(logs, 0);
+    // The audit trail of the consent's life stays.
+    let audited: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE kind = 'data_consent.status'")
+            .fetch_one(t.p.db.reader())
+            .await
+            .unwrap();
+    assert_eq!(audited, 1);
+}
+
+#[tokio::test]
+async fn paused_consents_are_kept_revoked_ones_follow_their_retention() {
+    let t = platform().await;
+    let bank = requester(&t).await;
+    active_consent(&t, &bank.id, "dc_paused", 365, 0).await;
+    active_consent(&t, &bank.id, "dc_revoked", 365, 3).await;
+    consents::resident_action(&t.p, "r_test", "dc_paused", "pause")
+        .await
+        .unwrap();
+    let e = consents::resident_action(&t.p, "r_other", "dc_revoked", "revoke")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, DomainError::NotFound),
+        "another resident's consent is not found"
+    );
+    assert_eq!(
+        consents::resident_action(&t.p, "r_test", "dc_revoked", "revoke")
+            .await
+            .unwrap()
+            .status,
+        "REVOKED"
+    );
+    // A paused consent refuses fetches, and is not purged while it can be resumed.
+    let e = fetch::fetch(&t.p, &bank, "dc_paused", "credit-assessment", &[])
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        e,
+        DomainError::Refused {
+            code: "consent-not-active",
+            ..
+        }
+    ));
+    // Revoked cannot be resumed.
+    assert!(
+        consents::resident_action(&t.p, "r_test", "dc_revoked", "resume")
+            .await
+            .is_err()
+    );
+    t.clock.advance(3 * DAY + 1);
+    assert_eq!(consents::purge(&t.p).await.unwrap(), 1);
+    assert!(exists(&t, "dc_paused").await);
+    assert!(!exists(&t, "dc_revoked").await);
+    assert_eq!(
+        consents::resident_action(&t.p, "r_test", "dc_paused", "resume")
+            .await
+            .unwrap()
+            .status,
+        "ACTIVE"
+    );
+}
+
+#[tokio::test]
+async fn a_purpose_that_does_not_match_is_refused() {
+    let t = platform().await;
+    let bank = requester(&t).await;
+    active_consent(&t, &bank.id, "dc_purpose", 30, 30).await;
+    let e = fetch::fetch(&t.p, &bank, "dc_purpose", "marketing", &[])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            DomainError::Refused {
+                code: "purpose-mismatch",
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    let item = consents::ItemRef {
+        provider: "hd".into(),
+        item: "public_rental_tenancy".into(),
+    };
+    let e = fetch::fetch(&t.p, &bank, "dc_purpose", "credit-assessment", &[item])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            DomainError::Refused {
+                code: "item-not-consented",
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    // Another requester does not see the consent at all.
+    let other = requester(&t).await;
+    let e = fetch::fetch(&t.p, &other, "dc_purpose", "credit-assessment", &[])
+        .await
+        .unwrap_err();
+    assert!(matches!(e, DomainError::NotFound));
+}
