@@ -5,6 +5,7 @@
 //! the QR payload and match code read from the page, the app's approval (open the request,
 //! sign the decision with the device key), the continue link back to the service with a code,
 //! the token request (private_key_jwt and a DPoP proof), userinfo with DPoP.
+mod analyse;
 mod rp;
 mod stats;
 mod target;
@@ -55,6 +56,16 @@ enum Command {
     /// Print Markdown tables from the JSON reports appended by `run --json`.
     Table {
         /// The file of reports.
+        file: PathBuf,
+    },
+    /// Group a `perf report --no-children --sort sym` listing by what the time is spent on.
+    PerfCategories {
+        /// The listing.
+        file: PathBuf,
+    },
+    /// SQL statements per request, from a server log written with `IAMSMART_LOG__LEVEL=sqlx=debug,info`.
+    SqlPerRequest {
+        /// The log.
         file: PathBuf,
     },
     /// Print a free TCP port on 127.0.0.1.
@@ -520,6 +531,8 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Table { file } => stats::table(&file),
+        Command::PerfCategories { file } => analyse::perf_categories(&file),
+        Command::SqlPerRequest { file } => analyse::sql_per_request(&file),
         Command::FreePort => {
             let l = std::net::TcpListener::bind("127.0.0.1:0")?;
             println!("{}", l.local_addr()?.port());
