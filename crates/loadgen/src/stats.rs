@@ -231,8 +231,8 @@ pub fn table(path: &std::path::Path) -> anyhow::Result<()> {
         .filter(|l| !l.trim().is_empty())
         .map(serde_json::from_str)
         .collect::<Result<_, _>>()?;
-    println!("| run | mode | conc. | ops/s | p50 ms | p99 ms | errors | server CPU ms/op | server CPU use | DB CPU ms/op | server RSS MiB |");
-    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("| run | mode | conc. | ops/s | p50 ms | p99 ms | errors | server CPU ms/op | server CPU use | DB CPU ms/op | server RSS MiB | load avg (1 min) at start |");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for r in &reports {
         let server: Vec<&ProcReport> = r
             .procs
@@ -244,7 +244,7 @@ pub fn table(path: &std::path::Path) -> anyhow::Result<()> {
         let util: f64 = server.iter().map(|p| p.cpu_util).sum();
         let rss: f64 = server.iter().map(|p| p.rss_mib).sum();
         println!(
-            "| {} | {}{} | {} | {:.0} | {:.2} | {:.2} | {} | {:.2} | {:.0}% | {} | {:.0} |",
+            "| {} | {}{} | {} | {:.0} | {:.2} | {:.2} | {} | {:.2} | {:.0}% | {} | {:.0} | {} |",
             r.label,
             r.mode,
             r.rate.map(|x| format!(" @{x}/s")).unwrap_or_default(),
@@ -257,7 +257,8 @@ pub fn table(path: &std::path::Path) -> anyhow::Result<()> {
             util * 100.0,
             db.map(|d| format!("{:.2}", d.cpu_ms_per_op))
                 .unwrap_or_else(|| "-".into()),
-            rss
+            rss,
+            r.load_average.split(' ').next().unwrap_or("")
         );
     }
     println!();
