@@ -277,7 +277,10 @@ pub fn table(path: &std::path::Path) -> anyhow::Result<()> {
     }
     print!("| login step, p50 / p99 ms |");
     for r in reports.iter().filter(|r| r.mode == "login") {
-        print!(" {} |", r.label);
+        match r.rate {
+            Some(x) => print!(" {} @{x}/s |", r.label),
+            None => print!(" {} |", r.label),
+        }
     }
     println!();
     print!("|---|");
