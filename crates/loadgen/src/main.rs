@@ -391,6 +391,7 @@ async fn run(a: RunArgs) -> Result<Report> {
         }
     }
     let load = load_average();
+    let started_unix = rp::now_s();
     let t0 = Instant::now();
     let window_start = t0 + Duration::from_secs(a.warmup);
     let end = window_start + Duration::from_secs(a.duration);
@@ -513,7 +514,7 @@ async fn run(a: RunArgs) -> Result<Report> {
         procs,
         loadgen_cpu_util: (me_after - me_before) / window,
         load_average: load,
-        started_unix: rp::now_s(),
+        started_unix,
     })
 }
 

@@ -553,3 +553,70 @@ pub fn check_loopback(url: &str) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_resolve_against_their_origin() {
+        assert_eq!(
+            origin_of("http://127.0.0.1:8080/a/b?c"),
+            "http://127.0.0.1:8080"
+        );
+        assert_eq!(origin_of("http://127.0.0.1:8080"), "http://127.0.0.1:8080");
+        assert_eq!(
+            absolute(
+                "http://127.0.0.1:1/authorize?x=1",
+                "/authorize/continue?tx=t"
+            ),
+            "http://127.0.0.1:1/authorize/continue?tx=t"
+        );
+        assert_eq!(
+            absolute("http://127.0.0.1:1/x", "https://s.example/cb"),
+            "https://s.example/cb"
+        );
+        assert_eq!(path_of("http://127.0.0.1:1/auth/abc?q"), "/auth/abc?q");
+    }
+
+    #[test]
+    fn cookies_go_to_their_path() {
+        let mut b = Browser::default();
+        b.jar.push(("a".into(), "1".into(), "/".into()));
+        b.jar
+            .push(("i".into(), "2".into(), "/interaction/x".into()));
+        assert_eq!(
+            b.cookie_header("http://127.0.0.1:1/auth").as_deref(),
+            Some("a=1")
+        );
+        assert_eq!(
+            b.cookie_header("http://127.0.0.1:1/interaction/x/continue")
+                .as_deref(),
+            Some("a=1; i=2")
+        );
+    }
+
+    #[test]
+    fn only_loopback_is_a_target() {
+        assert!(check_loopback("http://127.0.0.1:8080/x").is_ok());
+        for bad in [
+            "http://10.0.0.1:80",
+            "http://example.org/",
+            "http://127.0.0.10:1",
+        ] {
+            assert!(check_loopback(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_page_fields_are_read() {
+        let html = r#"<code id="qr-payload">iamsmart:approve?id=ar_1&amp;x=2</code>
+<p class="code" id="match-code">0421</p><a class="button" id="continue" href="/c?tx=1">go</a>"#;
+        assert_eq!(
+            between(html, "<code id=\"qr-payload\">", "</code>"),
+            Some("iamsmart:approve?id=ar_1&amp;x=2")
+        );
+        assert_eq!(between(html, "id=\"match-code\">", "</p>"), Some("0421"));
+        assert_eq!(between(html, "missing", "</p>"), None);
+    }
+}

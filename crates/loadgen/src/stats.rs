@@ -300,3 +300,31 @@ pub fn table(path: &std::path::Path) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let d = Dist::of((1..=100).map(|x| x * 1000).collect());
+        assert_eq!(
+            (d.n, d.p50_ms, d.p99_ms, d.max_ms),
+            (100, 50.0, 99.0, 100.0)
+        );
+        assert_eq!(Dist::of(vec![]).n, 0);
+    }
+
+    #[test]
+    fn watches_parse() {
+        let w = Watch::parse("server:12,13").unwrap();
+        assert_eq!(
+            (w.label.as_str(), w.pids.as_slice()),
+            ("server", &[12, 13][..])
+        );
+        let w = Watch::parse("db:comm=postgres").unwrap();
+        assert_eq!(w.comm.as_deref(), Some("postgres"));
+        assert!(Watch::parse("nolabel").is_err());
+        assert!(cpu_secs(std::process::id()).is_some());
+    }
+}
