@@ -28,18 +28,20 @@ pub fn routes() -> Router<AppState> {
         .route("/account/consents/revoke", post(consent_revoke))
 }
 
-struct Nav {
-    overview: &'static str,
-    passkeys: &'static str,
-    consents: &'static str,
-    sign_out: &'static str,
+pub(super) struct Nav {
+    pub(super) overview: &'static str,
+    pub(super) passkeys: &'static str,
+    pub(super) consents: &'static str,
+    pub(super) dealings: &'static str,
+    pub(super) sign_out: &'static str,
 }
 
-fn nav(lang: Lang) -> Nav {
+pub(super) fn nav(lang: Lang) -> Nav {
     Nav {
         overview: lang.t("My account", "我的帳戶"),
         passkeys: lang.t("Passkeys", "通行密鑰"),
         consents: lang.t("Consents", "同意"),
+        dealings: lang.t("Dealings", "往來紀錄"),
         sign_out: lang.t("Sign out", "登出"),
     }
 }
@@ -102,7 +104,7 @@ struct ConsentsTemplate<'a> {
     withdraw_label: &'a str,
 }
 
-fn day(ms: i64) -> String {
+pub(super) fn day(ms: i64) -> String {
     let days = ms.div_euclid(86_400_000);
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
     let z = days + 719_468;
@@ -118,7 +120,10 @@ fn day(ms: i64) -> String {
 }
 
 /// The signed-in resident, or a redirect to sign in.
-async fn signed_in(s: &AppState, headers: &HeaderMap) -> Result<(Session, String), Response> {
+pub(super) async fn signed_in(
+    s: &AppState,
+    headers: &HeaderMap,
+) -> Result<(Session, String), Response> {
     let cookie = session_of(s, headers).unwrap_or_default().to_string();
     match session::session(&s.platform, Some(&cookie)).await {
         Ok(Some(sess)) => Ok((sess, cookie)),
@@ -297,7 +302,7 @@ async fn passkey_add(
     }
 }
 
-async fn form_action(
+pub(super) async fn form_action(
     s: &AppState,
     headers: &HeaderMap,
     uri: &Uri,

@@ -2,6 +2,7 @@
 //! files (no external resources: styles and scripts are served from here).
 mod account;
 pub mod common;
+mod dealings;
 mod login;
 
 use crate::AppState;
@@ -14,6 +15,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .merge(login::routes())
         .merge(account::routes())
+        .merge(dealings::routes())
         .route(
             "/static/login.js",
             get(|| asset("text/javascript", include_str!("login.js"))),

@@ -1,0 +1,358 @@
+//! The resident's personal dealings: every login, data release, e-ME form and exchange, per
+//! service, with the gateway consents behind them; pause, resume and revoke a consent, download
+//! its receipt, and download everything as JSON.
+use super::account::{day, form_action, nav, signed_in, Nav};
+use super::common::{Lang, Ui, UiView};
+use super::login::field_label;
+use crate::error::RequestId;
+use crate::oauth::{one, parse_form};
+use crate::AppState;
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Router};
+use iamsmart_domain::exchange::dealings::{self, Dealing, ServiceDealings};
+use iamsmart_domain::exchange::{consents, providers};
+use iamsmart_domain::oidc::session;
+use serde::Deserialize;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/account/dealings", get(page))
+        .route("/account/dealings.json", get(download))
+        .route("/account/dealings/receipt", get(receipt))
+        .route("/account/dealings/consent", post(consent_action))
+}
+
+struct Row {
+    when: String,
+    what: &'static str,
+    items: String,
+    outcome: String,
+    refused: bool,
+}
+
+struct ConsentRow {
+    id: String,
+    status: String,
+    status_label: &'static str,
+    items: String,
+    purpose: String,
+    until: String,
+    keep: String,
+    can_pause: bool,
+    can_resume: bool,
+    can_revoke: bool,
+    has_receipt: bool,
+}
+
+struct Service {
+    name: String,
+    consents: Vec<ConsentRow>,
+    rows: Vec<Row>,
+}
+
+#[derive(Template)]
+#[template(path = "pages/dealings.html")]
+struct DealingsTemplate<'a> {
+    ui: UiView,
+    title: &'a str,
+    nav: Nav,
+    csrf: String,
+    intro: &'a str,
+    download_label: &'a str,
+    empty: &'a str,
+    services: Vec<Service>,
+    consents_heading: &'a str,
+    history_heading: &'a str,
+    when_label: &'a str,
+    what_label: &'a str,
+    items_label: &'a str,
+    outcome_label: &'a str,
+    purpose_label: &'a str,
+    until_label: &'a str,
+    keep_label: &'a str,
+    pause_label: &'a str,
+    resume_label: &'a str,
+    revoke_label: &'a str,
+    receipt_label: &'a str,
+}
+
+/// Date and time in Hong Kong (UTC+8).
+fn when(ms: i64) -> String {
+    let local = ms + 8 * 3_600_000;
+    let mins = local.rem_euclid(86_400_000) / 60_000;
+    format!("{} {:02}:{:02}", day(local), mins / 60, mins % 60)
+}
+
+fn kind_label(lang: Lang, kind: &str) -> &'static str {
+    match kind {
+        "login" => lang.t("Signed in", "登入"),
+        "eme" => lang.t("Form filled (e-ME)", "填表（「智方便」個人資料）"),
+        "exchange" => lang.t("Data passed between departments", "部門間傳遞資料"),
+        "consent" => lang.t("Consent given", "給予同意"),
+        "consent_change" => lang.t("Consent changed", "同意已更改"),
+        "signature" => lang.t("Document signed", "簽署文件"),
+        _ => lang.t("Other", "其他"),
+    }
+}
+
+fn status_label(lang: Lang, status: &str) -> &'static str {
+    match status {
+        "ACTIVE" => lang.t("Active", "有效"),
+        "PAUSED" => lang.t("Paused", "已暫停"),
+        "REVOKED" => lang.t("Revoked", "已撤回"),
+        "EXPIRED" => lang.t("Expired", "已屆滿"),
+        "PENDING" => lang.t("Waiting for you", "等待你回覆"),
+        "DENIED" => lang.t("Declined", "已拒絕"),
+        _ => lang.t("Unknown", "不明"),
+    }
+}
+
+fn outcome_label(lang: Lang, d: &Dealing) -> String {
+    let base = match d.outcome.as_deref() {
+        None => return String::new(),
+        Some("ok") => lang.t("Done", "完成"),
+        Some("none") => lang.t("No record held", "沒有相關紀錄"),
+        Some("refused") => lang.t("Refused", "已拒絕"),
+        Some("provider_error") => lang.t("The department did not answer", "部門未能回應"),
+        Some(s) => status_label(lang, s),
+    };
+    match (&d.detail, d.kind.as_str()) {
+        (Some(detail), "exchange") if d.outcome.as_deref() != Some("ok") => {
+            format!("{base} ({detail})")
+        }
+        _ => base.to_string(),
+    }
+}
+
+fn item_names(lang: Lang, catalogue: &[providers::Published], items: &[String]) -> String {
+    items
+        .iter()
+        .map(|i| match i.split_once('/') {
+            Some((p, it)) => catalogue
+                .iter()
+                .find(|c| c.provider == p && c.def.item == it)
+                .map(|c| {
+                    let (prov, title) = match lang {
+                        Lang::Zh => (&c.provider_zh, &c.def.title_zh),
+                        Lang::En => (&c.provider_en, &c.def.title_en),
+                    };
+                    format!("{title} ({prov})")
+                })
+                .unwrap_or_else(|| i.clone()),
+            None => field_label(lang, i).to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn service_view(lang: Lang, catalogue: &[providers::Published], s: &ServiceDealings) -> Service {
+    let consents = s
+        .consents
+        .iter()
+        .map(|c| {
+            let names: Vec<String> = c
+                .items
+                .iter()
+                .map(|i| format!("{}/{}", i.provider, i.item))
+                .collect();
+            ConsentRow {
+                id: c.consent_id.clone(),
+                status: c.status.to_lowercase(),
+                status_label: status_label(lang, &c.status),
+                items: item_names(lang, catalogue, &names),
+                purpose: c.purpose_text.clone(),
+                until: c.expires_at.map(day).unwrap_or_default(),
+                keep: match lang {
+                    Lang::Zh => format!("{} 日", c.data_life_days),
+                    Lang::En => format!("{} days", c.data_life_days),
+                },
+                can_pause: c.status == "ACTIVE",
+                can_resume: c.status == "PAUSED",
+                can_revoke: ["ACTIVE", "PAUSED", "PENDING"].contains(&c.status.as_str()),
+                has_receipt: c.artefact.is_some(),
+            }
+        })
+        .collect();
+    let rows = s
+        .dealings
+        .iter()
+        .map(|d| {
+            let mut items = d.items.clone();
+            if d.kind == "exchange" {
+                if let Some(p) = &d.provider {
+                    items = items.iter().map(|i| format!("{p}/{i}")).collect();
+                }
+            }
+            let mut names = item_names(lang, catalogue, &items);
+            if d.kind == "eme" {
+                if let Some(form) = &d.detail {
+                    names = format!("{form}: {names}");
+                }
+            }
+            Row {
+                when: when(d.at),
+                what: kind_label(lang, &d.kind),
+                items: names,
+                outcome: if d.kind == "eme" && d.outcome.as_deref() == Some("ok") {
+                    lang.t("Done", "完成").into()
+                } else {
+                    outcome_label(lang, d)
+                },
+                refused: matches!(d.outcome.as_deref(), Some("refused" | "provider_error")),
+            }
+        })
+        .collect();
+    Service {
+        name: s.service.clone(),
+        consents,
+        rows,
+    }
+}
+
+async fn page(State(s): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
+    let (sess, cookie) = match signed_in(&s, &headers).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let ui = Ui::new(&s, &headers, &uri, None, "/account/dealings");
+    let lang = ui.lang;
+    let (list, catalogue) = match tokio::try_join!(
+        dealings::for_resident(&s.platform, &sess.resident_id),
+        providers::catalogue(&s.platform)
+    ) {
+        Ok(x) => x,
+        Err(e) => return crate::error::ApiError::from(e).into_response(),
+    };
+    ui.render(
+        StatusCode::OK,
+        &DealingsTemplate {
+            ui: ui.view(),
+            title: lang.t("My dealings", "我的往來紀錄"),
+            nav: nav(lang),
+            csrf: session::csrf_token(&s.platform, &cookie),
+            intro: lang.t(
+                "Everything you did with each service through iAM Smart, newest first, with the consents behind it. Pausing or revoking a consent stops the service's next request at once.",
+                "你透過「智方便」與各服務的所有往來，最新的在前，並列出相關的同意。暫停或撤回同意後，服務的下一個要求會即時被拒絕。",
+            ),
+            download_label: lang.t("Download all (JSON)", "下載全部紀錄（JSON）"),
+            empty: lang.t("Nothing yet.", "暫時沒有紀錄。"),
+            services: list.iter().map(|x| service_view(lang, &catalogue, x)).collect(),
+            consents_heading: lang.t("Data consents", "資料同意"),
+            history_heading: lang.t("History", "紀錄"),
+            when_label: lang.t("When (Hong Kong time)", "時間（香港時間）"),
+            what_label: lang.t("What", "事項"),
+            items_label: lang.t("Information", "資料"),
+            outcome_label: lang.t("Outcome", "結果"),
+            purpose_label: lang.t("Purpose", "目的"),
+            until_label: lang.t("Valid until", "有效至"),
+            keep_label: lang.t("The service may keep the data for", "服務可保留資料"),
+            pause_label: lang.t("Pause", "暫停"),
+            resume_label: lang.t("Resume", "恢復"),
+            revoke_label: lang.t("Revoke", "撤回"),
+            receipt_label: lang.t("Download receipt", "下載收據"),
+        },
+    )
+}
+
+fn json_download(name: &str, body: &serde_json::Value) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "application/json".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+            (header::CACHE_CONTROL, "no-store".to_string()),
+        ],
+        serde_json::to_string_pretty(body).unwrap_or_default(),
+    )
+        .into_response()
+}
+
+/// Everything, as JSON.
+async fn download(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    let (sess, _) = match signed_in(&s, &headers).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    match dealings::for_resident(&s.platform, &sess.resident_id).await {
+        Ok(list) => json_download(
+            "iamsmart-dealings.json",
+            &serde_json::json!({ "format": "iamsmart-dealings/1", "exported_at": s.platform.clock.now_ms(), "services": list }),
+        ),
+        Err(e) => crate::error::ApiError::from(e).into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct ReceiptQuery {
+    id: String,
+}
+
+async fn receipt(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<ReceiptQuery>,
+) -> Response {
+    let (sess, _) = match signed_in(&s, &headers).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    match dealings::receipt(&s.platform, &sess.resident_id, &q.id).await {
+        Ok(r) => json_download(
+            &format!(
+                "consent-receipt-{}.json",
+                q.id.chars()
+                    .filter(char::is_ascii_alphanumeric)
+                    .collect::<String>()
+            ),
+            &r,
+        ),
+        Err(e) => crate::error::ApiError::from(e).into_response(),
+    }
+}
+
+async fn consent_action(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Extension(rid): Extension<RequestId>,
+    body: axum::body::Bytes,
+) -> Response {
+    let p = s.platform.clone();
+    let form = parse_form(&body);
+    let id = one(&form, "consent_id")
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+        .to_string();
+    let action = one(&form, "action")
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+        .to_string();
+    form_action(
+        &s,
+        &headers,
+        &uri,
+        rid.0,
+        &body,
+        "/account/dealings",
+        async move |sess, _| {
+            if !["pause", "resume", "revoke"].contains(&action.as_str()) {
+                return Err(iamsmart_domain::DomainError::Invalid {
+                    field: "action",
+                    message: "pause, resume or revoke".into(),
+                });
+            }
+            consents::resident_action(&p, &sess.resident_id, &id, &action)
+                .await
+                .map(|_| ())
+        },
+    )
+    .await
+}
