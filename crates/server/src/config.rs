@@ -210,7 +210,8 @@ impl Default for WebauthnConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseConfig {
-    /// Connections in the pool.
+    /// Connections in each pool (reads, and on PostgreSQL writes: up to twice this many
+    /// connections per process there).
     pub max_connections: u32,
     /// Seconds to wait for a connection before answering 503.
     pub acquire_timeout_secs: u64,

@@ -531,3 +531,74 @@ async fn fifty_concurrent_redemptions_of_one_code_refresh_token_or_request_uri_o
     }
     assert_eq!(ok, 1, "exactly one use of an assertion jti");
 }
+
+/// Many token requests at once with a small connection pool: each redemption and refresh holds
+/// a write transaction while it reads the grant and the resident, so on PostgreSQL (where reads
+/// and writes once shared one pool) they used to wait on each other until the pool timed out
+/// and answered 503. Every request must succeed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_redemptions_and_refreshes_do_not_exhaust_a_small_pool() {
+    let site = Site::new().await;
+    let srv = site
+        .serve(&[
+            ("IAMSMART_HTTP__RATE_LIMIT_PER_IP_PER_MINUTE", "0"),
+            ("IAMSMART_DATABASE__MAX_CONNECTIONS", "2"),
+            ("IAMSMART_DATABASE__ACQUIRE_TIMEOUT_SECS", "1"),
+        ])
+        .await;
+    let rp = std::sync::Arc::new(Rp::register(&site, &srv, "fapi2", &[]));
+    let (_, home) = resident_with_app(&site, "basic").await;
+    point_app(&home, &srv.base);
+    let mut codes = Vec::new();
+    for _ in 0..8 {
+        let (request_uri, verifier, _, _) = rp.par("openid", &[]).await;
+        let q = login(
+            &browser(),
+            &home,
+            &rp.url(&format!(
+                "/authorize?client_id={}&request_uri={}",
+                rp.client_id,
+                percent(&request_uri)
+            )),
+        )
+        .await;
+        codes.push((q["code"].clone(), verifier));
+    }
+    let tasks: Vec<_> = codes
+        .into_iter()
+        .map(|(code, verifier)| {
+            let rp = rp.clone();
+            tokio::spawn(async move {
+                let r = rp.token(&code, &verifier).await;
+                (r.status().as_u16(), r.text().await.unwrap())
+            })
+        })
+        .collect();
+    let mut refresh_tokens = Vec::new();
+    for t in tasks {
+        let (status, body) = t.await.unwrap();
+        assert_eq!(status, 200, "{body}");
+        let v: Value = serde_json::from_str(&body).unwrap();
+        refresh_tokens.push(v["refresh_token"].as_str().unwrap().to_string());
+    }
+    let tasks: Vec<_> = refresh_tokens
+        .into_iter()
+        .map(|rt| {
+            let rp = rp.clone();
+            tokio::spawn(async move {
+                let r = rp
+                    .post(
+                        "/token",
+                        &[("grant_type", "refresh_token"), ("refresh_token", &rt)],
+                        true,
+                    )
+                    .await;
+                (r.status().as_u16(), r.text().await.unwrap())
+            })
+        })
+        .collect();
+    for t in tasks {
+        let (status, body) = t.await.unwrap();
+        assert_eq!(status, 200, "{body}");
+    }
+}

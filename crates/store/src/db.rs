@@ -18,7 +18,7 @@ pub enum Backend {
 /// Pool settings.
 #[derive(Debug, Clone)]
 pub struct DbOptions {
-    /// Connections in the (read) pool.
+    /// Connections in the read pool (and, on PostgreSQL, in the write pool too).
     pub max_connections: u32,
     /// How long a request waits for a connection before the database counts as unavailable.
     pub acquire_timeout: Duration,
@@ -36,7 +36,8 @@ impl Default for DbOptions {
     }
 }
 
-/// The database: a writer pool and a reader pool (the same pool on PostgreSQL).
+/// The database: a writer pool and a reader pool (on SQLite the writer has one connection;
+/// on PostgreSQL each pool has `max_connections`).
 #[derive(Debug, Clone)]
 pub struct Db {
     backend: Backend,
@@ -156,16 +157,23 @@ impl Db {
                 sync,
             })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            let pool = AnyPoolOptions::new()
-                .max_connections(opts.max_connections.max(2))
-                .acquire_timeout(opts.acquire_timeout)
-                .connect(url)
-                .await
-                .map_err(classify)?;
+            // Two pools, as on SQLite: a request holding a write transaction may read through
+            // the read pool (the grant, the resident), and nothing holds a read connection
+            // while it waits for a write one, so requests can never wait on each other in a
+            // circle. With one shared pool, as many concurrent transactions as connections
+            // each waited for a second connection until the pool timed out.
+            let pool = |n: u32| {
+                AnyPoolOptions::new()
+                    .max_connections(n.max(2))
+                    .acquire_timeout(opts.acquire_timeout)
+                    .connect(url)
+            };
+            let write = pool(opts.max_connections).await.map_err(classify)?;
+            let read = pool(opts.max_connections).await.map_err(classify)?;
             Ok(Db {
                 backend: Backend::Postgres,
-                write: pool.clone(),
-                read: pool,
+                write,
+                read,
                 sync: None,
             })
         } else {
