@@ -38,6 +38,15 @@ pub enum DomainError {
         /// Seconds to wait.
         retry_after_secs: u64,
     },
+    /// A limit the caller agreed to (such as a consent's fetches per day) is reached; the
+    /// request may be made again later.
+    #[error("{message}")]
+    LimitReached {
+        /// Why.
+        message: &'static str,
+        /// Seconds until the next request can succeed.
+        retry_after_secs: u64,
+    },
     /// The caller is not authenticated (or its credential is revoked or stale).
     #[error("{0}")]
     Unauthenticated(&'static str),

@@ -647,6 +647,22 @@ async fn eme_form_filling_pushed_or_by_qr_code_releases_exactly_the_approved_fie
     assert_eq!(out["status"], "denied");
     assert!(out["reason"].as_str().unwrap().contains("name_en"), "{out}");
     assert!(out.get("data").is_none());
+    // Every later poll gives the same answer, with the reason.
+    let again: Value = svc
+        .api(
+            "GET",
+            &format!(
+                "/eme/v1/requests/{}",
+                started["request_id"].as_str().unwrap()
+            ),
+            &token,
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again, out);
 
     // Anonymous e-ME: a service with a secret and no keys shows a QR code; the resident scans
     // it; the data comes signed (not encrypted: the service registered no key).

@@ -133,6 +133,22 @@ impl From<DomainError> for ApiError {
                 a.retry_after = Some(retry_after_secs);
                 a
             }
+            DomainError::LimitReached {
+                message,
+                retry_after_secs,
+            } => {
+                let mut a = ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "limit-reached",
+                    "A limit was reached",
+                )
+                .detail(format!(
+                    "{message}; try again in {}",
+                    human_wait(retry_after_secs)
+                ));
+                a.retry_after = Some(retry_after_secs);
+                a
+            }
             DomainError::Unauthenticated(m) => ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",

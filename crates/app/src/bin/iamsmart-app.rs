@@ -270,6 +270,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     let asked: Vec<String> =
                         serde_json::from_value(r.details["fields"].clone()).unwrap_or_default();
                     let chosen = match fields {
+                        Some(_) if asked.is_empty() => anyhow::bail!(
+                            "--fields chooses personal data fields; this {} request has none to choose (approve it whole or deny it)",
+                            r.kind
+                        ),
                         Some(f) => {
                             if let Some(bad) = f.iter().find(|x| !asked.contains(x)) {
                                 anyhow::bail!(

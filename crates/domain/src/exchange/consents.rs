@@ -484,6 +484,7 @@ async fn set_status(
     // A consent's record is kept while the requester may keep data fetched under it.
     let purge_at = match status {
         "DENIED" => now + 30 * 86_400_000,
+        "EXPIRED" => v.expires_at.unwrap_or(now).min(now) + v.data_life_days * 86_400_000,
         _ => now + v.data_life_days * 86_400_000,
     };
     let mut tx = p.db.begin().await?;
@@ -575,6 +576,18 @@ pub async fn resident_action(
 /// this). Audit entries stay.
 pub async fn purge(p: &Platform) -> Result<u64> {
     let now = p.clock.now_ms();
+    // Settle consents nobody has looked at: past their expiry, or waiting for an answer long
+    // after the approval expired; then they follow their retention like the others.
+    let unsettled: Vec<String> = sqlx::query_scalar(
+        "SELECT id FROM data_consents WHERE (status IN ('ACTIVE', 'PAUSED') AND expires_at <= $1) OR (status = 'PENDING' AND created_at <= $2) LIMIT 500",
+    )
+    .bind(now)
+    .bind(now - 86_400_000)
+    .fetch_all(p.db.reader())
+    .await?;
+    for id in unsettled {
+        get(p, &id).await?;
+    }
     let due: Vec<String> = sqlx::query_scalar(
         "SELECT id FROM data_consents WHERE purge_at IS NOT NULL AND purge_at <= $1 AND status <> 'ACTIVE' AND status <> 'PAUSED' LIMIT 500",
     )

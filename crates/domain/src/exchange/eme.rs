@@ -220,7 +220,8 @@ pub async fn outcome(p: &Platform, client: &Client, id: &str) -> Result<Outcome>
         data: None,
         reason: reason.map(str::to_string),
     };
-    if status != "pending" {
+    // A denied request is looked at again (without writing) so that every poll gives the reason.
+    if status != "pending" && status != "denied" {
         return Ok(out(&status, None));
     }
     let a = approvals::status(p, &approval_id).await?;
@@ -252,6 +253,9 @@ pub async fn outcome(p: &Platform, client: &Client, id: &str) -> Result<Outcome>
             .execute(p.db.writer())
             .await?;
         return Ok(out("denied", Some(&reason)));
+    }
+    if status != "pending" {
+        return Ok(out(&status, None));
     }
     let resident = crate::identity::get(p, &d.resident_id).await?;
     let now = p.clock.now_ms();

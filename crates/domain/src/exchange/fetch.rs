@@ -155,8 +155,8 @@ pub async fn fetch(
             .await
         }
         "recurring" => {
-            let today: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM exchange_log WHERE consent_id = $1 AND outcome = 'ok' AND at > $2",
+            let (today, oldest): (i64, Option<i64>) = sqlx::query_as(
+                "SELECT COUNT(*), MIN(at) FROM exchange_log WHERE consent_id = $1 AND outcome = 'ok' AND at > $2",
             )
             .bind(consent_id)
             .bind(now - 86_400_000)
@@ -170,8 +170,10 @@ pub async fn fetch(
             if today >= v.frequency_per_day.unwrap_or(1) * providers.max(1) {
                 return refuse(
                     "frequency",
-                    DomainError::TooManyAttempts {
-                        retry_after_secs: 3600,
+                    DomainError::LimitReached {
+                        message: "this consent's fetches for the last 24 hours are used up",
+                        retry_after_secs: oldest
+                            .map_or(60, |o| ((o + 86_400_000 - now) / 1000).max(1) as u64),
                     },
                 )
                 .await;

@@ -24,14 +24,16 @@ use crate::connector::SignedClient;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-/// Per-process state of the gateway: a signed client per provider.
+/// Per-process state of the gateway: a signed client per provider and address (a provider
+/// registered again at another address, by this process or another, gets a new client at the
+/// next fetch, since every fetch reads the address from the database).
 #[derive(Debug, Default)]
 pub struct Gateway {
-    clients: Mutex<HashMap<String, SignedClient>>,
+    clients: Mutex<HashMap<String, (String, SignedClient)>>,
 }
 
 impl Gateway {
-    /// The signed client for a provider at `base_url` (made once per process).
+    /// The signed client for a provider at `base_url` (made once per process and address).
     pub fn client(
         &self,
         keys: &crate::keys::KeyService,
@@ -39,8 +41,10 @@ impl Gateway {
         base_url: &str,
     ) -> crate::error::Result<SignedClient> {
         if let Ok(c) = self.clients.lock() {
-            if let Some(found) = c.get(provider) {
-                return Ok(found.clone());
+            if let Some((at, found)) = c.get(provider) {
+                if at == base_url {
+                    return Ok(found.clone());
+                }
             }
         }
         let client = SignedClient::new(
@@ -51,7 +55,7 @@ impl Gateway {
             std::time::Duration::from_secs(10),
         )?;
         if let Ok(mut c) = self.clients.lock() {
-            c.insert(provider.to_string(), client.clone());
+            c.insert(provider.to_string(), (base_url.to_string(), client.clone()));
         }
         Ok(client)
     }

@@ -208,3 +208,60 @@ async fn a_purpose_that_does_not_match_is_refused() {
         .unwrap_err();
     assert!(matches!(e, DomainError::NotFound));
 }
+
+#[tokio::test]
+async fn a_recurring_consent_allows_its_fetches_per_day_then_says_when_to_come_back() {
+    let t = platform().await;
+    let bank = requester(&t).await;
+    active_consent(&t, &bank.id, "dc_daily", 30, 30).await;
+    sqlx::query("UPDATE data_consents SET fetch_type = 'recurring', frequency_per_day = 1 WHERE id = 'dc_daily'")
+        .execute(t.p.db.writer())
+        .await
+        .unwrap();
+    // One successful fetch two hours ago uses up the day.
+    let two_hours_ago = t.p.clock.now_ms() - 2 * 3_600_000;
+    sqlx::query(
+        "INSERT INTO exchange_log (id, kind, consent_id, client_id, resident_id, provider_id, items, at, outcome, bytes, duration_ms)
+         VALUES ('x_1', 'fetch', 'dc_daily', $1, 'r_test', 'ird', '[\"salaries_tax\"]', $2, 'ok', 100, 3)",
+    )
+    .bind(&bank.id)
+    .bind(two_hours_ago)
+    .execute(t.p.db.writer())
+    .await
+    .unwrap();
+    let e = fetch::fetch(&t.p, &bank, "dc_daily", "credit-assessment", &[])
+        .await
+        .unwrap_err();
+    match e {
+        DomainError::LimitReached {
+            retry_after_secs, ..
+        } => assert_eq!(retry_after_secs, 22 * 3600),
+        other => panic!("{other:?}"),
+    }
+    // The refusal is in the resident's record.
+    let refused: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM exchange_log WHERE consent_id = 'dc_daily' AND outcome = 'refused'",
+    )
+    .fetch_one(t.p.db.reader())
+    .await
+    .unwrap();
+    assert_eq!(refused, 1);
+}
+
+#[tokio::test]
+async fn consents_nobody_reads_still_expire_and_are_erased() {
+    let t = platform().await;
+    let bank = requester(&t).await;
+    active_consent(&t, &bank.id, "dc_unread", 2, 1).await;
+    t.clock.advance(2 * DAY + 1);
+    // The purge settles it (EXPIRED, kept for its data life from the end of the consent) ...
+    assert_eq!(consents::purge(&t.p).await.unwrap(), 0);
+    assert_eq!(
+        consents::get(&t.p, "dc_unread").await.unwrap().status,
+        "EXPIRED"
+    );
+    // ... and erases it when that has passed.
+    t.clock.advance(DAY);
+    assert_eq!(consents::purge(&t.p).await.unwrap(), 1);
+    assert!(!exists(&t, "dc_unread").await);
+}

@@ -244,7 +244,7 @@ async fn register_provider(
     body: axum::body::Bytes,
 ) -> ApiResult<impl IntoResponse> {
     let def: providers::ProviderDef = json_body(&body)?;
-    providers::register(&s.platform, &def, &format!("operator:{}", op.0)).await?;
+    providers::register(&s.platform, &def, &op.0).await?;
     Ok((
         StatusCode::CREATED,
         Json(serde_json::json!({ "id": def.id, "items": def.items.len() })),
