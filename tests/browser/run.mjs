@@ -306,6 +306,61 @@ try {
     await ctx.close();
   });
 
+  await test('data exchange: the service fetches the licence with consent; dealings page: pause, resume, revoke', async () => {
+    const ctx = await context(DESKTOP);
+    const page = await ctx.newPage();
+    await toLogin(page);
+    await answerInApp(page, home);
+    const consentForm = page.locator('#consent-form');
+    const form = page.locator('#application-form');
+    await Promise.race([consentForm.waitFor({ timeout: 15_000 }), form.waitFor({ timeout: 15_000 })]);
+    if (await consentForm.count()) await page.locator('#allow').click();
+    await form.waitFor({ timeout: 15_000 });
+    // The service asks the Transport Department through the gateway; the page waits (and
+    // refreshes itself) while the resident answers in the app.
+    await page.locator('#fetch-licence').click();
+    await page.locator('#licence-waiting').waitFor({ timeout: 15_000 });
+    await accessible(page, 'service waiting for consent');
+    await shot(page, 'service-licence-wait-desktop-en');
+    const req = app(home, ['pending']).find((r) => r.kind === 'data_consent');
+    assert(req, 'the consent request is on the phone');
+    assert(JSON.stringify(req.details).includes('Transport Department'), 'the department is named');
+    app(home, ['approve', req.id, '--yes']);
+    await page.locator('#licence-note').waitFor({ timeout: 20_000 });
+    const note = await page.locator('#licence-note').textContent();
+    const licence = await page.locator('#licence').inputValue();
+    assert(/^DL\d{7}$/.test(licence) || note.includes('holds no'), `licence filled in or none held: ${licence} ${note}`);
+    await accessible(page, 'service form with the licence');
+    await shot(page, 'service-form-licence-desktop-en');
+    // The resident's dealings: the login, the consent and the exchange, per service.
+    await page.goto(`${base}/account/dealings`);
+    const row = page.locator('.data-consent').first();
+    await row.waitFor({ timeout: 15_000 });
+    assert((await row.textContent()).includes('Driving licence'), 'the item is named');
+    assert(await page.locator('table.dealings td', { hasText: 'Data passed between departments' }).count() > 0, 'the exchange is listed');
+    await accessible(page, 'dealings page');
+    await shot(page, 'dealings-desktop-en');
+    const receipt = await page.request.get(`${base}${await row.locator('a[href*="receipt"]').getAttribute('href')}`);
+    assert(receipt.ok() && (await receipt.text()).includes('consent'), 'the receipt downloads');
+    const all = await page.request.get(`${base}/account/dealings.json`);
+    assert(all.ok() && (await all.json()).format === 'iamsmart-dealings/1', 'everything downloads as JSON');
+    await row.locator('button', { hasText: 'Pause' }).click();
+    await page.locator('.data-consent .status-paused').first().waitFor({ timeout: 15_000 });
+    await page.locator('.data-consent').first().locator('button', { hasText: 'Resume' }).click();
+    await page.locator('.data-consent .status-active').first().waitFor({ timeout: 15_000 });
+    await page.locator('.data-consent').first().locator('button', { hasText: 'Revoke' }).click();
+    await page.locator('.data-consent .status-revoked').first().waitFor({ timeout: 15_000 });
+    assert(await page.locator('.data-consent').first().locator('button').count() === 0, 'nothing more to do once revoked');
+    // In Chinese, and at phone width.
+    await page.goto(`${base}/account/dealings?lang=zh-HK`);
+    assert((await page.locator('html').getAttribute('lang')) === 'zh-HK', 'Chinese page');
+    await accessible(page, 'dealings page (zh)');
+    await shot(page, 'dealings-desktop-zh');
+    await page.setViewportSize(PHONE);
+    await shot(page, 'dealings-phone-zh');
+    await ctx.close();
+  });
+
   await test('error pages explain, in both languages, with a reference', async () => {
     for (const [lang, locale] of [['en', 'en-GB'], ['zh', 'zh-HK']]) {
       const ctx = await context(DESKTOP, locale);

@@ -28,6 +28,9 @@ pub struct DemoServiceConfig {
     pub client_id: String,
     /// Client secret.
     pub client_secret: String,
+    /// The key the gateway encrypts data to (registered in the client's JWKS); without it the
+    /// form offers no fetch from the Transport Department.
+    pub enc_key: Option<Arc<iamsmart_crypto::jwe::EncryptionKey>>,
 }
 
 struct Pending {
@@ -36,10 +39,56 @@ struct Pending {
     created: std::time::Instant,
 }
 
-struct Demo {
-    cfg: DemoServiceConfig,
-    http: reqwest::Client,
+pub(crate) struct Demo {
+    pub(crate) cfg: DemoServiceConfig,
+    pub(crate) http: reqwest::Client,
     pending: Mutex<HashMap<String, Pending>>,
+    pub(crate) sessions: Mutex<HashMap<String, Session>>,
+}
+
+/// A signed-in applicant (in memory; an hour at most).
+#[derive(Clone)]
+pub(crate) struct Session {
+    /// The resident's subject at this service.
+    pub(crate) sub: String,
+    values: [String; 6],
+    /// The gateway consent asked for, if any.
+    pub(crate) consent: Option<String>,
+    /// The licence number fetched through the gateway.
+    pub(crate) licence: String,
+    /// What the fetch said.
+    pub(crate) note: Option<String>,
+    created: std::time::Instant,
+}
+
+const SESSION_COOKIE: &str = "demo_sid";
+
+impl Demo {
+    /// The applicant's session (from the cookie).
+    pub(crate) fn session(&self, headers: &HeaderMap) -> Option<(String, Session)> {
+        let id = headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .find_map(|c| c.trim().strip_prefix(&format!("{SESSION_COOKIE}=")))?
+            .to_string();
+        let mut all = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        all.retain(|_, v| v.created.elapsed().as_secs() < 3600);
+        all.get(&id).cloned().map(|s| (id, s))
+    }
+
+    /// Change the applicant's session.
+    pub(crate) fn update(&self, id: &str, f: impl FnOnce(&mut Session)) {
+        if let Some(s) = self
+            .sessions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_mut(id)
+        {
+            f(s);
+        }
+    }
 }
 
 fn b64(b: &[u8]) -> String {
@@ -64,7 +113,7 @@ fn enc(s: &str) -> String {
     out
 }
 
-fn zh(headers: &HeaderMap) -> bool {
+pub(crate) fn zh(headers: &HeaderMap) -> bool {
     headers
         .get(header::ACCEPT_LANGUAGE)
         .and_then(|v| v.to_str().ok())
@@ -81,11 +130,18 @@ pub fn router(cfg: DemoServiceConfig) -> Router {
             .build()
             .unwrap_or_default(),
         pending: Mutex::new(HashMap::new()),
+        sessions: Mutex::new(HashMap::new()),
     });
     Router::new()
         .route("/", get(start))
         .route("/login", get(login))
         .route("/callback", get(callback))
+        .route("/form", get(form))
+        .route(
+            "/licence",
+            get(crate::demo_licence::progress).post(crate::demo_licence::request),
+        )
+        .route("/licence/state", get(crate::demo_licence::state))
         .route("/submit", post(submit))
         .route("/healthz", get(|| async { "ok" }))
         .route("/static/service.css", get(css))
@@ -101,13 +157,13 @@ pub async fn serve(
     Ok(())
 }
 
-struct Text {
-    lang: &'static str,
-    title: &'static str,
-    department: &'static str,
+pub(crate) struct Text {
+    pub(crate) lang: &'static str,
+    pub(crate) title: &'static str,
+    pub(crate) department: &'static str,
 }
 
-fn text(zh: bool) -> Text {
+pub(crate) fn text(zh: bool) -> Text {
     if zh {
         Text {
             lang: "zh-HK",
@@ -139,6 +195,12 @@ struct FormPage {
     labels: [&'static str; 6],
     values: [String; 6],
     licence_label: &'static str,
+    licence: String,
+    /// Whether the fetch from the Transport Department is offered (the service has a key).
+    can_fetch: bool,
+    licence_note: Option<String>,
+    fetch_intro: &'static str,
+    fetch_button: &'static str,
     submit: &'static str,
 }
 
@@ -152,7 +214,7 @@ struct MessagePage {
     error: bool,
 }
 
-fn page<T: Template>(status: StatusCode, t: &T) -> Response {
+pub(crate) fn page<T: Template>(status: StatusCode, t: &T) -> Response {
     match t.render() {
         Ok(h) => (status, [(header::CACHE_CONTROL, "no-store")], Html(h)).into_response(),
         Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "page error").into_response(),
@@ -226,7 +288,7 @@ struct Callback {
     error_description: Option<String>,
 }
 
-fn failure(z: bool, message: String) -> Response {
+pub(crate) fn failure(z: bool, message: String) -> Response {
     page(
         StatusCode::OK,
         &MessagePage {
@@ -289,35 +351,11 @@ async fn callback(
                 .and_then(|v| v.as_str())
                 .unwrap_or_default()
                 .to_string();
-            let labels = if z {
-                [
-                    "英文姓名",
-                    "中文姓名",
-                    "香港身份證號碼",
-                    "出生日期",
-                    "住址",
-                    "流動電話號碼",
-                ]
-            } else {
-                [
-                    "Name in English",
-                    "Name in Chinese",
-                    "HKID number",
-                    "Date of birth",
-                    "Residential address",
-                    "Mobile number",
-                ]
-            };
-            page(
-                StatusCode::OK,
-                &FormPage {
-                    t: text(z),
-                    intro: if z {
-                        "以下資料由「智方便」填上。請核對，然後填寫駕駛執照號碼。"
-                    } else {
-                        "iAM Smart filled in the details below. Check them, then give your driving licence number."
-                    },
-                    labels,
+            let id = random();
+            s.sessions.lock().unwrap_or_else(|e| e.into_inner()).insert(
+                id.clone(),
+                Session {
+                    sub: get("sub"),
                     values: [
                         get("name"),
                         get("name#zh-Hant-HK"),
@@ -326,21 +364,94 @@ async fn callback(
                         address,
                         get("phone_number"),
                     ],
-                    licence_label: if z {
-                        "駕駛執照號碼"
-                    } else {
-                        "Driving licence number"
-                    },
-                    submit: if z {
-                        "遞交申請"
-                    } else {
-                        "Submit application"
-                    },
+                    consent: None,
+                    licence: String::new(),
+                    note: None,
+                    created: std::time::Instant::now(),
                 },
+            );
+            (
+                StatusCode::SEE_OTHER,
+                [
+                    (
+                        header::SET_COOKIE,
+                        format!("{SESSION_COOKIE}={id}; Path=/; HttpOnly; SameSite=Lax"),
+                    ),
+                    (header::LOCATION, "/form".to_string()),
+                ],
             )
+                .into_response()
         }
         Err(e) => failure(z, e),
     }
+}
+
+/// The application form of a signed-in applicant.
+async fn form(State(s): State<Arc<Demo>>, headers: HeaderMap) -> Response {
+    let z = zh(&headers);
+    match s.session(&headers) {
+        Some((_, sess)) => form_page(z, &sess, s.cfg.enc_key.is_some()),
+        None => Redirect::to("/").into_response(),
+    }
+}
+
+/// The form, filled in from the session.
+pub(crate) fn form_page(z: bool, sess: &Session, can_fetch: bool) -> Response {
+    let labels = if z {
+        [
+            "英文姓名",
+            "中文姓名",
+            "香港身份證號碼",
+            "出生日期",
+            "住址",
+            "流動電話號碼",
+        ]
+    } else {
+        [
+            "Name in English",
+            "Name in Chinese",
+            "HKID number",
+            "Date of birth",
+            "Residential address",
+            "Mobile number",
+        ]
+    };
+    page(
+        StatusCode::OK,
+        &FormPage {
+            t: text(z),
+            intro: if z {
+                "以下資料由「智方便」填上。請核對，然後填寫駕駛執照號碼。"
+            } else {
+                "iAM Smart filled in the details below. Check them, then give your driving licence number."
+            },
+            labels,
+            values: sess.values.clone(),
+            licence_label: if z {
+                "駕駛執照號碼"
+            } else {
+                "Driving licence number"
+            },
+            licence: sess.licence.clone(),
+            can_fetch,
+            licence_note: sess.note.clone(),
+            fetch_intro: if z {
+                "可由運輸署的紀錄取得你的駕駛執照資料：你會在「智方便」看到要求，經你同意後才會傳送。"
+            } else {
+                "We can get your driving licence details from the Transport Department's records: you will see the request in iAM Smart, and nothing is passed on unless you agree."
+            },
+            fetch_button: if z {
+                "向運輸署取得我的駕駛執照資料"
+            } else {
+                "Get my driving licence details from the Transport Department"
+            },
+            submit: if z {
+                "遞交申請"
+            } else {
+                "Submit application"
+            },
+        },
+    )
 }
 
 /// Exchange the code, check the ID token, and read userinfo.

@@ -5,6 +5,7 @@
 //! - [`immd`]: the Immigration Department's registry of residents.
 //! - [`demo_service`]: a demo online service that signs residents in with the platform.
 //! - [`providers`]: four departments' data for the Consented Data Exchange Gateway.
+mod demo_licence;
 pub mod demo_service;
 pub mod immd;
 pub mod peer;

@@ -70,18 +70,19 @@ pub async fn run(mut cfg: Config) -> anyhow::Result<()> {
             )
         })?;
     let service_url = cfg.demo.service_url.trim_end_matches('/').to_string();
-    let client = iamsmart_domain::oidc::clients::register(
-        &platform,
-        iamsmart_domain::oidc::clients::ClientMetadata::for_profile(
-            "Online Application for International Driving Permit",
-            vec![format!("{service_url}/callback")],
-            "basic",
-        ),
-        "operator:demo",
-        true,
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!("registering the demo service: {e}"))?;
+    // It is a government service, so it may ask the exchange gateway for the applicant's
+    // driving licence; the data comes encrypted to a key it holds in memory.
+    let enc_key = std::sync::Arc::new(iamsmart_crypto::jwe::EncryptionKey::generate("demo-enc-1")?);
+    let mut meta = iamsmart_domain::oidc::clients::ClientMetadata::for_profile(
+        "Online Application for International Driving Permit",
+        vec![format!("{service_url}/callback")],
+        "basic",
+    );
+    meta.iamsmart_requester_type = Some("government".into());
+    meta.jwks = Some(serde_json::json!({ "keys": [enc_key.public_jwk()?] }));
+    let client = iamsmart_domain::oidc::clients::register(&platform, meta, "operator:demo", true)
+        .await
+        .map_err(|e| anyhow::anyhow!("registering the demo service: {e}"))?;
     let (tx, rx) = tokio::sync::oneshot::channel();
     let cfg2 = cfg.clone();
     let server = tokio::spawn(async move { crate::serve(&cfg2, platform, Some(tx)).await });
@@ -94,6 +95,7 @@ pub async fn run(mut cfg: Config) -> anyhow::Result<()> {
                 public_url: service_url.clone(),
                 client_id: client.client_id.clone(),
                 client_secret: client.client_secret.clone().unwrap_or_default(),
+                enc_key: Some(enc_key),
             },
         ));
         let base = cfg.public_url.clone();

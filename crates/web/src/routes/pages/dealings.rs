@@ -207,7 +207,13 @@ fn service_view(lang: Lang, catalogue: &[providers::Published], s: &ServiceDeali
         })
         .collect();
     Service {
-        name: s.service.clone(),
+        // The platform's own account pages are named in the reader's language.
+        name: if s.client_id == iamsmart_domain::oidc::clients::PORTAL {
+            lang.t("Your iAM Smart account", "你的「智方便」帳戶")
+                .to_string()
+        } else {
+            s.service.clone()
+        },
         consents,
         rows,
     }
