@@ -124,15 +124,33 @@ struct ConsentTemplate<'a> {
     cancel_label: &'a str,
 }
 
+/// The modules of a QR code (error correction M) with one fixed mask. Any of the eight masks
+/// makes a valid code; choosing the "best" one, as `QrCode::new` does, scores all eight and took
+/// 0.9 ms of the login page's CPU, against 20 µs for this.
+fn qr_modules(payload: &str) -> Option<(Vec<qrcode::Color>, usize)> {
+    use qrcode::canvas::{Canvas, MaskPattern};
+    let ec = qrcode::EcLevel::M;
+    let bits = qrcode::bits::encode_auto(payload.as_bytes(), ec).ok()?;
+    let version = bits.version();
+    let data = bits.into_bytes();
+    let (codewords, ec_codewords) = qrcode::ec::construct_codewords(&data, version, ec).ok()?;
+    let mut canvas = Canvas::new(version, ec);
+    canvas.draw_all_functional_patterns();
+    canvas.draw_data(&codewords, &ec_codewords);
+    canvas.apply_mask(MaskPattern::Checkerboard);
+    let width = usize::try_from(version.width()).ok()?;
+    Some((canvas.into_colors(), width))
+}
+
 fn qr_svg(payload: &str) -> String {
-    match qrcode::QrCode::new(payload.as_bytes()) {
-        Ok(code) => code
-            .render::<qrcode::render::svg::Color>()
-            .min_dimensions(220, 220)
-            .quiet_zone(true)
-            .build()
-            .replacen("<svg ", "<svg role=\"img\" aria-label=\"QR code\" ", 1),
-        Err(_) => String::new(),
+    match qr_modules(payload) {
+        Some((modules, width)) => {
+            qrcode::render::Renderer::<qrcode::render::svg::Color>::new(&modules, width, 4)
+                .min_dimensions(220, 220)
+                .build()
+                .replacen("<svg ", "<svg role=\"img\" aria-label=\"QR code\" ", 1)
+        }
+        None => String::new(),
     }
 }
 
@@ -698,4 +716,41 @@ async fn logout_post(
     body: axum::body::Bytes,
 ) -> Response {
     logout_any(s, headers, uri, rid.0, parse_form(&body)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::qr_modules;
+
+    /// The fixed-mask code reads back (with an independent decoder) as the payload.
+    #[test]
+    fn the_login_qr_code_decodes_to_its_payload() {
+        for payload in [
+            "iamsmart:approve?id=ar_0123456789abcdefghijkl",
+            "iamsmart:approve?id=ar_Zz9-_x",
+            &format!("iamsmart:approve?id=ar_{}", "a".repeat(200)),
+        ] {
+            let (modules, width) = qr_modules(payload).unwrap();
+            // Draw it at 4 pixels a module with a quiet zone, as a camera would see it.
+            let scale = 4;
+            let side = (width + 8) * scale;
+            let mut img = rqrr::PreparedImage::prepare_from_greyscale(side, side, |x, y| {
+                let (mx, my) = ((x / scale) as isize - 4, (y / scale) as isize - 4);
+                let dark = mx >= 0
+                    && my >= 0
+                    && (mx as usize) < width
+                    && (my as usize) < width
+                    && modules[my as usize * width + mx as usize] == qrcode::Color::Dark;
+                if dark {
+                    0
+                } else {
+                    255
+                }
+            });
+            let grids = img.detect_grids();
+            assert_eq!(grids.len(), 1, "one code found");
+            let (_, text) = grids[0].decode().unwrap();
+            assert_eq!(text, payload);
+        }
+    }
 }
