@@ -3,5 +3,6 @@
 #![deny(missing_docs)]
 
 pub mod app;
+pub mod exchange;
 pub mod profile;
 pub mod registry;

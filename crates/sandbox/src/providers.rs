@@ -290,7 +290,10 @@ async fn fetch(
                     doc.to_string().as_bytes(),
                     None,
                 ) {
-                    Ok(jwe) => serde_json::json!({ "item": item, "status": "ok", "jwe": jwe }),
+                    Ok(jwe) => serde_json::json!({
+                        "item": item, "status": "ok", "jwe": jwe,
+                        "shape": iamsmart_proto::exchange::shape_of(&data),
+                    }),
                     Err(e) => {
                         return peer.answer(
                             &jti,

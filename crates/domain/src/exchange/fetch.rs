@@ -240,7 +240,18 @@ pub async fn fetch(
         let answer = call.await;
         let ms = started.elapsed().as_millis() as i64;
         let parsed = match answer {
-            Ok((200, body)) => check_answer(&body, &its).map(|r| (r, body.len())),
+            Ok((200, body)) => {
+                let schemas: Vec<&serde_json::Value> = its
+                    .iter()
+                    .map(|it| {
+                        catalogue
+                            .iter()
+                            .find(|c| c.provider == provider && &c.def.item == it)
+                            .map_or(&serde_json::Value::Null, |c| &c.def.schema)
+                    })
+                    .collect();
+                check_answer(&body, &its, &schemas).map(|r| (r, body.len()))
+            }
             Ok((status, _)) => Err(format!("the provider refused ({status})")),
             Err(DomainError::Upstream { cause, .. }) => {
                 Err(format!("the provider is not available: {cause}"))
@@ -327,11 +338,13 @@ pub async fn fetch(
     })
 }
 
-/// Check a provider's answer: every item asked for, once, `ok` with a well-formed JWE or `none`;
-/// nothing else. Returns (item, JWE or none) in request order.
+/// Check a provider's answer: every item asked for, once, `ok` with a well-formed JWE and a
+/// stated shape that fits the item's registered schema (`schemas`, in the order of `asked`), or
+/// `none`; nothing else. Returns (item, JWE or none) in request order.
 pub fn check_answer(
     body: &[u8],
     asked: &[String],
+    schemas: &[&serde_json::Value],
 ) -> std::result::Result<Vec<(String, Option<String>)>, String> {
     let v: serde_json::Value = serde_json::from_slice(body)
         .map_err(|_| "the provider's answer is not JSON".to_string())?;
@@ -342,7 +355,7 @@ pub fn check_answer(
         return Err("the provider's answer does not match the items asked for".into());
     }
     let mut out = Vec::new();
-    for item in asked {
+    for (n, item) in asked.iter().enumerate() {
         let found: Vec<&serde_json::Value> = results
             .iter()
             .filter(|r| r["item"] == item.as_str())
@@ -366,6 +379,9 @@ pub fn check_answer(
                 if !well_formed {
                     return Err(format!("{item}: the encrypted data is malformed"));
                 }
+                let schema = schemas.get(n).copied().unwrap_or(&serde_json::Value::Null);
+                iamsmart_proto::exchange::check_shape(schema, &r["shape"])
+                    .map_err(|e| format!("{item}: schema mismatch: {e}"))?;
                 out.push((item.clone(), Some(jwe.to_string())));
             }
             Some("none") => out.push((item.clone(), None)),
@@ -377,11 +393,26 @@ pub fn check_answer(
 
 #[cfg(test)]
 mod tests {
+    fn schema() -> serde_json::Value {
+        serde_json::json!({ "type": "object", "properties": { "n": { "type": "string" } }, "required": ["n"] })
+    }
+
     #[test]
     fn answers_must_match_the_request() {
         let asked = vec!["a".to_string(), "b".to_string()];
-        let ok = br#"{"results":[{"item":"b","status":"none"},{"item":"a","status":"ok","jwe":"h..i.c.t"}]}"#;
-        assert_eq!(super::check_answer(ok, &asked).unwrap()[0].0, "a");
+        let (sa, sb) = (schema(), schema());
+        let schemas = [&sa, &sb];
+        let ok = br#"{"results":[{"item":"b","status":"none"},{"item":"a","status":"ok","jwe":"h..i.c.t","shape":{"n":"string"}}]}"#;
+        assert_eq!(super::check_answer(ok, &asked, &schemas).unwrap()[0].0, "a");
+        // A shape that does not fit the schema, or none stated: a schema mismatch, nothing relayed.
+        for (bad, needle) in [
+            (&br#"{"results":[{"item":"a","status":"ok","jwe":"h..i.c.t","shape":{"n":"integer"}},{"item":"b","status":"none"}]}"#[..], "\"n\" is integer"),
+            (br#"{"results":[{"item":"a","status":"ok","jwe":"h..i.c.t","shape":{}},{"item":"b","status":"none"}]}"#, "required field"),
+            (br#"{"results":[{"item":"a","status":"ok","jwe":"h..i.c.t"},{"item":"b","status":"none"}]}"#, "no shape"),
+        ] {
+            let e = super::check_answer(bad, &asked, &schemas).unwrap_err();
+            assert!(e.contains("a: schema mismatch") && e.contains(needle), "{e}");
+        }
         for bad in [
             &br#"garbage"#[..],
             br#"{"results":[{"item":"a","status":"ok","jwe":"h..i.c.t"}]}"#,
@@ -389,7 +420,7 @@ mod tests {
             br#"{"results":[{"item":"a","status":"ok","jwe":"h..i.c.t"},{"item":"c","status":"none"}]}"#,
             br#"{"results":[{"item":"a","status":"maybe"},{"item":"b","status":"none"}]}"#,
         ] {
-            assert!(super::check_answer(bad, &asked).is_err(), "{}", String::from_utf8_lossy(bad));
+            assert!(super::check_answer(bad, &asked, &schemas).is_err(), "{}", String::from_utf8_lossy(bad));
         }
     }
 }
