@@ -41,10 +41,16 @@ async fn call(
     token: &str,
     body: Option<Value>,
 ) -> Result<(u16, Value), String> {
+    let proof = s.dpop(
+        method.as_str(),
+        &format!("{}{path}", s.cfg.issuer.trim_end_matches('/')),
+        Some(token),
+    )?;
     let mut r = s
         .http
         .request(method, format!("{}{path}", s.cfg.platform_backchannel))
-        .bearer_auth(token);
+        .header("Authorization", format!("DPoP {token}"))
+        .header("DPoP", proof);
     if let Some(b) = body {
         r = r.json(&b);
     }
@@ -54,13 +60,27 @@ async fn call(
     Ok((status, v))
 }
 
-/// A token for the gateway (client credentials with the service's secret).
+/// A token for the gateway: client credentials, authenticated with a signed assertion and bound
+/// to the service's key (DPoP), as the gateway requires of every requester.
 async fn client_token(s: &Demo) -> Result<String, String> {
+    let proof = s.dpop(
+        "POST",
+        &format!("{}/token", s.cfg.issuer.trim_end_matches('/')),
+        None,
+    )?;
     let r = s
         .http
         .post(format!("{}/token", s.cfg.platform_backchannel))
-        .basic_auth(&s.cfg.client_id, Some(&s.cfg.client_secret))
-        .form(&[("grant_type", "client_credentials"), ("scope", "gateway")])
+        .header("DPoP", proof)
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("scope", "gateway"),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ),
+            ("client_assertion", &s.assertion()?),
+        ])
         .send()
         .await
         .map_err(|e| format!("iAM Smart: {e}"))?;

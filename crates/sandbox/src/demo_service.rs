@@ -26,8 +26,10 @@ pub struct DemoServiceConfig {
     pub public_url: String,
     /// Client id.
     pub client_id: String,
-    /// Client secret.
-    pub client_secret: String,
+    /// The key the service signs with: client assertions (`private_key_jwt`) and DPoP proofs.
+    pub client_key: Arc<iamsmart_crypto::device::DeviceKey>,
+    /// Its key id in the service's registered JWKS.
+    pub client_kid: String,
     /// The key the gateway encrypts data to (registered in the client's JWKS); without it the
     /// form offers no fetch from the Transport Department.
     pub enc_key: Option<Arc<iamsmart_crypto::jwe::EncryptionKey>>,
@@ -62,8 +64,60 @@ pub(crate) struct Session {
 }
 
 const SESSION_COOKIE: &str = "demo_sid";
+const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+fn now_s() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
 
 impl Demo {
+    /// A one-time client assertion (`private_key_jwt`) for the platform's token endpoint.
+    pub(crate) fn assertion(&self) -> Result<String, String> {
+        let claims = serde_json::json!({
+            "iss": self.cfg.client_id, "sub": self.cfg.client_id, "aud": self.cfg.issuer,
+            "iat": now_s(), "exp": now_s() + 60, "jti": random(),
+        });
+        self.cfg
+            .client_key
+            .sign_jws("JWT", &self.cfg.client_kid, claims.to_string().as_bytes())
+            .map_err(|e| format!("signing the client assertion: {e}"))
+    }
+
+    /// A DPoP proof (RFC 9449) for one request, bound to the access token when there is one.
+    /// `url` is as the platform names itself (the issuer), whatever address the call goes to.
+    pub(crate) fn dpop(
+        &self,
+        method: &str,
+        url: &str,
+        token: Option<&str>,
+    ) -> Result<String, String> {
+        let mut jwk =
+            serde_json::to_value(self.cfg.client_key.public_jwk()).map_err(|e| e.to_string())?;
+        if let Some(o) = jwk.as_object_mut() {
+            o.remove("kid");
+        }
+        let mut extra = serde_json::Map::new();
+        extra.insert("jwk".into(), jwk);
+        let header = iamsmart_crypto::jose::JwsHeader {
+            alg: Alg::ES256,
+            kid: None,
+            typ: Some("dpop+jwt".into()),
+            extra,
+        };
+        let mut claims =
+            serde_json::json!({ "jti": random(), "htm": method, "htu": url, "iat": now_s() });
+        if let Some(t) = token {
+            claims["ath"] =
+                serde_json::Value::String(b64(&iamsmart_crypto::hash::sha256(t.as_bytes())));
+        }
+        self.cfg
+            .client_key
+            .sign_with(&header, claims.to_string().as_bytes())
+            .map_err(|e| format!("signing the DPoP proof: {e}"))
+    }
+
     /// The applicant's session (from the cookie).
     pub(crate) fn session(&self, headers: &HeaderMap) -> Option<(String, Session)> {
         let id = headers
@@ -464,12 +518,13 @@ async fn fetch_profile(
     let token: serde_json::Value = s
         .http
         .post(format!("{back}/token"))
-        .basic_auth(&s.cfg.client_id, Some(&s.cfg.client_secret))
         .form(&[
             ("grant_type", "authorization_code"),
             ("code", code),
             ("redirect_uri", &format!("{}/callback", s.cfg.public_url)),
             ("code_verifier", &p.verifier),
+            ("client_assertion_type", ASSERTION_TYPE),
+            ("client_assertion", &s.assertion()?),
         ])
         .send()
         .await

@@ -60,7 +60,7 @@ pub async fn run(mut cfg: Config) -> anyhow::Result<()> {
         ),
     ));
     crate::sandbox::register_providers(&platform, &providers_url).await?;
-    // The demo online service, registered as a basic client with a secret.
+    // The demo online service, registered as a basic client.
     let service_listener = tokio::net::TcpListener::bind(&cfg.demo.service_listen)
         .await
         .map_err(|e| {
@@ -70,8 +70,15 @@ pub async fn run(mut cfg: Config) -> anyhow::Result<()> {
             )
         })?;
     let service_url = cfg.demo.service_url.trim_end_matches('/').to_string();
-    // It is a government service, so it may ask the exchange gateway for the applicant's
-    // driving licence; the data comes encrypted to a key it holds in memory.
+    // It authenticates with a signed assertion (private_key_jwt) and, being a government
+    // service, may ask the exchange gateway for the applicant's driving licence (signed, DPoP
+    // requests); the data comes encrypted to a key it holds in memory. Both keys live as long as
+    // the demo: it registers the service afresh at every start.
+    let client_key = std::sync::Arc::new(iamsmart_crypto::device::DeviceKey::generate()?);
+    let mut sig_jwk = serde_json::to_value(client_key.public_jwk())?;
+    sig_jwk["kid"] = "demo-sig-1".into();
+    sig_jwk["alg"] = "ES256".into();
+    sig_jwk["use"] = "sig".into();
     let enc_key = std::sync::Arc::new(iamsmart_crypto::jwe::EncryptionKey::generate("demo-enc-1")?);
     let mut meta = iamsmart_domain::oidc::clients::ClientMetadata::for_profile(
         "Online Application for International Driving Permit",
@@ -79,7 +86,8 @@ pub async fn run(mut cfg: Config) -> anyhow::Result<()> {
         "basic",
     );
     meta.iamsmart_requester_type = Some("government".into());
-    meta.jwks = Some(serde_json::json!({ "keys": [enc_key.public_jwk()?] }));
+    meta.token_endpoint_auth_method = "private_key_jwt".into();
+    meta.jwks = Some(serde_json::json!({ "keys": [sig_jwk, enc_key.public_jwk()?] }));
     let client = iamsmart_domain::oidc::clients::register(&platform, meta, "operator:demo", true)
         .await
         .map_err(|e| anyhow::anyhow!("registering the demo service: {e}"))?;
@@ -94,7 +102,8 @@ pub async fn run(mut cfg: Config) -> anyhow::Result<()> {
                 platform_backchannel: format!("http://{addr}"),
                 public_url: service_url.clone(),
                 client_id: client.client_id.clone(),
-                client_secret: client.client_secret.clone().unwrap_or_default(),
+                client_key,
+                client_kid: "demo-sig-1".into(),
                 enc_key: Some(enc_key),
             },
         ));

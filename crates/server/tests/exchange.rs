@@ -668,6 +668,21 @@ async fn eme_form_filling_pushed_or_by_qr_code_releases_exactly_the_approved_fie
     // it; the data comes signed (not encrypted: the service registered no key).
     let kiosk = Rp::register(&site, &srv, "basic", &[]);
     let ktoken = kiosk.client_token("eme").await;
+    // The gateway is not for a client that authenticates with a secret: its requests are signed.
+    let r = kiosk
+        .post(
+            "/token",
+            &[("grant_type", "client_credentials"), ("scope", "gateway")],
+            false,
+        )
+        .await;
+    assert_eq!(r.status(), 400);
+    let e: Value = r.json().await.unwrap();
+    assert_eq!(e["error"], "unauthorized_client", "{e}");
+    assert!(e["error_description"]
+        .as_str()
+        .unwrap()
+        .contains("private_key_jwt"));
     let r = kiosk
         .api("POST", "/eme/v1/requests", &ktoken, Some(&ask(None)))
         .await;

@@ -50,6 +50,21 @@ pub async fn issue(
             )));
         }
     }
+    // The gateway relays residents' records between organisations: its requesters authenticate
+    // with a signed assertion (private_key_jwt) and sign every request (DPoP), so a stolen or
+    // replayed request is refused whatever the client's profile.
+    if asked.contains(&"gateway") {
+        if client.meta.token_endpoint_auth_method != "private_key_jwt" {
+            return Err(OAuthError::unauthorized_client(
+                "the gateway scope is for clients that authenticate with private_key_jwt",
+            ));
+        }
+        if dpop_jkt.is_none() {
+            return Err(OAuthError::invalid_request(
+                "the gateway scope needs a DPoP proof: the token is bound to its key",
+            ));
+        }
+    }
     if client.fapi() && dpop_jkt.is_none() {
         return Err(OAuthError::invalid_request(
             "FAPI clients send a DPoP proof: the token is bound to its key",
