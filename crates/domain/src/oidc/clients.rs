@@ -500,6 +500,17 @@ pub async fn get(p: &Platform, id: &str) -> Result<Option<Client>, DomainError> 
     if id.is_empty() || id.len() > 64 {
         return Ok(None);
     }
+    if let Some(c) = p.oidc.clients.get(id) {
+        return Ok(Some(c));
+    }
+    let found = load(p, id).await?;
+    if let Some(c) = &found {
+        p.oidc.clients.put(c);
+    }
+    Ok(found)
+}
+
+async fn load(p: &Platform, id: &str) -> Result<Option<Client>, DomainError> {
     let row = sqlx::query("SELECT metadata, secret_hash, status FROM clients WHERE id = $1")
         .bind(id)
         .fetch_optional(p.db.reader())
@@ -618,6 +629,7 @@ pub async fn disable(p: &Platform, id: &str, actor: &str) -> OResult<()> {
     )
     .await?;
     tx.commit().await.map_err(DomainError::from)?;
+    p.oidc.forget_keys(id);
     Ok(())
 }
 
@@ -670,6 +682,39 @@ pub async fn signing_keys(p: &Platform, client: &Client, refresh: bool) -> OResu
                 && !k.alg.as_deref().is_some_and(|a| a.starts_with("ECDH"))
         })
         .collect())
+}
+
+/// How long a client's registration is cached in a process. A change made through this process
+/// (update, disable) takes effect at once; one made by another process within this time.
+const CLIENT_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Per-process cache of active clients' registrations (read four times per login).
+#[derive(Debug, Default)]
+pub struct ClientCache {
+    entries: Mutex<HashMap<String, (Client, std::time::Instant)>>,
+}
+
+impl ClientCache {
+    fn get(&self, id: &str) -> Option<Client> {
+        let e = self.entries.lock().ok()?;
+        e.get(id)
+            .filter(|(_, at)| at.elapsed() < CLIENT_CACHE_TTL)
+            .map(|(c, _)| c.clone())
+    }
+    fn put(&self, c: &Client) {
+        if let Ok(mut e) = self.entries.lock() {
+            if e.len() > 10_000 {
+                e.clear();
+            }
+            e.insert(c.id.clone(), (c.clone(), std::time::Instant::now()));
+        }
+    }
+    /// Drop a client's cached registration.
+    pub fn forget(&self, id: &str) {
+        if let Ok(mut e) = self.entries.lock() {
+            e.remove(id);
+        }
+    }
 }
 
 /// Per-process cache of clients' keys fetched from their `jwks_uri`.
@@ -760,6 +805,7 @@ pub async fn ensure_portal(p: &Platform) -> Result<(), DomainError> {
     .bind(now)
     .execute(p.db.writer())
     .await?;
+    p.oidc.forget_keys(PORTAL);
     Ok(())
 }
 

@@ -97,6 +97,8 @@ pub struct Provider {
     pub policy: OidcPolicy,
     /// Clients' keys fetched from their `jwks_uri`.
     pub keys: clients::KeyCache,
+    /// Clients' registrations (a few seconds).
+    pub clients: clients::ClientCache,
     /// Outgoing calls: client key sets, back-channel logout, CIBA pings.
     pub http: reqwest::Client,
 }
@@ -112,12 +114,14 @@ impl Provider {
         Self {
             policy,
             keys: clients::KeyCache::default(),
+            clients: clients::ClientCache::default(),
             http,
         }
     }
 
-    /// Forget a client's cached keys (after its metadata changed).
+    /// Forget a client's cached keys and registration (after its metadata or status changed).
     pub fn forget_keys(&self, client_id: &str) {
         self.keys.forget(client_id);
+        self.clients.forget(client_id);
     }
 }
