@@ -33,19 +33,46 @@ pub struct Fetched {
     pub results: Vec<ItemResult>,
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn log(
+/// One line of the message log (metadata only), for one provider's part of a fetch.
+struct LogLine {
+    provider: Option<String>,
+    items: Vec<String>,
+    outcome: &'static str,
+    detail: Option<String>,
+    bytes: usize,
+    hash: Option<[u8; 32]>,
+    ms: i64,
+}
+
+/// Log a refused fetch (its own commit: nothing else is written).
+async fn log_refusal(
     p: &Platform,
     consent: &str,
     client: &str,
     resident: &str,
-    provider: Option<&str>,
-    items: &[String],
-    outcome: &str,
-    detail: Option<&str>,
-    bytes: usize,
-    hash: Option<[u8; 32]>,
-    ms: i64,
+    items: Vec<String>,
+    why: &str,
+) -> Result<()> {
+    let mut conn = p.db.writer().acquire().await?;
+    let line = LogLine {
+        provider: None,
+        items,
+        outcome: "refused",
+        detail: Some(why.to_string()),
+        bytes: 0,
+        hash: None,
+        ms: 0,
+    };
+    insert_log(&mut conn, p, consent, client, resident, &line).await
+}
+
+async fn insert_log(
+    conn: &mut iamsmart_store::AnyConnection,
+    p: &Platform,
+    consent: &str,
+    client: &str,
+    resident: &str,
+    l: &LogLine,
 ) -> Result<()> {
     sqlx::query(
         "INSERT INTO exchange_log (id, kind, consent_id, client_id, resident_id, provider_id, items, at, outcome, detail, bytes, payload_hash, duration_ms)
@@ -55,15 +82,15 @@ async fn log(
     .bind(consent)
     .bind(client)
     .bind(resident)
-    .bind(provider)
-    .bind(serde_json::to_string(items)?)
+    .bind(&l.provider)
+    .bind(serde_json::to_string(&l.items)?)
     .bind(p.clock.now_ms())
-    .bind(outcome)
-    .bind(detail)
-    .bind(bytes as i64)
-    .bind(hash.map(|h| h.to_vec()))
-    .bind(ms)
-    .execute(p.db.writer())
+    .bind(l.outcome)
+    .bind(&l.detail)
+    .bind(l.bytes as i64)
+    .bind(l.hash.map(|h| h.to_vec()))
+    .bind(l.ms)
+    .execute(&mut *conn)
     .await?;
     Ok(())
 }
@@ -93,18 +120,13 @@ pub async fn fetch(
             .collect::<Vec<_>>()
     };
     let refuse = async |outcome: &str, e: DomainError| -> Result<Fetched> {
-        log(
+        log_refusal(
             p,
             consent_id,
             &client.id,
             &resident,
-            None,
-            &names(requested),
-            "refused",
-            Some(outcome),
-            0,
-            None,
-            0,
+            names(requested),
+            outcome,
         )
         .await?;
         Err(e)
@@ -203,6 +225,7 @@ pub async fn fetch(
     }
     let mut results = Vec::new();
     let mut any_ok = false;
+    let mut lines: Vec<LogLine> = Vec::new();
     for (provider, its) in by_provider {
         let Some(base) = catalogue
             .iter()
@@ -267,20 +290,15 @@ pub async fn fetch(
                     "none"
                 };
                 any_ok |= outcome == "ok";
-                log(
-                    p,
-                    consent_id,
-                    &client.id,
-                    &resident,
-                    Some(&provider),
-                    &its,
+                lines.push(LogLine {
+                    provider: Some(provider.clone()),
+                    items: its.clone(),
                     outcome,
-                    None,
-                    size,
-                    Some(iamsmart_crypto::hash::sha256(relayed.as_bytes())),
+                    detail: None,
+                    bytes: size,
+                    hash: Some(iamsmart_crypto::hash::sha256(relayed.as_bytes())),
                     ms,
-                )
-                .await?;
+                });
                 for (item, jwe) in answers {
                     results.push(ItemResult {
                         provider: provider.clone(),
@@ -297,20 +315,15 @@ pub async fn fetch(
             }
             Err(why) => {
                 tracing::warn!(provider = %provider, reason = %why, "provider failed");
-                log(
-                    p,
-                    consent_id,
-                    &client.id,
-                    &resident,
-                    Some(&provider),
-                    &its,
-                    "provider_error",
-                    Some(&why),
-                    0,
-                    None,
+                lines.push(LogLine {
+                    provider: Some(provider.clone()),
+                    items: its.clone(),
+                    outcome: "provider_error",
+                    detail: Some(why.clone()),
+                    bytes: 0,
+                    hash: None,
                     ms,
-                )
-                .await?;
+                });
                 for item in &its {
                     results.push(ItemResult {
                         provider: provider.clone(),
@@ -323,15 +336,21 @@ pub async fn fetch(
             }
         }
     }
+    // The message log of every provider called and the consent's fetch count: one commit.
+    let mut tx = p.db.begin().await?;
+    for l in &lines {
+        insert_log(&mut tx, p, consent_id, &client.id, &resident, l).await?;
+    }
     if any_ok {
         sqlx::query(
             "UPDATE data_consents SET fetches = fetches + 1, updated_at = $1 WHERE id = $2",
         )
         .bind(now)
         .bind(consent_id)
-        .execute(p.db.writer())
+        .execute(&mut *tx)
         .await?;
     }
+    tx.commit().await?;
     Ok(Fetched {
         consent_id: consent_id.to_string(),
         results,
