@@ -261,6 +261,7 @@ pub fn table(path: &std::path::Path) -> anyhow::Result<()> {
             r.load_average.split(' ').next().unwrap_or("")
         );
     }
+    crate::exchange::added_table(&reports);
     println!();
     let names: Vec<String> = reports
         .iter()
