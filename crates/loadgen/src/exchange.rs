@@ -763,8 +763,7 @@ where
 /// What the gateway adds: each exchange run against the provider run at the same offered rate
 /// (closed-loop runs pair with closed-loop runs), as Markdown.
 pub fn added_table(reports: &[Report]) {
-    let exchanges: Vec<&Report> = reports.iter().filter(|r| r.mode == "exchange").collect();
-    if exchanges.is_empty() {
+    if !reports.iter().any(|r| r.mode == "exchange") {
         return;
     }
     println!();
@@ -777,10 +776,11 @@ pub fn added_table(reports: &[Report]) {
             .map(|p| p.cpu_ms_per_op)
             .sum()
     };
-    for x in exchanges {
-        let p = reports
-            .iter()
-            .find(|r| r.mode == "provider" && r.rate == x.rate);
+    for (i, x) in reports.iter().enumerate() {
+        if x.mode != "exchange" {
+            continue;
+        }
+        let p = paired_provider(reports, i);
         let cpu = cpu_of(x, "server");
         let prov_cpu = format!(
             "{:.3} / {} ms",
@@ -811,6 +811,15 @@ pub fn added_table(reports: &[Report]) {
             x.errors
         );
     }
+}
+
+/// The provider run for the exchange run `reports[i]`: the latest one before it at the same
+/// offered rate (the script runs the provider alone just before each exchange run).
+fn paired_provider(reports: &[Report], i: usize) -> Option<&Report> {
+    reports[..i]
+        .iter()
+        .rev()
+        .find(|r| r.mode == "provider" && r.rate == reports[i].rate)
 }
 
 #[cfg(test)]
@@ -847,6 +856,43 @@ mod tests {
         assert_eq!(default_budget(Some(500.0), 25, 128), 13_253);
         assert_eq!(consents_needed(default_budget(Some(500.0), 25, 128)), 553);
         assert_eq!(default_budget(None, 10, 0), 10_500);
+    }
+
+    #[test]
+    fn exchange_runs_pair_with_the_latest_provider_run_at_their_rate() {
+        let r = |label: &str, mode: &str, rate: Option<f64>| Report {
+            label: label.into(),
+            target: String::new(),
+            mode: mode.into(),
+            concurrency: 1,
+            rate,
+            window_secs: 1.0,
+            ops: 0,
+            ops_per_sec: 0.0,
+            errors: 0,
+            error_kinds: BTreeMap::new(),
+            error_samples: BTreeMap::new(),
+            total: Dist::of(vec![]),
+            steps: vec![],
+            procs: vec![],
+            loadgen_cpu_util: 0.0,
+            load_average: String::new(),
+            started_unix: 0,
+        };
+        let runs = vec![
+            r("p1", "provider", Some(100.0)),
+            r("x1", "exchange", Some(100.0)),
+            r("p2", "provider", None),
+            r("x2", "exchange", None),
+            r("p3", "provider", Some(100.0)),
+            r("x3", "exchange", Some(100.0)),
+            r("x4", "exchange", Some(7.0)),
+        ];
+        let label = |i| paired_provider(&runs, i).map(|p| p.label.as_str());
+        assert_eq!(label(1), Some("p1"));
+        assert_eq!(label(3), Some("p2"));
+        assert_eq!(label(5), Some("p3"));
+        assert_eq!(label(6), None);
     }
 
     #[test]
