@@ -5,6 +5,9 @@
 //! the QR payload and match code read from the page, the app's approval (open the request,
 //! sign the decision with the device key), the continue link back to the service with a code,
 //! the token request (private_key_jwt and a DPoP proof), userinfo with DPoP.
+//!
+//! `--mode exchange` and `--mode provider` drive the data exchange gateway and the sandbox data
+//! provider alone (see `exchange.rs`).
 mod analyse;
 mod exchange;
 mod rp;
