@@ -5,7 +5,11 @@
 //! the QR payload and match code read from the page, the app's approval (open the request,
 //! sign the decision with the device key), the continue link back to the service with a code,
 //! the token request (private_key_jwt and a DPoP proof), userinfo with DPoP.
+//!
+//! `--mode exchange` and `--mode provider` drive the data exchange gateway and the sandbox data
+//! provider alone (see `exchange.rs`).
 mod analyse;
+mod exchange;
 mod rp;
 mod stats;
 mod target;
@@ -22,7 +26,7 @@ use std::time::{Duration, Instant};
 use target::{Phone, SetupArgs, Target};
 
 /// The longest a run may last (warm-up plus measurement).
-const MAX_RUN_SECS: u64 = 3600;
+pub(crate) const MAX_RUN_SECS: u64 = 3600;
 
 #[derive(Parser)]
 #[command(
@@ -41,12 +45,19 @@ enum TargetKind {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum, Debug)]
-enum Mode {
+pub(crate) enum Mode {
     /// Whole logins.
     Login,
     /// Only the token endpoint: refresh_token grants with private_key_jwt and DPoP (neither
     /// provider is given a client_credentials grant here).
     Token,
+    /// Data exchanges through the gateway: `POST /gateway/v1/fetch` under consents the residents
+    /// approved in the app (iamsmart only).
+    Exchange,
+    /// The sandbox data provider alone, called as the gateway calls it (a signed request); `--url`
+    /// is the providers' root, started to trust the keys the load generator serves at
+    /// `--jwks-listen`.
+    Provider,
 }
 
 #[derive(Subcommand)]
@@ -111,63 +122,77 @@ async fn wait(url: &str, timeout: u64, bearer: Option<&str>, print: bool) -> Res
 }
 
 #[derive(Parser)]
-struct RunArgs {
+pub(crate) struct RunArgs {
     /// Another process of the same provider (same public URL) to spread the load over.
     #[arg(long)]
-    also_url: Vec<String>,
+    pub(crate) also_url: Vec<String>,
     /// Which provider.
-    #[arg(long, value_enum)]
-    target: TargetKind,
+    #[arg(long, value_enum, default_value = "iamsmart")]
+    pub(crate) target: TargetKind,
     /// The provider's base URL (127.0.0.1 only).
     #[arg(long)]
-    url: String,
+    pub(crate) url: String,
     /// What to measure.
     #[arg(long, value_enum, default_value = "login")]
-    mode: Mode,
+    pub(crate) mode: Mode,
     /// Operations in flight at once.
     #[arg(long, default_value_t = 16)]
-    concurrency: usize,
+    pub(crate) concurrency: usize,
     /// Seconds of warm-up (not measured).
     #[arg(long, default_value_t = 5)]
-    warmup: u64,
+    pub(crate) warmup: u64,
     /// Seconds measured.
     #[arg(long, default_value_t = 20)]
-    duration: u64,
+    pub(crate) duration: u64,
     /// Offer this many operations per second (open loop, latency counted from the scheduled
     /// start); default: as fast as the provider answers (closed loop).
     #[arg(long)]
-    rate: Option<f64>,
+    pub(crate) rate: Option<f64>,
     /// Stop after this many operations (e.g. to fill the server with live sessions).
     #[arg(long)]
-    max_ops: Option<usize>,
+    pub(crate) max_ops: Option<usize>,
     /// Test residents (iamsmart's sandbox registry holds 24).
     #[arg(long, default_value_t = 8)]
-    residents: usize,
+    pub(crate) residents: usize,
     /// Scopes asked for.
     #[arg(long, default_value = "openid profile")]
-    scope: String,
+    pub(crate) scope: String,
     /// The `iamsmart` binary (iamsmart target: registers the client, creates the residents).
     #[arg(long)]
-    iamsmart_bin: Option<PathBuf>,
+    pub(crate) iamsmart_bin: Option<PathBuf>,
     /// The peer's setup token (registration and device enrolment).
     #[arg(long, env = "PEER_SETUP_TOKEN")]
-    setup_token: Option<String>,
+    pub(crate) setup_token: Option<String>,
     /// Where app homes and the client's JWKS go.
     #[arg(long, default_value = "loadgen-work")]
-    work_dir: PathBuf,
+    pub(crate) work_dir: PathBuf,
     /// Processes to measure: `LABEL:PID[,PID]` or `LABEL:comm=NAME` (labels starting with
     /// `server` are the server; `db` the database).
     #[arg(long)]
-    watch: Vec<String>,
+    pub(crate) watch: Vec<String>,
     /// A name for this run in the report.
     #[arg(long)]
-    label: Option<String>,
+    pub(crate) label: Option<String>,
     /// Append the report as one JSON line to this file.
     #[arg(long)]
-    json: Option<PathBuf>,
+    pub(crate) json: Option<PathBuf>,
     /// Tokio worker threads of the load generator.
     #[arg(long, default_value_t = 1)]
-    threads: usize,
+    pub(crate) threads: usize,
+    /// Exchange and provider modes: the items fetched, `provider/item`, comma-separated.
+    #[arg(long, default_value = "ird/salaries_tax")]
+    pub(crate) items: String,
+    /// Exchange mode: the requester type of the client (`clients create --requester-type`).
+    #[arg(long, default_value = "bank")]
+    pub(crate) requester_type: String,
+    /// Exchange mode: the most fetches to prepare consents for (each recurring consent allows
+    /// 24 a day); default: the offered rate, or 1,000/s closed loop, over warm-up and duration.
+    #[arg(long)]
+    pub(crate) fetch_budget: Option<usize>,
+    /// Provider mode: serve the load generator's connector key here (`/connectors/v1/jwks.json`;
+    /// start the providers with `--platform-url http://THIS`).
+    #[arg(long)]
+    pub(crate) jwks_listen: Option<String>,
 }
 
 /// One finished operation.
@@ -189,12 +214,12 @@ const LOGIN_STEPS: [&str; 7] = [
     "userinfo",
 ];
 
-fn us(t: Instant) -> u64 {
+pub(crate) fn us(t: Instant) -> u64 {
     t.elapsed().as_micros() as u64
 }
 
 /// One whole login; the time of each step, and the tokens.
-async fn login(
+pub(crate) async fn login(
     t: &Target,
     worker: usize,
     phone: &Phone,
@@ -303,7 +328,7 @@ async fn worker(
         let start = Instant::now();
         let mut steps = Vec::with_capacity(LOGIN_STEPS.len());
         let result = match plan.mode {
-            Mode::Login => {
+            Mode::Login | Mode::Exchange | Mode::Provider => {
                 tokio::time::timeout_at(plan.hard_end.into(), login(&t, i, phone, &mut steps))
                     .await
                     .map(|r| r.map(|_| ()))
@@ -345,7 +370,7 @@ async fn worker(
     out
 }
 
-fn load_average() -> String {
+pub(crate) fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|s| s.split(' ').take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_default()
@@ -353,6 +378,9 @@ fn load_average() -> String {
 
 async fn run(a: RunArgs) -> Result<Report> {
     rp::check_loopback(&a.url)?;
+    if matches!(a.mode, Mode::Exchange | Mode::Provider) {
+        return exchange::run(a).await;
+    }
     for u in &a.also_url {
         rp::check_loopback(u)?;
     }
@@ -380,6 +408,8 @@ async fn run(a: RunArgs) -> Result<Report> {
         setup_token: a.setup_token.clone(),
         scope: a.scope.clone(),
         pool: a.concurrency * 2,
+        client_args: vec![],
+        extra_jwks: vec![],
     };
     let t = Arc::new(match a.target {
         TargetKind::Iamsmart => target::setup_iamsmart(&setup).await?,
@@ -447,8 +477,8 @@ async fn run(a: RunArgs) -> Result<Report> {
         .filter(|r| r.start >= window_start || r.sched.is_some_and(|s| s >= window_start))
         .collect();
     let step_names: Vec<&str> = match a.mode {
-        Mode::Login => LOGIN_STEPS.to_vec(),
         Mode::Token => vec!["token"],
+        _ => LOGIN_STEPS.to_vec(),
     };
     let mut steps = Vec::new();
     for (i, name) in step_names.iter().enumerate() {

@@ -139,6 +139,7 @@ pub struct Pending {
 pub struct Tokens {
     pub access_token: String,
     pub refresh_token: Option<String>,
+    pub id_token: Option<String>,
 }
 
 /// A refusal or failure, with a short kind for the error table.
@@ -169,7 +170,7 @@ impl StepError {
 
 pub type StepResult<T> = std::result::Result<T, StepError>;
 
-async fn refused(r: reqwest::Response) -> StepError {
+pub async fn refused(r: reqwest::Response) -> StepError {
     let status = r.status().as_u16();
     let text = r.text().await.unwrap_or_default();
     let code = serde_json::from_str::<Value>(&text)
@@ -304,7 +305,45 @@ impl Rp {
                 .ok_or_else(|| StepError::new("bad answer", "no access_token"))?
                 .to_string(),
             refresh_token: v["refresh_token"].as_str().map(str::to_string),
+            id_token: v["id_token"].as_str().map(str::to_string),
         })
+    }
+
+    /// A client token (`client_credentials` grant, private_key_jwt, DPoP-bound).
+    pub async fn client_token(&self, scope: &str) -> StepResult<Tokens> {
+        self.token_request(&[("grant_type", "client_credentials"), ("scope", scope)])
+            .await
+    }
+
+    /// Call an API of the provider with a DPoP-bound client token and a fresh proof; the JSON
+    /// answer of a 2xx, a [`StepError`] otherwise. `path` is under the issuer's origin.
+    pub async fn api(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<&Value>,
+    ) -> StepResult<Value> {
+        let url = format!("{}{path}", origin_of(&self.ep.issuer));
+        let proof = self
+            .dpop
+            .dpop(method.as_str(), &url, Some(token))
+            .map_err(|e| StepError::new("sign", e.to_string()))?;
+        let mut req = self
+            .http
+            .request(method, self.send(&url))
+            .header("Authorization", format!("DPoP {token}"))
+            .header("DPoP", proof);
+        if let Some(b) = body {
+            req = req
+                .header("content-type", "application/json")
+                .body(b.to_string());
+        }
+        let r = req.send().await.map_err(StepError::net)?;
+        if !r.status().is_success() {
+            return Err(refused(r).await);
+        }
+        r.json().await.map_err(StepError::net)
     }
 
     /// Redeem a code.

@@ -244,7 +244,7 @@ pub fn table(path: &std::path::Path) -> anyhow::Result<()> {
         let util: f64 = server.iter().map(|p| p.cpu_util).sum();
         let rss: f64 = server.iter().map(|p| p.rss_mib).sum();
         println!(
-            "| {} | {}{} | {} | {:.0} | {:.2} | {:.2} | {} | {:.2} | {:.0}% | {} | {:.0} | {} |",
+            "| {} | {}{} | {} | {:.0} | {:.2} | {:.2} | {} | {} | {} | {} | {} | {} |",
             r.label,
             r.mode,
             r.rate.map(|x| format!(" @{x}/s")).unwrap_or_default(),
@@ -253,14 +253,27 @@ pub fn table(path: &std::path::Path) -> anyhow::Result<()> {
             r.total.p50_ms,
             r.total.p99_ms,
             r.errors,
-            cpu_op,
-            util * 100.0,
+            if server.is_empty() {
+                "-".into()
+            } else {
+                format!("{cpu_op:.2}")
+            },
+            if server.is_empty() {
+                "-".into()
+            } else {
+                format!("{:.0}%", util * 100.0)
+            },
             db.map(|d| format!("{:.2}", d.cpu_ms_per_op))
                 .unwrap_or_else(|| "-".into()),
-            rss,
+            if server.is_empty() {
+                "-".into()
+            } else {
+                format!("{rss:.0}")
+            },
             r.load_average.split(' ').next().unwrap_or("")
         );
     }
+    crate::exchange::added_table(&reports);
     println!();
     let names: Vec<String> = reports
         .iter()

@@ -23,6 +23,10 @@ pub struct SetupArgs {
     pub setup_token: Option<String>,
     pub scope: String,
     pub pool: usize,
+    /// More `iamsmart clients create` arguments (e.g. `--requester-type bank`).
+    pub client_args: Vec<String>,
+    /// More public keys for the client's JWKS (e.g. an encryption key).
+    pub extra_jwks: Vec<Value>,
 }
 
 /// A resident's phone.
@@ -80,22 +84,26 @@ pub async fn setup_iamsmart(a: &SetupArgs) -> Result<Target> {
     let ep = Endpoints::discover(&http, &a.base).await?;
     let key = Key::new("loadgen-1")?;
     let jwks_file = a.work_dir.join(format!("jwks-{}.json", random(6)));
-    std::fs::write(&jwks_file, key.jwks().to_string())?;
-    let created = run_cli(
-        bin,
-        &[
-            "clients",
-            "create",
-            "--name",
-            "Load test service",
-            "--redirect-uri",
-            REDIRECT_URI,
-            "--profile",
-            "fapi2",
-            "--jwks-file",
-            &jwks_file.display().to_string(),
-        ],
-    )?;
+    let mut jwks = key.jwks();
+    if let Some(keys) = jwks["keys"].as_array_mut() {
+        keys.extend(a.extra_jwks.iter().cloned());
+    }
+    std::fs::write(&jwks_file, jwks.to_string())?;
+    let jwks_path = jwks_file.display().to_string();
+    let mut args = vec![
+        "clients",
+        "create",
+        "--name",
+        "Load test service",
+        "--redirect-uri",
+        REDIRECT_URI,
+        "--profile",
+        "fapi2",
+        "--jwks-file",
+        &jwks_path,
+    ];
+    args.extend(a.client_args.iter().map(String::as_str));
+    let created = run_cli(bin, &args)?;
     let client_id = created["client_id"]
         .as_str()
         .ok_or_else(|| anyhow!("clients create printed no client_id"))?
