@@ -481,6 +481,21 @@ impl Browser {
         Ok(r)
     }
 
+    async fn post_form(
+        &mut self,
+        http: &reqwest::Client,
+        url: &str,
+        form: &[(String, String)],
+    ) -> StepResult<reqwest::Response> {
+        let mut req = http.post(url).form(form);
+        if let Some(c) = self.cookie_header(url) {
+            req = req.header("cookie", c);
+        }
+        let r = req.send().await.map_err(StepError::net)?;
+        self.store(&r);
+        Ok(r)
+    }
+
     /// Load `url`, following redirects inside the provider, until a page (200) is shown.
     pub async fn open_login(&mut self, http: &reqwest::Client, url: &str) -> StepResult<LoginPage> {
         let mut url = url.to_string();
@@ -530,7 +545,24 @@ impl Browser {
     ) -> StepResult<String> {
         let mut url = url.to_string();
         for _ in 0..5 {
-            let r = self.get(http, &url).await?;
+            let mut r = self.get(http, &url).await?;
+            if r.status().as_u16() == 200 {
+                // The consent page (the first sign-in of a resident to the service): share every
+                // field offered and remember it, as a returning resident would have.
+                let t = r.text().await.unwrap_or_default();
+                match consent_form(&t) {
+                    Some(form) => {
+                        let action = absolute(&url, "/authorize/consent");
+                        r = self.post_form(http, &action, &form).await?;
+                    }
+                    None => {
+                        return Err(StepError::new(
+                            "http 200 (no redirect)",
+                            t.chars().take(300).collect::<String>(),
+                        ))
+                    }
+                }
+            }
             if !r.status().is_redirection() {
                 let status = r.status().as_u16();
                 let t = r.text().await.unwrap_or_default();
@@ -591,6 +623,32 @@ pub fn check_loopback(url: &str) -> Result<()> {
         bail!("{url}: the load generator only sends to 127.0.0.1");
     }
     Ok(())
+}
+
+/// The fields of iamsmart's consent page, answered "allow, remember" with every field offered;
+/// `None` when `html` is not that page.
+pub fn consent_form(html: &str) -> Option<Vec<(String, String)>> {
+    if !html.contains("id=\"consent-form\"") {
+        return None;
+    }
+    let tx = between(html, "name=\"tx\" value=\"", "\"")?;
+    let csrf = between(html, "name=\"csrf\" value=\"", "\"")?;
+    let mut form = vec![
+        ("tx".to_string(), tx.to_string()),
+        ("csrf".to_string(), csrf.to_string()),
+        ("remember".to_string(), "1".to_string()),
+        ("decision".to_string(), "allow".to_string()),
+    ];
+    let marker = "name=\"field\" value=\"";
+    let mut rest = html;
+    while let Some(i) = rest.find(marker) {
+        rest = &rest[i + marker.len()..];
+        let v = &rest[..rest.find('"')?];
+        if !form.iter().any(|(k, x)| k == "field" && x == v) {
+            form.push(("field".to_string(), v.to_string()));
+        }
+    }
+    Some(form)
 }
 
 #[cfg(test)]
@@ -657,5 +715,23 @@ mod tests {
         );
         assert_eq!(between(html, "id=\"match-code\">", "</p>"), Some("0421"));
         assert_eq!(between(html, "missing", "</p>"), None);
+    }
+
+    #[test]
+    fn the_consent_page_is_answered_with_every_field() {
+        let html = r#"<form method="post" action="/authorize/consent" id="consent-form">
+<input type="hidden" name="tx" value="t1"><input type="hidden" name="csrf" value="c1">
+<input type="checkbox" name="field" value="name_en" checked disabled><input type="hidden" name="field" value="name_en">
+<input type="checkbox" name="field" value="email" checked></form>"#;
+        let form = super::consent_form(html).unwrap();
+        let fields: Vec<&str> = form
+            .iter()
+            .filter(|(k, _)| k == "field")
+            .map(|(_, v)| v.as_str())
+            .collect();
+        assert_eq!(fields, ["name_en", "email"]);
+        assert!(form.contains(&("tx".into(), "t1".into())));
+        assert!(form.contains(&("decision".into(), "allow".into())));
+        assert!(super::consent_form("<p>a login page</p>").is_none());
     }
 }
