@@ -159,6 +159,39 @@ impl DeviceKey {
         })
     }
 
+    /// A DPoP proof (RFC 9449) for one request: `htm`, `htu` (the URL without query), `iat`
+    /// (Unix seconds), the single-use `jti`, and `ath` (the access token's hash) when a token
+    /// is sent; the public key in the header. Services and the resident's tools share it.
+    pub fn dpop_proof(
+        &self,
+        method: &str,
+        url: &str,
+        access_token: Option<&str>,
+        jti: &str,
+        iat: i64,
+    ) -> Result<String, CryptoError> {
+        let mut jwk = self.public_jwk();
+        jwk.kid = None;
+        let mut extra = serde_json::Map::new();
+        extra.insert(
+            "jwk".into(),
+            serde_json::to_value(jwk).map_err(|_| CryptoError::Internal("JWK"))?,
+        );
+        let header = JwsHeader {
+            alg: Alg::ES256,
+            kid: None,
+            typ: Some("dpop+jwt".into()),
+            extra,
+        };
+        let mut claims = serde_json::json!({ "jti": jti, "htm": method, "htu": url, "iat": iat });
+        if let Some(t) = access_token {
+            claims["ath"] = URL_SAFE_NO_PAD
+                .encode(crate::hash::sha256(t.as_bytes()))
+                .into();
+        }
+        self.sign_with(&header, claims.to_string().as_bytes())
+    }
+
     /// Sign `payload` as a compact ES256 JWS with the given `typ` and `kid`.
     pub fn sign_jws(&self, typ: &str, kid: &str, payload: &[u8]) -> Result<String, CryptoError> {
         let header = JwsHeader {

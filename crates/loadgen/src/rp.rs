@@ -3,7 +3,7 @@
 use anyhow::{anyhow, bail, Context, Result};
 use base64::Engine;
 use iamsmart_crypto::device::DeviceKey;
-use iamsmart_crypto::jose::{Alg, JwsHeader};
+
 use serde_json::{json, Value};
 
 pub fn b64(b: &[u8]) -> String {
@@ -94,23 +94,9 @@ impl Key {
 
     /// A DPoP proof (RFC 9449).
     pub fn dpop(&self, method: &str, url: &str, access_token: Option<&str>) -> Result<String> {
-        let mut jwk = serde_json::to_value(self.key.public_jwk())?;
-        if let Some(o) = jwk.as_object_mut() {
-            o.remove("kid");
-        }
-        let mut extra = serde_json::Map::new();
-        extra.insert("jwk".into(), jwk);
-        let header = JwsHeader {
-            alg: Alg::ES256,
-            kid: None,
-            typ: Some("dpop+jwt".into()),
-            extra,
-        };
-        let mut claims = json!({ "jti": random(16), "htm": method, "htu": url, "iat": now_s() });
-        if let Some(t) = access_token {
-            claims["ath"] = json!(sha256_b64(t));
-        }
-        Ok(self.key.sign_with(&header, claims.to_string().as_bytes())?)
+        Ok(self
+            .key
+            .dpop_proof(method, url, access_token, &random(16), now_s())?)
     }
 }
 

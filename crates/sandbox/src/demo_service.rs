@@ -93,28 +93,9 @@ impl Demo {
         url: &str,
         token: Option<&str>,
     ) -> Result<String, String> {
-        let mut jwk =
-            serde_json::to_value(self.cfg.client_key.public_jwk()).map_err(|e| e.to_string())?;
-        if let Some(o) = jwk.as_object_mut() {
-            o.remove("kid");
-        }
-        let mut extra = serde_json::Map::new();
-        extra.insert("jwk".into(), jwk);
-        let header = iamsmart_crypto::jose::JwsHeader {
-            alg: Alg::ES256,
-            kid: None,
-            typ: Some("dpop+jwt".into()),
-            extra,
-        };
-        let mut claims =
-            serde_json::json!({ "jti": random(), "htm": method, "htu": url, "iat": now_s() });
-        if let Some(t) = token {
-            claims["ath"] =
-                serde_json::Value::String(b64(&iamsmart_crypto::hash::sha256(t.as_bytes())));
-        }
         self.cfg
             .client_key
-            .sign_with(&header, claims.to_string().as_bytes())
+            .dpop_proof(method, url, token, &random(), now_s())
             .map_err(|e| format!("signing the DPoP proof: {e}"))
     }
 

@@ -4,7 +4,6 @@
 use super::*;
 use base64::Engine;
 use iamsmart_crypto::device::DeviceKey;
-use iamsmart_crypto::jose::{Alg, JwsHeader};
 use serde_json::{json, Value};
 
 pub fn b64(b: &[u8]) -> String {
@@ -48,22 +47,8 @@ impl Key {
     }
     /// A DPoP proof (RFC 9449) for a request.
     pub fn dpop(&self, method: &str, url: &str, access_token: Option<&str>) -> String {
-        let mut jwk = serde_json::to_value(self.key.public_jwk()).unwrap();
-        jwk.as_object_mut().unwrap().remove("kid");
-        let mut extra = serde_json::Map::new();
-        extra.insert("jwk".into(), jwk);
-        let header = JwsHeader {
-            alg: Alg::ES256,
-            kid: None,
-            typ: Some("dpop+jwt".into()),
-            extra,
-        };
-        let mut claims = json!({ "jti": random(), "htm": method, "htu": url, "iat": now_s() });
-        if let Some(t) = access_token {
-            claims["ath"] = json!(b64(&iamsmart_crypto::hash::sha256(t.as_bytes())));
-        }
         self.key
-            .sign_with(&header, claims.to_string().as_bytes())
+            .dpop_proof(method, url, access_token, &random(), now_s())
             .unwrap()
     }
     pub fn thumbprint(&self) -> String {
