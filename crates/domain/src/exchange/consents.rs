@@ -548,15 +548,15 @@ pub async fn resident_action(
     id: &str,
     action: &str,
 ) -> Result<ConsentView> {
-    let v = get(p, id).await?;
-    let owner: Option<String> =
-        sqlx::query_scalar("SELECT resident_id FROM data_consents WHERE id = $1")
-            .bind(id)
-            .fetch_optional(p.db.reader())
-            .await?;
-    if owner.as_deref() != Some(resident_id) {
-        return Err(DomainError::NotFound);
+    if !["pause", "resume", "revoke"].contains(&action) {
+        return Err(invalid("action", "pause, resume or revoke"));
     }
+    // Only the resident's own consent, checked before anything about it is touched.
+    match load(p, id).await? {
+        Some((_, owner, _, _)) if owner == resident_id => {}
+        _ => return Err(DomainError::NotFound),
+    }
+    let v = get(p, id).await?;
     let to = match (action, v.status.as_str()) {
         ("pause", "ACTIVE") => "PAUSED",
         ("resume", "PAUSED") => "ACTIVE",

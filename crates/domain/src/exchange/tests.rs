@@ -265,3 +265,50 @@ async fn consents_nobody_reads_still_expire_and_are_erased() {
     assert_eq!(consents::purge(&t.p).await.unwrap(), 1);
     assert!(!exists(&t, "dc_unread").await);
 }
+
+#[tokio::test]
+async fn a_resident_changes_only_their_own_consents_and_only_in_known_ways() {
+    let t = platform().await;
+    let bank = requester(&t).await;
+    active_consent(&t, &bank.id, "dc_mine", 30, 30).await;
+    // Someone else's id: as if it did not exist, and nothing about it changes.
+    let e = consents::resident_action(&t.p, "r_other", "dc_mine", "revoke")
+        .await
+        .unwrap_err();
+    assert!(matches!(e, DomainError::NotFound), "{e:?}");
+    let e = consents::resident_action(&t.p, "r_test", "dc_mine", "explode")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            DomainError::Invalid {
+                field: "action",
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert_eq!(
+        consents::get(&t.p, "dc_mine").await.unwrap().status,
+        "ACTIVE"
+    );
+    let v = consents::resident_action(&t.p, "r_test", "dc_mine", "pause")
+        .await
+        .unwrap();
+    assert_eq!(v.status, "PAUSED");
+    // Pausing twice is refused with a reason, not ignored.
+    let e = consents::resident_action(&t.p, "r_test", "dc_mine", "pause")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            DomainError::Refused {
+                code: "consent-state",
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+}

@@ -265,12 +265,6 @@ async fn data_consent_action(
     Path((id, action)): Path<(String, String)>,
     req: Request,
 ) -> ApiResult<impl IntoResponse> {
-    if !["pause", "resume", "revoke"].contains(&action.as_str()) {
-        return Err(
-            ApiError::new(StatusCode::NOT_FOUND, "not-found", "Not found")
-                .detail("the actions are pause, resume and revoke"),
-        );
-    }
     let call = Signed::from(&s, req).await?;
     let caller = call.device(&s).await?;
     Ok(Json(

@@ -349,12 +349,6 @@ async fn consent_action(
         &body,
         "/account/dealings",
         async move |sess, _| {
-            if !["pause", "resume", "revoke"].contains(&action.as_str()) {
-                return Err(iamsmart_domain::DomainError::Invalid {
-                    field: "action",
-                    message: "pause, resume or revoke".into(),
-                });
-            }
             consents::resident_action(&p, &sess.resident_id, &id, &action)
                 .await
                 .map(|_| ())
