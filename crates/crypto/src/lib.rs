@@ -10,6 +10,8 @@
 //! - [`device`]: the resident's device key (held by the app), sealed under a PIN with Argon2id.
 //! - [`webauthn`]: passkey ceremonies (options, registration and assertion checks).
 //! - [`merkle`]: RFC 9162 Merkle tree hashing, inclusion and consistency proofs.
+//! - [`pki`]: X.509 certificates and CRLs, PKCS#10, OCSP, RFC 3161 time-stamps and CAdES-shaped
+//!   CMS signatures, ECDSA P-256 throughout, signed through the key store or an in-memory key.
 #![deny(missing_docs)]
 
 pub mod device;
@@ -20,6 +22,7 @@ pub mod jose;
 pub mod jwe;
 pub mod keystore;
 pub mod merkle;
+pub mod pki;
 pub mod rng;
 pub mod webauthn;
 
