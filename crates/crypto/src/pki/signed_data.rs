@@ -324,6 +324,17 @@ impl<'a> RawSignedData<'a> {
                 ),
             ));
         }
+        if !self
+            .sd
+            .digest_algorithms
+            .iter()
+            .any(|a| asn1::is_sha256(&a.oid, a.parameters.as_ref()))
+        {
+            return Err(bad(
+                what,
+                "SHA-256 is not among the SignedData's digest algorithms",
+            ));
+        }
         asn1::require_ecdsa_sha256(what, &si.signature_algorithm)?;
         let attrs_der = self.signed_attrs(what)?;
         let raw = asn1::raw_cert(cert_der)?;
