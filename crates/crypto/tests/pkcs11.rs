@@ -11,11 +11,15 @@ use iamsmart_crypto::envelope::{self, FieldContext, KekRef};
 use iamsmart_crypto::jose::{self, Alg, JwsHeader};
 use iamsmart_crypto::keystore::pkcs11::Pkcs11KeyStore;
 use iamsmart_crypto::keystore::{KeyKind, KeyStore};
+use iamsmart_crypto::pki::cert::{self, Profile};
+use iamsmart_crypto::pki::{crl, ocsp, CaSigner, KeyStoreSigner, SoftSigner};
 use iamsmart_crypto::rng::SystemRng;
 use iamsmart_crypto::CryptoError;
 use std::path::Path;
 use std::process::Command;
 use std::sync::OnceLock;
+
+mod pki_common;
 
 const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
 const PIN: &str = "1234";
@@ -309,4 +313,77 @@ fn a_token_locked_by_wrong_pins_says_to_use_the_so_pin() {
     if !locked {
         eprintln!("this PKCS#11 module does not lock tokens after wrong PINs (SoftHSM never does)");
     }
+}
+
+/// The issuing CA's key in the token: certificates, a CRL and an OCSP response signed through
+/// `KeyStoreSigner` (raw ECDSA in the token, DER outside), checked by us and by OpenSSL.
+#[test]
+fn a_token_key_signs_as_issuing_ca_through_key_store_signer() {
+    use pki_common::{dn, issue_under, party, person_template, template, DAY};
+    let Some(h) = hsm() else { return };
+    let _one_at_a_time = serial();
+    let ks = open_main(h);
+    let kid = "t-pki-issuing-ca";
+    let g = ks.generate(kid, KeyKind::Signing(Alg::ES256)).unwrap();
+    let signer = KeyStoreSigner::new(&ks, kid, &g.handle, g.public_jwk.as_ref().unwrap()).unwrap();
+    assert!(format!("{signer:?}").contains("pkcs11"));
+    let root = party(None, |k| template(dn("HSM Test Root"), k, Profile::RootCa));
+    let issuing = issue_under(
+        &root,
+        &template(
+            dn("HSM Test Issuing CA"),
+            signer.spki_der(),
+            Profile::IssuingCa,
+        ),
+    );
+    let leaf_key = SoftSigner::generate().unwrap();
+    let leaf = cert::issue(
+        &person_template(leaf_key.spki_der()),
+        Some(&issuing),
+        &signer,
+    )
+    .unwrap();
+    cert::verify_issued_by(&leaf, &issuing).unwrap();
+    let now = pki_common::now();
+    let leaf_serial = cert::parse(&leaf).unwrap().serial;
+    let revoked = [crl::Revoked {
+        serial: leaf_serial,
+        revoked_at: now - 10,
+        reason: Some(4),
+    }];
+    let crl_der = crl::build_crl(&issuing, &signer, now, now + DAY, 7, &revoked).unwrap();
+    assert_eq!(crl::parse_crl(&crl_der, &issuing).unwrap().revoked, revoked);
+    let id = ocsp::CertId::for_cert(&leaf, &issuing).unwrap();
+    let status = ocsp::SingleStatus {
+        id,
+        status: ocsp::CertStatus::Good,
+        this_update: now,
+        next_update: None,
+    };
+    let resp = ocsp::build_response(&issuing, &signer, now, &[status.clone()], None).unwrap();
+    assert_eq!(
+        ocsp::parse_response(&resp, &issuing).unwrap().statuses,
+        vec![status]
+    );
+    if pki_common::have_openssl("pkcs11 issuing CA") {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, der) in [("root", &root.der), ("issuing", &issuing), ("leaf", &leaf)] {
+            std::fs::write(dir.path().join(format!("{name}.pem")), cert::to_pem(der)).unwrap();
+        }
+        let (ok, out) = pki_common::openssl_in(
+            dir.path(),
+            &[
+                "verify",
+                "-CAfile",
+                "root.pem",
+                "-untrusted",
+                "issuing.pem",
+                "-purpose",
+                "smimesign",
+                "leaf.pem",
+            ],
+        );
+        assert!(ok, "{out}");
+    }
+    ks.destroy(kid, &g.handle).unwrap();
 }
