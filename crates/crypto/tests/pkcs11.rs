@@ -360,7 +360,8 @@ fn a_token_key_signs_as_issuing_ca_through_key_store_signer() {
         this_update: now,
         next_update: None,
     };
-    let resp = ocsp::build_response(&issuing, &signer, now, &[status.clone()], None).unwrap();
+    let resp =
+        ocsp::build_response(&issuing, &signer, now, std::slice::from_ref(&status), None).unwrap();
     assert_eq!(
         ocsp::parse_response(&resp, &issuing).unwrap().statuses,
         vec![status]

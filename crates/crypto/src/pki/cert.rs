@@ -300,7 +300,11 @@ fn extensions(
     Ok(out)
 }
 
+/// Largest certificate accepted.
+const MAX_CERT: usize = 64 * 1024;
+
 pub(crate) fn decode(der: &[u8]) -> Result<Certificate, CryptoError> {
+    asn1::limit("certificate", der, MAX_CERT)?;
     Certificate::from_der(der).map_err(der_err("certificate"))
 }
 

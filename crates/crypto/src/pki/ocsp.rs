@@ -117,6 +117,13 @@ impl CertId {
         {
             return Err(bad(what, "CertID hashes have the wrong length"));
         }
+        let serial = id.serial_number.as_bytes();
+        if serial.first().is_none_or(|b| b & 0x80 != 0) || serial.len() > 20 {
+            return Err(bad(
+                what,
+                "the serial must be positive and at most 20 octets",
+            ));
+        }
         Ok(Self {
             hash_alg_sha1: sha1,
             issuer_name_hash: id.issuer_name_hash.as_bytes().to_vec(),

@@ -227,7 +227,8 @@ fn resp_der(status: StatusInfo, token: Option<Any>) -> Vec<u8> {
         .expect("a small in-memory TimeStampResp always encodes")
 }
 
-/// A granted TimeStampResp (status 0) carrying `token_der`.
+/// A granted TimeStampResp (status 0) carrying `token_der` (bytes that are not one DER element
+/// give a systemFailure rejection instead).
 pub fn granted_response(token_der: &[u8]) -> Vec<u8> {
     let status = StatusInfo {
         status: 0,
