@@ -13,6 +13,8 @@ use iamsmart_crypto::envelope::{self, FieldContext, KekRef};
 use iamsmart_crypto::jose::{self, JwsHeader};
 use iamsmart_crypto::keystore::file::FileKeyStore;
 use iamsmart_crypto::keystore::{KeyKind, KeyStore};
+use iamsmart_crypto::pki::cert::{self, CertTemplate, DistinguishedName, Profile};
+use iamsmart_crypto::pki::{csr, ocsp, tsp, CaSigner, SoftSigner};
 use iamsmart_crypto::rng::SeededRng;
 use iamsmart_crypto::webauthn::soft::SoftPasskey;
 use iamsmart_fuzz::webauthn::rp;
@@ -423,6 +425,66 @@ fn main() {
     s.json("empty", 0, &json!({}));
     s.add("built", &seed(1, &[0; 128]));
     s.add("built-known", &seed(1, &[1; 128]));
+
+    // pki_requests: a PKCS#10 request, OCSP requests (SHA-1 and SHA-256 CertIDs, with and
+    // without a nonce), time-stamp requests.
+    let mut s = Seeds::new("pki_requests");
+    let ca = SoftSigner::generate().unwrap();
+    let leaf = SoftSigner::generate().unwrap();
+    s.add("csr", &seed(0, &csr::build_csr("fuzz", &leaf).unwrap()));
+    let t = 1_800_000_000;
+    let template = |cn: &str, spki: Vec<u8>, profile| CertTemplate {
+        serial: vec![0x42; 16],
+        subject: DistinguishedName {
+            common_name: cn.into(),
+            ..Default::default()
+        },
+        subject_spki_der: spki,
+        not_before: t,
+        not_after: t + 86_400,
+        profile,
+        policy_oid: None,
+        crl_url: None,
+        ocsp_url: None,
+        ca_issuers_url: None,
+    };
+    let ca_cert = cert::issue(&template("CA", ca.spki_der(), Profile::RootCa), None, &ca).unwrap();
+    let leaf_cert = cert::issue(
+        &template("leaf", leaf.spki_der(), Profile::TimeStamping),
+        Some(&ca_cert),
+        &ca,
+    )
+    .unwrap();
+    let id = ocsp::CertId::for_cert(&leaf_cert, &ca_cert).unwrap();
+    let id256 = ocsp::CertId {
+        hash_alg_sha1: false,
+        issuer_name_hash: vec![1; 32],
+        issuer_key_hash: vec![2; 32],
+        serial: vec![0x80, 1],
+    };
+    let nonce = [7u8; 16];
+    s.add(
+        "ocsp",
+        &seed(
+            1,
+            &ocsp::build_request(std::slice::from_ref(&id), Some(&nonce)).unwrap(),
+        ),
+    );
+    s.add(
+        "ocsp-two",
+        &seed(1, &ocsp::build_request(&[id, id256], None).unwrap()),
+    );
+    s.add(
+        "tsq",
+        &seed(
+            2,
+            &tsp::build_request(&[3; 32], Some(&nonce), true).unwrap(),
+        ),
+    );
+    s.add(
+        "tsq-bare",
+        &seed(2, &tsp::build_request(&[4; 32], None, false).unwrap()),
+    );
 
     println!("wrote {}/fixtures.json, seeds/ and dict/", dir().display());
 }
