@@ -60,6 +60,23 @@ pub struct DeviceFile {
     pub resident_id: Option<String>,
     /// The device key, sealed under the PIN.
     pub key: SealedDeviceKey,
+    /// The signing key and certificate (iAM Smart+), once issued.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing: Option<SigningFile>,
+}
+
+/// The app's signing key (separate from the device key, sealed under the same PIN) and its
+/// certificate.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SigningFile {
+    /// The signing key, sealed under the PIN.
+    pub key: SealedDeviceKey,
+    /// The certificate's serial (hex).
+    pub serial: String,
+    /// The certificate (DER, base64url).
+    pub certificate: String,
+    /// The issuing CA and the root (DER, base64url).
+    pub chain: Vec<String>,
 }
 
 /// An unlocked app.
@@ -155,6 +172,7 @@ impl App {
             device_id: None,
             resident_id: None,
             key: sealed,
+            signing: None,
         };
         let app = App {
             home: home.to_path_buf(),
@@ -493,6 +511,83 @@ impl App {
             Some(&serde_json::json!({})),
         )
         .await
+    }
+
+    /// Get a signing certificate (iAM Smart+): a new P-256 signing key, separate from the device
+    /// key, sealed under the PIN; the platform certifies it from a CSR whose signature proves the
+    /// app holds it. A new certificate replaces (and revokes) the previous one.
+    pub async fn enrol_signing(&mut self, pin: &str) -> Result<IssuedCertificate> {
+        let key = DeviceKey::generate().map_err(|e| AppError::Home(e.to_string()))?;
+        let name = self.file.device_name.clone();
+        let csr = iamsmart_crypto::pki::csr::build_csr(&name, &key)
+            .map_err(|e| AppError::Input(e.to_string()))?;
+        let body = serde_json::to_value(CertificateRequest { csr: b64(&csr) }).unwrap_or_default();
+        let issued: IssuedCertificate = self
+            .json(
+                reqwest::Method::POST,
+                "/app/v1/signing/certificate",
+                Some(&body),
+            )
+            .await?;
+        let sealed = key
+            .seal(pin, KDF, &iamsmart_crypto::rng::SystemRng)
+            .map_err(|e| AppError::Home(e.to_string()))?;
+        self.file.signing = Some(SigningFile {
+            key: sealed,
+            serial: issued.serial.clone(),
+            certificate: issued.certificate.clone(),
+            chain: issued.chain.clone(),
+        });
+        self.save()?;
+        Ok(issued)
+    }
+
+    /// Sign an opened signing request: rebuild the signed attributes from the digest shown
+    /// (never bytes the platform chose), sign them with the signing key (unlocked with the PIN),
+    /// and send the approval. `selfie` for requests that need a face match.
+    pub async fn sign(
+        &self,
+        request: &ApprovalView,
+        pin: &str,
+        selfie: Option<&[u8]>,
+    ) -> Result<ApprovalView> {
+        use iamsmart_crypto::pki::CaSigner;
+        if request.kind != "sign" {
+            return Err(AppError::Input(format!(
+                "this is a {} request, not a signing request",
+                request.kind
+            )));
+        }
+        let signing = self.file.signing.as_ref().ok_or_else(|| {
+            AppError::Input("this app has no signing certificate: run signing-cert first".into())
+        })?;
+        let digest: [u8; 32] = request.details["digest"]
+            .as_str()
+            .and_then(|d| hex::decode(d).ok())
+            .and_then(|d| d.try_into().ok())
+            .ok_or_else(|| AppError::Input("the request carries no SHA-256 digest".into()))?;
+        let cert = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(&signing.certificate)
+            .map_err(|_| AppError::Home("the stored certificate is damaged".into()))?;
+        let signing_time = (request.details["format"] == "cades").then(|| now_s() as u64);
+        let attrs = iamsmart_crypto::pki::cms::signed_attributes(
+            &iamsmart_crypto::pki::cms::SignedAttrsParams {
+                content_digest: digest,
+                signer_cert_der: &cert,
+                signing_time,
+            },
+        )
+        .map_err(|e| AppError::Input(e.to_string()))?;
+        let key = DeviceKey::open(&signing.key, pin).map_err(|_| AppError::WrongPin)?;
+        let signature = key
+            .sign_der(&attrs)
+            .map_err(|e| AppError::Input(e.to_string()))?;
+        let agreed = serde_json::json!({
+            "signature": b64(&signature),
+            "certificate_serial": signing.serial,
+            "signing_time": signing_time,
+        });
+        self.decide(request, "approve", agreed, selfie).await
     }
 
     /// Upgrade to iAM Smart+ with a fresh selfie.

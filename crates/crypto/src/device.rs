@@ -286,6 +286,18 @@ impl DeviceKey {
     }
 }
 
+/// The device key type also holds the app's signing key (a second P-256 key, sealed the same
+/// way): as a [`crate::pki::CaSigner`] it signs CSRs and CMS signed attributes.
+impl crate::pki::CaSigner for DeviceKey {
+    fn spki_der(&self) -> Vec<u8> {
+        crate::pki::spki_from_jwk(&self.public_jwk()).unwrap_or_default()
+    }
+
+    fn sign_der(&self, msg: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        crate::pki::SoftSigner::from_pkcs8(&self.pkcs8)?.sign_der(msg)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,6 +16,7 @@ pub mod keys;
 pub mod metrics;
 pub mod oidc;
 pub mod platform;
+pub mod signing;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod vault;

@@ -216,6 +216,26 @@ pub struct Decision {
     pub selfie: Option<String>,
 }
 
+/// The app asks for a signing certificate (iAM Smart+): a PKCS#10 request for the app's signing
+/// key, which is separate from the device key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertificateRequest {
+    /// The CSR (DER, base64url): its signature proves the app holds the key.
+    pub csr: String,
+}
+
+/// A signing certificate issued to the app.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IssuedCertificate {
+    /// Serial (hex).
+    pub serial: String,
+    /// The certificate (DER, base64url).
+    pub certificate: String,
+    /// The issuing CA and the root (DER, base64url).
+    pub chain: Vec<String>,
+}
+
 /// Parse a QR payload `iamsmart:approve?id=<request id>` or `iamsmart:activate?code=<code>`:
 /// returns (action, value).
 pub fn parse_qr(payload: &str) -> Option<(&str, &str)> {

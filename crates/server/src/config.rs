@@ -90,6 +90,9 @@ pub struct OidcConfig {
     pub ciba_ttl_secs: u64,
     /// CIBA polling interval.
     pub ciba_interval_secs: u64,
+    /// A signing request made with a resident's access token needs an iAM Smart+ login no older
+    /// than this (RFC 9470 step-up otherwise).
+    pub signing_login_max_age_secs: u64,
 }
 
 impl Default for OidcConfig {
@@ -105,6 +108,7 @@ impl Default for OidcConfig {
             session_idle_minutes: 30,
             ciba_ttl_secs: 120,
             ciba_interval_secs: 5,
+            signing_login_max_age_secs: 900,
         }
     }
 }
@@ -662,6 +666,10 @@ impl Config {
             ("oidc.session_idle_minutes", o.session_idle_minutes),
             ("oidc.ciba_ttl_secs", o.ciba_ttl_secs),
             ("oidc.ciba_interval_secs", o.ciba_interval_secs),
+            (
+                "oidc.signing_login_max_age_secs",
+                o.signing_login_max_age_secs,
+            ),
         ] {
             if v == 0 {
                 return Err(err(key, "must be at least 1"));
@@ -744,6 +752,7 @@ impl Config {
         p.session_idle_ms = o.session_idle_minutes as i64 * 60_000;
         p.ciba_ttl_ms = o.ciba_ttl_secs as i64 * 1000;
         p.ciba_interval_ms = o.ciba_interval_secs as i64 * 1000;
+        p.signing_login_max_age_s = o.signing_login_max_age_secs as i64;
         p
     }
 

@@ -60,6 +60,11 @@ pub async fn run(mut cfg: Config) -> anyhow::Result<()> {
         ),
     ));
     crate::sandbox::register_providers(&platform, &providers_url).await?;
+    // Digital signing: a sandbox certificate authority (its root key is not kept: the demo's
+    // root never signs again after set-up).
+    if !iamsmart_domain::signing::ca::is_set_up(&platform).await? {
+        crate::pki_cli::ca_init(&platform, "iAM Smart Sandbox", None, None).await?;
+    }
     // The demo online service, registered as a basic client.
     let service_listener = tokio::net::TcpListener::bind(&cfg.demo.service_listen)
         .await

@@ -2,6 +2,7 @@
 pub mod clients_cli;
 pub mod config;
 pub mod demo;
+pub mod pki_cli;
 pub mod sandbox;
 
 use anyhow::{anyhow, Context};

@@ -53,11 +53,50 @@ enum Command {
         #[command(subcommand)]
         command: ClientsCommand,
     },
+    /// The certificate authority of digital signing.
+    Ca {
+        #[command(subcommand)]
+        command: CaCommand,
+    },
+    /// Verify a signature the platform made: a signed PDF, or a CMS signature (DER, PEM or
+    /// base64) with its document or the document's SHA-256. Prints signer, time, integrity and
+    /// the certificate's status at signing time; exits 1 when it is not valid.
+    Verify {
+        /// The signed PDF or the CMS signature.
+        file: PathBuf,
+        /// The signed document (for a CMS signature).
+        #[arg(long)]
+        content: Option<PathBuf>,
+        /// The document's SHA-256, hex or base64 (for a CMS signature).
+        #[arg(long)]
+        digest: Option<String>,
+    },
     /// Sandbox services and helpers for integrators and tests.
     Sandbox {
         #[command(subcommand)]
         command: SandboxCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum CaCommand {
+    /// Set up the certificate authority: a root CA whose key is written sealed to
+    /// --root-key-out (keep it offline) and then dropped from memory; an issuing CA, an OCSP
+    /// responder and a timestamp authority whose keys live in the key store (the HSM when
+    /// keys.backend is pkcs11). Refused if already set up.
+    Init {
+        /// The organisation named in the certificates.
+        #[arg(long, default_value = "iAM Smart")]
+        organization: String,
+        /// Where to write the root key, sealed (Argon2id + AES-256-GCM) under the passphrase.
+        #[arg(long)]
+        root_key_out: PathBuf,
+        /// A file holding the passphrase (at least 12 characters).
+        #[arg(long, env = "IAMSMART_ROOT_PASSPHRASE_FILE")]
+        root_passphrase_file: PathBuf,
+    },
+    /// Show the authority's certificates (PEM) and status.
+    Show,
 }
 
 #[derive(Subcommand)]
@@ -327,6 +366,58 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
             platform.db.close().await;
+        }
+        Command::Ca { command } => {
+            let platform = iamsmart_server::start_platform(&cfg).await?;
+            match command {
+                CaCommand::Init {
+                    organization,
+                    root_key_out,
+                    root_passphrase_file,
+                } => {
+                    let pass = std::fs::read_to_string(&root_passphrase_file).map_err(|e| {
+                        anyhow!("cannot read {}: {e}", root_passphrase_file.display())
+                    })?;
+                    let auth = iamsmart_server::pki_cli::ca_init(
+                        &platform,
+                        &organization,
+                        Some(&root_key_out),
+                        Some(pass.trim_end_matches(['\r', '\n'])),
+                    )
+                    .await?;
+                    println!(
+                        "certificate authority set up: {}; root key sealed in {} (keep it offline)",
+                        iamsmart_server::pki_cli::describe(&auth)?,
+                        root_key_out.display()
+                    );
+                }
+                CaCommand::Show => {
+                    let auth = iamsmart_domain::signing::ca::load(&platform).await?;
+                    println!("# {}", iamsmart_server::pki_cli::describe(&auth)?);
+                    for der in [&auth.root, &auth.issuing, &auth.ocsp, &auth.tsa] {
+                        print!("{}", iamsmart_crypto::pki::cert::to_pem(der));
+                    }
+                }
+            }
+            platform.db.close().await;
+        }
+        Command::Verify {
+            file,
+            content,
+            digest,
+        } => {
+            let platform = iamsmart_server::start_platform(&cfg).await?;
+            let valid = iamsmart_server::pki_cli::verify_file(
+                &platform,
+                &file,
+                content.as_deref(),
+                digest.as_deref(),
+            )
+            .await?;
+            platform.db.close().await;
+            if !valid {
+                return Ok(ExitCode::from(1));
+            }
         }
         Command::Clients { command } => {
             let platform = iamsmart_server::start_platform(&cfg).await?;

@@ -8,6 +8,7 @@ pub mod limit;
 pub mod metrics;
 pub mod middleware;
 pub mod oauth;
+pub mod resource;
 pub mod routes;
 
 use axum::Router;

@@ -148,6 +148,9 @@ enum Command {
         #[arg(long)]
         yes: bool,
     },
+    /// Get a signing certificate (iAM Smart+; done after an upgrade too): a new signing key,
+    /// separate from the device key; replaces the previous certificate.
+    SigningCert,
     /// Upgrade to iAM Smart+ with a fresh selfie.
     Upgrade {
         /// Image file of your face.
@@ -233,7 +236,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             print(&app.activate(code).await?)?;
         }
         command => {
-            let app = App::open(&cli.home, &read_pin(&cli)?)?;
+            let pin = read_pin(&cli)?;
+            let mut app = App::open(&cli.home, &pin)?;
             match command {
                 Command::Pending => print(&app.pending().await?)?,
                 Command::Show { request } => print(&app.open_request(request).await?)?,
@@ -262,11 +266,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     }
                     let face = match selfie {
                         Some(f) => Some(read_file(f, "selfie")?),
-                        None if r.kind == "step_up" => {
+                        None if r.kind == "step_up" || r.details["face"] == true => {
                             anyhow::bail!("this request needs a face match: pass --selfie FILE")
                         }
                         None => None,
                     };
+                    if r.kind == "sign" {
+                        if fields.is_some() {
+                            anyhow::bail!("--fields is for personal data requests, not signing");
+                        }
+                        print(&app.sign(&r, &pin, face.as_deref()).await?)?;
+                        return Ok(());
+                    }
                     let asked: Vec<String> =
                         serde_json::from_value(r.details["fields"].clone()).unwrap_or_default();
                     let chosen = match fields {
@@ -342,10 +353,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     }
                     print(&app.close().await?)?;
                 }
+                Command::SigningCert => print(&app.enrol_signing(&pin).await?)?,
                 Command::Upgrade { selfie } => {
                     let s = read_file(selfie, "selfie")?;
                     let level = app.upgrade(&s).await?;
-                    print(&serde_json::json!({ "level": level }))?;
+                    // iAM Smart+ can sign: get the signing certificate at once (a platform
+                    // without signing set up says so; the upgrade stands either way).
+                    let certificate = match app.enrol_signing(&pin).await {
+                        Ok(c) => serde_json::json!({ "serial": c.serial }),
+                        Err(e) => serde_json::json!({ "not_issued": e.to_string() }),
+                    };
+                    print(
+                        &serde_json::json!({ "level": level, "signing_certificate": certificate }),
+                    )?;
                 }
                 Command::Register { .. } | Command::Activate { .. } => unreachable!(),
             }

@@ -258,6 +258,14 @@ pub(crate) async fn revoke_all(
     .await?;
     for d in &ids {
         crate::oidc::tokens::revoke_resident(conn, resident_id, Some(d), reason, now).await?;
+        crate::signing::ca::revoke_certs(
+            conn,
+            resident_id,
+            Some(d),
+            crate::signing::ca::REASON_KEY_COMPROMISE,
+            now,
+        )
+        .await?;
     }
     if !ids.is_empty() {
         audit::append(
@@ -330,6 +338,14 @@ pub async fn revoke(
         &caller.resident_id,
         Some(device_id),
         "device revoked",
+        now,
+    )
+    .await?;
+    crate::signing::ca::revoke_certs(
+        &mut tx,
+        &caller.resident_id,
+        Some(device_id),
+        crate::signing::ca::REASON_KEY_COMPROMISE,
         now,
     )
     .await?;

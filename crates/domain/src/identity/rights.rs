@@ -115,6 +115,14 @@ pub async fn close(p: &Platform, caller: &DeviceCaller, request_id: Option<&str>
     .await?;
     crate::oidc::tokens::revoke_resident(&mut tx, &caller.resident_id, None, "account closed", now)
         .await?;
+    crate::signing::ca::revoke_certs(
+        &mut tx,
+        &caller.resident_id,
+        None,
+        crate::signing::ca::REASON_CESSATION,
+        now,
+    )
+    .await?;
     audit::append(
         &mut tx,
         now,

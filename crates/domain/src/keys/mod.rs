@@ -30,6 +30,9 @@ pub enum Purpose {
     Kek,
     /// Signs requests to other organisations' systems (registry, data providers).
     Connector,
+    /// The certificate authority's keys (issuing CA, OCSP responder, timestamp authority):
+    /// never published in a JWKS; their certificates say what each one is.
+    Pki,
 }
 
 impl Purpose {
@@ -40,6 +43,7 @@ impl Purpose {
             Purpose::Log => "log",
             Purpose::Kek => "kek",
             Purpose::Connector => "connector",
+            Purpose::Pki => "pki",
         }
     }
 }
@@ -445,6 +449,12 @@ impl KeyService {
     /// [`crate::vault::Vault::rewrap_all`] has moved every data key to the new one.
     pub async fn rotate_kek(&self) -> Result<KeyRecord> {
         self.create(Purpose::Kek, None, true).await
+    }
+
+    /// A new ES256 key for the certificate authority (issuing CA, OCSP responder, timestamp
+    /// authority), usable at once.
+    pub async fn create_pki_key(&self) -> Result<KeyRecord> {
+        self.create(Purpose::Pki, Some(Alg::ES256), true).await
     }
 
     /// Set a key's retirement time (and log it).

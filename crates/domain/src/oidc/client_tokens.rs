@@ -14,7 +14,7 @@ use serde::Deserialize;
 pub const GRANT: &str = "client_credentials";
 
 /// Scopes a service may ask for with this grant.
-pub const SCOPES: [&str; 2] = ["eme", "gateway"];
+pub const SCOPES: [&str; 3] = ["eme", "gateway", "sign"];
 
 /// How long a client token lives (seconds).
 const TTL_S: i64 = 300;
@@ -35,7 +35,9 @@ pub async fn issue(
         None => SCOPES.to_vec(),
     };
     if asked.is_empty() {
-        return Err(OAuthError::invalid_scope("scope: eme and/or gateway"));
+        return Err(OAuthError::invalid_scope(
+            "scope: any of eme, gateway, sign",
+        ));
     }
     if let Some(bad) = asked.iter().find(|s| !SCOPES.contains(s)) {
         return Err(OAuthError::invalid_scope(format!(

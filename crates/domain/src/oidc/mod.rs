@@ -63,6 +63,9 @@ pub struct OidcPolicy {
     pub ciba_interval_ms: i64,
     /// Clock skew accepted on client assertions, request objects and DPoP proofs.
     pub skew_ms: i64,
+    /// A signing request made with a resident's access token needs an iAM Smart+ login no older
+    /// than this, in seconds.
+    pub signing_login_max_age_s: i64,
 }
 
 impl OidcPolicy {
@@ -81,6 +84,7 @@ impl OidcPolicy {
             ciba_ttl_ms: 120_000,
             ciba_interval_ms: 5_000,
             skew_ms: 60_000,
+            signing_login_max_age_s: 900,
         }
     }
 
@@ -123,5 +127,64 @@ impl Provider {
     pub fn forget_keys(&self, client_id: &str) {
         self.keys.forget(client_id);
         self.clients.forget(client_id);
+    }
+}
+
+/// What a protected resource demands of the resident's authentication (RFC 9470): at least an
+/// `acr` and, optionally, an authentication no older than `max_age_s`. A token that falls short
+/// gets `insufficient_user_authentication`, and the web layer adds the `acr_values` and `max_age`
+/// the client should ask for when it sends the resident back to the authorization endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuthRequirement {
+    /// The weakest acceptable `acr`.
+    pub min_acr: &'static str,
+    /// The oldest acceptable authentication, in seconds.
+    pub max_age_s: Option<i64>,
+}
+
+impl AuthRequirement {
+    /// Whether an authentication with `acr` at `auth_time` (Unix s) meets the requirement at
+    /// `now_s`; an unknown `acr` never does.
+    pub fn check(&self, acr: &str, auth_time: i64, now_s: i64) -> Result<(), OAuthError> {
+        let need = acr_rank(self.min_acr).unwrap_or(usize::MAX);
+        if acr_rank(acr).is_none_or(|have| have < need) {
+            return Err(OAuthError::insufficient_user_authentication(format!(
+                "this call needs {} (the resident signed in with {acr}): ask for acr_values={} and sign the resident in again",
+                self.min_acr, self.min_acr
+            )));
+        }
+        if let Some(max) = self.max_age_s {
+            if now_s.saturating_sub(auth_time) > max {
+                return Err(OAuthError::insufficient_user_authentication(format!(
+                    "this call needs an authentication from the last {max} s: ask for max_age={max} and sign the resident in again"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod requirement_tests {
+    use super::*;
+
+    #[test]
+    fn weaker_acr_older_authentication_and_unknown_acr_fall_short() {
+        let r = AuthRequirement {
+            min_acr: ACR_PLUS,
+            max_age_s: Some(300),
+        };
+        assert!(r.check(ACR_PLUS, 1_000, 1_300).is_ok());
+        assert!(r.check(ACR_FACE, 1_000, 1_100).is_ok());
+        let weak = r.check(ACR_BASIC, 1_000, 1_001).unwrap_err();
+        assert_eq!(weak.error, "insufficient_user_authentication");
+        assert_eq!(weak.status, 401);
+        assert!(r.check(ACR_PLUS, 1_000, 1_301).is_err());
+        assert!(r.check("urn:other:acr", 1_000, 1_001).is_err());
+        let any_age = AuthRequirement {
+            min_acr: ACR_BASIC,
+            max_age_s: None,
+        };
+        assert!(any_age.check(ACR_BASIC, 0, i64::MAX).is_ok());
     }
 }

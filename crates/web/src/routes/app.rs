@@ -42,6 +42,7 @@ pub fn routes() -> Router<AppState> {
         .route("/app/v1/requests", get(pending))
         .route("/app/v1/requests/{id}", get(open_request))
         .route("/app/v1/requests/{id}/decision", post(decide))
+        .route("/app/v1/signing/certificate", post(signing_certificate))
 }
 
 /// Calls that carry images.
@@ -313,5 +314,34 @@ async fn decide(
     let d: Decision = call.json()?;
     let view = approvals::decide(&s.platform, &caller, &id, &d, &call.ip, Some(&call.rid)).await?;
     iamsmart_domain::oidc::ciba::decided(&s.platform, &id).await;
+    // A signing request: the app's signature is checked and assembled now, so that the
+    // resident learns at once if it could not be used.
+    iamsmart_domain::signing::requests::answered(&s.platform, &id, Some(&call.rid)).await?;
     Ok(Json(view))
+}
+
+/// Issue a signing certificate for the app's signing key (iAM Smart+ only).
+async fn signing_certificate(
+    State(s): State<AppState>,
+    req: Request,
+) -> ApiResult<impl IntoResponse> {
+    use base64::Engine;
+    let call = Signed::from(&s, req).await?;
+    let caller = call.device(&s).await?;
+    let body: iamsmart_proto::app::CertificateRequest = call.json()?;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let csr = b64
+        .decode(body.csr.trim_end_matches('='))
+        .map_err(|_| ApiError::bad_request("csr is not base64url"))?;
+    let issued =
+        iamsmart_domain::signing::ca::issue_for_device(&s.platform, &caller, &csr, Some(&call.rid))
+            .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(iamsmart_proto::app::IssuedCertificate {
+            serial: issued.serial,
+            certificate: b64.encode(&issued.certificate),
+            chain: issued.chain.iter().map(|c| b64.encode(c)).collect(),
+        }),
+    ))
 }

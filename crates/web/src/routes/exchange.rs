@@ -41,7 +41,7 @@ pub struct Service {
 }
 
 impl Service {
-    fn need(&self, scope: &'static str) -> Result<(), ResourceError> {
+    pub(crate) fn need(&self, scope: &'static str) -> Result<(), ResourceError> {
         if self.claims.has_scope(scope) {
             return Ok(());
         }

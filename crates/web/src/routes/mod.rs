@@ -3,8 +3,9 @@ mod admin;
 mod app;
 mod exchange;
 mod health;
-mod oidc;
+pub(crate) mod oidc;
 mod pages;
+mod signing;
 mod staff;
 mod transparency;
 
@@ -24,10 +25,12 @@ pub fn routes(state: AppState, body_limit: usize, upload_limit: usize) -> Router
         .merge(staff::routes())
         .merge(oidc::routes())
         .merge(pages::routes())
+        .merge(signing::routes())
         .layer(RequestBodyLimitLayer::new(body_limit));
     let uploads = Router::new()
         .merge(app::upload_routes())
         .merge(staff::upload_routes())
+        .merge(signing::upload_routes())
         .layer(RequestBodyLimitLayer::new(upload_limit));
     small.merge(uploads).with_state(state)
 }

@@ -3,6 +3,7 @@
 use crate::oauth::{
     client_credentials, form_body, one, parse_form, Form, OAuthJson, ResourceError,
 };
+use crate::resource::UserAccess;
 use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -202,78 +203,22 @@ async fn userinfo(
     uri: Uri,
     body: Bytes,
 ) -> Result<Response, ResourceError> {
-    let auth = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    let (scheme, token) = if let Some(t) = auth.strip_prefix("DPoP ") {
-        ("DPoP", t.trim().to_string())
-    } else if let Some(t) = auth.strip_prefix("Bearer ") {
-        ("Bearer", t.trim().to_string())
-    } else if method == Method::POST {
-        let f = parse_form(&body);
-        match one(&f, "access_token").ok().flatten() {
-            Some(t) => ("Bearer", t.to_string()),
-            None => ("Bearer", String::new()),
-        }
+    let form;
+    let form_token = if method == Method::POST {
+        form = parse_form(&body);
+        one(&form, "access_token").ok().flatten()
     } else {
-        ("Bearer", String::new())
+        None
     };
-    let fail = |error: OAuthError| ResourceError {
-        error,
-        scheme,
-        step_up: None,
-    };
-    if token.is_empty() {
-        return Err(fail(OAuthError::invalid_token("send an access token")));
-    }
-    let (claims, grant) = tokens::verify_access_token(&s.platform, &token)
+    let user = UserAccess::check(&s, method.as_str(), uri.path(), &headers, form_token).await?;
+    let (claims, grant) = (&user.claims, &user.grant);
+    let out = tokens::userinfo(&s.platform, claims, grant)
         .await
-        .map_err(fail)?;
-    let bound = claims
-        .cnf
-        .as_ref()
-        .and_then(|c| c["jkt"].as_str())
-        .map(str::to_string);
-    let path = uri.path().to_string();
-    match bound {
-        Some(jkt) => {
-            if scheme != "DPoP" {
-                return Err(ResourceError {
-                    error: OAuthError::invalid_token(
-                        "this token is DPoP-bound: use the DPoP scheme with a proof",
-                    ),
-                    scheme: "DPoP",
-                    step_up: None,
-                });
-            }
-            let got = dpop_jkt(&s, &headers, method.as_str(), &path, Some(&token))
-                .await
-                .map_err(|e| ResourceError {
-                    error: e,
-                    scheme: "DPoP",
-                    step_up: None,
-                })?;
-            if got.as_deref() != Some(jkt.as_str()) {
-                return Err(ResourceError {
-                    error: OAuthError::invalid_token(
-                        "the DPoP proof is not from the key the token is bound to",
-                    ),
-                    scheme: "DPoP",
-                    step_up: None,
-                });
-            }
-        }
-        None if scheme == "DPoP" => {
-            return Err(fail(OAuthError::invalid_token(
-                "this token is not DPoP-bound: use Bearer",
-            )))
-        }
-        None => {}
-    }
-    let out = tokens::userinfo(&s.platform, &claims, &grant)
-        .await
-        .map_err(fail)?;
+        .map_err(|error| ResourceError {
+            error,
+            scheme: user.scheme,
+            step_up: None,
+        })?;
     Ok(no_store(StatusCode::OK, Json(out)))
 }
 

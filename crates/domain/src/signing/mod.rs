@@ -1,0 +1,36 @@
+//! Digital signing with legal backing, for iAM Smart+ residents.
+//!
+//! - [`ca`]: the platform's certificate authority. A root (whose key is kept offline, exported
+//!   sealed, after it has signed the issuing CA), an issuing CA whose key lives in the key store
+//!   (a PKCS#11 HSM in production), an OCSP responder and a timestamp authority with their own
+//!   certificates. Residents' signing certificates (ETSI EN 319 412-2 natural person, a
+//!   pseudonymous semantics identifier instead of the HKID), their revocation (at once, when a
+//!   device is revoked or an account closed), CRLs, OCSP answers and RFC 3161 timestamps.
+//! - [`requests`]: a service asks for a signature over a document's SHA-256 (CAdES) or over a
+//!   PDF (PAdES); the resident sees the details and a match code in the app, approves with the
+//!   app's signing key (a key of its own, separate from the device key), and the service
+//!   collects the CMS signature, timestamped, or the signed PDF with the validation data. Every
+//!   signature is written to the transparency log (document hash, certificate serial, time),
+//!   never the document.
+//! - [`verify`]: what anyone can check about a signature: signer, time, integrity and the
+//!   certificate's status at signing time.
+pub mod ca;
+mod pdf;
+pub mod requests;
+pub mod verify;
+
+/// The arc of the platform's object identifiers (certificate and timestamp policies). It is under
+/// the enterprise number RFC 5612 sets aside for examples: an operator running the platform for
+/// real replaces it with an arc of its own. (A UUID-derived `2.25` arc would need no
+/// registration, but its 128-bit arc does not fit the 32-bit arcs of the OID library.)
+pub const OID_ARC: &str = "1.3.6.1.4.1.32473.4627";
+
+/// The certificate policy of residents' signing certificates.
+pub fn signing_policy_oid() -> String {
+    format!("{OID_ARC}.1.1")
+}
+
+/// The timestamp authority's policy.
+pub fn tsa_policy_oid() -> String {
+    format!("{OID_ARC}.1.2")
+}

@@ -1,0 +1,677 @@
+//! Signing requests: a service asks, the resident approves in the app with the app's signing
+//! key, the platform assembles and timestamps the signature, the service collects it once.
+//!
+//! The app builds the CMS signed attributes itself (the digest it was shown, its own
+//! certificate, the signing time) and signs them; the platform rebuilds the same attributes,
+//! checks the signature against the resident's current certificate and assembles a CAdES-B-T
+//! signature (or, for a PDF, PAdES-B-T and then B-LT with the validation data embedded).
+use super::ca;
+use crate::audit::{self, Event};
+use crate::authn::approvals;
+use crate::error::{DomainError, Result};
+use crate::oidc::clients::Client;
+use crate::platform::Platform;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use iamsmart_crypto::envelope::FieldContext;
+use iamsmart_crypto::pki::{self, cms};
+use serde::{Deserialize, Serialize};
+
+/// The largest PDF accepted, in bytes.
+pub const MAX_PDF_BYTES: usize = 10 * 1024 * 1024;
+/// How far the app's signing time may be from the platform's clock, in seconds.
+const SIGNING_TIME_SKEW_S: i64 = 120;
+
+/// The document, as the resident sees it in the app.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Document {
+    /// Its name (e.g. "Tenancy agreement, Flat A, 12/F").
+    pub name: String,
+    /// The department or company responsible.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
+    /// The service it belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+}
+
+/// What a service asks for.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignRequest {
+    /// The resident (the subject the service knows them by); without it, and without a
+    /// resident's access token, the service shows the returned QR code (signing without login).
+    #[serde(default)]
+    pub login_hint: Option<String>,
+    /// The document.
+    pub document: Document,
+    /// Hash signing: the document's SHA-256 (hex, or base64 / base64url of the 32 bytes).
+    #[serde(default)]
+    pub digest: Option<String>,
+    /// PDF signing: the PDF (base64); the platform returns it signed (PAdES-B-LT).
+    #[serde(default)]
+    pub pdf: Option<String>,
+    /// Require a fresh face match on the phone.
+    #[serde(default)]
+    pub face: bool,
+    /// Base64 of SHA-256 of the HKID without its check digit: refused unless it is the signer's.
+    #[serde(default)]
+    pub hkid_hash: Option<String>,
+    /// PDF: the reason shown in the signature.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// PDF: the place shown in the signature.
+    #[serde(default)]
+    pub location: Option<String>,
+}
+
+/// A started request.
+#[derive(Debug, Clone, Serialize)]
+pub struct Started {
+    /// Poll `GET /sign/v1/requests/{request_id}` with it.
+    pub request_id: String,
+    /// Show this as a QR code (signing without login).
+    pub qr: String,
+    /// Show this next to the QR code: the app shows the same digits.
+    pub match_code: String,
+    /// The SHA-256 that will be signed (hex): for a PDF, of its signed byte range.
+    pub digest: String,
+    /// Unix ms.
+    pub expires_at: i64,
+}
+
+/// A collected signature.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Signature {
+    /// CMS SignedData (CAdES-B-T, detached), base64.
+    pub cms: String,
+    /// The raw signature (DER ECDSA-Sig-Value over the signed attributes), base64.
+    pub signature: String,
+    /// The signer's certificate (DER, base64).
+    pub certificate: String,
+    /// The issuing CA and the root (DER, base64).
+    pub chain: Vec<String>,
+    /// The certificate's serial (hex).
+    pub certificate_serial: String,
+    /// When the timestamp authority saw the signature (Unix s).
+    pub timestamp: u64,
+    /// PDF requests: the signed PDF (base64).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pdf: Option<String>,
+}
+
+/// What polling returns.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    /// The request.
+    pub request_id: String,
+    /// `pending`, `scanned`, `signed` (the signature is here, once), `collected` (given out
+    /// earlier), `denied`, `expired`, `failed`.
+    pub status: String,
+    /// Why, when denied or failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The signature, when signed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signature: Option<Signature>,
+}
+
+fn invalid(field: &'static str, m: impl Into<String>) -> DomainError {
+    DomainError::Invalid {
+        field,
+        message: m.into(),
+    }
+}
+
+fn text_ok(s: &str, max: usize) -> bool {
+    let n = s.chars().count();
+    (1..=max).contains(&n) && !s.chars().any(char::is_control) && !s.trim().is_empty()
+}
+
+/// Read a SHA-256 given as hex, base64 or base64url.
+pub fn parse_digest(s: &str) -> Result<[u8; 32]> {
+    let s = s.trim();
+    let bytes = if s.len() % 2 == 0 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        hex::decode(s).ok()
+    } else {
+        STANDARD
+            .decode(s)
+            .or_else(|_| URL_SAFE_NO_PAD.decode(s.trim_end_matches('=')))
+            .ok()
+    }
+    .ok_or_else(|| invalid("digest", "expected the SHA-256 as hex or base64"))?;
+    <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| {
+        invalid(
+            "digest",
+            format!(
+                "a SHA-256 digest is 32 bytes; this one is {} bytes",
+                bytes.len()
+            ),
+        )
+    })
+}
+
+/// Check a request's texts and that it asks for exactly one thing.
+pub fn check(req: &SignRequest) -> Result<()> {
+    if !text_ok(&req.document.name, 200) {
+        return Err(invalid("document.name", "1 to 200 characters"));
+    }
+    for (field, v) in [
+        ("document.department", &req.document.department),
+        ("document.service", &req.document.service),
+        ("reason", &req.reason),
+        ("location", &req.location),
+    ] {
+        if v.as_deref().is_some_and(|t| !text_ok(t, 200)) {
+            return Err(invalid(field, "1 to 200 characters"));
+        }
+    }
+    match (&req.digest, &req.pdf) {
+        (Some(d), None) => parse_digest(d).map(|_| ()),
+        (None, Some(_)) => Ok(()),
+        _ => Err(invalid(
+            "digest",
+            "send either digest (hash signing) or pdf (PDF signing), not both",
+        )),
+    }
+}
+
+/// The HKID hash the real platform's API uses: base64 of SHA-256 of the HKID without its check
+/// digit.
+pub fn hkid_hash(hkid: &str) -> String {
+    let canonical: String = hkid
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    let without_check = &canonical[..canonical.len().saturating_sub(1)];
+    STANDARD.encode(pki::sha256(without_check.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hkid_hash_ignores_the_check_digit_and_the_way_the_number_is_written() {
+        let h = super::hkid_hash("A123456(3)");
+        assert_eq!(h, super::hkid_hash("a1234563"));
+        assert_eq!(
+            h,
+            super::hkid_hash("A1234569"),
+            "the check digit is not hashed"
+        );
+        assert_ne!(h, super::hkid_hash("A1234573"));
+        assert_eq!(h.len(), 44);
+    }
+
+    #[test]
+    fn digests_are_32_bytes_in_hex_or_base64() {
+        let hex64 = "ab".repeat(32);
+        assert_eq!(super::parse_digest(&hex64).unwrap(), [0xab; 32]);
+        let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [7u8; 32]);
+        assert_eq!(super::parse_digest(&b64).unwrap(), [7; 32]);
+        assert!(
+            format!("{:?}", super::parse_digest(&"ab".repeat(31)).unwrap_err())
+                .contains("31 bytes")
+        );
+        assert!(super::parse_digest("not a digest!").is_err());
+        assert!(super::parse_digest("").is_err());
+    }
+}
+
+fn hkid_matches(asked: &str, hkid: &str) -> bool {
+    iamsmart_crypto::hash::ct_eq(asked.trim().as_bytes(), hkid_hash(hkid).as_bytes())
+}
+
+/// Who may sign: an active iAM Smart+ resident with a current signing certificate, whose HKID
+/// matches the service's hash when it sent one.
+async fn check_signer(
+    p: &Platform,
+    resident_id: &str,
+    device_id: Option<&str>,
+    hkid_hash: Option<&str>,
+) -> Result<(String, Vec<u8>)> {
+    let r = crate::identity::get(p, resident_id).await?;
+    if r.status != "active" || r.level != "plus" {
+        return Err(DomainError::Refused {
+            code: "not-plus",
+            message: "signing needs an active iAM Smart+ account; nothing was signed",
+        });
+    }
+    if hkid_hash.is_some_and(|h| !hkid_matches(h, &r.verified.hkid)) {
+        return Err(DomainError::Refused {
+            code: "hkid-mismatch",
+            message: "the HKID the service gave is not the signer's; nothing was signed",
+        });
+    }
+    ca::current_cert(p, resident_id, device_id)
+        .await?
+        .ok_or(DomainError::Refused {
+            code: "no-certificate",
+            message: "the resident's app has no signing certificate yet: open the app to get one",
+        })
+}
+
+/// Start a request for a named resident (by `login_hint`, or `resident` from a resident's
+/// access token), or a QR code any iAM Smart+ resident may scan.
+pub async fn start(
+    p: &Platform,
+    client: &Client,
+    req: SignRequest,
+    resident: Option<String>,
+) -> Result<Started> {
+    check(&req)?;
+    ca::load(p).await?;
+    let resident = match (resident, &req.login_hint) {
+        (Some(r), _) => Some(r),
+        (None, Some(hint)) => Some(
+            crate::oidc::claims::resident_of_subject(
+                p,
+                (client.meta.subject_type == "pairwise").then_some(client.sector().as_str()),
+                hint,
+            )
+            .await?
+            .ok_or(DomainError::NotFound)?,
+        ),
+        (None, None) => None,
+    };
+    if let Some(r) = &resident {
+        check_signer(p, r, None, req.hkid_hash.as_deref()).await?;
+    }
+    let id = format!("sg_{}", iamsmart_crypto::rng::token(p.rng.as_ref(), 16));
+    let (kind, digest, prepared) = match (&req.digest, &req.pdf) {
+        (Some(d), _) => ("hash", parse_digest(d)?, None),
+        (None, Some(pdf)) => {
+            let (digest, sealed) = super::pdf::prepare(p, &id, &req, pdf)?;
+            ("pdf", digest, Some(sealed))
+        }
+        (None, None) => return Err(invalid("digest", "send digest or pdf")),
+    };
+    let details = serde_json::json!({
+        "service": client.meta.client_name,
+        "document": req.document,
+        "digest": hex::encode(digest),
+        "format": if kind == "pdf" { "pades" } else { "cades" },
+        "face": req.face,
+    });
+    let created = approvals::create(
+        p,
+        approvals::NewApproval {
+            resident_id: resident.as_deref(),
+            kind: "sign",
+            client_id: &client.id,
+            client_name: &client.meta.client_name,
+            details: details.clone(),
+        },
+    )
+    .await?;
+    let document = match prepared {
+        Some(bytes) => Some(
+            p.vault
+                .seal(
+                    &FieldContext {
+                        table: "sign_requests",
+                        column: "document",
+                        row: &id,
+                    },
+                    &bytes,
+                )
+                .await?,
+        ),
+        None => None,
+    };
+    let mut stored = details;
+    stored["hkid_hash"] = serde_json::json!(req.hkid_hash);
+    stored["reason"] = serde_json::json!(req.reason);
+    stored["location"] = serde_json::json!(req.location);
+    sqlx::query(
+        "INSERT INTO sign_requests (id, client_id, approval_id, resident_id, kind, digest, details, document, status, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10)",
+    )
+    .bind(&id)
+    .bind(&client.id)
+    .bind(&created.id)
+    .bind(&resident)
+    .bind(kind)
+    .bind(digest.to_vec())
+    .bind(stored.to_string())
+    .bind(document)
+    .bind(p.clock.now_ms())
+    .bind(created.expires_at)
+    .execute(p.db.writer())
+    .await?;
+    Ok(Started {
+        request_id: id,
+        qr: format!(
+            "{}approve?id={}",
+            iamsmart_proto::app::QR_SCHEME,
+            created.id
+        ),
+        match_code: created.match_code,
+        digest: hex::encode(digest),
+        expires_at: created.expires_at,
+    })
+}
+
+/// What the app sends as `agreed` when it approves a signing request.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppSignature {
+    /// DER ECDSA signature over the signed attributes, base64url.
+    pub signature: String,
+    /// The serial (hex) of the certificate the app signed with.
+    pub certificate_serial: String,
+    /// The signing time the app put in the attributes (CAdES; absent for PAdES), Unix s.
+    #[serde(default)]
+    pub signing_time: Option<u64>,
+}
+
+/// The signed attributes for a request: what the app signs and the platform rebuilds.
+pub fn attributes(
+    digest: &[u8; 32],
+    cert_der: &[u8],
+    signing_time: Option<u64>,
+) -> Result<Vec<u8>> {
+    Ok(cms::signed_attributes(&cms::SignedAttrsParams {
+        content_digest: *digest,
+        signer_cert_der: cert_der,
+        signing_time,
+    })?)
+}
+
+type OutcomeRow = (
+    String,
+    String,
+    Option<String>,
+    Option<Vec<u8>>,
+    String,
+    Vec<u8>,
+);
+type RequestRow = (
+    String,
+    String,
+    Option<String>,
+    String,
+    Vec<u8>,
+    String,
+    String,
+);
+
+async fn set_status(p: &Platform, id: &str, status: &str, reason: Option<&str>) -> Result<()> {
+    sqlx::query(
+        "UPDATE sign_requests SET status = $1, reason = $2, document = NULL WHERE id = $3 AND status = 'pending'",
+    )
+    .bind(status)
+    .bind(reason)
+    .bind(id)
+    .execute(p.db.writer())
+    .await?;
+    Ok(())
+}
+
+/// Called after every decision in the app: for a signing request, check the app's signature
+/// and assemble, timestamp, record and keep the result for the service. Nothing for other
+/// requests. A signature that cannot be used fails the request (the service is told why) and
+/// is reported to the app.
+pub async fn answered(p: &Platform, approval_id: &str, request_id: Option<&str>) -> Result<()> {
+    let row: Option<RequestRow> = sqlx::query_as(
+        "SELECT id, client_id, resident_id, kind, digest, details, status FROM sign_requests WHERE approval_id = $1",
+    )
+    .bind(approval_id)
+    .fetch_optional(p.db.reader())
+    .await?;
+    let Some((id, client_id, _, kind, digest, details, status)) = row else {
+        return Ok(());
+    };
+    if status != "pending" {
+        return Ok(());
+    }
+    let a = approvals::status(p, approval_id).await?;
+    if a.status == "denied" {
+        return set_status(p, &id, "denied", Some("the resident declined")).await;
+    }
+    let Some(d) = approvals::decision(p, approval_id).await? else {
+        return Ok(());
+    };
+    let details: serde_json::Value = serde_json::from_str(&details)?;
+    let digest = <[u8; 32]>::try_from(digest.as_slice())
+        .map_err(|_| DomainError::Integrity("stored digest is not 32 bytes".into()))?;
+    match assemble(p, &id, &kind, &digest, &details, &d).await {
+        Ok((serial, result)) => {
+            record(
+                p,
+                &id,
+                &client_id,
+                &d.resident_id,
+                &serial,
+                &digest,
+                &kind,
+                &result,
+                request_id,
+            )
+            .await
+        }
+        Err(e) => {
+            let reason = match &e {
+                DomainError::Refused { message, .. } => (*message).to_string(),
+                DomainError::Invalid { message, .. } => message.clone(),
+                _ => "the signature could not be completed".to_string(),
+            };
+            set_status(p, &id, "failed", Some(&reason)).await?;
+            Err(e)
+        }
+    }
+}
+
+async fn assemble(
+    p: &Platform,
+    id: &str,
+    kind: &str,
+    digest: &[u8; 32],
+    details: &serde_json::Value,
+    d: &approvals::Decided,
+) -> Result<(String, Vec<u8>)> {
+    if details["face"].as_bool() == Some(true) && !d.face_verified {
+        return Err(DomainError::Refused {
+            code: "face-required",
+            message: "this signature needs a fresh face match; nothing was signed",
+        });
+    }
+    let (serial, cert) = check_signer(
+        p,
+        &d.resident_id,
+        Some(&d.device_id),
+        details["hkid_hash"].as_str(),
+    )
+    .await?;
+    let answer: AppSignature = serde_json::from_value(d.agreed.clone())
+        .map_err(|_| invalid("agreed", "a signing approval carries the app's signature"))?;
+    if answer.certificate_serial != serial {
+        return Err(DomainError::Refused {
+            code: "stale-certificate",
+            message:
+                "the app signed with a certificate that is not its current one; nothing was signed",
+        });
+    }
+    let signing_time = match kind {
+        "hash" => {
+            let t = answer.signing_time.ok_or_else(|| {
+                invalid("signing_time", "CAdES signatures carry the signing time")
+            })?;
+            let now = p.clock.now_ms() / 1000;
+            if (t as i64 - now).abs() > SIGNING_TIME_SKEW_S {
+                return Err(invalid("signing_time", "the phone's clock is wrong"));
+            }
+            Some(t)
+        }
+        _ => None,
+    };
+    let signature = URL_SAFE_NO_PAD
+        .decode(answer.signature.trim_end_matches('='))
+        .map_err(|_| invalid("signature", "not base64url"))?;
+    let attrs = attributes(digest, &cert, signing_time)?;
+    let auth = ca::load(p).await?;
+    let signed = cms::assemble(&attrs, &signature, &cert, &auth.chain()).map_err(|_| {
+        DomainError::Refused {
+            code: "bad-signature",
+            message: "the app's signature does not verify with its certificate; nothing was signed",
+        }
+    })?;
+    let value = cms::signature_value(&signed)?;
+    let token = ca::stamp(p, pki::sha256(&value), None).await?;
+    let stamped = cms::add_signature_timestamp(&signed, &token)?;
+    let result = if kind == "pdf" {
+        super::pdf::finish(p, id, &stamped, &cert).await?
+    } else {
+        stamped
+    };
+    Ok((serial, result))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn record(
+    p: &Platform,
+    id: &str,
+    client_id: &str,
+    resident_id: &str,
+    serial: &str,
+    digest: &[u8; 32],
+    kind: &str,
+    result: &[u8],
+    request_id: Option<&str>,
+) -> Result<()> {
+    let sealed = p
+        .vault
+        .seal(
+            &FieldContext {
+                table: "sign_requests",
+                column: "result",
+                row: id,
+            },
+            result,
+        )
+        .await?;
+    let now = p.clock.now_ms();
+    let mut tx = p.db.begin().await?;
+    let r = sqlx::query(
+        "UPDATE sign_requests SET status = 'signed', resident_id = $1, cert_serial = $2, result = $3, document = NULL, signed_at = $4 WHERE id = $5 AND status = 'pending'",
+    )
+    .bind(resident_id)
+    .bind(serial)
+    .bind(sealed)
+    .bind(now)
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    if r.rows_affected() == 0 {
+        return Ok(());
+    }
+    audit::append(
+        &mut tx,
+        now,
+        request_id,
+        &Event {
+            kind: "signature.created",
+            actor: &format!("resident:{resident_id}"),
+            subject: &format!("client:{client_id}"),
+            detail: serde_json::json!({
+                "request": id, "format": kind,
+                "document_sha256": hex::encode(digest), "certificate_serial": serial,
+            }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A request's outcome for the service that made it; a signature is given out once.
+pub async fn outcome(p: &Platform, client: &Client, id: &str) -> Result<Outcome> {
+    let row: Option<OutcomeRow> = sqlx::query_as(
+        "SELECT approval_id, status, reason, result, kind, digest FROM sign_requests WHERE id = $1 AND client_id = $2",
+    )
+    .bind(id)
+    .bind(&client.id)
+    .fetch_optional(p.db.reader())
+    .await?;
+    let (approval_id, mut status, mut reason, result, kind, digest) =
+        row.ok_or(DomainError::NotFound)?;
+    let out = |status: &str, reason: Option<String>| Outcome {
+        request_id: id.to_string(),
+        status: status.into(),
+        reason,
+        signature: None,
+    };
+    if status == "pending" {
+        let a = approvals::status(p, &approval_id).await?;
+        match a.status.as_str() {
+            "denied" => {
+                set_status(p, id, "denied", Some("the resident declined")).await?;
+                (status, reason) = ("denied".into(), Some("the resident declined".into()));
+            }
+            "expired" | "cancelled" => {
+                let why = "the resident did not answer in time";
+                set_status(p, id, "expired", Some(why)).await?;
+                (status, reason) = ("expired".into(), Some(why.into()));
+            }
+            "approved" => {
+                // The app's answer is being assembled (or failed): report what is stored.
+                return Ok(out("pending", None));
+            }
+            other => return Ok(out(other, None)),
+        }
+    }
+    if status != "signed" {
+        return Ok(out(&status, reason));
+    }
+    let result = result.ok_or_else(|| DomainError::Integrity("signed without a result".into()))?;
+    let bytes = p
+        .vault
+        .open_field(
+            &FieldContext {
+                table: "sign_requests",
+                column: "result",
+                row: id,
+            },
+            &result,
+        )
+        .await?;
+    let r = sqlx::query(
+        "UPDATE sign_requests SET status = 'collected', result = NULL, collected_at = $1 WHERE id = $2 AND status = 'signed'",
+    )
+    .bind(p.clock.now_ms())
+    .bind(id)
+    .execute(p.db.writer())
+    .await?;
+    if r.rows_affected() == 0 {
+        return Ok(out("collected", None));
+    }
+    let (cms_der, pdf) = if kind == "pdf" {
+        let sig = super::pdf::last_cms(&bytes)?;
+        (sig, Some(STANDARD.encode(&bytes)))
+    } else {
+        (bytes.to_vec(), None)
+    };
+    let digest = <[u8; 32]>::try_from(digest.as_slice())
+        .map_err(|_| DomainError::Integrity("stored digest is not 32 bytes".into()))?;
+    let v = cms::verify_detached(&cms_der, &digest)?;
+    let timestamp = v
+        .timestamp
+        .as_ref()
+        .map(|t| t.gen_time)
+        .ok_or_else(|| DomainError::Integrity("signature without a timestamp".into()))?;
+    Ok(Outcome {
+        request_id: id.to_string(),
+        status: "signed".into(),
+        reason: None,
+        signature: Some(Signature {
+            cms: STANDARD.encode(&cms_der),
+            signature: STANDARD.encode(cms::signature_value(&cms_der)?),
+            certificate: STANDARD.encode(&v.signer_cert_der),
+            chain: v.chain.iter().map(|c| STANDARD.encode(c)).collect(),
+            certificate_serial: ca::serial_hex(&pki::cert::parse(&v.signer_cert_der)?.serial),
+            timestamp,
+            pdf,
+        }),
+    })
+}

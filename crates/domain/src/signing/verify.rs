@@ -1,0 +1,170 @@
+//! Verification of signatures the platform made: integrity, signer, time, and the
+//! certificate's status at the time of signing (the timestamp's time when there is one). The
+//! same checks back `POST /sign/v1/verify` and `iamsmart verify FILE`.
+use super::ca::{self, Authority};
+use crate::error::Result;
+use crate::platform::Platform;
+use iamsmart_crypto::pki::{cert, cms, ocsp};
+use serde::Serialize;
+
+/// What a verifier reports about one signature.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SignatureReport {
+    /// The signer's name (certificate common name).
+    pub signer: String,
+    /// The signer's semantics identifier (`PNOHK-...`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub semantics_id: Option<String>,
+    /// The certificate's serial (hex).
+    pub certificate_serial: String,
+    /// The signing time the signer claimed (CAdES), Unix s.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signing_time: Option<u64>,
+    /// The timestamp authority's time, Unix s.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<u64>,
+    /// The signature and the signed data match (the document is unchanged).
+    pub integrity: bool,
+    /// The certificate chains to the platform's root.
+    pub chain_trusted: bool,
+    /// `good`, `revoked` or `unknown`, at the time of signing.
+    pub status_at_signing: String,
+    /// When the certificate was revoked, if it was (Unix s).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<u64>,
+    /// PDF: whether the signature covers the whole file (later changes are only incremental
+    /// updates when it does not).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub covers_whole_document: Option<bool>,
+    /// Everything checks out.
+    pub valid: bool,
+    /// What is wrong, in words.
+    pub problems: Vec<String>,
+}
+
+/// A verification report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// `cms` or `pdf`.
+    pub kind: String,
+    /// Every signature is valid (and there is at least one).
+    pub valid: bool,
+    /// One entry per signature.
+    pub signatures: Vec<SignatureReport>,
+}
+
+async fn check_one(
+    p: &Platform,
+    auth: &Authority,
+    cms_der: &[u8],
+    digest: &[u8; 32],
+) -> Result<SignatureReport> {
+    let mut r = SignatureReport {
+        status_at_signing: "unknown".into(),
+        ..Default::default()
+    };
+    let signer_cert = match cms::verify_detached(cms_der, digest) {
+        Ok(v) => {
+            r.integrity = true;
+            r.signing_time = v.signing_time;
+            if let Some(ts) = &v.timestamp {
+                r.timestamp = Some(ts.gen_time);
+                let ours = ts.tsa_cert_der.as_deref().is_some_and(|c| {
+                    c == auth.tsa.as_slice() || cert::verify_issued_by(c, &auth.issuing).is_ok()
+                });
+                if !ours {
+                    r.problems.push(
+                        "the timestamp is not from the platform's timestamp authority".into(),
+                    );
+                    r.timestamp = None;
+                }
+            }
+            Some(v.signer_cert_der)
+        }
+        Err(e) => {
+            r.problems
+                .push(format!("the document or the signature was changed: {e}"));
+            cms::parse_signed_data(cms_der).ok().map(|(c, _)| c)
+        }
+    };
+    let Some(signer_cert) = signer_cert else {
+        r.problems.push("no signer certificate".into());
+        return Ok(r);
+    };
+    let info = cert::parse(&signer_cert)?;
+    r.signer = info.subject_cn.clone();
+    r.semantics_id = info.serial_number_attr.clone();
+    r.certificate_serial = ca::serial_hex(&info.serial);
+    r.chain_trusted = cert::verify_issued_by(&signer_cert, &auth.issuing).is_ok()
+        && cert::verify_issued_by(&auth.issuing, &auth.root).is_ok();
+    if !r.chain_trusted {
+        r.problems
+            .push("the certificate was not issued by the platform's CA".into());
+    }
+    if r.timestamp.is_none() {
+        r.problems.push(
+            "no trusted timestamp: the time of signing cannot be proved (status checked now)"
+                .into(),
+        );
+    }
+    let at = r
+        .timestamp
+        .unwrap_or_else(|| (p.clock.now_ms() / 1000) as u64);
+    if at < info.not_before || at > info.not_after {
+        r.problems
+            .push("the certificate was not valid at the time of signing".into());
+    }
+    if r.chain_trusted {
+        match ca::status_of(p, &r.certificate_serial).await? {
+            Some(ocsp::CertStatus::Good) => r.status_at_signing = "good".into(),
+            Some(ocsp::CertStatus::Revoked { at: rev, .. }) => {
+                r.revoked_at = Some(rev);
+                if rev <= at {
+                    r.status_at_signing = "revoked".into();
+                    r.problems
+                        .push("the certificate was revoked before the signature was made".into());
+                } else {
+                    r.status_at_signing = "good".into();
+                }
+            }
+            _ => r
+                .problems
+                .push("the platform has no record of this certificate".into()),
+        }
+    }
+    r.valid = r.problems.is_empty() && r.integrity && r.status_at_signing == "good";
+    Ok(r)
+}
+
+fn report(kind: &str, signatures: Vec<SignatureReport>) -> Report {
+    Report {
+        kind: kind.into(),
+        valid: !signatures.is_empty() && signatures.iter().all(|s| s.valid),
+        signatures,
+    }
+}
+
+/// Verify a detached CMS signature over a document whose SHA-256 is `digest`.
+pub async fn verify_cms(p: &Platform, cms_der: &[u8], digest: &[u8; 32]) -> Result<Report> {
+    let auth = ca::load(p).await?;
+    let one = check_one(p, &auth, cms_der, digest).await?;
+    Ok(report("cms", vec![one]))
+}
+
+/// Verify every signature of a PDF.
+pub async fn verify_pdf(p: &Platform, pdf: &[u8]) -> Result<Report> {
+    let auth = ca::load(p).await?;
+    let sigs = super::pdf::signatures(pdf)?;
+    let mut out = Vec::with_capacity(sigs.len());
+    for s in sigs {
+        let mut r = check_one(p, &auth, &s.cms_der, &s.digest).await?;
+        r.covers_whole_document = Some(s.covers_whole_file);
+        if !s.covers_revision {
+            r.problems
+                .push("the signature's byte range does not cover its revision".into());
+            r.valid = false;
+        }
+        out.push(r);
+    }
+    Ok(report("pdf", out))
+}

@@ -1,0 +1,598 @@
+//! Digital signing end to end: the operator sets up the certificate authority, an iAM Smart+
+//! resident's app gets a signing certificate, a service asks for a signature over a document's
+//! hash, the resident approves in the app, the service collects a timestamped CMS signature
+//! that `openssl cms` verifies against the root; OCSP and the CRL show the certificate's
+//! revocation when the device is revoked; `iamsmart verify` and `POST /sign/v1/verify` report
+//! signer, time, integrity and status at signing time. With the bad inputs around it, and the
+//! RFC 9470 step-up challenge for requests made with a resident's access token.
+mod common;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use common::rp::*;
+use common::*;
+use serde_json::{json, Value};
+use std::path::Path;
+use std::process::Command;
+
+fn percent(s: &str) -> String {
+    iamsmart_domain::oidc::authorize::urlencode(s)
+}
+
+fn sha256_hex(b: &[u8]) -> String {
+    hex::encode(iamsmart_crypto::hash::sha256(b))
+}
+
+/// Log in through the browser with the app; returns (subject, access token).
+async fn login_with(rp: &Rp, home: &Path, extra: &[(&str, &str)]) -> (String, String) {
+    let b = browser();
+    let (request_uri, verifier, _, _) = rp.par("openid", extra).await;
+    let q = login(
+        &b,
+        home,
+        &rp.url(&format!(
+            "/authorize?client_id={}&request_uri={}",
+            rp.client_id,
+            percent(&request_uri)
+        )),
+    )
+    .await;
+    let t: Value = rp.token(&q["code"], &verifier).await.json().await.unwrap();
+    let sub = jwt_claims(t["id_token"].as_str().unwrap())["sub"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    (sub, t["access_token"].as_str().unwrap().to_string())
+}
+
+/// Set up the certificate authority with `iamsmart ca init`; returns the sealed root key's path.
+fn ca_init(site: &Site) -> std::path::PathBuf {
+    let pass = site.dir.path().join("root.pass");
+    std::fs::write(&pass, "correct horse battery staple\n").unwrap();
+    let out = site.dir.path().join("root-ca.key.json");
+    let o = site.run(
+        &[
+            "ca",
+            "init",
+            "--organization",
+            "iAM Smart Test",
+            "--root-key-out",
+            out.to_str().unwrap(),
+            "--root-passphrase-file",
+            pass.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(
+        o.status.success(),
+        "ca init: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    out
+}
+
+async fn download(srv: &Server, path: &str) -> Vec<u8> {
+    let r = reqwest::get(srv.url(path)).await.unwrap();
+    assert_eq!(r.status(), 200, "{path}");
+    r.bytes().await.unwrap().to_vec()
+}
+
+fn write_pem(dir: &Path, name: &str, der: &[u8]) -> std::path::PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, iamsmart_crypto::pki::cert::to_pem(der)).unwrap();
+    p
+}
+
+fn openssl(args: &[&str]) -> std::process::Output {
+    Command::new("openssl").args(args).output().unwrap()
+}
+
+fn text(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// The waiting signing request in the app.
+fn pending_sign(home: &Path) -> Value {
+    let pending = ok_json(&app(home, &["pending"]));
+    pending
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["kind"] == "sign")
+        .unwrap_or_else(|| panic!("no signing request in {pending}"))
+        .clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resident_signs_a_documents_hash_and_independent_tools_accept_it() {
+    let site = Site::new().await;
+    let srv = site.serve(&[]).await;
+    let (plus, home) = resident_with_app(&site, "plus").await;
+    point_app(&home, &srv.base);
+    let (_, basic_home) = resident_with_app(&site, "basic").await;
+    point_app(&basic_home, &srv.base);
+    let tmp = site.dir.path();
+
+    // Before the operator sets up the CA, signing says what is missing.
+    let o = app(&home, &["signing-cert"]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("ca init"), "{}", text(&o));
+
+    let root_key = ca_init(&site);
+    let sealed: Value = serde_json::from_slice(&std::fs::read(&root_key).unwrap()).unwrap();
+    assert_eq!(sealed["kdf"], "argon2id", "the root key is sealed");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&root_key).unwrap().permissions().mode();
+        assert_eq!(
+            mode & 0o077,
+            0,
+            "the sealed root key is private to its owner"
+        );
+    }
+    let again = site.run(
+        &[
+            "ca",
+            "init",
+            "--root-key-out",
+            tmp.join("other.json").to_str().unwrap(),
+            "--root-passphrase-file",
+            tmp.join("root.pass").to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(!again.status.success());
+    assert!(text(&again).contains("already set up"));
+
+    let root = write_pem(tmp, "root.pem", &download(&srv, "/pki/root.cer").await);
+    let issuing = write_pem(
+        tmp,
+        "issuing.pem",
+        &download(&srv, "/pki/issuing.cer").await,
+    );
+    let ocsp_cert = write_pem(tmp, "ocsp.pem", &download(&srv, "/pki/ocsp.cer").await);
+    let o = openssl(&[
+        "verify",
+        "-CAfile",
+        root.to_str().unwrap(),
+        issuing.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+
+    // The app gets a signing certificate (iAM Smart+ only).
+    let o = app(&basic_home, &["signing-cert"]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("iAM Smart+"), "{}", text(&o));
+    let cert = ok_json(&app(&home, &["signing-cert"]));
+    let serial = cert["serial"].as_str().unwrap().to_string();
+    let user_der = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cert["certificate"].as_str().unwrap())
+        .unwrap();
+    let user_pem = write_pem(tmp, "user.pem", &user_der);
+    let o = openssl(&["x509", "-in", user_pem.to_str().unwrap(), "-noout", "-text"]);
+    let shown = text(&o);
+    assert!(shown.contains("Non Repudiation"), "{shown}");
+    assert!(shown.contains("serialNumber = PNOHK-"), "{shown}");
+    assert!(
+        !shown.contains(plus["hkid"].as_str().unwrap()),
+        "the HKID is not in the certificate"
+    );
+
+    // A FAPI service that knows the resident from a login, with a client token for signing.
+    let svc = Rp::register(&site, &srv, "fapi2", &[]);
+    let (sub, _) = login_with(&svc, &home, &[]).await;
+    let token = svc.client_token("sign").await;
+    let document = "Tenancy agreement, Flat A, 12/F, 1 Harbour Road. 租約。".as_bytes();
+    let digest = sha256_hex(document);
+    let ask = |extra: Value| {
+        let mut v = json!({
+            "login_hint": sub,
+            "document": { "name": "Tenancy agreement 租約", "department": "Rating and Valuation Department", "service": "e-Stamping" },
+            "digest": digest,
+        });
+        for (k, x) in extra.as_object().unwrap() {
+            v[k] = x.clone();
+        }
+        v
+    };
+
+    // Bad requests: nothing is started.
+    let r = svc
+        .api(
+            "POST",
+            "/sign/v1/requests",
+            &token,
+            Some(&ask(json!({ "digest": "ab".repeat(31) }))),
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    let t = r.text().await.unwrap();
+    assert!(t.contains("32 bytes"), "{t}");
+    let r = svc
+        .api(
+            "POST",
+            "/sign/v1/requests",
+            &token,
+            Some(&ask(json!({ "pdf": "JVBERi0=" }))),
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    let wrong_hkid = STANDARD.encode(iamsmart_crypto::hash::sha256(b"Z1234567"));
+    let r = svc
+        .api(
+            "POST",
+            "/sign/v1/requests",
+            &token,
+            Some(&ask(json!({ "hkid_hash": wrong_hkid }))),
+        )
+        .await;
+    assert_eq!(r.status(), 422, "a mismatched HKID hash is refused");
+    assert!(r.text().await.unwrap().contains("hkid-mismatch"));
+    let eme_only = svc.client_token("eme").await;
+    let r = svc
+        .api(
+            "POST",
+            "/sign/v1/requests",
+            &eme_only,
+            Some(&ask(json!({}))),
+        )
+        .await;
+    assert_eq!(r.status(), 403, "the sign scope is needed");
+
+    // The request, with the right HKID hash.
+    let hkid: String = plus["hkid"]
+        .as_str()
+        .unwrap()
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect();
+    let right_hkid = STANDARD.encode(iamsmart_crypto::hash::sha256(
+        &hkid.as_bytes()[..hkid.len() - 1],
+    ));
+    let r = svc
+        .api(
+            "POST",
+            "/sign/v1/requests",
+            &token,
+            Some(&ask(json!({ "hkid_hash": right_hkid }))),
+        )
+        .await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let started: Value = r.json().await.unwrap();
+    assert_eq!(started["digest"], digest);
+    let id = started["request_id"].as_str().unwrap();
+    let poll = |path: String| {
+        let (svc, token) = (&svc, &token);
+        async move {
+            svc.api("GET", &path, token, None)
+                .await
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        poll(format!("/sign/v1/requests/{id}")).await["status"],
+        "pending"
+    );
+
+    // The app shows what is signed, with the match code.
+    let waiting = pending_sign(&home);
+    assert_eq!(waiting["match_code"], started["match_code"]);
+    assert_eq!(
+        waiting["details"]["document"]["name"],
+        "Tenancy agreement 租約"
+    );
+    assert_eq!(waiting["details"]["digest"], digest);
+    let wrong_match = app(
+        &home,
+        &[
+            "approve",
+            waiting["id"].as_str().unwrap(),
+            "--match",
+            "0000",
+            "--yes",
+        ],
+    );
+    assert!(!wrong_match.status.success());
+    let done = ok_json(&app(
+        &home,
+        &[
+            "approve",
+            waiting["id"].as_str().unwrap(),
+            "--match",
+            started["match_code"].as_str().unwrap(),
+            "--yes",
+        ],
+    ));
+    assert_eq!(done["status"], "approved");
+
+    let out = poll(format!("/sign/v1/requests/{id}")).await;
+    assert_eq!(out["status"], "signed", "{out}");
+    let sig = &out["signature"];
+    assert_eq!(sig["certificate_serial"], serial.as_str());
+    let again = poll(format!("/sign/v1/requests/{id}")).await;
+    assert_eq!(again["status"], "collected");
+    assert!(again.get("signature").is_none(), "given out once");
+
+    // openssl verifies the CMS against the root, and notices a changed document.
+    let cms = STANDARD.decode(sig["cms"].as_str().unwrap()).unwrap();
+    let cms_path = tmp.join("sig.der");
+    std::fs::write(&cms_path, &cms).unwrap();
+    let doc_path = tmp.join("tenancy.txt");
+    std::fs::write(&doc_path, document).unwrap();
+    let verify_cms = |content: &Path| {
+        openssl(&[
+            "cms",
+            "-verify",
+            "-binary",
+            "-inform",
+            "DER",
+            "-in",
+            cms_path.to_str().unwrap(),
+            "-content",
+            content.to_str().unwrap(),
+            "-CAfile",
+            root.to_str().unwrap(),
+            "-certfile",
+            issuing.to_str().unwrap(),
+            "-purpose",
+            "any",
+            "-out",
+            "/dev/null",
+        ])
+    };
+    let o = verify_cms(&doc_path);
+    assert!(o.status.success(), "{}", text(&o));
+    let tampered = tmp.join("tampered.txt");
+    std::fs::write(&tampered, "Tenancy agreement, Flat B").unwrap();
+    assert!(!verify_cms(&tampered).status.success());
+    let o = openssl(&[
+        "cms",
+        "-cmsout",
+        "-print",
+        "-inform",
+        "DER",
+        "-in",
+        cms_path.to_str().unwrap(),
+    ]);
+    let printed = text(&o);
+    assert!(
+        printed.contains("id-smime-aa-timeStampToken"),
+        "a signature timestamp: {printed}"
+    );
+    assert!(
+        printed.contains("id-smime-aa-signingCertificateV2"),
+        "{printed}"
+    );
+
+    // Our verifier, on the command line and over HTTP.
+    let o = site.run(
+        &[
+            "verify",
+            cms_path.to_str().unwrap(),
+            "--content",
+            doc_path.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let report = ok_json(&o);
+    assert_eq!(report["valid"], true, "{report}");
+    assert_eq!(report["signatures"][0]["status_at_signing"], "good");
+    assert_eq!(report["signatures"][0]["signer"], plus["name_en"]);
+    assert!(report["signatures"][0]["timestamp"].as_u64().is_some());
+    let o = site.run(
+        &[
+            "verify",
+            cms_path.to_str().unwrap(),
+            "--content",
+            tampered.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["signatures"][0]["integrity"], false);
+    let r = reqwest::Client::new()
+        .post(srv.url("/sign/v1/verify"))
+        .json(&json!({ "cms": sig["cms"], "document": STANDARD.encode(document) }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["valid"], true);
+
+    // OCSP says good; the transparency log has the signature (the hash, never the document).
+    let ocsp = |what: &str| {
+        let o = openssl(&[
+            "ocsp",
+            "-issuer",
+            issuing.to_str().unwrap(),
+            "-cert",
+            user_pem.to_str().unwrap(),
+            "-url",
+            &srv.url("/pki/ocsp"),
+            "-CAfile",
+            root.to_str().unwrap(),
+            "-VAfile",
+            ocsp_cert.to_str().unwrap(),
+        ]);
+        let t = text(&o);
+        assert!(t.contains("Response verify OK"), "{what}: {t}");
+        t
+    };
+    assert!(ocsp("before").contains(": good"));
+    let db = database_text(&site).await;
+    assert!(
+        db.contains(&digest),
+        "the transparency log records the document's hash"
+    );
+    assert!(
+        !db.contains("Harbour Road"),
+        "the document itself is never sent or kept"
+    );
+
+    // The resident revokes the phone: the certificate is revoked at once. (Timestamps count whole
+    // seconds, and a revocation in the same second as a signature counts as before it: wait.)
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let device = plus["device_id"].as_str().unwrap().to_string();
+    let crl_before = download(&srv, "/pki/crl").await;
+    let o = app(&home, &["revoke", &device]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(ocsp("after").contains(": revoked"));
+    let crl = download(&srv, "/pki/crl").await;
+    assert_ne!(crl, crl_before);
+    let crl_path = tmp.join("crl.der");
+    std::fs::write(&crl_path, &crl).unwrap();
+    let o = openssl(&[
+        "crl",
+        "-inform",
+        "DER",
+        "-in",
+        crl_path.to_str().unwrap(),
+        "-CAfile",
+        issuing.to_str().unwrap(),
+        "-noout",
+        "-text",
+    ]);
+    let t = text(&o);
+    assert!(t.contains("verify OK"), "{t}");
+    assert!(t.to_lowercase().contains(&serial.to_lowercase()), "{t}");
+    let crl_pem = tmp.join("crl.pem");
+    let o = openssl(&[
+        "crl",
+        "-inform",
+        "DER",
+        "-in",
+        crl_path.to_str().unwrap(),
+        "-out",
+        crl_pem.to_str().unwrap(),
+    ]);
+    assert!(o.status.success());
+    let o = openssl(&[
+        "verify",
+        "-crl_check",
+        "-CRLfile",
+        crl_pem.to_str().unwrap(),
+        "-CAfile",
+        root.to_str().unwrap(),
+        "-untrusted",
+        issuing.to_str().unwrap(),
+        user_pem.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("revoked"), "{}", text(&o));
+
+    // A signature made before the revocation stays valid; the report says when it was revoked.
+    let report = ok_json(&site.run(
+        &["verify", cms_path.to_str().unwrap(), "--digest", &digest],
+        &[],
+    ));
+    assert_eq!(report["valid"], true, "{report}");
+    assert!(report["signatures"][0]["revoked_at"].as_u64().is_some());
+    // And nothing more can be signed for this resident.
+    let r = svc
+        .api("POST", "/sign/v1/requests", &token, Some(&ask(json!({}))))
+        .await;
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("no-certificate"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_with_a_residents_token_needs_a_recent_iam_smart_plus_login_rfc_9470() {
+    let site = Site::new().await;
+    let srv = site
+        .serve(&[("IAMSMART_OIDC__SIGNING_LOGIN_MAX_AGE_SECS", "20")])
+        .await;
+    ca_init(&site);
+    let (_, basic_home) = resident_with_app(&site, "basic").await;
+    point_app(&basic_home, &srv.base);
+    let (_, home) = resident_with_app(&site, "plus").await;
+    point_app(&home, &srv.base);
+    ok_json(&app(&home, &["signing-cert"]));
+    let body = json!({
+        "document": { "name": "Tender No. 2026/117" },
+        "digest": sha256_hex(b"tender"),
+    });
+
+    // An iAM Smart (basic) login is not enough: the challenge names the acr to ask for.
+    let svc = Rp::register(&site, &srv, "fapi2", &[]);
+    let (_, basic_token) = login_with(&svc, &basic_home, &[]).await;
+    let r = svc
+        .api("POST", "/sign/v1/requests", &basic_token, Some(&body))
+        .await;
+    assert_eq!(r.status(), 401);
+    let challenge = r.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(challenge.starts_with("DPoP "), "{challenge}");
+    assert!(
+        challenge.contains("error=\"insufficient_user_authentication\""),
+        "{challenge}"
+    );
+    assert!(
+        challenge.contains("acr_values=\"urn:iamsmart:acr:plus\""),
+        "{challenge}"
+    );
+    assert!(challenge.contains("max_age=\"20\""), "{challenge}");
+
+    // An iAM Smart+ login is; the request goes to that resident.
+    let svc2 = Rp::register(&site, &srv, "fapi2", &[]);
+    let (_, token) = login_with(&svc2, &home, &[]).await;
+    let r = svc2
+        .api("POST", "/sign/v1/requests", &token, Some(&body))
+        .await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let first: Value = r.json().await.unwrap();
+    let waiting = pending_sign(&home);
+    ok_json(&app(&home, &["deny", waiting["id"].as_str().unwrap()]));
+    let out: Value = svc2
+        .api(
+            "GET",
+            &format!(
+                "/sign/v1/requests/{}",
+                first["request_id"].as_str().unwrap()
+            ),
+            &token,
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(out["status"], "denied");
+
+    // Once the login is older than the limit, the service is told to ask for a fresh one ...
+    tokio::time::sleep(std::time::Duration::from_secs(21)).await;
+    let r = svc2
+        .api("POST", "/sign/v1/requests", &token, Some(&body))
+        .await;
+    assert_eq!(r.status(), 401);
+    let challenge = r.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        challenge.contains("insufficient_user_authentication"),
+        "{challenge}"
+    );
+    assert!(challenge.contains("max_age=\"20\""), "{challenge}");
+    // ... and after signing the resident in again with those parameters, it goes through.
+    let (_, fresh) = login_with(
+        &svc2,
+        &home,
+        &[("max_age", "20"), ("acr_values", "urn:iamsmart:acr:plus")],
+    )
+    .await;
+    let claims = jwt_claims(&fresh);
+    assert_eq!(claims["acr"], "urn:iamsmart:acr:plus");
+    let r = svc2
+        .api("POST", "/sign/v1/requests", &fresh, Some(&body))
+        .await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+}
