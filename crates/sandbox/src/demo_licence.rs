@@ -25,7 +25,7 @@ struct WaitPage {
 }
 
 /// A problem details or OAuth error answer, as one line.
-fn why(v: &Value) -> String {
+pub(crate) fn why(v: &Value) -> String {
     v["detail"]
         .as_str()
         .or(v["error_description"].as_str())
@@ -34,7 +34,7 @@ fn why(v: &Value) -> String {
         .to_string()
 }
 
-async fn call(
+pub(crate) async fn call(
     s: &Demo,
     method: reqwest::Method,
     path: &str,
@@ -62,7 +62,7 @@ async fn call(
 
 /// A token for the gateway: client credentials, authenticated with a signed assertion and bound
 /// to the service's key (DPoP), as the gateway requires of every requester.
-async fn client_token(s: &Demo) -> Result<String, String> {
+pub(crate) async fn client_token(s: &Demo, scope: &str) -> Result<String, String> {
     let proof = s.dpop(
         "POST",
         &format!("{}/token", s.cfg.issuer.trim_end_matches('/')),
@@ -74,7 +74,7 @@ async fn client_token(s: &Demo) -> Result<String, String> {
         .header("DPoP", proof)
         .form(&[
             ("grant_type", "client_credentials"),
-            ("scope", "gateway"),
+            ("scope", scope),
             (
                 "client_assertion_type",
                 "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
@@ -101,7 +101,7 @@ pub(crate) async fn request(State(s): State<Arc<Demo>>, headers: HeaderMap) -> R
         return Redirect::to("/form").into_response();
     }
     let asked = async {
-        let token = client_token(&s).await?;
+        let token = client_token(&s, "gateway").await?;
         let (status, v) = call(
             &s,
             reqwest::Method::POST,
@@ -220,7 +220,7 @@ async fn fetch(s: &Demo, token: &str, consent: &str) -> Got {
 /// Whether the consent still waits for the resident (for the waiting page's script).
 pub(crate) async fn state(State(s): State<Arc<Demo>>, headers: HeaderMap) -> Response {
     let pending = match s.session(&headers).and_then(|(_, x)| x.consent) {
-        Some(consent) => match client_token(&s).await {
+        Some(consent) => match client_token(&s, "gateway").await {
             Ok(token) => matches!(
                 call(&s, reqwest::Method::GET, &format!("/gateway/v1/consents/{consent}"), &token, None).await,
                 Ok((200, v)) if v["status"] == "PENDING"
@@ -241,7 +241,7 @@ pub(crate) async fn progress(State(s): State<Arc<Demo>>, headers: HeaderMap) -> 
     let Some(consent) = sess.consent.clone() else {
         return Redirect::to("/form").into_response();
     };
-    let token = match client_token(&s).await {
+    let token = match client_token(&s, "gateway").await {
         Ok(t) => t,
         Err(e) => return failure(z, e),
     };

@@ -8,7 +8,7 @@ use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
+use axum::Router;
 use base64::Engine;
 use iamsmart_crypto::jose::{self, Alg, PublicJwk};
 use serde::Deserialize;
@@ -53,7 +53,9 @@ pub(crate) struct Demo {
 pub(crate) struct Session {
     /// The resident's subject at this service.
     pub(crate) sub: String,
-    values: [String; 6],
+    pub(crate) values: [String; 6],
+    /// The signing of the application, once submitted.
+    pub(crate) signing: Option<crate::demo_sign::Signing>,
     /// The gateway consent asked for, if any.
     pub(crate) consent: Option<String>,
     /// The licence number fetched through the gateway.
@@ -130,7 +132,7 @@ fn b64(b: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
 }
 
-fn random() -> String {
+pub(crate) fn random() -> String {
     let mut b = [0u8; 24];
     iamsmart_crypto::rng::Rng::fill(&iamsmart_crypto::rng::SystemRng, &mut b);
     b64(&b)
@@ -177,7 +179,9 @@ pub fn router(cfg: DemoServiceConfig) -> Router {
             get(crate::demo_licence::progress).post(crate::demo_licence::request),
         )
         .route("/licence/state", get(crate::demo_licence::state))
-        .route("/submit", post(submit))
+        .route("/submit", post(crate::demo_sign::submit))
+        .route("/signing", get(crate::demo_sign::progress))
+        .route("/application.pdf", get(crate::demo_sign::download))
         .route("/healthz", get(|| async { "ok" }))
         .route("/static/service.css", get(css))
         .with_state(state)
@@ -400,6 +404,7 @@ async fn callback(
                         get("phone_number"),
                     ],
                     consent: None,
+                    signing: None,
                     licence: String::new(),
                     note: None,
                     created: std::time::Instant::now(),
@@ -552,31 +557,6 @@ async fn fetch_profile(
     info.as_object()
         .cloned()
         .ok_or_else(|| "userinfo is not an object".into())
-}
-
-#[derive(Deserialize)]
-struct Submitted {
-    #[serde(default)]
-    licence: String,
-}
-
-async fn submit(headers: HeaderMap, Form(f): Form<Submitted>) -> Response {
-    let z = zh(&headers);
-    let reference = format!("IDP-{}", &random()[..8].to_ascii_uppercase());
-    let licence_given = !f.licence.trim().is_empty();
-    page(
-        StatusCode::OK,
-        &MessagePage {
-            t: text(z),
-            heading: if z { "已收到申請" } else { "Application received" },
-            message: match (z, licence_given) {
-                (true, _) => format!("申請編號：{reference}。這是示範服務，不會處理任何申請。"),
-                (false, _) => format!("Reference {reference}. This is a demonstration service: no application is processed."),
-            },
-            again: if z { "返回" } else { "Back" },
-            error: false,
-        },
-    )
 }
 
 async fn css() -> impl IntoResponse {

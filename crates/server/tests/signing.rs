@@ -596,3 +596,121 @@ async fn signing_with_a_residents_token_needs_a_recent_iam_smart_plus_login_rfc_
         .await;
     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_without_login_by_qr_code_and_the_requests_that_sign_nothing() {
+    let site = Site::new().await;
+    let srv = site.serve(&[]).await;
+    ca_init(&site);
+    let (plus, home) = resident_with_app(&site, "plus").await;
+    point_app(&home, &srv.base);
+    ok_json(&app(&home, &["signing-cert"]));
+    let (_, basic_home) = resident_with_app(&site, "basic").await;
+    point_app(&basic_home, &srv.base);
+    let svc = Rp::register(&site, &srv, "basic", &[]);
+    let token = svc.client_token("sign").await;
+    let digest = sha256_hex(b"tender documents");
+    let start = |face: bool| {
+        let (svc, token, digest) = (&svc, &token, &digest);
+        async move {
+            let r = svc
+                .api(
+                    "POST",
+                    "/sign/v1/requests",
+                    token,
+                    Some(&json!({ "document": { "name": "Tender 2026/117" }, "digest": digest, "face": face })),
+                )
+                .await;
+            assert_eq!(r.status(), 201);
+            r.json::<Value>().await.unwrap()
+        }
+    };
+
+    // A QR code any iAM Smart+ resident may scan; an iAM Smart (basic) app cannot sign it.
+    let started = start(false).await;
+    let qr = started["qr"].as_str().unwrap();
+    let code = started["match_code"].as_str().unwrap();
+    let o = app(&basic_home, &["approve", qr, "--match", code, "--yes"]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("signing certificate"), "{}", text(&o));
+    let started = start(false).await;
+    let (qr, code) = (
+        started["qr"].as_str().unwrap(),
+        started["match_code"].as_str().unwrap(),
+    );
+    let done = ok_json(&app(&home, &["approve", qr, "--match", code, "--yes"]));
+    assert_eq!(done["status"], "approved");
+    // The same request cannot be answered twice.
+    let again = app(&home, &["approve", qr, "--match", code, "--yes"]);
+    assert!(!again.status.success());
+    let id = started["request_id"].as_str().unwrap();
+    let out: Value = svc
+        .api("GET", &format!("/sign/v1/requests/{id}"), &token, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(out["status"], "signed", "{out}");
+    let cms = STANDARD.decode(out["signature"]["cms"].as_str().unwrap()).unwrap();
+    let report = ok_json(&site.run(
+        &["verify", &{
+            let p = site.dir.path().join("qr.der");
+            std::fs::write(&p, &cms).unwrap();
+            p.display().to_string()
+        }, "--digest", &digest],
+        &[],
+    ));
+    assert_eq!(report["signatures"][0]["signer"], plus["name_en"]);
+
+    // A request that needs a face match is not signed without one.
+    let started = start(true).await;
+    let o = app(
+        &home,
+        &["approve", started["qr"].as_str().unwrap(), "--match", started["match_code"].as_str().unwrap(), "--yes"],
+    );
+    assert!(!o.status.success());
+    assert!(text(&o).contains("face match"), "{}", text(&o));
+
+    // Other services cannot read a request; unknown ids are not found.
+    let other = Rp::register(&site, &srv, "basic", &[]);
+    let other_token = other.client_token("sign").await;
+    let r = other
+        .api("GET", &format!("/sign/v1/requests/{id}"), &other_token, None)
+        .await;
+    assert_eq!(r.status(), 404);
+    // Verification of garbage is a clear error, never a crash.
+    let r = reqwest::Client::new()
+        .post(srv.url("/sign/v1/verify"))
+        .json(&json!({ "cms": STANDARD.encode(b"not a signature"), "digest": digest }))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_client_error() || r.status() == 200, "{}", r.status());
+    let r = reqwest::Client::new()
+        .post(srv.url("/sign/v1/verify"))
+        .json(&json!({ "pdf": STANDARD.encode(b"%PDF-1.7 garbage") }))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_client_error(), "{}", r.status());
+    // The OCSP and timestamp endpoints answer garbage in their protocols' own terms.
+    let r = reqwest::Client::new()
+        .post(srv.url("/pki/ocsp"))
+        .body(b"garbage".to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.bytes().await.unwrap().as_ref(), [0x30, 0x03, 0x0a, 0x01, 0x01], "malformedRequest");
+    let r = reqwest::Client::new()
+        .post(srv.url("/pki/tsa"))
+        .body(b"garbage".to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let tsr = site.dir.path().join("bad.tsr");
+    std::fs::write(&tsr, r.bytes().await.unwrap()).unwrap();
+    let o = openssl(&["ts", "-reply", "-in", tsr.to_str().unwrap(), "-text"]);
+    assert!(text(&o).contains("Status: Rejected"), "{}", text(&o));
+}
