@@ -90,6 +90,12 @@ pub(crate) fn add_dss(pdf: &[u8], dss: &DssData) -> Result<Vec<u8>, PdfError> {
     };
     update.object(dss_ref, &Object::Dictionary(merged));
     add_esic(&loaded, &mut changes, catalog_id, catalog)?;
+    if version_below_1_7(&loaded, catalog) {
+        // The DSS and the ESIC extension are PDF 1.7 structures (as pyHanko does, too).
+        changes
+            .dict_mut(&loaded, catalog_id)?
+            .set("Version", Object::Name(b"1.7".to_vec()));
+    }
     changes.write(&mut update);
     Ok(update.finish())
 }
@@ -150,6 +156,29 @@ fn add_esic(
         }
     }
     Ok(())
+}
+
+/// Whether both the header and the catalog's /Version say a version below 1.7.
+fn version_below_1_7(loaded: &Loaded<'_>, catalog: &Dictionary) -> bool {
+    let below = |v: &[u8]| {
+        let digits: Vec<u32> = v
+            .split(|&b| b == b'.')
+            .take(2)
+            .map(|p| {
+                std::str::from_utf8(p)
+                    .ok()
+                    .and_then(|t| t.parse().ok())
+                    .unwrap_or(0)
+            })
+            .collect();
+        matches!(digits.as_slice(), [1, minor] if *minor < 7) || digits.first() == Some(&0)
+    };
+    let header = loaded.bytes.get(5..8).unwrap_or_default();
+    let in_catalog = match catalog.get(b"Version") {
+        Ok(Object::Name(v)) => v.as_slice(),
+        _ => b"1.0",
+    };
+    below(header) && below(in_catalog)
 }
 
 pub(crate) fn has_dss(pdf: &[u8]) -> Result<bool, PdfError> {

@@ -6,6 +6,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
 use std::io::Read;
 
+use lopdf::xref::XrefEntry;
 use lopdf::{Dictionary, Document, LoadOptions, Object, ObjectId};
 
 use crate::parse::Parser;
@@ -122,6 +123,17 @@ pub(crate) fn load(pdf: &[u8]) -> Result<Loaded<'_>, PdfError> {
     let doc = loaded.map_err(|e| PdfError::malformed(format!("cannot read the document: {e}")))?;
     if doc.encryption_state.is_some() {
         return Err(PdfError::Encrypted);
+    }
+    // Every object the cross-reference sections place in an object stream must have been read
+    // (an object stream that lopdf could not parse, or that the guard refused, loses them).
+    for (&number, entry) in &doc.reference_table.entries {
+        if let XrefEntry::Compressed { container, .. } = entry {
+            if !doc.objects.contains_key(&(number, 0)) {
+                return Err(PdfError::malformed(format!(
+                    "object {number} in object stream {container} cannot be read"
+                )));
+            }
+        }
     }
     if doc.xref_start != startxref {
         return Err(PdfError::malformed(
@@ -364,7 +376,9 @@ pub(crate) fn decode_bounded<'d>(
 
 thread_local! {
     /// Bytes that object streams may still decompress to in the load under way on this thread
-    /// (lopdf calls the filter on the loading thread: its `rayon` feature is off).
+    /// (lopdf calls the filter on the loading thread: its `rayon` feature is off; were it on, the
+    /// budget of the other threads would be 0, every object stream refused, and the load would
+    /// fail on the objects missing).
     static OBJSTM_BUDGET: Cell<u64> = const { Cell::new(0) };
     static OBJSTM_ERROR: RefCell<Option<PdfError>> = const { RefCell::new(None) };
 }
