@@ -32,7 +32,7 @@ struct SigningPage {
 
 /// A signing request in progress, or its result.
 #[derive(Clone, Default)]
-pub(crate) struct Signing {
+pub struct Signing {
     reference: String,
     request_id: String,
     match_code: String,
@@ -52,15 +52,28 @@ fn pdf_text(s: &str) -> String {
 }
 
 /// The application as a one-page PDF (Helvetica, the applicant's name in English).
-pub(crate) fn application_pdf(reference: &str, name: &str, licence: &str, date: &str) -> Vec<u8> {
+pub fn application_pdf(reference: &str, name: &str, licence: &str, date: &str) -> Vec<u8> {
     let lines = [
-        (18, 770, "Application for International Driving Permit".to_string()),
+        (
+            18,
+            770,
+            "Application for International Driving Permit".to_string(),
+        ),
         (11, 740, format!("Reference: {reference}")),
         (11, 720, format!("Applicant: {name}")),
         (11, 700, format!("Driving licence number: {licence}")),
         (11, 680, format!("Date: {date}")),
-        (11, 640, "I declare that the information given in this application is true and complete.".to_string()),
-        (9, 80, "Transport Department (demonstration). Signed with iAM Smart.".to_string()),
+        (
+            11,
+            640,
+            "I declare that the information given in this application is true and complete."
+                .to_string(),
+        ),
+        (
+            9,
+            80,
+            "Transport Department (demonstration). Signed with iAM Smart.".to_string(),
+        ),
     ];
     let content: String = lines
         .iter()
@@ -81,7 +94,9 @@ pub(crate) fn application_pdf(reference: &str, name: &str, licence: &str, date: 
         out.extend_from_slice(format!("{} 0 obj\n{o}\nendobj\n", i + 1).as_bytes());
     }
     let xref = out.len();
-    out.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
+    out.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
+    );
     for o in offsets {
         out.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
     }
@@ -96,7 +111,7 @@ pub(crate) fn application_pdf(reference: &str, name: &str, licence: &str, date: 
 }
 
 #[derive(Deserialize)]
-pub(crate) struct Submitted {
+pub struct Submitted {
     #[serde(default)]
     licence: String,
 }
@@ -170,7 +185,10 @@ pub(crate) async fn submit(
             signing.note = Some(if z {
                 format!("申請已收到，但未有數碼簽署：{}", why(&v))
             } else {
-                format!("Your application was received without a digital signature: {}", why(&v))
+                format!(
+                    "Your application was received without a digital signature: {}",
+                    why(&v)
+                )
             });
         }
         Ok((_, v)) => return failure(z, why(&v)),
@@ -183,28 +201,51 @@ pub(crate) async fn submit(
 fn signing_page(z: bool, sg: &Signing, status: &str, reason: Option<String>) -> Response {
     let (heading, message, waiting, signed) = match status {
         "pending" | "scanned" => (
-            if z { "請在「智方便」簽署" } else { "Sign in iAM Smart" },
             if z {
-                format!("申請 {} 已準備好。請在「智方便」核對配對碼，然後簽署；此頁會自動繼續。", sg.reference)
+                "請在「智方便」簽署"
+            } else {
+                "Sign in iAM Smart"
+            },
+            if z {
+                format!(
+                    "申請 {} 已準備好。請在「智方便」核對配對碼，然後簽署；此頁會自動繼續。",
+                    sg.reference
+                )
             } else {
                 format!("Application {} is ready. In iAM Smart, check that the match code is the same, then sign; this page moves on by itself.", sg.reference)
             },
             true,
             false,
         ),
-        "signed" => (
-            if z { "已收到並簽署申請" } else { "Application received and signed" },
-            if z {
-                format!("申請編號：{}。你的數碼簽署已加入申請文件。這是示範服務，不會處理任何申請。", sg.reference)
-            } else {
-                format!("Reference {}. Your digital signature is in the application document. This is a demonstration service: no application is processed.", sg.reference)
-            },
-            false,
-            true,
-        ),
+        "signed" => {
+            (
+                if z {
+                    "已收到並簽署申請"
+                } else {
+                    "Application received and signed"
+                },
+                if z {
+                    format!("申請編號：{}。你的數碼簽署已加入申請文件。這是示範服務，不會處理任何申請。", sg.reference)
+                } else {
+                    format!("Reference {}. Your digital signature is in the application document. This is a demonstration service: no application is processed.", sg.reference)
+                },
+                false,
+                true,
+            )
+        }
         _ => (
-            if z { "申請未有簽署" } else { "The application was not signed" },
-            reason.unwrap_or_else(|| if z { "你沒有簽署（或要求已過期）。".into() } else { "You did not sign (or the request expired).".into() }),
+            if z {
+                "申請未有簽署"
+            } else {
+                "The application was not signed"
+            },
+            reason.unwrap_or_else(|| {
+                if z {
+                    "你沒有簽署（或要求已過期）。".into()
+                } else {
+                    "You did not sign (or the request expired).".into()
+                }
+            }),
             false,
             false,
         ),
@@ -220,7 +261,11 @@ fn signing_page(z: bool, sg: &Signing, status: &str, reason: Option<String>) -> 
             match_label: if z { "配對碼" } else { "Match code" },
             match_code: sg.match_code.clone(),
             check: if z { "我已簽署" } else { "I have signed" },
-            download: if z { "下載已簽署的申請（PDF）" } else { "Download the signed application (PDF)" },
+            download: if z {
+                "下載已簽署的申請（PDF）"
+            } else {
+                "Download the signed application (PDF)"
+            },
             again: if z { "返回" } else { "Back" },
         },
     )

@@ -7,7 +7,7 @@
 //! - [`providers`]: four departments' data for the Consented Data Exchange Gateway.
 mod demo_licence;
 pub mod demo_service;
-mod demo_sign;
+pub mod demo_sign;
 pub mod immd;
 pub mod peer;
 pub mod providers;

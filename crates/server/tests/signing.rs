@@ -44,8 +44,9 @@ async fn login_with(rp: &Rp, home: &Path, extra: &[(&str, &str)]) -> (String, St
     (sub, t["access_token"].as_str().unwrap().to_string())
 }
 
-/// Set up the certificate authority with `iamsmart ca init`; returns the sealed root key's path.
-fn ca_init(site: &Site) -> std::path::PathBuf {
+/// Set up the certificate authority with `iamsmart ca init` at the server's public URL (the
+/// certificates name its CRL and OCSP URLs); returns the sealed root key's path.
+fn ca_init(site: &Site, srv: &Server) -> std::path::PathBuf {
     let pass = site.dir.path().join("root.pass");
     std::fs::write(&pass, "correct horse battery staple\n").unwrap();
     let out = site.dir.path().join("root-ca.key.json");
@@ -60,7 +61,7 @@ fn ca_init(site: &Site) -> std::path::PathBuf {
             "--root-passphrase-file",
             pass.to_str().unwrap(),
         ],
-        &[],
+        &[("IAMSMART_PUBLIC_URL", &srv.base)],
     );
     assert!(
         o.status.success(),
@@ -121,7 +122,7 @@ async fn a_resident_signs_a_documents_hash_and_independent_tools_accept_it() {
     assert!(!o.status.success());
     assert!(text(&o).contains("ca init"), "{}", text(&o));
 
-    let root_key = ca_init(&site);
+    let root_key = ca_init(&site, &srv);
     let sealed: Value = serde_json::from_slice(&std::fs::read(&root_key).unwrap()).unwrap();
     assert_eq!(sealed["kdf"], "argon2id", "the root key is sealed");
     #[cfg(unix)]
@@ -508,7 +509,7 @@ async fn signing_with_a_residents_token_needs_a_recent_iam_smart_plus_login_rfc_
     let srv = site
         .serve(&[("IAMSMART_OIDC__SIGNING_LOGIN_MAX_AGE_SECS", "20")])
         .await;
-    ca_init(&site);
+    ca_init(&site, &srv);
     let (_, basic_home) = resident_with_app(&site, "basic").await;
     point_app(&basic_home, &srv.base);
     let (_, home) = resident_with_app(&site, "plus").await;
@@ -601,7 +602,7 @@ async fn signing_with_a_residents_token_needs_a_recent_iam_smart_plus_login_rfc_
 async fn signing_without_login_by_qr_code_and_the_requests_that_sign_nothing() {
     let site = Site::new().await;
     let srv = site.serve(&[]).await;
-    ca_init(&site);
+    ca_init(&site, &srv);
     let (plus, home) = resident_with_app(&site, "plus").await;
     point_app(&home, &srv.base);
     ok_json(&app(&home, &["signing-cert"]));
@@ -651,13 +652,20 @@ async fn signing_without_login_by_qr_code_and_the_requests_that_sign_nothing() {
         .await
         .unwrap();
     assert_eq!(out["status"], "signed", "{out}");
-    let cms = STANDARD.decode(out["signature"]["cms"].as_str().unwrap()).unwrap();
+    let cms = STANDARD
+        .decode(out["signature"]["cms"].as_str().unwrap())
+        .unwrap();
     let report = ok_json(&site.run(
-        &["verify", &{
-            let p = site.dir.path().join("qr.der");
-            std::fs::write(&p, &cms).unwrap();
-            p.display().to_string()
-        }, "--digest", &digest],
+        &[
+            "verify",
+            &{
+                let p = site.dir.path().join("qr.der");
+                std::fs::write(&p, &cms).unwrap();
+                p.display().to_string()
+            },
+            "--digest",
+            &digest,
+        ],
         &[],
     ));
     assert_eq!(report["signatures"][0]["signer"], plus["name_en"]);
@@ -666,7 +674,13 @@ async fn signing_without_login_by_qr_code_and_the_requests_that_sign_nothing() {
     let started = start(true).await;
     let o = app(
         &home,
-        &["approve", started["qr"].as_str().unwrap(), "--match", started["match_code"].as_str().unwrap(), "--yes"],
+        &[
+            "approve",
+            started["qr"].as_str().unwrap(),
+            "--match",
+            started["match_code"].as_str().unwrap(),
+            "--yes",
+        ],
     );
     assert!(!o.status.success());
     assert!(text(&o).contains("face match"), "{}", text(&o));
@@ -675,7 +689,12 @@ async fn signing_without_login_by_qr_code_and_the_requests_that_sign_nothing() {
     let other = Rp::register(&site, &srv, "basic", &[]);
     let other_token = other.client_token("sign").await;
     let r = other
-        .api("GET", &format!("/sign/v1/requests/{id}"), &other_token, None)
+        .api(
+            "GET",
+            &format!("/sign/v1/requests/{id}"),
+            &other_token,
+            None,
+        )
         .await;
     assert_eq!(r.status(), 404);
     // Verification of garbage is a clear error, never a crash.
@@ -685,7 +704,11 @@ async fn signing_without_login_by_qr_code_and_the_requests_that_sign_nothing() {
         .send()
         .await
         .unwrap();
-    assert!(r.status().is_client_error() || r.status() == 200, "{}", r.status());
+    assert!(
+        r.status().is_client_error() || r.status() == 200,
+        "{}",
+        r.status()
+    );
     let r = reqwest::Client::new()
         .post(srv.url("/sign/v1/verify"))
         .json(&json!({ "pdf": STANDARD.encode(b"%PDF-1.7 garbage") }))
@@ -701,7 +724,11 @@ async fn signing_without_login_by_qr_code_and_the_requests_that_sign_nothing() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    assert_eq!(r.bytes().await.unwrap().as_ref(), [0x30, 0x03, 0x0a, 0x01, 0x01], "malformedRequest");
+    assert_eq!(
+        r.bytes().await.unwrap().as_ref(),
+        [0x30, 0x03, 0x0a, 0x01, 0x01],
+        "malformedRequest"
+    );
     let r = reqwest::Client::new()
         .post(srv.url("/pki/tsa"))
         .body(b"garbage".to_vec())

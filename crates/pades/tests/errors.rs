@@ -1,0 +1,294 @@
+//! Bad input: what is refused, and with which error.
+mod common;
+
+use common::{data, fake_cms, make_pdf, one_page, opts, Gen};
+use iamsmart_pades::{add_dss, has_dss, prepare, signatures, DssData, PdfError};
+use lopdf::{Document, Object};
+
+fn signed() -> Vec<u8> {
+    prepare(&one_page(), &opts("A"))
+        .unwrap()
+        .finish(&fake_cms(5))
+        .unwrap()
+}
+
+/// `pdf` with the text of its (first) /ByteRange array replaced by `numbers`, padded to the same
+/// width so that no offset moves.
+fn with_byte_range(pdf: &[u8], numbers: [i64; 4]) -> Vec<u8> {
+    let at = pdf.windows(12).position(|w| w == b"/ByteRange [").unwrap() + 12;
+    let end = at + pdf[at..].iter().position(|&b| b == b']').unwrap();
+    let text = format!(
+        "{} {} {} {}",
+        numbers[0], numbers[1], numbers[2], numbers[3]
+    );
+    assert!(text.len() <= end - at, "{text} does not fit");
+    let mut out = pdf.to_vec();
+    out[at..end].fill(b' ');
+    out[at..at + text.len()].copy_from_slice(text.as_bytes());
+    out
+}
+
+fn broken(result: Result<impl std::fmt::Debug, PdfError>, needle: &str) {
+    match result {
+        Err(PdfError::BrokenSignature(why)) => assert!(why.contains(needle), "{why}"),
+        other => panic!("expected a broken signature ({needle}), got {other:?}"),
+    }
+}
+
+#[test]
+fn not_a_pdf() {
+    for bytes in [
+        &b""[..],
+        b"%PD",
+        b"hello world",
+        b"\x00%PDF-1.7\n",
+        b"<html>%PDF-1.7",
+    ] {
+        assert_eq!(prepare(bytes, &opts("A")).unwrap_err(), PdfError::NotPdf);
+        assert_eq!(signatures(bytes).unwrap_err(), PdfError::NotPdf);
+        assert_eq!(has_dss(bytes).unwrap_err(), PdfError::NotPdf);
+        assert_eq!(
+            add_dss(bytes, &DssData::default()).unwrap_err(),
+            PdfError::NotPdf
+        );
+    }
+}
+
+#[test]
+fn too_large() {
+    let mut big = b"%PDF-1.7\n".to_vec();
+    big.resize(iamsmart_pades::MAX_PDF_BYTES + 1, b' ');
+    assert!(matches!(
+        prepare(&big, &opts("A")),
+        Err(PdfError::TooLarge(_))
+    ));
+    assert!(matches!(signatures(&big), Err(PdfError::TooLarge(_))));
+}
+
+#[test]
+fn truncated_files_are_malformed() {
+    for pdf in [one_page(), signed(), data("xref-stream.pdf")] {
+        // A cut before the first %%EOF leaves no complete revision. (A cut after it leaves an
+        // earlier revision and some bytes after its end, which readers accept as that revision.)
+        let first_eof = pdf.windows(5).position(|w| w == b"%%EOF").unwrap() + 5;
+        for cut in (0..first_eof).step_by(5).chain([first_eof - 1]) {
+            let r = prepare(&pdf[..cut], &opts("A"));
+            assert!(
+                matches!(r, Err(PdfError::Malformed(_) | PdfError::NotPdf)),
+                "cut at {cut}: {r:?}"
+            );
+            assert!(signatures(&pdf[..cut]).is_err());
+        }
+        for cut in first_eof..pdf.len() {
+            let _ = prepare(&pdf[..cut], &opts("A"));
+            let _ = signatures(&pdf[..cut]);
+        }
+    }
+    // The last signature of a file cut after its first revision is gone or broken, never whole.
+    let two = prepare(&signed(), &opts("B"))
+        .unwrap()
+        .finish(&fake_cms(6))
+        .unwrap();
+    let first_len = signed().len();
+    for cut in (first_len + 1..two.len() - 1).step_by(11) {
+        if let Ok(sigs) = signatures(&two[..cut]) {
+            assert!(
+                sigs.iter()
+                    .all(|s| s.byte_range[2] + s.byte_range[3] <= first_len),
+                "cut at {cut}"
+            );
+        }
+    }
+}
+
+#[test]
+fn encrypted_files_are_refused_clearly() {
+    let encrypted = data("encrypted.pdf");
+    assert_eq!(
+        prepare(&encrypted, &opts("A")).unwrap_err(),
+        PdfError::Encrypted
+    );
+    assert_eq!(signatures(&encrypted).unwrap_err(), PdfError::Encrypted);
+    assert_eq!(
+        add_dss(&encrypted, &DssData::default()).unwrap_err(),
+        PdfError::Encrypted
+    );
+    assert!(PdfError::Encrypted.to_string().contains("encrypted"));
+    // A classic trailer with /Encrypt (written by lopdf).
+    let mut doc = Document::load_mem(&one_page()).unwrap();
+    let enc = doc.add_object(lopdf::dictionary! { "Filter" => "Standard", "V" => 1, "R" => 2 });
+    doc.trailer.set("Encrypt", Object::Reference(enc));
+    doc.reference_table.cross_reference_type = lopdf::xref::XrefType::CrossReferenceTable;
+    let mut pdf = Vec::new();
+    doc.save_to(&mut pdf).unwrap();
+    assert_eq!(prepare(&pdf, &opts("A")).unwrap_err(), PdfError::Encrypted);
+}
+
+#[test]
+fn a_byte_range_that_does_not_cover_its_revision_is_a_broken_signature() {
+    let pdf = signed();
+    let good = signatures(&pdf).unwrap().remove(0);
+    assert!(good.covers_revision);
+    let [_, a, b, c] = good.byte_range.map(|n| n as i64);
+
+    // Ends before the %%EOF of its revision.
+    let short = with_byte_range(&pdf, [0, a, b, c - 20]);
+    broken(
+        prepare(&short, &opts("B")),
+        "does not end at the end of a revision",
+    );
+    let s = signatures(&short).unwrap().remove(0);
+    assert!(!s.covers_revision && !s.covers_whole_file);
+    assert!(add_dss(
+        &short,
+        &DssData {
+            certs: vec![b"x".to_vec()],
+            ..DssData::default()
+        }
+    )
+    .is_err());
+
+    // Does not start at the beginning.
+    let late = with_byte_range(&pdf, [1, a - 1, b, c]);
+    broken(
+        prepare(&late, &opts("B")),
+        "does not start at the beginning",
+    );
+    assert!(!signatures(&late).unwrap()[0].covers_revision);
+
+    // The gap is not the /Contents string: it leaves signed bytes out.
+    let wide = with_byte_range(&pdf, [0, a - 10, b, c]);
+    broken(
+        prepare(&wide, &opts("B")),
+        "not exactly a hexadecimal string",
+    );
+    let narrow = with_byte_range(&pdf, [0, a + 2, b - 2, c + 2]);
+    broken(
+        prepare(&narrow, &opts("B")),
+        "not exactly a hexadecimal string",
+    );
+
+    // Past the end of the file, or overlapping: refused by signatures() too.
+    for numbers in [[0, a, b, c + 1], [0, b + 1, b, c], [-1, a, b, c]] {
+        let bad = with_byte_range(&pdf, numbers);
+        broken(prepare(&bad, &opts("B")), "/ByteRange");
+        broken(signatures(&bad), "/ByteRange");
+    }
+}
+
+#[test]
+fn a_signature_dictionary_changed_after_signing_is_broken() {
+    // A later revision rewrites the signature dictionary (same /Contents, other /Name): the
+    // signed range no longer holds the dictionary that the file now shows.
+    let pdf = signed();
+    let doc = Document::load_mem(&pdf).unwrap();
+    let (id, sig) = doc
+        .objects
+        .iter()
+        .find(|(_, o)| o.as_dict().is_ok_and(|d| d.has(b"ByteRange")))
+        .unwrap();
+    let mut update = pdf.clone();
+    let offset = update.len();
+    let body = String::from_utf8_lossy(
+        &pdf[doc
+            .reference_table
+            .entries
+            .get(&id.0)
+            .map(|e| match e {
+                lopdf::xref::XrefEntry::Normal { offset, .. } => *offset as usize,
+                _ => unreachable!(),
+            })
+            .unwrap()..],
+    )
+    .split("endobj")
+    .next()
+    .unwrap()
+    .replace("/Name (A)", "/Name (Z)");
+    assert!(sig.as_dict().unwrap().has(b"Name"));
+    update.extend_from_slice(body.as_bytes());
+    update.extend_from_slice(b"endobj\n");
+    let xref = update.len();
+    update.extend_from_slice(
+        format!(
+            "xref\n{} 1\n{offset:010} 00000 n\r\ntrailer\n<</Size {} /Root {} 0 R /Prev {}>>\nstartxref\n{xref}\n%%EOF\n",
+            id.0,
+            doc.max_id + 1,
+            doc.trailer.get(b"Root").unwrap().as_reference().unwrap().0,
+            doc.xref_start
+        )
+        .as_bytes(),
+    );
+    broken(
+        prepare(&update, &opts("B")),
+        "rewritten after the signed range",
+    );
+    assert!(!signatures(&update).unwrap()[0].covers_revision);
+}
+
+#[test]
+fn malformed_structures_are_reported_not_panicked_on() {
+    let cases: [(&str, &[u8]); 5] = [
+        ("header only", b"%PDF-1.7\n%%EOF\n"),
+        ("startxref past the end", b"%PDF-1.7\nstartxref\n99999\n%%EOF\n"),
+        ("no trailer", b"%PDF-1.7\nxref\n0 1\n0000000000 65535 f \nstartxref\n9\n%%EOF\n"),
+        (
+            "xref stream with absurd /W",
+            b"%PDF-1.7\n1 0 obj\n<</Type/XRef/Size 1/W [1 99999999999 2]/Length 0>>stream\n\nendstream\nendobj\nstartxref\n9\n%%EOF\n",
+        ),
+        (
+            "xref stream with a huge /Index",
+            b"%PDF-1.7\n1 0 obj\n<</Type/XRef/Size 1/W [0 0 0]/Index [0 9000000000]/Length 0>>stream\n\nendstream\nendobj\nstartxref\n9\n%%EOF\n",
+        ),
+    ];
+    for (what, pdf) in cases {
+        let r = prepare(pdf, &opts("A"));
+        assert!(
+            matches!(r, Err(PdfError::Malformed(_) | PdfError::TooLarge(_))),
+            "{what}: {r:?}"
+        );
+        assert!(signatures(pdf).is_err(), "{what}");
+    }
+}
+
+#[test]
+fn a_decompression_bomb_in_an_object_stream_is_too_large() {
+    use std::io::Write;
+    // 100 MB of spaces compress to about 100 KB: over the budget for object streams.
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+    let chunk = vec![b' '; 1 << 20];
+    for _ in 0..100 {
+        z.write_all(&chunk).unwrap();
+    }
+    let bomb = z.finish().unwrap();
+    let mut pdf = make_pdf(Gen {
+        pages: 1,
+        ..Gen::default()
+    });
+    // Append a revision holding an object stream whose data is the bomb.
+    let doc = Document::load_mem(&pdf).unwrap();
+    let n = doc.max_id + 1;
+    let offset = pdf.len();
+    pdf.extend_from_slice(
+        format!(
+            "{n} 0 obj\n<</Type/ObjStm/N 1/First 4/Filter/FlateDecode/Length {}>>stream\n",
+            bomb.len()
+        )
+        .as_bytes(),
+    );
+    pdf.extend_from_slice(&bomb);
+    pdf.extend_from_slice(b"\nendstream\nendobj\n");
+    let xref = pdf.len();
+    pdf.extend_from_slice(
+        format!(
+            "xref\n{n} 1\n{offset:010} 00000 n\r\ntrailer\n<</Size {} /Root {} 0 R /Prev {}>>\nstartxref\n{xref}\n%%EOF\n",
+            n + 1,
+            doc.trailer.get(b"Root").unwrap().as_reference().unwrap().0,
+            doc.xref_start
+        )
+        .as_bytes(),
+    );
+    match prepare(&pdf, &opts("A")) {
+        Err(PdfError::TooLarge(why)) => assert!(why.contains("object streams"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+}

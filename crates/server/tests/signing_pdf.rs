@@ -1,0 +1,336 @@
+//! PDF signing end to end, judged by independent tools: two residents sign the demo service's
+//! application one after the other; poppler's `pdfsig` and pyHanko report both signatures
+//! valid against the platform's root, and report a changed document; our verifier agrees; bad
+//! PDFs are refused with nothing signed. The tools come from `scripts/pades-tools` (run by
+//! `scripts/test`); without them this test says what is missing and fails.
+mod common;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use common::rp::*;
+use common::*;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn percent(s: &str) -> String {
+    iamsmart_domain::oidc::authorize::urlencode(s)
+}
+
+fn text(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+fn pyhanko() -> PathBuf {
+    let p = workspace().join("target/pyvenv/bin/pyhanko");
+    assert!(
+        p.exists(),
+        "pyHanko is missing: run scripts/pades-tools (scripts/test does)"
+    );
+    p
+}
+
+async fn subject(rp: &Rp, home: &Path) -> String {
+    let b = browser();
+    let (request_uri, verifier, _, _) = rp.par("openid", &[]).await;
+    let q = login(
+        &b,
+        home,
+        &rp.url(&format!(
+            "/authorize?client_id={}&request_uri={}",
+            rp.client_id,
+            percent(&request_uri)
+        )),
+    )
+    .await;
+    let t: Value = rp.token(&q["code"], &verifier).await.json().await.unwrap();
+    jwt_claims(t["id_token"].as_str().unwrap())["sub"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// Ask `sub` to sign `pdf`, approve in the app, and return the signed PDF.
+async fn sign_pdf(rp: &Rp, token: &str, home: &Path, sub: &str, pdf: &[u8]) -> Vec<u8> {
+    let r = rp
+        .api(
+            "POST",
+            "/sign/v1/requests",
+            token,
+            Some(&json!({
+                "login_hint": sub,
+                "document": { "name": "Application for International Driving Permit" },
+                "pdf": STANDARD.encode(pdf),
+                "reason": "Application",
+                "location": "Hong Kong 香港",
+            })),
+        )
+        .await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let started: Value = r.json().await.unwrap();
+    let pending = ok_json(&app(home, &["pending"]));
+    let waiting = pending
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["kind"] == "sign")
+        .unwrap()
+        .clone();
+    assert_eq!(waiting["details"]["format"], "pades");
+    let done = ok_json(&app(
+        home,
+        &[
+            "approve",
+            waiting["id"].as_str().unwrap(),
+            "--match",
+            started["match_code"].as_str().unwrap(),
+            "--yes",
+        ],
+    ));
+    assert_eq!(done["status"], "approved");
+    let id = started["request_id"].as_str().unwrap();
+    let out: Value = rp
+        .api("GET", &format!("/sign/v1/requests/{id}"), token, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(out["status"], "signed", "{out}");
+    STANDARD
+        .decode(out["signature"]["pdf"].as_str().unwrap())
+        .unwrap()
+}
+
+struct Tools {
+    dir: PathBuf,
+    root: PathBuf,
+    nss: String,
+}
+
+impl Tools {
+    fn new(dir: &Path, root_der: &[u8]) -> Tools {
+        let root = dir.join("root.pem");
+        std::fs::write(&root, iamsmart_crypto::pki::cert::to_pem(root_der)).unwrap();
+        let nss_dir = dir.join("nss");
+        std::fs::create_dir_all(&nss_dir).unwrap();
+        let nss = format!("sql:{}", nss_dir.display());
+        let o = Command::new("certutil")
+            .args(["-N", "-d", &nss, "--empty-password"])
+            .output()
+            .expect("certutil (libnss3-tools): run scripts/pades-tools");
+        assert!(o.status.success(), "{}", text(&o));
+        let o = Command::new("certutil")
+            .args([
+                "-A",
+                "-d",
+                &nss,
+                "-n",
+                "iamsmart-root",
+                "-t",
+                "CT,C,C",
+                "-i",
+            ])
+            .arg(&root)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+        Tools {
+            dir: dir.to_path_buf(),
+            root,
+            nss,
+        }
+    }
+
+    fn write(&self, name: &str, pdf: &[u8]) -> PathBuf {
+        let p = self.dir.join(name);
+        std::fs::write(&p, pdf).unwrap();
+        p
+    }
+
+    /// pdfsig's report, one block per signature.
+    fn pdfsig(&self, pdf: &[u8]) -> Vec<String> {
+        let f = self.write("pdfsig.pdf", pdf);
+        let o = Command::new("pdfsig")
+            .args(["-nssdir", &self.nss])
+            .arg(&f)
+            .output()
+            .expect("pdfsig (poppler-utils): run scripts/pades-tools");
+        text(&o)
+            .split("Signature #")
+            .skip(1)
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// pyHanko's validation: (exit success, output).
+    fn pyhanko(&self, pdf: &[u8], extra: &[&str]) -> (bool, String) {
+        let f = self.write("pyhanko.pdf", pdf);
+        let o = Command::new(pyhanko())
+            .args([
+                "sign",
+                "validate",
+                "--pretty-print",
+                "--trust-replace",
+                "--trust",
+            ])
+            .arg(&self.root)
+            .args(extra)
+            .arg(&f)
+            .output()
+            .unwrap();
+        (o.status.success(), text(&o))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_residents_sign_a_pdf_and_pdfsig_and_pyhanko_judge_both_valid() {
+    let site = Site::new().await;
+    let srv = site.serve(&[]).await;
+    let pass = site.dir.path().join("root.pass");
+    std::fs::write(&pass, "correct horse battery staple").unwrap();
+    let o = site.run(
+        &[
+            "ca",
+            "init",
+            "--root-key-out",
+            site.dir.path().join("root.json").to_str().unwrap(),
+            "--root-passphrase-file",
+            pass.to_str().unwrap(),
+        ],
+        // The certificates name the CRL and OCSP URLs: the CA is set up at the public URL.
+        &[("IAMSMART_PUBLIC_URL", &srv.base)],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let root_der = reqwest::get(srv.url("/pki/root.cer"))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap()
+        .to_vec();
+    let tools = Tools::new(site.dir.path(), &root_der);
+
+    let (_, home1) = resident_with_app(&site, "plus").await;
+    let (_, home2) = resident_with_app(&site, "plus").await;
+    for h in [&home1, &home2] {
+        point_app(h, &srv.base);
+        ok_json(&app(h, &["signing-cert"]));
+    }
+    let svc = Rp::register(&site, &srv, "fapi2", &[]);
+    let sub1 = subject(&svc, &home1).await;
+    let sub2 = subject(&svc, &home2).await;
+    let token = svc.client_token("sign").await;
+
+    // Bad PDFs: a clear error, nothing started.
+    let application = iamsmart_sandbox::demo_sign::application_pdf(
+        "IDP-TEST0001",
+        "CHAN, Tai Man",
+        "DL1234567",
+        "2026-11-23",
+    );
+    for (bad, why) in [
+        (b"hello, not a PDF".to_vec(), "not a PDF"),
+        (application[..application.len() / 2].to_vec(), "truncated"),
+    ] {
+        let r = svc
+            .api(
+                "POST",
+                "/sign/v1/requests",
+                &token,
+                Some(&json!({ "login_hint": sub1, "document": { "name": "x" }, "pdf": STANDARD.encode(&bad) })),
+            )
+            .await;
+        assert_eq!(r.status(), 422, "{why}");
+        assert!(
+            r.text().await.unwrap().contains("nothing was signed"),
+            "{why}"
+        );
+    }
+    assert!(ok_json(&app(&home1, &["pending"]))
+        .as_array()
+        .unwrap()
+        .is_empty());
+
+    // The first signature: PAdES B-LT, valid in pdfsig and pyHanko.
+    let once = sign_pdf(&svc, &token, &home1, &sub1, &application).await;
+    assert!(
+        once.starts_with(&application),
+        "an incremental update: the original bytes stay"
+    );
+    let blocks = tools.pdfsig(&once);
+    assert_eq!(blocks.len(), 1, "{blocks:?}");
+    assert!(blocks[0].contains("Signature is Valid"), "{}", blocks[0]);
+    assert!(
+        blocks[0].contains("Certificate is Trusted"),
+        "{}",
+        blocks[0]
+    );
+    assert!(blocks[0].contains("ETSI.CAdES.detached"), "{}", blocks[0]);
+    let (ok, out) = tools.pyhanko(&once, &[]);
+    assert!(ok, "{out}");
+    assert!(out.contains("The signature is judged VALID"), "{out}");
+    assert!(
+        out.contains("The signer's certificate is trusted."),
+        "{out}"
+    );
+    assert!(!out.contains("INVALID"), "{out}");
+
+    // The second signature on the same PDF: both stay valid.
+    let twice = sign_pdf(&svc, &token, &home2, &sub2, &once).await;
+    assert!(twice.starts_with(&once));
+    let blocks = tools.pdfsig(&twice);
+    assert_eq!(blocks.len(), 2, "{blocks:?}");
+    for b in &blocks {
+        assert!(b.contains("Signature is Valid"), "{b}");
+        assert!(b.contains("Certificate is Trusted"), "{b}");
+    }
+    let (ok, out) = tools.pyhanko(&twice, &[]);
+    assert!(ok, "{out}");
+    assert_eq!(
+        out.matches("The signature is judged VALID").count(),
+        2,
+        "{out}"
+    );
+    let report = ok_json(&site.run(
+        &["verify", tools.write("twice.pdf", &twice).to_str().unwrap()],
+        &[],
+    ));
+    assert_eq!(report["valid"], true, "{report}");
+    assert_eq!(report["signatures"].as_array().unwrap().len(), 2);
+    assert_eq!(report["signatures"][0]["covers_whole_document"], false);
+
+    // A changed document: every tool says so.
+    let mut changed = twice.clone();
+    let at = application
+        .windows(7)
+        .position(|w| w == b"CHAN, T")
+        .unwrap();
+    changed[at] = b'K';
+    let blocks = tools.pdfsig(&changed);
+    assert!(
+        blocks.iter().all(|b| !b.contains("Signature is Valid")),
+        "{blocks:?}"
+    );
+    let (ok, out) = tools.pyhanko(&changed, &[]);
+    assert!(!ok || out.contains("INVALID"), "{out}");
+    let o = site.run(
+        &[
+            "verify",
+            tools.write("changed.pdf", &changed).to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["signatures"][0]["integrity"], false, "{report}");
+}
