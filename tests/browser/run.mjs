@@ -361,6 +361,54 @@ try {
     await ctx.close();
   });
 
+  await test('digital signing: the application PDF signed in the app; pdfsig and pyHanko judge it valid', async () => {
+    app(home, ['signing-cert']);
+    const ctx = await context(DESKTOP);
+    const page = await ctx.newPage();
+    await toLogin(page);
+    await answerInApp(page, home);
+    const consentForm = page.locator('#consent-form');
+    const form = page.locator('#application-form');
+    await Promise.race([consentForm.waitFor({ timeout: 15_000 }), form.waitFor({ timeout: 15_000 })]);
+    if (await consentForm.count()) await page.locator('#allow').click();
+    await form.waitFor({ timeout: 15_000 });
+    await page.locator('#licence').fill('DL7654321');
+    await page.locator('#submit-application').click();
+    await page.locator('#signing-match').waitFor({ timeout: 15_000 });
+    const shown = (await page.locator('#signing-match').textContent()).trim();
+    await accessible(page, 'service waiting for the signature');
+    await shot(page, 'service-signing-wait-desktop-en');
+    const req = app(home, ['pending']).find((r) => r.kind === 'sign');
+    assert(req, 'the signing request is on the phone');
+    assert(req.match_code === shown, `the same match code on the phone (${req.match_code}) and the page (${shown})`);
+    assert(req.details.format === 'pades' && req.details.document.name.includes('International Driving Permit'), 'the document is named');
+    app(home, ['approve', req.id, '--match', shown, '--yes']);
+    await page.locator('#signed-pdf').waitFor({ timeout: 20_000 });
+    await accessible(page, 'service with the signed application');
+    await shot(page, 'service-signed-desktop-en');
+    const pdf = Buffer.from(await (await page.request.get(`${service}/application.pdf`)).body());
+    assert(pdf.subarray(0, 5).toString() === '%PDF-', 'a PDF downloads');
+    const file = join(dir, 'signed-application.pdf');
+    writeFileSync(file, pdf);
+    const rootPem = join(dir, 'root.pem');
+    const der = Buffer.from(await (await fetch(`${base}/pki/root.cer`)).arrayBuffer());
+    writeFileSync(rootPem, `-----BEGIN CERTIFICATE-----\n${der.toString('base64').match(/.{1,64}/g).join('\n')}\n-----END CERTIFICATE-----\n`);
+    const nss = join(dir, 'nss');
+    mkdirSync(nss, { recursive: true });
+    execFileSync('certutil', ['-N', '-d', `sql:${nss}`, '--empty-password']);
+    execFileSync('certutil', ['-A', '-d', `sql:${nss}`, '-n', 'iamsmart-root', '-t', 'CT,C,C', '-i', rootPem]);
+    const pdfsig = execFileSync('pdfsig', ['-nssdir', `sql:${nss}`, file], { encoding: 'utf8' });
+    assert(pdfsig.includes('Signature is Valid') && pdfsig.includes('Certificate is Trusted'), `pdfsig: ${pdfsig}`);
+    const pyhanko = execFileSync(join(root, 'target', 'pyvenv', 'bin', 'pyhanko'),
+      ['sign', 'validate', '--pretty-print', '--trust-replace', '--trust', rootPem, file], { encoding: 'utf8' });
+    assert(pyhanko.includes('The signature is judged VALID'), `pyHanko: ${pyhanko}`);
+    // The result page at phone width.
+    await page.goto(`${service}/signing`);
+    await page.setViewportSize(PHONE);
+    await shot(page, 'service-signed-phone-en');
+    await ctx.close();
+  });
+
   await test('error pages explain, in both languages, with a reference', async () => {
     for (const [lang, locale] of [['en', 'en-GB'], ['zh', 'zh-HK']]) {
       const ctx = await context(DESKTOP, locale);
