@@ -3,109 +3,16 @@
 //! hash, the resident approves in the app, the service collects a timestamped CMS signature
 //! that `openssl cms` verifies against the root; OCSP and the CRL show the certificate's
 //! revocation when the device is revoked; `iamsmart verify` and `POST /sign/v1/verify` report
-//! signer, time, integrity and status at signing time. With the bad inputs around it, and the
-//! RFC 9470 step-up challenge for requests made with a resident's access token.
+//! signer, time, integrity and status at signing time. With the bad inputs around it.
+//! (`signing_oidc.rs`: signatures asked for with an authorization, and the step-up challenge.)
 mod common;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use common::rp::*;
+use common::signing::*;
 use common::*;
 use serde_json::{json, Value};
 use std::path::Path;
-use std::process::Command;
-
-fn percent(s: &str) -> String {
-    iamsmart_domain::oidc::authorize::urlencode(s)
-}
-
-fn sha256_hex(b: &[u8]) -> String {
-    hex::encode(iamsmart_crypto::hash::sha256(b))
-}
-
-/// Log in through the browser with the app; returns (subject, access token).
-async fn login_with(rp: &Rp, home: &Path, extra: &[(&str, &str)]) -> (String, String) {
-    let b = browser();
-    let (request_uri, verifier, _, _) = rp.par("openid", extra).await;
-    let q = login(
-        &b,
-        home,
-        &rp.url(&format!(
-            "/authorize?client_id={}&request_uri={}",
-            rp.client_id,
-            percent(&request_uri)
-        )),
-    )
-    .await;
-    let t: Value = rp.token(&q["code"], &verifier).await.json().await.unwrap();
-    let sub = jwt_claims(t["id_token"].as_str().unwrap())["sub"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    (sub, t["access_token"].as_str().unwrap().to_string())
-}
-
-/// Set up the certificate authority with `iamsmart ca init` at the server's public URL (the
-/// certificates name its CRL and OCSP URLs); returns the sealed root key's path.
-fn ca_init(site: &Site, srv: &Server) -> std::path::PathBuf {
-    let pass = site.dir.path().join("root.pass");
-    std::fs::write(&pass, "correct horse battery staple\n").unwrap();
-    let out = site.dir.path().join("root-ca.key.json");
-    let o = site.run(
-        &[
-            "ca",
-            "init",
-            "--organization",
-            "iAM Smart Test",
-            "--root-key-out",
-            out.to_str().unwrap(),
-            "--root-passphrase-file",
-            pass.to_str().unwrap(),
-        ],
-        &[("IAMSMART_PUBLIC_URL", &srv.base)],
-    );
-    assert!(
-        o.status.success(),
-        "ca init: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    out
-}
-
-async fn download(srv: &Server, path: &str) -> Vec<u8> {
-    let r = reqwest::get(srv.url(path)).await.unwrap();
-    assert_eq!(r.status(), 200, "{path}");
-    r.bytes().await.unwrap().to_vec()
-}
-
-fn write_pem(dir: &Path, name: &str, der: &[u8]) -> std::path::PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, iamsmart_crypto::pki::cert::to_pem(der)).unwrap();
-    p
-}
-
-fn openssl(args: &[&str]) -> std::process::Output {
-    Command::new("openssl").args(args).output().unwrap()
-}
-
-fn text(o: &std::process::Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-/// The waiting signing request in the app.
-fn pending_sign(home: &Path) -> Value {
-    let pending = ok_json(&app(home, &["pending"]));
-    pending
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["kind"] == "sign")
-        .unwrap_or_else(|| panic!("no signing request in {pending}"))
-        .clone()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_resident_signs_a_documents_hash_and_independent_tools_accept_it() {
@@ -501,101 +408,6 @@ async fn a_resident_signs_a_documents_hash_and_independent_tools_accept_it() {
         .await;
     assert_eq!(r.status(), 422);
     assert!(r.text().await.unwrap().contains("no-certificate"));
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn signing_with_a_residents_token_needs_a_recent_iam_smart_plus_login_rfc_9470() {
-    let site = Site::new().await;
-    let srv = site
-        .serve(&[("IAMSMART_OIDC__SIGNING_LOGIN_MAX_AGE_SECS", "20")])
-        .await;
-    ca_init(&site, &srv);
-    let (_, basic_home) = resident_with_app(&site, "basic").await;
-    point_app(&basic_home, &srv.base);
-    let (_, home) = resident_with_app(&site, "plus").await;
-    point_app(&home, &srv.base);
-    ok_json(&app(&home, &["signing-cert"]));
-    let body = json!({
-        "document": { "name": "Tender No. 2026/117" },
-        "digest": sha256_hex(b"tender"),
-    });
-
-    // An iAM Smart (basic) login is not enough: the challenge names the acr to ask for.
-    let svc = Rp::register(&site, &srv, "fapi2", &[]);
-    let (_, basic_token) = login_with(&svc, &basic_home, &[]).await;
-    let r = svc
-        .api("POST", "/sign/v1/requests", &basic_token, Some(&body))
-        .await;
-    assert_eq!(r.status(), 401);
-    let challenge = r.headers()["www-authenticate"]
-        .to_str()
-        .unwrap()
-        .to_string();
-    assert!(challenge.starts_with("DPoP "), "{challenge}");
-    assert!(
-        challenge.contains("error=\"insufficient_user_authentication\""),
-        "{challenge}"
-    );
-    assert!(
-        challenge.contains("acr_values=\"urn:iamsmart:acr:plus\""),
-        "{challenge}"
-    );
-    assert!(challenge.contains("max_age=\"20\""), "{challenge}");
-
-    // An iAM Smart+ login is; the request goes to that resident.
-    let svc2 = Rp::register(&site, &srv, "fapi2", &[]);
-    let (_, token) = login_with(&svc2, &home, &[]).await;
-    let r = svc2
-        .api("POST", "/sign/v1/requests", &token, Some(&body))
-        .await;
-    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
-    let first: Value = r.json().await.unwrap();
-    let waiting = pending_sign(&home);
-    ok_json(&app(&home, &["deny", waiting["id"].as_str().unwrap()]));
-    let out: Value = svc2
-        .api(
-            "GET",
-            &format!(
-                "/sign/v1/requests/{}",
-                first["request_id"].as_str().unwrap()
-            ),
-            &token,
-            None,
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(out["status"], "denied");
-
-    // Once the login is older than the limit, the service is told to ask for a fresh one ...
-    tokio::time::sleep(std::time::Duration::from_secs(21)).await;
-    let r = svc2
-        .api("POST", "/sign/v1/requests", &token, Some(&body))
-        .await;
-    assert_eq!(r.status(), 401);
-    let challenge = r.headers()["www-authenticate"]
-        .to_str()
-        .unwrap()
-        .to_string();
-    assert!(
-        challenge.contains("insufficient_user_authentication"),
-        "{challenge}"
-    );
-    assert!(challenge.contains("max_age=\"20\""), "{challenge}");
-    // ... and after signing the resident in again with those parameters, it goes through.
-    let (_, fresh) = login_with(
-        &svc2,
-        &home,
-        &[("max_age", "20"), ("acr_values", "urn:iamsmart:acr:plus")],
-    )
-    .await;
-    let claims = jwt_claims(&fresh);
-    assert_eq!(claims["acr"], "urn:iamsmart:acr:plus");
-    let r = svc2
-        .api("POST", "/sign/v1/requests", &fresh, Some(&body))
-        .await;
-    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -175,8 +175,7 @@ async fn authorize_inner(
             .await
             .map_err(|e| back(e.into()))?;
         let all = params.fields.iter().all(|f| consented.contains(f));
-        let asks =
-            params.prompt.iter().any(|x| x == "consent") || params.authorization_details.is_some();
+        let asks = params.prompt.iter().any(|x| x == "consent") || details_need_consent(&params);
         if all && !asks {
             let redirect = finish(p, &client, &params, s, &params.fields, false)
                 .await
@@ -208,6 +207,19 @@ async fn authorize_inner(
     start_login(p, &client, &params, sess.map(|s| s.resident_id))
         .await
         .map_err(back)
+}
+
+/// Whether authorization details need the consent page: signatures do not (the resident
+/// approves each one in the app, with the document's details and a match code).
+fn details_need_consent(params: &AuthzParams) -> bool {
+    params
+        .authorization_details
+        .as_ref()
+        .and_then(|d| d.as_array())
+        .is_some_and(|a| {
+            a.iter()
+                .any(|i| i["type"] != crate::signing::requests::DETAIL_TYPE)
+        })
 }
 
 fn approval_details(client: &Client, params: &AuthzParams) -> serde_json::Value {
@@ -266,13 +278,9 @@ async fn start_login(
         p,
         approvals::NewApproval {
             resident_id: resident.as_deref(),
-            kind: if face {
-                "step_up"
-            } else if params.authorization_details.is_some() {
-                "sign"
-            } else {
-                "login"
-            },
+            // Signatures asked for with `authorization_details` are requests of their own,
+            // made once the resident has signed in (`finish`).
+            kind: if face { "step_up" } else { "login" },
             client_id: &client.id,
             client_name: &client.meta.client_name,
             details: approval_details(client, params),
@@ -484,8 +492,7 @@ async fn after_sign_in(
     }
     let consented = claims::consented(p, &s.resident_id, &t.client.id).await?;
     let all = t.params.fields.iter().all(|f| consented.contains(f));
-    let asks =
-        t.params.prompt.iter().any(|x| x == "consent") || t.params.authorization_details.is_some();
+    let asks = t.params.prompt.iter().any(|x| x == "consent") || details_need_consent(&t.params);
     if all && !asks {
         if !close_tx(p, tx).await? {
             return Err(OAuthError::invalid_request(
@@ -713,6 +720,14 @@ async fn finish(
     released: &[String],
     remember: bool,
 ) -> OResult<String> {
+    // Signatures asked for with the authorization (RFC 9396): pushed to the resident's app now;
+    // the details in the grant (and the token response) say where to collect them.
+    let authorization_details = match &params.authorization_details {
+        Some(d) => {
+            Some(crate::signing::requests::from_authorization(p, client, &s.resident_id, d).await?)
+        }
+        None => None,
+    };
     let now = p.clock.now_ms();
     let mut tx =
         p.db.begin()
@@ -735,7 +750,7 @@ async fn finish(
             amr: s.amr.clone(),
             auth_time: s.auth_time,
             nonce: params.nonce.clone(),
-            authorization_details: params.authorization_details.clone(),
+            authorization_details,
         },
         now,
     )

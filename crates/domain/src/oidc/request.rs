@@ -409,6 +409,9 @@ pub fn check_details(d: &str) -> OResult<serde_json::Value> {
                 DETAIL_TYPES.join(", ")
             )));
         }
+        if t == crate::signing::requests::DETAIL_TYPE {
+            crate::signing::requests::from_detail(item)?;
+        }
     }
     Ok(v)
 }

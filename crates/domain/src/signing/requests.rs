@@ -675,3 +675,74 @@ pub async fn outcome(p: &Platform, client: &Client, id: &str) -> Result<Outcome>
         }),
     })
 }
+
+/// The RFC 9396 type of a signature asked for in an authorization request.
+pub const DETAIL_TYPE: &str = "iamsmart_signing";
+
+fn detail_error(m: impl Into<String>) -> crate::oidc::OAuthError {
+    crate::oidc::OAuthError::invalid_authorization_details(m)
+}
+
+/// Read an `iamsmart_signing` authorization detail (RFC 9396) as a signing request:
+/// `{"type": "iamsmart_signing", "document": {"name": ...}, "digest": ..., "face": bool,
+/// "hkid_hash": ...}`. Checked when the authorization request arrives, so that a bad one is
+/// refused before the resident is asked anything.
+pub fn from_detail(item: &serde_json::Value) -> Result<SignRequest, crate::oidc::OAuthError> {
+    let mut v = item.clone();
+    if let Some(o) = v.as_object_mut() {
+        o.remove("type");
+        o.remove("locations");
+        o.remove("actions");
+    }
+    let req: SignRequest =
+        serde_json::from_value(v).map_err(|e| detail_error(format!("{DETAIL_TYPE}: {e}")))?;
+    if req.login_hint.is_some() || req.pdf.is_some() || req.digest.is_none() {
+        return Err(detail_error(format!(
+            "{DETAIL_TYPE}: give the document and its digest (PDFs and login_hint go to POST /sign/v1/requests)"
+        )));
+    }
+    check(&req).map_err(|e| match e {
+        DomainError::Invalid { field, message } => {
+            detail_error(format!("{DETAIL_TYPE}: {field}: {message}"))
+        }
+        other => crate::oidc::OAuthError::from(other),
+    })?;
+    Ok(req)
+}
+
+/// When an authorization with `iamsmart_signing` details completes, the signatures are asked of
+/// the resident who signed in (pushed to the app, with a match code), and each detail is
+/// enriched with its `signing_request_id`, `match_code` and `digest`: the service shows the code
+/// and collects the signature at `GET /sign/v1/requests/{id}` (with the access token or a client
+/// token). A resident who cannot sign (not iAM Smart+, no certificate, another HKID) ends the
+/// authorization with `access_denied` and the reason.
+pub async fn from_authorization(
+    p: &Platform,
+    client: &Client,
+    resident_id: &str,
+    details: &serde_json::Value,
+) -> Result<serde_json::Value, crate::oidc::OAuthError> {
+    let mut out = details.clone();
+    let Some(items) = out.as_array_mut() else {
+        return Ok(out);
+    };
+    for item in items.iter_mut() {
+        if item["type"] != DETAIL_TYPE {
+            continue;
+        }
+        let req = from_detail(item)?;
+        let started = start(p, client, req, Some(resident_id.to_string()))
+            .await
+            .map_err(|e| match e {
+                DomainError::Refused { message, .. } => {
+                    crate::oidc::OAuthError::access_denied(message)
+                }
+                other => crate::oidc::OAuthError::from(other),
+            })?;
+        item["signing_request_id"] = started.request_id.into();
+        item["match_code"] = started.match_code.into();
+        item["digest"] = started.digest.into();
+        item["expires_at"] = started.expires_at.into();
+    }
+    Ok(out)
+}

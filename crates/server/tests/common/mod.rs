@@ -1,6 +1,7 @@
 //! Runs the real `iamsmart` binary against a test database.
 #![allow(dead_code)]
 pub mod rp;
+pub mod signing;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
