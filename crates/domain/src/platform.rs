@@ -80,6 +80,8 @@ pub struct Platform {
     pub oidc: Arc<crate::oidc::Provider>,
     /// The data exchange gateway's per-process state.
     pub exchange: Arc<crate::exchange::Gateway>,
+    /// Digital signing settings.
+    pub signing: Arc<crate::signing::SigningPolicy>,
 }
 
 impl std::fmt::Debug for Platform {
@@ -124,6 +126,7 @@ impl Platform {
                 "http://localhost:8080",
             ))),
             exchange: Arc::new(crate::exchange::Gateway::default()),
+            signing: Arc::new(crate::signing::SigningPolicy::default()),
         })
     }
 
@@ -148,6 +151,12 @@ impl Platform {
     /// The same platform with other OpenID provider settings.
     pub fn with_oidc(mut self, policy: crate::oidc::OidcPolicy) -> Self {
         self.oidc = Arc::new(crate::oidc::Provider::new(policy));
+        self
+    }
+
+    /// The same platform with other signing settings.
+    pub fn with_signing_policy(mut self, policy: crate::signing::SigningPolicy) -> Self {
+        self.signing = Arc::new(policy);
         self
     }
 

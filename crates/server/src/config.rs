@@ -43,8 +43,27 @@ pub struct Config {
     pub webauthn: WebauthnConfig,
     /// The OpenID provider's lifetimes.
     pub oidc: OidcConfig,
+    /// Digital signing.
+    pub signing: SigningConfig,
     /// `iamsmart demo` only: the demo online service.
     pub demo: DemoConfig,
+}
+
+/// Digital signing.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SigningConfig {
+    /// How long residents' signing certificates are valid (capped by the issuing CA's own
+    /// validity).
+    pub certificate_validity_secs: u64,
+}
+
+impl Default for SigningConfig {
+    fn default() -> Self {
+        Self {
+            certificate_validity_secs: iamsmart_domain::signing::ca::CERT_VALIDITY_S,
+        }
+    }
 }
 
 /// The demo online service started by `iamsmart demo`.
@@ -319,6 +338,7 @@ impl Default for Config {
             identity: IdentityConfig::default(),
             webauthn: WebauthnConfig::default(),
             oidc: OidcConfig::default(),
+            signing: SigningConfig::default(),
             demo: DemoConfig::default(),
         }
     }

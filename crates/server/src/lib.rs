@@ -151,7 +151,10 @@ pub async fn start_platform(cfg: &Config) -> anyhow::Result<Platform> {
         .with_face(load_face(cfg)?)
         .with_identity_policy(cfg.identity_policy())
         .with_relying_party(cfg.relying_party())
-        .with_oidc(cfg.oidc_policy());
+        .with_oidc(cfg.oidc_policy())
+        .with_signing_policy(iamsmart_domain::signing::SigningPolicy {
+            certificate_validity_s: cfg.signing.certificate_validity_secs,
+        });
     iamsmart_domain::oidc::clients::ensure_portal(&platform)
         .await
         .map_err(|e| anyhow!("start-up failed: {e}"))?;

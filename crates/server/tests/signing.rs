@@ -553,3 +553,107 @@ async fn signing_without_login_by_qr_code_and_the_requests_that_sign_nothing() {
     let o = openssl(&["ts", "-reply", "-in", tsr.to_str().unwrap(), "-text"]);
     assert!(text(&o).contains("Status: Rejected"), "{}", text(&o));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_certificate_signs_nothing_and_openssl_says_it_has_expired() {
+    let site = Site::new().await;
+    let srv = site
+        .serve(&[("IAMSMART_SIGNING__CERTIFICATE_VALIDITY_SECS", "15")])
+        .await;
+    ca_init(&site, &srv);
+    let tmp = site.dir.path();
+    let (_, home) = resident_with_app(&site, "plus").await;
+    point_app(&home, &srv.base);
+    let cert = ok_json(&app(&home, &["signing-cert"]));
+    let issued = std::time::Instant::now();
+    let user_pem = write_pem(
+        tmp,
+        "user.pem",
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(cert["certificate"].as_str().unwrap())
+            .unwrap(),
+    );
+    let root = write_pem(tmp, "root.pem", &download(&srv, "/pki/root.cer").await);
+    let issuing = write_pem(
+        tmp,
+        "issuing.pem",
+        &download(&srv, "/pki/issuing.cer").await,
+    );
+    let svc = Rp::register(&site, &srv, "basic", &[]);
+    let token = svc.client_token("sign").await;
+    let digest = sha256_hex(b"signed in time");
+    let sign = || {
+        let (svc, token, home, digest) = (&svc, &token, &home, &digest);
+        async move {
+            let r = svc
+                .api(
+                    "POST",
+                    "/sign/v1/requests",
+                    token,
+                    Some(&json!({ "document": { "name": "Declaration" }, "digest": digest })),
+                )
+                .await;
+            let started: Value = r.json().await.unwrap();
+            let o = app(
+                home,
+                &[
+                    "approve",
+                    started["qr"].as_str().unwrap(),
+                    "--match",
+                    started["match_code"].as_str().unwrap(),
+                    "--yes",
+                ],
+            );
+            (started, o)
+        }
+    };
+    let (started, o) = sign().await;
+    assert!(o.status.success(), "{}", text(&o));
+    let out: Value = svc
+        .api(
+            "GET",
+            &format!(
+                "/sign/v1/requests/{}",
+                started["request_id"].as_str().unwrap()
+            ),
+            &token,
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(out["status"], "signed", "{out}");
+    let cms_path = tmp.join("in-time.der");
+    std::fs::write(
+        &cms_path,
+        STANDARD
+            .decode(out["signature"]["cms"].as_str().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+
+    // Once the certificate has expired ...
+    let wait = std::time::Duration::from_secs(17).saturating_sub(issued.elapsed());
+    tokio::time::sleep(wait).await;
+    let o = openssl(&[
+        "verify",
+        "-CAfile",
+        root.to_str().unwrap(),
+        "-untrusted",
+        issuing.to_str().unwrap(),
+        user_pem.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("certificate has expired"), "{}", text(&o));
+    // ... nothing more is signed with it ...
+    let (_, o) = sign().await;
+    assert!(!o.status.success());
+    assert!(text(&o).contains("certificate"), "{}", text(&o));
+    // ... and what was signed in time stays valid: the timestamp proves when.
+    let report = ok_json(&site.run(
+        &["verify", cms_path.to_str().unwrap(), "--digest", &digest],
+        &[],
+    ));
+    assert_eq!(report["valid"], true, "{report}");
+}

@@ -7,22 +7,11 @@ mod common;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use common::rp::*;
+use common::signing::*;
 use common::*;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-fn percent(s: &str) -> String {
-    iamsmart_domain::oidc::authorize::urlencode(s)
-}
-
-fn text(o: &std::process::Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -38,26 +27,6 @@ fn pyhanko() -> PathBuf {
         "pyHanko is missing: run scripts/pades-tools (scripts/test does)"
     );
     p
-}
-
-async fn subject(rp: &Rp, home: &Path) -> String {
-    let b = browser();
-    let (request_uri, verifier, _, _) = rp.par("openid", &[]).await;
-    let q = login(
-        &b,
-        home,
-        &rp.url(&format!(
-            "/authorize?client_id={}&request_uri={}",
-            rp.client_id,
-            percent(&request_uri)
-        )),
-    )
-    .await;
-    let t: Value = rp.token(&q["code"], &verifier).await.json().await.unwrap();
-    jwt_claims(t["id_token"].as_str().unwrap())["sub"]
-        .as_str()
-        .unwrap()
-        .to_string()
 }
 
 /// Ask `sub` to sign `pdf`, approve in the app, and return the signed PDF.
@@ -227,8 +196,8 @@ async fn two_residents_sign_a_pdf_and_pdfsig_and_pyhanko_judge_both_valid() {
         ok_json(&app(h, &["signing-cert"]));
     }
     let svc = Rp::register(&site, &srv, "fapi2", &[]);
-    let sub1 = subject(&svc, &home1).await;
-    let sub2 = subject(&svc, &home2).await;
+    let (sub1, _) = login_with(&svc, &home1, &[]).await;
+    let (sub2, _) = login_with(&svc, &home2, &[]).await;
     let token = svc.client_token("sign").await;
 
     // Bad PDFs: a clear error, nothing started.

@@ -315,7 +315,7 @@ pub async fn issue_for_device(
         subject,
         subject_spki_der: csr.spki_der,
         not_before: now - BACKDATE_S,
-        not_after: (now + CERT_VALIDITY_S).min(issuer.not_after),
+        not_after: (now + p.signing.certificate_validity_s).min(issuer.not_after),
         profile: cert::Profile::NaturalPersonSigning,
         policy_oid: Some(super::signing_policy_oid()),
         crl_url: Some(format!("{base}/pki/crl")),

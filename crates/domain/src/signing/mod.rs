@@ -19,6 +19,22 @@ mod pdf;
 pub mod requests;
 pub mod verify;
 
+/// Settings of digital signing.
+#[derive(Debug, Clone)]
+pub struct SigningPolicy {
+    /// How long residents' signing certificates are valid, in seconds (capped by the issuing
+    /// CA's own validity).
+    pub certificate_validity_s: u64,
+}
+
+impl Default for SigningPolicy {
+    fn default() -> Self {
+        Self {
+            certificate_validity_s: ca::CERT_VALIDITY_S,
+        }
+    }
+}
+
 /// The arc of the platform's object identifiers (certificate and timestamp policies). It is under
 /// the enterprise number RFC 5612 sets aside for examples: an operator running the platform for
 /// real replaces it with an arc of its own. (A UUID-derived `2.25` arc would need no
