@@ -124,17 +124,7 @@ pub(crate) fn load(pdf: &[u8]) -> Result<Loaded<'_>, PdfError> {
     if doc.encryption_state.is_some() {
         return Err(PdfError::Encrypted);
     }
-    // Every object the cross-reference sections place in an object stream must have been read
-    // (an object stream that lopdf could not parse, or that the guard refused, loses them).
-    for (&number, entry) in &doc.reference_table.entries {
-        if let XrefEntry::Compressed { container, .. } = entry {
-            if !doc.objects.contains_key(&(number, 0)) {
-                return Err(PdfError::malformed(format!(
-                    "object {number} in object stream {container} cannot be read"
-                )));
-            }
-        }
-    }
+    check_entries(pdf, &doc)?;
     if doc.xref_start != startxref {
         return Err(PdfError::malformed(
             "the end of the file names two different cross-reference sections",
@@ -147,6 +137,36 @@ pub(crate) fn load(pdf: &[u8]) -> Result<Loaded<'_>, PdfError> {
         xref_kind,
         trailer,
     })
+}
+
+/// The objects read must be the ones the cross-reference sections name: lopdf files an object
+/// under the number in its `N G obj` header, so an entry pointing at another object's header
+/// would show two different documents to two different readers. And every object placed in an
+/// object stream must have been read (an object stream that lopdf could not parse, or that the
+/// guard refused, loses them).
+fn check_entries(pdf: &[u8], doc: &Document) -> Result<(), PdfError> {
+    for (&number, entry) in &doc.reference_table.entries {
+        match *entry {
+            XrefEntry::Normal { offset, generation } => {
+                let header = Parser::new(pdf, offset as usize).object_header();
+                if header != Some((number, generation)) {
+                    return Err(PdfError::malformed(format!(
+                        "the cross-reference entry of object {number} {generation} points at \
+                         offset {offset}, where that object is not"
+                    )));
+                }
+            }
+            XrefEntry::Compressed { container, .. } => {
+                if !doc.objects.contains_key(&(number, 0)) {
+                    return Err(PdfError::malformed(format!(
+                        "object {number} in object stream {container} cannot be read"
+                    )));
+                }
+            }
+            XrefEntry::Free | XrefEntry::UnusableFree => {}
+        }
+    }
+    Ok(())
 }
 
 /// The offset after the last `startxref` (which must be followed by `%%EOF` near the end).

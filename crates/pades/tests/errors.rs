@@ -292,3 +292,51 @@ fn a_decompression_bomb_in_an_object_stream_is_too_large() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn a_cross_reference_entry_pointing_at_another_object_is_malformed() {
+    // Found by fuzzing: lopdf files an object under the number of its `N G obj` header, so an
+    // entry pointing at another object's header made two readings of one file.
+    let pdf = data("classic.pdf");
+    let table = pdf.windows(5).position(|w| w == b"xref\n").unwrap() + b"xref\n0 9\n".len();
+    let (first, second) = (table + 20, table + 40);
+    let mut swapped = pdf.clone();
+    swapped[first..first + 20].copy_from_slice(&pdf[second..second + 20]);
+    swapped[second..second + 20].copy_from_slice(&pdf[first..first + 20]);
+    for r in [
+        prepare(&swapped, &opts("A")).map(|_| ()),
+        signatures(&swapped).map(|_| ()),
+    ] {
+        match r {
+            Err(PdfError::Malformed(why)) => {
+                assert!(why.contains("where that object is not"), "{why}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[test]
+fn new_objects_do_not_take_the_number_of_a_dangling_reference() {
+    // Found by fuzzing: /Fields named an object that the file no longer had; the new field got
+    // that number and was listed twice.
+    let mut doc = Document::load_mem(&one_page()).unwrap();
+    let dangling = (doc.max_id + 2, 0);
+    let form = doc.add_object(lopdf::dictionary! { "Fields" => vec![Object::Reference(dangling)] });
+    let root = doc.trailer.get(b"Root").unwrap().as_reference().unwrap();
+    doc.get_dictionary_mut(root).unwrap().set("AcroForm", form);
+    let mut pdf = Vec::new();
+    doc.save_to(&mut pdf).unwrap();
+    let signed = prepare(&pdf, &opts("A"))
+        .unwrap()
+        .finish(&fake_cms(1))
+        .unwrap();
+    let sigs = signatures(&signed).unwrap();
+    assert_eq!(sigs.len(), 1);
+    assert!(sigs[0].covers_whole_file);
+    let after = Document::load_mem(&signed).unwrap();
+    assert!(
+        !after.objects.contains_key(&dangling),
+        "the dangling reference still names nothing"
+    );
+}
