@@ -101,10 +101,7 @@ impl Loaded<'_> {
 /// Reads `pdf`: size limit, header, cross-reference chain, encryption, objects.
 pub(crate) fn load(pdf: &[u8]) -> Result<Loaded<'_>, PdfError> {
     if pdf.len() > MAX_PDF_BYTES {
-        return Err(PdfError::TooLarge(format!(
-            "{} bytes; the limit is {MAX_PDF_BYTES}",
-            pdf.len()
-        )));
+        return Err(PdfError::TooLarge);
     }
     if !pdf.starts_with(b"%PDF-") {
         return Err(PdfError::NotPdf);
@@ -225,7 +222,7 @@ fn walk_chain(pdf: &[u8], start: usize) -> Result<(XrefKind, Dictionary), PdfErr
             None => return first.ok_or_else(|| PdfError::malformed("no cross-reference section")),
         }
     }
-    Err(PdfError::TooLarge(format!(
+    Err(PdfError::LimitExceeded(format!(
         "more than {MAX_SECTIONS} cross-reference sections"
     )))
 }
@@ -246,7 +243,7 @@ fn read_section(
 ) -> Result<(XrefKind, Dictionary), PdfError> {
     let not_here = || PdfError::malformed(format!("no cross-reference section at offset {offset}"));
     let too_many =
-        || PdfError::TooLarge(format!("more than {MAX_ENTRIES} cross-reference entries"));
+        || PdfError::LimitExceeded(format!("more than {MAX_ENTRIES} cross-reference entries"));
     let mut p = Parser::new(pdf, offset);
     if p.keyword(b"xref") {
         // Subsections: `first count` then `count` entries `offset generation n|f`.
@@ -413,7 +410,7 @@ fn objstm_guard(id: ObjectId, obj: &mut Object) -> Option<(ObjectId, Object)> {
                 Ok(data) => OBJSTM_BUDGET.with(|b| b.set(budget - data.len() as u64)),
                 Err(refused) => {
                     let err = match refused {
-                        Refused::TooBig => PdfError::TooLarge(format!(
+                        Refused::TooBig => PdfError::LimitExceeded(format!(
                             "object streams decompress to more than {MAX_OBJSTM_BYTES} bytes"
                         )),
                         Refused::Filter => PdfError::malformed(format!(

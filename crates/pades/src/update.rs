@@ -35,7 +35,7 @@ impl<'l, 'a> Update<'l, 'a> {
             .max(loaded.doc.max_id.saturating_add(1))
             .max(max_reference(loaded).saturating_add(1));
         if next_number > 8_000_000 {
-            return Err(PdfError::TooLarge("too many objects".into()));
+            return Err(PdfError::LimitExceeded("too many objects".into()));
         }
         let mut out = Vec::with_capacity(loaded.bytes.len() + 64 * 1024);
         out.extend_from_slice(loaded.bytes);
