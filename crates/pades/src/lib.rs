@@ -31,6 +31,7 @@ mod prepare;
 mod sigs;
 mod update;
 mod write;
+mod xref;
 
 pub use error::PdfError;
 pub use load::MAX_PDF_BYTES;

@@ -250,10 +250,10 @@ fn malformed_structures_are_reported_not_panicked_on() {
 #[test]
 fn a_decompression_bomb_in_an_object_stream_is_too_large() {
     use std::io::Write;
-    // 100 MB of spaces compress to about 100 KB: over the budget for object streams.
+    // 65 MB of spaces compress to about 65 KB: over the budget for object streams.
     let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
     let chunk = vec![b' '; 1 << 20];
-    for _ in 0..100 {
+    for _ in 0..65 {
         z.write_all(&chunk).unwrap();
     }
     let bomb = z.finish().unwrap();
@@ -336,4 +336,135 @@ fn new_objects_do_not_take_the_number_of_a_dangling_reference() {
         !after.objects.contains_key(&dangling),
         "the dangling reference still names nothing"
     );
+}
+
+/// `base` with a revision appended whose cross-reference stream lists `objects` (number, body
+/// after `N 0 obj`) as plain objects and `compressed` (number, object stream, index) as objects
+/// in object streams.
+fn append_xref_stream_revision(
+    base: &[u8],
+    objects: &[(u32, Vec<u8>)],
+    compressed: &[(u32, u32, u16)],
+) -> Vec<u8> {
+    let doc = Document::load_mem(base).unwrap();
+    let mut pdf = base.to_vec();
+    let mut rows: Vec<(u32, [u8; 7])> = Vec::new();
+    for (n, body) in objects {
+        let offset = pdf.len() as u32;
+        pdf.extend_from_slice(format!("{n} 0 obj\n").as_bytes());
+        pdf.extend_from_slice(body);
+        pdf.extend_from_slice(b"\nendobj\n");
+        let o = offset.to_be_bytes();
+        rows.push((*n, [1, o[0], o[1], o[2], o[3], 0, 0]));
+    }
+    for (n, container, index) in compressed {
+        let c = container.to_be_bytes();
+        let i = index.to_be_bytes();
+        rows.push((*n, [2, c[0], c[1], c[2], c[3], i[0], i[1]]));
+    }
+    let xref_number = rows.iter().map(|r| r.0).max().unwrap() + 1;
+    let xref_offset = pdf.len() as u32;
+    let o = xref_offset.to_be_bytes();
+    rows.push((xref_number, [1, o[0], o[1], o[2], o[3], 0, 0]));
+    rows.sort();
+    let mut index = String::new();
+    let mut data = Vec::new();
+    for (n, row) in &rows {
+        index.push_str(&format!("{n} 1 "));
+        data.extend_from_slice(row);
+    }
+    let root = doc.trailer.get(b"Root").unwrap().as_reference().unwrap().0;
+    pdf.extend_from_slice(
+        format!(
+            "{xref_number} 0 obj\n<</Type/XRef/Size {}/W [1 4 2]/Index [{index}]/Root {root} 0 R/Prev {}/Length {}>>stream\n",
+            xref_number + 1,
+            doc.xref_start,
+            data.len()
+        )
+        .as_bytes(),
+    );
+    pdf.extend_from_slice(&data);
+    pdf.extend_from_slice(
+        format!("\nendstream\nendobj\nstartxref\n{xref_offset}\n%%EOF\n").as_bytes(),
+    );
+    pdf
+}
+
+fn deflate(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+    z.write_all(data).unwrap();
+    z.finish().unwrap()
+}
+
+/// An object stream holding one integer (object `inner`), padded with `padding` spaces.
+fn object_stream(inner: u32, padding: usize) -> Vec<u8> {
+    let mut plain = format!("{inner} 0 ").into_bytes();
+    let first = plain.len();
+    plain.extend_from_slice(b"42");
+    plain.resize(plain.len() + padding, b' ');
+    let z = deflate(&plain);
+    let mut body = format!(
+        "<</Type/ObjStm/N 1/First {first}/Filter/FlateDecode/Length {}>>stream\n",
+        z.len()
+    )
+    .into_bytes();
+    body.extend_from_slice(&z);
+    body.extend_from_slice(b"\nendstream");
+    body
+}
+
+#[test]
+fn object_streams_are_measured_before_lopdf_reads_them() {
+    let base = make_pdf(Gen {
+        pages: 1,
+        xref_stream: true,
+        ..Gen::default()
+    });
+    let n = Document::load_mem(&base).unwrap().max_id + 1;
+    // A well-formed object stream with a small integer object in it reads.
+    let ok = append_xref_stream_revision(&base, &[(n, object_stream(n + 1, 10))], &[(n + 1, n, 0)]);
+    let doc_ok = Document::load_mem(&ok).unwrap();
+    assert_eq!(doc_ok.get_object((n + 1, 0)).unwrap().as_i64().unwrap(), 42);
+    assert!(prepare(&ok, &opts("A")).is_ok());
+
+    // 65 MB of padding: refused before lopdf would decompress it.
+    let bomb = append_xref_stream_revision(
+        &base,
+        &[(n, object_stream(n + 1, 65 << 20))],
+        &[(n + 1, n, 0)],
+    );
+    match prepare(&bomb, &opts("A")) {
+        Err(PdfError::LimitExceeded(why)) => {
+            assert!(why.contains("object streams decompress"), "{why}")
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // 4 MB of padding, and 70 streams whose /Length is the integer in it: lopdf would decompress
+    // the object stream 70 times (280 MB).
+    let mut objects = vec![(n, object_stream(n + 1, 4 << 20))];
+    for i in 0..70 {
+        objects.push((
+            n + 2 + i,
+            format!(
+                "<</Length {} 0 R>>stream\n{}\nendstream",
+                n + 1,
+                "x".repeat(42)
+            )
+            .into_bytes(),
+        ));
+    }
+    let amplified = append_xref_stream_revision(&base, &objects, &[(n + 1, n, 0)]);
+    match prepare(&amplified, &opts("A")) {
+        Err(PdfError::LimitExceeded(why)) => assert!(why.contains("stream lengths"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    // With 10 such streams (40 MB) it is still read.
+    objects.truncate(11);
+    assert!(prepare(
+        &append_xref_stream_revision(&base, &objects, &[(n + 1, n, 0)]),
+        &opts("A")
+    )
+    .is_ok());
 }
