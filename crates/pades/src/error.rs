@@ -16,9 +16,13 @@ pub enum PdfError {
     /// The document is encrypted (it has an /Encrypt dictionary); it cannot be signed here.
     #[error("the PDF is encrypted (password-protected); remove the protection before signing")]
     Encrypted,
-    /// The file, or what it decompresses to, is over the limits of this crate.
-    #[error("the PDF is too large: {0}")]
-    TooLarge(String),
+    /// The file is larger than [`crate::MAX_PDF_BYTES`].
+    #[error("the PDF is larger than {} MiB", crate::MAX_PDF_BYTES >> 20)]
+    TooLarge,
+    /// The document's structure exceeds a limit of this crate (cross-reference entries, what
+    /// object streams decompress to, form fields).
+    #[error("the PDF exceeds a limit: {0}")]
+    LimitExceeded(String),
     /// An existing signature is not laid out as a signature must be, so nobody could tell what
     /// it signed; signing again would hide that.
     #[error("broken existing signature: {0}")]

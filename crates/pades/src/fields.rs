@@ -11,7 +11,9 @@ use crate::PdfError;
 /// Deepest field or page tree followed.
 const MAX_TREE_DEPTH: usize = 64;
 /// Most form fields (and widgets) visited.
-const MAX_FIELDS: usize = 100_000;
+const MAX_FIELDS: usize = 50_000;
+/// Longest fully qualified field name, in bytes.
+const MAX_NAME_BYTES: usize = 512;
 
 /// A node of the field tree that has a partial name (/T): a field.
 pub(crate) struct Field<'a> {
@@ -60,7 +62,7 @@ pub(crate) fn fields<'a>(
     while let Some((node, depth, parent, inherited)) = stack.pop() {
         visited += 1;
         if visited > MAX_FIELDS || depth > MAX_TREE_DEPTH {
-            return Err(PdfError::TooLarge(
+            return Err(PdfError::LimitExceeded(
                 "the form field tree is too large or too deep".into(),
             ));
         }
@@ -88,6 +90,11 @@ pub(crate) fn fields<'a>(
             Some(p) => format!("{parent}.{p}"),
             None => parent.clone(),
         };
+        if name.len() > MAX_NAME_BYTES {
+            return Err(PdfError::malformed(format!(
+                "a form field name is longer than {MAX_NAME_BYTES} bytes"
+            )));
+        }
         if partial.is_some() || depth == 0 {
             out.push(Field {
                 name: name.clone(),
@@ -96,6 +103,11 @@ pub(crate) fn fields<'a>(
             });
         }
         if let Some(Object::Array(kids)) = loaded.entry(dict, b"Kids")? {
+            if stack.len() + kids.len() > MAX_FIELDS {
+                return Err(PdfError::LimitExceeded(
+                    "the form has too many fields".into(),
+                ));
+            }
             for kid in kids.iter().rev() {
                 stack.push((kid, depth + 1, name.clone(), field_type.clone()));
             }

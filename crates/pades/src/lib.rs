@@ -32,6 +32,7 @@ mod sigs;
 mod stored;
 mod update;
 mod write;
+mod xref;
 
 pub use error::PdfError;
 pub use load::MAX_PDF_BYTES;

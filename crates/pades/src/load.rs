@@ -1,25 +1,19 @@
-//! Reading a PDF from untrusted bytes: limits, the cross-reference chain (walked and checked here
-//! before lopdf sees the file, so that a hostile cross-reference stream cannot make it allocate or
-//! loop without bound), encryption, then lopdf for the objects.
+//! Reading a PDF from untrusted bytes: the size limit, the cross-reference chain (checked by
+//! [`crate::xref`] before lopdf sees the file), encryption, then lopdf for the objects, and a
+//! check that lopdf read the objects the cross-reference sections name.
 use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
-use std::collections::HashSet;
 use std::io::Read;
 
 use lopdf::xref::XrefEntry;
 use lopdf::{Dictionary, Document, LoadOptions, Object, ObjectId};
 
 use crate::parse::Parser;
+use crate::xref::{read_chain, Chain, MAX_OBJSTM_BYTES};
 use crate::PdfError;
 
 /// Largest PDF accepted, in bytes.
 pub const MAX_PDF_BYTES: usize = 50 * 1024 * 1024;
-/// Most cross-reference sections (revisions) followed.
-const MAX_SECTIONS: usize = 4096;
-/// Most cross-reference entries, over all sections.
-const MAX_ENTRIES: u64 = 4_000_000;
-/// Most bytes that all object streams together may decompress to.
-const MAX_OBJSTM_BYTES: u64 = 64 * 1024 * 1024;
 
 /// The kind of the file's last cross-reference section; an update adds one of the same kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,16 +95,16 @@ impl Loaded<'_> {
 /// Reads `pdf`: size limit, header, cross-reference chain, encryption, objects.
 pub(crate) fn load(pdf: &[u8]) -> Result<Loaded<'_>, PdfError> {
     if pdf.len() > MAX_PDF_BYTES {
-        return Err(PdfError::TooLarge(format!(
-            "{} bytes; the limit is {MAX_PDF_BYTES}",
-            pdf.len()
-        )));
+        return Err(PdfError::TooLarge);
     }
     if !pdf.starts_with(b"%PDF-") {
         return Err(PdfError::NotPdf);
     }
     let startxref = find_startxref(pdf)?;
-    let (xref_kind, trailer) = walk_chain(pdf, startxref)?;
+    let Chain {
+        kind: xref_kind,
+        trailer,
+    } = read_chain(pdf, startxref)?;
     if trailer.has(b"Encrypt") {
         return Err(PdfError::Encrypted);
     }
@@ -124,17 +118,7 @@ pub(crate) fn load(pdf: &[u8]) -> Result<Loaded<'_>, PdfError> {
     if doc.encryption_state.is_some() {
         return Err(PdfError::Encrypted);
     }
-    // Every object the cross-reference sections place in an object stream must have been read
-    // (an object stream that lopdf could not parse, or that the guard refused, loses them).
-    for (&number, entry) in &doc.reference_table.entries {
-        if let XrefEntry::Compressed { container, .. } = entry {
-            if !doc.objects.contains_key(&(number, 0)) {
-                return Err(PdfError::malformed(format!(
-                    "object {number} in object stream {container} cannot be read"
-                )));
-            }
-        }
-    }
+    check_entries(pdf, &doc)?;
     if doc.xref_start != startxref {
         return Err(PdfError::malformed(
             "the end of the file names two different cross-reference sections",
@@ -147,6 +131,36 @@ pub(crate) fn load(pdf: &[u8]) -> Result<Loaded<'_>, PdfError> {
         xref_kind,
         trailer,
     })
+}
+
+/// The objects read must be the ones the cross-reference sections name: lopdf files an object
+/// under the number in its `N G obj` header, so an entry pointing at another object's header
+/// would show two different documents to two different readers. And every object placed in an
+/// object stream must have been read (an object stream that lopdf could not parse, or that the
+/// guard refused, loses them).
+fn check_entries(pdf: &[u8], doc: &Document) -> Result<(), PdfError> {
+    for (&number, entry) in &doc.reference_table.entries {
+        match *entry {
+            XrefEntry::Normal { offset, generation } => {
+                let header = Parser::new(pdf, offset as usize).object_header();
+                if header != Some((number, generation)) {
+                    return Err(PdfError::malformed(format!(
+                        "the cross-reference entry of object {number} {generation} points at \
+                         offset {offset}, where that object is not"
+                    )));
+                }
+            }
+            XrefEntry::Compressed { container, .. } => {
+                if !doc.objects.contains_key(&(number, 0)) {
+                    return Err(PdfError::malformed(format!(
+                        "object {number} in object stream {container} cannot be read"
+                    )));
+                }
+            }
+            XrefEntry::Free | XrefEntry::UnusableFree => {}
+        }
+    }
+    Ok(())
 }
 
 /// The offset after the last `startxref` (which must be followed by `%%EOF` near the end).
@@ -165,169 +179,12 @@ fn find_startxref(pdf: &[u8]) -> Result<usize, PdfError> {
         .ok_or_else(|| PdfError::malformed("startxref points past the end of the file"))
 }
 
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+pub(crate) fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
 pub(crate) fn rfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).rposition(|w| w == needle)
-}
-
-/// Walks the chain of cross-reference sections from `start`; returns the kind and trailer of
-/// the first (the file's last) one.
-fn walk_chain(pdf: &[u8], start: usize) -> Result<(XrefKind, Dictionary), PdfError> {
-    let mut seen = HashSet::new();
-    let mut entries = 0u64;
-    let mut offset = start;
-    let mut first = None;
-    for _ in 0..MAX_SECTIONS {
-        let (kind, trailer) = read_section(pdf, offset, &mut entries)?;
-        if let Some(x) = trailer.get(b"XRefStm").ok().and_then(|o| o.as_i64().ok()) {
-            let x = section_offset(pdf, x, "/XRefStm")?;
-            if read_section(pdf, x, &mut entries)?.0 != XrefKind::Stream {
-                return Err(PdfError::malformed(
-                    "/XRefStm does not point at a cross-reference stream",
-                ));
-            }
-        }
-        let prev = trailer.get(b"Prev").ok().and_then(|o| o.as_i64().ok());
-        if first.is_none() {
-            first = Some((kind, trailer));
-        }
-        seen.insert(offset);
-        match prev {
-            Some(p) => {
-                offset = section_offset(pdf, p, "/Prev")?;
-                if seen.contains(&offset) {
-                    return Ok(first.unwrap_or((kind, Dictionary::new())));
-                }
-            }
-            None => return first.ok_or_else(|| PdfError::malformed("no cross-reference section")),
-        }
-    }
-    Err(PdfError::TooLarge(format!(
-        "more than {MAX_SECTIONS} cross-reference sections"
-    )))
-}
-
-fn section_offset(pdf: &[u8], value: i64, what: &str) -> Result<usize, PdfError> {
-    usize::try_from(value)
-        .ok()
-        .filter(|&o| o < pdf.len())
-        .ok_or_else(|| PdfError::malformed(format!("{what} points outside the file")))
-}
-
-/// Reads the cross-reference section at `offset` (a table or a stream) and returns its kind and
-/// trailer dictionary; counts its entries into `entries`.
-fn read_section(
-    pdf: &[u8],
-    offset: usize,
-    entries: &mut u64,
-) -> Result<(XrefKind, Dictionary), PdfError> {
-    let not_here = || PdfError::malformed(format!("no cross-reference section at offset {offset}"));
-    let too_many =
-        || PdfError::TooLarge(format!("more than {MAX_ENTRIES} cross-reference entries"));
-    let mut p = Parser::new(pdf, offset);
-    if p.keyword(b"xref") {
-        // Subsections: `first count` then `count` entries `offset generation n|f`.
-        while let Some(_first) = p.unsigned() {
-            let count = p.unsigned().ok_or_else(not_here)?;
-            *entries = entries.checked_add(count).ok_or_else(too_many)?;
-            if *entries > MAX_ENTRIES {
-                return Err(too_many());
-            }
-            for _ in 0..count {
-                p.unsigned().ok_or_else(not_here)?;
-                p.unsigned().ok_or_else(not_here)?;
-                if !(p.keyword(b"n") || p.keyword(b"f")) {
-                    return Err(not_here());
-                }
-            }
-        }
-        if !p.keyword(b"trailer") {
-            return Err(not_here());
-        }
-        let trailer = p.dictionary().ok_or_else(|| {
-            PdfError::malformed(format!(
-                "unreadable trailer after the table at offset {offset}"
-            ))
-        })?;
-        return Ok((XrefKind::Table, trailer));
-    }
-    p.object_header().ok_or_else(not_here)?;
-    let dict = p.dictionary().ok_or_else(not_here)?;
-    if !p.keyword(b"stream") || dict.get(b"Type").and_then(Object::as_name).ok() != Some(b"XRef") {
-        return Err(not_here());
-    }
-    let bad = |why: &str| {
-        PdfError::malformed(format!("cross-reference stream at offset {offset}: {why}"))
-    };
-    let ints = |key: &[u8]| -> Option<Vec<i64>> {
-        dict.get(key)
-            .ok()?
-            .as_array()
-            .ok()?
-            .iter()
-            .map(|o| o.as_i64().ok())
-            .collect()
-    };
-    let widths = ints(b"W").ok_or_else(|| bad("no /W array of integers"))?;
-    if widths.len() != 3
-        || widths.iter().any(|w| !(0..=8).contains(w))
-        || widths.iter().sum::<i64>() == 0
-    {
-        return Err(bad("/W must be three field widths of 0 to 8 bytes"));
-    }
-    let size = dict
-        .get(b"Size")
-        .and_then(Object::as_i64)
-        .map_err(|_| bad("no /Size"))?;
-    if !(0..=MAX_ENTRIES as i64).contains(&size) {
-        return Err(too_many());
-    }
-    let index = match dict.get(b"Index") {
-        Ok(_) => ints(b"Index").ok_or_else(|| bad("/Index is not an array of integers"))?,
-        Err(_) => vec![0, size],
-    };
-    if index.len() % 2 != 0
-        || index
-            .iter()
-            .any(|&i| !(0..=MAX_ENTRIES as i64).contains(&i))
-    {
-        return Err(bad("/Index must be pairs of object number and count"));
-    }
-    let count: u64 = index.chunks(2).map(|pair| pair[1] as u64).sum();
-    *entries = entries.saturating_add(count);
-    if *entries > MAX_ENTRIES {
-        return Err(too_many());
-    }
-    // The stream data starts after `stream` and one end of line.
-    let mut data = p.pos;
-    if pdf.get(data) == Some(&b'\r') {
-        data += 1;
-    }
-    if pdf.get(data) == Some(&b'\n') {
-        data += 1;
-    }
-    let data = &pdf[data.min(pdf.len())..];
-    let data = match dict.get(b"Length").and_then(Object::as_i64) {
-        Ok(n) => usize::try_from(n)
-            .ok()
-            .and_then(|n| data.get(..n))
-            .ok_or_else(|| bad("/Length runs past the end of the file"))?,
-        // An indirect /Length: up to `endstream`.
-        Err(_) => &data[..find(data, b"endstream").unwrap_or(data.len())],
-    };
-    let row = widths.iter().sum::<i64>() as u64 + 1; // + a PNG predictor byte
-    let limit = count.saturating_mul(row).saturating_add(1024);
-    match decode_bounded(&dict, data, limit) {
-        Ok(_) => {}
-        Err(Refused::TooBig) => {
-            return Err(bad("its data decompresses to more than its entries need"))
-        }
-        Err(Refused::Filter) => return Err(bad("it uses a filter other than FlateDecode")),
-    }
-    Ok((XrefKind::Stream, dict))
 }
 
 /// Why a stream's data was refused.
@@ -393,7 +250,7 @@ fn objstm_guard(id: ObjectId, obj: &mut Object) -> Option<(ObjectId, Object)> {
                 Ok(data) => OBJSTM_BUDGET.with(|b| b.set(budget - data.len() as u64)),
                 Err(refused) => {
                     let err = match refused {
-                        Refused::TooBig => PdfError::TooLarge(format!(
+                        Refused::TooBig => PdfError::LimitExceeded(format!(
                             "object streams decompress to more than {MAX_OBJSTM_BYTES} bytes"
                         )),
                         Refused::Filter => PdfError::malformed(format!(

@@ -17,6 +17,8 @@ pub const MAX_CONTENTS_CAPACITY: usize = 1024 * 1024;
 const WIDGET_FLAGS: i64 = 132;
 /// AcroForm /SigFlags: SignaturesExist (1) and AppendOnly (2).
 const SIG_FLAGS: i64 = 3;
+/// 10000-01-01T00:00:00Z: a PDF date has four digits for the year.
+const MAX_SIGNING_TIME: u64 = 253_402_300_800;
 /// Digits reserved for each number of the /ByteRange.
 const BYTE_RANGE_DIGITS: usize = 10;
 
@@ -93,6 +95,11 @@ fn check_options(opts: &SignOptions) -> Result<(), PdfError> {
         return Err(PdfError::InvalidOption(format!(
             "contents_capacity must be 1 to {MAX_CONTENTS_CAPACITY} bytes"
         )));
+    }
+    if opts.signing_time >= MAX_SIGNING_TIME {
+        return Err(PdfError::InvalidOption(
+            "signing_time must be before the year 10000".into(),
+        ));
     }
     if let Some(name) = &opts.field_name {
         if name.is_empty() || name.contains('.') || name.chars().count() > 127 {

@@ -29,9 +29,13 @@ impl<'l, 'a> Update<'l, 'a> {
             .ok()
             .and_then(|s| u32::try_from(s).ok())
             .unwrap_or(0);
-        let next_number = size.max(loaded.doc.max_id.saturating_add(1));
+        // Above every number in use, and above every number referred to: a dangling reference
+        // must not come to name one of the new objects.
+        let next_number = size
+            .max(loaded.doc.max_id.saturating_add(1))
+            .max(max_reference(loaded).saturating_add(1));
         if next_number > 8_000_000 {
-            return Err(PdfError::TooLarge("too many objects".into()));
+            return Err(PdfError::LimitExceeded("too many objects".into()));
         }
         let mut out = Vec::with_capacity(loaded.bytes.len() + 64 * 1024);
         out.extend_from_slice(loaded.bytes);
@@ -149,6 +153,23 @@ impl<'l, 'a> Update<'l, 'a> {
         self.object(id, &stream);
         start
     }
+}
+
+/// The highest object number referred to in the document (its objects and trailer).
+fn max_reference(loaded: &Loaded<'_>) -> u32 {
+    let mut max = 0;
+    let mut stack: Vec<&Object> = loaded.doc.objects.values().collect();
+    stack.extend(loaded.trailer.iter().map(|(_, v)| v));
+    while let Some(obj) = stack.pop() {
+        match obj {
+            Object::Reference((number, _)) => max = max.max(*number),
+            Object::Array(items) => stack.extend(items),
+            Object::Dictionary(d) => stack.extend(d.iter().map(|(_, v)| v)),
+            Object::Stream(s) => stack.extend(s.dict.iter().map(|(_, v)| v)),
+            _ => {}
+        }
+    }
+    max
 }
 
 /// The written objects grouped into runs of consecutive numbers (cross-reference subsections).

@@ -58,11 +58,8 @@ fn not_a_pdf() {
 fn too_large() {
     let mut big = b"%PDF-1.7\n".to_vec();
     big.resize(iamsmart_pades::MAX_PDF_BYTES + 1, b' ');
-    assert!(matches!(
-        prepare(&big, &opts("A")),
-        Err(PdfError::TooLarge(_))
-    ));
-    assert!(matches!(signatures(&big), Err(PdfError::TooLarge(_))));
+    assert!(matches!(prepare(&big, &opts("A")), Err(PdfError::TooLarge)));
+    assert_eq!(signatures(&big).unwrap_err(), PdfError::TooLarge);
 }
 
 #[test]
@@ -243,7 +240,7 @@ fn malformed_structures_are_reported_not_panicked_on() {
     for (what, pdf) in cases {
         let r = prepare(pdf, &opts("A"));
         assert!(
-            matches!(r, Err(PdfError::Malformed(_) | PdfError::TooLarge(_))),
+            matches!(r, Err(PdfError::Malformed(_) | PdfError::LimitExceeded(_))),
             "{what}: {r:?}"
         );
         assert!(signatures(pdf).is_err(), "{what}");
@@ -253,10 +250,10 @@ fn malformed_structures_are_reported_not_panicked_on() {
 #[test]
 fn a_decompression_bomb_in_an_object_stream_is_too_large() {
     use std::io::Write;
-    // 100 MB of spaces compress to about 100 KB: over the budget for object streams.
+    // 65 MB of spaces compress to about 65 KB: over the budget for object streams.
     let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
     let chunk = vec![b' '; 1 << 20];
-    for _ in 0..100 {
+    for _ in 0..65 {
         z.write_all(&chunk).unwrap();
     }
     let bomb = z.finish().unwrap();
@@ -288,7 +285,186 @@ fn a_decompression_bomb_in_an_object_stream_is_too_large() {
         .as_bytes(),
     );
     match prepare(&pdf, &opts("A")) {
-        Err(PdfError::TooLarge(why)) => assert!(why.contains("object streams"), "{why}"),
+        Err(PdfError::LimitExceeded(why)) => assert!(why.contains("object streams"), "{why}"),
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn a_cross_reference_entry_pointing_at_another_object_is_malformed() {
+    // Found by fuzzing: lopdf files an object under the number of its `N G obj` header, so an
+    // entry pointing at another object's header made two readings of one file.
+    let pdf = data("classic.pdf");
+    let table = pdf.windows(5).position(|w| w == b"xref\n").unwrap() + b"xref\n0 9\n".len();
+    let (first, second) = (table + 20, table + 40);
+    let mut swapped = pdf.clone();
+    swapped[first..first + 20].copy_from_slice(&pdf[second..second + 20]);
+    swapped[second..second + 20].copy_from_slice(&pdf[first..first + 20]);
+    for r in [
+        prepare(&swapped, &opts("A")).map(|_| ()),
+        signatures(&swapped).map(|_| ()),
+    ] {
+        match r {
+            Err(PdfError::Malformed(why)) => {
+                assert!(why.contains("where that object is not"), "{why}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[test]
+fn new_objects_do_not_take_the_number_of_a_dangling_reference() {
+    // Found by fuzzing: /Fields named an object that the file no longer had; the new field got
+    // that number and was listed twice.
+    let mut doc = Document::load_mem(&one_page()).unwrap();
+    let dangling = (doc.max_id + 2, 0);
+    let form = doc.add_object(lopdf::dictionary! { "Fields" => vec![Object::Reference(dangling)] });
+    let root = doc.trailer.get(b"Root").unwrap().as_reference().unwrap();
+    doc.get_dictionary_mut(root).unwrap().set("AcroForm", form);
+    let mut pdf = Vec::new();
+    doc.save_to(&mut pdf).unwrap();
+    let signed = prepare(&pdf, &opts("A"))
+        .unwrap()
+        .finish(&fake_cms(1))
+        .unwrap();
+    let sigs = signatures(&signed).unwrap();
+    assert_eq!(sigs.len(), 1);
+    assert!(sigs[0].covers_whole_file);
+    let after = Document::load_mem(&signed).unwrap();
+    assert!(
+        !after.objects.contains_key(&dangling),
+        "the dangling reference still names nothing"
+    );
+}
+
+/// `base` with a revision appended whose cross-reference stream lists `objects` (number, body
+/// after `N 0 obj`) as plain objects and `compressed` (number, object stream, index) as objects
+/// in object streams.
+fn append_xref_stream_revision(
+    base: &[u8],
+    objects: &[(u32, Vec<u8>)],
+    compressed: &[(u32, u32, u16)],
+) -> Vec<u8> {
+    let doc = Document::load_mem(base).unwrap();
+    let mut pdf = base.to_vec();
+    let mut rows: Vec<(u32, [u8; 7])> = Vec::new();
+    for (n, body) in objects {
+        let offset = pdf.len() as u32;
+        pdf.extend_from_slice(format!("{n} 0 obj\n").as_bytes());
+        pdf.extend_from_slice(body);
+        pdf.extend_from_slice(b"\nendobj\n");
+        let o = offset.to_be_bytes();
+        rows.push((*n, [1, o[0], o[1], o[2], o[3], 0, 0]));
+    }
+    for (n, container, index) in compressed {
+        let c = container.to_be_bytes();
+        let i = index.to_be_bytes();
+        rows.push((*n, [2, c[0], c[1], c[2], c[3], i[0], i[1]]));
+    }
+    let xref_number = rows.iter().map(|r| r.0).max().unwrap() + 1;
+    let xref_offset = pdf.len() as u32;
+    let o = xref_offset.to_be_bytes();
+    rows.push((xref_number, [1, o[0], o[1], o[2], o[3], 0, 0]));
+    rows.sort();
+    let mut index = String::new();
+    let mut data = Vec::new();
+    for (n, row) in &rows {
+        index.push_str(&format!("{n} 1 "));
+        data.extend_from_slice(row);
+    }
+    let root = doc.trailer.get(b"Root").unwrap().as_reference().unwrap().0;
+    pdf.extend_from_slice(
+        format!(
+            "{xref_number} 0 obj\n<</Type/XRef/Size {}/W [1 4 2]/Index [{index}]/Root {root} 0 R/Prev {}/Length {}>>stream\n",
+            xref_number + 1,
+            doc.xref_start,
+            data.len()
+        )
+        .as_bytes(),
+    );
+    pdf.extend_from_slice(&data);
+    pdf.extend_from_slice(
+        format!("\nendstream\nendobj\nstartxref\n{xref_offset}\n%%EOF\n").as_bytes(),
+    );
+    pdf
+}
+
+fn deflate(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+    z.write_all(data).unwrap();
+    z.finish().unwrap()
+}
+
+/// An object stream holding one integer (object `inner`), padded with `padding` spaces.
+fn object_stream(inner: u32, padding: usize) -> Vec<u8> {
+    let mut plain = format!("{inner} 0 ").into_bytes();
+    let first = plain.len();
+    plain.extend_from_slice(b"42");
+    plain.resize(plain.len() + padding, b' ');
+    let z = deflate(&plain);
+    let mut body = format!(
+        "<</Type/ObjStm/N 1/First {first}/Filter/FlateDecode/Length {}>>stream\n",
+        z.len()
+    )
+    .into_bytes();
+    body.extend_from_slice(&z);
+    body.extend_from_slice(b"\nendstream");
+    body
+}
+
+#[test]
+fn object_streams_are_measured_before_lopdf_reads_them() {
+    let base = make_pdf(Gen {
+        pages: 1,
+        xref_stream: true,
+        ..Gen::default()
+    });
+    let n = Document::load_mem(&base).unwrap().max_id + 1;
+    // A well-formed object stream with a small integer object in it reads.
+    let ok = append_xref_stream_revision(&base, &[(n, object_stream(n + 1, 10))], &[(n + 1, n, 0)]);
+    let doc_ok = Document::load_mem(&ok).unwrap();
+    assert_eq!(doc_ok.get_object((n + 1, 0)).unwrap().as_i64().unwrap(), 42);
+    assert!(prepare(&ok, &opts("A")).is_ok());
+
+    // 65 MB of padding: refused before lopdf would decompress it.
+    let bomb = append_xref_stream_revision(
+        &base,
+        &[(n, object_stream(n + 1, 65 << 20))],
+        &[(n + 1, n, 0)],
+    );
+    match prepare(&bomb, &opts("A")) {
+        Err(PdfError::LimitExceeded(why)) => {
+            assert!(why.contains("object streams decompress"), "{why}")
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // 4 MB of padding, and 70 streams whose /Length is the integer in it: lopdf would decompress
+    // the object stream 70 times (280 MB).
+    let mut objects = vec![(n, object_stream(n + 1, 4 << 20))];
+    for i in 0..70 {
+        objects.push((
+            n + 2 + i,
+            format!(
+                "<</Length {} 0 R>>stream\n{}\nendstream",
+                n + 1,
+                "x".repeat(42)
+            )
+            .into_bytes(),
+        ));
+    }
+    let amplified = append_xref_stream_revision(&base, &objects, &[(n + 1, n, 0)]);
+    match prepare(&amplified, &opts("A")) {
+        Err(PdfError::LimitExceeded(why)) => assert!(why.contains("stream lengths"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    // With 10 such streams (40 MB) it is still read.
+    objects.truncate(11);
+    assert!(prepare(
+        &append_xref_stream_revision(&base, &objects, &[(n + 1, n, 0)]),
+        &opts("A")
+    )
+    .is_ok());
 }

@@ -291,6 +291,19 @@ fn field_names_are_unique_and_checked() {
             "{bad:?}"
         );
     }
+    let o = SignOptions {
+        signing_time: 253_402_300_800,
+        ..opts("C")
+    };
+    assert!(matches!(
+        prepare(&once, &o),
+        Err(PdfError::InvalidOption(_))
+    ));
+    let o = SignOptions {
+        signing_time: 253_402_300_799,
+        ..opts("C")
+    };
+    assert!(prepare(&once, &o).is_ok());
     for capacity in [0, iamsmart_pades::MAX_CONTENTS_CAPACITY + 1] {
         let o = SignOptions {
             contents_capacity: capacity,

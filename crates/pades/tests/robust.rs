@@ -6,6 +6,10 @@ use common::{data, fake_cms, make_pdf, one_page, opts, signed_bytes, Gen};
 use iamsmart_pades::{add_dss, has_dss, prepare, signatures, DssData};
 use proptest::prelude::*;
 use sha2::{Digest, Sha256};
+use std::sync::LazyLock;
+
+/// The valid documents that are mutated, made once.
+static BASES: LazyLock<Vec<Vec<u8>>> = LazyLock::new(bases);
 
 fn bases() -> Vec<Vec<u8>> {
     let signed = |pdf: &[u8]| {
@@ -83,7 +87,7 @@ proptest! {
 
     #[test]
     fn mutated_pdfs_never_panic(base in 0..7usize, m in mutation()) {
-        let pdf = apply(&bases()[base], &m);
+        let pdf = apply(&BASES[base], &m);
         let _ = signatures(&pdf);
         let _ = has_dss(&pdf);
         let _ = add_dss(&pdf, &DssData { certs: vec![b"cert".to_vec()], ..DssData::default() });

@@ -79,6 +79,17 @@ fn assert_pyhanko_valid(pki: &Pki, pdf: &[u8], count: usize) {
     assert!(!out.contains("INVALID"), "{out}");
 }
 
+/// qpdf finds no syntax or stream error (it also checks every cross-reference offset).
+fn assert_qpdf_clean(pki: &Pki, pdf: &[u8]) {
+    match pki.qpdf_check(pdf) {
+        Ok((ok, out)) => assert!(
+            ok && out.contains("No syntax or stream encoding errors"),
+            "{out}"
+        ),
+        Err(why) => skip(&why),
+    }
+}
+
 fn sign(pki: &Pki, pdf: &[u8], o: &SignOptions) -> Vec<u8> {
     sign_with(pdf, o, |p| pki.sign(p))
 }
@@ -179,6 +190,7 @@ fn documents_of_other_writers_sign_valid() {
         assert_pdfsig_valid(&pki, &signed, 1);
         assert_pyhanko_valid(&pki, &signed, 1);
         let again = sign(&pki, &signed, &opts("Chan Siu Ming"));
+        assert_qpdf_clean(&pki, &again);
         assert_pdfsig_valid(&pki, &again, 2);
         assert_pyhanko_valid(&pki, &again, 2);
     }
@@ -248,6 +260,7 @@ fn dss_keeps_signatures_valid_and_pyhanko_reads_it() {
 
         let sigs = signatures(&lt2).unwrap();
         assert!(sigs[0].covers_revision && !sigs[0].covers_whole_file);
+        assert_qpdf_clean(&pki, &lt2);
         assert_pdfsig(&pki, &lt2, 1, true);
         let (ok, out) = match pki.pyhanko(&lt2, &[]) {
             Ok(r) => r,

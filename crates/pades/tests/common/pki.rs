@@ -183,6 +183,15 @@ impl Pki {
         Ok(out)
     }
 
+    /// qpdf's structure check (cross-reference offsets, streams): passes, or the reason it
+    /// cannot be had.
+    pub fn qpdf_check(&self, pdf: &[u8]) -> Result<(bool, String), String> {
+        let qpdf = tool("qpdf", &[]).ok_or_else(|| "qpdf is not installed".to_string())?;
+        let file = self.path("qpdf.pdf");
+        std::fs::write(&file, pdf).unwrap();
+        Ok(run(Command::new(qpdf).arg("--check").arg(&file)))
+    }
+
     /// pyHanko's `sign validate` on `pdf` with the test root as the only trust anchor:
     /// (exit status success, output), or the reason it cannot be had.
     pub fn pyhanko(&self, pdf: &[u8], extra: &[&str]) -> Result<(bool, String), String> {
