@@ -1,6 +1,7 @@
 //! The whole server with its keys in a PKCS#11 token (SoftHSM2): token signing keys, the log key
 //! and the key-encryption key all live in the token; rotation and re-wrap work end to end.
 mod common;
+use common::rp::point_app;
 use common::*;
 use std::process::Command;
 
@@ -125,4 +126,146 @@ async fn the_server_runs_on_an_hsm() {
     drop(srv);
     let o = site.run(&["audit", "verify"], &hsm_env);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+
+    // The certificate authority in the token: its keys are made there, and certificates, CRLs
+    // and timestamps are signed there; openssl checks them against the root.
+    let pass = site.dir.path().join("root.pass");
+    std::fs::write(&pass, "hsm root passphrase").unwrap();
+    let srv = site.serve(&hsm_env).await;
+    let mut ca_env = hsm_env.clone();
+    ca_env.push(("IAMSMART_PUBLIC_URL", &srv.base));
+    let o = site.run(
+        &[
+            "ca",
+            "init",
+            "--root-key-out",
+            site.dir.path().join("root.json").to_str().unwrap(),
+            "--root-passphrase-file",
+            pass.to_str().unwrap(),
+        ],
+        &ca_env,
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let list = String::from_utf8_lossy(&site.run(&["keys", "list"], &hsm_env).stdout).to_string();
+    assert_eq!(
+        list.lines()
+            .filter(|l| l.contains(" pki ") && l.contains("pkcs11"))
+            .count(),
+        3,
+        "issuing CA, OCSP responder and TSA keys in the token: {list}"
+    );
+    let home = site.dir.path().join("app-hsm");
+    let o = site.run(
+        &[
+            "sandbox",
+            "create-resident",
+            "--app-home",
+            home.to_str().unwrap(),
+            "--level",
+            "plus",
+            "--pin",
+            APP_PIN,
+        ],
+        &hsm_env,
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    point_app(&home, &srv.base);
+    let cert = ok_json(&app(&home, &["signing-cert"]));
+    let dir = site.dir.path();
+    let der = |path: &str| {
+        let c = c.clone();
+        let url = srv.url(path);
+        async move {
+            c.get(url)
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap()
+                .to_vec()
+        }
+    };
+    let pem = |name: &str, der: &[u8]| {
+        let p = dir.join(name);
+        std::fs::write(&p, iamsmart_crypto::pki::cert::to_pem(der)).unwrap();
+        p
+    };
+    let root = pem("root.pem", &der("/pki/root.cer").await);
+    let issuing = pem("issuing.pem", &der("/pki/issuing.cer").await);
+    let user = pem(
+        "user.pem",
+        &base64::Engine::decode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            cert["certificate"].as_str().unwrap(),
+        )
+        .unwrap(),
+    );
+    let openssl = |args: &[&str]| {
+        let o = Command::new("openssl").args(args).output().unwrap();
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    };
+    let out = openssl(&[
+        "verify",
+        "-CAfile",
+        root.to_str().unwrap(),
+        "-untrusted",
+        issuing.to_str().unwrap(),
+        user.to_str().unwrap(),
+    ]);
+    assert!(out.contains(": OK"), "{out}");
+    let crl = dir.join("crl.der");
+    std::fs::write(&crl, der("/pki/crl").await).unwrap();
+    let out = openssl(&[
+        "crl",
+        "-inform",
+        "DER",
+        "-in",
+        crl.to_str().unwrap(),
+        "-CAfile",
+        issuing.to_str().unwrap(),
+        "-noout",
+    ]);
+    assert!(out.contains("verify OK"), "{out}");
+    let data = dir.join("data.txt");
+    std::fs::write(&data, "timestamped in the HSM").unwrap();
+    let tsq = dir.join("req.tsq");
+    openssl(&[
+        "ts",
+        "-query",
+        "-data",
+        data.to_str().unwrap(),
+        "-sha256",
+        "-cert",
+        "-out",
+        tsq.to_str().unwrap(),
+    ]);
+    let tsr = c
+        .post(srv.url("/pki/tsa"))
+        .body(std::fs::read(&tsq).unwrap())
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let tsr_path = dir.join("resp.tsr");
+    std::fs::write(&tsr_path, &tsr).unwrap();
+    let out = openssl(&[
+        "ts",
+        "-verify",
+        "-in",
+        tsr_path.to_str().unwrap(),
+        "-data",
+        data.to_str().unwrap(),
+        "-CAfile",
+        root.to_str().unwrap(),
+        "-untrusted",
+        issuing.to_str().unwrap(),
+    ]);
+    assert!(out.contains("Verification: OK"), "{out}");
 }

@@ -417,7 +417,10 @@ async fn signing_without_login_by_qr_code_and_the_requests_that_sign_nothing() {
     ca_init(&site, &srv);
     let (plus, home) = resident_with_app(&site, "plus").await;
     point_app(&home, &srv.base);
-    ok_json(&app(&home, &["signing-cert"]));
+    let serial = ok_json(&app(&home, &["signing-cert"]))["serial"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let (_, basic_home) = resident_with_app(&site, "basic").await;
     point_app(&basic_home, &srv.base);
     let svc = Rp::register(&site, &srv, "basic", &[]);
@@ -552,6 +555,28 @@ async fn signing_without_login_by_qr_code_and_the_requests_that_sign_nothing() {
     std::fs::write(&tsr, r.bytes().await.unwrap()).unwrap();
     let o = openssl(&["ts", "-reply", "-in", tsr.to_str().unwrap(), "-text"]);
     assert!(text(&o).contains("Status: Rejected"), "{}", text(&o));
+
+    // Closing the account revokes its certificate at once.
+    let crl_path = site.dir.path().join("crl.der");
+    let listed = |crl: &[u8]| {
+        std::fs::write(&crl_path, crl).unwrap();
+        let o = openssl(&[
+            "crl",
+            "-inform",
+            "DER",
+            "-in",
+            crl_path.to_str().unwrap(),
+            "-noout",
+            "-text",
+        ]);
+        text(&o).to_lowercase().contains(&serial.to_lowercase())
+    };
+    assert!(!listed(&download(&srv, "/pki/crl").await));
+    ok_json(&app(&home, &["close", "--yes"]));
+    assert!(
+        listed(&download(&srv, "/pki/crl").await),
+        "the closed account's certificate is on the CRL"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
