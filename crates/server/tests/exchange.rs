@@ -8,10 +8,6 @@ use common::*;
 use iamsmart_crypto::jwe::EncryptionKey;
 use serde_json::{json, Value};
 
-fn percent(s: &str) -> String {
-    iamsmart_domain::oidc::authorize::urlencode(s)
-}
-
 /// A resident of the seed who has a public rental tenancy (not every resident has one).
 fn tenant_hkid() -> String {
     seed()
@@ -21,26 +17,9 @@ fn tenant_hkid() -> String {
         .expect("a seed resident with a tenancy")
 }
 
-/// Log the resident in once so the service knows their subject; returns the subject.
+/// Log the resident in once so the service knows their subject; returns (subject, access token).
 async fn subject_of(rp: &Rp, home: &std::path::Path) -> (String, String) {
-    let b = browser();
-    let (request_uri, verifier, _, _) = rp.par("openid", &[]).await;
-    let q = login(
-        &b,
-        home,
-        &rp.url(&format!(
-            "/authorize?client_id={}&request_uri={}",
-            rp.client_id,
-            percent(&request_uri)
-        )),
-    )
-    .await;
-    let t: Value = rp.token(&q["code"], &verifier).await.json().await.unwrap();
-    let sub = jwt_claims(t["id_token"].as_str().unwrap())["sub"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    (sub, t["access_token"].as_str().unwrap().to_string())
+    common::signing::login_with(rp, home, &[]).await
 }
 
 /// The waiting request of a kind in the app.

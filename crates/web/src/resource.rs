@@ -31,62 +31,23 @@ impl UserAccess {
         headers: &HeaderMap,
         form_token: Option<&str>,
     ) -> Result<Self, ResourceError> {
-        let auth = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default();
-        let (scheme, token) = if let Some(t) = auth.strip_prefix("DPoP ") {
-            ("DPoP", t.trim())
-        } else if let Some(t) = auth.strip_prefix("Bearer ") {
-            ("Bearer", t.trim())
-        } else {
-            ("Bearer", form_token.unwrap_or_default())
-        };
-        let fail = |error: OAuthError, scheme: &'static str| ResourceError {
-            error,
-            scheme,
-            step_up: None,
-        };
+        let (scheme, token) = bearer(headers, form_token);
         if token.is_empty() {
-            return Err(fail(
-                OAuthError::invalid_token("send an access token"),
+            return Err(ResourceError {
+                error: OAuthError::invalid_token("send an access token"),
                 scheme,
-            ));
+                step_up: None,
+            });
         }
         let (claims, grant) = tokens::verify_access_token(&s.platform, token)
             .await
-            .map_err(|e| fail(e, scheme))?;
+            .map_err(|error| ResourceError {
+                error,
+                scheme,
+                step_up: None,
+            })?;
         let bound = claims.cnf.as_ref().and_then(|c| c["jkt"].as_str());
-        match bound {
-            Some(jkt) => {
-                if scheme != "DPoP" {
-                    return Err(fail(
-                        OAuthError::invalid_token(
-                            "this token is DPoP-bound: use the DPoP scheme with a proof",
-                        ),
-                        "DPoP",
-                    ));
-                }
-                let got = dpop_jkt(s, headers, method, path, Some(token))
-                    .await
-                    .map_err(|e| fail(e, "DPoP"))?;
-                if got.as_deref() != Some(jkt) {
-                    return Err(fail(
-                        OAuthError::invalid_token(
-                            "the DPoP proof is not from the key the token is bound to",
-                        ),
-                        "DPoP",
-                    ));
-                }
-            }
-            None if scheme == "DPoP" => {
-                return Err(fail(
-                    OAuthError::invalid_token("this token is not DPoP-bound: use Bearer"),
-                    "Bearer",
-                ))
-            }
-            None => {}
-        }
+        check_binding(s, headers, method, path, scheme, token, bound).await?;
         Ok(Self {
             claims,
             grant,
@@ -116,6 +77,70 @@ impl UserAccess {
             scheme: self.scheme,
             step_up: None,
         })
+    }
+}
+
+/// The scheme and token of the `Authorization` header (`DPoP` or `Bearer`), or `form_token`
+/// as a Bearer token when there is no header.
+pub fn bearer<'a>(headers: &'a HeaderMap, form_token: Option<&'a str>) -> (&'static str, &'a str) {
+    let auth = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if let Some(t) = auth.strip_prefix("DPoP ") {
+        ("DPoP", t.trim())
+    } else if let Some(t) = auth.strip_prefix("Bearer ") {
+        ("Bearer", t.trim())
+    } else {
+        ("Bearer", form_token.unwrap_or_default())
+    }
+}
+
+/// RFC 9449 at a resource: a DPoP-bound token (`bound` is its `cnf.jkt`) must come with the
+/// DPoP scheme and a proof for this method and path from the key it is bound to; an unbound
+/// token must not use the DPoP scheme.
+pub async fn check_binding(
+    s: &AppState,
+    headers: &HeaderMap,
+    method: &str,
+    path: &str,
+    scheme: &'static str,
+    token: &str,
+    bound: Option<&str>,
+) -> Result<(), ResourceError> {
+    let fail = |error: OAuthError, scheme: &'static str| ResourceError {
+        error,
+        scheme,
+        step_up: None,
+    };
+    match bound {
+        Some(jkt) => {
+            if scheme != "DPoP" {
+                return Err(fail(
+                    OAuthError::invalid_token(
+                        "this token is DPoP-bound: use the DPoP scheme with a proof",
+                    ),
+                    "DPoP",
+                ));
+            }
+            let got = dpop_jkt(s, headers, method, path, Some(token))
+                .await
+                .map_err(|e| fail(e, "DPoP"))?;
+            if got.as_deref() != Some(jkt) {
+                return Err(fail(
+                    OAuthError::invalid_token(
+                        "the DPoP proof is not from the key the token is bound to",
+                    ),
+                    "DPoP",
+                ));
+            }
+            Ok(())
+        }
+        None if scheme == "DPoP" => Err(fail(
+            OAuthError::invalid_token("this token is not DPoP-bound: use Bearer"),
+            "Bearer",
+        )),
+        None => Ok(()),
     }
 }
 

@@ -57,18 +57,7 @@ impl FromRequestParts<AppState> for Service {
     type Rejection = ResourceError;
 
     async fn from_request_parts(parts: &mut Parts, s: &AppState) -> Result<Self, Self::Rejection> {
-        let auth = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default();
-        let (scheme, token) = if let Some(t) = auth.strip_prefix("DPoP ") {
-            ("DPoP", t.trim())
-        } else if let Some(t) = auth.strip_prefix("Bearer ") {
-            ("Bearer", t.trim())
-        } else {
-            ("Bearer", "")
-        };
+        let (scheme, token) = crate::resource::bearer(&parts.headers, None);
         let fail = |error: OAuthError, scheme: &'static str| ResourceError {
             error,
             scheme,
@@ -83,42 +72,16 @@ impl FromRequestParts<AppState> for Service {
         let (claims, client) = client_tokens::verify(&s.platform, token)
             .await
             .map_err(|e| fail(e, scheme))?;
-        match claims.jkt() {
-            Some(jkt) => {
-                if scheme != "DPoP" {
-                    return Err(fail(
-                        OAuthError::invalid_token(
-                            "this token is DPoP-bound: use the DPoP scheme with a proof",
-                        ),
-                        "DPoP",
-                    ));
-                }
-                let got = super::oidc::dpop_jkt(
-                    s,
-                    &parts.headers,
-                    parts.method.as_str(),
-                    parts.uri.path(),
-                    Some(token),
-                )
-                .await
-                .map_err(|e| fail(e, "DPoP"))?;
-                if got.as_deref() != Some(jkt) {
-                    return Err(fail(
-                        OAuthError::invalid_token(
-                            "the DPoP proof is not from the key the token is bound to",
-                        ),
-                        "DPoP",
-                    ));
-                }
-            }
-            None if scheme == "DPoP" => {
-                return Err(fail(
-                    OAuthError::invalid_token("this token is not DPoP-bound: use Bearer"),
-                    "Bearer",
-                ))
-            }
-            None => {}
-        }
+        crate::resource::check_binding(
+            s,
+            &parts.headers,
+            parts.method.as_str(),
+            parts.uri.path(),
+            scheme,
+            token,
+            claims.jkt(),
+        )
+        .await?;
         Ok(Self {
             client,
             claims,
