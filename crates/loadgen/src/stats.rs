@@ -274,6 +274,7 @@ pub fn table(path: &std::path::Path) -> anyhow::Result<()> {
         );
     }
     crate::exchange::added_table(&reports);
+    crate::signing::steps_table(&reports);
     println!();
     let names: Vec<String> = reports
         .iter()
