@@ -134,6 +134,28 @@ pub struct Shape<'a> {
     /// Add the service time (from the operation's start, not its scheduled time) as a step of
     /// this name.
     pub service_step: Option<&'a str>,
+    /// The server's `/metrics`: key store operations per operation are read from it.
+    pub metrics_url: Option<String>,
+}
+
+/// The key store operation counters (`iamsmart_key_operations_total{op="..."}`) in a
+/// `/metrics` exposition.
+pub fn key_op_counters(text: &str) -> BTreeMap<String, f64> {
+    text.lines()
+        .filter_map(|l| {
+            let rest = l.strip_prefix("iamsmart_key_operations_total{op=\"")?;
+            let (op, value) = rest.split_once("\"}")?;
+            Some((op.to_string(), value.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+async fn read_key_ops(http: &reqwest::Client, url: Option<&str>) -> Option<BTreeMap<String, f64>> {
+    let r = http.get(url?).send().await.ok()?;
+    if !r.status().is_success() {
+        return None;
+    }
+    Some(key_op_counters(&r.text().await.ok()?))
 }
 
 /// What a run was started with, before its set-up.
@@ -180,10 +202,16 @@ where
 {
     let me = std::process::id();
     let window_start = w.measure_from;
+    let http = crate::rp::http_client(1)?;
+    let metrics = shape.metrics_url.as_deref();
+    if let Some(u) = metrics {
+        crate::rp::check_loopback(u)?;
+    }
     let all = tokio::spawn(drive(w));
     tokio::time::sleep_until(window_start.into()).await;
     let before: Vec<_> = s.watches.iter().map(Watch::sample).collect();
     let me_before = crate::stats::cpu_secs(me).unwrap_or(0.0);
+    let keys_before = read_key_ops(&http, metrics).await;
     tokio::pin!(all);
     let mut ops: Option<Vec<Op>> = None;
     tokio::select! {
@@ -193,6 +221,7 @@ where
     let measured_end = Instant::now().min(w.end);
     let after: Vec<_> = s.watches.iter().map(Watch::sample).collect();
     let me_after = crate::stats::cpu_secs(me).unwrap_or(0.0);
+    let keys_after = read_key_ops(&http, metrics).await;
     let rss: Vec<f64> = s.watches.iter().map(Watch::rss).collect();
     let ops = match ops {
         Some(o) => o,
@@ -261,6 +290,13 @@ where
             }
         })
         .collect();
+    let key_ops_per_op = match (keys_before, keys_after) {
+        (Some(b), Some(af)) if ok > 0 => af
+            .iter()
+            .map(|(k, v)| (k.clone(), (v - b.get(k).unwrap_or(&0.0)) / ok as f64))
+            .collect(),
+        _ => BTreeMap::new(),
+    };
     Ok(Report {
         label: a.label.clone().unwrap_or_else(|| format!("{:?}", a.mode)),
         target: shape.target.to_string(),
@@ -279,6 +315,7 @@ where
         loadgen_cpu_util: (me_after - me_before) / window,
         load_average: s.load,
         started_unix: s.started_unix,
+        key_ops_per_op,
     })
 }
 
@@ -300,6 +337,19 @@ mod tests {
         assert!(gaps
             .iter()
             .all(|g| g.abs_diff(Duration::from_millis(4)) < Duration::from_micros(1)));
+    }
+
+    #[test]
+    fn key_store_counters_are_read_from_the_exposition() {
+        let text = "# HELP iamsmart_key_operations Key store operations by kind.\n\
+# TYPE iamsmart_key_operations counter\n\
+iamsmart_key_operations_total{op=\"sign\"} 12\n\
+iamsmart_key_operations_total{op=\"unwrap\"} 3400\n\
+iamsmart_http_requests_total{route=\"/x\"} 5\n";
+        let c = key_op_counters(text);
+        assert_eq!(c.len(), 2);
+        assert_eq!(c["sign"], 12.0);
+        assert_eq!(c["unwrap"], 3400.0);
     }
 
     #[test]

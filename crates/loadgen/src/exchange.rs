@@ -481,6 +481,7 @@ pub async fn run(a: RunArgs) -> Result<Report> {
                 target: "iamsmart",
                 steps: &[],
                 service_step: Some("gateway fetch (service time)"),
+                metrics_url: None,
             };
             drive::measure(&a, started, w, shape, |w| {
                 drive::drive(a.concurrency, a.rate, w, limit, exhausted.clone(), op)
@@ -498,6 +499,7 @@ pub async fn run(a: RunArgs) -> Result<Report> {
                 target: "provider",
                 steps: &[],
                 service_step: Some("provider fetch (service time)"),
+                metrics_url: None,
             };
             drive::measure(&a, started, w, shape, |w| {
                 drive::drive(a.concurrency, a.rate, w, u64::MAX, exhausted.clone(), op)
@@ -620,6 +622,7 @@ mod tests {
             loadgen_cpu_util: 0.0,
             load_average: String::new(),
             started_unix: 0,
+            key_ops_per_op: BTreeMap::new(),
         };
         let runs = vec![
             r("p1", "provider", Some(100.0)),

@@ -566,6 +566,7 @@ async fn run(a: RunArgs) -> Result<Report> {
         loadgen_cpu_util: (me_after - me_before) / window,
         load_average: load,
         started_unix,
+        key_ops_per_op: BTreeMap::new(),
     })
 }
 

@@ -493,6 +493,7 @@ pub async fn run(a: RunArgs) -> Result<Report> {
         target: "iamsmart",
         steps,
         service_step: service,
+        metrics_url: Some(format!("{}/metrics", a.url.trim_end_matches('/'))),
     };
     let exhausted = Arc::new(AtomicBool::new(false));
     drive::measure(&a, started, w, shape, |w| {
@@ -501,9 +502,31 @@ pub async fn run(a: RunArgs) -> Result<Report> {
     .await
 }
 
-/// Per-step latencies of the `sign` runs, as Markdown.
-pub fn steps_table(reports: &[crate::stats::Report]) {
-    let runs: Vec<&crate::stats::Report> = reports.iter().filter(|r| r.mode == "sign").collect();
+/// The signing runs' key store operations per operation, and the per-step latencies of the
+/// `sign` runs, as Markdown.
+pub fn steps_table(reports: &[Report]) {
+    let signing = ["sign", "ocsp", "tsa", "issue"];
+    let with_keys: Vec<&Report> = reports
+        .iter()
+        .filter(|r| signing.contains(&r.mode.as_str()) && !r.key_ops_per_op.is_empty())
+        .collect();
+    if !with_keys.is_empty() {
+        println!();
+        println!("| run | mode | data keys unwrapped per op | wrapped per op | JWS signatures per op (not counted: CA, OCSP, TSA signatures) |");
+        println!("|---|---|---:|---:|---:|");
+        for r in with_keys {
+            let k = |op: &str| r.key_ops_per_op.get(op).copied().unwrap_or(0.0);
+            println!(
+                "| {} | {} | {:.2} | {:.2} | {:.2} |",
+                r.label,
+                r.mode,
+                k("unwrap"),
+                k("wrap"),
+                k("sign")
+            );
+        }
+    }
+    let runs: Vec<&Report> = reports.iter().filter(|r| r.mode == "sign").collect();
     if runs.is_empty() {
         return;
     }
