@@ -6,6 +6,12 @@ use std::collections::BTreeMap;
 /// Categories of code, first match wins (patterns are substrings of the symbol or its
 /// object, lower-cased; a pattern starting with `k:` only matches kernel symbols).
 const CATEGORIES: &[(&str, &[&str])] = &[
+    // Only in listings sorted by dso too (`--sort dso,sym`): the PKCS#11 module and the
+    // OpenSSL it signs with.
+    (
+        "SoftHSM token (libsofthsm2) and its OpenSSL (libcrypto)",
+        &["libsofthsm2", "libcrypto.so"],
+    ),
     ("QR code and its SVG (login page)", &["qrcode"]),
     (
         "SQLite engine",
@@ -252,4 +258,33 @@ pub fn sql_per_request(path: &std::path::Path) -> Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::category;
+
+    #[test]
+    fn symbols_fall_into_their_category() {
+        assert_eq!(
+            category("  3.10%  libsofthsm2.so  [.] SoftHSM::C_Sign"),
+            "SoftHSM token (libsofthsm2) and its OpenSSL (libcrypto)"
+        );
+        assert_eq!(
+            category("  2.00%  libcrypto.so.3  [.] ecp_nistz256_point_double"),
+            "SoftHSM token (libsofthsm2) and its OpenSSL (libcrypto)"
+        );
+        assert_eq!(
+            category("  2.00%  iamsmart  [.] aws_lc_0_30_ecp_nistz256_point_double"),
+            "ECDSA P-256, SHA-2, AES-GCM (aws-lc)"
+        );
+        assert_eq!(
+            category("  1.00%  libc.so.6  [.] malloc"),
+            "allocator, copies, drops and clones"
+        );
+        assert_eq!(
+            category("  1.00%  [k] tcp_sendmsg"),
+            "kernel: network (TCP over loopback, epoll)"
+        );
+    }
 }

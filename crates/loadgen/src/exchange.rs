@@ -14,19 +14,19 @@
 //! Provider runs: `POST /{dept}/v1/fetch` with the body the gateway sends, signed as the gateway
 //! signs it (`iamsmart-request+jwt`, ES256, method, path, body hash, time, single-use id,
 //! audience), with a key the load generator serves as the "platform" connector keys.
+use crate::drive::{self, Shape, Window};
 use crate::rp::{self, random, StepError, StepResult};
-use crate::stats::{Dist, ProcReport, Report, Watch};
+use crate::stats::Report;
 use crate::target::{self, Phone, SetupArgs};
 use crate::{Mode, RunArgs};
 use anyhow::{anyhow, bail, Context, Result};
 use iamsmart_crypto::device::DeviceKey;
 use iamsmart_crypto::jwe::EncryptionKey;
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Fetches a recurring consent allows a day per provider (the gateway's maximum frequency).
 pub const FETCHES_PER_CONSENT: u64 = 24;
@@ -34,13 +34,6 @@ pub const FETCHES_PER_CONSENT: u64 = 24;
 const PURPOSE: &str = "credit-assessment";
 /// Closed-loop runs prepare consents for this many fetches a second unless told otherwise.
 const CLOSED_LOOP_BUDGET_RATE: f64 = 1000.0;
-
-/// When the n-th operation of an open-loop run is due: `n / rate` seconds after `t0`. Workers
-/// take the next number when free, so a slow answer delays no other slot; latency is counted
-/// from this time, so time spent waiting for a free worker counts too.
-pub fn due(t0: Instant, n: u64, rate: f64) -> Instant {
-    t0 + Duration::from_secs_f64(n as f64 / rate)
-}
 
 /// The consent the n-th fetch uses (each is used [`FETCHES_PER_CONSENT`] times in a row), or
 /// none when all `consents` are used up.
@@ -77,92 +70,6 @@ pub fn parse_items(s: &str) -> Result<Vec<(String, String)>> {
         bail!("--items: at least one provider/item");
     }
     Ok(items)
-}
-
-/// One finished operation.
-struct Op {
-    sched: Option<Instant>,
-    start: Instant,
-    end: Instant,
-    error: Option<StepError>,
-}
-
-/// When a run starts, stops measuring, and gives up on answers still awaited.
-#[derive(Clone, Copy)]
-struct Window {
-    t0: Instant,
-    end: Instant,
-    hard_end: Instant,
-}
-
-/// Drive `op(n)` with `concurrency` workers until `w.end`: open loop at `rate` (operation n due
-/// at [`due`]) or closed loop. `limit`: numbers from it on are not run (budget used up, noted in
-/// `exhausted`).
-async fn drive<F, Fut>(
-    concurrency: usize,
-    rate: Option<f64>,
-    w: Window,
-    limit: u64,
-    exhausted: Arc<AtomicBool>,
-    op: Arc<F>,
-) -> Vec<Op>
-where
-    F: Fn(u64) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = StepResult<()>> + Send + 'static,
-{
-    let next = Arc::new(AtomicU64::new(0));
-    let mut handles = Vec::new();
-    for _ in 0..concurrency {
-        let (next, op, exhausted) = (next.clone(), op.clone(), exhausted.clone());
-        handles.push(tokio::spawn(async move {
-            let mut out = Vec::new();
-            loop {
-                let n = next.fetch_add(1, Ordering::Relaxed);
-                let sched = rate.map(|r| due(w.t0, n, r));
-                if let Some(s) = sched {
-                    if s >= w.end {
-                        break;
-                    }
-                    tokio::time::sleep_until(s.into()).await;
-                }
-                if Instant::now() >= w.end {
-                    break;
-                }
-                if n >= limit {
-                    exhausted.store(true, Ordering::Relaxed);
-                    break;
-                }
-                let start = Instant::now();
-                let error = match tokio::time::timeout_at(w.hard_end.into(), op(n)).await {
-                    Ok(Ok(())) => None,
-                    Ok(Err(e)) => Some(e),
-                    Err(_) => Some(StepError::new(
-                        "run ended",
-                        "still waiting at the hard deadline",
-                    )),
-                };
-                let failed = error.is_some();
-                out.push(Op {
-                    sched,
-                    start,
-                    end: Instant::now(),
-                    error,
-                });
-                if failed && rate.is_none() {
-                    // Do not spin on a refusing server.
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-            }
-            out
-        }));
-    }
-    let mut all = Vec::new();
-    for h in handles {
-        if let Ok(v) = h.await {
-            all.extend(v);
-        }
-    }
-    all
 }
 
 /// The gateway side: the requester, its token and the approved consents.
@@ -207,7 +114,7 @@ fn check_fetched(v: &Value, items: usize) -> StepResult<()> {
     Ok(())
 }
 
-fn app_of(phone: &Phone) -> Result<&iamsmart_app::App> {
+pub(crate) fn app_of(phone: &Phone) -> Result<&iamsmart_app::App> {
     match phone {
         Phone::Iamsmart(app) => Ok(app),
         Phone::Peer { .. } => bail!("the exchange mode drives iamsmart only"),
@@ -215,7 +122,7 @@ fn app_of(phone: &Phone) -> Result<&iamsmart_app::App> {
 }
 
 /// The `sub` claim of an ID token (not verified: the platform just issued it to us).
-fn sub_of(id_token: &str) -> Result<String> {
+pub(crate) fn sub_of(id_token: &str) -> Result<String> {
     use base64::Engine;
     let payload = id_token
         .split('.')
@@ -363,7 +270,7 @@ async fn setup_gateway(a: &RunArgs, budget: usize) -> Result<(Gateway, Encryptio
 }
 
 /// Run futures concurrently on this task, in order of their results.
-async fn futures_all<F: Future>(fs: Vec<F>) -> Vec<F::Output> {
+pub(crate) async fn futures_all<F: Future>(fs: Vec<F>) -> Vec<F::Output> {
     let mut pinned: Vec<std::pin::Pin<Box<F>>> = fs.into_iter().map(Box::pin).collect();
     let mut out: Vec<Option<F::Output>> = pinned.iter().map(|_| None).collect();
     std::future::poll_fn(|cx| {
@@ -548,89 +455,55 @@ async fn setup_direct(a: &RunArgs) -> Result<Direct> {
 
 /// Set up, warm up, measure, report.
 pub async fn run(a: RunArgs) -> Result<Report> {
-    if a.warmup + a.duration > crate::MAX_RUN_SECS {
-        bail!(
-            "warm-up plus duration must be at most {} s",
-            crate::MAX_RUN_SECS
-        );
-    }
-    if a.concurrency == 0 || a.residents == 0 || a.rate.is_some_and(|r| r <= 0.0) {
-        bail!("concurrency and residents must be at least 1, a rate above 0");
-    }
-    let watches: Vec<Watch> = a
-        .watch
-        .iter()
-        .map(|w| Watch::parse(w).map_err(anyhow::Error::msg))
-        .collect::<Result<_>>()?;
+    let started = drive::start(&a)?;
     let budget = a
         .fetch_budget
         .unwrap_or_else(|| default_budget(a.rate, a.warmup + a.duration, a.concurrency));
     let exhausted = Arc::new(AtomicBool::new(false));
-    let load = crate::load_average();
-    let started_unix = rp::now_s();
-    let t0 = Instant::now();
-    let w = Window {
-        t0,
-        end: t0 + Duration::from_secs(a.warmup + a.duration),
-        hard_end: t0 + Duration::from_secs(a.warmup + a.duration + 30),
-    };
-    let window_start = t0 + Duration::from_secs(a.warmup);
     let records = match a.mode {
         Mode::Exchange => {
             let (g, _enc) = setup_gateway(&a, budget).await?;
             // The setup took its time: the schedule starts now.
-            let t0 = Instant::now();
-            let shift = t0 - w.t0;
-            let w = Window {
-                t0,
-                end: w.end + shift,
-                hard_end: w.hard_end + shift,
-            };
+            let w = Window::starting_now(a.warmup, a.duration);
             let limit = g.consents.len() as u64 * FETCHES_PER_CONSENT;
             let g = Arc::new(g);
             let n_items = parse_items(&a.items)?.len();
-            let op = Arc::new(move |n: u64| {
+            let op = Arc::new(move |_worker: usize, n: u64| {
                 let g = g.clone();
                 async move {
                     let c = consent_for(n, g.consents.len())
                         .ok_or_else(|| StepError::new("budget", "consents used up"))?;
                     let v = g.fetch(&g.consents[c]).await?;
-                    check_fetched(&v, n_items)
+                    check_fetched(&v, n_items).map(|()| vec![])
                 }
             });
-            measure(
-                &a,
-                &watches,
-                w,
-                window_start + shift,
-                load,
-                started_unix,
-                |w| drive(a.concurrency, a.rate, w, limit, exhausted.clone(), op),
-            )
+            let shape = Shape {
+                target: "iamsmart",
+                steps: &[],
+                service_step: Some("gateway fetch (service time)"),
+                metrics_url: None,
+            };
+            drive::measure(&a, started, w, shape, |w| {
+                drive::drive(a.concurrency, a.rate, w, limit, exhausted.clone(), op)
+            })
             .await
         }
         _ => {
             let d = Arc::new(setup_direct(&a).await?);
-            let t0 = Instant::now();
-            let shift = t0 - w.t0;
-            let w = Window {
-                t0,
-                end: w.end + shift,
-                hard_end: w.hard_end + shift,
-            };
-            let op = Arc::new(move |n: u64| {
+            let w = Window::starting_now(a.warmup, a.duration);
+            let op = Arc::new(move |_worker: usize, n: u64| {
                 let d = d.clone();
-                async move { d.fetch(n).await }
+                async move { d.fetch(n).await.map(|()| vec![]) }
             });
-            measure(
-                &a,
-                &watches,
-                w,
-                window_start + shift,
-                load,
-                started_unix,
-                |w| drive(a.concurrency, a.rate, w, u64::MAX, exhausted.clone(), op),
-            )
+            let shape = Shape {
+                target: "provider",
+                steps: &[],
+                service_step: Some("provider fetch (service time)"),
+                metrics_url: None,
+            };
+            drive::measure(&a, started, w, shape, |w| {
+                drive::drive(a.concurrency, a.rate, w, u64::MAX, exhausted.clone(), op)
+            })
             .await
         }
     };
@@ -643,121 +516,6 @@ pub async fn run(a: RunArgs) -> Result<Report> {
         report.errors += 1;
     }
     Ok(report)
-}
-
-/// Start the load, sample the watched processes over the measured window, and make the report.
-async fn measure<D, Fut>(
-    a: &RunArgs,
-    watches: &[Watch],
-    w: Window,
-    window_start: Instant,
-    load: String,
-    started_unix: i64,
-    drive: D,
-) -> Result<Report>
-where
-    D: FnOnce(Window) -> Fut,
-    Fut: Future<Output = Vec<Op>> + Send + 'static,
-{
-    let me = std::process::id();
-    let all = tokio::spawn(drive(w));
-    tokio::time::sleep_until(window_start.into()).await;
-    let before: Vec<_> = watches.iter().map(Watch::sample).collect();
-    let me_before = crate::stats::cpu_secs(me).unwrap_or(0.0);
-    tokio::pin!(all);
-    let mut ops: Option<Vec<Op>> = None;
-    tokio::select! {
-        r = &mut all => ops = Some(r?),
-        _ = tokio::time::sleep_until(w.end.into()) => {}
-    }
-    let measured_end = Instant::now().min(w.end);
-    let after: Vec<_> = watches.iter().map(Watch::sample).collect();
-    let me_after = crate::stats::cpu_secs(me).unwrap_or(0.0);
-    let rss: Vec<f64> = watches.iter().map(Watch::rss).collect();
-    let ops = match ops {
-        Some(o) => o,
-        None => all.await?,
-    };
-    let window = measured_end
-        .saturating_duration_since(window_start)
-        .as_secs_f64()
-        .max(0.001);
-    let ok = ops
-        .iter()
-        .filter(|o| o.error.is_none() && o.end >= window_start && o.end <= measured_end)
-        .count();
-    let measured: Vec<&Op> = ops
-        .iter()
-        .filter(|o| o.sched.unwrap_or(o.start) >= window_start)
-        .collect();
-    let good = || measured.iter().filter(|o| o.error.is_none());
-    let total = Dist::of(
-        good()
-            .map(|o| (o.end - o.sched.unwrap_or(o.start)).as_micros() as u64)
-            .collect(),
-    );
-    let service = Dist::of(
-        good()
-            .map(|o| (o.end - o.start).as_micros() as u64)
-            .collect(),
-    );
-    let mut error_kinds = BTreeMap::new();
-    let mut error_samples = BTreeMap::new();
-    for o in &measured {
-        if let Some(e) = &o.error {
-            *error_kinds.entry(e.kind.clone()).or_insert(0) += 1;
-            error_samples
-                .entry(e.kind.clone())
-                .or_insert_with(|| e.detail.chars().take(200).collect());
-        }
-    }
-    let procs = watches
-        .iter()
-        .zip(before.iter().zip(after.iter()))
-        .zip(rss)
-        .map(|((wt, (b, af)), rss)| {
-            let cpu = crate::stats::cpu_delta(b, af);
-            ProcReport {
-                label: wt.label.clone(),
-                cpu_secs: cpu,
-                cpu_ms_per_op: if ok > 0 {
-                    cpu * 1000.0 / ok as f64
-                } else {
-                    0.0
-                },
-                cpu_util: cpu / window,
-                rss_mib: rss,
-            }
-        })
-        .collect();
-    let step = if a.mode == Mode::Exchange {
-        "gateway fetch (service time)"
-    } else {
-        "provider fetch (service time)"
-    };
-    Ok(Report {
-        label: a.label.clone().unwrap_or_else(|| format!("{:?}", a.mode)),
-        target: if a.mode == Mode::Exchange {
-            "iamsmart".into()
-        } else {
-            "provider".into()
-        },
-        mode: format!("{:?}", a.mode).to_lowercase(),
-        concurrency: a.concurrency,
-        rate: a.rate,
-        window_secs: window,
-        ops: ok,
-        ops_per_sec: ok as f64 / window,
-        errors: error_kinds.values().sum(),
-        error_kinds,
-        error_samples,
-        total,
-        steps: vec![(step.into(), service)],
-        procs,
-        loadgen_cpu_util: (me_after - me_before) / window,
-        load_average: load,
-        started_unix,
-    })
 }
 
 /// What the gateway adds: each exchange run against the provider run at the same offered rate
@@ -825,22 +583,8 @@ fn paired_provider(reports: &[Report], i: usize) -> Option<&Report> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn open_loop_slots_are_evenly_spaced() {
-        let t0 = Instant::now();
-        assert_eq!(due(t0, 0, 500.0), t0);
-        assert_eq!(due(t0, 1, 500.0) - t0, Duration::from_millis(2));
-        assert_eq!(due(t0, 500, 500.0) - t0, Duration::from_secs(1));
-        assert_eq!(due(t0, 1500, 500.0) - t0, Duration::from_secs(3));
-        // Evenly spaced: no burst at any point of the schedule.
-        let gaps: Vec<Duration> = (1..1000)
-            .map(|n| due(t0, n, 250.0) - due(t0, n - 1, 250.0))
-            .collect();
-        assert!(gaps
-            .iter()
-            .all(|g| g.abs_diff(Duration::from_millis(4)) < Duration::from_micros(1)));
-    }
+    use crate::stats::Dist;
+    use std::collections::BTreeMap;
 
     #[test]
     fn each_consent_serves_its_daily_allowance_then_the_next() {
@@ -878,6 +622,7 @@ mod tests {
             loadgen_cpu_util: 0.0,
             load_average: String::new(),
             started_unix: 0,
+            key_ops_per_op: BTreeMap::new(),
         };
         let runs = vec![
             r("p1", "provider", Some(100.0)),

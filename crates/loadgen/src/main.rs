@@ -7,10 +7,13 @@
 //! the token request (private_key_jwt and a DPoP proof), userinfo with DPoP.
 //!
 //! `--mode exchange` and `--mode provider` drive the data exchange gateway and the sandbox data
-//! provider alone (see `exchange.rs`).
+//! provider alone (see `exchange.rs`); `--mode sign`, `ocsp`, `tsa` and `issue` digital signing
+//! (see `signing.rs`).
 mod analyse;
+mod drive;
 mod exchange;
 mod rp;
+mod signing;
 mod stats;
 mod target;
 
@@ -31,7 +34,7 @@ pub(crate) const MAX_RUN_SECS: u64 = 3600;
 #[derive(Parser)]
 #[command(
     name = "iamsmart-loadgen",
-    about = "Login load generator (loopback only)"
+    about = "Load generator: logins, data exchange, digital signing (loopback only)"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -58,6 +61,15 @@ pub(crate) enum Mode {
     /// is the providers' root, started to trust the keys the load generator serves at
     /// `--jwks-listen`.
     Provider,
+    /// Whole signatures (iamsmart only): the service asks (`POST /sign/v1/requests`), the app
+    /// opens the request and signs it, the service collects the timestamped CMS.
+    Sign,
+    /// OCSP requests (`POST /pki/ocsp`, nonce-free) for residents' certificates.
+    Ocsp,
+    /// Timestamp requests (`POST /pki/tsa`) over random imprints.
+    Tsa,
+    /// Signing certificates issued through the app API (`POST /app/v1/signing/certificate`).
+    Issue,
 }
 
 #[derive(Subcommand)]
@@ -328,7 +340,13 @@ async fn worker(
         let start = Instant::now();
         let mut steps = Vec::with_capacity(LOGIN_STEPS.len());
         let result = match plan.mode {
-            Mode::Login | Mode::Exchange | Mode::Provider => {
+            Mode::Login
+            | Mode::Exchange
+            | Mode::Provider
+            | Mode::Sign
+            | Mode::Ocsp
+            | Mode::Tsa
+            | Mode::Issue => {
                 tokio::time::timeout_at(plan.hard_end.into(), login(&t, i, phone, &mut steps))
                     .await
                     .map(|r| r.map(|_| ()))
@@ -380,6 +398,9 @@ async fn run(a: RunArgs) -> Result<Report> {
     rp::check_loopback(&a.url)?;
     if matches!(a.mode, Mode::Exchange | Mode::Provider) {
         return exchange::run(a).await;
+    }
+    if matches!(a.mode, Mode::Sign | Mode::Ocsp | Mode::Tsa | Mode::Issue) {
+        return signing::run(a).await;
     }
     for u in &a.also_url {
         rp::check_loopback(u)?;
@@ -545,6 +566,7 @@ async fn run(a: RunArgs) -> Result<Report> {
         loadgen_cpu_util: (me_after - me_before) / window,
         load_average: load,
         started_unix,
+        key_ops_per_op: BTreeMap::new(),
     })
 }
 

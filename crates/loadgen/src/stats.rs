@@ -168,6 +168,10 @@ pub struct Report {
     pub loadgen_cpu_util: f64,
     pub load_average: String,
     pub started_unix: i64,
+    /// Key store operations per operation, by kind, from the server's `/metrics` over the
+    /// measured window (signing modes).
+    #[serde(default)]
+    pub key_ops_per_op: BTreeMap<String, f64>,
 }
 
 impl Report {
@@ -208,6 +212,14 @@ impl Report {
                 p.cpu_ms_per_op,
                 p.rss_mib
             );
+        }
+        if !self.key_ops_per_op.is_empty() {
+            let ops: Vec<String> = self
+                .key_ops_per_op
+                .iter()
+                .map(|(k, v)| format!("{k} {v:.2}"))
+                .collect();
+            println!("   key store per op (server /metrics): {}", ops.join(", "));
         }
         println!(
             "   load generator {:.0}% of a core; load average at start {}",
@@ -274,6 +286,7 @@ pub fn table(path: &std::path::Path) -> anyhow::Result<()> {
         );
     }
     crate::exchange::added_table(&reports);
+    crate::signing::steps_table(&reports);
     println!();
     let names: Vec<String> = reports
         .iter()

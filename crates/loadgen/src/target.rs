@@ -234,7 +234,7 @@ pub async fn setup_peer(a: &SetupArgs) -> Result<Target> {
     })
 }
 
-fn app_err(e: iamsmart_app::AppError) -> StepError {
+pub(crate) fn app_err(e: iamsmart_app::AppError) -> StepError {
     let kind = match &e {
         iamsmart_app::AppError::Refused { status, kind, .. } => format!("http {status} {kind}"),
         iamsmart_app::AppError::Network(_) => "network".into(),
