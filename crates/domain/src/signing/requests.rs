@@ -231,18 +231,39 @@ async fn check_signer(
     device_id: Option<&str>,
     hkid_hash: Option<&str>,
 ) -> Result<(String, Vec<u8>)> {
-    let r = crate::identity::get(p, resident_id).await?;
-    if r.status != "active" || r.level != "plus" {
+    // Only the status, the level and (when the service sent a hash) the HKID: the other
+    // personal data stays sealed.
+    let row: Option<(String, String, Vec<u8>)> =
+        sqlx::query_as("SELECT status, level, hkid FROM residents WHERE id = $1")
+            .bind(resident_id)
+            .fetch_optional(p.db.reader())
+            .await?;
+    let (status, level, sealed_hkid) = row.ok_or(DomainError::NotFound)?;
+    if status != "active" || level != "plus" {
         return Err(DomainError::Refused {
             code: "not-plus",
             message: "signing needs an active iAM Smart+ account; nothing was signed",
         });
     }
-    if hkid_hash.is_some_and(|h| !hkid_matches(h, &r.verified.hkid)) {
-        return Err(DomainError::Refused {
-            code: "hkid-mismatch",
-            message: "the HKID the service gave is not the signer's; nothing was signed",
-        });
+    if let Some(h) = hkid_hash {
+        let hkid = p
+            .vault
+            .open_field(
+                &FieldContext {
+                    table: "residents",
+                    column: "hkid",
+                    row: resident_id,
+                },
+                &sealed_hkid,
+            )
+            .await?;
+        let hkid = String::from_utf8_lossy(&hkid);
+        if !hkid_matches(h, &hkid) {
+            return Err(DomainError::Refused {
+                code: "hkid-mismatch",
+                message: "the HKID the service gave is not the signer's; nothing was signed",
+            });
+        }
     }
     ca::current_cert(p, resident_id, device_id)
         .await?

@@ -28,6 +28,8 @@ CREATE TABLE user_certs (
 );
 CREATE INDEX user_certs_by_resident ON user_certs (resident_id, status);
 CREATE INDEX user_certs_revoked ON user_certs (status, not_after);
+-- One good certificate per device: two enrolments at once cannot both stand.
+CREATE UNIQUE INDEX user_certs_one_good_per_device ON user_certs (device_id) WHERE status = 'good';
 
 CREATE TABLE sign_requests (
     id TEXT PRIMARY KEY NOT NULL,
