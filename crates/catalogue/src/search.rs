@@ -254,15 +254,20 @@ impl Index {
             }
         }
 
-        // Chinese: jieba words and bigrams.
+        // Chinese: jieba words and bigrams. When jieba finds only common words (我想, 點樣),
+        // the bigrams are not searched either: the query has nothing to look for.
         let has_han = text.chars().any(is_han);
         if has_han {
+            let mut words = 0;
             let mut stream = analyzers.chinese_words.token_stream(text);
             while let Some(token) = stream.next() {
                 plan.add(Analysis::ChineseWords, &token.text, 1.0);
+                words += 1;
             }
-            for bigram in crate::text::chinese_bigrams(text) {
-                plan.add(Analysis::ChineseBigrams, &bigram, BIGRAM_WEIGHT);
+            if words > 0 {
+                for bigram in crate::text::chinese_bigrams(text) {
+                    plan.add(Analysis::ChineseBigrams, &bigram, BIGRAM_WEIGHT);
+                }
             }
         }
 

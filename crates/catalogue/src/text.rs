@@ -268,7 +268,7 @@ pub(crate) fn edit_distance(a: &str, b: &str, max: usize) -> Option<usize> {
     }
     let width = b.len() + 1;
     let mut rows = vec![vec![0usize; width]; 3];
-    for (j, cell) in rows[1].iter_mut().enumerate() {
+    for (j, cell) in rows[0].iter_mut().enumerate() {
         *cell = j;
     }
     for i in 1..=a.len() {
