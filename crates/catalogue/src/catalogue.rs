@@ -86,16 +86,18 @@ impl Catalogue {
 
     /// Writes the catalogue as one TOML data file that [`Catalogue::from_toml_sources`] reads
     /// back (for an operator's export or for storing edits).
-    pub fn to_toml(&self) -> String {
+    pub fn to_toml(&self) -> Result<String> {
         #[derive(serde::Serialize)]
         struct File<'a> {
             service: &'a [Service],
         }
-        // Serialising plain structs of strings, numbers and lists cannot fail.
         toml::to_string(&File {
             service: &self.services,
         })
-        .unwrap_or_default()
+        .map_err(|e| Error::Syntax {
+            source_name: "catalogue export".into(),
+            message: e.to_string(),
+        })
     }
 
     /// All services, in catalogue order.

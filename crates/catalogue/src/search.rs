@@ -177,9 +177,22 @@ impl Index {
         let top = searcher.search(&query, &TopDocs::with_limit(candidates).order_by_score())?;
 
         let ln_max = (1.0 + MAX_POPULARITY as f32).ln();
+        let mut positions = HashMap::new();
         let mut ranked = Vec::with_capacity(top.len());
         for (relevance, address) in top {
-            let Some(service) = self.service_at(&searcher, address)? else {
+            let column = match positions.entry(address.segment_ord) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => e.insert(
+                    searcher
+                        .segment_reader(address.segment_ord)
+                        .fast_fields()
+                        .u64(crate::index::POSITION_FIELD)?,
+                ),
+            };
+            let Some(service) = column
+                .first(address.doc_id)
+                .and_then(|p| self.catalogue.services().get(p as usize))
+            else {
                 continue;
             };
             let popularity = (1.0 + service.popularity as f32).ln() / ln_max;
@@ -394,18 +407,6 @@ impl Index {
             ))));
         }
         BooleanQuery::new(clauses)
-    }
-
-    fn service_at(
-        &self,
-        searcher: &Searcher,
-        address: DocAddress,
-    ) -> Result<Option<&crate::model::Service>> {
-        let segment = searcher.segment_reader(address.segment_ord);
-        let positions = segment.fast_fields().u64(crate::index::POSITION_FIELD)?;
-        Ok(positions
-            .first(address.doc_id)
-            .and_then(|p| self.catalogue.services().get(p as usize)))
     }
 
     /// For each hit, the parts in which some concept occurs.

@@ -296,7 +296,7 @@ fn typed_services_are_checked_too() {
 #[test]
 fn the_catalogue_writes_toml_that_reads_back_the_same() {
     let catalogue = Catalogue::bundled().unwrap();
-    let text = catalogue.to_toml();
+    let text = catalogue.to_toml().unwrap();
     let again = Catalogue::from_toml_sources(&[("export.toml", &text)]).unwrap();
     assert_eq!(again, catalogue);
 }
