@@ -36,6 +36,9 @@ const LANGUAGE_HINT_BOOST: f32 = 1.2;
 const POPULARITY_WEIGHT: f32 = 0.2;
 /// How much of a part's score the other parts add in a concept's disjunction.
 const TIE_BREAKER: f32 = 0.1;
+/// Hits scoring under this share of the best hit's score are dropped: they matched only a
+/// stray word (a synonym's, or one bigram) and would bury nothing but add noise.
+const MIN_SHARE_OF_BEST: f32 = 0.1;
 /// At most this many concepts are searched (a 200-character query has fewer in practice).
 const MAX_CONCEPTS: usize = 96;
 /// At most this many words of a query are typo-corrected, and to at most this many words each.
@@ -200,6 +203,10 @@ impl Index {
             ranked.push((score, relevance, address, service.id.clone()));
         }
         ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.3.cmp(&b.3)));
+        let floor = ranked
+            .first()
+            .map_or(0.0, |best| best.0 * MIN_SHARE_OF_BEST);
+        ranked.retain(|r| r.0 >= floor);
         ranked.truncate(limit);
 
         let addresses: Vec<DocAddress> = ranked.iter().map(|r| r.2).collect();

@@ -29,6 +29,10 @@ fn check(query: &str, lang: Option<Lang>, limit: usize) {
         assert!(!hit.matched.is_empty(), "{query:?}: {hit:?}");
     }
     assert!(results.hits.windows(2).all(|w| w[0].score >= w[1].score));
+    if let Some(best) = results.hits.first() {
+        // Stray matches under a tenth of the best are not shown.
+        assert!(results.hits.iter().all(|h| h.score >= best.score * 0.1));
+    }
 }
 
 /// Pieces residents and attackers type: words of both languages, syntax, emoji, controls.
