@@ -57,9 +57,20 @@ impl Seeds {
 fn dict(target: &str, words: &[&str]) {
     let d = dir().join("dict");
     std::fs::create_dir_all(&d).expect("dict directory");
+    // libFuzzer's dictionary format: printable ASCII, with \\, \" and \xNN escapes.
+    let escape = |w: &str| -> String {
+        w.bytes()
+            .map(|b| match b {
+                b'\\' => "\\\\".to_string(),
+                b'"' => "\\\"".to_string(),
+                0x20..=0x7e => char::from(b).to_string(),
+                _ => format!("\\x{b:02X}"),
+            })
+            .collect()
+    };
     let text: String = words
         .iter()
-        .map(|w| format!("{:?}\n", w))
+        .map(|w| format!("\"{}\"\n", escape(w)))
         .collect::<Vec<_>>()
         .concat();
     std::fs::write(d.join(format!("{target}.dict")), text).expect("write dict");
@@ -327,6 +338,26 @@ fn main() {
     ] {
         s.add("hkid", h.as_bytes());
     }
+
+    // catalogue_search: selector (language hint: % 3; limit: / 3 % 16), then the query
+    let mut s = Seeds::new("catalogue_search");
+    for (sel, query) in [
+        (3 * 5 + 2, "續領身份證"),
+        (3 * 5 + 1, "renew my ID card"),
+        (3 * 3, "name:公屋 AND -tax~2 (public housing)^5"),
+        (3 * 10 + 1, "pasport libary hosiptal"),
+        (3 * 4 + 2, "apply 公屋 please 😀"),
+        (3 * 2, ""),
+    ] {
+        s.add("query", &seed(sel, query.as_bytes()));
+    }
+    dict(
+        "catalogue_search",
+        &[
+            "公屋", "身份證", "身分证", "強積金", "搵工", "tax", "licence", "ID card", "AND",
+            "OR", "NOT", "\\", "\"", "~2", "^5", "*", "?", ":", "(", ")", "[", "]", "{", "}",
+        ],
+    );
 
     // registry_answer
     let mut s = Seeds::new("registry_answer");
