@@ -30,6 +30,10 @@ const BUNDLED: &[(&str, &str)] = &[
         include_str!("../data/services/adopters-2023.toml"),
     ),
     (
+        "adopters-2023-rates.toml",
+        include_str!("../data/services/adopters-2023-rates.toml"),
+    ),
+    (
         "residents.toml",
         include_str!("../data/services/residents.toml"),
     ),
