@@ -268,4 +268,46 @@ async fn the_server_runs_on_an_hsm() {
         issuing.to_str().unwrap(),
     ]);
     assert!(out.contains("Verification: OK"), "{out}");
+    // Without certReq the token carries no certificates (RFC 3161).
+    openssl(&[
+        "ts",
+        "-query",
+        "-data",
+        data.to_str().unwrap(),
+        "-sha256",
+        "-out",
+        tsq.to_str().unwrap(),
+    ]);
+    let bare = c
+        .post(srv.url("/pki/tsa"))
+        .body(std::fs::read(&tsq).unwrap())
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    std::fs::write(&tsr_path, &bare).unwrap();
+    let out = openssl(&[
+        "ts",
+        "-reply",
+        "-in",
+        tsr_path.to_str().unwrap(),
+        "-token_out",
+        "-out",
+        dir.join("t.der").to_str().unwrap(),
+    ]);
+    let printed = openssl(&[
+        "pkcs7",
+        "-inform",
+        "DER",
+        "-in",
+        dir.join("t.der").to_str().unwrap(),
+        "-print_certs",
+    ]);
+    assert!(!printed.contains("BEGIN CERTIFICATE"), "{out}{printed}");
+    assert!(
+        tsr.len() > bare.len(),
+        "the token with certificates is the longer one"
+    );
 }

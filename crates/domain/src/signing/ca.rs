@@ -506,8 +506,15 @@ pub async fn ocsp_for(p: &Platform, cert_der: &[u8]) -> Result<Vec<u8>> {
     ocsp_answer(p, &req).await
 }
 
-/// A timestamp token over a SHA-256 imprint, from the platform's timestamp authority.
-pub async fn stamp(p: &Platform, imprint: [u8; 32], nonce: Option<Vec<u8>>) -> Result<Vec<u8>> {
+/// A timestamp token over a SHA-256 imprint, from the platform's timestamp authority; with
+/// `include_certs`, the TSA's certificate and the issuing CA ride along (RFC 3161: only when the
+/// request's `certReq` asked for them).
+pub async fn stamp(
+    p: &Platform,
+    imprint: [u8; 32],
+    nonce: Option<Vec<u8>>,
+    include_certs: bool,
+) -> Result<Vec<u8>> {
     let auth = load(p).await?;
     let s = signer(p, &auth.tsa_kid).await?;
     let chain = vec![auth.issuing.clone()];
@@ -521,7 +528,7 @@ pub async fn stamp(p: &Platform, imprint: [u8; 32], nonce: Option<Vec<u8>>) -> R
         gen_time: (p.clock.now_ms() / 1000) as u64,
         imprint_sha256: imprint,
         nonce,
-        include_certs: true,
+        include_certs,
     })?)
 }
 
@@ -533,6 +540,6 @@ pub async fn timestamp_answer(p: &Platform, request_der: &[u8]) -> Result<Vec<u8
         // failInfo badDataFormat (5) / badAlg (0): the parser's message says which.
         Err(e) => return Ok(tsp::rejection_response(5, &e.to_string())),
     };
-    let token = stamp(p, req.imprint_sha256, req.nonce).await?;
+    let token = stamp(p, req.imprint_sha256, req.nonce, req.cert_req).await?;
     Ok(tsp::granted_response(&token))
 }

@@ -539,7 +539,7 @@ async fn assemble(
         }
     })?;
     let value = cms::signature_value(&signed)?;
-    let token = ca::stamp(p, pki::sha256(&value), None).await?;
+    let token = ca::stamp(p, pki::sha256(&value), None, true).await?;
     let stamped = cms::add_signature_timestamp(&signed, &token)?;
     let result = if kind == "pdf" {
         super::pdf::finish(p, id, &stamped, &cert).await?
