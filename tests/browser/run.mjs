@@ -409,6 +409,72 @@ try {
     await ctx.close();
   });
 
+  // ---- notifications (issue 8): opt in, the demo service notifies, the resident reads ----
+  await test('notifications: opt in on the account pages, the service notifies on submission, the inbox reads it', async () => {
+    const ctx = await context(DESKTOP);
+    const page = await ctx.newPage();
+    await toLogin(page);
+    await answerInApp(page, home);
+    const consentForm = page.locator('#consent-form');
+    const form = page.locator('#application-form');
+    await Promise.race([consentForm.waitFor({ timeout: 15_000 }), form.waitFor({ timeout: 15_000 })]);
+    if (await consentForm.count()) await page.locator('#allow').click();
+    await form.waitFor({ timeout: 15_000 });
+    // The resident turns on notifications from the demo service (a form: no JavaScript needed).
+    await page.goto(`${base}/account/notifications/settings`);
+    const setting = page.locator('.notify-setting', { hasText: 'International Driving Permit' });
+    await setting.waitFor({ timeout: 15_000 });
+    await accessible(page, 'notification settings');
+    await shot(page, 'notify-settings-desktop-en');
+    await setting.locator('button', { hasText: 'Turn on' }).click();
+    await setting.locator('.switch-state.on').waitFor({ timeout: 15_000 });
+    // Submitting the application makes the service send "application received".
+    await page.goto(`${service}/form`);
+    await page.locator('#licence').fill('DL1234567');
+    await page.locator('#submit-application').click();
+    await page.waitForURL(/\/signing/, { timeout: 15_000 });
+    // The inbox: unread, marked in words, counted in the navigation.
+    await page.goto(`${base}/account/notifications`);
+    const item = page.locator('.notification.unread').first();
+    await item.waitFor({ timeout: 15_000 });
+    assert((await item.locator('.unread-mark').textContent()).includes('Unread'), 'unread said in words');
+    assert((await page.locator('#nav-notifications').textContent()).includes('1 unread'), 'the unread count in the navigation');
+    await accessible(page, 'notifications inbox');
+    await shot(page, 'notifications-desktop-en');
+    await page.setViewportSize(PHONE);
+    await shot(page, 'notifications-phone-en');
+    await page.setViewportSize(DESKTOP);
+    // Opening it reads it.
+    await item.locator('a').click();
+    await page.locator('.notification-body').waitFor({ timeout: 15_000 });
+    assert((await page.locator('h1').textContent()).includes('Your application was received'), 'the title');
+    assert((await page.locator('.notification-body').textContent()).includes('International Driving Permit'), 'the body');
+    await accessible(page, 'one notification');
+    await shot(page, 'notification-desktop-en');
+    // In Chinese, at phone and desktop widths.
+    await page.goto(`${page.url()}?lang=zh-HK`);
+    assert((await page.locator('h1').textContent()).includes('已收到你的申請'), 'the Chinese title');
+    await accessible(page, 'one notification (zh)');
+    await page.setViewportSize(PHONE);
+    await shot(page, 'notification-phone-zh');
+    await page.goto(`${base}/account/notifications`);
+    assert(await page.locator('.notification.unread').count() === 0, 'read once opened');
+    await accessible(page, 'notifications inbox (zh)');
+    await shot(page, 'notifications-phone-zh');
+    await page.setViewportSize(DESKTOP);
+    await shot(page, 'notifications-desktop-zh');
+    await page.goto(`${base}/account/notifications/settings`);
+    await accessible(page, 'notification settings (zh)');
+    await shot(page, 'notify-settings-desktop-zh');
+    await page.setViewportSize(PHONE);
+    await shot(page, 'notify-settings-phone-zh');
+    // The app has it too.
+    const inApp = app(home, ['notifications', '--json']);
+    assert(inApp.notifications.some((n) => n.title.en === 'Your application was received'), 'in the app');
+    await ctx.close();
+  });
+  // ---- end of notifications ----
+
   await test('error pages explain, in both languages, with a reference', async () => {
     for (const [lang, locale] of [['en', 'en-GB'], ['zh', 'zh-HK']]) {
       const ctx = await context(DESKTOP, locale);
@@ -421,6 +487,256 @@ try {
       await ctx.close();
     }
   });
+  // --- the portal: browsing, search, favourites, one-tap entry ------------------------------
+  await test('portal: home, search in both languages, a theme and a service, at phone and desktop widths', async () => {
+    const ask = { en: ['renew my ID card', 'immd-id-card-replacement'], zh: ['申請公屋', 'ha-public-rental-housing-application'] };
+    for (const [lang, locale] of [['en', 'en-GB'], ['zh', 'zh-HK']]) {
+      for (const [size, viewport] of [['desktop', DESKTOP], ['phone', PHONE]]) {
+        const ctx = await context(viewport, locale);
+        const page = await ctx.newPage();
+        await page.goto(`${base}/`);
+        assert((await page.locator('html').getAttribute('lang')) === (lang === 'en' ? 'en' : 'zh-HK'), `portal in ${lang}`);
+        assert(await page.locator('#weather-h').count() === 1, 'the weather on the home page');
+        await accessible(page, `portal home (${lang}, ${size})`);
+        await shot(page, `portal-home-${size}-${lang}`);
+        const [question, expected] = ask[lang];
+        await page.locator('#q').fill(question);
+        await page.locator('.searchbox button').click();
+        await page.waitForURL(/\/services\?q=/);
+        const top = await page.locator('.cards .card h3 a').evaluateAll((as) => as.slice(0, 3).map((a) => a.getAttribute('href')));
+        assert(top.includes(`/services/${expected}`), `${question}: ${expected} in the top 3 of ${top}`);
+        await accessible(page, `search results (${lang}, ${size})`);
+        await shot(page, `portal-search-${size}-${lang}`);
+        await page.locator(`.cards a[href="/services/${expected}"]`).click();
+        await page.locator('#go').waitFor();
+        await accessible(page, `service page (${lang}, ${size})`);
+        await shot(page, `portal-service-${size}-${lang}`);
+        await page.goto(`${base}/`);
+        await page.locator('a[href="/topics/theme/education"]').click();
+        await page.locator('.cards .card').first().waitFor();
+        assert(await page.locator('.cards .card').count() >= 3, 'the education cluster lists services');
+        await accessible(page, `education cluster (${lang}, ${size})`);
+        await shot(page, `portal-theme-${size}-${lang}`);
+        await ctx.close();
+      }
+    }
+    // Large text, keyboard only: the search box is reachable and works with Enter.
+    const ctx = await context(PHONE);
+    const page = await ctx.newPage();
+    await page.goto(`${base}/?text=large`);
+    await page.locator('body.large').waitFor();
+    await shot(page, 'portal-home-phone-en-large');
+    for (let i = 0; i < 12 && !(await page.evaluate(() => document.activeElement && document.activeElement.id === 'q')); i += 1) {
+      await page.keyboard.press('Tab');
+    }
+    await page.keyboard.type('ID card');
+    await page.keyboard.press('Enter');
+    await page.waitForURL(/\/services\?q=ID/);
+    assert(await page.locator('.cards .card').count() > 0, 'keyboard search found services');
+    await ctx.close();
+  });
+
+  await test('portal: a signed-in resident keeps favourites and enters a service with one tap', async () => {
+    const ctx = await context(DESKTOP);
+    const page = await ctx.newPage();
+    await page.goto(`${base}/account`);
+    await page.locator('#qr-payload').waitFor();
+    await answerInApp(page, home);
+    await page.locator('#resident-name').waitFor({ timeout: 15_000 });
+    // The application signed in the digital signing test is listed, with its hash.
+    await page.goto(`${base}/account/signatures`);
+    assert(await page.getByText('International Driving Permit').count() > 0, 'the signed application is listed');
+    assert(await page.locator('code.digest').count() > 0, 'with its SHA-256');
+    await accessible(page, 'signatures page');
+    await shot(page, 'account-signatures-desktop-en');
+    await page.setViewportSize(PHONE);
+    await shot(page, 'account-signatures-phone-en');
+    await page.setViewportSize(DESKTOP);
+    await page.goto(`${base}/`);
+    await page.locator('#no-favourites').waitFor();
+    await page.goto(`${base}/services/td-international-driving-permit`);
+    await page.locator('#favourite').click();
+    await page.waitForURL(/\/services\/td-international-driving-permit$/);
+    await page.goto(`${base}/`);
+    assert(await page.locator('#fav-h ~ .cards a[href="/services/td-international-driving-permit"]').count() === 1, 'the favourite is on the home page');
+    assert(await page.locator('#notes-h').count() === 1, 'notifications on the home page');
+    await accessible(page, 'portal home, signed in');
+    await shot(page, 'portal-home-signed-in-desktop-en');
+    await page.locator('#fav-h ~ .cards a[href="/services/td-international-driving-permit"]').click();
+    await page.locator('#go').click();
+    // Signed in already, consent given in the first journey: straight into the service.
+    await page.locator('#application-form').waitFor({ timeout: 15_000 });
+    assert((await page.locator('#applicant-name').inputValue()) === name, 'one tap: in the service, form filled');
+    await ctx.close();
+  });
+
+  // ---- public information (/public): the demo's bundled samples, both languages, phone and desktop ----
+  await test('public information: weather, warnings, traffic, food alerts and press releases, both languages', async () => {
+    for (const [lang, locale] of [['en', 'en-GB'], ['zh', 'zh-HK']]) {
+      for (const [width, viewport] of [['phone', PHONE], ['desktop', DESKTOP]]) {
+        const ctx = await context(viewport, locale);
+        const page = await ctx.newPage();
+        // The demo's fetchers store the samples just after start: wait for the last section.
+        let ready = false;
+        for (let i = 0; i < 50 && !ready; i++) {
+          await page.goto(`${base}/public`);
+          ready = await page.locator('#press-releases .news-list').count() === 1
+            && await page.locator('#weather-now .temperature').count() === 1;
+          if (!ready) await page.waitForTimeout(200);
+        }
+        assert(ready, `public information (${lang}) shows every feed`);
+        const html = await page.content();
+        assert(await page.locator('#sample-data').count() === 1, 'the page says it shows sample data');
+        assert(html.includes(lang === 'en' ? 'Public information' : '公共資訊'), `the title in ${lang}`);
+        assert(await page.locator('#warnings.in-force li').count() >= 1, 'warnings in force, prominent');
+        assert(await page.locator('#nine-day .day').count() === 9, 'nine days');
+        assert(await page.locator('.as-of .data-time').count() >= 7, 'every section has the time of its data');
+        await accessible(page, `public information (${lang}, ${width})`);
+        await shot(page, `public-info-${width}-${lang}`);
+        await ctx.close();
+      }
+    }
+  });
+  // ---- the catalogue's admin pages (issue 8): an editor created by the operator enrols a passkey, ----
+  // ---- signs in, edits a service, and the portal's search finds the new name at once; removal;     ----
+  // ---- axe-core on every state; screenshots at both widths in both languages                        ----
+  await test('catalogue admin: an editor enrols a passkey, edits and removes services, the portal follows at once', async () => {
+    const operator = readFileSync(join(dir, 'data', 'admin.token'), 'utf8').trim();
+    const made = await fetch(`${base}/admin/v1/staff`, {
+      method: 'POST', headers: { authorization: `Bearer ${operator}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ display_name: 'Editor Chan', role: 'editor' }),
+    });
+    assert(made.status === 201, `the operator creates an editor: ${made.status}`);
+    const editor = await made.json();
+    const ctx = await context(DESKTOP);
+    const page = await ctx.newPage();
+    const cdp = await ctx.newCDPSession(page);
+    await cdp.send('WebAuthn.enable');
+    const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+      options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true,
+        hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+    });
+    const listed = () => page.locator('.admin-service').first().waitFor({ timeout: 15_000 });
+    const search = async (q) => {
+      const p = await ctx.newPage();
+      await p.goto(`${base}/services?q=${encodeURIComponent(q)}`);
+      const ids = await p.locator('.card h3 a').evaluateAll((as) => as.map((a) => a.getAttribute('href')));
+      await p.close();
+      return ids;
+    };
+    await page.goto(`${base}/admin/catalogue?lang=en`);
+    await page.locator('#staff-signin').waitFor();
+    await page.locator('#first-time summary').click();
+    await accessible(page, 'catalogue admin: sign in (en)');
+    await shot(page, 'admin-signin-desktop-en');
+    // Enrol with the operator's code: the passkey is made and the editor is signed in.
+    await page.fill('#enrol-id', editor.id);
+    await page.fill('#enrol-code', editor.enrolment_code);
+    await page.locator('#staff-enrol').click();
+    await listed();
+    assert(await page.locator('.admin-service').count() >= 100, 'every service is listed');
+    assert((await page.locator('#staff-who').textContent()).includes('editor'), 'the role is shown');
+    // Sign out, then in again with the passkey alone.
+    await page.locator('#sign-out').click();
+    await page.locator('#staff-signin').click();
+    await listed();
+    await page.fill('#filter', 'rates concession');
+    assert(await page.locator('li[data-id="rvd-rates-concession"]').count() === 1, 'the filter finds the service');
+    assert(await page.locator('.admin-service').count() < 10, 'the filter leaves few');
+    assert((await page.locator('#filter-count').textContent()).includes('of'), 'the count is said');
+    await accessible(page, 'catalogue admin: list (en)');
+    await shot(page, 'admin-list-desktop-en');
+    // Edit: every field is there, both languages side by side.
+    await page.locator('li[data-id="rvd-rates-concession"] button.edit').click();
+    await page.locator('#form-view').waitFor();
+    assert((await page.inputValue('#f-name-zh')) === '申請差餉寬減', 'the Chinese name is in the form');
+    assert(await page.locator('#f-id').getAttribute('readonly') !== null, 'the id cannot be changed');
+    assert(await page.locator('input[name="themes"]:checked').count() === 2, 'its themes are ticked');
+    await accessible(page, 'catalogue admin: edit form (en)');
+    await shot(page, 'admin-edit-desktop-en');
+    // A refused edit names the field, next to it, and keeps what was typed.
+    await page.fill('#f-name-en', 'Kangaroo rates rebate');
+    await page.fill('#f-url', 'javascript:alert(1)');
+    await page.locator('#save-service').click();
+    await page.locator('#err-url').waitFor({ timeout: 15_000 });
+    assert((await page.locator('#err-url').textContent()).includes('https'), 'the error says what is wrong');
+    assert((await page.locator('#form-error').textContent()).includes('URL'), 'the summary names the field');
+    assert(await page.locator('#f-url').getAttribute('aria-invalid') === 'true', 'the field is marked');
+    assert((await page.inputValue('#f-name-en')) === 'Kangaroo rates rebate', 'what was typed stays');
+    await accessible(page, 'catalogue admin: refused edit (en)');
+    await shot(page, 'admin-edit-error-desktop-en');
+    // Corrected and saved: a clear message, and the portal's search finds the new name at once.
+    await page.fill('#f-url', 'https://www.rvd.gov.hk/');
+    await page.locator('#save-service').click();
+    await page.locator('#status-link').waitFor({ timeout: 15_000 });
+    assert((await page.locator('#status').textContent()).includes('Saved “Kangaroo rates rebate”'), 'saved message');
+    assert((await search('kangaroo'))[0] === '/services/rvd-rates-concession', 'the portal finds the new name');
+    assert((await page.locator('li[data-id="rvd-rates-concession"] h3').textContent()) === 'Kangaroo rates rebate',
+      'the list shows the service as saved');
+    await accessible(page, 'catalogue admin: saved (en)');
+    await shot(page, 'admin-saved-desktop-en');
+    // Remove, after a confirmation (cancel first).
+    await page.fill('#filter', 'r23b');
+    await page.locator('li[data-id="rvd-objection-deletion-r23b"] button.remove').click();
+    await page.locator('#remove-dialog[open]').waitFor();
+    await accessible(page, 'catalogue admin: remove confirmation');
+    await shot(page, 'admin-remove-desktop-en');
+    await page.locator('#remove-cancel').click();
+    assert(await page.locator('li[data-id="rvd-objection-deletion-r23b"]').count() === 1, 'cancel keeps it');
+    await page.locator('li[data-id="rvd-objection-deletion-r23b"] button.remove').click();
+    await page.locator('#remove-confirm').click();
+    await page.locator('li[data-id="rvd-objection-deletion-r23b"]').waitFor({ state: 'detached', timeout: 15_000 });
+    assert((await page.locator('#status').textContent()).includes('Removed'), 'removal message');
+    assert(!(await search('e-R23B')).includes('/services/rvd-objection-deletion-r23b'), 'gone from the portal');
+    // Add a service: refused without a Chinese name (named), then added and searchable.
+    await page.locator('#add-service').click();
+    await page.locator('#form-view').waitFor();
+    await page.fill('#f-id', 'zz-wallaby-parking');
+    for (const [f, en, zh] of [['name', 'Wallaby parking permit', ''], ['department', 'Transport Department', '運輸署'],
+      ['description', 'Apply for a permit to park a wallaby.', '申請小袋鼠泊車許可證。'],
+      ['audience', 'Wallaby owners', '小袋鼠主人'], ['fees', 'Free', '免費']]) {
+      await page.fill(`#f-${f}-en`, en);
+      await page.fill(`#f-${f}-zh`, zh);
+    }
+    await page.fill('#f-url', 'https://www.td.gov.hk/');
+    await page.locator('input[name="themes"][value="transport"]').check();
+    await page.locator('#save-service').click();
+    await page.locator('#err-name').waitFor({ timeout: 15_000 });
+    assert((await page.locator('#err-name').textContent()).includes('Chinese'), 'the missing Chinese name is named');
+    await page.fill('#f-name-zh', '小袋鼠泊車許可證');
+    await page.locator('#save-service').click();
+    await page.locator('#status-link').waitFor({ timeout: 15_000 });
+    assert((await page.locator('#status').textContent()).includes('Added'), 'added message');
+    assert((await search('wallaby'))[0] === '/services/zz-wallaby-parking', 'the portal finds the new service');
+    // Both languages at both widths; the session stays through the language switch.
+    for (const [lang, q] of [['zh-HK', '差餉'], ['en', 'rates']]) {
+      for (const [size, viewport] of [['desktop', DESKTOP], ['phone', PHONE]]) {
+        await page.setViewportSize(viewport);
+        await page.goto(`${base}/admin/catalogue?lang=${lang}`);
+        await listed();
+        const l = lang === 'en' ? 'en' : 'zh';
+        assert((await page.locator('h1').textContent()).includes(l === 'en' ? 'Service catalogue' : '服務目錄'), `title in ${l}`);
+        await page.fill('#filter', q);
+        await accessible(page, `catalogue admin: list (${l}, ${size})`);
+        await shot(page, `admin-list-${size}-${l}`);
+        await page.locator('li[data-id="rvd-rates-concession"] button.edit').click();
+        await page.locator('#form-view').waitFor();
+        await accessible(page, `catalogue admin: edit form (${l}, ${size})`);
+        await shot(page, `admin-edit-${size}-${l}`);
+      }
+    }
+    await page.locator('#sign-out').click();
+    await page.locator('#first-time summary').click();
+    await accessible(page, 'catalogue admin: sign in (en, phone)');
+    await shot(page, 'admin-signin-phone-en');
+    await page.goto(`${base}/admin/catalogue?lang=zh-HK`);
+    await page.locator('#staff-signin').waitFor();
+    await accessible(page, 'catalogue admin: sign in (zh, phone)');
+    await shot(page, 'admin-signin-phone-zh');
+    await cdp.send('WebAuthn.removeVirtualAuthenticator', { authenticatorId });
+    await ctx.close();
+  });
+  // ---- end of the catalogue's admin pages ----
 } catch (e) {
   results.push({ name: 'setup', ok: false, error: e });
   console.log(`FAIL setup: ${e.stack || e}`);

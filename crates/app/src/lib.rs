@@ -485,6 +485,53 @@ impl App {
         .await
     }
 
+    /// Notifications, newest first (only unread ones if asked), with the unread count.
+    pub async fn notifications(&self, unread_only: bool) -> Result<serde_json::Value> {
+        let path = if unread_only {
+            "/app/v1/notifications?unread=1"
+        } else {
+            "/app/v1/notifications"
+        };
+        self.json(reqwest::Method::GET, path, None).await
+    }
+
+    /// Mark a notification read; returns it.
+    pub async fn mark_notification_read(&self, id: &str) -> Result<serde_json::Value> {
+        self.json(
+            reqwest::Method::POST,
+            &format!("/app/v1/notifications/{id}/read"),
+            Some(&serde_json::json!({})),
+        )
+        .await
+    }
+
+    /// Mark every notification read.
+    pub async fn mark_all_notifications_read(&self) -> Result<serde_json::Value> {
+        self.json(
+            reqwest::Method::POST,
+            "/app/v1/notifications/read-all",
+            Some(&serde_json::json!({})),
+        )
+        .await
+    }
+
+    /// The services you use and whether each may notify you.
+    pub async fn notification_settings(&self) -> Result<serde_json::Value> {
+        self.json(reqwest::Method::GET, "/app/v1/notification-settings", None)
+            .await
+    }
+
+    /// Let a service notify you, or stop it.
+    pub async fn set_notifications(&self, client_id: &str, on: bool) -> Result<serde_json::Value> {
+        let choice = if on { "on" } else { "off" };
+        self.json(
+            reqwest::Method::POST,
+            &format!("/app/v1/notification-settings/{client_id}/{choice}"),
+            Some(&serde_json::json!({})),
+        )
+        .await
+    }
+
     /// The resident's record.
     pub async fn me(&self) -> Result<ResidentView> {
         self.json(reqwest::Method::GET, "/app/v1/me", None).await

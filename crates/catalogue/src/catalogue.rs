@@ -7,7 +7,9 @@
 //!
 //! - `id`: lowercase ASCII letters, digits and single hyphens, unique in the catalogue;
 //! - every text in both languages, not blank; the Chinese text must contain Chinese characters;
-//! - `url`: an absolute `https` address with a host;
+//! - `url`: an absolute `https` address with a public host name (or `http` on `localhost` /
+//!   `127.0.0.1`, for a service running beside the platform, like the sandbox's demo service);
+//! - `client_id`: optional; the service's OpenID Connect client on the platform (one-tap entry);
 //! - `themes`, `life_events`, `age_groups`: known slugs (see [`Theme`], [`LifeEvent`],
 //!   [`AgeGroup`]); a service needs at least one theme or life event, and one age group;
 //! - `requirements.level`: `none`, `basic` or `plus`;
@@ -206,10 +208,13 @@ fn check_text(id: &str, field: &'static str, text: &Bilingual) -> Result<()> {
 fn check_url(id: &str, address: &str) -> Result<()> {
     let parsed = url::Url::parse(address)
         .map_err(|e| invalid(id, "url", format!("not a valid address ({e}): {address:?}")))?;
-    if parsed.scheme() != "https" {
+    let loopback = matches!(parsed.host_str(), Some("localhost" | "127.0.0.1"));
+    if parsed.scheme() != "https" && !(loopback && parsed.scheme() == "http") {
         return Err(invalid(id, "url", format!("must be https: {address:?}")));
     }
     match parsed.host_str() {
+        // A service on this machine (the sandbox's demo service) may be plain http.
+        _ if loopback => Ok(()),
         Some(host) if host.contains('.') => Ok(()),
         _ => Err(invalid(
             id,
@@ -300,6 +305,7 @@ struct RawService {
     popularity: Option<u32>,
     #[serde(default)]
     keywords: Keywords,
+    client_id: Option<String>,
 }
 
 fn slugs<T>(
@@ -382,6 +388,7 @@ impl RawService {
                 .popularity
                 .ok_or_else(|| invalid(&id, "popularity", "missing"))?,
             keywords: self.keywords,
+            client_id: self.client_id.filter(|c| !c.trim().is_empty()),
             id,
         })
     }

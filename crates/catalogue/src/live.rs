@@ -54,6 +54,12 @@ impl LiveIndex {
         *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(index);
     }
 
+    /// Replaces the whole index with one the caller built (say, off the async runtime).
+    pub fn replace_index(&self, index: Index) {
+        let _edit = self.edits.lock().unwrap_or_else(PoisonError::into_inner);
+        self.swap(index);
+    }
+
     /// Replaces the whole catalogue, keeping the synonyms.
     pub fn replace_catalogue(&self, catalogue: &Catalogue) -> Result<()> {
         let _edit = self.edits.lock().unwrap_or_else(PoisonError::into_inner);

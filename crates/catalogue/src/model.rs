@@ -231,6 +231,10 @@ pub struct Service {
     pub popularity: u32,
     /// Other names residents use for it.
     pub keywords: Keywords,
+    /// The service's OpenID Connect client on this platform, when it is one: the portal then
+    /// offers one-tap entry (third-party-initiated login at the client's `initiate_login_uri`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
 }
 
 /// The highest popularity a service can have.

@@ -200,9 +200,16 @@ fn errors_name_the_service_and_the_field() {
         "not a valid address",
     );
     expect_invalid(
-        &[("https://www.gov.hk/", "https://localhost/")],
+        &[("https://www.gov.hk/", "https://intranet/")],
         "url",
         "host",
+    );
+    // A service on this machine (the sandbox's demo service) may be plain http on loopback,
+    // and only there.
+    expect_invalid(
+        &[("https://www.gov.hk/", "http://www.gov.hk/")],
+        "url",
+        "https",
     );
     expect_invalid(
         &[(r#"level = "basic""#, r#"level = "gold""#)],

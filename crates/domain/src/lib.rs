@@ -14,8 +14,11 @@ pub mod guard;
 pub mod identity;
 pub mod keys;
 pub mod metrics;
+pub mod notify;
 pub mod oidc;
 pub mod platform;
+pub mod portal;
+pub mod publicinfo;
 pub mod signing;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

@@ -82,6 +82,12 @@ pub struct Platform {
     pub exchange: Arc<crate::exchange::Gateway>,
     /// Digital signing settings.
     pub signing: Arc<crate::signing::SigningPolicy>,
+    /// The certificate authority's per-process caches (the loaded authority, OCSP answers).
+    pub pki: Arc<crate::signing::cache::PkiCache>,
+    /// The portal's catalogue and its search index.
+    pub portal: Arc<crate::portal::Portal>,
+    /// Notification limits and retention.
+    pub notify: Arc<crate::notify::NotifyPolicy>,
 }
 
 impl std::fmt::Debug for Platform {
@@ -127,6 +133,9 @@ impl Platform {
             ))),
             exchange: Arc::new(crate::exchange::Gateway::default()),
             signing: Arc::new(crate::signing::SigningPolicy::default()),
+            pki: Arc::new(crate::signing::cache::PkiCache::default()),
+            portal: Arc::new(crate::portal::Portal::default()),
+            notify: Arc::new(crate::notify::NotifyPolicy::default()),
         })
     }
 
@@ -157,6 +166,12 @@ impl Platform {
     /// The same platform with other signing settings.
     pub fn with_signing_policy(mut self, policy: crate::signing::SigningPolicy) -> Self {
         self.signing = Arc::new(policy);
+        self
+    }
+
+    /// The same platform with other notification limits and retention.
+    pub fn with_notify_policy(mut self, policy: crate::notify::NotifyPolicy) -> Self {
+        self.notify = Arc::new(policy);
         self
     }
 

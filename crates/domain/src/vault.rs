@@ -27,6 +27,7 @@ pub const SEALED_COLUMNS: &[(&str, &str, &[&str])] = &[
     ("staff", "id", &["display_name"]),
     ("settings", "name", &["value"]),
     ("sign_requests", "id", &["document", "result"]),
+    ("notifications", "id", &["content"]),
 ];
 
 /// Settings rows whose value is sealed start with this prefix.

@@ -8,10 +8,11 @@
 //!
 //! `--mode exchange` and `--mode provider` drive the data exchange gateway and the sandbox data
 //! provider alone (see `exchange.rs`); `--mode sign`, `ocsp`, `tsa` and `issue` digital signing
-//! (see `signing.rs`).
+//! (see `signing.rs`); `--mode portal` the portal's search page (see `portal.rs`).
 mod analyse;
 mod drive;
 mod exchange;
+mod portal;
 mod rp;
 mod signing;
 mod stats;
@@ -70,6 +71,8 @@ pub(crate) enum Mode {
     Tsa,
     /// Signing certificates issued through the app API (`POST /app/v1/signing/certificate`).
     Issue,
+    /// The portal's search page (`GET /services?q=...`) over the 30 everyday questions.
+    Portal,
 }
 
 #[derive(Subcommand)]
@@ -346,7 +349,8 @@ async fn worker(
             | Mode::Sign
             | Mode::Ocsp
             | Mode::Tsa
-            | Mode::Issue => {
+            | Mode::Issue
+            | Mode::Portal => {
                 tokio::time::timeout_at(plan.hard_end.into(), login(&t, i, phone, &mut steps))
                     .await
                     .map(|r| r.map(|_| ()))
@@ -401,6 +405,9 @@ async fn run(a: RunArgs) -> Result<Report> {
     }
     if matches!(a.mode, Mode::Sign | Mode::Ocsp | Mode::Tsa | Mode::Issue) {
         return signing::run(a).await;
+    }
+    if a.mode == Mode::Portal {
+        return portal::run(a).await;
     }
     for u in &a.also_url {
         rp::check_loopback(u)?;

@@ -6,3 +6,4 @@ pub mod app;
 pub mod exchange;
 pub mod profile;
 pub mod registry;
+pub mod time;

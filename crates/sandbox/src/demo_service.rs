@@ -284,9 +284,20 @@ async fn start(headers: HeaderMap) -> Response {
 struct LoginQuery {
     #[serde(default)]
     more: Option<String>,
+    /// Third-party-initiated login (one tap from the portal): the issuer that sent the
+    /// resident here, which must be the platform this service trusts.
+    #[serde(default)]
+    iss: Option<String>,
 }
 
 async fn login(State(s): State<Arc<Demo>>, Query(q): Query<LoginQuery>) -> Response {
+    if q.iss.as_deref().is_some_and(|iss| iss != s.cfg.issuer) {
+        return (
+            axum::http::StatusCode::BAD_REQUEST,
+            "This login was started by an issuer this service does not use.",
+        )
+            .into_response();
+    }
     let (state, nonce, verifier) = (random(), random(), random() + &random());
     let challenge = b64(&iamsmart_crypto::hash::sha256(verifier.as_bytes()));
     {

@@ -117,21 +117,11 @@ pub struct Submitted {
 }
 
 fn today() -> String {
-    let days = std::time::SystemTime::now()
+    let ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() / 86_400)
-        .unwrap_or(0) as i64;
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    iamsmart_proto::time::date(ms)
 }
 
 /// Submit: make the application PDF and ask the applicant to sign it in iAM Smart.
@@ -194,6 +184,9 @@ pub(crate) async fn submit(
         Ok((_, v)) => return failure(z, why(&v)),
         Err(e) => return failure(z, e),
     }
+    // Tell the applicant through iAM Smart (delivered only if they turned on notifications from
+    // this service); the application goes on whatever the answer.
+    let _ = crate::demo_notify::application_received(&s, &sess.sub, &reference).await;
     s.update(&id, |x| x.signing = Some(signing));
     Redirect::to("/signing").into_response()
 }

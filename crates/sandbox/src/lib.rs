@@ -3,9 +3,11 @@
 //! connector would use, including its authentication.
 //!
 //! - [`immd`]: the Immigration Department's registry of residents.
-//! - [`demo_service`]: a demo online service that signs residents in with the platform.
+//! - [`demo_service`]: a demo online service that signs residents in with the platform (and
+//!   notifies them through it once an application is submitted).
 //! - [`providers`]: four departments' data for the Consented Data Exchange Gateway.
 mod demo_licence;
+mod demo_notify;
 pub mod demo_service;
 pub mod demo_sign;
 pub mod immd;

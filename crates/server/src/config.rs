@@ -45,8 +45,12 @@ pub struct Config {
     pub oidc: OidcConfig,
     /// Digital signing.
     pub signing: SigningConfig,
+    /// Personalised notifications.
+    pub notify: NotifyConfig,
     /// `iamsmart demo` only: the demo online service.
     pub demo: DemoConfig,
+    /// Public information feeds (weather, warnings, traffic, food alerts, press releases).
+    pub public_info: crate::public_info::PublicInfoConfig,
 }
 
 /// Digital signing.
@@ -62,6 +66,39 @@ impl Default for SigningConfig {
     fn default() -> Self {
         Self {
             certificate_validity_secs: iamsmart_domain::signing::ca::CERT_VALIDITY_S,
+        }
+    }
+}
+
+/// Personalised notifications from services.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotifyConfig {
+    /// Days a notification is kept; then the workers erase it.
+    pub retention_days: u64,
+    /// Notifications one service may send one resident per window.
+    pub max_per_resident: u32,
+    /// The window of that limit, in minutes.
+    pub window_minutes: u64,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        Self {
+            retention_days: 180,
+            max_per_resident: 10,
+            window_minutes: 24 * 60,
+        }
+    }
+}
+
+impl NotifyConfig {
+    /// The domain's policy.
+    pub fn policy(&self) -> iamsmart_domain::notify::NotifyPolicy {
+        iamsmart_domain::notify::NotifyPolicy {
+            retention_ms: self.retention_days as i64 * 86_400_000,
+            max_per_resident: i64::from(self.max_per_resident),
+            window_ms: self.window_minutes as i64 * 60_000,
         }
     }
 }
@@ -339,7 +376,9 @@ impl Default for Config {
             webauthn: WebauthnConfig::default(),
             oidc: OidcConfig::default(),
             signing: SigningConfig::default(),
+            notify: NotifyConfig::default(),
             demo: DemoConfig::default(),
+            public_info: crate::public_info::PublicInfoConfig::default(),
         }
     }
 }
@@ -647,6 +686,18 @@ impl Config {
         if self.keys.token_max_lifetime_secs == 0 {
             return Err(err("keys.token_max_lifetime_secs", "must be at least 1"));
         }
+        for (key, v) in [
+            ("notify.retention_days", self.notify.retention_days),
+            (
+                "notify.max_per_resident",
+                u64::from(self.notify.max_per_resident),
+            ),
+            ("notify.window_minutes", self.notify.window_minutes),
+        ] {
+            if v == 0 {
+                return Err(err(key, "must be at least 1"));
+            }
+        }
         if self.audit.tree_head_interval_secs == 0 {
             return Err(err("audit.tree_head_interval_secs", "must be at least 1"));
         }
@@ -722,6 +773,9 @@ impl Config {
                 return Err(err(key, "must be at least 1"));
             }
         }
+        self.public_info
+            .validate()
+            .map_err(|(key, message)| err(key, message))?;
         Ok(())
     }
 
@@ -905,6 +959,33 @@ mod tests {
     }
 
     #[test]
+    fn public_information_feeds_are_configured_per_feed() {
+        let c = Config::load(
+            None,
+            &env(&[
+                ("IAMSMART_PUBLIC_INFO__SOURCE", "bundled"),
+                (
+                    "IAMSMART_PUBLIC_INFO__WEATHER__URL_TC",
+                    "http://127.0.0.1:9/rhrread?lang=tc",
+                ),
+                ("IAMSMART_PUBLIC_INFO__TRAFFIC__INTERVAL_SECS", "5"),
+                ("IAMSMART_PUBLIC_INFO__ENABLED", "false"),
+            ]),
+        )
+        .unwrap();
+        let p = &c.public_info;
+        assert!(p.bundled() && !p.enabled);
+        assert_eq!(p.weather.url_tc, "http://127.0.0.1:9/rhrread?lang=tc");
+        assert!(p.weather.url_en.contains("dataType=rhrread&lang=en"));
+        assert_eq!(p.traffic.interval_secs, 5);
+        assert!(Config::default()
+            .public_info
+            .nine_day
+            .url_en
+            .contains("dataType=fnd"));
+    }
+
+    #[test]
     fn unknown_keys_are_rejected_with_their_name() {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("c.toml");
@@ -930,6 +1011,23 @@ mod tests {
         assert_eq!(e.key, "keys.pkcs11.module");
         let e = Config::load(None, &env(&[("IAMSMART_DATABASE_URL", "mysql://x")])).unwrap_err();
         assert_eq!(e.key, "database_url");
+        let e = Config::load(None, &env(&[("IAMSMART_PUBLIC_INFO__SOURCE", "cache")])).unwrap_err();
+        assert_eq!(e.key, "public_info.source");
+        let e = Config::load(
+            None,
+            &env(&[("IAMSMART_PUBLIC_INFO__TRAFFIC__URL", "ftp://x/y.xml")]),
+        )
+        .unwrap_err();
+        assert_eq!(e.key, "public_info.traffic.url");
+        let e = Config::load(
+            None,
+            &env(&[("IAMSMART_PUBLIC_INFO__WEATHER__INTERVAL_SECS", "0")]),
+        )
+        .unwrap_err();
+        assert_eq!(e.key, "public_info.weather.interval_secs");
+        let e =
+            Config::load(None, &env(&[("IAMSMART_PUBLIC_INFO__WEATHER__URL", "x")])).unwrap_err();
+        assert_eq!(e.key, "IAMSMART_PUBLIC_INFO__WEATHER__URL");
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("c.toml");
         std::fs::write(&f, "listen = [").unwrap();

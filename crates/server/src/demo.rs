@@ -21,6 +21,10 @@ pub async fn run(mut cfg: Config) -> anyhow::Result<()> {
         let port = cfg.listen.rsplit(':').next().unwrap_or("8080").to_string();
         cfg.public_url = format!("http://localhost:{port}");
     }
+    // Without network the demo shows the samples compiled in (the page says "sample data").
+    if cfg.public_info.source.is_none() {
+        cfg.public_info.source = Some("bundled".into());
+    }
     crate::check_data_dir(&cfg)?;
     let token_file = cfg.data_dir.join("admin.token");
     if cfg.admin.token.is_none() && cfg.admin.token_file.is_none() {
@@ -93,9 +97,25 @@ pub async fn run(mut cfg: Config) -> anyhow::Result<()> {
     meta.iamsmart_requester_type = Some("government".into());
     meta.token_endpoint_auth_method = "private_key_jwt".into();
     meta.jwks = Some(serde_json::json!({ "keys": [sig_jwk, enc_key.public_jwk()?] }));
+    // One-tap entry from the portal starts its login here (third-party-initiated login).
+    meta.initiate_login_uri = Some(format!("{service_url}/login"));
     let client = iamsmart_domain::oidc::clients::register(&platform, meta, "operator:demo", true)
         .await
         .map_err(|e| anyhow::anyhow!("registering the demo service: {e}"))?;
+    // The portal's entry for the permit points at the sandbox service and its client.
+    let index = platform.portal.index(&platform).await?;
+    if let Some(entry) = index.catalogue().get("td-international-driving-permit") {
+        let mut entry = entry.clone();
+        entry.url = service_url.clone();
+        entry.client_id = Some(client.client_id.clone());
+        entry.features.one_tap_login = true;
+        entry.features.form_filling = true;
+        entry.features.signing = true;
+        platform
+            .portal
+            .upsert(&platform, entry, "operator:demo")
+            .await?;
+    }
     let (tx, rx) = tokio::sync::oneshot::channel();
     let cfg2 = cfg.clone();
     let server = tokio::spawn(async move { crate::serve(&cfg2, platform, Some(tx)).await });
@@ -121,6 +141,14 @@ pub async fn run(mut cfg: Config) -> anyhow::Result<()> {
         println!();
         println!("  START HERE         {service_url}   (Online Application for International Driving Permit)");
         println!("  your account       {base}/account");
+        println!(
+            "  public information {base}/public   ({} data)",
+            if cfg.public_info.bundled() {
+                "sample"
+            } else {
+                "live"
+            }
+        );
         println!();
         println!("  health             {base}/healthz   readiness {base}/readyz");
         println!("  OpenID provider    {base}/.well-known/openid-configuration");

@@ -3,6 +3,7 @@ pub mod clients_cli;
 pub mod config;
 pub mod demo;
 pub mod pki_cli;
+pub mod public_info;
 pub mod sandbox;
 
 use anyhow::{anyhow, Context};
@@ -154,7 +155,8 @@ pub async fn start_platform(cfg: &Config) -> anyhow::Result<Platform> {
         .with_oidc(cfg.oidc_policy())
         .with_signing_policy(iamsmart_domain::signing::SigningPolicy {
             certificate_validity_s: cfg.signing.certificate_validity_secs,
-        });
+        })
+        .with_notify_policy(cfg.notify.policy());
     iamsmart_domain::oidc::clients::ensure_portal(&platform)
         .await
         .map_err(|e| anyhow!("start-up failed: {e}"))?;
@@ -225,6 +227,7 @@ pub async fn serve(
         let _ = tx.send(addr);
     }
     let workers = spawn_workers(cfg, platform.clone());
+    let feeds = public_info::spawn(&cfg.public_info, platform.clone());
     let grace = Duration::from_secs(cfg.http.shutdown_grace_secs);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let server = axum::serve(
@@ -245,6 +248,7 @@ pub async fn serve(
         } => tracing::warn!("grace period over; closing remaining connections"),
     }
     workers.abort();
+    drop(feeds);
     platform.db.close().await;
     Ok(())
 }
@@ -265,8 +269,8 @@ async fn shutdown_signal() {
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
 }
 
-/// Background work: signed tree heads, purging expired single-use values and closed accounts,
-/// and re-wrapping data keys after a KEK rotation.
+/// Background work: signed tree heads, purging expired single-use values, closed accounts and
+/// expired notifications, and re-wrapping data keys after a KEK rotation.
 fn spawn_workers(cfg: &Config, platform: Platform) -> tokio::task::JoinHandle<()> {
     let every = Duration::from_secs(cfg.audit.tree_head_interval_secs);
     tokio::spawn(async move {
@@ -295,6 +299,15 @@ fn spawn_workers(cfg: &Config, platform: Platform) -> tokio::task::JoinHandle<()
             }
             if let Err(e) = iamsmart_domain::exchange::eme::purge(&platform).await {
                 tracing::warn!(error = %e, "could not erase finished e-ME requests");
+            }
+            // Catalogue edits made through another process.
+            if let Err(e) = platform.portal.refresh(&platform).await {
+                tracing::warn!(error = %e, "could not refresh the portal's catalogue");
+            }
+            match iamsmart_domain::notify::inbox::purge(&platform).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(notifications = n, "erased expired notifications"),
+                Err(e) => tracing::warn!(error = %e, "could not erase expired notifications"),
             }
             match platform.keys.all(iamsmart_domain::keys::Purpose::Kek).await {
                 Ok(keks) if keks.iter().filter(|k| k.retire_at.is_none()).count() > 1 => {

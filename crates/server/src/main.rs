@@ -95,7 +95,23 @@ enum CaCommand {
         #[arg(long, env = "IAMSMART_ROOT_PASSPHRASE_FILE")]
         root_passphrase_file: PathBuf,
     },
-    /// Show the authority's certificates (PEM) and status.
+    /// Renew the root CA's CRL (served at /pki/root.crl) with the offline root key: unseal the
+    /// file that `ca init --root-key-out` wrote, check that it is this platform's root, sign a
+    /// CRL numbered one above the current one and store it. Run it before the current one's
+    /// nextUpdate (`ca show` says when, and warns 30 days ahead).
+    RootCrl {
+        /// The sealed root key (the file `ca init --root-key-out` wrote).
+        #[arg(long)]
+        root_key: PathBuf,
+        /// A file holding the root key's passphrase.
+        #[arg(long, env = "IAMSMART_ROOT_PASSPHRASE_FILE")]
+        root_passphrase_file: PathBuf,
+        /// How many days the new CRL stays current (its nextUpdate).
+        #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(u64).range(1..=730))]
+        next_update_days: u64,
+    },
+    /// Show the authority's certificates (PEM) and status: the root CRL's number and
+    /// nextUpdate (a warning on standard error when it is within 30 days or past).
     Show,
 }
 
@@ -391,9 +407,42 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         root_key_out.display()
                     );
                 }
+                CaCommand::RootCrl {
+                    root_key,
+                    root_passphrase_file,
+                    next_update_days,
+                } => {
+                    let pass = std::fs::read_to_string(&root_passphrase_file).map_err(|e| {
+                        anyhow!("cannot read {}: {e}", root_passphrase_file.display())
+                    })?;
+                    let renewed = iamsmart_server::pki_cli::renew_root_crl(
+                        &platform,
+                        &root_key,
+                        pass.trim_end_matches(['\r', '\n']),
+                        next_update_days,
+                    )
+                    .await?;
+                    println!(
+                        "root CRL renewed: number {}, next update {} (served at /pki/root.crl)",
+                        renewed.number,
+                        iamsmart_server::pki_cli::utc(renewed.next_update)
+                    );
+                }
                 CaCommand::Show => {
                     let auth = iamsmart_domain::signing::ca::load(&platform).await?;
                     println!("# {}", iamsmart_server::pki_cli::describe(&auth)?);
+                    match iamsmart_domain::signing::root_crl::status(&platform).await {
+                        Ok(crl) => {
+                            let now = (platform.clock.now_ms() / 1000) as u64;
+                            let (line, warning) =
+                                iamsmart_server::pki_cli::describe_root_crl(&crl, now);
+                            println!("# {line}");
+                            if let Some(w) = warning {
+                                eprintln!("{w}");
+                            }
+                        }
+                        Err(e) => eprintln!("warning: the root CRL cannot be read: {e}"),
+                    }
                     for der in [&auth.root, &auth.issuing, &auth.ocsp, &auth.tsa] {
                         print!("{}", iamsmart_crypto::pki::cert::to_pem(der));
                     }

@@ -1,7 +1,8 @@
-//! `iamsmart ca init` and `iamsmart verify FILE`.
+//! `iamsmart ca init`, `iamsmart ca root-crl`, `iamsmart ca show` and `iamsmart verify FILE`.
 use anyhow::{anyhow, bail, Context};
 use base64::Engine;
-use iamsmart_crypto::device::{DeviceKey, DEFAULT_KDF};
+use iamsmart_crypto::device::{DeviceKey, SealedDeviceKey, DEFAULT_KDF};
+use iamsmart_domain::signing::root_crl::{self, RootCrlStatus};
 use iamsmart_domain::signing::{ca, requests, verify};
 use iamsmart_domain::Platform;
 use std::path::Path;
@@ -77,6 +78,81 @@ pub fn describe(auth: &ca::Authority) -> anyhow::Result<String> {
     ))
 }
 
+/// Renew the root CRL: unseal the root key in `key_file` (as `ca init --root-key-out` wrote it)
+/// with `passphrase`, check that it is this platform's root, and sign and store a new root CRL
+/// current for `days` days. Nothing is changed when any step fails.
+pub async fn renew_root_crl(
+    p: &Platform,
+    key_file: &Path,
+    passphrase: &str,
+    days: u64,
+) -> anyhow::Result<RootCrlStatus> {
+    let bytes =
+        std::fs::read(key_file).with_context(|| format!("cannot read {}", key_file.display()))?;
+    let sealed: SealedDeviceKey = serde_json::from_slice(&bytes).map_err(|_| {
+        anyhow!(
+            "{} is not a sealed root key (the file `iamsmart ca init --root-key-out` wrote)",
+            key_file.display()
+        )
+    })?;
+    let auth = ca::load(p).await?;
+    let root_spki = iamsmart_crypto::pki::cert::parse(&auth.root)?.spki_der;
+    let sealed_spki = iamsmart_crypto::pki::spki_from_jwk(&sealed.public_jwk)
+        .map_err(|e| anyhow!("{}: {e}", key_file.display()))?;
+    if sealed_spki != root_spki {
+        bail!(
+            "{} holds another key, not the root key of this platform ({}): nothing was changed",
+            key_file.display(),
+            describe(&auth)?
+        );
+    }
+    let root = DeviceKey::open(&sealed, passphrase).map_err(|_| {
+        anyhow!(
+            "cannot unseal {}: wrong passphrase, or the file is damaged; nothing was changed",
+            key_file.display()
+        )
+    })?;
+    Ok(root_crl::renew(p, &root, days.saturating_mul(86_400)).await?)
+}
+
+/// Unix seconds as `YYYY-MM-DD hh:mm:ss UTC`.
+pub fn utc(secs: u64) -> String {
+    match iamsmart_crypto::pki::utc_calendar(secs) {
+        Ok((y, mo, d, h, mi, s)) => format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02} UTC"),
+        Err(_) => format!("{secs} (unix time)"),
+    }
+}
+
+/// The root CRL's state for `ca show` at `now` (unix seconds): a line to print, and a warning
+/// when its nextUpdate is within 30 days or past.
+pub fn describe_root_crl(s: &RootCrlStatus, now: u64) -> (String, Option<String>) {
+    let when = if s.next_update >= now {
+        format!("in {} days", (s.next_update - now) / 86_400)
+    } else {
+        format!("{} days ago", (now - s.next_update).div_ceil(86_400))
+    };
+    let line = format!(
+        "root CRL: number {}, {} revoked, this update {}, next update {} ({when})",
+        s.number,
+        s.revoked,
+        utc(s.this_update),
+        utc(s.next_update)
+    );
+    let warning = s.due(now).then(|| {
+        let state = if s.next_update >= now {
+            "is due for renewal"
+        } else {
+            "has EXPIRED: relying parties that check it refuse the whole chain"
+        };
+        format!(
+            "warning: the root CRL {state} (nextUpdate {}, {when}); renew it with the offline \
+             root key: iamsmart ca root-crl --root-key FILE --root-passphrase-file FILE",
+            utc(s.next_update)
+        )
+    });
+    (line, warning)
+}
+
 /// Read a CMS signature given as DER, PEM or base64.
 fn read_cms(bytes: &[u8]) -> anyhow::Result<Vec<u8>> {
     if bytes.first() == Some(&0x30) {
@@ -116,4 +192,35 @@ pub async fn verify_file(
     };
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(report.valid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn crl(next_update: u64) -> RootCrlStatus {
+        RootCrlStatus {
+            number: 7,
+            this_update: 1_700_000_000,
+            next_update,
+            revoked: 0,
+        }
+    }
+
+    #[test]
+    fn ca_show_warns_thirty_days_before_the_root_crl_lapses_and_after() {
+        let now = 1_800_000_000;
+        let (line, warning) = describe_root_crl(&crl(now + 90 * 86_400), now);
+        assert!(
+            line.contains("number 7") && line.contains("in 90 days"),
+            "{line}"
+        );
+        assert!(warning.is_none());
+        let (_, warning) = describe_root_crl(&crl(now + 29 * 86_400), now);
+        assert!(warning.unwrap().contains("due for renewal"));
+        let (line, warning) = describe_root_crl(&crl(now - 86_400), now);
+        assert!(line.contains("1 days ago"), "{line}");
+        assert!(warning.unwrap().contains("EXPIRED"));
+        assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
+    }
 }

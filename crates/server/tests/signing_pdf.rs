@@ -1,7 +1,9 @@
 //! PDF signing end to end, judged by independent tools: two residents sign the demo service's
 //! application one after the other; poppler's `pdfsig` and pyHanko report both signatures
 //! valid against the platform's root, and report a changed document; our verifier agrees; bad
-//! PDFs are refused with nothing signed. The tools come from `scripts/pades-tools` (run by
+//! PDFs are refused with nothing signed. After a revocation, pdfsig and pyHanko (both asking the
+//! OCSP responder) say revoked; after expiry pdfsig says expired, while pyHanko, validating at the
+//! signature timestamp's time with the PDF's own validation data, and ours judge it signed in time. The tools come from `scripts/pades-tools` (run by
 //! `scripts/test`); without them this test says what is missing and fails.
 mod common;
 use base64::engine::general_purpose::STANDARD;
@@ -302,4 +304,103 @@ async fn two_residents_sign_a_pdf_and_pdfsig_and_pyhanko_judge_both_valid() {
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let report: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(report["signatures"][0]["integrity"], false, "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pdfsig_and_pyhanko_report_a_revoked_and_an_expired_certificate() {
+    const VALIDITY_SECS: u64 = 20;
+    let site = Site::new().await;
+    let srv = site
+        .serve(&[(
+            "IAMSMART_SIGNING__CERTIFICATE_VALIDITY_SECS",
+            &VALIDITY_SECS.to_string(),
+        )])
+        .await;
+    ca_init(&site, &srv);
+    let root_der = download(&srv, "/pki/root.cer").await;
+    let tools = Tools::new(site.dir.path(), &root_der);
+    let (revoked_r, revoked_home) = resident_with_app(&site, "plus").await;
+    let (_, expiring_home) = resident_with_app(&site, "plus").await;
+    let issued = std::time::Instant::now();
+    for h in [&revoked_home, &expiring_home] {
+        point_app(h, &srv.base);
+        ok_json(&app(h, &["signing-cert"]));
+    }
+    let svc = Rp::register(&site, &srv, "fapi2", &[]);
+    let (sub1, _) = login_with(&svc, &revoked_home, &[]).await;
+    let (sub2, _) = login_with(&svc, &expiring_home, &[]).await;
+    let token = svc.client_token("sign").await;
+    let application = iamsmart_sandbox::demo_sign::application_pdf(
+        "IDP-TEST0002",
+        "CHAN, Tai Man",
+        "DL1234567",
+        "2026-11-24",
+    );
+    let to_revoke = sign_pdf(&svc, &token, &revoked_home, &sub1, &application).await;
+    let to_expire = sign_pdf(&svc, &token, &expiring_home, &sub2, &application).await;
+    for pdf in [&to_revoke, &to_expire] {
+        let blocks = tools.pdfsig(pdf);
+        assert!(
+            blocks[0].contains("Certificate is Trusted"),
+            "{}",
+            blocks[0]
+        );
+        let (ok, out) = tools.pyhanko(pdf, &[]);
+        assert!(ok && out.contains("The signature is judged VALID"), "{out}");
+    }
+
+    // The first resident revokes the phone (a second later: timestamps count whole seconds).
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let device = revoked_r["device_id"].as_str().unwrap().to_string();
+    let o = app(&revoked_home, &["revoke", &device]);
+    assert!(o.status.success(), "{}", text(&o));
+    // pdfsig asks the OCSP responder named in the certificate and says revoked.
+    let blocks = tools.pdfsig(&to_revoke);
+    assert!(blocks[0].contains("Signature is Valid"), "{}", blocks[0]);
+    assert!(
+        blocks[0].contains("Certificate has been Revoked"),
+        "{}",
+        blocks[0]
+    );
+    // pyHanko checks revocation online too, and no longer judges the signature valid.
+    let (ok, out) = tools.pyhanko(&to_revoke, &[]);
+    assert!(!ok, "{out}");
+    assert!(out.to_lowercase().contains("revoked"), "{out}");
+    // Ours: the signature was made before the revocation (the timestamp proves when).
+    let report = ok_json(&site.run(
+        &[
+            "verify",
+            tools.write("revoked.pdf", &to_revoke).to_str().unwrap(),
+        ],
+        &[],
+    ));
+    assert_eq!(report["valid"], true, "{report}");
+    assert!(
+        report["signatures"][0]["revoked_at"].as_u64().is_some(),
+        "{report}"
+    );
+
+    // The second resident's certificate expires.
+    let wait = std::time::Duration::from_secs(VALIDITY_SECS + 2).saturating_sub(issued.elapsed());
+    tokio::time::sleep(wait).await;
+    let blocks = tools.pdfsig(&to_expire);
+    assert!(blocks[0].contains("Signature is Valid"), "{}", blocks[0]);
+    assert!(
+        blocks[0].contains("Certificate has Expired"),
+        "{}",
+        blocks[0]
+    );
+    // pyHanko validates the certificate at the time the signature timestamp proves, with the
+    // validation data in the PDF (PAdES B-LT): signed in time, still valid. So does ours.
+    let (ok, out) = tools.pyhanko(&to_expire, &[]);
+    assert!(ok && out.contains("The signature is judged VALID"), "{out}");
+    assert!(out.contains("Signature timestamp token"), "{out}");
+    let report = ok_json(&site.run(
+        &[
+            "verify",
+            tools.write("expired.pdf", &to_expire).to_str().unwrap(),
+        ],
+        &[],
+    ));
+    assert_eq!(report["valid"], true, "signed in time: {report}");
 }

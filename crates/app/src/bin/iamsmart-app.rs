@@ -151,6 +151,33 @@ enum Command {
     /// Get a signing certificate (iAM Smart+; done after an upgrade too): a new signing key,
     /// separate from the device key; replaces the previous certificate.
     SigningCert,
+    /// Notifications from services, newest first; or mark them read.
+    Notifications {
+        /// Only unread ones.
+        #[arg(long)]
+        unread: bool,
+        /// Mark this notification read (and show it).
+        #[arg(long, value_name = "ID", conflicts_with = "all")]
+        mark_read: Option<String>,
+        /// Mark every notification read.
+        #[arg(long)]
+        all: bool,
+        /// Show the Traditional Chinese text where the service gave one.
+        #[arg(long)]
+        zh: bool,
+        /// Print JSON instead.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The services you use and whether each may send you notifications; turn one on or off.
+    NotificationSettings {
+        /// Let this service (client id) notify you.
+        #[arg(long, value_name = "CLIENT_ID", conflicts_with = "off")]
+        on: Option<String>,
+        /// Stop this service (client id) notifying you.
+        #[arg(long, value_name = "CLIENT_ID")]
+        off: Option<String>,
+    },
     /// Upgrade to iAM Smart+ with a fresh selfie.
     Upgrade {
         /// Image file of your face.
@@ -183,6 +210,36 @@ fn confirm(question: &str) -> bool {
 fn print(v: &impl serde::Serialize) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(v)?);
     Ok(())
+}
+
+/// A notification's text in the language asked for, or the other one.
+fn pick(v: &serde_json::Value, zh: bool) -> &str {
+    let (a, b) = if zh { ("zh", "en") } else { ("en", "zh") };
+    v[a].as_str().or(v[b].as_str()).unwrap_or_default()
+}
+
+/// Unix ms as Hong Kong time (UTC+8), YYYY-MM-DD HH:MM.
+fn hk_time(ms: i64) -> String {
+    iamsmart_proto::time::hk_date_time(ms)
+}
+
+/// One notification, for people to read.
+fn print_notification(n: &serde_json::Value, zh: bool) {
+    let unread = n["read_at"].is_null();
+    println!(
+        "{} {}  {}",
+        if unread { "[unread]" } else { "[read]  " },
+        hk_time(n["created_at"].as_i64().unwrap_or_default()),
+        n["service"].as_str().unwrap_or_default()
+    );
+    println!("  {}", pick(&n["title"], zh));
+    for line in pick(&n["body"], zh).lines() {
+        println!("    {line}");
+    }
+    if let Some(l) = n["link"].as_str() {
+        println!("  link: {l}");
+    }
+    println!("  id: {}", n["id"].as_str().unwrap_or_default());
 }
 
 fn read_file(p: &PathBuf, what: &str) -> anyhow::Result<Vec<u8>> {
@@ -352,6 +409,65 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         anyhow::bail!("not closed");
                     }
                     print(&app.close().await?)?;
+                }
+                Command::Notifications {
+                    unread,
+                    mark_read,
+                    all,
+                    zh,
+                    json,
+                } => {
+                    if let Some(id) = mark_read {
+                        let n = app.mark_notification_read(id).await?;
+                        if *json {
+                            print(&n)?;
+                        } else {
+                            print_notification(&n, *zh);
+                        }
+                        return Ok(());
+                    }
+                    if *all {
+                        let v = app.mark_all_notifications_read().await?;
+                        if *json {
+                            print(&v)?;
+                        } else {
+                            println!(
+                                "{} notifications marked read",
+                                v["marked_read"].as_i64().unwrap_or_default()
+                            );
+                        }
+                        return Ok(());
+                    }
+                    let v = app.notifications(*unread).await?;
+                    if *json {
+                        print(&v)?;
+                        return Ok(());
+                    }
+                    let list = v["notifications"].as_array().cloned().unwrap_or_default();
+                    println!(
+                        "{} notifications shown, {} unread",
+                        list.len(),
+                        v["unread"].as_i64().unwrap_or_default()
+                    );
+                    for n in &list {
+                        println!();
+                        print_notification(n, *zh);
+                    }
+                }
+                Command::NotificationSettings { on, off } => {
+                    let v = match (on, off) {
+                        (Some(c), _) => app.set_notifications(c, true).await?,
+                        (_, Some(c)) => app.set_notifications(c, false).await?,
+                        _ => app.notification_settings().await?,
+                    };
+                    for s in v.as_array().cloned().unwrap_or_default() {
+                        println!(
+                            "{}  {}  ({})",
+                            if s["enabled"] == true { "on " } else { "off" },
+                            s["service"].as_str().unwrap_or_default(),
+                            s["client_id"].as_str().unwrap_or_default()
+                        );
+                    }
                 }
                 Command::SigningCert => print(&app.enrol_signing(&pin).await?)?,
                 Command::Upgrade { selfie } => {

@@ -36,6 +36,21 @@ pub mod tsp;
 
 use asn1::bad;
 
+/// Unix seconds as a UTC calendar date and time: (year, month, day, hour, minute, second), for
+/// showing a certificate's or CRL's times to people and in HTTP dates.
+pub fn utc_calendar(secs: u64) -> Result<(u16, u8, u8, u8, u8, u8), CryptoError> {
+    let dt = der::DateTime::from_unix_duration(std::time::Duration::from_secs(secs))
+        .map_err(|e| bad("time", e.to_string()))?;
+    Ok((
+        dt.year(),
+        dt.month(),
+        dt.day(),
+        dt.hour(),
+        dt.minutes(),
+        dt.seconds(),
+    ))
+}
+
 /// A signing key for certificates, CRLs, OCSP responses, time-stamps and CMS signatures.
 /// ECDSA P-256 with SHA-256 only.
 pub trait CaSigner: Send + Sync {

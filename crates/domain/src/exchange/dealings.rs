@@ -13,7 +13,8 @@ use std::collections::BTreeMap;
 pub struct Dealing {
     /// When (Unix ms).
     pub at: i64,
-    /// `login`, `data_release`, `consent`, `consent_change`, `exchange`, `eme`, `signature`.
+    /// `login`, `data_release`, `consent`, `consent_change`, `exchange`, `eme`, `signature`,
+    /// `notification` (sent; never its content), `notifications_on`, `notifications_off`.
     pub kind: String,
     /// The data items or fields concerned (names, never values).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -133,6 +134,18 @@ pub async fn for_resident(p: &Platform, resident_id: &str) -> Result<Vec<Service
                 strings(&d["documents"]),
                 None,
                 d["document"].as_str().map(str::to_string),
+            ),
+            // What was sent is the resident's to read in the inbox; here only that it was sent.
+            "notification.sent" => ("notification", vec![], None, None),
+            "notify.preference" => (
+                if d["enabled"] == true {
+                    "notifications_on"
+                } else {
+                    "notifications_off"
+                },
+                vec![],
+                None,
+                None,
             ),
             // e-ME releases are listed from the message log, which names the form.
             _ => continue,

@@ -59,6 +59,10 @@ pub async fn export(p: &Platform, caller: &DeviceCaller) -> Result<serde_json::V
         "requests": requests,
         "activity": activity,
         "dealings": crate::exchange::dealings::for_resident(p, &r.id).await?,
+        "signatures": crate::signing::history::for_resident(p, &r.id).await?,
+        "notifications": crate::notify::inbox::list(p, &r.id, false, 500).await?,
+        "notification_settings": crate::notify::inbox::preferences(p, &r.id).await?,
+        "favourite_services": crate::portal::favourites::list(p, &r.id).await?,
         "notes": [
             "Card images and selfies are never stored, so none are included.",
             "Activity entries come from the platform's transparency log, which names you only by your account id.",
@@ -115,6 +119,9 @@ pub async fn close(p: &Platform, caller: &DeviceCaller, request_id: Option<&str>
     .await?;
     crate::oidc::tokens::revoke_resident(&mut tx, &caller.resident_id, None, "account closed", now)
         .await?;
+    // Notifications hold what services wrote to the resident: gone with the account.
+    let keep = p.notify.window_ms.max(crate::notify::NOT_DELIVERED_TTL_MS);
+    crate::notify::inbox::erase_resident(&mut tx, &caller.resident_id, now + keep).await?;
     crate::signing::ca::revoke_certs(
         &mut tx,
         &caller.resident_id,
@@ -175,6 +182,9 @@ pub async fn purge_closed(p: &Platform) -> Result<u64> {
             "data_consents",
             "exchange_log",
             "eme_requests",
+            "favourite_services",
+            "notifications",
+            "notify_prefs",
         ] {
             sqlx::query(&format!("DELETE FROM {table} WHERE resident_id = $1"))
                 .bind(&id)

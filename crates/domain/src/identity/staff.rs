@@ -4,8 +4,8 @@
 //! Roles: `supervisor` (creates and disables officers and kiosks; everything an officer does),
 //! `officer` (registers residents at a counter, issues activation codes, upgrades to iAM
 //! Smart+ after checking the card in person), `kiosk` (a self-service machine: registers
-//! residents after its own card and face checks). The first supervisor is created by the
-//! platform operator.
+//! residents after its own card and face checks), `editor` (keeps the portal's catalogue of
+//! services; supervisors may too). The first supervisor is created by the platform operator.
 use crate::audit::{self, Event};
 use crate::error::{DomainError, Result};
 use crate::platform::Platform;
@@ -16,7 +16,10 @@ use iamsmart_store::Row;
 use serde::Serialize;
 
 /// Staff roles.
-pub const ROLES: &[&str] = &["supervisor", "officer", "kiosk"];
+pub const ROLES: &[&str] = &["supervisor", "officer", "kiosk", "editor"];
+
+/// The roles that may edit the portal's catalogue.
+pub const CATALOGUE_EDITORS: &[&str] = &["editor", "supervisor"];
 
 /// Lifetime of an enrolment code.
 const ENROLMENT_TTL_MS: i64 = 7 * 24 * 3_600_000;
@@ -84,7 +87,7 @@ fn name_ctx(id: &str) -> FieldContext<'_> {
 }
 
 /// Create a staff account. The operator (`by` = None) may create any role; a supervisor may
-/// create officers and kiosks.
+/// create officers, kiosks and editors.
 pub async fn create(
     p: &Platform,
     by: Option<&StaffCaller>,
@@ -96,7 +99,7 @@ pub async fn create(
     if !ROLES.contains(&role) {
         return Err(DomainError::Invalid {
             field: "role",
-            message: "expected supervisor, officer or kiosk".into(),
+            message: "expected supervisor, officer, kiosk or editor".into(),
         });
     }
     if let Some(s) = by {

@@ -639,6 +639,8 @@ pub struct ConsentAnswer<'a> {
     pub fields: Vec<String>,
     /// Remember the consent for this service.
     pub remember: bool,
+    /// Let the service send notifications (ticked: turn them on; unticked changes nothing).
+    pub notify: bool,
 }
 
 /// Handle the consent form: release what was ticked (every required item must be), or cancel.
@@ -702,10 +704,27 @@ pub async fn consent(
         )));
     }
     match finish(p, &t.client, &t.params, &s, &released, a.remember).await {
-        Ok(redirect) => Outcome::SignedIn {
-            session: None,
-            redirect,
-        },
+        Ok(redirect) => {
+            if a.notify {
+                // After the grant, so that the service counts as one the resident uses. The
+                // sign-in goes on whatever happens here; the account pages offer it again.
+                if let Err(e) = crate::notify::inbox::set_preference(
+                    p,
+                    &s.resident_id,
+                    &t.client.id,
+                    true,
+                    None,
+                )
+                .await
+                {
+                    tracing::warn!(error = %e, "could not turn on notifications at consent");
+                }
+            }
+            Outcome::SignedIn {
+                session: None,
+                redirect,
+            }
+        }
         Err(e) => back(e),
     }
 }

@@ -1,7 +1,8 @@
 //! The `client_credentials` grant: access tokens for a service itself (no resident), for the
-//! e-ME and gateway APIs. The client authenticates as at every token call (`private_key_jwt`
-//! with a one-time assertion, or its secret); FAPI clients must bind the token to a DPoP key,
-//! so every API call carries a fresh signed proof and a replayed or stale request is refused.
+//! e-ME, gateway, signing and notification APIs. The client authenticates as at every token
+//! call (`private_key_jwt` with a one-time assertion, or its secret); FAPI clients must bind the
+//! token to a DPoP key, so every API call carries a fresh signed proof and a replayed or stale
+//! request is refused.
 use super::clients::Client;
 use super::error::{OAuthError, OResult};
 use super::tokens::TokenResponse;
@@ -14,7 +15,7 @@ use serde::Deserialize;
 pub const GRANT: &str = "client_credentials";
 
 /// Scopes a service may ask for with this grant.
-pub const SCOPES: [&str; 3] = ["eme", "gateway", "sign"];
+pub const SCOPES: [&str; 4] = ["eme", "gateway", "sign", "notify"];
 
 /// How long a client token lives (seconds).
 const TTL_S: i64 = 300;
@@ -36,12 +37,12 @@ pub async fn issue(
     };
     if asked.is_empty() {
         return Err(OAuthError::invalid_scope(
-            "scope: any of eme, gateway, sign",
+            "scope: any of eme, gateway, sign, notify",
         ));
     }
     if let Some(bad) = asked.iter().find(|s| !SCOPES.contains(s)) {
         return Err(OAuthError::invalid_scope(format!(
-            "scope {:?} is not available with client_credentials (eme, gateway)",
+            "scope {:?} is not available with client_credentials (eme, gateway, sign, notify)",
             bad.chars().take(40).collect::<String>()
         )));
     }

@@ -71,6 +71,10 @@ pub struct ClientMetadata {
     /// CIBA ping endpoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backchannel_client_notification_endpoint: Option<String>,
+    /// Where the portal starts the client's login for one-tap entry (OpenID Connect Core 4,
+    /// third-party-initiated login): on the host of a redirect URI.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initiate_login_uri: Option<String>,
     /// Logo shown on the login page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logo_uri: Option<String>,
@@ -249,8 +253,17 @@ pub fn check_metadata(m: &ClientMetadata, operator: bool) -> OResult<()> {
         .chain(m.backchannel_client_notification_endpoint.iter())
         .chain(m.jwks_uri.iter())
         .chain(m.logo_uri.iter())
+        .chain(m.initiate_login_uri.iter())
     {
         check_uri("uri", u).map_err(meta_err)?;
+    }
+    if let Some(u) = &m.initiate_login_uri {
+        // The portal sends residents there: only to the client's own site.
+        if !host_of(u).is_some_and(|h| hosts.contains(&h)) {
+            return Err(meta_err(
+                "initiate_login_uri must be on the host of the redirect_uris",
+            ));
+        }
     }
     match m.iamsmart_requester_type.as_deref() {
         None | Some("commercial") => {}
@@ -371,6 +384,7 @@ impl ClientMetadata {
             backchannel_logout_session_required: false,
             backchannel_token_delivery_mode: None,
             backchannel_client_notification_endpoint: None,
+            initiate_login_uri: None,
             logo_uri: None,
             iamsmart_profile: profile.into(),
             iamsmart_requester_type: None,

@@ -14,6 +14,9 @@ pub const CERT_VALIDITY_S: u64 = 2 * 365 * 86_400;
 const CRL_VALIDITY_S: u64 = 86_400;
 /// How long an OCSP answer is current.
 const OCSP_VALIDITY_S: u64 = 3_600;
+/// HTTP caches are told to keep an OCSP answer until this long before its nextUpdate (as this
+/// process's own cache, [`super::cache::OCSP_REFRESH_MARGIN_S`]).
+pub const OCSP_HTTP_MARGIN_S: u64 = super::cache::OCSP_REFRESH_MARGIN_S;
 /// Clock skew allowed for at the start of a certificate's validity.
 const BACKDATE_S: u64 = 60;
 /// RFC 5280 CRLReason: keyCompromise (a lost or revoked device).
@@ -23,7 +26,7 @@ pub const REASON_SUPERSEDED: u8 = 4;
 /// RFC 5280 CRLReason: cessationOfOperation (account closed).
 pub const REASON_CESSATION: u8 = 5;
 
-const ROOT_CRL_SETTING: &str = "pki:root_crl";
+pub(crate) const ROOT_CRL_SETTING: &str = "pki:root_crl";
 
 /// The authority's certificates and the key ids of those that sign online.
 #[derive(Debug, Clone)]
@@ -77,8 +80,19 @@ async fn signer<'a>(p: &'a Platform, kid: &str) -> Result<KeyStoreSigner<'a>> {
     Ok(KeyStoreSigner::new(p.keys.store(), kid, &k.handle, &jwk)?)
 }
 
-/// The authority, or an error saying how to set it up.
+/// The authority, or an error saying how to set it up. Cached in the process for a minute
+/// ([`super::cache`] says why that is safe); an absent authority is never cached.
 pub async fn load(p: &Platform) -> Result<Authority> {
+    let now_ms = p.clock.now_ms();
+    if let Some(a) = p.pki.authority(now_ms) {
+        return Ok(a);
+    }
+    let auth = load_uncached(p).await?;
+    p.pki.put_authority(&auth, now_ms);
+    Ok(auth)
+}
+
+async fn load_uncached(p: &Platform) -> Result<Authority> {
     let rows: Vec<(String, Option<String>, Vec<u8>)> =
         sqlx::query_as("SELECT role, kid, cert FROM pki_certs ORDER BY created_at, serial")
             .fetch_all(p.db.reader())
@@ -254,6 +268,7 @@ pub async fn init(p: &Platform, root: &dyn CaSigner, organization: &str) -> Resu
     )
     .await?;
     tx.commit().await?;
+    p.pki.forget();
     load(p).await
 }
 
@@ -464,46 +479,101 @@ pub async fn crl(p: &Platform) -> Result<Vec<u8>> {
     )?)
 }
 
+/// An OCSP answer and what HTTP caches may do with it.
+#[derive(Debug, Clone)]
+pub struct OcspAnswer {
+    /// The response (DER).
+    pub der: Vec<u8>,
+    /// For a successful answer to a nonce-free request: its producedAt (= thisUpdate) and
+    /// nextUpdate (unix seconds), for the RFC 5019 HTTP caching headers. `None` for error
+    /// responses and answers that echo a nonce (never to be cached).
+    pub cacheable: Option<(u64, u64)>,
+    /// Whether it was taken from this process's cache rather than signed for this request.
+    pub from_cache: bool,
+}
+
 /// Answer an OCSP request (DER in, DER out): malformed requests get `malformedRequest`,
-/// certificates of another issuer or unknown serials `unknown`.
+/// certificates of another issuer or unknown serials `unknown`. Nonce-free requests may be
+/// answered from the process's cache of signed answers, but only with an answer signed for the
+/// statuses just read from the database ([`super::cache`]).
 pub async fn ocsp_answer(p: &Platform, request_der: &[u8]) -> Result<Vec<u8>> {
+    Ok(ocsp_respond(p, request_der, true).await?.der)
+}
+
+/// [`ocsp_answer`] with what HTTP caches need to know; `use_cache` false signs a new answer
+/// (and leaves the cache alone).
+pub async fn ocsp_respond(p: &Platform, request_der: &[u8], use_cache: bool) -> Result<OcspAnswer> {
     let Ok(req) = ocsp::parse_request(request_der) else {
-        return Ok(ocsp::error_response(1));
+        return Ok(OcspAnswer {
+            der: ocsp::error_response(1),
+            cacheable: None,
+            from_cache: false,
+        });
     };
     let auth = load(p).await?;
     let now = (p.clock.now_ms() / 1000) as u64;
     let mut statuses = Vec::with_capacity(req.ids.len());
-    for id in req.ids {
-        let status = if id.matches_issuer(&auth.issuing) {
+    for id in &req.ids {
+        statuses.push(if id.matches_issuer(&auth.issuing) {
             status_of(p, &serial_hex(&id.serial))
                 .await?
                 .unwrap_or(ocsp::CertStatus::Unknown)
         } else {
             ocsp::CertStatus::Unknown
-        };
-        statuses.push(ocsp::SingleStatus {
-            id,
-            status,
-            this_update: now,
-            next_update: Some(now + OCSP_VALIDITY_S),
         });
     }
+    let cacheable =
+        use_cache && req.nonce.is_none() && !statuses.contains(&ocsp::CertStatus::Unknown);
+    let key = cacheable.then(|| super::cache::ocsp_key(&req.ids));
+    if let Some(key) = &key {
+        if let Some(hit) = p.pki.ocsp(key, &statuses, &auth.ocsp_kid, now) {
+            return Ok(OcspAnswer {
+                der: hit.der,
+                cacheable: Some((hit.produced_at, hit.next_update)),
+                from_cache: true,
+            });
+        }
+    }
+    let next_update = now + OCSP_VALIDITY_S;
+    let singles: Vec<ocsp::SingleStatus> = req
+        .ids
+        .into_iter()
+        .zip(statuses.iter())
+        .map(|(id, status)| ocsp::SingleStatus {
+            id,
+            status: *status,
+            this_update: now,
+            next_update: Some(next_update),
+        })
+        .collect();
     let s = signer(p, &auth.ocsp_kid).await?;
-    Ok(ocsp::build_response(
-        &auth.ocsp,
-        &s,
-        now,
-        &statuses,
-        req.nonce.as_deref(),
-    )?)
+    let der = ocsp::build_response(&auth.ocsp, &s, now, &singles, req.nonce.as_deref())?;
+    if let Some(key) = key {
+        p.pki.put_ocsp(
+            key,
+            super::cache::CachedOcsp {
+                statuses,
+                responder_kid: auth.ocsp_kid.clone(),
+                der: der.clone(),
+                produced_at: now,
+                next_update,
+            },
+        );
+    }
+    Ok(OcspAnswer {
+        der,
+        cacheable: req.nonce.is_none().then_some((now, next_update)),
+        from_cache: false,
+    })
 }
 
-/// An OCSP answer for one of our certificates (for B-LT validation data).
+/// An OCSP answer for one of our certificates (for B-LT validation data), always signed now,
+/// never from the cache: validation data embedded with a signature should not predate it.
 pub async fn ocsp_for(p: &Platform, cert_der: &[u8]) -> Result<Vec<u8>> {
     let auth = load(p).await?;
     let id = ocsp::CertId::for_cert(cert_der, &auth.issuing)?;
     let req = ocsp::build_request(&[id], None)?;
-    ocsp_answer(p, &req).await
+    Ok(ocsp_respond(p, &req, false).await?.der)
 }
 
 /// A timestamp token over a SHA-256 imprint, from the platform's timestamp authority; with

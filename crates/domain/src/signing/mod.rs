@@ -15,8 +15,11 @@
 //! - [`verify`]: what anyone can check about a signature: signer, time, integrity and the
 //!   certificate's status at signing time.
 pub mod ca;
+pub mod cache;
+pub mod history;
 mod pdf;
 pub mod requests;
+pub mod root_crl;
 pub mod verify;
 
 /// Settings of digital signing.

@@ -132,7 +132,7 @@ fn text_ok(s: &str, max: usize) -> bool {
 /// Read a SHA-256 given as hex, base64 or base64url.
 pub fn parse_digest(s: &str) -> Result<[u8; 32]> {
     let s = s.trim();
-    let bytes = if s.len() % 2 == 0 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+    let bytes = if s.len().is_multiple_of(2) && s.bytes().all(|b| b.is_ascii_hexdigit()) {
         hex::decode(s).ok()
     } else {
         STANDARD

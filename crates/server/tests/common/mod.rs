@@ -48,6 +48,9 @@ impl Site {
                 self.dir.path().join("admin.token").display().to_string(),
             ),
             ("IAMSMART_HTTP__SHUTDOWN_GRACE_SECS".into(), "5".into()),
+            // No test reaches the internet: the public information fetchers are off unless a
+            // test turns them on with its own local feeds (tests/public_info.rs).
+            ("IAMSMART_PUBLIC_INFO__ENABLED".into(), "false".into()),
         ]
     }
 

@@ -1,4 +1,5 @@
-//! The operator API (bearer token until staff passkeys arrive): resident records.
+//! The operator API (bearer token): resident records, staff accounts, the app simulator's
+//! approvals; the catalogue's routes are in `catalogue.rs`, shared with editors.
 use crate::error::{ApiError, ApiResult, RequestId};
 use crate::AppState;
 use axum::extract::{FromRequestParts, Path, State};

@@ -14,6 +14,7 @@ use iamsmart_domain::authn::approvals;
 use iamsmart_domain::exchange::{consents as data_consent, dealings};
 use iamsmart_domain::identity::devices::{self, DeviceCaller, SignedRequest};
 use iamsmart_domain::identity::{self, registration, rights};
+use iamsmart_domain::notify::inbox;
 use iamsmart_proto::app::{
     Activation, Decision, SelfRegistration, Upgrade, DEVICE_SIGNATURE_HEADER,
 };
@@ -43,6 +44,17 @@ pub fn routes() -> Router<AppState> {
         .route("/app/v1/requests/{id}", get(open_request))
         .route("/app/v1/requests/{id}/decision", post(decide))
         .route("/app/v1/signing/certificate", post(signing_certificate))
+        .route("/app/v1/notifications", get(notifications))
+        .route(
+            "/app/v1/notifications/read-all",
+            post(notifications_read_all),
+        )
+        .route("/app/v1/notifications/{id}/read", post(notification_read))
+        .route("/app/v1/notification-settings", get(notification_settings))
+        .route(
+            "/app/v1/notification-settings/{client}/{choice}",
+            post(notification_setting),
+        )
 }
 
 /// Calls that carry images.
@@ -343,5 +355,83 @@ async fn signing_certificate(
             certificate: b64.encode(&issued.certificate),
             chain: issued.chain.iter().map(|c| b64.encode(c)).collect(),
         }),
+    ))
+}
+
+/// The resident's notifications, newest first (`?unread=1`: only unread ones), with the unread
+/// count.
+async fn notifications(State(s): State<AppState>, req: Request) -> ApiResult<impl IntoResponse> {
+    let unread_only = req.uri().query().is_some_and(|q| {
+        q.split('&')
+            .any(|kv| kv == "unread=1" || kv == "unread=true")
+    });
+    let call = Signed::from(&s, req).await?;
+    let caller = call.device(&s).await?;
+    let list = inbox::list(&s.platform, &caller.resident_id, unread_only, 200).await?;
+    let unread = inbox::unread_count(&s.platform, &caller.resident_id).await?;
+    Ok(Json(serde_json::json!({
+        "unread": unread,
+        "notifications": list,
+    })))
+}
+
+async fn notification_read(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    req: Request,
+) -> ApiResult<impl IntoResponse> {
+    let call = Signed::from(&s, req).await?;
+    let caller = call.device(&s).await?;
+    inbox::mark_read(&s.platform, &caller.resident_id, &id).await?;
+    Ok(Json(
+        inbox::get(&s.platform, &caller.resident_id, &id).await?,
+    ))
+}
+
+async fn notifications_read_all(
+    State(s): State<AppState>,
+    req: Request,
+) -> ApiResult<impl IntoResponse> {
+    let call = Signed::from(&s, req).await?;
+    let caller = call.device(&s).await?;
+    let n = inbox::mark_all_read(&s.platform, &caller.resident_id).await?;
+    Ok(Json(serde_json::json!({ "marked_read": n })))
+}
+
+/// The services the resident uses, and whether each may send notifications.
+async fn notification_settings(
+    State(s): State<AppState>,
+    req: Request,
+) -> ApiResult<impl IntoResponse> {
+    let call = Signed::from(&s, req).await?;
+    let caller = call.device(&s).await?;
+    Ok(Json(
+        inbox::preferences(&s.platform, &caller.resident_id).await?,
+    ))
+}
+
+/// Turn a service's notifications `on` or `off`.
+async fn notification_setting(
+    State(s): State<AppState>,
+    Path((client, choice)): Path<(String, String)>,
+    req: Request,
+) -> ApiResult<impl IntoResponse> {
+    let call = Signed::from(&s, req).await?;
+    let caller = call.device(&s).await?;
+    let enabled = match choice.as_str() {
+        "on" => true,
+        "off" => false,
+        _ => return Err(ApiError::bad_request("choose on or off")),
+    };
+    inbox::set_preference(
+        &s.platform,
+        &caller.resident_id,
+        &client,
+        enabled,
+        Some(&call.rid),
+    )
+    .await?;
+    Ok(Json(
+        inbox::preferences(&s.platform, &caller.resident_id).await?,
     ))
 }

@@ -1,8 +1,10 @@
 //! All routes.
 mod admin;
 mod app;
+mod catalogue;
 mod exchange;
 mod health;
+mod notify;
 pub(crate) mod oidc;
 mod pages;
 mod signing;
@@ -20,12 +22,14 @@ pub fn routes(state: AppState, body_limit: usize, upload_limit: usize) -> Router
         .merge(health::routes())
         .merge(transparency::routes())
         .merge(admin::routes())
+        .merge(catalogue::routes())
         .merge(app::routes())
         .merge(exchange::routes())
         .merge(staff::routes())
         .merge(oidc::routes())
         .merge(pages::routes())
         .merge(signing::routes())
+        .merge(notify::routes())
         .layer(RequestBodyLimitLayer::new(body_limit));
     let uploads = Router::new()
         .merge(app::upload_routes())

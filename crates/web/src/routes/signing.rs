@@ -15,7 +15,7 @@ use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -253,21 +253,110 @@ async fn root_crl(State(s): State<AppState>) -> ApiResult<Response> {
 }
 
 async fn ocsp_post(State(s): State<AppState>, body: Bytes) -> ApiResult<Response> {
-    let answer = ca::ocsp_answer(&s.platform, &body).await?;
-    Ok(der("application/ocsp-response", answer, 0))
+    let answer = ca::ocsp_respond(&s.platform, &body, true).await?;
+    let cache = if answer.cacheable.is_some() {
+        "public, max-age=0"
+    } else {
+        "no-store"
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/ocsp-response"),
+            (header::CACHE_CONTROL, cache),
+        ],
+        answer.der,
+    )
+        .into_response())
 }
 
 /// RFC 6960 appendix A.1: the request, base64 and URL-encoded, in the path (the router has
-/// already decoded the percent-escapes).
-async fn ocsp_get(State(s): State<AppState>, Path(request): Path<String>) -> ApiResult<Response> {
+/// already decoded the percent-escapes). A nonce-free answer carries the RFC 5019 §6 caching
+/// headers, so that HTTP caches can serve it until shortly before its nextUpdate: `max-age`,
+/// `Last-Modified` (producedAt), `Expires` (nextUpdate) and an `ETag` (a hash of the response;
+/// `If-None-Match` with it gets 304). Answers echoing a nonce, and error answers, are `no-store`.
+async fn ocsp_get(
+    State(s): State<AppState>,
+    Path(request): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
     let answer = match STANDARD.decode(request.trim()) {
-        Ok(req) => ca::ocsp_answer(&s.platform, &req).await?,
-        Err(_) => iamsmart_crypto::pki::ocsp::error_response(1),
+        Ok(req) => ca::ocsp_respond(&s.platform, &req, true).await?,
+        Err(_) => ca::OcspAnswer {
+            der: iamsmart_crypto::pki::ocsp::error_response(1),
+            cacheable: None,
+            from_cache: false,
+        },
     };
-    Ok(der("application/ocsp-response", answer, 0))
+    let Some((produced_at, next_update)) = answer.cacheable else {
+        return Ok((
+            [
+                (header::CONTENT_TYPE, "application/ocsp-response"),
+                (header::CACHE_CONTROL, "no-store"),
+            ],
+            answer.der,
+        )
+            .into_response());
+    };
+    let now = (s.platform.clock.now_ms() / 1000) as u64;
+    let max_age = next_update
+        .saturating_sub(now)
+        .saturating_sub(ca::OCSP_HTTP_MARGIN_S);
+    let etag = format!(
+        "\"{}\"",
+        hex::encode(&iamsmart_crypto::pki::sha256(&answer.der)[..20])
+    );
+    let caching = [
+        (
+            header::CONTENT_TYPE,
+            "application/ocsp-response".to_string(),
+        ),
+        (
+            header::CACHE_CONTROL,
+            format!("public, max-age={max_age}, no-transform, must-revalidate"),
+        ),
+        (header::LAST_MODIFIED, http_date(produced_at)),
+        (header::EXPIRES, http_date(next_update)),
+        (header::ETAG, etag.clone()),
+    ];
+    let matches = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    if matches {
+        return Ok((StatusCode::NOT_MODIFIED, caching).into_response());
+    }
+    Ok((caching, answer.der).into_response())
+}
+
+/// An HTTP date (RFC 9110 IMF-fixdate) of unix seconds.
+fn http_date(secs: u64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let Ok((y, mo, d, h, mi, s)) = iamsmart_crypto::pki::utc_calendar(secs) else {
+        return "Thu, 01 Jan 1970 00:00:00 GMT".into();
+    };
+    format!(
+        "{}, {d:02} {} {y:04} {h:02}:{mi:02}:{s:02} GMT",
+        DAYS[((secs / 86_400) % 7) as usize],
+        MONTHS[usize::from(mo.clamp(1, 12)) - 1]
+    )
 }
 
 async fn tsa(State(s): State<AppState>, body: Bytes) -> ApiResult<Response> {
     let answer = ca::timestamp_answer(&s.platform, &body).await?;
     Ok(der("application/timestamp-reply", answer, 0))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn http_dates_are_imf_fixdate() {
+        assert_eq!(
+            super::http_date(784_111_777),
+            "Sun, 06 Nov 1994 08:49:37 GMT"
+        );
+        assert_eq!(super::http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+    }
 }

@@ -1,6 +1,6 @@
-//! Counter and kiosk staff: passkey enrolment and login, staff management by supervisors,
-//! counter registration and upgrades, kiosk registration. Staff calls carry the session token
-//! as a bearer token.
+//! Staff: passkey enrolment and login, staff management by supervisors, counter registration
+//! and upgrades, kiosk registration (the catalogue editors' routes are in `catalogue.rs`). Staff
+//! calls carry the session token as a bearer token.
 use crate::error::{ApiError, ApiResult, RequestId};
 use crate::middleware::client_ip;
 use crate::AppState;

@@ -33,15 +33,24 @@ pub(super) struct Nav {
     pub(super) passkeys: &'static str,
     pub(super) consents: &'static str,
     pub(super) dealings: &'static str,
+    pub(super) notifications: String,
+    pub(super) signatures: &'static str,
     pub(super) sign_out: &'static str,
 }
 
-pub(super) fn nav(lang: Lang) -> Nav {
+/// The account pages' navigation, with the number of unread notifications (in words, not
+/// only a badge colour).
+pub(super) async fn nav(s: &AppState, lang: Lang, resident_id: &str) -> Nav {
+    let unread = iamsmart_domain::notify::inbox::unread_count(&s.platform, resident_id)
+        .await
+        .unwrap_or(0);
     Nav {
         overview: lang.t("My account", "我的帳戶"),
         passkeys: lang.t("Passkeys", "通行密鑰"),
         consents: lang.t("Consents", "同意"),
         dealings: lang.t("Dealings", "往來紀錄"),
+        notifications: notifications_label(lang, unread),
+        signatures: lang.t("Signatures", "簽署紀錄"),
         sign_out: lang.t("Sign out", "登出"),
     }
 }
@@ -104,19 +113,18 @@ struct ConsentsTemplate<'a> {
     withdraw_label: &'a str,
 }
 
+/// "Notifications", with the number unread in words (not only a badge colour).
+pub(super) fn notifications_label(lang: Lang, unread: i64) -> String {
+    match (lang, unread) {
+        (Lang::En, 0) => "Notifications".into(),
+        (Lang::En, n) => format!("Notifications ({n} unread)"),
+        (Lang::Zh, 0) => "通知".into(),
+        (Lang::Zh, n) => format!("通知（{n} 則未讀）"),
+    }
+}
+
 pub(super) fn day(ms: i64) -> String {
-    let days = ms.div_euclid(86_400_000);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
+    iamsmart_proto::time::date(ms)
 }
 
 /// The signed-in resident, or a redirect to sign in.
@@ -175,7 +183,7 @@ async fn overview(State(s): State<AppState>, headers: HeaderMap, uri: Uri) -> Re
         &OverviewTemplate {
             ui: ui.view(),
             title: lang.t("My account", "我的帳戶"),
-            nav: nav(lang),
+            nav: nav(&s, lang, &sess.resident_id).await,
             name,
             level: if r.level == "plus" {
                 lang.t("iAM Smart+", "「智方便+」")
@@ -204,7 +212,7 @@ async fn passkey_list(State(s): State<AppState>, headers: HeaderMap, uri: Uri) -
         &PasskeysTemplate {
             ui: ui.view(),
             title: lang.t("Passkeys", "通行密鑰"),
-            nav: nav(lang),
+            nav: nav(&s, lang, &sess.resident_id).await,
             csrf: session::csrf_token(&s.platform, &cookie),
             intro: lang.t(
                 "A passkey lets you sign in on this device with its screen lock, without the app.",
@@ -391,7 +399,7 @@ async fn consent_list(State(s): State<AppState>, headers: HeaderMap, uri: Uri) -
         &ConsentsTemplate {
             ui: ui.view(),
             title: lang.t("Consents", "同意"),
-            nav: nav(lang),
+            nav: nav(&s, lang, &sess.resident_id).await,
             csrf: session::csrf_token(&s.platform, &cookie),
             intro: lang.t(
                 "Services you allowed to receive your information. Withdrawing stops their access at once; they will ask again next time.",

@@ -81,10 +81,8 @@ struct DealingsTemplate<'a> {
 }
 
 /// Date and time in Hong Kong (UTC+8).
-fn when(ms: i64) -> String {
-    let local = ms + 8 * 3_600_000;
-    let mins = local.rem_euclid(86_400_000) / 60_000;
-    format!("{} {:02}:{:02}", day(local), mins / 60, mins % 60)
+pub(super) fn when(ms: i64) -> String {
+    iamsmart_proto::time::hk_date_time(ms)
 }
 
 fn kind_label(lang: Lang, kind: &str) -> &'static str {
@@ -95,6 +93,9 @@ fn kind_label(lang: Lang, kind: &str) -> &'static str {
         "consent" => lang.t("Consent given", "給予同意"),
         "consent_change" => lang.t("Consent changed", "同意已更改"),
         "signature" => lang.t("Document signed", "簽署文件"),
+        "notification" => lang.t("Sent you a notification", "向你發出通知"),
+        "notifications_on" => lang.t("You turned notifications on", "你開啟了通知"),
+        "notifications_off" => lang.t("You turned notifications off", "你關閉了通知"),
         _ => lang.t("Other", "其他"),
     }
 }
@@ -238,7 +239,7 @@ async fn page(State(s): State<AppState>, headers: HeaderMap, uri: Uri) -> Respon
         &DealingsTemplate {
             ui: ui.view(),
             title: lang.t("My dealings", "我的往來紀錄"),
-            nav: nav(lang),
+            nav: nav(&s, lang, &sess.resident_id).await,
             csrf: session::csrf_token(&s.platform, &cookie),
             intro: lang.t(
                 "Everything you did with each service through iAM Smart, newest first, with the consents behind it. Pausing or revoking a consent stops the service's next request at once.",

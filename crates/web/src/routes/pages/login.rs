@@ -118,6 +118,7 @@ struct ConsentTemplate<'a> {
     items: Vec<ItemView>,
     required_label: &'a str,
     remember_label: &'a str,
+    notify_label: String,
     manage_text: &'a str,
     manage_link: &'a str,
     allow_label: &'a str,
@@ -328,6 +329,13 @@ fn consent_page(s: &AppState, ui: &Ui, page: &ConsentPage, session: &str) -> Res
             "Remember my choice for this service",
             "記住我對此服務的選擇",
         ),
+        notify_label: match lang {
+            Lang::En => format!(
+                "Let {} send me notifications (you can turn them off in your account)",
+                page.client_name
+            ),
+            Lang::Zh => format!("讓 {} 向我發送通知（你可在帳戶中關閉）", page.client_name),
+        },
         manage_text: lang.t(
             "You can withdraw your consent at any time:",
             "你可隨時撤回同意：",
@@ -574,6 +582,7 @@ async fn consent_post(
         allow: get("decision") == "allow",
         fields: form.get("field").cloned().unwrap_or_default(),
         remember: get("remember") == "1",
+        notify: get("notify") == "1",
     };
     let secret = read_cookie(&headers, &tx_cookie(&s, &tx)).map(str::to_string);
     let session = session_of(&s, &headers).map(str::to_string);

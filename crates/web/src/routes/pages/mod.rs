@@ -1,9 +1,14 @@
 //! Pages people read: sign-in and consent, the resident's account, error pages; their static
 //! files (no external resources: styles and scripts are served from here).
 mod account;
+mod catalogue_admin;
 pub mod common;
 mod dealings;
 mod login;
+mod notifications;
+mod portal;
+mod public_info;
+mod signatures;
 
 use crate::AppState;
 use axum::http::header;
@@ -15,7 +20,12 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .merge(login::routes())
         .merge(account::routes())
+        .merge(catalogue_admin::routes())
         .merge(dealings::routes())
+        .merge(portal::routes())
+        .merge(signatures::routes())
+        .merge(notifications::routes())
+        .merge(public_info::routes())
         .route(
             "/static/login.js",
             get(|| asset("text/javascript", include_str!("login.js"))),

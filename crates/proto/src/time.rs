@@ -1,0 +1,65 @@
+//! Calendar arithmetic shared by the platform, the app and the sandbox: civil dates from day
+//! counts and back (Howard Hinnant's algorithms), and Hong Kong local time (UTC+8, no daylight
+//! saving since 1979) for people to read. No IO, no clock: callers pass the time.
+
+/// Hong Kong's offset from UTC, in milliseconds.
+pub const HK_OFFSET_MS: i64 = 8 * 3_600_000;
+
+const DAY_MS: i64 = 86_400_000;
+
+/// Days since 1970-01-01 of a civil date (year, month 1-12, day 1-31).
+pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The civil date (year, month, day) of a day count since 1970-01-01.
+pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// `YYYY-MM-DD` of a time in Unix milliseconds, in UTC (add [`HK_OFFSET_MS`] first for the
+/// date in Hong Kong).
+pub fn date(ms: i64) -> String {
+    let (y, m, d) = civil_from_days(ms.div_euclid(DAY_MS));
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// `YYYY-MM-DD HH:MM` in Hong Kong of a time in Unix milliseconds.
+pub fn hk_date_time(ms: i64) -> String {
+    let local = ms + HK_OFFSET_MS;
+    let mins = local.rem_euclid(DAY_MS) / 60_000;
+    format!("{} {:02}:{:02}", date(local), mins / 60, mins % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_round_trip_and_known_days() {
+        for days in [
+            -800_000, -1, 0, 1, 59, 60, 11_016, 19_782, 20_000, 2_932_896,
+        ] {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, d), days);
+        }
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(date(951_782_400_000), "2000-02-29");
+        // 2026-11-23T16:30:00Z is 00:30 the next day in Hong Kong.
+        assert_eq!(hk_date_time(1_795_451_400_000), "2026-11-24 00:30");
+    }
+}
