@@ -130,18 +130,45 @@ impl Portal {
         let Some(live) = self.live.get() else {
             return Ok(false);
         };
+        let _one = self.rebuild.lock().await;
+        self.catch_up(p, live).await
+    }
+
+    /// With the rebuild lock held: reloads when the database has edits this index lacks.
+    async fn catch_up(&self, p: &Platform, live: &LiveIndex) -> Result<bool> {
         let last: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM catalogue_edits")
             .fetch_one(p.db.reader())
             .await?;
         if last.unwrap_or(0) <= self.loaded.load(Ordering::SeqCst) {
             return Ok(false);
         }
-        let _one = self.rebuild.lock().await;
-        let (catalogue, seq) = load(p).await?;
-        let index = build(catalogue).await?;
-        live.replace_index(index);
-        self.loaded.store(seq, Ordering::SeqCst);
+        self.reload(p, live).await?;
         Ok(true)
+    }
+
+    async fn reload(&self, p: &Platform, live: &LiveIndex) -> Result<()> {
+        let (catalogue, seq) = load(p).await?;
+        live.replace_index(build(catalogue).await?);
+        self.loaded.store(seq, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// With the rebuild lock held, after `seq` was stored over `updated`: the new index is
+    /// `updated` when no other process slipped an edit in first, else everything reread.
+    async fn publish(
+        &self,
+        p: &Platform,
+        live: &LiveIndex,
+        updated: Catalogue,
+        seq: i64,
+    ) -> Result<()> {
+        if seq == self.loaded.load(Ordering::SeqCst) + 1 {
+            live.replace_index(build(updated).await?);
+            self.loaded.store(seq, Ordering::SeqCst);
+            Ok(())
+        } else {
+            self.reload(p, live).await
+        }
     }
 
     /// Adds a service or replaces the one with its id; checked first (the error names the
@@ -149,6 +176,7 @@ impl Portal {
     pub async fn upsert(&self, p: &Platform, service: Service, actor: &str) -> Result<()> {
         let live = self.live(p).await?;
         let _one = self.rebuild.lock().await;
+        self.catch_up(p, live).await?;
         let updated = live
             .current()
             .catalogue()
@@ -164,26 +192,52 @@ impl Portal {
                 existed,
             )
             .await?;
-        live.replace_index(build(updated).await?);
-        self.loaded.store(seq, Ordering::SeqCst);
-        Ok(())
+        self.publish(p, live, updated, seq).await
     }
 
     /// Removes a service; `NotFound` when there is none with that id.
     pub async fn remove(&self, p: &Platform, id: &str, actor: &str) -> Result<()> {
         let live = self.live(p).await?;
         let _one = self.rebuild.lock().await;
+        self.catch_up(p, live).await?;
         let (updated, found) = live.current().catalogue().without_service(id);
         if !found {
             return Err(DomainError::NotFound);
         }
         let seq = self.record(p, id, None, actor, true).await?;
-        live.replace_index(build(updated).await?);
-        self.loaded.store(seq, Ordering::SeqCst);
-        Ok(())
+        self.publish(p, live, updated, seq).await
     }
 
+    /// Stores one edit under the next number. Two processes editing at the same instant both
+    /// read the same `MAX(seq)`: the second insert breaks the primary key (PostgreSQL) or finds
+    /// its snapshot stale (SQLite), and is tried again with the new number, so neither edit is
+    /// lost and the editor sees no error. Numbers stay dense and commit in order, which is what
+    /// `refresh` relies on to find edits it has not applied.
     async fn record(
+        &self,
+        p: &Platform,
+        id: &str,
+        service: Option<&str>,
+        actor: &str,
+        existed: bool,
+    ) -> Result<i64> {
+        const ATTEMPTS: u32 = 8;
+        let mut attempt = 1;
+        loop {
+            match self.record_once(p, id, service, actor, existed).await {
+                Err(DomainError::Conflict(_) | DomainError::Unavailable(_))
+                    if attempt < ATTEMPTS =>
+                {
+                    tracing::debug!(attempt, service = %id, "catalogue edit raced another; retrying");
+                    tokio::time::sleep(std::time::Duration::from_millis(5 << attempt)).await;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn record_once(
         &self,
         p: &Platform,
         id: &str,

@@ -96,6 +96,56 @@ async fn edits_are_searchable_at_once_survive_a_restart_and_reach_other_processe
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_editing_at_once_lose_nothing() {
+    let t = platform().await;
+    let p = &t.p;
+    let index = p.portal.index(p).await.unwrap();
+    // Two processes on one database, each with its own index and its own edit lock.
+    let other = Platform {
+        portal: Arc::new(Portal::default()),
+        ..p.clone()
+    };
+    other.portal.index(&other).await.unwrap();
+    const EACH: usize = 6;
+    let edits = |who: &'static str, q: Platform| {
+        let services: Vec<Service> = (0..EACH)
+            .map(|i| {
+                let mut s = index.catalogue().services()[i].clone();
+                s.id = format!("zz-{who}-{i}");
+                s.name = iamsmart_catalogue::Bilingual::new(format!("Race {who} {i}"), "同時編輯");
+                s
+            })
+            .collect();
+        tokio::spawn(async move {
+            for s in services {
+                q.portal.upsert(&q, s, "operator:test").await?;
+            }
+            Ok::<_, DomainError>(())
+        })
+    };
+    let (a, b) = tokio::join!(edits("a", p.clone()), edits("b", other.clone()));
+    a.unwrap().unwrap();
+    b.unwrap().unwrap();
+
+    let seqs: Vec<i64> = sqlx::query_scalar("SELECT seq FROM catalogue_edits ORDER BY seq")
+        .fetch_all(p.db.reader())
+        .await
+        .unwrap();
+    assert_eq!(seqs, (1..=2 * EACH as i64).collect::<Vec<_>>());
+    // After a refresh both processes hold all twelve.
+    p.portal.refresh(p).await.unwrap();
+    other.portal.refresh(&other).await.unwrap();
+    for q in [p, &other] {
+        let c = q.portal.index(q).await.unwrap();
+        for who in ["a", "b"] {
+            for i in 0..EACH {
+                assert!(c.catalogue().get(&format!("zz-{who}-{i}")).is_some());
+            }
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_bad_edit_is_refused_with_the_field_and_changes_nothing() {
     let t = platform().await;
