@@ -15,7 +15,9 @@
 //! 2. the caller has the CMS SignedData made over [`Prepared::digest`] (SHA-256 of the two
 //!    ranges of [`Prepared::byte_range`]), detached, by the signer's key;
 //! 3. [`Prepared::finish`] writes the CMS into the placeholder;
-//! 4. for B-LT, [`add_dss`] appends the certificates, OCSP responses and CRLs.
+//! 4. for B-LT, [`add_dss`] appends the certificates, OCSP responses and CRLs;
+//! 5. for B-LTA, a second [`prepare`] with [`SubFilter::EtsiRfc3161`] and a time-stamp token
+//!    over its digest seals the document and its validation data under a document timestamp.
 //!
 //! Limits on hostile input: the file size, the cross-reference chain (checked before lopdf
 //! reads it, so a cross-reference stream cannot make it allocate or loop without bound), the
@@ -47,6 +49,10 @@ pub enum SubFilter {
     EtsiCadesDetached,
     /// `adbe.pkcs7.detached`: a plain detached CMS (PAdES part 2, legacy readers).
     AdbePkcs7Detached,
+    /// `ETSI.RFC3161`: a document timestamp (/Type /DocTimeStamp) whose /Contents is an RFC 3161
+    /// time-stamp token over the byte range; added after the validation data it makes PAdES
+    /// B-LTA. The signer's name, reason, location, contact and /M are not written.
+    EtsiRfc3161,
 }
 
 /// What to write into a new signature.

@@ -120,17 +120,25 @@ fn byte_range_placeholder() -> String {
 /// the offsets (in it) of the byte range numbers and of the `<` of /Contents.
 fn signature_dictionary(opts: &SignOptions) -> (Vec<u8>, usize, usize) {
     let mut d = Vec::new();
-    d.extend_from_slice(b"<</Type /Sig /Filter /Adobe.PPKLite /SubFilter ");
+    let timestamp = opts.sub_filter == SubFilter::EtsiRfc3161;
+    d.extend_from_slice(if timestamp {
+        b"<</Type /DocTimeStamp /Filter /Adobe.PPKLite /SubFilter ".as_slice()
+    } else {
+        b"<</Type /Sig /Filter /Adobe.PPKLite /SubFilter ".as_slice()
+    });
     write::name(&mut d, opts.sub_filter.name().as_bytes());
-    d.extend_from_slice(b" /M ");
-    write::object(&mut d, &text_string(&pdf_date(opts.signing_time)));
     let texts = [
         ("Name", Some(&opts.signer_name)),
         ("Reason", opts.reason.as_ref()),
         ("Location", opts.location.as_ref()),
         ("ContactInfo", opts.contact_info.as_ref()),
     ];
-    for (key, value) in texts {
+    // ISO 32000-2 12.8.5: a document timestamp carries only what its token proves.
+    if !timestamp {
+        d.extend_from_slice(b" /M ");
+        write::object(&mut d, &text_string(&pdf_date(opts.signing_time)));
+    }
+    for (key, value) in texts.into_iter().filter(|_| !timestamp) {
         if let Some(value) = value.filter(|v| !v.is_empty()) {
             d.push(b' ');
             write::name(&mut d, key.as_bytes());
@@ -291,6 +299,7 @@ impl SubFilter {
         match self {
             SubFilter::EtsiCadesDetached => "ETSI.CAdES.detached",
             SubFilter::AdbePkcs7Detached => "adbe.pkcs7.detached",
+            SubFilter::EtsiRfc3161 => "ETSI.RFC3161",
         }
     }
 }

@@ -505,3 +505,61 @@ fn certified_no_changes_refuses_a_new_signature() {
     p2[at + 3] = b'2';
     assert!(prepare(&p2, &opts("A")).is_ok());
 }
+
+#[test]
+fn a_document_timestamp_after_the_validation_data_leaves_the_signature_covering_its_revision() {
+    let signed = sign_fake(&one_page(), &opts("陳大文"));
+    let with_dss = add_dss(
+        &signed,
+        &DssData {
+            certs: vec![fake_cms(3)],
+            ..DssData::default()
+        },
+    )
+    .unwrap();
+    let o = SignOptions {
+        sub_filter: SubFilter::EtsiRfc3161,
+        ..opts("not written")
+    };
+    let prepared = prepare(&with_dss, &o).unwrap();
+    assert!(prepared.pdf().starts_with(&with_dss));
+    let digest: [u8; 32] =
+        Sha256::digest(signed_bytes(prepared.pdf(), prepared.byte_range())).into();
+    assert_eq!(prepared.digest(), digest);
+    let stamped = prepared.finish(&fake_cms(9)).unwrap();
+
+    let doc = Document::load_mem(&stamped).unwrap();
+    let ts = doc
+        .objects
+        .values()
+        .find_map(|o| {
+            o.as_dict()
+                .ok()
+                .filter(|d| d.get(b"Type").and_then(|t| t.as_name()).ok() == Some(b"DocTimeStamp"))
+        })
+        .expect("a /DocTimeStamp dictionary");
+    assert_eq!(
+        ts.get(b"SubFilter").unwrap().as_name().unwrap(),
+        b"ETSI.RFC3161"
+    );
+    for absent in [&b"M"[..], b"Name", b"Reason", b"Location", b"ContactInfo"] {
+        assert!(
+            ts.get(absent).is_err(),
+            "{}",
+            String::from_utf8_lossy(absent)
+        );
+    }
+
+    let sigs = signatures(&stamped).unwrap();
+    assert_eq!(sigs.len(), 2);
+    assert_eq!(sigs[0].sub_filter, "ETSI.CAdES.detached");
+    assert!(sigs[0].covers_revision && !sigs[0].covers_whole_file);
+    assert_eq!(sigs[1].sub_filter, "ETSI.RFC3161");
+    assert_eq!(sigs[1].field_name, "Signature2");
+    assert!(sigs[1].covers_revision && sigs[1].covers_whole_file);
+    assert_eq!(sigs[1].cms_der, fake_cms(9));
+    assert_eq!(sigs[1].digest, digest);
+    assert_eq!(sigs[1].signing_time_m, None);
+    // A later signature may still follow.
+    assert!(prepare(&stamped, &opts("李小明")).is_ok());
+}

@@ -3,8 +3,10 @@
 //! valid against the platform's root, and report a changed document; our verifier agrees; bad
 //! PDFs are refused with nothing signed. After a revocation, pdfsig and pyHanko (both asking the
 //! OCSP responder) say revoked; after expiry pdfsig says expired, while pyHanko, validating at the
-//! signature timestamp's time with the PDF's own validation data, and ours judge it signed in time. The tools come from `scripts/pades-tools` (run by
-//! `scripts/test`); without them this test says what is missing and fails.
+//! signature timestamp's time with the PDF's own validation data, and ours judge it signed in
+//! time. A B-LTA PDF carries a document timestamp that pyHanko's AdES validation uses and ours
+//! checks. The tools come from `scripts/pades-tools` (run by `scripts/test`); without them this
+//! test says what is missing and fails.
 mod common;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -33,19 +35,30 @@ fn pyhanko() -> PathBuf {
 
 /// Ask `sub` to sign `pdf`, approve in the app, and return the signed PDF.
 async fn sign_pdf(rp: &Rp, token: &str, home: &Path, sub: &str, pdf: &[u8]) -> Vec<u8> {
+    sign_pdf_at(rp, token, home, sub, pdf, None).await
+}
+
+/// As [`sign_pdf`], at a PAdES level (`B-LT` when `None`).
+async fn sign_pdf_at(
+    rp: &Rp,
+    token: &str,
+    home: &Path,
+    sub: &str,
+    pdf: &[u8],
+    level: Option<&str>,
+) -> Vec<u8> {
+    let mut body = json!({
+        "login_hint": sub,
+        "document": { "name": "Application for International Driving Permit" },
+        "pdf": STANDARD.encode(pdf),
+        "reason": "Application",
+        "location": "Hong Kong 香港",
+    });
+    if let Some(level) = level {
+        body["level"] = json!(level);
+    }
     let r = rp
-        .api(
-            "POST",
-            "/sign/v1/requests",
-            token,
-            Some(&json!({
-                "login_hint": sub,
-                "document": { "name": "Application for International Driving Permit" },
-                "pdf": STANDARD.encode(pdf),
-                "reason": "Application",
-                "location": "Hong Kong 香港",
-            })),
-        )
+        .api("POST", "/sign/v1/requests", token, Some(&body))
         .await;
     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
     let started: Value = r.json().await.unwrap();
@@ -145,11 +158,21 @@ impl Tools {
 
     /// pyHanko's validation: (exit success, output).
     fn pyhanko(&self, pdf: &[u8], extra: &[&str]) -> (bool, String) {
+        self.pyhanko_run("validate", pdf, extra)
+    }
+
+    /// pyHanko's AdES validation (ETSI EN 319 102-1, with the long-term archival process for
+    /// document timestamps): (exit success, output).
+    fn pyhanko_ades(&self, pdf: &[u8]) -> (bool, String) {
+        self.pyhanko_run("adesverify", pdf, &[])
+    }
+
+    fn pyhanko_run(&self, command: &str, pdf: &[u8], extra: &[&str]) -> (bool, String) {
         let f = self.write("pyhanko.pdf", pdf);
         let o = Command::new(pyhanko())
             .args([
                 "sign",
-                "validate",
+                command,
                 "--pretty-print",
                 "--trust-replace",
                 "--trust",
@@ -403,4 +426,111 @@ async fn pdfsig_and_pyhanko_report_a_revoked_and_an_expired_certificate() {
         &[],
     ));
     assert_eq!(report["valid"], true, "signed in time: {report}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_b_lta_pdf_carries_a_document_timestamp_that_the_tools_and_ours_accept() {
+    let site = Site::new().await;
+    let srv = site.serve(&[]).await;
+    ca_init(&site, &srv);
+    let root_der = download(&srv, "/pki/root.cer").await;
+    let tools = Tools::new(site.dir.path(), &root_der);
+    let (_, home) = resident_with_app(&site, "plus").await;
+    point_app(&home, &srv.base);
+    ok_json(&app(&home, &["signing-cert"]));
+    let svc = Rp::register(&site, &srv, "fapi2", &[]);
+    let (sub, _) = login_with(&svc, &home, &[]).await;
+    let token = svc.client_token("sign").await;
+    let application = iamsmart_sandbox::demo_sign::application_pdf(
+        "IDP-TEST0003",
+        "CHAN, Tai Man",
+        "DL1234567",
+        "2026-11-24",
+    );
+
+    // A level that does not exist, or one on a hash request: refused, nothing started.
+    for (body, why) in [
+        (
+            json!({ "login_hint": sub, "document": { "name": "x" }, "pdf": STANDARD.encode(&application), "level": "B-B" }),
+            "unknown level",
+        ),
+        (
+            json!({ "login_hint": sub, "document": { "name": "x" }, "digest": "ab".repeat(32), "level": "B-LTA" }),
+            "level on a hash",
+        ),
+    ] {
+        let r = svc
+            .api("POST", "/sign/v1/requests", &token, Some(&body))
+            .await;
+        assert_eq!(r.status(), 422, "{why}");
+        assert!(r.text().await.unwrap().contains("level"), "{why}");
+    }
+
+    let lta = sign_pdf_at(&svc, &token, &home, &sub, &application, Some("B-LTA")).await;
+    assert!(lta.starts_with(&application));
+    let sigs = iamsmart_pades::signatures(&lta).unwrap();
+    assert_eq!(
+        sigs.iter()
+            .map(|s| s.sub_filter.as_str())
+            .collect::<Vec<_>>(),
+        ["ETSI.CAdES.detached", "ETSI.RFC3161"]
+    );
+
+    // pyHanko: the signature is valid; its AdES validation (ETSI EN 319 102-1) finds the
+    // document timestamp and validates in the past from it, which a B-LT document lacks.
+    let (ok, out) = tools.pyhanko(&lta, &[]);
+    assert!(ok && out.contains("The signature is judged VALID"), "{out}");
+    const NO_ARCHIVE: &str = "No document timestamps after signature";
+    let (ok, out) = tools.pyhanko_ades(&lta);
+    assert!(ok && out.contains("The signature is judged VALID"), "{out}");
+    assert!(!out.contains(NO_ARCHIVE), "{out}");
+    assert!(out.contains("AdES time slide"), "{out}");
+    let lt = sign_pdf(&svc, &token, &home, &sub, &application).await;
+    let (ok, out) = tools.pyhanko_ades(&lt);
+    assert!(ok && out.contains(NO_ARCHIVE), "{out}");
+    // pdfsig: the signature is valid and trusted; poppler (22.12) lists the document timestamp,
+    // signed by the timestamp authority over the whole file, but cannot validate that kind.
+    let blocks = tools.pdfsig(&lta);
+    assert_eq!(blocks.len(), 2, "{blocks:?}");
+    assert!(blocks[0].contains("Signature is Valid"), "{}", blocks[0]);
+    assert!(
+        blocks[0].contains("Certificate is Trusted"),
+        "{}",
+        blocks[0]
+    );
+    assert!(blocks[1].contains("Timestamp Authority"), "{}", blocks[1]);
+    assert!(blocks[1].contains("Total document signed"), "{}", blocks[1]);
+
+    // Ours: two entries, the second the document timestamp, both valid.
+    let report = ok_json(&site.run(
+        &["verify", tools.write("lta.pdf", &lta).to_str().unwrap()],
+        &[],
+    ));
+    assert_eq!(report["valid"], true, "{report}");
+    let entries = report["signatures"].as_array().unwrap();
+    assert_eq!(entries[0]["kind"], "signature");
+    assert_eq!(entries[0]["covers_whole_document"], false);
+    assert_eq!(entries[1]["kind"], "document_timestamp", "{report}");
+    assert_eq!(entries[1]["covers_whole_document"], true);
+    assert!(entries[1]["timestamp"].as_u64().is_some(), "{report}");
+
+    // A damaged document timestamp is reported, and the whole document with it.
+    let mut damaged = lta.clone();
+    let token_at = sigs[1].byte_range[1] + 1 + 2 * (sigs[1].cms_der.len() - 40);
+    damaged[token_at] = if damaged[token_at] == b'0' {
+        b'1'
+    } else {
+        b'0'
+    };
+    let o = site.run(
+        &[
+            "verify",
+            tools.write("damaged.pdf", &damaged).to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["signatures"][0]["valid"], true, "{report}");
+    assert_eq!(report["signatures"][1]["valid"], false, "{report}");
 }

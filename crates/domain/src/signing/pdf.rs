@@ -1,8 +1,8 @@
 //! PDF requests (PAdES): the platform prepares the PDF (an incremental update with an empty
 //! signature field), the resident signs the byte range's digest like any hash, and the platform
 //! embeds the CAdES signature (B-T), then adds the validation data (B-LT: certificates, an OCSP
-//! answer and the CRL in the document security store). The prepared PDF is kept sealed only
-//! until the request ends.
+//! answer and the CRL in the document security store), and where asked a document timestamp
+//! over all of it (B-LTA). The prepared PDF is kept sealed only until the request ends.
 use super::ca;
 use super::requests::{SignRequest, MAX_PDF_BYTES};
 use crate::error::{DomainError, Result};
@@ -14,6 +14,10 @@ use iamsmart_pades as pades;
 
 /// Room for the CMS inside the PDF (certificate chain, timestamp with its certificates).
 const CONTENTS_CAPACITY: usize = 24 * 1024;
+/// Room for a document timestamp's token (with the TSA's certificate and the issuing CA).
+const TIMESTAMP_CAPACITY: usize = 8 * 1024;
+/// The /SubFilter of a document timestamp.
+pub(crate) const DOC_TIMESTAMP: &str = "ETSI.RFC3161";
 
 fn invalid(m: impl Into<String>) -> DomainError {
     DomainError::Invalid {
@@ -60,8 +64,15 @@ pub(crate) fn prepare(
     Ok((digest, prepared.to_stored()))
 }
 
-/// Embed the signature into the prepared PDF of request `id` and add the validation data.
-pub(crate) async fn finish(p: &Platform, id: &str, cms_der: &[u8], cert: &[u8]) -> Result<Vec<u8>> {
+/// Embed the signature into the prepared PDF of request `id` and add the validation data; with
+/// `lta`, seal it all under a document timestamp.
+pub(crate) async fn finish(
+    p: &Platform,
+    id: &str,
+    cms_der: &[u8],
+    cert: &[u8],
+    lta: bool,
+) -> Result<Vec<u8>> {
     let sealed: Option<Vec<u8>> =
         sqlx::query_scalar("SELECT document FROM sign_requests WHERE id = $1")
             .bind(id)
@@ -94,7 +105,23 @@ pub(crate) async fn finish(p: &Platform, id: &str, cms_der: &[u8], cert: &[u8]) 
         // the root's (the issuing CA's status): a validator needs both, offline.
         crls: vec![ca::crl(p).await?, ca::root_crl(p).await?],
     };
-    pades::add_dss(&signed, &dss).map_err(pdf_error)
+    let long_term = pades::add_dss(&signed, &dss).map_err(pdf_error)?;
+    if !lta {
+        return Ok(long_term);
+    }
+    // B-LTA: the timestamp authority's certificate and its status (the issuing CA's CRL) are in
+    // the store already, so the document timestamp needs no validation data of its own.
+    let prepared = pades::prepare(
+        &long_term,
+        &pades::SignOptions {
+            sub_filter: pades::SubFilter::EtsiRfc3161,
+            contents_capacity: TIMESTAMP_CAPACITY,
+            ..pades::SignOptions::default()
+        },
+    )
+    .map_err(pdf_error)?;
+    let token = ca::stamp(p, prepared.digest(), None, true).await?;
+    prepared.finish(&token).map_err(pdf_error)
 }
 
 /// Every signature of a PDF (for the verifier).
@@ -102,11 +129,12 @@ pub(crate) fn signatures(pdf: &[u8]) -> Result<Vec<pades::PdfSignature>> {
     pades::signatures(pdf).map_err(|e| invalid(e.to_string()))
 }
 
-/// The CMS of the last signature in a signed PDF.
+/// The CMS of the last signature in a signed PDF (document timestamps left out).
 pub(crate) fn last_cms(pdf: &[u8]) -> Result<Vec<u8>> {
     pades::signatures(pdf)
         .map_err(pdf_error)?
-        .pop()
+        .into_iter()
+        .rfind(|s| s.sub_filter != DOC_TIMESTAMP)
         .map(|s| s.cms_der)
         .ok_or_else(|| DomainError::Integrity("the signed PDF has no signature".into()))
 }

@@ -64,6 +64,16 @@ pub struct SignRequest {
     /// PDF: the place shown in the signature.
     #[serde(default)]
     pub location: Option<String>,
+    /// PDF: the PAdES level, `B-LT` (the default: the signature, its timestamp and the
+    /// validation data) or `B-LTA` (that, sealed under a document timestamp, for archives that
+    /// renew the timestamps before the algorithms age).
+    #[serde(default)]
+    pub level: Option<String>,
+}
+
+/// Whether a request asks for PAdES B-LTA.
+fn wants_lta(level: Option<&str>) -> bool {
+    level == Some("B-LTA")
 }
 
 /// A started request.
@@ -166,6 +176,11 @@ pub fn check(req: &SignRequest) -> Result<()> {
         if v.as_deref().is_some_and(|t| !text_ok(t, 200)) {
             return Err(invalid(field, "1 to 200 characters"));
         }
+    }
+    match (req.level.as_deref(), &req.pdf) {
+        (None | Some("B-LT" | "B-LTA"), Some(_)) | (None, None) => {}
+        (Some(_), None) => return Err(invalid("level", "level applies to PDF signing only")),
+        (Some(_), Some(_)) => return Err(invalid("level", "level is B-LT or B-LTA")),
     }
     match (&req.digest, &req.pdf) {
         (Some(d), None) => parse_digest(d).map(|_| ()),
@@ -343,6 +358,10 @@ pub async fn start(
     };
     let mut stored = details;
     stored["hkid_hash"] = serde_json::json!(req.hkid_hash);
+    if kind == "pdf" {
+        let lta = wants_lta(req.level.as_deref());
+        stored["level"] = serde_json::json!(if lta { "B-LTA" } else { "B-LT" });
+    }
     stored["reason"] = serde_json::json!(req.reason);
     stored["location"] = serde_json::json!(req.location);
     sqlx::query(
@@ -542,7 +561,8 @@ async fn assemble(
     let token = ca::stamp(p, pki::sha256(&value), None, true).await?;
     let stamped = cms::add_signature_timestamp(&signed, &token)?;
     let result = if kind == "pdf" {
-        super::pdf::finish(p, id, &stamped, &cert).await?
+        let lta = wants_lta(details["level"].as_str());
+        super::pdf::finish(p, id, &stamped, &cert, lta).await?
     } else {
         stamped
     };

@@ -4,12 +4,15 @@
 use super::ca::{self, Authority};
 use crate::error::Result;
 use crate::platform::Platform;
-use iamsmart_crypto::pki::{cert, cms, ocsp};
+use iamsmart_crypto::pki::{cert, cms, ocsp, tsp};
 use serde::Serialize;
 
 /// What a verifier reports about one signature.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct SignatureReport {
+    /// `signature`, or `document_timestamp` (PAdES B-LTA: the timestamp authority vouches for
+    /// the whole revision, validation data included, at `timestamp`).
+    pub kind: String,
     /// The signer's name (certificate common name).
     pub signer: String,
     /// The signer's semantics identifier (`PNOHK-...`).
@@ -60,6 +63,7 @@ async fn check_one(
     digest: &[u8; 32],
 ) -> Result<SignatureReport> {
     let mut r = SignatureReport {
+        kind: "signature".into(),
         status_at_signing: "unknown".into(),
         ..Default::default()
     };
@@ -151,13 +155,67 @@ pub async fn verify_cms(p: &Platform, cms_der: &[u8], digest: &[u8; 32]) -> Resu
     Ok(report("cms", vec![one]))
 }
 
-/// Verify every signature of a PDF.
+/// A document timestamp: a token from the platform's timestamp authority whose imprint is the
+/// digest of its byte range, made while the authority's certificate was valid.
+fn check_doc_timestamp(auth: &Authority, token: &[u8], digest: &[u8; 32]) -> SignatureReport {
+    let mut r = SignatureReport {
+        kind: "document_timestamp".into(),
+        status_at_signing: "unknown".into(),
+        ..Default::default()
+    };
+    match tsp::verify_token(token, None) {
+        Ok(t) if &t.imprint_sha256 == digest => {
+            r.integrity = true;
+            r.timestamp = Some(t.gen_time);
+            let tsa = t.tsa_cert_der.unwrap_or_default();
+            r.chain_trusted = (tsa == auth.tsa
+                || cert::verify_issued_by(&tsa, &auth.issuing).is_ok())
+                && cert::verify_issued_by(&auth.issuing, &auth.root).is_ok();
+            if !r.chain_trusted {
+                r.problems.push(
+                    "the document timestamp is not from the platform's timestamp authority".into(),
+                );
+            }
+            match cert::parse(&tsa) {
+                Ok(info) => {
+                    r.signer = info.subject_cn;
+                    r.certificate_serial = ca::serial_hex(&info.serial);
+                    if t.gen_time < info.not_before || t.gen_time > info.not_after {
+                        r.problems.push(
+                            "the timestamp authority's certificate was not valid at that time"
+                                .into(),
+                        );
+                    } else {
+                        r.status_at_signing = "good".into();
+                    }
+                }
+                Err(e) => r
+                    .problems
+                    .push(format!("the timestamp authority's certificate: {e}")),
+            }
+        }
+        Ok(_) => r.problems.push(
+            "the document was changed after its document timestamp (the imprint differs)".into(),
+        ),
+        Err(e) => r
+            .problems
+            .push(format!("the document timestamp does not verify: {e}")),
+    }
+    r.valid = r.problems.is_empty() && r.integrity && r.chain_trusted;
+    r
+}
+
+/// Verify every signature and document timestamp of a PDF.
 pub async fn verify_pdf(p: &Platform, pdf: &[u8]) -> Result<Report> {
     let auth = ca::load(p).await?;
     let sigs = super::pdf::signatures(pdf)?;
     let mut out = Vec::with_capacity(sigs.len());
     for s in sigs {
-        let mut r = check_one(p, &auth, &s.cms_der, &s.digest).await?;
+        let mut r = if s.sub_filter == super::pdf::DOC_TIMESTAMP {
+            check_doc_timestamp(&auth, &s.cms_der, &s.digest)
+        } else {
+            check_one(p, &auth, &s.cms_der, &s.digest).await?
+        };
         r.covers_whole_document = Some(s.covers_whole_file);
         if !s.covers_revision {
             r.problems
