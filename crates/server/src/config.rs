@@ -60,12 +60,16 @@ pub struct SigningConfig {
     /// How long residents' signing certificates are valid (capped by the issuing CA's own
     /// validity).
     pub certificate_validity_secs: u64,
+    /// The arc of the certificate and timestamp policy OIDs (`{arc}.1.1`, `{arc}.1.2`). The
+    /// default is an example arc (RFC 5612); an operator sets one of its own.
+    pub oid_arc: String,
 }
 
 impl Default for SigningConfig {
     fn default() -> Self {
         Self {
             certificate_validity_secs: iamsmart_domain::signing::ca::CERT_VALIDITY_S,
+            oid_arc: iamsmart_domain::signing::OID_ARC.to_string(),
         }
     }
 }
@@ -650,6 +654,8 @@ impl Config {
                 ));
             }
         }
+        iamsmart_domain::signing::check_oid_arc(&self.signing.oid_arc)
+            .map_err(|m| err("signing.oid_arc", m))?;
         match self.keys.backend.as_str() {
             "file" => {}
             "pkcs11" => {
@@ -1028,6 +1034,17 @@ mod tests {
         let e =
             Config::load(None, &env(&[("IAMSMART_PUBLIC_INFO__WEATHER__URL", "x")])).unwrap_err();
         assert_eq!(e.key, "IAMSMART_PUBLIC_INFO__WEATHER__URL");
+        for arc in ["", "1.3.6.x", "3.1", "1.3.6.1.4.1.99999999999"] {
+            let e = Config::load(None, &env(&[("IAMSMART_SIGNING__OID_ARC", arc)])).unwrap_err();
+            assert_eq!(e.key, "signing.oid_arc", "{arc:?}");
+            assert!(e.message.contains("dotted decimal"), "{e}");
+        }
+        let c = Config::load(
+            None,
+            &env(&[("IAMSMART_SIGNING__OID_ARC", "1.3.6.1.4.1.64000")]),
+        )
+        .unwrap();
+        assert_eq!(c.signing.oid_arc, "1.3.6.1.4.1.64000");
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("c.toml");
         std::fs::write(&f, "listen = [").unwrap();

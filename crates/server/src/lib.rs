@@ -155,6 +155,7 @@ pub async fn start_platform(cfg: &Config) -> anyhow::Result<Platform> {
         .with_oidc(cfg.oidc_policy())
         .with_signing_policy(iamsmart_domain::signing::SigningPolicy {
             certificate_validity_s: cfg.signing.certificate_validity_secs,
+            oid_arc: cfg.signing.oid_arc.clone(),
         })
         .with_notify_policy(cfg.notify.policy());
     iamsmart_domain::oidc::clients::ensure_portal(&platform)

@@ -311,3 +311,46 @@ async fn ocsp_answers_are_reused_but_a_revocation_shows_at_once() {
     assert!(t.contains("Response verify OK"), "{t}");
     assert!(t.contains(": revoked"), "{t}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operators_own_oid_arc_names_the_certificate_and_timestamp_policies() {
+    const ARC: &str = "1.3.6.1.4.1.64000.7";
+    let site = Site::new().await;
+    let srv = site.serve(&[("IAMSMART_SIGNING__OID_ARC", ARC)]).await;
+    ca_init(&site, &srv);
+    let (_, home) = resident_with_app(&site, "plus").await;
+    point_app(&home, &srv.base);
+    let cert = ok_json(&app(&home, &["signing-cert"]));
+    let user = URL_SAFE_NO_PAD
+        .decode(cert["certificate"].as_str().unwrap())
+        .unwrap();
+    let dir = site.dir.path();
+    std::fs::write(dir.join("user.der"), &user).unwrap();
+    let o = std::process::Command::new("openssl")
+        .args(["x509", "-inform", "DER", "-noout", "-text", "-in"])
+        .arg(dir.join("user.der"))
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&o.stdout);
+    assert!(shown.contains(&format!("Policy: {ARC}.1.1")), "{shown}");
+
+    let request = iamsmart_crypto::pki::tsp::build_request(&[9u8; 32], None, false).unwrap();
+    let reply = reqwest::Client::new()
+        .post(srv.url("/pki/tsa"))
+        .header("content-type", "application/timestamp-query")
+        .body(request)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    std::fs::write(dir.join("reply.tsr"), &reply).unwrap();
+    let o = std::process::Command::new("openssl")
+        .args(["ts", "-reply", "-text", "-in"])
+        .arg(dir.join("reply.tsr"))
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&o.stdout);
+    assert!(shown.contains(&format!("Policy OID: {ARC}.1.2")), "{shown}");
+}

@@ -36,6 +36,20 @@ pub mod tsp;
 
 use asn1::bad;
 
+/// Whether `dotted` is an object identifier this library can write (dotted decimal, at least two
+/// arcs, each within the encoder's limits), e.g. a policy OID from configuration.
+pub fn is_object_identifier(dotted: &str) -> bool {
+    // Each arc checked first: the parser underneath overflows (a panic in debug builds) on an
+    // arc beyond 32 bits.
+    let arcs_ok = dotted.split('.').all(|arc| {
+        !arc.is_empty()
+            && arc.bytes().all(|b| b.is_ascii_digit())
+            && (arc == "0" || !arc.starts_with('0'))
+            && arc.parse::<u32>().is_ok()
+    });
+    arcs_ok && <der::asn1::ObjectIdentifier as std::str::FromStr>::from_str(dotted).is_ok()
+}
+
 /// Unix seconds as a UTC calendar date and time: (year, month, day, hour, minute, second), for
 /// showing a certificate's or CRL's times to people and in HTTP dates.
 pub fn utc_calendar(secs: u64) -> Result<(u16, u8, u8, u8, u8, u8), CryptoError> {

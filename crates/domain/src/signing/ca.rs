@@ -332,7 +332,7 @@ pub async fn issue_for_device(
         not_before: now - BACKDATE_S,
         not_after: (now + p.signing.certificate_validity_s).min(issuer.not_after),
         profile: cert::Profile::NaturalPersonSigning,
-        policy_oid: Some(super::signing_policy_oid()),
+        policy_oid: Some(p.signing.signing_policy_oid()),
         crl_url: Some(format!("{base}/pki/crl")),
         ocsp_url: Some(format!("{base}/pki/ocsp")),
         ca_issuers_url: Some(format!("{base}/pki/issuing.cer")),
@@ -588,7 +588,7 @@ pub async fn stamp(
     let auth = load(p).await?;
     let s = signer(p, &auth.tsa_kid).await?;
     let chain = vec![auth.issuing.clone()];
-    let policy = super::tsa_policy_oid();
+    let policy = p.signing.tsa_policy_oid();
     Ok(tsp::build_token(&tsp::TokenParams {
         tsa_cert_der: &auth.tsa,
         chain: &chain,

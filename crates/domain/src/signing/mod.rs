@@ -28,28 +28,46 @@ pub struct SigningPolicy {
     /// How long residents' signing certificates are valid, in seconds (capped by the issuing
     /// CA's own validity).
     pub certificate_validity_s: u64,
+    /// The arc under which the certificate and timestamp policies are named (`{arc}.1.1`,
+    /// `{arc}.1.2`); by default [`OID_ARC`], an example arc that a real operator replaces.
+    pub oid_arc: String,
 }
 
 impl Default for SigningPolicy {
     fn default() -> Self {
         Self {
             certificate_validity_s: ca::CERT_VALIDITY_S,
+            oid_arc: OID_ARC.to_string(),
         }
     }
 }
 
-/// The arc of the platform's object identifiers (certificate and timestamp policies). It is under
-/// the enterprise number RFC 5612 sets aside for examples: an operator running the platform for
-/// real replaces it with an arc of its own. (A UUID-derived `2.25` arc would need no
-/// registration, but its 128-bit arc does not fit the 32-bit arcs of the OID library.)
+/// The default arc of the platform's object identifiers (certificate and timestamp policies).
+/// It is under the enterprise number RFC 5612 sets aside for examples: an operator running the
+/// platform for real sets `signing.oid_arc` to an arc of its own. (A UUID-derived `2.25` arc
+/// would need no registration, but its 128-bit arc does not fit the 32-bit arcs of the OID
+/// library.)
 pub const OID_ARC: &str = "1.3.6.1.4.1.32473.4627";
 
-/// The certificate policy of residents' signing certificates.
-pub fn signing_policy_oid() -> String {
-    format!("{OID_ARC}.1.1")
+/// Checks an OID arc for [`SigningPolicy::oid_arc`]: the policies under it must be writable.
+pub fn check_oid_arc(arc: &str) -> Result<(), String> {
+    if iamsmart_crypto::pki::is_object_identifier(&format!("{arc}.1.1")) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{arc:?} is not an object identifier arc; write it in dotted decimal, e.g. 1.3.6.1.4.1.<your enterprise number>"
+        ))
+    }
 }
 
-/// The timestamp authority's policy.
-pub fn tsa_policy_oid() -> String {
-    format!("{OID_ARC}.1.2")
+impl SigningPolicy {
+    /// The certificate policy of residents' signing certificates.
+    pub fn signing_policy_oid(&self) -> String {
+        format!("{}.1.1", self.oid_arc)
+    }
+
+    /// The timestamp authority's policy.
+    pub fn tsa_policy_oid(&self) -> String {
+        format!("{}.1.2", self.oid_arc)
+    }
 }
