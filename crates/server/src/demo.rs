@@ -140,6 +140,7 @@ pub async fn run(mut cfg: Config) -> anyhow::Result<()> {
         );
         println!();
         println!("  START HERE         {service_url}   (Online Application for International Driving Permit)");
+        println!("  the portal         {base}/   (find a service in English or Chinese; one tap into it once signed in)");
         println!("  your account       {base}/account");
         println!(
             "  public information {base}/public   ({} data)",
