@@ -414,3 +414,48 @@ async fn ticking_the_box_on_the_consent_page_turns_notifications_on() {
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["status"], "not_delivered", "{v}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_concurrent_sends_with_one_idempotency_key_deliver_once() {
+    let site = Site::new().await;
+    let srv = site.serve(&[]).await;
+    let (_, home) = resident_with_app(&site, "basic").await;
+    point_app(&home, &srv.base);
+    let svc = Rp::register(&site, &srv, "fapi2", &[]);
+    let (_, sub) = login_browser(&svc, &home).await;
+    let o = app(
+        &home,
+        &["notification-settings", "--on", svc.client_id.as_str()],
+    );
+    assert!(o.status.success(), "{o:?}");
+    let token = svc.client_token("notify").await;
+    let (svc, token, body) = (
+        std::sync::Arc::new(svc),
+        std::sync::Arc::new(token),
+        std::sync::Arc::new(message(&sub)),
+    );
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let (svc, token, body) = (svc.clone(), token.clone(), body.clone());
+            tokio::spawn(async move {
+                let r = send(&svc, &token, Some("one-key"), &body).await;
+                (r.status().as_u16(), r.json::<Value>().await.unwrap())
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for t in tasks {
+        answers.push(t.await.unwrap());
+    }
+    let created: Vec<_> = answers.iter().filter(|(s, _)| *s == 201).collect();
+    assert_eq!(created.len(), 1, "{answers:?}");
+    let first = &created[0].1;
+    assert_eq!(first["status"], "delivered", "{first}");
+    for (status, v) in &answers {
+        assert!(*status == 201 || *status == 200, "{status} {v}");
+        assert_eq!(v, first, "every repeat gives the first answer");
+    }
+    assert_eq!(count(&site, "SELECT COUNT(*) FROM notifications").await, 1);
+    let inbox = ok_json(&app(&home, &["notifications", "--json"]));
+    assert_eq!(inbox["unread"], 1, "{inbox}");
+}

@@ -682,3 +682,74 @@ async fn an_expired_certificate_signs_nothing_and_openssl_says_it_has_expired() 
     ));
     assert_eq!(report["valid"], true, "{report}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_concurrent_collections_hand_a_signature_out_once() {
+    let site = Site::new().await;
+    let srv = site.serve(&[]).await;
+    ca_init(&site, &srv);
+    let (_, home) = resident_with_app(&site, "plus").await;
+    point_app(&home, &srv.base);
+    ok_json(&app(&home, &["signing-cert"]));
+    let svc = Rp::register(&site, &srv, "fapi2", &[]);
+    let (sub, _) = login_with(&svc, &home, &[]).await;
+    let token = svc.client_token("sign").await;
+    let r = svc
+        .api(
+            "POST",
+            "/sign/v1/requests",
+            &token,
+            Some(&json!({
+                "login_hint": sub,
+                "document": { "name": "Lease 租約" },
+                "digest": sha256_hex("Lease".as_bytes()),
+            })),
+        )
+        .await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let started: Value = r.json().await.unwrap();
+    let waiting = pending_sign(&home);
+    let done = ok_json(&app(
+        &home,
+        &[
+            "approve",
+            waiting["id"].as_str().unwrap(),
+            "--match",
+            started["match_code"].as_str().unwrap(),
+            "--yes",
+        ],
+    ));
+    assert_eq!(done["status"], "approved");
+
+    let path = format!(
+        "/sign/v1/requests/{}",
+        started["request_id"].as_str().unwrap()
+    );
+    let (svc, token) = (std::sync::Arc::new(svc), std::sync::Arc::new(token));
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let (svc, token, path) = (svc.clone(), token.clone(), path.clone());
+            tokio::spawn(async move {
+                let r = svc.api("GET", &path, &token, None).await;
+                (r.status().as_u16(), r.json::<Value>().await.unwrap())
+            })
+        })
+        .collect();
+    let (mut signed, mut collected) = (0, 0);
+    for t in tasks {
+        let (status, v) = t.await.unwrap();
+        assert_eq!(status, 200, "{v}");
+        match v["status"].as_str().unwrap() {
+            "signed" => {
+                assert!(v["signature"]["cms"].is_string(), "{v}");
+                signed += 1;
+            }
+            "collected" => {
+                assert!(v.get("signature").is_none(), "{v}");
+                collected += 1;
+            }
+            other => panic!("{other}: {v}"),
+        }
+    }
+    assert_eq!((signed, collected), (1, 49), "handed out exactly once");
+}
