@@ -110,9 +110,30 @@ enum CaCommand {
         #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(u64).range(1..=730))]
         next_update_days: u64,
     },
-    /// Show the authority's certificates (PEM) and status: the root CRL's number and
-    /// nextUpdate (a warning on standard error when it is within 30 days or past).
+    /// Renew the OCSP responder's or the timestamp authority's certificate before it expires:
+    /// a new key in the key store and a certificate from the issuing CA (the root key is not
+    /// needed). The old certificate stays valid for what it signed; running servers use the new
+    /// one within a minute.
+    Renew {
+        /// Which certificate.
+        #[arg(value_enum)]
+        role: RenewRole,
+        /// Years of validity (at most the issuing CA's remaining validity).
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=10))]
+        years: u64,
+    },
+    /// Show the authority's certificates (PEM) and status: each certificate's expiry and the
+    /// root CRL's number and nextUpdate (warnings on standard error when one is near or past).
     Show,
+}
+
+/// The certificates `ca renew` renews.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum RenewRole {
+    /// The OCSP responder.
+    Ocsp,
+    /// The timestamp authority.
+    Tsa,
 }
 
 #[derive(Subcommand)]
@@ -428,9 +449,37 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         iamsmart_server::pki_cli::utc(renewed.next_update)
                     );
                 }
+                CaCommand::Renew { role, years } => {
+                    use iamsmart_domain::signing::responders::{self, Responder};
+                    let (who, label) = match role {
+                        RenewRole::Ocsp => (Responder::Ocsp, "OCSP responder"),
+                        RenewRole::Tsa => (Responder::Tsa, "timestamp authority"),
+                    };
+                    let r = responders::renew(&platform, who, years).await?;
+                    println!(
+                        "{label} certificate renewed: serial {} (replaces {}), valid until {}; running servers use it within a minute",
+                        r.serial,
+                        r.previous_serial,
+                        iamsmart_server::pki_cli::utc(r.not_after)
+                    );
+                }
                 CaCommand::Show => {
                     let auth = iamsmart_domain::signing::ca::load(&platform).await?;
                     println!("# {}", iamsmart_server::pki_cli::describe(&auth)?);
+                    let now = (platform.clock.now_ms() / 1000) as u64;
+                    for (label, der) in [
+                        ("root CA", &auth.root),
+                        ("issuing CA", &auth.issuing),
+                        ("OCSP responder", &auth.ocsp),
+                        ("timestamp authority", &auth.tsa),
+                    ] {
+                        let (line, warning) =
+                            iamsmart_server::pki_cli::describe_expiry(label, der, now)?;
+                        println!("# {line}");
+                        if let Some(w) = warning {
+                            eprintln!("{w}");
+                        }
+                    }
                     match iamsmart_domain::signing::root_crl::status(&platform).await {
                         Ok(crl) => {
                             let now = (platform.clock.now_ms() / 1000) as u64;

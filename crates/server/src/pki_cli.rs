@@ -1,4 +1,5 @@
-//! `iamsmart ca init`, `iamsmart ca root-crl`, `iamsmart ca show` and `iamsmart verify FILE`.
+//! `iamsmart ca init`, `iamsmart ca root-crl`, `iamsmart ca renew`, `iamsmart ca show` and
+//! `iamsmart verify FILE`.
 use anyhow::{anyhow, bail, Context};
 use base64::Engine;
 use iamsmart_crypto::device::{DeviceKey, SealedDeviceKey, DEFAULT_KDF};
@@ -153,6 +154,47 @@ pub fn describe_root_crl(s: &RootCrlStatus, now: u64) -> (String, Option<String>
     (line, warning)
 }
 
+/// Days before a certificate's notAfter from which `ca show` warns.
+pub const EXPIRY_WARNING_DAYS: u64 = 90;
+
+/// A certificate's expiry for `ca show` at `now`: a line to print, and a warning when it is
+/// within [`EXPIRY_WARNING_DAYS`] or past, saying how to renew it.
+pub fn describe_expiry(
+    label: &str,
+    der: &[u8],
+    now: u64,
+) -> anyhow::Result<(String, Option<String>)> {
+    let info = iamsmart_crypto::pki::cert::parse(der)?;
+    let serial = ca::serial_hex(&info.serial);
+    let when = if info.not_after >= now {
+        format!("in {} days", (info.not_after - now) / 86_400)
+    } else {
+        format!("{} days ago", (now - info.not_after).div_ceil(86_400))
+    };
+    let line = format!(
+        "{label}: serial {serial}, valid until {} ({when})",
+        utc(info.not_after)
+    );
+    let due = info.not_after < now + EXPIRY_WARNING_DAYS * 86_400;
+    let warning = due.then(|| {
+        let state = if info.not_after >= now {
+            "expires soon"
+        } else {
+            "has EXPIRED"
+        };
+        let fix = match label {
+            "OCSP responder" => "renew it: iamsmart ca renew ocsp",
+            "timestamp authority" => "renew it: iamsmart ca renew tsa",
+            _ => "a new one needs the offline root key and a planned rollover",
+        };
+        format!(
+            "warning: the {label}'s certificate {state} ({}, {when}); {fix}",
+            utc(info.not_after)
+        )
+    });
+    Ok((line, warning))
+}
+
 /// Read a CMS signature given as DER, PEM or base64.
 fn read_cms(bytes: &[u8]) -> anyhow::Result<Vec<u8>> {
     if bytes.first() == Some(&0x30) {
@@ -222,5 +264,51 @@ mod tests {
         assert!(line.contains("1 days ago"), "{line}");
         assert!(warning.unwrap().contains("EXPIRED"));
         assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
+    }
+
+    fn cert_until(not_after: u64) -> Vec<u8> {
+        use iamsmart_crypto::pki::{cert, CaSigner};
+        let key = DeviceKey::generate().unwrap();
+        let t = cert::CertTemplate {
+            serial: vec![0x42],
+            subject: cert::DistinguishedName {
+                common_name: "Test".into(),
+                ..Default::default()
+            },
+            subject_spki_der: key.spki_der(),
+            not_before: 1_700_000_000,
+            not_after,
+            profile: cert::Profile::RootCa,
+            policy_oid: None,
+            crl_url: None,
+            ocsp_url: None,
+            ca_issuers_url: None,
+        };
+        cert::issue(&t, None, &key).unwrap()
+    }
+
+    #[test]
+    fn ca_show_warns_ninety_days_before_a_certificate_expires_and_says_how_to_renew() {
+        let now = 1_800_000_000;
+        let (line, warning) =
+            describe_expiry("timestamp authority", &cert_until(now + 200 * 86_400), now).unwrap();
+        assert!(
+            line.contains("serial 42") && line.contains("in 200 days"),
+            "{line}"
+        );
+        assert!(warning.is_none());
+        let (_, warning) =
+            describe_expiry("timestamp authority", &cert_until(now + 89 * 86_400), now).unwrap();
+        let w = warning.unwrap();
+        assert!(
+            w.contains("expires soon") && w.contains("ca renew tsa"),
+            "{w}"
+        );
+        let (_, warning) =
+            describe_expiry("OCSP responder", &cert_until(now - 86_400), now).unwrap();
+        let w = warning.unwrap();
+        assert!(w.contains("EXPIRED") && w.contains("ca renew ocsp"), "{w}");
+        let (_, warning) = describe_expiry("issuing CA", &cert_until(now + 86_400), now).unwrap();
+        assert!(warning.unwrap().contains("offline root key"));
     }
 }

@@ -354,3 +354,108 @@ async fn the_operators_own_oid_arc_names_the_certificate_and_timestamp_policies(
     let shown = String::from_utf8_lossy(&o.stdout);
     assert!(shown.contains(&format!("Policy OID: {ARC}.1.2")), "{shown}");
 }
+
+/// POST an RFC 3161 request (certReq set) and return the token.
+async fn timestamp(srv: &Server, imprint: [u8; 32]) -> Vec<u8> {
+    let request = iamsmart_crypto::pki::tsp::build_request(&imprint, None, true).unwrap();
+    let reply = reqwest::Client::new()
+        .post(srv.url("/pki/tsa"))
+        .header("content-type", "application/timestamp-query")
+        .body(request)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    iamsmart_crypto::pki::tsp::token_from_response(&reply).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tsa_and_ocsp_certificates_are_renewed_without_the_root_key_and_old_tokens_still_verify(
+) {
+    use iamsmart_crypto::pki::{cert, tsp};
+    let site = Site::new().await;
+    let srv = site.serve(&[]).await;
+    ca_init(&site, &srv);
+    let issuing = download(&srv, "/pki/issuing.cer").await;
+    let old_tsa = download(&srv, "/pki/tsa.cer").await;
+    let old_ocsp = download(&srv, "/pki/ocsp.cer").await;
+    let old_token = timestamp(&srv, [1u8; 32]).await;
+
+    // Bad arguments are refused by the command line, nothing changed.
+    for bad in [
+        &["ca", "renew", "root"][..],
+        &["ca", "renew", "tsa", "--years", "0"],
+    ] {
+        let o = site.run(bad, &[]);
+        assert!(!o.status.success(), "{bad:?}");
+    }
+    for role in ["tsa", "ocsp"] {
+        let o = site.run(&["ca", "renew", role, "--years", "2"], &[]);
+        assert!(o.status.success(), "{}", text(&o));
+        assert!(text(&o).contains("renewed"), "{}", text(&o));
+    }
+
+    // A server started now (the running one picks it up within a minute) uses the new ones.
+    let fresh = site.serve(&[]).await;
+    let new_tsa = download(&fresh, "/pki/tsa.cer").await;
+    let new_ocsp = download(&fresh, "/pki/ocsp.cer").await;
+    assert_ne!(new_tsa, old_tsa);
+    assert_ne!(new_ocsp, old_ocsp);
+    for der in [&new_tsa, &new_ocsp] {
+        cert::verify_issued_by(der, &issuing).unwrap();
+        let info = cert::parse(der).unwrap();
+        let years = (info.not_after - now_s()) as f64 / (365.0 * 86_400.0);
+        assert!((1.99..=2.01).contains(&years), "{years}");
+    }
+    let old_info = cert::parse(&old_tsa).unwrap();
+    let new_info = cert::parse(&new_tsa).unwrap();
+    assert_eq!(new_info.subject, old_info.subject, "the same name");
+    assert_ne!(new_info.spki_der, old_info.spki_der, "a new key");
+
+    // New tokens come from the new certificate; the old token still verifies with its own.
+    let token = timestamp(&fresh, [2u8; 32]).await;
+    let t = tsp::verify_token(&token, None).unwrap();
+    assert_eq!(t.tsa_cert_der.as_deref(), Some(new_tsa.as_slice()));
+    assert_eq!(t.imprint_sha256, [2u8; 32]);
+    let t = tsp::verify_token(&old_token, None).unwrap();
+    assert_eq!(t.tsa_cert_der.as_deref(), Some(old_tsa.as_slice()));
+
+    // OCSP, answered by the new responder, says both TSA certificates are good.
+    for tsa in [&old_tsa, &new_tsa] {
+        let id = ocsp::CertId::for_cert(tsa, &issuing).unwrap();
+        let request = ocsp::build_request(std::slice::from_ref(&id), None).unwrap();
+        let der = reqwest::Client::new()
+            .post(fresh.url("/pki/ocsp"))
+            .header("content-type", "application/ocsp-request")
+            .body(request)
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        let answer = ocsp::parse_response(&der, &issuing).unwrap();
+        assert_eq!(answer.statuses[0].status, ocsp::CertStatus::Good);
+        assert_eq!(
+            answer.responder_cert_der.as_deref(),
+            Some(new_ocsp.as_slice())
+        );
+    }
+
+    // `ca show` lists the new ones with their expiry, without a warning.
+    let o = site.run(&["ca", "show"], &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    let shown = String::from_utf8_lossy(&o.stdout);
+    let serial = iamsmart_domain::signing::ca::serial_hex(&new_info.serial);
+    assert!(
+        shown.contains(&format!("timestamp authority: serial {serial}")),
+        "{shown}"
+    );
+    assert!(
+        !String::from_utf8_lossy(&o.stderr).contains("warning"),
+        "{}",
+        text(&o)
+    );
+}

@@ -117,6 +117,8 @@ pub struct CertInfo {
     pub is_ca: bool,
     /// The subject's serialNumber attribute.
     pub serial_number_attr: Option<String>,
+    /// The subject's organizationName.
+    pub subject_organization: Option<String>,
 }
 
 /// QCStatement (RFC 3739).
@@ -475,6 +477,7 @@ pub fn parse(der: &[u8]) -> Result<CertInfo, CryptoError> {
         spki_der: raw.spki.to_vec(),
         is_ca: basic_constraints(&c).is_some_and(|b| b.ca),
         serial_number_attr: first_attr(&t.subject, SERIAL_NUMBER),
+        subject_organization: first_attr(&t.subject, ORG),
     })
 }
 

@@ -18,7 +18,7 @@ const OCSP_VALIDITY_S: u64 = 3_600;
 /// process's own cache, [`super::cache::OCSP_REFRESH_MARGIN_S`]).
 pub const OCSP_HTTP_MARGIN_S: u64 = super::cache::OCSP_REFRESH_MARGIN_S;
 /// Clock skew allowed for at the start of a certificate's validity.
-const BACKDATE_S: u64 = 60;
+pub(super) const BACKDATE_S: u64 = 60;
 /// RFC 5280 CRLReason: keyCompromise (a lost or revoked device).
 pub const REASON_KEY_COMPROMISE: u8 = 1;
 /// RFC 5280 CRLReason: superseded (a new certificate for the same device).
@@ -35,7 +35,7 @@ pub struct Authority {
     pub root: Vec<u8>,
     /// The issuing CA (DER).
     pub issuing: Vec<u8>,
-    issuing_kid: String,
+    pub(super) issuing_kid: String,
     /// The OCSP responder (DER).
     pub ocsp: Vec<u8>,
     ocsp_kid: String,
@@ -58,7 +58,7 @@ pub fn serial_hex(serial: &[u8]) -> String {
 }
 
 /// A new serial: 16 random bytes, the first in 1..=0x7f so that it is positive and minimal.
-fn new_serial(p: &Platform) -> Vec<u8> {
+pub(super) fn new_serial(p: &Platform) -> Vec<u8> {
     let mut b = vec![0u8; 16];
     p.rng.fill(&mut b);
     b[0] = (b[0] & 0x7f).max(1);
@@ -72,7 +72,7 @@ fn crypto_invalid(field: &'static str, e: iamsmart_crypto::CryptoError) -> Domai
     }
 }
 
-async fn signer<'a>(p: &'a Platform, kid: &str) -> Result<KeyStoreSigner<'a>> {
+pub(super) async fn signer<'a>(p: &'a Platform, kid: &str) -> Result<KeyStoreSigner<'a>> {
     let k = p.keys.by_kid(kid).await?;
     let jwk = k
         .public_jwk
@@ -134,7 +134,7 @@ pub async fn is_set_up(p: &Platform) -> Result<bool> {
     Ok(n > 0)
 }
 
-fn name(cn: String, org: &str) -> cert::DistinguishedName {
+pub(super) fn name(cn: String, org: &str) -> cert::DistinguishedName {
     cert::DistinguishedName {
         common_name: cn,
         organization: Some(org.to_string()),

@@ -19,6 +19,7 @@ pub mod cache;
 pub mod history;
 mod pdf;
 pub mod requests;
+pub mod responders;
 pub mod root_crl;
 pub mod verify;
 

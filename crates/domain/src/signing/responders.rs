@@ -1,0 +1,151 @@
+//! Renewing the OCSP responder's and the timestamp authority's certificates before they expire
+//! (`iamsmart ca renew ocsp|tsa`): a new key in the key store and a new certificate from the
+//! issuing CA (whose key is online, so the offline root is not needed), stored beside the old
+//! one. The newest certificate of a role is the one in use; the old ones stay known (OCSP says
+//! `good` for them), so timestamps and answers they signed keep verifying, and their keys are
+//! no longer used.
+use super::ca::{self, Authority};
+use crate::audit::{self, Event};
+use crate::error::{DomainError, Result};
+use crate::platform::Platform;
+use iamsmart_crypto::pki::{cert, CaSigner};
+
+/// The online certificates that can be renewed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Responder {
+    /// The OCSP responder.
+    Ocsp,
+    /// The timestamp authority.
+    Tsa,
+}
+
+impl Responder {
+    /// The role in `pki_certs`.
+    pub fn role(self) -> &'static str {
+        match self {
+            Responder::Ocsp => "ocsp",
+            Responder::Tsa => "tsa",
+        }
+    }
+
+    fn profile(self) -> cert::Profile {
+        match self {
+            Responder::Ocsp => cert::Profile::OcspResponder,
+            Responder::Tsa => cert::Profile::TimeStamping,
+        }
+    }
+
+    fn current(self, auth: &Authority) -> &[u8] {
+        match self {
+            Responder::Ocsp => &auth.ocsp,
+            Responder::Tsa => &auth.tsa,
+        }
+    }
+}
+
+/// What a renewal did.
+#[derive(Debug, Clone)]
+pub struct Renewed {
+    /// The certificate now in use (DER).
+    pub certificate: Vec<u8>,
+    /// Its serial (hex).
+    pub serial: String,
+    /// The serial of the one it replaces (hex).
+    pub previous_serial: String,
+    /// Its notAfter (unix seconds): `years` from now, or the issuing CA's own notAfter if that
+    /// comes first.
+    pub not_after: u64,
+}
+
+/// Issue a new certificate for `who`, valid `years` years (at most the issuing CA's remaining
+/// validity), for a new key in the key store; store it as the one in use and audit it. Refused
+/// when the issuing CA has less than a day left.
+pub async fn renew(p: &Platform, who: Responder, years: u64) -> Result<Renewed> {
+    if !(1..=10).contains(&years) {
+        return Err(DomainError::Invalid {
+            field: "years",
+            message: "1 to 10 years".into(),
+        });
+    }
+    let auth = ca::load(p).await?;
+    let previous = cert::parse(who.current(&auth))?;
+    let issuing = cert::parse(&auth.issuing)?;
+    let now = (p.clock.now_ms() / 1000) as u64;
+    let not_after = (now + years * 365 * 86_400).min(issuing.not_after);
+    if not_after < now + 86_400 {
+        return Err(DomainError::Refused {
+            code: "issuing-ca-expiring",
+            message: "the issuing CA expires within a day: it must be renewed first",
+        });
+    }
+    let organization = previous
+        .subject_organization
+        .clone()
+        .unwrap_or_else(|| "iAM Smart".into());
+    let key = p.keys.create_pki_key().await?;
+    let new_signer = ca::signer(p, &key.kid).await?;
+    let issuing_signer = ca::signer(p, &auth.issuing_kid).await?;
+    let base = p.oidc.policy.issuer.clone();
+    let template = cert::CertTemplate {
+        serial: ca::new_serial(p),
+        subject: ca::name(previous.subject_cn.clone(), &organization),
+        subject_spki_der: new_signer.spki_der(),
+        not_before: now - ca::BACKDATE_S,
+        not_after,
+        profile: who.profile(),
+        policy_oid: None,
+        crl_url: Some(format!("{base}/pki/crl")),
+        ocsp_url: None,
+        ca_issuers_url: Some(format!("{base}/pki/issuing.cer")),
+    };
+    let der = cert::issue(&template, Some(&auth.issuing), &issuing_signer)?;
+    let info = cert::parse(&der)?;
+    let serial = ca::serial_hex(&info.serial);
+    let previous_serial = ca::serial_hex(&previous.serial);
+    let now_ms = p.clock.now_ms();
+    let mut tx = p.db.begin().await?;
+    // The newest of a role is in use: created_at orders them, so the new row must sort last
+    // even if the clock stood still.
+    let last: Option<i64> =
+        sqlx::query_scalar("SELECT MAX(created_at) FROM pki_certs WHERE role = $1")
+            .bind(who.role())
+            .fetch_one(&mut *tx)
+            .await?;
+    let created_at = now_ms.max(last.unwrap_or(0) + 1);
+    sqlx::query(
+        "INSERT INTO pki_certs (role, serial, kid, cert, not_before, not_after, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(who.role())
+    .bind(&serial)
+    .bind(&key.kid)
+    .bind(&der)
+    .bind(info.not_before as i64 * 1000)
+    .bind(info.not_after as i64 * 1000)
+    .bind(created_at)
+    .execute(&mut *tx)
+    .await?;
+    audit::append(
+        &mut tx,
+        now_ms,
+        None,
+        &Event {
+            kind: "pki.renewed",
+            actor: "operator",
+            subject: "pki",
+            detail: serde_json::json!({
+                "role": who.role(),
+                "serial": serial,
+                "previous": previous_serial,
+            }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    p.pki.forget();
+    Ok(Renewed {
+        certificate: der,
+        serial,
+        previous_serial,
+        not_after: info.not_after,
+    })
+}
