@@ -8,7 +8,7 @@
 //   node tests/browser/run.mjs        (scripts/test runs it after building the binaries)
 import { chromium } from 'playwright-core';
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -407,6 +407,35 @@ try {
     await page.setViewportSize(PHONE);
     await shot(page, 'service-signed-phone-en');
     await ctx.close();
+  });
+
+  await test('check a signed document: anyone uploads the signed application at /verify, in both languages', async () => {
+    const file = join(dir, 'signed-application.pdf');
+    assert(existsSync(file), 'the digital signing test left the signed application');
+    const notPdf = join(dir, 'not-a-pdf.pdf');
+    writeFileSync(notPdf, 'hello, not a PDF');
+    for (const [lang, viewport, width] of [['en', DESKTOP, 'desktop'], ['zh', PHONE, 'phone']]) {
+      const ctx = await context(viewport, lang === 'en' ? 'en-GB' : 'zh-HK');
+      const page = await ctx.newPage();
+      await page.goto(`${base}/verify?lang=${lang}`);
+      await accessible(page, `verify form (${lang})`);
+      await shot(page, `verify-form-${width}-${lang}`);
+      await page.locator('#document').setInputFiles(file);
+      await page.locator('.verify-form button[type=submit]').click();
+      await page.locator('#verdict').waitFor({ timeout: 15_000 });
+      assert(await page.locator('#verdict.verdict-valid').count() === 1, `valid (${lang}): ${await page.locator('#verdict').textContent()}`);
+      const text = await page.locator('.verify-result').textContent();
+      assert(text.includes(name), `the signer is named (${lang})`);
+      assert(text.includes(lang === 'en' ? 'Unchanged since' : '其後沒有更改'), `in ${lang}`);
+      await accessible(page, `verify result (${lang})`);
+      await shot(page, `verify-result-${width}-${lang}`);
+      await page.locator('#document').setInputFiles(notPdf);
+      await page.locator('.verify-form button[type=submit]').click();
+      await page.locator('#verify-error').waitFor({ timeout: 15_000 });
+      assert((await page.locator('#verify-error').textContent()).includes(lang === 'en' ? 'not a PDF' : '不是 PDF'), 'a clear error');
+      await accessible(page, `verify error (${lang})`);
+      await ctx.close();
+    }
   });
 
   // ---- notifications (issue 8): opt in, the demo service notifies, the resident reads ----

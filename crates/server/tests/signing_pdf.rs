@@ -533,4 +533,78 @@ async fn a_b_lta_pdf_carries_a_document_timestamp_that_the_tools_and_ours_accept
     let report: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(report["signatures"][0]["valid"], true, "{report}");
     assert_eq!(report["signatures"][1]["valid"], false, "{report}");
+
+    // The public page (/verify, no account, no JavaScript) says the same in either language.
+    let signer = entries[0]["signer"].as_str().unwrap().to_string();
+    let (status, html) = verify_page(&srv, "lta.pdf", &lta, "en").await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("Valid: every signature checks out"), "{html}");
+    assert!(html.contains(&format!("Signature 1: {signer}")), "{html}");
+    assert!(html.contains("Document timestamp: "), "{html}");
+    assert!(!html.contains("✗"), "{html}");
+    let (status, html) = verify_page(&srv, "damaged.pdf", &damaged, "zh").await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("無效：最少一個簽署未能通過核實"), "{html}");
+    assert!(html.contains("文件時間戳記未能通過核實"), "{html}");
+    let (status, html) = verify_page(&srv, "note.pdf", b"hello, not a PDF", "en").await;
+    assert_eq!(status, 422);
+    assert!(html.contains("This file is not a PDF"), "{html}");
+    let (status, html) = verify_page(&srv, "cut.pdf", &lta[..lta.len() / 3], "en").await;
+    assert_eq!(status, 422);
+    assert!(html.contains("could not be read"), "{html}");
+    // Bodies past axum's own 2 MB default reach the checks (the configured limits apply): a
+    // 3 MB file that is not a readable PDF is refused as such, not as too large.
+    let mut big = b"%PDF-1.7\n".to_vec();
+    big.resize(3 * 1024 * 1024, b' ');
+    let (status, html) = verify_page(&srv, "big.pdf", &big, "en").await;
+    assert_eq!(status, 422);
+    assert!(html.contains("This PDF could not be read"), "{html}");
+    let r = reqwest::Client::new()
+        .post(srv.url("/sign/v1/verify"))
+        .json(&json!({ "pdf": STANDARD.encode(&big) }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422, "{}", r.text().await.unwrap());
+    let r = svc
+        .api(
+            "POST",
+            "/sign/v1/requests",
+            &token,
+            Some(&json!({ "login_hint": sub, "document": { "name": "x" }, "pdf": STANDARD.encode(&big) })),
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("nothing was signed"));
+    let mut huge = b"%PDF-1.7\n".to_vec();
+    huge.resize(10 * 1024 * 1024 + 1, b' ');
+    let (status, html) = verify_page(&srv, "huge.pdf", &huge, "en").await;
+    assert_eq!(status, 422);
+    assert!(html.contains("larger than 10 MB"), "{html}");
+    let (status, html) = verify_page(&srv, "", b"", "zh").await;
+    assert_eq!(status, 422);
+    assert!(html.contains("請選擇一個 PDF 檔案"), "{html}");
+}
+
+/// POST a file to the public verification page as a browser's form does (multipart/form-data);
+/// returns the status and the page.
+async fn verify_page(srv: &Server, name: &str, file: &[u8], lang: &str) -> (u16, String) {
+    const BOUNDARY: &str = "----iamsmart-test-7d1f";
+    let mut body = format!(
+        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"document\"; filename=\"{name}\"\r\nContent-Type: application/pdf\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(file);
+    body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
+    let r = reqwest::Client::new()
+        .post(srv.url(&format!("/verify?lang={lang}")))
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={BOUNDARY}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
 }

@@ -12,6 +12,7 @@ mod staff;
 mod transparency;
 
 use crate::AppState;
+use axum::extract::DefaultBodyLimit;
 use axum::Router;
 use tower_http::limit::RequestBodyLimitLayer;
 
@@ -30,11 +31,16 @@ pub fn routes(state: AppState, body_limit: usize, upload_limit: usize) -> Router
         .merge(pages::routes())
         .merge(signing::routes())
         .merge(notify::routes())
-        .layer(RequestBodyLimitLayer::new(body_limit));
+        .layer(RequestBodyLimitLayer::new(body_limit))
+        // axum's extractors (Bytes, Json, Form, Multipart) cap bodies at 2 MB of their own
+        // unless told otherwise: the configured limits are the ones that apply.
+        .layer(DefaultBodyLimit::max(body_limit));
     let uploads = Router::new()
         .merge(app::upload_routes())
         .merge(staff::upload_routes())
         .merge(signing::upload_routes())
-        .layer(RequestBodyLimitLayer::new(upload_limit));
+        .merge(pages::verify_upload_routes())
+        .layer(RequestBodyLimitLayer::new(upload_limit))
+        .layer(DefaultBodyLimit::max(upload_limit));
     small.merge(uploads).with_state(state)
 }

@@ -9,6 +9,9 @@ mod notifications;
 mod portal;
 mod public_info;
 mod signatures;
+mod verify;
+
+pub use verify::upload_routes as verify_upload_routes;
 
 use crate::AppState;
 use axum::http::header;
@@ -26,6 +29,7 @@ pub fn routes() -> Router<AppState> {
         .merge(signatures::routes())
         .merge(notifications::routes())
         .merge(public_info::routes())
+        .merge(verify::routes())
         .route(
             "/static/login.js",
             get(|| asset("text/javascript", include_str!("login.js"))),

@@ -49,6 +49,7 @@ struct Labels<'a> {
     certificate: &'a str,
     status: &'a str,
     still_valid: &'a str,
+    check_link: &'a str,
 }
 
 async fn list(State(s): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
@@ -109,6 +110,10 @@ async fn list(State(s): State<AppState>, headers: HeaderMap, uri: Uri) -> Respon
                 still_valid: lang.t(
                     "Signatures made before then stay valid: the timestamp proves when you signed.",
                     "在此之前作出的簽署仍然有效：時間戳記證明你簽署的時間。",
+                ),
+                check_link: lang.t(
+                    "Check a signed document",
+                    "核實已簽署的文件",
                 ),
             },
         },
