@@ -334,17 +334,7 @@ async fn the_operators_own_oid_arc_names_the_certificate_and_timestamp_policies(
     let shown = String::from_utf8_lossy(&o.stdout);
     assert!(shown.contains(&format!("Policy: {ARC}.1.1")), "{shown}");
 
-    let request = iamsmart_crypto::pki::tsp::build_request(&[9u8; 32], None, false).unwrap();
-    let reply = reqwest::Client::new()
-        .post(srv.url("/pki/tsa"))
-        .header("content-type", "application/timestamp-query")
-        .body(request)
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let reply = tsa_reply(&srv, [9u8; 32], false).await;
     std::fs::write(dir.join("reply.tsr"), &reply).unwrap();
     let o = std::process::Command::new("openssl")
         .args(["ts", "-reply", "-text", "-in"])
@@ -355,10 +345,10 @@ async fn the_operators_own_oid_arc_names_the_certificate_and_timestamp_policies(
     assert!(shown.contains(&format!("Policy OID: {ARC}.1.2")), "{shown}");
 }
 
-/// POST an RFC 3161 request (certReq set) and return the token.
-async fn timestamp(srv: &Server, imprint: [u8; 32]) -> Vec<u8> {
-    let request = iamsmart_crypto::pki::tsp::build_request(&imprint, None, true).unwrap();
-    let reply = reqwest::Client::new()
+/// POST an RFC 3161 request over `imprint` and return the reply (DER).
+async fn tsa_reply(srv: &Server, imprint: [u8; 32], cert_req: bool) -> Vec<u8> {
+    let request = iamsmart_crypto::pki::tsp::build_request(&imprint, None, cert_req).unwrap();
+    reqwest::Client::new()
         .post(srv.url("/pki/tsa"))
         .header("content-type", "application/timestamp-query")
         .body(request)
@@ -367,8 +357,13 @@ async fn timestamp(srv: &Server, imprint: [u8; 32]) -> Vec<u8> {
         .unwrap()
         .bytes()
         .await
-        .unwrap();
-    iamsmart_crypto::pki::tsp::token_from_response(&reply).unwrap()
+        .unwrap()
+        .to_vec()
+}
+
+/// A token (with the TSA's certificate) over `imprint`.
+async fn timestamp(srv: &Server, imprint: [u8; 32]) -> Vec<u8> {
+    iamsmart_crypto::pki::tsp::token_from_response(&tsa_reply(srv, imprint, true).await).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
