@@ -3,7 +3,7 @@
 //! choice per service. Works without JavaScript: every change is a form with the session's CSRF
 //! token. Each text is shown in the resident's language, or in the other one (marked with its
 //! `lang`) when the service wrote only that.
-use super::account::{day, form_action, nav, signed_in, Nav};
+use super::account::{form_action, nav, signed_in, Nav};
 use super::common::{Lang, Ui, UiView};
 use crate::error::RequestId;
 use crate::oauth::one;
@@ -47,13 +47,9 @@ fn text(lang: Lang, t: &Bilingual) -> Text {
 
 /// Date and time in Hong Kong (UTC+8), and the ISO form for `<time datetime>`.
 fn when(ms: i64) -> (String, String) {
-    let local = ms + 8 * 3_600_000;
-    let mins = local.rem_euclid(86_400_000) / 60_000;
-    let hm = format!("{:02}:{:02}", mins / 60, mins % 60);
-    (
-        format!("{} {hm}", day(local)),
-        format!("{}T{hm}+08:00", day(local)),
-    )
+    let shown = super::dealings::when(ms);
+    let iso = format!("{}+08:00", shown.replacen(' ', "T", 1));
+    (shown, iso)
 }
 
 struct Item {
