@@ -6,67 +6,18 @@
 // widths (target/screenshots).
 //
 //   node tests/browser/run.mjs        (scripts/test runs it after building the binaries)
-import { chromium } from 'playwright-core';
-import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { createRequire } from 'node:module';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  root, bins, shots, PIN, PHONE, DESKTOP, startDemo, test, assert, accessible, shot, launch, finish, results,
+} from './lib.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const root = resolve(here, '..', '..');
-const bins = process.env.IAMSMART_BIN_DIR || join(root, 'target', 'debug');
-const shots = process.env.IAMSMART_SCREENSHOTS || join(root, 'target', 'screenshots');
-const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-const PIN = '246813';
-const FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const PHONE = { width: 390, height: 844 };
-const DESKTOP = { width: 1280, height: 900 };
-
-function freePort() {
-  return new Promise((ok, fail) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => ok(p)); });
-    s.on('error', fail);
-  });
-}
-
-const dir = mkdtempSync(join(tmpdir(), 'iamsmart-browser-'));
 rmSync(shots, { recursive: true, force: true });
 mkdirSync(shots, { recursive: true });
-const port = await freePort();
-const servicePort = await freePort();
-const base = `http://localhost:${port}`;
-const service = `http://localhost:${servicePort}`;
-const env = {
-  PATH: process.env.PATH,
-  IAMSMART_LISTEN: `127.0.0.1:${port}`,
-  IAMSMART_PUBLIC_URL: base,
-  IAMSMART_DATA_DIR: join(dir, 'data'),
-  IAMSMART_DEMO__SERVICE_LISTEN: `127.0.0.1:${servicePort}`,
-  IAMSMART_DEMO__SERVICE_URL: service,
-  IAMSMART_IDENTITY__APPROVAL_TTL_SECS: '12',
-  IAMSMART_OIDC__LOGIN_TTL_SECS: '12',
-  IAMSMART_HTTP__RATE_LIMIT_PER_IP_PER_MINUTE: '0',
-  IAMSMART_LOG__FORMAT: 'json',
-};
-
-const server = spawn(join(bins, 'iamsmart'), ['demo'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-let serverLog = '';
-server.stdout.on('data', (d) => { serverLog += d; });
-server.stderr.on('data', (d) => { serverLog += d; });
-
-async function waitFor(url, what) {
-  const until = Date.now() + 60_000;
-  while (Date.now() < until) {
-    try { if ((await fetch(url)).ok) return; } catch { /* not yet */ }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`${what} did not start:\n${serverLog}`);
-}
+const demo = await startDemo('browser');
+const { base, service, env } = demo;
+const dir = demo.dir;
 
 function app(home, args) {
   return JSON.parse(execFileSync(join(bins, 'iamsmart-app'), ['--home', home, ...args], {
@@ -90,38 +41,7 @@ async function answerInApp(page, home, decision = 'approve') {
   });
 }
 
-const results = [];
-async function test(name, fn) {
-  const started = Date.now();
-  try {
-    await fn();
-    results.push({ name, ok: true, ms: Date.now() - started });
-    console.log(`ok   ${name} (${Date.now() - started} ms)`);
-  } catch (e) {
-    results.push({ name, ok: false, error: e });
-    console.log(`FAIL ${name}: ${e.stack || e}`);
-  }
-}
-
-function assert(cond, message) {
-  if (!cond) throw new Error(message);
-}
-
-/** axe-core on the page: no serious or critical violation. */
-async function accessible(page, label) {
-  await page.addScriptTag({ content: axeSource });
-  const res = await page.evaluate(async () => window.axe.run(document, {
-    runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] },
-  }));
-  const bad = res.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  assert(bad.length === 0, `${label}: ${bad.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target).join(', ')}`).join('; ')}`);
-}
-
-async function shot(page, name) {
-  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
-}
-
-const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: FLAGS });
+const browser = await launch();
 
 async function context(viewport, locale = 'en-GB') {
   // bypassCSP lets the test inject axe-core; the pages' own CSP is tested in the Rust suites.
@@ -129,8 +49,6 @@ async function context(viewport, locale = 'en-GB') {
 }
 
 try {
-  await waitFor(`${base}/readyz`, 'the platform');
-  await waitFor(`${service}/healthz`, 'the demo service');
   const home = join(dir, 'phone');
   execFileSync(join(bins, 'iamsmart'), ['sandbox', 'create-resident', '--app-home', home, '--level', 'plus', '--pin', PIN], {
     env: { ...env, IAMSMART_DATABASE_URL: `sqlite://${join(dir, 'data', 'demo.db')}` }, encoding: 'utf8',
@@ -771,14 +689,5 @@ try {
   console.log(`FAIL setup: ${e.stack || e}`);
 } finally {
   await browser.close();
-  server.kill('SIGTERM');
-  writeFileSync(join(shots, 'server.log'), serverLog);
 }
-
-const failed = results.filter((r) => !r.ok);
-console.log(`\n${results.length - failed.length} passed, ${failed.length} failed; screenshots in ${shots}`);
-if (failed.length) {
-  console.log(`data kept in ${dir}`);
-  process.exit(1);
-}
-rmSync(dir, { recursive: true, force: true });
+finish(demo, 'server.log');

@@ -220,6 +220,7 @@ impl App {
         NewDevice {
             public_jwk: serde_json::to_value(self.key.public_jwk()).unwrap_or_default(),
             name: self.file.device_name.clone(),
+            user_verification: None,
         }
     }
 
@@ -405,6 +406,7 @@ impl App {
         let body = serde_json::to_value(Decision {
             signed,
             selfie: selfie.map(|s| base64::engine::general_purpose::STANDARD.encode(s)),
+            user_verification: None,
         })
         .unwrap_or_default();
         self.json(

@@ -53,6 +53,23 @@ pub enum DomainError {
     /// The caller is authenticated but may not do this.
     #[error("{0}")]
     Forbidden(&'static str),
+    /// The calling device is bound with user verification and its app is locked (no session,
+    /// or one that ended, or one not recent enough for this action): unlock it and try again.
+    #[error("{0}")]
+    AppLocked(&'static str),
+    /// The action needs the resident's verification just now (closing the account, adding a
+    /// phone, downloading all data): unlock again and retry.
+    #[error("confirm it is you again (fingerprint, face, screen lock or PIN) to do this")]
+    UnlockAgain,
+    /// The calling device was revoked (by the resident, a new phone, or too many wrong PINs).
+    #[error("this device has been revoked; set up the app again")]
+    DeviceRevoked,
+    /// A wrong PIN; the device is revoked when none are left.
+    #[error("the PIN is wrong; {attempts_left} attempts left before this phone is locked out")]
+    WrongPin {
+        /// Wrong PINs left before the device is revoked.
+        attempts_left: i64,
+    },
     /// A request that was understood and refused for a reason the caller is told in general
     /// terms (never which field of someone else's record differs).
     #[error("{message}")]

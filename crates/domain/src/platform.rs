@@ -33,6 +33,32 @@ pub struct IdentityPolicy {
     pub approval_ttl_ms: i64,
     /// Requests one resident may have waiting at once (against push bombing).
     pub max_pending_approvals: i64,
+    /// The resident's app: user verification, sessions, devices.
+    pub app: AppPolicy,
+}
+
+/// How the resident's app proves the resident is present, and how long an unlocked app stays
+/// unlocked. Set from the `[app]` configuration, where the defaults are written.
+#[derive(Debug, Clone)]
+pub struct AppPolicy {
+    /// Whether a device may be bound with a PIN the platform checks (else passkeys only).
+    pub pin_allowed: bool,
+    /// Refuse to bind devices (activation, registration) without user verification the
+    /// platform checks.
+    pub require_user_verification: bool,
+    /// Wrong PINs in a row after which the device is revoked.
+    pub pin_max_failures: i64,
+    /// An unlocked app locks after this long without a call.
+    pub session_idle_ms: i64,
+    /// An unlocked app locks after this long whatever happens.
+    pub session_max_ms: i64,
+    /// Actions that need a recent proof (closing the account, adding a device) need an unlock
+    /// no older than this.
+    pub fresh_ms: i64,
+    /// Devices one resident may have active at once.
+    pub max_devices: i64,
+    /// Lifetime of a code one device issues to add another.
+    pub link_code_ttl_ms: i64,
 }
 
 impl Default for IdentityPolicy {
@@ -51,6 +77,16 @@ impl Default for IdentityPolicy {
             face_timeout_ms: 20_000,
             approval_ttl_ms: 120_000,
             max_pending_approvals: 3,
+            app: AppPolicy {
+                pin_allowed: true,
+                require_user_verification: false,
+                pin_max_failures: 5,
+                session_idle_ms: 300_000,
+                session_max_ms: 1_800_000,
+                fresh_ms: 120_000,
+                max_devices: 5,
+                link_code_ttl_ms: 600_000,
+            },
         }
     }
 }

@@ -17,6 +17,8 @@ pub const DEVICE_REQUEST_TYP: &str = "iamsmart-device+jwt";
 pub const APPROVAL_TYP: &str = "iamsmart-approval+jwt";
 /// Scheme of the payload of a QR code the app scans.
 pub const QR_SCHEME: &str = "iamsmart:";
+/// Header carrying an unlocked app's session (devices bound with user verification).
+pub const APP_SESSION_HEADER: &str = "iamsmart-app-session";
 
 /// Claims of a signed request (device requests and connector requests).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -69,6 +71,109 @@ pub struct NewDevice {
     pub public_jwk: serde_json::Value,
     /// A name the resident recognises, e.g. `Pixel 8`.
     pub name: String,
+    /// How the platform will check that the resident is present at each approval, signature and
+    /// unlock (the web app always sets it; without it the device key's own protection is all
+    /// there is, as in `iamsmart-app`, whose key is sealed under the PIN on the device).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_verification: Option<UserVerificationSetup>,
+}
+
+/// The user verification a device is bound with.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(tag = "method", rename_all = "snake_case", deny_unknown_fields)]
+pub enum UserVerificationSetup {
+    /// A passkey (WebAuthn with user verification: the phone's fingerprint, face or screen lock)
+    /// created for this device; `credential` is the registration response
+    /// (`PublicKeyCredential.toJSON()`) to the options of `POST /app/v1/devices/passkey-options`.
+    Passkey {
+        /// The registration response.
+        credential: serde_json::Value,
+    },
+    /// A 6-digit PIN that the platform checks, with a limit on wrong attempts.
+    Pin {
+        /// The PIN.
+        pin: String,
+    },
+}
+
+impl std::fmt::Debug for UserVerificationSetup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Passkey { .. } => f.write_str("Passkey { .. }"),
+            Self::Pin { .. } => f.write_str("Pin { .. }"),
+        }
+    }
+}
+
+/// Proof that the resident is present, for one approval, signature or unlock.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(tag = "method", rename_all = "snake_case", deny_unknown_fields)]
+pub enum UserVerification {
+    /// A WebAuthn assertion (`PublicKeyCredential.toJSON()`) with user verification, from the
+    /// device's passkey. For an approval its challenge is base64url (no padding) of SHA-256
+    /// over the compact JWS of the signed decision, which names the request, its single-use
+    /// challenge and the match code: the assertion answers exactly one request, once. For an
+    /// unlock it is the unlock challenge.
+    Passkey {
+        /// The authentication response.
+        assertion: serde_json::Value,
+    },
+    /// The device's PIN.
+    Pin {
+        /// The PIN.
+        pin: String,
+    },
+}
+
+impl std::fmt::Debug for UserVerification {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Passkey { .. } => f.write_str("Passkey { .. }"),
+            Self::Pin { .. } => f.write_str("Pin { .. }"),
+        }
+    }
+}
+
+/// What an app must do to unlock (`POST /app/v1/unlock/options`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UnlockOptions {
+    /// `passkey`, `pin`, or `none` (a device bound without user verification needs no unlock).
+    pub method: String,
+    /// Single-use challenge to send back with the proof (the passkey signs it).
+    pub challenge: String,
+    /// For `passkey`: the `publicKey` options of `navigator.credentials.get()`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<serde_json::Value>,
+    /// For `pin`: wrong PINs left before the device is locked out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempts_left: Option<i64>,
+}
+
+/// Unlock the app (`POST /app/v1/unlock`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Unlock {
+    /// From the unlock options.
+    pub challenge: String,
+    /// The proof.
+    pub user_verification: UserVerification,
+}
+
+/// An unlocked app's session: sent in [`APP_SESSION_HEADER`] with every signed call.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct AppSession {
+    /// The session token (keep it in memory only).
+    pub session: String,
+    /// Unix ms after which the session ends whatever happens.
+    pub expires_at: i64,
+    /// Seconds without a call after which the session ends (the app locks).
+    pub idle_secs: i64,
+}
+
+impl std::fmt::Debug for AppSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AppSession { .. }")
+    }
 }
 
 /// A single-use challenge for self-registration.
@@ -143,6 +248,10 @@ pub struct Enrolled {
     pub level: String,
     /// Whether an existing account was re-bound to this device (older devices revoked).
     pub rebound: bool,
+    /// For a device bound with user verification: the app is unlocked at once (the setup
+    /// verified the resident).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<AppSession>,
 }
 
 /// A device as the resident sees it.
@@ -162,6 +271,10 @@ pub struct DeviceView {
     pub revoked_at: Option<i64>,
     /// Whether this is the device making the call.
     pub current: bool,
+    /// `passkey` or `pin` when the platform checks the resident's presence on it; absent for a
+    /// device whose key is protected on the device only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_verification: Option<String>,
 }
 
 /// A request waiting for the resident's approval in the app.
@@ -214,6 +327,9 @@ pub struct Decision {
     /// A selfie (JPEG or PNG, base64) for requests that need a face match (`step_up`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selfie: Option<String>,
+    /// The resident's verification, required to approve on a device bound with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_verification: Option<UserVerification>,
 }
 
 /// The app asks for a signing certificate (iAM Smart+): a PKCS#10 request for the app's signing

@@ -39,6 +39,8 @@ pub struct Config {
     pub face: FaceConfig,
     /// Registration, devices, staff and approvals.
     pub identity: IdentityConfig,
+    /// The resident's app: user verification and unlocking.
+    pub app: crate::app_config::AppConfig,
     /// Passkeys.
     pub webauthn: WebauthnConfig,
     /// The OpenID provider's lifetimes.
@@ -377,6 +379,7 @@ impl Default for Config {
             registry: RegistryConfig::default(),
             face: FaceConfig::default(),
             identity: IdentityConfig::default(),
+            app: crate::app_config::AppConfig::default(),
             webauthn: WebauthnConfig::default(),
             oidc: OidcConfig::default(),
             signing: SigningConfig::default(),
@@ -782,6 +785,9 @@ impl Config {
         self.public_info
             .validate()
             .map_err(|(key, message)| err(key, message))?;
+        self.app
+            .validate()
+            .map_err(|(key, message)| err(key, message))?;
         Ok(())
     }
 
@@ -854,6 +860,7 @@ impl Config {
             face_timeout_ms: self.face.timeout_ms,
             approval_ttl_ms: i.approval_ttl_secs as i64 * 1000,
             max_pending_approvals: i64::from(i.max_pending_approvals),
+            app: self.app.policy(),
         }
     }
 

@@ -116,6 +116,11 @@ pub async fn run(mut cfg: Config) -> anyhow::Result<()> {
             .upsert(&platform, entry, "operator:demo")
             .await?;
     }
+    // The demo resident (the registry's first) and a fresh activation code for the web app.
+    let app_link = match residents.first() {
+        Some(r) => Some(crate::sandbox::demo_resident(&platform, r).await),
+        None => None,
+    };
     let (tx, rx) = tokio::sync::oneshot::channel();
     let cfg2 = cfg.clone();
     let server = tokio::spawn(async move { crate::serve(&cfg2, platform, Some(tx)).await });
@@ -179,19 +184,34 @@ pub async fn run(mut cfg: Config) -> anyhow::Result<()> {
         if let Some(r) = residents.first() {
             println!();
             println!(
-                "To sign in you need the resident's app (a test resident, registered directly):"
+                "The resident's app (a web app; open it in a second tab or a phone-size window):"
+            );
+            match app_link {
+                Some(Ok(issued)) => {
+                    println!(
+                        "  ACTIVATE THE APP   {base}/app/#/activate?code={}",
+                        issued.activation_code
+                    );
+                    println!(
+                        "                     for the demo resident {} ({}), iAM Smart+; the code works once, for {} hours",
+                        r.name_en,
+                        r.hkid,
+                        cfg.identity.activation_code_ttl_hours
+                    );
+                }
+                Some(Err(e)) => println!("  (no activation code for the demo resident: {e})"),
+                None => {}
+            }
+            println!("Then sign in at START HERE: the login page's \"Open iAM Smart\" opens the app, which brings you back.");
+            println!(
+                "The command-line app works too: cargo run --release -- sandbox create-resident --app-home ./data/app-demo"
             );
             println!(
-                "  IAMSMART_DATABASE_URL={} IAMSMART_PUBLIC_URL={base} \\",
+                "  (with IAMSMART_DATABASE_URL={} IAMSMART_PUBLIC_URL={base}), then iamsmart-app approve 'iamsmart:approve?id=...' --match NNNN",
                 cfg.database_url()
             );
             println!(
-                "    cargo run --release -- sandbox create-resident --app-home ./data/app-demo"
-            );
-            println!("Then, with the login page open, approve with the QR payload and match code it shows:");
-            println!("  IAMSMART_APP_PIN=246813 cargo run --release -p iamsmart-app -- --home ./data/app-demo approve 'iamsmart:approve?id=...' --match NNNN");
-            println!(
-                "Or self-register {} ({}, born {}) with iamsmart-app register --platform {base} ...",
+                "Or self-register {} ({}, born {}) in the app or with iamsmart-app register --platform {base} ...",
                 r.name_en, r.hkid, r.date_of_birth
             );
         }

@@ -1,4 +1,5 @@
 //! The `iamsmart` server: configuration, start-up checks, the HTTP server and its workers.
+pub mod app_config;
 pub mod clients_cli;
 pub mod config;
 pub mod demo;
@@ -285,6 +286,11 @@ fn spawn_workers(cfg: &Config, platform: Platform) -> tokio::task::JoinHandle<()
             }
             if let Err(e) = iamsmart_domain::guard::purge_expired(&platform).await {
                 tracing::warn!(error = %e, "could not purge expired single-use values");
+            }
+            if let Err(e) =
+                iamsmart_domain::identity::user_verification::purge_sessions(&platform).await
+            {
+                tracing::warn!(error = %e, "could not purge ended app sessions");
             }
             match iamsmart_domain::identity::rights::purge_closed(&platform).await {
                 Ok(0) => {}

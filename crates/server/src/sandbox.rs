@@ -117,7 +117,27 @@ pub async fn create_resident(
     app.record_binding(&enrolled)?;
     // A synthetic profile, so that forms have something to fill in.
     let n = seed.iter().position(|x| x.hkid == r.hkid).unwrap_or(0);
-    let profile = iamsmart_proto::profile::Profile {
+    let profile = synthetic_profile(&r, n);
+    identity::update_profile(&platform, &enrolled.resident_id, &profile, None).await?;
+    platform.db.close().await;
+    Ok(serde_json::json!({
+        "resident_id": enrolled.resident_id,
+        "device_id": enrolled.device_id,
+        "level": level,
+        "hkid": r.hkid,
+        "name_en": r.name_en,
+        "name_zh": r.name_zh,
+        "date_of_birth": r.date_of_birth,
+        "app_home": app_home.display().to_string(),
+        "pin": pin,
+        "platform_url": cfg.public_url,
+    }))
+}
+
+/// A synthetic profile for the `n`th resident of the sandbox registry, so that forms have
+/// something to fill in.
+pub fn synthetic_profile(r: &SeedResident, n: usize) -> iamsmart_proto::profile::Profile {
+    iamsmart_proto::profile::Profile {
         prefix: Some(if r.gender == "F" { "Ms" } else { "Mr" }.into()),
         mobile: Some(iamsmart_proto::profile::Phone {
             country_code: "852".into(),
@@ -135,21 +155,38 @@ pub async fn create_resident(
             ..Default::default()
         }),
         ..Default::default()
-    };
-    identity::update_profile(&platform, &enrolled.resident_id, &profile, None).await?;
-    platform.db.close().await;
-    Ok(serde_json::json!({
-        "resident_id": enrolled.resident_id,
-        "device_id": enrolled.device_id,
-        "level": level,
-        "hkid": r.hkid,
-        "name_en": r.name_en,
-        "name_zh": r.name_zh,
-        "date_of_birth": r.date_of_birth,
-        "app_home": app_home.display().to_string(),
-        "pin": pin,
-        "platform_url": cfg.public_url,
-    }))
+    }
+}
+
+/// The demo's resident (the first of the sandbox registry), registered as iAM Smart+ with
+/// a synthetic profile, and a fresh one-time activation code for the web app.
+pub async fn demo_resident(
+    platform: &iamsmart_domain::Platform,
+    r: &SeedResident,
+) -> anyhow::Result<registration::CodeIssued> {
+    let issued = registration::sandbox_activation_code(
+        platform,
+        &VerifiedIdentity {
+            hkid: r.hkid.clone(),
+            name_en: r.name_en.clone(),
+            name_zh: r.name_zh.clone(),
+            date_of_birth: r.date_of_birth.clone(),
+            gender: Some(r.gender.clone()),
+        },
+        "plus",
+    )
+    .await?;
+    let current = identity::get(platform, &issued.resident_id).await?;
+    if current.view().profile == iamsmart_proto::profile::Profile::default() {
+        identity::update_profile(
+            platform,
+            &issued.resident_id,
+            &synthetic_profile(r, 0),
+            None,
+        )
+        .await?;
+    }
+    Ok(issued)
 }
 
 /// Register the sandbox data providers (served at `providers_url`) with the platform.

@@ -696,6 +696,27 @@ async fn eme_form_filling_pushed_or_by_qr_code_releases_exactly_the_approved_fie
     // Another service cannot read it.
     let r = svc.api("GET", &kpath, &token, None).await;
     assert_eq!(r.status(), 404);
+    // The pairwise subject the kiosk learnt names the resident from now on: a request pushed
+    // to the phone with it as the hint arrives (it was once "unknown" until a login).
+    let sub = claims["sub"].as_str().unwrap();
+    let r = kiosk
+        .api("POST", "/eme/v1/requests", &ktoken, Some(&ask(Some(sub))))
+        .await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let pending: Vec<Value> = serde_json::from_value(ok_json(&app(&home, &["pending"]))).unwrap();
+    assert!(
+        pending.iter().any(|p| p["kind"] == "eme"),
+        "the pushed request is on the phone: {pending:?}"
+    );
+    ok_json(&app(
+        &home,
+        &[
+            "deny",
+            pending.iter().find(|p| p["kind"] == "eme").unwrap()["id"]
+                .as_str()
+                .unwrap(),
+        ],
+    ));
 
     // A denial.
     let r = kiosk

@@ -158,6 +158,28 @@ impl From<DomainError> for ApiError {
             DomainError::Forbidden(m) => {
                 ApiError::new(StatusCode::FORBIDDEN, "forbidden", "Not allowed").detail(m)
             }
+            DomainError::AppLocked(m) => {
+                ApiError::new(StatusCode::UNAUTHORIZED, "app-locked", "Unlock the app").detail(m)
+            }
+            DomainError::UnlockAgain => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unlock-again",
+                "Confirm it is you again",
+            )
+            .detail("confirm it is you again (fingerprint, face, screen lock or PIN) to do this"),
+            DomainError::DeviceRevoked => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "device-revoked",
+                "This device has been revoked",
+            )
+            .detail("this device has been revoked; set up the app again"),
+            DomainError::WrongPin { attempts_left } => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "wrong-pin", "Wrong PIN").detail(
+                    format!(
+                "the PIN is wrong; {attempts_left} attempts left before this phone is locked out"
+            ),
+                )
+            }
             DomainError::Refused { code, message } => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 code,

@@ -18,7 +18,8 @@ pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Content Security Policy of every response: nothing from elsewhere, no inline scripts, no framing.
 pub const CSP: &str =
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+font-src 'self'; connect-src 'self'; manifest-src 'self'; worker-src 'self'; form-action 'self'; \
+frame-ancestors 'none'; base-uri 'none'";
 
 /// Wrap the routes in the baseline layers (outermost last).
 pub fn wrap(routes: Router, state: AppState) -> Router {

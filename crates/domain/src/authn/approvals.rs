@@ -137,13 +137,16 @@ pub async fn open(p: &Platform, caller: &DeviceCaller, id: &str) -> Result<Appro
     .execute(p.db.writer())
     .await?;
     let row = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM approvals WHERE id = $1 AND resident_id = $2"
+        "SELECT {COLUMNS} FROM approvals WHERE id = $1 AND (resident_id = $2 OR (resident_id IS NULL AND expires_at <= $3))"
     ))
     .bind(id)
     .bind(&caller.resident_id)
+    .bind(now)
     .fetch_optional(p.db.writer())
     .await?
     .ok_or(DomainError::NotFound)?;
+    // A QR code scanned too late: nobody claimed it, and the app says it expired (its
+    // challenge is worth nothing now), rather than that it does not exist.
     view(&row, now)
 }
 
@@ -249,6 +252,18 @@ pub async fn decide(
             })
         }
     };
+    // On a device bound with user verification, an approval (not a denial) carries a proof
+    // that the resident is present, over this very decision.
+    if status == "approved" {
+        crate::identity::user_verification::verify(
+            p,
+            &caller.device_id,
+            decision.user_verification.as_ref(),
+            &crate::identity::user_verification::decision_challenge(signed),
+            request_id,
+        )
+        .await?;
+    }
     // A step-up needs a fresh face match before it counts as approved; any other request may
     // carry one (a bank's data consent needs iAM Smart+ or a face match).
     let mut face_at = None;

@@ -302,6 +302,11 @@ pub async fn outcome(p: &Platform, client: &Client, id: &str) -> Result<Outcome>
         // Another poll delivered it first.
         return Ok(out("delivered", None));
     }
+    // The service may name the resident by this subject later (a pushed request, CIBA, a
+    // signature, a notification): remember a pairwise one, as a login does.
+    if client.meta.subject_type == "pairwise" {
+        claims::remember_subject(&mut tx, &client.sector(), &sub, &d.resident_id).await?;
+    }
     sqlx::query(
         "INSERT INTO exchange_log (id, kind, consent_id, client_id, resident_id, provider_id, items, at, outcome, detail, bytes, payload_hash, duration_ms)
          VALUES ($1, 'eme', $2, $3, $4, NULL, $5, $6, 'ok', $7, $8, $9, 0)",

@@ -1,4 +1,5 @@
 //! Devices bound to residents (the phone's key), and the signed requests they make.
+use super::user_verification::{check_session, Method as UvMethod, SessionRule, SessionTimes};
 use crate::audit::{self, Event};
 use crate::connector::body_hash;
 use crate::error::{DomainError, Result};
@@ -38,6 +39,8 @@ pub struct SignedRequest<'a> {
     pub path: &'a str,
     /// The body.
     pub body: &'a [u8],
+    /// The `iamsmart-app-session` header, if sent (devices bound with user verification).
+    pub session: Option<&'a str>,
 }
 
 fn unauth(m: &'static str) -> DomainError {
@@ -138,8 +141,18 @@ pub async fn verify_new_key_request(
 }
 
 /// Authenticate a request signed by a bound device. Revoked devices and closed or suspended
-/// accounts are refused at once.
+/// accounts are refused at once; a device bound with user verification must also be unlocked.
 pub async fn authenticate(p: &Platform, req: &SignedRequest<'_>) -> Result<DeviceCaller> {
+    authenticate_with(p, req, SessionRule::Unlocked).await
+}
+
+/// [`authenticate`], with what the call needs of the app's session (for a device bound with
+/// user verification; others need none).
+pub async fn authenticate_with(
+    p: &Platform,
+    req: &SignedRequest<'_>,
+    rule: SessionRule,
+) -> Result<DeviceCaller> {
     let sig = req
         .signature
         .ok_or_else(|| unauth("this call must be signed by the app's device key"))?;
@@ -148,10 +161,18 @@ pub async fn authenticate(p: &Platform, req: &SignedRequest<'_>) -> Result<Devic
         .kid
         .filter(|k| k.len() <= 64)
         .ok_or_else(|| unauth("the device signature names no device"))?;
+    let session_hash = req
+        .session
+        .map(|s| iamsmart_crypto::hash::sha256(s.as_bytes()).to_vec())
+        .unwrap_or_default();
     let row = sqlx::query(
-        "SELECT d.resident_id, d.public_jwk, d.status, r.status, d.last_used_at FROM devices d JOIN residents r ON r.id = d.resident_id WHERE d.id = $1",
+        "SELECT d.resident_id, d.public_jwk, d.status, r.status, d.last_used_at, d.uv_method, s.created_at, s.idle_until, s.expires_at
+         FROM devices d JOIN residents r ON r.id = d.resident_id
+         LEFT JOIN app_sessions s ON s.token_hash = $2 AND s.device_id = d.id
+         WHERE d.id = $1",
     )
     .bind(&device_id)
+    .bind(&session_hash)
     .fetch_optional(p.db.reader())
     .await?
     .ok_or_else(|| unauth("unknown device; register the app again"))?;
@@ -160,6 +181,8 @@ pub async fn authenticate(p: &Platform, req: &SignedRequest<'_>) -> Result<Devic
     let device_status: String = row.try_get(2)?;
     let resident_status: String = row.try_get(3)?;
     let last_used: Option<i64> = row.try_get(4)?;
+    let uv_method: Option<String> = row.try_get(5)?;
+    let session: SessionTimes = (row.try_get(6)?, row.try_get(7)?, row.try_get(8)?);
     let mut jwk: PublicJwk = serde_json::from_str(&jwk_text)
         .map_err(|e| DomainError::Integrity(format!("stored device key: {e}")))?;
     jwk.kid = Some(device_id.clone());
@@ -170,14 +193,15 @@ pub async fn authenticate(p: &Platform, req: &SignedRequest<'_>) -> Result<Devic
     }
     // Checked after the signature, so that an unsigned probe learns nothing about the device.
     if device_status != "active" {
-        return Err(unauth(
-            "this device has been revoked; register the app again",
-        ));
+        return Err(DomainError::DeviceRevoked);
     }
     if resident_status != "active" {
         return Err(unauth("this account is closed or suspended"));
     }
     check_claims(p, req, &payload, &format!("device:{device_id}")).await?;
+    if UvMethod::parse(uv_method.as_deref())?.is_some() {
+        check_session(p, &session_hash, session, rule).await?;
+    }
     // Recorded to the minute: one write per device and minute, not per request.
     let now = p.clock.now_ms();
     if last_used.is_none_or(|t| now - t > 60_000) {
@@ -193,13 +217,15 @@ pub async fn authenticate(p: &Platform, req: &SignedRequest<'_>) -> Result<Devic
     })
 }
 
-/// Bind a device inside the caller's transaction; returns its id.
+/// Bind a device inside the caller's transaction, with its user verification if it has one;
+/// returns its id.
 pub(crate) async fn bind(
     p: &Platform,
     conn: &mut AnyConnection,
     resident_id: &str,
     jwk: &PublicJwk,
     name: &str,
+    uv: Option<&super::user_verification::Prepared>,
     stamp: &audit::Stamp<'_>,
 ) -> Result<String> {
     let (now, actor, request_id) = (stamp.at, stamp.actor, stamp.request_id);
@@ -224,6 +250,9 @@ pub(crate) async fn bind(
             other => other,
         });
     }
+    if let Some(uv) = uv {
+        super::user_verification::store(conn, &id, uv).await?;
+    }
     audit::append(
         conn,
         now,
@@ -232,7 +261,10 @@ pub(crate) async fn bind(
             kind: "device.bound",
             actor,
             subject: &format!("resident:{resident_id}"),
-            detail: serde_json::json!({ "device": id }),
+            detail: serde_json::json!({
+                "device": id,
+                "user_verification": uv.map(|u| u.method().as_str()),
+            }),
         },
     )
     .await?;
@@ -257,6 +289,10 @@ pub(crate) async fn revoke_all(
     .fetch_all(&mut *conn)
     .await?;
     for d in &ids {
+        sqlx::query("DELETE FROM app_sessions WHERE device_id = $1")
+            .bind(d)
+            .execute(&mut *conn)
+            .await?;
         crate::oidc::tokens::revoke_resident(conn, resident_id, Some(d), reason, now).await?;
         crate::signing::ca::revoke_certs(
             conn,
@@ -291,7 +327,7 @@ pub async fn list(
     current: Option<&str>,
 ) -> Result<Vec<DeviceView>> {
     let rows = sqlx::query(
-        "SELECT id, name, status, created_at, last_used_at, revoked_at FROM devices WHERE resident_id = $1 ORDER BY created_at DESC, id",
+        "SELECT id, name, status, created_at, last_used_at, revoked_at, uv_method FROM devices WHERE resident_id = $1 ORDER BY created_at DESC, id",
     )
     .bind(resident_id)
     .fetch_all(p.db.reader())
@@ -307,6 +343,7 @@ pub async fn list(
                 created_at: r.try_get(3)?,
                 last_used_at: r.try_get(4)?,
                 revoked_at: r.try_get(5)?,
+                user_verification: r.try_get(6)?,
             })
         })
         .collect()
@@ -322,45 +359,71 @@ pub async fn revoke(
 ) -> Result<()> {
     let now = p.clock.now_ms();
     let mut tx = p.db.begin().await?;
-    let r = sqlx::query(
-        "UPDATE devices SET status = 'revoked', revoked_at = $1, revoked_reason = 'revoked by the resident' WHERE id = $2 AND resident_id = $3 AND status = 'active'",
+    if !revoke_one(
+        &mut tx,
+        &caller.resident_id,
+        device_id,
+        "revoked by the resident",
+        now,
+        &caller.actor(),
+        request_id,
     )
-    .bind(now)
-    .bind(device_id)
-    .bind(&caller.resident_id)
-    .execute(&mut *tx)
-    .await?;
-    if r.rows_affected() == 0 {
+    .await?
+    {
         return Err(DomainError::NotFound);
     }
-    crate::oidc::tokens::revoke_resident(
-        &mut tx,
-        &caller.resident_id,
-        Some(device_id),
-        "device revoked",
-        now,
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Revoke one active device of a resident inside the caller's transaction, with its tokens,
+/// certificates and app sessions; `false` if there was no such active device.
+pub(crate) async fn revoke_one(
+    conn: &mut AnyConnection,
+    resident_id: &str,
+    device_id: &str,
+    reason: &str,
+    now: i64,
+    actor: &str,
+    request_id: Option<&str>,
+) -> Result<bool> {
+    let r = sqlx::query(
+        "UPDATE devices SET status = 'revoked', revoked_at = $1, revoked_reason = $2 WHERE id = $3 AND resident_id = $4 AND status = 'active'",
     )
+    .bind(now)
+    .bind(reason)
+    .bind(device_id)
+    .bind(resident_id)
+    .execute(&mut *conn)
     .await?;
+    if r.rows_affected() == 0 {
+        return Ok(false);
+    }
+    crate::oidc::tokens::revoke_resident(conn, resident_id, Some(device_id), "device revoked", now)
+        .await?;
     crate::signing::ca::revoke_certs(
-        &mut tx,
-        &caller.resident_id,
+        conn,
+        resident_id,
         Some(device_id),
         crate::signing::ca::REASON_KEY_COMPROMISE,
         now,
     )
     .await?;
+    sqlx::query("DELETE FROM app_sessions WHERE device_id = $1")
+        .bind(device_id)
+        .execute(&mut *conn)
+        .await?;
     audit::append(
-        &mut tx,
+        conn,
         now,
         request_id,
         &Event {
             kind: "device.revoked",
-            actor: &caller.actor(),
-            subject: &format!("resident:{}", caller.resident_id),
-            detail: serde_json::json!({ "devices": [device_id], "reason": "revoked by the resident" }),
+            actor,
+            subject: &format!("resident:{resident_id}"),
+            detail: serde_json::json!({ "devices": [device_id], "reason": reason }),
         },
     )
     .await?;
-    tx.commit().await?;
-    Ok(())
+    Ok(true)
 }

@@ -7,6 +7,7 @@ pub mod registration;
 pub mod registry;
 pub mod rights;
 pub mod staff;
+pub mod user_verification;
 
 use crate::audit::{self, Event};
 use crate::error::{DomainError, Result};
@@ -479,3 +480,5 @@ pub async fn count(p: &Platform) -> Result<u64> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod uv_tests;

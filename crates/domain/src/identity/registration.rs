@@ -5,8 +5,9 @@
 //!
 //! Card images and selfies are held in memory only (zeroized buffers), handed to the face model
 //! and dropped when the check ends, whatever its outcome; they are never written anywhere.
-use super::devices::{self, SignedRequest};
+use super::devices::{self, DeviceCaller, SignedRequest};
 use super::hkid::Hkid;
+use super::user_verification;
 use super::{check_card, NewRecord};
 use crate::audit::{self, Event};
 use crate::error::{DomainError, Result};
@@ -314,6 +315,7 @@ pub async fn register_in_app(
     )?;
     let jwk = devices::check_new_device(&reg.device)?;
     devices::verify_new_key_request(p, req, &jwk).await?;
+    let uv = user_verification::prepare(p, &jwk, reg.device.user_verification.as_ref())?;
     if !guard::challenge_is_open(p, REGISTRATION, &reg.challenge).await? {
         return Err(expired());
     }
@@ -353,6 +355,7 @@ pub async fn register_in_app(
         &id,
         &jwk,
         &reg.device.name,
+        uv.as_ref(),
         &audit::Stamp {
             at: now,
             actor: &subject,
@@ -360,6 +363,10 @@ pub async fn register_in_app(
         },
     )
     .await?;
+    let session = match &uv {
+        Some(_) => Some(user_verification::open_session(p, &mut tx, &device_id, now).await?),
+        None => None,
+    };
     tx.commit().await?;
     guard::clear_attempts(p, &keys[..1]).await?;
     Ok(Enrolled {
@@ -367,6 +374,7 @@ pub async fn register_in_app(
         device_id,
         level,
         rebound: existed || !revoked.is_empty(),
+        session,
     })
 }
 
@@ -413,21 +421,39 @@ pub(crate) async fn issue_activation_code(
     now: i64,
     request_id: Option<&str>,
 ) -> Result<(String, i64)> {
+    issue_code(p, conn, resident_id, issued_by, now, request_id, false).await
+}
+
+async fn issue_code(
+    p: &Platform,
+    conn: &mut AnyConnection,
+    resident_id: &str,
+    issued_by: &str,
+    now: i64,
+    request_id: Option<&str>,
+    keeps_devices: bool,
+) -> Result<(String, i64)> {
     let code = new_code(p);
-    let expires = now + p.identity.activation_code_ttl_ms;
+    let expires = now
+        + if keeps_devices {
+            p.identity.app.link_code_ttl_ms
+        } else {
+            p.identity.activation_code_ttl_ms
+        };
     sqlx::query("UPDATE activation_codes SET expires_at = $1 WHERE resident_id = $2 AND used_at IS NULL AND expires_at > $1")
         .bind(now)
         .bind(resident_id)
         .execute(&mut *conn)
         .await?;
     sqlx::query(
-        "INSERT INTO activation_codes (code_hash, resident_id, issued_by, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO activation_codes (code_hash, resident_id, issued_by, created_at, expires_at, keeps_devices) VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(iamsmart_crypto::hash::sha256(normalise_code(&code).as_bytes()).to_vec())
     .bind(resident_id)
     .bind(issued_by)
     .bind(now)
     .bind(expires)
+    .bind(i64::from(keeps_devices))
     .execute(&mut *conn)
     .await?;
     audit::append(
@@ -438,7 +464,7 @@ pub(crate) async fn issue_activation_code(
             kind: "activation_code.issued",
             actor: issued_by,
             subject: &format!("resident:{resident_id}"),
-            detail: serde_json::json!({ "expires_at": expires }),
+            detail: serde_json::json!({ "expires_at": expires, "adds_device": keeps_devices }),
         },
     )
     .await?;
@@ -456,6 +482,7 @@ pub async fn activate(
 ) -> Result<Enrolled> {
     let jwk = devices::check_new_device(&act.device)?;
     devices::verify_new_key_request(p, req, &jwk).await?;
+    let uv = user_verification::prepare(p, &jwk, act.device.user_verification.as_ref())?;
     let keys = vec![
         guard::attempt_key(p, "activate-ip", client_ip),
         guard::attempt_key(p, "activate-device", jwk.kid.as_deref().unwrap_or("")),
@@ -465,14 +492,14 @@ pub async fn activate(
     let hash = iamsmart_crypto::hash::sha256(code.as_bytes()).to_vec();
     let now = p.clock.now_ms();
     let mut tx = p.db.begin().await?;
-    let resident: Option<String> = sqlx::query_scalar(
-        "UPDATE activation_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL AND expires_at > $1 RETURNING resident_id",
+    let resident: Option<(String, i64)> = sqlx::query_as(
+        "UPDATE activation_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL AND expires_at > $1 RETURNING resident_id, keeps_devices",
     )
     .bind(now)
     .bind(&hash)
     .fetch_optional(&mut *tx)
     .await?;
-    let Some(resident_id) = resident else {
+    let Some((resident_id, keeps_devices)) = resident else {
         drop(tx);
         guard::record_failure(p, &keys, p.identity.failures).await?;
         return Err(DomainError::Refused {
@@ -492,21 +519,41 @@ pub async fn activate(
         });
     }
     let subject = format!("resident:{resident_id}");
-    let revoked = devices::revoke_all(
-        &mut tx,
-        &resident_id,
-        "replaced by a new phone activated with a code",
-        now,
-        &subject,
-        request_id,
-    )
-    .await?;
+    // A code from one of the resident's own phones adds this one; a code from a counter or a
+    // kiosk replaces them all (the usual reason is a lost phone).
+    let revoked = if keeps_devices == 1 {
+        let active: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM devices WHERE resident_id = $1 AND status = 'active'",
+        )
+        .bind(&resident_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if active >= p.identity.app.max_devices {
+            return Err(DomainError::Refused {
+                code: "too-many-devices",
+                message:
+                    "this account has as many phones as it may have; remove one in the app first",
+            });
+        }
+        Vec::new()
+    } else {
+        devices::revoke_all(
+            &mut tx,
+            &resident_id,
+            "replaced by a new phone activated with a code",
+            now,
+            &subject,
+            request_id,
+        )
+        .await?
+    };
     let device_id = devices::bind(
         p,
         &mut tx,
         &resident_id,
         &jwk,
         &act.device.name,
+        uv.as_ref(),
         &audit::Stamp {
             at: now,
             actor: &subject,
@@ -518,12 +565,51 @@ pub async fn activate(
         .bind(&resident_id)
         .fetch_one(&mut *tx)
         .await?;
+    let session = match &uv {
+        Some(_) => Some(user_verification::open_session(p, &mut tx, &device_id, now).await?),
+        None => None,
+    };
     tx.commit().await?;
     Ok(Enrolled {
         resident_id,
         device_id,
         level,
         rebound: !revoked.is_empty(),
+        session,
+    })
+}
+
+/// A code with which another phone joins the caller's account, keeping this one (moving to a
+/// new phone, or a second device). Issued only to an app unlocked moments ago; short-lived; the
+/// new phone activates with it as with a counter's code.
+pub async fn issue_device_link_code(
+    p: &Platform,
+    caller: &DeviceCaller,
+    request_id: Option<&str>,
+) -> Result<CodeIssued> {
+    let now = p.clock.now_ms();
+    let mut tx = p.db.begin().await?;
+    let level: String = sqlx::query_scalar("SELECT level FROM residents WHERE id = $1")
+        .bind(&caller.resident_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    let (code, expires_at) = issue_code(
+        p,
+        &mut tx,
+        &caller.resident_id,
+        &caller.actor(),
+        now,
+        request_id,
+        true,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(CodeIssued {
+        resident_id: caller.resident_id.clone(),
+        level,
+        existing: true,
+        activation_code: code,
+        expires_at,
     })
 }
 
@@ -747,12 +833,18 @@ pub async fn sandbox_enrol(
         None,
     )
     .await?;
+    // The sandbox binds what it is given, whatever the policy says of user verification.
+    let uv = match &device.user_verification {
+        Some(setup) => user_verification::prepare(p, &jwk, Some(setup))?,
+        None => None,
+    };
     let device_id = devices::bind(
         p,
         &mut tx,
         &id,
         &jwk,
         &device.name,
+        uv.as_ref(),
         &audit::Stamp {
             at: now,
             actor: &subject,
@@ -766,5 +858,48 @@ pub async fn sandbox_enrol(
         device_id,
         level: level.into(),
         rebound: existed,
+        session: None,
+    })
+}
+
+/// Sandbox only: register a resident with registry-confirmed data at `level` and issue an
+/// activation code for their app, as a counter would (`iamsmart demo` prints it as a link to
+/// the web app). An earlier unused code of the resident stops working; activating with this
+/// one replaces the resident's phones.
+pub async fn sandbox_activation_code(
+    p: &Platform,
+    verified: &VerifiedIdentity,
+    level: &str,
+) -> Result<CodeIssued> {
+    if !super::LEVELS.contains(&level) {
+        return Err(DomainError::Invalid {
+            field: "level",
+            message: "expected basic or plus".into(),
+        });
+    }
+    let now = p.clock.now_ms();
+    let mut tx = p.db.begin().await?;
+    let (id, _, existed) = create_or_refresh(
+        p,
+        &mut tx,
+        verified,
+        "sandbox",
+        "operator:sandbox",
+        now,
+        None,
+    )
+    .await?;
+    if level == "plus" {
+        set_plus(&mut tx, &id, "sandbox", "operator:sandbox", now, None).await?;
+    }
+    let (code, expires_at) =
+        issue_activation_code(p, &mut tx, &id, "operator:sandbox", now, None).await?;
+    tx.commit().await?;
+    Ok(CodeIssued {
+        resident_id: id,
+        level: level.into(),
+        existing: existed,
+        activation_code: code,
+        expires_at,
     })
 }

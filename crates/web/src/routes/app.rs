@@ -13,10 +13,12 @@ use axum::{Json, Router};
 use iamsmart_domain::authn::approvals;
 use iamsmart_domain::exchange::{consents as data_consent, dealings};
 use iamsmart_domain::identity::devices::{self, DeviceCaller, SignedRequest};
+use iamsmart_domain::identity::user_verification::{self as uv, SessionRule};
 use iamsmart_domain::identity::{self, registration, rights};
 use iamsmart_domain::notify::inbox;
 use iamsmart_proto::app::{
-    Activation, Decision, SelfRegistration, Upgrade, DEVICE_SIGNATURE_HEADER,
+    Activation, Decision, SelfRegistration, Unlock, Upgrade, APP_SESSION_HEADER,
+    DEVICE_SIGNATURE_HEADER,
 };
 use iamsmart_proto::profile::Profile;
 use serde::de::DeserializeOwned;
@@ -25,6 +27,12 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/app/v1/registrations/challenge", post(challenge))
         .route("/app/v1/activations", post(activate))
+        .route("/app/v1/config", get(app_config))
+        .route("/app/v1/devices/passkey-options", post(passkey_options))
+        .route("/app/v1/unlock/options", post(unlock_options))
+        .route("/app/v1/unlock", post(unlock))
+        .route("/app/v1/lock", post(lock))
+        .route("/app/v1/devices/link", post(link_device))
         .route("/app/v1/me", get(me))
         .route("/app/v1/me/profile", put(update_profile))
         .route("/app/v1/me/export", get(export))
@@ -68,6 +76,7 @@ pub fn upload_routes() -> Router<AppState> {
 /// and the raw body.
 pub struct Signed {
     signature: Option<String>,
+    session: Option<String>,
     method: String,
     path: String,
     ip: String,
@@ -94,6 +103,12 @@ impl Signed {
                 .get(DEVICE_SIGNATURE_HEADER)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string),
+            session: parts
+                .headers
+                .get(APP_SESSION_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .filter(|v| v.len() <= 128)
+                .map(str::to_string),
             method: parts.method.to_string(),
             path: parts
                 .uri
@@ -116,6 +131,7 @@ impl Signed {
             method: &self.method,
             path: &self.path,
             body: &self.body,
+            session: self.session.as_deref(),
         }
     }
 
@@ -125,7 +141,11 @@ impl Signed {
     }
 
     async fn device(&self, state: &AppState) -> ApiResult<DeviceCaller> {
-        Ok(devices::authenticate(&state.platform, &self.request()).await?)
+        self.device_with(state, SessionRule::Unlocked).await
+    }
+
+    async fn device_with(&self, state: &AppState, rule: SessionRule) -> ApiResult<DeviceCaller> {
+        Ok(devices::authenticate_with(&state.platform, &self.request(), rule).await?)
     }
 }
 
@@ -174,7 +194,7 @@ async fn update_profile(State(s): State<AppState>, req: Request) -> ApiResult<im
 
 async fn export(State(s): State<AppState>, req: Request) -> ApiResult<impl IntoResponse> {
     let call = Signed::from(&s, req).await?;
-    let caller = call.device(&s).await?;
+    let caller = call.device_with(&s, SessionRule::Fresh).await?;
     let doc = rights::export(&s.platform, &caller).await?;
     Ok((
         [(
@@ -187,12 +207,88 @@ async fn export(State(s): State<AppState>, req: Request) -> ApiResult<impl IntoR
 
 async fn close(State(s): State<AppState>, req: Request) -> ApiResult<impl IntoResponse> {
     let call = Signed::from(&s, req).await?;
-    let caller = call.device(&s).await?;
+    let caller = call.device_with(&s, SessionRule::Fresh).await?;
     let purge_at = rights::close(&s.platform, &caller, Some(&call.rid)).await?;
     Ok(Json(serde_json::json!({
         "status": "closed",
         "personal_data_erased_after": purge_at,
     })))
+}
+
+/// What the app needs to know before it is set up: the passkey relying party, whether a PIN
+/// may replace a passkey, whether self-registration (a face model) is available, and how long
+/// an unlocked app stays unlocked.
+async fn app_config(State(s): State<AppState>) -> impl IntoResponse {
+    let p = &s.platform;
+    Json(serde_json::json!({
+        "rp_id": p.rp.id,
+        "pin_allowed": p.identity.app.pin_allowed,
+        "self_registration": p.face.available(),
+        "idle_secs": p.identity.app.session_idle_ms / 1000,
+    }))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PasskeyOptionsBody {
+    public_jwk: serde_json::Value,
+    name: String,
+}
+
+/// Creation options for the passkey of a device key about to be bound (activation or
+/// registration): the challenge names the key, so the passkey works for that key only.
+async fn passkey_options(
+    State(s): State<AppState>,
+    Json(b): Json<PasskeyOptionsBody>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(serde_json::json!({
+        "publicKey": uv::creation_options(&s.platform, &b.public_jwk, &b.name)?,
+    })))
+}
+
+/// A challenge to unlock with (and the passkey's request options).
+async fn unlock_options(State(s): State<AppState>, req: Request) -> ApiResult<impl IntoResponse> {
+    let call = Signed::from(&s, req).await?;
+    let caller = call.device_with(&s, SessionRule::None).await?;
+    Ok(Json(
+        uv::unlock_options(&s.platform, &caller.device_id).await?,
+    ))
+}
+
+/// Unlock: the passkey's assertion over the challenge, or the PIN; answers a session token.
+async fn unlock(State(s): State<AppState>, req: Request) -> ApiResult<impl IntoResponse> {
+    let call = Signed::from(&s, req).await?;
+    let caller = call.device_with(&s, SessionRule::None).await?;
+    let body: Unlock = call.json()?;
+    let session = uv::unlock(&s.platform, &caller.device_id, &body, Some(&call.rid)).await?;
+    Ok((StatusCode::CREATED, Json(session)))
+}
+
+/// Lock now: the session sent ends.
+async fn lock(State(s): State<AppState>, req: Request) -> ApiResult<impl IntoResponse> {
+    let call = Signed::from(&s, req).await?;
+    let caller = call.device_with(&s, SessionRule::None).await?;
+    uv::lock(&s.platform, &caller.device_id, call.session.as_deref()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A short-lived code (and its QR payload) with which another phone joins this account.
+async fn link_device(State(s): State<AppState>, req: Request) -> ApiResult<impl IntoResponse> {
+    let call = Signed::from(&s, req).await?;
+    let caller = call.device_with(&s, SessionRule::Fresh).await?;
+    let issued =
+        registration::issue_device_link_code(&s.platform, &caller, Some(&call.rid)).await?;
+    let compact = registration::normalise_code(&issued.activation_code);
+    let qr = format!("iamsmart:activate?code={compact}");
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({
+            "code": issued.activation_code,
+            "qr_image": qr_data_url(&qr),
+            "qr": qr,
+            "expires_at": issued.expires_at,
+        })),
+    ))
 }
 
 async fn upgrade(State(s): State<AppState>, req: Request) -> ApiResult<impl IntoResponse> {
@@ -433,5 +529,19 @@ async fn notification_setting(
     .await?;
     Ok(Json(
         inbox::preferences(&s.platform, &caller.resident_id).await?,
+    ))
+}
+
+/// A QR code as an SVG `data:` URL (the app shows it as an image; the CSP allows `data:` images).
+fn qr_data_url(payload: &str) -> Option<String> {
+    use base64::Engine;
+    let code = qrcode::QrCode::new(payload.as_bytes()).ok()?;
+    let svg = code
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(240, 240)
+        .build();
+    Some(format!(
+        "data:image/svg+xml;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(svg)
     ))
 }

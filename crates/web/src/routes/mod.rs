@@ -10,6 +10,7 @@ mod pages;
 mod signing;
 mod staff;
 mod transparency;
+mod webapp;
 
 use crate::AppState;
 use axum::extract::DefaultBodyLimit;
@@ -31,6 +32,7 @@ pub fn routes(state: AppState, body_limit: usize, upload_limit: usize) -> Router
         .merge(pages::routes())
         .merge(signing::routes())
         .merge(notify::routes())
+        .merge(webapp::routes())
         .layer(RequestBodyLimitLayer::new(body_limit))
         // axum's extractors (Bytes, Json, Form, Multipart) cap bodies at 2 MB of their own
         // unless told otherwise: the configured limits are the ones that apply.

@@ -201,9 +201,11 @@ fn login_page(s: &AppState, ui: &Ui, page: &LoginPage) -> Response {
         _ => lang.t("Waiting for the app…", "正在等候流動應用程式…"),
     };
     let approval = page.qr.split("id=").nth(1).unwrap_or_default();
+    // The resident's web app on this phone (`/app/`); it comes back to this browser's continue
+    // link once answered. The fragment keeps the request id out of server logs.
     let app_link = format!(
-        "iamsmart://approve?id={approval}&return={}",
-        authorize::urlencode(&s.platform.oidc.policy.url(&continue_url))
+        "/app/#/approve?id={approval}&return={}",
+        authorize::urlencode(&continue_url)
     );
     let t = LoginTemplate {
         ui: ui.view(),

@@ -1,0 +1,145 @@
+// What the browser suites share: the demo platform on free ports, Chromium (Debian's, driven by
+// playwright-core), a tiny test runner, axe-core, screenshots, and the command-line app.
+import { chromium } from 'playwright-core';
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const root = resolve(here, '..', '..');
+export const bins = process.env.IAMSMART_BIN_DIR || join(root, 'target', 'debug');
+export const shots = process.env.IAMSMART_SCREENSHOTS || join(root, 'target', 'screenshots');
+const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+export const PIN = '246813';
+export const FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+export const PHONE = { width: 390, height: 844 };
+export const DESKTOP = { width: 1280, height: 900 };
+
+export function freePort() {
+  return new Promise((ok, fail) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => ok(p)); });
+    s.on('error', fail);
+  });
+}
+
+/** `iamsmart demo` on free ports with short approval times; resolves when both sites answer. */
+export async function startDemo(name, extraEnv = {}) {
+  const dir = mkdtempSync(join(tmpdir(), `iamsmart-${name}-`));
+  const port = await freePort();
+  const servicePort = await freePort();
+  const base = `http://localhost:${port}`;
+  const service = `http://localhost:${servicePort}`;
+  const env = {
+    PATH: process.env.PATH,
+    IAMSMART_LISTEN: `127.0.0.1:${port}`,
+    IAMSMART_PUBLIC_URL: base,
+    IAMSMART_DATA_DIR: join(dir, 'data'),
+    IAMSMART_DEMO__SERVICE_LISTEN: `127.0.0.1:${servicePort}`,
+    IAMSMART_DEMO__SERVICE_URL: service,
+    IAMSMART_IDENTITY__APPROVAL_TTL_SECS: '12',
+    IAMSMART_OIDC__LOGIN_TTL_SECS: '12',
+    IAMSMART_HTTP__RATE_LIMIT_PER_IP_PER_MINUTE: '0',
+    IAMSMART_LOG__FORMAT: 'json',
+    ...extraEnv,
+  };
+  const server = spawn(join(bins, 'iamsmart'), ['demo'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const demo = { dir, base, service, env, server, log: '' };
+  server.stdout.on('data', (d) => { demo.log += d; });
+  server.stderr.on('data', (d) => { demo.log += d; });
+  await waitFor(`${base}/readyz`, 'the platform', demo);
+  await waitFor(`${service}/healthz`, 'the demo service', demo);
+  demo.dbUrl = `sqlite://${join(dir, 'data', 'demo.db')}`;
+  return demo;
+}
+
+async function waitFor(url, what, demo) {
+  const until = Date.now() + 60_000;
+  while (Date.now() < until) {
+    try { if ((await fetch(url)).ok) return; } catch { /* not yet */ }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${what} did not start:\n${demo.log}`);
+}
+
+/** `iamsmart <args>` against the demo's database; answers the parsed JSON output. */
+export function iamsmart(demo, args) {
+  return execFileSync(join(bins, 'iamsmart'), args, {
+    env: { ...demo.env, IAMSMART_DATABASE_URL: demo.dbUrl }, encoding: 'utf8',
+  });
+}
+
+/** The command-line app (`iamsmart-app`) with the test PIN; answers its JSON. */
+export function cliApp(home, args) {
+  return JSON.parse(execFileSync(join(bins, 'iamsmart-app'), ['--home', home, ...args], {
+    env: { PATH: process.env.PATH, IAMSMART_APP_PIN: PIN }, encoding: 'utf8', timeout: 60_000,
+  }));
+}
+
+export const results = [];
+let failureHook = null;
+
+/** Called with the test's name when a test fails (to take screenshots of the pages open). */
+export function onFailure(fn) {
+  failureHook = fn;
+}
+
+export async function test(name, fn) {
+  const started = Date.now();
+  try {
+    await fn();
+    results.push({ name, ok: true, ms: Date.now() - started });
+    console.log(`ok   ${name} (${Date.now() - started} ms)`);
+  } catch (e) {
+    results.push({ name, ok: false, error: e });
+    console.log(`FAIL ${name}: ${e.stack || e}`);
+    if (failureHook) await failureHook(name).catch(() => {});
+  }
+}
+
+export function assert(cond, message) {
+  if (!cond) throw new Error(message);
+}
+
+/** axe-core on the page: no serious or critical violation. */
+export async function accessible(page, label) {
+  await page.addScriptTag({ content: axeSource });
+  const res = await page.evaluate(async () => window.axe.run(document, {
+    runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] },
+  }));
+  const bad = res.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  assert(bad.length === 0, `${label}: ${bad.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target).join(', ')}`).join('; ')}`);
+}
+
+export function resetShots() {
+  mkdirSync(shots, { recursive: true });
+}
+
+export async function shot(page, name) {
+  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+}
+
+/** Chromium with the suite's flags (and any extra ones). */
+export function launch(extraFlags = []) {
+  return chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: [...FLAGS, ...extraFlags] });
+}
+
+/** Stop the demo, keep its log with the screenshots, and print the summary; exits 1 on failure. */
+export function finish(demo, logName) {
+  if (demo) {
+    demo.server.kill('SIGTERM');
+    writeFileSync(join(shots, logName), demo.log);
+  }
+  const failed = results.filter((r) => !r.ok);
+  console.log(`\n${results.length - failed.length} passed, ${failed.length} failed; screenshots in ${shots}`);
+  if (failed.length) {
+    if (demo) console.log(`data kept in ${demo.dir}`);
+    process.exit(1);
+  }
+  if (demo) rmSync(demo.dir, { recursive: true, force: true });
+}
