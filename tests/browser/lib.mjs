@@ -120,8 +120,20 @@ export function resetShots() {
   mkdirSync(shots, { recursive: true });
 }
 
+/**
+ * A screenshot of the whole page. The viewport is stretched to the page's height for it, so that
+ * what sticks to the bottom of the screen (the app's tabs) shows where a reader scrolling to the
+ * end would see it, not over the middle of the page.
+ */
 export async function shot(page, name) {
-  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+  const size = page.viewportSize();
+  const height = await page.evaluate(() => document.documentElement.scrollHeight).catch(() => 0);
+  if (size && height > size.height) await page.setViewportSize({ width: size.width, height });
+  try {
+    await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+  } finally {
+    if (size && height > size.height) await page.setViewportSize(size);
+  }
 }
 
 /** Chromium with the suite's flags (and any extra ones). */

@@ -22,6 +22,8 @@ struct WaitPage {
     message: &'static str,
     check: &'static str,
     back: &'static str,
+    open_app: &'static str,
+    app_url: String,
 }
 
 /// A problem details or OAuth error answer, as one line.
@@ -280,6 +282,12 @@ pub(crate) async fn progress(State(s): State<Arc<Demo>>, headers: HeaderMap) -> 
                     } else {
                         "Back to the form (fill it in yourself)"
                     },
+                    open_app: if z {
+                        "打開「智方便」"
+                    } else {
+                        "Open iAM Smart"
+                    },
+                    app_url: s.app_url(),
                 },
             )
         }

@@ -75,6 +75,11 @@ fn now_s() -> i64 {
 }
 
 impl Demo {
+    /// The resident's web app on the platform, at its home screen (where requests wait).
+    pub(crate) fn app_url(&self) -> String {
+        format!("{}/app/#/home", self.cfg.issuer.trim_end_matches('/'))
+    }
+
     /// A one-time client assertion (`private_key_jwt`) for the platform's token endpoint.
     pub(crate) fn assertion(&self) -> Result<String, String> {
         let claims = serde_json::json!({

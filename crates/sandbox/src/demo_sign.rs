@@ -28,6 +28,8 @@ struct SigningPage {
     check: &'static str,
     download: &'static str,
     again: &'static str,
+    open_app: &'static str,
+    app_url: String,
 }
 
 /// A signing request in progress, or its result.
@@ -191,7 +193,7 @@ pub(crate) async fn submit(
     Redirect::to("/signing").into_response()
 }
 
-fn signing_page(z: bool, sg: &Signing, status: &str, reason: Option<String>) -> Response {
+fn signing_page(s: &Demo, z: bool, sg: &Signing, status: &str, reason: Option<String>) -> Response {
     let (heading, message, waiting, signed) = match status {
         "pending" | "scanned" => (
             if z {
@@ -260,6 +262,12 @@ fn signing_page(z: bool, sg: &Signing, status: &str, reason: Option<String>) -> 
                 "Download the signed application (PDF)"
             },
             again: if z { "返回" } else { "Back" },
+            open_app: if z {
+                "打開「智方便」"
+            } else {
+                "Open iAM Smart"
+            },
+            app_url: s.app_url(),
         },
     )
 }
@@ -274,10 +282,10 @@ pub(crate) async fn progress(State(s): State<Arc<Demo>>, headers: HeaderMap) -> 
         return Redirect::to("/form").into_response();
     };
     if let Some(note) = &sg.note {
-        return signing_page(z, &sg, "unsigned", Some(note.clone()));
+        return signing_page(&s, z, &sg, "unsigned", Some(note.clone()));
     }
     if sg.signed_pdf.is_some() {
-        return signing_page(z, &sg, "signed", None);
+        return signing_page(&s, z, &sg, "signed", None);
     }
     let answer = async {
         let token = client_token(&s, "sign").await?;
@@ -306,9 +314,9 @@ pub(crate) async fn progress(State(s): State<Arc<Demo>>, headers: HeaderMap) -> 
         let mut done = sg.clone();
         done.signed_pdf = Some(Arc::new(pdf));
         s.update(&id, |x| x.signing = Some(done.clone()));
-        return signing_page(z, &done, "signed", None);
+        return signing_page(&s, z, &done, "signed", None);
     }
-    signing_page(z, &sg, status, v["reason"].as_str().map(str::to_string))
+    signing_page(&s, z, &sg, status, v["reason"].as_str().map(str::to_string))
 }
 
 /// The signed application.

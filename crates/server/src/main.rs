@@ -256,6 +256,16 @@ enum SandboxCommand {
         #[arg(long)]
         hkid: Option<String>,
     },
+    /// Register a test resident as a counter would and print a one-time activation code, with
+    /// the link that opens it in the resident's web app (/app/).
+    ActivationCode {
+        /// Account level.
+        #[arg(long, value_enum, default_value = "basic")]
+        level: LevelArg,
+        /// Which registry resident (default: the next one not yet registered).
+        #[arg(long)]
+        hkid: Option<String>,
+    },
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -574,6 +584,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     hkid.as_deref(),
                 )
                 .await?;
+                println!("{}", serde_json::to_string_pretty(&out)?);
+            }
+            SandboxCommand::ActivationCode { level, hkid } => {
+                let level = match level {
+                    LevelArg::Basic => "basic",
+                    LevelArg::Plus => "plus",
+                };
+                let out =
+                    iamsmart_server::sandbox::activation_code(&cfg, level, hkid.as_deref()).await?;
                 println!("{}", serde_json::to_string_pretty(&out)?);
             }
         },

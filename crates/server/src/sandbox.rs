@@ -67,6 +67,73 @@ pub async fn run_immd(listen: &str, cfg: ImmdConfig) -> anyhow::Result<()> {
     }
 }
 
+/// What the registry confirms of one of its residents.
+fn verified(r: &SeedResident) -> VerifiedIdentity {
+    VerifiedIdentity {
+        hkid: r.hkid.clone(),
+        name_en: r.name_en.clone(),
+        name_zh: r.name_zh.clone(),
+        date_of_birth: r.date_of_birth.clone(),
+        gender: Some(r.gender.clone()),
+    }
+}
+
+/// The registry resident with `hkid`, or the next one not yet registered.
+async fn pick_resident(
+    platform: &iamsmart_domain::Platform,
+    seed: &[SeedResident],
+    hkid: Option<&str>,
+) -> anyhow::Result<SeedResident> {
+    for r in seed {
+        if hkid.is_some_and(|h| {
+            identity::hkid::Hkid::parse(h).ok() != identity::hkid::Hkid::parse(&r.hkid).ok()
+        }) {
+            continue;
+        }
+        if hkid.is_some() || identity::find_by_hkid(platform, &r.hkid).await?.is_none() {
+            return Ok(r.clone());
+        }
+    }
+    Err(match hkid {
+        Some(h) => anyhow!("{h} is not a resident of the sandbox registry (see GET /immd/v1/residents)"),
+        None => anyhow!("every resident of the sandbox registry is registered already; pass --hkid to re-bind one"),
+    })
+}
+
+/// `iamsmart sandbox activation-code`: register a test resident (the next unregistered one of
+/// the registry's seed, or the given HKID) as a counter would, with a synthetic profile, and
+/// print a one-time activation code with the link that opens it in the web app.
+pub async fn activation_code(
+    cfg: &Config,
+    level: &str,
+    hkid: Option<&str>,
+) -> anyhow::Result<serde_json::Value> {
+    let platform = crate::start_platform(cfg).await?;
+    let seed = residents(None)?;
+    let r = pick_resident(&platform, &seed, hkid).await?;
+    let issued = registration::sandbox_activation_code(&platform, &verified(&r), level).await?;
+    let n = seed.iter().position(|x| x.hkid == r.hkid).unwrap_or(0);
+    identity::update_profile(
+        &platform,
+        &issued.resident_id,
+        &synthetic_profile(&r, n),
+        None,
+    )
+    .await?;
+    platform.db.close().await;
+    let compact = registration::normalise_code(&issued.activation_code);
+    Ok(serde_json::json!({
+        "resident_id": issued.resident_id,
+        "level": level,
+        "hkid": r.hkid,
+        "name_en": r.name_en,
+        "activation_code": issued.activation_code,
+        "qr": format!("iamsmart:activate?code={compact}"),
+        "link": format!("{}/app/#/activate?code={}", cfg.public_url.trim_end_matches('/'), issued.activation_code),
+        "expires_at": issued.expires_at,
+    }))
+}
+
 /// `iamsmart sandbox create-resident`: register a test resident (the next unregistered one of
 /// the registry's seed, or the given HKID) and write an app home that `iamsmart-app` can use.
 pub async fn create_resident(
@@ -78,22 +145,7 @@ pub async fn create_resident(
 ) -> anyhow::Result<serde_json::Value> {
     let platform = crate::start_platform(cfg).await?;
     let seed = residents(None)?;
-    let mut chosen = None;
-    for r in &seed {
-        if hkid.is_some_and(|h| {
-            identity::hkid::Hkid::parse(h).ok() != identity::hkid::Hkid::parse(&r.hkid).ok()
-        }) {
-            continue;
-        }
-        if hkid.is_some() || identity::find_by_hkid(&platform, &r.hkid).await?.is_none() {
-            chosen = Some(r.clone());
-            break;
-        }
-    }
-    let r = chosen.ok_or_else(|| match hkid {
-        Some(h) => anyhow!("{h} is not a resident of the sandbox registry (see GET /immd/v1/residents)"),
-        None => anyhow!("every resident of the sandbox registry is registered already; pass --hkid to re-bind one"),
-    })?;
+    let r = pick_resident(&platform, &seed, hkid).await?;
     let mut app = App::create(
         app_home,
         &cfg.public_url,
@@ -101,19 +153,8 @@ pub async fn create_resident(
         pin,
         iamsmart_app::KDF,
     )?;
-    let enrolled = registration::sandbox_enrol(
-        &platform,
-        &VerifiedIdentity {
-            hkid: r.hkid.clone(),
-            name_en: r.name_en.clone(),
-            name_zh: r.name_zh.clone(),
-            date_of_birth: r.date_of_birth.clone(),
-            gender: Some(r.gender.clone()),
-        },
-        level,
-        &app.new_device(),
-    )
-    .await?;
+    let enrolled =
+        registration::sandbox_enrol(&platform, &verified(&r), level, &app.new_device()).await?;
     app.record_binding(&enrolled)?;
     // A synthetic profile, so that forms have something to fill in.
     let n = seed.iter().position(|x| x.hkid == r.hkid).unwrap_or(0);
@@ -164,18 +205,7 @@ pub async fn demo_resident(
     platform: &iamsmart_domain::Platform,
     r: &SeedResident,
 ) -> anyhow::Result<registration::CodeIssued> {
-    let issued = registration::sandbox_activation_code(
-        platform,
-        &VerifiedIdentity {
-            hkid: r.hkid.clone(),
-            name_en: r.name_en.clone(),
-            name_zh: r.name_zh.clone(),
-            date_of_birth: r.date_of_birth.clone(),
-            gender: Some(r.gender.clone()),
-        },
-        "plus",
-    )
-    .await?;
+    let issued = registration::sandbox_activation_code(platform, &verified(&r), "plus").await?;
     let current = identity::get(platform, &issued.resident_id).await?;
     if current.view().profile == iamsmart_proto::profile::Profile::default() {
         identity::update_profile(

@@ -801,28 +801,11 @@ pub async fn sandbox_enrol(
     level: &str,
     device: &iamsmart_proto::app::NewDevice,
 ) -> Result<Enrolled> {
-    if !super::LEVELS.contains(&level) {
-        return Err(DomainError::Invalid {
-            field: "level",
-            message: "expected basic or plus".into(),
-        });
-    }
+    check_level(level)?;
     let jwk = devices::check_new_device(device)?;
     let now = p.clock.now_ms();
     let mut tx = p.db.begin().await?;
-    let (id, _, existed) = create_or_refresh(
-        p,
-        &mut tx,
-        verified,
-        "sandbox",
-        "operator:sandbox",
-        now,
-        None,
-    )
-    .await?;
-    if level == "plus" {
-        set_plus(&mut tx, &id, "sandbox", "operator:sandbox", now, None).await?;
-    }
+    let (id, existed) = sandbox_record(p, &mut tx, verified, level, now).await?;
     let subject = format!("resident:{id}");
     devices::revoke_all(
         &mut tx,
@@ -871,27 +854,10 @@ pub async fn sandbox_activation_code(
     verified: &VerifiedIdentity,
     level: &str,
 ) -> Result<CodeIssued> {
-    if !super::LEVELS.contains(&level) {
-        return Err(DomainError::Invalid {
-            field: "level",
-            message: "expected basic or plus".into(),
-        });
-    }
+    check_level(level)?;
     let now = p.clock.now_ms();
     let mut tx = p.db.begin().await?;
-    let (id, _, existed) = create_or_refresh(
-        p,
-        &mut tx,
-        verified,
-        "sandbox",
-        "operator:sandbox",
-        now,
-        None,
-    )
-    .await?;
-    if level == "plus" {
-        set_plus(&mut tx, &id, "sandbox", "operator:sandbox", now, None).await?;
-    }
+    let (id, existed) = sandbox_record(p, &mut tx, verified, level, now).await?;
     let (code, expires_at) =
         issue_activation_code(p, &mut tx, &id, "operator:sandbox", now, None).await?;
     tx.commit().await?;
@@ -902,4 +868,31 @@ pub async fn sandbox_activation_code(
         activation_code: code,
         expires_at,
     })
+}
+
+fn check_level(level: &str) -> Result<()> {
+    if !super::LEVELS.contains(&level) {
+        return Err(DomainError::Invalid {
+            field: "level",
+            message: "expected basic or plus".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Sandbox only: create or refresh a resident from registry-confirmed data at `level`, inside
+/// the caller's transaction; returns (id, whether it existed).
+async fn sandbox_record(
+    p: &Platform,
+    conn: &mut AnyConnection,
+    verified: &VerifiedIdentity,
+    level: &str,
+    now: i64,
+) -> Result<(String, bool)> {
+    let (id, _, existed) =
+        create_or_refresh(p, conn, verified, "sandbox", "operator:sandbox", now, None).await?;
+    if level == "plus" {
+        set_plus(conn, &id, "sandbox", "operator:sandbox", now, None).await?;
+    }
+    Ok((id, existed))
 }

@@ -3,7 +3,7 @@
 import { t, lang, when, either } from './i18n.js';
 import { app } from './main.js';
 import * as store from './store.js';
-import { call, dropSession } from './api.js';
+import { call, plain, dropSession } from './api.js';
 import { unlock } from './uv.js';
 import { show, h, button, linkButton, errorBox, busy, facts, confirmDialog, announce, field, select, readPhoto } from './ui.js';
 import { fieldValue, enrolSigning, refreshBadge } from './requests.js';
@@ -140,11 +140,17 @@ const DEALINGS = {
 };
 
 export async function consents() {
-  const [logins, data, dealings] = await Promise.all([
+  const [logins, data, dealings, catalogue] = await Promise.all([
     call(app.device, 'GET', '/app/v1/consents'),
     call(app.device, 'GET', '/app/v1/data-consents'),
     call(app.device, 'GET', '/app/v1/dealings'),
+    plain('GET', '/gateway/v1/catalogue').catch(() => ({ items: [] })),
   ]);
+  // Records by their titles in the reader's language, with the department holding them.
+  const titles = new Map((catalogue.items || []).map((i) => [`${i.provider}/${i.item}`,
+    `${either({ en: i.title_en, zh: i.title_zh })} (${either({ en: i.provider_en, zh: i.provider_zh })})`]));
+  const record = (i) => titles.get(`${i.provider}/${i.item}`) || i.item;
+  const outcome = (d) => (d.outcome && /^[A-Z]+$/.test(d.outcome) && t(`status_${d.outcome}`) !== `status_${d.outcome}` ? t(`status_${d.outcome}`) : '');
   const err = h('div', { 'aria-live': 'assertive' });
   const act = (fn) => async (ev) => {
     err.replaceChildren();
@@ -159,7 +165,7 @@ export async function consents() {
     dataList.length ? h('ul', { class: 'cards', id: 'data-consents' }, dataList.map((c) => h('li', { class: 'card data-consent', dataset: { id: c.consent_id } },
       h('p', { class: 'title' }, c.service, ' ', h('span', { class: `status status-${c.status}` }, t(`status_${c.status}`))),
       facts([[t('purposeLabel'), c.purpose_text],
-        [t('recordsLabel'), (c.items || []).map((i) => i.item).join(', ')],
+        [t('recordsLabel'), (c.items || []).map(record).join(lang() === 'zh' ? '、' : ', ')],
         [t('fetchesLabel'), String(c.fetches)],
         [t('validUntil'), c.expires_at ? when(c.expires_at) : '']]),
       h('div', { class: 'actions' },
@@ -189,7 +195,7 @@ export async function consents() {
       h('h3', { class: 'title' }, s.service),
       h('ul', { class: 'items' }, s.dealings.slice(0, 20).map((d) => h('li', {}, h('span', {},
         h('span', { class: 'item' }, DEALINGS[lang()][d.kind] || d.kind),
-        h('span', { class: 'value' }, [when(d.at), d.items && d.items.length ? d.items.map((f) => (t(`f_${f}`) !== `f_${f}` ? t(`f_${f}`) : f)).join(', ') : ''].filter(Boolean).join(' · ')))))))) : h('p', { class: 'hint' }, t('noDealings')));
+        h('span', { class: 'value' }, [when(d.at), outcome(d), d.items && d.items.length ? d.items.map((f) => (t(`f_${f}`) !== `f_${f}` ? t(`f_${f}`) : f)).join(lang() === 'zh' ? '、' : ', ') : ''].filter(Boolean).join(' · ')))))))) : h('p', { class: 'hint' }, t('noDealings')));
 }
 
 export async function devices() {

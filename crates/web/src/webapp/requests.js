@@ -123,7 +123,7 @@ export async function scan(params) {
         err.replaceChildren(errorBox(e.kind === 'denied' ? t('scanDenied') : e.kind === 'no-camera' ? t('scanNoCamera') : t('scanFailed')));
       },
     });
-    if (status.isConnected) status.replaceChildren(t('scanIntro'));
+    if (status.isConnected) status.replaceChildren(t('scanLooking'));
   };
   start();
 }
@@ -258,11 +258,14 @@ export async function request(params, idFromPath) {
       h('span', { class: 'item' }, either({ en: i.title_en, zh: i.title_zh }) || i.item),
       h('span', { class: 'value' }, either({ en: i.provider_en, zh: i.provider_zh }) || i.provider))))));
   } else if (view.kind === 'sign') {
+    const doc = d.document && typeof d.document === 'object' ? d.document : { name: d.document };
     parts.push(facts([
-      [t('documentLabel'), d.document],
+      [t('documentLabel'), h('strong', { id: 'document-name' }, doc.name || '')],
+      [t('departmentLabel'), doc.department],
       [t('formatLabel'), d.format === 'pades' ? t('formatPades') : t('formatCades')],
-      [t('digestLabel'), h('code', {}, String(d.digest || '').replace(/(.{16})/g, '$1 ').trim())],
-    ]), h('p', { class: 'notice' }, t('signLegal')));
+    ]), h('p', { class: 'hint' }, t('digestLabel')),
+    h('p', { class: 'digest' }, h('code', {}, String(d.digest || '').replace(/(.{8})/g, '$1 ').trim())),
+    h('p', { class: 'notice' }, t('signLegal')));
   } else if (Array.isArray(d.fields) && d.fields.length) {
     parts.push(h('p', {}, t('afterLoginAsks')), h('ul', {}, d.fields.map((f) => h('li', {}, t(`f_${f}`)))), h('p', { class: 'hint' }, t('afterLoginNote')));
   }

@@ -67,6 +67,7 @@ struct LoginTemplate<'a> {
     match_help: &'a str,
     app_link: String,
     open_app_label: &'a str,
+    open_app_here_label: &'a str,
     steps: Vec<&'a str>,
     asks_label: &'a str,
     fields: Vec<&'a str>,
@@ -231,6 +232,10 @@ fn login_page(s: &AppState, ui: &Ui, page: &LoginPage) -> Response {
         open_app_label: lang.t(
             "On this phone? Open iAM Smart",
             "在這部手機上？打開「智方便」",
+        ),
+        open_app_here_label: lang.t(
+            "iAM Smart on this computer? Open it here",
+            "在這部電腦使用「智方便」？在此打開",
         ),
         steps: vec![
             lang.t(
