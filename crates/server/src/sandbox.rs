@@ -205,7 +205,7 @@ pub async fn demo_resident(
     platform: &iamsmart_domain::Platform,
     r: &SeedResident,
 ) -> anyhow::Result<registration::CodeIssued> {
-    let issued = registration::sandbox_activation_code(platform, &verified(&r), "plus").await?;
+    let issued = registration::sandbox_activation_code(platform, &verified(r), "plus").await?;
     let current = identity::get(platform, &issued.resident_id).await?;
     if current.view().profile == iamsmart_proto::profile::Profile::default() {
         identity::update_profile(
