@@ -181,7 +181,8 @@ try {
     await shot(page, 'app-home-phone-en');
     // The code works once.
     const again = await phone('en-GB', false);
-    await again.page.goto(activation[1]);
+    await again.page.goto(`${base}/app/#/activate`);
+    await again.page.locator('#code').fill(decodeURIComponent(activation[1].split('code=')[1]).toLowerCase());
     await again.page.locator('#activate-next').click();
     await again.page.locator('#uv-pin').check();
     await again.page.locator('#pin1').fill('135790');
@@ -469,6 +470,12 @@ try {
     await ph.locator('dialog .button.danger').click();
     await ph.locator('#data-consents .status-REVOKED').first().waitFor({ timeout: 15_000 });
     assert((await ph.locator('main').textContent()).includes('Signed in'), 'the dealings list sign-ins');
+    // Everything held, as a file: it needs a recent unlock, which the app asks for by itself.
+    await route(ph, '/me');
+    const file = ph.waitForEvent('download');
+    await ph.locator('#export').click();
+    const doc = JSON.parse(readFileSync(await (await file).path(), 'utf8'));
+    assert(JSON.stringify(doc).includes(residentName), 'the download holds the resident\'s record');
   });
 
   await test('app: the profile (e-ME details): verified details shown, the others edited and checked', async () => {
@@ -592,8 +599,12 @@ try {
     await shot(ph, 'app-add-phone-phone-en');
     const phoneB = await phone('en-GB', false);
     const pb = phoneB.page;
+    // Phone B scans the code phone A shows.
+    writeY4m(camera, await ph.locator('#link-qr').screenshot());
     await pb.goto(`${base}/app/#/activate`);
-    await pb.locator('#code').fill(code);
+    await pb.locator('#scan-activation').click();
+    await pb.locator('#activate-next').waitFor({ timeout: 20_000 });
+    assert((await pb.locator('#code').inputValue()) === code, `the scanned code: ${await pb.locator('#code').inputValue()}`);
     await pb.locator('#device-name').fill('Test phone B');
     await pb.locator('#activate-next').click();
     await pb.locator('#uv-pin').waitFor();

@@ -98,6 +98,9 @@ function fail(e, retry) {
 
 /** The lock screen: unlock with the passkey or the PIN, then show what was asked for. */
 async function lockScreen(reason) {
+  requests.stopBackground();
+  // Already showing (a poll and the idle timer may both find the app locked): keep the focus.
+  if (document.getElementById('unlock') && !reason) return;
   tabs(null);
   document.getElementById('lock-now').hidden = true;
   const err = h('div', { 'aria-live': 'assertive' });
@@ -130,6 +133,7 @@ async function lockScreen(reason) {
 }
 
 async function revokedScreen() {
+  requests.stopBackground();
   await store.clear();
   app.device = null;
   dropSession();

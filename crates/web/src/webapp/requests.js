@@ -14,7 +14,8 @@ import { startScanner, decodeImageFile } from './scan.js';
 let poller = null;
 let scanner = null;
 
-function stopBackground() {
+/** Stop what runs behind a screen: the home screen's polling, the camera. */
+export function stopBackground() {
   if (poller) { clearInterval(poller); poller = null; }
   if (scanner) { scanner.stop(); scanner = null; }
 }

@@ -41,8 +41,11 @@ export async function welcome(params) {
 }
 
 export async function activate(params) {
+  const given = params.get('code') || '';
+  const known = normaliseCode(given);
   const code = field('code', t('codeLabel'), {
-    autocomplete: 'one-time-code', autocapitalize: 'characters', spellcheck: 'false', value: params.get('code') || '',
+    autocomplete: 'one-time-code', autocapitalize: 'characters', spellcheck: 'false',
+    value: known ? known.match(/.{4}/g).join('-') : given,
   }, t('codeHint'));
   const name = field('device-name', t('deviceNameLabel'), { value: guessDeviceName(), maxlength: '60', autocomplete: 'off' }, t('deviceNameHint'));
   const form = h('form', { novalidate: true }, code.wrap,
