@@ -38,7 +38,7 @@ pub struct IdentityPolicy {
 }
 
 /// How the resident's app proves the resident is present, and how long an unlocked app stays
-/// unlocked. Set from the `[app]` configuration, where the defaults are written.
+/// unlocked. Set from the `[app]` configuration, whose defaults are these.
 #[derive(Debug, Clone)]
 pub struct AppPolicy {
     /// Whether a device may be bound with a PIN the platform checks (else passkeys only).
@@ -61,6 +61,21 @@ pub struct AppPolicy {
     pub link_code_ttl_ms: i64,
 }
 
+impl Default for AppPolicy {
+    fn default() -> Self {
+        Self {
+            pin_allowed: true,
+            require_user_verification: false,
+            pin_max_failures: 5,
+            session_idle_ms: 300_000,
+            session_max_ms: 1_800_000,
+            fresh_ms: 120_000,
+            max_devices: 5,
+            link_code_ttl_ms: 600_000,
+        }
+    }
+}
+
 impl Default for IdentityPolicy {
     fn default() -> Self {
         Self {
@@ -77,16 +92,7 @@ impl Default for IdentityPolicy {
             face_timeout_ms: 20_000,
             approval_ttl_ms: 120_000,
             max_pending_approvals: 3,
-            app: AppPolicy {
-                pin_allowed: true,
-                require_user_verification: false,
-                pin_max_failures: 5,
-                session_idle_ms: 300_000,
-                session_max_ms: 1_800_000,
-                fresh_ms: 120_000,
-                max_devices: 5,
-                link_code_ttl_ms: 600_000,
-            },
+            app: AppPolicy::default(),
         }
     }
 }

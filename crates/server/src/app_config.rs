@@ -1,5 +1,5 @@
 //! `[app]`: the resident's app: how it proves the resident is present, and how long an unlocked
-//! app stays unlocked. The defaults are written here.
+//! app stays unlocked. The defaults are the domain's (`AppPolicy::default`), in these units.
 use serde::{Deserialize, Serialize};
 
 /// The resident's app.
@@ -29,16 +29,28 @@ pub struct AppConfig {
 
 impl Default for AppConfig {
     fn default() -> Self {
+        let p = iamsmart_domain::platform::AppPolicy::default();
+        let whole = |ms: i64, unit: i64| u64::try_from(ms / unit).unwrap_or(1);
         Self {
-            pin_allowed: true,
-            require_user_verification: false,
-            pin_max_failures: 5,
-            idle_lock_secs: 300,
-            session_max_minutes: 30,
-            fresh_unlock_secs: 120,
-            max_devices: 5,
-            link_code_minutes: 10,
+            pin_allowed: p.pin_allowed,
+            require_user_verification: p.require_user_verification,
+            pin_max_failures: u32::try_from(p.pin_max_failures).unwrap_or(5),
+            idle_lock_secs: whole(p.session_idle_ms, 1000),
+            session_max_minutes: whole(p.session_max_ms, 60_000),
+            fresh_unlock_secs: whole(p.fresh_ms, 1000),
+            max_devices: u32::try_from(p.max_devices).unwrap_or(5),
+            link_code_minutes: whole(p.link_code_ttl_ms, 60_000),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_configuration_gives_the_domain_its_own_defaults() {
+        let policy = super::AppConfig::default().policy();
+        let own = iamsmart_domain::platform::AppPolicy::default();
+        assert_eq!(format!("{policy:?}"), format!("{own:?}"));
     }
 }
 
