@@ -219,6 +219,59 @@ mod tests {
         }
     }
 
+    /// The keys of an object literal's `key: '...'` members in `text`.
+    fn keys(text: &str) -> std::collections::BTreeSet<String> {
+        let mut out = std::collections::BTreeSet::new();
+        for (i, _) in text.match_indices(": '") {
+            let head = &text[..i];
+            let start = head
+                .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .map_or(0, |j| j + 1);
+            if start < i {
+                out.insert(head[start..].to_string());
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_text_is_in_both_languages_and_every_text_used_exists() {
+        let i18n =
+            std::str::from_utf8(super::FILES.iter().find(|f| f.0 == "i18n.js").unwrap().2).unwrap();
+        let en_start = i18n.find("  en: {").unwrap();
+        let zh_start = i18n.find("  zh: {").unwrap();
+        let end = i18n[zh_start..].find("\n  },\n};").unwrap() + zh_start;
+        let (en, zh) = (keys(&i18n[en_start..zh_start]), keys(&i18n[zh_start..end]));
+        assert_eq!(
+            en.difference(&zh).collect::<Vec<_>>(),
+            Vec::<&String>::new(),
+            "English only"
+        );
+        assert_eq!(
+            zh.difference(&en).collect::<Vec<_>>(),
+            Vec::<&String>::new(),
+            "Chinese only"
+        );
+        for (name, _, bytes) in super::FILES {
+            if !name.ends_with(".js") || name.starts_with("vendor/") {
+                continue;
+            }
+            let text = std::str::from_utf8(bytes).unwrap();
+            for (i, _) in text.match_indices("t('") {
+                let before = text[..i].chars().last();
+                if before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.') {
+                    continue;
+                }
+                let rest = &text[i + 3..];
+                let key = &rest[..rest.find('\'').unwrap()];
+                assert!(
+                    en.contains(key),
+                    "{name} uses t('{key}'), which i18n.js does not have"
+                );
+            }
+        }
+    }
+
     #[test]
     fn the_service_worker_caches_only_the_shell() {
         let sw = super::SERVICE_WORKER;

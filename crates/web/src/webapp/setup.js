@@ -25,14 +25,14 @@ function guessDeviceName() {
   if (/iPhone/.test(ua)) return 'iPhone';
   if (/iPad/.test(ua)) return 'iPad';
   if (/Android/.test(ua)) return 'Android phone';
-  return /Mac/.test(ua) ? 'Mac' : /Windows/.test(ua) ? 'Windows PC' : 'Browser';
+  return /Mac/.test(ua) ? 'Mac' : /Windows/.test(ua) ? 'Windows PC' : t('deviceComputer');
 }
 
 export async function welcome(params) {
   const id = params && params.get('id');
   show(t('welcomeTitle'),
     h('p', { class: 'lead' }, t('welcomeIntro')),
-    id ? h('p', { class: 'notice' }, t('lockedIntro')) : null,
+    id ? h('p', { class: 'notice', id: 'set-up-first' }, t('setUpFirst')) : null,
     h('div', { class: 'stack' },
       linkButton(t('haveCode'), '/activate', '', { id: 'start-activate' }),
       h('p', { class: 'hint' }, t('haveCodeHelp')),
