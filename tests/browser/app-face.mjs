@@ -80,7 +80,7 @@ try {
     await register(p.page, wong, image('obama3.jpg'), image('obama2.jpg'), 'zh');
     await p.page.locator('main .error-box').waitFor({ timeout: 60_000 });
     const said = await p.page.locator('main .error-box').textContent();
-    assert(said.length > 10, `a clear message: ${said}`);
+    assert(said.includes('面容核對未能成功'), `said in Chinese, with what to do: ${said}`);
     assert(await p.page.locator('#go-home').count() === 0, 'not registered');
     await accessible(p.page, 'registration refused (zh)');
     await shot(p.page, 'app-register-refused-phone-zh');

@@ -487,7 +487,7 @@ try {
     await ph.locator('#email').fill('not an email');
     await ph.locator('#save-profile').click();
     await ph.locator('main .error-box').waitFor({ timeout: 15_000 });
-    assert((await ph.locator('main .error-box').textContent()).includes('email'), 'the field is named');
+    assert((await ph.locator('main .error-box').textContent()).includes('Email address'), 'the field is named');
     await ph.locator('#email').fill('leung.kaho@example.hk');
     await ph.locator('#save-profile').click();
     await ph.locator('main .notice[role=status]').waitFor({ timeout: 15_000 });
@@ -626,7 +626,7 @@ try {
     await pb.locator('#pin-input').fill('999999');
     await pb.locator('.pin-form button[type=submit]').click();
     await pb.locator('main .error-box').waitFor({ timeout: 15_000 });
-    assert((await pb.locator('main .error-box').textContent()).includes('4 attempts left'), 'tries left said');
+    assert((await pb.locator('main .error-box').textContent()).includes('4 wrong PINs left'), 'tries left said');
     await accessible(pb, 'app wrong PIN');
     await shot(pb, 'app-wrong-pin-phone-en');
     await pb.locator('#unlock').click();

@@ -461,7 +461,7 @@ fn err(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
 }
 
 /// Environment variables that are not configuration keys.
-const NOT_CONFIG: &[&str] = &["IAMSMART_CONFIG", "IAMSMART_LOG"];
+const NOT_CONFIG: &[&str] = &["IAMSMART_CONFIG", "IAMSMART_LOG", "IAMSMART_FACE_DATA"];
 const NOT_CONFIG_PREFIXES: &[&str] = &["IAMSMART_TEST_", "IAMSMART_SKIP_"];
 /// Secrets that may be given as `<KEY>_FILE`.
 const SECRETS: &[&str] = &["database_url", "keys.pkcs11.pin", "admin.token"];

@@ -224,6 +224,12 @@ mod tests {
         let mut out = std::collections::BTreeSet::new();
         for (i, _) in text.match_indices(": '") {
             let head = &text[..i];
+            if let Some(quoted) = head.strip_suffix('\'') {
+                if let Some(open) = quoted.rfind('\'') {
+                    out.insert(quoted[open + 1..].to_string());
+                }
+                continue;
+            }
             let start = head
                 .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
                 .map_or(0, |j| j + 1);

@@ -5,7 +5,7 @@ import { app } from './main.js';
 import * as store from './store.js';
 import { call, plain, dropSession } from './api.js';
 import { unlock } from './uv.js';
-import { show, h, button, linkButton, errorBox, busy, facts, confirmDialog, announce, field, select, readPhoto } from './ui.js';
+import { show, h, button, linkButton, errorBox, explain, busy, facts, confirmDialog, announce, field, select, readPhoto } from './ui.js';
 import { fieldValue, enrolSigning, refreshBadge } from './requests.js';
 
 /** Run `fn` with a recent unlock: some actions need the resident's verification just now. */
@@ -117,7 +117,7 @@ export async function profile() {
       err.replaceChildren(h('p', { class: 'notice', role: 'status' }, t('saved')));
     } catch (e) {
       if (e.kind === 'app-locked' || e.kind === 'device-revoked') { app.fail(e); return; }
-      err.replaceChildren(errorBox(e.field ? `${e.field}: ${e.detail}` : e.detail || t('errServer'), e.reference));
+      err.replaceChildren(errorBox(explain(e), e.reference));
     }
   });
   const v = r.verified;
@@ -156,7 +156,7 @@ export async function consents() {
     err.replaceChildren();
     try { await busy(ev.currentTarget, t('working'), fn); app.render(); } catch (e) {
       if (e.kind === 'app-locked' || e.kind === 'device-revoked') { app.fail(e); return; }
-      err.replaceChildren(errorBox(e.detail || t('errServer'), e.reference));
+      err.replaceChildren(errorBox(explain(e), e.reference));
     }
   };
   const dataList = Array.isArray(data) ? data : data.consents || [];
@@ -213,7 +213,7 @@ export async function devices() {
       app.render();
     } catch (e) {
       if (e.kind === 'app-locked' || e.kind === 'device-revoked') { app.fail(e); return; }
-      err.replaceChildren(errorBox(e.detail || t('errServer'), e.reference));
+      err.replaceChildren(errorBox(explain(e), e.reference));
     }
   };
   const active = list.filter((d) => d.status === 'active');
@@ -311,7 +311,7 @@ export async function upgrade() {
       app.go('/me');
     } catch (e) {
       if (e.kind === 'app-locked' || e.kind === 'device-revoked') { app.fail(e); return; }
-      err.replaceChildren(errorBox(e.detail || e.message || t('errServer'), e.reference));
+      err.replaceChildren(errorBox(e.kind ? explain(e) : e.message, e.reference));
     }
   });
   show(t('upgradeTitle'), h('p', {}, t('upgradeIntro')), h('p', { class: 'notice' }, t('imagesNotKept')),
@@ -334,7 +334,7 @@ export async function closeAccount() {
           show(t('closedTitle'), h('p', {}, t('closedIntro')));
         } catch (e) {
           if (e.kind === 'device-revoked') { app.fail(e); return; }
-          err.replaceChildren(errorBox(e.detail || t('errServer'), e.reference));
+          err.replaceChildren(errorBox(explain(e), e.reference));
         }
       }, 'danger', { id: 'confirm-close' }),
       linkButton(t('cancel'), '/me', 'secondary')));

@@ -77,7 +77,8 @@ async function problem(res) {
   let p = {};
   try { p = await res.json(); } catch { /* not JSON */ }
   const kind = (p.type || '').split('/').pop() || (res.status >= 500 ? 'server' : 'refused');
-  return new ApiError(res.status, kind, p.detail || p.title || '', p.correlation_id, { field: p.field });
+  const retryAfter = Number(res.headers.get('retry-after')) || null;
+  return new ApiError(res.status, kind, p.detail || p.title || '', p.correlation_id, { field: p.field, retryAfter });
 }
 
 /** An unsigned call (configuration, passkey options). */

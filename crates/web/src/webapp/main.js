@@ -4,7 +4,7 @@
 import { t, lang, setLang } from './i18n.js';
 import * as store from './store.js';
 import { plain, call, whenLocked, unlocked, dropSession, idleMs, ApiError } from './api.js';
-import { show, h, button, errorBox, announce } from './ui.js';
+import { show, h, button, errorBox, explain, announce } from './ui.js';
 import { unlock } from './uv.js';
 import * as setup from './setup.js';
 import * as requests from './requests.js';
@@ -84,10 +84,10 @@ async function render() {
 }
 
 function fail(e, retry) {
-  if (e instanceof ApiError && e.kind === 'app-locked') { lockScreen(e.detail); return; }
+  if (e instanceof ApiError && e.kind === 'app-locked') { lockScreen(t('lockedAfterIdle')); return; }
   if (e instanceof ApiError && e.kind === 'device-revoked') { revokedScreen(); return; }
   const message = e instanceof ApiError
-    ? (e.kind === 'network' ? t('errNetwork') : e.status >= 500 ? t('errServer') : e.detail || t('errServer'))
+    ? explain(e)
     : (e && e.message) || t('errServer');
   show(t('problemTitle'),
     errorBox(message, e && e.reference),
@@ -116,9 +116,7 @@ async function lockScreen(reason) {
       }
     } catch (e) {
       if (e.kind === 'device-revoked') { revokedScreen(); return; }
-      const msg = e.kind === 'passkey-cancelled' ? t('passkeyCancelled')
-        : e.kind === 'network' ? t('errNetwork')
-          : e.kind === 'too-many-attempts' ? e.detail : e.detail || t('errServer');
+      const msg = explain(e);
       err.replaceChildren(errorBox(msg, e.reference));
     } finally {
       btn.disabled = false;
@@ -212,7 +210,7 @@ async function start() {
   for (const ev of ['pointerdown', 'keydown', 'touchstart']) {
     document.addEventListener(ev, () => { lastActivity = Date.now(); }, { passive: true });
   }
-  whenLocked((e) => { if (app.device) lockScreen(e && e.detail); });
+  whenLocked(() => { if (app.device) lockScreen(t('lockedAfterIdle')); });
   try {
     app.device = await store.load();
   } catch {

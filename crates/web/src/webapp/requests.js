@@ -6,7 +6,7 @@ import { t, lang, duration, either } from './i18n.js';
 import { app } from './main.js';
 import * as store from './store.js';
 import { call, signJws } from './api.js';
-import { show, h, button, linkButton, errorBox, busy, matchCode, facts, announce, readPhoto } from './ui.js';
+import { show, h, button, linkButton, errorBox, explain, busy, matchCode, facts, announce, readPhoto } from './ui.js';
 import { prove, decisionChallenge } from './uv.js';
 import { b64u, fromB64u, buildCsr, signedAttributes, p1363ToDer } from './der.js';
 import { startScanner, decodeImageFile } from './scan.js';
@@ -305,7 +305,7 @@ export async function request(params, idFromPath) {
           try {
             await busy(ev.currentTarget, t('working'), enrolSigning);
             app.render();
-          } catch (e) { err.replaceChildren(errorBox(e.detail || t('errServer'), e.reference)); }
+          } catch (e) { err.replaceChildren(errorBox(explain(e), e.reference)); }
         }, 'secondary', { id: 'get-cert' })) : null;
   if (signBlock) approveBtn.disabled = true;
 
@@ -328,9 +328,7 @@ export async function request(params, idFromPath) {
         err.replaceChildren(errorBox(t('networkLost')), h('div', { class: 'actions' }, button(t('checkAgain'), () => app.render(), 'secondary', { id: 'check-again' })));
         return;
       }
-      const msg = e.kind === 'passkey-cancelled' ? t('passkeyCancelled')
-        : e.kind === 'request-closed' ? t('reqClosed')
-          : e.kind === 'decision-mismatch' ? t('mismatch') : e.detail || t('errServer');
+      const msg = explain(e);
       err.replaceChildren(errorBox(msg, e.reference));
     }
   }

@@ -5,7 +5,7 @@ import { t } from './i18n.js';
 import { app } from './main.js';
 import * as store from './store.js';
 import { plain, call, publicJwk, setSession } from './api.js';
-import { show, h, button, linkButton, field, errorBox, busy, readPhoto, announce } from './ui.js';
+import { show, h, button, linkButton, field, errorBox, explain, busy, readPhoto, announce } from './ui.js';
 import { passkeysPossible, createPasskey } from './uv.js';
 import { enrolSigning } from './requests.js';
 
@@ -146,9 +146,7 @@ async function enrol(choice, btn, err, name, bindCall, message = t('settingUp'))
       done(enrolled.rebound);
     });
   } catch (e) {
-    const msg = e.kind === 'passkey-cancelled' ? t('passkeyCancelled')
-      : e.kind === 'network' ? t('errNetwork')
-        : e.detail || t('errServer');
+    const msg = e.kind ? explain(e) : e.message || t('errServer');
     err.replaceChildren(errorBox(msg, e.reference));
     err.querySelector('.error-box')?.focus?.();
     announce(msg);

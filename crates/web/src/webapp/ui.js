@@ -2,7 +2,7 @@
 // resident typed can become markup), focus moved to each new screen's heading for screen
 // readers and keyboards, a polite live region for progress and results, and confirmations as
 // accessible dialogs.
-import { t } from './i18n.js';
+import { t, has, duration } from './i18n.js';
 
 /** An element: h('p', { class: 'x', onclick: fn }, 'text', child, ...). */
 export function h(tag, attrs = {}, ...children) {
@@ -53,6 +53,27 @@ export function announce(text) {
   // see of it is on the screen itself.
   setTimeout(() => { el.textContent = text; }, 30);
   setTimeout(() => { if (el.textContent === text) el.textContent = ''; }, 6000);
+}
+
+/**
+ * What went wrong, in the reader's language: the platform's refusals are explained by their
+ * problem type (its own text is English), field errors name the field.
+ */
+export function explain(e) {
+  if (!e) return t('errServer');
+  if (e.kind === 'network') return t('errNetwork');
+  if (e.kind === 'passkey-cancelled') return t('passkeyCancelled');
+  if (e.kind === 'wrong-pin') return t('err_wrong-pin', { n: (/(\d+) attempts/.exec(e.detail || '') || [])[1] || '?' });
+  if (e.kind === 'too-many-attempts' || e.kind === 'limit-reached') return t('errTooMany', { t: duration((e.retryAfter || 60) * 1000) });
+  if (e.kind === 'invalid-input' && e.field) {
+    const f = e.field.replace(/^.*\./, '');
+    if (has(`err_field_${f}`)) return t(`err_field_${f}`);
+    const label = has(`f_${f}`) ? t(`f_${f}`) : f;
+    return t('errField', { field: label, detail: (e.detail || '').replace(/^[\w.]+: /, '') });
+  }
+  if (has(`err_${e.kind}`)) return t(`err_${e.kind}`);
+  if (e.status >= 500 || !e.detail) return t('errServer');
+  return e.detail;
 }
 
 /** A block that shows an error with its reference. */
