@@ -44,16 +44,6 @@ impl Default for AppConfig {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn the_configuration_gives_the_domain_its_own_defaults() {
-        let policy = super::AppConfig::default().policy();
-        let own = iamsmart_domain::platform::AppPolicy::default();
-        assert_eq!(format!("{policy:?}"), format!("{own:?}"));
-    }
-}
-
 impl AppConfig {
     /// Refuse zeros where a zero makes no sense; returns (key, message).
     pub fn validate(&self) -> Result<(), (String, String)> {
@@ -90,5 +80,15 @@ impl AppConfig {
             max_devices: i64::from(self.max_devices),
             link_code_ttl_ms: self.link_code_minutes as i64 * 60_000,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_configuration_gives_the_domain_its_own_defaults() {
+        let policy = super::AppConfig::default().policy();
+        let own = iamsmart_domain::platform::AppPolicy::default();
+        assert_eq!(format!("{policy:?}"), format!("{own:?}"));
     }
 }
