@@ -347,4 +347,14 @@ pub fn init_logging(cfg: &Config) {
     } else {
         builder.try_init()
     };
+    // A panic's message may quote the input (or a secret) that caused it: the log says where,
+    // never what. A panic in a request handler is answered 500 by the web layer; the process
+    // goes on.
+    std::panic::set_hook(Box::new(|info| {
+        let at = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        tracing::error!(location = %at, "panic (its message is not logged)");
+    }));
 }

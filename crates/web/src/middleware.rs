@@ -32,10 +32,26 @@ pub fn wrap(routes: Router, state: AppState) -> Router {
             StatusCode::SERVICE_UNAVAILABLE,
             cfg.request_timeout,
         ))
+        // A handler that panics answers 500 with the request's correlation id (added below)
+        // instead of dropping the connection; the process goes on.
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
         .layer(from_fn_with_state(state.clone(), security_headers))
         .layer(from_fn(problem_bodies))
         .layer(from_fn(access_log))
         .layer(from_fn_with_state(state, request_id))
+}
+
+/// The answer to a request whose handler panicked. The panic's message is not logged: it may
+/// quote the input that caused it.
+fn panicked(_payload: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a request handler panicked; answered 500");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "Something went wrong on our side",
+    )
+    .detail("quote the correlation id when you contact support")
+    .into_response()
 }
 
 fn valid_request_id(v: &str) -> bool {

@@ -156,7 +156,31 @@ fn qr_svg(payload: &str) -> String {
     }
 }
 
-fn tx_cookie(s: &AppState, tx: &str) -> String {
+/// A login transaction id, parsed at the edge: 1 to 64 letters, digits, `-` or `_`, so that
+/// cutting it for a cookie name and putting it into a URL are safe whatever arrived.
+#[derive(Debug, Clone)]
+struct TxId(String);
+
+impl TxId {
+    fn parse(s: &str) -> Option<TxId> {
+        tx_ok(s).then(|| TxId(s.to_string()))
+    }
+
+    fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for TxId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        TxId::parse(&s)
+            .ok_or_else(|| serde::de::Error::custom("tx: 1 to 64 letters, digits, - or _"))
+    }
+}
+
+fn tx_cookie(s: &AppState, tx: &TxId) -> String {
+    let tx = tx.as_str();
     cookie_name(s, &format!("iamsmart-tx-{}", &tx[..tx.len().min(12)]))
 }
 
@@ -284,8 +308,8 @@ fn login_page(s: &AppState, ui: &Ui, page: &LoginPage) -> Response {
         ),
     };
     let mut res = ui.render(StatusCode::OK, &t);
-    if let Some(secret) = &page.browser_secret {
-        let name = tx_cookie(s, &page.tx);
+    if let (Some(secret), Some(tx)) = (&page.browser_secret, TxId::parse(&page.tx)) {
+        let name = tx_cookie(s, &tx);
         res.headers_mut().append(
             header::SET_COOKIE,
             cookie(s, &name, secret, "/authorize", 900, true),
@@ -352,10 +376,10 @@ fn consent_page(s: &AppState, ui: &Ui, page: &ConsentPage, session: &str) -> Res
         cancel_label: lang.t("Do not share", "不分享"),
     };
     let mut res = ui.render(StatusCode::OK, &t);
-    if let Some(secret) = &page.browser_secret {
+    if let (Some(secret), Some(tx)) = (&page.browser_secret, TxId::parse(&page.tx)) {
         res.headers_mut().append(
             header::SET_COOKIE,
-            cookie(s, &tx_cookie(s, &page.tx), secret, "/authorize", 900, true),
+            cookie(s, &tx_cookie(s, &tx), secret, "/authorize", 900, true),
         );
     }
     res
@@ -459,6 +483,12 @@ struct TxQuery {
     tx: String,
 }
 
+/// The query of the login's status calls: a bad `tx` is a 400 before any handler runs.
+#[derive(Deserialize)]
+struct StatusQuery {
+    tx: TxId,
+}
+
 fn tx_ok(tx: &str) -> bool {
     !tx.is_empty()
         && tx.len() <= 64
@@ -481,14 +511,14 @@ async fn continue_get(
         None,
         &format!("/authorize/continue?tx={}", q.tx),
     );
-    if !tx_ok(&q.tx) {
+    let Some(tx) = TxId::parse(&q.tx) else {
         return error_page(
             &ui,
             &OAuthError::invalid_request("bad transaction"),
             Some(rid.0),
         );
-    }
-    let secret = read_cookie(&headers, &tx_cookie(&s, &q.tx)).map(str::to_string);
+    };
+    let secret = read_cookie(&headers, &tx_cookie(&s, &tx)).map(str::to_string);
     let session = session_of(&s, &headers).map(str::to_string);
     let o =
         authorize::continue_login(&s.platform, &q.tx, secret.as_deref(), session.as_deref()).await;
@@ -499,10 +529,10 @@ async fn continue_get(
 async fn status(
     State(s): State<AppState>,
     headers: HeaderMap,
-    Query(q): Query<TxQuery>,
+    Query(q): Query<StatusQuery>,
 ) -> Response {
     let secret = read_cookie(&headers, &tx_cookie(&s, &q.tx)).unwrap_or_default();
-    match authorize::login_status(&s.platform, &q.tx, secret).await {
+    match authorize::login_status(&s.platform, q.tx.as_str(), secret).await {
         Ok(Some(st)) => (
             [(header::CACHE_CONTROL, "no-store")],
             Json(serde_json::json!({ "status": st })),
@@ -525,18 +555,18 @@ async fn status(
 async fn events(
     State(s): State<AppState>,
     headers: HeaderMap,
-    Query(q): Query<TxQuery>,
+    Query(q): Query<StatusQuery>,
 ) -> Response {
     let secret = read_cookie(&headers, &tx_cookie(&s, &q.tx))
         .unwrap_or_default()
         .to_string();
     if !matches!(
-        authorize::login_status(&s.platform, &q.tx, &secret).await,
+        authorize::login_status(&s.platform, q.tx.as_str(), &secret).await,
         Ok(Some(_))
     ) {
         return (StatusCode::NOT_FOUND, "unknown sign-in").into_response();
     }
-    let state = (s, q.tx, secret, String::new(), 0u32);
+    let state = (s, q.tx.0, secret, String::new(), 0u32);
     let stream = futures::stream::unfold(state, |(s, tx, secret, last, n)| async move {
         if n > 0 {
             tokio::time::sleep(std::time::Duration::from_millis(700)).await;
@@ -576,13 +606,13 @@ async fn consent_post(
         None,
         &format!("/authorize/continue?tx={tx}"),
     );
-    if !tx_ok(&tx) {
+    let Some(txid) = TxId::parse(&tx) else {
         return error_page(
             &ui,
             &OAuthError::invalid_request("bad transaction"),
             Some(rid.0),
         );
-    }
+    };
     let answer = ConsentAnswer {
         tx: &tx,
         csrf: get("csrf"),
@@ -591,7 +621,7 @@ async fn consent_post(
         remember: get("remember") == "1",
         notify: get("notify") == "1",
     };
-    let secret = read_cookie(&headers, &tx_cookie(&s, &tx)).map(str::to_string);
+    let secret = read_cookie(&headers, &tx_cookie(&s, &txid)).map(str::to_string);
     let session = session_of(&s, &headers).map(str::to_string);
     let o = authorize::consent(&s.platform, answer, secret.as_deref(), session.as_deref()).await;
     outcome(&s, &ui, o, Some(rid.0), session.as_deref())
@@ -631,14 +661,14 @@ async fn passkey_finish(
     headers: HeaderMap,
     Json(b): Json<PasskeyFinish>,
 ) -> Response {
-    if !tx_ok(&b.tx) {
+    let Some(tx) = TxId::parse(&b.tx) else {
         return (
             StatusCode::BAD_REQUEST,
             Json(serde_json::json!({ "error": "bad transaction" })),
         )
             .into_response();
-    }
-    let secret = read_cookie(&headers, &tx_cookie(&s, &b.tx)).map(str::to_string);
+    };
+    let secret = read_cookie(&headers, &tx_cookie(&s, &tx)).map(str::to_string);
     match authorize::sign_in_with_passkey(
         &s.platform,
         &b.tx,
