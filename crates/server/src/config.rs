@@ -331,8 +331,10 @@ pub struct HttpConfig {
     pub rate_limit_per_client_per_minute: u32,
     /// Burst above the steady rate.
     pub rate_limit_burst: u32,
-    /// Take the client IP from `X-Forwarded-For` (only behind your own proxy).
-    pub trust_forwarded_for: bool,
+    /// The reverse proxies in front of the platform (addresses or CIDR networks, e.g.
+    /// `["10.0.0.0/8"]`). Behind one of them the client is the address the last trusted proxy
+    /// saw (read from the right of `X-Forwarded-For`); none by default, so the header is ignored.
+    pub trusted_proxies: Vec<String>,
 }
 
 /// Operator API settings.
@@ -421,7 +423,7 @@ impl Default for HttpConfig {
             rate_limit_per_ip_per_minute: 600,
             rate_limit_per_client_per_minute: 6000,
             rate_limit_burst: 100,
-            trust_forwarded_for: false,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -505,6 +507,7 @@ fn known_paths() -> Vec<(String, &'static str)> {
                     let kind = match v {
                         serde_json::Value::Bool(_) => "bool",
                         serde_json::Value::Number(_) => "number",
+                        serde_json::Value::Array(_) => "list",
                         _ => "string",
                     };
                     out.push((p, kind));
@@ -534,6 +537,14 @@ fn env_value(kind: &str, raw: &str) -> toml::Value {
             .map(toml::Value::Integer)
             .or_else(|_| raw.parse::<f64>().map(toml::Value::Float))
             .unwrap_or_else(|_| toml::Value::String(raw.into())),
+        // A list from the environment: comma-separated (`10.0.0.0/8,192.168.1.5`).
+        "list" => toml::Value::Array(
+            raw.split(',')
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(|v| toml::Value::String(v.into()))
+                .collect(),
+        ),
         _ => toml::Value::String(raw.into()),
     }
 }
@@ -788,7 +799,26 @@ impl Config {
         self.app
             .validate()
             .map_err(|(key, message)| err(key, message))?;
+        self.trusted_proxies()?;
         Ok(())
+    }
+
+    /// `http.trusted_proxies` as networks (a single address is its own /32 or /128).
+    pub fn trusted_proxies(&self) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+        self.http
+            .trusted_proxies
+            .iter()
+            .map(|p| {
+                p.parse::<ipnet::IpNet>()
+                    .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        err(
+                            "http.trusted_proxies",
+                            format!("{p:?} is not an address or a network such as 10.0.0.0/8"),
+                        )
+                    })
+            })
+            .collect()
     }
 
     /// The database URL in force.
@@ -945,7 +975,7 @@ mod tests {
             &env(&[
                 ("IAMSMART_LISTEN", "127.0.0.1:9100"),
                 ("IAMSMART_HTTP__RATE_LIMIT_BURST", "7"),
-                ("IAMSMART_HTTP__TRUST_FORWARDED_FOR", "true"),
+                ("IAMSMART_HTTP__TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.5"),
                 ("IAMSMART_DATABASE_URL_FILE", secret.to_str().unwrap()),
                 ("IAMSMART_MASTER_KEY_FILE", "/run/secrets/mk"),
                 ("IAMSMART_TEST_DATABASE_URL", "ignored"),
@@ -957,7 +987,8 @@ mod tests {
         assert_eq!(c.listen, "127.0.0.1:9100");
         assert_eq!(c.http.body_limit_bytes, 4096);
         assert_eq!(c.http.rate_limit_burst, 7);
-        assert!(c.http.trust_forwarded_for);
+        assert_eq!(c.http.trusted_proxies, ["10.0.0.0/8", "192.168.1.5"]);
+        assert_eq!(c.trusted_proxies().unwrap().len(), 2);
         assert_eq!(
             c.database_url.as_deref(),
             Some("postgres://u:pw@127.0.0.1/x")

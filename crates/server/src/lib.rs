@@ -202,7 +202,7 @@ pub fn web_config(cfg: &Config) -> anyhow::Result<iamsmart_web::WebConfig> {
             per_client_per_minute: cfg.http.rate_limit_per_client_per_minute,
             burst: cfg.http.rate_limit_burst,
         },
-        trust_forwarded_for: cfg.http.trust_forwarded_for,
+        trusted_proxies: cfg.trusted_proxies()?,
         admin_token_sha256: token.map(|t| iamsmart_crypto::hash::sha256(t.as_bytes())),
     })
 }

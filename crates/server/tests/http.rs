@@ -234,3 +234,47 @@ async fn several_servers_share_one_database() {
     assert_eq!(ha["tree_size"], hb["tree_size"]);
     assert_eq!(ha["root_hash"], hb["root_hash"]);
 }
+
+/// Sends `n` requests, each claiming another client in `X-Forwarded-For`; answers how many were
+/// refused with 429.
+async fn spoofed(srv: &Server, n: u8) -> usize {
+    let c = reqwest::Client::new();
+    let mut refused = 0;
+    for i in 0..n {
+        let r = c
+            .get(srv.url("/app/v1/config"))
+            .header("x-forwarded-for", format!("198.51.100.{i}"))
+            .send()
+            .await
+            .unwrap();
+        if r.status() == 429 {
+            refused += 1;
+        }
+    }
+    refused
+}
+
+#[tokio::test]
+async fn a_spoofed_x_forwarded_for_gets_no_fresh_rate_limit() {
+    let limits = [
+        ("IAMSMART_HTTP__RATE_LIMIT_PER_IP_PER_MINUTE", "30"),
+        ("IAMSMART_HTTP__RATE_LIMIT_BURST", "5"),
+    ];
+    // No trusted proxy (the default): the header is ignored, the peer is limited.
+    let site = Site::new().await;
+    let srv = site.serve(&limits).await;
+    assert!(
+        spoofed(&srv, 12).await >= 5,
+        "the peer is limited whatever the header says"
+    );
+    // Behind a trusted proxy (here the test itself), each forwarded client has its own limit.
+    let site = Site::new().await;
+    let mut env = limits.to_vec();
+    env.push(("IAMSMART_HTTP__TRUSTED_PROXIES", "127.0.0.1"));
+    let srv = site.serve(&env).await;
+    assert_eq!(
+        spoofed(&srv, 12).await,
+        0,
+        "twelve clients behind the proxy"
+    );
+}

@@ -29,8 +29,10 @@ pub struct WebConfig {
     pub request_timeout: Duration,
     /// Rate limits.
     pub rate: limit::RateConfig,
-    /// Trust the first address of `X-Forwarded-For` (only behind a proxy you run).
-    pub trust_forwarded_for: bool,
+    /// The reverse proxies in front of the platform: behind one of these, the client is the last
+    /// address that `X-Forwarded-For` names before a trusted proxy (none trusted by default:
+    /// the header is then ignored, as anyone can send it).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// SHA-256 of the operator API token, if one is configured.
     pub admin_token_sha256: Option<[u8; 32]>,
 }

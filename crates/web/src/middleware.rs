@@ -132,24 +132,62 @@ async fn security_headers(State(state): State<AppState>, req: Request, next: Nex
     res
 }
 
-/// Who is asking, for rate limits: the peer address (or the forwarded one behind our proxy).
+/// Who is asking (for rate limits and attempt counters): the peer's address, or, when the peer
+/// is one of the trusted proxies, the address the last trusted proxy saw, read from the right of
+/// `X-Forwarded-For` (the left of it is whatever the client chose to send).
 pub fn client_ip(state: &AppState, req: &Request) -> String {
-    if state.config.trust_forwarded_for {
-        if let Some(ip) = req
-            .headers()
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .map(str::trim)
-            .filter(|v| v.parse::<std::net::IpAddr>().is_ok())
-        {
-            return ip.to_string();
+    let Some(peer) = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+    else {
+        return "unknown".into();
+    };
+    forwarded_client(&state.config.trusted_proxies, peer, req.headers()).to_string()
+}
+
+/// The client behind `peer` given the `X-Forwarded-For` headers and the trusted proxies.
+pub fn forwarded_client(
+    trusted: &[ipnet::IpNet],
+    peer: std::net::IpAddr,
+    headers: &axum::http::HeaderMap,
+) -> std::net::IpAddr {
+    let is_trusted = |ip: &std::net::IpAddr| trusted.iter().any(|n| n.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let hops: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .collect();
+    let mut client = peer;
+    for hop in hops.iter().rev() {
+        match hop.trim().parse::<std::net::IpAddr>() {
+            Ok(ip) => {
+                client = ip;
+                if !is_trusted(&ip) {
+                    break;
+                }
+            }
+            // A hop a trusted proxy would not have written: stop at the last good one.
+            Err(_) => break,
         }
     }
-    req.extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
-        .unwrap_or_else(|| "unknown".into())
+    client
+}
+
+/// The key of an address for rate limits: IPv6 clients are grouped by /64 (one network hands
+/// out a whole /64, so single addresses would be fresh limits for free).
+pub fn limit_key(ip: &str) -> String {
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        _ => ip.to_string(),
+    }
 }
 
 async fn rate_limit(State(state): State<AppState>, req: Request, next: Next) -> Response {
@@ -161,7 +199,7 @@ async fn rate_limit(State(state): State<AppState>, req: Request, next: Next) -> 
     let ip = client_ip(&state, &req);
     let mut verdict = state
         .limiter
-        .check(&format!("ip:{ip}"), rate.per_ip_per_minute);
+        .check(&format!("ip:{}", limit_key(&ip)), rate.per_ip_per_minute);
     if verdict.is_ok() {
         if let Some(auth) = req
             .headers()
@@ -312,4 +350,66 @@ async fn problem_bodies(req: Request, next: Next) -> Response {
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     Response::from_parts(parts, Body::from(body))
+}
+
+#[cfg(test)]
+mod forwarded_tests {
+    use super::{forwarded_client, limit_key};
+    use axum::http::HeaderMap;
+
+    fn headers(values: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in values {
+            h.append("x-forwarded-for", v.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn x_forwarded_for_counts_only_through_trusted_proxies() {
+        let proxy: ipnet::IpNet = "10.0.0.0/8".parse().unwrap();
+        let peer_proxy = "10.1.2.3".parse().unwrap();
+        let stranger = "203.0.113.9".parse().unwrap();
+        // No trusted proxy: whatever the header says, the peer is the client.
+        assert_eq!(
+            forwarded_client(&[], stranger, &headers(&["198.51.100.1"])),
+            stranger
+        );
+        // A stranger is not a proxy even when proxies are trusted.
+        assert_eq!(
+            forwarded_client(&[proxy], stranger, &headers(&["198.51.100.1"])),
+            stranger
+        );
+        // Behind the proxy: the address it appended, not what the client wrote before it.
+        let h = headers(&["1.1.1.1, 198.51.100.7"]);
+        assert_eq!(
+            forwarded_client(&[proxy], peer_proxy, &h),
+            "198.51.100.7".parse::<std::net::IpAddr>().unwrap()
+        );
+        // Two proxies of ours, the header split over two lines.
+        let h = headers(&["6.6.6.6, 198.51.100.8", "10.9.9.9"]);
+        assert_eq!(
+            forwarded_client(&[proxy], peer_proxy, &h),
+            "198.51.100.8".parse::<std::net::IpAddr>().unwrap()
+        );
+        // Garbage where a proxy of ours would have written an address: the last good hop.
+        let h = headers(&["198.51.100.9, not-an-ip"]);
+        assert_eq!(forwarded_client(&[proxy], peer_proxy, &h), peer_proxy);
+        // No header at all: the proxy itself.
+        assert_eq!(
+            forwarded_client(&[proxy], peer_proxy, &HeaderMap::new()),
+            peer_proxy
+        );
+    }
+
+    #[test]
+    fn ipv6_clients_share_a_limit_per_64() {
+        assert_eq!(
+            limit_key("2001:db8:1:2:aaaa::1"),
+            limit_key("2001:db8:1:2:ffff:1:2:3")
+        );
+        assert_ne!(limit_key("2001:db8:1:2::1"), limit_key("2001:db8:1:3::1"));
+        assert_eq!(limit_key("192.0.2.1"), "192.0.2.1");
+        assert_eq!(limit_key("unknown"), "unknown");
+    }
 }

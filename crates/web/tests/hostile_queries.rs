@@ -173,7 +173,7 @@ fn no_get_route_answers_500_or_panics_on_hostile_queries() {
                     per_client_per_minute: 0,
                     burst: 100,
                 },
-                trust_forwarded_for: false,
+                trusted_proxies: Vec::new(),
                 admin_token_sha256: None,
             },
         );
@@ -240,7 +240,7 @@ fn a_login_status_with_a_character_cut_by_the_cookie_name_is_a_400() {
                     per_client_per_minute: 0,
                     burst: 100,
                 },
-                trust_forwarded_for: false,
+                trusted_proxies: Vec::new(),
                 admin_token_sha256: None,
             },
         );
