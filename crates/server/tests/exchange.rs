@@ -306,6 +306,25 @@ async fn a_bank_gets_tax_and_tenancy_data_with_one_approval_until_the_resident_r
         .await;
     assert_eq!(r.status(), 404);
 
+    // Twenty fetches at once on a consent of two a day, one already made: exactly one more is
+    // relayed, the others are told when to come back (the limit is claimed before the providers
+    // are asked, so that it holds at once).
+    let answers = futures::future::join_all(
+        (0..20).map(|_| bank.api("POST", "/gateway/v1/fetch", &token, Some(&fetch_body))),
+    )
+    .await;
+    let statuses: Vec<u16> = answers.iter().map(|r| r.status().as_u16()).collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        19,
+        "{statuses:?}"
+    );
+
     // The resident sees the dealing, with the consent behind it, and gets the receipt.
     let d = ok_json(&app(&home, &["dealings"]));
     let service = d["services"]

@@ -601,6 +601,7 @@ pub async fn purge(p: &Platform) -> Result<u64> {
             .bind(&id)
             .execute(&mut *tx)
             .await?;
+        super::fetch::forget_slots(&mut tx, &id).await?;
         n += sqlx::query("DELETE FROM data_consents WHERE id = $1")
             .bind(&id)
             .execute(&mut *tx)

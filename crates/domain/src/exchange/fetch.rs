@@ -165,44 +165,109 @@ pub async fn fetch(
         }
     };
     let now = p.clock.now_ms();
-    match v.fetch_type.as_str() {
-        "once" if v.fetches >= 1 => {
-            return refuse(
-                "once only",
-                refused(
-                    "consent-used",
-                    "this consent allowed one fetch, which was made",
-                ),
-            )
-            .await
-        }
-        "recurring" => {
-            let (today, oldest): (i64, Option<i64>) = sqlx::query_as(
-                "SELECT COUNT(*), MIN(at) FROM exchange_log WHERE consent_id = $1 AND outcome = 'ok' AND at > $2",
-            )
-            .bind(consent_id)
-            .bind(now - 86_400_000)
-            .fetch_one(p.db.reader())
-            .await?;
-            let providers = items
-                .iter()
-                .map(|i| &i.provider)
-                .collect::<std::collections::BTreeSet<_>>()
-                .len() as i64;
-            if today >= v.frequency_per_day.unwrap_or(1) * providers.max(1) {
-                return refuse(
-                    "frequency",
-                    DomainError::LimitReached {
-                        message: "this consent's fetches for the last 24 hours are used up",
-                        retry_after_secs: oldest
-                            .map_or(60, |o| ((o + 86_400_000 - now) / 1000).max(1) as u64),
-                    },
-                )
-                .await;
-            }
-        }
-        _ => {}
+    if v.fetch_type == "once" && v.fetches >= 1 {
+        return refuse("once only", used()).await;
     }
+    // Claim a slot before anything is asked of a provider: the limits hold however many
+    // fetches arrive at once.
+    let slot = match claim_slot(p, &v, now).await? {
+        Ok(slot) => slot,
+        Err(e) => {
+            let outcome = if v.fetch_type == "once" {
+                "once only"
+            } else {
+                "frequency"
+            };
+            return refuse(outcome, e).await;
+        }
+    };
+    let fetched = relay(p, client, consent_id, &v, &resident, &items, now).await;
+    if !matches!(&fetched, Ok(f) if f.1) {
+        release_slot(p, consent_id, slot).await?;
+    }
+    fetched.map(|(f, _)| f)
+}
+
+fn used() -> DomainError {
+    refused(
+        "consent-used",
+        "this consent allowed one fetch, which was made",
+    )
+}
+
+const DAY: i64 = 86_400_000;
+
+/// Claim one of the consent's fetch slots for now: `Ok(Err(..))` when they are used up.
+pub(crate) async fn claim_slot(
+    p: &Platform,
+    v: &consents::ConsentView,
+    now: i64,
+) -> Result<std::result::Result<i64, DomainError>> {
+    let (base, limit, next) = if v.fetch_type == "once" {
+        (0, 1, None)
+    } else {
+        let start = v.starts_at.unwrap_or(v.created_at);
+        let day = (now - start).max(0) / DAY;
+        (
+            day * 1000,
+            v.frequency_per_day.unwrap_or(1).clamp(1, 999),
+            Some(start + (day + 1) * DAY),
+        )
+    };
+    for n in 0..limit {
+        let r = sqlx::query(
+            "INSERT INTO consent_fetch_slots (consent_id, slot, claimed_at) VALUES ($1, $2, $3) ON CONFLICT (consent_id, slot) DO NOTHING",
+        )
+        .bind(&v.consent_id)
+        .bind(base + n)
+        .bind(now)
+        .execute(p.db.writer())
+        .await?;
+        if r.rows_affected() == 1 {
+            return Ok(Ok(base + n));
+        }
+    }
+    Ok(Err(match next {
+        None => used(),
+        Some(next) => DomainError::LimitReached {
+            message: "this consent's fetches for the day are used up",
+            retry_after_secs: ((next - now) / 1000).max(1) as u64,
+        },
+    }))
+}
+
+/// Give a slot back (the fetch brought nothing).
+async fn release_slot(p: &Platform, consent_id: &str, slot: i64) -> Result<()> {
+    sqlx::query("DELETE FROM consent_fetch_slots WHERE consent_id = $1 AND slot = $2")
+        .bind(consent_id)
+        .bind(slot)
+        .execute(p.db.writer())
+        .await?;
+    Ok(())
+}
+
+/// Forget a consent's slots, inside the caller's transaction (the consent is being erased).
+pub(crate) async fn forget_slots(
+    conn: &mut iamsmart_store::AnyConnection,
+    consent_id: &str,
+) -> Result<()> {
+    sqlx::query("DELETE FROM consent_fetch_slots WHERE consent_id = $1")
+        .bind(consent_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Ask the providers for `items` and relay their answers; answers whether any item came back.
+async fn relay(
+    p: &Platform,
+    client: &Client,
+    consent_id: &str,
+    v: &consents::ConsentView,
+    resident: &str,
+    items: &[ItemRef],
+    now: i64,
+) -> Result<(Fetched, bool)> {
     let key = client
         .encryption_key(p)
         .await
@@ -214,10 +279,10 @@ pub async fn fetch(
             field: "client",
             message: "no encryption key registered".into(),
         })?;
-    let hkid = crate::identity::get(p, &resident).await?.verified.hkid;
+    let hkid = crate::identity::get(p, resident).await?.verified.hkid;
     let catalogue = super::providers::catalogue(p).await?;
     let mut by_provider: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for i in &items {
+    for i in items {
         by_provider
             .entry(i.provider.clone())
             .or_default()
@@ -339,7 +404,7 @@ pub async fn fetch(
     // The message log of every provider called and the consent's fetch count: one commit.
     let mut tx = p.db.begin().await?;
     for l in &lines {
-        insert_log(&mut tx, p, consent_id, &client.id, &resident, l).await?;
+        insert_log(&mut tx, p, consent_id, &client.id, resident, l).await?;
     }
     if any_ok {
         sqlx::query(
@@ -351,10 +416,13 @@ pub async fn fetch(
         .await?;
     }
     tx.commit().await?;
-    Ok(Fetched {
-        consent_id: consent_id.to_string(),
-        results,
-    })
+    Ok((
+        Fetched {
+            consent_id: consent_id.to_string(),
+            results,
+        },
+        any_ok,
+    ))
 }
 
 /// Check a provider's answer: every item asked for, once, `ok` with a well-formed JWE and a

@@ -218,14 +218,12 @@ async fn a_recurring_consent_allows_its_fetches_per_day_then_says_when_to_come_b
         .execute(t.p.db.writer())
         .await
         .unwrap();
-    // One successful fetch two hours ago uses up the day.
-    let two_hours_ago = t.p.clock.now_ms() - 2 * 3_600_000;
+    // One fetch two hours after the consent started uses up its first day.
+    t.clock.advance(2 * 3_600_000);
     sqlx::query(
-        "INSERT INTO exchange_log (id, kind, consent_id, client_id, resident_id, provider_id, items, at, outcome, bytes, duration_ms)
-         VALUES ('x_1', 'fetch', 'dc_daily', $1, 'r_test', 'ird', '[\"salaries_tax\"]', $2, 'ok', 100, 3)",
+        "INSERT INTO consent_fetch_slots (consent_id, slot, claimed_at) VALUES ('dc_daily', 0, $1)",
     )
-    .bind(&bank.id)
-    .bind(two_hours_ago)
+    .bind(t.p.clock.now_ms())
     .execute(t.p.db.writer())
     .await
     .unwrap();
@@ -310,5 +308,47 @@ async fn a_resident_changes_only_their_own_consents_and_only_in_known_ways() {
             }
         ),
         "{e:?}"
+    );
+}
+
+#[tokio::test]
+async fn fifty_fetches_at_once_get_exactly_the_consents_allowance() {
+    let t = platform().await;
+    let bank = requester(&t).await;
+    active_consent(&t, &bank.id, "dc_once", 30, 30).await;
+    active_consent(&t, &bank.id, "dc_thrice", 30, 30).await;
+    sqlx::query("UPDATE data_consents SET fetch_type = 'recurring', frequency_per_day = 3 WHERE id = 'dc_thrice'")
+        .execute(t.p.db.writer())
+        .await
+        .unwrap();
+    let claims = |id: &'static str| {
+        let p = t.p.clone();
+        let bank = bank.clone();
+        async move {
+            let v = consents::for_client(&p, &bank, id).await.unwrap();
+            let mut tasks = Vec::new();
+            for _ in 0..50 {
+                let (p, v) = (p.clone(), v.clone());
+                tasks.push(tokio::spawn(async move {
+                    let now = p.clock.now_ms();
+                    fetch::claim_slot(&p, &v, now).await.unwrap().is_ok()
+                }));
+            }
+            let mut won = 0;
+            for task in tasks {
+                won += usize::from(task.await.unwrap());
+            }
+            won
+        }
+    };
+    assert_eq!(claims("dc_once").await, 1, "once: one fetch");
+    assert_eq!(claims("dc_thrice").await, 3, "three a day");
+    assert_eq!(claims("dc_once").await, 0, "once stays once");
+    t.clock.advance(DAY);
+    assert_eq!(claims("dc_thrice").await, 3, "three more the next day");
+    assert_eq!(
+        claims("dc_once").await,
+        0,
+        "once stays once the next day too"
     );
 }
