@@ -33,6 +33,8 @@ pub struct IdentityPolicy {
     pub approval_ttl_ms: i64,
     /// Requests one resident may have waiting at once (against push bombing).
     pub max_pending_approvals: i64,
+    /// Of those, requests one service may have waiting for one resident at once.
+    pub max_pending_per_service: i64,
     /// The resident's app: user verification, sessions, devices.
     pub app: AppPolicy,
 }
@@ -92,6 +94,7 @@ impl Default for IdentityPolicy {
             face_timeout_ms: 20_000,
             approval_ttl_ms: 120_000,
             max_pending_approvals: 3,
+            max_pending_per_service: 1,
             app: AppPolicy::default(),
         }
     }

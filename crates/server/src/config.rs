@@ -217,6 +217,9 @@ pub struct IdentityConfig {
     pub approval_ttl_secs: u64,
     /// Requests one resident may have waiting at once.
     pub max_pending_approvals: u32,
+    /// Of those, requests one service may have waiting for one resident at once (so that one
+    /// service cannot take every slot).
+    pub max_pending_per_service: u32,
 }
 
 /// WebAuthn relying party.
@@ -259,6 +262,7 @@ impl Default for IdentityConfig {
             staff_session_minutes: 480,
             approval_ttl_secs: 120,
             max_pending_approvals: 3,
+            max_pending_per_service: 1,
         }
     }
 }
@@ -786,6 +790,10 @@ impl Config {
                 "identity.max_pending_approvals",
                 u64::from(i.max_pending_approvals),
             ),
+            (
+                "identity.max_pending_per_service",
+                u64::from(i.max_pending_per_service),
+            ),
             ("registry.timeout_ms", self.registry.timeout_ms),
             ("face.timeout_ms", self.face.timeout_ms),
         ] {
@@ -890,6 +898,7 @@ impl Config {
             face_timeout_ms: self.face.timeout_ms,
             approval_ttl_ms: i.approval_ttl_secs as i64 * 1000,
             max_pending_approvals: i64::from(i.max_pending_approvals),
+            max_pending_per_service: i64::from(i.max_pending_per_service),
             app: self.app.policy(),
         }
     }

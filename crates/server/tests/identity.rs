@@ -286,19 +286,28 @@ async fn counter_registration_activation_approvals_devices_and_rights() {
     .unwrap();
     let denied = ok_json(&app(&home, &["deny", qr_req["qr"].as_str().unwrap()]));
     assert_eq!(denied["status"], "denied");
-    // Push bombing: at most three waiting at once.
-    for i in 0..4 {
+    // Push bombing: one request waiting per service, three per resident.
+    for (i, (service, expected)) in [
+        ("Bomber", 201),
+        ("Bomber", 429),
+        ("Second service", 201),
+        ("Third service", 201),
+        ("Fourth service", 429),
+    ]
+    .into_iter()
+    .enumerate()
+    {
         let r = post(
             &c,
             &srv,
             "/admin/v1/approvals",
             ADMIN_TOKEN,
             json!({
-                "resident_id": rid, "kind": "login", "client_name": "Bomber"
+                "resident_id": rid, "kind": "login", "client_name": service
             }),
         )
         .await;
-        assert_eq!(r.status(), if i < 3 { 201 } else { 429 }, "request {i}");
+        assert_eq!(r.status(), expected, "request {i} ({service})");
     }
 
     // A signed request cannot be replayed or moved to another path.

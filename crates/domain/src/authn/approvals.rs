@@ -65,29 +65,46 @@ fn view(r: &iamsmart_store::AnyRow, now: i64) -> Result<ApprovalView> {
     })
 }
 
-/// Create a request. For a known resident, refused when too many are already waiting.
+/// Create a request. For a known resident, refused when too many are already waiting for
+/// them, or when this service already has as many waiting as it may (so that one service cannot
+/// fill the resident's slots). The count and the insert are serialised per resident, so the caps
+/// hold when many requests arrive at once.
 pub async fn create(p: &Platform, new: NewApproval<'_>) -> Result<Created> {
     let now = p.clock.now_ms();
-    if let Some(rid) = new.resident_id {
-        let waiting: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM approvals WHERE resident_id = $1 AND status IN ('pending', 'scanned') AND expires_at > $2",
-        )
-        .bind(rid)
-        .bind(now)
-        .fetch_one(p.db.reader())
-        .await?;
-        if waiting >= p.identity.max_pending_approvals {
-            return Err(DomainError::TooManyAttempts {
-                retry_after_secs: (p.identity.approval_ttl_ms / 1000).max(1) as u64,
-            });
-        }
-    }
     let id = format!("ar_{}", iamsmart_crypto::rng::token(p.rng.as_ref(), 16));
     let challenge = iamsmart_crypto::rng::token(p.rng.as_ref(), 24);
     let mut n = [0u8; 4];
     p.rng.fill(&mut n);
     let match_code = format!("{:04}", u32::from_be_bytes(n) % 10_000);
     let expires_at = now + p.identity.approval_ttl_ms;
+    let mut tx = p.db.begin().await?;
+    if let Some(rid) = new.resident_id {
+        sqlx::query(
+            "INSERT INTO approval_locks (resident_id, at) VALUES ($1, $2) ON CONFLICT (resident_id) DO UPDATE SET at = $2",
+        )
+        .bind(rid)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let (waiting, of_service): (i64, i64) = sqlx::query_as(
+            "SELECT COUNT(*), COUNT(CASE WHEN client_id = $3 THEN 1 END) FROM approvals WHERE resident_id = $1 AND status IN ('pending', 'scanned') AND expires_at > $2",
+        )
+        .bind(rid)
+        .bind(now)
+        .bind(new.client_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let retry_after_secs = (p.identity.approval_ttl_ms / 1000).max(1) as u64;
+        if of_service >= p.identity.max_pending_per_service {
+            return Err(DomainError::LimitReached {
+                message: "a request of this service is already waiting for the resident",
+                retry_after_secs,
+            });
+        }
+        if waiting >= p.identity.max_pending_approvals {
+            return Err(DomainError::TooManyAttempts { retry_after_secs });
+        }
+    }
     sqlx::query(
         "INSERT INTO approvals (id, resident_id, kind, client_id, client_name, details, challenge, match_code, status, created_at, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10)",
@@ -102,8 +119,9 @@ pub async fn create(p: &Platform, new: NewApproval<'_>) -> Result<Created> {
     .bind(&match_code)
     .bind(now)
     .bind(expires_at)
-    .execute(p.db.writer())
+    .execute(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(Created {
         id,
         match_code,
@@ -336,5 +354,9 @@ pub(crate) async fn cancel_all(
     .bind(resident_id)
     .execute(&mut *conn)
     .await?;
+    sqlx::query("DELETE FROM approval_locks WHERE resident_id = $1")
+        .bind(resident_id)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }

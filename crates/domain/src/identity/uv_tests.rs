@@ -710,3 +710,55 @@ async fn a_code_from_one_phone_adds_another_and_keeps_the_first() {
             .unwrap();
     assert_eq!(sessions, 0);
 }
+
+#[tokio::test]
+async fn fifty_pushes_at_once_fill_one_slot_per_service_and_three_per_resident() {
+    let t = platform().await;
+    let pk = SoftPasskey::new(ORIGIN);
+    let phone = passkey_phone(&t, 8, &pk).await;
+    let push = |client: String| {
+        let p = t.p.clone();
+        let resident = phone.resident_id.clone();
+        async move {
+            approvals::create(
+                &p,
+                approvals::NewApproval {
+                    resident_id: Some(&resident),
+                    kind: "login",
+                    client_id: &client,
+                    client_name: "Service",
+                    details: serde_json::json!({}),
+                },
+            )
+            .await
+            .is_ok()
+        }
+    };
+    // One service, fifty times at once: one waits.
+    let mut tasks = Vec::new();
+    for _ in 0..50 {
+        tasks.push(tokio::spawn(push("c_bomber".to_string())));
+    }
+    let mut ok = 0;
+    for task in tasks {
+        ok += usize::from(task.await.unwrap());
+    }
+    assert_eq!(ok, 1, "one request per service");
+    // Fifty services at once: two more wait (three in all).
+    let mut tasks = Vec::new();
+    for i in 0..50 {
+        tasks.push(tokio::spawn(push(format!("c_{i}"))));
+    }
+    let mut ok = 0;
+    for task in tasks {
+        ok += usize::from(task.await.unwrap());
+    }
+    assert_eq!(ok, 2, "three per resident");
+    assert_eq!(
+        approvals::pending(&t.p, &phone.resident_id)
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+}

@@ -85,6 +85,15 @@ impl From<DomainError> for OAuthError {
                 o.retry_after = Some(retry_after_secs);
                 o
             }
+            DomainError::LimitReached {
+                message,
+                retry_after_secs,
+            } => {
+                let mut o = OAuthError::slow_down(message);
+                o.status = 429;
+                o.retry_after = Some(retry_after_secs);
+                o
+            }
             DomainError::Invalid { field, message } => {
                 OAuthError::invalid_request(format!("{field}: {message}"))
             }

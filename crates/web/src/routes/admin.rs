@@ -136,12 +136,14 @@ async fn create_approval(
     if b.client_name.trim().is_empty() || b.client_name.chars().count() > 100 {
         return Err(ApiError::bad_request("client_name: 1 to 100 characters"));
     }
+    // Each simulated service by its name: the caps per service apply to them as to real ones.
+    let client_id = format!("sandbox:{}", b.client_name.trim());
     let created = approvals::create(
         &s.platform,
         approvals::NewApproval {
             resident_id: b.resident_id.as_deref(),
             kind: &b.kind,
-            client_id: "sandbox",
+            client_id: &client_id,
             client_name: &b.client_name,
             details: b.details,
         },
