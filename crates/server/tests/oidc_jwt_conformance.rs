@@ -602,3 +602,63 @@ async fn concurrent_redemptions_and_refreshes_do_not_exhaust_a_small_pool() {
         assert_eq!(status, 200, "{body}");
     }
 }
+
+/// PAR with a signed request object and a DPoP proof: the code stays bound to the proof's key.
+#[tokio::test]
+async fn a_request_object_at_par_keeps_the_dpop_binding() {
+    let (site, srv, rp) = setup().await;
+    let (_, home) = resident_with_app(&site, "basic").await;
+    point_app(&home, &srv.base);
+    let (verifier, challenge) = pkce();
+    let object = |jkt: Option<String>| {
+        let mut c = json!({
+            "iss": rp.client_id, "aud": srv.base, "exp": now_s() + 60, "response_type": "code",
+            "client_id": rp.client_id, "redirect_uri": rp.redirect_uri, "scope": "openid",
+            "code_challenge": challenge, "code_challenge_method": "S256", "state": "jar",
+            "nonce": random(),
+        });
+        if let Some(j) = jkt {
+            c["dpop_jkt"] = j.into();
+        }
+        rp.key.sign("oauth-authz-req+jwt", &c)
+    };
+    // A request object naming another key than the proof's is refused.
+    let other = Key::new("other-dpop");
+    let r = rp
+        .post(
+            "/par",
+            &[("request", &object(Some(other.thumbprint())))],
+            true,
+        )
+        .await;
+    assert_eq!(r.status(), 400, "{}", r.text().await.unwrap());
+    // Without one, the proof's key binds the code.
+    let r = rp.post("/par", &[("request", &object(None))], true).await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let request_uri = r.json::<Value>().await.unwrap()["request_uri"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let q = login(
+        &browser(),
+        &home,
+        &rp.url(&format!(
+            "/authorize?client_id={}&request_uri={}",
+            rp.client_id,
+            percent(&request_uri)
+        )),
+    )
+    .await;
+    let code = q["code"].clone();
+    let url = rp.url("/token");
+    let proof = |key: &Key| key.dpop("POST", &url, None);
+    assert_ne!(
+        token_with_proof(&rp, &code, &verifier, &proof(&other)).await,
+        "ok",
+        "another key cannot redeem the code"
+    );
+    assert_eq!(
+        token_with_proof(&rp, &code, &verifier, &proof(&rp.dpop)).await,
+        "ok"
+    );
+}

@@ -219,9 +219,20 @@ async fn request_object(p: &Platform, client: &Client, jwt: &str) -> OResult<For
 pub async fn validate(p: &Platform, client: &Client, form: &Form) -> OResult<AuthzParams> {
     let form = match one(form, "request")? {
         Some(jwt) => {
-            let inner = request_object(p, client, jwt).await?;
+            let mut inner = request_object(p, client, jwt).await?;
             if one(&inner, "client_id")?.is_some_and(|c| c != client.id) {
                 return Err(OAuthError::invalid_request_object("client_id differs"));
+            }
+            // The key of a DPoP proof sent with the request (PAR puts it in `dpop_jkt`) binds
+            // the code whatever the request object says; a request object naming another key
+            // is refused, never preferred.
+            if let Some(outer) = one(form, "dpop_jkt")? {
+                if one(&inner, "dpop_jkt")?.is_some_and(|i| i != outer) {
+                    return Err(OAuthError::invalid_request(
+                        "the request object's dpop_jkt differs from the DPoP key of the request",
+                    ));
+                }
+                inner.insert("dpop_jkt".into(), vec![outer.to_string()]);
             }
             inner
         }
