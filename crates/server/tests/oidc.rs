@@ -812,3 +812,38 @@ async fn id_tokens_in_the_algorithm_the_client_registered() {
     iamsmart_crypto::jose::verify_compact(idt, &keys, &[iamsmart_crypto::jose::Alg::EdDSA])
         .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consent_not_remembered_still_releases_what_was_shared_for_that_sign_in() {
+    let (site, srv) = platform().await;
+    let (_, home) = resident_with_app(&site, "basic").await;
+    point_app(&home, &srv.base);
+    let rp = Rp::register(&site, &srv, "fapi2", &[]);
+    let b = browser();
+    let (request_uri, verifier, _, _) = rp.par("openid eme.birthdate", &[]).await;
+    let auth = rp.url(&format!(
+        "/authorize?client_id={}&request_uri={}",
+        rp.client_id,
+        percent(&request_uri)
+    ));
+    let page = open_login(&b, &auth).await;
+    ok_json(&app(
+        &home,
+        &["approve", &page.qr, "--match", &page.match_code, "--yes"],
+    ));
+    let r = b
+        .get(format!("{}{}", srv.base, page.continue_url))
+        .send()
+        .await
+        .unwrap();
+    let q = consent_if_asked_with(&b, &srv.base, r, true, false).await;
+    let t: Value = rp.token(&q["code"], &verifier).await.json().await.unwrap();
+    let at = t["access_token"].as_str().unwrap();
+    let info: Value = rp.userinfo(at, true).await.json().await.unwrap();
+    assert!(
+        info["birthdate"].is_string(),
+        "released for this sign-in: {info}"
+    );
+    // Not remembered: nothing listed, and the next sign-in asks again.
+    assert_eq!(ok_json(&app(&home, &["consents"])), json!([]));
+}

@@ -622,17 +622,9 @@ pub async fn userinfo(
     let r = crate::identity::get(p, &g.data.resident_id)
         .await
         .map_err(dom)?;
-    let still = claims::consented(p, &g.data.resident_id, &g.data.client_id)
-        .await
-        .map_err(dom)?;
-    let fields: Vec<String> = g
-        .data
-        .claims
-        .iter()
-        .filter(|f| still.contains(f))
-        .cloned()
-        .collect();
-    let mut out = claims::release(&r, &fields);
+    // What the resident released for this sign-in, remembered for later ones or not; a consent
+    // withdrawn since revoked this grant (its tokens no longer get here).
+    let mut out = claims::release(&r, &g.data.claims);
     out.insert("sub".into(), serde_json::Value::String(c.sub.clone()));
     Ok(out)
 }

@@ -437,13 +437,24 @@ pub fn consent_form(html: &str) -> (String, String, Vec<String>) {
     (tx, csrf, fields)
 }
 
-/// If `r` is the consent page, answer it (every field; allow or cancel) and return the
-/// redirect's parameters; if it is a redirect already, its parameters.
+/// If `r` is the consent page, answer it (every field; allow or cancel; "remember" ticked) and
+/// return the redirect's parameters; if it is a redirect already, its parameters.
 pub async fn consent_if_asked(
     browser: &reqwest::Client,
     base: &str,
     r: reqwest::Response,
     allow: bool,
+) -> std::collections::HashMap<String, String> {
+    consent_if_asked_with(browser, base, r, allow, true).await
+}
+
+/// [`consent_if_asked`], with "remember my choice" ticked or not.
+pub async fn consent_if_asked_with(
+    browser: &reqwest::Client,
+    base: &str,
+    r: reqwest::Response,
+    allow: bool,
+    remember: bool,
 ) -> std::collections::HashMap<String, String> {
     if r.status().is_redirection() {
         return location_params(&r);
@@ -453,12 +464,10 @@ pub async fn consent_if_asked(
     assert_eq!(status, 200, "{html}");
     let (tx, csrf, fields) = consent_form(&html);
     let decision = if allow { "allow" } else { "cancel" };
-    let mut form: Vec<(&str, &str)> = vec![
-        ("tx", &tx),
-        ("csrf", &csrf),
-        ("remember", "1"),
-        ("decision", decision),
-    ];
+    let mut form: Vec<(&str, &str)> = vec![("tx", &tx), ("csrf", &csrf), ("decision", decision)];
+    if remember {
+        form.push(("remember", "1"));
+    }
     for f in &fields {
         form.push(("field", f));
     }
