@@ -38,7 +38,23 @@ pub struct DemoServiceConfig {
 struct Pending {
     verifier: String,
     nonce: String,
+    /// SHA-256 of the secret set in the browser that started the login (against login CSRF:
+    /// an answer brought to another browser is refused).
+    browser: [u8; 32],
     created: std::time::Instant,
+}
+
+/// The cookie that binds a login to the browser that started it.
+const LOGIN_COOKIE: &str = "demo-login";
+
+/// A cookie's value from the request.
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| c.trim().strip_prefix(name)?.strip_prefix('='))
 }
 
 pub(crate) struct Demo {
@@ -305,6 +321,7 @@ async fn login(State(s): State<Arc<Demo>>, Query(q): Query<LoginQuery>) -> Respo
     }
     let (state, nonce, verifier) = (random(), random(), random() + &random());
     let challenge = b64(&iamsmart_crypto::hash::sha256(verifier.as_bytes()));
+    let browser = random();
     {
         let mut p = s.pending.lock().unwrap_or_else(|e| e.into_inner());
         p.retain(|_, v| v.created.elapsed().as_secs() < 900);
@@ -313,6 +330,7 @@ async fn login(State(s): State<Arc<Demo>>, Query(q): Query<LoginQuery>) -> Respo
             Pending {
                 verifier,
                 nonce: nonce.clone(),
+                browser: iamsmart_crypto::hash::sha256(browser.as_bytes()),
                 created: std::time::Instant::now(),
             },
         );
@@ -331,7 +349,21 @@ async fn login(State(s): State<Arc<Demo>>, Query(q): Query<LoginQuery>) -> Respo
         enc(claims),
         enc("To fill in your application for an International Driving Permit"),
     );
-    Redirect::to(&url).into_response()
+    // The answer is accepted only in this browser: the state is bound to a secret kept here
+    // (SameSite=Lax: it comes back with the platform's redirect, a top-level navigation).
+    (
+        StatusCode::SEE_OTHER,
+        [
+            (
+                header::SET_COOKIE,
+                format!(
+                    "{LOGIN_COOKIE}={browser}; Path=/callback; Max-Age=900; HttpOnly; SameSite=Lax"
+                ),
+            ),
+            (header::LOCATION, url),
+        ],
+    )
+        .into_response()
 }
 
 #[derive(Deserialize)]
@@ -379,6 +411,17 @@ async fn callback(
             "this login is unknown or was already used; start again".into(),
         );
     };
+    let here = cookie(&headers, LOGIN_COOKIE).map(|b| iamsmart_crypto::hash::sha256(b.as_bytes()));
+    if !here.is_some_and(|h| iamsmart_crypto::hash::ct_eq(&h, &pending.browser)) {
+        return failure(
+            z,
+            if z {
+                "這個登入是在另一個瀏覽器開始的；請在這裏重新開始。".into()
+            } else {
+                "this login was started in another browser; start again here".into()
+            },
+        );
+    }
     if let Some(e) = q.error {
         let why = match e.as_str() {
             "access_denied" if z => "你在「智方便」拒絕了登入，或登入要求已過期。".to_string(),
@@ -428,13 +471,19 @@ async fn callback(
             );
             (
                 StatusCode::SEE_OTHER,
-                [
+                axum::response::AppendHeaders([
                     (
                         header::SET_COOKIE,
                         format!("{SESSION_COOKIE}={id}; Path=/; HttpOnly; SameSite=Lax"),
                     ),
+                    (
+                        header::SET_COOKIE,
+                        format!(
+                            "{LOGIN_COOKIE}=; Path=/callback; Max-Age=0; HttpOnly; SameSite=Lax"
+                        ),
+                    ),
                     (header::LOCATION, "/form".to_string()),
-                ],
+                ]),
             )
                 .into_response()
         }
@@ -580,4 +629,108 @@ async fn css() -> impl IntoResponse {
         [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
         include_str!("../templates/demo/service.css"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tower::ServiceExt;
+
+    fn service() -> Router {
+        router(DemoServiceConfig {
+            issuer: "http://localhost:8080".into(),
+            platform_backchannel: "http://127.0.0.1:9".into(),
+            public_url: "http://localhost:8081".into(),
+            client_id: "c_demo".into(),
+            client_key: Arc::new(iamsmart_crypto::device::DeviceKey::generate().unwrap()),
+            client_kid: "demo-sig-1".into(),
+            enc_key: None,
+        })
+    }
+
+    async fn get(app: &Router, path: &str, cookie: Option<&str>) -> Response {
+        let mut req = axum::http::Request::get(path);
+        if let Some(c) = cookie {
+            req = req.header(header::COOKIE, c);
+        }
+        app.clone()
+            .oneshot(req.body(axum::body::Body::empty()).unwrap())
+            .await
+            .unwrap()
+    }
+
+    async fn text(res: Response) -> String {
+        let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    /// Login CSRF: an attacker starts a login, then brings the platform's answer (their code
+    /// and state) to the victim's browser, which would be signed in as the attacker.
+    #[tokio::test]
+    async fn an_answer_brought_to_another_browser_is_refused() {
+        let app = service();
+        let started = get(&app, "/login", None).await;
+        assert_eq!(started.status(), StatusCode::SEE_OTHER);
+        let location = started.headers()[header::LOCATION]
+            .to_str()
+            .unwrap()
+            .to_string();
+        let state = location
+            .split("state=")
+            .nth(1)
+            .unwrap()
+            .split('&')
+            .next()
+            .unwrap()
+            .to_string();
+        let set = started.headers()[header::SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            set.contains("HttpOnly") && set.contains("SameSite=Lax"),
+            "{set}"
+        );
+        let binding = set.split(';').next().unwrap().to_string();
+        let answer = format!(
+            "/callback?code=attackers-code&state={state}&iss=http%3A%2F%2Flocalhost%3A8080"
+        );
+        // The victim's browser has no such cookie (or another one): refused, and the state is used up.
+        let res = get(&app, &answer, Some("demo-login=someone-elses")).await;
+        assert!(text(res).await.contains("started in another browser"));
+        let res = get(&app, &answer, Some(&binding)).await;
+        assert!(
+            text(res).await.contains("unknown or was already used"),
+            "the state works once"
+        );
+        // In the browser that started it, the answer goes on to the code exchange.
+        let started = get(&app, "/login", None).await;
+        let location = started.headers()[header::LOCATION]
+            .to_str()
+            .unwrap()
+            .to_string();
+        let state = location
+            .split("state=")
+            .nth(1)
+            .unwrap()
+            .split('&')
+            .next()
+            .unwrap()
+            .to_string();
+        let binding = started.headers()[header::SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string();
+        let answer = format!("/callback?code=c&state={state}&iss=http%3A%2F%2Flocalhost%3A8080");
+        let body = text(get(&app, &answer, Some(&binding)).await).await;
+        assert!(
+            !body.contains("another browser") && !body.contains("unknown or was already used"),
+            "{body}"
+        );
+    }
 }
