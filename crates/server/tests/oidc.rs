@@ -847,3 +847,125 @@ async fn a_consent_not_remembered_still_releases_what_was_shared_for_that_sign_i
     // Not remembered: nothing listed, and the next sign-in asks again.
     assert_eq!(ok_json(&app(&home, &["consents"])), json!([]));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn self_registered_services_cannot_take_a_department_s_or_another_service_s_name() {
+    let (site, srv) = platform().await;
+    let o = site.run(&["clients", "initial-token", "--uses", "20"], &[]);
+    let tok = ok_json(&o)["initial_access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let c = reqwest::Client::new();
+    let register = |name: &str| {
+        let key = Key::new("k1");
+        let body = json!({
+            "client_name": name, "redirect_uris": ["https://service.example/cb"], "jwks": key.jwks(),
+            "dpop_bound_access_tokens": true, "require_pushed_authorization_requests": true,
+        });
+        let req = c.post(srv.url("/register")).bearer_auth(&tok).json(&body);
+        async move { req.send().await.unwrap() }
+    };
+    for name in [
+        "Inland Revenue Department",
+        "inland  revenue department.",
+        "稅務局",
+        "Inland Revenue Department refunds",
+        "iAM Smart",
+        "智方便 登入",
+    ] {
+        let r = register(name).await;
+        assert_eq!(r.status(), 400, "{name}");
+        let e: Value = r.json().await.unwrap();
+        assert_eq!(e["error"], "invalid_client_metadata", "{name}: {e}");
+    }
+    let r = register("Kowloon Tea House").await;
+    assert_eq!(r.status(), 201);
+    let first: Value = r.json().await.unwrap();
+    assert_eq!(
+        register("kowloon tea-house").await.status(),
+        400,
+        "another service's name"
+    );
+    let r = register("Sham Shui Po Bakery").await;
+    assert_eq!(r.status(), 201);
+    let second: Value = r.json().await.unwrap();
+    // Nor by an update.
+    let uri = second["registration_client_uri"].as_str().unwrap();
+    let rat = second["registration_access_token"].as_str().unwrap();
+    let mut changed: Value = c
+        .get(uri)
+        .bearer_auth(rat)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for name in ["Kowloon Tea House", "Transport Department"] {
+        changed["client_name"] = json!(name);
+        let r = c
+            .put(uri)
+            .bearer_auth(rat)
+            .json(&changed)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{name}");
+    }
+    // Its own name again is fine.
+    changed["client_name"] = json!("Sham Shui Po Bakery");
+    assert_eq!(
+        c.put(uri)
+            .bearer_auth(rat)
+            .json(&changed)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert!(first["client_id"].is_string());
+    // Residents are told that a self-registered service was not checked; not so for one the
+    // operator registered.
+    let reg: Value = c
+        .post(srv.url("/register"))
+        .bearer_auth(&tok)
+        .json(&json!({ "client_name": "Tai Po Noodles", "redirect_uris": ["https://noodles.example/cb"],
+                       "iamsmart_profile": "basic", "token_endpoint_auth_method": "client_secret_basic" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let page_of = |client_id: &str, redirect: &str| {
+        srv.url(&format!(
+            "/authorize?client_id={client_id}&response_type=code&redirect_uri={}&scope=openid&code_challenge={}&code_challenge_method=S256",
+            percent(redirect),
+            pkce().1
+        ))
+    };
+    let page = open_login(
+        &browser(),
+        &page_of(
+            reg["client_id"].as_str().unwrap(),
+            "https://noodles.example/cb",
+        ),
+    )
+    .await;
+    assert!(
+        page.html.contains("id=\"self-registered\""),
+        "told on the login page"
+    );
+    let vetted = Rp::register(&site, &srv, "basic", &[]);
+    let page = open_login(
+        &browser(),
+        &page_of(&vetted.client_id, &vetted.redirect_uri),
+    )
+    .await;
+    assert!(
+        !page.html.contains("self-registered"),
+        "not for an operator's service"
+    );
+}

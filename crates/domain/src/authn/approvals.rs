@@ -29,6 +29,9 @@ pub struct NewApproval<'a> {
     pub client_name: &'a str,
     /// What is asked (names of items, never their values).
     pub details: serde_json::Value,
+    /// Whether the operator registered the service (else it registered itself, and the app
+    /// says so next to its name).
+    pub client_vetted: bool,
 }
 
 /// A created request: what the starting page shows.
@@ -114,7 +117,7 @@ pub async fn create(p: &Platform, new: NewApproval<'_>) -> Result<Created> {
     .bind(new.kind)
     .bind(new.client_id)
     .bind(new.client_name)
-    .bind(new.details.to_string())
+    .bind(details_with_vetting(new.details, new.client_vetted).to_string())
     .bind(&challenge)
     .bind(&match_code)
     .bind(now)
@@ -127,6 +130,16 @@ pub async fn create(p: &Platform, new: NewApproval<'_>) -> Result<Created> {
         match_code,
         expires_at,
     })
+}
+
+/// The details the app shows, marked when the service registered itself.
+fn details_with_vetting(mut details: serde_json::Value, vetted: bool) -> serde_json::Value {
+    if !vetted {
+        if let Some(o) = details.as_object_mut() {
+            o.insert("self_registered".into(), true.into());
+        }
+    }
+    details
 }
 
 /// Requests waiting for a resident.

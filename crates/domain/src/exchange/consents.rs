@@ -239,6 +239,7 @@ pub async fn request(p: &Platform, client: &Client, req: ConsentRequest) -> Resu
             client_id: &client.id,
             client_name: &client.meta.client_name,
             details,
+            client_vetted: client.vetted,
         },
     )
     .await?;

@@ -171,6 +171,7 @@ pub async fn start(p: &Platform, client: &Client, req: EmeRequest) -> Result<Sta
             client_id: &client.id,
             client_name: &client.meta.client_name,
             details,
+            client_vetted: client.vetted,
         },
     )
     .await?;

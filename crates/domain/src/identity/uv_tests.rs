@@ -181,6 +181,7 @@ async fn waiting_login(t: &TestPlatform, phone: &Phone) -> iamsmart_proto::app::
             client_id: "sandbox",
             client_name: "Test service",
             details: serde_json::json!({ "fields": [] }),
+            client_vetted: true,
         },
     )
     .await
@@ -728,6 +729,7 @@ async fn fifty_pushes_at_once_fill_one_slot_per_service_and_three_per_resident()
                     client_id: &client,
                     client_name: "Service",
                     details: serde_json::json!({}),
+                    client_vetted: true,
                 },
             )
             .await

@@ -71,6 +71,8 @@ pub struct LoginPage {
     pub face: bool,
     /// Whether a passkey can satisfy the request (not for face step-up).
     pub passkey_allowed: bool,
+    /// The service registered itself (dynamic registration): nobody checked who runs it.
+    pub self_registered: bool,
 }
 
 /// One item on the consent page.
@@ -284,6 +286,7 @@ async fn start_login(
             client_id: &client.id,
             client_name: &client.meta.client_name,
             details: approval_details(client, params),
+            client_vetted: client.vetted,
         },
     )
     .await?;
@@ -308,6 +311,7 @@ async fn start_login(
         ui_locales: params.ui_locales.clone(),
         face,
         passkey_allowed: !face,
+        self_registered: !client.vetted,
     }))
 }
 
@@ -569,6 +573,7 @@ pub async fn continue_login(
                 ui_locales: t.params.ui_locales.clone(),
                 face: view.kind == "step_up",
                 passkey_allowed: view.kind != "step_up",
+                self_registered: !t.client.vetted,
             })
         }
         "approved" => {}

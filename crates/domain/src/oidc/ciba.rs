@@ -171,6 +171,7 @@ pub async fn start(
                 "binding_message": params.binding_message,
                 "acr": params.acr_values,
             }),
+            client_vetted: client.vetted,
         },
     )
     .await

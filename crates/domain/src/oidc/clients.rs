@@ -121,6 +121,9 @@ pub struct Client {
     pub secret_hash: Option<Vec<u8>>,
     /// `active` or `disabled`.
     pub status: String,
+    /// Registered by the operator (rather than by the service itself through dynamic
+    /// registration, which nobody checked): residents are told when it is not.
+    pub vetted: bool,
 }
 
 impl Client {
@@ -462,6 +465,9 @@ pub async fn register(
     operator: bool,
 ) -> OResult<Registered> {
     check_metadata(&meta, operator)?;
+    if !operator {
+        check_name(p, &meta.client_name, None).await?;
+    }
     ensure_signing_key(p, &meta).await?;
     let id = format!("c_{}", iamsmart_crypto::rng::token(p.rng.as_ref(), 12));
     let secret = (meta.token_endpoint_auth_method == "client_secret_basic")
@@ -509,6 +515,73 @@ pub async fn register(
     })
 }
 
+/// A name folded for comparing: lower case, letters and digits only (so "Inland  Revenue
+/// Department." and "inland revenue department" are the same name).
+fn folded(name: &str) -> String {
+    name.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// Names a service may not give itself: the government's departments and public bodies (as the
+/// portal's catalogue names them, in both languages), and the platform's own name.
+fn reserved_names() -> &'static std::collections::BTreeSet<String> {
+    static NAMES: std::sync::OnceLock<std::collections::BTreeSet<String>> =
+        std::sync::OnceLock::new();
+    NAMES.get_or_init(|| {
+        let mut names: std::collections::BTreeSet<String> = [
+            "iAM Smart",
+            "智方便",
+            "iAM Smart 智方便",
+            "Hong Kong Government",
+            "HKSAR Government",
+            "香港特別行政區政府",
+            "香港政府",
+        ]
+        .iter()
+        .map(|n| folded(n))
+        .collect();
+        if let Ok(c) = iamsmart_catalogue::Catalogue::bundled() {
+            for s in c.services() {
+                names.insert(folded(&s.department.en));
+                names.insert(folded(&s.department.zh));
+            }
+        }
+        names
+    })
+}
+
+/// A self-registered service's name: not a department's, not the platform's, and not another
+/// service's (residents are told to check the name on the login page and in the app).
+async fn check_name(p: &Platform, name: &str, own_id: Option<&str>) -> OResult<()> {
+    let f = folded(name);
+    let reserved = reserved_names();
+    if reserved.contains(&f)
+        || reserved
+            .iter()
+            .any(|r| r.len() >= 6 && f.contains(r.as_str()))
+    {
+        return Err(meta_err(
+            "client_name: that is the name of a government department or of iAM Smart; ask the operator to register a government service",
+        ));
+    }
+    let names: Vec<(String, String)> =
+        sqlx::query_as("SELECT id, name FROM clients WHERE status = 'active'")
+            .fetch_all(p.db.reader())
+            .await
+            .map_err(DomainError::from)?;
+    if names
+        .iter()
+        .any(|(id, n)| Some(id.as_str()) != own_id && folded(n) == f)
+    {
+        return Err(meta_err(
+            "client_name: another service already has this name; choose one residents can tell apart",
+        ));
+    }
+    Ok(())
+}
+
 /// Load an active client.
 pub async fn get(p: &Platform, id: &str) -> Result<Option<Client>, DomainError> {
     if id.is_empty() || id.len() > 64 {
@@ -525,10 +598,11 @@ pub async fn get(p: &Platform, id: &str) -> Result<Option<Client>, DomainError> 
 }
 
 async fn load(p: &Platform, id: &str) -> Result<Option<Client>, DomainError> {
-    let row = sqlx::query("SELECT metadata, secret_hash, status FROM clients WHERE id = $1")
-        .bind(id)
-        .fetch_optional(p.db.reader())
-        .await?;
+    let row =
+        sqlx::query("SELECT metadata, secret_hash, status, created_by FROM clients WHERE id = $1")
+            .bind(id)
+            .fetch_optional(p.db.reader())
+            .await?;
     let Some(row) = row else { return Ok(None) };
     let status: String = row.try_get(2)?;
     if status != "active" {
@@ -536,11 +610,13 @@ async fn load(p: &Platform, id: &str) -> Result<Option<Client>, DomainError> {
     }
     let meta: ClientMetadata = serde_json::from_str(&row.try_get::<String, _>(0)?)
         .map_err(|e| DomainError::Integrity(format!("client metadata: {e}")))?;
+    let created_by: String = row.try_get(3)?;
     Ok(Some(Client {
         id: id.into(),
         meta,
         secret_hash: row.try_get(1)?,
         status,
+        vetted: created_by.starts_with("operator:"),
     }))
 }
 
@@ -578,6 +654,9 @@ pub async fn update(p: &Platform, client: &Client, meta: ClientMetadata) -> ORes
         ));
     }
     check_metadata(&meta, meta.subject_type == "public")?;
+    if !client.vetted {
+        check_name(p, &meta.client_name, Some(&client.id)).await?;
+    }
     ensure_signing_key(p, &meta).await?;
     let now = p.clock.now_ms();
     let text = serde_json::to_string(&meta).map_err(|e| OAuthError::server_error(e.to_string()))?;

@@ -338,6 +338,7 @@ pub async fn start(
             client_id: &client.id,
             client_name: &client.meta.client_name,
             details: details.clone(),
+            client_vetted: client.vetted,
         },
     )
     .await?;

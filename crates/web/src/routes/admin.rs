@@ -146,6 +146,7 @@ async fn create_approval(
             client_id: &client_id,
             client_name: &b.client_name,
             details: b.details,
+            client_vetted: true,
         },
     )
     .await?;

@@ -348,6 +348,7 @@ export async function request(params, idFromPath) {
   countdown.textContent = t('expiresIn', { t: duration(view.expires_at - Date.now()) });
   show(title,
     facts([[t('fromService'), h('strong', { id: 'service-name' }, service)], [t('kind_other'), kindLabel(view.kind)]]),
+    d.self_registered ? h('p', { class: 'warn', id: 'self-registered' }, t('selfRegistered')) : null,
     matchCode(view.match_code),
     h('p', { class: 'hint' }, t('matchHelp')),
     parts, signBlock, err, countdown,

@@ -79,6 +79,7 @@ struct LoginTemplate<'a> {
     passkey_url: &'a str,
     tx: &'a str,
     face: Option<&'a str>,
+    self_registered: Option<&'a str>,
     passkey: bool,
     passkey_heading: &'a str,
     passkey_field_label: &'a str,
@@ -293,6 +294,12 @@ fn login_page(s: &AppState, ui: &Ui, page: &LoginPage) -> Response {
             lang.t(
                 "This service needs a face check: the app will ask for a selfie.",
                 "此服務需要面部核實：流動應用程式會要求你自拍。",
+            )
+        }),
+        self_registered: page.self_registered.then(|| {
+            lang.t(
+                "This service registered itself with iAM Smart: the operator has not checked who runs it. Continue only if you know the service.",
+                "這項服務是自行在「智方便」登記的：營運者並未核實其經營者。請只在你認識這項服務時才繼續。",
             )
         }),
         passkey: page.passkey_allowed,
