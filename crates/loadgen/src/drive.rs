@@ -151,7 +151,12 @@ pub fn key_op_counters(text: &str) -> BTreeMap<String, f64> {
 }
 
 async fn read_key_ops(http: &reqwest::Client, url: Option<&str>) -> Option<BTreeMap<String, f64>> {
-    let r = http.get(url?).send().await.ok()?;
+    // `/metrics` needs the operator's token (the benchmark scripts set one for their sites).
+    let mut req = http.get(url?);
+    if let Ok(token) = std::env::var("LOADGEN_METRICS_TOKEN") {
+        req = req.bearer_auth(token);
+    }
+    let r = req.send().await.ok()?;
     if !r.status().is_success() {
         return None;
     }

@@ -161,7 +161,10 @@ pub async fn run(mut cfg: Config) -> anyhow::Result<()> {
         println!("  integration guide  {base}/docs/integration-guide");
         println!("  token signing keys {base}/.well-known/jwks.json");
         println!("  transparency log   {base}/transparency/v1/tree-head");
-        println!("  metrics            {base}/metrics");
+        println!(
+            "  metrics            {base}/metrics  (Bearer token in {})",
+            token_file.display()
+        );
         println!(
             "  operator API       {base}/admin/v1/  (Bearer token in {})",
             token_file.display()

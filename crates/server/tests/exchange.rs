@@ -396,7 +396,10 @@ async fn a_bank_gets_tax_and_tenancy_data_with_one_approval_until_the_resident_r
     assert_eq!(r.json::<Value>().await.unwrap()["status"], "REVOKED");
 
     // No payload is kept anywhere: not the relayed ciphertext, not the data in clear.
-    let metrics = reqwest::get(srv.url("/metrics"))
+    let metrics = reqwest::Client::new()
+        .get(srv.url("/metrics"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
         .await
         .unwrap()
         .text()

@@ -137,9 +137,14 @@ async fn baseline_headers_errors_limits_and_operator_api() {
         "no personal data in the log"
     );
 
-    // Metrics.
+    // Metrics: for the operator only.
+    assert_eq!(
+        c.get(srv.url("/metrics")).send().await.unwrap().status(),
+        401
+    );
     let m = c
         .get(srv.url("/metrics"))
+        .bearer_auth(ADMIN_TOKEN)
         .send()
         .await
         .unwrap()
@@ -277,4 +282,34 @@ async fn a_spoofed_x_forwarded_for_gets_no_fresh_rate_limit() {
         0,
         "twelve clients behind the proxy"
     );
+}
+
+#[tokio::test]
+async fn live_status_streams_are_capped_per_login() {
+    let site = Site::new().await;
+    let srv = site.serve(&[]).await;
+    let rp = common::rp::Rp::register(&site, &srv, "basic", &[]);
+    let b = common::rp::browser();
+    let auth = rp.url(&format!(
+        "/authorize?client_id={}&response_type=code&redirect_uri={}&scope=openid&code_challenge={}&code_challenge_method=S256",
+        rp.client_id,
+        iamsmart_domain::oidc::authorize::urlencode(&rp.redirect_uri),
+        common::rp::pkce().1
+    ));
+    let page = common::rp::open_login(&b, &auth).await;
+    let tx = page.continue_url.rsplit("tx=").next().unwrap().to_string();
+    let events = srv.url(&format!("/authorize/events?tx={tx}"));
+    // Two streams for one login are held open (a reload overlaps the old one)...
+    let first = b.get(&events).send().await.unwrap();
+    let second = b.get(&events).send().await.unwrap();
+    assert_eq!(
+        (first.status().as_u16(), second.status().as_u16()),
+        (200, 200)
+    );
+    // ...a third is told to poll instead.
+    let third = b.get(&events).send().await.unwrap();
+    assert_eq!(third.status(), 429);
+    // (That a closed stream frees its place is limit::tests' case: it needs no network.)
+    drop(first);
+    drop(second);
 }

@@ -48,6 +48,8 @@ pub struct AppState {
     pub metrics: Arc<metrics::HttpMetrics>,
     /// Rate limiter.
     pub limiter: Arc<limit::RateLimiter>,
+    /// Live-status streams open in this process.
+    pub streams: Arc<limit::StreamCounts>,
 }
 
 impl AppState {
@@ -59,6 +61,7 @@ impl AppState {
             config: Arc::new(config),
             metrics: Arc::new(metrics::HttpMetrics::new()),
             limiter,
+            streams: Arc::new(limit::StreamCounts::default()),
         }
     }
 }

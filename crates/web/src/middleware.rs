@@ -192,7 +192,7 @@ pub fn limit_key(ip: &str) -> String {
 
 async fn rate_limit(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let path = req.uri().path();
-    if matches!(path, "/healthz" | "/readyz" | "/metrics") {
+    if matches!(path, "/healthz" | "/readyz") {
         return next.run(req).await;
     }
     let rate = state.limiter.config();
@@ -232,8 +232,9 @@ async fn rate_limit(State(state): State<AppState>, req: Request, next: Next) -> 
 /// request waiting at that moment). Routes that never write skip it.
 async fn durable(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let path = req.uri().path();
-    let skip = matches!(path, "/healthz" | "/readyz" | "/metrics")
+    let skip = matches!(path, "/healthz" | "/readyz" | "/metrics" | "/app/" | "/app/sw.js")
         || path.starts_with("/static/")
+        || path.starts_with("/app/static/")
         || path.starts_with("/.well-known/")
         || path.starts_with("/docs/")
         // Certificates, CRLs, OCSP answers and timestamps are made without writing anything.

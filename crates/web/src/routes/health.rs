@@ -39,7 +39,12 @@ async fn readyz(State(s): State<AppState>) -> impl IntoResponse {
     }
 }
 
-async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
+/// The platform's figures, for the operator's monitoring only (route counts, error rates, pool
+/// use, key operations tell an attacker much): the operator's token is needed.
+async fn metrics(
+    State(s): State<AppState>,
+    _operator: crate::routes::admin::Operator,
+) -> impl IntoResponse {
     (
         [(
             header::CONTENT_TYPE,

@@ -1,5 +1,5 @@
 //! All routes.
-mod admin;
+pub(crate) mod admin;
 mod app;
 mod catalogue;
 mod exchange;

@@ -558,11 +558,18 @@ async fn status(
     }
 }
 
+/// Live-status streams one login may have open (a reload overlaps the old one briefly).
+const STREAMS_PER_LOGIN: u32 = 2;
+/// Live-status streams one address may have open.
+const STREAMS_PER_ADDRESS: u32 = 20;
+
 /// The login's status pushed as server-sent events until it is answered (at most 3 minutes).
+/// Capped per login and per address: past the cap the page polls `/authorize/status` instead.
 async fn events(
     State(s): State<AppState>,
     headers: HeaderMap,
     Query(q): Query<StatusQuery>,
+    req: axum::extract::Request,
 ) -> Response {
     let secret = read_cookie(&headers, &tx_cookie(&s, &q.tx))
         .unwrap_or_default()
@@ -573,8 +580,23 @@ async fn events(
     ) {
         return (StatusCode::NOT_FOUND, "unknown sign-in").into_response();
     }
+    let address = crate::middleware::limit_key(&crate::middleware::client_ip(&s, &req));
+    let Some(place) = crate::limit::StreamCounts::open(
+        &s.streams,
+        q.tx.as_str(),
+        &address,
+        STREAMS_PER_LOGIN,
+        STREAMS_PER_ADDRESS,
+    ) else {
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, "5")],
+            "too many live streams; poll /authorize/status",
+        )
+            .into_response();
+    };
     let state = (s, q.tx.0, secret, String::new(), 0u32);
-    let stream = futures::stream::unfold(state, |(s, tx, secret, last, n)| async move {
+    let stream = futures::stream::unfold(state, move |(s, tx, secret, last, n)| async move {
         if n > 0 {
             tokio::time::sleep(std::time::Duration::from_millis(700)).await;
         }
@@ -591,6 +613,14 @@ async fn events(
             (s, tx, secret, st, n + 1),
         ))
     });
+    // The place is freed when the stream ends or the browser goes away (the stream is dropped).
+    let stream = {
+        use futures::StreamExt;
+        stream.map(move |ev| {
+            let _held = &place;
+            ev
+        })
+    };
     Sse::new(stream)
         .keep_alive(KeepAlive::default())
         .into_response()

@@ -120,19 +120,25 @@ async fn read_upload(mut form: Multipart, lang: Lang) -> Result<(String, Vec<u8>
             .filter(|c| !c.is_control())
             .take(200)
             .collect();
-        let bytes = field.bytes().await.map_err(|_| unreadable())?;
+        // Read in chunks and stop at the limit: a larger file is never held whole (the request
+        // limit of uploads is larger than this page's).
+        let mut field = field;
+        let mut bytes = Vec::new();
+        while let Some(chunk) = field.chunk().await.map_err(|_| unreadable())? {
+            if bytes.len() + chunk.len() > MAX_PDF_BYTES {
+                return Err(lang
+                    .t(
+                        "The file is larger than 10 MB. Nothing was checked.",
+                        "檔案大於 10 MB，未有核實。",
+                    )
+                    .to_string());
+            }
+            bytes.extend_from_slice(&chunk);
+        }
         if bytes.is_empty() {
             break;
         }
-        if bytes.len() > MAX_PDF_BYTES {
-            return Err(lang
-                .t(
-                    "The file is larger than 10 MB. Nothing was checked.",
-                    "檔案大於 10 MB，未有核實。",
-                )
-                .to_string());
-        }
-        return Ok((name, bytes.to_vec()));
+        return Ok((name, bytes));
     }
     Err(lang
         .t("Please choose a PDF file.", "請選擇一個 PDF 檔案。")
