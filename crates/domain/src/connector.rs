@@ -31,6 +31,7 @@ pub fn body_hash(body: &[u8]) -> String {
 #[derive(Clone)]
 pub struct SignedClient {
     http: reqwest::Client,
+    policy: crate::outbound::OutboundPolicy,
     keys: KeyService,
     /// The peer's name, for messages (`the immigration registry`).
     pub service: &'static str,
@@ -54,11 +55,11 @@ impl SignedClient {
         audience: &str,
         jwks_url: &str,
         timeout: Duration,
+        outbound: &crate::outbound::OutboundPolicy,
     ) -> Result<Self> {
-        let http = reqwest::Client::builder()
+        let http = crate::outbound::Outbound::builder(outbound)
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(5)))
-            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| DomainError::Upstream {
                 service,
@@ -66,6 +67,7 @@ impl SignedClient {
             })?;
         Ok(Self {
             http,
+            policy: outbound.clone(),
             keys,
             service,
             audience: audience.to_string(),
@@ -94,9 +96,11 @@ impl SignedClient {
         struct Jwks {
             keys: Vec<PublicJwk>,
         }
+        let jwks_url = crate::outbound::check_url(&self.policy, &self.jwks_url)
+            .map_err(|e| self.upstream(format!("JWKS: {e}")))?;
         let jwks: Jwks = self
             .http
-            .get(&self.jwks_url)
+            .get(jwks_url)
             .send()
             .await
             .map_err(|e| self.upstream(format!("JWKS: {e}")))?
@@ -117,7 +121,8 @@ impl SignedClient {
         body: &T,
     ) -> Result<(u16, Vec<u8>)> {
         let bytes = serde_json::to_vec(body).map_err(|e| self.upstream(e.to_string()))?;
-        let parsed = reqwest::Url::parse(url).map_err(|e| self.upstream(e.to_string()))?;
+        let parsed = crate::outbound::check_url(&self.policy, url)
+            .map_err(|e| self.upstream(e.to_string()))?;
         let htp = match parsed.query() {
             Some(q) => format!("{}?{q}", parsed.path()),
             None => parsed.path().to_string(),

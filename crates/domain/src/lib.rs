@@ -16,6 +16,7 @@ pub mod keys;
 pub mod metrics;
 pub mod notify;
 pub mod oidc;
+pub mod outbound;
 pub mod platform;
 pub mod portal;
 pub mod publicinfo;

@@ -133,6 +133,8 @@ pub struct Platform {
     pub portal: Arc<crate::portal::Portal>,
     /// Notification limits and retention.
     pub notify: Arc<crate::notify::NotifyPolicy>,
+    /// The guarded client for URLs that services and the operator supplied.
+    pub outbound: crate::outbound::Outbound,
 }
 
 impl std::fmt::Debug for Platform {
@@ -181,6 +183,7 @@ impl Platform {
             pki: Arc::new(crate::signing::cache::PkiCache::default()),
             portal: Arc::new(crate::portal::Portal::default()),
             notify: Arc::new(crate::notify::NotifyPolicy::default()),
+            outbound: crate::outbound::Outbound::default(),
         })
     }
 
@@ -199,6 +202,13 @@ impl Platform {
     /// The same platform with other identity timings and limits.
     pub fn with_identity_policy(mut self, policy: IdentityPolicy) -> Self {
         self.identity = Arc::new(policy);
+        self
+    }
+
+    /// The same platform with another policy for outbound calls (the allow-list of internal
+    /// networks, time and size limits).
+    pub fn with_outbound(mut self, policy: crate::outbound::OutboundPolicy) -> Self {
+        self.outbound = crate::outbound::Outbound::new(policy);
         self
     }
 

@@ -41,6 +41,8 @@ pub struct Config {
     pub identity: IdentityConfig,
     /// The resident's app: user verification and unlocking.
     pub app: crate::app_config::AppConfig,
+    /// Calls to URLs that services and the operator supplied.
+    pub outbound: crate::outbound_config::OutboundConfig,
     /// Passkeys.
     pub webauthn: WebauthnConfig,
     /// The OpenID provider's lifetimes.
@@ -386,6 +388,7 @@ impl Default for Config {
             face: FaceConfig::default(),
             identity: IdentityConfig::default(),
             app: crate::app_config::AppConfig::default(),
+            outbound: crate::outbound_config::OutboundConfig::default(),
             webauthn: WebauthnConfig::default(),
             oidc: OidcConfig::default(),
             signing: SigningConfig::default(),
@@ -808,6 +811,9 @@ impl Config {
             .validate()
             .map_err(|(key, message)| err(key, message))?;
         self.trusted_proxies()?;
+        self.outbound
+            .policy()
+            .map_err(|(key, message)| err(key, message))?;
         Ok(())
     }
 

@@ -21,6 +21,11 @@ pub async fn run(mut cfg: Config) -> anyhow::Result<()> {
         let port = cfg.listen.rsplit(':').next().unwrap_or("8080").to_string();
         cfg.public_url = format!("http://localhost:{port}");
     }
+    // The sandbox's services (registry, data providers, the demo service) are on this host: the
+    // outbound guard may call loopback here, and only here.
+    if cfg.outbound.allow.is_empty() {
+        cfg.outbound.allow = vec!["127.0.0.0/8".into(), "::1".into()];
+    }
     // Without network the demo shows the samples compiled in (the page says "sample data").
     if cfg.public_info.source.is_none() {
         cfg.public_info.source = Some("bundled".into());

@@ -3,6 +3,7 @@ pub mod app_config;
 pub mod clients_cli;
 pub mod config;
 pub mod demo;
+pub mod outbound_config;
 pub mod pki_cli;
 pub mod public_info;
 pub mod sandbox;
@@ -137,18 +138,24 @@ pub async fn start_platform(cfg: &Config) -> anyhow::Result<Platform> {
     let platform = Platform::start(db, store, clock, rng, policy)
         .await
         .map_err(|e| anyhow!("start-up failed: {e}"))?;
+    let outbound = cfg
+        .outbound
+        .policy()
+        .map_err(|(key, message)| anyhow!("{key}: {message}"))?;
     let registry: Arc<dyn iamsmart_domain::identity::registry::Registry> = match &cfg.registry.url {
         Some(url) => Arc::new(
             iamsmart_domain::identity::registry::HttpRegistry::new(
                 platform.keys.clone(),
                 url,
                 Duration::from_millis(cfg.registry.timeout_ms),
+                &outbound,
             )
             .map_err(|e| anyhow!("registry.url: {e}"))?,
         ),
         None => Arc::new(iamsmart_domain::identity::registry::NoRegistry),
     };
     let platform = platform
+        .with_outbound(outbound)
         .with_registry(registry)
         .with_face(load_face(cfg)?)
         .with_identity_policy(cfg.identity_policy())

@@ -859,8 +859,14 @@ async fn self_registered_services_cannot_take_a_department_s_or_another_service_
     let c = reqwest::Client::new();
     let register = |name: &str| {
         let key = Key::new("k1");
+        // A host of its own per service (a host another service uses is its sector).
+        let host: String = name
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .collect::<String>()
+            .to_lowercase();
         let body = json!({
-            "client_name": name, "redirect_uris": ["https://service.example/cb"], "jwks": key.jwks(),
+            "client_name": name, "redirect_uris": [format!("https://{host}x.example/cb")], "jwks": key.jwks(),
             "dpop_bound_access_tokens": true, "require_pushed_authorization_requests": true,
         });
         let req = c.post(srv.url("/register")).bearer_auth(&tok).json(&body);
@@ -968,4 +974,106 @@ async fn self_registered_services_cannot_take_a_department_s_or_another_service_
         !page.html.contains("self-registered"),
         "not for an operator's service"
     );
+}
+
+/// A JSON document on a local server (for a `sector_identifier_uri`).
+async fn serve_json(doc: Value) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "http://127.0.0.1:{}/sector.json",
+        listener.local_addr().unwrap().port()
+    );
+    let body = doc.to_string();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let mut buf = [0u8; 4096];
+            let _ = sock.read(&mut buf).await;
+            let _ = sock
+                .write_all(format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len()).as_bytes())
+                .await;
+        }
+    });
+    url
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_self_registered_client_cannot_take_or_move_into_another_service_s_sector() {
+    let (site, srv) = platform().await;
+    let o = site.run(&["clients", "initial-token", "--uses", "20"], &[]);
+    let tok = ok_json(&o)["initial_access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let c = reqwest::Client::new();
+    let register = |name: &str, redirects: Value, extra: Value| {
+        let mut body = json!({ "client_name": name, "redirect_uris": redirects,
+                               "iamsmart_profile": "basic", "token_endpoint_auth_method": "client_secret_basic" });
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let req = c.post(srv.url("/register")).bearer_auth(&tok).json(&body);
+        async move { req.send().await.unwrap() }
+    };
+    let r = register(
+        "Cheap Loans",
+        json!(["https://loans.example/cb"]),
+        json!({}),
+    )
+    .await;
+    assert_eq!(r.status(), 201, "a new host is a new sector");
+    let loans: Value = r.json().await.unwrap();
+    // Another self-registered client on that host would get Cheap Loans' subjects: refused.
+    let r = register(
+        "Loan Shark",
+        json!(["https://loans.example/other"]),
+        json!({}),
+    )
+    .await;
+    assert_eq!(r.status(), 400, "{}", r.text().await.unwrap());
+    // Nor can Cheap Loans move to another host by an update.
+    let uri = loans["registration_client_uri"].as_str().unwrap();
+    let rat = loans["registration_access_token"].as_str().unwrap();
+    let mut changed: Value = c
+        .get(uri)
+        .bearer_auth(rat)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    changed["redirect_uris"] = json!(["https://elsewhere.example/cb"]);
+    let r = c
+        .put(uri)
+        .bearer_auth(rat)
+        .json(&changed)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400, "{}", r.text().await.unwrap());
+    // Redirect URIs on two hosts need a sector_identifier_uri that lists them all.
+    let both = json!(["https://a.tea.example/cb", "https://b.tea.example/cb"]);
+    assert_eq!(
+        register("Tea Two Sites", both.clone(), json!({}))
+            .await
+            .status(),
+        400
+    );
+    let partial = serve_json(json!(["https://a.tea.example/cb"])).await;
+    let r = register(
+        "Tea Two Sites",
+        both.clone(),
+        json!({ "sector_identifier_uri": partial }),
+    )
+    .await;
+    assert_eq!(r.status(), 400, "a redirect URI missing from the list");
+    let full = serve_json(both.clone()).await;
+    let r = register(
+        "Tea Two Sites",
+        both,
+        json!({ "sector_identifier_uri": full }),
+    )
+    .await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
 }

@@ -310,7 +310,9 @@ async fn relay(
         };
         let started = std::time::Instant::now();
         let call = async {
-            let client_for = p.exchange.client(&p.keys, &provider, &base)?;
+            let client_for = p
+                .exchange
+                .client(&p.keys, p.outbound.policy(), &provider, &base)?;
             client_for
                 .post_json(
                     &format!("{base}/v1/fetch"),

@@ -37,6 +37,7 @@ impl Gateway {
     pub fn client(
         &self,
         keys: &crate::keys::KeyService,
+        outbound: &crate::outbound::OutboundPolicy,
         provider: &str,
         base_url: &str,
     ) -> crate::error::Result<SignedClient> {
@@ -53,6 +54,7 @@ impl Gateway {
             provider,
             &format!("{}/v1/jwks.json", base_url.trim_end_matches('/')),
             std::time::Duration::from_secs(10),
+            outbound,
         )?;
         if let Ok(mut c) = self.clients.lock() {
             c.insert(provider.to_string(), (base_url.to_string(), client.clone()));

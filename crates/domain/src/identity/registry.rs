@@ -30,6 +30,7 @@ impl HttpRegistry {
         keys: crate::keys::KeyService,
         base_url: &str,
         timeout: std::time::Duration,
+        outbound: &crate::outbound::OutboundPolicy,
     ) -> Result<Self> {
         let base = base_url.trim_end_matches('/');
         Ok(Self {
@@ -39,6 +40,7 @@ impl HttpRegistry {
                 "immd",
                 &format!("{base}/v1/jwks.json"),
                 timeout,
+                outbound,
             )?,
             verify_url: format!("{base}/v1/verify"),
         })

@@ -422,15 +422,10 @@ pub async fn decided(p: &Platform, approval_id: &str) {
     let Some(endpoint) = client.meta.backchannel_client_notification_endpoint.clone() else {
         return;
     };
-    let http = p.oidc.http.clone();
+    let outbound = p.outbound.clone();
     tokio::spawn(async move {
-        let r = http
-            .post(&endpoint)
-            .bearer_auth(token)
-            .json(&serde_json::json!({ "auth_req_id": auth_req_id }))
-            .send()
-            .await;
-        if let Err(e) = r {
+        let body = serde_json::json!({ "auth_req_id": auth_req_id });
+        if let Err(e) = outbound.post_json_bearer(&endpoint, &token, &body).await {
             tracing::warn!(client = %client.id, error = %e, "CIBA ping failed");
         }
     });

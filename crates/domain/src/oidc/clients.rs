@@ -38,6 +38,10 @@ pub struct ClientMetadata {
     /// Where the client publishes its public keys.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwks_uri: Option<String>,
+    /// A JSON array of the client's redirect URIs at an `https` URL whose host is the sector of
+    /// its pairwise subjects (OpenID Connect Core 8.1): needed when they span several hosts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sector_identifier_uri: Option<String>,
     /// `authorization_code`, `refresh_token`, the CIBA grant.
     #[serde(default = "default_grants")]
     pub grant_types: Vec<String>,
@@ -124,6 +128,8 @@ pub struct Client {
     /// Registered by the operator (rather than by the service itself through dynamic
     /// registration, which nobody checked): residents are told when it is not.
     pub vetted: bool,
+    /// The sector fixed at registration (`None` for clients registered before it was kept).
+    pub fixed_sector: Option<String>,
 }
 
 impl Client {
@@ -150,13 +156,12 @@ impl Client {
     pub fn fapi(&self) -> bool {
         self.meta.iamsmart_profile == "fapi2"
     }
-    /// The sector of pairwise subjects: the host of the redirect URIs.
+    /// The sector of pairwise subjects: fixed at registration (the host of the redirect URIs,
+    /// or of the verified `sector_identifier_uri`).
     pub fn sector(&self) -> String {
-        self.meta
-            .redirect_uris
-            .first()
-            .and_then(|u| host_of(u))
-            .unwrap_or_else(|| self.id.clone())
+        self.fixed_sector
+            .clone()
+            .unwrap_or_else(|| declared_sector(&self.meta).unwrap_or_else(|| self.id.clone()))
     }
     /// The ID token signing algorithm.
     pub fn id_token_alg(&self) -> Alg {
@@ -181,6 +186,39 @@ fn host_of(url: &str) -> Option<String> {
         host.split(':').next()?
     };
     (!host.is_empty()).then(|| host.to_ascii_lowercase())
+}
+
+/// The sector a client's metadata declares: the host of its `sector_identifier_uri`, or of its
+/// first redirect URI.
+fn declared_sector(m: &ClientMetadata) -> Option<String> {
+    match &m.sector_identifier_uri {
+        Some(u) => host_of(u),
+        None => m.redirect_uris.first().and_then(|u| host_of(u)),
+    }
+}
+
+/// The sector of new metadata, with its `sector_identifier_uri` fetched (through the guarded
+/// client) and checked to list every redirect URI.
+async fn settle_sector(p: &Platform, m: &ClientMetadata) -> OResult<String> {
+    if let Some(u) = &m.sector_identifier_uri {
+        let listed = p.outbound.get_json(u).await.map_err(|_| {
+            meta_err("sector_identifier_uri cannot be fetched (an https URL at a public address, answering a JSON array)")
+        })?;
+        let listed: Vec<&str> = listed
+            .as_array()
+            .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
+            .unwrap_or_default();
+        if let Some(missing) = m
+            .redirect_uris
+            .iter()
+            .find(|r| !listed.contains(&r.as_str()))
+        {
+            return Err(meta_err(format!(
+                "sector_identifier_uri does not list the redirect URI {missing}"
+            )));
+        }
+    }
+    declared_sector(m).ok_or_else(|| meta_err("no sector: give redirect_uris"))
 }
 
 fn is_loopback(host: &str) -> bool {
@@ -244,9 +282,16 @@ pub fn check_metadata(m: &ClientMetadata, operator: bool) -> OResult<()> {
     }
     let hosts: std::collections::BTreeSet<_> =
         m.redirect_uris.iter().filter_map(|u| host_of(u)).collect();
-    if m.subject_type == "pairwise" && hosts.len() > 1 {
+    if let Some(u) = &m.sector_identifier_uri {
+        check_uri("sector_identifier_uri", u).map_err(meta_err)?;
+        if !u.to_ascii_lowercase().starts_with("https://")
+            && !host_of(u).is_some_and(|h| is_loopback(&h))
+        {
+            return Err(meta_err("sector_identifier_uri must use https"));
+        }
+    } else if m.subject_type == "pairwise" && hosts.len() > 1 {
         return Err(OAuthError::invalid_redirect_uri(
-            "all redirect_uris must share one host (the sector of pairwise subjects); register one client per site",
+            "all redirect_uris must share one host (the sector of pairwise subjects), or give a sector_identifier_uri listing them",
         ));
     }
     for u in m
@@ -376,6 +421,7 @@ impl ClientMetadata {
             },
             jwks: None,
             jwks_uri: None,
+            sector_identifier_uri: None,
             grant_types: default_grants(),
             response_types: default_response_types(),
             id_token_signed_response_alg: default_alg(),
@@ -468,6 +514,18 @@ pub async fn register(
     if !operator {
         check_name(p, &meta.client_name, None).await?;
     }
+    let sector = settle_sector(p, &meta).await?;
+    // A host that another service already uses is its sector: a self-registered client may not
+    // share it (loopback, for development, excepted).
+    if !operator
+        && meta.subject_type == "pairwise"
+        && !is_loopback(&sector)
+        && sector_taken(p, &sector).await?
+    {
+        return Err(meta_err(format!(
+            "the sector {sector} (the host of your redirect URIs) belongs to another service; a service of the same organisation is registered by the operator"
+        )));
+    }
     ensure_signing_key(p, &meta).await?;
     let id = format!("c_{}", iamsmart_crypto::rng::token(p.rng.as_ref(), 12));
     let secret = (meta.token_endpoint_auth_method == "client_secret_basic")
@@ -477,8 +535,8 @@ pub async fn register(
     let text = serde_json::to_string(&meta).map_err(|e| OAuthError::server_error(e.to_string()))?;
     let mut tx = p.db.begin().await.map_err(DomainError::from)?;
     sqlx::query(
-        "INSERT INTO clients (id, name, profile, metadata, secret_hash, registration_token_hash, status, created_by, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, $8, $8)",
+        "INSERT INTO clients (id, name, profile, metadata, secret_hash, registration_token_hash, status, created_by, created_at, updated_at, sector)
+         VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, $8, $8, $9)",
     )
     .bind(&id)
     .bind(&meta.client_name)
@@ -488,6 +546,7 @@ pub async fn register(
     .bind(hash(&rat))
     .bind(actor)
     .bind(now)
+    .bind(&sector)
     .execute(&mut *tx)
     .await
     .map_err(DomainError::from)?;
@@ -582,6 +641,23 @@ async fn check_name(p: &Platform, name: &str, own_id: Option<&str>) -> OResult<(
     Ok(())
 }
 
+/// Whether an active client already has `sector` (kept, or computed for older clients).
+async fn sector_taken(p: &Platform, sector: &str) -> OResult<bool> {
+    let rows: Vec<(String, String, Option<String>)> =
+        sqlx::query_as("SELECT id, metadata, sector FROM clients WHERE status = 'active'")
+            .fetch_all(p.db.reader())
+            .await
+            .map_err(DomainError::from)?;
+    Ok(rows.iter().any(|(_, meta, kept)| {
+        let s = kept.clone().or_else(|| {
+            serde_json::from_str::<ClientMetadata>(meta)
+                .ok()
+                .and_then(|m| declared_sector(&m))
+        });
+        s.as_deref() == Some(sector)
+    }))
+}
+
 /// Load an active client.
 pub async fn get(p: &Platform, id: &str) -> Result<Option<Client>, DomainError> {
     if id.is_empty() || id.len() > 64 {
@@ -598,11 +674,12 @@ pub async fn get(p: &Platform, id: &str) -> Result<Option<Client>, DomainError> 
 }
 
 async fn load(p: &Platform, id: &str) -> Result<Option<Client>, DomainError> {
-    let row =
-        sqlx::query("SELECT metadata, secret_hash, status, created_by FROM clients WHERE id = $1")
-            .bind(id)
-            .fetch_optional(p.db.reader())
-            .await?;
+    let row = sqlx::query(
+        "SELECT metadata, secret_hash, status, created_by, sector FROM clients WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(p.db.reader())
+    .await?;
     let Some(row) = row else { return Ok(None) };
     let status: String = row.try_get(2)?;
     if status != "active" {
@@ -617,6 +694,7 @@ async fn load(p: &Platform, id: &str) -> Result<Option<Client>, DomainError> {
         secret_hash: row.try_get(1)?,
         status,
         vetted: created_by.starts_with("operator:"),
+        fixed_sector: row.try_get(4)?,
     }))
 }
 
@@ -656,6 +734,11 @@ pub async fn update(p: &Platform, client: &Client, meta: ClientMetadata) -> ORes
     check_metadata(&meta, meta.subject_type == "public")?;
     if !client.vetted {
         check_name(p, &meta.client_name, Some(&client.id)).await?;
+    }
+    if settle_sector(p, &meta).await? != client.sector() {
+        return Err(meta_err(
+            "the redirect URIs (or sector_identifier_uri) would move this client to another sector of pairwise subjects; register a new client, or ask the operator",
+        ));
     }
     ensure_signing_key(p, &meta).await?;
     let now = p.clock.now_ms();
@@ -855,18 +938,13 @@ pub async fn keys(p: &Platform, client: &Client, refresh: bool) -> OResult<Vec<P
     if let Some(k) = p.oidc.keys.get(&client.id, now, max_age) {
         return Ok(k);
     }
-    let fetched: serde_json::Value = async {
-        p.oidc
-            .http
-            .get(uri)
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await
-    }
-    .await
-    .map_err(|e| OAuthError::invalid_client(format!("cannot fetch the client's jwks_uri: {e}")))?;
+    // Through the guarded client: a public address only, a size and time limit, failures
+    // remembered a while, and no detail of what went wrong in the answer (it would map the
+    // platform's network for whoever registered the URL).
+    let fetched = p.outbound.get_json(uri).await.map_err(|e| {
+        tracing::info!(client = %client.id, error = %e, "client keys unavailable");
+        OAuthError::invalid_client("the client's keys cannot be fetched from its jwks_uri")
+    })?;
     let keys = parse_jwks(&fetched).map_err(OAuthError::invalid_client)?;
     p.oidc.keys.put(&client.id, keys.clone(), now);
     Ok(keys)

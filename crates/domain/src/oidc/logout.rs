@@ -189,19 +189,13 @@ pub async fn notify(p: &Platform, client_id: &str, resident_id: &str, sid: Optio
             return;
         }
     };
-    let http = p.oidc.http.clone();
+    let outbound = p.outbound.clone();
     tokio::spawn(async move {
-        let r = http
-            .post(&uri)
-            .form(&[("logout_token", token)])
-            .send()
-            .await;
-        match r {
-            Ok(res) if res.status().is_success() => {}
-            Ok(res) => {
-                tracing::warn!(client = %client.id, status = res.status().as_u16(), "back-channel logout refused")
-            }
-            Err(e) => tracing::warn!(client = %client.id, error = %e, "back-channel logout failed"),
+        if let Err(e) = outbound
+            .post_form(&uri, &[("logout_token", token.as_str())])
+            .await
+        {
+            tracing::warn!(client = %client.id, error = %e, "back-channel logout failed");
         }
     });
 }

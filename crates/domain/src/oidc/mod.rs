@@ -103,23 +103,15 @@ pub struct Provider {
     pub keys: clients::KeyCache,
     /// Clients' registrations (a few seconds).
     pub clients: clients::ClientCache,
-    /// Outgoing calls: client key sets, back-channel logout, CIBA pings.
-    pub http: reqwest::Client,
 }
 
 impl Provider {
     /// A provider with `policy`.
     pub fn new(policy: OidcPolicy) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(5))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap_or_default();
         Self {
             policy,
             keys: clients::KeyCache::default(),
             clients: clients::ClientCache::default(),
-            http,
         }
     }
 

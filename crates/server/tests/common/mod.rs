@@ -51,6 +51,10 @@ impl Site {
             // No test reaches the internet: the public information fetchers are off unless a
             // test turns them on with its own local feeds (tests/public_info.rs).
             ("IAMSMART_PUBLIC_INFO__ENABLED".into(), "false".into()),
+            // The tests' own services (the sandbox registry and providers, relying parties'
+            // key sets and endpoints) are on this host; the outbound guard allows loopback only
+            // where a test says so (tests/outbound.rs runs without it).
+            ("IAMSMART_OUTBOUND__ALLOW".into(), "127.0.0.0/8,::1".into()),
         ]
     }
 
