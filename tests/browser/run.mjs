@@ -197,7 +197,17 @@ try {
     await accessible(page, 'account overview');
     await shot(page, 'account-desktop-en');
     await page.goto(`${base}/account/passkeys`);
+    // A passkey signs in without the phone, so the phone approves first (finding 2 of issue
+    // 15): the page shows a match code and waits; the app sees a passkey request with it.
     await page.locator('#add-passkey').click();
+    await page.locator('#passkey-match').waitFor({ state: 'visible', timeout: 15_000 });
+    await accessible(page, 'passkeys page waiting for the phone');
+    await shot(page, 'passkeys-waiting-desktop-en');
+    const shown = (await page.locator('#passkey-match').textContent()).trim();
+    const asked = app(home, ['pending']).find((r) => r.kind === 'passkey_add');
+    assert(asked && asked.match_code === shown, `the phone shows the page's code: ${JSON.stringify(asked)} ${shown}`);
+    assert(await page.locator('.passkey-row').count() === 0, 'no passkey before the phone agrees');
+    app(home, ['approve', asked.id, '--match', shown, '--yes']);
     await page.locator('.passkey-row').first().waitFor({ timeout: 15_000 });
     await accessible(page, 'passkeys page');
     await shot(page, 'passkeys-desktop-en');

@@ -320,6 +320,96 @@ pub(crate) async fn revoke_all(
     Ok(ids)
 }
 
+/// What moving an account to a new phone ended.
+#[derive(Debug, Default)]
+pub(crate) struct Replaced {
+    /// The phones revoked.
+    pub devices: Vec<String>,
+    /// Passkeys removed.
+    pub passkeys: u64,
+    /// Browser sessions (single sign-on) ended, passkey ones included.
+    pub sessions: usize,
+}
+
+/// The account moves to a new phone (a counter's code, fresh proofing, the sandbox): every
+/// phone, passkey, browser session and grant of the resident ends, whatever it was bound to (a
+/// passkey added from a lost phone must not outlive it), inside the caller's transaction. If
+/// anything ended, the resident finds a notice in their inbox and the audit log says what.
+pub(crate) async fn replace_all(
+    p: &Platform,
+    conn: &mut AnyConnection,
+    resident_id: &str,
+    reason: &str,
+    stamp: &audit::Stamp<'_>,
+) -> Result<Replaced> {
+    let now = stamp.at;
+    let devices = revoke_all(
+        conn,
+        resident_id,
+        reason,
+        now,
+        stamp.actor,
+        stamp.request_id,
+    )
+    .await?;
+    let passkeys = crate::oidc::passkeys::remove_all(conn, resident_id).await?;
+    let sessions = crate::oidc::tokens::revoke_resident(conn, resident_id, None, reason, now)
+        .await?
+        .len();
+    let replaced = Replaced {
+        devices,
+        passkeys,
+        sessions,
+    };
+    if replaced.devices.is_empty() && replaced.passkeys == 0 && replaced.sessions == 0 {
+        return Ok(replaced);
+    }
+    if replaced.passkeys > 0 || replaced.sessions > 0 {
+        audit::append(
+            conn,
+            now,
+            stamp.request_id,
+            &Event {
+                kind: "account.moved",
+                actor: stamp.actor,
+                subject: &format!("resident:{resident_id}"),
+                detail: serde_json::json!({
+                    "reason": reason,
+                    "passkeys_removed": replaced.passkeys,
+                    "browser_sessions_ended": replaced.sessions,
+                }),
+            },
+        )
+        .await?;
+    }
+    crate::notify::send::platform_notice(
+        p,
+        conn,
+        resident_id,
+        crate::notify::Bilingual {
+            en: Some("Your account moved to a new phone".into()),
+            zh: Some("你的帳戶已轉到新手機".into()),
+        },
+        crate::notify::Bilingual {
+            en: Some(format!(
+                "Your iAM Smart account was set up on a new phone. For your safety, we ended everything the old one had started: {} phone(s), {} passkey(s) and {} browser sign-in(s). Sign in to services again with the new phone, and add passkeys again from it if you want them. If you did not do this, call the iAM Smart hotline at once.",
+                replaced.devices.len(),
+                replaced.passkeys,
+                replaced.sessions
+            )),
+            zh: Some(format!(
+                "你的「智方便」帳戶已在新手機上設定。為保障你的安全，我們已結束舊手機所開始的一切：{} 部手機、{} 個通行密鑰及 {} 個瀏覽器登入。請用新手機重新登入各項服務；如需通行密鑰，請在新手機上重新加入。如這並非你本人所為，請立即致電「智方便」熱線。",
+                replaced.devices.len(),
+                replaced.passkeys,
+                replaced.sessions
+            )),
+        },
+        now,
+    )
+    .await?;
+    Ok(replaced)
+}
+
 /// A resident's devices, newest first.
 pub async fn list(
     p: &Platform,

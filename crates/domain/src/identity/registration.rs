@@ -340,15 +340,19 @@ pub async fn register_in_app(
     )
     .await?;
     let subject = format!("resident:{id}");
-    let revoked = devices::revoke_all(
+    let revoked = devices::replace_all(
+        p,
         &mut tx,
         &id,
         "replaced by a new phone after fresh proofing",
-        now,
-        &subject,
-        request_id,
+        &audit::Stamp {
+            at: now,
+            actor: &subject,
+            request_id,
+        },
     )
-    .await?;
+    .await?
+    .devices;
     let device_id = devices::bind(
         p,
         &mut tx,
@@ -537,15 +541,19 @@ pub async fn activate(
         }
         Vec::new()
     } else {
-        devices::revoke_all(
+        devices::replace_all(
+            p,
             &mut tx,
             &resident_id,
             "replaced by a new phone activated with a code",
-            now,
-            &subject,
-            request_id,
+            &audit::Stamp {
+                at: now,
+                actor: &subject,
+                request_id,
+            },
         )
         .await?
+        .devices
     };
     let device_id = devices::bind(
         p,
@@ -807,13 +815,16 @@ pub async fn sandbox_enrol(
     let mut tx = p.db.begin().await?;
     let (id, existed) = sandbox_record(p, &mut tx, verified, level, now).await?;
     let subject = format!("resident:{id}");
-    devices::revoke_all(
+    devices::replace_all(
+        p,
         &mut tx,
         &id,
         "replaced by a sandbox device",
-        now,
-        &subject,
-        None,
+        &audit::Stamp {
+            at: now,
+            actor: &subject,
+            request_id: None,
+        },
     )
     .await?;
     // The sandbox binds what it is given, whatever the policy says of user verification.

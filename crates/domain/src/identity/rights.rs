@@ -108,6 +108,9 @@ pub async fn close(p: &Platform, caller: &DeviceCaller, request_id: Option<&str>
         .execute(&mut *tx)
         .await?;
     approvals::cancel_all(&mut tx, &caller.resident_id, now).await?;
+    // Passkeys go at once: a reopened account must not find them again (browser sessions and
+    // grants, passkey ones included, end below).
+    crate::oidc::passkeys::remove_all(&mut tx, &caller.resident_id).await?;
     // Data consents end with the account: the next fetch is refused.
     sqlx::query(
         "UPDATE data_consents SET status = 'REVOKED', status_reason = 'the account was closed', updated_at = $1, purge_at = $1 + data_life_days * 86400000
@@ -146,6 +149,35 @@ pub async fn close(p: &Platform, caller: &DeviceCaller, request_id: Option<&str>
     Ok(purge_at)
 }
 
+/// The tables with a `resident_id` whose rows go when a closed account is erased.
+pub const ERASED_AT_PURGE: &[&str] = &[
+    "devices",
+    "approvals",
+    "approval_locks",
+    "activation_codes",
+    "consents",
+    "grants",
+    "op_sessions",
+    "subjects",
+    "ciba_requests",
+    "data_consents",
+    "exchange_log",
+    "eme_requests",
+    "favourite_services",
+    "notifications",
+    "notify_prefs",
+    "resident_passkeys",
+    "sign_requests",
+];
+
+/// The tables with a `resident_id` whose rows outlive the account, and why. Every other table
+/// with that column must be in [`ERASED_AT_PURGE`] (a test derives the list from the schema, so
+/// a new table cannot be forgotten).
+pub const KEPT_AFTER_PURGE: &[(&str, &str)] = &[(
+    "user_certs",
+    "the resident's signing certificates stay known to the CRL and OCSP (revoked at closure), so that documents signed before stay verifiable; a certificate is public in each signature anyway",
+)];
+
 /// Erase the personal data of closed accounts whose retention period has passed (a worker calls
 /// this). The resident row and everything linked to it go; audit entries stay.
 pub async fn purge_closed(p: &Platform) -> Result<u64> {
@@ -170,22 +202,7 @@ pub async fn purge_closed(p: &Platform) -> Result<u64> {
         if gone == 0 {
             continue; // reopened meanwhile
         }
-        for table in [
-            "devices",
-            "approvals",
-            "activation_codes",
-            "consents",
-            "grants",
-            "op_sessions",
-            "subjects",
-            "ciba_requests",
-            "data_consents",
-            "exchange_log",
-            "eme_requests",
-            "favourite_services",
-            "notifications",
-            "notify_prefs",
-        ] {
+        for table in ERASED_AT_PURGE {
             sqlx::query(&format!("DELETE FROM {table} WHERE resident_id = $1"))
                 .bind(&id)
                 .execute(&mut *tx)

@@ -4,7 +4,7 @@ use super::{check, check_key, check_link, Content, SendRequest, COLUMN, NOT_DELI
 use crate::audit::{self, Event};
 use crate::error::{DomainError, Result};
 use crate::oidc::claims;
-use crate::oidc::clients::Client;
+use crate::oidc::clients::{Client, PORTAL};
 use crate::platform::Platform;
 use iamsmart_crypto::envelope::FieldContext;
 use serde::Serialize;
@@ -194,4 +194,54 @@ pub async fn send(
     }
     tx.commit().await?;
     Ok((answer(id, status.to_string(), now), true))
+}
+
+/// A notice from the platform itself (sent as the portal) to a resident's inbox, inside the
+/// caller's transaction: security events the resident must hear of whatever their preferences,
+/// such as sign-ins ended because the account moved to a new phone. Not rate limited (the
+/// platform's own events are few); sealed like any other notification.
+pub(crate) async fn platform_notice(
+    p: &Platform,
+    conn: &mut iamsmart_store::AnyConnection,
+    resident_id: &str,
+    title: super::Bilingual,
+    body: super::Bilingual,
+    now: i64,
+) -> Result<String> {
+    let id = format!("nt_{}", iamsmart_crypto::rng::token(p.rng.as_ref(), 16));
+    let content = Content {
+        title,
+        body,
+        link: None,
+        category: Some("security".into()),
+    };
+    let sealed = p
+        .vault
+        .seal(
+            &FieldContext {
+                table: TABLE,
+                column: COLUMN,
+                row: &id,
+            },
+            &serde_json::to_vec(&content)?,
+        )
+        .await?;
+    let subject_hash = p
+        .vault
+        .blind_index("notify-subject", &format!("{PORTAL}\u{0}{resident_id}"));
+    sqlx::query(
+        "INSERT INTO notifications (id, client_id, idempotency_key, request_hash, subject_hash, resident_id, status, content, read_at, created_at, expires_at)
+         VALUES ($1, $2, $1, $3, $4, $5, 'delivered', $6, NULL, $7, $8)",
+    )
+    .bind(&id)
+    .bind(PORTAL)
+    .bind(iamsmart_crypto::hash::sha256(id.as_bytes()).to_vec())
+    .bind(&subject_hash)
+    .bind(resident_id)
+    .bind(sealed)
+    .bind(now)
+    .bind(now + p.notify.retention_ms)
+    .execute(&mut *conn)
+    .await?;
+    Ok(id)
 }

@@ -63,32 +63,153 @@ async fn take(p: &Platform, kind: &str, id: &str) -> OResult<(Option<String>, St
     })
 }
 
-/// Options to add a passkey for a signed-in resident: (ceremony id, creation options).
-pub async fn registration_options(
-    p: &Platform,
-    resident_id: &str,
-    display_name: &str,
-) -> OResult<(String, serde_json::Value)> {
+/// Most passkeys a resident may hold.
+pub const MAX_PASSKEYS: usize = 10;
+/// How long after the phone's approval the browser may still create the passkey.
+const APPROVAL_FRESH_MS: i64 = 5 * 60_000;
+const APPROVAL_CEREMONY: &str = "resident-passkey-approval";
+
+/// Where adding a passkey stands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AddStep {
+    /// The resident's phone was asked; the page shows the match code and asks again later.
+    Waiting {
+        /// What the page sends back to ask again.
+        pending: String,
+        /// The code the app shows next to the request.
+        match_code: String,
+        /// When the request in the app expires (Unix ms).
+        expires_at: i64,
+    },
+    /// Approved on the phone: the browser creates the passkey with these options (once).
+    Ready {
+        /// The registration ceremony.
+        ceremony: String,
+        /// WebAuthn creation options.
+        options: serde_json::Value,
+    },
+}
+
+async fn existing_credentials(p: &Platform, resident_id: &str) -> OResult<Vec<String>> {
     let existing: Vec<String> =
         sqlx::query_scalar("SELECT credential_id FROM resident_passkeys WHERE resident_id = $1")
             .bind(resident_id)
             .fetch_all(p.db.reader())
             .await
             .map_err(dom)?;
-    if existing.len() >= 10 {
+    if existing.len() >= MAX_PASSKEYS {
         return Err(OAuthError::invalid_request(
             "at most 10 passkeys; remove one first",
         ));
     }
+    Ok(existing)
+}
+
+/// Start adding a passkey for a signed-in resident. A passkey signs in without the phone, so
+/// the phone must agree, now: the resident's app is asked (a request like a login's, with a match
+/// code), and only after it approves does [`add_options`] hand out creation options. A browser
+/// session alone (hours old, perhaps itself from a passkey) is not enough.
+pub async fn request_add(p: &Platform, resident_id: &str) -> OResult<AddStep> {
+    existing_credentials(p, resident_id).await?;
+    let created = crate::authn::approvals::create(
+        p,
+        crate::authn::approvals::NewApproval {
+            resident_id: Some(resident_id),
+            kind: "passkey_add",
+            client_id: super::clients::PORTAL,
+            client_name: "iAM Smart",
+            details: serde_json::json!({}),
+            client_vetted: true,
+        },
+    )
+    .await
+    .map_err(dom)?;
+    let pending = iamsmart_crypto::rng::token(p.rng.as_ref(), 16);
+    sqlx::query(
+        "INSERT INTO ceremonies (id, kind, subject, state, expires_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(&pending)
+    .bind(APPROVAL_CEREMONY)
+    .bind(resident_id)
+    .bind(&created.id)
+    .bind(created.expires_at + APPROVAL_FRESH_MS)
+    .execute(p.db.writer())
+    .await
+    .map_err(dom)?;
+    Ok(AddStep::Waiting {
+        pending,
+        match_code: created.match_code,
+        expires_at: created.expires_at,
+    })
+}
+
+/// Ask again whether the phone approved adding a passkey: still waiting, or (once only) the
+/// creation options. A denial, an expiry or another resident's request is refused.
+pub async fn add_options(
+    p: &Platform,
+    resident_id: &str,
+    pending: &str,
+    display_name: &str,
+) -> OResult<AddStep> {
+    let now = p.clock.now_ms();
+    let row: Option<(Option<String>, String)> = sqlx::query_as(
+        "SELECT subject, state FROM ceremonies WHERE id = $1 AND kind = $2 AND expires_at > $3",
+    )
+    .bind(pending)
+    .bind(APPROVAL_CEREMONY)
+    .bind(now)
+    .fetch_optional(p.db.writer())
+    .await
+    .map_err(dom)?;
+    let gone =
+        || OAuthError::access_denied("this request has expired or was already used; try again");
+    let Some((subject, approval)) = row else {
+        return Err(gone());
+    };
+    if subject.as_deref() != Some(resident_id) {
+        return Err(gone());
+    }
+    let view = crate::authn::approvals::status(p, &approval)
+        .await
+        .map_err(dom)?;
+    match view.status.as_str() {
+        "pending" | "scanned" => {
+            return Ok(AddStep::Waiting {
+                pending: pending.to_string(),
+                match_code: view.match_code,
+                expires_at: view.expires_at,
+            })
+        }
+        "approved" => {}
+        "denied" => {
+            return Err(OAuthError::access_denied(
+                "the request was declined in the app",
+            ))
+        }
+        _ => return Err(gone()),
+    }
+    let decided = crate::authn::approvals::decision(p, &approval)
+        .await
+        .map_err(dom)?
+        .ok_or_else(gone)?;
+    if decided.resident_id != resident_id || decided.decided_at + APPROVAL_FRESH_MS <= now {
+        return Err(gone());
+    }
+    // Once: the first caller takes the approval, any other finds it gone.
+    take(p, APPROVAL_CEREMONY, pending).await?;
+    let existing = existing_credentials(p, resident_id).await?;
     let (id, challenge) = start(p, "resident-passkey-add", Some(resident_id)).await?;
-    let opts = p.rp.creation_options(
+    let options = p.rp.creation_options(
         &challenge,
         resident_id.as_bytes(),
         display_name,
         display_name,
         &existing,
     );
-    Ok((id, opts))
+    Ok(AddStep::Ready {
+        ceremony: id,
+        options,
+    })
 }
 
 /// Store a new passkey after the browser's answer.
@@ -327,4 +448,20 @@ pub async fn remove(p: &Platform, resident_id: &str, id: &str) -> Result<(), Dom
     .await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Remove every passkey of a resident, inside the caller's transaction (the account closed, or
+/// moved to a new phone after proofing: a passkey added from the old one must not outlive it).
+/// Returns how many there were.
+pub(crate) async fn remove_all(
+    conn: &mut iamsmart_store::AnyConnection,
+    resident_id: &str,
+) -> Result<u64, DomainError> {
+    Ok(
+        sqlx::query("DELETE FROM resident_passkeys WHERE resident_id = $1")
+            .bind(resident_id)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected(),
+    )
 }

@@ -21,7 +21,7 @@ export function stopBackground() {
 }
 window.addEventListener('hashchange', stopBackground);
 
-const KINDS = ['login', 'step_up', 'eme', 'data_consent', 'sign'];
+const KINDS = ['login', 'step_up', 'eme', 'data_consent', 'sign', 'passkey_add'];
 const kindLabel = (k) => t(KINDS.includes(k) ? `kind_${k}` : 'kind_other');
 
 /** Unread notifications, on the Inbox tab's badge. */
@@ -227,7 +227,7 @@ export async function request(params, idFromPath) {
   }
   const d = view.details || {};
   const service = view.client_name;
-  const titles = { login: 'reqLoginTitle', step_up: 'reqStepUpTitle', eme: 'reqEmeTitle', data_consent: 'reqDataTitle', sign: 'reqSignTitle' };
+  const titles = { login: 'reqLoginTitle', step_up: 'reqStepUpTitle', eme: 'reqEmeTitle', data_consent: 'reqDataTitle', sign: 'reqSignTitle', passkey_add: 'reqPasskeyTitle' };
   const title = t(titles[view.kind] || 'reqOtherTitle', { service });
   const parts = [];
   let chosen = () => ({ fields: Array.isArray(d.fields) ? d.fields : [] });
@@ -267,6 +267,8 @@ export async function request(params, idFromPath) {
     ]), h('p', { class: 'hint' }, t('digestLabel')),
     h('p', { class: 'digest' }, h('code', {}, String(d.digest || '').replace(/(.{8})/g, '$1 ').trim())),
     h('p', { class: 'notice' }, t('signLegal')));
+  } else if (view.kind === 'passkey_add') {
+    parts.push(h('p', { class: 'warn', id: 'passkey-explain' }, t('passkeyAddExplain')));
   } else if (Array.isArray(d.fields) && d.fields.length) {
     parts.push(h('p', {}, t('afterLoginAsks')), h('ul', {}, d.fields.map((f) => h('li', {}, t(`f_${f}`)))), h('p', { class: 'hint' }, t('afterLoginNote')));
   }
@@ -362,6 +364,7 @@ function result(view, back) {
     : view.kind === 'sign' ? t('approvedSign', { service })
       : view.kind === 'eme' ? t('approvedEme', { service })
         : view.kind === 'data_consent' ? t('approvedData', { service })
+          : view.kind === 'passkey_add' ? t('approvedPasskey')
           : t('approvedLogin', { service });
   show(ok ? t('approvedTitle') : t('deniedTitle'),
     h('p', { class: ok ? 'big-icon' : 'big-icon bad', 'aria-hidden': 'true' }, ok ? '✓' : '✕'),

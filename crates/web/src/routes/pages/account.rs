@@ -92,6 +92,10 @@ struct PasskeysTemplate<'a> {
     flagged_label: &'a str,
     added_label: &'a str,
     error: &'a str,
+    wait_label: &'a str,
+    match_label: &'a str,
+    denied: &'a str,
+    expired: &'a str,
 }
 
 struct ConsentRow {
@@ -238,6 +242,22 @@ async fn passkey_list(State(s): State<AppState>, headers: HeaderMap, uri: Uri) -
             ),
             added_label: lang.t("Added", "加入日期"),
             error: lang.t("The passkey could not be added.", "無法加入通行密鑰。"),
+            wait_label: lang.t(
+                "A passkey signs in without your phone, so your phone must agree first. Open the iAM Smart app and approve the request there.",
+                "通行密鑰可在不用手機的情況下登入，所以須先經你的手機同意。請開啟「智方便」應用程式並批准要求。",
+            ),
+            match_label: lang.t(
+                "Check that the app shows this code:",
+                "請確認應用程式顯示此代碼：",
+            ),
+            denied: lang.t(
+                "The request was declined in the app. No passkey was added.",
+                "要求已在應用程式中被拒絕，未有加入通行密鑰。",
+            ),
+            expired: lang.t(
+                "The request in the app expired. Try again.",
+                "應用程式中的要求已過期，請再試一次。",
+            ),
         },
     )
 }
@@ -250,7 +270,14 @@ fn csrf_refused(ui: &Ui, rid: String) -> Response {
     )
 }
 
-async fn passkey_options(State(s): State<AppState>, headers: HeaderMap) -> Response {
+/// Adding a passkey, step by step: without a body, the resident's phone is asked (202 with the
+/// match code); with `{"pending": ...}`, the page asks again (202 while waiting, then once the
+/// creation options).
+async fn passkey_options(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
     let (sess, cookie) = match signed_in(&s, &headers).await {
         Ok(x) => x,
         Err(_) => return StatusCode::UNAUTHORIZED.into_response(),
@@ -258,13 +285,39 @@ async fn passkey_options(State(s): State<AppState>, headers: HeaderMap) -> Respo
     if !session::csrf_ok(&s.platform, &cookie, read_header(&headers, "x-csrf-token")) {
         return StatusCode::FORBIDDEN.into_response();
     }
-    let name = iamsmart_domain::identity::get(&s.platform, &sess.resident_id)
-        .await
-        .map(|r| r.verified.name_en)
-        .unwrap_or_default();
-    match passkeys::registration_options(&s.platform, &sess.resident_id, &name).await {
-        Ok((ceremony, options)) => {
-            Json(serde_json::json!({ "ceremony": ceremony, "publicKey": options })).into_response()
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Pending {
+        pending: String,
+    }
+    let step = if body.iter().all(u8::is_ascii_whitespace) {
+        passkeys::request_add(&s.platform, &sess.resident_id).await
+    } else {
+        let Ok(b) = serde_json::from_slice::<Pending>(&body) else {
+            return crate::oauth::OAuthJson(OAuthError::invalid_request(
+                "expected no body, or {\"pending\": \"...\"}",
+            ))
+            .into_response();
+        };
+        let name = iamsmart_domain::identity::get(&s.platform, &sess.resident_id)
+            .await
+            .map(|r| r.verified.name_en)
+            .unwrap_or_default();
+        passkeys::add_options(&s.platform, &sess.resident_id, &b.pending, &name).await
+    };
+    match step {
+        Ok(passkeys::AddStep::Waiting {
+            pending,
+            match_code,
+            expires_at,
+        }) => (
+            StatusCode::ACCEPTED,
+            Json(serde_json::json!({ "status": "waiting", "pending": pending, "match_code": match_code, "expires_at": expires_at })),
+        )
+            .into_response(),
+        Ok(passkeys::AddStep::Ready { ceremony, options }) => {
+            Json(serde_json::json!({ "status": "ready", "ceremony": ceremony, "publicKey": options }))
+                .into_response()
         }
         Err(e) => crate::oauth::OAuthJson(e).into_response(),
     }
