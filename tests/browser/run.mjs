@@ -216,7 +216,21 @@ try {
     await shot(page, 'consents-desktop-en');
     // Sign out, then sign in to the service with the passkey only: the login page offers it
     // through autofill (conditional UI), which the virtual authenticator answers at once.
+    // Signing out asks first (finding 6 of issue 15: a link from anywhere must not end the
+    // session silently); the page offers this browser only, or every service too.
     await page.goto(`${base}/logout`);
+    await page.locator('#sign-out').waitFor();
+    await accessible(page, 'sign-out confirmation (en)');
+    await shot(page, 'logout-confirm-desktop-en');
+    await page.goto(`${base}/logout?lang=zh-HK`);
+    await page.locator('#sign-out').waitFor();
+    assert((await page.locator('h1').textContent()).includes('登出'), 'the page is in Chinese');
+    await accessible(page, 'sign-out confirmation (zh-HK)');
+    await shot(page, 'logout-confirm-desktop-zh');
+    await page.goto(`${base}/logout?lang=en`);
+    await page.locator('#sign-out').click();
+    await page.waitForURL(`${base}/logout`);
+    assert((await page.locator('h1').textContent()).includes('Signed out'), 'signed out');
     await page.goto(service);
     await page.locator('#login-with-iamsmart').click();
     await page.locator('#application-form').waitFor({ timeout: 15_000 });
@@ -226,6 +240,8 @@ try {
     await page.locator('.passkey-row button.danger').first().click();
     await page.locator('#no-passkeys').waitFor({ timeout: 15_000 });
     await page.goto(`${base}/logout`);
+    await page.locator('#sign-out-everywhere').click();
+    await page.locator('h1', { hasText: 'Signed out' }).waitFor({ timeout: 15_000 });
     await toLogin(page);
     await page.locator('#use-passkey').click();
     await page.locator('#passkey-error').waitFor({ state: 'visible', timeout: 15_000 });

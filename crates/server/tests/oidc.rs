@@ -181,8 +181,18 @@ async fn fapi2_login_with_par_dpop_refresh_userinfo_and_revocation() {
         .unwrap();
     assert_eq!(i["active"], false);
 
-    // Logout ends the session: the next authorization needs the app again.
+    // Logout (confirmed on the page, as nothing names the session) ends the session: the next
+    // authorization needs the app again.
     let r = b.get(rp.url("/logout")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    let csrf = between(&html, "name=\"csrf\" value=\"", "\"").expect("a confirmation");
+    let r = b
+        .post(rp.url("/logout"))
+        .form(&[("confirm", "this"), ("csrf", csrf)])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let (request_uri, _, _, _) = rp.par("openid", &[("prompt", "none")]).await;
     let r = b
@@ -530,47 +540,6 @@ async fn dynamic_registration_and_management() {
         r.json::<Value>().await.unwrap()["error"],
         "invalid_client_metadata"
     );
-}
-
-/// A receiver for the provider's calls to a service (CIBA pings, back-channel logout).
-async fn receiver() -> (
-    String,
-    std::sync::Arc<std::sync::Mutex<Vec<(String, String, String)>>>,
-) {
-    use axum::routing::post;
-    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let s2 = seen.clone();
-    let app = axum::Router::new().route(
-        "/{*path}",
-        post(
-            move |uri: axum::http::Uri, headers: axum::http::HeaderMap, body: String| {
-                let s = s2.clone();
-                async move {
-                    let auth = headers
-                        .get("authorization")
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or_default()
-                        .to_string();
-                    s.lock().unwrap().push((uri.path().to_string(), auth, body));
-                    "ok"
-                }
-            },
-        ),
-    );
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", l.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(l, app).await });
-    (base, seen)
-}
-
-async fn wait_for<T>(seen: &std::sync::Mutex<Vec<T>>, n: usize) {
-    for _ in 0..100 {
-        if seen.lock().unwrap().len() >= n {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("nothing arrived");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

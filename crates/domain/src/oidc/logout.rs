@@ -18,58 +18,110 @@ pub struct Ended {
     pub ended: bool,
 }
 
-/// Handle a logout request: `id_token_hint`, `client_id`, `post_logout_redirect_uri`, `state`,
-/// and the browser's session cookie.
-pub async fn end_session(
+/// The answer to a logout request.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// Done (or nothing to do): go on.
+    Done(Ended),
+    /// The browser has a session that the request does not name (no `id_token_hint`, or one of
+    /// another session: a page of another site can send the browser here): the resident is
+    /// asked before anything ends.
+    Confirm(Confirmation),
+}
+
+/// What the confirmation page shows and sends back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Confirmation {
+    /// The service that asked, if one did: (id, name).
+    pub client: Option<(String, String)>,
+    /// The registered post-logout URI it gave, if any (checked).
+    pub post_logout_redirect_uri: Option<String>,
+    /// Its `state`.
+    pub state: Option<String>,
+    /// Where "stay signed in" goes: the service's post-logout URI with `state`, if it gave one
+    /// (it has signed the resident out on its side already).
+    pub return_to: Option<String>,
+}
+
+/// How much a confirmed logout ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// The browser's iAM Smart session, and the asking service's grants from it.
+    ThisService,
+    /// The session and every grant from it: every service signed in to with it is told.
+    Everywhere,
+}
+
+/// The longest an ID token given as `id_token_hint` may have been issued before: no session
+/// lives longer, so an older one names nothing worth ending.
+fn hint_max_age_s(p: &Platform) -> i64 {
+    p.oidc.policy.session_ttl_ms / 1000
+}
+
+/// (client, sid) named by a valid `id_token_hint`: an ID token of this provider (not an access
+/// or logout token, which the same key signs), recent enough to name a live session.
+async fn read_hint(p: &Platform, t: &str) -> OResult<(String, Option<String>)> {
+    let keys = p
+        .keys
+        .jwks(Purpose::Token)
+        .await
+        .map_err(OAuthError::from)?;
+    let (header, payload) = jose::verify_compact(t, &keys, &[Alg::ES256, Alg::EdDSA, Alg::RS256])
+        .map_err(|_| {
+        OAuthError::invalid_request("id_token_hint is not an ID token of this provider")
+    })?;
+    let v: serde_json::Value = serde_json::from_slice(&payload)
+        .map_err(|_| OAuthError::invalid_request("id_token_hint"))?;
+    if !matches!(header.typ.as_deref(), None | Some("JWT"))
+        || v.get("events").is_some()
+        || v.get("client_id").is_some()
+    {
+        return Err(OAuthError::invalid_request(
+            "id_token_hint is another kind of token; send the ID token",
+        ));
+    }
+    if v["iss"] != p.oidc.policy.issuer.as_str() {
+        return Err(OAuthError::invalid_request(
+            "id_token_hint is from another issuer",
+        ));
+    }
+    let Some(aud) = v["aud"].as_str().filter(|a| !a.is_empty()) else {
+        return Err(OAuthError::invalid_request(
+            "id_token_hint has no single audience",
+        ));
+    };
+    let iat = v["iat"].as_i64().unwrap_or(0);
+    if iat + hint_max_age_s(p) < p.clock.now_ms() / 1000 {
+        return Err(OAuthError::invalid_request(
+            "id_token_hint is older than any session; sign-in again or leave it out",
+        ));
+    }
+    Ok((aud.to_string(), v["sid"].as_str().map(str::to_string)))
+}
+
+/// The client a logout names and where to send the browser after, both checked.
+async fn client_and_redirect(
     p: &Platform,
-    id_token_hint: Option<&str>,
     client_id: Option<&str>,
     post_logout_redirect_uri: Option<&str>,
     state: Option<&str>,
-    session_cookie: Option<&str>,
-) -> OResult<Ended> {
-    let mut hinted: Option<(String, Option<String>)> = None; // (client, sid)
-    if let Some(t) = id_token_hint {
-        let keys = p
-            .keys
-            .jwks(Purpose::Token)
-            .await
-            .map_err(OAuthError::from)?;
-        let (_, payload) = jose::verify_compact(t, &keys, &[Alg::ES256, Alg::EdDSA, Alg::RS256])
-            .map_err(|_| {
-                OAuthError::invalid_request("id_token_hint is not an ID token of this provider")
-            })?;
-        let v: serde_json::Value = serde_json::from_slice(&payload)
-            .map_err(|_| OAuthError::invalid_request("id_token_hint"))?;
-        if v["iss"] != p.oidc.policy.issuer.as_str() {
-            return Err(OAuthError::invalid_request(
-                "id_token_hint is from another issuer",
-            ));
-        }
-        let aud = v["aud"].as_str().unwrap_or_default().to_string();
-        hinted = Some((aud, v["sid"].as_str().map(str::to_string)));
-    }
-    let client_id = match (client_id, &hinted) {
-        (Some(c), Some((a, _))) if c != a => {
-            return Err(OAuthError::invalid_request(
-                "client_id differs from the id_token_hint's audience",
-            ))
-        }
-        (Some(c), _) => Some(c.to_string()),
-        (None, Some((a, _))) => Some(a.clone()),
-        (None, None) => None,
+) -> OResult<(Option<clients::Client>, Option<String>)> {
+    let client = match client_id {
+        Some(cid) => Some(
+            clients::get(p, cid)
+                .await?
+                .ok_or_else(|| OAuthError::invalid_request("unknown client"))?,
+        ),
+        None => None,
     };
-    let redirect = match (post_logout_redirect_uri, &client_id) {
+    let redirect = match (post_logout_redirect_uri, &client) {
         (None, _) => None,
         (Some(_), None) => {
             return Err(OAuthError::invalid_request(
                 "post_logout_redirect_uri needs client_id or id_token_hint",
             ))
         }
-        (Some(uri), Some(cid)) => {
-            let client = clients::get(p, cid)
-                .await?
-                .ok_or_else(|| OAuthError::invalid_request("unknown client"))?;
+        (Some(uri), Some(client)) => {
             if !client
                 .meta
                 .post_logout_redirect_uris
@@ -90,23 +142,143 @@ pub async fn end_session(
             })
         }
     };
-    let now = p.clock.now_ms();
-    let cookie_sid = match super::authorize::session(p, session_cookie).await? {
-        Some(s) => Some(s.sid),
+    Ok((client, redirect))
+}
+
+/// Handle a logout request: `id_token_hint`, `client_id`, `post_logout_redirect_uri`, `state`,
+/// and the browser's session cookie (OpenID Connect RP-Initiated Logout 1.0, section 2).
+///
+/// - The hint names this browser's session: it ends, with the asking service's grants from it
+///   (other services signed in with it keep theirs).
+/// - The browser has a session the request does not name: the resident is asked
+///   ([`Outcome::Confirm`], then [`confirm`]).
+/// - No session in this browser: nothing of the resident's ends but the asking service's own
+///   grants from the session its hint names (a hint alone cannot end anyone's sign-in).
+pub async fn end_session(
+    p: &Platform,
+    id_token_hint: Option<&str>,
+    client_id: Option<&str>,
+    post_logout_redirect_uri: Option<&str>,
+    state: Option<&str>,
+    session_cookie: Option<&str>,
+) -> OResult<Outcome> {
+    let hinted = match id_token_hint {
+        Some(t) => Some(read_hint(p, t).await?),
         None => None,
     };
-    let sid = cookie_sid.or_else(|| hinted.and_then(|(_, s)| s));
-    let mut ended = false;
-    if let Some(sid) = sid {
-        ended = end_by_sid(p, &sid, "logout", now).await?;
+    let client_id = match (client_id, &hinted) {
+        (Some(c), Some((a, _))) if c != a => {
+            return Err(OAuthError::invalid_request(
+                "client_id differs from the id_token_hint's audience",
+            ))
+        }
+        (Some(c), _) => Some(c.to_string()),
+        (None, Some((a, _))) => Some(a.clone()),
+        (None, None) => None,
+    };
+    let (client, redirect) =
+        client_and_redirect(p, client_id.as_deref(), post_logout_redirect_uri, state).await?;
+    let now = p.clock.now_ms();
+    let session = super::authorize::session(p, session_cookie).await?;
+    let hinted_sid = hinted.and_then(|(_, sid)| sid);
+    match session {
+        Some(s) if hinted_sid.as_deref() == Some(s.sid.as_str()) => {
+            let client = client.as_ref().map(|c| c.id.as_str());
+            let ended = end_by_sid(
+                p,
+                &s.sid,
+                client.map_or(Grants::None, Grants::OfClient),
+                "logout",
+                now,
+            )
+            .await?;
+            Ok(Outcome::Done(Ended { redirect, ended }))
+        }
+        Some(_) => Ok(Outcome::Confirm(Confirmation {
+            client: client.map(|c| (c.id.clone(), c.meta.client_name.clone())),
+            post_logout_redirect_uri: post_logout_redirect_uri
+                .filter(|_| redirect.is_some())
+                .map(str::to_string),
+            state: state.map(str::to_string),
+            return_to: redirect,
+        })),
+        None => {
+            if let (Some(c), Some(sid)) = (&client, &hinted_sid) {
+                revoke_client_grants(p, sid, &c.id, now).await?;
+            }
+            Ok(Outcome::Done(Ended {
+                redirect,
+                ended: false,
+            }))
+        }
     }
+}
+
+/// The resident confirmed on the page: end this browser's session, and the asking service's
+/// grants from it or every grant from it. The page's CSRF token is checked by the caller.
+pub async fn confirm(
+    p: &Platform,
+    session_cookie: Option<&str>,
+    client_id: Option<&str>,
+    post_logout_redirect_uri: Option<&str>,
+    state: Option<&str>,
+    reach: Reach,
+) -> OResult<Ended> {
+    let (client, redirect) =
+        client_and_redirect(p, client_id, post_logout_redirect_uri, state).await?;
+    let Some(s) = super::authorize::session(p, session_cookie).await? else {
+        return Ok(Ended {
+            redirect,
+            ended: false,
+        });
+    };
+    let grants = match (reach, &client) {
+        (Reach::Everywhere, _) => Grants::All,
+        (Reach::ThisService, Some(c)) => Grants::OfClient(&c.id),
+        (Reach::ThisService, None) => Grants::None,
+    };
+    let ended = end_by_sid(p, &s.sid, grants, "logout", p.clock.now_ms()).await?;
     Ok(Ended { redirect, ended })
 }
 
-/// End one browser session and its grants; tell the clients. Returns whether it was live.
+/// Which grants of a session end with it.
+#[derive(Debug, Clone, Copy)]
+pub enum Grants<'a> {
+    /// None: the services keep their tokens until they sign the resident out themselves.
+    None,
+    /// Those of one client.
+    OfClient(&'a str),
+    /// All.
+    All,
+}
+
+/// A service's own grants from one session end (it asked, with an ID token of that session).
+async fn revoke_client_grants(
+    p: &Platform,
+    sid: &str,
+    client_id: &str,
+    now: i64,
+) -> Result<(), DomainError> {
+    let residents: Vec<String> = sqlx::query_scalar(
+        "UPDATE grants SET revoked_at = $1, revoked_reason = 'logout' WHERE sid = $2 AND client_id = $3 AND revoked_at IS NULL RETURNING resident_id",
+    )
+    .bind(now)
+    .bind(sid)
+    .bind(client_id)
+    .fetch_all(p.db.writer())
+    .await?;
+    if let Some(r) = residents.first() {
+        notify(p, client_id, r, Some(sid)).await;
+    }
+    Ok(())
+}
+
+/// End one browser session and the chosen grants from it; tell their clients. Returns whether
+/// the session was live.
 pub async fn end_by_sid(
     p: &Platform,
     sid: &str,
+    grants: Grants<'_>,
     reason: &str,
     now: i64,
 ) -> Result<bool, DomainError> {
@@ -118,18 +290,29 @@ pub async fn end_by_sid(
     .bind(sid)
     .fetch_optional(&mut *tx)
     .await?;
-    let clients: Vec<(String, String)> = sqlx::query_as(
-        "SELECT DISTINCT client_id, resident_id FROM grants WHERE sid = $1 AND revoked_at IS NULL",
-    )
-    .bind(sid)
-    .fetch_all(&mut *tx)
-    .await?;
-    sqlx::query("UPDATE grants SET revoked_at = $1, revoked_reason = $2 WHERE sid = $3 AND revoked_at IS NULL")
+    let ended: Vec<(String, String)> = match grants {
+        Grants::None => Vec::new(),
+        Grants::OfClient(c) => sqlx::query_as(
+            "UPDATE grants SET revoked_at = $1, revoked_reason = $2 WHERE sid = $3 AND client_id = $4 AND revoked_at IS NULL RETURNING client_id, resident_id",
+        )
         .bind(now)
         .bind(reason)
         .bind(sid)
-        .execute(&mut *tx)
-        .await?;
+        .bind(c)
+        .fetch_all(&mut *tx)
+        .await?,
+        Grants::All => sqlx::query_as(
+            "UPDATE grants SET revoked_at = $1, revoked_reason = $2 WHERE sid = $3 AND revoked_at IS NULL RETURNING client_id, resident_id",
+        )
+        .bind(now)
+        .bind(reason)
+        .bind(sid)
+        .fetch_all(&mut *tx)
+        .await?,
+    };
+    let mut clients: Vec<(String, String)> = ended;
+    clients.sort();
+    clients.dedup();
     if let Some(r) = &resident {
         let subject = format!("resident:{r}");
         crate::audit::append(
@@ -140,7 +323,11 @@ pub async fn end_by_sid(
                 kind: "session.ended",
                 actor: &subject,
                 subject: &subject,
-                detail: serde_json::json!({ "sid": sid, "reason": reason }),
+                detail: serde_json::json!({
+                    "sid": sid,
+                    "reason": reason,
+                    "services_signed_out": clients.iter().map(|(c, _)| c.as_str()).collect::<Vec<_>>(),
+                }),
             },
         )
         .await?;
@@ -198,4 +385,83 @@ pub async fn notify(p: &Platform, client_id: &str, resident_id: &str, sid: Optio
             tracing::warn!(client = %client.id, error = %e, "back-channel logout failed");
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing;
+    use serde_json::json;
+
+    async fn signed(p: &Platform, typ: Option<&str>, claims: serde_json::Value) -> String {
+        p.keys
+            .sign_jws(
+                Purpose::Token,
+                Alg::ES256,
+                typ,
+                claims.to_string().as_bytes(),
+            )
+            .await
+            .expect("sign")
+    }
+
+    fn id_token(p: &Platform) -> serde_json::Value {
+        json!({
+            "iss": p.oidc.policy.issuer,
+            "aud": "client-a",
+            "sub": "s",
+            "sid": "sid-1",
+            "iat": p.clock.now_ms() / 1000,
+            "exp": p.clock.now_ms() / 1000 + 300,
+        })
+    }
+
+    #[tokio::test]
+    async fn a_logout_hint_must_be_a_recent_id_token_of_this_provider() {
+        let t = testing::platform().await;
+        let p = &t.p;
+        let ok = signed(p, Some("JWT"), id_token(p)).await;
+        assert_eq!(
+            read_hint(p, &ok)
+                .await
+                .expect("an ID token names its session"),
+            ("client-a".to_string(), Some("sid-1".to_string()))
+        );
+        // Other tokens the same key signs are not hints.
+        let logout_token = signed(p, Some("logout+jwt"), id_token(p)).await;
+        assert!(read_hint(p, &logout_token).await.is_err());
+        let mut with_events = id_token(p);
+        with_events["events"] = json!({"http://schemas.openid.net/event/backchannel-logout": {}});
+        assert!(read_hint(p, &signed(p, None, with_events).await)
+            .await
+            .is_err());
+        let mut access = id_token(p);
+        access["client_id"] = json!("client-a");
+        assert!(
+            read_hint(p, &signed(p, Some("at+jwt"), access.clone()).await)
+                .await
+                .is_err()
+        );
+        assert!(read_hint(p, &signed(p, None, access).await).await.is_err());
+        // Another issuer, several audiences, no audience.
+        let mut other = id_token(p);
+        other["iss"] = json!("https://elsewhere.example");
+        assert!(read_hint(p, &signed(p, None, other).await).await.is_err());
+        let mut many = id_token(p);
+        many["aud"] = json!(["client-a", "client-b"]);
+        assert!(read_hint(p, &signed(p, None, many).await).await.is_err());
+        // Not signed by us: a changed payload.
+        let mut parts: Vec<String> = ok.split('.').map(str::to_string).collect();
+        parts[1] = parts[1].chars().rev().collect();
+        assert!(read_hint(p, &parts.join(".")).await.is_err());
+        assert!(read_hint(p, "not-a-jwt").await.is_err());
+        // Expired is fine (the specification allows it) until no session could still live.
+        t.clock.advance(3_600_000);
+        assert!(
+            read_hint(p, &ok).await.is_ok(),
+            "an expired ID token still names its sign-in"
+        );
+        t.clock.advance(p.oidc.policy.session_ttl_ms);
+        assert!(read_hint(p, &ok).await.is_err(), "older than any session");
+    }
 }

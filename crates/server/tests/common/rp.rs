@@ -485,3 +485,102 @@ pub async fn consent_if_asked_with(
     );
     location_params(&r)
 }
+
+/// A receiver for the provider's calls to a service (CIBA pings, back-channel logout).
+pub async fn receiver() -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<(String, String, String)>>>,
+) {
+    use axum::routing::post;
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let s2 = seen.clone();
+    let app = axum::Router::new().route(
+        "/{*path}",
+        post(
+            move |uri: axum::http::Uri, headers: axum::http::HeaderMap, body: String| {
+                let s = s2.clone();
+                async move {
+                    let auth = headers
+                        .get("authorization")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_string();
+                    s.lock().unwrap().push((uri.path().to_string(), auth, body));
+                    "ok"
+                }
+            },
+        ),
+    );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", l.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l, app).await });
+    (base, seen)
+}
+
+pub async fn wait_for<T>(seen: &std::sync::Mutex<Vec<T>>, n: usize) {
+    for _ in 0..100 {
+        if seen.lock().unwrap().len() >= n {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("nothing arrived");
+}
+
+/// Sign in to `rp` in `b`: with the app the first time, silently (prompt=none) after.
+/// Returns (id token, access token).
+pub async fn sign_in(
+    b: &reqwest::Client,
+    rp: &Rp,
+    home: &std::path::Path,
+    silent: bool,
+) -> (String, String) {
+    let extra: &[(&str, &str)] = if silent { &[("prompt", "none")] } else { &[] };
+    let (request_uri, verifier, _, _) = rp.par("openid", extra).await;
+    let url = rp.url(&format!(
+        "/authorize?client_id={}&request_uri={}",
+        rp.client_id,
+        super::signing::percent(&request_uri)
+    ));
+    let q = if silent {
+        let r = b.get(&url).send().await.unwrap();
+        let base = url.split("/authorize").next().unwrap();
+        consent_if_asked(b, base, r, true).await
+    } else {
+        login(b, home, &url).await
+    };
+    let code = q.get("code").unwrap_or_else(|| panic!("a code: {q:?}"));
+    let t: Value = rp.token(code, &verifier).await.json().await.unwrap();
+    (
+        t["id_token"].as_str().unwrap().to_string(),
+        t["access_token"].as_str().unwrap().to_string(),
+    )
+}
+
+/// Whether `b` still has a live iAM Smart session (a silent sign-in at `rp` gets a code).
+pub async fn signed_in(b: &reqwest::Client, rp: &Rp) -> bool {
+    let (request_uri, _, _, _) = rp.par("openid", &[("prompt", "none")]).await;
+    let r = b
+        .get(rp.url(&format!(
+            "/authorize?client_id={}&request_uri={}",
+            rp.client_id,
+            super::signing::percent(&request_uri)
+        )))
+        .send()
+        .await
+        .unwrap();
+    let q = location_params(&r);
+    match q.get("error").map(String::as_str) {
+        None => q.contains_key("code"),
+        Some("login_required") => false,
+        Some(other) => panic!("unexpected {other}"),
+    }
+}
+
+pub async fn live(rp: &Rp, access_token: &str) -> bool {
+    match rp.userinfo(access_token, true).await.status().as_u16() {
+        200 => true,
+        401 => false,
+        s => panic!("userinfo {s}"),
+    }
+}

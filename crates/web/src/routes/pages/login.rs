@@ -1,10 +1,8 @@
 //! The pages of the authorization flow: the login page (QR code and match code for the app, an
 //! "Open iAM Smart" hand-over link on phones, a passkey on this device), the live status (server-
-//! sent events, polling, or the no-JavaScript continue link), the consent page, logout, and error
+//! sent events, polling, or the no-JavaScript continue link), the consent page, and error
 //! pages that never redirect. English and Traditional Chinese.
-use super::common::{
-    cookie, cookie_name, read_cookie, render, session_of, set_session, Lang, Ui, UiView,
-};
+use super::common::{cookie, cookie_name, read_cookie, session_of, set_session, Lang, Ui, UiView};
 use crate::error::RequestId;
 use crate::oauth::{one, parse_form, Form};
 use crate::AppState;
@@ -16,7 +14,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use iamsmart_domain::oidc::authorize::{self, ConsentAnswer, ConsentPage, LoginPage, Outcome};
-use iamsmart_domain::oidc::{logout, passkeys, OAuthError};
+use iamsmart_domain::oidc::{passkeys, OAuthError};
 use serde::Deserialize;
 
 pub fn routes() -> Router<AppState> {
@@ -28,7 +26,6 @@ pub fn routes() -> Router<AppState> {
         .route("/authorize/consent", post(consent_post))
         .route("/authorize/passkey/options", post(passkey_options))
         .route("/authorize/passkey", post(passkey_finish))
-        .route("/logout", get(logout_get).post(logout_post))
 }
 
 /// A field's name for people.
@@ -724,81 +721,6 @@ async fn passkey_finish(
         }
         Err(e) => crate::oauth::OAuthJson(e).into_response(),
     }
-}
-
-async fn logout_any(
-    s: AppState,
-    headers: HeaderMap,
-    uri: Uri,
-    rid: String,
-    form: Form,
-) -> Response {
-    let ui = Ui::new(
-        &s,
-        &headers,
-        &uri,
-        one(&form, "ui_locales").ok().flatten(),
-        "/logout",
-    );
-    let lang = ui.lang;
-    let get = |k: &str| one(&form, k).ok().flatten();
-    let session = session_of(&s, &headers).map(str::to_string);
-    let r = logout::end_session(
-        &s.platform,
-        get("id_token_hint"),
-        get("client_id"),
-        get("post_logout_redirect_uri"),
-        get("state"),
-        session.as_deref(),
-    )
-    .await;
-    let clear = cookie(&s, &super::common::session_cookie(&s), "", "/", 0, true);
-    match r {
-        Ok(ended) => {
-            let mut res = match ended.redirect {
-                Some(to) => Redirect::to(&to).into_response(),
-                None => render(
-                    StatusCode::OK,
-                    &MessageTemplate {
-                        ui: ui.view(),
-                        title: lang.t("Signed out", "已登出"),
-                        message: lang
-                            .t(
-                                "You have signed out of iAM Smart. You can close this window.",
-                                "你已登出「智方便」。你可關閉此視窗。",
-                            )
-                            .into(),
-                        detail: None,
-                        reference: None,
-                        reference_label: "",
-                    },
-                ),
-            };
-            res.headers_mut().append(header::SET_COOKIE, clear);
-            res
-        }
-        Err(e) => error_page(&ui, &e, Some(rid)),
-    }
-}
-
-async fn logout_get(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
-    Extension(rid): Extension<RequestId>,
-) -> Response {
-    let form = parse_form(uri.query().unwrap_or_default().as_bytes());
-    logout_any(s, headers, uri, rid.0, form).await
-}
-
-async fn logout_post(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
-    Extension(rid): Extension<RequestId>,
-    body: axum::body::Bytes,
-) -> Response {
-    logout_any(s, headers, uri, rid.0, parse_form(&body)).await
 }
 
 #[cfg(test)]

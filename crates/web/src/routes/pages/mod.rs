@@ -5,6 +5,7 @@ mod catalogue_admin;
 pub mod common;
 mod dealings;
 mod login;
+mod logout;
 mod notifications;
 mod portal;
 mod public_info;
@@ -22,6 +23,7 @@ use axum::Router;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .merge(login::routes())
+        .merge(logout::routes())
         .merge(account::routes())
         .merge(catalogue_admin::routes())
         .merge(dealings::routes())
