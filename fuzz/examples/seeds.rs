@@ -327,6 +327,41 @@ fn main() {
     s.add("other-row", &seed(1, &sealed));
     dict("envelope_open", &["ISF1", "kek-a", "kek-b", "sig-1"]);
 
+    // outbound_url: selector (allow-list: % 4; bit 7: an address of 4 or 16 bytes), then a URL
+    let mut s = Seeds::new("outbound_url");
+    for (sel, url) in [
+        (0u8, "https://rp.example/jwks.json"),
+        (0, "https://127.0.0.1/jwks"),
+        (0, "https://[::ffff:169.254.169.254]/latest/meta-data"),
+        (0, "http://user:pass@rp.example/"),
+        (0, "https://2130706433/"),
+        (1, "http://127.0.0.1:8080/cb"),
+        (1, "http://localhost/cb"),
+        (2, "http://[::1]:9/cb"),
+        (3, "https://[fd00::1]/"),
+    ] {
+        s.add("url", &[&[sel][..], url.as_bytes()].concat());
+    }
+    s.add("v4", &[0x80, 169, 254, 169, 254]);
+    s.add("v4-allowed", &[0x81, 127, 0, 0, 1]);
+    let mapped: [u8; 16] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, 0, 1];
+    s.add("v6-mapped", &[&[0x80][..], &mapped[..]].concat());
+    dict(
+        "outbound_url",
+        &[
+            "https://",
+            "http://",
+            "[::ffff:",
+            "]",
+            "@",
+            ":",
+            "localhost",
+            "0x7f",
+            "%2e",
+            "127.0.0.1",
+        ],
+    );
+
     // hkid
     let mut s = Seeds::new("hkid");
     for h in [
@@ -354,8 +389,30 @@ fn main() {
     dict(
         "catalogue_search",
         &[
-            "公屋", "身份證", "身分证", "強積金", "搵工", "tax", "licence", "ID card", "AND",
-            "OR", "NOT", "\\", "\"", "~2", "^5", "*", "?", ":", "(", ")", "[", "]", "{", "}",
+            "公屋",
+            "身份證",
+            "身分证",
+            "強積金",
+            "搵工",
+            "tax",
+            "licence",
+            "ID card",
+            "AND",
+            "OR",
+            "NOT",
+            "\\",
+            "\"",
+            "~2",
+            "^5",
+            "*",
+            "?",
+            ":",
+            "(",
+            ")",
+            "[",
+            "]",
+            "{",
+            "}",
         ],
     );
 

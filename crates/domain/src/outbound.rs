@@ -78,6 +78,7 @@ pub fn allowed(ip: IpAddr, allow: &[IpNet]) -> bool {
                 || v6.is_multicast()
                 || (s[0] & 0xfe00) == 0xfc00 // unique local
                 || (s[0] & 0xffc0) == 0xfe80 // link-local
+                || s[..6] == [0; 6] // IPv4-compatible (deprecated): ::a.b.c.d
                 || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
                 || (s[0] == 0x0064 && s[1] == 0xff9b) // NAT64 of IPv4 (may reach private v4)
                 || s[0] == 0x2002) // 6to4 (likewise)
@@ -345,6 +346,8 @@ mod tests {
             "fd00::1",
             "::ffff:127.0.0.1",
             "::ffff:10.0.0.1",
+            "::127.0.0.1",
+            "::a9fe:a9fe",
             "64:ff9b::a00:1",
             "2002:a00:1::1",
             "2001:db8::1",

@@ -299,6 +299,27 @@ async fn dpop_proofs_that_are_wrong_are_refused() {
             c.as_object_mut().unwrap().remove("iat");
             c
         }),
+        ("missing htm", json!({}), {
+            let mut c = good();
+            c.as_object_mut().unwrap().remove("htm");
+            c
+        }),
+        ("missing htu", json!({}), {
+            let mut c = good();
+            c.as_object_mut().unwrap().remove("htu");
+            c
+        }),
+        // The allowed skew is 60 s: one second past it either way is refused.
+        ("iat 61 s old", json!({}), {
+            let mut c = good();
+            c["iat"] = json!(now_s() - 61);
+            c
+        }),
+        ("iat 61 s ahead", json!({}), {
+            let mut c = good();
+            c["iat"] = json!(now_s() + 61);
+            c
+        }),
         ("wrong htm", json!({}), {
             let mut c = good();
             c["htm"] = json!("GET");
@@ -334,8 +355,10 @@ async fn dpop_proofs_that_are_wrong_are_refused() {
             "{name}"
         );
     }
-    // Replayed jti: the first use succeeds, the second is refused.
-    let proof = dpop_with(&rp.dpop, json!({}), good());
+    // A clock ten seconds behind is fine; the proof works once: its replay is refused.
+    let mut behind = good();
+    behind["iat"] = json!(now_s() - 10);
+    let proof = dpop_with(&rp.dpop, json!({}), behind);
     assert_eq!(token_with_proof(&rp, &code, &verifier, &proof).await, "ok");
     let (code2, verifier2) = self::code(&site, &srv, &rp).await;
     assert_eq!(
@@ -343,6 +366,39 @@ async fn dpop_proofs_that_are_wrong_are_refused() {
         "invalid_dpop_proof",
         "replay"
     );
+    // Ten seconds ahead is fine too (and the refused replay did not use up the code).
+    let mut ahead = good();
+    ahead["iat"] = json!(now_s() + 10);
+    let proof = dpop_with(&rp.dpop, json!({}), ahead);
+    assert_eq!(
+        token_with_proof(&rp, &code2, &verifier2, &proof).await,
+        "ok"
+    );
+}
+
+#[tokio::test]
+async fn clock_skew_of_ten_seconds_is_accepted_and_sixty_one_is_refused() {
+    let (_s, _srv, rp) = setup().await;
+    let with = |iat: i64, exp: i64| {
+        let mut c = assertion_claims(&rp);
+        c["iat"] = json!(iat);
+        c["exp"] = json!(exp);
+        rp.key.sign("JWT", &c)
+    };
+    let now = now_s();
+    for (name, iat, exp, want) in [
+        ("a client 10 s behind", now - 10, now + 50, "ok"),
+        ("a client 10 s ahead", now + 10, now + 70, "ok"),
+        ("expired 10 s ago", now - 70, now - 10, "ok"),
+        ("issued 61 s ahead", now + 61, now + 121, "invalid_client"),
+        ("expired 61 s ago", now - 121, now - 61, "invalid_client"),
+    ] {
+        assert_eq!(
+            par_with_assertion(&rp, &with(iat, exp)).await,
+            want,
+            "{name}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -447,7 +503,8 @@ async fn after_key_rotation_the_jwks_holds_both_keys_and_old_tokens_verify() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn fifty_concurrent_redemptions_of_one_code_refresh_token_or_request_uri_one_wins() {
+async fn fifty_concurrent_redemptions_of_one_code_refresh_token_request_uri_assertion_or_dpop_proof_one_wins(
+) {
     let (site, srv, rp) = setup().await;
     let rp = std::sync::Arc::new(rp);
     // One code.
@@ -530,6 +587,43 @@ async fn fifty_concurrent_redemptions_of_one_code_refresh_token_or_request_uri_o
         }
     }
     assert_eq!(ok, 1, "exactly one use of an assertion jti");
+    // One DPoP proof (its jti) at PAR, each request with its own client assertion.
+    let proof = dpop_with(
+        &rp.dpop,
+        json!({}),
+        json!({ "jti": random(), "htm": "POST", "htu": rp.url("/par"), "iat": now_s() }),
+    );
+    let mut tasks = Vec::new();
+    for _ in 0..50 {
+        let (rp, proof) = (rp.clone(), proof.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut form: Vec<(String, String)> = [
+                ("response_type", "code"),
+                ("client_id", rp.client_id.as_str()),
+                ("redirect_uri", rp.redirect_uri.as_str()),
+                ("scope", "openid"),
+                ("code_challenge", pkce().1.as_str()),
+                ("code_challenge_method", "S256"),
+            ]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+            form.extend(rp.auth());
+            let r = rp
+                .http
+                .post(rp.url("/par"))
+                .header("DPoP", proof)
+                .form(&form);
+            r.send().await.unwrap().status().as_u16()
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        if t.await.unwrap() == 201 {
+            ok += 1;
+        }
+    }
+    assert_eq!(ok, 1, "exactly one use of a DPoP proof's jti");
 }
 
 /// Many token requests at once with a small connection pool: each redemption and refresh holds

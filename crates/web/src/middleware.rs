@@ -403,6 +403,37 @@ mod forwarded_tests {
         );
     }
 
+    proptest::proptest! {
+        /// Whatever a client writes into `X-Forwarded-For` before our proxies add to it, the
+        /// address counted is the one the outermost trusted proxy saw; from a peer that is not a
+        /// proxy of ours the header counts for nothing.
+        #[test]
+        fn what_a_client_writes_before_our_proxies_never_counts(
+            junk in proptest::collection::vec("[0-9a-f.:, x]{0,24}", 0..4),
+            client in proptest::array::uniform4(0u8..),
+            proxies in proptest::collection::vec(proptest::array::uniform3(0u8..), 0..3),
+            peer in proptest::array::uniform3(0u8..),
+            stranger in proptest::array::uniform4(0u8..),
+        ) {
+            let trusted: ipnet::IpNet = "10.0.0.0/8".parse().unwrap();
+            let mut client = std::net::Ipv4Addr::from(client);
+            if client.octets()[0] == 10 {
+                client = std::net::Ipv4Addr::new(11, 0, 0, 1);
+            }
+            let ours = |b: [u8; 3]| std::net::Ipv4Addr::new(10, b[0], b[1], b[2]).to_string();
+            let mut line: Vec<String> = junk.clone();
+            line.push(client.to_string());
+            line.extend(proxies.iter().map(|b| ours(*b)));
+            let h = headers(&[line.join(", ").as_str()]);
+            let peer: std::net::IpAddr = ours(peer).parse().unwrap();
+            proptest::prop_assert_eq!(forwarded_client(&[trusted], peer, &h), std::net::IpAddr::V4(client));
+            let stranger = std::net::IpAddr::V4(std::net::Ipv4Addr::from(stranger));
+            if !trusted.contains(&stranger) {
+                proptest::prop_assert_eq!(forwarded_client(&[trusted], stranger, &h), stranger);
+            }
+        }
+    }
+
     #[test]
     fn ipv6_clients_share_a_limit_per_64() {
         assert_eq!(

@@ -199,11 +199,26 @@ pub fn cookie(
     max_age: i64,
     http_only: bool,
 ) -> HeaderValue {
-    let secure = if s.config.public_url.starts_with("https://") {
-        "; Secure"
-    } else {
-        ""
-    };
+    set_cookie(
+        s.config.public_url.starts_with("https://"),
+        name,
+        value,
+        path,
+        max_age,
+        http_only,
+    )
+}
+
+/// [`cookie`] for a site served over TLS (`tls`) or not: a `__Host-` name always gets `Path=/`.
+fn set_cookie(
+    tls: bool,
+    name: &str,
+    value: &str,
+    path: &str,
+    max_age: i64,
+    http_only: bool,
+) -> HeaderValue {
+    let secure = if tls { "; Secure" } else { "" };
     let path = if name.starts_with("__Host-") {
         "/"
     } else {
@@ -263,5 +278,38 @@ pub fn render<T: Template>(status: StatusCode, t: &T) -> Response {
             tracing::error!(error = %e, "page rendering failed");
             (StatusCode::INTERNAL_SERVER_ERROR, "page error").into_response()
         }
+    }
+}
+
+#[cfg(test)]
+mod cookie_tests {
+    use super::set_cookie;
+
+    #[test]
+    fn cookies_over_tls_are_host_only_secure_http_only_and_same_site() {
+        let c = set_cookie(
+            true,
+            "__Host-iamsmart-session",
+            "v",
+            "/account",
+            28_800,
+            true,
+        );
+        let c = c.to_str().unwrap();
+        assert_eq!(
+            c,
+            "__Host-iamsmart-session=v; Path=/; Max-Age=28800; HttpOnly; SameSite=Lax; Secure"
+        );
+        // Without TLS (the sandbox on 127.0.0.1) there is no Secure, and so no __Host- name.
+        let c = set_cookie(false, "iamsmart-session", "v", "/", 60, true);
+        assert_eq!(
+            c.to_str().unwrap(),
+            "iamsmart-session=v; Path=/; Max-Age=60; HttpOnly; SameSite=Lax"
+        );
+        // A value that would break the header never becomes one.
+        assert_eq!(
+            set_cookie(true, "a", "x\r\nSet-Cookie: b=1", "/", 1, true),
+            "invalid=1"
+        );
     }
 }
