@@ -214,6 +214,49 @@ async fn adding_a_passkey_needs_the_phone_to_approve_it_now_and_the_approval_wor
     assert_eq!(passkeys::list(&t.p, rid).await.unwrap().len(), 1);
 }
 
+#[tokio::test]
+async fn a_webauthn_ceremony_answered_after_five_minutes_is_refused() {
+    let t = platform().await;
+    let phone = phone(&t, 1).await;
+    let rid = &phone.caller.resident_id;
+    let pk = SoftPasskey::new(ORIGIN);
+    // Registration: the phone approved, the browser's passkey answers a minute too late.
+    let (pending, _) = pending_of(&passkeys::request_add(&t.p, rid).await.unwrap());
+    let view = asked(&t, &phone).await;
+    answer(&t, &phone, &view.id, "approve").await;
+    let AddStep::Ready { ceremony, options } = passkeys::add_options(&t.p, rid, &pending, "LEE")
+        .await
+        .unwrap()
+    else {
+        panic!("approved: the options come");
+    };
+    t.clock.advance(5 * 60_000 + 1);
+    assert!(
+        passkeys::register(&t.p, rid, &ceremony, &pk.register(&options), "Laptop")
+            .await
+            .is_err()
+    );
+    assert!(passkeys::list(&t.p, rid).await.unwrap().is_empty());
+    // Sign-in: a passkey that exists answers a challenge past its five minutes.
+    let pk = SoftPasskey::new(ORIGIN);
+    add_passkey(&t, &phone, &pk).await;
+    let (ceremony, options) = passkeys::login_options(&t.p).await.unwrap();
+    let late = pk.authenticate(&options).expect("the passkey answers");
+    t.clock.advance(5 * 60_000 + 1);
+    assert!(passkeys::authenticate(&t.p, &ceremony, &late)
+        .await
+        .is_err());
+    // In time, the same passkey signs in.
+    let (ceremony, options) = passkeys::login_options(&t.p).await.unwrap();
+    let answer = pk.authenticate(&options).expect("the passkey answers");
+    assert_eq!(
+        &passkeys::authenticate(&t.p, &ceremony, &answer)
+            .await
+            .unwrap(),
+        rid
+    );
+}
+
 /// Activate a new phone with a counter's code (the resident lost the old one).
 async fn activate_with_counter_code(t: &TestPlatform, resident_id: &str) -> Phone {
     let mut tx = t.p.db.begin().await.unwrap();
