@@ -101,6 +101,10 @@ impl From<StoreError> for DomainError {
             StoreError::Unavailable(s) => DomainError::Unavailable(s),
             StoreError::ReadOnly(s) => DomainError::ReadOnly(s),
             StoreError::Conflict => DomainError::Conflict("already exists"),
+            StoreError::BadText => DomainError::Invalid {
+                field: "input",
+                message: "contains a NUL character, which no field may hold".into(),
+            },
             StoreError::Migrate(s) | StoreError::Other(s) => DomainError::Store(s),
         }
     }

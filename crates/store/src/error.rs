@@ -12,6 +12,10 @@ pub enum StoreError {
     /// The database file or directory cannot be written.
     #[error("the database cannot be written: {0}")]
     ReadOnly(String),
+    /// Text the database cannot hold (PostgreSQL refuses a NUL character in text): bad input,
+    /// never a fault of the platform (HTTP 400).
+    #[error("the text contains a character that cannot be stored (a NUL character)")]
+    BadText,
     /// The stored schema is not one this program understands.
     #[error("migration failed: {0}")]
     Migrate(String),
@@ -40,6 +44,8 @@ pub fn classify(e: sqlx::Error) -> StoreError {
                 c if c.starts_with("08") || c.starts_with("57P") || c.starts_with("53") => {
                     StoreError::Unavailable(msg)
                 }
+                // character_not_in_repertoire (a NUL byte in text), untranslatable_character.
+                "22021" | "22P05" => StoreError::BadText,
                 "5" | "6" | "261" | "517" => StoreError::Unavailable(msg),
                 "8" | "1032" | "13" | "14" => StoreError::ReadOnly(msg),
                 c if c == "10" || c.parse::<i64>().map(|n| n & 0xff == 10).unwrap_or(false) => {
