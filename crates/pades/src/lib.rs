@@ -24,6 +24,7 @@
 //! decompressed size of object streams, and the depth and size of the field and page trees.
 #![deny(missing_docs)]
 
+mod changes;
 mod dss;
 mod error;
 mod fields;
@@ -194,17 +195,46 @@ pub struct PdfSignature {
     pub covers_revision: bool,
     /// Well-formed and ends at the end of the file: nothing was added after this signature.
     pub covers_whole_file: bool,
+    /// What the revisions after this signature's changed that a signature does not allow
+    /// (anything but validation data, document timestamps and further signatures), in words;
+    /// `None` when nothing was added after it or only what is allowed. A signature whose byte
+    /// range is not well-formed is judged by [`Self::covers_revision`] alone.
+    pub modified_after: Option<String>,
     /// /M, the signing time claimed in the dictionary, as written (a PDF date).
     pub signing_time_m: Option<String>,
 }
 
-/// The signed signature fields of `pdf`, in field order. Fails if the file cannot be read or a
-/// signature's /ByteRange is not four numbers inside the file.
+/// Most signatures a document may carry for [`signatures`] (each is checked, and the changes
+/// after each signed revision compared: far more than any real document has).
+pub const MAX_SIGNATURES: usize = 100;
+
+/// The signed signature fields of `pdf`, in field order, each with what was changed after it.
+/// Fails if the file cannot be read, a signature's /ByteRange is not four numbers inside the
+/// file, or there are more than [`MAX_SIGNATURES`].
 pub fn signatures(pdf: &[u8]) -> Result<Vec<PdfSignature>, PdfError> {
     let loaded = load::load(pdf)?;
     let (_, catalog) = loaded.catalog()?;
-    sigs::signature_dicts(&loaded, catalog)?
+    let dicts = sigs::signature_dicts(&loaded, catalog)?;
+    if dicts.len() > MAX_SIGNATURES {
+        return Err(PdfError::LimitExceeded(format!(
+            "more than {MAX_SIGNATURES} signatures"
+        )));
+    }
+    let mut found: Vec<PdfSignature> = dicts
         .iter()
         .map(|sig| sigs::describe(&loaded, sig))
-        .collect()
+        .collect::<Result<_, _>>()?;
+    // The changes after each signed revision, judged once per revision.
+    let mut judged: std::collections::HashMap<usize, Option<String>> = Default::default();
+    for s in found.iter_mut().filter(|s| s.covers_revision) {
+        let end = s.byte_range[2] + s.byte_range[3];
+        let why = match judged.entry(end) {
+            std::collections::hash_map::Entry::Occupied(known) => known.get().clone(),
+            std::collections::hash_map::Entry::Vacant(slot) => slot
+                .insert(changes::disallowed_change(&loaded, end)?)
+                .clone(),
+        };
+        s.modified_after = why;
+    }
+    Ok(found)
 }

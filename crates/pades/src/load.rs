@@ -104,6 +104,7 @@ pub(crate) fn load(pdf: &[u8]) -> Result<Loaded<'_>, PdfError> {
     let Chain {
         kind: xref_kind,
         trailer,
+        freed,
     } = read_chain(pdf, startxref)?;
     if trailer.has(b"Encrypt") {
         return Err(PdfError::Encrypted);
@@ -114,7 +115,14 @@ pub(crate) fn load(pdf: &[u8]) -> Result<Loaded<'_>, PdfError> {
     if let Some(e) = OBJSTM_ERROR.with(|e| e.borrow_mut().take()) {
         return Err(e);
     }
-    let doc = loaded.map_err(|e| PdfError::malformed(format!("cannot read the document: {e}")))?;
+    let mut doc =
+        loaded.map_err(|e| PdfError::malformed(format!("cannot read the document: {e}")))?;
+    // What the newest section frees is gone, as every reader sees it (lopdf keeps an older
+    // definition): a "hide" update that only frees an object must not pass for no change.
+    if !freed.is_empty() {
+        let freed: std::collections::HashSet<u32> = freed.into_iter().collect();
+        doc.objects.retain(|id, _| !freed.contains(&id.0));
+    }
     if doc.encryption_state.is_some() {
         return Err(PdfError::Encrypted);
     }

@@ -208,6 +208,7 @@ pub(crate) fn describe(loaded: &Loaded<'_>, sig: &SigRef<'_>) -> Result<PdfSigna
         digest: digest(loaded.bytes, br),
         covers_revision,
         covers_whole_file: covers_revision && br[2] + br[3] == loaded.bytes.len(),
+        modified_after: None,
         signing_time_m: name_of(b"M")?,
     })
 }

@@ -29,10 +29,13 @@ enum Entry {
     Compressed { container: u32 },
 }
 
-/// The newest section's kind and trailer.
+/// The newest section's kind and trailer, and the objects the newest section naming them frees.
 pub(crate) struct Chain {
     pub(crate) kind: XrefKind,
     pub(crate) trailer: Dictionary,
+    /// Object numbers whose newest entry is free: a reader shows nothing for them, whatever
+    /// an older section says (lopdf would read the older definition).
+    pub(crate) freed: Vec<u32>,
 }
 
 /// Reads and checks the chain from `start`, and measures the object streams it names.
@@ -55,7 +58,11 @@ pub(crate) fn read_chain(pdf: &[u8], start: usize) -> Result<Chain, PdfError> {
         let prev = trailer.get(b"Prev").ok().and_then(|o| o.as_i64().ok());
         seen.insert(offset);
         if first.is_none() {
-            first = Some(Chain { kind, trailer });
+            first = Some(Chain {
+                kind,
+                trailer,
+                freed: Vec::new(),
+            });
         }
         match prev {
             Some(p) => {
@@ -72,8 +79,13 @@ pub(crate) fn read_chain(pdf: &[u8], start: usize) -> Result<Chain, PdfError> {
             )));
         }
     }
-    let chain = first.ok_or_else(|| PdfError::malformed("no cross-reference section"))?;
+    let mut chain = first.ok_or_else(|| PdfError::malformed("no cross-reference section"))?;
     measure_object_streams(pdf, &entries)?;
+    chain.freed = entries
+        .iter()
+        .filter(|(&n, e)| n != 0 && **e == Entry::Free)
+        .map(|(&n, _)| n)
+        .collect();
     Ok(chain)
 }
 

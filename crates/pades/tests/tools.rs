@@ -364,3 +364,41 @@ fn chinese_texts_reach_the_signature_dictionary() {
     }
     assert_pyhanko_valid(&pki, &signed, 1);
 }
+
+/// Issue 16, finding 1: a page redefined after a real signature. The byte range is intact, so
+/// the signature's cryptography still verifies; pyHanko's difference analysis and ours both
+/// say the document was modified after it. A DSS added after it is not a modification for
+/// either.
+#[test]
+fn a_page_redefined_after_signing_is_modified_for_pyhanko_and_for_us() {
+    use common::update::{append_update, content_of_page_one, stream, Def, EVIL};
+    let Some(pki) = pki() else { return };
+    let signed = sign(&pki, &one_page(), &opts("Chan Tai Man"));
+    let attacked = append_update(
+        &signed,
+        &[(content_of_page_one(&signed), Def::Body(stream(EVIL)))],
+    );
+    let ours = &signatures(&attacked).unwrap()[0];
+    assert!(ours.covers_revision);
+    assert!(ours.modified_after.is_some(), "we call it modified");
+    let (ok, out) = match pki.pyhanko(&attacked, &[]) {
+        Ok(r) => r,
+        Err(why) => return skip(&why),
+    };
+    assert!(
+        !ok && out.contains("INVALID") && !out.contains("The signature is judged VALID"),
+        "pyHanko calls it modified too:\n{out}"
+    );
+    let (ocsp, crl) = pki.ocsp_and_crl();
+    let with_dss = add_dss(
+        &signed,
+        &DssData {
+            certs: vec![pki.der("signer.der")],
+            ocsps: vec![ocsp],
+            crls: vec![crl],
+        },
+    )
+    .unwrap();
+    assert_eq!(signatures(&with_dss).unwrap()[0].modified_after, None);
+    assert_pyhanko_valid(&pki, &with_dss, 1);
+}

@@ -345,22 +345,6 @@ async fn the_operators_own_oid_arc_names_the_certificate_and_timestamp_policies(
     assert!(shown.contains(&format!("Policy OID: {ARC}.1.2")), "{shown}");
 }
 
-/// POST an RFC 3161 request over `imprint` and return the reply (DER).
-async fn tsa_reply(srv: &Server, imprint: [u8; 32], cert_req: bool) -> Vec<u8> {
-    let request = iamsmart_crypto::pki::tsp::build_request(&imprint, None, cert_req).unwrap();
-    reqwest::Client::new()
-        .post(srv.url("/pki/tsa"))
-        .header("content-type", "application/timestamp-query")
-        .body(request)
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap()
-        .to_vec()
-}
-
 /// A token (with the TSA's certificate) over `imprint`.
 async fn timestamp(srv: &Server, imprint: [u8; 32]) -> Vec<u8> {
     iamsmart_crypto::pki::tsp::token_from_response(&tsa_reply(srv, imprint, true).await).unwrap()

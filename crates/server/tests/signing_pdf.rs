@@ -608,3 +608,119 @@ async fn verify_page(srv: &Server, name: &str, file: &[u8], lang: &str) -> (u16,
         .unwrap();
     (r.status().as_u16(), r.text().await.unwrap())
 }
+
+/// An incremental update that gives object `n` a new body (a classic cross-reference section,
+/// as an attacker appends it after a signature).
+fn redefine(pdf: &[u8], n: u32, body: &str) -> Vec<u8> {
+    let doc = lopdf::Document::load_mem(pdf).unwrap();
+    let root = doc.trailer.get(b"Root").unwrap().as_reference().unwrap();
+    let size = doc.trailer.get(b"Size").unwrap().as_i64().unwrap();
+    let at = pdf.windows(9).rposition(|w| w == b"startxref").unwrap() + 9;
+    let prev: usize = std::str::from_utf8(&pdf[at..])
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut out = pdf.to_vec();
+    let obj = out.len();
+    out.extend_from_slice(format!("{n} 0 obj\n{body}\nendobj\n").as_bytes());
+    let xref = out.len();
+    out.extend_from_slice(
+        format!(
+            "xref\n{n} 1\n{obj:010} 00000 n\r\ntrailer\n<< /Size {size} /Root {} 0 R /Prev {prev} >>\nstartxref\n{xref}\n%%EOF\n",
+            root.0
+        )
+        .as_bytes(),
+    );
+    out
+}
+
+/// Issue 16, findings 1 and 3c: a signed PDF whose page is redefined after signing is reported
+/// modified (the signature's own bytes still verify), by `iamsmart verify`, the API and the
+/// page, in both languages; a PDF that only carries a timestamp from the public timestamp
+/// authority is "no signature; timestamped only", never valid.
+#[tokio::test]
+async fn a_pdf_changed_after_signing_or_only_timestamped_is_not_valid() {
+    let site = Site::new().await;
+    let srv = site.serve(&[]).await;
+    ca_init(&site, &srv);
+    let (_, home) = resident_with_app(&site, "plus").await;
+    point_app(&home, &srv.base);
+    ok_json(&app(&home, &["signing-cert"]));
+    let svc = Rp::register(&site, &srv, "fapi2", &[]);
+    let (sub, _) = login_with(&svc, &home, &[]).await;
+    let token = svc.client_token("sign").await;
+    let application = iamsmart_sandbox::demo_sign::application_pdf(
+        "IDP-TEST0004",
+        "CHAN, Tai Man",
+        "DL1234567",
+        "2026-11-24",
+    );
+    let signed = sign_pdf(&svc, &token, &home, &sub, &application).await;
+    let doc = lopdf::Document::load_mem(&signed).unwrap();
+    let page = *doc.get_pages().get(&1).unwrap();
+    let content = doc.get_page_contents(page)[0].0;
+    let evil = "BT /F1 24 Tf 72 720 Td (Pay HK$1,000,000 to Mallory) Tj ET";
+    let attacked = redefine(
+        &signed,
+        content,
+        &format!("<< /Length {} >>\nstream\n{evil}\nendstream", evil.len()),
+    );
+    let dir = site.dir.path();
+    std::fs::write(dir.join("attacked.pdf"), &attacked).unwrap();
+    let o = site.run(&["verify", dir.join("attacked.pdf").to_str().unwrap()], &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["valid"], false, "{report}");
+    let s = &report["signatures"][0];
+    assert_eq!(
+        s["integrity"], true,
+        "the signed bytes are intact: {report}"
+    );
+    assert_eq!(s["valid"], false, "{report}");
+    assert!(s["modified_after_signing"].as_str().is_some(), "{report}");
+    let (status, html) = verify_page(&srv, "attacked.pdf", &attacked, "en").await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("Not valid"), "{html}");
+    assert!(
+        html.contains("the document was changed after this signature"),
+        "{html}"
+    );
+    assert!(!html.contains("has not changed since"), "{html}");
+    let (_, html) = verify_page(&srv, "attacked.pdf", &attacked, "zh").await;
+    assert!(html.contains("文件在這個簽署之後曾被更改"), "{html}");
+
+    // Timestamped only: the public timestamp authority stamps any hash for anyone.
+    let prepared = iamsmart_pades::prepare(
+        &application,
+        &iamsmart_pades::SignOptions {
+            sub_filter: iamsmart_pades::SubFilter::EtsiRfc3161,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let reply = tsa_reply(&srv, prepared.digest(), true).await;
+    let stamp = iamsmart_crypto::pki::tsp::token_from_response(&reply).unwrap();
+    let stamped = prepared.finish(&stamp).unwrap();
+    std::fs::write(dir.join("stamped.pdf"), &stamped).unwrap();
+    let o = site.run(&["verify", dir.join("stamped.pdf").to_str().unwrap()], &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["valid"], false, "{report}");
+    assert_eq!(report["timestamped_only"], true, "{report}");
+    assert_eq!(
+        report["signatures"][0]["valid"], true,
+        "the timestamp itself is good"
+    );
+    for (lang, want) in [
+        ("en", "No signature: this PDF is only timestamped"),
+        ("zh", "沒有簽署：這個 PDF 只有時間戳記"),
+    ] {
+        let (status, html) = verify_page(&srv, "stamped.pdf", &stamped, lang).await;
+        assert_eq!(status, 200, "{html}");
+        assert!(html.contains(want), "{html}");
+        assert!(!html.contains("Valid: every signature"), "{html}");
+    }
+}

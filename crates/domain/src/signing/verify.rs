@@ -39,6 +39,11 @@ pub struct SignatureReport {
     /// updates when it does not).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub covers_whole_document: Option<bool>,
+    /// PDF: what a later revision changed that a signature does not allow (anything but
+    /// validation data, document timestamps and further signatures); the signature is then not
+    /// valid, whatever its cryptography says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub modified_after_signing: Option<String>,
     /// Everything checks out.
     pub valid: bool,
     /// What is wrong, in words.
@@ -50,8 +55,11 @@ pub struct SignatureReport {
 pub struct Report {
     /// `cms` or `pdf`.
     pub kind: String,
-    /// Every signature is valid (and there is at least one).
+    /// Every signature and document timestamp is valid, and at least one is a resident's
+    /// signature (a timestamp alone says when a document existed, not that anyone signed it).
     pub valid: bool,
+    /// There are document timestamps but no signature.
+    pub timestamped_only: bool,
     /// One entry per signature.
     pub signatures: Vec<SignatureReport>,
 }
@@ -141,9 +149,11 @@ async fn check_one(
 }
 
 fn report(kind: &str, signatures: Vec<SignatureReport>) -> Report {
+    let signed = signatures.iter().any(|s| s.kind == "signature");
     Report {
         kind: kind.into(),
-        valid: !signatures.is_empty() && signatures.iter().all(|s| s.valid),
+        valid: signed && signatures.iter().all(|s| s.valid),
+        timestamped_only: !signed && !signatures.is_empty(),
         signatures,
     }
 }
@@ -217,6 +227,13 @@ pub async fn verify_pdf(p: &Platform, pdf: &[u8]) -> Result<Report> {
             check_one(p, &auth, &s.cms_der, &s.digest).await?
         };
         r.covers_whole_document = Some(s.covers_whole_file);
+        if let Some(why) = s.modified_after {
+            r.problems.push(format!(
+                "the document was modified after this signature: {why}"
+            ));
+            r.modified_after_signing = Some(why);
+            r.valid = false;
+        }
         if !s.covers_revision {
             r.problems
                 .push("the signature's byte range does not cover its revision".into());

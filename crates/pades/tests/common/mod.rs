@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod pki;
+pub mod update;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -98,3 +98,19 @@ pub fn pending_sign(home: &Path) -> Value {
         .unwrap_or_else(|| panic!("no signing request in {pending}"))
         .clone()
 }
+
+/// POST an RFC 3161 request over `imprint` and return the reply (DER).
+pub async fn tsa_reply(srv: &Server, imprint: [u8; 32], cert_req: bool) -> Vec<u8> {
+    let request = iamsmart_crypto::pki::tsp::build_request(&imprint, None, cert_req).unwrap();
+    reqwest::Client::new()
+        .post(srv.url("/pki/tsa"))
+        .header("content-type", "application/timestamp-query")
+        .body(request)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap()
+        .to_vec()
+}

@@ -204,6 +204,11 @@ async fn check(
 fn outcome(lang: Lang, report: &Report) -> Outcome {
     let headline = if report.signatures.is_empty() {
         lang.t("This PDF has no signature.", "這個 PDF 沒有任何簽署。")
+    } else if report.timestamped_only {
+        lang.t(
+            "No signature: this PDF is only timestamped. A timestamp shows when the document existed, not that anyone signed or approved it.",
+            "沒有簽署：這個 PDF 只有時間戳記。時間戳記只證明文件在當時已經存在，並不代表有人簽署或核准。",
+        )
     } else if report.valid {
         lang.t(
             "Valid: every signature checks out and the document has not changed since.",
@@ -240,6 +245,7 @@ fn yes_no(lang: Lang, v: bool) -> String {
 }
 
 fn entry(lang: Lang, r: &SignatureReport, n: usize, timestamp: bool) -> EntryView {
+    let unchanged = r.integrity && r.modified_after_signing.is_none();
     let heading = if timestamp {
         format!(
             "{}{}{}",
@@ -271,8 +277,8 @@ fn entry(lang: Lang, r: &SignatureReport, n: usize, timestamp: bool) -> EntryVie
         },
         Row {
             label: lang.t("Unchanged since", "其後沒有更改"),
-            value: yes_no(lang, r.integrity),
-            good: Some(r.integrity),
+            value: yes_no(lang, unchanged),
+            good: Some(unchanged),
         },
         Row {
             label: lang.t("Certified by this platform", "由本平台核證"),
@@ -313,7 +319,18 @@ fn entry(lang: Lang, r: &SignatureReport, n: usize, timestamp: bool) -> EntryVie
             });
         }
     }
-    if r.covers_whole_document == Some(false) {
+    if r.modified_after_signing.is_some() {
+        rows.push(Row {
+            label: lang.t("Changed after it", "其後更改"),
+            value: lang
+                .t(
+                    "the document was changed after this signature: what you see is not what was signed",
+                    "文件在這個簽署之後曾被更改：你現在看到的內容並非簽署時的內容",
+                )
+                .to_string(),
+            good: Some(false),
+        });
+    } else if r.covers_whole_document == Some(false) {
         rows.push(Row {
             label: lang.t("Added after it", "其後加入"),
             value: lang
@@ -344,7 +361,11 @@ fn problem(lang: Lang, p: &str) -> String {
     if lang == Lang::En {
         return p.to_string();
     }
-    const KNOWN: [(&str, &str); 13] = [
+    const KNOWN: [(&str, &str); 14] = [
+        (
+            "the document was modified after this signature",
+            "文件在這個簽署之後曾被更改（並非只加入簽署或核實資料）",
+        ),
         (
             "the document or the signature was changed",
             "文件或簽署在簽署後曾被更改",
