@@ -208,23 +208,57 @@ pub struct PdfSignature {
 /// after each signed revision compared: far more than any real document has).
 pub const MAX_SIGNATURES: usize = 100;
 
+/// Most bytes [`signatures`] hashes (the distinct byte ranges together) and, apart, most bytes
+/// of signed revisions it reads again to judge what followed them: far more than real
+/// documents need, little enough to bound the work a hostile one causes.
+pub const MAX_REVISION_BYTES: usize = 256 * 1024 * 1024;
+
 /// The signed signature fields of `pdf`, in field order, each with what was changed after it.
 /// Fails if the file cannot be read, a signature's /ByteRange is not four numbers inside the
 /// file, or there are more than [`MAX_SIGNATURES`].
 pub fn signatures(pdf: &[u8]) -> Result<Vec<PdfSignature>, PdfError> {
     let loaded = load::load(pdf)?;
     let (_, catalog) = loaded.catalog()?;
-    let dicts = sigs::signature_dicts(&loaded, catalog)?;
+    let mut dicts = sigs::signature_dicts(&loaded, catalog)?;
     if dicts.len() > MAX_SIGNATURES {
         return Err(PdfError::LimitExceeded(format!(
             "more than {MAX_SIGNATURES} signatures"
+        )));
+    }
+    // Each signature dictionary once, however many fields point at it (one huge signature
+    // behind many fields must not be copied and hashed for each).
+    let mut seen = std::collections::HashSet::new();
+    dicts.retain(|sig| sig.id.is_none_or(|id| seen.insert(id)));
+    // What hashing every distinct byte range costs, before any is hashed.
+    let mut ranges = std::collections::HashSet::new();
+    for sig in &dicts {
+        ranges.insert(sigs::byte_range(&loaded, sig)?);
+    }
+    if ranges.iter().map(|br| br[1] + br[3]).sum::<usize>() > MAX_REVISION_BYTES {
+        return Err(PdfError::LimitExceeded(format!(
+            "the signatures' byte ranges add up to more than {} MiB to hash",
+            MAX_REVISION_BYTES / 1024 / 1024
         )));
     }
     let mut found: Vec<PdfSignature> = dicts
         .iter()
         .map(|sig| sigs::describe(&loaded, sig))
         .collect::<Result<_, _>>()?;
-    // The changes after each signed revision, judged once per revision.
+    // The changes after each signed revision, judged once per revision, within a budget of
+    // bytes read again (each judgement reads its revision anew).
+    let mut ends: Vec<usize> = found
+        .iter()
+        .filter(|s| s.covers_revision)
+        .map(|s| s.byte_range[2] + s.byte_range[3])
+        .collect();
+    ends.sort_unstable();
+    ends.dedup();
+    if ends.iter().sum::<usize>() > MAX_REVISION_BYTES {
+        return Err(PdfError::LimitExceeded(format!(
+            "the signed revisions add up to more than {} MiB to check",
+            MAX_REVISION_BYTES / 1024 / 1024
+        )));
+    }
     let mut judged: std::collections::HashMap<usize, Option<String>> = Default::default();
     for s in found.iter_mut().filter(|s| s.covers_revision) {
         let end = s.byte_range[2] + s.byte_range[3];

@@ -185,6 +185,13 @@ pub(crate) fn der_len(der: &[u8]) -> Option<usize> {
 pub(crate) fn describe(loaded: &Loaded<'_>, sig: &SigRef<'_>) -> Result<PdfSignature, PdfError> {
     let br = byte_range(loaded, sig)?;
     let contents = match loaded.entry(sig.dict, b"Contents")? {
+        Some(Object::String(s, _)) if s.len() > crate::MAX_CONTENTS_CAPACITY => {
+            return Err(PdfError::LimitExceeded(format!(
+                "signature {:?}: /Contents is larger than {} KiB",
+                sig.field_name,
+                crate::MAX_CONTENTS_CAPACITY / 1024
+            )))
+        }
         Some(Object::String(s, _)) => s.clone(),
         _ => Vec::new(),
     };

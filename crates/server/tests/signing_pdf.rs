@@ -724,3 +724,65 @@ async fn a_pdf_changed_after_signing_or_only_timestamped_is_not_valid() {
         assert!(!html.contains("Valid: every signature"), "{html}");
     }
 }
+
+/// Issue 16, finding 3b: a PDF built to exhaust the checker (five thousand signature fields
+/// pointing at one signature with a large /Contents) is refused at once, on the page and by
+/// the API, with an answer that says why; nothing is read for each field.
+#[tokio::test]
+async fn a_pdf_built_to_exhaust_the_checker_is_refused_with_a_clear_answer() {
+    use lopdf::{dictionary, Object};
+    let site = Site::new().await;
+    let srv = site.serve(&[]).await;
+    ca_init(&site, &srv);
+    let mut doc = lopdf::Document::load_mem(&iamsmart_sandbox::demo_sign::application_pdf(
+        "IDP-TEST0005",
+        "CHAN, Tai Man",
+        "DL1234567",
+        "2026-11-24",
+    ))
+    .unwrap();
+    let sig = doc.add_object(dictionary! {
+        "Type" => "Sig", "ByteRange" => vec![0.into(), 10.into(), 20.into(), 10.into()],
+        "Contents" => Object::String(vec![0x30; 512 * 1024], lopdf::StringFormat::Hexadecimal),
+    });
+    let fields: Vec<Object> = (0..5_000)
+        .map(|i| {
+            doc.add_object(dictionary! {
+                "FT" => "Sig", "T" => Object::string_literal(format!("S{i}")), "V" => sig,
+            })
+            .into()
+        })
+        .collect();
+    let form = doc.add_object(dictionary! { "Fields" => fields });
+    let root = doc.trailer.get(b"Root").unwrap().as_reference().unwrap();
+    doc.get_object_mut(root)
+        .unwrap()
+        .as_dict_mut()
+        .unwrap()
+        .set("AcroForm", form);
+    let mut hostile = Vec::new();
+    doc.save_to(&mut hostile).unwrap();
+    for lang in ["en", "zh"] {
+        let (status, html) = verify_page(&srv, "hostile.pdf", &hostile, lang).await;
+        assert_eq!(status, 422, "{html}");
+        let want = if lang == "en" {
+            "too complex to check"
+        } else {
+            "過於複雜"
+        };
+        assert!(html.contains(want), "{html}");
+    }
+    let r = reqwest::Client::new()
+        .post(srv.url("/sign/v1/verify"))
+        .json(&json!({ "pdf": STANDARD.encode(&hostile) }))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let body = r.text().await.unwrap();
+    assert!((400..500).contains(&status), "{status} {body}");
+    assert!(body.contains("more than 100 signatures"), "{body}");
+    // The server still answers.
+    let r = reqwest::get(srv.url("/healthz")).await.unwrap();
+    assert_eq!(r.status(), 200);
+}

@@ -126,7 +126,13 @@ pub(crate) async fn finish(
 
 /// Every signature of a PDF (for the verifier).
 pub(crate) fn signatures(pdf: &[u8]) -> Result<Vec<pades::PdfSignature>> {
-    pades::signatures(pdf).map_err(|e| invalid(e.to_string()))
+    pades::signatures(pdf).map_err(|e| match e {
+        pades::PdfError::LimitExceeded(_) | pades::PdfError::TooLarge => DomainError::Invalid {
+            field: super::verify::PDF_LIMITS,
+            message: e.to_string(),
+        },
+        e => invalid(e.to_string()),
+    })
 }
 
 /// The CMS of the last signature in a signed PDF (document timestamps left out).

@@ -2,7 +2,7 @@
 //! certificate's status at the time of signing (the timestamp's time when there is one). The
 //! same checks back `POST /sign/v1/verify` and `iamsmart verify FILE`.
 use super::ca::{self, Authority};
-use crate::error::Result;
+use crate::error::{DomainError, Result};
 use crate::platform::Platform;
 use iamsmart_crypto::pki::{cert, cms, ocsp, tsp};
 use serde::Serialize;
@@ -215,10 +215,45 @@ fn check_doc_timestamp(auth: &Authority, token: &[u8], digest: &[u8; 32]) -> Sig
     r
 }
 
+/// The field of the error when a PDF is beyond the reader's limits (too many signatures,
+/// revisions or bytes to check, or too long to read), apart from one that cannot be read.
+pub const PDF_LIMITS: &str = "pdf_limits";
+
+/// PDFs read at once (anyone may send one, without an account): the rest wait their turn.
+static PDF_READERS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+/// The longest a PDF's reading may take (its work is bounded by `pades`' limits; this is the
+/// backstop), and the longest a request waits for its turn.
+const PDF_READ_BUDGET: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// `pades::signatures` on the blocking pool, two at a time, within [`PDF_READ_BUDGET`]: a
+/// hostile PDF costs one blocking thread for a while, never the async workers that answer
+/// everyone else.
+async fn read_signatures(pdf: &[u8]) -> Result<Vec<iamsmart_pades::PdfSignature>> {
+    let busy = || DomainError::Unavailable("every PDF reader is busy".into());
+    let permit = tokio::time::timeout(PDF_READ_BUDGET, PDF_READERS.acquire())
+        .await
+        .map_err(|_| busy())?
+        .map_err(|_| busy())?;
+    let pdf = pdf.to_vec();
+    let job = tokio::task::spawn_blocking(move || {
+        // The permit is released when the reading ends, even after the caller gave up.
+        let _permit = permit;
+        super::pdf::signatures(&pdf)
+    });
+    match tokio::time::timeout(PDF_READ_BUDGET, job).await {
+        Ok(Ok(found)) => found,
+        Ok(Err(e)) => Err(DomainError::Store(format!("the PDF reader failed: {e}"))),
+        Err(_) => Err(DomainError::Invalid {
+            field: PDF_LIMITS,
+            message: "the document takes too long to check".into(),
+        }),
+    }
+}
+
 /// Verify every signature and document timestamp of a PDF.
 pub async fn verify_pdf(p: &Platform, pdf: &[u8]) -> Result<Report> {
     let auth = ca::load(p).await?;
-    let sigs = super::pdf::signatures(pdf)?;
+    let sigs = read_signatures(pdf).await?;
     let mut out = Vec::with_capacity(sigs.len());
     for s in sigs {
         let mut r = if s.sub_filter == super::pdf::DOC_TIMESTAMP {

@@ -211,3 +211,44 @@ pub fn sign_with(pdf: &[u8], o: &SignOptions, sign: impl FnOnce(&Prepared) -> Ve
     let cms = sign(&prepared);
     prepared.finish(&cms).unwrap()
 }
+
+/// A one-page PDF whose form has `n` signed signature fields, each with a signature dictionary
+/// of its own or all pointing at one (`shared`), whose /Contents has `contents` bytes (the byte
+/// ranges are not laid out as they must be: only counts and sizes matter here).
+pub fn with_signature_fields(n: usize, shared: bool, contents: usize) -> Vec<u8> {
+    let mut doc = Document::load_mem(&one_page()).unwrap();
+    let mut sig = || {
+        let mut der = vec![0x30, 0x84];
+        der.extend_from_slice(&(contents.saturating_sub(6) as u32).to_be_bytes());
+        der.resize(contents.max(6), 0x5a);
+        doc.add_object(dictionary! {
+            "Type" => "Sig", "ByteRange" => vec![0.into(), 10.into(), 20.into(), 10.into()],
+            "Contents" => Object::String(der, StringFormat::Hexadecimal),
+        })
+    };
+    let sigs: Vec<_> = if shared {
+        let one = sig();
+        vec![one; n]
+    } else {
+        (0..n).map(|_| sig()).collect()
+    };
+    let fields: Vec<Object> = sigs
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| {
+            Object::Reference(doc.add_object(dictionary! {
+                "FT" => "Sig", "T" => Object::string_literal(format!("S{i}")), "V" => v,
+            }))
+        })
+        .collect();
+    let form = doc.add_object(dictionary! { "Fields" => fields });
+    let root = doc.trailer.get(b"Root").unwrap().as_reference().unwrap();
+    doc.get_object_mut(root)
+        .unwrap()
+        .as_dict_mut()
+        .unwrap()
+        .set("AcroForm", form);
+    let mut out = Vec::new();
+    doc.save_to(&mut out).unwrap();
+    out
+}

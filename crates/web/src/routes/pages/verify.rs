@@ -177,6 +177,18 @@ async fn check(
             t.outcome = Some(outcome(lang, &report));
             ui.render(StatusCode::OK, &t)
         }
+        Err(iamsmart_domain::DomainError::Invalid { field, .. })
+            if field == iamsmart_domain::signing::verify::PDF_LIMITS =>
+        {
+            t.error = Some(
+                lang.t(
+                    "This PDF is too complex to check here: it has more signatures, revisions or data than any real signed document. Nothing was checked.",
+                    "這個 PDF 過於複雜，無法在此核實：其簽署、版本或資料數量遠超一般已簽署文件。文件未經核實。",
+                )
+                .to_string(),
+            );
+            ui.render(StatusCode::UNPROCESSABLE_ENTITY, &t)
+        }
         Err(iamsmart_domain::DomainError::Invalid { .. }) => {
             t.error = Some(
                 lang.t(
