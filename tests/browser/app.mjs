@@ -399,6 +399,9 @@ try {
     await ph.locator('#approve:not([disabled])').waitFor({ timeout: 15_000 });
     assert((await ph.locator('#match-code').textContent()).trim() === shown, 'the signing match code');
     assert((await ph.locator('main').textContent()).includes('International Driving Permit'), 'the document is named');
+    // What goes into the signature besides the document is shown too (issue 16, finding 5).
+    assert((await ph.locator('#sign-reason').textContent()).includes('International Driving Permit'), 'the reason is shown');
+    assert((await ph.locator('#sign-location').textContent()).trim() === 'Hong Kong', 'the place is shown');
     await accessible(ph, 'app signing request');
     await shot(ph, 'app-request-sign-phone-en');
     await ph.locator('#approve').click();

@@ -71,6 +71,9 @@ async fn sign_pdf_at(
         .unwrap()
         .clone();
     assert_eq!(waiting["details"]["format"], "pades");
+    // What the service writes into the signature is shown before the resident signs.
+    assert_eq!(waiting["details"]["reason"], "Application");
+    assert_eq!(waiting["details"]["location"], "Hong Kong 香港");
     let done = ok_json(&app(
         home,
         &[

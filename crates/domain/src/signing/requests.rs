@@ -134,9 +134,19 @@ fn invalid(field: &'static str, m: impl Into<String>) -> DomainError {
     }
 }
 
+/// A text a resident is shown and that may go into the signed data: 1 to `max` characters,
+/// none of them a control or a direction override (which would make the text read otherwise
+/// on the screen than in the document).
 fn text_ok(s: &str, max: usize) -> bool {
     let n = s.chars().count();
-    (1..=max).contains(&n) && !s.chars().any(char::is_control) && !s.trim().is_empty()
+    let hidden = |c: char| {
+        c.is_control()
+            || matches!(
+                c,
+                '\u{200E}' | '\u{200F}' | '\u{061C}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+            )
+    };
+    (1..=max).contains(&n) && !s.chars().any(hidden) && !s.trim().is_empty()
 }
 
 /// Read a SHA-256 given as hex, base64 or base64url.
@@ -217,6 +227,22 @@ mod tests {
         );
         assert_ne!(h, super::hkid_hash("A1234573"));
         assert_eq!(h.len(), 44);
+    }
+
+    #[test]
+    fn texts_that_would_read_otherwise_in_the_app_than_in_the_document_are_refused() {
+        assert!(super::text_ok("Application 申請", 200));
+        for bad in [
+            "",
+            "   ",
+            "Pay\u{202E}001$KH",
+            "a\u{2066}b\u{2069}",
+            "line\nbreak",
+            "mark\u{200F}",
+        ] {
+            assert!(!super::text_ok(bad, 200), "{bad:?}");
+        }
+        assert!(!super::text_ok(&"x".repeat(201), 200));
     }
 
     #[test]
@@ -323,13 +349,22 @@ pub async fn start(
         }
         (None, None) => return Err(invalid("digest", "send digest or pdf")),
     };
-    let details = serde_json::json!({
+    let mut details = serde_json::json!({
         "service": client.meta.client_name,
         "document": req.document,
         "digest": hex::encode(digest),
         "format": if kind == "pdf" { "pades" } else { "cades" },
         "face": req.face,
     });
+    // Everything the service puts into the signed data is shown to the resident before they
+    // sign: a PDF's /Reason and /Location are written into the signature dictionary.
+    if kind == "pdf" {
+        for (key, value) in [("reason", &req.reason), ("location", &req.location)] {
+            if let Some(v) = value {
+                details[key] = serde_json::json!(v);
+            }
+        }
+    }
     let created = approvals::create(
         p,
         approvals::NewApproval {

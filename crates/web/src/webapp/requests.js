@@ -263,6 +263,9 @@ export async function request(params, idFromPath) {
     parts.push(facts([
       [t('documentLabel'), h('strong', { id: 'document-name' }, doc.name || '')],
       [t('departmentLabel'), doc.department],
+      // What the service writes into the signature itself (a PDF's reason and place).
+      [t('signReasonLabel'), d.reason ? h('span', { id: 'sign-reason' }, d.reason) : null],
+      [t('signLocationLabel'), d.location ? h('span', { id: 'sign-location' }, d.location) : null],
       [t('formatLabel'), d.format === 'pades' ? t('formatPades') : t('formatCades')],
     ]), h('p', { class: 'hint' }, t('digestLabel')),
     h('p', { class: 'digest' }, h('code', {}, String(d.digest || '').replace(/(.{8})/g, '$1 ').trim())),
