@@ -226,6 +226,12 @@ async fn a_resident_signs_a_documents_hash_and_independent_tools_accept_it() {
     let again = poll(format!("/sign/v1/requests/{id}")).await;
     assert_eq!(again["status"], "collected");
     assert!(again.get("signature").is_none(), "given out once");
+    // The service's HKID hash was checked, and is kept nowhere (an unkeyed hash of an HKID is
+    // reversed by trying every HKID): issue 16, finding 8.
+    assert!(
+        !database_text(&site).await.contains(&right_hkid),
+        "the HKID's hash is not stored"
+    );
 
     // openssl verifies the CMS against the root, and notices a changed document.
     let cms = STANDARD.decode(sig["cms"].as_str().unwrap()).unwrap();

@@ -260,8 +260,33 @@ mod tests {
     }
 }
 
-fn hkid_matches(asked: &str, hkid: &str) -> bool {
-    iamsmart_crypto::hash::ct_eq(asked.trim().as_bytes(), hkid_hash(hkid).as_bytes())
+/// The HKID a service says the signer must have.
+#[derive(Clone, Copy)]
+enum HkidCheck<'a> {
+    /// The service's hash, as sent ([`hkid_hash`]): checked when the request arrives.
+    Sent(&'a str),
+    /// What is kept of it until the resident answers: the platform's keyed hash of the
+    /// service's hash, hex (an unkeyed hash of an HKID is found by trying every HKID).
+    Kept(&'a str),
+}
+
+const HKID_CHECK_DOMAIN: &str = "sign-hkid";
+
+/// What a request keeps of the service's HKID hash.
+fn kept_hkid_check(p: &Platform, sent: &str) -> String {
+    hex::encode(p.vault.blind_index(HKID_CHECK_DOMAIN, sent.trim()))
+}
+
+fn hkid_matches(p: &Platform, check: HkidCheck<'_>, hkid: &str) -> bool {
+    match check {
+        HkidCheck::Sent(asked) => {
+            iamsmart_crypto::hash::ct_eq(asked.trim().as_bytes(), hkid_hash(hkid).as_bytes())
+        }
+        HkidCheck::Kept(kept) => iamsmart_crypto::hash::ct_eq(
+            kept.as_bytes(),
+            kept_hkid_check(p, &hkid_hash(hkid)).as_bytes(),
+        ),
+    }
 }
 
 /// Who may sign: an active iAM Smart+ resident with a current signing certificate, whose HKID
@@ -270,7 +295,7 @@ async fn check_signer(
     p: &Platform,
     resident_id: &str,
     device_id: Option<&str>,
-    hkid_hash: Option<&str>,
+    hkid_check: Option<HkidCheck<'_>>,
 ) -> Result<(String, Vec<u8>)> {
     // Only the status, the level and (when the service sent a hash) the HKID: the other
     // personal data stays sealed.
@@ -286,7 +311,7 @@ async fn check_signer(
             message: "signing needs an active iAM Smart+ account; nothing was signed",
         });
     }
-    if let Some(h) = hkid_hash {
+    if let Some(check) = hkid_check {
         let hkid = p
             .vault
             .open_field(
@@ -299,7 +324,7 @@ async fn check_signer(
             )
             .await?;
         let hkid = String::from_utf8_lossy(&hkid);
-        if !hkid_matches(h, &hkid) {
+        if !hkid_matches(p, check, &hkid) {
             return Err(DomainError::Refused {
                 code: "hkid-mismatch",
                 message: "the HKID the service gave is not the signer's; nothing was signed",
@@ -338,7 +363,7 @@ pub async fn start(
         (None, None) => None,
     };
     if let Some(r) = &resident {
-        check_signer(p, r, None, req.hkid_hash.as_deref()).await?;
+        check_signer(p, r, None, req.hkid_hash.as_deref().map(HkidCheck::Sent)).await?;
     }
     let id = format!("sg_{}", iamsmart_crypto::rng::token(p.rng.as_ref(), 16));
     let (kind, digest, prepared) = match (&req.digest, &req.pdf) {
@@ -393,7 +418,9 @@ pub async fn start(
         None => None,
     };
     let mut stored = details;
-    stored["hkid_hash"] = serde_json::json!(req.hkid_hash);
+    if let Some(sent) = &req.hkid_hash {
+        stored["hkid_check"] = serde_json::json!(kept_hkid_check(p, sent));
+    }
     if kind == "pdf" {
         let lta = wants_lta(req.level.as_deref());
         stored["level"] = serde_json::json!(if lta { "B-LTA" } else { "B-LT" });
@@ -553,13 +580,16 @@ async fn assemble(
             message: "this signature needs a fresh face match; nothing was signed",
         });
     }
-    let (serial, cert) = check_signer(
-        p,
-        &d.resident_id,
-        Some(&d.device_id),
+    let hkid_check = match (
+        details["hkid_check"].as_str(),
         details["hkid_hash"].as_str(),
-    )
-    .await?;
+    ) {
+        (Some(kept), _) => Some(HkidCheck::Kept(kept)),
+        // A request stored before the hash was kept keyed (pending for minutes at most).
+        (None, Some(sent)) => Some(HkidCheck::Sent(sent)),
+        (None, None) => None,
+    };
+    let (serial, cert) = check_signer(p, &d.resident_id, Some(&d.device_id), hkid_check).await?;
     let answer: AppSignature = serde_json::from_value(d.agreed.clone())
         .map_err(|_| invalid("agreed", "a signing approval carries the app's signature"))?;
     if answer.certificate_serial != serial {
