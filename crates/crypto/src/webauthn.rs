@@ -22,6 +22,8 @@ const COSE_RS256: i64 = -257;
 
 const FLAG_UP: u8 = 0x01;
 const FLAG_UV: u8 = 0x04;
+/// Backup eligible (WebAuthn Level 3): the credential may sync to other devices.
+const FLAG_BE: u8 = 0x08;
 const FLAG_AT: u8 = 0x40;
 
 /// The relying party: its ID (a registrable domain, e.g. `localhost` or `iamsmart.gov.hk`) and
@@ -98,6 +100,9 @@ pub struct NewCredential {
     pub public_key: PublicJwk,
     /// Signature counter at registration.
     pub sign_count: u32,
+    /// The authenticator says the credential may be backed up (BE flag): a passkey that syncs
+    /// to a cloud account, outside the holder's organisation.
+    pub backup_eligible: bool,
 }
 
 /// A stored credential, for verifying an assertion.
@@ -307,6 +312,7 @@ impl RelyingParty {
             id: r.id.clone(),
             public_key,
             sign_count,
+            backup_eligible: flags & FLAG_BE != 0,
         })
     }
 

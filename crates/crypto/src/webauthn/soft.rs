@@ -27,6 +27,9 @@ pub struct SoftPasskey {
     pub user_verified: bool,
     /// Added to the counter at each use (0 models synced passkeys that keep the counter at 0).
     pub counter_step: u32,
+    /// Report the credential as backup eligible and backed up (the BE and BS flags): a passkey
+    /// that syncs to a cloud account.
+    pub synced: bool,
 }
 
 impl std::fmt::Debug for SoftPasskey {
@@ -55,6 +58,7 @@ impl SoftPasskey {
             origin: origin.to_string(),
             user_verified: true,
             counter_step: 1,
+            synced: false,
         }
     }
 
@@ -70,6 +74,9 @@ impl SoftPasskey {
         let mut flags = 0x01;
         if self.user_verified {
             flags |= 0x04;
+        }
+        if self.synced {
+            flags |= 0x08 | 0x10;
         }
         if attested.is_some() {
             flags |= 0x40;

@@ -481,6 +481,8 @@ pub async fn count(p: &Platform) -> Result<u64> {
 #[cfg(test)]
 mod account_tests;
 #[cfg(test)]
+mod staff_tests;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod uv_tests;

@@ -248,6 +248,14 @@ pub async fn enrolment_finish(
     let cred =
         p.rp.verify_registration(&challenge, response)
             .map_err(|e| passkey_refused(&e))?;
+    // Staff passkeys stay on a device the department controls: one that syncs to a personal
+    // cloud account (backup eligible) could be used from anywhere that account is signed in.
+    if cred.backup_eligible {
+        return Err(DomainError::Refused {
+            code: "synced-passkey",
+            message: "staff accounts need a passkey kept on this device or a security key, not one that syncs to a cloud account; choose another authenticator",
+        });
+    }
     let now = p.clock.now_ms();
     let mut tx = p.db.begin().await?;
     let role: Option<String> = sqlx::query_scalar(
@@ -363,14 +371,21 @@ pub async fn login_finish(
             "this staff account is disabled",
         ));
     }
-    sqlx::query(
-        "UPDATE staff_passkeys SET sign_count = $1, last_used_at = $2 WHERE credential_id = $3",
+    // Compare and set: the counter moves forward from the value this check read, so two uses
+    // of one assertion (or of a cloned authenticator) at once cannot both pass. Authenticators
+    // that keep no counter (always 0) are matched on 0.
+    let moved = sqlx::query(
+        "UPDATE staff_passkeys SET sign_count = $1, last_used_at = $2 WHERE credential_id = $3 AND sign_count = $4",
     )
     .bind(out.sign_count as i64)
     .bind(p.clock.now_ms())
     .bind(&response.id)
+    .bind(count)
     .execute(p.db.writer())
     .await?;
+    if moved.rows_affected() == 0 {
+        return Err(DomainError::Unauthenticated("the passkey was not accepted"));
+    }
     let caller = StaffCaller { id: staff_id, role };
     let token = open_session(p, &caller, request_id).await?;
     Ok((token, caller))

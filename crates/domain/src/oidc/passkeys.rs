@@ -324,13 +324,19 @@ pub async fn authenticate(
             if flagged.is_some() || status != "active" {
                 return Err(refused());
             }
-            sqlx::query("UPDATE resident_passkeys SET sign_count = $1, last_used_at = $2 WHERE credential_id = $3")
+            // Compare and set from the counter read: one assertion signs in once, however
+            // many times it is sent at once.
+            let moved = sqlx::query("UPDATE resident_passkeys SET sign_count = $1, last_used_at = $2 WHERE credential_id = $3 AND sign_count = $4")
                 .bind(i64::from(out.sign_count))
                 .bind(now)
                 .bind(&response.id)
+                .bind(count)
                 .execute(p.db.writer())
                 .await
                 .map_err(dom)?;
+            if moved.rows_affected() == 0 {
+                return Err(refused());
+            }
             Ok(resident)
         }
         Err(e) => {
