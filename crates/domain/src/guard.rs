@@ -112,10 +112,12 @@ pub async fn check_attempts(p: &Platform, keys: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// Count a failure against each of `keys` (a new window starts when the old one has passed).
-/// One atomic statement per key, so concurrent failures are all counted.
-pub async fn record_failure(p: &Platform, keys: &[String], limit: Limit) -> Result<()> {
+/// Count a failure against each of `keys` (a new window starts when the old one has passed);
+/// returns each key's count in its window. One atomic statement per key, so concurrent failures
+/// are all counted.
+pub async fn record_failure(p: &Platform, keys: &[String], limit: Limit) -> Result<Vec<i64>> {
     let now = p.clock.now_ms();
+    let mut counts = Vec::with_capacity(keys.len());
     for key in keys {
         let failures: i64 = sqlx::query_scalar(
             "INSERT INTO attempts (key, window_start, failures, locked_until) VALUES ($1, $2, 1, NULL)
@@ -136,8 +138,9 @@ pub async fn record_failure(p: &Platform, keys: &[String], limit: Limit) -> Resu
                 .execute(p.db.writer())
                 .await?;
         }
+        counts.push(failures);
     }
-    Ok(())
+    Ok(counts)
 }
 
 /// Forget the failures of `keys` (after a success).

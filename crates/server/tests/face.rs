@@ -215,7 +215,8 @@ async fn self_registration_face_mismatch_limits_upgrade_and_rebinding() {
         Some(4)
     );
 
-    // At most five failures per HKID, then a delay.
+    // At most five failures per HKID from one source (this address), then a delay; other
+    // sources are counted apart (identity::registration::proof_limit_tests).
     let mut codes = Vec::new();
     for i in 0..5 {
         let o = register(

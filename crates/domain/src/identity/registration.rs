@@ -81,13 +81,88 @@ fn decode_image(p: &Platform, field: &'static str, b64: &str) -> Result<Zeroizin
     Ok(Zeroizing::new(bytes))
 }
 
-/// The attempt-counter keys of a proofing attempt.
-fn attempt_keys(p: &Platform, hkid: &Hkid, device: &str, ip: &str) -> Vec<String> {
-    vec![
-        guard::attempt_key(p, "proof-hkid", hkid.as_str()),
-        guard::attempt_key(p, "proof-device", device),
-        guard::attempt_key(p, "proof-ip", ip),
-    ]
+/// How many times as many failed proofs an HKID takes from every source together as from one
+/// source: enough that nobody who knows a resident's HKID can lock the resident out from
+/// elsewhere, still a bound on guessing from many devices and addresses.
+const HKID_WIDE_FACTOR: i64 = 4;
+
+/// The attempt counters of a proofing attempt. An HKID is counted per source (this device,
+/// this address), and as a whole with a higher limit; the device and the address are counted
+/// on their own too.
+pub struct ProofKeys {
+    per_source: Vec<String>,
+    hkid_wide: String,
+    hkid: String,
+}
+
+impl ProofKeys {
+    fn all(&self) -> Vec<String> {
+        let mut keys = self.per_source.clone();
+        keys.push(self.hkid_wide.clone());
+        keys
+    }
+
+    /// The counters of this HKID that a successful proof clears (its own, from this source,
+    /// and the HKID as a whole).
+    fn of_the_hkid(&self) -> Vec<String> {
+        vec![
+            self.per_source[0].clone(),
+            self.per_source[1].clone(),
+            self.hkid_wide.clone(),
+        ]
+    }
+}
+
+/// The attempt-counter keys of a proofing attempt from `device` (a device key's thumbprint, or
+/// `kiosk:{staff id}`) at address `ip`.
+pub fn attempt_keys(p: &Platform, hkid: &Hkid, device: &str, ip: &str) -> ProofKeys {
+    let h = hkid.as_str();
+    ProofKeys {
+        per_source: vec![
+            guard::attempt_key(p, "proof-hkid-device", &format!("{h}\u{0}{device}")),
+            guard::attempt_key(p, "proof-hkid-ip", &format!("{h}\u{0}{ip}")),
+            guard::attempt_key(p, "proof-device", device),
+            guard::attempt_key(p, "proof-ip", ip),
+        ],
+        hkid_wide: guard::attempt_key(p, "proof-hkid", h),
+        hkid: h.to_string(),
+    }
+}
+
+/// Count a failed proof; the first failure on an HKID in a window is told to its holder, if
+/// the HKID is registered (someone may be trying to pass for them).
+async fn record_proof_failure(p: &Platform, keys: &ProofKeys) -> Result<()> {
+    guard::record_failure(p, &keys.per_source, p.identity.failures).await?;
+    let wide = guard::Limit {
+        max_failures: p.identity.failures.max_failures * HKID_WIDE_FACTOR,
+        ..p.identity.failures
+    };
+    let counts = guard::record_failure(p, std::slice::from_ref(&keys.hkid_wide), wide).await?;
+    if counts.first() != Some(&1) {
+        return Ok(());
+    }
+    let Some(resident) = super::find_by_hkid(p, &keys.hkid).await? else {
+        return Ok(());
+    };
+    let now = p.clock.now_ms();
+    let mut tx = p.db.begin().await?;
+    crate::notify::send::platform_notice(
+        p,
+        &mut tx,
+        &resident,
+        crate::notify::Bilingual {
+            en: Some("A check of your identity did not succeed".into()),
+            zh: Some("有人以你的身份證進行核實，但未能通過".into()),
+        },
+        crate::notify::Bilingual {
+            en: Some("Someone used your identity card number to set up iAM Smart or to confirm who they are, and the face check did not match. Nothing was changed and nobody got into your account. If this was you, try again in good light. If it was not you, you need do nothing; if it keeps happening, visit an iAM Smart counter.".into()),
+            zh: Some("有人以你的身份證號碼登記「智方便」或核實身份，但面容核實未能配對。你的帳戶沒有任何改動，亦沒有人能進入。如這是你本人，請在光線充足的地方再試。如不是你本人，你無須採取任何行動；如情況持續，請前往「智方便」登記服務點。".into()),
+        },
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Run the face model on a blocking thread with a time limit. The images move into the thread
@@ -165,9 +240,9 @@ pub async fn prove_remotely(
     card: &CardData,
     card_image: Option<&str>,
     selfie: &str,
-    keys: &[String],
+    keys: &ProofKeys,
 ) -> Result<VerifiedIdentity> {
-    guard::check_attempts(p, keys).await?;
+    guard::check_attempts(p, &keys.all()).await?;
     if !p.face.available() {
         return Err(DomainError::FeatureUnavailable(SELFIE_UNAVAILABLE));
     }
@@ -188,7 +263,7 @@ pub async fn prove_remotely(
     let record = match (answer.outcome.as_str(), answer.record) {
         ("match", Some(r)) => r,
         _ => {
-            guard::record_failure(p, keys, p.identity.failures).await?;
+            record_proof_failure(p, keys).await?;
             return Err(MISMATCH);
         }
     };
@@ -202,7 +277,7 @@ pub async fn prove_remotely(
     }
     for (what, r) in face_check(p, pairs).await? {
         if !face_verdict(what, r)? {
-            guard::record_failure(p, keys, p.identity.failures).await?;
+            record_proof_failure(p, keys).await?;
             return Err(FACE_MISMATCH);
         }
     }
@@ -372,7 +447,7 @@ pub async fn register_in_app(
         None => None,
     };
     tx.commit().await?;
-    guard::clear_attempts(p, &keys[..1]).await?;
+    guard::clear_attempts(p, &keys.of_the_hkid()).await?;
     Ok(Enrolled {
         resident_id: id,
         device_id,
@@ -747,7 +822,7 @@ pub async fn face_check_resident(
         date_of_birth: r.verified.date_of_birth.clone(),
     };
     prove_remotely(p, &card, None, selfie, &keys).await?;
-    guard::clear_attempts(p, &keys[..1]).await?;
+    guard::clear_attempts(p, &keys.of_the_hkid()).await?;
     Ok(())
 }
 
@@ -907,3 +982,7 @@ async fn sandbox_record(
     }
     Ok((id, existed))
 }
+
+#[cfg(test)]
+#[path = "proof_limit_tests.rs"]
+mod proof_limit_tests;

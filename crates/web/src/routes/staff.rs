@@ -11,7 +11,6 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use iamsmart_crypto::webauthn::{AuthenticationResponse, RegistrationResponse};
-use iamsmart_domain::guard;
 use iamsmart_domain::identity::registration::{self, CodeIssued};
 use iamsmart_domain::identity::staff::{self, StaffCaller};
 use iamsmart_domain::identity::{check_card, find_by_hkid};
@@ -269,11 +268,7 @@ async fn kiosk_register(
         &b.card.date_of_birth,
     )?;
     let p = &s.platform;
-    let keys = vec![
-        guard::attempt_key(p, "proof-hkid", hkid.as_str()),
-        guard::attempt_key(p, "proof-device", &format!("kiosk:{}", who.0.id)),
-        guard::attempt_key(p, "proof-ip", &ip),
-    ];
+    let keys = registration::attempt_keys(p, &hkid, &format!("kiosk:{}", who.0.id), &ip);
     let verified =
         registration::prove_remotely(p, &b.card, Some(&b.card_image), &b.selfie, &keys).await?;
     let out = registration::register_with_code(
