@@ -52,6 +52,14 @@ pub(crate) fn disallowed_change(
         current,
         root,
         acroform: catalog.get(b"AcroForm").and_then(Object::as_reference).ok(),
+        page_annots: signed
+            .doc
+            .objects
+            .values()
+            .filter_map(dict)
+            .filter(|d| name(d, b"Type") == Some(b"Page"))
+            .filter_map(|d| d.get(b"Annots").and_then(Object::as_reference).ok())
+            .collect(),
     };
     for (id, now) in &current.doc.objects {
         let Some(before) = signed.doc.objects.get(id) else {
@@ -117,7 +125,12 @@ struct Judge<'a, 'b> {
     current: &'a Loaded<'b>,
     root: ObjectId,
     acroform: Option<ObjectId>,
+    /// The arrays that are a page's /Annots in the signed revision (found once, not per change).
+    page_annots: HashSet<ObjectId>,
 }
+
+/// Longest array compared entry by entry when its entries are not all references.
+const MAX_DIRECT_ENTRIES: usize = 1024;
 
 /// What an array of references may gain.
 #[derive(Clone, Copy)]
@@ -278,12 +291,10 @@ impl Judge<'_, '_> {
                 return Ok(Some(Additions::SignatureFields));
             }
         }
-        let is_annots_of_a_page = self.signed.doc.objects.values().any(|o| {
-            dict(o).is_some_and(|d| {
-                name(d, b"Type") == Some(b"Page") && d.get(b"Annots").ok() == Some(&reference)
-            })
-        });
-        Ok(is_annots_of_a_page.then_some(Additions::SignatureWidgets))
+        Ok(self
+            .page_annots
+            .contains(&id)
+            .then_some(Additions::SignatureWidgets))
     }
 
     fn array_of(&self, doc: &Loaded<'_>, o: Option<&Object>) -> Result<Vec<Object>, PdfError> {
@@ -303,10 +314,29 @@ impl Judge<'_, '_> {
         new: &[Object],
         kind: Additions,
     ) -> Result<Option<String>, PdfError> {
-        if old.iter().any(|o| !new.contains(o)) {
+        // Entries are references as a rule: compared through a set; direct entries one by one,
+        // in arrays of a bounded length.
+        let refs = |a: &[Object]| -> Option<HashSet<ObjectId>> {
+            a.iter().map(|o| o.as_reference().ok()).collect()
+        };
+        let (old_refs, new_refs) = (refs(old), refs(new));
+        if (old_refs.is_none() || new_refs.is_none())
+            && old.len().max(new.len()) > MAX_DIRECT_ENTRIES
+        {
+            return Ok(Some("an array too long to compare was changed".into()));
+        }
+        let in_new = |o: &Object| match (&new_refs, o) {
+            (Some(set), Object::Reference(id)) => set.contains(id),
+            _ => new.contains(o),
+        };
+        let in_old = |o: &Object| match (&old_refs, o) {
+            (Some(set), Object::Reference(id)) => set.contains(id),
+            _ => old.contains(o),
+        };
+        if old.iter().any(|o| !in_new(o)) {
             return Ok(Some("an entry was removed".into()));
         }
-        for added in new.iter().filter(|o| !old.contains(o)) {
+        for added in new.iter().filter(|o| !in_old(o)) {
             let ok = match kind {
                 Additions::SignatureFields => self.is_signature_field(added)?,
                 Additions::SignatureWidgets => self.is_signature_widget(added)?,
