@@ -1,6 +1,7 @@
 // Self-registration in the resident's web app with the real face model: the card's details, a
 // photo of the card and a selfie chosen in the browser, checked against the sandbox registry and
-// matched by the model; a PIN chosen for the phone; and a face that is not the card holder's,
+// matched by the model; a PIN chosen for the phone; a second phone registering the same person,
+// which waits and which the first phone refuses; and a face that is not the card holder's,
 // refused with what to do. Needs the platform built with `--features face` and the data of
 // scripts/fetch-face-data (scripts/test runs it after that build).
 //
@@ -60,6 +61,7 @@ try {
   const leung = residents.find((r) => r.name_en === 'LEUNG, Ka Ho');
   const wong = residents.find((r) => r.name_en === 'WONG, Siu Ming');
   assert(leung && wong, `the sandbox registry's residents: ${JSON.stringify(residents).slice(0, 200)}`);
+  let first = null;
 
   await test('app with the face model: self-registration with the card and a selfie, then a PIN', async () => {
     const p = await phone('en-GB');
@@ -72,7 +74,40 @@ try {
     await p.page.locator('#go-home').click();
     await p.page.locator('#scan-button').waitFor({ timeout: 15_000 });
     assert((await p.page.locator('#screen-title').textContent()).includes('LEUNG'), 'greeted by name');
-    await p.ctx.close();
+    first = p;
+  });
+
+  await test('app with the face model: a second phone waits, and the first one refuses it (issue 16, finding 6)', async () => {
+    assert(first, 'the first phone registered');
+    const second = await phone('zh-HK');
+    await register(second.page, leung, image('obama3.jpg'), image('obama2.jpg'), 'zh');
+    await second.page.locator('#moved').waitFor({ timeout: 60_000 });
+    const said = await second.page.locator('#moved').textContent();
+    assert(said.includes('帳戶會在') && said.includes('登記服務處'), `the wait said in Chinese: ${said}`);
+    await accessible(second.page, 'registration waits for the other phone (zh)');
+    await shot(second.page, 'app-register-waiting-phone-zh');
+    // The first phone sees the waiting phone and refuses it.
+    const page = first.page;
+    await page.goto(`${base}/app/#/devices`);
+    await page.locator('#screen-title').waitFor({ timeout: 15_000 });
+    if (await page.locator('#unlock').count()) {
+      await page.locator('#unlock').click();
+      await page.locator('#pin-input').fill('246813');
+      await page.locator('.pin-form button[type=submit]').click();
+    }
+    const card = page.locator('#waiting-phones .card');
+    await card.waitFor({ timeout: 15_000 });
+    assert((await card.textContent()).includes('refuse it now'), 'what to do is said');
+    await accessible(page, 'devices with a phone waiting to take over');
+    await shot(page, 'app-devices-waiting-phone-en');
+    await card.locator('button.refuse').click();
+    await page.locator('dialog .button.danger').click();
+    await card.waitFor({ state: 'detached', timeout: 15_000 });
+    // The refused phone learns it at its next call.
+    await second.page.goto(`${base}/app/#/home`);
+    await second.page.locator('#screen-title').waitFor({ timeout: 15_000 });
+    await second.ctx.close();
+    await first.ctx.close();
   });
 
   await test('app with the face model: someone else\'s face is refused, with what to do (Chinese)', async () => {

@@ -10,6 +10,9 @@ use iamsmart_proto::app::*;
 use iamsmart_proto::profile::{Profile, ResidentView};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+pub mod witness;
 
 /// What can go wrong in the app.
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +29,10 @@ pub enum AppError {
     /// The platform could not be reached.
     #[error("cannot reach the platform: {0}")]
     Network(String),
+    /// The platform's transparency log was cut off, rewritten or forked since this app last
+    /// saw it: nothing more is done (the log is what proves the resident's approvals).
+    #[error("the platform's transparency log is not the one this app saw before ({0}); nothing was sent: report it to the platform's operator")]
+    LogAlarm(String),
     /// The platform refused, with its explanation.
     #[error("{title} ({status}){}{}", .detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default(), .correlation_id.as_deref().map(|c| format!(" [reference {c}]")).unwrap_or_default())]
     Refused {
@@ -85,6 +92,12 @@ pub struct App {
     file: DeviceFile,
     key: DeviceKey,
     http: reqwest::Client,
+    log_checked: AtomicBool,
+}
+
+/// Where the app keeps what it saw of the transparency log.
+pub fn witness_path(home: &Path) -> PathBuf {
+    home.join("log-witness.json")
 }
 
 impl std::fmt::Debug for App {
@@ -179,6 +192,7 @@ impl App {
             file,
             key,
             http: client()?,
+            log_checked: AtomicBool::new(false),
         };
         app.save()?;
         Ok(app)
@@ -201,6 +215,7 @@ impl App {
             file,
             key,
             http: client()?,
+            log_checked: AtomicBool::new(false),
         })
     }
 
@@ -258,6 +273,7 @@ impl App {
         path: &str,
         body: Option<&serde_json::Value>,
     ) -> Result<reqwest::Response> {
+        self.witness_log_once().await?;
         let bytes = body
             .map(serde_json::to_vec)
             .transpose()
@@ -279,6 +295,30 @@ impl App {
             return Ok(res);
         }
         Err(refused(res).await)
+    }
+
+    /// Witness the platform's transparency log once per contact (this unlocked app): the newest
+    /// head must extend the newest one seen before. A log that cannot be reached is no reason to
+    /// stop (the call itself will say); one that was cut off or rewritten is.
+    async fn witness_log_once(&self) -> Result<()> {
+        if self.log_checked.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        self.witness_log().await.map(|_| ())
+    }
+
+    /// Witness the platform's transparency log now (see [`witness`]).
+    pub async fn witness_log(&self) -> Result<Option<witness::Observed>> {
+        let path = witness_path(&self.home);
+        let mut state = witness::load(&path).map_err(|e| AppError::Home(e.to_string()))?;
+        match witness::observe(&self.http, &self.file.platform_url, &mut state, &[]).await {
+            Ok(seen) => {
+                witness::save(&path, &state).map_err(|e| AppError::Home(e.to_string()))?;
+                Ok(Some(seen))
+            }
+            Err(witness::WitnessError::Alarm(a)) => Err(AppError::LogAlarm(a.to_string())),
+            Err(witness::WitnessError::Unavailable(_)) => Ok(None),
+        }
     }
 
     async fn json<T: serde::de::DeserializeOwned>(

@@ -147,8 +147,42 @@ impl EncryptionKey {
         Ok(j)
     }
 
+    /// Decrypt a JWE whose content is a JWS (`cty` `JWT`) and verify that JWS with one of
+    /// `signers` (ES256 or EdDSA) and its `typ`: the content is then proved to come from the
+    /// holder of a signer's key, not merely from someone who knew this key's public half.
+    /// Returns the signed payload.
+    pub fn decrypt_signed(
+        &self,
+        jwe: &str,
+        signers: &[PublicJwk],
+        typ: &str,
+    ) -> Result<Vec<u8>, CryptoError> {
+        let (header, inner) = self.decrypt_with_header(jwe)?;
+        if header["cty"] != "JWT" {
+            return Err(bad("the content is not signed (cty is not JWT)"));
+        }
+        let inner = String::from_utf8(inner).map_err(|_| bad("the signed content is not text"))?;
+        let (h, payload) = crate::jose::verify_compact(
+            &inner,
+            signers,
+            &[crate::jose::Alg::ES256, crate::jose::Alg::EdDSA],
+        )?;
+        if h.typ.as_deref() != Some(typ) {
+            return Err(CryptoError::Verify("the signed content is of another type"));
+        }
+        Ok(payload)
+    }
+
     /// Decrypt a compact JWE made by [`encrypt`] for this key.
     pub fn decrypt(&self, jwe: &str) -> Result<Vec<u8>, CryptoError> {
+        Ok(self.decrypt_with_header(jwe)?.1)
+    }
+
+    /// [`EncryptionKey::decrypt`], with the protected header.
+    pub fn decrypt_with_header(
+        &self,
+        jwe: &str,
+    ) -> Result<(serde_json::Value, Vec<u8>), CryptoError> {
         if jwe.len() > 16 * 1024 * 1024 {
             return Err(bad("too large"));
         }
@@ -198,8 +232,14 @@ impl EncryptionKey {
                 &mut buf,
             )
             .map_err(|_| CryptoError::Verify("JWE does not decrypt"))?;
-        Ok(plain.to_vec())
+        Ok((header, plain.to_vec()))
     }
+}
+
+/// The protected header of a compact JWE, without decrypting (what a relay may check).
+pub fn protected_header(jwe: &str) -> Result<serde_json::Value, CryptoError> {
+    let h = jwe.split('.').next().unwrap_or_default();
+    serde_json::from_slice(&b64_decode("JWE header", h)?).map_err(|_| bad("header is not JSON"))
 }
 
 #[cfg(test)]
@@ -224,6 +264,38 @@ mod tests {
         let mut parts: Vec<String> = jwe.split('.').map(str::to_string).collect();
         parts[0] = b64(br#"{"alg":"ECDH-ES","enc":"A256GCM","epk":{"kty":"EC","crv":"P-256","x":"AA","y":"AA"}}"#);
         assert!(k.decrypt(&parts.join(".")).is_err());
+    }
+
+    #[test]
+    fn signed_content_is_checked_against_the_signers_keys() {
+        use crate::device::DeviceKey;
+        let k = EncryptionKey::generate("enc-1").unwrap();
+        let jwk: PublicJwk = serde_json::from_value(k.public_jwk().unwrap()).unwrap();
+        let provider = DeviceKey::generate().unwrap();
+        let mut provider_jwk = provider.public_jwk();
+        provider_jwk.kid = Some("p-1".into());
+        let jws = provider.sign_jws("item+jwt", "p-1", b"{\"n\":1}").unwrap();
+        let jwe = encrypt(&jwk, jws.as_bytes(), Some("JWT")).unwrap();
+        assert_eq!(
+            k.decrypt_signed(&jwe, std::slice::from_ref(&provider_jwk), "item+jwt")
+                .unwrap(),
+            b"{\"n\":1}"
+        );
+        assert_eq!(protected_header(&jwe).unwrap()["cty"], "JWT");
+        // Someone else's signature, another type, or no signature at all is refused.
+        let forger = DeviceKey::generate().unwrap();
+        let forged = forger.sign_jws("item+jwt", "p-1", b"{\"n\":2}").unwrap();
+        let jwe2 = encrypt(&jwk, forged.as_bytes(), Some("JWT")).unwrap();
+        assert!(k
+            .decrypt_signed(&jwe2, std::slice::from_ref(&provider_jwk), "item+jwt")
+            .is_err());
+        assert!(k
+            .decrypt_signed(&jwe, std::slice::from_ref(&provider_jwk), "other+jwt")
+            .is_err());
+        let plain = encrypt(&jwk, b"{\"n\":3}", None).unwrap();
+        assert!(k
+            .decrypt_signed(&plain, std::slice::from_ref(&provider_jwk), "item+jwt")
+            .is_err());
     }
 
     #[test]

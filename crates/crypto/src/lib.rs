@@ -25,5 +25,6 @@ pub mod merkle;
 pub mod pki;
 pub mod rng;
 pub mod webauthn;
+pub mod witness;
 
 pub use error::CryptoError;

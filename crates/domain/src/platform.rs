@@ -35,6 +35,9 @@ pub struct IdentityPolicy {
     pub max_pending_approvals: i64,
     /// Of those, requests one service may have waiting for one resident at once.
     pub max_pending_per_service: i64,
+    /// How long a phone that self-registered with an HKID whose account is on another phone
+    /// waits before it takes over (the current phones can refuse meanwhile).
+    pub takeover_cool_off_ms: i64,
     /// The resident's app: user verification, sessions, devices.
     pub app: AppPolicy,
 }
@@ -78,6 +81,10 @@ impl Default for AppPolicy {
     }
 }
 
+/// The default of [`IdentityPolicy::takeover_cool_off_ms`], in hours (three days: long enough
+/// for a resident to notice the notice, short enough for someone who lost their phone).
+pub const DEFAULT_TAKEOVER_COOL_OFF_HOURS: i64 = 72;
+
 impl Default for IdentityPolicy {
     fn default() -> Self {
         Self {
@@ -95,6 +102,7 @@ impl Default for IdentityPolicy {
             approval_ttl_ms: 120_000,
             max_pending_approvals: 3,
             max_pending_per_service: 1,
+            takeover_cool_off_ms: DEFAULT_TAKEOVER_COOL_OFF_HOURS * 3_600_000,
             app: AppPolicy::default(),
         }
     }
@@ -161,7 +169,7 @@ impl Platform {
         let keys = KeyService::new(db.clone(), store, clock.clone(), rng.clone(), policy);
         keys.bootstrap().await?;
         let vault = Vault::open(db.clone(), keys.clone(), rng.clone()).await?;
-        Ok(Self {
+        let platform = Self {
             db,
             keys,
             vault,
@@ -184,7 +192,9 @@ impl Platform {
             portal: Arc::new(crate::portal::Portal::default()),
             notify: Arc::new(crate::notify::NotifyPolicy::default()),
             outbound: crate::outbound::Outbound::default(),
-        })
+        };
+        crate::signing::ca::seal_stored_certs(&platform).await?;
+        Ok(platform)
     }
 
     /// The same platform with another registry connection.

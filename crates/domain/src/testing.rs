@@ -57,3 +57,33 @@ pub async fn platform_with(store: Arc<dyn KeyStore>) -> TestPlatform {
         tdb,
     }
 }
+
+/// Cut the audit log to its first `m` entries as someone with write access to the database
+/// would (entries, the stored subtrees over them, the heads over them and the count): what
+/// witnesses must notice (issue 16, finding 4).
+pub async fn cut_off_audit_log(db: &iamsmart_store::Db, m: u64) {
+    let w = db.writer();
+    sqlx::query("DELETE FROM audit_log WHERE seq >= $1")
+        .bind(m as i64)
+        .execute(w)
+        .await
+        .expect("delete entries");
+    for level in 0..40u32 {
+        sqlx::query("DELETE FROM merkle_nodes WHERE level = $1 AND idx >= $2")
+            .bind(i64::from(level))
+            .bind((m >> level) as i64)
+            .execute(w)
+            .await
+            .expect("delete subtrees");
+    }
+    sqlx::query("DELETE FROM tree_heads WHERE tree_size > $1")
+        .bind(m as i64)
+        .execute(w)
+        .await
+        .expect("delete heads");
+    sqlx::query("UPDATE audit_head SET size = $1 WHERE id = 1")
+        .bind(m as i64)
+        .execute(w)
+        .await
+        .expect("set the count");
+}

@@ -28,6 +28,7 @@ pub const SEALED_COLUMNS: &[(&str, &str, &[&str])] = &[
     ("settings", "name", &["value"]),
     ("sign_requests", "id", &["document", "result"]),
     ("notifications", "id", &["content"]),
+    ("user_certs", "serial", &["cert"]),
 ];
 
 /// Settings rows whose value is sealed start with this prefix.

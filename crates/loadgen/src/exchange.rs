@@ -261,10 +261,33 @@ async fn setup_gateway(a: &RunArgs, budget: usize) -> Result<(Gateway, Encryptio
         .await
         .map_err(|e| anyhow!("first fetch: {} {}", e.kind, e.detail))?;
     check_fetched(&v, items.len()).map_err(|e| anyhow!("first fetch: {} {}", e.kind, e.detail))?;
-    let jwe = v["results"][0]["jwe"].as_str().unwrap_or_default();
-    let doc: Value = serde_json::from_slice(&enc.decrypt(jwe)?)?;
-    if doc["consent_id"] != check.as_str() || doc["data"].is_null() {
-        bail!("first fetch: unexpected document {doc}");
+    // The item is signed by its provider inside the encryption: verified with the keys the
+    // provider publishes (where the gateway's catalogue says), as a requester does.
+    let first = &v["results"][0];
+    let provider = first["provider"].as_str().unwrap_or_default();
+    let catalogue: Value =
+        g.rp.http
+            .get(format!(
+                "{}/gateway/v1/catalogue",
+                a.url.trim_end_matches('/')
+            ))
+            .send()
+            .await?
+            .json()
+            .await?;
+    let jwks_uri = catalogue["items"]
+        .as_array()
+        .and_then(|i| i.iter().find(|i| i["provider"] == provider))
+        .and_then(|i| i["provider_jwks_uri"].as_str())
+        .with_context(|| format!("the catalogue names no keys for {provider}"))?
+        .to_string();
+    let jwks: Value = g.rp.http.get(jwks_uri).send().await?.json().await?;
+    let keys: Vec<iamsmart_crypto::jose::PublicJwk> = serde_json::from_value(jwks["keys"].clone())?;
+    let jwe = first["jwe"].as_str().unwrap_or_default();
+    let payload = enc.decrypt_signed(jwe, &keys, iamsmart_proto::exchange::ITEM_TYP)?;
+    let doc: iamsmart_proto::exchange::ItemClaims = serde_json::from_slice(&payload)?;
+    if doc.consent_id != check.as_str() || doc.aud != g.rp.client_id || doc.data.is_null() {
+        bail!("first fetch: unexpected item {doc:?}");
     }
     Ok((g, enc))
 }

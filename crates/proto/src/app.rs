@@ -252,6 +252,10 @@ pub struct Enrolled {
     /// verified the resident).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session: Option<AppSession>,
+    /// When the account is on another phone: this one takes over then (Unix ms), unless the
+    /// other phone refuses meanwhile; until then nothing it signs is accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_until: Option<i64>,
 }
 
 /// A device as the resident sees it.
@@ -261,8 +265,12 @@ pub struct DeviceView {
     pub id: String,
     /// Name given at binding.
     pub name: String,
-    /// `active` or `revoked`.
+    /// `active`, `pending` (a new phone waiting to take the account over: removing it refuses)
+    /// or `revoked`.
     pub status: String,
+    /// For a `pending` phone: when it takes over (Unix ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activates_at: Option<i64>,
     /// Bound at (Unix ms).
     pub created_at: i64,
     /// Last signed request (Unix ms).

@@ -6,7 +6,31 @@
 //! with the schema the provider registered for the item and relays nothing when they differ,
 //! so a provider's mistake becomes a clear error instead of data the requester cannot use. (A
 //! requester still checks what it decrypts: only it can see the values.)
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+
+/// The `typ` of the JWS a provider signs each item with, inside the encryption to the requester.
+pub const ITEM_TYP: &str = "iamsmart-item+jwt";
+
+/// What a provider signs for each item: who made it, for which requester, consent and item,
+/// when, and the data. The requester checks every claim after it has verified the signature
+/// with the provider's key, so the data's origin is proved end to end (the gateway, which only
+/// relays the encrypted item, could not have made it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ItemClaims {
+    /// The provider's id.
+    pub iss: String,
+    /// The requester's client id.
+    pub aud: String,
+    /// The consent the item was released under.
+    pub consent_id: String,
+    /// The item id.
+    pub item: String,
+    /// When it was signed (unix seconds).
+    pub iat: i64,
+    /// The record.
+    pub data: Value,
+}
 
 /// The JSON type of a value, as JSON Schema names it (`integer` for whole numbers).
 pub fn json_type(v: &Value) -> &'static str {

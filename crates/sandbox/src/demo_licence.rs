@@ -177,36 +177,41 @@ async fn fetch(s: &Demo, token: &str, consent: &str) -> Got {
     let r = &v["results"][0];
     match r["status"].as_str() {
         Some("ok") => {
+            // The requester checks the provider's signature and what it relies on (the gateway
+            // never sees the data, and could not have made it).
+            let keys =
+                match crate::providers::provider_keys(&s.http, &s.cfg.platform_backchannel, "td")
+                    .await
+                {
+                    Ok(k) => k,
+                    Err(e) => return Got::Failed(format!("the Transport Department's keys: {e}")),
+                };
+            let expected = crate::providers::ExpectedItem {
+                provider: "td",
+                client_id: &s.cfg.client_id,
+                consent_id: consent,
+                item: "driving_licence",
+            };
             let doc = r["jwe"]
                 .as_str()
-                .ok_or("no data")
-                .and_then(|j| {
-                    key.decrypt(j)
-                        .map_err(|_| "the data could not be decrypted")
-                })
-                .and_then(|b| {
-                    serde_json::from_slice::<Value>(&b).map_err(|_| "the data is not JSON")
-                });
+                .ok_or_else(|| "no data".to_string())
+                .and_then(|j| crate::providers::open_item(key, j, &keys, &expected));
             match doc {
-                // The requester checks what it relies on (the gateway never sees the data).
-                Ok(d) if d["consent_id"] == consent && d["data"]["number"].is_string() => {
-                    let data = &d["data"];
-                    Got::Licence {
-                        number: data["number"].as_str().unwrap_or_default().to_string(),
-                        classes: data["classes"]
-                            .as_array()
-                            .map(|c| {
-                                c.iter()
-                                    .filter_map(Value::as_str)
-                                    .collect::<Vec<_>>()
-                                    .join(", ")
-                            })
-                            .unwrap_or_default(),
-                        expiry: data["expiry"].as_str().unwrap_or_default().to_string(),
-                    }
-                }
+                Ok(data) if data["number"].is_string() => Got::Licence {
+                    number: data["number"].as_str().unwrap_or_default().to_string(),
+                    classes: data["classes"]
+                        .as_array()
+                        .map(|c| {
+                            c.iter()
+                                .filter_map(Value::as_str)
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        })
+                        .unwrap_or_default(),
+                    expiry: data["expiry"].as_str().unwrap_or_default().to_string(),
+                },
                 Ok(_) => Got::Failed("the answer is not a driving licence record".into()),
-                Err(e) => Got::Failed(e.into()),
+                Err(e) => Got::Failed(e),
             }
         }
         Some("none") => Got::Nothing,

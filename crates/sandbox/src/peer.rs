@@ -22,6 +22,9 @@ fn body_hash(body: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(d)
 }
 
+/// How long the platform's connector keys are kept (its JWKS says `max-age=60`).
+const PLATFORM_KEYS_MAX_AGE_S: i64 = 60;
+
 /// A service's identity towards the platform: its signing key, the audience name it answers
 /// to, and where the platform's connector keys are published.
 pub struct Peer {
@@ -79,7 +82,10 @@ impl Peer {
     async fn platform_keys(&self, refresh: bool) -> Vec<PublicJwk> {
         let now = now_s();
         if let Ok(c) = self.platform_keys.lock() {
-            if !c.0.is_empty() && (!refresh || now - c.1 < 10) {
+            // Kept as long as the platform's Cache-Control allows, so that a key it retires
+            // is refused here within a minute; an unknown key is looked up at most every 10 s.
+            let age = now - c.1;
+            if !c.0.is_empty() && age < PLATFORM_KEYS_MAX_AGE_S && (!refresh || age < 10) {
                 return c.0.clone();
             }
         }
@@ -162,6 +168,12 @@ impl Peer {
             return Err(Refused("replayed request"));
         }
         Ok(c.jti)
+    }
+
+    /// A compact JWS of `payload` with this service's key (for what it signs end to end, such
+    /// as a provider's items).
+    pub fn sign(&self, typ: &str, payload: &[u8]) -> Result<String, iamsmart_crypto::CryptoError> {
+        self.key.sign_jws(typ, &self.kid, payload)
     }
 
     /// A JSON response signed for the request `jti`.

@@ -235,7 +235,39 @@ struct FetchRequest {
     consent_id: String,
     hkid: String,
     items: Vec<String>,
+    requester: Requester,
     requester_key: PublicJwk,
+}
+
+#[derive(Deserialize)]
+struct Requester {
+    client_id: String,
+}
+
+/// An item signed by the provider (so the requester can prove where it came from), then
+/// encrypted to the requester's key (so only it can read it).
+fn seal_item(
+    peer: &Peer,
+    req: &FetchRequest,
+    dept: &str,
+    item: &str,
+    data: serde_json::Value,
+) -> Result<String, iamsmart_crypto::CryptoError> {
+    let claims = iamsmart_proto::exchange::ItemClaims {
+        iss: dept.to_string(),
+        aud: req.requester.client_id.clone(),
+        consent_id: req.consent_id.clone(),
+        item: item.to_string(),
+        iat: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0),
+        data,
+    };
+    let payload =
+        serde_json::to_vec(&claims).map_err(|_| iamsmart_crypto::CryptoError::Internal("json"))?;
+    let jws = peer.sign(iamsmart_proto::exchange::ITEM_TYP, &payload)?;
+    iamsmart_crypto::jwe::encrypt(&req.requester_key, jws.as_bytes(), Some("JWT"))
 }
 
 async fn fetch(
@@ -284,15 +316,10 @@ async fn fetch(
         let entry = match record(&dept, item, &req.hkid) {
             None => serde_json::json!({ "item": item, "status": "none" }),
             Some(data) => {
-                let doc = serde_json::json!({ "provider": dept, "item": item, "consent_id": req.consent_id, "data": data });
-                match iamsmart_crypto::jwe::encrypt(
-                    &req.requester_key,
-                    doc.to_string().as_bytes(),
-                    None,
-                ) {
+                let shape = iamsmart_proto::exchange::shape_of(&data);
+                match seal_item(peer, &req, &dept, item, data) {
                     Ok(jwe) => serde_json::json!({
-                        "item": item, "status": "ok", "jwe": jwe,
-                        "shape": iamsmart_proto::exchange::shape_of(&data),
+                        "item": item, "status": "ok", "jwe": jwe, "shape": shape,
                     }),
                     Err(e) => {
                         return peer.answer(
@@ -311,6 +338,77 @@ async fn fetch(
         StatusCode::OK,
         &serde_json::json!({ "results": results }),
     )
+}
+
+/// What a requester does with an item the gateway relayed: decrypt it with its key, verify the
+/// provider's signature with the provider's published keys, and check that it was made by that
+/// provider for this requester, consent and item. Returns the record.
+pub fn open_item(
+    key: &iamsmart_crypto::jwe::EncryptionKey,
+    jwe: &str,
+    provider_keys: &[PublicJwk],
+    expected: &ExpectedItem<'_>,
+) -> Result<serde_json::Value, String> {
+    let payload = key
+        .decrypt_signed(jwe, provider_keys, iamsmart_proto::exchange::ITEM_TYP)
+        .map_err(|e| format!("the item is not signed by the provider: {e}"))?;
+    let c: iamsmart_proto::exchange::ItemClaims =
+        serde_json::from_slice(&payload).map_err(|_| "the signed item is malformed".to_string())?;
+    if c.iss != expected.provider
+        || c.aud != expected.client_id
+        || c.consent_id != expected.consent_id
+        || c.item != expected.item
+    {
+        return Err("the signed item is for another provider, requester, consent or item".into());
+    }
+    Ok(c.data)
+}
+
+/// What a requester expects of an item.
+#[derive(Debug, Clone, Copy)]
+pub struct ExpectedItem<'a> {
+    /// The provider asked.
+    pub provider: &'a str,
+    /// The requester's own client id.
+    pub client_id: &'a str,
+    /// The consent it fetched under.
+    pub consent_id: &'a str,
+    /// The item asked for.
+    pub item: &'a str,
+}
+
+/// A provider's signing keys, from where the gateway's catalogue says it publishes them
+/// (`provider_jwks_uri`). A requester would pin them, or fetch them from the provider once and
+/// cache them.
+pub async fn provider_keys(
+    http: &reqwest::Client,
+    platform: &str,
+    provider: &str,
+) -> Result<Vec<PublicJwk>, String> {
+    let get = |url: String| async move {
+        http.get(url)
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(|e| e.to_string())?
+            .json::<serde_json::Value>()
+            .await
+            .map_err(|e| e.to_string())
+    };
+    let cat = get(format!(
+        "{}/gateway/v1/catalogue",
+        platform.trim_end_matches('/')
+    ))
+    .await?;
+    let uri = cat["items"]
+        .as_array()
+        .and_then(|a| a.iter().find(|i| i["provider"] == provider))
+        .and_then(|i| i["provider_jwks_uri"].as_str())
+        .ok_or_else(|| format!("the catalogue has no provider {provider}"))?
+        .to_string();
+    let jwks = get(uri).await?;
+    serde_json::from_value(jwks["keys"].clone())
+        .map_err(|_| "the provider's keys are malformed".into())
 }
 
 /// Serve the providers on `listener`.

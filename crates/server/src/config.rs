@@ -222,6 +222,9 @@ pub struct IdentityConfig {
     /// Of those, requests one service may have waiting for one resident at once (so that one
     /// service cannot take every slot).
     pub max_pending_per_service: u32,
+    /// Hours a phone that self-registered with an HKID already on another phone waits before it
+    /// takes the account over (the current phones are told and can refuse); 0: at once.
+    pub takeover_cool_off_hours: u64,
 }
 
 /// WebAuthn relying party.
@@ -265,6 +268,8 @@ impl Default for IdentityConfig {
             approval_ttl_secs: 120,
             max_pending_approvals: 3,
             max_pending_per_service: 1,
+            takeover_cool_off_hours: iamsmart_domain::platform::DEFAULT_TAKEOVER_COOL_OFF_HOURS
+                as u64,
         }
     }
 }
@@ -359,6 +364,10 @@ pub struct AdminConfig {
 pub struct AuditConfig {
     /// Seconds between signed tree heads (when the log grew).
     pub tree_head_interval_secs: u64,
+    /// RFC 7638 thumbprints of the log keys that may sign tree heads, for `iamsmart audit
+    /// verify` (publish them; `iamsmart keys list` shows them). Empty: any log key the key
+    /// store holds.
+    pub log_key_thumbprints: Vec<String>,
 }
 
 /// Logging settings.
@@ -439,6 +448,7 @@ impl Default for AuditConfig {
     fn default() -> Self {
         Self {
             tree_head_interval_secs: 60,
+            log_key_thumbprints: Vec::new(),
         }
     }
 }
@@ -725,6 +735,17 @@ impl Config {
                 return Err(err(key, "must be at least 1"));
             }
         }
+        if self.audit.log_key_thumbprints.iter().any(|t| {
+            t.len() != 43
+                || !t
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        }) {
+            return Err(err(
+                "audit.log_key_thumbprints",
+                "each is an RFC 7638 SHA-256 thumbprint: 43 base64url characters",
+            ));
+        }
         if self.audit.tree_head_interval_secs == 0 {
             return Err(err("audit.tree_head_interval_secs", "must be at least 1"));
         }
@@ -803,6 +824,12 @@ impl Config {
             if v == 0 {
                 return Err(err(key, "must be at least 1"));
             }
+        }
+        if i.takeover_cool_off_hours > 24 * 30 {
+            return Err(err(
+                "identity.takeover_cool_off_hours",
+                "at most 720 (30 days)",
+            ));
         }
         self.public_info
             .validate()
@@ -905,6 +932,7 @@ impl Config {
             approval_ttl_ms: i.approval_ttl_secs as i64 * 1000,
             max_pending_approvals: i64::from(i.max_pending_approvals),
             max_pending_per_service: i64::from(i.max_pending_per_service),
+            takeover_cool_off_ms: i.takeover_cool_off_hours as i64 * 3_600_000,
             app: self.app.policy(),
         }
     }

@@ -7,6 +7,7 @@ pub mod outbound_config;
 pub mod pki_cli;
 pub mod public_info;
 pub mod sandbox;
+pub mod witness_cli;
 
 use anyhow::{anyhow, Context};
 use config::Config;

@@ -71,6 +71,27 @@ enum Command {
         #[arg(long)]
         digest: Option<String>,
     },
+    /// Witness a platform's transparency log: keep a copy of its signed tree heads in --state
+    /// and check each newer one against the last (signature by a pinned log key, consistency
+    /// proof). Exits 3 with "ALARM" if the log was cut off, rewritten, forked or signed by a key
+    /// that is not pinned; 1 if it could not be checked. Run it from cron, or with --every.
+    Witness {
+        /// The platform's public URL.
+        url: String,
+        /// The file that keeps the pinned keys and the heads seen (created on first contact).
+        #[arg(long)]
+        state: PathBuf,
+        /// An RFC 7638 thumbprint of a log key to trust (repeatable); without any, the keys the
+        /// log publishes at first contact are pinned.
+        #[arg(long = "log-key")]
+        log_keys: Vec<String>,
+        /// Check again every this many seconds (instead of once).
+        #[arg(long)]
+        every: Option<u64>,
+        /// With --every: stop after this many seconds.
+        #[arg(long = "for", default_value_t = 3600)]
+        for_secs: u64,
+    },
     /// Sandbox services and helpers for integrators and tests.
     Sandbox {
         #[command(subcommand)]
@@ -112,8 +133,8 @@ enum CaCommand {
     },
     /// Renew the OCSP responder's or the timestamp authority's certificate before it expires:
     /// a new key in the key store and a certificate from the issuing CA (the root key is not
-    /// needed). The old certificate stays valid for what it signed; running servers use the new
-    /// one within a minute.
+    /// needed). Running servers use the new one within a minute; then the old certificate is
+    /// revoked (superseded: what it signed before stays valid) and its key retired.
     Renew {
         /// Which certificate.
         #[arg(value_enum)]
@@ -121,6 +142,11 @@ enum CaCommand {
         /// Years of validity (at most the issuing CA's remaining validity).
         #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=10))]
         years: u64,
+        /// The old key is compromised: revoke its certificate at once for key compromise, so
+        /// that nothing it signed is trusted (running servers fail to sign with it until they
+        /// pick up the new one, within a minute).
+        #[arg(long)]
+        compromised: bool,
     },
     /// Show the authority's certificates (PEM) and status: each certificate's expiry and the
     /// root CRL's number and nextUpdate (warnings on standard error when one is near or past).
@@ -298,10 +324,18 @@ enum KeysCommand {
         /// Rotate the key-encryption key instead (same as --purpose kek).
         #[arg(long)]
         kek: bool,
-        /// Sign with the new key at once (after a compromise); relying parties that cached the
-        /// JWKS will fail until they refresh it.
+        /// After a compromise: sign with the new key at once and retire the old ones now,
+        /// everywhere they are accepted (what they signed stops verifying: residents and
+        /// services sign in again; relying parties that cached the JWKS fail until they
+        /// refresh it).
         #[arg(long)]
         immediate: bool,
+    },
+    /// Retire one signing key (token, log or connector) at once, everywhere it is accepted,
+    /// after a compromise; if it was the one signing, a new key takes over at once.
+    Revoke {
+        /// The key id (`iamsmart keys list`).
+        kid: String,
     },
     /// Re-wrap every data key under the active key-encryption key now.
     Rewrap,
@@ -310,8 +344,18 @@ enum KeysCommand {
 #[derive(Subcommand)]
 enum AuditCommand {
     /// Check every entry of the log, the stored Merkle tree and every signed tree head; report
-    /// the first broken entry. Exits 0 only if the whole log verifies.
-    Verify,
+    /// the first broken entry. Exits 0 only if the whole log verifies. Tree heads must be signed
+    /// by a log key the key store holds and, when audit.log_key_thumbprints or --log-key name
+    /// any, by one of those.
+    Verify {
+        /// A witness's state file (`iamsmart witness --state`): the log must still hold every
+        /// head the witness saw, unchanged (catches entries cut off and a rewritten log).
+        #[arg(long)]
+        witness_state: Option<PathBuf>,
+        /// An RFC 7638 thumbprint of a trusted log key (repeatable; added to the configuration's).
+        #[arg(long = "log-key")]
+        log_keys: Vec<String>,
+    },
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -362,17 +406,21 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             match command {
                 KeysCommand::List => {
                     println!(
-                        "{:<34} {:<6} {:<8} {:<7} {:<10}",
+                        "{:<34} {:<6} {:<8} {:<7} {:<10} THUMBPRINT",
                         "KID", "USE", "ALG", "STORE", "STATE"
                     );
                     for k in platform.keys.list().await? {
                         println!(
-                            "{:<34} {:<6} {:<8} {:<7} {:<10}",
+                            "{:<34} {:<6} {:<8} {:<7} {:<10} {}",
                             k.kid,
                             k.purpose,
                             k.alg,
                             k.backend,
-                            k.state(now)
+                            k.state(now),
+                            k.public_jwk
+                                .as_ref()
+                                .map(|j| j.thumbprint())
+                                .unwrap_or_else(|| "-".into())
                         );
                     }
                 }
@@ -405,6 +453,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     if purpose == Purpose::Kek {
                         let n = platform.vault.rewrap_all().await?;
                         println!("re-wrapped {n} data keys under {}", new.kid);
+                    }
+                }
+                KeysCommand::Revoke { kid } => {
+                    let replacement = platform.keys.revoke(&kid).await?;
+                    println!("key {kid} retired now: nothing accepts it any more");
+                    if let Some(new) = replacement {
+                        println!(
+                            "new key {} ({}, {}) signs from now on",
+                            new.kid, new.purpose, new.alg
+                        );
                     }
                 }
                 KeysCommand::Rewrap => {
@@ -459,19 +517,35 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         iamsmart_server::pki_cli::utc(renewed.next_update)
                     );
                 }
-                CaCommand::Renew { role, years } => {
+                CaCommand::Renew {
+                    role,
+                    years,
+                    compromised,
+                } => {
                     use iamsmart_domain::signing::responders::{self, Responder};
                     let (who, label) = match role {
                         RenewRole::Ocsp => (Responder::Ocsp, "OCSP responder"),
                         RenewRole::Tsa => (Responder::Tsa, "timestamp authority"),
                     };
-                    let r = responders::renew(&platform, who, years).await?;
+                    let r = responders::renew(&platform, who, years, compromised).await?;
                     println!(
                         "{label} certificate renewed: serial {} (replaces {}), valid until {}; running servers use it within a minute",
                         r.serial,
                         r.previous_serial,
                         iamsmart_server::pki_cli::utc(r.not_after)
                     );
+                    if compromised {
+                        println!(
+                            "certificate {} revoked now for key compromise; its key is retired",
+                            r.previous_serial
+                        );
+                    } else {
+                        println!(
+                            "certificate {} is revoked (superseded) and its key retired in {} s",
+                            r.previous_serial,
+                            responders::HANDOVER_MS / 1000
+                        );
+                    }
                 }
                 CaCommand::Show => {
                     let auth = iamsmart_domain::signing::ca::load(&platform).await?;
@@ -531,6 +605,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let platform = iamsmart_server::start_platform(&cfg).await?;
             iamsmart_server::clients_cli::run(&platform, command_to_spec(command)?).await?;
             platform.db.close().await;
+        }
+        Command::Witness {
+            url,
+            state,
+            log_keys,
+            every,
+            for_secs,
+        } => {
+            let verdict =
+                iamsmart_server::witness_cli::run(&url, &state, &log_keys, every, for_secs).await?;
+            return Ok(ExitCode::from(verdict.exit_code()));
         }
         Command::Sandbox { command } => match command {
             SandboxCommand::Immd {
@@ -597,11 +682,27 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         },
         Command::Audit {
-            command: AuditCommand::Verify,
+            command:
+                AuditCommand::Verify {
+                    witness_state,
+                    log_keys,
+                },
         } => {
             let platform = iamsmart_server::start_platform(&cfg).await?;
+            let mut trust = iamsmart_domain::audit::verify::Trust {
+                pinned_log_keys: cfg.audit.log_key_thumbprints.clone(),
+                witness: None,
+            };
+            trust.pinned_log_keys.extend(log_keys);
+            if let Some(path) = witness_state {
+                if !path.exists() {
+                    return Err(anyhow!("{}: no such witness state file", path.display()));
+                }
+                trust.witness = Some(iamsmart_app::witness::load(&path)?);
+            }
             let report =
-                iamsmart_domain::audit::verify::verify(&platform.db, &platform.keys).await?;
+                iamsmart_domain::audit::verify::verify_with(&platform.db, &platform.keys, &trust)
+                    .await?;
             println!("{}", serde_json::to_string_pretty(&report)?);
             if let Some(p) = report.problem {
                 eprintln!("audit log verification FAILED: {p:?}");

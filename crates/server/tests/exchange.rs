@@ -34,10 +34,6 @@ fn pending_of(home: &std::path::Path, kind: &str) -> Value {
         .clone()
 }
 
-fn decrypt(key: &EncryptionKey, jwe: &str) -> Value {
-    serde_json::from_slice(&key.decrypt(jwe).unwrap()).unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bank_gets_tax_and_tenancy_data_with_one_approval_until_the_resident_revokes() {
     let site = Site::new().await;
@@ -268,21 +264,75 @@ async fn a_bank_gets_tax_and_tenancy_data_with_one_approval_until_the_resident_r
     let results = got["results"].as_array().unwrap();
     assert_eq!(results.len(), 2, "{got}");
     let mut payloads = Vec::new();
+    let http = reqwest::Client::new();
     for res in results {
         assert_eq!(res["status"], "ok", "{res}");
         let jwe = res["jwe"].as_str().unwrap();
-        let doc = decrypt(&enc, jwe);
         let (dept, item) = (
             res["provider"].as_str().unwrap(),
             res["item"].as_str().unwrap(),
         );
-        assert_eq!(doc["consent_id"], id.as_str());
+        // Signed by the provider inside the encryption: the bank proves where it came from
+        // with the provider's own keys (issue 16, finding 11).
+        let keys = iamsmart_sandbox::providers::provider_keys(&http, &srv.base, dept)
+            .await
+            .unwrap();
+        let expected = iamsmart_sandbox::providers::ExpectedItem {
+            provider: dept,
+            client_id: &bank.client_id,
+            consent_id: &id,
+            item,
+        };
+        let data = iamsmart_sandbox::providers::open_item(&enc, jwe, &keys, &expected).unwrap();
         assert_eq!(
-            doc["data"],
+            data,
             iamsmart_sandbox::providers::record(dept, item, &hkid).unwrap(),
             "the provider's record for this resident"
         );
-        payloads.push((jwe.to_string(), doc["data"].clone()));
+        // Another provider's keys, another consent or requester: refused.
+        let other_keys = iamsmart_sandbox::providers::provider_keys(
+            &http,
+            &srv.base,
+            if dept == "ird" { "hd" } else { "ird" },
+        )
+        .await
+        .unwrap();
+        assert!(iamsmart_sandbox::providers::open_item(&enc, jwe, &other_keys, &expected).is_err());
+        for wrong in [
+            iamsmart_sandbox::providers::ExpectedItem {
+                consent_id: "dc_other",
+                ..expected
+            },
+            iamsmart_sandbox::providers::ExpectedItem {
+                client_id: "another-bank",
+                ..expected
+            },
+        ] {
+            assert!(iamsmart_sandbox::providers::open_item(&enc, jwe, &keys, &wrong).is_err());
+        }
+        // What anyone who knows the bank's public key (the gateway, say) could make, unsigned
+        // or signed with a key of its own, is refused.
+        let bank_key: iamsmart_crypto::jose::PublicJwk =
+            serde_json::from_value(enc.public_jwk().unwrap()).unwrap();
+        let forged_claims = json!({ "iss": dept, "aud": bank.client_id, "consent_id": id,
+                                    "item": item, "iat": 0, "data": data });
+        let unsigned =
+            iamsmart_crypto::jwe::encrypt(&bank_key, forged_claims.to_string().as_bytes(), None)
+                .unwrap();
+        let forger = iamsmart_crypto::device::DeviceKey::generate().unwrap();
+        let forged_jws = forger
+            .sign_jws(
+                iamsmart_proto::exchange::ITEM_TYP,
+                keys[0].kid.as_deref().unwrap(),
+                forged_claims.to_string().as_bytes(),
+            )
+            .unwrap();
+        let forged =
+            iamsmart_crypto::jwe::encrypt(&bank_key, forged_jws.as_bytes(), Some("JWT")).unwrap();
+        for fake in [unsigned, forged] {
+            assert!(iamsmart_sandbox::providers::open_item(&enc, &fake, &keys, &expected).is_err());
+        }
+        payloads.push((jwe.to_string(), data));
     }
     // An item outside the consent is refused.
     let outside = json!({ "consent_id": id, "purpose_code": "credit-assessment",

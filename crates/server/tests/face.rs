@@ -198,7 +198,8 @@ async fn self_registration_face_mismatch_limits_upgrade_and_rebinding() {
     ));
     assert_eq!(up["level"], "plus");
 
-    // A new phone after fresh proofing re-binds the account; the old phone stops working.
+    // A new phone after fresh proofing asks to take the account over (issue 16, finding 6): it
+    // waits, the old phone keeps working, is told and can refuse.
     let e2 = ok_json(&register(
         &site,
         &srv,
@@ -209,11 +210,36 @@ async fn self_registration_face_mismatch_limits_upgrade_and_rebinding() {
     ));
     assert_eq!(e2["resident_id"], e["resident_id"]);
     assert_eq!(e2["rebound"], true);
-    assert_eq!(e2["level"], "plus");
-    assert_eq!(
-        app(&site.dir.path().join("p1"), &["me"]).status.code(),
-        Some(4)
+    assert!(e2["pending_until"].as_i64().is_some(), "{e2}");
+    let p1 = site.dir.path().join("p1");
+    let p4 = site.dir.path().join("p4");
+    let o = app(&p4, &["me"]);
+    assert_eq!(o.status.code(), Some(4));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("waiting time"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
     );
+    assert_eq!(ok_json(&app(&p1, &["me"]))["level"], "plus");
+    let inbox = String::from_utf8_lossy(&app(&p1, &["notifications"]).stdout).to_string();
+    assert!(
+        inbox.contains("A new phone asks to take over your account"),
+        "{inbox}"
+    );
+    let phones = ok_json(&app(&p1, &["devices"]));
+    let waiting = phones
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["status"] == "pending")
+        .unwrap();
+    assert_eq!(waiting["activates_at"], e2["pending_until"]);
+    let o = app(&p1, &["revoke", waiting["id"].as_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(app(&p4, &["me"]).status.code(), Some(4));
+    assert_eq!(ok_json(&app(&p1, &["me"]))["level"], "plus");
+    // Without a waiting time the move is at once:
+    // `a_new_phone_moves_the_account_at_once_without_a_waiting_time_and_it_is_basic_again`.
 
     // At most five failures per HKID from one source (this address), then a delay; other
     // sources are counted apart (identity::registration::proof_limit_tests).
@@ -242,6 +268,34 @@ async fn self_registration_face_mismatch_limits_upgrade_and_rebinding() {
         ],
     )
     .await;
+}
+
+/// Issue 16, finding 6: with `identity.takeover_cool_off_hours = 0` (or when no phone holds the
+/// account) a self-registration moves the account at once; either way the account is iAM Smart
+/// (basic) after a move by self-registration, until a new face check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_phone_moves_the_account_at_once_without_a_waiting_time_and_it_is_basic_again() {
+    let (site, srv, _) = platform(&[("IAMSMART_IDENTITY__TAKEOVER_COOL_OFF_HOURS", "0")]).await;
+    let leung = &seed()[0];
+    let (card, selfie) = (image("obama3.jpg"), image("obama2.jpg"));
+    ok_json(&register(&site, &srv, "q1", leung, &card, &selfie));
+    let q1 = site.dir.path().join("q1");
+    let up = ok_json(&app(
+        &q1,
+        &["upgrade", "--selfie", selfie.to_str().unwrap()],
+    ));
+    assert_eq!(up["level"], "plus");
+    let e = ok_json(&register(&site, &srv, "q2", leung, &card, &selfie));
+    assert_eq!(e["rebound"], true);
+    assert!(e.get("pending_until").is_none(), "{e}");
+    assert_eq!(e["level"], "basic");
+    assert_eq!(
+        app(&q1, &["me"]).status.code(),
+        Some(4),
+        "the old phone stops"
+    );
+    let q2 = site.dir.path().join("q2");
+    assert_eq!(ok_json(&app(&q2, &["me"]))["level"], "basic");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

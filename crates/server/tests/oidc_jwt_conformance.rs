@@ -470,36 +470,78 @@ async fn request_objects_must_be_signed_by_the_client() {
     assert_eq!(r.status(), 400, "alg none");
 }
 
+/// Issue 16, finding 7: after a compromise, `keys rotate --immediate` and `keys revoke` retire
+/// the old key at once: it leaves the JWKS and the tokens it signed stop working, instead of
+/// staying trusted until they expire.
 #[tokio::test]
-async fn after_key_rotation_the_jwks_holds_both_keys_and_old_tokens_verify() {
+async fn after_an_emergency_rotation_or_a_revocation_the_old_key_and_its_tokens_are_refused() {
     let (site, srv, rp) = setup().await;
+    let kid_of = |jwt: &str| {
+        iamsmart_crypto::jose::unverified_header(jwt)
+            .unwrap()
+            .kid
+            .unwrap()
+    };
+    let kids = |v: &Value| -> Vec<String> {
+        v["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap().to_string())
+            .collect()
+    };
     let (code, verifier) = code(&site, &srv, &rp).await;
     let t: Value = rp.token(&code, &verifier).await.json().await.unwrap();
     let old = t["access_token"].as_str().unwrap().to_string();
-    let before: Value = get_json(&rp.http, &srv, "/.well-known/jwks.json").await;
+    assert_eq!(rp.userinfo(&old, true).await.status(), 200);
     let o = site.run(&["keys", "rotate", "--immediate"], &[]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let after: Value = get_json(&rp.http, &srv, "/.well-known/jwks.json").await;
-    assert_eq!(
-        after["keys"].as_array().unwrap().len(),
-        before["keys"].as_array().unwrap().len() + 1
+    assert!(
+        !kids(&after).contains(&kid_of(&old)),
+        "the old key is unpublished at once: {after}"
     );
     assert_eq!(
         rp.userinfo(&old, true).await.status(),
-        200,
-        "old tokens verify until the old key retires"
+        401,
+        "tokens of the old key stop working at once"
     );
     let (code, verifier) = self::code(&site, &srv, &rp).await;
     let t: Value = rp.token(&code, &verifier).await.json().await.unwrap();
-    let new_kid = iamsmart_crypto::jose::unverified_header(t["id_token"].as_str().unwrap())
-        .unwrap()
-        .kid
-        .unwrap();
-    let old_kid = iamsmart_crypto::jose::unverified_header(&old)
-        .unwrap()
-        .kid
-        .unwrap();
-    assert_ne!(new_kid, old_kid, "new tokens are signed with the new key");
+    let second = t["access_token"].as_str().unwrap().to_string();
+    let second_kid = kid_of(&second);
+    assert_ne!(
+        second_kid,
+        kid_of(&old),
+        "new tokens are signed with the new key"
+    );
+    assert_eq!(rp.userinfo(&second, true).await.status(), 200);
+
+    // `keys revoke` the key now signing: a new one takes over, the revoked one is refused.
+    let o = site.run(&["keys", "revoke", &second_kid], &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("signs from now on"));
+    let after: Value = get_json(&rp.http, &srv, "/.well-known/jwks.json").await;
+    assert!(!kids(&after).contains(&second_kid), "{after}");
+    assert_eq!(rp.userinfo(&second, true).await.status(), 401);
+    let (code, verifier) = self::code(&site, &srv, &rp).await;
+    let t: Value = rp.token(&code, &verifier).await.json().await.unwrap();
+    let third = t["access_token"].as_str().unwrap();
+    assert!(![kid_of(&old), second_kid.clone()].contains(&kid_of(third)));
+    assert_eq!(rp.userinfo(third, true).await.status(), 200);
+    // Revoking it again, an unknown key, or the key-encryption key is refused with a reason.
+    for (args, why) in [
+        (
+            vec!["keys", "revoke", second_kid.as_str()],
+            "retired already",
+        ),
+        (vec!["keys", "revoke", "token-es256-nosuchkey"], "not found"),
+    ] {
+        let o = site.run(&args, &[]);
+        assert!(!o.status.success());
+        let err = String::from_utf8_lossy(&o.stderr).to_lowercase();
+        assert!(err.contains(why), "{err}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

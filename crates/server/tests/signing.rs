@@ -228,9 +228,30 @@ async fn a_resident_signs_a_documents_hash_and_independent_tools_accept_it() {
     assert!(again.get("signature").is_none(), "given out once");
     // The service's HKID hash was checked, and is kept nowhere (an unkeyed hash of an HKID is
     // reversed by trying every HKID): issue 16, finding 8.
+    // Once answered, the request keeps not even the platform's keyed check of it; the signing
+    // certificate, which names the resident, is sealed at rest.
+    let stored = database_text(&site).await;
     assert!(
-        !database_text(&site).await.contains(&right_hkid),
+        !stored.contains(&right_hkid),
         "the HKID's hash is not stored"
+    );
+    let db = iamsmart_store::Db::connect(&site.db_url, &Default::default())
+        .await
+        .unwrap();
+    let details: String = sqlx::query_scalar("SELECT details FROM sign_requests WHERE id = $1")
+        .bind(id)
+        .fetch_one(db.reader())
+        .await
+        .unwrap();
+    db.close().await;
+    assert!(
+        !details.contains("hkid"),
+        "the HKID check is dropped once answered: {details}"
+    );
+    let name_en = plus["name_en"].as_str().unwrap();
+    assert!(
+        !stored.contains(name_en),
+        "the resident's name ({name_en}) is nowhere in clear"
     );
 
     // openssl verifies the CMS against the root, and notices a changed document.

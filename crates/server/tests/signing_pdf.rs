@@ -640,12 +640,9 @@ fn redefine(pdf: &[u8], n: u32, body: &str) -> Vec<u8> {
     out
 }
 
-/// Issue 16, findings 1 and 3c: a signed PDF whose page is redefined after signing is reported
-/// modified (the signature's own bytes still verify), by `iamsmart verify`, the API and the
-/// page, in both languages; a PDF that only carries a timestamp from the public timestamp
-/// authority is "no signature; timestamped only", never valid.
-#[tokio::test]
-async fn a_pdf_changed_after_signing_or_only_timestamped_is_not_valid() {
+/// A platform with its CA, an iAM Smart+ resident, and an application form (numbered `number`)
+/// the resident signed for a service: (site, server, the form, the signed PDF).
+async fn one_signed_application(number: &str) -> (Site, Server, Vec<u8>, Vec<u8>) {
     let site = Site::new().await;
     let srv = site.serve(&[]).await;
     ca_init(&site, &srv);
@@ -656,12 +653,22 @@ async fn a_pdf_changed_after_signing_or_only_timestamped_is_not_valid() {
     let (sub, _) = login_with(&svc, &home, &[]).await;
     let token = svc.client_token("sign").await;
     let application = iamsmart_sandbox::demo_sign::application_pdf(
-        "IDP-TEST0004",
+        number,
         "CHAN, Tai Man",
         "DL1234567",
         "2026-11-24",
     );
     let signed = sign_pdf(&svc, &token, &home, &sub, &application).await;
+    (site, srv, application, signed)
+}
+
+/// Issue 16, findings 1 and 3c: a signed PDF whose page is redefined after signing is reported
+/// modified (the signature's own bytes still verify), by `iamsmart verify`, the API and the
+/// page, in both languages; a PDF that only carries a timestamp from the public timestamp
+/// authority is "no signature; timestamped only", never valid.
+#[tokio::test]
+async fn a_pdf_changed_after_signing_or_only_timestamped_is_not_valid() {
+    let (site, srv, application, signed) = one_signed_application("IDP-TEST0004").await;
     let doc = lopdf::Document::load_mem(&signed).unwrap();
     let page = *doc.get_pages().get(&1).unwrap();
     let content = doc.get_page_contents(page)[0].0;
@@ -788,4 +795,40 @@ async fn a_pdf_built_to_exhaust_the_checker_is_refused_with_a_clear_answer() {
     // The server still answers.
     let r = reqwest::get(srv.url("/healthz")).await.unwrap();
     assert_eq!(r.status(), 200);
+}
+
+/// Issue 16, finding 7: after `ca renew tsa --compromised` the old timestamp authority's
+/// certificate is revoked for key compromise at once, and a signature it timestamped no longer
+/// counts as proved in time: `iamsmart verify` says why.
+#[tokio::test]
+async fn a_signature_timestamped_by_a_compromised_authority_is_not_valid() {
+    let (site, _srv, _, signed) = one_signed_application("IDP-TEST0005").await;
+    let file = site.dir.path().join("signed.pdf");
+    std::fs::write(&file, &signed).unwrap();
+    let verify = || {
+        let o = site.run(&["verify", file.to_str().unwrap()], &[]);
+        (
+            o.status.code(),
+            serde_json::from_slice::<Value>(&o.stdout).unwrap(),
+        )
+    };
+    let (code, report) = verify();
+    assert_eq!(
+        (code, &report["valid"]),
+        (Some(0), &json!(true)),
+        "{report}"
+    );
+
+    // The authority that stamped it is found compromised and renewed.
+    let o = site.run(
+        &["ca", "renew", "tsa", "--years", "2", "--compromised"],
+        &[],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("key compromise"), "{}", text(&o));
+    let (code, report) = verify();
+    assert_eq!(code, Some(1), "{report}");
+    assert_eq!(report["valid"], false, "{report}");
+    let problems = report["signatures"][0]["problems"].to_string();
+    assert!(problems.contains("compromised"), "{report}");
 }

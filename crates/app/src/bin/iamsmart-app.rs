@@ -95,7 +95,7 @@ enum Command {
     },
     /// Your devices.
     Devices,
-    /// Revoke a device (also this one).
+    /// Revoke a device (also this one), or refuse a new phone waiting to take the account over.
     Revoke {
         /// Device id.
         device: String,
@@ -283,6 +283,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 )
                 .await?;
             print(&e)?;
+            if e.pending_until.is_some() {
+                eprintln!(
+                    "your account is on another phone: it moves to this one when the waiting time ends (pending_until), unless that phone refuses; a registration counter can move it at once"
+                );
+            }
         }
         Command::Activate {
             platform,

@@ -146,3 +146,206 @@ async fn reordered_entries_are_reported() {
     let r = verify(&t.p.db, &t.p.keys).await.unwrap();
     assert_eq!(r.problem, Some(Problem::Altered { seq: 3 }));
 }
+
+/// Issue 16, finding 7: a tree head dated after its signing key was retired (signed with a
+/// revoked, perhaps compromised, key) is reported.
+#[tokio::test]
+async fn a_tree_head_signed_outside_its_keys_validity_is_reported() {
+    let t = platform().await;
+    add(&t, 5).await;
+    let head = publish_tree_head(&t.p.db, &t.p.keys).await.unwrap();
+    assert_eq!(verify(&t.p.db, &t.p.keys).await.unwrap().problem, None);
+    // As if the key had been revoked before this head was signed.
+    let kid =
+        t.p.keys
+            .active(crate::keys::Purpose::Log, None)
+            .await
+            .unwrap()
+            .kid;
+    sqlx::query("UPDATE keys SET retire_at = $1 WHERE kid = $2")
+        .bind(head.timestamp - 1)
+        .bind(&kid)
+        .execute(t.p.db.writer())
+        .await
+        .unwrap();
+    t.p.keys.reload();
+    let r = verify(&t.p.db, &t.p.keys).await.unwrap();
+    match r.problem {
+        Some(Problem::BadTreeHead { ref why, .. }) => {
+            assert!(why.contains("outside its signing key"), "{why}")
+        }
+        ref other => panic!("{other:?}"),
+    }
+}
+
+/// Rewrite the newest entry (the log has an odd size, so no stored subtree above it is complete)
+/// and its stored leaf, and drop the heads over it.
+async fn rewrite_last(t: &crate::testing::TestPlatform) {
+    let n = size(&t.p.db).await.unwrap();
+    assert_eq!(n % 2, 1);
+    let mut e = entries(&t.p.db, n - 1, n).await.unwrap().remove(0);
+    e.detail = "{\"i\":\"rewritten\"}".into();
+    let h = e.leaf_hash().to_vec();
+    let db = t.p.db.writer();
+    sqlx::query("UPDATE audit_log SET detail = $1, leaf_hash = $2 WHERE seq = $3")
+        .bind(&e.detail)
+        .bind(&h)
+        .bind((n - 1) as i64)
+        .execute(db)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE merkle_nodes SET hash = $1 WHERE level = 0 AND idx = $2")
+        .bind(&h)
+        .bind((n - 1) as i64)
+        .execute(db)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM tree_heads WHERE tree_size >= $1")
+        .bind(n as i64)
+        .execute(db)
+        .await
+        .unwrap();
+}
+
+/// A log of odd size with a signed head over it, and a witness that saw that head.
+async fn witnessed_log(
+    t: &crate::testing::TestPlatform,
+) -> (TreeHead, iamsmart_crypto::witness::WitnessState) {
+    add(t, 6).await;
+    if size(&t.p.db).await.unwrap() % 2 == 0 {
+        add(t, 1).await;
+    }
+    let head = publish_tree_head(&t.p.db, &t.p.keys).await.unwrap();
+    let mut w = iamsmart_crypto::witness::WitnessState::default();
+    w.heads.push(iamsmart_crypto::witness::SeenHead {
+        tree_size: head.tree_size,
+        root_hash: head.root_hash.clone(),
+        timestamp: head.timestamp,
+    });
+    (head, w)
+}
+
+/// Issue 16, finding 4: the newest entries cut off (entries, subtrees, heads and count) verify
+/// clean on the database alone, but not against a witness that saw the longer log.
+#[tokio::test]
+async fn a_truncated_log_is_caught_by_its_witness() {
+    let t = platform().await;
+    let (head, witness) = witnessed_log(&t).await;
+    crate::testing::cut_off_audit_log(&t.p.db, head.tree_size - 2).await;
+    assert_eq!(verify(&t.p.db, &t.p.keys).await.unwrap().problem, None);
+    let trust = super::verify::Trust {
+        witness: Some(witness),
+        ..Default::default()
+    };
+    let r = super::verify::verify_with(&t.p.db, &t.p.keys, &trust)
+        .await
+        .unwrap();
+    assert_eq!(
+        r.problem,
+        Some(Problem::Truncated {
+            witnessed: head.tree_size,
+            stored: head.tree_size - 2
+        })
+    );
+}
+
+/// Issue 16, finding 4: an entry rewritten and a head signed for it with a key written into the
+/// database (the attacker's own) is refused: the key store does not hold that key, and it is not
+/// one of the pinned keys.
+#[tokio::test]
+async fn a_log_rewritten_and_signed_with_a_new_key_is_reported() {
+    let t = platform().await;
+    let (_, _) = witnessed_log(&t).await;
+    let genuine =
+        t.p.keys
+            .active(crate::keys::Purpose::Log, None)
+            .await
+            .unwrap();
+    let pinned = genuine.public_jwk.as_ref().unwrap().thumbprint();
+    rewrite_last(&t).await;
+    // The attacker's key, as a log key row (the handle is not a key the store holds).
+    let forger = iamsmart_crypto::device::DeviceKey::generate().unwrap();
+    let mut jwk = forger.public_jwk();
+    jwk.kid = Some("log-es256-forged".into());
+    let now = t.clock.now_ms();
+    sqlx::query(
+        "INSERT INTO keys (kid, purpose, alg, backend, handle, public_jwk, created_at, publish_at, activate_at, retire_at) VALUES ('log-es256-forged', 'log', 'ES256', 'file', $1, $2, $3, $3, $3, NULL)",
+    )
+    .bind(b"not a sealed key".to_vec())
+    .bind(serde_json::to_string(&jwk).unwrap())
+    .bind(now - 10)
+    .execute(t.p.db.writer())
+    .await
+    .unwrap();
+    let n = size(&t.p.db).await.unwrap();
+    let root = root(&t.p.db, n).await.unwrap();
+    let payload = TreeHeadPayload {
+        tree_size: n,
+        timestamp: now,
+        root_hash: b64(&root),
+    };
+    let sig = forger
+        .sign_jws(
+            "tree-head+jwt",
+            "log-es256-forged",
+            &serde_json::to_vec(&payload).unwrap(),
+        )
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO tree_heads (tree_size, at, root_hash, signature) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(n as i64)
+    .bind(now)
+    .bind(root.to_vec())
+    .bind(&sig)
+    .execute(t.p.db.writer())
+    .await
+    .unwrap();
+    t.p.keys.reload();
+    let r = verify(&t.p.db, &t.p.keys).await.unwrap();
+    match r.problem {
+        Some(Problem::BadTreeHead { ref why, .. }) => {
+            assert!(why.contains("not held by the key store"), "{why}")
+        }
+        ref other => panic!("{other:?}"),
+    }
+    let trust = super::verify::Trust {
+        pinned_log_keys: vec![pinned],
+        witness: None,
+    };
+    let r = super::verify::verify_with(&t.p.db, &t.p.keys, &trust)
+        .await
+        .unwrap();
+    match r.problem {
+        Some(Problem::BadTreeHead { ref why, .. }) => {
+            assert!(why.contains("not one of the pinned log keys"), "{why}")
+        }
+        ref other => panic!("{other:?}"),
+    }
+}
+
+/// Issue 16, finding 4: a log rewritten by an insider who can sign with the genuine key (a forked
+/// head: a second head for a size a witness saw) verifies on its own, and not against the witness.
+#[tokio::test]
+async fn a_forked_head_is_caught_by_its_witness() {
+    let t = platform().await;
+    let (head, witness) = witnessed_log(&t).await;
+    rewrite_last(&t).await;
+    let forked = publish_tree_head(&t.p.db, &t.p.keys).await.unwrap();
+    assert_eq!(forked.tree_size, head.tree_size);
+    assert_ne!(forked.root_hash, head.root_hash);
+    assert_eq!(verify(&t.p.db, &t.p.keys).await.unwrap().problem, None);
+    let trust = super::verify::Trust {
+        witness: Some(witness),
+        ..Default::default()
+    };
+    let r = super::verify::verify_with(&t.p.db, &t.p.keys, &trust)
+        .await
+        .unwrap();
+    assert_eq!(
+        r.problem,
+        Some(Problem::WitnessMismatch {
+            tree_size: head.tree_size
+        })
+    );
+}

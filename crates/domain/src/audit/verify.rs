@@ -34,6 +34,19 @@ pub enum Problem {
         /// Why.
         why: String,
     },
+    /// A witness saw more entries than the log holds now: the newest were cut off.
+    Truncated {
+        /// The largest size a witness saw.
+        witnessed: u64,
+        /// Entries stored now.
+        stored: u64,
+    },
+    /// The log's root at a size a witness saw differs from the root the witness saw: the log
+    /// was rewritten (or forked) since.
+    WitnessMismatch {
+        /// The size.
+        tree_size: u64,
+    },
     /// The log head counts a different number of entries than are stored.
     SizeMismatch {
         /// Entries counted by the head.
@@ -109,7 +122,47 @@ fn peek_kid(jws: &str) -> Option<String> {
     v.get("kid")?.as_str().map(str::to_string)
 }
 
-async fn check_head(keys: &KeyService, head: &Head, computed: &Hash) -> Option<String> {
+/// What `verify` trusts beyond the database: the log keys pinned in configuration (RFC 7638
+/// thumbprints; empty: any key the key store holds), and what a witness saw.
+#[derive(Debug, Clone, Default)]
+pub struct Trust {
+    /// Thumbprints of the log keys that may sign tree heads.
+    pub pinned_log_keys: Vec<String>,
+    /// A witness's heads (`iamsmart witness --state FILE`): the log must still contain each, and
+    /// its newest one at least.
+    pub witness: Option<iamsmart_crypto::witness::WitnessState>,
+}
+
+/// Keys already judged during one verification: kid -> why not trusted.
+type Judged = std::collections::HashMap<String, Option<String>>;
+
+fn judge_key(keys: &KeyService, trust: &Trust, key: &crate::keys::KeyRecord) -> Option<String> {
+    let Some(jwk) = &key.public_jwk else {
+        return Some("its signing key has no public key".into());
+    };
+    if !trust.pinned_log_keys.is_empty() && !trust.pinned_log_keys.contains(&jwk.thumbprint()) {
+        return Some(format!(
+            "its signing key {} (thumbprint {}) is not one of the pinned log keys",
+            key.kid,
+            jwk.thumbprint()
+        ));
+    }
+    if !keys.holds(key) {
+        return Some(format!(
+            "its signing key {} is not held by the key store: it was written into the database",
+            key.kid
+        ));
+    }
+    None
+}
+
+async fn check_head(
+    keys: &KeyService,
+    trust: &Trust,
+    judged: &mut Judged,
+    head: &Head,
+    computed: &Hash,
+) -> Option<String> {
     if head.root != computed.as_slice() {
         return Some("its root hash differs from the entries it covers".into());
     }
@@ -121,12 +174,31 @@ async fn check_head(keys: &KeyService, head: &Head, computed: &Hash) -> Option<S
         Ok(k) if k.purpose == "log" => k,
         _ => return Some(format!("its signing key {kid} is not a log key")),
     };
+    if !judged.contains_key(&kid) {
+        let why = judge_key(keys, trust, &key);
+        judged.insert(kid.clone(), why);
+    }
+    if let Some(Some(why)) = judged.get(&kid) {
+        return Some(why.clone());
+    }
     let Some(jwk) = key.public_jwk else {
         return Some("its signing key has no public key".into());
     };
     match jose::verify_compact(&head.signature, &[jwk], &[Alg::ES256, Alg::EdDSA]) {
         Ok((_, payload)) => match serde_json::from_slice::<TreeHeadPayload>(&payload) {
-            Ok(p) if p.tree_size == head.size && p.root_hash == super::b64(computed) => None,
+            Ok(p) if p.tree_size == head.size && p.root_hash == super::b64(computed) => {
+                // A key signs only while it is active: a head dated outside that window was
+                // signed with a retired (perhaps compromised) key, or backdated. (A head is dated
+                // just before its key is picked, hence the minute's grace at the start.)
+                let in_window = key.activate_at - 60_000 <= p.timestamp
+                    && key.retire_at.is_none_or(|r| p.timestamp < r);
+                (!in_window).then(|| {
+                    format!(
+                        "it is dated {} ms, outside its signing key {kid}'s validity",
+                        p.timestamp
+                    )
+                })
+            }
             _ => Some("its signed content differs from the stored tree head".into()),
         },
         Err(e) => Some(format!("its signature does not verify: {e}")),
@@ -136,6 +208,12 @@ async fn check_head(keys: &KeyService, head: &Head, computed: &Hash) -> Option<S
 /// Check the whole log: sequence, leaf hashes, stored tree, and every signed tree head.
 /// Stops at the first problem.
 pub async fn verify(db: &Db, keys: &KeyService) -> Result<Report> {
+    verify_with(db, keys, &Trust::default()).await
+}
+
+/// [`verify`], trusting only `trust`'s pinned log keys (if any) and comparing with a witness.
+pub async fn verify_with(db: &Db, keys: &KeyService, trust: &Trust) -> Result<Report> {
+    let mut judged = Judged::new();
     let heads: Vec<Head> =
         sqlx::query("SELECT tree_size, root_hash, signature FROM tree_heads ORDER BY tree_size")
             .fetch_all(db.reader())
@@ -161,7 +239,15 @@ pub async fn verify(db: &Db, keys: &KeyService) -> Result<Report> {
     let mut expected: u64 = 0;
     // Tree heads over an empty log.
     while next_head < heads.len() && heads[next_head].size == 0 {
-        if let Some(why) = check_head(keys, &heads[next_head], &frontier.root()).await {
+        if let Some(why) = check_head(
+            keys,
+            trust,
+            &mut judged,
+            &heads[next_head],
+            &frontier.root(),
+        )
+        .await
+        {
             report.problem = Some(Problem::BadTreeHead { tree_size: 0, why });
             return Ok(report);
         }
@@ -213,7 +299,15 @@ pub async fn verify(db: &Db, keys: &KeyService) -> Result<Report> {
             expected += 1;
             report.entries += 1;
             while next_head < heads.len() && heads[next_head].size == expected {
-                if let Some(why) = check_head(keys, &heads[next_head], &frontier.root()).await {
+                if let Some(why) = check_head(
+                    keys,
+                    trust,
+                    &mut judged,
+                    &heads[next_head],
+                    &frontier.root(),
+                )
+                .await
+                {
                     report.problem = Some(Problem::BadTreeHead {
                         tree_size: expected,
                         why,
@@ -245,7 +339,38 @@ pub async fn verify(db: &Db, keys: &KeyService) -> Result<Report> {
         return Ok(report);
     }
     report.root_hash = super::b64(&frontier.root());
+    if let Some(w) = &trust.witness {
+        if let Some(problem) = compare_with_witness(db, w, expected).await? {
+            report.problem = Some(problem);
+        }
+    }
     Ok(report)
+}
+
+/// The newest heads a witness saw that are compared with the log (the newest one proves the
+/// older ones through consistency; a few more catch a rewrite between them at once).
+const WITNESS_HEADS_COMPARED: usize = 64;
+
+async fn compare_with_witness(
+    db: &Db,
+    w: &iamsmart_crypto::witness::WitnessState,
+    entries: u64,
+) -> Result<Option<Problem>> {
+    for seen in w.heads.iter().rev().take(WITNESS_HEADS_COMPARED) {
+        if seen.tree_size > entries {
+            return Ok(Some(Problem::Truncated {
+                witnessed: seen.tree_size,
+                stored: entries,
+            }));
+        }
+        let root = super::root(db, seen.tree_size).await?;
+        if super::b64(&root) != seen.root_hash {
+            return Ok(Some(Problem::WitnessMismatch {
+                tree_size: seen.tree_size,
+            }));
+        }
+    }
+    Ok(None)
 }
 
 impl From<Problem> for DomainError {

@@ -427,7 +427,8 @@ async fn relay(
     ))
 }
 
-/// Check a provider's answer: every item asked for, once, `ok` with a well-formed JWE and a
+/// Check a provider's answer: every item asked for, once, `ok` with a well-formed JWE (whose
+/// content is signed: `cty` `JWT`) and a
 /// stated shape that fits the item's registered schema (`schemas`, in the order of `asked`), or
 /// `none`; nothing else. Returns (item, JWE or none) in request order.
 pub fn check_answer(
@@ -468,6 +469,15 @@ pub fn check_answer(
                 if !well_formed {
                     return Err(format!("{item}: the encrypted data is malformed"));
                 }
+                // The provider signs each item inside the encryption, so that the requester can
+                // prove its origin end to end; an unsigned item is not relayed.
+                let signed =
+                    iamsmart_crypto::jwe::protected_header(jwe).is_ok_and(|h| h["cty"] == "JWT");
+                if !signed {
+                    return Err(format!(
+                        "{item}: the data is not signed by the provider (the JWE's cty must be JWT)"
+                    ));
+                }
                 let schema = schemas.get(n).copied().unwrap_or(&serde_json::Value::Null);
                 iamsmart_proto::exchange::check_shape(schema, &r["shape"])
                     .map_err(|e| format!("{item}: schema mismatch: {e}"))?;
@@ -482,34 +492,85 @@ pub fn check_answer(
 
 #[cfg(test)]
 mod tests {
+    const SIGNED_HEADER: &str = "eyJhbGciOiJFQ0RILUVTIiwiZW5jIjoiQTI1NkdDTSIsImN0eSI6IkpXVCJ9";
+    const UNSIGNED_HEADER: &str = "eyJhbGciOiJFQ0RILUVTIiwiZW5jIjoiQTI1NkdDTSJ9";
+
     fn schema() -> serde_json::Value {
         serde_json::json!({ "type": "object", "properties": { "n": { "type": "string" } }, "required": ["n"] })
     }
 
     #[test]
     fn answers_must_match_the_request() {
+        // A JWE's protected header says whether the content is signed (cty JWT).
+        let with = |header: &str, body: &str| body.replace("SIGNED", header).into_bytes();
+        let signed = |body: &str| with(SIGNED_HEADER, body);
         let asked = vec!["a".to_string(), "b".to_string()];
         let (sa, sb) = (schema(), schema());
         let schemas = [&sa, &sb];
-        let ok = br#"{"results":[{"item":"b","status":"none"},{"item":"a","status":"ok","jwe":"h..i.c.t","shape":{"n":"string"}}]}"#;
-        assert_eq!(super::check_answer(ok, &asked, &schemas).unwrap()[0].0, "a");
+        let ok = signed(
+            r#"{"results":[{"item":"b","status":"none"},{"item":"a","status":"ok","jwe":"SIGNED..i.c.t","shape":{"n":"string"}}]}"#,
+        );
+        assert_eq!(
+            super::check_answer(&ok, &asked, &schemas).unwrap()[0].0,
+            "a"
+        );
         // A shape that does not fit the schema, or none stated: a schema mismatch, nothing relayed.
         for (bad, needle) in [
-            (&br#"{"results":[{"item":"a","status":"ok","jwe":"h..i.c.t","shape":{"n":"integer"}},{"item":"b","status":"none"}]}"#[..], "\"n\" is integer"),
-            (br#"{"results":[{"item":"a","status":"ok","jwe":"h..i.c.t","shape":{}},{"item":"b","status":"none"}]}"#, "required field"),
-            (br#"{"results":[{"item":"a","status":"ok","jwe":"h..i.c.t"},{"item":"b","status":"none"}]}"#, "no shape"),
+            (
+                signed(
+                    r#"{"results":[{"item":"a","status":"ok","jwe":"SIGNED..i.c.t","shape":{"n":"integer"}},{"item":"b","status":"none"}]}"#,
+                ),
+                "\"n\" is integer",
+            ),
+            (
+                signed(
+                    r#"{"results":[{"item":"a","status":"ok","jwe":"SIGNED..i.c.t","shape":{}},{"item":"b","status":"none"}]}"#,
+                ),
+                "required field",
+            ),
+            (
+                signed(
+                    r#"{"results":[{"item":"a","status":"ok","jwe":"SIGNED..i.c.t"},{"item":"b","status":"none"}]}"#,
+                ),
+                "no shape",
+            ),
         ] {
-            let e = super::check_answer(bad, &asked, &schemas).unwrap_err();
-            assert!(e.contains("a: schema mismatch") && e.contains(needle), "{e}");
+            let e = super::check_answer(&bad, &asked, &schemas).unwrap_err();
+            assert!(
+                e.contains("a: schema mismatch") && e.contains(needle),
+                "{e}"
+            );
         }
         for bad in [
-            &br#"garbage"#[..],
-            br#"{"results":[{"item":"a","status":"ok","jwe":"h..i.c.t"}]}"#,
-            br#"{"results":[{"item":"a","status":"ok","jwe":"not a jwe"},{"item":"b","status":"none"}]}"#,
-            br#"{"results":[{"item":"a","status":"ok","jwe":"h..i.c.t"},{"item":"c","status":"none"}]}"#,
-            br#"{"results":[{"item":"a","status":"maybe"},{"item":"b","status":"none"}]}"#,
+            b"garbage".to_vec(),
+            signed(r#"{"results":[{"item":"a","status":"ok","jwe":"SIGNED..i.c.t"}]}"#),
+            signed(
+                r#"{"results":[{"item":"a","status":"ok","jwe":"not a jwe"},{"item":"b","status":"none"}]}"#,
+            ),
+            signed(
+                r#"{"results":[{"item":"a","status":"ok","jwe":"SIGNED..i.c.t"},{"item":"c","status":"none"}]}"#,
+            ),
+            signed(r#"{"results":[{"item":"a","status":"maybe"},{"item":"b","status":"none"}]}"#),
         ] {
-            assert!(super::check_answer(bad, &asked, &schemas).is_err(), "{}", String::from_utf8_lossy(bad));
+            assert!(
+                super::check_answer(&bad, &asked, &schemas).is_err(),
+                "{}",
+                String::from_utf8_lossy(&bad)
+            );
         }
+    }
+
+    /// Issue 16, finding 11: an item whose content is not signed by the provider (the JWE's
+    /// `cty` is not `JWT`) is not relayed, whatever its shape.
+    #[test]
+    fn an_item_the_provider_did_not_sign_is_not_relayed() {
+        let asked = vec!["a".to_string()];
+        let sa = schema();
+        let body = r#"{"results":[{"item":"a","status":"ok","jwe":"SIGNED..i.c.t","shape":{"n":"string"}}]}"#;
+        let unsigned = body.replace("SIGNED", UNSIGNED_HEADER);
+        let e = super::check_answer(unsigned.as_bytes(), &asked, &[&sa]).unwrap_err();
+        assert!(e.contains("not signed by the provider"), "{e}");
+        let signed = body.replace("SIGNED", SIGNED_HEADER);
+        assert!(super::check_answer(signed.as_bytes(), &asked, &[&sa]).is_ok());
     }
 }

@@ -183,6 +183,9 @@ pub struct Published {
     /// The provider's base URL.
     #[serde(skip)]
     pub base_url: String,
+    /// Where the provider publishes the keys it signs items with (`{base_url}/v1/jwks.json`):
+    /// a requester verifies each item's signature with them, end to end.
+    pub provider_jwks_uri: String,
     /// The item.
     #[serde(flatten)]
     pub def: ItemDef,
@@ -218,6 +221,7 @@ pub async fn catalogue(p: &Platform) -> Result<Vec<Published>> {
                 provider: r.0,
                 provider_en: r.1,
                 provider_zh: r.2,
+                provider_jwks_uri: format!("{}/v1/jwks.json", r.3.trim_end_matches('/')),
                 base_url: r.3,
                 def: ItemDef {
                     item: r.4,

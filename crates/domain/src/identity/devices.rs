@@ -166,7 +166,7 @@ pub async fn authenticate_with(
         .map(|s| iamsmart_crypto::hash::sha256(s.as_bytes()).to_vec())
         .unwrap_or_default();
     let row = sqlx::query(
-        "SELECT d.resident_id, d.public_jwk, d.status, r.status, d.last_used_at, d.uv_method, s.created_at, s.idle_until, s.expires_at
+        "SELECT d.resident_id, d.public_jwk, d.status, r.status, d.last_used_at, d.uv_method, s.created_at, s.idle_until, s.expires_at, d.activates_at
          FROM devices d JOIN residents r ON r.id = d.resident_id
          LEFT JOIN app_sessions s ON s.token_hash = $2 AND s.device_id = d.id
          WHERE d.id = $1",
@@ -183,6 +183,7 @@ pub async fn authenticate_with(
     let last_used: Option<i64> = row.try_get(4)?;
     let uv_method: Option<String> = row.try_get(5)?;
     let session: SessionTimes = (row.try_get(6)?, row.try_get(7)?, row.try_get(8)?);
+    let activates_at: Option<i64> = row.try_get(9)?;
     let mut jwk: PublicJwk = serde_json::from_str(&jwk_text)
         .map_err(|e| DomainError::Integrity(format!("stored device key: {e}")))?;
     jwk.kid = Some(device_id.clone());
@@ -192,8 +193,13 @@ pub async fn authenticate_with(
         return Err(unauth("wrong signature type"));
     }
     // Checked after the signature, so that an unsigned probe learns nothing about the device.
-    if device_status != "active" {
-        return Err(DomainError::DeviceRevoked);
+    match device_status.as_str() {
+        "active" => {}
+        // A new phone waiting to take the account over: its cool-off may just have ended.
+        "pending" => {
+            super::takeover::complete_if_due(p, &resident_id, &device_id, activates_at).await?
+        }
+        _ => return Err(DomainError::DeviceRevoked),
     }
     if resident_status != "active" {
         return Err(unauth("this account is closed or suspended"));
@@ -417,7 +423,7 @@ pub async fn list(
     current: Option<&str>,
 ) -> Result<Vec<DeviceView>> {
     let rows = sqlx::query(
-        "SELECT id, name, status, created_at, last_used_at, revoked_at, uv_method FROM devices WHERE resident_id = $1 ORDER BY created_at DESC, id",
+        "SELECT id, name, status, created_at, last_used_at, revoked_at, uv_method, activates_at FROM devices WHERE resident_id = $1 ORDER BY created_at DESC, id",
     )
     .bind(resident_id)
     .fetch_all(p.db.reader())
@@ -434,6 +440,7 @@ pub async fn list(
                 last_used_at: r.try_get(4)?,
                 revoked_at: r.try_get(5)?,
                 user_verification: r.try_get(6)?,
+                activates_at: r.try_get(7)?,
             })
         })
         .collect()
@@ -466,8 +473,9 @@ pub async fn revoke(
     Ok(())
 }
 
-/// Revoke one active device of a resident inside the caller's transaction, with its tokens,
-/// certificates and app sessions; `false` if there was no such active device.
+/// Revoke one active device of a resident (or refuse a phone waiting to take the account over)
+/// inside the caller's transaction, with its tokens, certificates and app sessions; `false` if
+/// there was no such device.
 pub(crate) async fn revoke_one(
     conn: &mut AnyConnection,
     resident_id: &str,
@@ -478,7 +486,7 @@ pub(crate) async fn revoke_one(
     request_id: Option<&str>,
 ) -> Result<bool> {
     let r = sqlx::query(
-        "UPDATE devices SET status = 'revoked', revoked_at = $1, revoked_reason = $2 WHERE id = $3 AND resident_id = $4 AND status = 'active'",
+        "UPDATE devices SET status = 'revoked', revoked_at = $1, revoked_reason = $2, activates_at = NULL WHERE id = $3 AND resident_id = $4 AND status IN ('active', 'pending')",
     )
     .bind(now)
     .bind(reason)

@@ -7,6 +7,7 @@ pub mod registration;
 pub mod registry;
 pub mod rights;
 pub mod staff;
+pub(crate) mod takeover;
 pub mod user_verification;
 
 use crate::audit::{self, Event};
@@ -482,6 +483,10 @@ pub async fn count(p: &Platform) -> Result<u64> {
 mod account_tests;
 #[cfg(test)]
 mod staff_tests;
+#[cfg(test)]
+mod takeover_tests;
+#[cfg(test)]
+mod test_phone;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

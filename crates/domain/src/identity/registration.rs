@@ -373,8 +373,10 @@ async fn create_or_refresh(
     Ok((id, "basic".into(), false))
 }
 
-/// Self-registration from the app. A second registration with the same HKID re-binds the
-/// account to the new phone (older devices revoked) after the same fresh proofing.
+/// Self-registration from the app. A second registration with the same HKID moves the account
+/// to the new phone after the same fresh proofing: at once if no phone is active, else after the
+/// cool-off, during which the current phones are told and can refuse ([`super::takeover`]);
+/// either way the account is iAM Smart (basic) until a new face check or a counter visit.
 pub async fn register_in_app(
     p: &Platform,
     reg: SelfRegistration,
@@ -415,19 +417,31 @@ pub async fn register_in_app(
     )
     .await?;
     let subject = format!("resident:{id}");
-    let revoked = devices::replace_all(
-        p,
-        &mut tx,
-        &id,
-        "replaced by a new phone after fresh proofing",
-        &audit::Stamp {
-            at: now,
-            actor: &subject,
-            request_id,
-        },
+    let stamp = audit::Stamp {
+        at: now,
+        actor: &subject,
+        request_id,
+    };
+    let phones: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM devices WHERE resident_id = $1 AND status = 'active'",
     )
-    .await?
-    .devices;
+    .bind(&id)
+    .fetch_one(&mut *tx)
+    .await?;
+    let wait = existed && phones > 0 && p.identity.takeover_cool_off_ms > 0;
+    let revoked = if wait {
+        Vec::new()
+    } else {
+        devices::replace_all(
+            p,
+            &mut tx,
+            &id,
+            "replaced by a new phone after fresh proofing",
+            &stamp,
+        )
+        .await?
+        .devices
+    };
     let device_id = devices::bind(
         p,
         &mut tx,
@@ -442,6 +456,18 @@ pub async fn register_in_app(
         },
     )
     .await?;
+    let pending_until = if wait {
+        Some(super::takeover::hold(p, &mut tx, &id, &device_id, &reg.device.name, &stamp).await?)
+    } else {
+        None
+    };
+    // A move at once leaves the account basic now; one that waits, when it happens.
+    let level = if existed && !wait {
+        super::takeover::lower_to_basic(&mut tx, &id, &stamp).await?;
+        "basic".to_string()
+    } else {
+        level
+    };
     let session = match &uv {
         Some(_) => Some(user_verification::open_session(p, &mut tx, &device_id, now).await?),
         None => None,
@@ -454,6 +480,7 @@ pub async fn register_in_app(
         level,
         rebound: existed || !revoked.is_empty(),
         session,
+        pending_until,
     })
 }
 
@@ -659,6 +686,7 @@ pub async fn activate(
         level,
         rebound: !revoked.is_empty(),
         session,
+        pending_until: None,
     })
 }
 
@@ -928,6 +956,7 @@ pub async fn sandbox_enrol(
         level: level.into(),
         rebound: existed,
         session: None,
+        pending_until: None,
     })
 }
 

@@ -175,7 +175,7 @@ pub const ERASED_AT_PURGE: &[&str] = &[
 /// a new table cannot be forgotten).
 pub const KEPT_AFTER_PURGE: &[(&str, &str)] = &[(
     "user_certs",
-    "the resident's signing certificates stay known to the CRL and OCSP (revoked at closure), so that documents signed before stay verifiable; a certificate is public in each signature anyway",
+    "the resident's signing certificates stay known to the CRL and OCSP (revoked at closure), so that documents signed before stay verifiable: serial, status and dates stay, the certificate itself (which names the resident) is erased",
 )];
 
 /// Erase the personal data of closed accounts whose retention period has passed (a worker calls
@@ -208,6 +208,7 @@ pub async fn purge_closed(p: &Platform) -> Result<u64> {
                 .execute(&mut *tx)
                 .await?;
         }
+        crate::signing::ca::erase_certificates(&mut tx, &id).await?;
         audit::append(
             &mut tx,
             now,

@@ -2,96 +2,19 @@
 //! phones added from another phone: on a fake clock, on SQLite and PostgreSQL.
 use super::devices::{self, DeviceCaller, SignedRequest};
 use super::registration;
+use super::test_phone::{identity, new_device, Phone};
 use super::user_verification::{self as uv, SessionRule};
 use crate::authn::approvals;
 use crate::error::DomainError;
-use crate::platform::Platform;
 use crate::testing::{platform, TestPlatform};
 use iamsmart_crypto::device::DeviceKey;
 use iamsmart_crypto::webauthn::soft::SoftPasskey;
 use iamsmart_proto::app::{
-    AppSession, ApprovalClaims, Decision, NewDevice, RequestClaims, Unlock, UserVerification,
+    AppSession, ApprovalClaims, Decision, RequestClaims, Unlock, UserVerification,
     UserVerificationSetup, APPROVAL_TYP, DEVICE_REQUEST_TYP,
 };
-use iamsmart_proto::profile::VerifiedIdentity;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 const ORIGIN: &str = "http://localhost:8080";
-
-fn identity(n: u32) -> VerifiedIdentity {
-    VerifiedIdentity {
-        hkid: crate::identity::hkid::Hkid::with_check_digit("A", &format!("{:06}", 700_000 + n))
-            .unwrap()
-            .display(),
-        name_en: "CHAN, Tai Man".into(),
-        name_zh: None,
-        date_of_birth: "1980-02-29".into(),
-        gender: Some("M".into()),
-    }
-}
-
-/// A phone of the test: its key, ids and session.
-struct Phone {
-    key: DeviceKey,
-    device_id: String,
-    resident_id: String,
-    session: Option<String>,
-}
-
-static JTI: AtomicU64 = AtomicU64::new(1);
-
-impl Phone {
-    fn sign(&self, p: &Platform, method: &str, path: &str, body: &[u8]) -> String {
-        let claims = RequestClaims {
-            htm: method.into(),
-            htp: path.into(),
-            iat: p.clock.now_ms() / 1000,
-            jti: format!("jti-{:016}", JTI.fetch_add(1, Ordering::Relaxed)),
-            bh: crate::connector::body_hash(body),
-            aud: None,
-            iss: None,
-        };
-        self.key
-            .sign_jws(
-                DEVICE_REQUEST_TYP,
-                &self.device_id,
-                &serde_json::to_vec(&claims).unwrap(),
-            )
-            .unwrap()
-    }
-
-    /// Authenticate a call as the platform does for the app API.
-    async fn call(&self, p: &Platform, rule: SessionRule) -> Result<DeviceCaller, DomainError> {
-        let sig = self.sign(p, "GET", "/app/v1/me", b"");
-        devices::authenticate_with(
-            p,
-            &SignedRequest {
-                signature: Some(&sig),
-                method: "GET",
-                path: "/app/v1/me",
-                body: b"",
-                session: self.session.as_deref(),
-            },
-            rule,
-        )
-        .await
-    }
-
-    fn caller(&self) -> DeviceCaller {
-        DeviceCaller {
-            device_id: self.device_id.clone(),
-            resident_id: self.resident_id.clone(),
-        }
-    }
-}
-
-fn new_device(key: &DeviceKey, setup: Option<UserVerificationSetup>) -> NewDevice {
-    NewDevice {
-        public_jwk: serde_json::to_value(key.public_jwk()).unwrap(),
-        name: "Test phone".into(),
-        user_verification: setup,
-    }
-}
 
 /// A resident whose phone is bound with a passkey made by `pk`.
 async fn passkey_phone(t: &TestPlatform, n: u32, pk: &SoftPasskey) -> Phone {

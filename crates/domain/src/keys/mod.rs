@@ -357,12 +357,13 @@ impl KeyService {
         } else {
             now + self.policy.publish_lead_ms
         };
-        // A newer key must win over an older one even within the same millisecond.
+        // A newer key must win over an older one even within the same millisecond. (A key
+        // still waiting to activate does not hold an immediate one back: a rotation retires it.)
         let latest = self
             .all(purpose)
             .await?
             .iter()
-            .filter(|k| k.alg == alg_name)
+            .filter(|k| k.alg == alg_name && k.activate_at <= wanted)
             .map(|k| k.activate_at)
             .max();
         let activate_at = latest.map_or(wanted, |l| wanted.max(l + 1));
@@ -429,20 +430,84 @@ impl KeyService {
             .all(purpose)
             .await?
             .into_iter()
-            .filter(|k| k.alg == alg.as_str() && k.retire_at.is_none())
+            .filter(|k| k.alg == alg.as_str())
             .collect();
         let new = self.create(purpose, Some(alg), immediate).await?;
         // Tree heads must stay verifiable forever: a log key stops signing but is never unpublished
-        // from the log's key list; the retirement time only ends its use.
-        let retire_at = if purpose == Purpose::Log {
+        // from the log's key list; the retirement time only ends its use. An immediate rotation is
+        // for a compromise: the old key is trusted no more from now on, everywhere (what it signed
+        // stops verifying; residents and services sign in again).
+        let retire_at = if purpose == Purpose::Log || immediate {
             new.activate_at
         } else {
             new.activate_at + self.policy.token_max_lifetime_ms
         };
-        for k in old {
+        // Keys already due to retire later (an earlier rotation) retire no later than this.
+        for k in old
+            .iter()
+            .filter(|k| k.retire_at.is_none_or(|r| r > retire_at))
+        {
             self.schedule_retirement(&k.kid, retire_at).await?;
         }
         Ok(new)
+    }
+
+    /// Retire one signing key at once, everywhere it is accepted (after a compromise): it leaves
+    /// the JWKS and the verifiers of every process (within the two-second cache), and signs
+    /// nothing more. If it was the key that signs for its purpose and algorithm, a new one takes
+    /// over at once. Key-encryption keys are retired by `rotate_kek` and a re-wrap, never
+    /// while data is wrapped under them; the certificate authority's keys by renewing the
+    /// responder (`iamsmart ca renew ... --compromised`).
+    pub async fn revoke(&self, kid: &str) -> Result<Option<KeyRecord>> {
+        let now = self.clock.now_ms();
+        let key = self.by_kid(kid).await?;
+        let purpose = match key.purpose.as_str() {
+            "token" => Purpose::Token,
+            "log" => Purpose::Log,
+            "connector" => Purpose::Connector,
+            "kek" => {
+                return Err(DomainError::Refused {
+                    code: "kek-revoke",
+                    message: "a key-encryption key is replaced by `iamsmart keys rotate --kek`, which re-wraps every data key and then retires it",
+                })
+            }
+            _ => {
+                return Err(DomainError::Refused {
+                    code: "pki-revoke",
+                    message: "a certificate authority key is replaced by `iamsmart ca renew ocsp|tsa --compromised`, which also revokes its certificate",
+                })
+            }
+        };
+        if key.retire_at.is_some_and(|r| r <= now) {
+            return Err(DomainError::Refused {
+                code: "already-retired",
+                message: "this key is retired already: nothing accepts it",
+            });
+        }
+        let alg: Alg = key.alg.parse().map_err(|_| {
+            DomainError::Integrity(format!("key {kid} has an unknown algorithm {}", key.alg))
+        })?;
+        let was_active = self
+            .active(purpose, Some(alg))
+            .await
+            .is_ok_and(|a| a.kid == key.kid);
+        let replacement = if was_active {
+            Some(self.create(purpose, Some(alg), true).await?)
+        } else {
+            None
+        };
+        self.set_retirement(
+            kid,
+            now,
+            "key.revoked",
+            "operator",
+            serde_json::json!({
+                "purpose": key.purpose,
+                "replacement": replacement.as_ref().map(|k| k.kid.clone()),
+            }),
+        )
+        .await?;
+        Ok(replacement)
     }
 
     /// Create a new key-encryption key, active at once. Old KEKs keep opening data until
@@ -459,6 +524,25 @@ impl KeyService {
 
     /// Set a key's retirement time (and log it).
     pub async fn schedule_retirement(&self, kid: &str, at: i64) -> Result<()> {
+        self.set_retirement(
+            kid,
+            at,
+            "key.retirement_scheduled",
+            "system",
+            serde_json::json!({ "retire_at": at }),
+        )
+        .await
+    }
+
+    /// Set a key's retirement time and audit it as `kind` by `actor`.
+    async fn set_retirement(
+        &self,
+        kid: &str,
+        at: i64,
+        kind: &str,
+        actor: &str,
+        detail: serde_json::Value,
+    ) -> Result<()> {
         let now = self.clock.now_ms();
         let mut tx = self.db.begin().await?;
         sqlx::query("UPDATE keys SET retire_at = $1 WHERE kid = $2")
@@ -471,16 +555,38 @@ impl KeyService {
             now,
             None,
             &crate::audit::Event {
-                kind: "key.retirement_scheduled",
-                actor: "system",
+                kind,
+                actor,
                 subject: &format!("key:{kid}"),
-                detail: serde_json::json!({ "retire_at": at }),
+                detail,
             },
         )
         .await?;
         tx.commit().await?;
         self.reload();
         Ok(())
+    }
+
+    /// Whether the key store holds the private half of `key`'s published public key: a fresh
+    /// challenge signed with its handle verifies with its `public_jwk`. A key row written into
+    /// the database by someone without the master key or the HSM fails this.
+    pub fn holds(&self, key: &KeyRecord) -> bool {
+        let (Some(jwk), Ok(alg)) = (key.public_jwk.clone(), key.alg.parse::<Alg>()) else {
+            return false;
+        };
+        let mut challenge = [0u8; 32];
+        self.rng.fill(&mut challenge);
+        let header = JwsHeader {
+            alg,
+            kid: jwk.kid.clone(),
+            typ: None,
+            extra: Default::default(),
+        };
+        jose::sign_compact(&header, &challenge, |input| {
+            self.store.sign(&key.kid, &key.handle, alg, input)
+        })
+        .and_then(|jws| jose::verify_compact(&jws, &[jwk], &[alg]))
+        .is_ok_and(|(_, p)| p == challenge)
     }
 
     /// Find any key by id (for verifying old signatures).

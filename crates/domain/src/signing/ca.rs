@@ -5,6 +5,7 @@ use crate::audit::{self, Event};
 use crate::error::{DomainError, Result};
 use crate::identity::devices::DeviceCaller;
 use crate::platform::Platform;
+use iamsmart_crypto::envelope::FieldContext;
 use iamsmart_crypto::pki::{self, cert, crl, ocsp, tsp, CaSigner, KeyStoreSigner};
 use iamsmart_store::AnyConnection;
 
@@ -38,10 +39,10 @@ pub struct Authority {
     pub(super) issuing_kid: String,
     /// The OCSP responder (DER).
     pub ocsp: Vec<u8>,
-    ocsp_kid: String,
+    pub(super) ocsp_kid: String,
     /// The timestamp authority (DER).
     pub tsa: Vec<u8>,
-    tsa_kid: String,
+    pub(super) tsa_kid: String,
 }
 
 impl Authority {
@@ -74,6 +75,13 @@ fn crypto_invalid(field: &'static str, e: iamsmart_crypto::CryptoError) -> Domai
 
 pub(super) async fn signer<'a>(p: &'a Platform, kid: &str) -> Result<KeyStoreSigner<'a>> {
     let k = p.keys.by_kid(kid).await?;
+    if k.retire_at.is_some_and(|r| r <= p.clock.now_ms()) {
+        // A responder key retired after a compromise signs nothing more, even in a process
+        // whose cached authority still names it (the cache is refreshed within a minute).
+        return Err(DomainError::Integrity(format!(
+            "pki key {kid} is retired: the authority is being renewed"
+        )));
+    }
     let jwk = k
         .public_jwk
         .ok_or_else(|| DomainError::Integrity(format!("pki key {kid} has no public key")))?;
@@ -342,6 +350,7 @@ pub async fn issue_for_device(
     let info = cert::parse(&der)?;
     let serial = serial_hex(&info.serial);
     let now_ms = p.clock.now_ms();
+    let sealed = p.vault.seal(&cert_context(&serial), &der).await?;
     let mut tx = p.db.begin().await?;
     revoke_certs(
         &mut tx,
@@ -357,7 +366,7 @@ pub async fn issue_for_device(
     .bind(&serial)
     .bind(&caller.resident_id)
     .bind(&caller.device_id)
-    .bind(&der)
+    .bind(&sealed)
     .bind(info.not_before as i64 * 1000)
     .bind(info.not_after as i64 * 1000)
     .bind(now_ms)
@@ -405,20 +414,112 @@ pub(crate) async fn revoke_certs(
     Ok(r.rows_affected())
 }
 
+/// Where a resident's certificate is sealed: it names them.
+fn cert_context(serial: &str) -> FieldContext<'_> {
+    FieldContext {
+        table: "user_certs",
+        column: "cert",
+        row: serial,
+    }
+}
+
+/// The envelope's first bytes: a certificate stored before sealing starts with DER's SEQUENCE.
+const SEALED_MAGIC: &[u8] = b"ISF1";
+
+/// Set once every stored certificate is sealed.
+const CERTS_SEALED_SETTING: &str = "user_certs.sealed";
+
+/// Open a stored certificate (one stored before sealing is DER and returned as it is).
+async fn open_cert(p: &Platform, serial: &str, stored: &[u8]) -> Result<Vec<u8>> {
+    if stored.starts_with(SEALED_MAGIC) {
+        Ok(p.vault
+            .open_field(&cert_context(serial), stored)
+            .await?
+            .to_vec())
+    } else {
+        Ok(stored.to_vec())
+    }
+}
+
+/// Seal the certificates stored in clear before they were sealed (run at start-up, in
+/// batches; each row only if it has not changed meanwhile). Returns how many.
+pub async fn seal_stored_certs(p: &Platform) -> Result<u64> {
+    let done: Option<Vec<u8>> = sqlx::query_scalar("SELECT value FROM settings WHERE name = $1")
+        .bind(CERTS_SEALED_SETTING)
+        .fetch_optional(p.db.reader())
+        .await?;
+    if done.is_some() {
+        return Ok(0);
+    }
+    let mut after = String::new();
+    let mut sealed_now = 0;
+    loop {
+        let rows: Vec<(String, Vec<u8>)> = sqlx::query_as(
+            "SELECT serial, cert FROM user_certs WHERE serial > $1 AND cert IS NOT NULL AND substr(cert, 1, 4) <> $2 ORDER BY serial LIMIT 500",
+        )
+        .bind(&after)
+        .bind(SEALED_MAGIC)
+        .fetch_all(p.db.reader())
+        .await?;
+        let Some(last) = rows.last() else {
+            // Every certificate written from now on is sealed: later starts skip the scan.
+            sqlx::query(
+                "INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+            )
+            .bind(CERTS_SEALED_SETTING)
+            .bind(b"1".as_slice())
+            .execute(p.db.writer())
+            .await?;
+            return Ok(sealed_now);
+        };
+        after.clone_from(&last.0);
+        for (serial, stored) in rows.iter().filter(|(_, c)| !c.starts_with(SEALED_MAGIC)) {
+            let sealed = p.vault.seal(&cert_context(serial), stored).await?;
+            sealed_now +=
+                sqlx::query("UPDATE user_certs SET cert = $1 WHERE serial = $2 AND cert = $3")
+                    .bind(&sealed)
+                    .bind(serial)
+                    .bind(stored)
+                    .execute(p.db.writer())
+                    .await?
+                    .rows_affected();
+        }
+    }
+}
+
+/// Erase a purged resident's certificates inside the caller's transaction: the serial, status
+/// and dates stay for the CRL and OCSP, the certificate (which names them) goes.
+pub(crate) async fn erase_certificates(conn: &mut AnyConnection, resident_id: &str) -> Result<u64> {
+    Ok(
+        sqlx::query("UPDATE user_certs SET cert = NULL WHERE resident_id = $1")
+            .bind(resident_id)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected(),
+    )
+}
+
 /// A resident's current certificate for a device: (serial, DER).
 pub async fn current_cert(
     p: &Platform,
     resident_id: &str,
     device_id: Option<&str>,
 ) -> Result<Option<(String, Vec<u8>)>> {
-    Ok(sqlx::query_as(
+    let row: Option<(String, Option<Vec<u8>>)> = sqlx::query_as(
         "SELECT serial, cert FROM user_certs WHERE resident_id = $1 AND status = 'good' AND not_after > $2 AND ($3 IS NULL OR device_id = $3) ORDER BY created_at DESC LIMIT 1",
     )
     .bind(resident_id)
     .bind(p.clock.now_ms())
     .bind(device_id)
     .fetch_optional(p.db.reader())
-    .await?)
+    .await?;
+    match row {
+        Some((serial, Some(stored))) => {
+            let der = open_cert(p, &serial, &stored).await?;
+            Ok(Some((serial, der)))
+        }
+        _ => Ok(None),
+    }
 }
 
 /// A certificate's status as the CA knows it: `None` if it did not issue it.
@@ -438,25 +539,83 @@ pub async fn status_of(p: &Platform, serial: &str) -> Result<Option<ocsp::CertSt
             ocsp::CertStatus::Good
         }));
     }
-    let own: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM pki_certs WHERE serial = $1 AND role IN ('ocsp', 'tsa')",
+    let own: Option<(Option<i64>, Option<i32>)> = sqlx::query_as(
+        "SELECT revoked_at, reason FROM pki_certs WHERE serial = $1 AND role IN ('ocsp', 'tsa')",
     )
     .bind(serial)
-    .fetch_one(p.db.reader())
+    .fetch_optional(p.db.reader())
     .await?;
-    Ok((own > 0).then_some(ocsp::CertStatus::Good))
+    let now = p.clock.now_ms();
+    Ok(own.map(|(at, reason)| match at {
+        // A routine renewal revokes the old certificate once every server has moved on.
+        Some(at) if at <= now => ocsp::CertStatus::Revoked {
+            at: (at / 1000) as u64,
+            reason: reason.and_then(|r| u8::try_from(r).ok()),
+        },
+        _ => ocsp::CertStatus::Good,
+    }))
+}
+
+/// Revoke a retired OCSP responder's or timestamp authority's certificate inside the caller's
+/// transaction, from `at` (at renewal: superseded, once running servers have picked up the new
+/// one; after a compromise: key compromise, at once). A certificate revoked already keeps its
+/// first revocation, unless this one is a compromise, which comes first.
+pub(crate) async fn revoke_responder_cert(
+    conn: &mut AnyConnection,
+    serial: &str,
+    reason: u8,
+    at: i64,
+) -> Result<u64> {
+    Ok(sqlx::query(
+        "UPDATE pki_certs SET revoked_at = $1, reason = $2 WHERE serial = $3 AND role IN ('ocsp', 'tsa') AND (revoked_at IS NULL OR ($2 = 1 AND (reason IS NULL OR reason <> 1)))",
+    )
+    .bind(at)
+    .bind(i32::from(reason))
+    .bind(serial)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected())
+}
+
+/// Whether a timestamp made at `gen_time` (unix seconds) by the authority whose certificate has
+/// `serial` can be trusted, given that certificate's status: `None` if so, or the reason not.
+/// After a key compromise nothing it signed is (it could be backdated); after a renewal what it
+/// signed before is.
+pub async fn timestamp_authority_problem(
+    p: &Platform,
+    serial: &str,
+    gen_time: u64,
+) -> Result<Option<&'static str>> {
+    Ok(match status_of(p, serial).await? {
+        Some(ocsp::CertStatus::Revoked { reason, .. }) if reason == Some(REASON_KEY_COMPROMISE) => {
+            Some("the timestamp authority's key was compromised: its timestamps prove nothing")
+        }
+        Some(ocsp::CertStatus::Revoked { at, .. }) if gen_time >= at => {
+            Some("the timestamp was made after the authority's certificate was revoked")
+        }
+        _ => None,
+    })
 }
 
 /// The issuing CA's current CRL (made and signed on each call; the number is the time in ms).
 pub async fn crl(p: &Platform) -> Result<Vec<u8>> {
     let auth = load(p).await?;
     let now_ms = p.clock.now_ms();
-    let rows: Vec<(String, Option<i64>, Option<i32>)> = sqlx::query_as(
+    let mut rows: Vec<(String, Option<i64>, Option<i32>)> = sqlx::query_as(
         "SELECT serial, revoked_at, reason FROM user_certs WHERE status = 'revoked' AND not_after > $1 ORDER BY serial",
     )
     .bind(now_ms)
     .fetch_all(p.db.reader())
     .await?;
+    // The responders' certificates come from the same issuing CA.
+    rows.extend(
+        sqlx::query_as::<_, (String, Option<i64>, Option<i32>)>(
+            "SELECT serial, revoked_at, reason FROM pki_certs WHERE role IN ('ocsp', 'tsa') AND revoked_at <= $1 AND not_after > $1 ORDER BY serial",
+        )
+        .bind(now_ms)
+        .fetch_all(p.db.reader())
+        .await?,
+    );
     let revoked: Vec<crl::Revoked> = rows
         .into_iter()
         .filter_map(|(serial, at, reason)| {

@@ -72,3 +72,8 @@ impl SigningPolicy {
         format!("{}.1.2", self.oid_arc)
     }
 }
+
+#[cfg(test)]
+mod cert_store_tests;
+#[cfg(test)]
+mod responder_revocation_tests;

@@ -501,15 +501,36 @@ type RequestRow = (
 );
 
 async fn set_status(p: &Platform, id: &str, status: &str, reason: Option<&str>) -> Result<()> {
+    let details: Option<String> = sqlx::query_scalar(
+        "SELECT details FROM sign_requests WHERE id = $1 AND status = 'pending'",
+    )
+    .bind(id)
+    .fetch_optional(p.db.reader())
+    .await?;
+    let Some(details) = details else {
+        return Ok(());
+    };
     sqlx::query(
-        "UPDATE sign_requests SET status = $1, reason = $2, document = NULL WHERE id = $3 AND status = 'pending'",
+        "UPDATE sign_requests SET status = $1, reason = $2, document = NULL, details = $3 WHERE id = $4 AND status = 'pending'",
     )
     .bind(status)
     .bind(reason)
+    .bind(finished_details(&serde_json::from_str(&details)?))
     .bind(id)
     .execute(p.db.writer())
     .await?;
     Ok(())
+}
+
+/// A request's details once it is answered: the check of the signer's HKID is needed no
+/// longer, so it goes (the rest is the resident's signing history).
+fn finished_details(details: &serde_json::Value) -> String {
+    let mut v = details.clone();
+    if let Some(o) = v.as_object_mut() {
+        o.remove("hkid_check");
+        o.remove("hkid_hash");
+    }
+    v.to_string()
 }
 
 /// Called after every decision in the app: for a signing request, check the app's signature
@@ -549,6 +570,7 @@ pub async fn answered(p: &Platform, approval_id: &str, request_id: Option<&str>)
                 &serial,
                 &digest,
                 &kind,
+                &details,
                 &result,
                 request_id,
             )
@@ -644,6 +666,7 @@ async fn record(
     serial: &str,
     digest: &[u8; 32],
     kind: &str,
+    details: &serde_json::Value,
     result: &[u8],
     request_id: Option<&str>,
 ) -> Result<()> {
@@ -661,12 +684,13 @@ async fn record(
     let now = p.clock.now_ms();
     let mut tx = p.db.begin().await?;
     let r = sqlx::query(
-        "UPDATE sign_requests SET status = 'signed', resident_id = $1, cert_serial = $2, result = $3, document = NULL, signed_at = $4 WHERE id = $5 AND status = 'pending'",
+        "UPDATE sign_requests SET status = 'signed', resident_id = $1, cert_serial = $2, result = $3, document = NULL, signed_at = $4, details = $5 WHERE id = $6 AND status = 'pending'",
     )
     .bind(resident_id)
     .bind(serial)
     .bind(sealed)
     .bind(now)
+    .bind(finished_details(details))
     .bind(id)
     .execute(&mut *tx)
     .await?;

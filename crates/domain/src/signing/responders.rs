@@ -1,9 +1,10 @@
 //! Renewing the OCSP responder's and the timestamp authority's certificates before they expire
 //! (`iamsmart ca renew ocsp|tsa`): a new key in the key store and a new certificate from the
 //! issuing CA (whose key is online, so the offline root is not needed), stored beside the old
-//! one. The newest certificate of a role is the one in use; the old ones stay known (OCSP says
-//! `good` for them), so timestamps and answers they signed keep verifying, and their keys are
-//! no longer used.
+//! one. The newest certificate of a role is the one in use; the old one is revoked by the
+//! issuing CA and its key retired once running servers have moved on ([`HANDOVER_MS`]; reason
+//! superseded, so timestamps and answers it signed before keep verifying). After a compromise (`--compromised`) the reason is key
+//! compromise: nothing the old key signed is trusted any more, as it could be backdated.
 use super::ca::{self, Authority};
 use crate::audit::{self, Event};
 use crate::error::{DomainError, Result};
@@ -35,13 +36,17 @@ impl Responder {
         }
     }
 
-    fn current(self, auth: &Authority) -> &[u8] {
+    fn current(self, auth: &Authority) -> (&[u8], &str) {
         match self {
-            Responder::Ocsp => &auth.ocsp,
-            Responder::Tsa => &auth.tsa,
+            Responder::Ocsp => (&auth.ocsp, &auth.ocsp_kid),
+            Responder::Tsa => (&auth.tsa, &auth.tsa_kid),
         }
     }
 }
+
+/// How long a routinely renewed responder's old certificate and key stay in use: running
+/// servers reload the authority within [`super::cache::AUTHORITY_TTL_MS`].
+pub const HANDOVER_MS: i64 = 2 * super::cache::AUTHORITY_TTL_MS;
 
 /// What a renewal did.
 #[derive(Debug, Clone)]
@@ -58,9 +63,10 @@ pub struct Renewed {
 }
 
 /// Issue a new certificate for `who`, valid `years` years (at most the issuing CA's remaining
-/// validity), for a new key in the key store; store it as the one in use and audit it. Refused
+/// validity), for a new key in the key store; store it as the one in use, revoke the previous
+/// one (superseded, or key compromise when `compromised`), retire its key and audit it. Refused
 /// when the issuing CA has less than a day left.
-pub async fn renew(p: &Platform, who: Responder, years: u64) -> Result<Renewed> {
+pub async fn renew(p: &Platform, who: Responder, years: u64, compromised: bool) -> Result<Renewed> {
     if !(1..=10).contains(&years) {
         return Err(DomainError::Invalid {
             field: "years",
@@ -68,7 +74,9 @@ pub async fn renew(p: &Platform, who: Responder, years: u64) -> Result<Renewed> 
         });
     }
     let auth = ca::load(p).await?;
-    let previous = cert::parse(who.current(&auth))?;
+    let (previous_der, previous_kid) = who.current(&auth);
+    let previous = cert::parse(previous_der)?;
+    let previous_kid = previous_kid.to_string();
     let issuing = cert::parse(&auth.issuing)?;
     let now = (p.clock.now_ms() / 1000) as u64;
     let not_after = (now + years * 365 * 86_400).min(issuing.not_after);
@@ -124,6 +132,14 @@ pub async fn renew(p: &Platform, who: Responder, years: u64) -> Result<Renewed> 
     .bind(created_at)
     .execute(&mut *tx)
     .await?;
+    // After a compromise, at once (running servers that still hold the old key fail to sign
+    // until they reload the authority, within a minute); otherwise once they have reloaded it.
+    let (reason, retire_at) = if compromised {
+        (ca::REASON_KEY_COMPROMISE, now_ms)
+    } else {
+        (ca::REASON_SUPERSEDED, now_ms + HANDOVER_MS)
+    };
+    ca::revoke_responder_cert(&mut tx, &previous_serial, reason, retire_at).await?;
     audit::append(
         &mut tx,
         now_ms,
@@ -136,11 +152,13 @@ pub async fn renew(p: &Platform, who: Responder, years: u64) -> Result<Renewed> 
                 "role": who.role(),
                 "serial": serial,
                 "previous": previous_serial,
+                "previous_revoked": if compromised { "key compromise" } else { "superseded" },
             }),
         },
     )
     .await?;
     tx.commit().await?;
+    p.keys.schedule_retirement(&previous_kid, retire_at).await?;
     p.pki.forget();
     Ok(Renewed {
         certificate: der,

@@ -89,6 +89,11 @@ async fn check_one(
                         "the timestamp is not from the platform's timestamp authority".into(),
                     );
                     r.timestamp = None;
+                } else if let Some(why) =
+                    tsa_problem(p, ts.tsa_cert_der.as_deref(), ts.gen_time).await?
+                {
+                    r.problems.push(why.into());
+                    r.timestamp = None;
                 }
             }
             Some(v.signer_cert_der)
@@ -167,7 +172,24 @@ pub async fn verify_cms(p: &Platform, cms_der: &[u8], digest: &[u8; 32]) -> Resu
 
 /// A document timestamp: a token from the platform's timestamp authority whose imprint is the
 /// digest of its byte range, made while the authority's certificate was valid.
-fn check_doc_timestamp(auth: &Authority, token: &[u8], digest: &[u8; 32]) -> SignatureReport {
+/// What the authority's certificate status says about a timestamp it made at `gen_time`.
+async fn tsa_problem(
+    p: &Platform,
+    tsa: Option<&[u8]>,
+    gen_time: u64,
+) -> Result<Option<&'static str>> {
+    let Some(info) = tsa.and_then(|c| cert::parse(c).ok()) else {
+        return Ok(None);
+    };
+    ca::timestamp_authority_problem(p, &ca::serial_hex(&info.serial), gen_time).await
+}
+
+async fn check_doc_timestamp(
+    p: &Platform,
+    auth: &Authority,
+    token: &[u8],
+    digest: &[u8; 32],
+) -> Result<SignatureReport> {
     let mut r = SignatureReport {
         kind: "document_timestamp".into(),
         status_at_signing: "unknown".into(),
@@ -195,6 +217,12 @@ fn check_doc_timestamp(auth: &Authority, token: &[u8], digest: &[u8; 32]) -> Sig
                             "the timestamp authority's certificate was not valid at that time"
                                 .into(),
                         );
+                    } else if let Some(why) =
+                        ca::timestamp_authority_problem(p, &r.certificate_serial, t.gen_time)
+                            .await?
+                    {
+                        r.status_at_signing = "revoked".into();
+                        r.problems.push(why.into());
                     } else {
                         r.status_at_signing = "good".into();
                     }
@@ -212,7 +240,7 @@ fn check_doc_timestamp(auth: &Authority, token: &[u8], digest: &[u8; 32]) -> Sig
             .push(format!("the document timestamp does not verify: {e}")),
     }
     r.valid = r.problems.is_empty() && r.integrity && r.chain_trusted;
-    r
+    Ok(r)
 }
 
 /// The field of the error when a PDF is beyond the reader's limits (too many signatures,
@@ -257,7 +285,7 @@ pub async fn verify_pdf(p: &Platform, pdf: &[u8]) -> Result<Report> {
     let mut out = Vec::with_capacity(sigs.len());
     for s in sigs {
         let mut r = if s.sub_filter == super::pdf::DOC_TIMESTAMP {
-            check_doc_timestamp(&auth, &s.cms_der, &s.digest)
+            check_doc_timestamp(p, &auth, &s.cms_der, &s.digest).await?
         } else {
             check_one(p, &auth, &s.cms_der, &s.digest).await?
         };

@@ -54,13 +54,17 @@ async fn metrics(
     )
 }
 
+/// How long others may cache the platform's public keys: a key retired after a compromise
+/// (`iamsmart keys revoke`) stops being accepted by them within this time.
+const JWKS_CACHE_CONTROL: &str = "public, max-age=60";
+
 /// The public keys that verify tokens now (RFC 7517).
 async fn jwks(State(s): State<AppState>) -> ApiResult<impl IntoResponse> {
     // Always from the database: another process may have just published a key.
     s.platform.keys.reload();
     let keys = s.platform.keys.jwks(Purpose::Token).await?;
     Ok((
-        [(header::CACHE_CONTROL, "public, max-age=300")],
+        [(header::CACHE_CONTROL, JWKS_CACHE_CONTROL)],
         Json(serde_json::json!({ "keys": keys })),
     ))
 }
@@ -70,7 +74,7 @@ async fn connector_jwks(State(s): State<AppState>) -> ApiResult<impl IntoRespons
     s.platform.keys.reload();
     let keys = s.platform.keys.jwks(Purpose::Connector).await?;
     Ok((
-        [(header::CACHE_CONTROL, "public, max-age=300")],
+        [(header::CACHE_CONTROL, JWKS_CACHE_CONTROL)],
         Json(serde_json::json!({ "keys": keys })),
     ))
 }

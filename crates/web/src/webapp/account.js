@@ -216,8 +216,29 @@ export async function devices() {
       err.replaceChildren(errorBox(explain(e), e.reference));
     }
   };
+  const refuse = (d) => async (ev) => {
+    err.replaceChildren();
+    if (!(await confirmDialog(t('refuseAsk', { name: d.name }), t('refuse'), true))) return;
+    try {
+      await busy(ev.currentTarget, t('working'), () => call(app.device, 'POST', `/app/v1/devices/${d.id}/revoke`, {}));
+      announce(t('refused'));
+      app.render();
+    } catch (e) {
+      if (e.kind === 'app-locked' || e.kind === 'device-revoked') { app.fail(e); return; }
+      err.replaceChildren(errorBox(explain(e), e.reference));
+    }
+  };
   const active = list.filter((d) => d.status === 'active');
+  // A new phone that self-registered with this resident's HKID waits; removing it refuses it.
+  const waiting = list.filter((d) => d.status === 'pending');
   show(t('devicesTitle'), err,
+    waiting.length ? h('section', { class: 'stack', id: 'waiting-phones' },
+      h('h2', {}, t('waitingPhones')),
+      h('ul', { class: 'cards' }, waiting.map((d) => h('li', { class: 'card warning', dataset: { id: d.id } },
+        h('p', { class: 'title' }, d.name),
+        h('p', { class: 'meta' }, t('boundAt', { t: when(d.created_at) })),
+        h('p', {}, t('waitingUntil', { t: when(d.activates_at) })),
+        h('div', { class: 'actions' }, button(t('refuse'), refuse(d), 'danger', { class: 'refuse' })))))) : null,
     h('ul', { class: 'cards', id: 'device-list' }, active.map((d) => h('li', { class: 'card', dataset: { id: d.id } },
       h('p', { class: 'title' }, d.name, d.current ? ` (${t('thisPhone')})` : ''),
       h('p', { class: 'meta' }, t('boundAt', { t: when(d.created_at) })),

@@ -1,7 +1,7 @@
 // Getting started: activation with a code from a counter, a kiosk or another phone, or
 // self-registration with the HKID card and a selfie; then how the resident will confirm it is
 // them (a passkey, or a PIN the platform checks), and the device key made in this browser.
-import { t } from './i18n.js';
+import { t, when } from './i18n.js';
 import { app } from './main.js';
 import * as store from './store.js';
 import { plain, call, publicJwk, setSession } from './api.js';
@@ -143,7 +143,7 @@ async function enrol(choice, btn, err, name, bindCall, message = t('settingUp'))
       // iAM Smart+ signs documents: get the signing certificate now, as the app does after an
       // upgrade (a platform without signing says so later, when a signature is asked for).
       if (enrolled.level === 'plus') await enrolSigning().catch(() => {});
-      done(enrolled.rebound);
+      done(enrolled.rebound, enrolled.pending_until);
     });
   } catch (e) {
     const msg = e.kind ? explain(e) : e.message || t('errServer');
@@ -153,11 +153,18 @@ async function enrol(choice, btn, err, name, bindCall, message = t('settingUp'))
   }
 }
 
-function done(rebound) {
+function done(rebound, pendingUntil) {
+  if (pendingUntil) {
+    // The account is on another phone: this one waits (and can do nothing until then).
+    show(t('waitingTitle'),
+      h('p', { class: 'notice', id: 'moved' }, t('donePending', { t: when(pendingUntil) })),
+      h('div', { class: 'stack' }, linkButton(t('goHome'), '/home', 'secondary', { id: 'go-home' })));
+    return;
+  }
   show(t('doneTitle'),
     h('p', { class: 'big-icon', 'aria-hidden': 'true' }, '✓'),
     h('p', { class: 'lead' }, t('doneIntro')),
-    rebound ? h('p', { class: 'notice' }, t('doneRebound')) : null,
+    rebound ? h('p', { class: 'notice', id: 'moved' }, t('doneRebound')) : null,
     h('div', { class: 'stack' }, linkButton(t('goHome'), '/home', '', { id: 'go-home' })));
 }
 
