@@ -251,7 +251,7 @@ async fn editors_and_supervisors_edit_the_catalogue_others_are_refused() {
     assert_eq!(r.status(), 404);
 
     // The audit log names who did what.
-    let entries: Value = get_json(&c, &srv, "/transparency/v1/entries?start=0&end=1000").await;
+    let entries: Value = audit_entries(&srv, 0, 1000).await;
     let made = |kind: &str, actor: &str, subject: &str| {
         entries.as_array().unwrap().iter().any(|e| {
             e["kind"] == kind && e["actor"] == actor && e["subject"] == format!("service:{subject}")

@@ -411,18 +411,25 @@ async fn a_bank_gets_tax_and_tenancy_data_with_one_approval_until_the_resident_r
     assert_eq!(service["consents"][0]["consent_id"], id.as_str());
     let receipt = ok_json(&app(&home, &["receipt", &id]));
     assert_eq!(receipt["artefact"], artefact);
-    let seq = receipt["transparency_log"]["seq"].as_u64().unwrap();
-    let entries: Value = get_json(
+    // The receipt carries the log entry with its salt and proof; the public log shows only the
+    // entry's salted commitment, the same leaf hash.
+    let proof = &receipt["transparency_log"]["proof"];
+    let seq = proof["entry"]["seq"].as_u64().unwrap();
+    let entry = proof["entry"].to_string();
+    assert!(
+        entry.contains(receipt["artefact_sha256"].as_str().unwrap()),
+        "the artefact's hash is in the transparency log: {entry}"
+    );
+    let public: Value = get_json(
         &bank.http,
         &srv,
         &format!("/transparency/v1/entries?start={seq}&end={}", seq + 1),
     )
     .await;
-    let entry = entries.to_string();
-    assert!(
-        entry.contains(receipt["artefact_sha256"].as_str().unwrap()),
-        "the artefact's hash is in the transparency log: {entry}"
-    );
+    assert_eq!(public[0]["leaf_hash"], proof["leaf_hash"]);
+    assert!(!public
+        .to_string()
+        .contains(receipt["artefact_sha256"].as_str().unwrap()));
 
     // Pause stops fetches; resume restores them; revoke stops the next one for good.
     let paused = ok_json(&app(&home, &["data-consent", &id, "pause"]));

@@ -363,8 +363,7 @@ async fn images_leave_no_trace_after_a_timeout_or_a_crash_mid_check() {
     srv.kill9();
     let _ = child.wait_with_output();
     let srv2 = site.serve_on(port, &[]).await;
-    let c = reqwest::Client::new();
-    let entries: Value = get_json(&c, &srv2, "/transparency/v1/entries?start=0&end=1000").await;
+    let entries: Value = audit_entries(&srv2, 0, 1000).await;
     let t = entries.to_string();
     // Either the registration finished before the kill, or nothing of it is there.
     assert_eq!(
@@ -464,9 +463,7 @@ async fn kiosk_registration_checks_the_face_and_issues_an_activation_code() {
     let me = ok_json(&app(&home, &["me"]));
     assert_eq!(me["channel"], "kiosk");
     assert_eq!(me["verified"]["gender"], "F");
-    let entries = get_json(&c, &srv, "/transparency/v1/entries?start=0&end=1000")
-        .await
-        .to_string();
+    let entries = audit_entries(&srv, 0, 1000).await.to_string();
     assert!(
         entries.contains(&format!("staff:{}", k["id"].as_str().unwrap())),
         "the kiosk's actions are audited"

@@ -128,8 +128,7 @@ async fn baseline_headers_errors_limits_and_operator_api() {
         .await
         .unwrap();
     assert_eq!(r.status(), 422);
-    let entries: serde_json::Value =
-        get_json(&c, &srv, "/transparency/v1/entries?start=0&end=100").await;
+    let entries: serde_json::Value = audit_entries(&srv, 0, 100).await;
     let text = entries.to_string();
     assert!(text.contains("resident.registered"));
     assert!(

@@ -435,7 +435,7 @@ async fn counter_registration_activation_approvals_devices_and_rights() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert!(purged, "closed account not erased");
-    let entries: Value = get_json(&c, &srv, "/transparency/v1/entries?start=0&end=1000").await;
+    let entries: Value = audit_entries(&srv, 0, 1000).await;
     let text = entries.to_string();
     assert!(text.contains("resident.purged") && text.contains(d2));
     assert!(
@@ -581,9 +581,7 @@ async fn a_registry_that_is_down_or_slow_gives_a_clear_try_again_and_registers_n
     assert!(r.headers().contains_key("retry-after"));
     let p: Value = r.json().await.unwrap();
     assert!(p["detail"].as_str().unwrap().contains("try again"), "{p}");
-    let entries = get_json(&c, &srv, "/transparency/v1/entries?start=0&end=1000")
-        .await
-        .to_string();
+    let entries = audit_entries(&srv, 0, 1000).await.to_string();
     assert!(!entries.contains("resident.registered"));
 
     // Down: nothing listens.
@@ -671,13 +669,7 @@ async fn self_registration_without_a_face_model_says_so_and_offers_the_counter()
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(4), "{err}");
     assert!(err.contains("counter"), "{err}");
-    let entries = get_json(
-        &reqwest::Client::new(),
-        &srv,
-        "/transparency/v1/entries?start=0&end=1000",
-    )
-    .await
-    .to_string();
+    let entries = audit_entries(&srv, 0, 1000).await.to_string();
     assert!(
         !entries.contains("resident.registered"),
         "never passes a check it did not perform"

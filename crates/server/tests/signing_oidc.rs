@@ -174,27 +174,12 @@ async fn a_signature_asked_for_with_the_authorization_rfc_9396() {
     let token = t["access_token"].as_str().unwrap().to_string();
     // The resident approves the signature in the app (the same match code as the service shows).
     let waiting = pending_sign(&home);
-    assert_eq!(waiting["match_code"], d["match_code"]);
     assert_eq!(
         waiting["details"]["document"]["name"],
         "Loan agreement 貸款協議"
     );
-    ok_json(&app(
-        &home,
-        &[
-            "approve",
-            waiting["id"].as_str().unwrap(),
-            "--match",
-            d["match_code"].as_str().unwrap(),
-            "--yes",
-        ],
-    ));
-    let out: Value = svc
-        .api("GET", &format!("/sign/v1/requests/{id}"), &token, None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    approve_waiting_signature(&home, d["match_code"].as_str().unwrap());
+    let out = poll_signature(&svc, &token, &id).await;
     assert_eq!(out["status"], "signed", "{out}");
     assert!(out["signature"]["cms"].as_str().unwrap().len() > 500);
 

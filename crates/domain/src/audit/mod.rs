@@ -5,6 +5,11 @@
 //! RFC 9162 Merkle tree: each entry is a leaf, perfect subtrees are stored as they complete
 //! (`merkle_nodes`), and signed tree heads (`tree_heads`) commit to the whole log so that any
 //! edit, deletion or reordering is detected by [`verify::verify`].
+//!
+//! A leaf commits to its entry with a secret salt of its own ([`Entry::leaf_hash`]), so the public
+//! log (leaf hashes, tree heads, proofs) says nothing about who did what: an entry is checked by
+//! whoever holds it and its salt, that is the resident it concerns (their receipts and export)
+//! and the operators (`/admin/v1/audit/entries`).
 
 pub mod verify;
 
@@ -57,7 +62,13 @@ pub struct Entry {
     pub detail: String,
     /// The request that caused it.
     pub request_id: Option<String>,
+    /// The secret salt of the leaf's commitment (`None` for entries appended before salts).
+    #[serde(skip)]
+    pub salt: Option<Vec<u8>>,
 }
+
+/// The domain of a salted leaf's input.
+const SALTED_LEAF: &[u8] = b"iamsmart-audit-entry/2\0";
 
 impl Entry {
     /// The bytes that are hashed into the leaf: a JSON array of every field, in order.
@@ -74,9 +85,18 @@ impl Entry {
         .unwrap_or_default()
     }
 
-    /// The RFC 9162 leaf hash.
+    /// The RFC 9162 leaf hash: of the salt and the entry (of the entry alone for an entry
+    /// appended before salts).
     pub fn leaf_hash(&self) -> Hash {
-        merkle::leaf_hash(&self.leaf_bytes())
+        match &self.salt {
+            Some(salt) => {
+                let mut input = SALTED_LEAF.to_vec();
+                input.extend_from_slice(salt);
+                input.extend_from_slice(&self.leaf_bytes());
+                merkle::leaf_hash(&input)
+            }
+            None => merkle::leaf_hash(&self.leaf_bytes()),
+        }
     }
 }
 
@@ -101,6 +121,7 @@ pub async fn append(
         subject: event.subject.to_string(),
         detail: event.detail.to_string(),
         request_id: request_id.map(str::to_string),
+        salt: Some(new_salt()),
     };
     let leaf = entry.leaf_hash();
     let sibling_ids = merkle::append_siblings(seq);
@@ -114,8 +135,8 @@ pub async fn append(
         })
         .collect::<Result<Vec<_>>>()?;
     sqlx::query(
-        "INSERT INTO audit_log (seq, at, kind, actor, subject, detail, request_id, leaf_hash)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO audit_log (seq, at, kind, actor, subject, detail, request_id, leaf_hash, salt)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(seq as i64)
     .bind(at)
@@ -125,6 +146,7 @@ pub async fn append(
     .bind(&entry.detail)
     .bind(&entry.request_id)
     .bind(leaf.to_vec())
+    .bind(&entry.salt)
     .execute(&mut *conn)
     .await?;
     for (id, hash) in merkle::append_nodes(seq, leaf, &siblings) {
@@ -136,6 +158,16 @@ pub async fn append(
             .await?;
     }
     Ok(seq)
+}
+
+/// A fresh secret salt for a leaf. From the system's generator: appends run inside their
+/// callers' transactions, which hand over no random source, and no test depends on a salt's
+/// value (only on its secrecy and on the leaf matching it).
+fn new_salt() -> Vec<u8> {
+    use iamsmart_crypto::rng::Rng;
+    let mut salt = vec![0u8; 16];
+    iamsmart_crypto::rng::SystemRng.fill(&mut salt);
+    salt
 }
 
 /// Load stored subtree hashes by id (missing ones are absent from the map).
@@ -335,11 +367,11 @@ pub async fn consistency_proof(db: &Db, first: u64, second: u64) -> Result<Vec<H
     range_hashes(&mut conn, &merkle::consistency_ranges(first, second)).await
 }
 
-/// Entries `[start, end)` (at most 1000).
+/// Entries `[start, end)` (at most 1000), with their salts: for operators, never public.
 pub async fn entries(db: &Db, start: u64, end: u64) -> Result<Vec<Entry>> {
     let end = end.min(start + 1000);
     let rows = sqlx::query(
-        "SELECT seq, at, kind, actor, subject, detail, request_id FROM audit_log
+        "SELECT seq, at, kind, actor, subject, detail, request_id, salt FROM audit_log
          WHERE seq >= $1 AND seq < $2 ORDER BY seq",
     )
     .bind(start as i64)
@@ -347,6 +379,80 @@ pub async fn entries(db: &Db, start: u64, end: u64) -> Result<Vec<Entry>> {
     .fetch_all(db.reader())
     .await?;
     rows.iter().map(verify::row_to_entry).collect()
+}
+
+/// The public view of entries `[start, end)` (at most 1000): position and leaf hash, a
+/// commitment that reveals nothing without the entry and its salt.
+pub async fn commitments(db: &Db, start: u64, end: u64) -> Result<Vec<(u64, Hash)>> {
+    let end = end.min(start + 1000);
+    let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+        "SELECT seq, leaf_hash FROM audit_log WHERE seq >= $1 AND seq < $2 ORDER BY seq",
+    )
+    .bind(start as i64)
+    .bind(end as i64)
+    .fetch_all(db.reader())
+    .await?;
+    rows.into_iter()
+        .map(|(seq, h)| {
+            let h: Hash = h
+                .try_into()
+                .map_err(|_| DomainError::Integrity("leaf hash is not 32 bytes".into()))?;
+            Ok((seq as u64, h))
+        })
+        .collect()
+}
+
+/// Entries about `subject` (newest `limit`), each with its salt and an inclusion proof in the
+/// newest signed tree head (signed now if the log grew): what a resident receives to check
+/// their own entries, with no one else's.
+pub async fn proven_entries(
+    db: &Db,
+    keys: &KeyService,
+    subject: &str,
+    limit: i64,
+) -> Result<serde_json::Value> {
+    let head = publish_tree_head(db, keys).await?;
+    let rows = sqlx::query(
+        "SELECT seq, at, kind, actor, subject, detail, request_id, salt FROM audit_log
+         WHERE subject = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3",
+    )
+    .bind(subject)
+    .bind(head.tree_size as i64)
+    .bind(limit)
+    .fetch_all(db.reader())
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows.iter().rev() {
+        let e = verify::row_to_entry(row)?;
+        out.push(prove(db, &e, head.tree_size).await?);
+    }
+    Ok(serde_json::json!({ "tree_head": head, "entries": out }))
+}
+
+/// One entry with what proves it is in the tree of `tree_size` entries.
+async fn prove(db: &Db, e: &Entry, tree_size: u64) -> Result<serde_json::Value> {
+    let (leaf, path) = inclusion_proof(db, e.seq, tree_size).await?;
+    Ok(serde_json::json!({
+        "entry": e,
+        "salt": e.salt.as_deref().map(b64),
+        "leaf_hash": b64(&leaf),
+        "audit_path": path.iter().map(|h| b64(h)).collect::<Vec<_>>(),
+        "leaf_input": "salted: SHA-256(0x00 || \"iamsmart-audit-entry/2\\0\" || salt || JSON [seq, at, kind, actor, subject, detail, request_id]); without a salt: SHA-256(0x00 || that JSON)",
+    }))
+}
+
+/// One entry (by position) with its salt and inclusion proof in the newest signed tree head.
+pub async fn proven_entry(db: &Db, keys: &KeyService, seq: u64) -> Result<serde_json::Value> {
+    let head = publish_tree_head(db, keys).await?;
+    let row = sqlx::query(
+        "SELECT seq, at, kind, actor, subject, detail, request_id, salt FROM audit_log WHERE seq = $1",
+    )
+    .bind(seq as i64)
+    .fetch_optional(db.reader())
+    .await?
+    .ok_or(DomainError::NotFound)?;
+    let e = verify::row_to_entry(&row)?;
+    Ok(serde_json::json!({ "tree_head": head, "proof": prove(db, &e, head.tree_size).await? }))
 }
 
 #[cfg(test)]

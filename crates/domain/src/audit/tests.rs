@@ -349,3 +349,57 @@ async fn a_forked_head_is_caught_by_its_witness() {
         })
     );
 }
+
+/// Issue 16, finding 2: a leaf commits to its entry with a salt of its own, so the public
+/// commitments reveal nothing without it; entries appended before salts (no salt, the leaf of
+/// the entry alone) still verify.
+#[tokio::test]
+async fn leaves_are_salted_commitments_and_unsalted_old_entries_still_verify() {
+    let t = platform().await;
+    witnessed_log(&t).await;
+    let n = size(&t.p.db).await.unwrap();
+    let last = entries(&t.p.db, n - 1, n).await.unwrap().remove(0);
+    let salt = last.salt.clone().expect("salted");
+    assert_eq!(salt.len(), 16);
+    let unsalted = Entry {
+        salt: None,
+        ..last.clone()
+    };
+    assert_ne!(
+        last.leaf_hash(),
+        unsalted.leaf_hash(),
+        "the salt is in the leaf"
+    );
+    let public = commitments(&t.p.db, n - 1, n).await.unwrap();
+    assert_eq!(public, vec![(n - 1, last.leaf_hash())]);
+    // An entry from before salts: no salt, the plain leaf (the last one of an odd-sized log).
+    sqlx::query("UPDATE audit_log SET salt = NULL, leaf_hash = $1 WHERE seq = $2")
+        .bind(unsalted.leaf_hash().to_vec())
+        .bind((n - 1) as i64)
+        .execute(t.p.db.writer())
+        .await
+        .unwrap();
+    sqlx::query("UPDATE merkle_nodes SET hash = $1 WHERE level = 0 AND idx = $2")
+        .bind(unsalted.leaf_hash().to_vec())
+        .bind((n - 1) as i64)
+        .execute(t.p.db.writer())
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM tree_heads WHERE tree_size >= $1")
+        .bind(n as i64)
+        .execute(t.p.db.writer())
+        .await
+        .unwrap();
+    publish_tree_head(&t.p.db, &t.p.keys).await.unwrap();
+    assert_eq!(verify(&t.p.db, &t.p.keys).await.unwrap().problem, None);
+    // A salt changed afterwards breaks the entry.
+    sqlx::query("UPDATE audit_log SET salt = $1 WHERE seq = 1")
+        .bind(vec![7u8; 16])
+        .execute(t.p.db.writer())
+        .await
+        .unwrap();
+    assert_eq!(
+        verify(&t.p.db, &t.p.keys).await.unwrap().problem,
+        Some(Problem::Altered { seq: 1 })
+    );
+}

@@ -80,6 +80,7 @@ pub(crate) fn row_to_entry(r: &AnyRow) -> Result<Entry> {
         subject: r.try_get(4)?,
         detail: r.try_get(5)?,
         request_id: r.try_get(6)?,
+        salt: r.try_get(7)?,
     })
 }
 
@@ -257,7 +258,7 @@ pub async fn verify_with(db: &Db, keys: &KeyService, trust: &Trust) -> Result<Re
     const PAGE: i64 = 5000;
     loop {
         let rows = sqlx::query(
-            "SELECT seq, at, kind, actor, subject, detail, request_id, leaf_hash FROM audit_log
+            "SELECT seq, at, kind, actor, subject, detail, request_id, salt, leaf_hash FROM audit_log
              WHERE seq >= $1 ORDER BY seq LIMIT $2",
         )
         .bind(expected as i64)
@@ -285,7 +286,7 @@ pub async fn verify_with(db: &Db, keys: &KeyService, trust: &Trust) -> Result<Re
                 report.problem = Some(Problem::Missing { seq: expected });
                 return Ok(report);
             }
-            let stored: Vec<u8> = row.try_get(7)?;
+            let stored: Vec<u8> = row.try_get(8)?;
             let computed = entry.leaf_hash();
             if stored != computed.as_slice() {
                 report.problem = Some(Problem::Altered { seq: entry.seq });

@@ -208,14 +208,10 @@ pub async fn request(p: &Platform, client: &Client, req: ConsentRequest) -> Resu
     if !(0..=3650).contains(&req.data_life_days) {
         return Err(invalid("data_life_days", "0 to 3650"));
     }
-    let sector = client.sector();
-    let resident = crate::oidc::claims::resident_of_subject(
-        p,
-        (client.meta.subject_type == "pairwise").then_some(sector.as_str()),
-        &req.login_hint,
-    )
-    .await?
-    .ok_or(DomainError::NotFound)?;
+    let resident =
+        crate::oidc::claims::resident_of_subject(p, &client.subject_sector(), &req.login_hint)
+            .await?
+            .ok_or(DomainError::NotFound)?;
     let details = serde_json::json!({
         "service": client.meta.client_name,
         "purpose": req.purpose_text,

@@ -213,8 +213,9 @@ pub async fn for_resident(p: &Platform, resident_id: &str) -> Result<Vec<Service
     Ok(out)
 }
 
-/// A consent's receipt: the signed artefact, its hash, and where the hash is in the
-/// transparency log (check it with `/transparency/v1/inclusion`).
+/// A consent's receipt: the signed artefact, its hash, and the transparency log's entry that
+/// records it, with its salt and an inclusion proof in a signed tree head (the public log shows
+/// only the salted hash).
 pub async fn receipt(
     p: &Platform,
     resident_id: &str,
@@ -252,11 +253,11 @@ pub async fn receipt(
         "consent": v,
         "artefact": artefact,
         "artefact_sha256": hash,
-        "transparency_log": seq.map(|s| serde_json::json!({
-            "seq": s,
-            "inclusion": format!("{}?index={s}&tree_size=<size>", p.oidc.policy.url("/transparency/v1/inclusion")),
-            "tree_head": p.oidc.policy.url("/transparency/v1/tree-head"),
-        })),
+        "transparency_log": match seq {
+            Some(s) => Some(crate::audit::proven_entry(&p.db, &p.keys, s as u64).await?),
+            None => None,
+        },
+        "log_keys": p.oidc.policy.url("/transparency/v1/keys"),
         "keys": p.oidc.policy.url("/.well-known/jwks.json"),
     }))
 }

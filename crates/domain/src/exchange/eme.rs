@@ -143,18 +143,11 @@ pub async fn start(p: &Platform, client: &Client, req: EmeRequest) -> Result<Sta
         }
     }
     let resident = match &req.login_hint {
-        Some(hint) => {
-            let sector = client.sector();
-            Some(
-                claims::resident_of_subject(
-                    p,
-                    (client.meta.subject_type == "pairwise").then_some(sector.as_str()),
-                    hint,
-                )
+        Some(hint) => Some(
+            claims::resident_of_subject(p, &client.subject_sector(), hint)
                 .await?
                 .ok_or(DomainError::NotFound)?,
-            )
-        }
+        ),
         None => None,
     };
     let details = serde_json::json!({
@@ -304,10 +297,8 @@ pub async fn outcome(p: &Platform, client: &Client, id: &str) -> Result<Outcome>
         return Ok(out("delivered", None));
     }
     // The service may name the resident by this subject later (a pushed request, CIBA, a
-    // signature, a notification): remember a pairwise one, as a login does.
-    if client.meta.subject_type == "pairwise" {
-        claims::remember_subject(&mut tx, &client.sector(), &sub, &d.resident_id).await?;
-    }
+    // signature, a notification): remember it, as a login does.
+    claims::remember_subject(&mut tx, &client.subject_sector(), &sub, &d.resident_id).await?;
     sqlx::query(
         "INSERT INTO exchange_log (id, kind, consent_id, client_id, resident_id, provider_id, items, at, outcome, detail, bytes, payload_hash, duration_ms)
          VALUES ($1, 'eme', $2, $3, $4, NULL, $5, $6, 'ok', $7, $8, $9, 0)",

@@ -9,6 +9,10 @@ use crate::error::{DomainError, Result};
 use crate::platform::Platform;
 use iamsmart_store::Row;
 
+/// How many of the resident's newest log entries the export proves (each proof is a few
+/// queries; older ones are listed under `activity`).
+const PROVEN_ENTRIES: i64 = 1000;
+
 /// Everything the platform holds about the caller, as one JSON document.
 pub async fn export(p: &Platform, caller: &DeviceCaller) -> Result<serde_json::Value> {
     let r = super::get(p, &caller.resident_id).await?;
@@ -58,6 +62,7 @@ pub async fn export(p: &Platform, caller: &DeviceCaller) -> Result<serde_json::V
         "devices": devices,
         "requests": requests,
         "activity": activity,
+        "transparency_log": audit::proven_entries(&p.db, &p.keys, &subject, PROVEN_ENTRIES).await?,
         "dealings": crate::exchange::dealings::for_resident(p, &r.id).await?,
         "signatures": crate::signing::history::for_resident(p, &r.id).await?,
         "notifications": crate::notify::inbox::list(p, &r.id, false, 500).await?,
@@ -65,7 +70,7 @@ pub async fn export(p: &Platform, caller: &DeviceCaller) -> Result<serde_json::V
         "favourite_services": crate::portal::favourites::list(p, &r.id).await?,
         "notes": [
             "Card images and selfies are never stored, so none are included.",
-            "Activity entries come from the platform's transparency log, which names you only by your account id.",
+            "Activity entries come from the platform's transparency log, which names you only by your account id. The public log shows only a salted hash of each entry: transparency_log gives your newest entries with their salts and proofs, so that you (and anyone you show them to) can check that they are in the log the platform signed.",
         ],
     }))
 }

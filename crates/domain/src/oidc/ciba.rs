@@ -90,9 +90,7 @@ async fn resident_from_hint(
         }
         v["sub"].as_str().unwrap_or_default().to_string()
     };
-    let sector = client.sector();
-    let sector = (client.meta.subject_type == "pairwise").then_some(sector.as_str());
-    claims::resident_of_subject(p, sector, &sub)
+    claims::resident_of_subject(p, &client.subject_sector(), &sub)
         .await
         .map_err(dom)?
         .ok_or_else(|| {
@@ -371,11 +369,9 @@ pub async fn redeem(
         None
     };
     let sub = tokens::subject_for(p, client, &resident);
-    if client.meta.subject_type == "pairwise" {
-        claims::remember_subject(&mut tx, &client.sector(), &sub, &resident)
-            .await
-            .map_err(dom)?;
-    }
+    claims::remember_subject(&mut tx, &client.subject_sector(), &sub, &resident)
+        .await
+        .map_err(dom)?;
     let subject = format!("resident:{resident}");
     crate::audit::append(
         &mut tx,

@@ -88,19 +88,21 @@ pub fn parse_scope(scope: &str) -> std::result::Result<(Vec<String>, Vec<&'stati
     Ok((scopes, fields))
 }
 
-/// The subject identifier of a resident for a client sector (`None` sector: public subjects).
-pub fn subject(p: &Platform, sector: Option<&str>, resident_id: &str) -> String {
-    match sector {
-        None => resident_id.to_string(),
-        Some(s) => {
-            use base64::Engine;
-            let mac = p.vault.blind_index(&format!("sub:{s}"), resident_id);
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&mac[..24])
-        }
-    }
+/// The sector of public subjects (every client with `subject_type` `public` gets the same
+/// subject for a resident). No host is empty, so it cannot be a pairwise sector.
+pub const PUBLIC_SECTOR: &str = "";
+
+/// The subject identifier of a resident for a client sector ([`PUBLIC_SECTOR`] for public
+/// subjects): a keyed hash, so that no subject is the platform's internal id (which appears in
+/// the platform's own records) and none can be computed without the platform's key.
+pub fn subject(p: &Platform, sector: &str, resident_id: &str) -> String {
+    use base64::Engine;
+    let mac = p.vault.blind_index(&format!("sub:{sector}"), resident_id);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&mac[..24])
 }
 
-/// Remember a pairwise subject so that hints (CIBA) can be resolved.
+/// Remember a subject given to a client (pairwise or public) so that hints (CIBA, pushed
+/// requests, notifications) can be resolved.
 pub async fn remember_subject(
     conn: &mut AnyConnection,
     sector: &str,
@@ -116,25 +118,15 @@ pub async fn remember_subject(
     Ok(())
 }
 
-/// The resident behind a subject of a sector.
-pub async fn resident_of_subject(
-    p: &Platform,
-    sector: Option<&str>,
-    sub: &str,
-) -> Result<Option<String>> {
-    match sector {
-        None => Ok(sqlx::query_scalar("SELECT id FROM residents WHERE id = $1")
+/// The resident behind a subject of a sector (one the platform gave out in that sector).
+pub async fn resident_of_subject(p: &Platform, sector: &str, sub: &str) -> Result<Option<String>> {
+    Ok(
+        sqlx::query_scalar("SELECT resident_id FROM subjects WHERE sector = $1 AND sub = $2")
+            .bind(sector)
             .bind(sub)
             .fetch_optional(p.db.reader())
-            .await?),
-        Some(s) => Ok(sqlx::query_scalar(
-            "SELECT resident_id FROM subjects WHERE sector = $1 AND sub = $2",
-        )
-        .bind(s)
-        .bind(sub)
-        .fetch_optional(p.db.reader())
-        .await?),
-    }
+            .await?,
+    )
 }
 
 /// Fields the resident consented to for a client (and has not revoked).

@@ -163,6 +163,15 @@ impl Client {
             .clone()
             .unwrap_or_else(|| declared_sector(&self.meta).unwrap_or_else(|| self.id.clone()))
     }
+    /// The sector whose subjects this client receives: its pairwise sector, or
+    /// [`crate::oidc::claims::PUBLIC_SECTOR`] for a client with public subjects.
+    pub fn subject_sector(&self) -> String {
+        if self.meta.subject_type == "pairwise" {
+            self.sector()
+        } else {
+            crate::oidc::claims::PUBLIC_SECTOR.to_string()
+        }
+    }
     /// The ID token signing algorithm.
     pub fn id_token_alg(&self) -> Alg {
         self.meta

@@ -326,11 +326,9 @@ pub async fn redeem_code(
         None
     };
     let sub = subject_for(p, client, &g.data.resident_id);
-    if client.meta.subject_type == "pairwise" {
-        claims::remember_subject(&mut tx, &client.sector(), &sub, &g.data.resident_id)
-            .await
-            .map_err(dom)?;
-    }
+    claims::remember_subject(&mut tx, &client.subject_sector(), &sub, &g.data.resident_id)
+        .await
+        .map_err(dom)?;
     let out = sign_tokens(p, client, &g, &sub, dpop_jkt.as_deref(), refresh, true).await?;
     tx.commit().await.map_err(dom)?;
     Ok(out)
@@ -338,12 +336,7 @@ pub async fn redeem_code(
 
 /// The subject identifier of a resident for this client.
 pub fn subject_for(p: &Platform, client: &Client, resident_id: &str) -> String {
-    let sector = client.sector();
-    claims::subject(
-        p,
-        (client.meta.subject_type == "pairwise").then_some(sector.as_str()),
-        resident_id,
-    )
+    claims::subject(p, &client.subject_sector(), resident_id)
 }
 
 async fn new_refresh(

@@ -352,13 +352,9 @@ pub async fn start(
     let resident = match (resident, &req.login_hint) {
         (Some(r), _) => Some(r),
         (None, Some(hint)) => Some(
-            crate::oidc::claims::resident_of_subject(
-                p,
-                (client.meta.subject_type == "pairwise").then_some(client.sector().as_str()),
-                hint,
-            )
-            .await?
-            .ok_or(DomainError::NotFound)?,
+            crate::oidc::claims::resident_of_subject(p, &client.subject_sector(), hint)
+                .await?
+                .ok_or(DomainError::NotFound)?,
         ),
         (None, None) => None,
     };

@@ -238,6 +238,25 @@ pub async fn get_json(c: &reqwest::Client, srv: &Server, path: &str) -> serde_js
         .unwrap()
 }
 
+/// The audit log's entries `[start, end)` as an operator reads them (the public log shows only
+/// their salted commitments).
+pub async fn audit_entries(srv: &Server, start: u64, end: u64) -> serde_json::Value {
+    let v: serde_json::Value = reqwest::Client::new()
+        .get(srv.url(&format!("/admin/v1/audit/entries?start={start}&end={end}")))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v.as_array()
+        .expect("entries")
+        .iter()
+        .map(|e| e["entry"].clone())
+        .collect()
+}
+
 /// A sandbox immigration registry in this process, trusting the platform on `platform_port`.
 /// Returns its base URL (`http://127.0.0.1:N/immd`).
 pub async fn start_immd(platform_port: u16, delay_ms: u64) -> String {

@@ -99,6 +99,31 @@ pub fn pending_sign(home: &Path) -> Value {
         .clone()
 }
 
+/// Approve the waiting signing request in the app with its match code (as the resident does).
+pub fn approve_waiting_signature(home: &Path, match_code: &str) -> Value {
+    let waiting = pending_sign(home);
+    assert_eq!(waiting["match_code"], match_code);
+    ok_json(&app(
+        home,
+        &[
+            "approve",
+            waiting["id"].as_str().unwrap(),
+            "--match",
+            match_code,
+            "--yes",
+        ],
+    ))
+}
+
+/// The service polls its signing request `id` once.
+pub async fn poll_signature(rp: &Rp, token: &str, id: &str) -> Value {
+    rp.api("GET", &format!("/sign/v1/requests/{id}"), token, None)
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
 /// POST an RFC 3161 request over `imprint` and return the reply (DER).
 pub async fn tsa_reply(srv: &Server, imprint: [u8; 32], cert_req: bool) -> Vec<u8> {
     let request = iamsmart_crypto::pki::tsp::build_request(&imprint, None, cert_req).unwrap();

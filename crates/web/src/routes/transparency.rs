@@ -1,5 +1,6 @@
 //! The transparency log over HTTP (RFC 9162 style): signed tree heads, inclusion and
-//! consistency proofs, entries, and the log's public keys.
+//! consistency proofs, the entries' commitments (leaf hashes: an entry itself goes only to the
+//! resident it concerns and to operators), and the log's public keys.
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
 use axum::extract::{Query, State};
@@ -17,6 +18,7 @@ pub fn routes() -> Router<AppState> {
         .route("/transparency/v1/consistency", get(consistency))
         .route("/transparency/v1/entries", get(entries))
         .route("/transparency/v1/keys", get(keys))
+        .route("/admin/v1/audit/entries", get(full_entries))
 }
 
 fn b64(h: &[u8]) -> String {
@@ -73,14 +75,40 @@ struct EntriesQuery {
     end: u64,
 }
 
+/// The public view: each entry's position and leaf hash (a salted commitment).
 async fn entries(
     State(s): State<AppState>,
     q: Query<EntriesQuery>,
-) -> ApiResult<Json<Vec<audit::Entry>>> {
+) -> ApiResult<Json<Vec<serde_json::Value>>> {
     if q.end < q.start {
         return Err(ApiError::bad_request("end must not be before start"));
     }
-    Ok(Json(audit::entries(&s.platform.db, q.start, q.end).await?))
+    let out = audit::commitments(&s.platform.db, q.start, q.end)
+        .await?
+        .into_iter()
+        .map(|(seq, leaf)| serde_json::json!({ "seq": seq, "leaf_hash": b64(&leaf) }))
+        .collect();
+    Ok(Json(out))
+}
+
+/// The entries themselves, with their salts: for operators.
+async fn full_entries(
+    State(s): State<AppState>,
+    _op: super::admin::Operator,
+    q: Query<EntriesQuery>,
+) -> ApiResult<Json<Vec<serde_json::Value>>> {
+    if q.end < q.start {
+        return Err(ApiError::bad_request("end must not be before start"));
+    }
+    let out = audit::entries(&s.platform.db, q.start, q.end)
+        .await?
+        .into_iter()
+        .map(|e| {
+            let salt = e.salt.as_deref().map(b64);
+            serde_json::json!({ "entry": e, "salt": salt, "leaf_hash": b64(&e.leaf_hash()) })
+        })
+        .collect();
+    Ok(Json(out))
 }
 
 /// Every key that ever signed tree heads (old ones stay, so old heads stay verifiable).
