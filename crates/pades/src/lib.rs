@@ -34,6 +34,7 @@ mod prepare;
 mod sigs;
 mod stored;
 mod update;
+mod work;
 mod write;
 mod xref;
 
@@ -213,6 +214,15 @@ pub const MAX_SIGNATURES: usize = 100;
 /// documents need, little enough to bound the work a hostile one causes.
 pub const MAX_REVISION_BYTES: usize = 256 * 1024 * 1024;
 
+pub use work::Work;
+
+/// [`signatures`], with what it cost: bytes parsed and hashed, objects compared. Hostile input
+/// must not make these grow faster than the file: at most [`MAX_SIGNATURES`] + 1 parses of at
+/// most the file each, and as many hashes.
+pub fn signatures_measured(pdf: &[u8]) -> (Result<Vec<PdfSignature>, PdfError>, Work) {
+    work::measure(|| signatures(pdf))
+}
+
 /// The signed signature fields of `pdf`, in field order, each with what was changed after it.
 /// Fails if the file cannot be read, a signature's /ByteRange is not four numbers inside the
 /// file, or there are more than [`MAX_SIGNATURES`].
@@ -240,9 +250,10 @@ pub fn signatures(pdf: &[u8]) -> Result<Vec<PdfSignature>, PdfError> {
             MAX_REVISION_BYTES / 1024 / 1024
         )));
     }
+    let mut digests = std::collections::HashMap::new();
     let mut found: Vec<PdfSignature> = dicts
         .iter()
-        .map(|sig| sigs::describe(&loaded, sig))
+        .map(|sig| sigs::describe(&loaded, sig, &mut digests))
         .collect::<Result<_, _>>()?;
     // The changes after each signed revision, judged once per revision, within a budget of
     // bytes read again (each judgement reads its revision anew).

@@ -100,6 +100,7 @@ pub(crate) fn load(pdf: &[u8]) -> Result<Loaded<'_>, PdfError> {
     if !pdf.starts_with(b"%PDF-") {
         return Err(PdfError::NotPdf);
     }
+    crate::work::parsed(pdf.len());
     let startxref = find_startxref(pdf)?;
     let Chain {
         kind: xref_kind,

@@ -151,6 +151,7 @@ fn hex_decode(digits: &[u8]) -> Option<Vec<u8>> {
 
 /// SHA-256 over the two ranges of `br` (which [`byte_range`] checked to be inside `bytes`).
 pub(crate) fn digest(bytes: &[u8], br: [usize; 4]) -> [u8; 32] {
+    crate::work::hashed(br[1] + br[3]);
     let mut h = Sha256::new();
     h.update(&bytes[br[0]..br[0] + br[1]]);
     h.update(&bytes[br[2]..br[2] + br[3]]);
@@ -181,8 +182,13 @@ pub(crate) fn der_len(der: &[u8]) -> Option<usize> {
     (total <= der.len()).then_some(total)
 }
 
-/// Reads one signature for [`crate::signatures`].
-pub(crate) fn describe(loaded: &Loaded<'_>, sig: &SigRef<'_>) -> Result<PdfSignature, PdfError> {
+/// Reads one signature for [`crate::signatures`]; `digests` holds each distinct byte range's
+/// digest once hashed, so that signatures sharing a range hash it once.
+pub(crate) fn describe(
+    loaded: &Loaded<'_>,
+    sig: &SigRef<'_>,
+    digests: &mut std::collections::HashMap<[usize; 4], [u8; 32]>,
+) -> Result<PdfSignature, PdfError> {
     let br = byte_range(loaded, sig)?;
     let contents = match loaded.entry(sig.dict, b"Contents")? {
         Some(Object::String(s, _)) if s.len() > crate::MAX_CONTENTS_CAPACITY => {
@@ -212,7 +218,9 @@ pub(crate) fn describe(loaded: &Loaded<'_>, sig: &SigRef<'_>) -> Result<PdfSigna
         sub_filter: name_of(b"SubFilter")?.unwrap_or_default(),
         byte_range: br,
         cms_der,
-        digest: digest(loaded.bytes, br),
+        digest: *digests
+            .entry(br)
+            .or_insert_with(|| digest(loaded.bytes, br)),
         covers_revision,
         covers_whole_file: covers_revision && br[2] + br[3] == loaded.bytes.len(),
         modified_after: None,

@@ -61,3 +61,17 @@ fn byte_ranges_that_add_up_to_too_much_hashing_are_refused() {
         other => panic!("expected a limit, got {other:?}"),
     }
 }
+
+#[test]
+fn distinct_signatures_sharing_one_byte_range_hash_it_once_and_the_work_is_in_proportion() {
+    // A hundred signature dictionaries (not one shared), all claiming the same byte range.
+    let pdf = with_signature_fields(MAX_SIGNATURES, false, 64 * 1024);
+    let (found, work) = iamsmart_pades::signatures_measured(&pdf);
+    assert_eq!(found.unwrap().len(), MAX_SIGNATURES);
+    assert_eq!(
+        work.bytes_hashed, 20,
+        "the one range (10 + 10 bytes) hashed once"
+    );
+    // The file parsed once, and its signed revision (here: none after) at most once more.
+    assert!(work.bytes_parsed <= 2 * pdf.len() as u64, "{work:?}");
+}
