@@ -11,8 +11,12 @@ use iamsmart_proto::profile::{Profile, ResidentView};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use zeroize::Zeroizing;
 
+mod unseal;
 pub mod witness;
+
+pub use unseal::blind_pin;
 
 /// What can go wrong in the app.
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +27,12 @@ pub enum AppError {
     /// A wrong PIN (or a damaged key file).
     #[error("wrong PIN (or the device key file is damaged)")]
     WrongPin,
+    /// A wrong PIN, counted by the platform.
+    #[error("wrong PIN: {left} tries left before this phone is locked")]
+    WrongPinLeft {
+        /// Tries left.
+        left: i64,
+    },
     /// Input the user gave.
     #[error("{0}")]
     Input(String),
@@ -70,6 +80,10 @@ pub struct DeviceFile {
     /// The signing key and certificate (iAM Smart+), once issued.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signing: Option<SigningFile>,
+    /// Whether the keys are sealed under a secret the platform takes part in (see
+    /// [`App::unlock`]): then no PIN can be tried without it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub platform_unseal: bool,
 }
 
 /// The app's signing key (separate from the device key, sealed under the same PIN) and its
@@ -93,6 +107,8 @@ pub struct App {
     key: DeviceKey,
     http: reqwest::Client,
     log_checked: AtomicBool,
+    /// What the keys are sealed under: the PIN, or the secret derived with the platform.
+    secret: Zeroizing<String>,
 }
 
 /// Where the app keeps what it saw of the transparency log.
@@ -108,6 +124,18 @@ impl std::fmt::Debug for App {
 
 fn device_path(home: &Path) -> PathBuf {
     home.join("device.json")
+}
+
+fn read_device_file(home: &Path) -> Result<DeviceFile> {
+    let path = device_path(home);
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        AppError::Home(format!(
+            "no device in {} ({e}); register or activate first",
+            home.display()
+        ))
+    })?;
+    serde_json::from_str(&text)
+        .map_err(|e| AppError::Home(format!("{} is damaged: {e}", path.display())))
 }
 
 fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -186,6 +214,7 @@ impl App {
             resident_id: None,
             key: sealed,
             signing: None,
+            platform_unseal: false,
         };
         let app = App {
             home: home.to_path_buf(),
@@ -193,22 +222,21 @@ impl App {
             key,
             http: client()?,
             log_checked: AtomicBool::new(false),
+            secret: Zeroizing::new(pin.to_string()),
         };
         app.save()?;
         Ok(app)
     }
 
-    /// Unlock the device in `home` with `pin`.
+    /// Open the device in `home` with `pin` alone: only a home whose keys are not protected with
+    /// the platform (see [`App::unlock`], which opens either).
     pub fn open(home: &Path, pin: &str) -> Result<App> {
-        let path = device_path(home);
-        let text = std::fs::read_to_string(&path).map_err(|e| {
-            AppError::Home(format!(
-                "no device in {} ({e}); register or activate first",
-                home.display()
-            ))
-        })?;
-        let file: DeviceFile = serde_json::from_str(&text)
-            .map_err(|e| AppError::Home(format!("{} is damaged: {e}", path.display())))?;
+        let file = read_device_file(home)?;
+        if file.platform_unseal {
+            return Err(AppError::Home(
+                "this app's keys are unsealed with the platform's help: unlock it online".into(),
+            ));
+        }
         let key = DeviceKey::open(&file.key, pin).map_err(|_| AppError::WrongPin)?;
         Ok(App {
             home: home.to_path_buf(),
@@ -216,6 +244,7 @@ impl App {
             key,
             http: client()?,
             log_checked: AtomicBool::new(false),
+            secret: Zeroizing::new(pin.to_string()),
         })
     }
 
@@ -603,9 +632,9 @@ impl App {
     }
 
     /// Get a signing certificate (iAM Smart+): a new P-256 signing key, separate from the device
-    /// key, sealed under the PIN; the platform certifies it from a CSR whose signature proves the
-    /// app holds it. A new certificate replaces (and revokes) the previous one.
-    pub async fn enrol_signing(&mut self, pin: &str) -> Result<IssuedCertificate> {
+    /// key, sealed as the device key is; the platform certifies it from a CSR whose signature
+    /// proves the app holds it. A new certificate replaces (and revokes) the previous one.
+    pub async fn enrol_signing(&mut self) -> Result<IssuedCertificate> {
         let key = DeviceKey::generate().map_err(|e| AppError::Home(e.to_string()))?;
         let name = self.file.device_name.clone();
         let csr = iamsmart_crypto::pki::csr::build_csr(&name, &key)
@@ -619,7 +648,7 @@ impl App {
             )
             .await?;
         let sealed = key
-            .seal(pin, KDF, &iamsmart_crypto::rng::SystemRng)
+            .seal(&self.secret, KDF, &iamsmart_crypto::rng::SystemRng)
             .map_err(|e| AppError::Home(e.to_string()))?;
         self.file.signing = Some(SigningFile {
             key: sealed,
@@ -632,12 +661,11 @@ impl App {
     }
 
     /// Sign an opened signing request: rebuild the signed attributes from the digest shown
-    /// (never bytes the platform chose), sign them with the signing key (unlocked with the PIN),
-    /// and send the approval. `selfie` for requests that need a face match.
+    /// (never bytes the platform chose), sign them with the signing key (unsealed as the device
+    /// key was), and send the approval. `selfie` for requests that need a face match.
     pub async fn sign(
         &self,
         request: &ApprovalView,
-        pin: &str,
         selfie: Option<&[u8]>,
     ) -> Result<ApprovalView> {
         use iamsmart_crypto::pki::CaSigner;
@@ -667,7 +695,7 @@ impl App {
             },
         )
         .map_err(|e| AppError::Input(e.to_string()))?;
-        let key = DeviceKey::open(&signing.key, pin).map_err(|_| AppError::WrongPin)?;
+        let key = DeviceKey::open(&signing.key, &self.secret).map_err(|_| AppError::WrongPin)?;
         let signature = key
             .sign_der(&attrs)
             .map_err(|e| AppError::Input(e.to_string()))?;

@@ -22,6 +22,7 @@ pub mod jose;
 pub mod jwe;
 pub mod keystore;
 pub mod merkle;
+pub mod oprf;
 pub mod pki;
 pub mod rng;
 pub mod webauthn;

@@ -29,6 +29,7 @@ pub const SEALED_COLUMNS: &[(&str, &str, &[&str])] = &[
     ("sign_requests", "id", &["document", "result"]),
     ("notifications", "id", &["content"]),
     ("user_certs", "serial", &["cert"]),
+    ("devices", "id", &["oprf_key"]),
 ];
 
 /// Settings rows whose value is sealed start with this prefix.

@@ -133,7 +133,7 @@ pub async fn setup_iamsmart(a: &SetupArgs) -> Result<Target> {
         let servers: Vec<&String> = std::iter::once(&a.base).chain(&a.also).collect();
         dev["platform_url"] = json!(servers[i % servers.len()]);
         std::fs::write(&file, serde_json::to_vec_pretty(&dev)?)?;
-        phones.push(Phone::Iamsmart(Box::new(App::open(&home, PIN)?)));
+        phones.push(Phone::Iamsmart(Box::new(App::unlock(&home, PIN).await?)));
     }
     let rp = Rp {
         ep,

@@ -156,6 +156,12 @@ pub async fn create_resident(
     let enrolled =
         registration::sandbox_enrol(&platform, &verified(&r), level, &app.new_device()).await?;
     app.record_binding(&enrolled)?;
+    // Seal the keys with the platform's part, as the app does once bound (in process here).
+    let blinded = iamsmart_app::blind_pin(pin)?;
+    let evaluated =
+        identity::unseal::evaluate(&platform, &enrolled.device_id, &blinded.message, None).await?;
+    app.protect_with(pin, &blinded, &evaluated)?;
+    identity::unseal::clear_tries(&platform, &enrolled.device_id).await?;
     // A synthetic profile, so that forms have something to fill in.
     let n = seed.iter().position(|x| x.hkid == r.hkid).unwrap_or(0);
     let profile = synthetic_profile(&r, n);

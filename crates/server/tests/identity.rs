@@ -311,7 +311,7 @@ async fn counter_registration_activation_approvals_devices_and_rights() {
     }
 
     // A signed request cannot be replayed or moved to another path.
-    let unlocked = iamsmart_app::App::open(&home, APP_PIN).unwrap();
+    let unlocked = iamsmart_app::App::unlock(&home, APP_PIN).await.unwrap();
     let sig = unlocked.sign_request("GET", "/app/v1/me", b"").unwrap();
     let get = |path: &str, sig: &str| {
         c.get(srv.url(path))

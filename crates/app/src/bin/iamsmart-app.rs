@@ -246,13 +246,31 @@ fn read_file(p: &PathBuf, what: &str) -> anyhow::Result<Vec<u8>> {
     std::fs::read(p).map_err(|e| anyhow::anyhow!("cannot read the {what} {}: {e}", p.display()))
 }
 
-fn new_or_open(cli: &Cli, platform: &str, device_name: &str) -> anyhow::Result<App> {
+async fn new_or_open(
+    cli: &Cli,
+    platform: &str,
+    device_name: &str,
+) -> anyhow::Result<(App, String)> {
     let pin = read_pin(cli)?;
-    Ok(if App::exists(&cli.home) {
-        App::open(&cli.home, &pin)?
+    let app = if App::exists(&cli.home) {
+        App::unlock(&cli.home, &pin).await?
     } else {
         App::create(&cli.home, platform, device_name, &pin, iamsmart_app::KDF)?
-    })
+    };
+    Ok((app, pin))
+}
+
+/// Once bound, seal the keys with the platform's part, so that no PIN can be tried without it.
+/// A phone that cannot yet (the platform is unreachable) is protected at its next unlock.
+async fn protect(app: &mut App, pin: &str) {
+    if app.file().platform_unseal {
+        return;
+    }
+    if let Err(e) = app.protect(pin).await {
+        eprintln!(
+            "the keys stay sealed by the PIN alone for now ({e}); the next unlock tries again"
+        );
+    }
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -269,7 +287,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             let card_image = read_file(card, "card image")?;
             let selfie = read_file(selfie, "selfie")?;
-            let mut app = new_or_open(&cli, platform, device_name)?;
+            let (mut app, pin) = new_or_open(&cli, platform, device_name).await?;
             let e = app
                 .register(
                     CardData {
@@ -282,6 +300,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     &selfie,
                 )
                 .await?;
+            protect(&mut app, &pin).await;
             print(&e)?;
             if e.pending_until.is_some() {
                 eprintln!(
@@ -294,12 +313,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             code,
             device_name,
         } => {
-            let mut app = new_or_open(&cli, platform, device_name)?;
-            print(&app.activate(code).await?)?;
+            let (mut app, pin) = new_or_open(&cli, platform, device_name).await?;
+            let e = app.activate(code).await?;
+            protect(&mut app, &pin).await;
+            print(&e)?;
         }
         command => {
             let pin = read_pin(&cli)?;
-            let mut app = App::open(&cli.home, &pin)?;
+            let mut app = App::unlock(&cli.home, &pin).await?;
             match command {
                 Command::Pending => print(&app.pending().await?)?,
                 Command::Show { request } => print(&app.open_request(request).await?)?,
@@ -337,7 +358,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         if fields.is_some() {
                             anyhow::bail!("--fields is for personal data requests, not signing");
                         }
-                        print(&app.sign(&r, &pin, face.as_deref()).await?)?;
+                        print(&app.sign(&r, face.as_deref()).await?)?;
                         return Ok(());
                     }
                     let asked: Vec<String> =
@@ -474,13 +495,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         );
                     }
                 }
-                Command::SigningCert => print(&app.enrol_signing(&pin).await?)?,
+                Command::SigningCert => print(&app.enrol_signing().await?)?,
                 Command::Upgrade { selfie } => {
                     let s = read_file(selfie, "selfie")?;
                     let level = app.upgrade(&s).await?;
                     // iAM Smart+ can sign: get the signing certificate at once (a platform
                     // without signing set up says so; the upgrade stands either way).
-                    let certificate = match app.enrol_signing(&pin).await {
+                    let certificate = match app.enrol_signing().await {
                         Ok(c) => serde_json::json!({ "serial": c.serial }),
                         Err(e) => serde_json::json!({ "not_issued": e.to_string() }),
                     };
@@ -511,7 +532,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             let code = match e.downcast_ref::<AppError>() {
-                Some(AppError::WrongPin) => 3,
+                Some(AppError::WrongPin | AppError::WrongPinLeft { .. }) => 3,
                 Some(AppError::Refused { .. }) => 4,
                 Some(AppError::Network(_)) => 5,
                 _ => 1,

@@ -473,6 +473,29 @@ pub async fn revoke(
     Ok(())
 }
 
+/// Lock a device after too many wrong PINs (the web app's, or the tries to unseal the command-line
+/// app's keys): revoked, with its tokens, certificates and sessions, in a transaction of its own.
+pub(crate) async fn lock_after_wrong_pins(
+    p: &Platform,
+    resident_id: &str,
+    device_id: &str,
+    request_id: Option<&str>,
+) -> Result<()> {
+    let mut tx = p.db.begin().await?;
+    revoke_one(
+        &mut tx,
+        resident_id,
+        device_id,
+        "too many wrong PINs",
+        p.clock.now_ms(),
+        "system",
+        request_id,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// Revoke one active device of a resident (or refuse a phone waiting to take the account over)
 /// inside the caller's transaction, with its tokens, certificates and app sessions; `false` if
 /// there was no such device.

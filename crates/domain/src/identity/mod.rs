@@ -8,6 +8,7 @@ pub mod registry;
 pub mod rights;
 pub mod staff;
 pub(crate) mod takeover;
+pub mod unseal;
 pub mod user_verification;
 
 use crate::audit::{self, Event};
@@ -489,5 +490,7 @@ mod takeover_tests;
 mod test_phone;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod unseal_tests;
 #[cfg(test)]
 mod uv_tests;

@@ -362,19 +362,7 @@ async fn check_pin(
         return Ok(());
     }
     if used >= max {
-        let now = p.clock.now_ms();
-        let mut tx = p.db.begin().await?;
-        super::devices::revoke_one(
-            &mut tx,
-            resident_id,
-            device_id,
-            "too many wrong PINs",
-            now,
-            "system",
-            request_id,
-        )
-        .await?;
-        tx.commit().await?;
+        super::devices::lock_after_wrong_pins(p, resident_id, device_id, request_id).await?;
         return Err(DomainError::DeviceRevoked);
     }
     Err(DomainError::WrongPin {

@@ -301,12 +301,17 @@ pub const APP_PIN: &str = "480317";
 
 /// Run `iamsmart-app --home HOME ARGS` with the test PIN.
 pub fn app(home: &Path, args: &[&str]) -> std::process::Output {
+    app_with_pin(home, APP_PIN, args)
+}
+
+/// Run `iamsmart-app --home HOME ARGS` with `pin`.
+pub fn app_with_pin(home: &Path, pin: &str, args: &[&str]) -> std::process::Output {
     let mut cmd = Command::new(app_bin());
     cmd.env_clear();
     if let Ok(p) = std::env::var("PATH") {
         cmd.env("PATH", p);
     }
-    cmd.env("IAMSMART_APP_PIN", APP_PIN)
+    cmd.env("IAMSMART_APP_PIN", pin)
         .arg("--home")
         .arg(home)
         .args(args)

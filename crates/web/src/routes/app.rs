@@ -39,6 +39,8 @@ pub fn routes() -> Router<AppState> {
         .route("/app/v1/me/close", post(close))
         .route("/app/v1/devices", get(list_devices))
         .route("/app/v1/devices/{id}/revoke", post(revoke_device))
+        .route("/app/v1/devices/{id}/unseal", post(unseal_evaluate))
+        .route("/app/v1/devices/unsealed", post(unsealed))
         .route("/app/v1/consents", get(consents))
         .route("/app/v1/consents/{client}/revoke", post(revoke_consent))
         .route("/app/v1/dealings", get(dealings))
@@ -317,6 +319,47 @@ async fn revoke_device(
     let call = Signed::from(&s, req).await?;
     let caller = call.device(&s).await?;
     devices::revoke(&s.platform, &caller, &id, Some(&call.rid)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(serde::Deserialize)]
+struct UnsealRequest {
+    /// The app's blinded PIN (RFC 9497, ristretto255), base64url.
+    blinded: String,
+}
+
+/// The platform's part in unsealing the command-line app's keys: evaluate the blinded PIN with
+/// the device's OPRF key. Not signed (the app cannot sign before it has unsealed); each call is
+/// counted against the device, and the sixth in a row without the app's proof that it unsealed
+/// locks it.
+async fn unseal_evaluate(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    axum::Extension(rid): axum::Extension<RequestId>,
+    body: Bytes,
+) -> ApiResult<impl IntoResponse> {
+    use base64::Engine;
+    let body: UnsealRequest = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("the body is not the expected JSON: {e}")))?;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let blinded = b64
+        .decode(body.blinded.as_bytes())
+        .ok()
+        .filter(|b| b.len() <= 64)
+        .ok_or_else(|| ApiError::bad_request("blinded: base64url of a blinded element"))?;
+    let evaluated =
+        identity::unseal::evaluate(&s.platform, &id, &blinded, Some(rid.0.as_str())).await?;
+    Ok(Json(serde_json::json!({
+        "evaluated": b64.encode(evaluated),
+        "tries_left": identity::unseal::tries_left(&s.platform, &id).await?,
+    })))
+}
+
+/// The app proves, signing with the key it unsealed, that its PIN was right: the count of
+/// tries starts again.
+async fn unsealed(State(s): State<AppState>, req: Request) -> ApiResult<impl IntoResponse> {
+    let call = Signed::from(&s, req).await?;
+    identity::unseal::unsealed(&s.platform, &call.request()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

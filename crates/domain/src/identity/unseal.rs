@@ -1,0 +1,128 @@
+//! The platform's part in unsealing the command-line app's keys (issue 16, finding 3): an RFC
+//! 9497 OPRF key per device, kept sealed; the app sends its blinded PIN and gets it evaluated, so
+//! that without the platform no PIN can be tried against a stolen app home, and with it each try
+//! is counted here. The count is taken before the evaluation by one conditional update (fifty
+//! tries at once get no more than the limit); the app proves it unsealed by a signed call, which
+//! clears the count; the sixth evaluation in a row without that proof locks the device (revoked,
+//! as after five wrong PINs in the web app: the resident recovers from another phone or a
+//! counter).
+use super::devices::{authenticate_with, SignedRequest};
+use super::user_verification::SessionRule;
+use crate::error::{DomainError, Result};
+use crate::platform::Platform;
+use iamsmart_crypto::envelope::FieldContext;
+use zeroize::Zeroizing;
+
+fn key_context(device_id: &str) -> FieldContext<'_> {
+    FieldContext {
+        table: "devices",
+        column: "oprf_key",
+        row: device_id,
+    }
+}
+
+/// The device's OPRF key, made on first use (two first uses at once keep the first stored).
+async fn device_key(p: &Platform, device_id: &str) -> Result<Zeroizing<Vec<u8>>> {
+    let stored: Option<Option<Vec<u8>>> =
+        sqlx::query_scalar("SELECT oprf_key FROM devices WHERE id = $1")
+            .bind(device_id)
+            .fetch_optional(p.db.writer())
+            .await?;
+    let sealed = match stored {
+        None => return Err(DomainError::NotFound),
+        Some(Some(s)) => s,
+        Some(None) => {
+            let key = iamsmart_crypto::oprf::new_key(p.rng.as_ref())?;
+            let sealed = p.vault.seal(&key_context(device_id), &key).await?;
+            sqlx::query("UPDATE devices SET oprf_key = $1 WHERE id = $2 AND oprf_key IS NULL")
+                .bind(&sealed)
+                .bind(device_id)
+                .execute(p.db.writer())
+                .await?;
+            sqlx::query_scalar("SELECT oprf_key FROM devices WHERE id = $1")
+                .bind(device_id)
+                .fetch_one(p.db.writer())
+                .await?
+        }
+    };
+    p.vault.open_field(&key_context(device_id), &sealed).await
+}
+
+/// Evaluate the app's blinded PIN for `device_id` (no signature: the app cannot sign before it
+/// has unsealed its key). Counts the try first; the sixth try in a row without the app's proof
+/// that it unsealed locks the device.
+pub async fn evaluate(
+    p: &Platform,
+    device_id: &str,
+    blinded: &[u8],
+    request_id: Option<&str>,
+) -> Result<Vec<u8>> {
+    let max = p.identity.app.pin_max_failures;
+    let counted: Option<(i64, String)> = sqlx::query_as(
+        "UPDATE devices SET unseal_attempts = unseal_attempts + 1 WHERE id = $1 AND status IN ('active', 'pending') AND unseal_attempts < $2 RETURNING unseal_attempts, resident_id",
+    )
+    .bind(device_id)
+    .bind(max)
+    .fetch_optional(p.db.writer())
+    .await?;
+    if counted.is_none() {
+        let row: Option<(String, String)> =
+            sqlx::query_as("SELECT resident_id, status FROM devices WHERE id = $1")
+                .bind(device_id)
+                .fetch_optional(p.db.reader())
+                .await?;
+        if let Some((resident_id, status)) = row {
+            if status == "active" || status == "pending" {
+                super::devices::lock_after_wrong_pins(p, &resident_id, device_id, request_id)
+                    .await?;
+            }
+            return Err(DomainError::DeviceRevoked);
+        }
+        return Err(DomainError::NotFound);
+    }
+    let key = device_key(p, device_id).await?;
+    iamsmart_crypto::oprf::evaluate(&key, blinded).map_err(|_| DomainError::Invalid {
+        field: "blinded",
+        message: "not a blinded element (RFC 9497, ristretto255)".into(),
+    })
+}
+
+/// The app proves (by a call signed with the key it unsealed) that the PIN was right: the count
+/// starts again. A phone still waiting to take an account over proves it too (its signature is
+/// checked before it is told to wait).
+pub async fn unsealed(p: &Platform, req: &SignedRequest<'_>) -> Result<()> {
+    let device_id = match authenticate_with(p, req, SessionRule::None).await {
+        Ok(caller) => caller.device_id,
+        Err(DomainError::Refused {
+            code: "takeover-pending",
+            ..
+        }) => req
+            .signature
+            .and_then(|s| iamsmart_crypto::jose::unverified_header(s).ok())
+            .and_then(|h| h.kid)
+            .ok_or_else(|| DomainError::Integrity("a verified signature without a kid".into()))?,
+        Err(e) => return Err(e),
+    };
+    clear_tries(p, &device_id).await
+}
+
+/// Start the count of tries again (after the app's proof, or when a sandbox tool that holds the
+/// platform in process has just protected a new app home).
+pub async fn clear_tries(p: &Platform, device_id: &str) -> Result<()> {
+    sqlx::query("UPDATE devices SET unseal_attempts = 0 WHERE id = $1")
+        .bind(device_id)
+        .execute(p.db.writer())
+        .await?;
+    Ok(())
+}
+
+/// How many tries the device has left before it locks.
+pub async fn tries_left(p: &Platform, device_id: &str) -> Result<i64> {
+    let used: Option<i64> = sqlx::query_scalar(
+        "SELECT unseal_attempts FROM devices WHERE id = $1 AND status IN ('active', 'pending')",
+    )
+    .bind(device_id)
+    .fetch_optional(p.db.reader())
+    .await?;
+    Ok(used.map_or(0, |u| (p.identity.app.pin_max_failures - u).max(0)))
+}

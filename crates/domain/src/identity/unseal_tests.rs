@@ -1,0 +1,66 @@
+//! Issue 16, finding 3, on the platform's side: fifty evaluations of a device's blinded PIN at
+//! once get no more than the five tries the limit allows, and the device is locked; the
+//! evaluation is the OPRF of the device's own key. On SQLite and PostgreSQL.
+use super::registration::sandbox_enrol;
+use super::test_phone::{identity, new_device};
+use super::unseal;
+use crate::error::DomainError;
+use crate::testing::platform;
+use iamsmart_crypto::device::DeviceKey;
+use iamsmart_crypto::oprf;
+use iamsmart_crypto::rng::SystemRng;
+
+#[tokio::test]
+async fn fifty_tries_at_once_get_five_evaluations_and_lock_the_device() {
+    let t = platform().await;
+    let key = DeviceKey::generate().unwrap();
+    let e = sandbox_enrol(&t.p, &identity(60), "basic", &new_device(&key, None))
+        .await
+        .unwrap();
+    // One evaluation, unblinded: the same PIN gives the same output, another PIN another.
+    let run = |pin: &'static [u8]| {
+        let p = t.p.clone();
+        let id = e.device_id.clone();
+        async move {
+            let b = oprf::blind(pin, &SystemRng).unwrap();
+            let ev = unseal::evaluate(&p, &id, &b.message, None).await.unwrap();
+            oprf::finalize(&b, pin, &ev).unwrap()
+        }
+    };
+    let first = run(b"246813").await;
+    assert_eq!(first, run(b"246813").await);
+    assert_ne!(first, run(b"135792").await);
+    assert!(matches!(
+        unseal::evaluate(&t.p, &e.device_id, b"not a point", None).await,
+        Err(DomainError::Invalid { .. })
+    ));
+    unseal::clear_tries(&t.p, &e.device_id).await.unwrap();
+    assert_eq!(unseal::tries_left(&t.p, &e.device_id).await.unwrap(), 5);
+
+    let blinded = oprf::blind(b"000000", &SystemRng).unwrap().message;
+    let calls: Vec<_> = (0..50)
+        .map(|_| {
+            let (p, id, b) = (t.p.clone(), e.device_id.clone(), blinded.clone());
+            tokio::spawn(async move { unseal::evaluate(&p, &id, &b, None).await })
+        })
+        .collect();
+    let mut evaluated = 0;
+    for c in calls {
+        match c.await.unwrap() {
+            Ok(_) => evaluated += 1,
+            Err(DomainError::DeviceRevoked) => {}
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(evaluated, 5);
+    let status: String = sqlx::query_scalar("SELECT status FROM devices WHERE id = $1")
+        .bind(&e.device_id)
+        .fetch_one(t.p.db.reader())
+        .await
+        .unwrap();
+    assert_eq!(status, "revoked", "locked");
+    assert!(matches!(
+        unseal::evaluate(&t.p, "d_unknown", &blinded, None).await,
+        Err(DomainError::NotFound)
+    ));
+}
