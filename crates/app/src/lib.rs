@@ -84,6 +84,11 @@ pub struct DeviceFile {
     /// [`App::unlock`]): then no PIN can be tried without it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub platform_unseal: bool,
+    /// With `platform_unseal`: the random token (base64url) that shows the platform this is the
+    /// home protected for the device (the platform keeps its hash), so that nobody without the
+    /// home can spend the device's tries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unseal_token: Option<String>,
 }
 
 /// The app's signing key (separate from the device key, sealed under the same PIN) and its
@@ -215,6 +220,7 @@ impl App {
             key: sealed,
             signing: None,
             platform_unseal: false,
+            unseal_token: None,
         };
         let app = App {
             home: home.to_path_buf(),

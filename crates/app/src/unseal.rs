@@ -28,21 +28,8 @@ pub fn blind_pin(pin: &str) -> Result<Blinded> {
     oprf::blind(pin.as_bytes(), &SystemRng).map_err(|e| AppError::Input(e.to_string()))
 }
 
-/// Ask the platform to evaluate the blinded PIN for `device_id`; the sealing secret and the
-/// tries left.
-async fn evaluate_remote(
-    http: &reqwest::Client,
-    base: &str,
-    device_id: &str,
-    pin: &str,
-) -> Result<(Zeroizing<String>, Option<i64>)> {
-    let blinded = blind_pin(pin)?;
-    let res = http
-        .post(format!("{base}/app/v1/devices/{device_id}/unseal"))
-        .json(&serde_json::json!({ "blinded": b64(&blinded.message) }))
-        .send()
-        .await
-        .map_err(|e| AppError::Network(e.to_string()))?;
+/// Decode the platform's answer: `evaluated` (base64url), and `tries_left` if it says.
+async fn evaluated_of(res: reqwest::Response) -> Result<(Vec<u8>, Option<i64>)> {
     if !res.status().is_success() {
         return Err(refused(res).await);
     }
@@ -59,9 +46,39 @@ async fn evaluate_remote(
                 .ok()
         })
         .ok_or_else(|| AppError::Network("the platform's answer has no evaluation".into()))?;
+    Ok((evaluated, v["tries_left"].as_i64()))
+}
+
+/// Ask the platform to evaluate the blinded PIN for `device_id`, showing the home's token; the
+/// sealing secret and the tries left.
+async fn evaluate_remote(
+    http: &reqwest::Client,
+    base: &str,
+    device_id: &str,
+    token: &str,
+    pin: &str,
+) -> Result<(Zeroizing<String>, Option<i64>)> {
+    let blinded = blind_pin(pin)?;
+    let res = http
+        .post(format!("{base}/app/v1/devices/{device_id}/unseal"))
+        .json(&serde_json::json!({ "blinded": b64(&blinded.message), "token": token }))
+        .send()
+        .await
+        .map_err(|e| AppError::Network(e.to_string()))?;
+    let (evaluated, tries_left) = evaluated_of(res).await?;
     let out = oprf::finalize(&blinded, pin.as_bytes(), &evaluated)
         .map_err(|e| AppError::Network(e.to_string()))?;
-    Ok((secret_of(&out), v["tries_left"].as_i64()))
+    Ok((secret_of(&out), tries_left))
+}
+
+/// What protecting a home sends: the blinded PIN and the hash of a new unseal token.
+pub struct Protection {
+    /// The blinded PIN.
+    pub blinded: Blinded,
+    /// The new token (kept in the home).
+    token: String,
+    /// Its SHA-256 (for the platform).
+    pub token_hash: [u8; 32],
 }
 
 impl App {
@@ -84,9 +101,13 @@ impl App {
             .device_id
             .clone()
             .ok_or_else(|| AppError::Home("the device file names no device".into()))?;
+        let token = file
+            .unseal_token
+            .clone()
+            .ok_or_else(|| AppError::Home("the device file has no unseal token".into()))?;
         let http = client()?;
         let (secret, tries_left) =
-            evaluate_remote(&http, &file.platform_url, &device_id, pin).await?;
+            evaluate_remote(&http, &file.platform_url, &device_id, &token, pin).await?;
         let key = DeviceKey::open(&file.key, &secret).map_err(|_| match tries_left {
             Some(left) => AppError::WrongPinLeft { left },
             None => AppError::WrongPin,
@@ -104,24 +125,43 @@ impl App {
     }
 
     /// Protect this app's keys with the platform's part (the device must be bound): from now on
-    /// no PIN can be tried without the platform.
+    /// no PIN can be tried without the platform, and only this home can ask it.
     pub async fn protect(&mut self, pin: &str) -> Result<()> {
-        let device_id = self
-            .file
-            .device_id
-            .clone()
-            .ok_or_else(|| AppError::Home("bind the device first".into()))?;
-        let (secret, _) =
-            evaluate_remote(&self.http, &self.file.platform_url, &device_id, pin).await?;
-        self.reseal(secret)?;
-        self.confirm_unsealed().await
+        let p = self.begin_protect(pin)?;
+        let body = serde_json::json!({
+            "blinded": b64(&p.blinded.message),
+            "token_hash": b64(&p.token_hash),
+        });
+        let res = self
+            .call(
+                reqwest::Method::POST,
+                "/app/v1/devices/unseal-setup",
+                Some(&body),
+            )
+            .await?;
+        let (evaluated, _) = evaluated_of(res).await?;
+        self.finish_protect(pin, &p, &evaluated)
     }
 
-    /// [`App::protect`] with an evaluation made elsewhere (a sandbox tool holding the platform
-    /// in process): `blinded` from [`blind_pin`], `evaluated` the platform's answer.
-    pub fn protect_with(&mut self, pin: &str, blinded: &Blinded, evaluated: &[u8]) -> Result<()> {
-        let out = oprf::finalize(blinded, pin.as_bytes(), evaluated)
+    /// The first half of protecting the home (for a tool that asks the platform in process):
+    /// a blinded PIN and a new unseal token.
+    pub fn begin_protect(&self, pin: &str) -> Result<Protection> {
+        let mut raw = [0u8; 32];
+        iamsmart_crypto::rng::Rng::fill(&SystemRng, &mut raw);
+        let token = b64(&raw);
+        Ok(Protection {
+            blinded: blind_pin(pin)?,
+            token_hash: iamsmart_crypto::hash::sha256(&raw),
+            token,
+        })
+    }
+
+    /// The second half: with the platform's evaluation, seal the keys under the new secret and
+    /// keep the token in the home.
+    pub fn finish_protect(&mut self, pin: &str, p: &Protection, evaluated: &[u8]) -> Result<()> {
+        let out = oprf::finalize(&p.blinded, pin.as_bytes(), evaluated)
             .map_err(|e| AppError::Input(e.to_string()))?;
+        self.file.unseal_token = Some(p.token.clone());
         self.reseal(secret_of(&out))
     }
 

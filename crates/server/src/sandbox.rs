@@ -157,11 +157,15 @@ pub async fn create_resident(
         registration::sandbox_enrol(&platform, &verified(&r), level, &app.new_device()).await?;
     app.record_binding(&enrolled)?;
     // Seal the keys with the platform's part, as the app does once bound (in process here).
-    let blinded = iamsmart_app::blind_pin(pin)?;
-    let evaluated =
-        identity::unseal::evaluate(&platform, &enrolled.device_id, &blinded.message, None).await?;
-    app.protect_with(pin, &blinded, &evaluated)?;
-    identity::unseal::clear_tries(&platform, &enrolled.device_id).await?;
+    let protection = app.begin_protect(pin)?;
+    let evaluated = identity::unseal::setup(
+        &platform,
+        &enrolled.device_id,
+        &protection.token_hash,
+        &protection.blinded.message,
+    )
+    .await?;
+    app.finish_protect(pin, &protection, &evaluated)?;
     // A synthetic profile, so that forms have something to fill in.
     let n = seed.iter().position(|x| x.hkid == r.hkid).unwrap_or(0);
     let profile = synthetic_profile(&r, n);

@@ -49,6 +49,20 @@ async fn without_the_platform_no_pin_can_be_tried_and_the_sixth_wrong_try_locks(
         );
     }
 
+    // Without the home's unseal token nobody can spend the phone's tries (and so lock it).
+    let device_id = file["device_id"].as_str().unwrap();
+    let http = reqwest::Client::new();
+    for _ in 0..8 {
+        let r = http
+            .post(srv.url(&format!("/app/v1/devices/{device_id}/unseal")))
+            .json(&serde_json::json!({ "blinded": "AAAA", "token": "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 422, "{}", r.text().await.unwrap());
+    }
+    ok_json(&app(&home, &["me"]));
+
     // Online: wrong PINs are counted, a right one starts the count again.
     for left in [4, 3] {
         let o = app_with_pin(&home, "135792", &["me"]);

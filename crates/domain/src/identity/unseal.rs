@@ -48,15 +48,74 @@ async fn device_key(p: &Platform, device_id: &str) -> Result<Zeroizing<Vec<u8>>>
     p.vault.open_field(&key_context(device_id), &sealed).await
 }
 
+/// Protect a device's keys with the platform's part (the app holds its key in memory and signs
+/// the call, or a sandbox tool does it in process): remember the SHA-256 of the home's unseal
+/// token, start the count of tries again, and evaluate the blinded PIN.
+pub async fn setup(
+    p: &Platform,
+    device_id: &str,
+    token_hash: &[u8; 32],
+    blinded: &[u8],
+) -> Result<Vec<u8>> {
+    let set = sqlx::query(
+        "UPDATE devices SET unseal_token_hash = $1, unseal_attempts = 0 WHERE id = $2 AND status IN ('active', 'pending')",
+    )
+    .bind(token_hash.as_slice())
+    .bind(device_id)
+    .execute(p.db.writer())
+    .await?
+    .rows_affected();
+    if set == 0 {
+        return Err(DomainError::DeviceRevoked);
+    }
+    let key = device_key(p, device_id).await?;
+    evaluate_with(&key, blinded)
+}
+
+/// [`setup`] called by the app: signed by the device key it is about to seal.
+pub async fn setup_signed(
+    p: &Platform,
+    req: &SignedRequest<'_>,
+    token_hash: &[u8; 32],
+    blinded: &[u8],
+) -> Result<Vec<u8>> {
+    let device_id = signed_device(p, req).await?;
+    setup(p, &device_id, token_hash, blinded).await
+}
+
+fn evaluate_with(key: &[u8], blinded: &[u8]) -> Result<Vec<u8>> {
+    iamsmart_crypto::oprf::evaluate(key, blinded).map_err(|_| DomainError::Invalid {
+        field: "blinded",
+        message: "not a blinded element (RFC 9497, ristretto255)".into(),
+    })
+}
+
 /// Evaluate the app's blinded PIN for `device_id` (no signature: the app cannot sign before it
-/// has unsealed its key). Counts the try first; the sixth try in a row without the app's proof
-/// that it unsealed locks the device.
+/// has unsealed its key, so the home's unseal token shows the call comes from the protected
+/// home; a wrong token is refused without counting). Counts the try first; the sixth try in a
+/// row without the app's proof that it unsealed locks the device.
 pub async fn evaluate(
     p: &Platform,
     device_id: &str,
+    token: &[u8],
     blinded: &[u8],
     request_id: Option<&str>,
 ) -> Result<Vec<u8>> {
+    let stored: Option<Option<Vec<u8>>> =
+        sqlx::query_scalar("SELECT unseal_token_hash FROM devices WHERE id = $1")
+            .bind(device_id)
+            .fetch_optional(p.db.reader())
+            .await?;
+    let given = iamsmart_crypto::hash::sha256(token);
+    if !stored
+        .flatten()
+        .is_some_and(|h| iamsmart_crypto::hash::ct_eq(&h, &given))
+    {
+        return Err(DomainError::Refused {
+            code: "unseal-token",
+            message: "this is not the app home protected for this device",
+        });
+    }
     let max = p.identity.app.pin_max_failures;
     let counted: Option<(i64, String)> = sqlx::query_as(
         "UPDATE devices SET unseal_attempts = unseal_attempts + 1 WHERE id = $1 AND status IN ('active', 'pending') AND unseal_attempts < $2 RETURNING unseal_attempts, resident_id",
@@ -81,18 +140,22 @@ pub async fn evaluate(
         return Err(DomainError::NotFound);
     }
     let key = device_key(p, device_id).await?;
-    iamsmart_crypto::oprf::evaluate(&key, blinded).map_err(|_| DomainError::Invalid {
-        field: "blinded",
-        message: "not a blinded element (RFC 9497, ristretto255)".into(),
-    })
+    evaluate_with(&key, blinded)
 }
 
 /// The app proves (by a call signed with the key it unsealed) that the PIN was right: the count
 /// starts again. A phone still waiting to take an account over proves it too (its signature is
 /// checked before it is told to wait).
 pub async fn unsealed(p: &Platform, req: &SignedRequest<'_>) -> Result<()> {
-    let device_id = match authenticate_with(p, req, SessionRule::None).await {
-        Ok(caller) => caller.device_id,
+    let device_id = signed_device(p, req).await?;
+    clear_tries(p, &device_id).await
+}
+
+/// The device that signed `req`, active or waiting to take an account over (its signature is
+/// checked before it is told to wait).
+async fn signed_device(p: &Platform, req: &SignedRequest<'_>) -> Result<String> {
+    match authenticate_with(p, req, SessionRule::None).await {
+        Ok(caller) => Ok(caller.device_id),
         Err(DomainError::Refused {
             code: "takeover-pending",
             ..
@@ -100,15 +163,13 @@ pub async fn unsealed(p: &Platform, req: &SignedRequest<'_>) -> Result<()> {
             .signature
             .and_then(|s| iamsmart_crypto::jose::unverified_header(s).ok())
             .and_then(|h| h.kid)
-            .ok_or_else(|| DomainError::Integrity("a verified signature without a kid".into()))?,
-        Err(e) => return Err(e),
-    };
-    clear_tries(p, &device_id).await
+            .ok_or_else(|| DomainError::Integrity("a verified signature without a kid".into())),
+        Err(e) => Err(e),
+    }
 }
 
-/// Start the count of tries again (after the app's proof, or when a sandbox tool that holds the
-/// platform in process has just protected a new app home).
-pub async fn clear_tries(p: &Platform, device_id: &str) -> Result<()> {
+/// Start the count of tries again (after the app's proof).
+async fn clear_tries(p: &Platform, device_id: &str) -> Result<()> {
     sqlx::query("UPDATE devices SET unseal_attempts = 0 WHERE id = $1")
         .bind(device_id)
         .execute(p.db.writer())

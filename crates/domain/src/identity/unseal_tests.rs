@@ -1,6 +1,7 @@
 //! Issue 16, finding 3, on the platform's side: fifty evaluations of a device's blinded PIN at
-//! once get no more than the five tries the limit allows, and the device is locked; the
-//! evaluation is the OPRF of the device's own key. On SQLite and PostgreSQL.
+//! once get no more than the five tries the limit allows, and the device is locked; someone
+//! without the app home (its unseal token) can spend none; the evaluation is the OPRF of the
+//! device's own key. On SQLite and PostgreSQL.
 use super::registration::sandbox_enrol;
 use super::test_phone::{identity, new_device};
 use super::unseal;
@@ -17,31 +18,54 @@ async fn fifty_tries_at_once_get_five_evaluations_and_lock_the_device() {
     let e = sandbox_enrol(&t.p, &identity(60), "basic", &new_device(&key, None))
         .await
         .unwrap();
+    // The app protects its home: a random token, its hash kept by the platform.
+    let token = [7u8; 32];
+    let token_hash = iamsmart_crypto::hash::sha256(&token);
+    let b = oprf::blind(b"246813", &SystemRng).unwrap();
+    let ev = unseal::setup(&t.p, &e.device_id, &token_hash, &b.message)
+        .await
+        .unwrap();
+    let first = oprf::finalize(&b, b"246813", &ev).unwrap();
     // One evaluation, unblinded: the same PIN gives the same output, another PIN another.
     let run = |pin: &'static [u8]| {
         let p = t.p.clone();
         let id = e.device_id.clone();
         async move {
             let b = oprf::blind(pin, &SystemRng).unwrap();
-            let ev = unseal::evaluate(&p, &id, &b.message, None).await.unwrap();
+            let ev = unseal::evaluate(&p, &id, &token, &b.message, None)
+                .await
+                .unwrap();
             oprf::finalize(&b, pin, &ev).unwrap()
         }
     };
-    let first = run(b"246813").await;
     assert_eq!(first, run(b"246813").await);
     assert_ne!(first, run(b"135792").await);
     assert!(matches!(
-        unseal::evaluate(&t.p, &e.device_id, b"not a point", None).await,
+        unseal::evaluate(&t.p, &e.device_id, &token, b"not a point", None).await,
         Err(DomainError::Invalid { .. })
     ));
-    unseal::clear_tries(&t.p, &e.device_id).await.unwrap();
+    assert_eq!(unseal::tries_left(&t.p, &e.device_id).await.unwrap(), 2);
+    // Without the home's token, tries cannot be spent: the device cannot be locked remotely.
+    for _ in 0..10 {
+        assert!(matches!(
+            unseal::evaluate(&t.p, &e.device_id, &[8u8; 32], &b.message, None).await,
+            Err(DomainError::Refused {
+                code: "unseal-token",
+                ..
+            })
+        ));
+    }
+    assert_eq!(unseal::tries_left(&t.p, &e.device_id).await.unwrap(), 2);
+    unseal::setup(&t.p, &e.device_id, &token_hash, &b.message)
+        .await
+        .unwrap();
     assert_eq!(unseal::tries_left(&t.p, &e.device_id).await.unwrap(), 5);
 
     let blinded = oprf::blind(b"000000", &SystemRng).unwrap().message;
     let calls: Vec<_> = (0..50)
         .map(|_| {
             let (p, id, b) = (t.p.clone(), e.device_id.clone(), blinded.clone());
-            tokio::spawn(async move { unseal::evaluate(&p, &id, &b, None).await })
+            tokio::spawn(async move { unseal::evaluate(&p, &id, &token, &b, None).await })
         })
         .collect();
     let mut evaluated = 0;
@@ -60,7 +84,7 @@ async fn fifty_tries_at_once_get_five_evaluations_and_lock_the_device() {
         .unwrap();
     assert_eq!(status, "revoked", "locked");
     assert!(matches!(
-        unseal::evaluate(&t.p, "d_unknown", &blinded, None).await,
-        Err(DomainError::NotFound)
+        unseal::evaluate(&t.p, "d_unknown", &token, &blinded, None).await,
+        Err(DomainError::Refused { .. })
     ));
 }

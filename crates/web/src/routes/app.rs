@@ -41,6 +41,7 @@ pub fn routes() -> Router<AppState> {
         .route("/app/v1/devices/{id}/revoke", post(revoke_device))
         .route("/app/v1/devices/{id}/unseal", post(unseal_evaluate))
         .route("/app/v1/devices/unsealed", post(unsealed))
+        .route("/app/v1/devices/unseal-setup", post(unseal_setup))
         .route("/app/v1/consents", get(consents))
         .route("/app/v1/consents/{client}/revoke", post(revoke_consent))
         .route("/app/v1/dealings", get(dealings))
@@ -326,12 +327,48 @@ async fn revoke_device(
 struct UnsealRequest {
     /// The app's blinded PIN (RFC 9497, ristretto255), base64url.
     blinded: String,
+    /// The app home's unseal token, base64url.
+    token: String,
+}
+
+#[derive(serde::Deserialize)]
+struct UnsealSetup {
+    /// The app's blinded PIN (RFC 9497, ristretto255), base64url.
+    blinded: String,
+    /// SHA-256 of the app home's new unseal token, base64url.
+    token_hash: String,
+}
+
+fn b64_field(value: &str, max: usize, what: &'static str) -> ApiResult<Vec<u8>> {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(value.as_bytes())
+        .ok()
+        .filter(|b| b.len() <= max)
+        .ok_or_else(|| ApiError::bad_request(format!("{what}: base64url, at most {max} bytes")))
+}
+
+/// Protect the app's keys with the platform's part: signed by the device key the app is about
+/// to seal; remembers the hash of the home's unseal token and evaluates the blinded PIN.
+async fn unseal_setup(State(s): State<AppState>, req: Request) -> ApiResult<impl IntoResponse> {
+    use base64::Engine;
+    let call = Signed::from(&s, req).await?;
+    let body: UnsealSetup = call.json()?;
+    let blinded = b64_field(&body.blinded, 64, "blinded")?;
+    let token_hash: [u8; 32] = b64_field(&body.token_hash, 32, "token_hash")?
+        .try_into()
+        .map_err(|_| ApiError::bad_request("token_hash: a SHA-256"))?;
+    let evaluated =
+        identity::unseal::setup_signed(&s.platform, &call.request(), &token_hash, &blinded).await?;
+    Ok(Json(serde_json::json!({
+        "evaluated": base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(evaluated),
+    })))
 }
 
 /// The platform's part in unsealing the command-line app's keys: evaluate the blinded PIN with
-/// the device's OPRF key. Not signed (the app cannot sign before it has unsealed); each call is
-/// counted against the device, and the sixth in a row without the app's proof that it unsealed
-/// locks it.
+/// the device's OPRF key. Not signed (the app cannot sign before it has unsealed) but carrying
+/// the home's unseal token; each call is counted against the device, and the sixth in a row
+/// without the app's proof that it unsealed locks it.
 async fn unseal_evaluate(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -342,13 +379,11 @@ async fn unseal_evaluate(
     let body: UnsealRequest = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("the body is not the expected JSON: {e}")))?;
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    let blinded = b64
-        .decode(body.blinded.as_bytes())
-        .ok()
-        .filter(|b| b.len() <= 64)
-        .ok_or_else(|| ApiError::bad_request("blinded: base64url of a blinded element"))?;
+    let blinded = b64_field(&body.blinded, 64, "blinded")?;
+    let token = b64_field(&body.token, 64, "token")?;
     let evaluated =
-        identity::unseal::evaluate(&s.platform, &id, &blinded, Some(rid.0.as_str())).await?;
+        identity::unseal::evaluate(&s.platform, &id, &token, &blinded, Some(rid.0.as_str()))
+            .await?;
     Ok(Json(serde_json::json!({
         "evaluated": b64.encode(evaluated),
         "tries_left": identity::unseal::tries_left(&s.platform, &id).await?,
