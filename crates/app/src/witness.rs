@@ -122,22 +122,10 @@ pub fn load(path: &Path) -> Result<WitnessState, WitnessError> {
     }
 }
 
-/// Write a witness state file durably (a temporary file, flushed, then renamed over the old
-/// one, so that a crash leaves one or the other).
+/// Write a witness state file durably (as the device file is written: a private temporary
+/// file, flushed, then renamed over the old one, so that a crash leaves one or the other).
 pub fn save(path: &Path, state: &WitnessState) -> Result<(), WitnessError> {
-    use std::io::Write;
-    let tmp = path.with_extension("tmp");
     let bytes =
         serde_json::to_vec_pretty(state).map_err(|e| WitnessError::Unavailable(e.to_string()))?;
-    let write = || -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        if let Some(dir) = path.parent().and_then(|d| std::fs::File::open(d).ok()) {
-            let _ = dir.sync_all();
-        }
-        Ok(())
-    };
-    write().map_err(|e| WitnessError::Unavailable(format!("{}: {e}", path.display())))
+    super::write_private(path, &bytes).map_err(|e| WitnessError::Unavailable(e.to_string()))
 }
