@@ -387,3 +387,46 @@ pub async fn database_text(site: &Site) -> String {
     db.close().await;
     out
 }
+
+/// Sends only the head of a POST to `path` that declares a body of
+/// `declared_length` bytes and returns the server's answer (head and body as
+/// far as they came) as text. For checks that the server refuses a body from
+/// its declared length without reading it: a client that pushes the whole body
+/// can meet the closed socket (broken pipe) before it reads the answer.
+pub async fn answer_to_declared_body(
+    srv: &Server,
+    path: &str,
+    headers: &[(&str, &str)],
+    declared_length: usize,
+) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut socket = tokio::net::TcpStream::connect(("127.0.0.1", srv.port))
+        .await
+        .unwrap();
+    let mut head = format!("POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n", srv.port);
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str(&format!("Content-Length: {declared_length}\r\n\r\n"));
+    socket.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let Ok(read) = tokio::time::timeout(Duration::from_secs(10), socket.read(&mut buf)).await
+        else {
+            panic!(
+                "no whole answer without the body; so far: {}",
+                String::from_utf8_lossy(&answer)
+            );
+        };
+        let read = read.unwrap();
+        if read == 0 {
+            break;
+        }
+        answer.extend_from_slice(&buf[..read]);
+        if answer.windows(4).any(|w| w == b"\r\n\r\n") && answer.ends_with(b"}") {
+            break;
+        }
+    }
+    String::from_utf8_lossy(&answer).into_owned()
+}
