@@ -4,7 +4,8 @@
 // camera (Chromium's fake camera fed with a video of that QR code), the same-phone hand-over
 // and back, denial and a phishing page's other match code, e-ME with an optional field left
 // out, CIBA, a data consent and a PDF signature pushed by the service, notifications, consents
-// and dealings, the profile, a second phone with a PIN that removes the first, bad input (a QR
+// and dealings, the profile, a second phone with a PIN that removes the first, the phone as a
+// witness of the transparency log (a log cut short raises the alarm), bad input (a QR
 // code that is not ours, an expired or answered request, a lost network mid-approval), both
 // languages, large text, keyboard only, and axe-core on every screen.
 //
@@ -664,6 +665,80 @@ try {
     await pb.locator('#screen-title', { hasText: 'closed' }).waitFor({ timeout: 15_000 });
     await shot(pb, 'app-closed-phone-en');
     await phoneB.ctx.close();
+  });
+
+  // Last: it leaves the demo's log cut short on purpose.
+  await test('app: the phone witnesses the transparency log; cut short, it raises the alarm and approves nothing (both languages)', async () => {
+    const code = JSON.parse(iamsmart(demo, ['sandbox', 'activation-code']));
+    const phoneC = await phone('en-GB', false);
+    const pc = phoneC.page;
+    await pc.goto(code.link);
+    await pc.locator('#device-name').fill('Test phone C');
+    await pc.locator('#activate-next').click();
+    await pc.locator('#uv-pin').check();
+    await pc.locator('#pin1').fill('246813');
+    await pc.locator('#pin2').fill('246813');
+    await pc.locator('#set-up').click();
+    await pc.locator('#go-home').click({ timeout: 20_000 });
+    await pc.locator('#scan-button').waitFor({ timeout: 15_000 });
+    const witnessed = () => pc.evaluate(async () => (await import('/app/static/store.js')).loadWitness());
+    const first = await witnessed();
+    const logKeys = await (await fetch(`${base}/transparency/v1/keys`)).json();
+    assert(first && first.log_keys.length === logKeys.keys.length && first.heads.length === 1,
+      `the log keys are pinned at first contact and the head is kept: ${JSON.stringify(first)}`);
+    // The log grows; at the next start the phone checks that the new head extends the old one.
+    for (let i = 0; i < 3; i += 1) iamsmart(demo, ['keys', 'rotate', '--purpose', 'connector']);
+    await pc.goto('about:blank');
+    await route(pc, '/home', '246813');
+    await pc.locator('#scan-button').waitFor({ timeout: 15_000 });
+    const second = await witnessed();
+    const newest = second.heads[second.heads.length - 1];
+    assert(second.heads.length === 2 && newest.tree_size > first.heads[0].tree_size,
+      `a newer head accepted with its consistency proof: ${JSON.stringify(second.heads)}`);
+    // The demo service witnesses the log too (it looked at every login's answer).
+    const serviceBefore = await (await fetch(`${service}/log-witness`)).json();
+    assert(serviceBefore.status === 'consistent' && serviceBefore.tree_size >= newest.tree_size,
+      `the service sees a consistent log: ${JSON.stringify(serviceBefore)}`);
+    // Someone with write access to the database cuts the newest entries off (with their
+    // subtrees and heads, so that the log alone still verifies). The phone notices at once.
+    const cut = newest.tree_size - 2;
+    execFileSync('python3', ['-c', `
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1], timeout=30)
+m = int(sys.argv[2])
+db.execute("DELETE FROM audit_log WHERE seq >= ?", (m,))
+for level in range(40):
+    db.execute("DELETE FROM merkle_nodes WHERE level = ? AND idx >= ?", (level, m >> level))
+db.execute("DELETE FROM tree_heads WHERE tree_size > ?", (m,))
+db.execute("UPDATE audit_head SET size = ? WHERE id = 1", (m,))
+db.commit()
+`, join(dir, 'data', 'demo.db'), String(cut)]);
+    const shown = await (await fetch(`${base}/transparency/v1/tree-head`)).json();
+    assert(shown.tree_size < newest.tree_size, `the log now shows fewer entries: ${shown.tree_size}`);
+    const made = await admin('/admin/v1/approvals', { resident_id: code.resident_id, kind: 'login', client_name: 'Sandbox service' });
+    // Opening the request (the app started afresh) shows the alarm, before even the lock screen.
+    await pc.goto('about:blank');
+    await pc.goto(`${base}/app/#/request/${made.id}`);
+    await pc.locator('#log-alarm').waitFor({ timeout: 15_000 });
+    assert((await pc.locator('#screen-title').textContent()).includes('public record has been changed'), 'the alarm is said');
+    assert((await pc.locator('#log-alarm-detail').textContent()).includes('cut off'), 'what was seen is kept for the team');
+    assert((await admin(`/admin/v1/approvals/${made.id}`)).status !== 'approved', 'nothing is approved');
+    await accessible(pc, 'app log alarm');
+    await shot(pc, 'app-log-alarm-phone-en');
+    // Looking again does not make it go away; nor does another language.
+    await pc.locator('#lang-switch').click();
+    await pc.locator('html[lang="zh-HK"]').waitFor();
+    await pc.locator('#log-alarm', { hasText: '公開紀錄' }).waitFor({ timeout: 15_000 });
+    assert((await pc.locator('#screen-title').textContent()).includes('公開紀錄被更改'), 'the alarm in Chinese');
+    await accessible(pc, 'app log alarm (zh)');
+    await shot(pc, 'app-log-alarm-phone-zh');
+    assert((await witnessed()).heads.length === 2, 'the heads seen are kept, not replaced by the shorter log');
+    // The service notices as well, and no longer takes the platform's word for a login.
+    const serviceAfter = await (await fetch(`${service}/log-witness`)).json();
+    assert(serviceAfter.status === 'alarm' && /cut off/.test(serviceAfter.detail),
+      `the service raises the alarm: ${JSON.stringify(serviceAfter)}`);
+    assert(/failed the demo service's check/.test(demo.log), 'and says so in its log');
+    await phoneC.ctx.close();
   });
 } catch (e) {
   results.push({ name: 'setup', ok: false, error: e });

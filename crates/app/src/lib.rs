@@ -144,22 +144,8 @@ fn read_device_file(home: &Path) -> Result<DeviceFile> {
 }
 
 fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let res = (|| {
-        use std::io::Write;
-        let mut f = opts.open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    res.map_err(|e| AppError::Home(format!("cannot write {}: {e}", path.display())))
+    iamsmart_crypto::file::write_private(path, bytes)
+        .map_err(|e| AppError::Home(format!("cannot write {}: {e}", path.display())))
 }
 
 fn b64(b: &[u8]) -> String {

@@ -10,6 +10,8 @@
 //! - [`device`]: the resident's device key (held by the app), sealed under a PIN with Argon2id.
 //! - [`webauthn`]: passkey ceremonies (options, registration and assertion checks).
 //! - [`merkle`]: RFC 9162 Merkle tree hashing, inclusion and consistency proofs.
+//! - [`witness`]: what a witness of the transparency log remembers and checks.
+//! - [`file`]: small files written durably (a crash leaves the old or the new one).
 //! - [`pki`]: X.509 certificates and CRLs, PKCS#10, OCSP, RFC 3161 time-stamps and CAdES-shaped
 //!   CMS signatures, ECDSA P-256 throughout, signed through the key store or an in-memory key.
 #![deny(missing_docs)]
@@ -17,6 +19,7 @@
 pub mod device;
 pub mod envelope;
 pub mod error;
+pub mod file;
 pub mod hash;
 pub mod jose;
 pub mod jwe;

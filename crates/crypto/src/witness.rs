@@ -6,7 +6,10 @@
 //! it is shown a newer head it checks the signature with a pinned key and a consistency proof from
 //! the newest head it saw; a head for a size it has seen with another root (a fork), a head
 //! smaller than one it has seen (a rollback: entries cut off), a head signed by a key it does not
-//! trust, or a proof that fails, is an [`Alarm`]. No HTTP here: callers fetch, this decides.
+//! trust, or a proof that fails, is an [`Alarm`]. No HTTP client here: [`observe`] walks the
+//! protocol (keys, newest head, consistency proof) through a fetch the caller supplies (the
+//! resident's app, `iamsmart witness` and the demo service each pass their own), and
+//! [`WitnessState::load`] and [`WitnessState::save`] keep the state in a file durably.
 use crate::jose::{self, Alg, PublicJwk};
 use crate::merkle::{self, Hash};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -203,6 +206,115 @@ impl WitnessState {
             self.heads.drain(..excess);
         }
         Ok(())
+    }
+}
+
+/// Why a witness could not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum WitnessError {
+    /// The log did something an honest log never does.
+    #[error("ALARM: {0}")]
+    Alarm(#[from] Alarm),
+    /// The log could not be asked (network, or an answer that is not what the protocol says),
+    /// or the state could not be read or written.
+    #[error("cannot check the transparency log: {0}")]
+    Unavailable(String),
+}
+
+/// What one observation found.
+#[derive(Debug, Clone)]
+pub struct Observed {
+    /// The newest head, accepted.
+    pub head: SignedHead,
+    /// Whether the log keys were pinned on this contact (the first one).
+    pub pinned_now: bool,
+    /// The size of the newest head seen before, if any.
+    pub previous: Option<u64>,
+}
+
+/// Observe the log at `base` (the platform's public URL) once, fetching each JSON document with
+/// `get_json` (a URL in, the parsed answer or why not out): pin its keys on first contact
+/// (`pins`, thumbprints, when given: then those and no others), check the newest head and its
+/// consistency with the newest head in `state`, and remember it there.
+pub async fn observe<F, Fut>(
+    get_json: F,
+    base: &str,
+    state: &mut WitnessState,
+    pins: &[String],
+) -> Result<Observed, WitnessError>
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = Result<serde_json::Value, String>>,
+{
+    let base = base.trim_end_matches('/');
+    let fetch = |url: String| {
+        let answer = get_json(url);
+        async move { answer.await.map_err(WitnessError::Unavailable) }
+    };
+    let parse = |what: &str, v: serde_json::Value| {
+        let what = what.to_string();
+        move |e: serde_json::Error| WitnessError::Unavailable(format!("{what}: {e} in {v}"))
+    };
+    #[derive(Deserialize)]
+    struct Keys {
+        keys: Vec<PublicJwk>,
+    }
+    let v = fetch(format!("{base}/transparency/v1/keys")).await?;
+    let keys: Keys = serde_json::from_value(v.clone()).map_err(parse("log keys", v))?;
+    let pinned_now = if state.log_keys.is_empty() && !pins.is_empty() {
+        state.log_keys = pins.to_vec();
+        true
+    } else {
+        state.pin_if_new(&keys.keys)
+    };
+    let v = fetch(format!("{base}/transparency/v1/tree-head")).await?;
+    let head: SignedHead = serde_json::from_value(v.clone()).map_err(parse("tree head", v))?;
+    state.check_signature(&head, &keys.keys)?;
+    let previous = state.newest().map(|h| h.tree_size);
+    let proof = match state.proof_needed(&head)? {
+        None => Vec::new(),
+        Some(first) => {
+            let v = fetch(format!(
+                "{base}/transparency/v1/consistency?first={first}&second={}",
+                head.tree_size
+            ))
+            .await?;
+            v["consistency_path"]
+                .as_array()
+                .map(|a| a.iter().map(|h| h.as_str().and_then(b64_hash)).collect())
+                .unwrap_or(Some(Vec::new()))
+                .ok_or_else(|| WitnessError::Unavailable("malformed consistency proof".into()))?
+        }
+    };
+    state.accept(&head, &proof)?;
+    Ok(Observed {
+        head,
+        pinned_now,
+        previous,
+    })
+}
+
+impl WitnessState {
+    /// Read a witness state file (a missing file is a first contact).
+    pub fn load(path: &std::path::Path) -> Result<Self, WitnessError> {
+        match std::fs::read(path) {
+            Ok(b) => serde_json::from_slice(&b)
+                .map_err(|e| WitnessError::Unavailable(format!("{}: {e}", path.display()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
+            Err(e) => Err(WitnessError::Unavailable(format!(
+                "{}: {e}",
+                path.display()
+            ))),
+        }
+    }
+
+    /// Write the state file durably ([`crate::file::write_private`]: a crash leaves the old
+    /// state or the new one).
+    pub fn save(&self, path: &std::path::Path) -> Result<(), WitnessError> {
+        let bytes = serde_json::to_vec_pretty(self)
+            .map_err(|e| WitnessError::Unavailable(e.to_string()))?;
+        crate::file::write_private(path, &bytes)
+            .map_err(|e| WitnessError::Unavailable(format!("cannot write {}: {e}", path.display())))
     }
 }
 

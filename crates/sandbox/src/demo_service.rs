@@ -33,6 +33,9 @@ pub struct DemoServiceConfig {
     /// The key the gateway encrypts data to (registered in the client's JWKS); without it the
     /// form offers no fetch from the Transport Department.
     pub enc_key: Option<Arc<iamsmart_crypto::jwe::EncryptionKey>>,
+    /// Where the service keeps what it saw of the platform's transparency log (in memory only
+    /// when not given: a restart would then pin the log's keys again).
+    pub witness_state: Option<std::path::PathBuf>,
 }
 
 struct Pending {
@@ -62,6 +65,8 @@ pub(crate) struct Demo {
     pub(crate) http: reqwest::Client,
     pending: Mutex<HashMap<String, Pending>>,
     pub(crate) sessions: Mutex<HashMap<String, Session>>,
+    /// What the service saw of the platform's transparency log.
+    pub(crate) witness: tokio::sync::Mutex<crate::demo_witness::LogWitness>,
 }
 
 /// A signed-in applicant (in memory; an hour at most).
@@ -189,6 +194,7 @@ pub fn router(cfg: DemoServiceConfig) -> Router {
             .unwrap_or_default(),
         pending: Mutex::new(HashMap::new()),
         sessions: Mutex::new(HashMap::new()),
+        witness: Default::default(),
     });
     Router::new()
         .route("/", get(start))
@@ -203,6 +209,7 @@ pub fn router(cfg: DemoServiceConfig) -> Router {
         .route("/submit", post(crate::demo_sign::submit))
         .route("/signing", get(crate::demo_sign::progress))
         .route("/application.pdf", get(crate::demo_sign::download))
+        .route("/log-witness", get(crate::demo_witness::status))
         .route("/healthz", get(|| async { "ok" }))
         .route("/static/service.css", get(css))
         .with_state(state)
@@ -435,6 +442,18 @@ async fn callback(
     let Some(code) = q.code else {
         return failure(z, "no code".into());
     };
+    // The platform's public log must still extend what this service saw before it believes
+    // the platform's answer.
+    if let crate::demo_witness::Look::Alarm(_) = s.witness_log().await {
+        return failure(
+            z,
+            if z {
+                "「智方便」的公開紀錄未能通過本服務的核對（紀錄被刪減或改寫），所以本服務暫停以「智方便」登入。我們已通知本服務的管理人員。".into()
+            } else {
+                "iAM Smart's public record failed this service's check (entries were cut off or rewritten), so this service does not accept logins with iAM Smart for now. Its operators have been told.".into()
+            },
+        );
+    }
     match fetch_profile(&s, &code, &pending).await {
         Ok(info) => {
             let get = |k: &str| {
@@ -645,6 +664,7 @@ mod tests {
             client_key: Arc::new(iamsmart_crypto::device::DeviceKey::generate().unwrap()),
             client_kid: "demo-sig-1".into(),
             enc_key: None,
+            witness_state: None,
         })
     }
 

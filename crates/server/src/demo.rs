@@ -140,6 +140,7 @@ pub async fn run(mut cfg: Config) -> anyhow::Result<()> {
                 client_key,
                 client_kid: "demo-sig-1".into(),
                 enc_key: Some(enc_key),
+                witness_state: Some(cfg.data_dir.join("demo-service-log-witness.json")),
             },
         ));
         let base = cfg.public_url.clone();
@@ -165,7 +166,7 @@ pub async fn run(mut cfg: Config) -> anyhow::Result<()> {
         println!("  OpenID provider    {base}/.well-known/openid-configuration");
         println!("  integration guide  {base}/docs/integration-guide");
         println!("  token signing keys {base}/.well-known/jwks.json");
-        println!("  transparency log   {base}/transparency/v1/tree-head");
+        println!("  transparency log   {base}/transparency/v1/tree-head   (witnessed by the demo service: {service_url}/log-witness)");
         println!(
             "  metrics            {base}/metrics  (Bearer token in {})",
             token_file.display()

@@ -41,6 +41,11 @@ const FILES: &[(&str, &str, &[u8])] = &[
         include_bytes!("../webapp/store.js"),
     ),
     (
+        "witness.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../webapp/witness.js"),
+    ),
+    (
         "ui.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../webapp/ui.js"),

@@ -3,7 +3,7 @@
 import { t, lang, when, either } from './i18n.js';
 import { app } from './main.js';
 import * as store from './store.js';
-import { call, plain, dropSession } from './api.js';
+import { call, plain, dropSession, stopsTheApp } from './api.js';
 import { unlock } from './uv.js';
 import { show, h, button, linkButton, errorBox, explain, busy, facts, confirmDialog, announce, field, select, readPhoto } from './ui.js';
 import { fieldValue, enrolSigning, refreshBadge } from './requests.js';
@@ -116,7 +116,7 @@ export async function profile() {
       announce(t('saved'));
       err.replaceChildren(h('p', { class: 'notice', role: 'status' }, t('saved')));
     } catch (e) {
-      if (e.kind === 'app-locked' || e.kind === 'device-revoked') { app.fail(e); return; }
+      if (stopsTheApp(e)) { app.fail(e); return; }
       err.replaceChildren(errorBox(explain(e), e.reference));
     }
   });
@@ -155,7 +155,7 @@ export async function consents() {
   const act = (fn) => async (ev) => {
     err.replaceChildren();
     try { await busy(ev.currentTarget, t('working'), fn); app.render(); } catch (e) {
-      if (e.kind === 'app-locked' || e.kind === 'device-revoked') { app.fail(e); return; }
+      if (stopsTheApp(e)) { app.fail(e); return; }
       err.replaceChildren(errorBox(explain(e), e.reference));
     }
   };
@@ -212,7 +212,7 @@ export async function devices() {
       if (d.current) { await store.clear(); app.device = null; dropSession(); app.go('/welcome'); return; }
       app.render();
     } catch (e) {
-      if (e.kind === 'app-locked' || e.kind === 'device-revoked') { app.fail(e); return; }
+      if (stopsTheApp(e)) { app.fail(e); return; }
       err.replaceChildren(errorBox(explain(e), e.reference));
     }
   };
@@ -224,7 +224,7 @@ export async function devices() {
       announce(t('refused'));
       app.render();
     } catch (e) {
-      if (e.kind === 'app-locked' || e.kind === 'device-revoked') { app.fail(e); return; }
+      if (stopsTheApp(e)) { app.fail(e); return; }
       err.replaceChildren(errorBox(explain(e), e.reference));
     }
   };
@@ -331,7 +331,7 @@ export async function upgrade() {
       announce(t('upgraded'));
       app.go('/me');
     } catch (e) {
-      if (e.kind === 'app-locked' || e.kind === 'device-revoked') { app.fail(e); return; }
+      if (stopsTheApp(e)) { app.fail(e); return; }
       err.replaceChildren(errorBox(e.kind ? explain(e) : e.message, e.reference));
     }
   });

@@ -2,7 +2,9 @@
 // compact ES256 JWS over the method, path, body hash, time and a single-use id (WebCrypto's
 // raw P-256 signatures are exactly JWS's). An unlocked app also sends its session token, which
 // lives in this module's memory only: a reload, a closed tab or the idle timer lock the app.
+// Before signed calls the app witnesses the transparency log (witness.js).
 import { b64u } from './der.js';
+import { witness, LogAlarm } from './witness.js';
 
 const enc = new TextEncoder();
 
@@ -16,6 +18,14 @@ export class ApiError extends Error {
     this.reference = reference;
     Object.assign(this, extra);
   }
+}
+
+/**
+ * Whether an error ends what the app was doing for a screen of its own (the lock screen, the
+ * removed phone, the log alarm) rather than a message beside a button.
+ */
+export function stopsTheApp(e) {
+  return ['app-locked', 'device-revoked', 'log-alarm'].includes(e && e.kind);
 }
 
 let session = null;
@@ -81,6 +91,19 @@ async function problem(res) {
   return new ApiError(res.status, kind, p.detail || p.title || '', p.correlation_id, { field: p.field, retryAfter });
 }
 
+/**
+ * Witness the transparency log (witness.js) unless it was done a moment ago. An alarm is an
+ * ApiError of kind `log-alarm` (with `alarm`, what was seen); a log out of reach is not.
+ */
+export async function witnessLog() {
+  try {
+    await witness();
+  } catch (e) {
+    if (e instanceof LogAlarm) throw new ApiError(0, 'log-alarm', e.message, null, { alarm: e.kind });
+    throw e;
+  }
+}
+
 /** An unsigned call (configuration, passkey options). */
 export async function plain(method, path, body) {
   let res;
@@ -102,6 +125,8 @@ export async function plain(method, path, body) {
  * key's `thumbprint` before). Answers the parsed JSON (or null for 204).
  */
 export async function call(device, method, path, body) {
+  // Nothing is answered on a platform whose public log was cut short or rewritten.
+  await witnessLog();
   const bytes = body === undefined ? new Uint8Array() : enc.encode(JSON.stringify(body));
   const claims = {
     htm: method, htp: path, iat: Math.floor(Date.now() / 1000), jti: randomId(),

@@ -3,7 +3,7 @@
 // (language, text size, tabs). Screens live in setup.js, requests.js and account.js.
 import { t, lang, setLang } from './i18n.js';
 import * as store from './store.js';
-import { plain, call, whenLocked, unlocked, dropSession, idleMs, ApiError } from './api.js';
+import { plain, call, whenLocked, unlocked, dropSession, idleMs, ApiError, witnessLog } from './api.js';
 import { show, h, button, errorBox, explain, announce } from './ui.js';
 import { unlock } from './uv.js';
 import * as setup from './setup.js';
@@ -62,6 +62,9 @@ async function render() {
   const match = path.match(re) || [];
   tabs(path);
   try {
+    // The log alarm comes first, even before the lock screen: the resident must not be led on
+    // to approve anything (the check reads only the public log; it reveals nothing).
+    await witnessLog();
     if (!app.device && needsDevice) {
       // Not set up: a request link or the home screen leads to the welcome screen.
       await setup.welcome(params);
@@ -86,6 +89,7 @@ async function render() {
 function fail(e, retry) {
   if (e instanceof ApiError && e.kind === 'app-locked') { lockScreen(t('lockedAfterIdle')); return; }
   if (e instanceof ApiError && e.kind === 'device-revoked') { revokedScreen(); return; }
+  if (e instanceof ApiError && e.kind === 'log-alarm') { alarmScreen(e, retry); return; }
   const message = e instanceof ApiError
     ? explain(e)
     : (e && e.message) || t('errServer');
@@ -116,6 +120,7 @@ async function lockScreen(reason) {
       }
     } catch (e) {
       if (e.kind === 'device-revoked') { revokedScreen(); return; }
+      if (e.kind === 'log-alarm') { alarmScreen(e, () => render()); return; }
       const msg = explain(e);
       err.replaceChildren(errorBox(msg, e.reference));
     } finally {
@@ -140,6 +145,24 @@ async function revokedScreen() {
     h('p', { class: 'big-icon bad', 'aria-hidden': 'true' }, '⊘'),
     h('p', {}, t('revokedIntro')),
     h('div', { class: 'stack' }, button(t('startOver'), () => app.go('/welcome'))));
+}
+
+/**
+ * The platform showed this phone a transparency log that was cut short, forked or re-signed:
+ * nothing is approved, and the resident is told what it means and what to do.
+ */
+function alarmScreen(e, retry) {
+  requests.stopBackground();
+  tabs(null);
+  show(t('alarmTitle'),
+    h('p', { class: 'big-icon bad', 'aria-hidden': 'true' }, '⚠'),
+    h('div', { class: 'error-box', role: 'alert', id: 'log-alarm' },
+      h('p', {}, t('alarmIntro')),
+      h('p', {}, t('alarmAdvice'))),
+    h('details', {},
+      h('summary', {}, t('alarmDetails')),
+      h('p', { class: 'detail', lang: 'en', id: 'log-alarm-detail' }, `${e.alarm}: ${e.detail}`)),
+    h('div', { class: 'stack' }, button(t('alarmCheckAgain'), retry || (() => render()), '', { id: 'check-log-again' })));
 }
 
 /** The bottom tabs, with the current one marked (hidden before set-up and when locked). */

@@ -5,7 +5,7 @@
 import { t, lang, duration, either } from './i18n.js';
 import { app } from './main.js';
 import * as store from './store.js';
-import { call, signJws } from './api.js';
+import { call, signJws, stopsTheApp } from './api.js';
 import { show, h, button, linkButton, errorBox, explain, busy, matchCode, facts, announce, readPhoto } from './ui.js';
 import { prove, decisionChallenge } from './uv.js';
 import { b64u, fromB64u, buildCsr, signedAttributes, p1363ToDer } from './der.js';
@@ -68,7 +68,7 @@ export async function home() {
   poller = setInterval(async () => {
     try { fill(await call(app.device, 'GET', '/app/v1/requests')); } catch (e) {
       stopBackground();
-      if (e.kind === 'app-locked' || e.kind === 'device-revoked') app.fail(e);
+      if (stopsTheApp(e)) app.fail(e);
     }
   }, 4000);
 }
@@ -328,7 +328,7 @@ export async function request(params, idFromPath) {
       clearInterval(tick);
       result(out, back);
     } catch (e) {
-      if (e.kind === 'app-locked' || e.kind === 'device-revoked') { clearInterval(tick); app.fail(e); return; }
+      if (stopsTheApp(e)) { clearInterval(tick); app.fail(e); return; }
       if (e.kind === 'network') {
         err.replaceChildren(errorBox(t('networkLost')), h('div', { class: 'actions' }, button(t('checkAgain'), () => app.render(), 'secondary', { id: 'check-again' })));
         return;

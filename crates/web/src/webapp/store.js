@@ -1,7 +1,8 @@
-// What the app keeps in this browser: one IndexedDB record with the device's ids and its keys.
-// The keys are WebCrypto P-256 keys made non-extractable: the browser signs with them but
-// never hands out their private part. Nothing personal is kept here or in localStorage: the
-// resident's details are read from the platform while the app is unlocked, and forgotten.
+// What the app keeps in this browser: one IndexedDB record with the device's ids and its keys,
+// and one with what the phone saw of the transparency log (witness.js). The keys are WebCrypto
+// P-256 keys made non-extractable: the browser signs with them but never hands out their
+// private part. Nothing personal is kept here or in localStorage: the resident's details are
+// read from the platform while the app is unlocked, and forgotten.
 const DB = 'iamsmart-app';
 const STORE = 'device';
 
@@ -40,9 +41,23 @@ export function save(device) {
   return run('readwrite', (s) => s.put(device, 'device'));
 }
 
-/** Forget everything (after removal, closure, or starting over). */
+/**
+ * Forget the device (after removal, closure, or starting over). What the phone saw of the
+ * transparency log stays: it is nobody's personal data, and it is the evidence that the log
+ * was not cut short since.
+ */
 export function clear() {
-  return run('readwrite', (s) => s.clear());
+  return run('readwrite', (s) => s.delete('device'));
+}
+
+/** What the phone saw of the transparency log ({log_keys, heads}), or null at first contact. */
+export function loadWitness() {
+  return run('readonly', (s) => s.get('log-witness')).then((v) => v || null);
+}
+
+/** Save what the phone saw of the transparency log. */
+export function saveWitness(state) {
+  return run('readwrite', (s) => s.put(state, 'log-witness'));
 }
 
 /** A new P-256 key pair whose private key cannot be exported. */
