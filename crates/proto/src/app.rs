@@ -292,8 +292,11 @@ pub struct ApprovalView {
     pub id: String,
     /// `login`, `consent`, `sign`, `step_up`, ...
     pub kind: String,
-    /// The online service asking.
+    /// The online service asking (English).
     pub client_name: String,
+    /// Who is asking in every language registered: name, department, purpose.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<crate::i18n::ServiceDetails>,
     /// What the resident is asked to agree to (shown in the app).
     pub details: serde_json::Value,
     /// The 4-digit code also shown where the request started.

@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod exchange;
+pub mod i18n;
 pub mod profile;
 pub mod registry;
 pub mod time;

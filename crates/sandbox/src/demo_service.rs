@@ -318,7 +318,12 @@ struct LoginQuery {
     iss: Option<String>,
 }
 
-async fn login(State(s): State<Arc<Demo>>, Query(q): Query<LoginQuery>) -> Response {
+async fn login(
+    State(s): State<Arc<Demo>>,
+    headers: HeaderMap,
+    Query(q): Query<LoginQuery>,
+) -> Response {
+    let z = zh(&headers);
     if q.iss.as_deref().is_some_and(|iss| iss != s.cfg.issuer) {
         return (
             axum::http::StatusCode::BAD_REQUEST,
@@ -348,13 +353,15 @@ async fn login(State(s): State<Arc<Demo>>, Query(q): Query<LoginQuery>) -> Respo
     }
     let claims = r#"{"userinfo":{"phone_number":{"essential":false},"email":{"essential":false},"education_level":{"essential":false}}}"#;
     let url = format!(
-        "{}/authorize?response_type=code&client_id={}&redirect_uri={}&scope={}&state={state}&nonce={nonce}&code_challenge={challenge}&code_challenge_method=S256&claims={}&purpose={}",
+        "{}/authorize?response_type=code&client_id={}&redirect_uri={}&scope={}&state={state}&nonce={nonce}&code_challenge={challenge}&code_challenge_method=S256&claims={}&ui_locales={}",
         s.cfg.issuer,
         enc(&s.cfg.client_id),
         enc(&format!("{}/callback", s.cfg.public_url)),
         enc(&scope),
         enc(claims),
-        enc("To fill in your application for an International Driving Permit"),
+        // The platform's pages open in the language of this page; the purpose the login and
+        // consent pages show is the one registered in each language.
+        if z { "zh-HK" } else { "en" },
     );
     // The answer is accepted only in this browser: the state is bound to a secret kept here
     // (SameSite=Lax: it comes back with the platform's redirect, a top-level navigation).

@@ -3,6 +3,50 @@ use anyhow::anyhow;
 use iamsmart_domain::oidc::clients::{self, ClientMetadata, CIBA_GRANT};
 use iamsmart_domain::Platform;
 
+/// What residents read about a service besides its English name, in the three languages
+/// (RFC 7591 language-tagged metadata: `client_name#zh-Hant`, `iamsmart_department`, ...).
+#[derive(clap::Args, Debug, Default, Clone)]
+pub struct ServiceTexts {
+    /// The name in Traditional Chinese.
+    #[arg(long = "name-zh-hant")]
+    pub name_zh_hant: Option<String>,
+    /// The name in Simplified Chinese.
+    #[arg(long = "name-zh-hans")]
+    pub name_zh_hans: Option<String>,
+    /// The department or organisation that runs the service (English).
+    #[arg(long)]
+    pub department: Option<String>,
+    /// The department or organisation in Traditional Chinese.
+    #[arg(long = "department-zh-hant")]
+    pub department_zh_hant: Option<String>,
+    /// The department or organisation in Simplified Chinese.
+    #[arg(long = "department-zh-hans")]
+    pub department_zh_hans: Option<String>,
+    /// Why the service asks for sign-ins and data (English).
+    #[arg(long)]
+    pub purpose: Option<String>,
+    /// The purpose in Traditional Chinese.
+    #[arg(long = "purpose-zh-hant")]
+    pub purpose_zh_hant: Option<String>,
+    /// The purpose in Simplified Chinese.
+    #[arg(long = "purpose-zh-hans")]
+    pub purpose_zh_hans: Option<String>,
+}
+
+impl ServiceTexts {
+    /// Write these into a client's metadata.
+    pub fn apply(self, m: &mut ClientMetadata) {
+        m.client_name_zh_hant = self.name_zh_hant;
+        m.client_name_zh_hans = self.name_zh_hans;
+        m.iamsmart_department = self.department;
+        m.iamsmart_department_zh_hant = self.department_zh_hant;
+        m.iamsmart_department_zh_hans = self.department_zh_hans;
+        m.iamsmart_purpose = self.purpose;
+        m.iamsmart_purpose_zh_hant = self.purpose_zh_hant;
+        m.iamsmart_purpose_zh_hans = self.purpose_zh_hans;
+    }
+}
+
 /// What to do.
 #[allow(clippy::large_enum_variant)]
 pub enum Spec {
@@ -10,6 +54,8 @@ pub enum Spec {
     Create {
         /// Name.
         name: String,
+        /// The name in Chinese, the department, the purpose.
+        texts: ServiceTexts,
         /// Redirect URIs.
         redirect_uris: Vec<String>,
         /// Inline JWKS.
@@ -50,6 +96,7 @@ pub async fn run(p: &Platform, spec: Spec) -> anyhow::Result<()> {
     match spec {
         Spec::Create {
             name,
+            texts,
             redirect_uris,
             jwks,
             jwks_uri,
@@ -62,6 +109,7 @@ pub async fn run(p: &Platform, spec: Spec) -> anyhow::Result<()> {
             requester_type,
         } => {
             let mut m = ClientMetadata::for_profile(&name, redirect_uris, &profile);
+            texts.apply(&mut m);
             if jwks.is_some() || jwks_uri.is_some() {
                 m.jwks = jwks;
                 m.jwks_uri = jwks_uri;

@@ -99,6 +99,15 @@ pub async fn run(mut cfg: Config) -> anyhow::Result<()> {
         vec![format!("{service_url}/callback")],
         "basic",
     );
+    meta.client_name_zh_hant = Some("網上申請國際駕駛許可證".into());
+    meta.client_name_zh_hans = Some("网上申请国际驾驶许可证".into());
+    meta.iamsmart_department = Some("Transport Department (demonstration)".into());
+    meta.iamsmart_department_zh_hant = Some("運輸署（示範）".into());
+    meta.iamsmart_department_zh_hans = Some("运输署（示范）".into());
+    meta.iamsmart_purpose =
+        Some("To fill in your application for an International Driving Permit".into());
+    meta.iamsmart_purpose_zh_hant = Some("為你填寫國際駕駛許可證申請表".into());
+    meta.iamsmart_purpose_zh_hans = Some("为你填写国际驾驶许可证申请表".into());
     meta.iamsmart_requester_type = Some("government".into());
     meta.token_endpoint_auth_method = "private_key_jwt".into();
     meta.jwks = Some(serde_json::json!({ "keys": [sig_jwk, enc_key.public_jwk()?] }));

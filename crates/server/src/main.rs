@@ -23,6 +23,7 @@ struct Cli {
     command: Command,
 }
 
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Run the platform: check the configuration, migrate the database, serve HTTP until
@@ -162,14 +163,18 @@ enum RenewRole {
     Tsa,
 }
 
+// Parsed once per run: the size of a variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum ClientsCommand {
     /// Register an online service; prints the client as JSON (with a secret only for the basic
     /// profile with client_secret_basic).
     Create {
-        /// Name shown to residents.
+        /// Name shown to residents (English).
         #[arg(long)]
         name: String,
+        #[command(flatten)]
+        texts: iamsmart_server::clients_cli::ServiceTexts,
         /// Redirect URI (repeat for several; exact match).
         #[arg(long = "redirect-uri", required = true)]
         redirect_uris: Vec<String>,
@@ -743,6 +748,7 @@ fn command_to_spec(c: ClientsCommand) -> anyhow::Result<iamsmart_server::clients
     Ok(match c {
         ClientsCommand::Create {
             name,
+            texts,
             redirect_uris,
             jwks_file,
             jwks_uri,
@@ -766,6 +772,7 @@ fn command_to_spec(c: ClientsCommand) -> anyhow::Result<iamsmart_server::clients
             };
             Spec::Create {
                 name,
+                texts,
                 redirect_uris,
                 jwks,
                 jwks_uri,

@@ -426,11 +426,7 @@ async fn ciba_poll_mode_with_the_app() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dynamic_registration_and_management() {
     let (site, srv) = platform().await;
-    let o = site.run(&["clients", "initial-token", "--uses", "1"], &[]);
-    let tok = ok_json(&o)["initial_access_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let tok = initial_token(&site, 1);
     let c = reqwest::Client::new();
     let key = Key::new("k1");
     let meta = json!({
@@ -522,11 +518,7 @@ async fn dynamic_registration_and_management() {
         401
     );
     // Metadata a public registration may not have.
-    let o = site.run(&["clients", "initial-token"], &[]);
-    let tok = ok_json(&o)["initial_access_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let tok = initial_token(&site, 1);
     let mut bad = meta.clone();
     bad["subject_type"] = json!("public");
     let r = c
@@ -723,11 +715,7 @@ async fn id_tokens_in_the_algorithm_the_client_registered() {
     let (site, srv) = platform().await;
     let (_, home) = resident_with_app(&site, "basic").await;
     point_app(&home, &srv.base);
-    let o = site.run(&["clients", "initial-token"], &[]);
-    let tok = ok_json(&o)["initial_access_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let tok = initial_token(&site, 1);
     let c = reqwest::Client::new();
     let reg: Value = c
         .post(srv.url("/register"))
@@ -820,11 +808,7 @@ async fn a_consent_not_remembered_still_releases_what_was_shared_for_that_sign_i
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn self_registered_services_cannot_take_a_department_s_or_another_service_s_name() {
     let (site, srv) = platform().await;
-    let o = site.run(&["clients", "initial-token", "--uses", "20"], &[]);
-    let tok = ok_json(&o)["initial_access_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let tok = initial_token(&site, 20);
     let c = reqwest::Client::new();
     let register = |name: &str| {
         let key = Key::new("k1");
@@ -969,11 +953,7 @@ async fn serve_json(doc: Value) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_self_registered_client_cannot_take_or_move_into_another_service_s_sector() {
     let (site, srv) = platform().await;
-    let o = site.run(&["clients", "initial-token", "--uses", "20"], &[]);
-    let tok = ok_json(&o)["initial_access_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let tok = initial_token(&site, 20);
     let c = reqwest::Client::new();
     let register = |name: &str, redirects: Value, extra: Value| {
         let mut body = json!({ "client_name": name, "redirect_uris": redirects,

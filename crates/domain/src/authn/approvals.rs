@@ -14,6 +14,7 @@ use crate::identity::devices::DeviceCaller;
 use crate::platform::Platform;
 use iamsmart_crypto::jose::{self, Alg, PublicJwk};
 use iamsmart_proto::app::{ApprovalClaims, ApprovalView, APPROVAL_TYP};
+use iamsmart_proto::i18n::ServiceDetails;
 use iamsmart_store::Row;
 
 /// What a new request asks.
@@ -32,6 +33,8 @@ pub struct NewApproval<'a> {
     /// Whether the operator registered the service (else it registered itself, and the app
     /// says so next to its name).
     pub client_vetted: bool,
+    /// Who is asking in every language registered (shown in the reader's language).
+    pub service: Option<ServiceDetails>,
 }
 
 /// A created request: what the starting page shows.
@@ -55,11 +58,18 @@ fn view(r: &iamsmart_store::AnyRow, now: i64) -> Result<ApprovalView> {
     if (status == "pending" || status == "scanned") && expires_at <= now {
         status = "expired".into();
     }
+    let mut details: serde_json::Value =
+        serde_json::from_str(&details).unwrap_or(serde_json::Value::Null);
+    let service = details
+        .as_object_mut()
+        .and_then(|o| o.remove(SERVICE_KEY))
+        .and_then(|v| serde_json::from_value(v).ok());
     Ok(ApprovalView {
         id: r.try_get(0)?,
         kind: r.try_get(1)?,
         client_name: r.try_get(2)?,
-        details: serde_json::from_str(&details).unwrap_or(serde_json::Value::Null),
+        service,
+        details,
         match_code: r.try_get(4)?,
         challenge: r.try_get(5)?,
         status,
@@ -117,7 +127,7 @@ pub async fn create(p: &Platform, new: NewApproval<'_>) -> Result<Created> {
     .bind(new.kind)
     .bind(new.client_id)
     .bind(new.client_name)
-    .bind(details_with_vetting(new.details, new.client_vetted).to_string())
+    .bind(details_with_service(new.details, new.client_vetted, new.service.as_ref()).to_string())
     .bind(&challenge)
     .bind(&match_code)
     .bind(now)
@@ -132,11 +142,21 @@ pub async fn create(p: &Platform, new: NewApproval<'_>) -> Result<Created> {
     })
 }
 
-/// The details the app shows, marked when the service registered itself.
-fn details_with_vetting(mut details: serde_json::Value, vetted: bool) -> serde_json::Value {
-    if !vetted {
-        if let Some(o) = details.as_object_mut() {
+/// Where the service's details in every language are kept within an approval's details.
+const SERVICE_KEY: &str = "service_details";
+
+/// The details the app shows, marked when the service registered itself, with who is asking.
+fn details_with_service(
+    mut details: serde_json::Value,
+    vetted: bool,
+    service: Option<&ServiceDetails>,
+) -> serde_json::Value {
+    if let Some(o) = details.as_object_mut() {
+        if !vetted {
             o.insert("self_registered".into(), true.into());
+        }
+        if let Some(v) = service.and_then(|s| serde_json::to_value(s).ok()) {
+            o.insert(SERVICE_KEY.into(), v);
         }
     }
     details

@@ -67,8 +67,10 @@ pub struct ConsentView {
     pub consent_id: String,
     /// The requester.
     pub client_id: String,
-    /// Its name.
+    /// Its name (English).
     pub service: String,
+    /// Its name in every language registered.
+    pub service_names: iamsmart_proto::i18n::Localized,
     /// PENDING, ACTIVE, PAUSED, REVOKED, EXPIRED or DENIED.
     pub status: String,
     /// Why, when denied.
@@ -236,6 +238,7 @@ pub async fn request(p: &Platform, client: &Client, req: ConsentRequest) -> Resu
             client_name: &client.meta.client_name,
             details,
             client_vetted: client.vetted,
+            service: Some(client.meta.service_details()),
         },
     )
     .await?;
@@ -263,7 +266,7 @@ pub async fn request(p: &Platform, client: &Client, req: ConsentRequest) -> Resu
 }
 
 /// The columns of a consent, in the order [`row_to_view`] reads them.
-const COLUMNS: &str = "c.id, c.client_id, k.name, c.status, c.status_reason, c.items, c.purpose_code, c.purpose_text, c.fetch_type, c.frequency_per_day, c.starts_at, c.expires_at, c.data_life_days, c.fetches, c.artefact, c.approval_id, c.created_at, c.resident_id, c.valid_days";
+const COLUMNS: &str = "c.id, c.client_id, k.name, c.status, c.status_reason, c.items, c.purpose_code, c.purpose_text, c.fetch_type, c.frequency_per_day, c.starts_at, c.expires_at, c.data_life_days, c.fetches, c.artefact, c.approval_id, c.created_at, c.resident_id, c.valid_days, k.metadata";
 
 fn row_to_view(r: &iamsmart_store::AnyRow) -> Result<(ConsentView, String, i64)> {
     use iamsmart_store::Row;
@@ -274,6 +277,10 @@ fn row_to_view(r: &iamsmart_store::AnyRow) -> Result<(ConsentView, String, i64)>
             consent_id: r.try_get(0)?,
             client_id: r.try_get(1)?,
             service: r.try_get(2)?,
+            service_names: crate::oidc::clients::names_from_stored(
+                r.try_get::<Option<String>, _>(19)?.as_deref(),
+                &r.try_get::<String, _>(2)?,
+            ),
             approval_id: (status == "PENDING").then(|| r.try_get(15)).transpose()?,
             status,
             status_reason: r.try_get(4)?,
@@ -304,7 +311,7 @@ async fn load(p: &Platform, id: &str) -> Result<Option<(ConsentView, String, i64
     .await?;
     row.map(|r| {
         let (v, resident, valid) = row_to_view(&r)?;
-        Ok((v, resident, valid, r.try_get(19)?))
+        Ok((v, resident, valid, r.try_get(20)?))
     })
     .transpose()
 }

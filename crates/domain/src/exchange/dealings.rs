@@ -41,8 +41,10 @@ pub struct Dealing {
 pub struct ServiceDealings {
     /// The service's client id.
     pub client_id: String,
-    /// Its name.
+    /// Its name (English).
     pub service: String,
+    /// Its name in every language registered.
+    pub service_names: iamsmart_proto::i18n::Localized,
     /// The most recent dealing (Unix ms).
     pub last_at: i64,
     /// Its gateway consents.
@@ -185,10 +187,12 @@ pub async fn for_resident(p: &Platform, resident_id: &str) -> Result<Vec<Service
     let mut out = Vec::with_capacity(by_client.len());
     for (client_id, mut dealings) in by_client {
         dealings.sort_by_key(|d| std::cmp::Reverse(d.at));
-        let service: Option<String> = sqlx::query_scalar("SELECT name FROM clients WHERE id = $1")
-            .bind(&client_id)
-            .fetch_optional(p.db.reader())
-            .await?;
+        let service: Option<(String, String)> =
+            sqlx::query_as("SELECT name, metadata FROM clients WHERE id = $1")
+                .bind(&client_id)
+                .fetch_optional(p.db.reader())
+                .await?;
+        let (service, stored) = service.unzip();
         let consents: Vec<ConsentView> = data_consents
             .iter()
             .filter(|c| c.client_id == client_id)
@@ -201,8 +205,10 @@ pub async fn for_resident(p: &Platform, resident_id: &str) -> Result<Vec<Service
             .chain(consents.iter().map(|c| c.created_at))
             .max()
             .unwrap_or(0);
+        let service = service.unwrap_or_else(|| client_id.clone());
         out.push(ServiceDealings {
-            service: service.unwrap_or_else(|| client_id.clone()),
+            service_names: crate::oidc::clients::names_from_stored(stored.as_deref(), &service),
+            service,
             client_id,
             last_at,
             consents,

@@ -165,6 +165,7 @@ pub async fn start(p: &Platform, client: &Client, req: EmeRequest) -> Result<Sta
             client_name: &client.meta.client_name,
             details,
             client_vetted: client.vetted,
+            service: Some(client.meta.service_details()),
         },
     )
     .await?;

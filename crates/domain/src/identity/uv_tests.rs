@@ -105,6 +105,7 @@ async fn waiting_login(t: &TestPlatform, phone: &Phone) -> iamsmart_proto::app::
             client_name: "Test service",
             details: serde_json::json!({ "fields": [] }),
             client_vetted: true,
+            service: None,
         },
     )
     .await
@@ -653,6 +654,7 @@ async fn fifty_pushes_at_once_fill_one_slot_per_service_and_three_per_resident()
                     client_name: "Service",
                     details: serde_json::json!({}),
                     client_vetted: true,
+                    service: None,
                 },
             )
             .await

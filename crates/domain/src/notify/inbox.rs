@@ -3,9 +3,11 @@
 use super::{Bilingual, Content, COLUMN, TABLE};
 use crate::audit::{self, Event};
 use crate::error::{DomainError, Result};
+use crate::oidc::clients::names_from_stored;
 use crate::oidc::clients::PORTAL;
 use crate::platform::Platform;
 use iamsmart_crypto::envelope::FieldContext;
+use iamsmart_proto::i18n::Localized;
 use iamsmart_store::AnyConnection;
 use serde::Serialize;
 
@@ -16,8 +18,10 @@ pub struct Notification {
     pub id: String,
     /// The service that sent it.
     pub client_id: String,
-    /// Its name.
+    /// Its name (English).
     pub service: String,
+    /// Its name in every language registered.
+    pub service_names: Localized,
     /// Title.
     pub title: Bilingual,
     /// Body.
@@ -36,7 +40,7 @@ pub struct Notification {
     pub expires_at: i64,
 }
 
-/// (id, client, service name, sealed content, read, created, expires)
+/// (id, client, service name, sealed content, read, created, expires, service registration)
 type Row = (
     String,
     String,
@@ -45,9 +49,10 @@ type Row = (
     Option<i64>,
     i64,
     i64,
+    Option<String>,
 );
 
-const SELECT: &str = "SELECT n.id, n.client_id, c.name, n.content, n.read_at, n.created_at, n.expires_at FROM notifications n LEFT JOIN clients c ON c.id = n.client_id";
+const SELECT: &str = "SELECT n.id, n.client_id, c.name, n.content, n.read_at, n.created_at, n.expires_at, c.metadata FROM notifications n LEFT JOIN clients c ON c.id = n.client_id";
 
 async fn open(p: &Platform, rows: Vec<Row>) -> Result<Vec<Notification>> {
     let items: Vec<(FieldContext<'_>, Option<&[u8]>)> = rows
@@ -72,6 +77,7 @@ async fn open(p: &Platform, rows: Vec<Row>) -> Result<Vec<Notification>> {
             id: r.0.clone(),
             client_id: r.1.clone(),
             service: r.2.clone().unwrap_or_else(|| r.1.clone()),
+            service_names: names_from_stored(r.7.as_deref(), r.2.as_deref().unwrap_or(&r.1)),
             title: c.title,
             body: c.body,
             link: c.link,
@@ -176,8 +182,10 @@ pub async fn unread_count(p: &Platform, resident_id: &str) -> Result<i64> {
 pub struct ServicePreference {
     /// The service's client id.
     pub client_id: String,
-    /// Its name.
+    /// Its name (English).
     pub service: String,
+    /// Its name in every language registered.
+    pub service_names: Localized,
     /// Whether the resident agreed to its notifications.
     pub enabled: bool,
 }
@@ -185,8 +193,8 @@ pub struct ServicePreference {
 /// The services the resident uses (signed in to, gave a consent to, or chose about before), with
 /// their notification choice; the platform's own account pages are not among them.
 pub async fn preferences(p: &Platform, resident_id: &str) -> Result<Vec<ServicePreference>> {
-    let rows: Vec<(String, String, Option<i64>)> = sqlx::query_as(
-        "SELECT c.id, c.name, n.enabled FROM clients c
+    let rows: Vec<(String, String, Option<i64>, String)> = sqlx::query_as(
+        "SELECT c.id, c.name, n.enabled, c.metadata FROM clients c
          LEFT JOIN notify_prefs n ON n.client_id = c.id AND n.resident_id = $1
          WHERE c.status = 'active' AND c.id <> $2 AND (
             n.resident_id IS NOT NULL
@@ -201,11 +209,14 @@ pub async fn preferences(p: &Platform, resident_id: &str) -> Result<Vec<ServiceP
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(client_id, service, enabled)| ServicePreference {
-            client_id,
-            service,
-            enabled: enabled == Some(1),
-        })
+        .map(
+            |(client_id, service, enabled, metadata)| ServicePreference {
+                client_id,
+                service_names: names_from_stored(Some(&metadata), &service),
+                service,
+                enabled: enabled == Some(1),
+            },
+        )
         .collect())
 }
 

@@ -18,6 +18,7 @@ use super::{acr_rank, ACR_BASIC, ACR_FACE, ACR_PLUS};
 use crate::authn::approvals;
 use crate::error::DomainError;
 use crate::platform::Platform;
+use iamsmart_proto::i18n::{Localized, ServiceDetails};
 
 /// What the endpoint does next.
 #[derive(Debug)]
@@ -55,8 +56,8 @@ pub struct LoginPage {
     pub qr: String,
     /// The match code.
     pub match_code: String,
-    /// The service's name.
-    pub client_name: String,
+    /// Who is asking: name, department, purpose in every language registered.
+    pub service: ServiceDetails,
     /// Its logo.
     pub logo_uri: Option<String>,
     /// What is asked.
@@ -91,12 +92,10 @@ pub struct ConsentItem {
 pub struct ConsentPage {
     /// Transaction id (the form posts it back).
     pub tx: String,
-    /// The service's name.
-    pub client_name: String,
+    /// Who is asking: name, department, purpose in every language registered.
+    pub service: ServiceDetails,
     /// Its logo.
     pub logo_uri: Option<String>,
-    /// The purpose the service states.
-    pub purpose: Option<String>,
     /// The items with their values.
     pub items: Vec<ConsentItem>,
     /// Preferred languages.
@@ -224,6 +223,25 @@ fn details_need_consent(params: &AuthzParams) -> bool {
         })
 }
 
+/// Who asks for this sign-in, as the resident sees it: the registered details, with the purpose
+/// the request states (as the service wrote it) in place of the registered one.
+fn login_service(client: &Client, params: &AuthzParams) -> ServiceDetails {
+    let mut service = client.meta.service_details();
+    if let Some(purpose) = params
+        .purpose
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
+        service.purpose = Some(Localized {
+            en: purpose.to_string(),
+            zh_hant: Some(purpose.to_string()),
+            zh_hans: Some(purpose.to_string()),
+        });
+    }
+    service
+}
+
 fn approval_details(client: &Client, params: &AuthzParams) -> serde_json::Value {
     serde_json::json!({
         "service": client.meta.client_name,
@@ -287,6 +305,7 @@ async fn start_login(
             client_name: &client.meta.client_name,
             details: approval_details(client, params),
             client_vetted: client.vetted,
+            service: Some(login_service(client, params)),
         },
     )
     .await?;
@@ -303,7 +322,7 @@ async fn start_login(
         browser_secret: Some(secret),
         qr: format!("iamsmart:approve?id={}", created.id),
         match_code: created.match_code,
-        client_name: client.meta.client_name.clone(),
+        service: login_service(client, params),
         logo_uri: client.meta.logo_uri.clone(),
         fields: params.fields.clone(),
         expires_at: created.expires_at,
@@ -379,9 +398,8 @@ async fn consent_page(
         .collect();
     Ok(ConsentPage {
         tx: tx.to_string(),
-        client_name: client.meta.client_name.clone(),
+        service: login_service(client, params),
         logo_uri: client.meta.logo_uri.clone(),
-        purpose: params.purpose.clone(),
         items,
         ui_locales: params.ui_locales.clone(),
         browser_secret: None,
@@ -565,7 +583,7 @@ pub async fn continue_login(
                 browser_secret: None,
                 qr: format!("iamsmart:approve?id={}", view.id),
                 match_code: view.match_code,
-                client_name: t.client.meta.client_name.clone(),
+                service: login_service(&t.client, &t.params),
                 logo_uri: t.client.meta.logo_uri.clone(),
                 fields: t.params.fields.clone(),
                 expires_at: view.expires_at,

@@ -170,6 +170,7 @@ pub async fn start(
                 "acr": params.acr_values,
             }),
             client_vetted: client.vetted,
+            service: Some(client.meta.service_details()),
         },
     )
     .await

@@ -142,15 +142,15 @@ pub async fn consented(p: &Platform, resident_id: &str, client_id: &str) -> Resu
 
 /// A resident's remembered consents, per service.
 pub async fn list_consents(p: &Platform, resident_id: &str) -> Result<Vec<serde_json::Value>> {
-    let rows: Vec<(String, String, String, i64)> = sqlx::query_as(
-        "SELECT c.client_id, k.name, c.field, c.granted_at FROM consents c JOIN clients k ON k.id = c.client_id
+    let rows: Vec<(String, String, String, i64, String)> = sqlx::query_as(
+        "SELECT c.client_id, k.name, c.field, c.granted_at, k.metadata FROM consents c JOIN clients k ON k.id = c.client_id
          WHERE c.resident_id = $1 AND c.revoked_at IS NULL ORDER BY c.client_id, c.field",
     )
     .bind(resident_id)
     .fetch_all(p.db.reader())
     .await?;
     let mut out: Vec<serde_json::Value> = Vec::new();
-    for (client, name, field, at) in rows {
+    for (client, name, field, at, stored) in rows {
         match out.last_mut().filter(|v| v["client_id"] == client.as_str()) {
             Some(v) => {
                 if let Some(a) = v["fields"].as_array_mut() {
@@ -161,6 +161,7 @@ pub async fn list_consents(p: &Platform, resident_id: &str) -> Result<Vec<serde_
                 }
             }
             None => out.push(serde_json::json!({
+                "service_names": super::clients::names_from_stored(Some(&stored), &name),
                 "client_id": client, "service": name, "fields": [field], "granted_at": at,
             })),
         }

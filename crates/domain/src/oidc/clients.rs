@@ -10,6 +10,7 @@ use crate::audit::{self, Event};
 use crate::error::DomainError;
 use crate::platform::Platform;
 use iamsmart_crypto::jose::{Alg, PublicJwk};
+use iamsmart_proto::i18n::{Localized, ServiceDetails};
 use iamsmart_store::Row;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -22,8 +23,63 @@ pub const CIBA_GRANT: &str = "urn:openid:params:grant-type:ciba";
 /// not use is ignored, as RFC 7591 section 2 requires.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClientMetadata {
-    /// Name shown to residents.
+    /// Name shown to residents (English).
     pub client_name: String,
+    /// The name in Traditional Chinese (RFC 7591 section 2.2 language tag; `zh-HK` and
+    /// `zh-Hant-HK` are taken as the same).
+    #[serde(
+        rename = "client_name#zh-Hant",
+        alias = "client_name#zh-HK",
+        alias = "client_name#zh-Hant-HK",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub client_name_zh_hant: Option<String>,
+    /// The name in Simplified Chinese.
+    #[serde(
+        rename = "client_name#zh-Hans",
+        alias = "client_name#zh-CN",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub client_name_zh_hans: Option<String>,
+    /// The department or organisation that runs the service (English), shown with its name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iamsmart_department: Option<String>,
+    /// The department or organisation in Traditional Chinese.
+    #[serde(
+        rename = "iamsmart_department#zh-Hant",
+        alias = "iamsmart_department#zh-HK",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub iamsmart_department_zh_hant: Option<String>,
+    /// The department or organisation in Simplified Chinese.
+    #[serde(
+        rename = "iamsmart_department#zh-Hans",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub iamsmart_department_zh_hans: Option<String>,
+    /// Why the service asks for a resident's sign-in and data (English), shown on the login and
+    /// consent pages and in the app unless a request states its own `purpose`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iamsmart_purpose: Option<String>,
+    /// The purpose in Traditional Chinese.
+    #[serde(
+        rename = "iamsmart_purpose#zh-Hant",
+        alias = "iamsmart_purpose#zh-HK",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub iamsmart_purpose_zh_hant: Option<String>,
+    /// The purpose in Simplified Chinese.
+    #[serde(
+        rename = "iamsmart_purpose#zh-Hans",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub iamsmart_purpose_zh_hans: Option<String>,
     /// Exact redirect URIs.
     pub redirect_uris: Vec<String>,
     /// Where RP-initiated logout may return.
@@ -130,6 +186,100 @@ pub struct Client {
     pub vetted: bool,
     /// The sector fixed at registration (`None` for clients registered before it was kept).
     pub fixed_sector: Option<String>,
+}
+
+impl ClientMetadata {
+    /// The name in every language registered.
+    pub fn names(&self) -> Localized {
+        Localized {
+            en: self.client_name.trim().to_string(),
+            zh_hant: tidy(&self.client_name_zh_hant),
+            zh_hans: tidy(&self.client_name_zh_hans),
+        }
+    }
+
+    /// Who is asking, as residents see it: name, department or organisation, purpose.
+    pub fn service_details(&self) -> ServiceDetails {
+        let localized = |en: &Option<String>, hant: &Option<String>, hans: &Option<String>| {
+            tidy(en).map(|en| Localized {
+                en,
+                zh_hant: tidy(hant),
+                zh_hans: tidy(hans),
+            })
+        };
+        ServiceDetails {
+            name: self.names(),
+            department: localized(
+                &self.iamsmart_department,
+                &self.iamsmart_department_zh_hant,
+                &self.iamsmart_department_zh_hans,
+            ),
+            purpose: localized(
+                &self.iamsmart_purpose,
+                &self.iamsmart_purpose_zh_hant,
+                &self.iamsmart_purpose_zh_hans,
+            ),
+        }
+    }
+
+    /// Every human-readable text with its metadata name, for checking.
+    fn texts(&self) -> [(&'static str, Option<&str>, usize); 9] {
+        [
+            ("client_name", Some(self.client_name.as_str()), 100),
+            (
+                "client_name#zh-Hant",
+                self.client_name_zh_hant.as_deref(),
+                100,
+            ),
+            (
+                "client_name#zh-Hans",
+                self.client_name_zh_hans.as_deref(),
+                100,
+            ),
+            (
+                "iamsmart_department",
+                self.iamsmart_department.as_deref(),
+                100,
+            ),
+            (
+                "iamsmart_department#zh-Hant",
+                self.iamsmart_department_zh_hant.as_deref(),
+                100,
+            ),
+            (
+                "iamsmart_department#zh-Hans",
+                self.iamsmart_department_zh_hans.as_deref(),
+                100,
+            ),
+            ("iamsmart_purpose", self.iamsmart_purpose.as_deref(), 300),
+            (
+                "iamsmart_purpose#zh-Hant",
+                self.iamsmart_purpose_zh_hant.as_deref(),
+                300,
+            ),
+            (
+                "iamsmart_purpose#zh-Hans",
+                self.iamsmart_purpose_zh_hans.as_deref(),
+                300,
+            ),
+        ]
+    }
+}
+
+/// A client's names in every language from its stored registration (the `metadata` column of
+/// `clients`, read by listings that join it); `fallback` when there is none.
+pub fn names_from_stored(metadata: Option<&str>, fallback: &str) -> Localized {
+    metadata
+        .and_then(|m| serde_json::from_str::<ClientMetadata>(m).ok())
+        .map(|m| m.names())
+        .unwrap_or_else(|| Localized::en(fallback))
+}
+
+fn tidy(o: &Option<String>) -> Option<String> {
+    o.as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
 }
 
 impl Client {
@@ -277,9 +427,23 @@ fn meta_err(m: impl Into<String>) -> OAuthError {
 
 /// Check metadata against the rules of its profile. `operator` may approve public subjects.
 pub fn check_metadata(m: &ClientMetadata, operator: bool) -> OResult<()> {
-    let name = m.client_name.trim();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(meta_err("client_name: 1 to 100 characters"));
+    for (field, text, max) in m.texts() {
+        let Some(text) = text else { continue };
+        let text = text.trim();
+        // Control and direction-override characters would make a name read otherwise on one
+        // screen than on another.
+        let hidden = |c: char| {
+            c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        };
+        if (field == "client_name" && text.is_empty())
+            || text.chars().count() > max
+            || text.chars().any(hidden)
+        {
+            return Err(meta_err(format!(
+                "{field}: {} to {max} characters, no control characters",
+                u8::from(field == "client_name")
+            )));
+        }
     }
     if m.redirect_uris.is_empty() || m.redirect_uris.len() > 20 {
         return Err(OAuthError::invalid_redirect_uri(
@@ -421,6 +585,14 @@ impl ClientMetadata {
         let fapi = profile == "fapi2";
         Self {
             client_name: name.into(),
+            client_name_zh_hant: None,
+            client_name_zh_hans: None,
+            iamsmart_department: None,
+            iamsmart_department_zh_hant: None,
+            iamsmart_department_zh_hans: None,
+            iamsmart_purpose: None,
+            iamsmart_purpose_zh_hant: None,
+            iamsmart_purpose_zh_hans: None,
             redirect_uris,
             post_logout_redirect_uris: vec![],
             token_endpoint_auth_method: if fapi {
@@ -521,7 +693,7 @@ pub async fn register(
 ) -> OResult<Registered> {
     check_metadata(&meta, operator)?;
     if !operator {
-        check_name(p, &meta.client_name, None).await?;
+        check_name(p, &meta, None).await?;
     }
     let sector = settle_sector(p, &meta).await?;
     // A host that another service already uses is its sector: a self-registered client may not
@@ -620,32 +792,71 @@ fn reserved_names() -> &'static std::collections::BTreeSet<String> {
     })
 }
 
-/// A self-registered service's name: not a department's, not the platform's, and not another
-/// service's (residents are told to check the name on the login page and in the app).
-async fn check_name(p: &Platform, name: &str, own_id: Option<&str>) -> OResult<()> {
-    let f = folded(name);
+/// A self-registered service's names (in every language) and organisation: not a
+/// department's, not the platform's, and no name another service has in any language
+/// (residents are told to check the name on the login page and in the app).
+async fn check_name(p: &Platform, meta: &ClientMetadata, own_id: Option<&str>) -> OResult<()> {
     let reserved = reserved_names();
-    if reserved.contains(&f)
-        || reserved
-            .iter()
-            .any(|r| r.len() >= 6 && f.contains(r.as_str()))
-    {
-        return Err(meta_err(
-            "client_name: that is the name of a government department or of iAM Smart; ask the operator to register a government service",
-        ));
+    let names = meta.names();
+    let mine: Vec<String> = [
+        Some(names.en.as_str()),
+        names.zh_hant.as_deref(),
+        names.zh_hans.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .map(folded)
+    .collect();
+    let organisation = meta.service_details().department;
+    let claimed = organisation
+        .iter()
+        .flat_map(|d| {
+            [
+                Some(d.en.as_str()),
+                d.zh_hant.as_deref(),
+                d.zh_hans.as_deref(),
+            ]
+        })
+        .flatten()
+        .map(folded);
+    for f in mine.iter().cloned().chain(claimed) {
+        if reserved.contains(&f)
+            || reserved
+                .iter()
+                .any(|r| r.len() >= 6 && f.contains(r.as_str()))
+        {
+            return Err(meta_err(
+                "client_name: that is the name of a government department or of iAM Smart; ask the operator to register a government service",
+            ));
+        }
     }
-    let names: Vec<(String, String)> =
-        sqlx::query_as("SELECT id, name FROM clients WHERE status = 'active'")
+    let others: Vec<(String, String)> =
+        sqlx::query_as("SELECT id, metadata FROM clients WHERE status = 'active'")
             .fetch_all(p.db.reader())
             .await
             .map_err(DomainError::from)?;
-    if names
-        .iter()
-        .any(|(id, n)| Some(id.as_str()) != own_id && folded(n) == f)
-    {
-        return Err(meta_err(
-            "client_name: another service already has this name; choose one residents can tell apart",
-        ));
+    for (id, text) in &others {
+        if Some(id.as_str()) == own_id {
+            continue;
+        }
+        let Ok(other) = serde_json::from_str::<ClientMetadata>(text) else {
+            continue;
+        };
+        let n = other.names();
+        let taken = [
+            Some(n.en.as_str()),
+            n.zh_hant.as_deref(),
+            n.zh_hans.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
+        .map(folded)
+        .any(|f| mine.contains(&f));
+        if taken {
+            return Err(meta_err(
+                "client_name: another service already has this name; choose one residents can tell apart",
+            ));
+        }
     }
     Ok(())
 }
@@ -742,7 +953,7 @@ pub async fn update(p: &Platform, client: &Client, meta: ClientMetadata) -> ORes
     }
     check_metadata(&meta, meta.subject_type == "public")?;
     if !client.vetted {
-        check_name(p, &meta.client_name, Some(&client.id)).await?;
+        check_name(p, &meta, Some(&client.id)).await?;
     }
     if settle_sector(p, &meta).await? != client.sector() {
         return Err(meta_err(

@@ -120,6 +120,14 @@ pub async fn request_add(p: &Platform, resident_id: &str) -> OResult<AddStep> {
             client_name: "iAM Smart",
             details: serde_json::json!({}),
             client_vetted: true,
+            service: Some(iamsmart_proto::i18n::ServiceDetails {
+                name: iamsmart_proto::i18n::Localized {
+                    en: "iAM Smart".into(),
+                    zh_hant: Some("智方便".into()),
+                    zh_hans: Some("智方便".into()),
+                },
+                ..Default::default()
+            }),
         },
     )
     .await

@@ -15,8 +15,10 @@ pub const MAX_LISTED: i64 = 200;
 pub struct SignedDocument {
     /// The request's id.
     pub id: String,
-    /// The service that asked.
+    /// The service that asked (English).
     pub service: String,
+    /// Its name in every language registered.
+    pub service_names: iamsmart_proto::i18n::Localized,
     /// The document as the service named it.
     pub document: Document,
     /// `pdf` (PAdES) or `hash` (CMS over a digest).
@@ -44,12 +46,13 @@ type Row = (
     Option<String>,
     Option<i64>,
     Option<i64>,
+    Option<String>,
 );
 
 /// The resident's signatures, newest first.
 pub async fn for_resident(p: &Platform, resident_id: &str) -> Result<Vec<SignedDocument>> {
     let rows: Vec<Row> = sqlx::query_as(
-        "SELECT r.id, c.name, r.kind, r.digest, r.details, r.signed_at, r.cert_serial, u.status, u.revoked_at, u.not_after
+        "SELECT r.id, c.name, r.kind, r.digest, r.details, r.signed_at, r.cert_serial, u.status, u.revoked_at, u.not_after, c.metadata
          FROM sign_requests r
          LEFT JOIN clients c ON c.id = r.client_id
          LEFT JOIN user_certs u ON u.serial = r.cert_serial
@@ -77,6 +80,10 @@ pub async fn for_resident(p: &Platform, resident_id: &str) -> Result<Vec<SignedD
             };
             Ok(SignedDocument {
                 id: r.0,
+                service_names: crate::oidc::clients::names_from_stored(
+                    r.10.as_deref(),
+                    r.1.as_deref().unwrap_or_default(),
+                ),
                 service: r.1.unwrap_or_default(),
                 document,
                 kind: r.2,

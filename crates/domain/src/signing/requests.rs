@@ -395,6 +395,7 @@ pub async fn start(
             client_name: &client.meta.client_name,
             details: details.clone(),
             client_vetted: client.vetted,
+            service: Some(client.meta.service_details()),
         },
     )
     .await?;

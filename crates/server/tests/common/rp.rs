@@ -584,3 +584,13 @@ pub async fn live(rp: &Rp, access_token: &str) -> bool {
         s => panic!("userinfo {s}"),
     }
 }
+
+/// An initial access token for dynamic registration that allows `uses` registrations.
+pub fn initial_token(site: &Site, uses: u32) -> String {
+    let uses = uses.to_string();
+    let o = site.run(&["clients", "initial-token", "--uses", &uses], &[]);
+    ok_json(&o)["initial_access_token"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}

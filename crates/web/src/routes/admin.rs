@@ -147,6 +147,7 @@ async fn create_approval(
             client_name: &b.client_name,
             details: b.details,
             client_vetted: true,
+            service: None,
         },
     )
     .await?;

@@ -1,12 +1,17 @@
 // The resident's own things: details (e-ME profile), consents and dealings, phones,
 // notifications, and the account (level, signing certificate, download, closure).
-import { t, lang, when, either } from './i18n.js';
+import { t, lang, when, either, localized } from './i18n.js';
 import { app } from './main.js';
 import * as store from './store.js';
 import { call, plain, dropSession, stopsTheApp } from './api.js';
 import { unlock } from './uv.js';
 import { show, h, button, linkButton, errorBox, explain, busy, facts, confirmDialog, announce, field, select, readPhoto } from './ui.js';
 import { fieldValue, enrolSigning, refreshBadge } from './requests.js';
+
+/** A service's name in the reader's language where it registered one. */
+function serviceOf(x) {
+  return localized(x.service_names) || x.service;
+}
 
 /** Run `fn` with a recent unlock: some actions need the resident's verification just now. */
 async function fresh(fn) {
@@ -163,7 +168,7 @@ export async function consents() {
   show(t('consentsTitle'), err,
     h('h2', {}, t('dataConsentsTitle')),
     dataList.length ? h('ul', { class: 'cards', id: 'data-consents' }, dataList.map((c) => h('li', { class: 'card data-consent', dataset: { id: c.consent_id } },
-      h('p', { class: 'title' }, c.service, ' ', h('span', { class: `status status-${c.status}` }, t(`status_${c.status}`))),
+      h('p', { class: 'title' }, serviceOf(c), ' ', h('span', { class: `status status-${c.status}` }, t(`status_${c.status}`))),
       facts([[t('purposeLabel'), c.purpose_text],
         [t('recordsLabel'), (c.items || []).map(record).join(lang() === 'zh' ? '、' : ', ')],
         [t('fetchesLabel'), String(c.fetches)],
@@ -172,7 +177,7 @@ export async function consents() {
         c.status === 'ACTIVE' ? button(t('pause'), act(() => call(app.device, 'POST', `/app/v1/data-consents/${c.consent_id}/pause`, {})), 'secondary', { class: 'pause' }) : null,
         c.status === 'PAUSED' ? button(t('resume'), act(() => call(app.device, 'POST', `/app/v1/data-consents/${c.consent_id}/resume`, {})), 'secondary') : null,
         ['ACTIVE', 'PAUSED'].includes(c.status) ? button(t('revoke'), act(async () => {
-          if (await confirmDialog(t('revokeAsk', { service: c.service }), t('revoke'), true)) {
+          if (await confirmDialog(t('revokeAsk', { service: serviceOf(c) }), t('revoke'), true)) {
             await call(app.device, 'POST', `/app/v1/data-consents/${c.consent_id}/revoke`, {});
             announce(t('withdrawn'));
           }
@@ -182,17 +187,17 @@ export async function consents() {
         }), 'secondary') : null)))) : h('p', { class: 'hint' }, t('noDataConsents')),
     h('h2', {}, t('loginConsentsTitle')),
     logins.length ? h('ul', { class: 'cards', id: 'login-consents' }, logins.map((c) => h('li', { class: 'card' },
-      h('p', { class: 'title' }, c.service),
+      h('p', { class: 'title' }, serviceOf(c)),
       h('p', { class: 'meta' }, (c.fields || []).map((f) => t(`f_${f}`)).join(lang() === 'zh' ? '、' : ', ')),
       h('div', { class: 'actions' }, button(t('withdraw'), act(async () => {
-        if (await confirmDialog(t('withdrawAsk', { service: c.service }), t('withdraw'), true)) {
+        if (await confirmDialog(t('withdrawAsk', { service: serviceOf(c) }), t('withdraw'), true)) {
           await call(app.device, 'POST', `/app/v1/consents/${encodeURIComponent(c.client_id)}/revoke`, {});
           announce(t('withdrawn'));
         }
       }), 'danger'))))) : h('p', { class: 'hint' }, t('noLoginConsents')),
     h('h2', {}, t('dealingsTitle')),
     (dealings.services || []).length ? (dealings.services || []).map((s) => h('section', { class: 'card' },
-      h('h3', { class: 'title' }, s.service),
+      h('h3', { class: 'title' }, serviceOf(s)),
       h('ul', { class: 'items' }, s.dealings.slice(0, 20).map((d) => h('li', {}, h('span', {},
         h('span', { class: 'item' }, DEALINGS[lang()][d.kind] || d.kind),
         h('span', { class: 'value' }, [when(d.at), outcome(d), d.items && d.items.length ? d.items.map((f) => (t(`f_${f}`) !== `f_${f}` ? t(`f_${f}`) : f)).join(lang() === 'zh' ? '、' : ', ') : ''].filter(Boolean).join(' · ')))))))) : h('p', { class: 'hint' }, t('noDealings')));
@@ -268,7 +273,7 @@ export async function inbox() {
     list.length ? h('ul', { class: 'cards', id: 'inbox' }, list.map((n) => h('li', { class: `card${n.read_at ? '' : ' unread'}` },
       h('a', { class: 'card-link', href: `#/inbox/${n.id}` },
         h('p', { class: 'title' }, n.read_at ? '' : h('span', { class: 'sr-only' }, `${t('unreadMark')}: `), either(n.title)),
-        h('p', { class: 'meta' }, `${n.service} · ${when(n.created_at)}`))))) : h('p', { class: 'notice' }, t('noNotifications')),
+        h('p', { class: 'meta' }, `${serviceOf(n)} · ${when(n.created_at)}`))))) : h('p', { class: 'notice' }, t('noNotifications')),
     h('div', { class: 'actions' },
       v.unread ? button(t('markAllRead'), async (ev) => {
         await busy(ev.currentTarget, t('working'), () => call(app.device, 'POST', '/app/v1/notifications/read-all', {}));
@@ -285,7 +290,7 @@ export async function notification(_params, id) {
   let link = null;
   try { link = n.link ? new URL(n.link) : null; } catch { link = null; }
   show(either(n.title),
-    h('p', { class: 'meta' }, `${n.service} · ${when(n.created_at)}`),
+    h('p', { class: 'meta' }, `${serviceOf(n)} · ${when(n.created_at)}`),
     either(n.body).split('\n').map((line) => h('p', {}, line)),
     link && /^https?:$/.test(link.protocol) ? h('p', {}, h('a', { href: link.href, rel: 'noopener noreferrer', target: '_blank' }, t('openLink'), ` (${link.host})`)) : null,
     h('div', { class: 'actions' }, linkButton(t('back'), '/inbox', 'secondary')));
@@ -301,7 +306,7 @@ export async function notifySettings() {
         box.disabled = true;
         try {
           await call(app.device, 'POST', `/app/v1/notification-settings/${encodeURIComponent(s.client_id)}/${box.checked ? 'on' : 'off'}`, {});
-          announce(`${s.service}: ${box.checked ? t('notifyOn') : t('notifyOff')}`);
+          announce(`${serviceOf(s)}: ${box.checked ? t('notifyOn') : t('notifyOff')}`);
         } catch (e) {
           box.checked = !box.checked;
           app.fail(e, () => app.render());
@@ -309,7 +314,7 @@ export async function notifySettings() {
           box.disabled = false;
         }
       });
-      return h('div', { class: 'toggle' }, h('label', { for: id }, s.service), box);
+      return h('div', { class: 'toggle' }, h('label', { for: id }, serviceOf(s)), box);
     })) : h('p', { class: 'hint' }, t('notifySettingsNone')));
 }
 

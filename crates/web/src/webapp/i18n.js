@@ -481,7 +481,7 @@ const STRINGS = {
     neededByService: '該服務必需',
     optionalField: '可選擇不提供',
     notGiven: '（未提供）',
-    purposeLabel: '用途',
+    purposeLabel: '目的',
     recordsLabel: '紀錄',
     fetchOnce: '一次',
     fetchRecurring: '定期，每日最多 {n} 次',
@@ -713,6 +713,16 @@ export function when(ms) {
 export function either(v) {
   if (v && typeof v === 'object') return v[current] || v.en || v.zh || '';
   return v == null ? '' : String(v);
+}
+
+/**
+ * A text a service registered in several languages ({en, "zh-Hant", "zh-Hans"}, as the
+ * platform sends it) in the reader's language; Chinese falls back to English where none was
+ * registered.
+ */
+export function localized(v) {
+  if (!v || typeof v !== 'object') return v == null ? '' : String(v);
+  return (current === 'zh' && (v['zh-Hant'] || v['zh-Hans'])) || v.en || '';
 }
 
 setLang(current);

@@ -2,7 +2,7 @@
 // consent, a signature. The resident sees the service's name, the match code and what is
 // asked; an approval is signed by the device key and carries the resident's verification
 // (passkey or PIN) over that very signed answer, so the platform can check both.
-import { t, lang, duration, either } from './i18n.js';
+import { t, lang, duration, either, localized } from './i18n.js';
 import { app } from './main.js';
 import * as store from './store.js';
 import { call, signJws, stopsTheApp } from './api.js';
@@ -46,7 +46,7 @@ export async function home() {
   const fill = (items) => {
     list.replaceChildren(...items.map((r) => h('li', { class: 'card' },
       h('a', { class: 'card-link', href: `#/request/${r.id}` },
-        h('p', { class: 'title' }, r.client_name),
+        h('p', { class: 'title' }, serviceName(r)),
         h('p', { class: 'meta' }, `${kindLabel(r.kind)} · ${t('matchCode')} ${r.match_code}`),
         h('p', { class: 'meta countdown' }, t('expiresIn', { t: duration(r.expires_at - Date.now()) }))))));
     empty.hidden = items.length > 0;
@@ -222,11 +222,12 @@ export async function request(params, idFromPath) {
   }
   if (!['pending', 'scanned'].includes(view.status)) {
     if (view.status === 'approved' || view.status === 'denied') { result(view, back); return; }
-    show(view.client_name, errorBox(closedMessage(view)), h('div', { class: 'actions' }, linkButton(t('goHome'), '/home')));
+    show(serviceName(view), errorBox(closedMessage(view)), h('div', { class: 'actions' }, linkButton(t('goHome'), '/home')));
     return;
   }
   const d = view.details || {};
-  const service = view.client_name;
+  const service = serviceName(view);
+  const department = view.service && view.service.department ? localized(view.service.department) : '';
   const titles = { login: 'reqLoginTitle', step_up: 'reqStepUpTitle', eme: 'reqEmeTitle', data_consent: 'reqDataTitle', sign: 'reqSignTitle', passkey_add: 'reqPasskeyTitle' };
   const title = t(titles[view.kind] || 'reqOtherTitle', { service });
   const parts = [];
@@ -352,7 +353,13 @@ export async function request(params, idFromPath) {
   }, 1000);
   countdown.textContent = t('expiresIn', { t: duration(view.expires_at - Date.now()) });
   show(title,
-    facts([[t('fromService'), h('strong', { id: 'service-name' }, service)], [t('kind_other'), kindLabel(view.kind)]]),
+    facts([[t('fromService'), h('strong', { id: 'service-name' }, service)],
+      department ? [t('departmentLabel'), h('span', { id: 'service-department' }, department)] : null,
+      [t('kind_other'), kindLabel(view.kind)],
+      // A data consent states its own purpose below.
+      view.kind !== 'data_consent' && view.service && view.service.purpose
+        ? [t('purposeLabel'), h('span', { id: 'service-purpose' }, localized(view.service.purpose))] : null,
+    ].filter(Boolean)),
     d.self_registered ? h('p', { class: 'warn', id: 'self-registered' }, t('selfRegistered')) : null,
     matchCode(view.match_code),
     h('p', { class: 'hint' }, t('matchHelp')),
@@ -360,8 +367,13 @@ export async function request(params, idFromPath) {
     h('div', { class: 'actions' }, approveBtn, denyBtn));
 }
 
+/** Who is asking, in the reader's language where the service registered it. */
+function serviceName(view) {
+  return (view.service && localized(view.service.name)) || view.client_name;
+}
+
 function result(view, back) {
-  const service = view.client_name;
+  const service = serviceName(view);
   const ok = view.status === 'approved';
   const text = !ok ? t('deniedText', { service })
     : view.kind === 'sign' ? t('approvedSign', { service })

@@ -462,7 +462,11 @@ async fn consent_list(State(s): State<AppState>, headers: HeaderMap, uri: Uri) -
                 .iter()
                 .map(|c| ConsentRow {
                     client_id: c["client_id"].as_str().unwrap_or_default().into(),
-                    service: c["service"].as_str().unwrap_or_default().into(),
+                    service: serde_json::from_value::<iamsmart_proto::i18n::Localized>(
+                        c["service_names"].clone(),
+                    )
+                    .map(|n| n.get(lang.locale()).to_string())
+                    .unwrap_or_else(|_| c["service"].as_str().unwrap_or_default().into()),
                     fields: c["fields"]
                         .as_array()
                         .map(|a| a.iter().filter_map(|f| f.as_str()).map(|f| field_label(lang, f)).collect())

@@ -33,6 +33,13 @@ impl Lang {
             Lang::Zh => "zh-HK",
         }
     }
+    /// The shared language type (for texts a service registered in several languages).
+    pub fn locale(self) -> iamsmart_proto::i18n::Locale {
+        match self {
+            Lang::En => iamsmart_proto::i18n::Locale::En,
+            Lang::Zh => iamsmart_proto::i18n::Locale::ZhHant,
+        }
+    }
     /// The text in this language.
     pub fn t(self, en: &'static str, zh: &'static str) -> &'static str {
         match self {

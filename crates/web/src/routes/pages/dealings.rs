@@ -213,7 +213,7 @@ fn service_view(lang: Lang, catalogue: &[providers::Published], s: &ServiceDeali
             lang.t("Your iAM Smart account", "你的「智方便」帳戶")
                 .to_string()
         } else {
-            s.service.clone()
+            s.service_names.get(lang.locale()).to_string()
         },
         consents,
         rows,

@@ -57,6 +57,8 @@ struct LoginTemplate<'a> {
     intro: String,
     logo_uri: Option<&'a str>,
     qr_svg: String,
+    service_name: &'a str,
+    department: Option<&'a str>,
     qr_label: &'a str,
     qr_payload: &'a str,
     match_label: &'a str,
@@ -108,6 +110,8 @@ struct ConsentTemplate<'a> {
     ui: UiView,
     title: &'a str,
     intro: String,
+    service_name: &'a str,
+    department: Option<&'a str>,
     logo_uri: Option<&'a str>,
     purpose: Option<&'a str>,
     purpose_label: &'a str,
@@ -233,10 +237,14 @@ fn login_page(s: &AppState, ui: &Ui, page: &LoginPage) -> Response {
     let t = LoginTemplate {
         ui: ui.view(),
         title: lang.t("Sign in with iAM Smart", "以「智方便」登入"),
-        intro: match lang {
-            Lang::En => format!("{} asks you to sign in with iAM Smart.", page.client_name),
-            Lang::Zh => format!("{} 請你以「智方便」登入。", page.client_name),
-        },
+        intro: lang
+            .t(
+                "This service asks you to sign in with iAM Smart.",
+                "這項服務要求你以「智方便」登入。",
+            )
+            .to_string(),
+        service_name: page.service.name.get(lang.locale()),
+        department: page.service.department.as_ref().map(|d| d.get(lang.locale())),
         logo_uri: page.logo_uri.as_deref(),
         qr_svg: qr_svg(&page.qr),
         qr_label: lang.t(
@@ -327,19 +335,17 @@ fn consent_page(s: &AppState, ui: &Ui, page: &ConsentPage, session: &str) -> Res
     let t = ConsentTemplate {
         ui: ui.view(),
         title: lang.t("Share your information?", "分享你的資料？"),
-        intro: match lang {
-            Lang::En => format!(
-                "{} asks for the information below. Nothing is shared until you confirm.",
-                page.client_name
-            ),
-            Lang::Zh => format!(
-                "{} 要求以下資料。在你確認前，不會分享任何資料。",
-                page.client_name
-            ),
-        },
+        intro: lang
+            .t(
+                "This service asks for the information below. Nothing is given to it until you agree.",
+                "這項服務要求你提供以下個人資料。在你同意前，我們不會向其提供任何資料。",
+            )
+            .to_string(),
+        service_name: page.service.name.get(lang.locale()),
+        department: page.service.department.as_ref().map(|d| d.get(lang.locale())),
         logo_uri: page.logo_uri.as_deref(),
-        purpose: page.purpose.as_deref(),
-        purpose_label: lang.t("Purpose:", "用途："),
+        purpose: page.service.purpose.as_ref().map(|p| p.get(lang.locale())),
+        purpose_label: lang.t("Purpose:", "目的："),
         tx: &page.tx,
         csrf: iamsmart_domain::oidc::session::csrf_token(&s.platform, session),
         items_label: lang.t("Information to share", "將分享的資料"),
@@ -367,9 +373,12 @@ fn consent_page(s: &AppState, ui: &Ui, page: &ConsentPage, session: &str) -> Res
         notify_label: match lang {
             Lang::En => format!(
                 "Let {} send me notifications (you can turn them off in your account)",
-                page.client_name
+                page.service.name.get(lang.locale())
             ),
-            Lang::Zh => format!("讓 {} 向我發送通知（你可在帳戶中關閉）", page.client_name),
+            Lang::Zh => format!(
+                "讓「{}」向我發送通知（你可在帳戶中關閉）",
+                page.service.name.get(lang.locale())
+            ),
         },
         manage_text: lang.t(
             "You can withdraw your consent at any time:",
@@ -526,6 +535,20 @@ async fn continue_get(
     let session = session_of(&s, &headers).map(str::to_string);
     let o =
         authorize::continue_login(&s.platform, &q.tx, secret.as_deref(), session.as_deref()).await;
+    // The pages of a login keep the languages the service asked for (`ui_locales`), after the
+    // resident's own choice.
+    let locales = match &o {
+        Outcome::Login(p) => p.ui_locales.clone(),
+        Outcome::Consent { page, .. } => page.ui_locales.clone(),
+        _ => None,
+    };
+    let ui = Ui::new(
+        &s,
+        &headers,
+        &uri,
+        locales.as_deref(),
+        &format!("/authorize/continue?tx={}", q.tx),
+    );
     outcome(&s, &ui, o, Some(rid.0), session.as_deref())
 }
 

@@ -139,7 +139,7 @@ async fn list(State(s): State<AppState>, headers: HeaderMap, uri: Uri) -> Respon
             Item {
                 id: n.id.clone(),
                 title: text(lang, &n.title),
-                service: n.service.clone(),
+                service: n.service_names.get(lang.locale()).to_string(),
                 when,
                 datetime,
                 unread: n.read_at.is_none(),
@@ -223,10 +223,10 @@ async fn show(
             sent_label: lang.t("Sent", "發出時間"),
             link: n.link.clone(),
             link_label: match lang {
-                Lang::En => format!("Go to {}", n.service),
-                Lang::Zh => format!("前往「{}」", n.service),
+                Lang::En => format!("Go to {}", n.service_names.get(lang.locale())),
+                Lang::Zh => format!("前往「{}」", n.service_names.get(lang.locale())),
             },
-            service: n.service,
+            service: n.service_names.get(lang.locale()).to_string(),
             back_label: lang.t("Back to notifications", "返回通知"),
         },
     )
@@ -282,7 +282,7 @@ async fn settings(State(s): State<AppState>, headers: HeaderMap, uri: Uri) -> Re
                 .into_iter()
                 .map(|p| SettingRow {
                     client_id: p.client_id,
-                    service: p.service,
+                    service: p.service_names.get(lang.locale()).to_string(),
                     enabled: p.enabled,
                 })
                 .collect(),
