@@ -518,6 +518,10 @@ try {
     await scan(ph, await qrOfLoginPage(pc.page));
     await ph.locator('#approve', { hasText: '確認' }).waitFor({ timeout: 20_000 });
     assert((await ph.locator('#screen-title').textContent()).startsWith('登入'), 'the request in Chinese');
+    // Who is asking, in Chinese: the name and department the service registered (issue 17).
+    assert((await ph.locator('#service-name').textContent()).includes('網上申請國際駕駛許可證'), 'the Chinese name');
+    assert((await ph.locator('#service-department').textContent()).includes('運輸署'), 'the Chinese department');
+    assert(!(await ph.locator('main').textContent()).includes('International Driving Permit'), 'no English name on a Chinese screen');
     await accessible(ph, 'app login request (zh)');
     await shot(ph, 'app-request-login-phone-zh');
     // Keyboard only: Tab reaches the approve button, Enter approves.

@@ -45,9 +45,33 @@ pub fn hk_date_time(ms: i64) -> String {
     format!("{} {:02}:{:02}", date(local), mins / 60, mins % 60)
 }
 
+/// The time of day in Hong Kong as people there write it: `3:04 pm`, `下午3時04分`.
+pub fn hk_clock(ms: i64, locale: crate::i18n::Locale) -> String {
+    let local = ms + HK_OFFSET_MS;
+    let mins = local.rem_euclid(DAY_MS) / 60_000;
+    let (h, m) = (mins / 60, mins % 60);
+    let h12 = if h % 12 == 0 { 12 } else { h % 12 };
+    match locale {
+        crate::i18n::Locale::En => format!("{h12}:{m:02} {}", if h < 12 { "am" } else { "pm" }),
+        _ => format!("{}{h12}時{m:02}分", if h < 12 { "上午" } else { "下午" }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clock_times_as_hong_kong_writes_them() {
+        use crate::i18n::Locale;
+        // 2026-12-06 07:04 UTC is 15:04 in Hong Kong; 16:30 UTC is 00:30 the next day.
+        let t = days_from_civil(2026, 12, 6) * DAY_MS + (7 * 60 + 4) * 60_000;
+        assert_eq!(hk_clock(t, Locale::En), "3:04 pm");
+        assert_eq!(hk_clock(t, Locale::ZhHant), "下午3時04分");
+        let t = days_from_civil(2026, 12, 6) * DAY_MS + (16 * 60 + 30) * 60_000;
+        assert_eq!(hk_clock(t, Locale::En), "12:30 am");
+        assert_eq!(hk_clock(t, Locale::ZhHant), "上午12時30分");
+    }
 
     #[test]
     fn dates_round_trip_and_known_days() {

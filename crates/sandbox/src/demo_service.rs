@@ -297,12 +297,12 @@ async fn start(headers: HeaderMap) -> Response {
             intro: if z {
                 "以「智方便」登入，申請表格會自動填上你同意分享的資料。"
             } else {
-                "Log in with iAM Smart and the form fills itself in with the information you agree to share."
+                "Sign in with iAM Smart and the form fills itself in with the information you agree to give."
             },
             button: if z {
                 "以「智方便」登入"
             } else {
-                "Log in with iAM Smart"
+                "Sign in with iAM Smart"
             },
         },
     )

@@ -199,7 +199,7 @@ fn signing_page(s: &Demo, z: bool, sg: &Signing, status: &str, reason: Option<St
             if z {
                 "請在「智方便」簽署"
             } else {
-                "Sign in iAM Smart"
+                "Sign with iAM Smart"
             },
             if z {
                 format!(

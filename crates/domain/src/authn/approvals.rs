@@ -78,18 +78,23 @@ fn view(r: &iamsmart_store::AnyRow, now: i64) -> Result<ApprovalView> {
     })
 }
 
+/// A new request's id, challenge, 4-digit match code and expiry.
+fn fresh(p: &Platform, now: i64) -> (String, String, String, i64) {
+    let id = format!("ar_{}", iamsmart_crypto::rng::token(p.rng.as_ref(), 16));
+    let challenge = iamsmart_crypto::rng::token(p.rng.as_ref(), 24);
+    let mut n = [0u8; 4];
+    p.rng.fill(&mut n);
+    let match_code = format!("{:04}", u32::from_be_bytes(n) % 10_000);
+    (id, challenge, match_code, now + p.identity.approval_ttl_ms)
+}
+
 /// Create a request. For a known resident, refused when too many are already waiting for
 /// them, or when this service already has as many waiting as it may (so that one service cannot
 /// fill the resident's slots). The count and the insert are serialised per resident, so the caps
 /// hold when many requests arrive at once.
 pub async fn create(p: &Platform, new: NewApproval<'_>) -> Result<Created> {
     let now = p.clock.now_ms();
-    let id = format!("ar_{}", iamsmart_crypto::rng::token(p.rng.as_ref(), 16));
-    let challenge = iamsmart_crypto::rng::token(p.rng.as_ref(), 24);
-    let mut n = [0u8; 4];
-    p.rng.fill(&mut n);
-    let match_code = format!("{:04}", u32::from_be_bytes(n) % 10_000);
-    let expires_at = now + p.identity.approval_ttl_ms;
+    let (id, challenge, match_code, expires_at) = fresh(p, now);
     let mut tx = p.db.begin().await?;
     if let Some(rid) = new.resident_id {
         sqlx::query(
@@ -140,6 +145,52 @@ pub async fn create(p: &Platform, new: NewApproval<'_>) -> Result<Created> {
         match_code,
         expires_at,
     })
+}
+
+/// A new request in place of `old_id`, which expired unanswered: the same resident, kind,
+/// service and details, with a new id, challenge, match code and time to answer. Written in the
+/// caller's transaction (`conn`), so that the caller's own claim on the renewal (a conditional
+/// update) decides whether it is kept. `None` when the old request is unknown, answered or not
+/// yet expired.
+pub async fn renew_expired_in(
+    conn: &mut iamsmart_store::AnyConnection,
+    p: &Platform,
+    old_id: &str,
+) -> Result<Option<Created>> {
+    let now = p.clock.now_ms();
+    let old: Option<(Option<String>, String, String, String, String)> = sqlx::query_as(
+        "SELECT resident_id, kind, client_id, client_name, details FROM approvals
+         WHERE id = $1 AND status IN ('pending', 'scanned') AND expires_at <= $2",
+    )
+    .bind(old_id)
+    .bind(now)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some((resident_id, kind, client_id, client_name, details)) = old else {
+        return Ok(None);
+    };
+    let (id, challenge, match_code, expires_at) = fresh(p, now);
+    sqlx::query(
+        "INSERT INTO approvals (id, resident_id, kind, client_id, client_name, details, challenge, match_code, status, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10)",
+    )
+    .bind(&id)
+    .bind(resident_id)
+    .bind(kind)
+    .bind(client_id)
+    .bind(client_name)
+    .bind(details)
+    .bind(&challenge)
+    .bind(&match_code)
+    .bind(now)
+    .bind(expires_at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(Some(Created {
+        id,
+        match_code,
+        expires_at,
+    }))
 }
 
 /// Where the service's details in every language are kept within an approval's details.

@@ -534,6 +534,73 @@ async fn after_sign_in(
     })
 }
 
+/// How long after it started a login shows a new QR code and match code in place of one that
+/// expired unanswered; after that the service hears that the request expired.
+pub const LOGIN_RENEWAL_WINDOW_MS: i64 = 10 * 60_000;
+
+/// The login page for a transaction whose request waits for the app.
+fn waiting_page(tx: &str, t: &Tx, view: iamsmart_proto::app::ApprovalView) -> LoginPage {
+    LoginPage {
+        tx: tx.to_string(),
+        browser_secret: None,
+        qr: format!("iamsmart:approve?id={}", view.id),
+        match_code: view.match_code,
+        service: login_service(&t.client, &t.params),
+        logo_uri: t.client.meta.logo_uri.clone(),
+        fields: t.params.fields.clone(),
+        expires_at: view.expires_at,
+        status: view.status,
+        ui_locales: t.params.ui_locales.clone(),
+        face: view.kind == "step_up",
+        passkey_allowed: view.kind != "step_up",
+        self_registered: !t.client.vetted,
+    }
+}
+
+/// A new request in place of `old`, which expired unanswered, for a login started less than
+/// [`LOGIN_RENEWAL_WINDOW_MS`] ago. One renewal however many pages of the login ask at once: the
+/// transaction's request is replaced by a conditional update in the same database transaction
+/// as the new request, and a page that loses shows the winner's code.
+async fn renewed_page(
+    p: &Platform,
+    tx: &str,
+    old: &str,
+    browser_secret: Option<&str>,
+) -> Option<LoginPage> {
+    let now = p.clock.now_ms();
+    let renewed: Result<Option<approvals::Created>, DomainError> = async {
+        let mut db = p.db.begin().await?;
+        let Some(created) = approvals::renew_expired_in(&mut db, p, old).await? else {
+            return Ok(None);
+        };
+        let claimed = sqlx::query(
+            "UPDATE authz_requests SET approval_id = $1, expires_at = $2
+             WHERE id = $3 AND kind = 'tx' AND approval_id = $4 AND used_at IS NULL AND created_at > $5",
+        )
+        .bind(&created.id)
+        .bind(created.expires_at.max(now + p.oidc.policy.login_ttl_ms))
+        .bind(tx)
+        .bind(old)
+        .bind(now - LOGIN_RENEWAL_WINDOW_MS)
+        .execute(&mut *db)
+        .await?
+        .rows_affected();
+        if claimed != 1 {
+            db.rollback().await?;
+            return Ok(None);
+        }
+        db.commit().await?;
+        Ok(Some(created))
+    }
+    .await;
+    // Renewed here, or by another page of this login: show the transaction's request now.
+    renewed.ok()?;
+    let current = load_tx(p, tx, browser_secret).await.ok()?;
+    let id = current.approval.clone().filter(|a| a != old)?;
+    let view = approvals::status(p, &id).await.ok()?;
+    matches!(view.status.as_str(), "pending" | "scanned").then(|| waiting_page(tx, &current, view))
+}
+
 /// Handle `GET /authorize/continue`: after the app's approval (or a passkey), sign the browser
 /// in, then ask for consent or return to the client with a code; while waiting, show the login
 /// page again.
@@ -578,21 +645,7 @@ pub async fn continue_login(
     let now = p.clock.now_ms();
     match view.status.as_str() {
         "pending" | "scanned" if t.expires_at > now => {
-            return Outcome::Login(LoginPage {
-                tx: tx.to_string(),
-                browser_secret: None,
-                qr: format!("iamsmart:approve?id={}", view.id),
-                match_code: view.match_code,
-                service: login_service(&t.client, &t.params),
-                logo_uri: t.client.meta.logo_uri.clone(),
-                fields: t.params.fields.clone(),
-                expires_at: view.expires_at,
-                status: view.status,
-                ui_locales: t.params.ui_locales.clone(),
-                face: view.kind == "step_up",
-                passkey_allowed: view.kind != "step_up",
-                self_registered: !t.client.vetted,
-            })
+            return Outcome::Login(waiting_page(tx, &t, view));
         }
         "approved" => {}
         "denied" => {
@@ -602,6 +655,11 @@ pub async fn continue_login(
             ));
         }
         _ => {
+            // Expired unanswered: a new code on the same page while the login is young enough
+            // (the resident may have been slow to find the phone).
+            if let Some(page) = renewed_page(p, tx, &approval_id, browser_secret).await {
+                return Outcome::Login(page);
+            }
             let _ = close_tx(p, tx).await;
             return back(OAuthError::access_denied(
                 "the sign-in request expired; start again",
@@ -891,6 +949,10 @@ pub async fn sign_in_with_passkey(
     bind_tx(p, tx, &s.sid).await?;
     Ok(cookie)
 }
+
+#[cfg(test)]
+#[path = "renewal_tests.rs"]
+mod renewal_tests;
 
 #[cfg(test)]
 mod tests {

@@ -137,12 +137,21 @@ export async function profile() {
 }
 
 const DEALINGS = {
-  en: { login: 'Signed in', eme: 'Form filled (e-ME)', exchange: 'Records passed to the service', consent: 'Consent given',
+  en: { login: 'Signed in', eme: 'Form filled in with e-ME', exchange: 'A department gave the service your records', consent: 'Consent given',
     consent_change: 'Consent changed', signature: 'Document signed', notification: 'Sent you a notification',
     notifications_on: 'You turned notifications on', notifications_off: 'You turned notifications off', data_release: 'Details shared' },
-  zh: { login: '登入', eme: '填表（填表通）', exchange: '紀錄已傳送給該服務', consent: '給予同意', consent_change: '同意已更改',
+  zh: { login: '登入', eme: '以「填表通」填寫表格', exchange: '部門向該服務提供你的資料', consent: '給予同意', consent_change: '同意已更改',
     signature: '簽署文件', notification: '向你發出通知', notifications_on: '你開啟了通知', notifications_off: '你關閉了通知', data_release: '分享個人資料' },
 };
+
+/** What happened, saying who did it: the department that gave (or did not hold) the records. */
+function dealingText(d, providers) {
+  const p = d.kind === 'exchange' && d.provider ? providers.get(d.provider) : null;
+  if (p && d.outcome === 'none') return t('dealNoRecord', { provider: p });
+  if (p && d.outcome === 'ok') return t('dealGave', { provider: p });
+  if (p) return t('dealAsked', { provider: p });
+  return DEALINGS[lang()][d.kind] || d.kind;
+}
 
 export async function consents() {
   const [logins, data, dealings, catalogue] = await Promise.all([
@@ -155,6 +164,7 @@ export async function consents() {
   const titles = new Map((catalogue.items || []).map((i) => [`${i.provider}/${i.item}`,
     `${either({ en: i.title_en, zh: i.title_zh })} (${either({ en: i.provider_en, zh: i.provider_zh })})`]));
   const record = (i) => titles.get(`${i.provider}/${i.item}`) || i.item;
+  const providers = new Map((catalogue.items || []).map((i) => [i.provider, either({ en: i.provider_en, zh: i.provider_zh })]));
   const outcome = (d) => (d.outcome && /^[A-Z]+$/.test(d.outcome) && t(`status_${d.outcome}`) !== `status_${d.outcome}` ? t(`status_${d.outcome}`) : '');
   const err = h('div', { 'aria-live': 'assertive' });
   const act = (fn) => async (ev) => {
@@ -199,7 +209,7 @@ export async function consents() {
     (dealings.services || []).length ? (dealings.services || []).map((s) => h('section', { class: 'card' },
       h('h3', { class: 'title' }, serviceOf(s)),
       h('ul', { class: 'items' }, s.dealings.slice(0, 20).map((d) => h('li', {}, h('span', {},
-        h('span', { class: 'item' }, DEALINGS[lang()][d.kind] || d.kind),
+        h('span', { class: 'item' }, dealingText(d, providers)),
         h('span', { class: 'value' }, [when(d.at), outcome(d), d.items && d.items.length ? d.items.map((f) => (t(`f_${f}`) !== `f_${f}` ? t(`f_${f}`) : f)).join(lang() === 'zh' ? '、' : ', ') : ''].filter(Boolean).join(' · ')))))))) : h('p', { class: 'hint' }, t('noDealings')));
 }
 

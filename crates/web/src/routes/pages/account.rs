@@ -46,7 +46,7 @@ pub(super) async fn nav(s: &AppState, lang: Lang, resident_id: &str) -> Nav {
         .unwrap_or(0);
     Nav {
         overview: lang.t("My account", "我的帳戶"),
-        passkeys: lang.t("Passkeys", "通行密鑰"),
+        passkeys: lang.t("Passkeys", "通行密匙"),
         consents: lang.t("Consents", "同意"),
         dealings: lang.t("Dealings", "往來紀錄"),
         notifications: notifications_label(lang, unread),
@@ -215,12 +215,12 @@ async fn passkey_list(State(s): State<AppState>, headers: HeaderMap, uri: Uri) -
         StatusCode::OK,
         &PasskeysTemplate {
             ui: ui.view(),
-            title: lang.t("Passkeys", "通行密鑰"),
+            title: lang.t("Passkeys", "通行密匙"),
             nav: nav(&s, lang, &sess.resident_id).await,
             csrf: session::csrf_token(&s.platform, &cookie),
             intro: lang.t(
                 "A passkey lets you sign in on this device with its screen lock, without the app.",
-                "通行密鑰讓你以此裝置的螢幕鎖登入，無需使用流動應用程式。",
+                "通行密匙讓你以此裝置的螢幕鎖登入，無需使用流動應用程式。",
             ),
             passkeys: list
                 .into_iter()
@@ -231,20 +231,20 @@ async fn passkey_list(State(s): State<AppState>, headers: HeaderMap, uri: Uri) -
                     flagged: p.flagged,
                 })
                 .collect(),
-            empty: lang.t("You have no passkeys yet.", "你尚未有通行密鑰。"),
-            add_label: lang.t("Add a passkey on this device", "在此裝置加入通行密鑰"),
+            empty: lang.t("You have no passkeys yet.", "你尚未有通行密匙。"),
+            add_label: lang.t("Add a passkey on this device", "在此裝置加入通行密匙"),
             name_label: lang.t("Name", "名稱"),
             rename_label: lang.t("Rename", "重新命名"),
             remove_label: lang.t("Remove", "移除"),
             flagged_label: lang.t(
                 "Blocked: this passkey may have been copied. Remove it.",
-                "已封鎖：此通行密鑰可能被複製，請移除。",
+                "已封鎖：此通行密匙可能被複製，請移除。",
             ),
             added_label: lang.t("Added", "加入日期"),
-            error: lang.t("The passkey could not be added.", "無法加入通行密鑰。"),
+            error: lang.t("The passkey could not be added.", "無法加入通行密匙。"),
             wait_label: lang.t(
                 "A passkey signs in without your phone, so your phone must agree first. Open the iAM Smart app and approve the request there.",
-                "通行密鑰可在不用手機的情況下登入，所以須先經你的手機同意。請開啟「智方便」應用程式並批准要求。",
+                "通行密匙可在不用手機的情況下登入，所以須先經你的手機同意。請開啟「智方便」應用程式並批准要求。",
             ),
             match_label: lang.t(
                 "Check that the app shows this code:",
@@ -252,7 +252,7 @@ async fn passkey_list(State(s): State<AppState>, headers: HeaderMap, uri: Uri) -
             ),
             denied: lang.t(
                 "The request was declined in the app. No passkey was added.",
-                "要求已在應用程式中被拒絕，未有加入通行密鑰。",
+                "要求已在應用程式中被拒絕，未有加入通行密匙。",
             ),
             expired: lang.t(
                 "The request in the app expired. Try again.",

@@ -28,7 +28,7 @@ pub fn routes() -> Router<AppState> {
 
 struct Row {
     when: String,
-    what: &'static str,
+    what: String,
     items: String,
     outcome: String,
     refused: bool,
@@ -88,8 +88,11 @@ pub(super) fn when(ms: i64) -> String {
 fn kind_label(lang: Lang, kind: &str) -> &'static str {
     match kind {
         "login" => lang.t("Signed in", "登入"),
-        "eme" => lang.t("Form filled (e-ME)", "填表（「智方便」個人資料）"),
-        "exchange" => lang.t("Data passed between departments", "部門間傳遞資料"),
+        "eme" => lang.t("Form filled in with e-ME", "以「填表通」填寫表格"),
+        "exchange" => lang.t(
+            "A department gave this service your records",
+            "部門向此服務提供你的資料",
+        ),
         "consent" => lang.t("Consent given", "給予同意"),
         "consent_change" => lang.t("Consent changed", "同意已更改"),
         "signature" => lang.t("Document signed", "簽署文件"),
@@ -116,7 +119,10 @@ fn outcome_label(lang: Lang, d: &Dealing) -> String {
     let base = match d.outcome.as_deref() {
         None => return String::new(),
         Some("ok") => lang.t("Done", "完成"),
-        Some("none") => lang.t("No record held", "沒有相關紀錄"),
+        Some("none") => lang.t(
+            "The department holds no record of you",
+            "該部門沒有你的紀錄",
+        ),
         Some("refused") => lang.t("Refused", "已拒絕"),
         Some("provider_error") => lang.t("The department did not answer", "部門未能回應"),
         Some(s) => status_label(lang, s),
@@ -194,12 +200,46 @@ fn service_view(lang: Lang, catalogue: &[providers::Published], s: &ServiceDeali
                     names = format!("{form}: {names}");
                 }
             }
+            // Who did what: the department that gave the records is named.
+            let provider = d.provider.as_deref().and_then(|p| {
+                catalogue
+                    .iter()
+                    .find(|c| c.provider == p)
+                    .map(|c| match lang {
+                        Lang::Zh => c.provider_zh.clone(),
+                        Lang::En => c.provider_en.clone(),
+                    })
+            });
+            let what = match (d.kind.as_str(), &provider, d.outcome.as_deref()) {
+                ("exchange", Some(p), Some("none")) => match lang {
+                    Lang::En => format!("{p} was asked for your records"),
+                    Lang::Zh => format!("此服務向{p}索取你的資料"),
+                },
+                ("exchange", Some(p), Some("ok")) => match lang {
+                    Lang::En => format!("{p} gave this service your records"),
+                    Lang::Zh => format!("{p}向此服務提供你的資料"),
+                },
+                ("exchange", Some(p), _) => match lang {
+                    Lang::En => format!("This service asked {p} for your records"),
+                    Lang::Zh => format!("此服務向{p}索取你的資料"),
+                },
+                _ => kind_label(lang, &d.kind).to_string(),
+            };
+            let outcome = match (d.kind.as_str(), &provider, d.outcome.as_deref()) {
+                ("exchange", Some(p), Some("none")) => match lang {
+                    Lang::En => format!("{p} holds no record of you"),
+                    Lang::Zh => format!("{p}沒有你的紀錄"),
+                },
+                _ => String::new(),
+            };
             Row {
                 when: when(d.at),
-                what: kind_label(lang, &d.kind),
+                what,
                 items: names,
                 outcome: if d.kind == "eme" && d.outcome.as_deref() == Some("ok") {
                     lang.t("Done", "完成").into()
+                } else if !outcome.is_empty() {
+                    outcome
                 } else {
                     outcome_label(lang, d)
                 },
@@ -238,7 +278,10 @@ async fn page(State(s): State<AppState>, headers: HeaderMap, uri: Uri) -> Respon
         StatusCode::OK,
         &DealingsTemplate {
             ui: ui.view(),
-            title: lang.t("My dealings", "我的往來紀錄"),
+            title: lang.t(
+                "What services did with your account",
+                "各項服務與你帳戶的往來紀錄",
+            ),
             nav: nav(&s, lang, &sess.resident_id).await,
             csrf: session::csrf_token(&s.platform, &cookie),
             intro: lang.t(

@@ -11,15 +11,17 @@
   var statusEl = document.getElementById("status");
   var zh = document.documentElement.lang === "zh-HK";
   var texts = zh
-    ? { scanned: "已掃描。請在流動應用程式內確認。", done: "已回覆，正在繼續…" }
-    : { scanned: "Scanned. Please approve in the app.", done: "Answered, continuing…" };
+    ? { scanned: "已掃描。請在流動應用程式內確認。", done: "已回覆，正在繼續…", expired: "二維碼已逾時，正在顯示新的二維碼…" }
+    : { scanned: "Scanned. Please approve in the app.", done: "Answered, continuing…", expired: "The code ran out; showing a new one…" };
   var finished = false;
   function show(status) {
     if (finished) return;
     if (status === "scanned") statusEl.textContent = texts.scanned;
     if (status === "approved" || status === "denied" || status === "expired") {
       finished = true;
-      statusEl.textContent = texts.done;
+      // An expired code: the continue link shows a new one (or tells the service, once the
+      // login is too old).
+      statusEl.textContent = status === "expired" ? texts.expired : texts.done;
       window.location.assign(continueUrl);
     }
   }
@@ -43,6 +45,8 @@
   section.hidden = false;
   var W = window.iamsmartWebAuthn;
   var errorEl = document.getElementById("passkey-error");
+  // Residents have no user name: the button asks the device for any passkey of this site (no
+  // autofill field, which would be a text box with nothing to type in it).
   function passkey(mediation) {
     return fetch("/authorize/passkey/options", { method: "POST", credentials: "same-origin",
         headers: { "Content-Type": "application/json" }, body: JSON.stringify({ tx: tx }) })
@@ -66,9 +70,4 @@
     errorEl.hidden = true;
     passkey(null).catch(function () { errorEl.hidden = false; });
   });
-  if (PublicKeyCredential.isConditionalMediationAvailable) {
-    PublicKeyCredential.isConditionalMediationAvailable().then(function (ok) {
-      if (ok) passkey("conditional").catch(function () {});
-    });
-  }
 })();

@@ -60,10 +60,12 @@ struct LoginTemplate<'a> {
     service_name: &'a str,
     department: Option<&'a str>,
     qr_label: &'a str,
+    qr_text_label: &'a str,
     qr_payload: &'a str,
     match_label: &'a str,
     match_code: &'a str,
     match_help: &'a str,
+    expires_text: String,
     app_link: String,
     open_app_label: &'a str,
     open_app_here_label: &'a str,
@@ -81,7 +83,6 @@ struct LoginTemplate<'a> {
     self_registered: Option<&'a str>,
     passkey: bool,
     passkey_heading: &'a str,
-    passkey_field_label: &'a str,
     passkey_button: &'a str,
     passkey_error: &'a str,
 }
@@ -102,6 +103,8 @@ struct ItemView {
     label: &'static str,
     shown: String,
     required: bool,
+    /// Whether the resident has this item (an item without one is not offered as ticked).
+    has_value: bool,
 }
 
 #[derive(Template)]
@@ -119,7 +122,11 @@ struct ConsentTemplate<'a> {
     csrf: String,
     items_label: &'a str,
     items: Vec<ItemView>,
-    required_label: &'a str,
+    has_required: bool,
+    has_optional: bool,
+    required_heading: &'a str,
+    optional_heading: &'a str,
+    if_not_text: &'a str,
     remember_label: &'a str,
     notify_label: String,
     manage_text: &'a str,
@@ -192,8 +199,8 @@ pub fn error_page(ui: &Ui, e: &OAuthError, reference: Option<String>) -> Respons
     let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
     let message = match e.error {
         "invalid_client" | "invalid_redirect_uri" => lang.t(
-            "We cannot sign you in to this service: the link that brought you here is not valid. Please go back to the service and try again; if it happens again, contact the service.",
-            "我們無法讓你登入這項服務：帶你來這裏的連結無效。請返回該服務再試；如問題持續，請聯絡該服務。",
+            "You cannot sign in to this service from here: the link that brought you to this page is not valid. Please go back to the service and try again. If this happens again, contact the service and give it the reference number below.",
+            "未能登入此服務：引導你到本頁的連結無效。請返回該服務再試。如問題持續，請聯絡該服務，並提供以下參考編號。",
         ),
         "access_denied" => lang.t(
             "This sign-in cannot continue here. Please start again from the service.",
@@ -210,7 +217,10 @@ pub fn error_page(ui: &Ui, e: &OAuthError, reference: Option<String>) -> Respons
             ui: ui.view(),
             title: lang.t("Sign-in problem", "登入問題"),
             message: message.to_string(),
-            detail: Some(format!("{}: {}", e.error, e.description)),
+            // What went wrong in the service's terms (`invalid_client: unknown client_id`) is for
+            // its developers, who get it in the error response and the logs; the resident gets
+            // what to do and the reference number.
+            detail: None,
             reference,
             reference_label: lang.t("Reference", "參考編號"),
         },
@@ -251,6 +261,10 @@ fn login_page(s: &AppState, ui: &Ui, page: &LoginPage) -> Response {
             "Scan with the iAM Smart app",
             "以「智方便」流動應用程式掃描",
         ),
+        qr_text_label: lang.t(
+            "The code's content, for a screen reader:",
+            "二維碼的內容（供屏幕閱讀器使用）：",
+        ),
         qr_payload: &page.qr,
         match_label: lang.t("Match code", "配對碼"),
         match_code: &page.match_code,
@@ -258,6 +272,15 @@ fn login_page(s: &AppState, ui: &Ui, page: &LoginPage) -> Response {
             "Approve only if the app shows the same code and the same service name.",
             "只在流動應用程式顯示相同的配對碼和服務名稱時才確認。",
         ),
+        expires_text: {
+            let at = iamsmart_proto::time::hk_clock(page.expires_at, lang.locale());
+            match lang {
+                Lang::En => {
+                    format!("This code works until {at}. If it runs out, a new one appears here.")
+                }
+                Lang::Zh => format!("此二維碼的有效時間至{at}；逾時後會在此顯示新的二維碼。"),
+            }
+        },
         app_link,
         open_app_label: lang.t(
             "On this phone? Open iAM Smart",
@@ -310,13 +333,12 @@ fn login_page(s: &AppState, ui: &Ui, page: &LoginPage) -> Response {
         passkey: page.passkey_allowed,
         passkey_heading: lang.t(
             "Or use a passkey on this device",
-            "或使用此裝置上的通行密鑰",
+            "或使用此裝置上的通行密匙",
         ),
-        passkey_field_label: lang.t("Passkey", "通行密鑰"),
-        passkey_button: lang.t("Use a passkey", "使用通行密鑰"),
+        passkey_button: lang.t("Use a passkey", "使用通行密匙"),
         passkey_error: lang.t(
             "The passkey did not work. Use the app, or try again.",
-            "通行密鑰無法使用。請使用流動應用程式，或再試一次。",
+            "通行密匙無法使用。請使用流動應用程式，或再試一次。",
         ),
     };
     let mut res = ui.render(StatusCode::OK, &t);
@@ -334,7 +356,10 @@ fn consent_page(s: &AppState, ui: &Ui, page: &ConsentPage, session: &str) -> Res
     let lang = ui.lang;
     let t = ConsentTemplate {
         ui: ui.view(),
-        title: lang.t("Share your information?", "分享你的資料？"),
+        title: lang.t(
+            "Do you agree to give the information below?",
+            "是否同意提供以下個人資料？",
+        ),
         intro: lang
             .t(
                 "This service asks for the information below. Nothing is given to it until you agree.",
@@ -348,7 +373,7 @@ fn consent_page(s: &AppState, ui: &Ui, page: &ConsentPage, session: &str) -> Res
         purpose_label: lang.t("Purpose:", "目的："),
         tx: &page.tx,
         csrf: iamsmart_domain::oidc::session::csrf_token(&s.platform, session),
-        items_label: lang.t("Information to share", "將分享的資料"),
+        items_label: lang.t("Information the service asks for", "該服務要求的資料"),
         items: page
             .items
             .iter()
@@ -363,12 +388,26 @@ fn consent_page(s: &AppState, ui: &Ui, page: &ConsentPage, session: &str) -> Res
                     _ => i.shown.clone(),
                 },
                 required: i.required,
+                has_value: !i.shown.is_empty(),
             })
             .collect(),
-        required_label: lang.t("needed by the service", "該服務必需"),
+        has_required: page.items.iter().any(|i| i.required),
+        has_optional: page.items.iter().any(|i| !i.required),
+        required_heading: lang.t(
+            "Needed by the service:",
+            "該服務必需的資料：",
+        ),
+        optional_heading: lang.t(
+            "You may choose whether to give these:",
+            "你可選擇是否提供以下資料：",
+        ),
+        if_not_text: lang.t(
+            "If you do not agree, nothing is given: you go back to the service, which will not sign you in.",
+            "如你不同意，我們不會提供任何資料；你會返回該服務，而該服務不會讓你登入。",
+        ),
         remember_label: lang.t(
-            "Remember my choice for this service",
-            "記住我對此服務的選擇",
+            "Remember my choice: do not ask me again when this service asks for the same information (you can withdraw it in your account)",
+            "記住我的選擇：此服務下次要求相同資料時不再詢問我（可隨時在帳戶中撤回）",
         ),
         notify_label: match lang {
             Lang::En => format!(
@@ -385,8 +424,8 @@ fn consent_page(s: &AppState, ui: &Ui, page: &ConsentPage, session: &str) -> Res
             "你可隨時撤回同意：",
         ),
         manage_link: lang.t("manage consents", "管理同意"),
-        allow_label: lang.t("Share and continue", "分享並繼續"),
-        cancel_label: lang.t("Do not share", "不分享"),
+        allow_label: lang.t("Agree and continue", "同意並繼續"),
+        cancel_label: lang.t("Do not agree", "不同意"),
     };
     let mut res = ui.render(StatusCode::OK, &t);
     if let (Some(secret), Some(tx)) = (&page.browser_secret, TxId::parse(&page.tx)) {

@@ -64,7 +64,7 @@ pub(super) fn portal_text(lang: Lang) -> PortalText {
         search_button: lang.t("Search", "搜尋"),
         search_hint: lang.t(
             "In your own words, in English or Chinese: for example “renew ID card” or “交稅”.",
-            "用你自己的字眼，中文或英文都可以：例如「續領身份證」或「pay tax」。",
+            "用你自己的字眼，中文或英文都可以：例如「補領身份證」或「pay tax」。",
         ),
         one_tap: lang.t("One-tap login", "一按登入"),
         form_filling: lang.t("Form filling", "填表通"),
@@ -645,7 +645,7 @@ async fn service_page(
             },
             go_note: if one_tap {
                 lang.t(
-                    "You stay signed in with iAM Smart: the service opens without asking you to log in again (it may ask for your consent first).",
+                    "You stay signed in with iAM Smart: the service opens without asking you to sign in again (it may ask for your consent first).",
                     "你已以「智方便」登入：服務會直接打開，無需再次登入（服務或會先請你同意提供資料）。",
                 )
             } else {
