@@ -126,6 +126,7 @@ export function resetShots() {
  * end would see it, not over the middle of the page.
  */
 export async function shot(page, name) {
+  await pageFits(page, name);
   const size = page.viewportSize();
   const height = await page.evaluate(() => document.documentElement.scrollHeight).catch(() => 0);
   if (size && height > size.height) await page.setViewportSize({ width: size.width, height });
@@ -133,6 +134,35 @@ export async function shot(page, name) {
     await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
   } finally {
     if (size && height > size.height) await page.setViewportSize(size);
+  }
+}
+
+/** The English name of the demo service, which a Chinese page must not show (issue 17). */
+const DEMO_SERVICE_EN = 'Online Application for International Driving Permit';
+
+/**
+ * What every screenshot also checks (issue 17): nothing scrolls sideways, and a Chinese page shows
+ * neither the demo service's English name nor a half-width colon or semicolon after Chinese text.
+ */
+export async function pageFits(page, name) {
+  const found = await page.evaluate(() => ({
+    width: document.documentElement.scrollWidth,
+    viewport: window.innerWidth,
+    lang: document.documentElement.lang,
+    // Texts quoted from their sources (the Observatory's, departments' notices) are as written.
+    text: (() => {
+      if (!document.body) return '';
+      let t = document.body.innerText;
+      for (const q of document.querySelectorAll('[data-quoted]')) t = t.split(q.innerText).join(' ');
+      return t;
+    })(),
+  })).catch(() => null);
+  if (!found) return;
+  assert(found.width <= found.viewport, `${name}: the page is ${found.width} px wide in a ${found.viewport} px viewport (it scrolls sideways)`);
+  if (found.lang.startsWith('zh')) {
+    assert(!found.text.includes(DEMO_SERVICE_EN), `${name}: the Chinese page shows the service's English name`);
+    const half = /[\u4e00-\u9fff][:;]/.exec(found.text);
+    assert(!half, `${name}: half-width punctuation after Chinese text: "${half && found.text.slice(Math.max(0, half.index - 10), half.index + 10)}"`);
   }
 }
 

@@ -97,6 +97,15 @@ pub struct ServiceDetails {
     /// Why it asks (its registered purpose, or the one the request states).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub purpose: Option<Localized>,
+    /// Its full Personal Information Collection Statement.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statement_uri: Option<String>,
+    /// How many days it keeps the personal data it receives.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention_days: Option<u32>,
+    /// Where to ask it for access to and correction of one's data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_contact: Option<String>,
 }
 
 #[cfg(test)]

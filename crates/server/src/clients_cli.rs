@@ -31,6 +31,15 @@ pub struct ServiceTexts {
     /// The purpose in Simplified Chinese.
     #[arg(long = "purpose-zh-hans")]
     pub purpose_zh_hans: Option<String>,
+    /// The service's full Personal Information Collection Statement (https URL).
+    #[arg(long = "pics-uri")]
+    pub pics_uri: Option<String>,
+    /// How many days the service keeps the personal data it receives.
+    #[arg(long = "retention-days")]
+    pub retention_days: Option<u32>,
+    /// Where residents ask for access to and correction of their data.
+    #[arg(long = "data-contact")]
+    pub data_contact: Option<String>,
 }
 
 impl ServiceTexts {
@@ -44,6 +53,9 @@ impl ServiceTexts {
         m.iamsmart_purpose = self.purpose;
         m.iamsmart_purpose_zh_hant = self.purpose_zh_hant;
         m.iamsmart_purpose_zh_hans = self.purpose_zh_hans;
+        m.iamsmart_pics_uri = self.pics_uri;
+        m.iamsmart_retention_days = self.retention_days;
+        m.iamsmart_data_contact = self.data_contact;
     }
 }
 

@@ -108,6 +108,8 @@ pub async fn run(mut cfg: Config) -> anyhow::Result<()> {
         Some("To fill in your application for an International Driving Permit".into());
     meta.iamsmart_purpose_zh_hant = Some("為你填寫國際駕駛許可證申請表".into());
     meta.iamsmart_purpose_zh_hans = Some("为你填写国际驾驶许可证申请表".into());
+    meta.iamsmart_retention_days = Some(90);
+    meta.iamsmart_data_contact = Some("idp-demo@td.example.hk".into());
     meta.iamsmart_requester_type = Some("government".into());
     meta.token_endpoint_auth_method = "private_key_jwt".into();
     meta.jwks = Some(serde_json::json!({ "keys": [sig_jwk, enc_key.public_jwk()?] }));

@@ -26,6 +26,9 @@ fn metadata(key: &Key, host: &str) -> Value {
         "iamsmart_department#zh-HK": ORG_HANT,
         "iamsmart_purpose": PURPOSE_EN,
         "iamsmart_purpose#zh-Hant": PURPOSE_HANT,
+        "iamsmart_retention_days": 180,
+        "iamsmart_data_contact": "privacy@teahouse.example",
+        "iamsmart_pics_uri": "https://teahouse.example/privacy",
         "redirect_uris": [format!("https://{host}/cb")],
         "jwks": key.jwks(),
         "token_endpoint_auth_method": "private_key_jwt",
@@ -69,6 +72,11 @@ async fn a_service_s_details_are_shown_in_the_reader_s_language_everywhere() {
         ("client_name#zh-Hans", json!(NAME_HANS)),
         ("client_name#zh-Hant", json!("九龍\u{202e}茶樓")),
         ("iamsmart_purpose", json!("x".repeat(301))),
+        ("iamsmart_retention_days", json!(0)),
+        (
+            "iamsmart_pics_uri",
+            json!("http://teahouse.example/privacy"),
+        ),
     ];
     for (i, (field, value)) in refused.iter().enumerate() {
         let mut body = metadata(&key, &format!("other{i}.example"));
@@ -131,6 +139,16 @@ async fn a_service_s_details_are_shown_in_the_reader_s_language_everywhere() {
         html.contains(NAME_HANT) && html.contains(PURPOSE_HANT),
         "{html}"
     );
+    // The collection statement: who receives the data, for how long, the rights and where.
+    for part in [
+        "收集個人資料聲明",
+        "由你提供當日起計180日",
+        "privacy@teahouse.example",
+        "《個人資料（私隱）條例》",
+        "href=\"https://teahouse.example/privacy\"",
+    ] {
+        assert!(html.contains(part), "{part}: {html}");
+    }
     assert!(
         !html.contains(NAME_EN) && !html.contains(PURPOSE_EN),
         "{html}"

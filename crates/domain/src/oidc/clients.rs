@@ -80,6 +80,17 @@ pub struct ClientMetadata {
         skip_serializing_if = "Option::is_none"
     )]
     pub iamsmart_purpose_zh_hans: Option<String>,
+    /// The service's full Personal Information Collection Statement (linked from the consent
+    /// page).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iamsmart_pics_uri: Option<String>,
+    /// How many days the service keeps the personal data it receives (said on the consent page).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iamsmart_retention_days: Option<u32>,
+    /// Where a resident asks the service for access to and correction of their data (an email
+    /// address, a telephone number or an address).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iamsmart_data_contact: Option<String>,
     /// Exact redirect URIs.
     pub redirect_uris: Vec<String>,
     /// Where RP-initiated logout may return.
@@ -208,6 +219,9 @@ impl ClientMetadata {
             })
         };
         ServiceDetails {
+            statement_uri: tidy(&self.iamsmart_pics_uri),
+            retention_days: self.iamsmart_retention_days,
+            data_contact: tidy(&self.iamsmart_data_contact),
             name: self.names(),
             department: localized(
                 &self.iamsmart_department,
@@ -223,8 +237,13 @@ impl ClientMetadata {
     }
 
     /// Every human-readable text with its metadata name, for checking.
-    fn texts(&self) -> [(&'static str, Option<&str>, usize); 9] {
+    fn texts(&self) -> [(&'static str, Option<&str>, usize); 10] {
         [
+            (
+                "iamsmart_data_contact",
+                self.iamsmart_data_contact.as_deref(),
+                200,
+            ),
             ("client_name", Some(self.client_name.as_str()), 100),
             (
                 "client_name#zh-Hant",
@@ -445,6 +464,11 @@ pub fn check_metadata(m: &ClientMetadata, operator: bool) -> OResult<()> {
             )));
         }
     }
+    if m.iamsmart_retention_days
+        .is_some_and(|d| !(1..=3650).contains(&d))
+    {
+        return Err(meta_err("iamsmart_retention_days: 1 to 3650"));
+    }
     if m.redirect_uris.is_empty() || m.redirect_uris.len() > 20 {
         return Err(OAuthError::invalid_redirect_uri(
             "give 1 to 20 redirect_uris",
@@ -474,6 +498,7 @@ pub fn check_metadata(m: &ClientMetadata, operator: bool) -> OResult<()> {
         .chain(m.backchannel_client_notification_endpoint.iter())
         .chain(m.jwks_uri.iter())
         .chain(m.logo_uri.iter())
+        .chain(m.iamsmart_pics_uri.iter())
         .chain(m.initiate_login_uri.iter())
     {
         check_uri("uri", u).map_err(meta_err)?;
@@ -593,6 +618,9 @@ impl ClientMetadata {
             iamsmart_purpose: None,
             iamsmart_purpose_zh_hant: None,
             iamsmart_purpose_zh_hans: None,
+            iamsmart_pics_uri: None,
+            iamsmart_retention_days: None,
+            iamsmart_data_contact: None,
             redirect_uris,
             post_logout_redirect_uris: vec![],
             token_endpoint_auth_method: if fapi {

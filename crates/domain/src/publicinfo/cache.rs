@@ -201,7 +201,13 @@ pub async fn summary(p: &Platform, lang: FeedLang) -> Result<Summary> {
                         if x.kind.is_empty() {
                             x.name.clone()
                         } else {
-                            format!("{}: {}", x.name, x.kind)
+                            // A Chinese name takes the full-width colon.
+                            let chinese = x
+                                .name
+                                .chars()
+                                .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c));
+                            let colon = if chinese { "：" } else { ": " };
+                            format!("{}{colon}{}", x.name, x.kind)
                         }
                     })
                     .collect();

@@ -653,7 +653,7 @@ async fn bundled_rounds_store_every_sample_marked_as_such() {
     assert!(s
         .warnings
         .iter()
-        .any(|w| w == "熱帶氣旋警告信號: 八號東南烈風或暴風信號"));
+        .any(|w| w == "熱帶氣旋警告信號：八號東南烈風或暴風信號"));
 }
 
 #[tokio::test]

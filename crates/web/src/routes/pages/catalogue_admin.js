@@ -2,6 +2,8 @@
 // then list, filter, edit, add and remove services through the staff API. The staff session is a
 // bearer token kept in this tab's session storage.
 (function () {
+  // The colon after a label: full width in Chinese.
+  var COLON = document.documentElement.lang.indexOf("zh") === 0 ? "：" : ": ";
   var root = document.getElementById("catalogue-admin");
   if (!root) return;
   var M = JSON.parse(document.getElementById("admin-messages").textContent);
@@ -221,7 +223,7 @@
     F.popularity.value = s.popularity;
     F["keywords.en"].value = s.keywords.en.join("\n");
     F["keywords.zh"].value = s.keywords.zh.join("\n");
-    $("form-heading").textContent = service ? M.editHeading + ": " + nameOf(service) : M.addHeading;
+    $("form-heading").textContent = service ? M.editHeading + COLON + nameOf(service) : M.addHeading;
     show($("list-view"), false);
     show($("form-view"), true);
     $("form-heading").focus();
@@ -272,7 +274,7 @@
     var p = field && document.getElementById("err-" + field);
     var group = field && form.querySelector('[data-field="' + field + '"]');
     if (p && group) {
-      p.textContent = label + ": " + detail;
+      p.textContent = label + COLON + detail;
       show(p, true);
       var inputs = group.querySelectorAll("input, textarea, select");
       inputs.forEach(function (el) { el.setAttribute("aria-invalid", "true"); });

@@ -84,6 +84,10 @@ pub struct UiView {
     pub text_label: &'static str,
     /// "Skip to content".
     pub skip_label: &'static str,
+    /// The colon after a label: `: `, or the full-width `：` in Chinese.
+    pub colon: &'static str,
+    /// The separator of a list in running text: `; `, or `；` in Chinese.
+    pub semicolon: &'static str,
 }
 
 fn with_query(path: &str, kv: &str) -> String {
@@ -175,6 +179,8 @@ impl Ui {
                 (Lang::Zh, true) => "正常字體",
             },
             skip_label: self.lang.t("Skip to content", "跳至內容"),
+            colon: self.lang.t(": ", "："),
+            semicolon: self.lang.t("; ", "；"),
         }
     }
 

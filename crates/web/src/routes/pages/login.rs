@@ -15,6 +15,7 @@ use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use iamsmart_domain::oidc::authorize::{self, ConsentAnswer, ConsentPage, LoginPage, Outcome};
 use iamsmart_domain::oidc::{passkeys, OAuthError};
+use iamsmart_proto::i18n::ServiceDetails;
 use serde::Deserialize;
 
 pub fn routes() -> Router<AppState> {
@@ -127,6 +128,9 @@ struct ConsentTemplate<'a> {
     required_heading: &'a str,
     optional_heading: &'a str,
     if_not_text: &'a str,
+    statement_heading: &'a str,
+    statement: Vec<(&'a str, String)>,
+    statement_link: Option<(&'a str, String)>,
     remember_label: &'a str,
     notify_label: String,
     manage_text: &'a str,
@@ -352,6 +356,54 @@ fn login_page(s: &AppState, ui: &Ui, page: &LoginPage) -> Response {
     res
 }
 
+/// What the consent page tells the resident about the data asked for (the Personal Data
+/// (Privacy) Ordinance's collection statement): why, who receives it, for how long, their rights
+/// of access and correction and where to use them, and what iAM Smart itself keeps.
+fn collection_statement(lang: Lang, service: &ServiceDetails) -> Vec<(&'static str, String)> {
+    let locale = lang.locale();
+    let name = service.name.get(locale);
+    let receiver = match (&service.department, lang) {
+        (Some(d), Lang::En) => format!("{name} ({})", d.get(locale)),
+        (Some(d), Lang::Zh) => format!("「{name}」（{}）", d.get(locale)),
+        (None, Lang::En) => name.to_string(),
+        (None, Lang::Zh) => format!("「{name}」"),
+    };
+    let holder = service
+        .department
+        .as_ref()
+        .map_or(receiver.clone(), |d| d.get(locale).to_string());
+    let mut rows = Vec::new();
+    if let Some(p) = &service.purpose {
+        rows.push((lang.t("Purpose", "目的"), p.get(locale).to_string()));
+    }
+    rows.push((
+        lang.t("Who receives it", "資料接收者"),
+        match lang {
+            Lang::En => format!("{receiver} only. iAM Smart passes it on and keeps a record that you agreed, not the data."),
+            Lang::Zh => format!("只有{receiver}。「智方便」只負責傳送，並保存你同意的紀錄，不會保存有關資料。"),
+        },
+    ));
+    rows.push((
+        lang.t("How long it is kept", "保留期限"),
+        match (service.retention_days, lang) {
+            (Some(d), Lang::En) => format!("{d} days from when you give it"),
+            (Some(d), Lang::Zh) => format!("由你提供當日起計{d}日"),
+            (None, Lang::En) => "as the service's statement says".into(),
+            (None, Lang::Zh) => "按該服務的聲明".into(),
+        },
+    ));
+    rows.push((
+        lang.t("Your rights", "你的權利"),
+        match (&service.data_contact, lang) {
+            (Some(c), Lang::En) => format!("Under the Personal Data (Privacy) Ordinance you may ask {holder} for access to and correction of your personal data: {c}."),
+            (Some(c), Lang::Zh) => format!("根據《個人資料（私隱）條例》，你有權向{holder}要求查閱及改正你的個人資料：{c}。"),
+            (None, Lang::En) => format!("Under the Personal Data (Privacy) Ordinance you may ask {holder} for access to and correction of your personal data."),
+            (None, Lang::Zh) => format!("根據《個人資料（私隱）條例》，你有權向{holder}要求查閱及改正你的個人資料。"),
+        },
+    ));
+    rows
+}
+
 fn consent_page(s: &AppState, ui: &Ui, page: &ConsentPage, session: &str) -> Response {
     let lang = ui.lang;
     let t = ConsentTemplate {
@@ -405,6 +457,20 @@ fn consent_page(s: &AppState, ui: &Ui, page: &ConsentPage, session: &str) -> Res
             "If you do not agree, nothing is given: you go back to the service, which will not sign you in.",
             "如你不同意，我們不會提供任何資料；你會返回該服務，而該服務不會讓你登入。",
         ),
+        statement_heading: lang.t(
+            "Personal Information Collection Statement",
+            "收集個人資料聲明",
+        ),
+        statement: collection_statement(lang, &page.service),
+        statement_link: page.service.statement_uri.clone().map(|u| {
+            (
+                lang.t(
+                    "Read the service's full statement",
+                    "閱讀該服務的完整聲明",
+                ),
+                u,
+            )
+        }),
         remember_label: lang.t(
             "Remember my choice: do not ask me again when this service asks for the same information (you can withdraw it in your account)",
             "記住我的選擇：此服務下次要求相同資料時不再詢問我（可隨時在帳戶中撤回）",
