@@ -69,6 +69,17 @@ impl Localized {
         }
     }
 
+    /// Every language's text that is given (English first).
+    pub fn all(&self) -> impl Iterator<Item = &str> {
+        [
+            Some(self.en.as_str()),
+            self.zh_hant.as_deref(),
+            self.zh_hans.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
+    }
+
     /// The text for `locale`: Simplified falls back to Traditional (a Chinese reader reads it
     /// better than English), both fall back to English.
     pub fn get(&self, locale: Locale) -> &str {

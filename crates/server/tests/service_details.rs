@@ -84,12 +84,25 @@ async fn a_service_s_details_are_shown_in_the_reader_s_language_everywhere() {
         body["client_name#zh-Hant"] = json!(format!("另一間店{i}"));
         body["client_name#zh-Hans"] = json!(format!("另一间店{i}"));
         body["iamsmart_department"] = json!("Another Shop Limited");
-        body["iamsmart_department#zh-HK"] = json!("另一間店有限公司");
+        // (One key per language: the accepted case spells it zh-HK.)
+        body.as_object_mut()
+            .unwrap()
+            .remove("iamsmart_department#zh-HK");
+        body["iamsmart_department#zh-Hant"] = json!("另一間店有限公司");
         body[field] = value.clone();
         let r = register(body).await;
         assert_eq!(r.status(), 400, "{field} = {value}");
         let e: Value = r.json().await.unwrap();
         assert_eq!(e["error"], "invalid_client_metadata", "{field}: {e}");
+        // The description names the field that is wrong.
+        let named = field.split('#').next().unwrap();
+        assert!(
+            e["error_description"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with(named),
+            "{field}: {e}"
+        );
     }
 
     // The login page in each language; the app's view of the request carries all three.

@@ -491,17 +491,31 @@ pub fn check_metadata(m: &ClientMetadata, operator: bool) -> OResult<()> {
             "all redirect_uris must share one host (the sector of pairwise subjects), or give a sector_identifier_uri listing them",
         ));
     }
-    for u in m
+    // Each URL is checked under its own name, so that an error says which one is wrong.
+    let named = m
         .post_logout_redirect_uris
         .iter()
-        .chain(m.backchannel_logout_uri.iter())
-        .chain(m.backchannel_client_notification_endpoint.iter())
-        .chain(m.jwks_uri.iter())
-        .chain(m.logo_uri.iter())
-        .chain(m.iamsmart_pics_uri.iter())
-        .chain(m.initiate_login_uri.iter())
-    {
-        check_uri("uri", u).map_err(meta_err)?;
+        .map(|u| ("post_logout_redirect_uris", u))
+        .chain(
+            m.backchannel_logout_uri
+                .iter()
+                .map(|u| ("backchannel_logout_uri", u)),
+        )
+        .chain(
+            m.backchannel_client_notification_endpoint
+                .iter()
+                .map(|u| ("backchannel_client_notification_endpoint", u)),
+        )
+        .chain(m.jwks_uri.iter().map(|u| ("jwks_uri", u)))
+        .chain(m.logo_uri.iter().map(|u| ("logo_uri", u)))
+        .chain(m.iamsmart_pics_uri.iter().map(|u| ("iamsmart_pics_uri", u)))
+        .chain(
+            m.initiate_login_uri
+                .iter()
+                .map(|u| ("initiate_login_uri", u)),
+        );
+    for (field, u) in named {
+        check_uri(field, u).map_err(meta_err)?;
     }
     if let Some(u) = &m.initiate_login_uri {
         // The portal sends residents there: only to the client's own site.
@@ -825,36 +839,22 @@ fn reserved_names() -> &'static std::collections::BTreeSet<String> {
 /// (residents are told to check the name on the login page and in the app).
 async fn check_name(p: &Platform, meta: &ClientMetadata, own_id: Option<&str>) -> OResult<()> {
     let reserved = reserved_names();
-    let names = meta.names();
-    let mine: Vec<String> = [
-        Some(names.en.as_str()),
-        names.zh_hant.as_deref(),
-        names.zh_hans.as_deref(),
-    ]
-    .into_iter()
-    .flatten()
-    .map(folded)
-    .collect();
-    let organisation = meta.service_details().department;
-    let claimed = organisation
-        .iter()
-        .flat_map(|d| {
-            [
-                Some(d.en.as_str()),
-                d.zh_hant.as_deref(),
-                d.zh_hans.as_deref(),
-            ]
-        })
-        .flatten()
-        .map(folded);
-    for f in mine.iter().cloned().chain(claimed) {
-        if reserved.contains(&f)
+    let is_reserved = |f: &String| {
+        reserved.contains(f)
             || reserved
                 .iter()
                 .any(|r| r.len() >= 6 && f.contains(r.as_str()))
-        {
+    };
+    let mine: Vec<String> = meta.names().all().map(folded).collect();
+    if mine.iter().any(is_reserved) {
+        return Err(meta_err(
+            "client_name: that is the name of a government department or of iAM Smart; ask the operator to register a government service",
+        ));
+    }
+    if let Some(d) = meta.service_details().department {
+        if d.all().map(folded).any(|f| is_reserved(&f)) {
             return Err(meta_err(
-                "client_name: that is the name of a government department or of iAM Smart; ask the operator to register a government service",
+                "iamsmart_department: that is a government department or iAM Smart; a government service is registered by the operator",
             ));
         }
     }
@@ -870,16 +870,7 @@ async fn check_name(p: &Platform, meta: &ClientMetadata, own_id: Option<&str>) -
         let Ok(other) = serde_json::from_str::<ClientMetadata>(text) else {
             continue;
         };
-        let n = other.names();
-        let taken = [
-            Some(n.en.as_str()),
-            n.zh_hant.as_deref(),
-            n.zh_hans.as_deref(),
-        ]
-        .into_iter()
-        .flatten()
-        .map(folded)
-        .any(|f| mine.contains(&f));
+        let taken = other.names().all().map(folded).any(|f| mine.contains(&f));
         if taken {
             return Err(meta_err(
                 "client_name: another service already has this name; choose one residents can tell apart",
