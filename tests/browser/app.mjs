@@ -54,6 +54,25 @@ async function desktop(locale = 'en-GB') {
   return { ctx, page: await ctx.newPage() };
 }
 
+/**
+ * Switch the app on `page` to a language (its button `#lang-<id>`, the page then `lang=<code>`),
+ * then axe-core and a screenshot of the home screen (its scan button saying `scanText`) and of
+ * each main screen, named `app-<screen>-phone-<suffix>`.
+ */
+async function everyScreenIn(page, id, code, scanText, suffix) {
+  await page.locator(`#lang-${id}`).click();
+  await page.locator(`html[lang="${code}"]`).waitFor();
+  await page.locator('#scan-button', { hasText: scanText }).waitFor({ timeout: 15_000 });
+  await accessible(page, `app home (${code})`);
+  await shot(page, `app-home-phone-${suffix}`);
+  for (const [hash, name] of [['/profile', 'profile'], ['/consents', 'consents'], ['/devices', 'devices'], ['/inbox', 'inbox'], ['/me', 'me']]) {
+    await route(page, hash);
+    await page.waitForTimeout(300);
+    await accessible(page, `app ${name} (${code})`);
+    await shot(page, `app-${name}-phone-${suffix}`);
+  }
+}
+
 /** Unlock the app if it shows its lock screen (passkey or PIN). */
 async function unlockIfLocked(page, pin) {
   const which = await Promise.race([
@@ -502,17 +521,7 @@ try {
   await test('app: Chinese (remembered), large text, keyboard only', async () => {
     const ph = phoneA.page;
     await route(ph, '/home');
-    await ph.locator('#lang-switch').click();
-    await ph.locator('html[lang="zh-HK"]').waitFor();
-    await ph.locator('#scan-button', { hasText: '掃描二維碼' }).waitFor({ timeout: 15_000 });
-    await accessible(ph, 'app home (zh)');
-    await shot(ph, 'app-home-phone-zh');
-    for (const [hash, name] of [['/profile', 'profile'], ['/consents', 'consents'], ['/devices', 'devices'], ['/inbox', 'inbox'], ['/me', 'me']]) {
-      await route(ph, hash);
-      await ph.waitForTimeout(300);
-      await accessible(ph, `app ${name} (zh)`);
-      await shot(ph, `app-${name}-phone-zh`);
-    }
+    await everyScreenIn(ph, 'zh-Hant', 'zh-HK', '掃描二維碼', 'zh');
     const pc = await desktop('zh-HK');
     await toLogin(pc.page);
     await scan(ph, await qrOfLoginPage(pc.page));
@@ -541,7 +550,21 @@ try {
     await ph.locator('body.large').waitFor();
     await shot(ph, 'app-home-phone-zh-large');
     await ph.locator('#text-size').click();
-    await ph.locator('#lang-switch').click();
+    // Simplified Chinese: the app's words converted, the platform's texts too (the department
+    // of a data item, the service's name), the resident's name as recorded.
+    await everyScreenIn(ph, 'zh-Hans', 'zh-Hans', '扫描二维码', 'zh-hans');
+    const pcHans = await desktop('zh-Hans');
+    await toLogin(pcHans.page);
+    await scan(ph, await qrOfLoginPage(pcHans.page));
+    await ph.locator('#approve', { hasText: '确认' }).waitFor({ timeout: 20_000 });
+    assert((await ph.locator('#service-name').textContent()).includes('网上申请国际驾驶许可证'), 'the name in Simplified Chinese');
+    assert((await ph.locator('#service-department').textContent()).includes('运输署'), 'the department in Simplified Chinese');
+    await accessible(ph, 'app login request (zh-Hans)');
+    await shot(ph, 'app-request-login-phone-zh-hans');
+    await ph.locator('#approve').click();
+    await ph.locator('#result').waitFor({ timeout: 15_000 });
+    await pcHans.ctx.close();
+    await ph.locator('#lang-en').click();
     await ph.locator('html[lang="en"]').waitFor();
     await pc.ctx.close();
   });
@@ -730,7 +753,7 @@ db.commit()
     await accessible(pc, 'app log alarm');
     await shot(pc, 'app-log-alarm-phone-en');
     // Looking again does not make it go away; nor does another language.
-    await pc.locator('#lang-switch').click();
+    await pc.locator('#lang-zh-Hant').click();
     await pc.locator('html[lang="zh-HK"]').waitFor();
     await pc.locator('#log-alarm', { hasText: '公開紀錄' }).waitFor({ timeout: 15_000 });
     assert((await pc.locator('#screen-title').textContent()).includes('公開紀錄被更改'), 'the alarm in Chinese');

@@ -142,7 +142,7 @@ const DEMO_SERVICE_EN = 'Online Application for International Driving Permit';
 
 /**
  * What every screenshot also checks (issue 17): nothing scrolls sideways, and a Chinese page shows
- * neither the demo service's English name nor a half-width colon or semicolon after Chinese text.
+ * neither the demo service's English name nor half-width punctuation (: ; , ( )) next to Chinese text.
  */
 export async function pageFits(page, name) {
   const found = await page.evaluate(() => ({
@@ -161,8 +161,55 @@ export async function pageFits(page, name) {
   assert(found.width <= found.viewport, `${name}: the page is ${found.width} px wide in a ${found.viewport} px viewport (it scrolls sideways)`);
   if (found.lang.startsWith('zh')) {
     assert(!found.text.includes(DEMO_SERVICE_EN), `${name}: the Chinese page shows the service's English name`);
-    const half = /[\u4e00-\u9fff][:;]/.exec(found.text);
-    assert(!half, `${name}: half-width punctuation after Chinese text: "${half && found.text.slice(Math.max(0, half.index - 10), half.index + 10)}"`);
+    const half = /[\u4e00-\u9fff] ?[:;,(]|[\u4e00-\u9fff]\)/.exec(found.text);
+    assert(!half, `${name}: half-width punctuation next to Chinese text: "${half && found.text.slice(Math.max(0, half.index - 10), half.index + 10)}"`);
+  }
+  if (found.lang === 'zh-Hans') {
+    // Characters our pages use often whose Simplified form differs: none may be left unconverted
+    // (the link to the Traditional Chinese page is named in its own script).
+    const text = found.text.split('繁體中文').join(' ');
+    const left = /[這個們資與確認說請續務將時間選擇項頁碼關於]/.exec(text);
+    assert(!left, `${name}: Traditional characters on a Simplified Chinese page: "${left && text.slice(Math.max(0, left.index - 10), left.index + 10)}"`);
+  }
+}
+
+/** The languages of the platform's pages, as their `lang` codes, and their screenshot suffixes. */
+export const LANGUAGES = [['en', 'en'], ['zh-HK', 'zh'], ['zh-Hans', 'zh-hans']];
+
+/**
+ * The page as it is now, in every language (through its language links, as a resident would
+ * switch) and at phone and desktop width: axe-core and a screenshot of each, named
+ * `<name>-<phone|desktop>-<en|zh|zh-hans>`; then back in the language it was in.
+ */
+export async function everyLanguage(page, name, sizes = [['phone', PHONE], ['desktop', DESKTOP]]) {
+  const started = await page.evaluate(() => document.documentElement.lang);
+  const size = page.viewportSize();
+  const to = async (code) => {
+    if ((await page.evaluate(() => document.documentElement.lang)) === code) return;
+    await page.locator(`header .prefs a[hreflang="${code}"]`).click();
+    await page.waitForFunction((c) => document.documentElement.lang === c, code, { timeout: 15_000 });
+  };
+  try {
+    for (const [code, suffix] of LANGUAGES) {
+      await to(code);
+      for (const [label, viewport] of sizes) {
+        await page.setViewportSize(viewport);
+        const step = async () => {
+          await accessible(page, `${name} (${code}, ${label})`);
+          await shot(page, `${name}-${label}-${suffix}`);
+        };
+        // A page may replace itself meanwhile (the login page shows a new code when the old one
+        // runs out): once more on the new page, in the same language.
+        await step().catch(async (e) => {
+          if (!/context was destroyed|navigat/i.test(String(e))) throw e;
+          await page.waitForLoadState();
+          await step();
+        });
+      }
+    }
+  } finally {
+    await to(started).catch(() => {});
+    if (size) await page.setViewportSize(size);
   }
 }
 

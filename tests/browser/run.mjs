@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import {
   root, bins, shots, PIN, PHONE, DESKTOP, startDemo, test, assert, accessible, shot, launch, finish, results,
+  everyLanguage,
 } from './lib.mjs';
 
 rmSync(shots, { recursive: true, force: true });
@@ -97,7 +98,7 @@ try {
     assert(await page.getByText('配對碼').count() > 0, 'Chinese text');
     await accessible(page, 'login page (zh)');
     await shot(page, 'login-phone-zh');
-    await page.locator('header .prefs a').nth(1).click();
+    await page.locator('#text-size').click();
     await page.locator('body.large').waitFor();
     await shot(page, 'login-phone-zh-large');
     // The choice is remembered: a new sign-in is in Chinese too.
@@ -373,7 +374,10 @@ try {
       await page.goto(`${base}/verify?lang=${lang}`);
       await accessible(page, `verify form (${lang})`);
       await shot(page, `verify-form-${width}-${lang}`);
+      // The picker speaks the page's language, and names the file once chosen.
+      assert((await page.locator('#document-chosen').textContent()).includes(lang === 'en' ? 'No file chosen' : '未選擇檔案'), `picker in ${lang}`);
       await page.locator('#document').setInputFiles(file);
+      assert((await page.locator('#document-chosen').textContent()) === 'signed-application.pdf', 'the chosen file is named');
       await page.locator('.verify-form button[type=submit]').click();
       await page.locator('#verdict').waitFor({ timeout: 15_000 });
       assert(await page.locator('#verdict.verdict-valid').count() === 1, `valid (${lang}): ${await page.locator('#verdict').textContent()}`);
@@ -719,6 +723,67 @@ try {
     await ctx.close();
   });
   // ---- end of the catalogue's admin pages ----
+
+  await test('every page a resident reads, in English, Traditional and Simplified Chinese, at phone and desktop width', async () => {
+    const ctx = await context(DESKTOP);
+    const page = await ctx.newPage();
+    // The service's start page is the service's own (English and Traditional Chinese).
+    for (const locale of ['zh-HK']) {
+      const c = await context(PHONE, locale);
+      const p = await c.newPage();
+      await p.goto(service);
+      await accessible(p, `service start page (${locale})`);
+      await shot(p, 'service-start-phone-zh');
+      await c.close();
+    }
+    // The login page, then consent (a service asking for more), then the error page.
+    await page.goto(`${service}/login?more=1`);
+    await page.locator('#qr-payload').waitFor();
+    await everyLanguage(page, 'tour-login');
+    // Simplified Chinese at the login: the service's own name is shown, converted.
+    await page.locator('header .prefs a[hreflang="zh-Hans"]').click();
+    await page.locator('html[lang="zh-Hans"]').waitFor();
+    assert((await page.locator('main').textContent()).includes('网上申请国际驾驶许可证'), 'the service name in Simplified Chinese');
+    await page.locator('header .prefs a[hreflang="en"]').click();
+    await page.locator('html[lang="en"]').waitFor();
+    await page.goto(`${service}/login?more=1`);
+    await page.locator('#qr-payload').waitFor();
+    await answerInApp(page, home);
+    await page.locator('#consent-form').waitFor({ timeout: 15_000 });
+    await everyLanguage(page, 'tour-consent');
+    // What the service receives is shown exactly as it will be sent, in every language.
+    await page.locator('header .prefs a[hreflang="zh-Hans"]').click();
+    await page.locator('html[lang="zh-Hans"]').waitFor();
+    const values = (await page.locator('.value').allTextContents()).join(' ');
+    assert(values.includes(me.verified.name_zh), `the Chinese name as recorded: ${values}`);
+    await page.locator('#cancel').click();
+    await page.locator('#service-error').waitFor({ timeout: 15_000 });
+    await shot(page, 'service-denied-desktop-zh-hans');
+    await page.goto(`${base}/authorize?client_id=nobody&response_type=code`);
+    await everyLanguage(page, 'tour-error');
+    await page.goto(`${base}/?lang=en`);
+    // The account pages (signed in already by the logins above, else once more).
+    await page.goto(`${base}/account`);
+    await Promise.race([page.locator('#qr-payload').waitFor(), page.locator('#resident-name').waitFor()]);
+    if (await page.locator('#qr-payload').count()) await answerInApp(page, home);
+    await page.locator('#resident-name').waitFor({ timeout: 15_000 });
+    for (const [path, name] of [
+      ['/account', 'account'], ['/account/passkeys', 'passkeys'], ['/account/consents', 'consents'],
+      ['/account/dealings', 'dealings'], ['/account/notifications', 'notifications'],
+      ['/account/notifications/settings', 'notify-settings'], ['/account/signatures', 'signatures'],
+      ['/logout', 'logout-confirm'], ['/', 'portal-home'], ['/services?q=driving', 'portal-search'],
+      ['/services/td-international-driving-permit', 'portal-service'], ['/topics/theme/education', 'portal-theme'],
+      ['/public', 'public-info'], ['/verify', 'verify-form'],
+    ]) {
+      await page.goto(`${base}${path}`);
+      await everyLanguage(page, `tour-${name}`);
+    }
+    // The resident's name is the name on the card, in every script.
+    await page.goto(`${base}/account?lang=zh-Hans`);
+    assert((await page.locator('#resident-name').textContent()).includes(me.verified.name_zh), 'the name as recorded');
+    await page.goto(`${base}/account?lang=en`);
+    await ctx.close();
+  });
 } catch (e) {
   results.push({ name: 'setup', ok: false, error: e });
   console.log(`FAIL setup: ${e.stack || e}`);

@@ -240,6 +240,15 @@ fn check_service(s: &Service) -> Result<()> {
         check_text(&s.id, "requirements.documents", document)?;
     }
     check_url(&s.id, &s.url)?;
+    // Signing needs iAM Smart+: a service that offers it must say so (a resident with iAM Smart
+    // alone would otherwise set out and be stopped at the signature).
+    if s.features.signing && s.requirements.level != Level::Plus {
+        return Err(invalid(
+            &s.id,
+            "requirements",
+            "a service that offers digital signing needs iAM Smart+ (plus)",
+        ));
+    }
     if s.themes.is_empty() && s.life_events.is_empty() {
         return Err(invalid(
             &s.id,

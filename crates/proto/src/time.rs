@@ -57,9 +57,73 @@ pub fn hk_clock(ms: i64, locale: crate::i18n::Locale) -> String {
     }
 }
 
+const MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+
+/// A day of the year as people in Hong Kong write it: `19 March`, `3月19日` (month 1-12).
+pub fn day_month(m: i64, d: i64, locale: crate::i18n::Locale) -> String {
+    match locale {
+        crate::i18n::Locale::En => {
+            let name = usize::try_from(m - 1)
+                .ok()
+                .and_then(|i| MONTHS.get(i))
+                .copied()
+                .unwrap_or("?");
+            format!("{d} {name}")
+        }
+        _ => format!("{m}月{d}日"),
+    }
+}
+
+/// The date in Hong Kong of a time in Unix milliseconds as people there write it:
+/// `6 December 2026`, `2026年12月6日`.
+pub fn hk_day(ms: i64, locale: crate::i18n::Locale) -> String {
+    let (y, m, d) = civil_from_days((ms + HK_OFFSET_MS).div_euclid(DAY_MS));
+    match locale {
+        crate::i18n::Locale::En => format!("{} {y}", day_month(m, d, locale)),
+        _ => format!("{y}年{}", day_month(m, d, locale)),
+    }
+}
+
+/// Date and time in Hong Kong as people there write them: `6 December 2026, 3:05 pm`,
+/// `2026年12月6日 下午3時05分`.
+pub fn hk_when(ms: i64, locale: crate::i18n::Locale) -> String {
+    match locale {
+        crate::i18n::Locale::En => format!("{}, {}", hk_day(ms, locale), hk_clock(ms, locale)),
+        _ => format!("{} {}", hk_day(ms, locale), hk_clock(ms, locale)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_as_hong_kong_writes_them() {
+        use crate::i18n::Locale;
+        let t = days_from_civil(2026, 12, 6) * DAY_MS + (7 * 60 + 5) * 60_000;
+        assert_eq!(hk_when(t, Locale::En), "6 December 2026, 3:05 pm");
+        assert_eq!(hk_when(t, Locale::ZhHant), "2026年12月6日 下午3時05分");
+        assert_eq!(hk_day(t, Locale::ZhHans), "2026年12月6日");
+        // 20:00 UTC is the next day in Hong Kong.
+        let t = days_from_civil(2026, 12, 31) * DAY_MS + 20 * 3_600_000;
+        assert_eq!(hk_day(t, Locale::En), "1 January 2027");
+        assert_eq!(day_month(3, 19, Locale::En), "19 March");
+        assert_eq!(day_month(3, 19, Locale::ZhHant), "3月19日");
+        assert_eq!(day_month(13, 1, Locale::En), "1 ?");
+    }
 
     #[test]
     fn clock_times_as_hong_kong_writes_them() {

@@ -184,6 +184,25 @@ pub(crate) fn zh(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.trim().to_ascii_lowercase().starts_with("zh"))
 }
 
+/// The platform's language for this reader (`ui_locales`): the service's own pages are in
+/// English and Traditional Chinese, the platform's also in Simplified Chinese.
+fn ui_locale(headers: &HeaderMap) -> &'static str {
+    let first = headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split([',', ';']).next())
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    if first.starts_with("zh-hans") || first.starts_with("zh-cn") {
+        "zh-Hans"
+    } else if first.starts_with("zh") {
+        "zh-HK"
+    } else {
+        "en"
+    }
+}
+
 /// The service's routes.
 pub fn router(cfg: DemoServiceConfig) -> Router {
     let state = Arc::new(Demo {
@@ -323,7 +342,6 @@ async fn login(
     headers: HeaderMap,
     Query(q): Query<LoginQuery>,
 ) -> Response {
-    let z = zh(&headers);
     if q.iss.as_deref().is_some_and(|iss| iss != s.cfg.issuer) {
         return (
             axum::http::StatusCode::BAD_REQUEST,
@@ -361,7 +379,7 @@ async fn login(
         enc(claims),
         // The platform's pages open in the language of this page; the purpose the login and
         // consent pages show is the one registered in each language.
-        if z { "zh-HK" } else { "en" },
+        ui_locale(&headers),
     );
     // The answer is accepted only in this browser: the state is bound to a secret kept here
     // (SameSite=Lax: it comes back with the platform's redirect, a top-level navigation).

@@ -127,6 +127,8 @@ pub async fn run(mut cfg: Config) -> anyhow::Result<()> {
         entry.features.one_tap_login = true;
         entry.features.form_filling = true;
         entry.features.signing = true;
+        // Signing needs iAM Smart+.
+        entry.requirements.level = iamsmart_domain::portal::catalogue::Level::Plus;
         platform
             .portal
             .upsert(&platform, entry, "operator:demo")

@@ -47,6 +47,15 @@ async fn portal_pages_search_clusters_and_manifest_without_an_account() {
     assert_eq!(result_ids(&en).len(), 8, "popular services");
     let (_, zh) = page(&c, srv.url("/"), "zh-HK").await;
     assert!(zh.contains("<html lang=\"zh-HK\"") && zh.contains("按主題瀏覽"));
+    // Simplified Chinese (issue 17): the whole page converted, the language links named in their
+    // own script, the catalogue's services too.
+    let (_, hans) = page(&c, srv.url("/"), "zh-Hans").await;
+    assert!(hans.contains("<html lang=\"zh-Hans\"") && hans.contains("按主题浏览"));
+    assert!(!hans.contains("按主題瀏覽") && !hans.contains("\u{E000}"));
+    assert!(hans.contains("hreflang=\"zh-HK\">繁體中文</a>") && hans.contains(">English</a>"));
+    assert!(zh.contains("hreflang=\"zh-Hans\">简体中文</a>"));
+    let (_, chosen) = page(&c, srv.url("/?lang=zh-Hans"), "en").await;
+    assert!(chosen.contains("<html lang=\"zh-Hans\""), "chosen by link");
 
     // Everyday questions in both languages find their service first.
     for (q, lang, expected) in [
@@ -58,6 +67,11 @@ async fn portal_pages_search_clusters_and_manifest_without_an_account() {
         ),
         ("申請公屋", "zh-HK", "ha-public-rental-housing-application"),
         ("續領身份證", "zh-HK", "immd-id-card-replacement"),
+        (
+            "申请公屋",
+            "zh-Hans",
+            "ha-public-rental-housing-application",
+        ),
     ] {
         let (status, html) = page(&c, srv.url(&format!("/services?q={}", query(q))), lang).await;
         assert_eq!(status, 200);

@@ -147,14 +147,17 @@ async fn the_page_shows_live_data_with_its_time_and_the_last_good_data_when_feed
     })
     .await;
     assert!(
-        html.contains("2025-06-07 22:02"),
+        html.contains("7 June 2025, 10:02 pm"),
         "the weather report's time"
     );
     assert!(
-        html.contains("2017-09-16 07:20"),
+        html.contains("16 September 2017, 7:20 am"),
         "traffic news time from 上午 07:20:43"
     );
-    assert!(html.contains("03/19"), "the 9-day forecast");
+    assert!(
+        html.contains("19 March") && !html.contains("03/19"),
+        "the 9-day forecast's days as Hong Kong writes them"
+    );
     assert!(!html.contains("UV index"), "no UV at night (uvindex \"\")");
     assert!(!stale(&html));
     assert!(
@@ -171,7 +174,8 @@ async fn the_page_shows_live_data_with_its_time_and_the_last_good_data_when_feed
             && h.contains("為配合高鐵香港段西九龍站")
     })
     .await;
-    assert!(zh.contains("30 °C") && zh.contains("2023-08-01 12:02"));
+    assert!(zh.contains("30 °C") && zh.contains("2023年8月1日 下午12時02分"));
+    assert!(zh.contains("3月19日"), "the 9-day forecast in Chinese");
     assert!(zh.contains("lang=\"zh-HK\""));
     assert!(zh.contains("紫外線指數"), "UV by day");
 
@@ -185,8 +189,8 @@ async fn the_page_shows_live_data_with_its_time_and_the_last_good_data_when_feed
         mode.store(m, Ordering::SeqCst);
         // Each section turns stale on its own schedule: wait for the weather's and the traffic's.
         let html = until(&c, &srv, "en", what, |h| {
-            h.contains("May be out of date (as of 2025-06-07 22:02)")
-                && h.contains("May be out of date (as of 2017-09-16 07:20)")
+            h.contains("May be out of date (as of 7 June 2025, 10:02 pm)")
+                && h.contains("May be out of date (as of 16 September 2017, 7:20 am)")
         })
         .await;
         assert!(

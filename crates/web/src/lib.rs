@@ -10,6 +10,7 @@ pub mod middleware;
 pub mod oauth;
 pub mod resource;
 pub mod routes;
+pub mod simplified;
 
 use axum::Router;
 use iamsmart_domain::Platform;

@@ -2,18 +2,19 @@
 //! table lists, per term, the words never to use in English and in Chinese; this test reads it
 //! and scans the string literals of the pages, the resident's web app, the sandbox services and
 //! the platform's messages. Chinese text must also say 填表通 (not e-ME) and use full-width
-//! punctuation next to Chinese characters.
+//! punctuation next to Chinese characters. Every Chinese text is checked again as a Simplified
+//! Chinese page shows it (converted by `iamsmart_web::simplified`), and the converter is held to
+//! the glossary's Simplified column.
 use std::path::{Path, PathBuf};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// (never in English, never in Chinese), from the glossary's table.
-fn avoided() -> (Vec<String>, Vec<String>) {
+/// The glossary table's rows, each as its five cells.
+fn glossary_rows() -> Vec<Vec<String>> {
     let text = std::fs::read_to_string(root().join("docs/GLOSSARY.md")).expect("docs/GLOSSARY.md");
-    let (mut en, mut zh) = (Vec::new(), Vec::new());
-    let mut rows = 0;
+    let mut rows = Vec::new();
     for line in text.lines() {
         let cells: Vec<&str> = line
             .trim()
@@ -24,22 +25,55 @@ fn avoided() -> (Vec<String>, Vec<String>) {
         if cells.len() != 5 || cells[0] == "English" || cells[0].starts_with("---") {
             continue;
         }
-        rows += 1;
-        let words = |cell: &str| -> Vec<String> {
-            cell.split('/')
-                .map(str::trim)
-                .filter(|w| !w.is_empty())
-                .map(str::to_string)
-                .collect()
-        };
-        en.extend(words(cells[3]));
-        zh.extend(words(cells[4]));
+        rows.push(cells.iter().map(|c| c.to_string()).collect());
     }
     assert!(
-        rows >= 20,
-        "the glossary's table was not found ({rows} rows)"
+        rows.len() >= 20,
+        "the glossary's table was not found ({} rows)",
+        rows.len()
     );
+    rows
+}
+
+/// The words of a cell (several separated by `/`).
+fn words(cell: &str) -> Vec<String> {
+    cell.split('/')
+        .map(str::trim)
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// (never in English, never in Chinese), from the glossary's table.
+fn avoided() -> (Vec<String>, Vec<String>) {
+    let (mut en, mut zh) = (Vec::new(), Vec::new());
+    for row in glossary_rows() {
+        en.extend(words(&row[3]));
+        zh.extend(words(&row[4]));
+    }
     (en, zh)
+}
+
+#[test]
+fn simplified_chinese_is_the_glossarys_simplified_column() {
+    let mut wrong = Vec::new();
+    for row in glossary_rows() {
+        let (hant, hans) = (words(&row[1]), words(&row[2]));
+        assert_eq!(
+            hant.len(),
+            hans.len(),
+            "row {row:?}: one Simplified word per Traditional word"
+        );
+        for (t, expected) in hant.iter().zip(&hans) {
+            let got = iamsmart_web::simplified::to_simplified(t);
+            if &got != expected {
+                wrong.push(format!(
+                    "{t}: the glossary says {expected}, the converter gives {got}"
+                ));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
 fn is_han(c: char) -> bool {
@@ -187,14 +221,23 @@ fn every_text_a_resident_reads_uses_the_glossary() {
                 literals(&source, ext == "js")
             };
             scanned += found.len();
+            let rel = path
+                .strip_prefix(root())
+                .unwrap_or(&path)
+                .display()
+                .to_string();
             for (line, text) in found {
                 for p in problems(&text, &avoid_en, &avoid_zh, check_en) {
-                    let rel = path
-                        .strip_prefix(root())
-                        .unwrap_or(&path)
-                        .display()
-                        .to_string();
                     report.push(format!("{rel}:{line}: {p}: {text}"));
+                }
+                // As a Simplified Chinese page or the web app shows it.
+                if text.chars().any(is_han) {
+                    let simplified = iamsmart_web::simplified::to_simplified(&text);
+                    for p in problems(&simplified, &avoid_en, &avoid_zh, false) {
+                        report.push(format!(
+                            "{rel}:{line}: in Simplified Chinese, {p}: {simplified}"
+                        ));
+                    }
                 }
             }
         }

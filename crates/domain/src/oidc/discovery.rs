@@ -60,7 +60,10 @@ pub fn metadata(p: &Platform) -> serde_json::Value {
         "claims_parameter_supported": false,
         "acr_values_supported": ACRS,
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
-        "ui_locales_supported": ["en", "zh-HK"],
+        // Pages in English, Traditional Chinese (Hong Kong) and Simplified Chinese.
+        "ui_locales_supported": ["en", "zh-HK", "zh-Hant", "zh-Hans"],
+        // Claims are the registry's values: the Chinese name as on the identity card, in
+        // Traditional characters, never converted (a converted name is not the resident's name).
         "claims_locales_supported": ["en", "zh-Hant-HK"],
         "authorization_details_types_supported": super::authorize::DETAIL_TYPES,
         "backchannel_logout_supported": true,

@@ -6,7 +6,7 @@ mod exchange;
 mod health;
 mod notify;
 pub(crate) mod oidc;
-mod pages;
+pub(crate) mod pages;
 mod signing;
 mod staff;
 mod transparency;
@@ -25,7 +25,9 @@ pub fn routes(state: AppState, body_limit: usize, upload_limit: usize) -> Router
         .merge(transparency::routes())
         .merge(admin::routes())
         .merge(catalogue::routes())
-        .merge(app::routes())
+        .merge(app::routes().layer(axum::middleware::from_fn(
+            crate::simplified::app_answers_in_simplified_chinese,
+        )))
         .merge(exchange::routes())
         .merge(staff::routes())
         .merge(oidc::routes())

@@ -1,6 +1,6 @@
 // The resident's own things: details (e-ME profile), consents and dealings, phones,
 // notifications, and the account (level, signing certificate, download, closure).
-import { t, lang, when, either, localized } from './i18n.js';
+import { t, has, when, either, localized, pair, listSeparator, aside } from './i18n.js';
 import { app } from './main.js';
 import * as store from './store.js';
 import { call, plain, dropSession, stopsTheApp } from './api.js';
@@ -136,13 +136,6 @@ export async function profile() {
     form);
 }
 
-const DEALINGS = {
-  en: { login: 'Signed in', eme: 'Form filled in with e-ME', exchange: 'A department gave the service your records', consent: 'Consent given',
-    consent_change: 'Consent changed', signature: 'Document signed', notification: 'Sent you a notification',
-    notifications_on: 'You turned notifications on', notifications_off: 'You turned notifications off', data_release: 'Details shared' },
-  zh: { login: '登入', eme: '以「填表通」填寫表格', exchange: '部門向該服務提供你的資料', consent: '給予同意', consent_change: '同意已更改',
-    signature: '簽署文件', notification: '向你發出通知', notifications_on: '你開啟了通知', notifications_off: '你關閉了通知', data_release: '分享個人資料' },
-};
 
 /** What happened, saying who did it: the department that gave (or did not hold) the records. */
 function dealingText(d, providers) {
@@ -150,7 +143,7 @@ function dealingText(d, providers) {
   if (p && d.outcome === 'none') return t('dealNoRecord', { provider: p });
   if (p && d.outcome === 'ok') return t('dealGave', { provider: p });
   if (p) return t('dealAsked', { provider: p });
-  return DEALINGS[lang()][d.kind] || d.kind;
+  return has(`deal_${d.kind}`) ? t(`deal_${d.kind}`) : d.kind;
 }
 
 export async function consents() {
@@ -162,9 +155,9 @@ export async function consents() {
   ]);
   // Records by their titles in the reader's language, with the department holding them.
   const titles = new Map((catalogue.items || []).map((i) => [`${i.provider}/${i.item}`,
-    `${either({ en: i.title_en, zh: i.title_zh })} (${either({ en: i.provider_en, zh: i.provider_zh })})`]));
+    aside(either(pair(i, 'title')), either(pair(i, 'provider')))]));
   const record = (i) => titles.get(`${i.provider}/${i.item}`) || i.item;
-  const providers = new Map((catalogue.items || []).map((i) => [i.provider, either({ en: i.provider_en, zh: i.provider_zh })]));
+  const providers = new Map((catalogue.items || []).map((i) => [i.provider, either(pair(i, 'provider'))]));
   const outcome = (d) => (d.outcome && /^[A-Z]+$/.test(d.outcome) && t(`status_${d.outcome}`) !== `status_${d.outcome}` ? t(`status_${d.outcome}`) : '');
   const err = h('div', { 'aria-live': 'assertive' });
   const act = (fn) => async (ev) => {
@@ -180,7 +173,7 @@ export async function consents() {
     dataList.length ? h('ul', { class: 'cards', id: 'data-consents' }, dataList.map((c) => h('li', { class: 'card data-consent', dataset: { id: c.consent_id } },
       h('p', { class: 'title' }, serviceOf(c), ' ', h('span', { class: `status status-${c.status}` }, t(`status_${c.status}`))),
       facts([[t('purposeLabel'), c.purpose_text],
-        [t('recordsLabel'), (c.items || []).map(record).join(lang() === 'zh' ? '、' : ', ')],
+        [t('recordsLabel'), (c.items || []).map(record).join(listSeparator())],
         [t('fetchesLabel'), String(c.fetches)],
         [t('validUntil'), c.expires_at ? when(c.expires_at) : '']]),
       h('div', { class: 'actions' },
@@ -198,7 +191,7 @@ export async function consents() {
     h('h2', {}, t('loginConsentsTitle')),
     logins.length ? h('ul', { class: 'cards', id: 'login-consents' }, logins.map((c) => h('li', { class: 'card' },
       h('p', { class: 'title' }, serviceOf(c)),
-      h('p', { class: 'meta' }, (c.fields || []).map((f) => t(`f_${f}`)).join(lang() === 'zh' ? '、' : ', ')),
+      h('p', { class: 'meta' }, (c.fields || []).map((f) => t(`f_${f}`)).join(listSeparator())),
       h('div', { class: 'actions' }, button(t('withdraw'), act(async () => {
         if (await confirmDialog(t('withdrawAsk', { service: serviceOf(c) }), t('withdraw'), true)) {
           await call(app.device, 'POST', `/app/v1/consents/${encodeURIComponent(c.client_id)}/revoke`, {});
@@ -210,7 +203,7 @@ export async function consents() {
       h('h3', { class: 'title' }, serviceOf(s)),
       h('ul', { class: 'items' }, s.dealings.slice(0, 20).map((d) => h('li', {}, h('span', {},
         h('span', { class: 'item' }, dealingText(d, providers)),
-        h('span', { class: 'value' }, [when(d.at), outcome(d), d.items && d.items.length ? d.items.map((f) => (t(`f_${f}`) !== `f_${f}` ? t(`f_${f}`) : f)).join(lang() === 'zh' ? '、' : ', ') : ''].filter(Boolean).join(' · ')))))))) : h('p', { class: 'hint' }, t('noDealings')));
+        h('span', { class: 'value' }, [when(d.at), outcome(d), d.items && d.items.length ? d.items.map((f) => (t(`f_${f}`) !== `f_${f}` ? t(`f_${f}`) : f)).join(listSeparator()) : ''].filter(Boolean).join(' · ')))))))) : h('p', { class: 'hint' }, t('noDealings')));
 }
 
 export async function devices() {
@@ -255,7 +248,7 @@ export async function devices() {
         h('p', {}, t('waitingUntil', { t: when(d.activates_at) })),
         h('div', { class: 'actions' }, button(t('refuse'), refuse(d), 'danger', { class: 'refuse' })))))) : null,
     h('ul', { class: 'cards', id: 'device-list' }, active.map((d) => h('li', { class: 'card', dataset: { id: d.id } },
-      h('p', { class: 'title' }, d.name, d.current ? ` (${t('thisPhone')})` : ''),
+      h('p', { class: 'title' }, d.current ? aside(d.name, t('thisPhone')) : d.name),
       h('p', { class: 'meta' }, t('boundAt', { t: when(d.created_at) })),
       h('p', { class: 'meta' }, d.last_used_at ? t('lastUsed', { t: when(d.last_used_at) }) : t('neverUsed')),
       h('p', { class: 'meta' }, method(d)),
@@ -302,7 +295,7 @@ export async function notification(_params, id) {
   show(either(n.title),
     h('p', { class: 'meta' }, `${serviceOf(n)} · ${when(n.created_at)}`),
     either(n.body).split('\n').map((line) => h('p', {}, line)),
-    link && /^https?:$/.test(link.protocol) ? h('p', {}, h('a', { href: link.href, rel: 'noopener noreferrer', target: '_blank' }, t('openLink'), ` (${link.host})`)) : null,
+    link && /^https?:$/.test(link.protocol) ? h('p', {}, h('a', { href: link.href, rel: 'noopener noreferrer', target: '_blank' }, aside(t('openLink'), link.host))) : null,
     h('div', { class: 'actions' }, linkButton(t('back'), '/inbox', 'secondary')));
 }
 

@@ -5,6 +5,7 @@
 // Before signed calls the app witnesses the transparency log (witness.js).
 import { b64u } from './der.js';
 import { witness, LogAlarm } from './witness.js';
+import { langCode } from './i18n.js';
 
 const enc = new TextEncoder();
 
@@ -134,7 +135,9 @@ export async function call(device, method, path, body) {
   };
   const kid = device.deviceId || device.thumbprint;
   const sig = await signJws(device.key.privateKey, 'iamsmart-device+jwt', kid, claims);
-  const headers = { 'iamsmart-device-signature': sig };
+  // In the reader's language: a Simplified Chinese reader gets the platform's Chinese texts in
+  // Simplified characters too (beside the Traditional ones).
+  const headers = { 'iamsmart-device-signature': sig, 'accept-language': langCode() };
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (session) headers['iamsmart-app-session'] = session.token;
   let res;

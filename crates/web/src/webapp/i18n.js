@@ -1,10 +1,13 @@
-// The app's words in English and Traditional Chinese (Hong Kong). The choice is remembered in
-// localStorage (a preference, nothing personal) and shared with the platform's pages' cookie.
+// The app's words in English, Traditional Chinese (Hong Kong, strings-zh-hant.js) and Simplified
+// Chinese (strings-zh-hans.js, converted from the Traditional by the platform). The choice is
+// remembered in localStorage (a preference, nothing personal).
+import ZH_HANT from './strings-zh-hant.js';
+import ZH_HANS from './strings-zh-hans.js';
+
 const STRINGS = {
   en: {
     appName: 'iAM Smart',
     skip: 'Skip to content',
-    otherLang: '中文',
     largerText: 'Larger text',
     normalText: 'Normal text',
     lock: 'Lock',
@@ -269,6 +272,16 @@ const STRINGS = {
     dealGave: '{provider} gave the service your records',
     dealAsked: 'The service asked {provider} for your records',
     dealNoRecord: '{provider} holds no record of you',
+    deal_login: 'Signed in',
+    deal_eme: 'Form filled in with e-ME',
+    deal_exchange: 'A department gave the service your records',
+    deal_consent: 'Consent given',
+    deal_consent_change: 'Consent changed',
+    deal_signature: 'Document signed',
+    deal_notification: 'Sent you a notification',
+    deal_notifications_on: 'You turned notifications on',
+    deal_notifications_off: 'You turned notifications off',
+    deal_data_release: 'Personal data provided',
     alarmTitle: 'Warning: iAM Smart’s public record has been changed',
     alarmIntro: 'iAM Smart writes every sign-in, every release of your data and every signature into a public record that nobody can change without it showing. This phone keeps track of that record, and it has now been shown one with entries removed or rewritten.',
     alarmAdvice: 'Do not approve anything with iAM Smart until this is explained: your approvals might not be recorded honestly. Tell the iAM Smart team, with the details below. This phone keeps the evidence.',
@@ -341,354 +354,59 @@ const STRINGS = {
     minutes: '{n} min',
     seconds: '{n} s',
   },
-  zh: {
-    appName: '智方便',
-    skip: '跳至內容',
-    otherLang: 'English',
-    largerText: '放大文字',
-    normalText: '標準文字',
-    lock: '上鎖',
-    tabHome: '主頁',
-    tabScan: '掃描',
-    tabInbox: '通知',
-    tabMe: '我的',
-    noJs: '「智方便」需要在瀏覽器啟用 JavaScript 才能運作。',
-    loading: '載入中…',
-    working: '處理中…',
-    back: '返回',
-    cancel: '取消',
-    close: '關閉',
-    continue: '繼續',
-    tryAgain: '再試一次',
-    save: '儲存',
-    saved: '已儲存。',
-    yes: '是',
-    no: '否',
-    welcomeTitle: '歡迎使用「智方便」',
-    setUpFirst: '有服務請你在「智方便」確認一項要求。請先在這部裝置設定「智方便」，然後在該服務的網頁重新開始。',
-    deviceComputer: '電腦',
-    welcomeIntro: '一個數碼身份，用於香港的網上服務：以手機登入、填表及簽署文件。',
-    haveCode: '我有啟用碼',
-    haveCodeHelp: '你曾在登記櫃位、自助登記站或郵政局登記，或你的另一部手機向你顯示了啟用碼。',
-    registerMe: '以香港身份證登記',
-    registerMeHelp: '約需 3 分鐘：輸入身份證資料，拍攝身份證及自拍。',
-    activateTitle: '啟用「智方便」',
-    activateIntro: '輸入你獲發的啟用碼，或掃描其二維碼。',
-    codeLabel: '啟用碼',
-    codeHint: '12 個英文字母及數字，例如 K7Q2-M9XP-4T6W',
-    codeInvalid: '啟用碼由 12 個英文字母及數字組成，請檢查你輸入的內容。',
-    scanCode: '掃描二維碼',
-    deviceNameLabel: '這部手機的名稱',
-    deviceNameHint: '方便你分辨自己的手機，例如「媽媽的 Android 手機」。',
-    protectTitle: '你想以甚麼方式確認身份？',
-    protectIntro: '每次打開應用程式、確認登入或簽署文件時，「智方便」都會請你確認是你本人。',
-    protectPasskey: '手機的指紋、面容或螢幕鎖（建議使用）',
-    protectPasskeyHelp: '由你的手機確認是你本人。你的指紋或面容資料不會離開手機。',
-    protectPin: '6 位數字的「智方便」密碼',
-    protectPinHelp: '適用於沒有螢幕鎖的手機。連續輸入錯誤密碼 5 次後，這部手機便會停用，須重新設定。',
-    pinLabel: '設定 6 位數字密碼',
-    pinAgainLabel: '再次輸入密碼',
-    pinMismatch: '兩次輸入的密碼不相同。',
-    pinShape: '密碼必須是 6 位數字。',
-    pinWeak: '請選擇較難猜中的密碼，不要用重複或連續的數字（例如 111111 或 123456）。',
-    setUp: '設定「智方便」',
-    settingUp: '正在這部手機上設定「智方便」…',
-    passkeyUnsupported: '這個瀏覽器未能為「智方便」使用你的指紋、面容或螢幕鎖。請改為設定密碼。',
-    passkeyCancelled: '未能確認你的指紋、面容或螢幕鎖。請再試一次，或改為設定密碼。',
-    doneTitle: '「智方便」已準備就緒',
-    doneIntro: '你現在可以用這部手機登入網上服務。',
-    doneRebound: '你的帳戶已轉移到這部手機。你的其他手機不能再使用「智方便」。',
-    waitingTitle: '正在等待你的另一部手機',
-    donePending: '你的帳戶現時在另一部手機上。帳戶會在 {t} 轉到這部手機，除非有人在該手機上拒絕；我們已通知該手機。如要即時轉移，請親臨登記服務處。',
-    goHome: '前往我的「智方便」',
-    registerTitle: '以香港身份證登記',
-    registerStep: '第 {n} 步，共 3 步',
-    cardTitle: '你的香港身份證',
-    cardIntro: '請按身份證上印載的資料準確輸入。',
-    hkidLabel: '香港身份證號碼',
-    hkidHint: '例如 A123456(3)',
-    nameEnLabel: '英文姓名',
-    nameEnHint: '按身份證所印，例如 CHAN, Tai Man',
-    nameZhLabel: '中文姓名（如身份證上有）',
-    dobLabel: '出生日期',
-    cardPhotoTitle: '身份證相片',
-    cardPhotoIntro: '把身份證放在深色而平滑的表面上，光線要充足。確保四角清楚可見，卡面沒有反光。',
-    takeCardPhoto: '拍攝或選擇身份證相片',
-    selfieTitle: '你的面部相片',
-    selfieIntro: '在光線充足的地方正面對着鏡頭，不要戴眼鏡、帽子或口罩。把手機放在眼睛的高度。',
-    takeSelfie: '自拍',
-    retake: '重新拍攝',
-    photoTaken: '相片已準備好。',
-    photoTooBig: '相片太大，請以較低解像度重新拍攝。',
-    photoNotImage: '這個檔案不是相片（JPEG 或 PNG）。',
-    registering: '正在與入境事務處核對你的身份證資料及配對面容，最多需時約半分鐘…',
-    registrationNoFace: '在手機上登記需要進行面容核對，但本平台暫時未能提供。請到郵政局登記櫃位或自助登記站登記，你會獲發這個應用程式的啟用碼。',
-    imagesNotKept: '你的身份證相片和自拍只用於這次核對，核對後會即時刪除。',
-    fieldRequired: '請填寫此欄。',
-    lockedTitle: '「智方便」已上鎖',
-    lockedIntro: '請確認是你本人以繼續。',
-    unlock: '解鎖',
-    unlockPasskey: '以指紋、面容或螢幕鎖解鎖',
-    enterPin: '你的「智方便」密碼',
-    attemptsLeft: '再輸入錯誤密碼 {n} 次，這部手機便不能再使用「智方便」。',
-    lockedAfterIdle: '「智方便」在一段時間沒有使用後已自動上鎖。',
-    hello: '{name}，你好',
-    levelBasic: '智方便',
-    levelPlus: '智方便+',
-    waiting: '待你處理',
-    nothingWaiting: '目前沒有待處理的要求。如要登入服務，請掃描其登入頁上的二維碼。',
-    scanQr: '掃描二維碼',
-    expiresIn: '{t}後失效',
-    expired: '已失效',
-    matchCode: '配對碼',
-    kind_login: '登入',
-    kind_step_up: '以面容核實登入',
-    kind_eme: '填表（填表通）',
-    kind_data_consent: '索取你的紀錄',
-    kind_sign: '簽署文件',
-    kind_passkey_add: '加入通行密匙',
-    kind_other: '要求',
-    myProfile: '我的個人資料（填表通）',
-    myConsents: '資料、同意及往來紀錄',
-    myDevices: '我的手機',
-    mySettings: '設定及帳戶',
-    unread: '{n} 則未讀',
-    scanTitle: '掃描二維碼',
-    scanIntro: '把鏡頭對準服務網頁上的二維碼。',
-    scanStarting: '正在開啟鏡頭…',
-    scanLooking: '正在尋找二維碼…',
-    scanChoosePhoto: '選擇二維碼的相片',
-    scanTypeCode: '改為輸入啟用碼',
-    scanDenied: '「智方便」未獲准使用鏡頭。請在瀏覽器設定中容許此網站使用鏡頭，或選擇二維碼的相片。',
-    scanNoCamera: '找不到鏡頭。請改為選擇二維碼的相片。',
-    scanFailed: '未能開啟鏡頭。請改為選擇二維碼的相片。',
-    scanNothing: '這張相片中找不到二維碼。請把整個二維碼拍進畫面再試。',
-    notOurCode: '這不是「智方便」的二維碼。請只掃描「智方便」登入、填表及簽署頁面上的二維碼。',
-    activationCodeWhenSetUp: '這是用來設定手機的啟用碼，而這部手機已經設定好了。',
-    reqLoginTitle: '登入「{service}」？',
-    reqStepUpTitle: '以面容核實登入「{service}」？',
-    reqEmeTitle: '與「{service}」分享你的個人資料？',
-    reqDataTitle: '准許「{service}」索取你的紀錄？',
-    reqSignTitle: '為「{service}」簽署文件？',
-    reqPasskeyTitle: '為你的帳戶加入通行密匙？',
-    passkeyAddExplain: '一個已登入你「智方便」帳戶的瀏覽器要求加入通行密匙。加入後，該電腦或手機無需此應用程式亦可替你登入各項服務。只有在你本人正在加入通行密匙，而瀏覽器顯示相同代碼時，才應批准。',
-    reqOtherTitle: '「{service}」的要求',
-    matchHelp: '請核對你剛才瀏覽的網頁是否顯示相同的配對碼和服務名稱。如不相同，請拒絕：可能有人企圖欺騙你。',
-    fromService: '服務',
-    messageLabel: '服務的訊息',
-    selfRegistered: '這項服務是自行在「智方便」登記的：營運者並未核實其經營者。請只在你認識這項服務時才確認。',
-    afterLoginAsks: '登入後，該服務會要求以下資料：',
-    afterLoginNote: '在你於下一頁同意之前，不會分享任何資料。',
-    formLabel: '表格',
-    shareTheseTitle: '將分享的資料',
-    neededByService: '該服務必需',
-    optionalField: '可選擇不提供',
-    notGiven: '（未提供）',
-    purposeLabel: '目的',
-    recordsLabel: '紀錄',
-    fetchOnce: '一次',
-    fetchRecurring: '定期，每日最多 {n} 次',
-    howOftenLabel: '次數',
-    validForLabel: '同意有效期',
-    days: '{n} 日',
-    keptForLabel: '服務保留資料的期限',
-    documentLabel: '文件',
-    departmentLabel: '部門',
-    signReasonLabel: '簽署上註明的原因',
-    signLocationLabel: '簽署上註明的地點',
-    formatLabel: '簽署方式',
-    formatPades: 'PDF 簽署（PAdES）',
-    formatCades: '以文件指紋簽署（CAdES）',
-    digestLabel: '文件指紋（SHA-256）',
-    signLegal: '你的數碼簽署與親筆簽署具同等法律效力（《電子交易條例》（第 553 章））。',
-    faceNeeded: '這需要進行面容核實：你要自拍一張相片，與你的紀錄比對後會即時刪除。',
-    approve: '確認',
-    share: '分享',
-    signIt: '簽署',
-    deny: '拒絕',
-    approving: '正在傳送你的回覆…',
-    signing: '正在簽署…',
-    approvedTitle: '完成',
-    approvedLogin: '你正在登入「{service}」。請返回該服務的網頁。',
-    approvedEme: '你的個人資料正傳送給「{service}」。',
-    approvedData: '「{service}」現在可以索取你同意的紀錄。你可隨時在「資料、同意及往來紀錄」暫停或撤回這項同意。',
-    approvedSign: '「{service}」的文件已簽署。',
-    approvedPasskey: '已批准。請返回瀏覽器完成加入通行密匙。',
-    deniedTitle: '已拒絕',
-    deniedText: '已通知「{service}」你拒絕了這項要求。',
-    returning: '正在帶你返回瀏覽器…',
-    returnNow: '立即返回',
-    reqExpired: '這項要求已失效。請在該服務的網頁重新開始。',
-    reqClosed: '這項要求已獲回覆或已失效。',
-    reqNotFound: '這項要求不存在、屬於其他人或已取消。',
-    mismatch: '你的回覆與這項要求不再相符。請重新掃描二維碼。',
-    needSigningCert: '如要簽署，這部手機須先取得你的簽署證書。',
-    getSigningCert: '取得我的簽署證書',
-    needPlus: '簽署文件需要「智方便+」。你可在「設定」以面容核實升級，或到登記櫃位辦理。',
-    networkLost: '未能連接「智方便」，所以我們不知道你的回覆是否已送達。請檢查網絡連線後再試：每項要求只會被回覆一次。',
-    checkAgain: '檢查後再試',
-    profileTitle: '我的個人資料（填表通）',
-    profileIntro: '服務可要求這些資料以填寫表格。每次分享甚麼，都由你決定。',
-    verifiedTitle: '已經入境事務處核實',
-    verifiedNote: '如要更改這些資料，請聯絡入境事務處。',
-    editableTitle: '由你更新的資料',
-    f_hkid: '香港身份證號碼',
-    f_prefix: '稱謂',
-    f_name_en: '英文姓名',
-    f_name_zh: '中文姓名',
-    f_birthdate: '出生日期',
-    f_gender: '性別',
-    f_marital_status: '婚姻狀況',
-    f_home_tel: '住宅電話',
-    f_office_tel: '辦公室電話',
-    f_mobile: '流動電話號碼',
-    f_email: '電郵地址',
-    f_residential_address: '住址',
-    f_postal_address: '通訊地址',
-    f_education_level: '教育程度',
-    countryCode: '國家或地區編號',
-    number: '號碼',
-    a_flat: '室', a_floor: '樓', a_block: '座', a_building: '大廈', a_estate: '屋邨或村',
-    a_street_number: '門牌號數', a_street: '街道', a_district: '地區', a_region: '區域',
-    r_HK: '香港島', r_KLN: '九龍', r_NT: '新界',
-    g_M: '男', g_F: '女', g_X: '其他',
-    p_Mr: '先生', p_Mrs: '太太', p_Ms: '女士', p_Miss: '小姐', p_Dr: '博士／醫生', p_Prof: '教授',
-    m_single: '未婚', m_married: '已婚', m_divorced: '離婚', m_widowed: '喪偶', m_separated: '分居',
-    e_primary: '小學', e_secondary: '中學', e_post_secondary: '專上', e_degree: '學位', e_postgraduate: '研究院',
-    notSet: '未提供',
-    choose: '請選擇…',
-    consentsTitle: '資料、同意及往來紀錄',
-    loginConsentsTitle: '你在登入時准許服務取得的資料',
-    noLoginConsents: '你未有准許任何服務保留你的資料。',
-    withdraw: '撤回',
-    withdrawn: '已撤回。',
-    withdrawAsk: '撤回你准許「{service}」取得的資料？該服務再不能以現有登入讀取你的資料。',
-    dataConsentsTitle: '服務可向部門索取的紀錄',
-    noDataConsents: '沒有服務可以索取你的紀錄。',
-    status_ACTIVE: '生效中', status_PAUSED: '已暫停', status_REVOKED: '已撤回', status_EXPIRED: '已失效',
-    status_PENDING: '待你處理', status_DENIED: '已拒絕',
-    pause: '暫停', resume: '恢復', revoke: '撤回',
-    revokeAsk: '永久撤回這項同意？「{service}」再不能索取這些紀錄。',
-    receipt: '下載收據',
-    fetchesLabel: '已索取紀錄次數',
-    validUntil: '有效至',
-    dealingsTitle: '你與各項服務的往來紀錄',
-    noDealings: '暫時沒有。',
-    exportAll: '下載我的所有資料',
-    exportHelp: '「智方便」持有關於你的所有資料，以檔案（JSON）提供。',
-    devicesTitle: '我的手機',
-    thisPhone: '這部手機',
-    boundAt: '於 {t} 設定',
-    lastUsed: '最後使用：{t}',
-    neverUsed: '尚未使用',
-    revokedAt: '於 {t} 移除',
-    verifyPasskey: '指紋、面容或螢幕鎖',
-    verifyPin: '「智方便」密碼',
-    verifyNone: '只在裝置上保護',
-    remove: '移除',
-    removeAsk: '移除「{name}」？它會即時停止使用「智方便」，其簽署證書亦會被撤銷。',
-    removeThisAsk: '移除這部手機？它會即時停止使用「智方便」。如要再次使用，你需要新的啟用碼。',
-    removed: '已移除。',
-    waitingPhones: '等待接管你帳戶的手機',
-    waitingUntil: '將於 {t} 接管你的帳戶，屆時這部手機將不能再使用。如這並非你本人，請立即拒絕。',
-    refuse: '拒絕',
-    refuseAsk: '拒絕「{name}」？它將不能取得你的帳戶。如是你本人要求，你可再次登記或親臨登記服務處。',
-    refused: '已拒絕。你的帳戶會留在這部手機。',
-    addPhone: '加入手機或轉用新手機',
-    addPhoneIntro: '在新手機打開「智方便」，選擇「我有啟用碼」，然後掃描（或輸入）這個啟用碼。啟用碼只可使用一次，{m} 分鐘內有效。',
-    addPhoneAfter: '新手機可以使用後，你可在這裏移除這部手機。',
-    dealGave: '{provider}向該服務提供你的資料',
-    dealAsked: '該服務向{provider}索取你的資料',
-    dealNoRecord: '{provider}沒有你的紀錄',
-    alarmTitle: '警告：「智方便」的公開紀錄被更改',
-    alarmIntro: '「智方便」會把每次登入、每次提供你的資料和每次簽署寫入一份公開紀錄，任何更改都會被發現。這部手機一直核對這份紀錄，而現在收到的紀錄有項目被刪除或改寫。',
-    alarmAdvice: '在查明原因之前，請不要以「智方便」確認任何要求，因為你的確認未必會被如實記錄。請把以下資料告知「智方便」團隊。這部手機會保留證據。',
-    alarmDetails: '給「智方便」團隊的資料',
-    alarmCheckAgain: '再次檢查',
-    'err_log-alarm': '「智方便」的公開紀錄出現了不應發生的更改，所以本應用程式不會確認任何要求。在查明原因之前，請不要確認任何要求。',
-    revokedTitle: '這部手機不能再使用「智方便」',
-    revokedIntro: '這部手機已被移除（由另一部手機移除、因重新啟用，或因多次輸入錯誤密碼）。請以新的啟用碼重新設定。',
-    startOver: '重新設定',
-    inboxTitle: '通知',
-    noNotifications: '沒有通知。你准許的服務可在這裏向你發送最新消息。',
-    markAllRead: '全部標示為已讀',
-    unreadMark: '未讀',
-    openLink: '打開該服務的網頁',
-    notifySettingsTitle: '可向你發送通知的服務',
-    notifySettingsNone: '你使用的服務會在這裏列出。',
-    notifyOn: '開', notifyOff: '關',
-    settingsTitle: '設定及帳戶',
-    languageLabel: '語言',
-    textSizeLabel: '文字大小',
-    accountLevel: '帳戶',
-    upgradeTitle: '升級至「智方便+」',
-    upgradeIntro: '「智方便+」讓你以數碼方式簽署文件。請自拍一張相片：相片會與你在入境事務處的紀錄比對，之後即時刪除。',
-    upgradeNoFace: '在手機上升級需要進行面容核實，但本平台暫時未能提供。請到登記櫃位辦理升級。',
-    upgraded: '你現已升級至「智方便+」。',
-    signingTitle: '數碼簽署',
-    signingNone: '這部手機尚未有簽署證書。',
-    signingHave: '簽署證書 {serial}',
-    signingRenew: '取得新的簽署證書',
-    signingGot: '這部手機現在可以簽署文件。',
-    lockNow: '立即為「智方便」上鎖',
-    closeTitle: '取消我的帳戶',
-    closeIntro: '你的手機會即時停用，服務不能再讓你登入，你的個人資料會在 30 日後刪除。此操作無法復原。',
-    closeAsk: '永久取消你的「智方便」帳戶？',
-    closedTitle: '你的帳戶已取消',
-    closedIntro: '你的個人資料將會刪除。多謝你使用「智方便」。',
-    forgetTitle: '從這個瀏覽器移除「智方便」',
-    confirmAgain: '請確認是你本人以進行此操作。',
-    problemTitle: '出現問題',
-    errField: '請檢查「{field}」。',
-    'err_details-mismatch': '資料與入境事務處的紀錄不符。請與你的身份證核對後再試，或到登記櫃位登記。',
-    'err_face-mismatch': '面容核對未能成功。請在光線充足的地方正面對着鏡頭重新自拍，或到登記櫃位登記。',
-    'err_face-check-impossible': '未能把你的面容與入境事務處的紀錄比對。請到登記櫃位登記。',
-    'err_registration-expired': '這次登記已過期或已使用。請重新開始。',
-    'err_takeover-pending': '這部手機正等待從你的另一部手機接管帳戶。等候時間結束後便可使用，除非另一部手機拒絕。如要即時轉移，請親臨登記服務處。',
-    'err_activation-code-invalid': '這個啟用碼無效或已過期。請向登記櫃位索取新的啟用碼。',
-    'err_account-not-active': '這個帳戶已取消或暫停。請向登記櫃位查詢。',
-    'err_too-many-devices': '你的帳戶已達手機數目上限。請先在「我的手機」移除一部。',
-    'err_passkey-refused': '未能為「智方便」設定你的指紋、面容或螢幕鎖。請再試一次，或改為設定密碼。',
-    'err_pin-not-allowed': '本平台只接受手機的指紋、面容或螢幕鎖。',
-    'err_user-verification-required': '請以指紋、面容、螢幕鎖或密碼確認是你本人，才可在這部手機確認。',
-    'err_user-verification-failed': '未能確認你的指紋、面容或螢幕鎖。請再試一次。',
-    'err_challenge-invalid': '時間過長，請再試一次。',
-    'err_request-closed': '這項要求已獲回覆或已失效。',
-    'err_decision-mismatch': '你的回覆與這項要求不再相符。請重新掃描二維碼。',
-    'err_not-plus': '簽署文件需要「智方便+」。你可在「設定」以面容核實升級，或到登記櫃位辦理。',
-    'err_wrong-pin': '密碼錯誤。再輸入錯誤密碼 {n} 次，這部手機便不能再使用「智方便」。',
-    'err_unavailable-here': '本平台暫時未能提供這項服務。',
-    'err_field_selfie': '未能使用你的自拍：請獨自正面對着鏡頭，在光線充足的地方重新拍攝。',
-    'err_field_card_image': '未能使用你的身份證相片：請把身份證平放，在光線充足的地方重新拍攝。',
-    errNetwork: '未能連接「智方便」。請檢查網絡連線後再試。',
-    errServer: '我們的系統出現問題，請稍後再試。',
-    errReference: '參考編號：{id}',
-    errTooMany: '嘗試次數太多。為保障你，請等候 {t} 後再試。',
-    errStorage: '這個瀏覽器不讓「智方便」保存其密鑰（是否正使用私密瀏覽？）。請在一般視窗打開「智方便」。',
-    errOld: '這個瀏覽器版本太舊，未能使用「智方便」。請更新瀏覽器或改用其他瀏覽器。',
-    minutes: '{n} 分鐘',
-    seconds: '{n} 秒',
-  },
+  'zh-Hant': ZH_HANT,
+  'zh-Hans': ZH_HANS,
 };
+
+/** The languages, each with its own name (as its button shows it) and its HTML `lang` code. */
+export const LANGUAGES = [
+  { id: 'en', name: 'English', code: 'en' },
+  { id: 'zh-Hant', name: '繁體中文', code: 'zh-HK' },
+  { id: 'zh-Hans', name: '简体中文', code: 'zh-Hans' },
+];
+
+/** A language tag (BCP 47) as one of ours, as the platform's pages read it. */
+function parse(tag) {
+  const [lang, sub] = String(tag || '').toLowerCase().replace('_', '-').split('-');
+  if (lang === 'en') return 'en';
+  if (lang !== 'zh') return null;
+  return ['hans', 'cn', 'sg', 'my'].includes(sub) ? 'zh-Hans' : 'zh-Hant';
+}
 
 let current = pick();
 
 function pick() {
   const saved = localStorage.getItem('iamsmart-lang');
-  if (saved === 'en' || saved === 'zh') return saved;
-  return (navigator.language || '').toLowerCase().startsWith('zh') ? 'zh' : 'en';
+  // `zh` was the Traditional Chinese choice before Simplified Chinese was offered.
+  if (saved === 'zh') return 'zh-Hant';
+  if (STRINGS[saved]) return saved;
+  for (const tag of navigator.languages || [navigator.language]) {
+    const l = parse(tag);
+    if (l) return l;
+  }
+  return 'en';
 }
 
-/** The language in use: `en` or `zh`. */
+/** The language in use: `en`, `zh-Hant` or `zh-Hans`. */
 export function lang() {
   return current;
 }
 
+/** Whether the language in use is Chinese (either script). */
+export function isChinese() {
+  return current !== 'en';
+}
+
+/** The HTML `lang` code of the language in use. */
+export function langCode() {
+  return LANGUAGES.find((l) => l.id === current).code;
+}
+
 /** Switch language (remembered). */
 export function setLang(l) {
-  current = l === 'zh' ? 'zh' : 'en';
+  current = STRINGS[l] ? l : 'en';
   localStorage.setItem('iamsmart-lang', current);
-  document.documentElement.lang = current === 'zh' ? 'zh-HK' : 'en';
+  document.documentElement.lang = langCode();
 }
 
 /** A text, with `{name}` placeholders filled in. Unknown keys show the key (found in tests). */
@@ -702,6 +420,16 @@ export function has(key) {
   return key in STRINGS.en;
 }
 
+/** The separator of a list in running text. */
+export function listSeparator() {
+  return isChinese() ? '、' : ', ';
+}
+
+/** `text (aside)`, with full-width brackets in Chinese. */
+export function aside(text, more) {
+  return isChinese() ? `${text}（${more}）` : `${text} (${more})`;
+}
+
 /** A duration in ms as minutes or seconds. */
 export function duration(ms) {
   const s = Math.max(0, Math.round(ms / 1000));
@@ -710,25 +438,39 @@ export function duration(ms) {
 
 /** Unix ms as a date and time in Hong Kong. */
 export function when(ms) {
-  return new Intl.DateTimeFormat(current === 'zh' ? 'zh-HK' : 'en-GB', {
+  const locale = { en: 'en-GB', 'zh-Hant': 'zh-HK', 'zh-Hans': 'zh-Hans-HK' }[current];
+  return new Intl.DateTimeFormat(locale, {
     dateStyle: 'medium', timeStyle: 'short', timeZone: 'Asia/Hong_Kong',
   }).format(new Date(ms));
 }
 
-/** A text that the platform gives in both languages ({en, zh}) or as one string. */
+/**
+ * A text that the platform gives in both languages ({en, zh}, with "zh-Hans" added when the app
+ * asks for Simplified Chinese) or as one string.
+ */
 export function either(v) {
-  if (v && typeof v === 'object') return v[current] || v.en || v.zh || '';
+  if (v && typeof v === 'object') {
+    if (current === 'en') return v.en || v.zh || '';
+    return (current === 'zh-Hans' && v['zh-Hans']) || v.zh || v.en || '';
+  }
   return v == null ? '' : String(v);
+}
+
+/** A record's `<field>_en` / `<field>_zh` pair (and `_zh_hans`) as one text for [either]. */
+export function pair(record, field) {
+  return { en: record[`${field}_en`], zh: record[`${field}_zh`], 'zh-Hans': record[`${field}_zh_hans`] };
 }
 
 /**
  * A text a service registered in several languages ({en, "zh-Hant", "zh-Hans"}, as the
- * platform sends it) in the reader's language; Chinese falls back to English where none was
- * registered.
+ * platform sends it) in the reader's language; Chinese falls back to the other script, then to
+ * English.
  */
 export function localized(v) {
   if (!v || typeof v !== 'object') return v == null ? '' : String(v);
-  return (current === 'zh' && (v['zh-Hant'] || v['zh-Hans'])) || v.en || '';
+  if (current === 'en') return v.en || '';
+  const other = current === 'zh-Hans' ? 'zh-Hant' : 'zh-Hans';
+  return v[current] || v[other] || v.en || '';
 }
 
 setLang(current);

@@ -1,7 +1,7 @@
 // The resident's app: start-up, the routes (in the address's #fragment, so that nothing a
 // route carries, such as an activation code, reaches a server log), the lock and the chrome
 // (language, text size, tabs). Screens live in setup.js, requests.js and account.js.
-import { t, lang, setLang } from './i18n.js';
+import { t, lang, setLang, LANGUAGES } from './i18n.js';
 import * as store from './store.js';
 import { plain, call, whenLocked, unlocked, dropSession, idleMs, ApiError, witnessLog } from './api.js';
 import { show, h, button, errorBox, explain, announce } from './ui.js';
@@ -202,9 +202,11 @@ function lockNow(reason) {
 
 function chrome() {
   document.getElementById('skip').textContent = t('skip');
-  const ls = document.getElementById('lang-switch');
-  ls.textContent = t('otherLang');
-  ls.lang = lang() === 'en' ? 'zh-HK' : 'en';
+  // A button for each other language, named in that language.
+  for (const l of LANGUAGES) {
+    const b = document.getElementById(`lang-${l.id}`);
+    b.hidden = l.id === lang();
+  }
   const large = localStorage.getItem('iamsmart-large') === '1';
   document.body.classList.toggle('large', large);
   document.getElementById('text-size').textContent = large ? t('normalText') : t('largerText');
@@ -220,11 +222,15 @@ async function start() {
     return;
   }
   chrome();
-  document.getElementById('lang-switch').addEventListener('click', () => {
-    setLang(lang() === 'en' ? 'zh' : 'en');
-    chrome();
-    render();
-  });
+  for (const l of LANGUAGES) {
+    document.getElementById(`lang-${l.id}`).addEventListener('click', () => {
+      setLang(l.id);
+      // Whatever was last announced was said in the other language.
+      document.getElementById('toast').textContent = '';
+      chrome();
+      render();
+    });
+  }
   document.getElementById('text-size').addEventListener('click', () => {
     localStorage.setItem('iamsmart-large', localStorage.getItem('iamsmart-large') === '1' ? '0' : '1');
     chrome();

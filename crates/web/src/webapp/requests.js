@@ -2,7 +2,7 @@
 // consent, a signature. The resident sees the service's name, the match code and what is
 // asked; an approval is signed by the device key and carries the resident's verification
 // (passkey or PIN) over that very signed answer, so the platform can check both.
-import { t, lang, duration, either, localized } from './i18n.js';
+import { t, isChinese, duration, either, localized, pair } from './i18n.js';
 import { app } from './main.js';
 import * as store from './store.js';
 import { call, signJws, stopsTheApp } from './api.js';
@@ -41,7 +41,7 @@ export async function home() {
     call(app.device, 'GET', '/app/v1/requests'),
   ]);
   app.device.level = me.level;
-  const name = lang() === 'zh' && me.verified.name_zh ? me.verified.name_zh : me.verified.name_en;
+  const name = isChinese() && me.verified.name_zh ? me.verified.name_zh : me.verified.name_en;
   const list = h('ul', { class: 'cards', id: 'pending' });
   const fill = (items) => {
     list.replaceChildren(...items.map((r) => h('li', { class: 'card' },
@@ -257,8 +257,8 @@ export async function request(params, idFromPath) {
       [t('validForLabel'), d.valid_days ? t('days', { n: d.valid_days }) : ''],
       [t('keptForLabel'), d.data_life_days != null ? t('days', { n: d.data_life_days }) : ''],
     ]), h('h2', {}, t('recordsLabel')), h('ul', { class: 'items' }, items.map((i) => h('li', {}, h('span', {},
-      h('span', { class: 'item' }, either({ en: i.title_en, zh: i.title_zh }) || i.item),
-      h('span', { class: 'value' }, either({ en: i.provider_en, zh: i.provider_zh }) || i.provider))))));
+      h('span', { class: 'item' }, either(pair(i, 'title')) || i.item),
+      h('span', { class: 'value' }, either(pair(i, 'provider')) || i.provider))))));
   } else if (view.kind === 'sign') {
     const doc = d.document && typeof d.document === 'object' ? d.document : { name: d.document };
     parts.push(facts([

@@ -122,8 +122,8 @@ pub(super) fn notifications_label(lang: Lang, unread: i64) -> String {
     match (lang, unread) {
         (Lang::En, 0) => "Notifications".into(),
         (Lang::En, n) => format!("Notifications ({n} unread)"),
-        (Lang::Zh, 0) => "通知".into(),
-        (Lang::Zh, n) => format!("通知（{n} 則未讀）"),
+        (Lang::ZhHant | Lang::ZhHans, 0) => "通知".into(),
+        (Lang::ZhHant | Lang::ZhHans, n) => format!("通知（{n} 則未讀）"),
     }
 }
 
@@ -179,7 +179,12 @@ async fn overview(State(s): State<AppState>, headers: HeaderMap, uri: Uri) -> Re
         Err(e) => return crate::error::ApiError::from(e).into_response(),
     };
     let name = match (lang, &r.verified.name_zh) {
-        (Lang::Zh, Some(zh)) => format!("{zh} ({})", r.verified.name_en),
+        // The name as on the identity card, in Traditional characters on a Simplified page too.
+        (Lang::ZhHant | Lang::ZhHans, Some(zh)) => format!(
+            "{}（{}）",
+            crate::simplified::verbatim(zh),
+            r.verified.name_en
+        ),
         _ => r.verified.name_en.clone(),
     };
     ui.render(

@@ -62,7 +62,8 @@
   function signedIn(session) {
     if (session.token) sessionStorage.setItem(KEY, session.token);
     var who = session.staff || session;
-    $("staff-who").textContent = who.id + " (" + (M.roles[who.role] || who.role) + ")";
+    var role = M.roles[who.role] || who.role;
+    $("staff-who").textContent = M.lang === "zh" ? who.id + "（" + role + "）" : who.id + " (" + role + ")";
     show($("signin"), false);
     show($("editor"), true);
     var allowed = EDITORS.indexOf(who.role) >= 0;

@@ -182,7 +182,7 @@ fn text(lang: Lang) -> Text {
 fn messages(lang: Lang) -> String {
     let t = |en, zh| lang.t(en, zh);
     let m = serde_json::json!({
-        "lang": match lang { Lang::En => "en", Lang::Zh => "zh" },
+        "lang": match lang { Lang::En => "en", Lang::ZhHant | Lang::ZhHans => "zh" },
         "edit": t("Edit", "編輯"),
         "remove": t("Remove", "移除"),
         "editHeading": t("Edit a service", "編輯服務"),

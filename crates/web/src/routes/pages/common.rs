@@ -1,4 +1,4 @@
-//! What every page shares: the language (English or Traditional Chinese: a `lang` choice
+//! What every page shares: the language (English, Traditional or Simplified Chinese: a `lang` choice
 //! remembered in a cookie, then `ui_locales`, then the browser's languages), the large-text
 //! option, cookies, and rendering.
 use crate::AppState;
@@ -6,53 +6,85 @@ use askama::Template;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Response};
 
-/// `en` or `zh`.
+/// The reader's language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lang {
     /// English.
     En,
     /// Traditional Chinese (Hong Kong).
-    Zh,
+    ZhHant,
+    /// Simplified Chinese, as GovHK offers it: the Traditional Chinese text converted
+    /// ([`crate::simplified`]) when the page is rendered.
+    ZhHans,
 }
 
 impl Lang {
-    fn parse(tag: &str) -> Option<Lang> {
-        let t = tag.trim().to_ascii_lowercase();
-        if t.starts_with("zh") {
-            Some(Lang::Zh)
-        } else if t.starts_with("en") {
-            Some(Lang::En)
-        } else {
-            None
+    /// Every language, in the order the language links show them.
+    pub const ALL: [Lang; 3] = [Lang::En, Lang::ZhHant, Lang::ZhHans];
+
+    /// From a language tag (BCP 47, any case): Simplified for `zh-Hans`, `zh-CN`, `zh-SG` and
+    /// `zh-Hans-*`, Traditional for any other Chinese.
+    pub fn parse(tag: &str) -> Option<Lang> {
+        let t = tag.trim().to_ascii_lowercase().replace('_', "-");
+        let mut parts = t.split('-');
+        match parts.next()? {
+            "en" => Some(Lang::En),
+            "zh" => match parts.next() {
+                Some("hans" | "cn" | "sg" | "my") => Some(Lang::ZhHans),
+                _ => Some(Lang::ZhHant),
+            },
+            _ => None,
         }
     }
     /// The HTML `lang` code.
     pub fn code(self) -> &'static str {
         match self {
             Lang::En => "en",
-            Lang::Zh => "zh-HK",
+            Lang::ZhHant => "zh-HK",
+            Lang::ZhHans => "zh-Hans",
         }
+    }
+    /// Whether the language is Chinese (either script).
+    pub fn is_chinese(self) -> bool {
+        self != Lang::En
     }
     /// The shared language type (for texts a service registered in several languages).
     pub fn locale(self) -> iamsmart_proto::i18n::Locale {
         match self {
             Lang::En => iamsmart_proto::i18n::Locale::En,
-            Lang::Zh => iamsmart_proto::i18n::Locale::ZhHant,
+            Lang::ZhHant => iamsmart_proto::i18n::Locale::ZhHant,
+            Lang::ZhHans => iamsmart_proto::i18n::Locale::ZhHans,
         }
     }
-    /// The text in this language.
+    /// The text in this language. Simplified Chinese pages are written in Traditional Chinese
+    /// and converted as a whole when rendered ([`Ui::render`]).
     pub fn t(self, en: &'static str, zh: &'static str) -> &'static str {
         match self {
             Lang::En => en,
-            Lang::Zh => zh,
+            Lang::ZhHant | Lang::ZhHans => zh,
         }
     }
-    fn other(self) -> Lang {
+    /// The language's own name, as its link shows it.
+    fn own_name(self) -> &'static str {
         match self {
-            Lang::En => Lang::Zh,
-            Lang::Zh => Lang::En,
+            Lang::En => "English",
+            Lang::ZhHant => "繁體中文",
+            // Each name is shown as written, on pages in every language (a verbatim part of a
+            // Simplified page: 繁體中文 stays as it is).
+            Lang::ZhHans => "简体中文",
         }
     }
+}
+
+/// A link to the page in another language.
+#[derive(Debug, Clone)]
+pub struct LangLink {
+    /// The page in that language.
+    pub url: String,
+    /// The language's own name.
+    pub label: String,
+    /// Its `lang` code.
+    pub code: &'static str,
 }
 
 /// The page's presentation: language and text size, with the links that switch them.
@@ -70,24 +102,33 @@ pub struct Ui {
 /// What templates read of [`Ui`].
 #[derive(Debug, Clone)]
 pub struct UiView {
-    /// `en` or `zh-HK`.
+    /// `en`, `zh-HK` or `zh-Hans`.
     pub lang: &'static str,
+    /// The `lang` code of Chinese text on this page (`zh-Hans` on a Simplified page, else
+    /// `zh-HK`), for the brand name and other Chinese shown on every page.
+    pub zh_code: &'static str,
     /// Body class.
     pub body_class: &'static str,
-    /// Link to the other language.
-    pub other_lang_url: String,
-    /// Its label (in that language).
-    pub other_lang_label: &'static str,
+    /// Links to the other languages.
+    pub other_langs: Vec<LangLink>,
     /// Link that toggles large text.
     pub text_url: String,
     /// Its label.
     pub text_label: &'static str,
     /// "Skip to content".
     pub skip_label: &'static str,
+    /// The name of the language and text size links.
+    pub prefs_label: &'static str,
     /// The colon after a label: `: `, or the full-width `：` in Chinese.
     pub colon: &'static str,
     /// The separator of a list in running text: `; `, or `；` in Chinese.
     pub semicolon: &'static str,
+    /// The separator of the items of a short list: `, `, or the enumeration comma `、`.
+    pub list_sep: &'static str,
+    /// Brackets around an aside: ` (` and `)`, or the full-width `（` and `）`.
+    pub paren_open: &'static str,
+    /// See `paren_open`.
+    pub paren_close: &'static str,
 }
 
 fn with_query(path: &str, kv: &str) -> String {
@@ -158,12 +199,23 @@ impl Ui {
 
     /// The template view.
     pub fn view(&self) -> UiView {
-        let other = self.lang.other();
         UiView {
             lang: self.lang.code(),
+            zh_code: if self.lang == Lang::ZhHans {
+                Lang::ZhHans.code()
+            } else {
+                Lang::ZhHant.code()
+            },
             body_class: if self.large { "large" } else { "" },
-            other_lang_url: with_query(&self.path, &format!("lang={}", other.code())),
-            other_lang_label: other.t("English", "繁體中文"),
+            other_langs: Lang::ALL
+                .into_iter()
+                .filter(|l| *l != self.lang)
+                .map(|l| LangLink {
+                    url: with_query(&self.path, &format!("lang={}", l.code())),
+                    label: crate::simplified::verbatim(l.own_name()),
+                    code: l.code(),
+                })
+                .collect(),
             text_url: with_query(
                 &self.path,
                 if self.large {
@@ -175,18 +227,23 @@ impl Ui {
             text_label: match (self.lang, self.large) {
                 (Lang::En, false) => "Larger text",
                 (Lang::En, true) => "Normal text",
-                (Lang::Zh, false) => "放大字體",
-                (Lang::Zh, true) => "正常字體",
+                (_, false) => "放大字體",
+                (_, true) => "正常字體",
             },
             skip_label: self.lang.t("Skip to content", "跳至內容"),
+            prefs_label: self.lang.t("Language and text size", "語言及字體大小"),
             colon: self.lang.t(": ", "："),
             semicolon: self.lang.t("; ", "；"),
+            list_sep: self.lang.t(", ", "、"),
+            paren_open: self.lang.t(" (", "（"),
+            paren_close: self.lang.t(")", "）"),
         }
     }
 
-    /// Render a page with this presentation's cookies.
+    /// Render a page with this presentation's cookies, in Simplified Chinese where that is the
+    /// language.
     pub fn render<T: Template>(&self, status: StatusCode, t: &T) -> Response {
-        let mut res = render(status, t);
+        let mut res = render_in(status, t, self.lang == Lang::ZhHans);
         for c in &self.remember {
             res.headers_mut().append(header::SET_COOKIE, c.clone());
         }
@@ -275,8 +332,9 @@ pub fn set_session(s: &AppState, res: &mut Response, secret: &str) {
     );
 }
 
-/// Render a template as a no-store HTML page.
-pub fn render<T: Template>(status: StatusCode, t: &T) -> Response {
+/// Render a template as a no-store HTML page, converted to Simplified Chinese when
+/// `simplified`. Pages are rendered through [`Ui::render`], which knows the language.
+fn render_in<T: Template>(status: StatusCode, t: &T, simplified: bool) -> Response {
     match t.render() {
         Ok(html) => (
             status,
@@ -284,7 +342,7 @@ pub fn render<T: Template>(status: StatusCode, t: &T) -> Response {
                 (header::CACHE_CONTROL, "no-store"),
                 (header::CONTENT_TYPE, "text/html; charset=utf-8"),
             ],
-            Html(html),
+            Html(crate::simplified::finish_page(html, simplified)),
         )
             .into_response(),
         Err(e) => {

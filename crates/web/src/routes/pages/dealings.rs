@@ -81,8 +81,9 @@ struct DealingsTemplate<'a> {
 }
 
 /// Date and time in Hong Kong (UTC+8).
-pub(super) fn when(ms: i64) -> String {
-    iamsmart_proto::time::hk_date_time(ms)
+/// A date and time in Hong Kong, as people there write them in the reader's language.
+pub(super) fn when(lang: Lang, ms: i64) -> String {
+    iamsmart_proto::time::hk_when(ms, lang.locale())
 }
 
 fn kind_label(lang: Lang, kind: &str) -> &'static str {
@@ -142,18 +143,17 @@ fn item_names(lang: Lang, catalogue: &[providers::Published], items: &[String]) 
             Some((p, it)) => catalogue
                 .iter()
                 .find(|c| c.provider == p && c.def.item == it)
-                .map(|c| {
-                    let (prov, title) = match lang {
-                        Lang::Zh => (&c.provider_zh, &c.def.title_zh),
-                        Lang::En => (&c.provider_en, &c.def.title_en),
-                    };
-                    format!("{title} ({prov})")
+                .map(|c| match lang {
+                    Lang::ZhHant | Lang::ZhHans => {
+                        format!("{}（{}）", c.def.title_zh, c.provider_zh)
+                    }
+                    Lang::En => format!("{} ({})", c.def.title_en, c.provider_en),
                 })
                 .unwrap_or_else(|| i.clone()),
             None => field_label(lang, i).to_string(),
         })
         .collect::<Vec<_>>()
-        .join(", ")
+        .join(lang.t(", ", "、"))
 }
 
 fn service_view(lang: Lang, catalogue: &[providers::Published], s: &ServiceDealings) -> Service {
@@ -174,7 +174,7 @@ fn service_view(lang: Lang, catalogue: &[providers::Published], s: &ServiceDeali
                 purpose: c.purpose_text.clone(),
                 until: c.expires_at.map(day).unwrap_or_default(),
                 keep: match lang {
-                    Lang::Zh => format!("{} 日", c.data_life_days),
+                    Lang::ZhHant | Lang::ZhHans => format!("{} 日", c.data_life_days),
                     Lang::En => format!("{} days", c.data_life_days),
                 },
                 can_pause: c.status == "ACTIVE",
@@ -206,34 +206,34 @@ fn service_view(lang: Lang, catalogue: &[providers::Published], s: &ServiceDeali
                     .iter()
                     .find(|c| c.provider == p)
                     .map(|c| match lang {
-                        Lang::Zh => c.provider_zh.clone(),
+                        Lang::ZhHant | Lang::ZhHans => c.provider_zh.clone(),
                         Lang::En => c.provider_en.clone(),
                     })
             });
             let what = match (d.kind.as_str(), &provider, d.outcome.as_deref()) {
                 ("exchange", Some(p), Some("none")) => match lang {
                     Lang::En => format!("{p} was asked for your records"),
-                    Lang::Zh => format!("此服務向{p}索取你的資料"),
+                    Lang::ZhHant | Lang::ZhHans => format!("此服務向{p}索取你的資料"),
                 },
                 ("exchange", Some(p), Some("ok")) => match lang {
                     Lang::En => format!("{p} gave this service your records"),
-                    Lang::Zh => format!("{p}向此服務提供你的資料"),
+                    Lang::ZhHant | Lang::ZhHans => format!("{p}向此服務提供你的資料"),
                 },
                 ("exchange", Some(p), _) => match lang {
                     Lang::En => format!("This service asked {p} for your records"),
-                    Lang::Zh => format!("此服務向{p}索取你的資料"),
+                    Lang::ZhHant | Lang::ZhHans => format!("此服務向{p}索取你的資料"),
                 },
                 _ => kind_label(lang, &d.kind).to_string(),
             };
             let outcome = match (d.kind.as_str(), &provider, d.outcome.as_deref()) {
                 ("exchange", Some(p), Some("none")) => match lang {
                     Lang::En => format!("{p} holds no record of you"),
-                    Lang::Zh => format!("{p}沒有你的紀錄"),
+                    Lang::ZhHant | Lang::ZhHans => format!("{p}沒有你的紀錄"),
                 },
                 _ => String::new(),
             };
             Row {
-                when: when(d.at),
+                when: when(lang, d.at),
                 what,
                 items: names,
                 outcome: if d.kind == "eme" && d.outcome.as_deref() == Some("ok") {

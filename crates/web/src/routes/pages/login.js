@@ -9,10 +9,12 @@
   var continueUrl = main.getAttribute("data-continue-url");
   var tx = main.getAttribute("data-tx");
   var statusEl = document.getElementById("status");
-  var zh = document.documentElement.lang === "zh-HK";
-  var texts = zh
-    ? { scanned: "已掃描。請在流動應用程式內確認。", done: "已回覆，正在繼續…", expired: "二維碼已逾時，正在顯示新的二維碼…" }
-    : { scanned: "Scanned. Please approve in the app.", done: "Answered, continuing…", expired: "The code ran out; showing a new one…" };
+  // The page's own words, in its language.
+  var texts = {
+    scanned: main.getAttribute("data-scanned"),
+    done: main.getAttribute("data-answered"),
+    expired: main.getAttribute("data-expired"),
+  };
   var finished = false;
   function show(status) {
     if (finished) return;

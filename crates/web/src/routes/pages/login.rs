@@ -71,6 +71,9 @@ struct LoginTemplate<'a> {
     open_app_label: &'a str,
     open_app_here_label: &'a str,
     steps: Vec<&'a str>,
+    /// For those without iAM Smart: where to get it.
+    no_app_text: &'a str,
+    get_app_label: &'a str,
     asks_label: &'a str,
     fields: Vec<&'a str>,
     status_text: &'a str,
@@ -78,6 +81,10 @@ struct LoginTemplate<'a> {
     continue_label: &'a str,
     status_url: String,
     events_url: String,
+    /// What the status line says as the app answers (read by login.js).
+    scanned_text: &'a str,
+    answered_text: &'a str,
+    expired_text: &'a str,
     passkey_url: &'a str,
     tx: &'a str,
     face: Option<&'a str>,
@@ -282,7 +289,7 @@ fn login_page(s: &AppState, ui: &Ui, page: &LoginPage) -> Response {
                 Lang::En => {
                     format!("This code works until {at}. If it runs out, a new one appears here.")
                 }
-                Lang::Zh => format!("此二維碼的有效時間至{at}；逾時後會在此顯示新的二維碼。"),
+                Lang::ZhHant | Lang::ZhHans => format!("此二維碼的有效時間至{at}；逾時後會在此顯示新的二維碼。"),
             }
         },
         app_link,
@@ -305,6 +312,11 @@ fn login_page(s: &AppState, ui: &Ui, page: &LoginPage) -> Response {
                 "核對配對碼和服務名稱，然後確認。",
             ),
         ],
+        no_app_text: lang.t("No iAM Smart yet?", "未有「智方便」？"),
+        get_app_label: lang.t(
+            "Register in a few minutes with your Hong Kong identity card",
+            "以香港身份證登記，只需數分鐘",
+        ),
         asks_label: lang.t("The service asks for:", "該服務要求以下資料："),
         fields: page
             .fields
@@ -319,6 +331,15 @@ fn login_page(s: &AppState, ui: &Ui, page: &LoginPage) -> Response {
         ),
         status_url: format!("/authorize/status?tx={}", page.tx),
         events_url: format!("/authorize/events?tx={}", page.tx),
+        scanned_text: lang.t(
+            "Scanned. Please approve in the app.",
+            "已掃描，請在流動應用程式內確認。",
+        ),
+        answered_text: lang.t("Answered, continuing…", "已回覆，正在繼續…"),
+        expired_text: lang.t(
+            "The QR code has expired; showing a new one…",
+            "二維碼已逾時，正在顯示新的二維碼…",
+        ),
         passkey_url: "/authorize/passkey",
         tx: &page.tx,
         continue_url,
@@ -364,9 +385,9 @@ fn collection_statement(lang: Lang, service: &ServiceDetails) -> Vec<(&'static s
     let name = service.name.get(locale);
     let receiver = match (&service.department, lang) {
         (Some(d), Lang::En) => format!("{name} ({})", d.get(locale)),
-        (Some(d), Lang::Zh) => format!("「{name}」（{}）", d.get(locale)),
+        (Some(d), Lang::ZhHant | Lang::ZhHans) => format!("「{name}」（{}）", d.get(locale)),
         (None, Lang::En) => name.to_string(),
-        (None, Lang::Zh) => format!("「{name}」"),
+        (None, Lang::ZhHant | Lang::ZhHans) => format!("「{name}」"),
     };
     let holder = service
         .department
@@ -380,25 +401,25 @@ fn collection_statement(lang: Lang, service: &ServiceDetails) -> Vec<(&'static s
         lang.t("Who receives it", "資料接收者"),
         match lang {
             Lang::En => format!("{receiver} only. iAM Smart passes it on and keeps a record that you agreed, not the data."),
-            Lang::Zh => format!("只有{receiver}。「智方便」只負責傳送，並保存你同意的紀錄，不會保存有關資料。"),
+            Lang::ZhHant | Lang::ZhHans => format!("只有{receiver}。「智方便」只負責傳送，並保存你同意的紀錄，不會保存有關資料。"),
         },
     ));
     rows.push((
         lang.t("How long it is kept", "保留期限"),
         match (service.retention_days, lang) {
             (Some(d), Lang::En) => format!("{d} days from when you give it"),
-            (Some(d), Lang::Zh) => format!("由你提供當日起計{d}日"),
+            (Some(d), Lang::ZhHant | Lang::ZhHans) => format!("由你提供當日起計{d}日"),
             (None, Lang::En) => "as the service's statement says".into(),
-            (None, Lang::Zh) => "按該服務的聲明".into(),
+            (None, Lang::ZhHant | Lang::ZhHans) => "按該服務的聲明".into(),
         },
     ));
     rows.push((
         lang.t("Your rights", "你的權利"),
         match (&service.data_contact, lang) {
             (Some(c), Lang::En) => format!("Under the Personal Data (Privacy) Ordinance you may ask {holder} for access to and correction of your personal data: {c}."),
-            (Some(c), Lang::Zh) => format!("根據《個人資料（私隱）條例》，你有權向{holder}要求查閱及改正你的個人資料：{c}。"),
+            (Some(c), Lang::ZhHant | Lang::ZhHans) => format!("根據《個人資料（私隱）條例》，你有權向{holder}要求查閱及改正你的個人資料：{c}。"),
             (None, Lang::En) => format!("Under the Personal Data (Privacy) Ordinance you may ask {holder} for access to and correction of your personal data."),
-            (None, Lang::Zh) => format!("根據《個人資料（私隱）條例》，你有權向{holder}要求查閱及改正你的個人資料。"),
+            (None, Lang::ZhHant | Lang::ZhHans) => format!("根據《個人資料（私隱）條例》，你有權向{holder}要求查閱及改正你的個人資料。"),
         },
     ));
     rows
@@ -437,7 +458,8 @@ fn consent_page(s: &AppState, ui: &Ui, page: &ConsentPage, session: &str) -> Res
                     ("gender", "male") => lang.t("Male", "男").into(),
                     ("gender", "female") => lang.t("Female", "女").into(),
                     ("gender", _) => lang.t("Other", "其他").into(),
-                    _ => i.shown.clone(),
+                    // Exactly what the service will receive, in every language.
+                    _ => crate::simplified::verbatim(&i.shown),
                 },
                 required: i.required,
                 has_value: !i.shown.is_empty(),
@@ -480,7 +502,7 @@ fn consent_page(s: &AppState, ui: &Ui, page: &ConsentPage, session: &str) -> Res
                 "Let {} send me notifications (you can turn them off in your account)",
                 page.service.name.get(lang.locale())
             ),
-            Lang::Zh => format!(
+            Lang::ZhHant | Lang::ZhHans => format!(
                 "讓「{}」向我發送通知（你可在帳戶中關閉）",
                 page.service.name.get(lang.locale())
             ),

@@ -3,7 +3,7 @@
 //! other request (no hint, another session's hint, a page of another site, the account pages'
 //! "Sign out") shows a page that asks, with the choice of signing out of every service signed in
 //! to with this session too. English and Traditional Chinese.
-use super::common::{cookie, render, session_of, Ui, UiView};
+use super::common::{cookie, session_of, Ui, UiView};
 use super::login::{error_page, MessageTemplate};
 use crate::error::RequestId;
 use crate::oauth::{one, parse_form, Form};
@@ -68,7 +68,7 @@ fn confirm_page(s: &AppState, ui: &Ui, cookie: &str, c: Confirmation) -> Respons
         ),
         None => lang.t("Sign out", "登出").to_string(),
     };
-    render(
+    ui.render(
         StatusCode::OK,
         &ConfirmTemplate {
             ui: ui.view(),
@@ -101,7 +101,7 @@ fn finished(s: &AppState, ui: &Ui, ended: Ended) -> Response {
     let lang = ui.lang;
     let mut res = match ended.redirect {
         Some(to) => Redirect::to(&to).into_response(),
-        None => render(
+        None => ui.render(
             StatusCode::OK,
             &MessageTemplate {
                 ui: ui.view(),

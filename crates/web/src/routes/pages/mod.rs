@@ -41,6 +41,10 @@ pub fn routes() -> Router<AppState> {
             get(|| asset("text/javascript", include_str!("account.js"))),
         )
         .route(
+            "/static/verify.js",
+            get(|| asset("text/javascript", include_str!("verify.js"))),
+        )
+        .route(
             "/static/webauthn.js",
             get(|| asset("text/javascript", include_str!("webauthn.js"))),
         )

@@ -36,19 +36,26 @@ struct Text {
 }
 
 fn text(lang: Lang, t: &Bilingual) -> Text {
-    let zh = lang == Lang::Zh;
+    let zh = lang.is_chinese();
     let has = if zh { &t.zh } else { &t.en };
     let shown_zh = if has.is_some() { zh } else { !zh };
     Text {
         text: t.pick(zh).to_string(),
-        lang: if shown_zh { "zh-HK" } else { "en" },
+        lang: match (shown_zh, lang) {
+            (false, _) => "en",
+            (true, Lang::ZhHans) => Lang::ZhHans.code(),
+            (true, _) => Lang::ZhHant.code(),
+        },
     }
 }
 
 /// Date and time in Hong Kong (UTC+8), and the ISO form for `<time datetime>`.
-fn when(ms: i64) -> (String, String) {
-    let shown = super::dealings::when(ms);
-    let iso = format!("{}+08:00", shown.replacen(' ', "T", 1));
+fn when(lang: Lang, ms: i64) -> (String, String) {
+    let shown = super::dealings::when(lang, ms);
+    let iso = format!(
+        "{}+08:00",
+        iamsmart_proto::time::hk_date_time(ms).replacen(' ', "T", 1)
+    );
     (shown, iso)
 }
 
@@ -135,7 +142,7 @@ async fn list(State(s): State<AppState>, headers: HeaderMap, uri: Uri) -> Respon
     let items: Vec<Item> = all
         .iter()
         .map(|n| {
-            let (when, datetime) = when(n.created_at);
+            let (when, datetime) = when(lang, n.created_at);
             Item {
                 id: n.id.clone(),
                 title: text(lang, &n.title),
@@ -151,7 +158,7 @@ async fn list(State(s): State<AppState>, headers: HeaderMap, uri: Uri) -> Respon
         (_, 0) => String::new(),
         (Lang::En, 1) => format!("1 notification, {unread} unread."),
         (Lang::En, n) => format!("{n} notifications, {unread} unread."),
-        (Lang::Zh, n) => format!("共 {n} 則通知，{unread} 則未讀。"),
+        (Lang::ZhHant | Lang::ZhHans, n) => format!("共 {n} 則通知，{unread} 則未讀。"),
     };
     ui.render(
         StatusCode::OK,
@@ -208,7 +215,7 @@ async fn show(
     );
     let ui = Ui::new(&s, &headers, &uri, None, &path);
     let lang = ui.lang;
-    let (when, datetime) = when(n.created_at);
+    let (when, datetime) = when(lang, n.created_at);
     ui.render(
         StatusCode::OK,
         &OneTemplate {
@@ -224,7 +231,9 @@ async fn show(
             link: n.link.clone(),
             link_label: match lang {
                 Lang::En => format!("Go to {}", n.service_names.get(lang.locale())),
-                Lang::Zh => format!("前往「{}」", n.service_names.get(lang.locale())),
+                Lang::ZhHant | Lang::ZhHans => {
+                    format!("前往「{}」", n.service_names.get(lang.locale()))
+                }
             },
             service: n.service_names.get(lang.locale()).to_string(),
             back_label: lang.t("Back to notifications", "返回通知"),

@@ -35,7 +35,7 @@ pub fn routes() -> Router<AppState> {
 fn cat_lang(lang: Lang) -> cat::Lang {
     match lang {
         Lang::En => cat::Lang::En,
-        Lang::Zh => cat::Lang::Zh,
+        Lang::ZhHant | Lang::ZhHans => cat::Lang::Zh,
     }
 }
 
@@ -195,7 +195,7 @@ async fn weather(s: &AppState, lang: Lang) -> Option<Weather> {
     use iamsmart_domain::publicinfo::{hko::icon_name, summary, FeedLang};
     let feed_lang = match lang {
         Lang::En => FeedLang::En,
-        Lang::Zh => FeedLang::Tc,
+        Lang::ZhHant | Lang::ZhHans => FeedLang::Tc,
     };
     let w = summary(&s.platform, feed_lang).await.ok()?;
     let time = w.time?;
@@ -212,8 +212,13 @@ async fn weather(s: &AppState, lang: Lang) -> Option<Weather> {
         warnings: w.warnings,
         warnings_label: lang.t("Warnings in force", "現正生效的警告"),
         as_of: match lang {
-            Lang::En => format!("Hong Kong Observatory, {}", super::dealings::when(time)),
-            Lang::Zh => format!("香港天文台，{}", super::dealings::when(time)),
+            Lang::En => format!(
+                "Hong Kong Observatory, {}",
+                super::dealings::when(lang, time)
+            ),
+            Lang::ZhHant | Lang::ZhHans => {
+                format!("香港天文台，{}", super::dealings::when(lang, time))
+            }
         },
         note: if w.bundled {
             Some(lang.t("Sample data (no network)", "樣本資料（沒有網絡）"))
@@ -263,10 +268,10 @@ async fn home(State(s): State<AppState>, headers: HeaderMap, uri: Uri) -> Respon
             notes = latest
                 .into_iter()
                 .map(|n| NoteLink {
-                    title: n.title.pick(lang == Lang::Zh).to_string(),
-                    service: n.service,
+                    title: n.title.pick(lang.is_chinese()).to_string(),
+                    service: n.service_names.get(lang.locale()).to_string(),
                     unread: n.read_at.is_none(),
-                    when: super::dealings::when(n.created_at),
+                    when: super::dealings::when(lang, n.created_at),
                     id: n.id,
                 })
                 .collect();
@@ -287,8 +292,8 @@ async fn home(State(s): State<AppState>, headers: HeaderMap, uri: Uri) -> Respon
                 .filter(|d| d.client_id != iamsmart_domain::oidc::clients::PORTAL)
                 .take(3)
                 .map(|d| RecentUse {
-                    service: d.service.clone(),
-                    when: super::dealings::when(d.last_at),
+                    service: d.service_names.get(lang.locale()).to_string(),
+                    when: super::dealings::when(lang, d.last_at),
                 })
                 .collect();
         }
@@ -413,7 +418,7 @@ async fn search(State(s): State<AppState>, headers: HeaderMap, uri: Uri) -> Resp
                 "Also searched for “{}” instead of “{}”.",
                 c.searched, c.typed
             ),
-            Lang::Zh => format!(
+            Lang::ZhHant | Lang::ZhHans => format!(
                 "已同時搜尋「{}」（你輸入的是「{}」）。",
                 c.searched, c.typed
             ),
@@ -432,7 +437,9 @@ async fn search(State(s): State<AppState>, headers: HeaderMap, uri: Uri) -> Resp
             Lang::En => {
                 "No service matches that. Try other words, or browse the themes below.".to_string()
             }
-            Lang::Zh => "找不到相關服務。請試用其他字眼，或瀏覽以下主題。".to_string(),
+            Lang::ZhHant | Lang::ZhHans => {
+                "找不到相關服務。請試用其他字眼，或瀏覽以下主題。".to_string()
+            }
         }
     } else {
         match lang {
@@ -441,7 +448,7 @@ async fn search(State(s): State<AppState>, headers: HeaderMap, uri: Uri) -> Resp
                 cards.len(),
                 if cards.len() == 1 { "" } else { "s" }
             ),
-            Lang::Zh => format!("找到 {} 項服務。", cards.len()),
+            Lang::ZhHant | Lang::ZhHans => format!("找到 {} 項服務。", cards.len()),
         }
     };
     let show_themes = cards.is_empty();
@@ -451,7 +458,8 @@ async fn search(State(s): State<AppState>, headers: HeaderMap, uri: Uri) -> Resp
             ui: ui.view(),
             title: lang.t("Search services", "搜尋服務"),
             t: portal_text(lang),
-            query,
+            // What the resident typed, as typed.
+            query: crate::simplified::verbatim(&query),
             summary,
             notes,
             results: cards,
@@ -512,7 +520,9 @@ async fn cluster_page(
             intro: lang.t(info.intro_en, info.intro_zh),
             count: match lang {
                 Lang::En => format!("{} services from different departments.", services.len()),
-                Lang::Zh => format!("來自不同部門的 {} 項服務。", services.len()),
+                Lang::ZhHant | Lang::ZhHans => {
+                    format!("來自不同部門的 {} 項服務。", services.len())
+                }
             },
             results: services,
             others_title: lang.t("Related topics", "其他主題"),

@@ -13,11 +13,21 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use iamsmart_domain::publicinfo::hko::{icon_name, Reading};
-use iamsmart_domain::publicinfo::time::hk_datetime;
 use iamsmart_domain::publicinfo::{self, Feed, FeedLang, FeedState, Payload};
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/public", get(page))
+}
+
+/// A forecast's day (`YYYY-MM-DD` in the feed) as Hong Kong writes it: `19 March`, `3月19日`.
+fn forecast_day(lang: Lang, date: &str) -> String {
+    let mut parts = date.split('-').skip(1).map(str::parse::<i64>);
+    match (parts.next(), parts.next()) {
+        (Some(Ok(m)), Some(Ok(d))) if (1..=12).contains(&m) && (1..=31).contains(&d) => {
+            iamsmart_proto::time::day_month(m, d, lang.locale())
+        }
+        _ => date.to_string(),
+    }
 }
 
 /// What every section shows about its data: when, from where, whether it may be out of date.
@@ -217,12 +227,12 @@ fn meta(lang: Lang, feed: Feed, st: Option<&FeedState>) -> Meta {
     };
     let time = st
         .and_then(FeedState::shown_time)
-        .map(hk_datetime)
+        .map(|t| super::dealings::when(lang, t))
         .unwrap_or_default();
     let stale = st.is_some_and(|s| s.stale);
     let stale_note = match lang {
         Lang::En => format!("May be out of date (as of {time}). We could not refresh this information; this is the last we received."),
-        Lang::Zh => format!("資料可能已過時（截至 {time}）。未能更新資料，以下為最後收到的資料。"),
+        Lang::ZhHant | Lang::ZhHans => format!("資料可能已過時（截至 {time}）。未能更新資料，以下為最後收到的資料。"),
     };
     Meta {
         available: st.is_some_and(|s| s.payload.is_some()),
@@ -247,7 +257,7 @@ fn sky(lang: Lang, icons: impl Iterator<Item = u32>) -> String {
         .filter_map(icon_name)
         .map(|(en, zh)| match lang {
             Lang::En => en,
-            Lang::Zh => zh,
+            Lang::ZhHant | Lang::ZhHans => zh,
         })
         .collect::<Vec<_>>()
         .join(lang.t(", ", "、"))
@@ -272,7 +282,7 @@ async fn page(State(s): State<AppState>, headers: HeaderMap, uri: Uri) -> Respon
     let lang = ui.lang;
     let feed_lang = match lang {
         Lang::En => FeedLang::En,
-        Lang::Zh => FeedLang::Tc,
+        Lang::ZhHant | Lang::ZhHans => FeedLang::Tc,
     };
     let states = publicinfo::load(&s.platform, feed_lang)
         .await
@@ -293,7 +303,10 @@ async fn page(State(s): State<AppState>, headers: HeaderMap, uri: Uri) -> Respon
                 } else {
                     format!("{}{}{}", x.name, lang.t(": ", "："), x.kind)
                 },
-                issued: x.issued.map(hk_datetime).unwrap_or_default(),
+                issued: x
+                    .issued
+                    .map(|t| super::dealings::when(lang, t))
+                    .unwrap_or_default(),
             })
             .collect(),
         _ => Vec::new(),
@@ -320,7 +333,13 @@ async fn page(State(s): State<AppState>, headers: HeaderMap, uri: Uri) -> Respon
                     if u.desc.is_empty() {
                         num(u.value)
                     } else {
-                        format!("{} ({})", num(u.value), u.desc)
+                        format!(
+                            "{}{}{}{}",
+                            num(u.value),
+                            lang.t(" (", "（"),
+                            u.desc,
+                            lang.t(")", "）")
+                        )
                     }
                 })
                 .unwrap_or_default(),
@@ -346,7 +365,7 @@ async fn page(State(s): State<AppState>, headers: HeaderMap, uri: Uri) -> Respon
             n.days
                 .iter()
                 .map(|d| DayView {
-                    date: d.date.get(5..).unwrap_or(&d.date).replace('-', "/"),
+                    date: forecast_day(lang, &d.date),
                     weekday: d.weekday.clone(),
                     sky: sky(lang, d.icon.into_iter()),
                     temp: range(d.min_c, d.max_c, " °C"),
@@ -367,10 +386,13 @@ async fn page(State(s): State<AppState>, headers: HeaderMap, uri: Uri) -> Respon
             .map(|m| NewsView {
                 title: String::new(),
                 link: String::new(),
-                time: m.time.map(hk_datetime).unwrap_or_default(),
+                time: m
+                    .time
+                    .map(|t| super::dealings::when(lang, t))
+                    .unwrap_or_default(),
                 text: match lang {
                     Lang::En if !m.text_en.is_empty() => m.text_en.clone(),
-                    Lang::Zh if !m.text_tc.is_empty() => m.text_tc.clone(),
+                    Lang::ZhHant | Lang::ZhHans if !m.text_tc.is_empty() => m.text_tc.clone(),
                     _ => format!("{}{}", m.text_en, m.text_tc),
                 },
             })
@@ -385,7 +407,10 @@ async fn page(State(s): State<AppState>, headers: HeaderMap, uri: Uri) -> Respon
             .map(|i| NewsView {
                 title: i.title.clone(),
                 link: i.link.clone(),
-                time: i.published.map(hk_datetime).unwrap_or_default(),
+                time: i
+                    .published
+                    .map(|t| super::dealings::when(lang, t))
+                    .unwrap_or_default(),
                 text: if with_summary {
                     i.summary.clone()
                 } else {

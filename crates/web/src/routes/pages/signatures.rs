@@ -75,7 +75,7 @@ async fn list(State(s): State<AppState>, headers: HeaderMap, uri: Uri) -> Respon
                 document: d.document.name,
                 department: d.document.department,
                 service: d.service_names.get(lang.locale()).to_string(),
-                when: when(d.signed_at),
+                when: when(lang, d.signed_at),
                 format: if d.kind == "pdf" {
                     lang.t("PDF (PAdES)", "PDF（PAdES）")
                 } else {

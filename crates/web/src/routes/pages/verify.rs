@@ -57,6 +57,12 @@ struct VerifyTemplate {
     intro: &'static str,
     file_label: &'static str,
     file_hint: &'static str,
+    /// The file picker's button and what it says before a file is chosen, in the page's
+    /// language (the browser's own picker speaks the browser's).
+    choose_label: &'static str,
+    none_chosen: &'static str,
+    /// Shown while the document is checked.
+    checking: &'static str,
     button: &'static str,
     private_note: &'static str,
     independent: &'static str,
@@ -78,6 +84,12 @@ fn page(lang: Lang, ui: UiView) -> VerifyTemplate {
         ),
         file_label: lang.t("Signed PDF", "已簽署的 PDF"),
         file_hint: lang.t("Up to 10 MB.", "上限 10 MB。"),
+        choose_label: lang.t("Choose a PDF file", "選擇 PDF 檔案"),
+        none_chosen: lang.t("No file chosen", "未選擇檔案"),
+        checking: lang.t(
+            "Checking the document… This can take a few seconds.",
+            "正在核實文件⋯⋯需時數秒。",
+        ),
         button: lang.t("Check the document", "核實文件"),
         private_note: lang.t(
             "The file is checked and then forgotten: it is not kept or shared.",
@@ -275,7 +287,7 @@ fn entry(lang: Lang, r: &SignatureReport, n: usize, timestamp: bool) -> EntryVie
     };
     let when = r
         .timestamp
-        .map(|ts| super::dealings::when(ts as i64 * 1000))
+        .map(|ts| super::dealings::when(lang, ts as i64 * 1000))
         .unwrap_or_else(|| lang.t("not proved", "無法證明").to_string());
     let mut rows = vec![
         Row {
@@ -314,7 +326,7 @@ fn entry(lang: Lang, r: &SignatureReport, n: usize, timestamp: bool) -> EntryVie
                 label: lang.t("Revoked later", "其後撤銷"),
                 value: format!(
                     "{}{}",
-                    super::dealings::when(at as i64 * 1000),
+                    super::dealings::when(lang, at as i64 * 1000),
                     lang.t(
                         " (after the signature, which stays valid)",
                         "（在簽署之後，簽署仍然有效）"
