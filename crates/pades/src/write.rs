@@ -141,31 +141,30 @@ pub(crate) fn decode_text(bytes: &[u8]) -> String {
     }
 }
 
-/// A PDF date (§7.9.4) in UTC for a Unix time: `D:YYYYMMDDHHmmSS+00'00'`.
+/// A PDF date (§7.9.4) in UTC for a Unix time: `D:YYYYMMDDHHmmSS+00'00'` (times past the year
+/// 9999, which a PDF date cannot write, as its last second).
 pub(crate) fn pdf_date(unix_secs: u64) -> String {
-    let days = unix_secs / 86_400;
-    let secs = unix_secs % 86_400;
-    let (year, month, day) = civil_from_days(days);
+    let at = i64::try_from(unix_secs)
+        .ok()
+        .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
+        .filter(|t| t.year() <= 9999)
+        .unwrap_or_else(|| {
+            time::PrimitiveDateTime::new(
+                time::Date::from_calendar_date(9999, time::Month::December, 31)
+                    .unwrap_or(time::Date::MAX),
+                time::Time::from_hms(23, 59, 59).unwrap_or(time::Time::MIDNIGHT),
+            )
+            .assume_utc()
+        });
     format!(
-        "D:{year:04}{month:02}{day:02}{:02}{:02}{:02}+00'00'",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
+        "D:{:04}{:02}{:02}{:02}{:02}{:02}+00'00'",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second()
     )
-}
-
-/// Gregorian calendar date of a count of days since 1970-01-01 (H. Hinnant's algorithm).
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z % 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]
@@ -181,6 +180,8 @@ mod tests {
         assert_eq!(pdf_date(1_719_763_200), "D:20240630160000+00'00'");
         assert_eq!(pdf_date(4_102_444_799), "D:20991231235959+00'00'");
         assert_eq!(pdf_date(253_402_300_799), "D:99991231235959+00'00'");
+        assert_eq!(pdf_date(253_402_300_800), "D:99991231235959+00'00'");
+        assert_eq!(pdf_date(u64::MAX), "D:99991231235959+00'00'");
     }
 
     #[test]

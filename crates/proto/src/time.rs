@@ -1,55 +1,67 @@
-//! Calendar arithmetic shared by the platform, the app and the sandbox: civil dates from day
-//! counts and back (Howard Hinnant's algorithms), and Hong Kong local time (UTC+8, no daylight
-//! saving since 1979) for people to read. No IO, no clock: callers pass the time.
+//! Dates and times for people to read, shared by the platform, the app and the sandbox, on the
+//! `time` crate: Hong Kong local time (UTC+8, no daylight saving since 1979) as people there
+//! write it. No IO, no clock: callers pass the time (Unix milliseconds).
+use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset};
 
 /// Hong Kong's offset from UTC, in milliseconds.
 pub const HK_OFFSET_MS: i64 = 8 * 3_600_000;
 
-const DAY_MS: i64 = 86_400_000;
-
-/// Days since 1970-01-01 of a civil date (year, month 1-12, day 1-31).
-pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+/// The time of Unix milliseconds at `hours` east of UTC (clamped to the years the `time` crate
+/// knows).
+fn in_zone(ms: i64, hours: i8) -> OffsetDateTime {
+    let zone = UtcOffset::from_hms(hours, 0, 0).unwrap_or(UtcOffset::UTC);
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(if ms < 0 {
+            PrimitiveDateTime::MIN.assume_utc()
+        } else {
+            PrimitiveDateTime::MAX.assume_utc()
+        })
+        .checked_to_offset(zone)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
-/// The civil date (year, month, day) of a day count since 1970-01-01.
-pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
+/// The time in Hong Kong of Unix milliseconds.
+fn hk(ms: i64) -> OffsetDateTime {
+    in_zone(ms, 8)
+}
+
+/// Unix milliseconds of a date and time at `offset_ms` from UTC, or `None` when there is no
+/// such day or time (30 February, 24:00).
+pub fn to_unix_ms(
+    (year, month, day): (i32, u8, u8),
+    (hour, minute, second): (u8, u8, u8),
+    offset_ms: i64,
+) -> Option<i64> {
+    let date = Date::from_calendar_date(year, Month::try_from(month).ok()?, day).ok()?;
+    let at = PrimitiveDateTime::new(date, Time::from_hms(hour, minute, second).ok()?);
+    let secs = at.assume_utc().unix_timestamp();
+    Some(secs * 1000 - offset_ms)
 }
 
 /// `YYYY-MM-DD` of a time in Unix milliseconds, in UTC (add [`HK_OFFSET_MS`] first for the
 /// date in Hong Kong).
 pub fn date(ms: i64) -> String {
-    let (y, m, d) = civil_from_days(ms.div_euclid(DAY_MS));
-    format!("{y:04}-{m:02}-{d:02}")
+    let d = in_zone(ms, 0);
+    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
 }
 
 /// `YYYY-MM-DD HH:MM` in Hong Kong of a time in Unix milliseconds.
 pub fn hk_date_time(ms: i64) -> String {
-    let local = ms + HK_OFFSET_MS;
-    let mins = local.rem_euclid(DAY_MS) / 60_000;
-    format!("{} {:02}:{:02}", date(local), mins / 60, mins % 60)
+    let d = hk(ms);
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}",
+        d.year(),
+        u8::from(d.month()),
+        d.day(),
+        d.hour(),
+        d.minute()
+    )
 }
 
 /// The time of day in Hong Kong as people there write it: `3:04 pm`, `下午3時04分`.
 pub fn hk_clock(ms: i64, locale: crate::i18n::Locale) -> String {
-    let local = ms + HK_OFFSET_MS;
-    let mins = local.rem_euclid(DAY_MS) / 60_000;
-    let (h, m) = (mins / 60, mins % 60);
+    let d = hk(ms);
+    let (h, m) = (d.hour(), d.minute());
     let h12 = if h % 12 == 0 { 12 } else { h % 12 };
     match locale {
         crate::i18n::Locale::En => format!("{h12}:{m:02} {}", if h < 12 { "am" } else { "pm" }),
@@ -57,30 +69,14 @@ pub fn hk_clock(ms: i64, locale: crate::i18n::Locale) -> String {
     }
 }
 
-const MONTHS: [&str; 12] = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-];
-
 /// A day of the year as people in Hong Kong write it: `19 March`, `3月19日` (month 1-12).
 pub fn day_month(m: i64, d: i64, locale: crate::i18n::Locale) -> String {
     match locale {
         crate::i18n::Locale::En => {
-            let name = usize::try_from(m - 1)
+            let name = u8::try_from(m)
                 .ok()
-                .and_then(|i| MONTHS.get(i))
-                .copied()
-                .unwrap_or("?");
+                .and_then(|m| Month::try_from(m).ok())
+                .map_or_else(|| "?".to_string(), |m| m.to_string());
             format!("{d} {name}")
         }
         _ => format!("{m}月{d}日"),
@@ -90,10 +86,11 @@ pub fn day_month(m: i64, d: i64, locale: crate::i18n::Locale) -> String {
 /// The date in Hong Kong of a time in Unix milliseconds as people there write it:
 /// `6 December 2026`, `2026年12月6日`.
 pub fn hk_day(ms: i64, locale: crate::i18n::Locale) -> String {
-    let (y, m, d) = civil_from_days((ms + HK_OFFSET_MS).div_euclid(DAY_MS));
+    let d = hk(ms);
+    let (y, m, day) = (d.year(), i64::from(u8::from(d.month())), i64::from(d.day()));
     match locale {
-        crate::i18n::Locale::En => format!("{} {y}", day_month(m, d, locale)),
-        _ => format!("{y}年{}", day_month(m, d, locale)),
+        crate::i18n::Locale::En => format!("{} {y}", day_month(m, day, locale)),
+        _ => format!("{y}年{}", day_month(m, day, locale)),
     }
 }
 
@@ -113,12 +110,12 @@ mod tests {
     #[test]
     fn dates_as_hong_kong_writes_them() {
         use crate::i18n::Locale;
-        let t = days_from_civil(2026, 12, 6) * DAY_MS + (7 * 60 + 5) * 60_000;
+        let t = utc(2026, 12, 6, 7, 5);
         assert_eq!(hk_when(t, Locale::En), "6 December 2026, 3:05 pm");
         assert_eq!(hk_when(t, Locale::ZhHant), "2026年12月6日 下午3時05分");
         assert_eq!(hk_day(t, Locale::ZhHans), "2026年12月6日");
         // 20:00 UTC is the next day in Hong Kong.
-        let t = days_from_civil(2026, 12, 31) * DAY_MS + 20 * 3_600_000;
+        let t = utc(2026, 12, 31, 20, 0);
         assert_eq!(hk_day(t, Locale::En), "1 January 2027");
         assert_eq!(day_month(3, 19, Locale::En), "19 March");
         assert_eq!(day_month(3, 19, Locale::ZhHant), "3月19日");
@@ -129,24 +126,36 @@ mod tests {
     fn clock_times_as_hong_kong_writes_them() {
         use crate::i18n::Locale;
         // 2026-12-06 07:04 UTC is 15:04 in Hong Kong; 16:30 UTC is 00:30 the next day.
-        let t = days_from_civil(2026, 12, 6) * DAY_MS + (7 * 60 + 4) * 60_000;
+        let t = utc(2026, 12, 6, 7, 4);
         assert_eq!(hk_clock(t, Locale::En), "3:04 pm");
         assert_eq!(hk_clock(t, Locale::ZhHant), "下午3時04分");
-        let t = days_from_civil(2026, 12, 6) * DAY_MS + (16 * 60 + 30) * 60_000;
+        let t = utc(2026, 12, 6, 16, 30);
         assert_eq!(hk_clock(t, Locale::En), "12:30 am");
         assert_eq!(hk_clock(t, Locale::ZhHant), "上午12時30分");
     }
 
+    /// Unix ms of a time in UTC.
+    fn utc(y: i32, m: u8, d: u8, h: u8, mi: u8) -> i64 {
+        to_unix_ms((y, m, d), (h, mi, 0), 0).unwrap()
+    }
+
     #[test]
-    fn dates_round_trip_and_known_days() {
-        for days in [
-            -800_000, -1, 0, 1, 59, 60, 11_016, 19_782, 20_000, 2_932_896,
-        ] {
-            let (y, m, d) = civil_from_days(days);
-            assert_eq!(days_from_civil(y, m, d), days);
-        }
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
+    fn dates_and_known_days() {
+        assert_eq!(utc(1970, 1, 1, 0, 0), 0);
+        assert_eq!(date(0), "1970-01-01");
+        assert_eq!(date(-1), "1969-12-31");
         assert_eq!(date(951_782_400_000), "2000-02-29");
+        assert_eq!(to_unix_ms((2001, 2, 29), (0, 0, 0), 0), None);
+        assert_eq!(to_unix_ms((2001, 2, 28), (24, 0, 0), 0), None);
+        assert_eq!(to_unix_ms((2001, 13, 1), (0, 0, 0), 0), None);
+        // 08:00 in Hong Kong is midnight UTC.
+        assert_eq!(
+            to_unix_ms((2026, 12, 6), (8, 0, 0), HK_OFFSET_MS),
+            Some(utc(2026, 12, 6, 0, 0))
+        );
+        // Far outside any real time: no panic.
+        let _ = hk_when(i64::MAX, crate::i18n::Locale::En);
+        let _ = hk_when(i64::MIN, crate::i18n::Locale::En);
         // 2026-11-23T16:30:00Z is 00:30 the next day in Hong Kong.
         assert_eq!(hk_date_time(1_795_451_400_000), "2026-11-24 00:30");
     }

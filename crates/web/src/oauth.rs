@@ -6,10 +6,9 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use iamsmart_domain::oidc::client_auth::Presented;
 use iamsmart_domain::oidc::OAuthError;
-use std::collections::BTreeMap;
 
 /// Parameters, each with every value given (so that repeats can be refused).
-pub type Form = BTreeMap<String, Vec<String>>;
+pub use iamsmart_domain::oidc::request::Form;
 
 /// Parse `application/x-www-form-urlencoded` text (a body or a query string).
 pub fn parse_form(text: &[u8]) -> Form {
@@ -42,15 +41,7 @@ pub fn form_body(headers: &HeaderMap, body: &[u8]) -> Result<Form, OAuthError> {
 }
 
 /// The single value of a parameter; repeated parameters are an error.
-pub fn one<'a>(f: &'a Form, k: &str) -> Result<Option<&'a str>, OAuthError> {
-    match f.get(k).map(Vec::as_slice) {
-        None | Some([]) => Ok(None),
-        Some([v]) => Ok(Some(v.as_str()).filter(|v| !v.is_empty())),
-        Some(_) => Err(OAuthError::invalid_request(format!(
-            "parameter {k} is repeated"
-        ))),
-    }
-}
+pub use iamsmart_domain::oidc::request::one;
 
 /// The client's credentials: HTTP Basic (RFC 6749 2.3.1 form-encoding) or form parameters.
 pub fn client_credentials(headers: &HeaderMap, f: &Form) -> Result<Presented, OAuthError> {

@@ -12,7 +12,7 @@ pub use super::session::{session, Session};
 use super::claims;
 use super::clients::{self, Client};
 use super::error::{OAuthError, OResult};
-use super::request::{code_redirect, take_par};
+use super::request::{code_redirect, one, take_par};
 use super::tokens::{self, GrantData};
 use super::{acr_rank, ACR_BASIC, ACR_FACE, ACR_PLUS};
 use crate::authn::approvals;
@@ -109,16 +109,6 @@ pub async fn authorize(p: &Platform, form: &Form, session_cookie: Option<&str>) 
     match authorize_inner(p, form, session_cookie).await {
         Ok(o) => o,
         Err(o) => o,
-    }
-}
-
-fn one<'a>(form: &'a Form, k: &str) -> OResult<Option<&'a str>> {
-    match form.get(k).map(Vec::as_slice) {
-        None | Some([]) => Ok(None),
-        Some([v]) => Ok(Some(v.as_str()).filter(|v| !v.is_empty())),
-        Some(_) => Err(OAuthError::invalid_request(format!(
-            "parameter {k} is repeated"
-        ))),
     }
 }
 

@@ -4,6 +4,7 @@
 use super::claims;
 use super::clients::{Client, CIBA_GRANT};
 use super::error::{OAuthError, OResult};
+use super::request::one;
 use super::tokens::{self, GrantData, TokenResponse};
 use super::{acr_rank, ACR_BASIC, ACR_FACE, ACR_PLUS};
 use crate::authn::approvals;
@@ -31,16 +32,6 @@ struct CibaParams {
     fields: Vec<String>,
     acr_values: Vec<String>,
     binding_message: Option<String>,
-}
-
-fn one<'a>(form: &'a BTreeMap<String, Vec<String>>, k: &str) -> OResult<Option<&'a str>> {
-    match form.get(k).map(Vec::as_slice) {
-        None | Some([]) => Ok(None),
-        Some([v]) => Ok(Some(v.as_str()).filter(|v| !v.is_empty())),
-        Some(_) => Err(OAuthError::invalid_request(format!(
-            "parameter {k} is repeated"
-        ))),
-    }
 }
 
 fn dom(e: DomainError) -> OAuthError {

@@ -354,16 +354,14 @@ impl Client {
     }
 }
 
-fn host_of(url: &str) -> Option<String> {
-    let rest = url.split_once("://")?.1;
-    let authority = rest.split(['/', '?', '#']).next()?;
-    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let host = if host.starts_with('[') {
-        host.split_inclusive(']').next()?
-    } else {
-        host.split(':').next()?
-    };
-    (!host.is_empty()).then(|| host.to_ascii_lowercase())
+/// The host of an absolute URL, as the `url` crate reads it (lower case; an IPv6 address in
+/// brackets), or `None` when there is none.
+fn host_of(address: &str) -> Option<String> {
+    let parsed = url::Url::parse(address).ok()?;
+    parsed
+        .host_str()
+        .filter(|h| !h.is_empty())
+        .map(str::to_ascii_lowercase)
 }
 
 /// The sector a client's metadata declares: the host of its `sector_identifier_uri`, or of its
@@ -404,17 +402,14 @@ fn is_loopback(host: &str) -> bool {
 }
 
 /// Check a URI a client registers: absolute https (http only on loopback, for development),
-/// no fragment, no user info, no wildcards.
+/// no fragment, no user info, no wildcards. A native app's private-use scheme is refused: an app
+/// receives its answers on a claimed https link (RFC 8252 section 7.2), which no other app can
+/// register.
 pub fn check_uri(field: &str, uri: &str) -> Result<(), String> {
-    let lower = uri.to_ascii_lowercase();
-    let host = host_of(uri).ok_or_else(|| format!("{field}: {uri:?} is not an absolute URL"))?;
-    let scheme_ok =
-        lower.starts_with("https://") || (lower.starts_with("http://") && is_loopback(&host));
-    if !scheme_ok {
-        return Err(format!(
-            "{field}: {uri:?} must use https (http only on localhost)"
-        ));
+    if uri.len() > 2000 {
+        return Err(format!("{field}: too long"));
     }
+    // Checked on the text as written: the parser would drop or encode some of these.
     if uri.contains('#')
         || uri.contains('*')
         || uri.chars().any(|c| c.is_whitespace() || c.is_control())
@@ -423,19 +418,25 @@ pub fn check_uri(field: &str, uri: &str) -> Result<(), String> {
             "{field}: {uri:?} must not contain a fragment, wildcards or spaces"
         ));
     }
-    let authority = uri.split_once("://").map(|x| x.1).unwrap_or_default();
-    if authority
-        .split(['/', '?'])
-        .next()
-        .unwrap_or_default()
-        .contains('@')
-    {
+    // The parser forgives `https:host` and `https:///host`; a registered URI is written out.
+    let written_out = uri
+        .split_once("://")
+        .is_some_and(|(_, rest)| !rest.is_empty() && !rest.starts_with('/'));
+    let parsed = url::Url::parse(uri)
+        .ok()
+        .filter(|u| written_out && u.host_str().is_some_and(|h| !h.is_empty()))
+        .ok_or_else(|| format!("{field}: {uri:?} is not an absolute URL"))?;
+    let host = parsed.host_str().unwrap_or_default();
+    let scheme_ok = parsed.scheme() == "https" || (parsed.scheme() == "http" && is_loopback(host));
+    if !scheme_ok {
+        return Err(format!(
+            "{field}: {uri:?} must use https (http only on localhost)"
+        ));
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
         return Err(format!(
             "{field}: {uri:?} must not contain user information"
         ));
-    }
-    if uri.len() > 2000 {
-        return Err(format!("{field}: too long"));
     }
     Ok(())
 }
@@ -1233,21 +1234,35 @@ mod tests {
             "javascript:alert(1)",
             "/relative",
             "https://exa mple.org/",
+            "https://:pw@example.org/cb",
+            "http://example.org.127.0.0.1.nip.io/cb",
+            "http://localhost.example.org/cb",
+            "https:///cb",
+            "https:example.org/cb",
+            // A private-use scheme: any app on the phone could claim it (RFC 8252 section 8.1).
+            "com.example.app://cb",
+            "com.example.app:/cb",
         ] {
             assert!(check_uri("redirect_uris", bad).is_err(), "{bad}");
         }
         for good in [
             "https://example.org/cb",
+            "https://cb",
+            "HTTPS://Example.org/cb",
             "http://127.0.0.1:9000/cb",
+            "http://[::1]:9000/cb",
             "http://localhost/cb?x=1",
-            "com.example.app://cb"
-                .replace("com.example.app", "https")
-                .as_str(),
         ] {
             assert!(check_uri("redirect_uris", good).is_ok(), "{good}");
         }
         assert_eq!(host_of("https://a.b:8443/x").as_deref(), Some("a.b"));
         assert_eq!(host_of("https://u@h/x").as_deref(), Some("h"));
+        assert_eq!(
+            host_of("https://EXAMPLE.org/x").as_deref(),
+            Some("example.org")
+        );
+        assert_eq!(host_of("http://[::1]:80/").as_deref(), Some("[::1]"));
+        assert_eq!(host_of("/relative"), None);
     }
 
     #[test]

@@ -77,15 +77,13 @@ pub(crate) fn with_params(uri: &str, params: &[(&str, &str)]) -> String {
 
 /// Percent-encode for a query component.
 pub fn urlencode(v: &str) -> String {
-    let mut out = String::with_capacity(v.len());
-    for b in v.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    /// Everything but RFC 3986's unreserved characters.
+    const RESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(v, RESERVED).to_string()
 }
 
 /// The redirect carrying an error (with `iss`, RFC 9207).
@@ -118,7 +116,9 @@ pub(crate) fn code_redirect(p: &Platform, params: &AuthzParams, code: &str) -> S
 /// Parameters with every value given.
 pub type Form = BTreeMap<String, Vec<String>>;
 
-fn one<'a>(form: &'a Form, k: &str) -> OResult<Option<&'a str>> {
+/// The single value of a parameter (an empty one counts as absent); a repeated parameter is
+/// an error (RFC 6749 section 3.1).
+pub fn one<'a>(form: &'a Form, k: &str) -> OResult<Option<&'a str>> {
     match form.get(k).map(Vec::as_slice) {
         None | Some([]) => Ok(None),
         Some([v]) => Ok(Some(v.as_str()).filter(|v| !v.is_empty())),

@@ -3,34 +3,23 @@
 //! ISO 8601 with an offset (HKO: `2021-09-14T12:45:00+08:00`), RFC 2822 (RSS `pubDate`:
 //! `Thu, 25 Jun 2026 16:00:00 GMT`, `Tue, 04 Nov 2025 00:00:00 +0800`) and the Transport
 //! Department's local time with a Chinese AM/PM marker (` 2017/9/16 上午 07:20:43`).
-//! Hand-written (a few dozen lines) rather than a date crate: every format is small and fixed.
+//! The fields are read by hand (each format is small, fixed and lenient in its own way, which a
+//! general parser would refuse); the calendar is the `time` crate's, through `proto::time`.
 
-pub use iamsmart_proto::time::HK_OFFSET_MS;
+pub use iamsmart_proto::time::{hk_date_time as hk_datetime, HK_OFFSET_MS};
 
-use iamsmart_proto::time::{civil_from_days, days_from_civil};
-
-fn days_in_month(y: i64, m: i64) -> i64 {
-    match m {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        _ if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
-        _ => 28,
-    }
-}
-
-/// Milliseconds of a local date and time at `offset_ms` from UTC, after range checks.
+/// Milliseconds of a local date and time at `offset_ms` from UTC, after range checks (a leap
+/// second is read as the second before it).
 fn local_to_ms(y: i64, mo: i64, d: i64, h: i64, mi: i64, s: i64, offset_ms: i64) -> Option<i64> {
-    if !(1900..=9999).contains(&y)
-        || !(1..=12).contains(&mo)
-        || !(1..=days_in_month(y, mo)).contains(&d)
-        || !(0..=23).contains(&h)
-        || !(0..=59).contains(&mi)
-        || !(0..=60).contains(&s)
-    {
+    if !(1900..=9999).contains(&y) || !(0..=60).contains(&s) {
         return None;
     }
-    let secs = days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + s.min(59);
-    Some(secs * 1000 - offset_ms)
+    let small = |v: i64| u8::try_from(v).ok();
+    iamsmart_proto::time::to_unix_ms(
+        (i32::try_from(y).ok()?, small(mo)?, small(d)?),
+        (small(h)?, small(mi)?, small(s.min(59))?),
+        offset_ms,
+    )
 }
 
 fn num(s: &str) -> Option<i64> {
@@ -179,14 +168,6 @@ pub fn yyyymmdd(s: &str) -> Option<String> {
     Some(format!("{y:04}-{mo:02}-{d:02}"))
 }
 
-/// Hong Kong date and time, `2024-03-18 17:45`, for pages.
-pub fn hk_datetime(ms: i64) -> String {
-    let local = ms + HK_OFFSET_MS;
-    let (y, m, d) = civil_from_days(local.div_euclid(86_400_000));
-    let mins = local.rem_euclid(86_400_000) / 60_000;
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}", mins / 60, mins % 60)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -257,9 +238,7 @@ mod tests {
         assert_eq!(hk_datetime(T), "2017-09-16 07:20");
         assert_eq!(yyyymmdd("20240319").as_deref(), Some("2024-03-19"));
         assert_eq!(yyyymmdd("20240230"), None);
-        for days in [-1000, 0, 59, 60, 10_000, 20_000, 2_932_896] {
-            let (y, m, d) = civil_from_days(days);
-            assert_eq!(days_from_civil(y, m, d), days);
-        }
+        assert_eq!(yyyymmdd("20240229").as_deref(), Some("2024-02-29"));
+        assert_eq!(yyyymmdd("21000229"), None);
     }
 }
