@@ -90,12 +90,19 @@ pub struct NotifyConfig {
     pub window_minutes: u64,
 }
 
+/// A duration in milliseconds in whole units of `unit_ms` (the configuration's units), for
+/// defaults taken from the domain's policies: each default is written once, there.
+fn whole(ms: i64, unit_ms: i64) -> u64 {
+    u64::try_from(ms / unit_ms).unwrap_or(0)
+}
+
 impl Default for NotifyConfig {
     fn default() -> Self {
+        let p = iamsmart_domain::notify::NotifyPolicy::default();
         Self {
-            retention_days: 180,
-            max_per_resident: 10,
-            window_minutes: 24 * 60,
+            retention_days: whole(p.retention_ms, 86_400_000),
+            max_per_resident: u32::try_from(p.max_per_resident).unwrap_or(0),
+            window_minutes: whole(p.window_ms, 60_000),
         }
     }
 }
@@ -161,18 +168,19 @@ pub struct OidcConfig {
 
 impl Default for OidcConfig {
     fn default() -> Self {
+        let p = iamsmart_domain::oidc::OidcPolicy::new("");
         Self {
-            code_ttl_secs: 60,
-            par_ttl_secs: 90,
-            login_ttl_secs: 300,
-            access_token_ttl_secs: 600,
-            id_token_ttl_secs: 600,
-            refresh_ttl_days: 30,
-            session_ttl_minutes: 480,
-            session_idle_minutes: 30,
-            ciba_ttl_secs: 120,
-            ciba_interval_secs: 5,
-            signing_login_max_age_secs: 900,
+            code_ttl_secs: whole(p.code_ttl_ms, 1000),
+            par_ttl_secs: whole(p.par_ttl_ms, 1000),
+            login_ttl_secs: whole(p.login_ttl_ms, 1000),
+            access_token_ttl_secs: whole(p.access_token_ttl_ms, 1000),
+            id_token_ttl_secs: whole(p.id_token_ttl_ms, 1000),
+            refresh_ttl_days: whole(p.refresh_ttl_ms, 86_400_000),
+            session_ttl_minutes: whole(p.session_ttl_ms, 60_000),
+            session_idle_minutes: whole(p.session_idle_ms, 60_000),
+            ciba_ttl_secs: whole(p.ciba_ttl_ms, 1000),
+            ciba_interval_secs: whole(p.ciba_interval_ms, 1000),
+            signing_login_max_age_secs: u64::try_from(p.signing_login_max_age_s).unwrap_or(0),
         }
     }
 }
@@ -252,24 +260,24 @@ impl Default for FaceConfig {
         Self {
             models_dir: None,
             threshold: f64::from(iamsmart_face::DEFAULT_THRESHOLD),
-            timeout_ms: 20_000,
+            timeout_ms: iamsmart_domain::platform::IdentityPolicy::default().face_timeout_ms,
         }
     }
 }
 
 impl Default for IdentityConfig {
     fn default() -> Self {
+        let p = iamsmart_domain::platform::IdentityPolicy::default();
         Self {
-            activation_code_ttl_hours: 72,
-            max_failures: 5,
-            failure_window_minutes: 60,
-            closed_retention_days: 30,
-            staff_session_minutes: 480,
-            approval_ttl_secs: 120,
-            max_pending_approvals: 3,
-            max_pending_per_service: 1,
-            takeover_cool_off_hours: iamsmart_domain::platform::DEFAULT_TAKEOVER_COOL_OFF_HOURS
-                as u64,
+            activation_code_ttl_hours: whole(p.activation_code_ttl_ms, 3_600_000),
+            max_failures: u32::try_from(p.failures.max_failures).unwrap_or(0),
+            failure_window_minutes: whole(p.failures.window_ms, 60_000),
+            closed_retention_days: whole(p.closed_retention_ms, 86_400_000),
+            staff_session_minutes: whole(p.staff_session_ttl_ms, 60_000),
+            approval_ttl_secs: whole(p.approval_ttl_ms, 1000),
+            max_pending_approvals: u32::try_from(p.max_pending_approvals).unwrap_or(0),
+            max_pending_per_service: u32::try_from(p.max_pending_per_service).unwrap_or(0),
+            takeover_cool_off_hours: whole(p.takeover_cool_off_ms, 3_600_000),
         }
     }
 }
@@ -918,7 +926,6 @@ impl Config {
         let i = &self.identity;
         let window = i.failure_window_minutes as i64 * 60_000;
         iamsmart_domain::platform::IdentityPolicy {
-            challenge_ttl_ms: 10 * 60_000,
             activation_code_ttl_ms: i.activation_code_ttl_hours as i64 * 3_600_000,
             failures: iamsmart_domain::guard::Limit {
                 max_failures: i64::from(i.max_failures),
@@ -934,6 +941,8 @@ impl Config {
             max_pending_per_service: i64::from(i.max_pending_per_service),
             takeover_cool_off_ms: i.takeover_cool_off_hours as i64 * 3_600_000,
             app: self.app.policy(),
+            // Not configurable: the domain's.
+            ..iamsmart_domain::platform::IdentityPolicy::default()
         }
     }
 
@@ -985,6 +994,24 @@ impl Config {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_configuration_gives_the_domain_its_own_defaults() {
+        let c = super::Config::default();
+        let oidc = iamsmart_domain::oidc::OidcPolicy::new(&c.public_url);
+        assert_eq!(format!("{:?}", c.oidc_policy()), format!("{oidc:?}"));
+        let notify = iamsmart_domain::notify::NotifyPolicy::default();
+        assert_eq!(format!("{:?}", c.notify.policy()), format!("{notify:?}"));
+        let identity = iamsmart_domain::platform::IdentityPolicy {
+            // The one limit that follows another setting (a third of the upload limit).
+            max_image_bytes: c.http.upload_limit_bytes / 3,
+            ..Default::default()
+        };
+        assert_eq!(
+            format!("{:?}", c.identity_policy()),
+            format!("{identity:?}")
+        );
+    }
+
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {

@@ -107,9 +107,35 @@ async fn baseline_headers_errors_limits_and_operator_api() {
             .contains("content-type: application/problem+json"),
         "{answer}"
     );
-    // Unknown route.
+    // Unknown route: problem details for a program, a page in the reader's language for a
+    // browser.
     let r = c.get(srv.url("/nope")).send().await.unwrap();
     assert_eq!(r.status(), 404);
+    assert_eq!(
+        r.headers()["content-type"].to_str().unwrap(),
+        "application/problem+json"
+    );
+    let r = c
+        .get(srv.url("/nope"))
+        .header("accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+        .header("accept-language", "zh-HK,en;q=0.5")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let page = r.text().await.unwrap();
+    assert!(page.contains("找不到網頁") && page.contains("<html lang=\"zh-HK\""));
+    let r = c
+        .post(srv.url("/nope"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404, "only a GET gets the page");
 
     // JWKS and the transparency log.
     let jwks: serde_json::Value = get_json(&c, &srv, "/.well-known/jwks.json").await;

@@ -76,6 +76,23 @@ pub fn client_credentials(headers: &HeaderMap, f: &Form) -> Result<Presented, OA
     })
 }
 
+/// The HTTP status of an OAuth error: the one place it is decided (RFC 6749 5.2, RFC 6750 3.1,
+/// RFC 9470 3): 429 when the caller was throttled, else by the code.
+pub fn status_of(e: &OAuthError) -> StatusCode {
+    if e.throttled {
+        return StatusCode::TOO_MANY_REQUESTS;
+    }
+    match e.error {
+        "invalid_client" | "invalid_token" | "insufficient_user_authentication" => {
+            StatusCode::UNAUTHORIZED
+        }
+        "access_denied" | "insufficient_scope" => StatusCode::FORBIDDEN,
+        "server_error" => StatusCode::INTERNAL_SERVER_ERROR,
+        "temporarily_unavailable" => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::BAD_REQUEST,
+    }
+}
+
 /// An OAuth error as an endpoint's JSON answer.
 pub struct OAuthJson(pub OAuthError);
 
@@ -88,7 +105,7 @@ impl From<OAuthError> for OAuthJson {
 impl IntoResponse for OAuthJson {
     fn into_response(self) -> Response {
         let e = self.0;
-        let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
+        let status = status_of(&e);
         let mut res = (
             status,
             [
@@ -126,7 +143,7 @@ pub struct ResourceError {
 impl IntoResponse for ResourceError {
     fn into_response(self) -> Response {
         let e = self.error;
-        let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::UNAUTHORIZED);
+        let status = status_of(&e);
         let esc = |s: &str| s.replace(['"', '\\'], "'");
         let mut challenge = format!(
             "{} realm=\"iamsmart\", error=\"{}\", error_description=\"{}\"",
@@ -156,5 +173,40 @@ impl IntoResponse for ResourceError {
             res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
         }
         res
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_status_per_error() {
+        for (e, status) in [
+            (OAuthError::invalid_request("x"), 400),
+            (OAuthError::invalid_grant("x"), 400),
+            (OAuthError::invalid_client("x"), 401),
+            (OAuthError::invalid_token("x"), 401),
+            (OAuthError::insufficient_user_authentication("x"), 401),
+            (OAuthError::access_denied("x"), 403),
+            (OAuthError::insufficient_scope("x"), 403),
+            (OAuthError::slow_down("poll less often"), 400),
+            (OAuthError::server_error("x"), 500),
+            (OAuthError::temporarily_unavailable("x"), 503),
+            (
+                iamsmart_domain::error::DomainError::TooManyAttempts {
+                    retry_after_secs: 3,
+                }
+                .into(),
+                429,
+            ),
+            (iamsmart_domain::error::DomainError::NotFound.into(), 400),
+            (
+                iamsmart_domain::error::DomainError::Forbidden("not yours").into(),
+                403,
+            ),
+        ] {
+            assert_eq!(status_of(&e).as_u16(), status, "{e}");
+        }
     }
 }

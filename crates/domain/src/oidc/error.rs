@@ -1,15 +1,18 @@
-//! OAuth 2.0 errors (RFC 6749 section 5.2 and the extensions' codes).
+//! OAuth 2.0 errors (RFC 6749 section 5.2 and the extensions' codes). What an error is, not how
+//! it travels: the HTTP status is chosen by `web` alone, from the code and whether the caller
+//! was throttled.
 use crate::error::DomainError;
 
-/// An OAuth error: code, description and HTTP status.
+/// An OAuth error: code and description, and whether it is a rate limit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OAuthError {
     /// The RFC error code.
     pub error: &'static str,
     /// What is wrong, for the developer.
     pub description: String,
-    /// HTTP status for endpoints that answer directly.
-    pub status: u16,
+    /// The caller sent too much, too fast (HTTP 429), as opposed to a `slow_down` that paces a
+    /// CIBA poll (HTTP 400, as the CIBA and device-grant specifications say).
+    pub throttled: bool,
     /// Seconds to wait (temporarily unavailable, slow down).
     pub retry_after: Option<u64>,
 }
@@ -23,12 +26,12 @@ impl std::fmt::Display for OAuthError {
 impl std::error::Error for OAuthError {}
 
 macro_rules! codes {
-    ($($name:ident => ($code:literal, $status:literal)),* $(,)?) => {
+    ($($name:ident => $code:literal),* $(,)?) => {
         impl OAuthError {
             $(
                 #[doc = concat!("`", $code, "`")]
                 pub fn $name(description: impl Into<String>) -> Self {
-                    Self { error: $code, description: description.into(), status: $status, retry_after: None }
+                    Self { error: $code, description: description.into(), throttled: false, retry_after: None }
                 }
             )*
         }
@@ -36,33 +39,33 @@ macro_rules! codes {
 }
 
 codes! {
-    invalid_request => ("invalid_request", 400),
-    invalid_client => ("invalid_client", 401),
-    invalid_grant => ("invalid_grant", 400),
-    unauthorized_client => ("unauthorized_client", 400),
-    unsupported_grant_type => ("unsupported_grant_type", 400),
-    unsupported_response_type => ("unsupported_response_type", 400),
-    invalid_scope => ("invalid_scope", 400),
-    access_denied => ("access_denied", 403),
-    invalid_request_uri => ("invalid_request_uri", 400),
-    invalid_request_object => ("invalid_request_object", 400),
-    invalid_dpop_proof => ("invalid_dpop_proof", 400),
-    invalid_token => ("invalid_token", 401),
-    insufficient_scope => ("insufficient_scope", 403),
-    insufficient_user_authentication => ("insufficient_user_authentication", 401),
-    login_required => ("login_required", 400),
-    consent_required => ("consent_required", 400),
-    interaction_required => ("interaction_required", 400),
-    unmet_authentication_requirements => ("unmet_authentication_requirements", 400),
-    invalid_authorization_details => ("invalid_authorization_details", 400),
-    authorization_pending => ("authorization_pending", 400),
-    slow_down => ("slow_down", 400),
-    expired_token => ("expired_token", 400),
-    invalid_client_metadata => ("invalid_client_metadata", 400),
-    invalid_redirect_uri => ("invalid_redirect_uri", 400),
-    unknown_user_id => ("unknown_user_id", 400),
-    server_error => ("server_error", 500),
-    temporarily_unavailable => ("temporarily_unavailable", 503),
+    invalid_request => "invalid_request",
+    invalid_client => "invalid_client",
+    invalid_grant => "invalid_grant",
+    unauthorized_client => "unauthorized_client",
+    unsupported_grant_type => "unsupported_grant_type",
+    unsupported_response_type => "unsupported_response_type",
+    invalid_scope => "invalid_scope",
+    access_denied => "access_denied",
+    invalid_request_uri => "invalid_request_uri",
+    invalid_request_object => "invalid_request_object",
+    invalid_dpop_proof => "invalid_dpop_proof",
+    invalid_token => "invalid_token",
+    insufficient_scope => "insufficient_scope",
+    insufficient_user_authentication => "insufficient_user_authentication",
+    login_required => "login_required",
+    consent_required => "consent_required",
+    interaction_required => "interaction_required",
+    unmet_authentication_requirements => "unmet_authentication_requirements",
+    invalid_authorization_details => "invalid_authorization_details",
+    authorization_pending => "authorization_pending",
+    slow_down => "slow_down",
+    expired_token => "expired_token",
+    invalid_client_metadata => "invalid_client_metadata",
+    invalid_redirect_uri => "invalid_redirect_uri",
+    unknown_user_id => "unknown_user_id",
+    server_error => "server_error",
+    temporarily_unavailable => "temporarily_unavailable",
 }
 
 impl From<DomainError> for OAuthError {
@@ -75,13 +78,12 @@ impl From<DomainError> for OAuthError {
                 let mut o = OAuthError::temporarily_unavailable(
                     "the service is temporarily unavailable; nothing was changed; try again shortly",
                 );
-                o.status = 503;
                 o.retry_after = Some(5);
                 o
             }
             DomainError::TooManyAttempts { retry_after_secs } => {
                 let mut o = OAuthError::slow_down("too many requests; slow down");
-                o.status = 429;
+                o.throttled = true;
                 o.retry_after = Some(retry_after_secs);
                 o
             }
@@ -90,15 +92,27 @@ impl From<DomainError> for OAuthError {
                 retry_after_secs,
             } => {
                 let mut o = OAuthError::slow_down(message);
-                o.status = 429;
+                o.throttled = true;
                 o.retry_after = Some(retry_after_secs);
                 o
             }
             DomainError::Invalid { field, message } => {
                 OAuthError::invalid_request(format!("{field}: {message}"))
             }
-            other => {
-                tracing::error!(error = %other, "provider error");
+            // What the caller asked for is not there, or not theirs, or not now: never a fault
+            // of ours (these were answered 500 before).
+            DomainError::NotFound => OAuthError::invalid_request("not found"),
+            DomainError::Conflict(m) => OAuthError::invalid_request(m),
+            DomainError::Forbidden(m)
+            | DomainError::Unauthenticated(m)
+            | DomainError::AppLocked(m) => OAuthError::access_denied(m),
+            DomainError::Refused { message, .. } => OAuthError::access_denied(message),
+            DomainError::UnlockAgain
+            | DomainError::DeviceRevoked
+            | DomainError::WrongPin { .. } => OAuthError::access_denied(e.to_string()),
+            DomainError::FeatureUnavailable(m) => OAuthError::invalid_request(m),
+            DomainError::Integrity(_) | DomainError::Crypto(_) | DomainError::Store(_) => {
+                tracing::error!(error = %e, "provider error");
                 OAuthError::server_error("something went wrong on our side")
             }
         }
@@ -107,3 +121,56 @@ impl From<DomainError> for OAuthError {
 
 /// Shorthand.
 pub type OResult<T> = std::result::Result<T, OAuthError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_domain_error_has_its_oauth_code() {
+        let cases: Vec<(DomainError, &str, bool)> = vec![
+            (DomainError::NotFound, "invalid_request", false),
+            (DomainError::Conflict("taken"), "invalid_request", false),
+            (DomainError::Forbidden("no"), "access_denied", false),
+            (DomainError::Unauthenticated("who"), "access_denied", false),
+            (DomainError::AppLocked("locked"), "access_denied", false),
+            (DomainError::UnlockAgain, "access_denied", false),
+            (DomainError::DeviceRevoked, "access_denied", false),
+            (
+                DomainError::FeatureUnavailable("no face model"),
+                "invalid_request",
+                false,
+            ),
+            (
+                DomainError::Unavailable("db".into()),
+                "temporarily_unavailable",
+                false,
+            ),
+            (
+                DomainError::ReadOnly("disk".into()),
+                "temporarily_unavailable",
+                false,
+            ),
+            (
+                DomainError::TooManyAttempts {
+                    retry_after_secs: 7,
+                },
+                "slow_down",
+                true,
+            ),
+            (
+                DomainError::Integrity("chain".into()),
+                "server_error",
+                false,
+            ),
+            (DomainError::Store("x".into()), "server_error", false),
+        ];
+        for (e, code, throttled) in cases {
+            let shown = e.to_string();
+            let o = OAuthError::from(e);
+            assert_eq!((o.error, o.throttled), (code, throttled), "{shown}");
+        }
+        // A poll that is too fast is paced, not throttled.
+        assert!(!OAuthError::slow_down("poll every 5 s").throttled);
+    }
+}

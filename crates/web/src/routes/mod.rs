@@ -46,5 +46,8 @@ pub fn routes(state: AppState, body_limit: usize, upload_limit: usize) -> Router
         .merge(pages::verify_upload_routes())
         .layer(RequestBodyLimitLayer::new(upload_limit))
         .layer(DefaultBodyLimit::max(upload_limit));
-    small.merge(uploads).with_state(state)
+    small
+        .merge(uploads)
+        .fallback(pages::not_found)
+        .with_state(state)
 }

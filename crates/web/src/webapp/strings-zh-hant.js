@@ -4,8 +4,8 @@
 export default {
   appName: '智方便',
   skip: '跳至內容',
-  largerText: '放大文字',
-  normalText: '標準文字',
+  largerText: '放大字體',
+  normalText: '正常字體',
   lock: '上鎖',
   tabHome: '主頁',
   tabScan: '掃描',

@@ -207,7 +207,7 @@ fn tx_cookie(s: &AppState, tx: &TxId) -> String {
 /// An error page (never a redirect).
 pub fn error_page(ui: &Ui, e: &OAuthError, reference: Option<String>) -> Response {
     let lang = ui.lang;
-    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
+    let status = crate::oauth::status_of(e);
     let message = match e.error {
         "invalid_client" | "invalid_redirect_uri" => lang.t(
             "You cannot sign in to this service from here: the link that brought you to this page is not valid. Please go back to the service and try again. If this happens again, contact the service and give it the reference number below.",

@@ -72,3 +72,39 @@ async fn asset(kind: &'static str, body: &'static str) -> impl IntoResponse {
         body,
     )
 }
+
+/// Any address the platform does not serve: a browser asking for a page gets a page in its
+/// reader's language; everything else gets the plain 404 that becomes problem details.
+pub async fn not_found(
+    axum::extract::State(s): axum::extract::State<AppState>,
+    method: axum::http::Method,
+    headers: axum::http::HeaderMap,
+    uri: axum::http::Uri,
+) -> axum::response::Response {
+    let wants_page = method == axum::http::Method::GET
+        && headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("text/html"));
+    if !wants_page {
+        return axum::http::StatusCode::NOT_FOUND.into_response();
+    }
+    let ui = common::Ui::new(&s, &headers, &uri, None, uri.path());
+    let lang = ui.lang;
+    ui.render(
+        axum::http::StatusCode::NOT_FOUND,
+        &login::MessageTemplate {
+            ui: ui.view(),
+            title: lang.t("Page not found", "找不到網頁"),
+            message: lang
+                .t(
+                    "There is no page at this address. Check the address, or start again from the iAM Smart home page.",
+                    "此網址沒有網頁。請檢查網址，或由「智方便」首頁重新開始。",
+                )
+                .to_string(),
+            detail: None,
+            reference: None,
+            reference_label: "",
+        },
+    )
+}

@@ -1,0 +1,280 @@
+//! Clients (online services): registration by an operator or through dynamic registration
+//! (RFC 7591/7592), their metadata and rules, and their keys.
+//!
+//! Profiles: `fapi2` (the default) requires PAR, PKCE S256, `private_key_jwt` and DPoP-bound
+//! tokens; `basic` allows `client_secret_basic` or `private_key_jwt` with PKCE S256, for small
+//! services. Subjects are pairwise per sector (the redirect URIs' host) unless the operator
+//! approved public subjects for a government client that needs them.
+mod metadata;
+mod registration;
+
+pub use metadata::{check_metadata, check_uri, parse_jwks, ClientMetadata};
+pub use registration::{
+    check_registration_token, disable, issue_initial_token, register, update, use_initial_token,
+    Registered,
+};
+
+use super::error::{OAuthError, OResult};
+use crate::error::DomainError;
+use crate::platform::Platform;
+use iamsmart_crypto::jose::{Alg, PublicJwk};
+use iamsmart_proto::i18n::Localized;
+use iamsmart_store::Row;
+use metadata::declared_sector;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// Grant type of CIBA.
+pub const CIBA_GRANT: &str = "urn:openid:params:grant-type:ciba";
+
+/// A registered client.
+#[derive(Debug, Clone)]
+pub struct Client {
+    /// `client_id`.
+    pub id: String,
+    /// Metadata.
+    pub meta: ClientMetadata,
+    /// SHA-256 of the secret (basic clients with `client_secret_basic`).
+    pub secret_hash: Option<Vec<u8>>,
+    /// `active` or `disabled`.
+    pub status: String,
+    /// Registered by the operator (rather than by the service itself through dynamic
+    /// registration, which nobody checked): residents are told when it is not.
+    pub vetted: bool,
+    /// The sector fixed at registration (`None` for clients registered before it was kept).
+    pub fixed_sector: Option<String>,
+}
+
+/// A client's names in every language from its stored registration (the `metadata` column of
+/// `clients`, read by listings that join it); `fallback` when there is none.
+pub fn names_from_stored(metadata: Option<&str>, fallback: &str) -> Localized {
+    metadata
+        .and_then(|m| serde_json::from_str::<ClientMetadata>(m).ok())
+        .map(|m| m.names())
+        .unwrap_or_else(|| Localized::en(fallback))
+}
+
+impl Client {
+    /// The client's requester type at the gateway.
+    pub fn requester_type(&self) -> &str {
+        self.meta
+            .iamsmart_requester_type
+            .as_deref()
+            .unwrap_or("commercial")
+    }
+
+    /// The client's encryption key (`use`: `enc`, EC P-256) from its registered keys, if any.
+    pub async fn encryption_key(&self, p: &Platform) -> OResult<Option<PublicJwk>> {
+        let has_keys = self.meta.jwks.is_some() || self.meta.jwks_uri.is_some();
+        if !has_keys {
+            return Ok(None);
+        }
+        Ok(keys(p, self, false).await?.into_iter().find(|k| {
+            k.use_.as_deref() == Some("enc") && k.kty == "EC" && k.crv.as_deref() == Some("P-256")
+        }))
+    }
+
+    /// Whether this is a FAPI 2.0 client.
+    pub fn fapi(&self) -> bool {
+        self.meta.iamsmart_profile == "fapi2"
+    }
+    /// The sector of pairwise subjects: fixed at registration (the host of the redirect URIs,
+    /// or of the verified `sector_identifier_uri`).
+    pub fn sector(&self) -> String {
+        self.fixed_sector
+            .clone()
+            .unwrap_or_else(|| declared_sector(&self.meta).unwrap_or_else(|| self.id.clone()))
+    }
+    /// The sector whose subjects this client receives: its pairwise sector, or
+    /// [`crate::oidc::claims::PUBLIC_SECTOR`] for a client with public subjects.
+    pub fn subject_sector(&self) -> String {
+        if self.meta.subject_type == "pairwise" {
+            self.sector()
+        } else {
+            crate::oidc::claims::PUBLIC_SECTOR.to_string()
+        }
+    }
+    /// The ID token signing algorithm.
+    pub fn id_token_alg(&self) -> Alg {
+        self.meta
+            .id_token_signed_response_alg
+            .parse()
+            .unwrap_or(Alg::ES256)
+    }
+    /// Whether the client may use a grant type.
+    pub fn has_grant(&self, g: &str) -> bool {
+        self.meta.grant_types.iter().any(|x| x == g)
+    }
+}
+
+/// Load an active client.
+pub async fn get(p: &Platform, id: &str) -> Result<Option<Client>, DomainError> {
+    if id.is_empty() || id.len() > 64 {
+        return Ok(None);
+    }
+    if let Some(c) = p.oidc.clients.get(id) {
+        return Ok(Some(c));
+    }
+    let found = load(p, id).await?;
+    if let Some(c) = &found {
+        p.oidc.clients.put(c);
+    }
+    Ok(found)
+}
+
+async fn load(p: &Platform, id: &str) -> Result<Option<Client>, DomainError> {
+    let row = sqlx::query(
+        "SELECT metadata, secret_hash, status, created_by, sector FROM clients WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(p.db.reader())
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let status: String = row.try_get(2)?;
+    if status != "active" {
+        return Ok(None);
+    }
+    let meta: ClientMetadata = serde_json::from_str(&row.try_get::<String, _>(0)?)
+        .map_err(|e| DomainError::Integrity(format!("client metadata: {e}")))?;
+    let created_by: String = row.try_get(3)?;
+    Ok(Some(Client {
+        id: id.into(),
+        meta,
+        secret_hash: row.try_get(1)?,
+        status,
+        vetted: created_by.starts_with("operator:"),
+        fixed_sector: row.try_get(4)?,
+    }))
+}
+
+/// The client's signing keys (its encryption keys left out).
+pub async fn signing_keys(p: &Platform, client: &Client, refresh: bool) -> OResult<Vec<PublicJwk>> {
+    Ok(keys(p, client, refresh)
+        .await?
+        .into_iter()
+        .filter(|k| {
+            k.use_.as_deref() != Some("enc")
+                && !k.alg.as_deref().is_some_and(|a| a.starts_with("ECDH"))
+        })
+        .collect())
+}
+
+/// How long a client's registration is cached in a process. A change made through this process
+/// (update, disable) takes effect at once; one made by another process within this time.
+const CLIENT_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Per-process cache of active clients' registrations (read four times per login).
+#[derive(Debug, Default)]
+pub struct ClientCache {
+    entries: Mutex<HashMap<String, (Client, std::time::Instant)>>,
+}
+
+impl ClientCache {
+    fn get(&self, id: &str) -> Option<Client> {
+        let e = self.entries.lock().ok()?;
+        e.get(id)
+            .filter(|(_, at)| at.elapsed() < CLIENT_CACHE_TTL)
+            .map(|(c, _)| c.clone())
+    }
+    fn put(&self, c: &Client) {
+        if let Ok(mut e) = self.entries.lock() {
+            if e.len() > 10_000 {
+                e.clear();
+            }
+            e.insert(c.id.clone(), (c.clone(), std::time::Instant::now()));
+        }
+    }
+    /// Drop a client's cached registration.
+    pub fn forget(&self, id: &str) {
+        if let Ok(mut e) = self.entries.lock() {
+            e.remove(id);
+        }
+    }
+}
+
+/// Per-process cache of clients' keys fetched from their `jwks_uri`.
+#[derive(Debug, Default)]
+pub struct KeyCache {
+    entries: Mutex<HashMap<String, (Vec<PublicJwk>, i64)>>,
+}
+
+impl KeyCache {
+    fn get(&self, client: &str, now: i64, max_age: i64) -> Option<Vec<PublicJwk>> {
+        let e = self.entries.lock().ok()?;
+        e.get(client)
+            .filter(|(_, at)| now - at < max_age)
+            .map(|(k, _)| k.clone())
+    }
+    fn put(&self, client: &str, keys: Vec<PublicJwk>, now: i64) {
+        if let Ok(mut e) = self.entries.lock() {
+            if e.len() > 10_000 {
+                e.clear();
+            }
+            e.insert(client.into(), (keys, now));
+        }
+    }
+    /// Drop a client's cached keys.
+    pub fn forget(&self, client: &str) {
+        if let Ok(mut e) = self.entries.lock() {
+            e.remove(client);
+        }
+    }
+}
+
+/// The client's public keys: registered inline, or fetched from its `jwks_uri` (cached five
+/// minutes; `refresh` fetches again, at most every ten seconds).
+pub async fn keys(p: &Platform, client: &Client, refresh: bool) -> OResult<Vec<PublicJwk>> {
+    if let Some(j) = &client.meta.jwks {
+        return parse_jwks(j).map_err(OAuthError::invalid_client);
+    }
+    let Some(uri) = &client.meta.jwks_uri else {
+        return Err(OAuthError::invalid_client(
+            "the client has no registered keys",
+        ));
+    };
+    let now = p.clock.now_ms();
+    let max_age = if refresh { 10_000 } else { 300_000 };
+    if let Some(k) = p.oidc.keys.get(&client.id, now, max_age) {
+        return Ok(k);
+    }
+    // Through the guarded client: a public address only, a size and time limit, failures
+    // remembered a while, and no detail of what went wrong in the answer (it would map the
+    // platform's network for whoever registered the URL).
+    let fetched = p.outbound.get_json(uri).await.map_err(|e| {
+        tracing::info!(client = %client.id, error = %e, "client keys unavailable");
+        OAuthError::invalid_client("the client's keys cannot be fetched from its jwks_uri")
+    })?;
+    let keys = parse_jwks(&fetched).map_err(OAuthError::invalid_client)?;
+    p.oidc.keys.put(&client.id, keys.clone(), now);
+    Ok(keys)
+}
+
+/// The client id of the platform's own account pages.
+pub const PORTAL: &str = "iamsmart-portal";
+
+/// Register (or update) the platform's own account pages as a client, so that residents sign in
+/// to them through the same pages as to any service. Public subjects, no personal data.
+pub async fn ensure_portal(p: &Platform) -> Result<(), DomainError> {
+    let mut meta = ClientMetadata::for_profile(
+        "iAM Smart account",
+        vec![p.oidc.policy.url("/account/callback")],
+        "basic",
+    );
+    meta.subject_type = "public".into();
+    meta.scope = Some("openid".into());
+    meta.grant_types = vec!["authorization_code".into()];
+    let text = serde_json::to_string(&meta).map_err(|e| DomainError::Integrity(e.to_string()))?;
+    let now = p.clock.now_ms();
+    sqlx::query(
+        "INSERT INTO clients (id, name, profile, metadata, status, created_by, created_at, updated_at) VALUES ($1, $2, 'basic', $3, 'active', 'system', $4, $4)
+         ON CONFLICT (id) DO UPDATE SET metadata = $3, updated_at = $4",
+    )
+    .bind(PORTAL)
+    .bind(&meta.client_name)
+    .bind(&text)
+    .bind(now)
+    .execute(p.db.writer())
+    .await?;
+    p.oidc.forget_keys(PORTAL);
+    Ok(())
+}
