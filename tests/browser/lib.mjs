@@ -168,7 +168,7 @@ export async function pageFits(page, name) {
     // Characters our pages use often whose Simplified form differs: none may be left unconverted
     // (the link to the Traditional Chinese page is named in its own script).
     const text = found.text.split('繁體中文').join(' ');
-    const left = /[這個們資與確認說請續務將時間選擇項頁碼關於]/.exec(text);
+    const left = /[這個們資與確認說請續務將時間選擇項頁碼關於運駕執]/.exec(text);
     assert(!left, `${name}: Traditional characters on a Simplified Chinese page: "${left && text.slice(Math.max(0, left.index - 10), left.index + 10)}"`);
   }
 }

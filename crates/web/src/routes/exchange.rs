@@ -25,7 +25,13 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/eme/v1/requests", post(eme_start))
         .route("/eme/v1/requests/{id}", get(eme_outcome))
-        .route("/gateway/v1/catalogue", get(catalogue))
+        // The web app reads the catalogue too: in Simplified Chinese for a reader who asks.
+        .route(
+            "/gateway/v1/catalogue",
+            get(catalogue).layer(axum::middleware::from_fn(
+                crate::simplified::app_answers_in_simplified_chinese,
+            )),
+        )
         .route("/gateway/v1/consents", post(consent_request))
         .route("/gateway/v1/consents/{id}", get(consent_status))
         .route("/gateway/v1/fetch", post(fetch_items))

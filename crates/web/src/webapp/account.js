@@ -158,6 +158,13 @@ export async function consents() {
     aside(either(pair(i, 'title')), either(pair(i, 'provider')))]));
   const record = (i) => titles.get(`${i.provider}/${i.item}`) || i.item;
   const providers = new Map((catalogue.items || []).map((i) => [i.provider, either(pair(i, 'provider'))]));
+  // What a dealing was about: a personal detail, or a department's record by its title.
+  const itemName = (d, f) => {
+    if (t(`f_${f}`) !== `f_${f}`) return t(`f_${f}`);
+    const [provider, item] = f.includes('/') ? f.split('/') : [d.provider, f];
+    const title = (catalogue.items || []).find((i) => i.provider === provider && i.item === item);
+    return title ? either(pair(title, 'title')) : f;
+  };
   const outcome = (d) => (d.outcome && /^[A-Z]+$/.test(d.outcome) && t(`status_${d.outcome}`) !== `status_${d.outcome}` ? t(`status_${d.outcome}`) : '');
   const err = h('div', { 'aria-live': 'assertive' });
   const act = (fn) => async (ev) => {
@@ -203,7 +210,7 @@ export async function consents() {
       h('h3', { class: 'title' }, serviceOf(s)),
       h('ul', { class: 'items' }, s.dealings.slice(0, 20).map((d) => h('li', {}, h('span', {},
         h('span', { class: 'item' }, dealingText(d, providers)),
-        h('span', { class: 'value' }, [when(d.at), outcome(d), d.items && d.items.length ? d.items.map((f) => (t(`f_${f}`) !== `f_${f}` ? t(`f_${f}`) : f)).join(listSeparator()) : ''].filter(Boolean).join(' · ')))))))) : h('p', { class: 'hint' }, t('noDealings')));
+        h('span', { class: 'value' }, [when(d.at), outcome(d), d.items && d.items.length ? d.items.map((f) => itemName(d, f)).join(listSeparator()) : ''].filter(Boolean).join(' · ')))))))) : h('p', { class: 'hint' }, t('noDealings')));
 }
 
 export async function devices() {

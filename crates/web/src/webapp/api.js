@@ -111,7 +111,8 @@ export async function plain(method, path, body) {
   try {
     res = await fetch(path, {
       method, cache: 'no-store', credentials: 'omit',
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      headers: body === undefined ? { 'accept-language': langCode() }
+        : { 'content-type': 'application/json', 'accept-language': langCode() },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch {
