@@ -129,6 +129,20 @@ async fn baseline_headers_errors_limits_and_operator_api() {
         .starts_with("text/html"));
     let page = r.text().await.unwrap();
     assert!(page.contains("找不到網頁") && page.contains("<html lang=\"zh-HK\""));
+    assert!(
+        page.contains("href=\"/nope?lang=en\""),
+        "the page again in English"
+    );
+    // A path that a browser would read as another site never becomes a link.
+    let r = c
+        .get(srv.url("//evil.example/x"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let page = r.text().await.unwrap();
+    assert!(!page.contains("href=\"//evil"), "{page}");
     let r = c
         .post(srv.url("/nope"))
         .header("accept", "text/html")

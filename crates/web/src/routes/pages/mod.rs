@@ -89,7 +89,15 @@ pub async fn not_found(
     if !wants_page {
         return axum::http::StatusCode::NOT_FOUND.into_response();
     }
-    let ui = common::Ui::new(&s, &headers, &uri, None, uri.path());
+    // The language links show this page again, unless its path would make them point elsewhere
+    // (`//host` is another site to a browser).
+    let path = uri.path();
+    let base = if path.starts_with("//") || path.contains('\\') {
+        "/"
+    } else {
+        path
+    };
+    let ui = common::Ui::new(&s, &headers, &uri, None, base);
     let lang = ui.lang;
     ui.render(
         axum::http::StatusCode::NOT_FOUND,
