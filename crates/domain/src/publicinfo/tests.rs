@@ -2,9 +2,10 @@
 //! their quirks, hostile inputs, and the cache and fetch rounds on the test database with a
 //! local HTTP server on 127.0.0.1.
 use super::fetch::{self, FetchPolicy, Job, Source};
-use super::time::{hk_datetime, parse_iso};
+use super::time::parse_iso;
 use super::*;
 use crate::testing::platform;
+use iamsmart_proto::time::hk_date_time;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -166,7 +167,7 @@ fn traffic_news_in_both_languages_with_the_chinese_am_pm_marker() {
     assert_eq!(n.items.len(), 4);
     let want = at("2017-09-16T07:20:43+08:00");
     assert_eq!(n.time, Some(want));
-    assert_eq!(hk_datetime(want), "2017-09-16 07:20");
+    assert_eq!(hk_date_time(want), "2017-09-16 07:20");
     let m = n.items.iter().find(|m| m.id == "36841").unwrap();
     assert_eq!(m.status, "2");
     assert_eq!(m.time, Some(want));
@@ -208,7 +209,7 @@ fn food_alerts_built_from_the_real_items_match_the_excerpt() {
         );
     }
     assert_eq!(
-        hk_datetime(feed.items[0].published.unwrap()),
+        hk_date_time(feed.items[0].published.unwrap()),
         "2026-06-26 00:00"
     );
     let tc = rss::parse(data!("cfs-foodalert-tc-2026-06-built.rss.xml")).unwrap();

@@ -6,7 +6,7 @@
 //! The fields are read by hand (each format is small, fixed and lenient in its own way, which a
 //! general parser would refuse); the calendar is the `time` crate's, through `proto::time`.
 
-pub use iamsmart_proto::time::{hk_date_time as hk_datetime, HK_OFFSET_MS};
+pub use iamsmart_proto::time::HK_OFFSET_MS;
 
 /// Milliseconds of a local date and time at `offset_ms` from UTC, after range checks (a leap
 /// second is read as the second before it).
@@ -171,6 +171,7 @@ pub fn yyyymmdd(s: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use iamsmart_proto::time::hk_date_time;
 
     const T: i64 = 1_505_517_643_000; // 2017-09-15T23:20:43Z = 2017-09-16 07:20:43 in Hong Kong
 
@@ -198,11 +199,11 @@ mod tests {
     #[test]
     fn rfc2822_dates() {
         assert_eq!(
-            parse_rfc2822("Thu, 25 Jun 2026 16:00:00 GMT").map(hk_datetime),
+            parse_rfc2822("Thu, 25 Jun 2026 16:00:00 GMT").map(hk_date_time),
             Some("2026-06-26 00:00".into())
         );
         assert_eq!(
-            parse_rfc2822("Tue, 04 Nov 2025 17:33:44 +0800").map(hk_datetime),
+            parse_rfc2822("Tue, 04 Nov 2025 17:33:44 +0800").map(hk_date_time),
             Some("2025-11-04 17:33".into())
         );
         assert_eq!(parse_rfc2822("Fri, 15 Sep 2017 23:20:43 +0000"), Some(T));
@@ -219,11 +220,11 @@ mod tests {
             Some(T + 12 * 3_600_000)
         );
         assert_eq!(
-            parse_td("2017/9/16 上午 12:05:00").map(hk_datetime),
+            parse_td("2017/9/16 上午 12:05:00").map(hk_date_time),
             Some("2017-09-16 00:05".into())
         );
         assert_eq!(
-            parse_td("2017/9/16 下午 12:05:00").map(hk_datetime),
+            parse_td("2017/9/16 下午 12:05:00").map(hk_date_time),
             Some("2017-09-16 12:05".into())
         );
         assert_eq!(parse_td("2017/9/16 07:20:43 AM"), Some(T));
@@ -235,7 +236,7 @@ mod tests {
 
     #[test]
     fn dates_round_trip() {
-        assert_eq!(hk_datetime(T), "2017-09-16 07:20");
+        assert_eq!(hk_date_time(T), "2017-09-16 07:20");
         assert_eq!(yyyymmdd("20240319").as_deref(), Some("2024-03-19"));
         assert_eq!(yyyymmdd("20240230"), None);
         assert_eq!(yyyymmdd("20240229").as_deref(), Some("2024-02-29"));
