@@ -44,3 +44,58 @@ impl Clock for FakeClock {
         self.0.load(Ordering::SeqCst)
     }
 }
+
+/// The system's time plus however far a test has moved it on: the clock of a platform that
+/// tests drive end to end, so that an expiry minutes away is reached without waiting while
+/// everything else (ordering, rate windows) keeps real time's course.
+#[derive(Debug, Default)]
+pub struct AdvancingClock(AtomicI64);
+
+impl AdvancingClock {
+    /// A clock that reads the system's time until it is moved on.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Move forward by `ms` (never back: a test cannot unsay what the platform has seen).
+    pub fn advance(&self, ms: i64) {
+        self.0.fetch_add(ms.max(0), Ordering::SeqCst);
+    }
+    /// How far the clock has been moved on, in milliseconds.
+    pub fn offset_ms(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+impl Clock for AdvancingClock {
+    fn now_ms(&self) -> i64 {
+        SystemClock.now_ms() + self.offset_ms()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_advancing_clock_keeps_real_time_and_adds_what_it_was_moved_on() {
+        let c = AdvancingClock::new();
+        let before = SystemClock.now_ms();
+        let read = c.now_ms();
+        assert!(read >= before && read - before < 1_000);
+        c.advance(60_000);
+        c.advance(-5_000);
+        assert_eq!(c.offset_ms(), 60_000);
+        let read = c.now_ms();
+        assert!(read >= before + 60_000 && read - before < 61_000);
+    }
+
+    #[test]
+    fn a_fake_clock_moves_only_when_told() {
+        let c = FakeClock::at(1_000);
+        assert_eq!(c.now_ms(), 1_000);
+        c.advance(500);
+        assert_eq!(c.now_ms(), 1_500);
+        c.set(10);
+        assert_eq!(c.now_ms(), 10);
+    }
+}

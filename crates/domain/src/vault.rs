@@ -298,3 +298,124 @@ impl Vault {
         Ok(n)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::platform;
+
+    fn at<'a>(table: &'a str, column: &'a str, row: &'a str) -> FieldContext<'a> {
+        FieldContext { table, column, row }
+    }
+
+    #[tokio::test]
+    async fn a_sealed_value_opens_only_where_it_was_sealed() {
+        let t = platform().await;
+        let v = &t.p.vault;
+        let here = at("residents", "name_en", "res_1");
+        let sealed = v.seal(&here, b"CHAN Tai Man").await.unwrap();
+        assert!(!sealed.windows(4).any(|w| w == b"CHAN"), "no clear text");
+        assert_eq!(
+            &v.open_field(&here, &sealed).await.unwrap()[..],
+            b"CHAN Tai Man"
+        );
+        // Moved to another row, column or table, or altered: refused as an integrity failure.
+        for elsewhere in [
+            at("residents", "name_en", "res_2"),
+            at("residents", "name_zh", "res_1"),
+            at("staff", "name_en", "res_1"),
+        ] {
+            assert!(matches!(
+                v.open_field(&elsewhere, &sealed).await,
+                Err(DomainError::Integrity(_))
+            ));
+        }
+        let mut altered = sealed.clone();
+        let last = altered.len() - 1;
+        altered[last] ^= 1;
+        assert!(matches!(
+            v.open_field(&here, &altered).await,
+            Err(DomainError::Integrity(_))
+        ));
+        // The same value sealed twice is two different ciphertexts (a fresh data key each time).
+        assert_ne!(v.seal(&here, b"CHAN Tai Man").await.unwrap(), sealed);
+        // Several at once, and None stays None.
+        let both = v
+            .open_many(&[
+                (here, Some(&sealed[..])),
+                (at("residents", "gender", "res_1"), None),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(&both[0].as_deref().unwrap()[..], b"CHAN Tai Man");
+        assert!(both[1].is_none());
+    }
+
+    #[tokio::test]
+    async fn the_blind_index_is_keyed_stable_and_separated_by_domain() {
+        let t = platform().await;
+        let v = &t.p.vault;
+        let a = v.blind_index("hkid", "A1234563");
+        assert_eq!(a.len(), 32);
+        assert_eq!(a, v.blind_index("hkid", "A1234563"), "stable");
+        assert_ne!(a, v.blind_index("hkid", "A1234564"));
+        assert_ne!(
+            a,
+            v.blind_index("phone", "A1234563"),
+            "domains are separate"
+        );
+        // Not a plain hash of the value: without the sealed key nobody can compute it.
+        assert_ne!(a, iamsmart_crypto::hash::sha256(b"hkid\0A1234563").to_vec());
+        // Its key is stored sealed like personal data; reopening the vault gives the same index.
+        let stored: Vec<u8> = sqlx::query_scalar("SELECT value FROM settings WHERE name = $1")
+            .bind(INDEX_KEY_SETTING)
+            .fetch_one(t.p.db.reader())
+            .await
+            .unwrap();
+        assert!(envelope::kek_id(&stored).is_ok(), "sealed under a KEK");
+        let reopened = Vault::open(t.p.db.clone(), t.p.keys.clone(), t.p.rng.clone())
+            .await
+            .unwrap();
+        assert_eq!(a, reopened.blind_index("hkid", "A1234563"));
+    }
+
+    #[tokio::test]
+    async fn a_new_kek_rewraps_every_data_key_and_the_old_one_retires() {
+        let t = platform().await;
+        let v = &t.p.vault;
+        let ctx = at("settings", "value", "sealed:test");
+        let sealed = v.seal(&ctx, b"secret").await.unwrap();
+        sqlx::query("INSERT INTO settings (name, value) VALUES ($1, $2)")
+            .bind("sealed:test")
+            .bind(&sealed)
+            .execute(t.p.db.writer())
+            .await
+            .unwrap();
+        let old = t.p.keys.active(Purpose::Kek, None).await.unwrap();
+        let new = t.p.keys.rotate_kek().await.unwrap();
+        t.clock.advance(1);
+        // Still opens under the old KEK; at least this value and the index key to move.
+        assert_eq!(&v.open_field(&ctx, &sealed).await.unwrap()[..], b"secret");
+        let before = v.count_not_under(&new.kid).await.unwrap();
+        assert!(before >= 2, "{before}");
+        assert_eq!(v.rewrap_all().await.unwrap(), before);
+        assert_eq!(v.count_not_under(&new.kid).await.unwrap(), 0);
+        assert_eq!(v.rewrap_all().await.unwrap(), 0, "nothing left to move");
+        let stored: Vec<u8> = sqlx::query_scalar("SELECT value FROM settings WHERE name = $1")
+            .bind("sealed:test")
+            .fetch_one(t.p.db.reader())
+            .await
+            .unwrap();
+        assert_eq!(envelope::kek_id(&stored).unwrap(), new.kid);
+        assert_eq!(&v.open_field(&ctx, &stored).await.unwrap()[..], b"secret");
+        let retired =
+            t.p.keys
+                .all(Purpose::Kek)
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|k| k.kid == old.kid)
+                .unwrap();
+        assert!(retired.retire_at.is_some(), "the old KEK is retired");
+    }
+}

@@ -176,7 +176,7 @@ async fn consents_of(
         let done = app
             .decide(&view, "approve", json!({ "fields": [] }), None)
             .await?;
-        if done.status != "approved" {
+        if done.status != iamsmart_proto::app::ApprovalStatus::Approved {
             bail!("the consent was not approved: {}", done.status);
         }
         ids.push(id);

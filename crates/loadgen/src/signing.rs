@@ -356,7 +356,7 @@ impl Bench {
             .decide(&view, "approve", agreed, None)
             .await
             .map_err(|e| at("app_sign")(target::app_err(e)))?;
-        if done.status != "approved" {
+        if done.status != iamsmart_proto::app::ApprovalStatus::Approved {
             return Err(bad("app_sign", &format!("status {}", done.status), ""));
         }
         times.push(us(t));

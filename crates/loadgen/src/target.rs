@@ -330,7 +330,7 @@ impl Phone {
                     .decide(&view, "approve", agreed, None)
                     .await
                     .map_err(app_err)?;
-                if done.status != "approved" {
+                if done.status != iamsmart_proto::app::ApprovalStatus::Approved {
                     return Err(StepError::new(format!("status {}", done.status), ""));
                 }
                 Ok(())

@@ -303,12 +303,71 @@ pub struct ApprovalView {
     pub match_code: String,
     /// The challenge to sign.
     pub challenge: String,
-    /// `pending`, `approved`, `denied`, `expired`.
-    pub status: String,
+    /// Where the request stands.
+    pub status: ApprovalStatus,
     /// Created (Unix ms).
     pub created_at: i64,
     /// Expires (Unix ms).
     pub expires_at: i64,
+}
+
+/// Where a request for the resident's approval stands. Stored as its lower-case name (the
+/// database refuses any other: `approvals_status_known`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ApprovalStatus {
+    /// Waiting; shown as a QR code or pushed to the resident's phone.
+    Pending,
+    /// A device scanned the QR code and claimed it for its resident; waiting for the decision.
+    Scanned,
+    /// The resident approved it on a device.
+    Approved,
+    /// The resident declined it.
+    Denied,
+    /// Nobody answered in time.
+    Expired,
+    /// Withdrawn before an answer (the account closed, the devices revoked).
+    Cancelled,
+}
+
+impl ApprovalStatus {
+    /// Every status, in the order a request can pass through them.
+    pub const ALL: [Self; 6] = [
+        Self::Pending,
+        Self::Scanned,
+        Self::Approved,
+        Self::Denied,
+        Self::Expired,
+        Self::Cancelled,
+    ];
+
+    /// The stored and wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Scanned => "scanned",
+            Self::Approved => "approved",
+            Self::Denied => "denied",
+            Self::Expired => "expired",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    /// The status a stored name stands for.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+
+    /// Still waiting for the resident (pending or scanned).
+    pub fn is_waiting(self) -> bool {
+        matches!(self, Self::Pending | Self::Scanned)
+    }
+}
+
+impl std::fmt::Display for ApprovalStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// What the device signs to approve or deny (typ [`APPROVAL_TYP`]).

@@ -117,8 +117,19 @@ pub async fn open_key_store(
     }
 }
 
-/// Everything `serve`, `demo` and the maintenance commands need, checked and started.
+/// Everything `serve`, `demo` and the maintenance commands need, checked and started, on the
+/// system's clock and randomness.
 pub async fn start_platform(cfg: &Config) -> anyhow::Result<Platform> {
+    start_platform_with(cfg, Arc::new(SystemClock), Arc::new(SystemRng)).await
+}
+
+/// [`start_platform`] with the time and randomness given: the tests run the platform on a
+/// clock they advance.
+pub async fn start_platform_with(
+    cfg: &Config,
+    clock: Arc<dyn Clock>,
+    rng: Arc<dyn Rng>,
+) -> anyhow::Result<Platform> {
     let db = connect(cfg).await?;
     let (store, check) = open_key_store(cfg, &db).await?;
     db.migrate()
@@ -130,8 +141,6 @@ pub async fn start_platform(cfg: &Config) -> anyhow::Result<Platform> {
             .await
             .map_err(|e| anyhow!("{e}"))?;
     }
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let rng: Arc<dyn Rng> = Arc::new(SystemRng);
     let policy = KeyPolicy {
         publish_lead_ms: cfg.keys.publish_lead_secs as i64 * 1000,
         token_max_lifetime_ms: cfg.keys.token_max_lifetime_secs as i64 * 1000,
@@ -221,8 +230,6 @@ pub async fn serve(
     platform: Platform,
     ready: Option<tokio::sync::oneshot::Sender<std::net::SocketAddr>>,
 ) -> anyhow::Result<()> {
-    let state = iamsmart_web::AppState::new(platform.clone(), web_config(cfg)?);
-    let app = iamsmart_web::router(state);
     let listener = tokio::net::TcpListener::bind(&cfg.listen)
         .await
         .map_err(|e| {
@@ -232,10 +239,25 @@ pub async fn serve(
             )
         })?;
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, public_url = %cfg.public_url, backend = ?platform.db.backend(), "listening");
     if let Some(tx) = ready {
         let _ = tx.send(addr);
     }
+    serve_until(cfg, platform, listener, shutdown_signal()).await
+}
+
+/// Run the HTTP server and its workers on `listener` until `stop` completes, then finish
+/// requests in flight (within `http.shutdown_grace_secs`) and close the database. `serve` stops
+/// on SIGINT / SIGTERM; the tests run it in-process and stop it when they end.
+pub async fn serve_until(
+    cfg: &Config,
+    platform: Platform,
+    listener: tokio::net::TcpListener,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let state = iamsmart_web::AppState::new(platform.clone(), web_config(cfg)?);
+    let app = iamsmart_web::router(state);
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, public_url = %cfg.public_url, backend = ?platform.db.backend(), "listening");
     let workers = spawn_workers(cfg, platform.clone());
     let feeds = public_info::spawn(&cfg.public_info, platform.clone());
     let grace = Duration::from_secs(cfg.http.shutdown_grace_secs);
@@ -245,7 +267,7 @@ pub async fn serve(
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
     .with_graceful_shutdown(async move {
-        shutdown_signal().await;
+        stop.await;
         tracing::info!("shutting down: finishing requests in flight");
         let _ = stop_tx.send(true);
     });

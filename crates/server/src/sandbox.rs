@@ -2,7 +2,7 @@
 use crate::config::Config;
 use anyhow::{anyhow, Context};
 use iamsmart_app::App;
-use iamsmart_domain::identity::{self, registration};
+use iamsmart_domain::identity::{self, activation, registration};
 use iamsmart_proto::profile::VerifiedIdentity;
 use iamsmart_sandbox::immd::{self, ImmdConfig, SeedResident};
 use std::path::{Path, PathBuf};
@@ -121,7 +121,7 @@ pub async fn activation_code(
     )
     .await?;
     platform.db.close().await;
-    let compact = registration::normalise_code(&issued.activation_code);
+    let compact = activation::normalise_code(&issued.activation_code);
     Ok(serde_json::json!({
         "resident_id": issued.resident_id,
         "level": level,

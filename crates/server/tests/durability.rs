@@ -19,7 +19,7 @@ async fn acknowledged_writes_survive_kill_9() {
     let site = Site::new().await;
     let acked: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
     for round in 0..rounds {
-        let mut srv = site.serve(UNLIMITED).await;
+        let mut srv = site.serve_process(UNLIMITED).await;
         let mut tasks = Vec::new();
         for w in 0..4u32 {
             let base = srv.base.clone();
@@ -68,7 +68,7 @@ async fn acknowledged_writes_survive_kill_9() {
         "too few writes to mean anything: {}",
         acked.len()
     );
-    let srv = site.serve(UNLIMITED).await;
+    let srv = site.serve_process(UNLIMITED).await;
     let c = reqwest::Client::new();
     for (id, name) in &acked {
         let r = c
@@ -110,7 +110,7 @@ async fn acknowledged_writes_survive_kill_9() {
 #[tokio::test]
 async fn canary_personal_data_never_appears_in_clear() {
     let site = Site::new().await;
-    let srv = site.serve(&[]).await;
+    let srv = site.serve_process(&[]).await;
     let c = reqwest::Client::new();
     let hk = hkid(4_242_424);
     let canary_name = "ZEBEDIAH CANARYBIRD";

@@ -37,7 +37,7 @@ fn pending_of(home: &std::path::Path, kind: &str) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bank_gets_tax_and_tenancy_data_with_one_approval_until_the_resident_revokes() {
     let site = Site::new().await;
-    let srv = site.serve(&[]).await;
+    let srv = site.serve_process(&[]).await;
     let providers = start_providers(&srv.base).await;
     for dept in ["td", "ird", "hd", "edb"] {
         let def = iamsmart_sandbox::providers::definition(dept, &providers).unwrap();

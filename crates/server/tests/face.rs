@@ -20,8 +20,17 @@ fn image(name: &str) -> PathBuf {
     p
 }
 
-/// A platform with the sandbox registry and the face model.
+/// A platform with the sandbox registry and the face model, in this process.
 async fn platform(extra: &[(&str, &str)]) -> (Site, Server, u16) {
+    start(extra, false).await
+}
+
+/// The same as a server process, for the tests that look at its temporary files or kill it.
+async fn platform_process(extra: &[(&str, &str)]) -> (Site, Server, u16) {
+    start(extra, true).await
+}
+
+async fn start(extra: &[(&str, &str)], process: bool) -> (Site, Server, u16) {
     let site = Site::new().await;
     let port = iamsmart_testkit::free_port();
     let immd = start_immd(port, 0).await;
@@ -32,10 +41,17 @@ async fn platform(extra: &[(&str, &str)]) -> (Site, Server, u16) {
     let mut env: Vec<(&str, &str)> = vec![
         ("IAMSMART_REGISTRY__URL", &immd),
         ("IAMSMART_FACE__MODELS_DIR", &models),
-        ("TMPDIR", &tmp),
     ];
+    if process {
+        // Its own temporary directory, which the test looks through for traces of images.
+        env.push(("TMPDIR", &tmp));
+    }
     env.extend_from_slice(extra);
-    let srv = site.serve_on(port, &env).await;
+    let srv = if process {
+        site.serve_on(port, &env).await
+    } else {
+        site.serve_in_process_on(port, &env).await
+    };
     (site, srv, port)
 }
 
@@ -100,7 +116,7 @@ fn scan_dir(dir: &Path, needles: &[(String, Vec<u8>)]) {
         let p = entry.path();
         if p.is_dir() {
             scan_dir(&p, needles);
-        } else if let Ok(bytes) = std::fs::read(&p) {
+        } else if let Some(bytes) = read_apart(&p) {
             for (what, n) in needles {
                 assert!(
                     !bytes.windows(n.len()).any(|w| w == n.as_slice()),
@@ -301,7 +317,7 @@ async fn a_new_phone_moves_the_account_at_once_without_a_waiting_time_and_it_is_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn images_leave_no_trace_after_a_timeout_or_a_crash_mid_check() {
     // A face check that cannot finish in time: a clear "try again", nothing kept.
-    let (site, srv, _) = platform(&[("IAMSMART_FACE__TIMEOUT_MS", "1")]).await;
+    let (site, srv, _) = platform_process(&[("IAMSMART_FACE__TIMEOUT_MS", "1")]).await;
     let cheung = &seed()[2];
     let o = register(
         &site,
@@ -317,7 +333,7 @@ async fn images_leave_no_trace_after_a_timeout_or_a_crash_mid_check() {
     scan_everything(&site, &[image("astronaut.png")]).await;
 
     // A crash while the check runs: the server is killed mid-request and restarted.
-    let (site, mut srv, port) = platform(&[]).await;
+    let (site, mut srv, port) = platform_process(&[]).await;
     let leung = seed()[0].clone();
     let home = site.dir.path().join("crash");
     let base = srv.base.clone();

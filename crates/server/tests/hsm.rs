@@ -71,7 +71,7 @@ async fn the_server_runs_on_an_hsm() {
     assert!(e.contains("PIN incorrect"), "{e}");
     assert!(!e.contains("0000"));
 
-    let srv = site.serve(&hsm_env).await;
+    let srv = site.serve_process(&hsm_env).await;
     let c = reqwest::Client::new();
     let r = c
         .post(srv.url("/admin/v1/residents"))
@@ -114,7 +114,7 @@ async fn the_server_runs_on_an_hsm() {
         list.contains("pkcs11") && !list.contains(" file "),
         "{list}"
     );
-    let srv = site.serve(&hsm_env).await;
+    let srv = site.serve_process(&hsm_env).await;
     let got: serde_json::Value = get_resident(&c, &srv, &id).await;
     assert_eq!(got["verified"]["name_en"], "HSM Resident");
     let jwks: serde_json::Value = get_json(&c, &srv, "/.well-known/jwks.json").await;
@@ -131,7 +131,7 @@ async fn the_server_runs_on_an_hsm() {
     // and timestamps are signed there; openssl checks them against the root.
     let pass = site.dir.path().join("root.pass");
     std::fs::write(&pass, "hsm root passphrase").unwrap();
-    let srv = site.serve(&hsm_env).await;
+    let srv = site.serve_process(&hsm_env).await;
     let mut ca_env = hsm_env.clone();
     ca_env.push(("IAMSMART_PUBLIC_URL", &srv.base));
     let o = site.run(

@@ -6,7 +6,7 @@ use common::*;
 async fn baseline_headers_errors_limits_and_operator_api() {
     let site = Site::new().await;
     let srv = site
-        .serve(&[
+        .serve_process(&[
             ("IAMSMART_HTTP__RATE_LIMIT_PER_IP_PER_MINUTE", "60"),
             ("IAMSMART_HTTP__RATE_LIMIT_BURST", "40"),
         ])
@@ -243,7 +243,7 @@ async fn baseline_headers_errors_limits_and_operator_api() {
 #[tokio::test]
 async fn graceful_shutdown_exits_cleanly() {
     let site = Site::new().await;
-    let mut srv = site.serve(&[]).await;
+    let mut srv = site.serve_process(&[]).await;
     let status = srv.terminate();
     assert!(status.success(), "{status:?}");
 }

@@ -61,7 +61,7 @@ async fn a_code_works_only_once() {
 async fn a_code_expires_within_sixty_seconds() {
     let (site, srv, rp) = setup("fapi2", &[("IAMSMART_OIDC__CODE_TTL_SECS", "1")]).await;
     let (code, verifier, _, _) = code_for(&site, &srv, &rp).await;
-    tokio::time::sleep(std::time::Duration::from_millis(1300)).await;
+    srv.advance(std::time::Duration::from_millis(1300));
     assert_eq!(
         error_of(rp.token(&code, &verifier).await).await,
         "invalid_grant"
@@ -231,9 +231,9 @@ async fn par_request_uri_is_single_use() {
 
 #[tokio::test]
 async fn par_request_uri_expires() {
-    let (_s, _srv, rp) = setup("fapi2", &[("IAMSMART_OIDC__PAR_TTL_SECS", "5")]).await;
+    let (_s, srv, rp) = setup("fapi2", &[("IAMSMART_OIDC__PAR_TTL_SECS", "5")]).await;
     let (request_uri, _, _, _) = rp.par("openid", &[]).await;
-    tokio::time::sleep(std::time::Duration::from_millis(5300)).await;
+    srv.advance(std::time::Duration::from_millis(5300));
     let url = rp.url(&format!(
         "/authorize?client_id={}&request_uri={}",
         rp.client_id,

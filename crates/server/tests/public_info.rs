@@ -134,7 +134,7 @@ async fn the_page_shows_live_data_with_its_time_and_the_last_good_data_when_feed
     let site = Site::new().await;
     let env = feed_env(&base);
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let srv = site.serve(&env).await;
+    let srv = site.serve_process(&env).await;
     let c = reqwest::Client::new();
 
     // English: the samples' data with their own times.

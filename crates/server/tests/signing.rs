@@ -372,7 +372,8 @@ async fn a_resident_signs_a_documents_hash_and_independent_tools_accept_it() {
     );
 
     // The resident revokes the phone: the certificate is revoked at once. (Timestamps count whole
-    // seconds, and a revocation in the same second as a signature counts as before it: wait.)
+    // seconds, and a revocation in the same second as a signature counts as before it: wait. In
+    // real time, as openssl reads the CRL's times from the system's clock.)
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let device = plus["device_id"].as_str().unwrap().to_string();
     let crl_before = download(&srv, "/pki/crl").await;
@@ -428,7 +429,10 @@ async fn a_resident_signs_a_documents_hash_and_independent_tools_accept_it() {
         &[],
     ));
     assert_eq!(report["valid"], true, "{report}");
-    assert!(report["signatures"][0]["revoked_at"].as_u64().is_some());
+    assert!(
+        report["signatures"][0]["revoked_at"].as_u64().is_some(),
+        "{report}"
+    );
     // And nothing more can be signed for this resident.
     let r = svc
         .api("POST", "/sign/v1/requests", &token, Some(&ask(json!({}))))
@@ -617,7 +621,6 @@ async fn an_expired_certificate_signs_nothing_and_openssl_says_it_has_expired() 
     let (_, home) = resident_with_app(&site, "plus").await;
     point_app(&home, &srv.base);
     let cert = ok_json(&app(&home, &["signing-cert"]));
-    let issued = std::time::Instant::now();
     let user_pem = write_pem(
         tmp,
         "user.pem",
@@ -685,11 +688,13 @@ async fn an_expired_certificate_signs_nothing_and_openssl_says_it_has_expired() 
     )
     .unwrap();
 
-    // Once the certificate has expired ...
-    let wait = std::time::Duration::from_secs(17).saturating_sub(issued.elapsed());
-    tokio::time::sleep(wait).await;
+    // Once the certificate has expired (the platform's clock moved on; openssl told the time) ...
+    srv.advance(std::time::Duration::from_secs(17));
+    let at = srv.now_secs().to_string();
     let o = openssl(&[
         "verify",
+        "-attime",
+        &at,
         "-CAfile",
         root.to_str().unwrap(),
         "-untrusted",
@@ -703,10 +708,11 @@ async fn an_expired_certificate_signs_nothing_and_openssl_says_it_has_expired() 
     assert!(!o.status.success());
     assert!(text(&o).contains("certificate"), "{}", text(&o));
     // ... and what was signed in time stays valid: the timestamp proves when.
-    let report = ok_json(&site.run(
-        &["verify", cms_path.to_str().unwrap(), "--digest", &digest],
-        &[],
-    ));
+    let report = platform_verify(
+        &srv,
+        json!({ "cms": STANDARD.encode(std::fs::read(&cms_path).unwrap()), "digest": digest }),
+    )
+    .await;
     assert_eq!(report["valid"], true, "{report}");
 }
 

@@ -73,7 +73,7 @@ async fn signing_with_a_residents_token_needs_a_recent_iam_smart_plus_login_rfc_
     assert_eq!(out["status"], "denied");
 
     // Once the login is older than the limit, the service is told to ask for a fresh one ...
-    tokio::time::sleep(std::time::Duration::from_secs(21)).await;
+    srv.advance(std::time::Duration::from_secs(21));
     let r = svc2
         .api("POST", "/sign/v1/requests", &token, Some(&body))
         .await;

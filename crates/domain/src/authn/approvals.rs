@@ -12,8 +12,8 @@ use crate::audit::{self, Event};
 use crate::error::{DomainError, Result};
 use crate::identity::devices::DeviceCaller;
 use crate::platform::Platform;
-use iamsmart_crypto::jose::{self, Alg, PublicJwk};
-use iamsmart_proto::app::{ApprovalClaims, ApprovalView, APPROVAL_TYP};
+use iamsmart_crypto::jose::{self, Alg};
+use iamsmart_proto::app::{ApprovalClaims, ApprovalStatus, ApprovalView, APPROVAL_TYP};
 use iamsmart_proto::i18n::ServiceDetails;
 use iamsmart_store::Row;
 
@@ -53,10 +53,15 @@ const COLUMNS: &str =
 
 fn view(r: &iamsmart_store::AnyRow, now: i64) -> Result<ApprovalView> {
     let details: String = r.try_get(3)?;
-    let mut status: String = r.try_get(6)?;
+    let stored: String = r.try_get(6)?;
+    let mut status = ApprovalStatus::parse(&stored).ok_or_else(|| {
+        DomainError::Integrity(format!(
+            "an approval's stored status {stored:?} is not known"
+        ))
+    })?;
     let expires_at: i64 = r.try_get(8)?;
-    if (status == "pending" || status == "scanned") && expires_at <= now {
-        status = "expired".into();
+    if status.is_waiting() && expires_at <= now {
+        status = ApprovalStatus::Expired;
     }
     let mut details: serde_json::Value =
         serde_json::from_str(&details).unwrap_or(serde_json::Value::Null);
@@ -226,6 +231,29 @@ pub async fn pending(p: &Platform, resident_id: &str) -> Result<Vec<ApprovalView
     rows.iter().map(|r| view(r, now)).collect()
 }
 
+/// Every request a resident was asked, oldest first, for the export of their data: what was
+/// asked by whom, where it stands and when it was answered (never the evidence or the codes).
+pub async fn history(p: &Platform, resident_id: &str) -> Result<Vec<serde_json::Value>> {
+    sqlx::query(
+        "SELECT id, kind, client_name, status, created_at, decided_at FROM approvals WHERE resident_id = $1 ORDER BY created_at",
+    )
+    .bind(resident_id)
+    .fetch_all(p.db.reader())
+    .await?
+    .iter()
+    .map(|row| {
+        Ok(serde_json::json!({
+            "id": row.try_get::<String, _>(0)?,
+            "kind": row.try_get::<String, _>(1)?,
+            "service": row.try_get::<String, _>(2)?,
+            "status": row.try_get::<String, _>(3)?,
+            "created_at": row.try_get::<i64, _>(4)?,
+            "decided_at": row.try_get::<Option<i64>, _>(5)?,
+        }))
+    })
+    .collect()
+}
+
 /// Open a request from the app (after scanning its QR code): an unbound request is claimed for
 /// the caller's resident; another resident's request is not found.
 pub async fn open(p: &Platform, caller: &DeviceCaller, id: &str) -> Result<ApprovalView> {
@@ -320,13 +348,7 @@ pub async fn decide(
 ) -> Result<ApprovalView> {
     let signed = decision.signed.as_str();
     let current = open(p, caller, id).await?;
-    let jwk_text: String = sqlx::query_scalar("SELECT public_jwk FROM devices WHERE id = $1")
-        .bind(&caller.device_id)
-        .fetch_one(p.db.reader())
-        .await?;
-    let mut jwk: PublicJwk = serde_json::from_str(&jwk_text)
-        .map_err(|e| DomainError::Integrity(format!("stored device key: {e}")))?;
-    jwk.kid = Some(caller.device_id.clone());
+    let jwk = crate::identity::devices::public_key(p, &caller.device_id).await?;
     let (header, payload) = jose::verify_compact(signed, &[jwk], &[Alg::ES256])
         .map_err(|_| DomainError::Unauthenticated("the decision is not signed by this device"))?;
     let claims: ApprovalClaims =
@@ -345,8 +367,8 @@ pub async fn decide(
         });
     }
     let status = match claims.decision.as_str() {
-        "approve" => "approved",
-        "deny" => "denied",
+        "approve" => ApprovalStatus::Approved,
+        "deny" => ApprovalStatus::Denied,
         _ => {
             return Err(DomainError::Invalid {
                 field: "decision",
@@ -356,7 +378,7 @@ pub async fn decide(
     };
     // On a device bound with user verification, an approval (not a denial) carries a proof
     // that the resident is present, over this very decision.
-    if status == "approved" {
+    if status == ApprovalStatus::Approved {
         crate::identity::user_verification::verify(
             p,
             &caller.device_id,
@@ -369,7 +391,9 @@ pub async fn decide(
     // A step-up needs a fresh face match before it counts as approved; any other request may
     // carry one (a bank's data consent needs iAM Smart+ or a face match).
     let mut face_at = None;
-    if status == "approved" && (current.kind == "step_up" || decision.selfie.is_some()) {
+    if status == ApprovalStatus::Approved
+        && (current.kind == "step_up" || decision.selfie.is_some())
+    {
         let selfie = decision.selfie.as_deref().ok_or(DomainError::Invalid {
             field: "selfie",
             message: "this request needs a face match: take a selfie".into(),
@@ -390,7 +414,7 @@ pub async fn decide(
         "UPDATE approvals SET status = $1, decided_at = $2, device_id = $3, evidence = $4, agreed = $5, face_verified_at = $6
          WHERE id = $7 AND resident_id = $8 AND status IN ('pending', 'scanned') AND expires_at > $2",
     )
-    .bind(status)
+    .bind(status.as_str())
     .bind(now)
     .bind(&caller.device_id)
     .bind(signed)
@@ -411,7 +435,7 @@ pub async fn decide(
         now,
         request_id,
         &Event {
-            kind: if status == "approved" { "approval.approved" } else { "approval.denied" },
+            kind: if status == ApprovalStatus::Approved { "approval.approved" } else { "approval.denied" },
             actor: &caller.actor(),
             subject: &format!("resident:{}", caller.resident_id),
             detail: serde_json::json!({ "request": id, "kind": current.kind, "device": caller.device_id }),
@@ -419,10 +443,7 @@ pub async fn decide(
     )
     .await?;
     tx.commit().await?;
-    Ok(ApprovalView {
-        status: status.into(),
-        ..current
-    })
+    Ok(ApprovalView { status, ..current })
 }
 
 /// Cancel every waiting request of a resident (account closed, devices revoked).
@@ -444,3 +465,7 @@ pub(crate) async fn cancel_all(
         .await?;
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "approval_tests.rs"]
+mod tests;

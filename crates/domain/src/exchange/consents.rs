@@ -60,6 +60,75 @@ fn thirty() -> i64 {
     30
 }
 
+/// Where a data consent stands. Stored and sent as its upper-case name (the database refuses
+/// any other: `data_consents_status_known`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum ConsentStatus {
+    /// Asked; waiting for the resident's answer in the app.
+    Pending,
+    /// Approved and within its dates: the requester may fetch.
+    Active,
+    /// Paused by the resident; may be resumed.
+    Paused,
+    /// Withdrawn by the resident; final.
+    Revoked,
+    /// Past its end; final.
+    Expired,
+    /// Declined, or not answered in time; final.
+    Denied,
+}
+
+impl ConsentStatus {
+    /// Every status.
+    pub const ALL: [Self; 6] = [
+        Self::Pending,
+        Self::Active,
+        Self::Paused,
+        Self::Revoked,
+        Self::Expired,
+        Self::Denied,
+    ];
+
+    /// The stored and wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "PENDING",
+            Self::Active => "ACTIVE",
+            Self::Paused => "PAUSED",
+            Self::Revoked => "REVOKED",
+            Self::Expired => "EXPIRED",
+            Self::Denied => "DENIED",
+        }
+    }
+
+    /// The status a stored name stands for.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+
+    /// The resident may pause it (it is active).
+    pub fn can_pause(self) -> bool {
+        self == Self::Active
+    }
+
+    /// The resident may resume it (it is paused).
+    pub fn can_resume(self) -> bool {
+        self == Self::Paused
+    }
+
+    /// The resident may withdraw it (it is not yet over).
+    pub fn can_revoke(self) -> bool {
+        matches!(self, Self::Active | Self::Paused | Self::Pending)
+    }
+}
+
+impl std::fmt::Display for ConsentStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A consent as requesters and residents see it.
 #[derive(Debug, Clone, Serialize)]
 pub struct ConsentView {
@@ -71,8 +140,8 @@ pub struct ConsentView {
     pub service: String,
     /// Its name in every language registered.
     pub service_names: iamsmart_proto::i18n::Localized,
-    /// PENDING, ACTIVE, PAUSED, REVOKED, EXPIRED or DENIED.
-    pub status: String,
+    /// Where it stands.
+    pub status: ConsentStatus,
     /// Why, when denied.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status_reason: Option<String>,
@@ -271,7 +340,12 @@ const COLUMNS: &str = "c.id, c.client_id, k.name, c.status, c.status_reason, c.i
 fn row_to_view(r: &iamsmart_store::AnyRow) -> Result<(ConsentView, String, i64)> {
     use iamsmart_store::Row;
     let items: String = r.try_get(5)?;
-    let status: String = r.try_get(3)?;
+    let stored: String = r.try_get(3)?;
+    let status = ConsentStatus::parse(&stored).ok_or_else(|| {
+        DomainError::Integrity(format!(
+            "a data consent's stored status {stored:?} is not known"
+        ))
+    })?;
     Ok((
         ConsentView {
             consent_id: r.try_get(0)?,
@@ -281,7 +355,9 @@ fn row_to_view(r: &iamsmart_store::AnyRow) -> Result<(ConsentView, String, i64)>
                 r.try_get::<Option<String>, _>(19)?.as_deref(),
                 &r.try_get::<String, _>(2)?,
             ),
-            approval_id: (status == "PENDING").then(|| r.try_get(15)).transpose()?,
+            approval_id: (status == ConsentStatus::Pending)
+                .then(|| r.try_get(15))
+                .transpose()?,
             status,
             status_reason: r.try_get(4)?,
             items: serde_json::from_str(&items)?,
@@ -320,30 +396,41 @@ async fn load(p: &Platform, id: &str) -> Result<Option<(ConsentView, String, i64
 pub async fn get(p: &Platform, id: &str) -> Result<ConsentView> {
     let (v, resident, valid_days, approval_id) = load(p, id).await?.ok_or(DomainError::NotFound)?;
     let now = p.clock.now_ms();
-    match v.status.as_str() {
-        "PENDING" => {
+    match v.status {
+        ConsentStatus::Pending => {
             let a = approvals::status(p, &approval_id).await?;
-            match a.status.as_str() {
-                "approved" => activate(p, &v, &resident, valid_days, &approval_id).await?,
-                "denied" => {
-                    set_status(p, &v, "DENIED", Some("the resident declined"), "system").await?
+            match a.status {
+                iamsmart_proto::app::ApprovalStatus::Approved => {
+                    activate(p, &v, &resident, valid_days, &approval_id).await?
                 }
-                "expired" | "cancelled" => {
+                iamsmart_proto::app::ApprovalStatus::Denied => {
                     set_status(
                         p,
                         &v,
-                        "DENIED",
+                        ConsentStatus::Denied,
+                        Some("the resident declined"),
+                        "system",
+                    )
+                    .await?
+                }
+                iamsmart_proto::app::ApprovalStatus::Expired
+                | iamsmart_proto::app::ApprovalStatus::Cancelled => {
+                    set_status(
+                        p,
+                        &v,
+                        ConsentStatus::Denied,
                         Some("the resident did not answer in time"),
                         "system",
                     )
                     .await?
                 }
-                _ => return Ok(v),
+                iamsmart_proto::app::ApprovalStatus::Pending
+                | iamsmart_proto::app::ApprovalStatus::Scanned => return Ok(v),
             }
             Box::pin(get(p, id)).await
         }
-        "ACTIVE" | "PAUSED" if v.expires_at.is_some_and(|e| e <= now) => {
-            set_status(p, &v, "EXPIRED", None, "system").await?;
+        ConsentStatus::Active | ConsentStatus::Paused if v.expires_at.is_some_and(|e| e <= now) => {
+            set_status(p, &v, ConsentStatus::Expired, None, "system").await?;
             Box::pin(get(p, id)).await
         }
         _ => Ok(v),
@@ -401,7 +488,7 @@ async fn activate(
         return set_status(
             p,
             v,
-            "DENIED",
+            ConsentStatus::Denied,
             Some("the requester is no longer registered"),
             "system",
         )
@@ -416,7 +503,7 @@ async fn activate(
             return set_status(
                 p,
                 v,
-                "DENIED",
+                ConsentStatus::Denied,
                 Some("banks need iAM Smart+ (or a face match): upgrade at a counter or in the app"),
                 "system",
             )
@@ -475,7 +562,7 @@ async fn activate(
 async fn set_status(
     p: &Platform,
     v: &ConsentView,
-    status: &str,
+    status: ConsentStatus,
     reason: Option<&str>,
     actor: &str,
 ) -> Result<()> {
@@ -487,20 +574,25 @@ async fn set_status(
             .await?;
     // A consent's record is kept while the requester may keep data fetched under it.
     let purge_at = match status {
-        "DENIED" => now + 30 * 86_400_000,
-        "EXPIRED" => v.expires_at.unwrap_or(now).min(now) + v.data_life_days * 86_400_000,
-        _ => now + v.data_life_days * 86_400_000,
+        ConsentStatus::Denied => now + 30 * 86_400_000,
+        ConsentStatus::Expired => {
+            v.expires_at.unwrap_or(now).min(now) + v.data_life_days * 86_400_000
+        }
+        ConsentStatus::Pending
+        | ConsentStatus::Active
+        | ConsentStatus::Paused
+        | ConsentStatus::Revoked => now + v.data_life_days * 86_400_000,
     };
     let mut tx = p.db.begin().await?;
     let r = sqlx::query(
         "UPDATE data_consents SET status = $1, status_reason = $2, updated_at = $3, purge_at = $4 WHERE id = $5 AND status = $6",
     )
-    .bind(status)
+    .bind(status.as_str())
     .bind(reason)
     .bind(now)
     .bind(purge_at)
     .bind(&v.consent_id)
-    .bind(&v.status)
+    .bind(v.status.as_str())
     .execute(&mut *tx)
     .await?;
     if r.rows_affected() == 1 {
@@ -561,10 +653,10 @@ pub async fn resident_action(
         _ => return Err(DomainError::NotFound),
     }
     let v = get(p, id).await?;
-    let to = match (action, v.status.as_str()) {
-        ("pause", "ACTIVE") => "PAUSED",
-        ("resume", "PAUSED") => "ACTIVE",
-        ("revoke", "ACTIVE" | "PAUSED" | "PENDING") => "REVOKED",
+    let to = match action {
+        "pause" if v.status.can_pause() => ConsentStatus::Paused,
+        "resume" if v.status.can_resume() => ConsentStatus::Active,
+        "revoke" if v.status.can_revoke() => ConsentStatus::Revoked,
         _ => {
             return Err(DomainError::Refused {
                 code: "consent-state",

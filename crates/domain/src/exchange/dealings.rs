@@ -121,10 +121,15 @@ pub async fn for_resident(p: &Platform, resident_id: &str) -> Result<Vec<Service
             "consent.revoked" => (
                 "consent_change",
                 strings(&d["fields"]),
-                Some("REVOKED".to_string()),
+                Some(super::consents::ConsentStatus::Revoked.as_str().to_string()),
                 None,
             ),
-            "data_consent.granted" => ("consent", vec![], Some("ACTIVE".to_string()), None),
+            "data_consent.granted" => (
+                "consent",
+                vec![],
+                Some(super::consents::ConsentStatus::Active.as_str().to_string()),
+                None,
+            ),
             "data_consent.status" => (
                 "consent_change",
                 vec![],

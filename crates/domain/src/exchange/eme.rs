@@ -220,13 +220,17 @@ pub async fn outcome(p: &Platform, client: &Client, id: &str) -> Result<Outcome>
         return Ok(out(&status, None));
     }
     let a = approvals::status(p, &approval_id).await?;
-    match a.status.as_str() {
-        "approved" => {}
-        "denied" => return Ok(out("denied", Some("the resident declined"))),
-        "expired" | "cancelled" => {
+    match a.status {
+        iamsmart_proto::app::ApprovalStatus::Approved => {}
+        iamsmart_proto::app::ApprovalStatus::Denied => {
+            return Ok(out("denied", Some("the resident declined")))
+        }
+        iamsmart_proto::app::ApprovalStatus::Expired
+        | iamsmart_proto::app::ApprovalStatus::Cancelled => {
             return Ok(out("expired", Some("the resident did not answer in time")))
         }
-        other => return Ok(out(other, None)),
+        waiting @ (iamsmart_proto::app::ApprovalStatus::Pending
+        | iamsmart_proto::app::ApprovalStatus::Scanned) => return Ok(out(waiting.as_str(), None)),
     }
     let d = approvals::decision(p, &approval_id)
         .await?

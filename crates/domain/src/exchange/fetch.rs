@@ -131,7 +131,7 @@ pub async fn fetch(
         .await?;
         Err(e)
     };
-    if v.status != "ACTIVE" {
+    if v.status != super::consents::ConsentStatus::Active {
         return refuse(
             "consent not active",
             refused(

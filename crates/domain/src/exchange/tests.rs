@@ -1,4 +1,5 @@
 //! Consent lifetimes with a fake clock: expiry stops fetches, retention is enforced by the purge.
+use super::consents::ConsentStatus;
 use super::{consents, fetch};
 use crate::error::DomainError;
 use crate::oidc::clients::{self, ClientMetadata};
@@ -62,12 +63,16 @@ async fn expired_consents_stop_working_and_are_erased_after_their_retention() {
     active_consent(&t, &bank.id, "dc_expiring", 2, 7).await;
     assert_eq!(
         consents::get(&t.p, "dc_expiring").await.unwrap().status,
-        "ACTIVE"
+        ConsentStatus::Active
     );
 
     t.clock.advance(2 * DAY + 1);
     let v = consents::get(&t.p, "dc_expiring").await.unwrap();
-    assert_eq!(v.status, "EXPIRED", "past its end, a consent expires");
+    assert_eq!(
+        v.status,
+        ConsentStatus::Expired,
+        "past its end, a consent expires"
+    );
     let e = fetch::fetch(&t.p, &bank, "dc_expiring", "credit-assessment", &[])
         .await
         .unwrap_err();
@@ -134,7 +139,7 @@ async fn paused_consents_are_kept_revoked_ones_follow_their_retention() {
             .await
             .unwrap()
             .status,
-        "REVOKED"
+        ConsentStatus::Revoked
     );
     // A paused consent refuses fetches, and is not purged while it can be resumed.
     let e = fetch::fetch(&t.p, &bank, "dc_paused", "credit-assessment", &[])
@@ -162,7 +167,7 @@ async fn paused_consents_are_kept_revoked_ones_follow_their_retention() {
             .await
             .unwrap()
             .status,
-        "ACTIVE"
+        ConsentStatus::Active
     );
 }
 
@@ -256,7 +261,7 @@ async fn consents_nobody_reads_still_expire_and_are_erased() {
     assert_eq!(consents::purge(&t.p).await.unwrap(), 0);
     assert_eq!(
         consents::get(&t.p, "dc_unread").await.unwrap().status,
-        "EXPIRED"
+        ConsentStatus::Expired
     );
     // ... and erases it when that has passed.
     t.clock.advance(DAY);
@@ -289,12 +294,12 @@ async fn a_resident_changes_only_their_own_consents_and_only_in_known_ways() {
     );
     assert_eq!(
         consents::get(&t.p, "dc_mine").await.unwrap().status,
-        "ACTIVE"
+        ConsentStatus::Active
     );
     let v = consents::resident_action(&t.p, "r_test", "dc_mine", "pause")
         .await
         .unwrap();
-    assert_eq!(v.status, "PAUSED");
+    assert_eq!(v.status, ConsentStatus::Paused);
     // Pausing twice is refused with a reason, not ignored.
     let e = consents::resident_action(&t.p, "r_test", "dc_mine", "pause")
         .await
@@ -351,4 +356,50 @@ async fn fifty_fetches_at_once_get_exactly_the_consents_allowance() {
         0,
         "once stays once the next day too"
     );
+}
+
+#[test]
+fn consent_states_have_one_name_each_and_only_live_ones_change() {
+    for s in ConsentStatus::ALL {
+        assert_eq!(ConsentStatus::parse(s.as_str()), Some(s));
+        assert_eq!(
+            serde_json::to_value(s).unwrap(),
+            serde_json::Value::String(s.as_str().into())
+        );
+    }
+    assert_eq!(ConsentStatus::parse("active"), None);
+    let can = |f: fn(ConsentStatus) -> bool| -> Vec<ConsentStatus> {
+        ConsentStatus::ALL.into_iter().filter(|s| f(*s)).collect()
+    };
+    assert_eq!(can(ConsentStatus::can_pause), [ConsentStatus::Active]);
+    assert_eq!(can(ConsentStatus::can_resume), [ConsentStatus::Paused]);
+    assert_eq!(
+        can(ConsentStatus::can_revoke),
+        [
+            ConsentStatus::Pending,
+            ConsentStatus::Active,
+            ConsentStatus::Paused
+        ]
+    );
+}
+
+#[tokio::test]
+async fn the_database_stores_only_the_consent_states_the_program_knows() {
+    let t = platform().await;
+    let bank = requester(&t).await;
+    active_consent(&t, &bank.id, "dc_states", 2, 7).await;
+    for s in ConsentStatus::ALL {
+        sqlx::query("UPDATE data_consents SET status = $1 WHERE id = 'dc_states'")
+            .bind(s.as_str())
+            .execute(t.p.db.writer())
+            .await
+            .unwrap_or_else(|e| panic!("{s} refused: {e}"));
+    }
+    for bad in ["active", "GONE", ""] {
+        let r = sqlx::query("UPDATE data_consents SET status = $1 WHERE id = 'dc_states'")
+            .bind(bad)
+            .execute(t.p.db.writer())
+            .await;
+        assert!(r.is_err(), "{bad:?} was stored");
+    }
 }

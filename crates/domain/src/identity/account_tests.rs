@@ -3,7 +3,7 @@
 //! the resident; closure removes passkeys; every table holding a `resident_id` is erased at purge
 //! or kept for a named reason. On a fake clock, on SQLite and PostgreSQL.
 use super::devices::{self, DeviceCaller, SignedRequest};
-use super::{registration, rights};
+use super::{activation, registration, rights};
 use crate::authn::approvals;
 use crate::oidc::passkeys::{self, AddStep};
 use crate::testing::{platform, TestPlatform};
@@ -260,7 +260,7 @@ async fn a_webauthn_ceremony_answered_after_five_minutes_is_refused() {
 /// Activate a new phone with a counter's code (the resident lost the old one).
 async fn activate_with_counter_code(t: &TestPlatform, resident_id: &str) -> Phone {
     let mut tx = t.p.db.begin().await.unwrap();
-    let (code, _) = registration::issue_activation_code(
+    let (code, _) = activation::issue_activation_code(
         &t.p,
         &mut tx,
         resident_id,
@@ -295,7 +295,7 @@ async fn activate_with_counter_code(t: &TestPlatform, resident_id: &str) -> Phon
             &serde_json::to_vec(&claims).unwrap(),
         )
         .unwrap();
-    let e = registration::activate(
+    let e = activation::activate(
         &t.p,
         serde_json::from_slice(&body).unwrap(),
         &SignedRequest {

@@ -140,6 +140,20 @@ pub async fn verify_new_key_request(
     check_claims(p, req, &payload, &scope).await
 }
 
+/// A bound device's public key, with the device id as its `kid`: what checks the decisions it
+/// signs.
+pub async fn public_key(p: &Platform, device_id: &str) -> Result<PublicJwk> {
+    let text: String = sqlx::query_scalar("SELECT public_jwk FROM devices WHERE id = $1")
+        .bind(device_id)
+        .fetch_optional(p.db.reader())
+        .await?
+        .ok_or(DomainError::NotFound)?;
+    let mut jwk: PublicJwk = serde_json::from_str(&text)
+        .map_err(|e| DomainError::Integrity(format!("stored device key: {e}")))?;
+    jwk.kid = Some(device_id.to_string());
+    Ok(jwk)
+}
+
 /// Authenticate a request signed by a bound device. Revoked devices and closed or suspended
 /// accounts are refused at once; a device bound with user verification must also be unlocked.
 pub async fn authenticate(p: &Platform, req: &SignedRequest<'_>) -> Result<DeviceCaller> {

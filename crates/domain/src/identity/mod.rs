@@ -1,5 +1,6 @@
 //! Residents: the identity record, its personal data sealed at rest; registration, devices,
 //! staff, and the resident's rights over their data.
+pub mod activation;
 pub mod devices;
 pub mod hkid;
 pub mod profile;

@@ -37,24 +37,7 @@ pub async fn export(p: &Platform, caller: &DeviceCaller) -> Result<serde_json::V
             }))
         })
         .collect::<Result<_>>()?;
-    let requests = sqlx::query(
-        "SELECT id, kind, client_name, status, created_at, decided_at FROM approvals WHERE resident_id = $1 ORDER BY created_at",
-    )
-    .bind(&r.id)
-    .fetch_all(p.db.reader())
-    .await?
-    .iter()
-    .map(|row| {
-        Ok(serde_json::json!({
-            "id": row.try_get::<String, _>(0)?,
-            "kind": row.try_get::<String, _>(1)?,
-            "service": row.try_get::<String, _>(2)?,
-            "status": row.try_get::<String, _>(3)?,
-            "created_at": row.try_get::<i64, _>(4)?,
-            "decided_at": row.try_get::<Option<i64>, _>(5)?,
-        }))
-    })
-    .collect::<Result<Vec<_>>>()?;
+    let requests = crate::authn::approvals::history(p, &r.id).await?;
     Ok(serde_json::json!({
         "format": "iamsmart-export/1",
         "exported_at": p.clock.now_ms(),

@@ -1,9 +1,9 @@
 //! User verification the platform checks (the web app's passkey or PIN), unlocked sessions, and
 //! phones added from another phone: on a fake clock, on SQLite and PostgreSQL.
 use super::devices::{self, DeviceCaller, SignedRequest};
-use super::registration;
 use super::test_phone::{identity, new_device, Phone};
 use super::user_verification::{self as uv, SessionRule};
+use super::{activation, registration};
 use crate::authn::approvals;
 use crate::error::DomainError;
 use crate::testing::{platform, TestPlatform};
@@ -284,7 +284,7 @@ async fn a_passkey_phone_works_only_unlocked_and_approves_only_with_a_fresh_asse
     )
     .await
     .unwrap();
-    assert_eq!(out.status, "approved");
+    assert_eq!(out.status, iamsmart_proto::app::ApprovalStatus::Approved);
     // Used once: the same answer again is refused (the request is closed and the counter moved).
     assert!(
         decide(Some(UserVerification::Passkey { assertion: good }), signed)
@@ -308,7 +308,7 @@ async fn a_passkey_phone_works_only_unlocked_and_approves_only_with_a_fresh_asse
     )
     .await
     .unwrap();
-    assert_eq!(out.status, "denied");
+    assert_eq!(out.status, iamsmart_proto::app::ApprovalStatus::Denied);
 }
 
 #[tokio::test]
@@ -548,7 +548,7 @@ async fn a_code_from_one_phone_adds_another_and_keeps_the_first() {
     let t = platform().await;
     let pk = SoftPasskey::new(ORIGIN);
     let first = passkey_phone(&t, 7, &pk).await;
-    let issued = registration::issue_device_link_code(&t.p, &first.caller(), None)
+    let issued = activation::issue_device_link_code(&t.p, &first.caller(), None)
         .await
         .unwrap();
     assert!(issued.expires_at - t.p.clock.now_ms() <= 600_000);
@@ -591,7 +591,7 @@ async fn a_code_from_one_phone_adds_another_and_keeps_the_first() {
             )
             .unwrap()
     };
-    let e = registration::activate(
+    let e = activation::activate(
         &t.p,
         serde_json::from_slice(&body).unwrap(),
         &SignedRequest {

@@ -18,6 +18,7 @@ use super::{acr_rank, ACR_BASIC, ACR_FACE, ACR_PLUS};
 use crate::authn::approvals;
 use crate::error::DomainError;
 use crate::platform::Platform;
+use iamsmart_proto::app::ApprovalStatus;
 use iamsmart_proto::i18n::{Localized, ServiceDetails};
 
 /// What the endpoint does next.
@@ -65,7 +66,7 @@ pub struct LoginPage {
     /// Unix ms.
     pub expires_at: i64,
     /// `pending`, `scanned`, ...
-    pub status: String,
+    pub status: iamsmart_proto::app::ApprovalStatus,
     /// Preferred languages.
     pub ui_locales: Option<String>,
     /// Whether a face match is needed.
@@ -316,7 +317,7 @@ async fn start_login(
         logo_uri: client.meta.logo_uri.clone(),
         fields: params.fields.clone(),
         expires_at: created.expires_at,
-        status: "pending".into(),
+        status: iamsmart_proto::app::ApprovalStatus::Pending,
         ui_locales: params.ui_locales.clone(),
         face,
         passkey_allowed: !face,
@@ -588,7 +589,9 @@ async fn renewed_page(
     let current = load_tx(p, tx, browser_secret).await.ok()?;
     let id = current.approval.clone().filter(|a| a != old)?;
     let view = approvals::status(p, &id).await.ok()?;
-    matches!(view.status.as_str(), "pending" | "scanned").then(|| waiting_page(tx, &current, view))
+    view.status
+        .is_waiting()
+        .then(|| waiting_page(tx, &current, view))
 }
 
 /// Handle `GET /authorize/continue`: after the app's approval (or a passkey), sign the browser
@@ -633,18 +636,21 @@ pub async fn continue_login(
         Err(e) => return back(e.into()),
     };
     let now = p.clock.now_ms();
-    match view.status.as_str() {
-        "pending" | "scanned" if t.expires_at > now => {
+    match view.status {
+        ApprovalStatus::Pending | ApprovalStatus::Scanned if t.expires_at > now => {
             return Outcome::Login(waiting_page(tx, &t, view));
         }
-        "approved" => {}
-        "denied" => {
+        ApprovalStatus::Approved => {}
+        ApprovalStatus::Denied => {
             let _ = close_tx(p, tx).await;
             return back(OAuthError::access_denied(
                 "the resident declined in the app",
             ));
         }
-        _ => {
+        ApprovalStatus::Pending
+        | ApprovalStatus::Scanned
+        | ApprovalStatus::Expired
+        | ApprovalStatus::Cancelled => {
             // Expired unanswered: a new code on the same page while the login is young enough
             // (the resident may have been slow to find the phone).
             if let Some(page) = renewed_page(p, tx, &approval_id, browser_secret).await {
@@ -881,7 +887,7 @@ pub async fn login_status(
     p: &Platform,
     tx: &str,
     browser_secret: &str,
-) -> Result<Option<String>, DomainError> {
+) -> Result<Option<iamsmart_proto::app::ApprovalStatus>, DomainError> {
     let row: Option<(Option<String>, Option<Vec<u8>>)> = sqlx::query_as(
         "SELECT approval_id, browser_hash FROM authz_requests WHERE id = $1 AND kind = 'tx'",
     )

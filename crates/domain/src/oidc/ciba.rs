@@ -245,14 +245,15 @@ pub async fn redeem(
         .await
         .map_err(|e| dom(e.into()))?;
     let view = approvals::status(p, &approval_id).await.map_err(dom)?;
-    match view.status.as_str() {
-        "approved" => {}
-        "denied" => {
+    match view.status {
+        iamsmart_proto::app::ApprovalStatus::Approved => {}
+        iamsmart_proto::app::ApprovalStatus::Denied => {
             return Err(OAuthError::access_denied(
                 "the resident declined in the app",
             ))
         }
-        "pending" | "scanned" => {
+        iamsmart_proto::app::ApprovalStatus::Pending
+        | iamsmart_proto::app::ApprovalStatus::Scanned => {
             if !ping && last.is_some_and(|l| now - l < interval) {
                 return Err(OAuthError::slow_down(format!(
                     "poll at most every {} s",
@@ -263,7 +264,10 @@ pub async fn redeem(
                 "waiting for the resident",
             ));
         }
-        _ => return Err(OAuthError::expired_token("the request expired")),
+        iamsmart_proto::app::ApprovalStatus::Expired
+        | iamsmart_proto::app::ApprovalStatus::Cancelled => {
+            return Err(OAuthError::expired_token("the request expired"))
+        }
     }
     let params: CibaParams =
         serde_json::from_str(&params).map_err(|e| OAuthError::server_error(e.to_string()))?;

@@ -180,21 +180,23 @@ pub async fn add_options(
     let view = crate::authn::approvals::status(p, &approval)
         .await
         .map_err(dom)?;
-    match view.status.as_str() {
-        "pending" | "scanned" => {
+    match view.status {
+        iamsmart_proto::app::ApprovalStatus::Pending
+        | iamsmart_proto::app::ApprovalStatus::Scanned => {
             return Ok(AddStep::Waiting {
                 pending: pending.to_string(),
                 match_code: view.match_code,
                 expires_at: view.expires_at,
             })
         }
-        "approved" => {}
-        "denied" => {
+        iamsmart_proto::app::ApprovalStatus::Approved => {}
+        iamsmart_proto::app::ApprovalStatus::Denied => {
             return Err(OAuthError::access_denied(
                 "the request was declined in the app",
             ))
         }
-        _ => return Err(gone()),
+        iamsmart_proto::app::ApprovalStatus::Expired
+        | iamsmart_proto::app::ApprovalStatus::Cancelled => return Err(gone()),
     }
     let decided = crate::authn::approvals::decision(p, &approval)
         .await

@@ -548,7 +548,7 @@ pub async fn answered(p: &Platform, approval_id: &str, request_id: Option<&str>)
         return Ok(());
     }
     let a = approvals::status(p, approval_id).await?;
-    if a.status == "denied" {
+    if a.status == iamsmart_proto::app::ApprovalStatus::Denied {
         return set_status(p, &id, "denied", Some("the resident declined")).await;
     }
     let Some(d) = approvals::decision(p, approval_id).await? else {
@@ -732,21 +732,25 @@ pub async fn outcome(p: &Platform, client: &Client, id: &str) -> Result<Outcome>
     };
     if status == "pending" {
         let a = approvals::status(p, &approval_id).await?;
-        match a.status.as_str() {
-            "denied" => {
+        match a.status {
+            iamsmart_proto::app::ApprovalStatus::Denied => {
                 set_status(p, id, "denied", Some("the resident declined")).await?;
                 (status, reason) = ("denied".into(), Some("the resident declined".into()));
             }
-            "expired" | "cancelled" => {
+            iamsmart_proto::app::ApprovalStatus::Expired
+            | iamsmart_proto::app::ApprovalStatus::Cancelled => {
                 let why = "the resident did not answer in time";
                 set_status(p, id, "expired", Some(why)).await?;
                 (status, reason) = ("expired".into(), Some(why.into()));
             }
-            "approved" => {
+            iamsmart_proto::app::ApprovalStatus::Approved => {
                 // The app's answer is being assembled (or failed): report what is stored.
                 return Ok(out("pending", None));
             }
-            other => return Ok(out(other, None)),
+            waiting @ (iamsmart_proto::app::ApprovalStatus::Pending
+            | iamsmart_proto::app::ApprovalStatus::Scanned) => {
+                return Ok(out(waiting.as_str(), None))
+            }
         }
     }
     if status != "signed" {

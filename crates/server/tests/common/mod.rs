@@ -1,9 +1,13 @@
-//! Runs the real `iamsmart` binary against a test database.
+//! Runs the platform against a test database: in this process on a clock the test can move
+//! on (`Site::serve`), or as the real `iamsmart` binary where a test needs a process to kill,
+//! signal or read the log of (`Site::serve_process`).
 #![allow(dead_code)]
 pub mod rp;
 pub mod signing;
+use iamsmart_domain::clock::{AdvancingClock, Clock};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub const ADMIN_TOKEN: &str = "test-operator-token-0123456789abcdef";
@@ -68,12 +72,97 @@ impl Site {
         cmd.output().unwrap()
     }
 
-    /// Start `iamsmart serve` and wait until it is ready.
+    /// Start the platform in this process, on a clock the test can move on
+    /// ([`Server::advance`]), and wait until it is ready. It stops when the `Server` is dropped.
     pub async fn serve(&self, extra: &[(&str, &str)]) -> Server {
+        self.serve_in_process_on(iamsmart_testkit::free_port(), extra)
+            .await
+    }
+
+    /// [`Site::serve`] on `port`.
+    pub async fn serve_in_process_on(&self, port: u16, extra: &[(&str, &str)]) -> Server {
+        let mut env: std::collections::BTreeMap<String, String> =
+            self.env(port).into_iter().collect();
+        for (k, v) in extra {
+            // Anything else is the environment of a process (a library's settings, TMPDIR),
+            // which a server in this process cannot be given.
+            assert!(
+                k.starts_with("IAMSMART_"),
+                "{k} is not configuration: run this test's server as a process (serve_process)"
+            );
+            env.insert((*k).into(), (*v).into());
+        }
+        let cfg = iamsmart_server::config::Config::load(None, &env)
+            .unwrap_or_else(|e| panic!("configuration: {e}"));
+        let clock = Arc::new(AdvancingClock::new());
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), String>>();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let platform_clock: Arc<dyn Clock> = clock.clone();
+        // Its own runtime on its own thread: the test may block (running the app's command
+        // line against it) without stopping the server.
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let started = async {
+                    let platform = iamsmart_server::start_platform_with(
+                        &cfg,
+                        platform_clock,
+                        Arc::new(iamsmart_crypto::rng::SystemRng),
+                    )
+                    .await?;
+                    let listener = tokio::net::TcpListener::bind(&cfg.listen).await?;
+                    anyhow::Ok((platform, listener))
+                };
+                match started.await {
+                    Ok((platform, listener)) => {
+                        let _ = ready_tx.send(Ok(()));
+                        let stop = async move {
+                            let _ = stop_rx.await;
+                        };
+                        if let Err(e) =
+                            iamsmart_server::serve_until(&cfg, platform, listener, stop).await
+                        {
+                            eprintln!("in-process server: {e:#}");
+                        }
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(format!("{e:#}")));
+                    }
+                }
+            });
+        });
+        let started = tokio::task::spawn_blocking(move || ready_rx.recv())
+            .await
+            .unwrap();
+        match started {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => panic!("the platform did not start: {e}"),
+            Err(_) => panic!("the platform's thread ended before it started"),
+        }
+        let server = Server {
+            child: None,
+            in_process: Some(InProcess {
+                stop: Some(stop_tx),
+                thread: Some(thread),
+                clock,
+            }),
+            base: format!("http://127.0.0.1:{port}"),
+            port,
+        };
+        server.wait_ready(self.log_path()).await;
+        server
+    }
+
+    /// Start the real `iamsmart serve` and wait until it is ready.
+    pub async fn serve_process(&self, extra: &[(&str, &str)]) -> Server {
         self.serve_on(iamsmart_testkit::free_port(), extra).await
     }
 
-    /// Start `iamsmart serve` on `port` and wait until it is ready.
+    /// Start the real `iamsmart serve` on `port` and wait until it is ready.
     pub async fn serve_on(&self, port: u16, extra: &[(&str, &str)]) -> Server {
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -91,7 +180,8 @@ impl Site {
             .spawn()
             .unwrap();
         let server = Server {
-            child,
+            child: Some(child),
+            in_process: None,
             base: format!("http://127.0.0.1:{port}"),
             port,
         };
@@ -112,10 +202,18 @@ pub fn command(env: &[(String, String)]) -> Command {
     cmd
 }
 
+/// A running platform: a process, or a server in this process on its own thread.
 pub struct Server {
-    pub child: Child,
+    child: Option<Child>,
+    in_process: Option<InProcess>,
     pub base: String,
     pub port: u16,
+}
+
+struct InProcess {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    clock: Arc<AdvancingClock>,
 }
 
 impl Server {
@@ -142,26 +240,68 @@ impl Server {
         format!("{}{}", self.base, path)
     }
 
+    /// Move the platform's clock on (an in-process server only): what would expire in that
+    /// time has expired, without the test waiting for it.
+    pub fn advance(&self, by: Duration) {
+        let p = self
+            .in_process
+            .as_ref()
+            .expect("only an in-process server's clock can be moved on");
+        p.clock.advance(i64::try_from(by.as_millis()).unwrap());
+    }
+
+    /// The platform's time, in Unix seconds (for a checker that must be told it).
+    pub fn now_secs(&self) -> i64 {
+        let p = self
+            .in_process
+            .as_ref()
+            .expect("only an in-process server's clock can be read");
+        p.clock.now_ms() / 1000
+    }
+
+    fn child(&mut self) -> &mut Child {
+        self.child
+            .as_mut()
+            .expect("only a server process can be killed or signalled: use Site::serve_process")
+    }
+
     /// SIGKILL: no chance to clean up.
     pub fn kill9(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let child = self.child();
+        let _ = child.kill();
+        let _ = child.wait();
     }
 
     /// SIGTERM and wait for a graceful exit.
     pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let child = self.child();
         let _ = Command::new("kill")
             .arg("-TERM")
-            .arg(self.child.id().to_string())
+            .arg(child.id().to_string())
             .status();
-        self.child.wait().unwrap()
+        child.wait().unwrap()
+    }
+
+    /// The process id of a server process.
+    pub fn pid(&mut self) -> u32 {
+        self.child().id()
     }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        if let Some(p) = &mut self.in_process {
+            if let Some(stop) = p.stop.take() {
+                let _ = stop.send(());
+            }
+            if let Some(t) = p.thread.take() {
+                let _ = t.join();
+            }
+        }
     }
 }
 
@@ -196,9 +336,22 @@ pub fn hkid(n: u32) -> String {
 }
 
 pub fn file_contains(path: &Path, needle: &[u8]) -> bool {
-    std::fs::read(path)
+    read_apart(path)
         .map(|b| b.windows(needle.len()).any(|w| w == needle))
         .unwrap_or(false)
+}
+
+/// A file's bytes, read by another process. A database file must never be opened and closed
+/// by this process while a server runs in it: POSIX locks belong to the process, and closing
+/// any descriptor of the file drops every lock SQLite holds on it, after which other processes
+/// (the CLI) no longer see the server's commits.
+pub fn read_apart(path: &Path) -> Option<Vec<u8>> {
+    let o = Command::new("cat")
+        .arg(path)
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    o.status.success().then_some(o.stdout)
 }
 
 /// POST a resident through the operator API.
@@ -361,7 +514,7 @@ pub async fn database_text(site: &Site) -> String {
         let path = PathBuf::from(site.db_url.trim_start_matches("sqlite://"));
         let mut out = String::new();
         for suffix in ["", "-wal", "-shm", "-journal"] {
-            if let Ok(b) = std::fs::read(format!("{}{suffix}", path.display())) {
+            if let Some(b) = read_apart(Path::new(&format!("{}{suffix}", path.display()))) {
                 out.push_str(&String::from_utf8_lossy(&b));
             }
         }

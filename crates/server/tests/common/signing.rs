@@ -139,3 +139,17 @@ pub async fn tsa_reply(srv: &Server, imprint: [u8; 32], cert_req: bool) -> Vec<u
         .unwrap()
         .to_vec()
 }
+
+/// The platform's own verdict on a signature (`POST /sign/v1/verify`), judged at the platform's
+/// time (which a test may have moved on).
+pub async fn platform_verify(srv: &Server, body: Value) -> Value {
+    reqwest::Client::new()
+        .post(srv.url("/sign/v1/verify"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}

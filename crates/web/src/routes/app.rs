@@ -14,7 +14,7 @@ use iamsmart_domain::authn::approvals;
 use iamsmart_domain::exchange::{consents as data_consent, dealings};
 use iamsmart_domain::identity::devices::{self, DeviceCaller, SignedRequest};
 use iamsmart_domain::identity::user_verification::{self as uv, SessionRule};
-use iamsmart_domain::identity::{self, registration, rights};
+use iamsmart_domain::identity::{self, activation, registration, rights};
 use iamsmart_domain::notify::inbox;
 use iamsmart_proto::app::{
     Activation, Decision, SelfRegistration, Unlock, Upgrade, APP_SESSION_HEADER,
@@ -171,8 +171,8 @@ async fn register(State(s): State<AppState>, req: Request) -> ApiResult<impl Int
 async fn activate(State(s): State<AppState>, req: Request) -> ApiResult<impl IntoResponse> {
     let call = Signed::from(&s, req).await?;
     let act: Activation = call.json()?;
-    let out = registration::activate(&s.platform, act, &call.request(), &call.ip, Some(&call.rid))
-        .await?;
+    let out =
+        activation::activate(&s.platform, act, &call.request(), &call.ip, Some(&call.rid)).await?;
     Ok((StatusCode::CREATED, Json(out)))
 }
 
@@ -279,9 +279,8 @@ async fn lock(State(s): State<AppState>, req: Request) -> ApiResult<impl IntoRes
 async fn link_device(State(s): State<AppState>, req: Request) -> ApiResult<impl IntoResponse> {
     let call = Signed::from(&s, req).await?;
     let caller = call.device_with(&s, SessionRule::Fresh).await?;
-    let issued =
-        registration::issue_device_link_code(&s.platform, &caller, Some(&call.rid)).await?;
-    let compact = registration::normalise_code(&issued.activation_code);
+    let issued = activation::issue_device_link_code(&s.platform, &caller, Some(&call.rid)).await?;
+    let compact = activation::normalise_code(&issued.activation_code);
     let qr = format!("iamsmart:activate?code={compact}");
     Ok((
         StatusCode::CREATED,

@@ -13,6 +13,7 @@ use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
+use iamsmart_domain::exchange::consents::ConsentStatus;
 use iamsmart_domain::exchange::dealings::{self, Dealing, ServiceDealings};
 use iamsmart_domain::exchange::{consents, providers};
 use iamsmart_domain::oidc::session;
@@ -104,15 +105,14 @@ fn kind_label(lang: Lang, kind: &str) -> &'static str {
     }
 }
 
-fn status_label(lang: Lang, status: &str) -> &'static str {
+fn status_label(lang: Lang, status: ConsentStatus) -> &'static str {
     match status {
-        "ACTIVE" => lang.t("Active", "有效"),
-        "PAUSED" => lang.t("Paused", "已暫停"),
-        "REVOKED" => lang.t("Revoked", "已撤回"),
-        "EXPIRED" => lang.t("Expired", "已屆滿"),
-        "PENDING" => lang.t("Waiting for you", "等待你回覆"),
-        "DENIED" => lang.t("Declined", "已拒絕"),
-        _ => lang.t("Unknown", "不明"),
+        ConsentStatus::Active => lang.t("Active", "有效"),
+        ConsentStatus::Paused => lang.t("Paused", "已暫停"),
+        ConsentStatus::Revoked => lang.t("Revoked", "已撤回"),
+        ConsentStatus::Expired => lang.t("Expired", "已屆滿"),
+        ConsentStatus::Pending => lang.t("Waiting for you", "等待你回覆"),
+        ConsentStatus::Denied => lang.t("Declined", "已拒絕"),
     }
 }
 
@@ -126,7 +126,9 @@ fn outcome_label(lang: Lang, d: &Dealing) -> String {
         ),
         Some("refused") => lang.t("Refused", "已拒絕"),
         Some("provider_error") => lang.t("The department did not answer", "部門未能回應"),
-        Some(s) => status_label(lang, s),
+        Some(s) => {
+            ConsentStatus::parse(s).map_or(lang.t("Unknown", "不明"), |s| status_label(lang, s))
+        }
     };
     match (&d.detail, d.kind.as_str()) {
         (Some(detail), "exchange") if d.outcome.as_deref() != Some("ok") => {
@@ -168,8 +170,8 @@ fn service_view(lang: Lang, catalogue: &[providers::Published], s: &ServiceDeali
                 .collect();
             ConsentRow {
                 id: c.consent_id.clone(),
-                status: c.status.to_lowercase(),
-                status_label: status_label(lang, &c.status),
+                status: c.status.as_str().to_lowercase(),
+                status_label: status_label(lang, c.status),
                 items: item_names(lang, catalogue, &names),
                 purpose: c.purpose_text.clone(),
                 until: c.expires_at.map(day).unwrap_or_default(),
@@ -177,9 +179,9 @@ fn service_view(lang: Lang, catalogue: &[providers::Published], s: &ServiceDeali
                     Lang::ZhHant | Lang::ZhHans => format!("{} 日", c.data_life_days),
                     Lang::En => format!("{} days", c.data_life_days),
                 },
-                can_pause: c.status == "ACTIVE",
-                can_resume: c.status == "PAUSED",
-                can_revoke: ["ACTIVE", "PAUSED", "PENDING"].contains(&c.status.as_str()),
+                can_pause: c.status.can_pause(),
+                can_resume: c.status.can_resume(),
+                can_revoke: c.status.can_revoke(),
                 has_receipt: c.artefact.is_some(),
             }
         })

@@ -15,6 +15,7 @@ use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use iamsmart_domain::oidc::authorize::{self, ConsentAnswer, ConsentPage, LoginPage, Outcome};
 use iamsmart_domain::oidc::{passkeys, OAuthError};
+use iamsmart_proto::app::ApprovalStatus;
 use iamsmart_proto::i18n::ServiceDetails;
 use serde::Deserialize;
 
@@ -241,8 +242,8 @@ pub fn error_page(ui: &Ui, e: &OAuthError, reference: Option<String>) -> Respons
 fn login_page(s: &AppState, ui: &Ui, page: &LoginPage) -> Response {
     let lang = ui.lang;
     let continue_url = format!("/authorize/continue?tx={}", page.tx);
-    let status_text = match page.status.as_str() {
-        "scanned" => lang.t(
+    let status_text = match page.status {
+        ApprovalStatus::Scanned => lang.t(
             "Scanned. Please approve in the app.",
             "已掃描。請在流動應用程式內確認。",
         ),
@@ -742,22 +743,26 @@ async fn events(
         )
             .into_response();
     };
-    let state = (s, q.tx.0, secret, String::new(), 0u32);
-    let stream = futures::stream::unfold(state, move |(s, tx, secret, last, n)| async move {
+    // The stream ends once the request is answered, expired or withdrawn, or unknown.
+    let state = (s, q.tx.0, secret, false, 0u32);
+    let stream = futures::stream::unfold(state, move |(s, tx, secret, ended, n)| async move {
         if n > 0 {
             tokio::time::sleep(std::time::Duration::from_millis(700)).await;
         }
-        if n > 260 || ["approved", "denied", "expired", "unknown"].contains(&last.as_str()) {
+        if n > 260 || ended {
             return None;
         }
-        let st = match authorize::login_status(&s.platform, &tx, &secret).await {
-            Ok(Some(st)) => st,
-            _ => "unknown".into(),
-        };
-        let ev = Event::default().event("status").data(st.clone());
+        let st = authorize::login_status(&s.platform, &tx, &secret)
+            .await
+            .ok()
+            .flatten();
+        let ended = !st.is_some_and(ApprovalStatus::is_waiting);
+        let ev = Event::default()
+            .event("status")
+            .data(st.map_or("unknown", ApprovalStatus::as_str));
         Some((
             Ok::<_, std::convert::Infallible>(ev),
-            (s, tx, secret, st, n + 1),
+            (s, tx, secret, ended, n + 1),
         ))
     });
     // The place is freed when the stream ends or the browser goes away (the stream is dropped).
