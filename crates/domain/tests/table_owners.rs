@@ -82,6 +82,8 @@ fn owners() -> BTreeMap<String, (String, BTreeSet<String>)> {
         .split("## Tables and their owners")
         .nth(1)
         .expect("docs/ARCHITECTURE.md has a section 'Tables and their owners'");
+    // The section ends at the next heading.
+    let section = section.split("\n## ").next().unwrap_or(section);
     let mut out = BTreeMap::new();
     for line in section.lines() {
         let cells: Vec<&str> = line
