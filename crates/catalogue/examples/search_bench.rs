@@ -56,6 +56,10 @@ fn hostile() -> Vec<(String, Option<Lang>)> {
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "an index within the slice for p in 0..=1, clamped below"
+    )]
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i.min(sorted.len() - 1)]
 }

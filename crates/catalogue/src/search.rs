@@ -194,7 +194,8 @@ impl Index {
             };
             let Some(service) = column
                 .first(address.doc_id)
-                .and_then(|p| self.catalogue.services().get(p as usize))
+                .and_then(|p| usize::try_from(p).ok())
+                .and_then(|p| self.catalogue.services().get(p))
             else {
                 continue;
             };

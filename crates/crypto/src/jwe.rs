@@ -27,7 +27,9 @@ fn concat_kdf(z: &[u8], enc: &str, apu: &[u8], apv: &[u8]) -> Zeroizing<[u8; 32]
     input.extend_from_slice(&1u32.to_be_bytes());
     input.extend_from_slice(z);
     for part in [enc.as_bytes(), apu, apv] {
-        input.extend_from_slice(&(part.len() as u32).to_be_bytes());
+        let len = u32::try_from(part.len())
+            .expect("enc, apu and apv are header values, far below 4 GiB (body limits)");
+        input.extend_from_slice(&len.to_be_bytes());
         input.extend_from_slice(part);
     }
     input.extend_from_slice(&256u32.to_be_bytes());
@@ -310,7 +312,7 @@ mod tests {
         let mut input = vec![0, 0, 0, 1];
         input.extend_from_slice(&z);
         for part in [&b"A128GCM"[..], b"Alice", b"Bob"] {
-            input.extend_from_slice(&(part.len() as u32).to_be_bytes());
+            input.extend_from_slice(&u32::try_from(part.len()).unwrap().to_be_bytes());
             input.extend_from_slice(part);
         }
         input.extend_from_slice(&128u32.to_be_bytes());

@@ -160,7 +160,7 @@ pub fn append_nodes(index: u64, leaf: Hash, siblings: &[Hash]) -> Vec<(NodeId, H
         cur = node_hash(left, &cur);
         out.push((
             NodeId {
-                level: i as u32 + 1,
+                level: u32::try_from(i + 1).expect("a tree of u64 leaves has at most 64 levels"),
                 index: index >> (i + 1),
             },
             cur,
@@ -258,7 +258,7 @@ mod tests {
             0 => empty_root(),
             1 => leaves[0],
             n => {
-                let k = split_point(n as u64) as usize;
+                let k = usize::try_from(split_point(n as u64)).unwrap();
                 node_hash(&mth(&leaves[..k]), &mth(&leaves[k..]))
             }
         }
@@ -299,7 +299,7 @@ mod tests {
         for n in 0..=70u64 {
             assert_eq!(
                 hash_of(&store, 0..n),
-                mth(&leaves[..n as usize]),
+                mth(&leaves[..usize::try_from(n).unwrap()]),
                 "size {n}"
             );
         }
@@ -316,7 +316,7 @@ mod tests {
                     .map(|r| hash_of(&store, r))
                     .collect();
                 assert!(
-                    verify_inclusion(i, n, &leaves[i as usize], &proof, &root),
+                    verify_inclusion(i, n, &leaves[usize::try_from(i).unwrap()], &proof, &root),
                     "{i}/{n}"
                 );
                 let other = leaf_hash(b"not in the log");
@@ -324,10 +324,22 @@ mod tests {
                 if let Some(first) = proof.first() {
                     let mut bad = proof.clone();
                     bad[0][0] ^= 1;
-                    assert!(!verify_inclusion(i, n, &leaves[i as usize], &bad, &root));
+                    assert!(!verify_inclusion(
+                        i,
+                        n,
+                        &leaves[usize::try_from(i).unwrap()],
+                        &bad,
+                        &root
+                    ));
                     assert_ne!(first, &bad[0]);
                 }
-                assert!(!verify_inclusion(n, n, &leaves[i as usize], &proof, &root));
+                assert!(!verify_inclusion(
+                    n,
+                    n,
+                    &leaves[usize::try_from(i).unwrap()],
+                    &proof,
+                    &root
+                ));
             }
         }
     }

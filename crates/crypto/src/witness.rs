@@ -336,7 +336,9 @@ mod tests {
     }
 
     fn leaves(n: u64) -> Vec<Hash> {
-        (0..n).map(|i| merkle::leaf_hash(&[i as u8])).collect()
+        (0..n)
+            .map(|i| merkle::leaf_hash(&[i.to_be_bytes()[7]]))
+            .collect()
     }
 
     /// A log of `n` leaves `[i]`: its root.
@@ -369,7 +371,7 @@ mod tests {
         let all = leaves(second);
         merkle::consistency_ranges(first, second)
             .iter()
-            .map(|r| mth(&all[r.start as usize..r.end as usize]))
+            .map(|r| mth(&all[usize::try_from(r.start).unwrap()..usize::try_from(r.end).unwrap()]))
             .collect()
     }
 

@@ -163,7 +163,8 @@ impl SignedClient {
             .get(SIGNATURE_HEADER)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        if res.content_length().unwrap_or(0) as usize > MAX_RESPONSE {
+        let too_large = |n: u64| usize::try_from(n).map_or(true, |n| n > MAX_RESPONSE);
+        if res.content_length().is_some_and(too_large) {
             return Err(self.upstream("response too large"));
         }
         let body = res

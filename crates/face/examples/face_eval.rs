@@ -52,6 +52,10 @@ fn variants_of(original: &RgbImage) -> Vec<(&'static str, Vec<u8>)> {
     };
     let (w, h) = original.dimensions();
     let scale = 320.0 / f64::from(w.max(h));
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "scaled down to at most 320 pixels a side"
+    )]
     let small = imageops::resize(
         original,
         (f64::from(w) * scale).round() as u32,

@@ -122,7 +122,12 @@ pub(crate) fn decode(
         return Ok(rgb);
     }
     let scale = f64::from(max_side) / f64::from(longest);
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "scale < 1: each side is below the original's, a u32"
+    )]
     let nw = ((f64::from(w) * scale).round() as u32).clamp(1, max_side);
+    #[allow(clippy::cast_possible_truncation, reason = "as for the width")]
     let nh = ((f64::from(h) * scale).round() as u32).clamp(1, max_side);
     let small = image::imageops::resize(rgb.image(), nw, nh, FilterType::Triangle);
     Ok(Pixels(Some(small)))

@@ -211,7 +211,13 @@ impl FaceMatcher for DlibMatcher {
         }
         let mut template = FaceTemplate([0.0; TEMPLATE_LEN]);
         for (t, v) in template.0.iter_mut().zip(values) {
-            *t = *v as f32;
+            #[allow(
+                clippy::cast_possible_truncation,
+                reason = "templates are kept in f32; the network's values are well within its range"
+            )]
+            {
+                *t = *v as f32;
+            }
         }
         Ok(template)
     }

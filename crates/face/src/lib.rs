@@ -95,7 +95,12 @@ impl FaceTemplate {
                 d * d
             })
             .sum();
-        sum.sqrt() as f32
+        #[allow(
+            clippy::cast_possible_truncation,
+            reason = "a distance between unit-scale templates, well within f32"
+        )]
+        let distance = sum.sqrt() as f32;
+        distance
     }
 
     /// The values as little-endian `f32`s, [`TEMPLATE_BYTES`] bytes (to be sealed before storage). The caller owns

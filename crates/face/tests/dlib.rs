@@ -180,7 +180,7 @@ fn garbage_and_truncated_images_are_bad() {
     truncated.truncate(2000);
     bad_image_message(m.compare(&truncated, &photo("obama2.jpg")), "reference");
     let mut noise = vec![0xff, 0xd8, 0xff, 0xe0];
-    noise.extend((0..50_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8));
+    noise.extend((0..50_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13).to_le_bytes()[0]));
     bad_image_message(m.template("probe", &noise), "probe");
 }
 

@@ -247,7 +247,7 @@ where
     let good = || measured.iter().filter(|o| o.error.is_none());
     let total = Dist::of(
         good()
-            .map(|o| (o.end - o.sched.unwrap_or(o.start)).as_micros() as u64)
+            .map(|o| crate::micros(o.end - o.sched.unwrap_or(o.start)))
             .collect(),
     );
     let mut steps: Vec<(String, Dist)> = shape
@@ -260,9 +260,7 @@ where
         })
         .collect();
     if let Some(name) = shape.service_step {
-        let service = good()
-            .map(|o| (o.end - o.start).as_micros() as u64)
-            .collect();
+        let service = good().map(|o| crate::micros(o.end - o.start)).collect();
         steps.push((name.to_string(), Dist::of(service)));
     }
     let mut error_kinds = BTreeMap::new();

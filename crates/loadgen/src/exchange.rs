@@ -38,20 +38,25 @@ const CLOSED_LOOP_BUDGET_RATE: f64 = 1000.0;
 /// The consent the n-th fetch uses (each is used [`FETCHES_PER_CONSENT`] times in a row), or
 /// none when all `consents` are used up.
 pub fn consent_for(n: u64, consents: usize) -> Option<usize> {
-    let c = (n / FETCHES_PER_CONSENT) as usize;
+    let c = usize::try_from(n / FETCHES_PER_CONSENT).ok()?;
     (c < consents).then_some(c)
 }
 
 /// Consents needed for a budget of fetches.
 pub fn consents_needed(fetches: usize) -> usize {
-    fetches.div_ceil(FETCHES_PER_CONSENT as usize)
+    fetches.div_ceil(usize::try_from(FETCHES_PER_CONSENT).unwrap_or(usize::MAX))
 }
 
 /// The fetch budget of a run: the offered rate (or the closed-loop allowance) over warm-up and
 /// duration, plus 5% and one per worker.
 pub fn default_budget(rate: Option<f64>, secs: u64, concurrency: usize) -> usize {
     let r = rate.unwrap_or(CLOSED_LOOP_BUDGET_RATE);
-    (r * secs as f64 * 1.05).ceil() as usize + concurrency
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "a rate times seconds: far below usize; a negative or NaN rate saturates to 0"
+    )]
+    let budget = (r * secs as f64 * 1.05).ceil() as usize;
+    budget + concurrency
 }
 
 /// `provider/item,...` into pairs.
@@ -148,7 +153,7 @@ async fn consents_of(
     made: &AtomicU64,
 ) -> Result<Vec<String>> {
     let mut ids = Vec::new();
-    while (made.fetch_add(1, Ordering::Relaxed) as usize) < want {
+    while usize::try_from(made.fetch_add(1, Ordering::Relaxed)).is_ok_and(|m| m < want) {
         let ask = json!({
             "login_hint": sub, "items": items, "purpose_code": PURPOSE,
             "purpose_text": "Mortgage application (load test)", "fetch_type": "recurring",
@@ -334,7 +339,7 @@ fn hkid(n: u64) -> String {
     let letters = b"ABCDEGHKMPRTVYZ";
     format!(
         "{}{:06}({})",
-        letters[(n % letters.len() as u64) as usize] as char,
+        letters[usize::try_from(n % letters.len() as u64).unwrap_or(0)] as char,
         (n * 7919) % 1_000_000,
         n % 10
     )

@@ -230,7 +230,12 @@ const LOGIN_STEPS: [&str; 7] = [
 ];
 
 pub(crate) fn us(t: Instant) -> u64 {
-    t.elapsed().as_micros() as u64
+    micros(t.elapsed())
+}
+
+/// A duration in whole microseconds (a run is far shorter than u64 microseconds).
+pub(crate) fn micros(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
 /// One whole login; the time of each step, and the tokens.
@@ -521,7 +526,7 @@ async fn run(a: RunArgs) -> Result<Report> {
         measured
             .iter()
             .filter(|r| r.error.is_none())
-            .map(|r| (r.end - r.sched.unwrap_or(r.start)).as_micros() as u64)
+            .map(|r| micros(r.end - r.sched.unwrap_or(r.start)))
             .collect(),
     );
     let mut error_kinds = BTreeMap::new();

@@ -30,7 +30,8 @@ struct Bench {
 
 impl Bench {
     async fn search(&self, n: u64) -> StepResult<Vec<u64>> {
-        let (q, expected) = &self.questions[(n % self.questions.len() as u64) as usize];
+        let (q, expected) =
+            &self.questions[usize::try_from(n % self.questions.len() as u64).unwrap_or(0)];
         let url = format!(
             "{}/services?q={}",
             self.base,

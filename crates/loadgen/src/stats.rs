@@ -118,6 +118,10 @@ impl Dist {
             if n == 0 {
                 return 0.0;
             }
+            #[allow(
+                clippy::cast_possible_truncation,
+                reason = "a fraction of n, clamped to 1..=n"
+            )]
             let i = ((n as f64 * f).ceil() as usize).clamp(1, n) - 1;
             us[i] as f64 / 1000.0
         };

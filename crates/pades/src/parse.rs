@@ -222,7 +222,7 @@ impl<'a> Parser<'a> {
             match b {
                 b'>' => break,
                 b if is_white(b) => {}
-                b => nibbles.push(char::from(b).to_digit(16)? as u8),
+                b => nibbles.push(u8::try_from(char::from(b).to_digit(16)?).ok()?),
             }
         }
         if nibbles.len() % 2 == 1 {

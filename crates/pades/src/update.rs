@@ -136,7 +136,9 @@ impl<'l, 'a> Update<'l, 'a> {
             index.push(Object::Integer(run.len() as i64));
             for (_, generation, offset) in run {
                 data.push(1);
-                data.extend_from_slice(&(offset as u32).to_be_bytes());
+                let offset = u32::try_from(offset)
+                    .expect("offsets lie within MAX_PDF_BYTES, far below 4 GiB");
+                data.extend_from_slice(&offset.to_be_bytes());
                 data.extend_from_slice(&generation.to_be_bytes());
             }
         }

@@ -172,7 +172,11 @@ fn read_section(
             "/W must be three field widths of 0 to 8 bytes, the second not 0",
         ));
     }
-    let widths: Vec<usize> = widths.iter().map(|&w| w as usize).collect();
+    // Each checked to be 0 to 8 above.
+    let widths: Vec<usize> = widths
+        .iter()
+        .map(|&w| usize::try_from(w).unwrap_or(0))
+        .collect();
     let size = dict
         .get(b"Size")
         .and_then(Object::as_i64)
@@ -289,7 +293,7 @@ fn unpredict(dict: &Dictionary, data: &[u8], columns: usize) -> Option<Vec<u8>> 
                 0 => 0,
                 1 => left,
                 2 => up,
-                3 => ((u16::from(left) + u16::from(up)) / 2) as u8,
+                3 => u8::try_from((u16::from(left) + u16::from(up)) / 2).unwrap_or(u8::MAX),
                 4 => paeth(left, up, up_left),
                 _ => return None,
             };

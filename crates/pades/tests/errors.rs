@@ -350,7 +350,7 @@ fn append_xref_stream_revision(
     let mut pdf = base.to_vec();
     let mut rows: Vec<(u32, [u8; 7])> = Vec::new();
     for (n, body) in objects {
-        let offset = pdf.len() as u32;
+        let offset = u32::try_from(pdf.len()).unwrap();
         pdf.extend_from_slice(format!("{n} 0 obj\n").as_bytes());
         pdf.extend_from_slice(body);
         pdf.extend_from_slice(b"\nendobj\n");
@@ -363,7 +363,7 @@ fn append_xref_stream_revision(
         rows.push((*n, [2, c[0], c[1], c[2], c[3], i[0], i[1]]));
     }
     let xref_number = rows.iter().map(|r| r.0).max().unwrap() + 1;
-    let xref_offset = pdf.len() as u32;
+    let xref_offset = u32::try_from(pdf.len()).unwrap();
     let o = xref_offset.to_be_bytes();
     rows.push((xref_number, [1, o[0], o[1], o[2], o[3], 0, 0]));
     rows.sort();

@@ -53,7 +53,7 @@ fn byte_ranges_that_add_up_to_too_much_hashing_are_refused() {
             }
         }
     }
-    assert_eq!(n as usize, MAX_SIGNATURES);
+    assert_eq!(usize::try_from(n).unwrap(), MAX_SIGNATURES);
     let mut pdf = Vec::new();
     doc.save_to(&mut pdf).unwrap();
     match signatures(&pdf) {

@@ -141,7 +141,8 @@ fn filling_in_a_form_or_adding_a_note_or_an_unsigned_signature_box_is_a_modifica
     let signed = sign_fake(&one_page(), "Chan Tai Man");
     let doc = Document::load_mem(&signed).unwrap();
     let page = *doc.get_pages().get(&1).unwrap();
-    let size = doc.trailer.get(b"Size").unwrap().as_i64().unwrap() as u32;
+    let size = doc.trailer.get(b"Size").unwrap().as_i64().unwrap();
+    let size = u32::try_from(size).unwrap();
     let page_text = serialise_dict(&doc, page.0);
     let note = "<< /Type /Annot /Subtype /FreeText /Rect [50 650 550 760] /Contents (Pay HK$1,000,000) /DA (/Helv 20 Tf 0 g) >>";
     let with_note = add_annot(&page_text, size);

@@ -121,7 +121,7 @@ fn the_signature_field_is_an_invisible_locked_widget_on_page_1() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|o| o.as_i64().unwrap() as usize)
+        .map(|o| usize::try_from(o.as_i64().unwrap()).unwrap())
         .collect();
     assert_eq!(read_br, br);
     let contents = sig.get(b"Contents").unwrap().as_str().unwrap();

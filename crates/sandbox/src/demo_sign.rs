@@ -121,7 +121,7 @@ pub struct Submitted {
 fn today() -> String {
     let ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0);
     iamsmart_proto::time::date(ms)
 }

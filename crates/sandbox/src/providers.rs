@@ -164,7 +164,8 @@ pub fn record(dept: &str, item: &str, hkid: &str) -> Option<serde_json::Value> {
         }
         ("ird", "salaries_tax") => {
             let income = 180_000 + h("ird-i", 1_800_000);
-            let tax = ((income.saturating_sub(132_000)) as f64 * 0.085) as u64;
+            // 8.5% of what is above the allowance, in whole dollars (money in integers).
+            let tax = income.saturating_sub(132_000) * 85 / 1000;
             serde_json::json!({ "year_of_assessment": "2025/26", "net_chargeable_income": income, "tax_payable": tax })
         }
         ("hd", "public_rental_tenancy") => {
@@ -179,7 +180,7 @@ pub fn record(dept: &str, item: &str, hkid: &str) -> Option<serde_json::Value> {
                 "Kwai Chung Estate",
             ];
             serde_json::json!({
-                "estate": estates[h("hd-e", estates.len() as u64) as usize],
+                "estate": estates[usize::try_from(h("hd-e", estates.len() as u64)).unwrap_or(0)],
                 "block": format!("Block {}", 1 + h("hd-b", 12)),
                 "flat": format!("{}{:02}", 3 + h("hd-f", 30), 1 + h("hd-u", 20)),
                 "household_members": 1 + h("hd-m", 6),

@@ -186,7 +186,7 @@ pub async fn start_platform_with(
 /// without the `face` feature) face checks are unavailable and say so; they never pass.
 pub fn load_face(cfg: &Config) -> anyhow::Result<Arc<dyn iamsmart_face::FaceMatcher>> {
     match &cfg.face.models_dir {
-        Some(dir) => iamsmart_face::load(dir, cfg.face.threshold as f32).map_err(|e| {
+        Some(dir) => iamsmart_face::load(dir, face_threshold(cfg.face.threshold)).map_err(|e| {
             anyhow!(
                 "face.models_dir {}: {e}; run scripts/fetch-face-data, or unset face.models_dir to run without self-registration",
                 dir.display()
@@ -199,6 +199,15 @@ pub fn load_face(cfg: &Config) -> anyhow::Result<Arc<dyn iamsmart_face::FaceMatc
             Ok(Arc::new(iamsmart_face::NoFaceMatcher))
         }
     }
+}
+
+/// The face threshold as the matcher keeps it (validated to lie between 0 and 1).
+#[allow(
+    clippy::cast_possible_truncation,
+    reason = "a distance threshold between 0 and 1, checked when the configuration is loaded"
+)]
+fn face_threshold(t: f64) -> f32 {
+    t as f32
 }
 
 /// The web layer's settings from the configuration.

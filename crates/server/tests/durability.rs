@@ -95,7 +95,7 @@ async fn acknowledged_writes_survive_kill_9() {
             .await
             .unwrap();
     assert_eq!(residents, events);
-    assert!(residents as usize >= acked.len());
+    assert!(usize::try_from(residents).unwrap() >= acked.len());
     db.close().await;
     drop(srv);
     let o = site.run(&["audit", "verify"], &[]);

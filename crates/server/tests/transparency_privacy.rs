@@ -148,7 +148,10 @@ async fn public_answers_join_to_no_resident_client_or_certificate() {
             e["leaf_hash"].as_str().unwrap()
         );
         let seq = entry["seq"].as_u64().unwrap();
-        assert_eq!(public_leaves[seq as usize]["leaf_hash"], e["leaf_hash"]);
+        assert_eq!(
+            public_leaves[usize::try_from(seq).unwrap()]["leaf_hash"],
+            e["leaf_hash"]
+        );
         let path: Vec<[u8; 32]> = e["audit_path"]
             .as_array()
             .unwrap()

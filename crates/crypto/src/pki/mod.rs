@@ -252,7 +252,7 @@ fn raw_to_der(rs: &[u8]) -> Result<Vec<u8>, CryptoError> {
         .map_err(|e| bad("ECDSA signature", e.to_string()))?;
     let mut out = vec![0x30];
     // At most 2 * 35 bytes: a one-byte length.
-    out.push(body.len() as u8);
+    out.push(u8::try_from(body.len()).map_err(|_| bad("ECDSA signature", "too long"))?);
     out.extend(body);
     Ok(out)
 }

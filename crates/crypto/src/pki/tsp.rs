@@ -249,7 +249,8 @@ pub fn rejection_response(fail_info_bit: u8, text: &str) -> Vec<u8> {
     let bit = usize::from(fail_info_bit.min(25));
     let mut bytes = vec![0u8; bit / 8 + 1];
     bytes[bit / 8] = 0x80 >> (bit % 8);
-    let fail_info = BitString::new((7 - bit % 8) as u8, bytes).ok();
+    let unused = u8::try_from(7 - bit % 8).expect("below 8");
+    let fail_info = BitString::new(unused, bytes).ok();
     let text: String = text.chars().take(200).collect();
     let status = StatusInfo {
         status: 2,

@@ -85,7 +85,8 @@ impl SoftPasskey {
         ad.extend_from_slice(&counter.to_be_bytes());
         if let Some((id, cose)) = attested {
             ad.extend_from_slice(&[0u8; 16]);
-            ad.extend_from_slice(&(id.len() as u16).to_be_bytes());
+            let len = u16::try_from(id.len()).expect("credential ids are at most 1023 bytes");
+            ad.extend_from_slice(&len.to_be_bytes());
             ad.extend_from_slice(id);
             ad.extend_from_slice(cose);
         }

@@ -204,7 +204,9 @@ pub async fn fetch_nodes(
                 .map_err(|_| DomainError::Integrity("merkle node is not 32 bytes".into()))?;
             out.insert(
                 NodeId {
-                    level: level as u32,
+                    level: u32::try_from(level).map_err(|_| {
+                        DomainError::Integrity("a merkle node's level is out of range".into())
+                    })?,
                     index: idx as u64,
                 },
                 hash,

@@ -328,7 +328,7 @@ async fn relay(
                 .await
         };
         let answer = call.await;
-        let ms = started.elapsed().as_millis() as i64;
+        let ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
         let parsed = match answer {
             Ok((200, body)) => {
                 let schemas: Vec<&serde_json::Value> = its

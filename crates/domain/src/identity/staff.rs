@@ -341,7 +341,9 @@ pub async fn login_finish(
     let stored = StoredCredential {
         id: response.id.clone(),
         public_key: jwk,
-        sign_count: count as u32,
+        sign_count: u32::try_from(count).map_err(|_| {
+            DomainError::Integrity("a passkey's stored sign count is out of range".into())
+        })?,
     };
     let out = match p.rp.verify_authentication(&challenge, &stored, response) {
         Ok(o) => o,

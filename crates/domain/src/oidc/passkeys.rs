@@ -326,7 +326,9 @@ pub async fn authenticate(
     let stored = StoredCredential {
         id: response.id.clone(),
         public_key: jwk,
-        sign_count: count as u32,
+        sign_count: u32::try_from(count).map_err(|_| {
+            OAuthError::server_error("a passkey's stored sign count is out of range")
+        })?,
     };
     let now = p.clock.now_ms();
     match p.rp.verify_authentication(&challenge, &stored, response) {

@@ -203,7 +203,7 @@ async fn favourites_are_checked_capped_and_listed_newest_first() {
     assert!(favourites::list(p, "r2").await.unwrap().is_empty());
     favourites::remove(p, "r1", &ids[1]).await.unwrap();
     assert_eq!(favourites::list(p, "r1").await.unwrap(), [ids[0].clone()]);
-    for id in &ids[1..favourites::MAX_FAVOURITES as usize] {
+    for id in &ids[1..usize::try_from(favourites::MAX_FAVOURITES).unwrap()] {
         favourites::add(p, "r1", id).await.unwrap();
     }
     assert!(matches!(

@@ -77,7 +77,7 @@ pub fn backoff(rng: &dyn Rng, policy: &FetchPolicy, attempt: u32) -> Duration {
     let exp = policy
         .backoff_base
         .saturating_mul(1u32 << attempt.saturating_sub(1).min(20));
-    let full = exp.min(policy.backoff_max).as_millis() as u64;
+    let full = u64::try_from(exp.min(policy.backoff_max).as_millis()).unwrap_or(u64::MAX);
     let mut b = [0u8; 8];
     rng.fill(&mut b);
     let half = full / 2;

@@ -477,7 +477,7 @@ fn backoff_grows_exponentially_with_jitter_and_a_cap() {
     for attempt in 1..=6u32 {
         let full = (1000u64 << (attempt - 1)).min(5000);
         let seen: Vec<u64> = (0..50)
-            .map(|_| fetch::backoff(&rng, &p, attempt).as_millis() as u64)
+            .map(|_| u64::try_from(fetch::backoff(&rng, &p, attempt).as_millis()).unwrap())
             .collect();
         assert!(
             seen.iter().all(|d| *d >= full / 2 && *d <= full),

@@ -219,7 +219,11 @@ pub fn with_signature_fields(n: usize, shared: bool, contents: usize) -> Vec<u8>
     let mut doc = Document::load_mem(&one_page()).unwrap();
     let mut sig = || {
         let mut der = vec![0x30, 0x84];
-        der.extend_from_slice(&(contents.saturating_sub(6) as u32).to_be_bytes());
+        der.extend_from_slice(
+            &u32::try_from(contents.saturating_sub(6))
+                .unwrap()
+                .to_be_bytes(),
+        );
         der.resize(contents.max(6), 0x5a);
         doc.add_object(dictionary! {
             "Type" => "Sig", "ByteRange" => vec![0.into(), 10.into(), 20.into(), 10.into()],
