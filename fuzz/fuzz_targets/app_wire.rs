@@ -1,5 +1,5 @@
 //! The app's wire types (`iamsmart_proto::app`), what the platform does with them before any
-//! database work (`identity::devices::check_new_device`, `registration::normalise_code`), and
+//! database work (`identity::devices::check_new_device`, `activation::normalise_code`), and
 //! `app::parse_qr`.
 //!
 //! Input: a selector byte (selector % 13: one of twelve types, or QR text), then the data.
@@ -11,7 +11,7 @@
 #![no_main]
 use iamsmart_crypto::jose::b64_decode;
 use iamsmart_domain::identity::devices::check_new_device;
-use iamsmart_domain::identity::registration::normalise_code;
+use iamsmart_domain::identity::activation::normalise_code;
 use iamsmart_fuzz::split;
 use iamsmart_proto::app::*;
 use libfuzzer_sys::fuzz_target;
