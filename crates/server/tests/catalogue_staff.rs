@@ -1,4 +1,4 @@
-//! Staff who keep the portal's catalogue, through the real binary: editors and supervisors
+//! Staff who keep the portal's catalogue, over HTTP: editors and supervisors
 //! edit with their passkey sessions, counter officers and kiosks are refused, a refused edit
 //! names its field, an accepted one is searchable at once, and the audit log names the staff
 //! member who made it; the admin pages are served in both languages under the strict CSP.

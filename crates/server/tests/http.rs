@@ -1,4 +1,5 @@
-//! The HTTP baseline, through the real binary.
+//! The HTTP baseline: headers, errors, limits, the operator API; the JSON log and a graceful
+//! shutdown through the real binary.
 mod common;
 use common::*;
 

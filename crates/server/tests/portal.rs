@@ -1,4 +1,4 @@
-//! The single portal through the real binary: pages without an account in both languages,
+//! The single portal over HTTP: pages without an account in both languages,
 //! search (everyday and hostile queries), cluster and service pages, the web app manifest,
 //! and operators' catalogue edits (checked, searchable at once, seen by a second process).
 mod common;
@@ -255,7 +255,7 @@ async fn operators_edit_the_catalogue_and_every_process_sees_it() {
         result_ids(&html).first().map(String::as_str),
         Some("zz-wombat")
     );
-    // ... and in the other process after its next refresh.
+    // ... and in the other server after its next refresh.
     let mut seen = false;
     for _ in 0..50 {
         let (_, html) = page(&c, b.url("/services?q=%E8%A2%8B%E7%86%8A"), "zh-HK").await;

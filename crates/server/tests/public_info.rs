@@ -1,4 +1,4 @@
-//! The public information page through the real binary: its fetchers read feeds from a local
+//! The public information page over HTTP: its fetchers read feeds from a local
 //! HTTP server on 127.0.0.1 (serving the real samples), the page shows the data with their time;
 //! when the feeds fail (500, time-out, garbage, entity expansion) the page keeps the last good
 //! data, marked as possibly out of date, and never becomes an error page.

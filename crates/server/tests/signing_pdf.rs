@@ -171,7 +171,9 @@ impl Tools {
             .args(["-nssdir", &self.nss])
             .arg(&f)
             .output()
-            .expect("pdfsig (poppler-utils): run scripts/pades-tools");
+            .expect(
+                "pdfsig (poppler-utils), and faketime for a later time: run scripts/pades-tools",
+            );
         text(&o)
             .split("Signature #")
             .skip(1)
