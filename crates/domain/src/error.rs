@@ -124,3 +124,16 @@ impl From<serde_json::Error> for DomainError {
         DomainError::Integrity(format!("JSON: {e}"))
     }
 }
+
+/// A state or kind read back from the database. A name the program does not know is an
+/// integrity error: the database's own check (migration 0020) refuses unknown names, so one
+/// means a schema and a program out of step, or a changed file.
+pub fn stored<T>(name: &str) -> Result<T>
+where
+    T: std::str::FromStr<Err = iamsmart_proto::states::UnknownName>,
+{
+    name.parse()
+        .map_err(|e: iamsmart_proto::states::UnknownName| {
+            DomainError::Integrity(format!("stored value {name:?}: {e}"))
+        })
+}

@@ -1,7 +1,8 @@
 //! Things that must hold across every server process, so they live in the database:
 //! single-use values (request `jti`s), server-issued challenges, and failure counters.
+use crate::env::Env;
 use crate::error::{DomainError, Result};
-use crate::platform::Platform;
+use crate::vault::Vault;
 use iamsmart_store::AnyConnection;
 
 /// Whether the time `t_ms` is within `max_ms` of `now_ms` (no overflow on hostile values).
@@ -13,7 +14,7 @@ pub fn within(t_ms: i64, now_ms: i64, max_ms: i64) -> bool {
 
 /// Record `value` as used in `scope` until `expires_at`; `false` if it was used before.
 /// Two concurrent callers with the same value: exactly one gets `true`.
-pub async fn use_once(p: &Platform, scope: &str, value: &str, expires_at: i64) -> Result<bool> {
+pub async fn use_once(p: &Env, scope: &str, value: &str, expires_at: i64) -> Result<bool> {
     let r = sqlx::query(
         "INSERT INTO nonces (scope, value, expires_at) VALUES ($1, $2, $3) ON CONFLICT (scope, value) DO NOTHING",
     )
@@ -26,7 +27,7 @@ pub async fn use_once(p: &Platform, scope: &str, value: &str, expires_at: i64) -
 }
 
 /// Issue a single-use challenge for `purpose`, valid for `ttl_ms`.
-pub async fn issue_challenge(p: &Platform, purpose: &str, ttl_ms: i64) -> Result<(String, i64)> {
+pub async fn issue_challenge(p: &Env, purpose: &str, ttl_ms: i64) -> Result<(String, i64)> {
     let id = iamsmart_crypto::rng::token(p.rng.as_ref(), 32);
     let now = p.clock.now_ms();
     sqlx::query(
@@ -61,7 +62,7 @@ pub async fn consume_challenge(
 }
 
 /// Whether an unexpired, unused challenge exists (checked before slow work; consumed after).
-pub async fn challenge_is_open(p: &Platform, purpose: &str, id: &str) -> Result<bool> {
+pub async fn challenge_is_open(p: &Env, purpose: &str, id: &str) -> Result<bool> {
     let n: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM challenges WHERE id = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3",
     )
@@ -85,15 +86,15 @@ pub struct Limit {
 }
 
 /// The counter key for a value: a keyed hash, so the table holds no identifiers in clear.
-pub fn attempt_key(p: &Platform, kind: &str, value: &str) -> String {
+pub fn attempt_key(vault: &Vault, kind: &str, value: &str) -> String {
     format!(
         "{kind}:{}",
-        hex::encode(&p.vault.blind_index("attempts", value)[..16])
+        hex::encode(&vault.blind_index("attempts", value)[..16])
     )
 }
 
 /// Refuse if any of `keys` is locked; returns the seconds to wait.
-pub async fn check_attempts(p: &Platform, keys: &[String]) -> Result<()> {
+pub async fn check_attempts(p: &Env, keys: &[String]) -> Result<()> {
     let now = p.clock.now_ms();
     for key in keys {
         let locked: Option<Option<i64>> =
@@ -115,7 +116,7 @@ pub async fn check_attempts(p: &Platform, keys: &[String]) -> Result<()> {
 /// Count a failure against each of `keys` (a new window starts when the old one has passed);
 /// returns each key's count in its window. One atomic statement per key, so concurrent failures
 /// are all counted.
-pub async fn record_failure(p: &Platform, keys: &[String], limit: Limit) -> Result<Vec<i64>> {
+pub async fn record_failure(p: &Env, keys: &[String], limit: Limit) -> Result<Vec<i64>> {
     let now = p.clock.now_ms();
     let mut counts = Vec::with_capacity(keys.len());
     for key in keys {
@@ -144,7 +145,7 @@ pub async fn record_failure(p: &Platform, keys: &[String], limit: Limit) -> Resu
 }
 
 /// Forget the failures of `keys` (after a success).
-pub async fn clear_attempts(p: &Platform, keys: &[String]) -> Result<()> {
+pub async fn clear_attempts(p: &Env, keys: &[String]) -> Result<()> {
     for key in keys {
         sqlx::query("DELETE FROM attempts WHERE key = $1")
             .bind(key)
@@ -155,7 +156,7 @@ pub async fn clear_attempts(p: &Platform, keys: &[String]) -> Result<()> {
 }
 
 /// Delete expired single-use values and challenges (a worker calls this).
-pub async fn purge_expired(p: &Platform) -> Result<u64> {
+pub async fn purge_expired(p: &Env) -> Result<u64> {
     let now = p.clock.now_ms();
     let a = sqlx::query("DELETE FROM nonces WHERE expires_at < $1")
         .bind(now)
@@ -173,6 +174,62 @@ pub async fn purge_expired(p: &Platform) -> Result<u64> {
         .await?
         .rows_affected();
     Ok(a + b + c)
+}
+
+/// Keep a ceremony's state (a WebAuthn challenge, an approval waited for) under a new random
+/// id until `expires_at`: single use, shared by every process. Returns the id.
+pub async fn put_ceremony(
+    p: &Env,
+    kind: &str,
+    subject: Option<&str>,
+    state: &str,
+    expires_at: i64,
+) -> Result<String> {
+    let id = iamsmart_crypto::rng::token(p.rng.as_ref(), 16);
+    sqlx::query(
+        "INSERT INTO ceremonies (id, kind, subject, state, expires_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(&id)
+    .bind(kind)
+    .bind(subject)
+    .bind(state)
+    .bind(expires_at)
+    .execute(p.db.writer())
+    .await?;
+    Ok(id)
+}
+
+/// A live ceremony's (subject, state), left in place.
+pub async fn peek_ceremony(
+    p: &Env,
+    kind: &str,
+    id: &str,
+) -> Result<Option<(Option<String>, String)>> {
+    Ok(sqlx::query_as(
+        "SELECT subject, state FROM ceremonies WHERE id = $1 AND kind = $2 AND expires_at > $3",
+    )
+    .bind(id)
+    .bind(kind)
+    .bind(p.clock.now_ms())
+    .fetch_optional(p.db.writer())
+    .await?)
+}
+
+/// Take a live ceremony (single use: of callers racing for one, one gets it): its (subject,
+/// state).
+pub async fn take_ceremony(
+    p: &Env,
+    kind: &str,
+    id: &str,
+) -> Result<Option<(Option<String>, String)>> {
+    Ok(sqlx::query_as(
+        "DELETE FROM ceremonies WHERE id = $1 AND kind = $2 AND expires_at > $3 RETURNING subject, state",
+    )
+    .bind(id)
+    .bind(kind)
+    .bind(p.clock.now_ms())
+    .fetch_optional(p.db.writer())
+    .await?)
 }
 
 #[cfg(test)]

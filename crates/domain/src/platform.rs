@@ -1,5 +1,6 @@
 //! The assembled platform: database, keys, vault, clock and randomness.
 use crate::clock::Clock;
+use crate::env::Env;
 use crate::error::{DomainError, Result};
 use crate::guard::Limit;
 use crate::identity::registry::{NoRegistry, Registry};
@@ -108,19 +109,16 @@ impl Default for IdentityPolicy {
     }
 }
 
-/// Everything a request or a worker needs. Cheap to clone.
+/// Everything a request or a worker needs: the [`Env`] (database, clock, randomness), which it
+/// dereferences to, and the capabilities built on it. Cheap to clone.
 #[derive(Clone)]
 pub struct Platform {
-    /// The database.
-    pub db: Db,
+    /// The database, the clock and randomness (`p.db`, `p.clock` and `p.rng` through `Deref`).
+    pub env: Env,
     /// Keys and their lifecycle.
     pub keys: KeyService,
     /// Personal data at rest.
     pub vault: Vault,
-    /// Time.
-    pub clock: Arc<dyn Clock>,
-    /// Randomness.
-    pub rng: Arc<dyn Rng>,
     /// The Immigration Department's registry.
     pub registry: Arc<dyn Registry>,
     /// Face matching (unavailable in builds without the model).
@@ -143,6 +141,14 @@ pub struct Platform {
     pub notify: Arc<crate::notify::NotifyPolicy>,
     /// The guarded client for URLs that services and the operator supplied.
     pub outbound: crate::outbound::Outbound,
+}
+
+impl std::ops::Deref for Platform {
+    type Target = Env;
+
+    fn deref(&self) -> &Env {
+        &self.env
+    }
 }
 
 impl std::fmt::Debug for Platform {
@@ -170,11 +176,9 @@ impl Platform {
         keys.bootstrap().await?;
         let vault = Vault::open(db.clone(), keys.clone(), rng.clone()).await?;
         let platform = Self {
-            db,
+            env: Env { db, clock, rng },
             keys,
             vault,
-            clock,
-            rng,
             registry: Arc::new(NoRegistry),
             face: Arc::new(NoFaceMatcher),
             identity: Arc::new(IdentityPolicy::default()),
@@ -249,12 +253,7 @@ impl Platform {
     /// Compare (or on first start record) the file key store's master key check value, so that
     /// a wrong master key is refused before anything is written with it.
     pub async fn check_master_key(db: &Db, check: &[u8]) -> Result<()> {
-        let stored: Option<Vec<u8>> =
-            sqlx::query_scalar("SELECT value FROM settings WHERE name = $1")
-                .bind(MASTER_CHECK_SETTING)
-                .fetch_optional(db.reader())
-                .await?;
-        match stored {
+        match crate::settings::get(db, MASTER_CHECK_SETTING).await? {
             Some(s) if iamsmart_crypto::hash::ct_eq(&s, check) => Ok(()),
             Some(_) => Err(DomainError::Invalid {
                 field: "keys.master_key_file",
@@ -263,12 +262,16 @@ impl Platform {
                     .into(),
             }),
             None => {
-                sqlx::query("INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
-                    .bind(MASTER_CHECK_SETTING)
-                    .bind(check)
-                    .execute(db.writer())
-                    .await?;
-                Ok(())
+                // Of two first starts at once, the check that won must be this key's.
+                let kept = crate::settings::set_once(db, MASTER_CHECK_SETTING, check).await?;
+                if iamsmart_crypto::hash::ct_eq(&kept, check) {
+                    Ok(())
+                } else {
+                    Err(DomainError::Invalid {
+                        field: "keys.master_key_file",
+                        message: "another process started first with another master key".into(),
+                    })
+                }
             }
         }
     }

@@ -58,6 +58,31 @@ pub async fn platform_with(store: Arc<dyn KeyStore>) -> TestPlatform {
     }
 }
 
+/// The kinds of the audit log's entries that start with `prefix`, in the log's order (`%` and
+/// `_` are not special).
+pub async fn audit_kinds(db: &iamsmart_store::Db, prefix: &str) -> Vec<String> {
+    let kinds: Vec<String> = sqlx::query_scalar("SELECT kind FROM audit_log ORDER BY seq")
+        .fetch_all(db.reader())
+        .await
+        .expect("audit kinds");
+    kinds
+        .into_iter()
+        .filter(|k| k.starts_with(prefix))
+        .collect()
+}
+
+/// How many audit entries of `kind` there are (about `subject` only, if given).
+pub async fn audit_count(db: &iamsmart_store::Db, kind: &str, subject: Option<&str>) -> i64 {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE kind = $1 AND ($2 IS NULL OR subject = $2)",
+    )
+    .bind(kind)
+    .bind(subject)
+    .fetch_one(db.reader())
+    .await
+    .expect("audit count")
+}
+
 /// Cut the audit log to its first `m` entries as someone with write access to the database
 /// would (entries, the stored subtrees over them, the heads over them and the count): what
 /// witnesses must notice (issue 16, finding 4).

@@ -67,29 +67,14 @@ impl Vault {
             column: "value",
             row: INDEX_KEY_SETTING,
         };
-        let stored: Option<Vec<u8>> =
-            sqlx::query_scalar("SELECT value FROM settings WHERE name = $1")
-                .bind(INDEX_KEY_SETTING)
-                .fetch_optional(db.reader())
-                .await?;
-        let sealed = match stored {
+        let sealed = match crate::settings::get(&db, INDEX_KEY_SETTING).await? {
             Some(s) => s,
             None => {
                 let mut k = Zeroizing::new([0u8; 32]);
                 vault.rng.fill(&mut k[..]);
                 let sealed = vault.seal(&ctx, &k[..]).await?;
-                sqlx::query(
-                    "INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
-                )
-                .bind(INDEX_KEY_SETTING)
-                .bind(&sealed)
-                .execute(db.writer())
-                .await?;
-                // Another process may have won the race: read back what is stored.
-                sqlx::query_scalar("SELECT value FROM settings WHERE name = $1")
-                    .bind(INDEX_KEY_SETTING)
-                    .fetch_one(db.writer())
-                    .await?
+                // Another process may have won the race: what is stored is used.
+                crate::settings::set_once(&db, INDEX_KEY_SETTING, &sealed).await?
             }
         };
         let key = vault.open_field(&ctx, &sealed).await?;
@@ -367,10 +352,9 @@ mod tests {
         // Not a plain hash of the value: without the sealed key nobody can compute it.
         assert_ne!(a, iamsmart_crypto::hash::sha256(b"hkid\0A1234563").to_vec());
         // Its key is stored sealed like personal data; reopening the vault gives the same index.
-        let stored: Vec<u8> = sqlx::query_scalar("SELECT value FROM settings WHERE name = $1")
-            .bind(INDEX_KEY_SETTING)
-            .fetch_one(t.p.db.reader())
+        let stored = crate::settings::get(&t.p.db, INDEX_KEY_SETTING)
             .await
+            .unwrap()
             .unwrap();
         assert!(envelope::kek_id(&stored).is_ok(), "sealed under a KEK");
         let reopened = Vault::open(t.p.db.clone(), t.p.keys.clone(), t.p.rng.clone())
@@ -385,10 +369,7 @@ mod tests {
         let v = &t.p.vault;
         let ctx = at("settings", "value", "sealed:test");
         let sealed = v.seal(&ctx, b"secret").await.unwrap();
-        sqlx::query("INSERT INTO settings (name, value) VALUES ($1, $2)")
-            .bind("sealed:test")
-            .bind(&sealed)
-            .execute(t.p.db.writer())
+        crate::settings::set_once(&t.p.db, "sealed:test", &sealed)
             .await
             .unwrap();
         let old = t.p.keys.active(Purpose::Kek, None).await.unwrap();
@@ -401,10 +382,9 @@ mod tests {
         assert_eq!(v.rewrap_all().await.unwrap(), before);
         assert_eq!(v.count_not_under(&new.kid).await.unwrap(), 0);
         assert_eq!(v.rewrap_all().await.unwrap(), 0, "nothing left to move");
-        let stored: Vec<u8> = sqlx::query_scalar("SELECT value FROM settings WHERE name = $1")
-            .bind("sealed:test")
-            .fetch_one(t.p.db.reader())
+        let stored = crate::settings::get(&t.p.db, "sealed:test")
             .await
+            .unwrap()
             .unwrap();
         assert_eq!(envelope::kek_id(&stored).unwrap(), new.kid);
         assert_eq!(&v.open_field(&ctx, &stored).await.unwrap()[..], b"secret");

@@ -244,8 +244,8 @@ pub struct Enrolled {
     pub resident_id: String,
     /// The new device.
     pub device_id: String,
-    /// `basic` or `plus`.
-    pub level: String,
+    /// iAM Smart or iAM Smart+.
+    pub level: crate::profile::Level,
     /// Whether an existing account was re-bound to this device (older devices revoked).
     pub rebound: bool,
     /// For a device bound with user verification: the app is unlocked at once (the setup
@@ -258,6 +258,19 @@ pub struct Enrolled {
     pub pending_until: Option<i64>,
 }
 
+crate::text_enum! {
+    /// Where a device stands. Stored and sent as its lower-case name (the database refuses any
+    /// other: `devices_status_known`).
+    pub enum DeviceStatus {
+        /// A new phone waiting to take the account over after the cool-off (removing it refuses).
+        Pending = "pending",
+        /// In use: what it signs is accepted.
+        Active = "active",
+        /// Revoked (by the resident, a new phone, too many wrong PINs or account closure); final.
+        Revoked = "revoked",
+    }
+}
+
 /// A device as the resident sees it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DeviceView {
@@ -265,9 +278,8 @@ pub struct DeviceView {
     pub id: String,
     /// Name given at binding.
     pub name: String,
-    /// `active`, `pending` (a new phone waiting to take the account over: removing it refuses)
-    /// or `revoked`.
-    pub status: String,
+    /// Where it stands.
+    pub status: DeviceStatus,
     /// For a `pending` phone: when it takes over (Unix ms).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub activates_at: Option<i64>,
@@ -311,62 +323,29 @@ pub struct ApprovalView {
     pub expires_at: i64,
 }
 
-/// Where a request for the resident's approval stands. Stored as its lower-case name (the
-/// database refuses any other: `approvals_status_known`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ApprovalStatus {
-    /// Waiting; shown as a QR code or pushed to the resident's phone.
-    Pending,
-    /// A device scanned the QR code and claimed it for its resident; waiting for the decision.
-    Scanned,
-    /// The resident approved it on a device.
-    Approved,
-    /// The resident declined it.
-    Denied,
-    /// Nobody answered in time.
-    Expired,
-    /// Withdrawn before an answer (the account closed, the devices revoked).
-    Cancelled,
+crate::text_enum! {
+    /// Where a request for the resident's approval stands. Stored as its lower-case name (the
+    /// database refuses any other: `approvals_status_known`).
+    pub enum ApprovalStatus {
+        /// Waiting; shown as a QR code or pushed to the resident's phone.
+        Pending = "pending",
+        /// A device scanned the QR code and claimed it for its resident; waiting for the decision.
+        Scanned = "scanned",
+        /// The resident approved it on a device.
+        Approved = "approved",
+        /// The resident declined it.
+        Denied = "denied",
+        /// Nobody answered in time.
+        Expired = "expired",
+        /// Withdrawn before an answer (the account closed, the devices revoked).
+        Cancelled = "cancelled",
+    }
 }
 
 impl ApprovalStatus {
-    /// Every status, in the order a request can pass through them.
-    pub const ALL: [Self; 6] = [
-        Self::Pending,
-        Self::Scanned,
-        Self::Approved,
-        Self::Denied,
-        Self::Expired,
-        Self::Cancelled,
-    ];
-
-    /// The stored and wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Scanned => "scanned",
-            Self::Approved => "approved",
-            Self::Denied => "denied",
-            Self::Expired => "expired",
-            Self::Cancelled => "cancelled",
-        }
-    }
-
-    /// The status a stored name stands for.
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|v| v.as_str() == s)
-    }
-
     /// Still waiting for the resident (pending or scanned).
     pub fn is_waiting(self) -> bool {
         matches!(self, Self::Pending | Self::Scanned)
-    }
-}
-
-impl std::fmt::Display for ApprovalStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

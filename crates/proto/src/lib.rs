@@ -7,4 +7,5 @@ pub mod exchange;
 pub mod i18n;
 pub mod profile;
 pub mod registry;
+pub mod states;
 pub mod time;

@@ -108,15 +108,40 @@ impl std::fmt::Debug for Profile {
     }
 }
 
+crate::text_enum! {
+    /// An account's level. Stored and sent as its lower-case name (the database refuses any
+    /// other: `residents_level_known`); iAM Smart+ ranks above iAM Smart.
+    #[derive(PartialOrd, Ord)]
+    pub enum Level {
+        /// iAM Smart: login, form filling, notifications.
+        Basic = "basic",
+        /// iAM Smart+: identity proven in person or by a face match; adds digital signing.
+        Plus = "plus",
+    }
+}
+
+crate::text_enum! {
+    /// Where an account stands. Stored and sent as its lower-case name (the database refuses
+    /// any other: `residents_status_known`).
+    pub enum AccountStatus {
+        /// In use.
+        Active = "active",
+        /// Suspended by an officer; nothing can be done with it until it is reinstated.
+        Suspended = "suspended",
+        /// Closed; its personal data are erased after the retention period.
+        Closed = "closed",
+    }
+}
+
 /// What the resident sees of their own record.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ResidentView {
     /// The resident's id (pseudonymous).
     pub id: String,
-    /// `basic` (iAM Smart) or `plus` (iAM Smart+).
-    pub level: String,
-    /// `active`, `suspended` or `closed`.
-    pub status: String,
+    /// iAM Smart or iAM Smart+.
+    pub level: Level,
+    /// Active, suspended or closed.
+    pub status: AccountStatus,
     /// How they registered: `app`, `counter`, `kiosk` or `sandbox`.
     pub channel: String,
     /// Registry-confirmed fields.

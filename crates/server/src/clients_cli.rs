@@ -1,6 +1,8 @@
 //! `iamsmart clients ...`: register online services from the command line.
 use anyhow::anyhow;
-use iamsmart_domain::oidc::clients::{self, ClientMetadata, CIBA_GRANT};
+use iamsmart_domain::oidc::clients::{
+    self, ClientMetadata, ClientProfile, RequesterType, CIBA_GRANT,
+};
 use iamsmart_domain::Platform;
 
 /// What residents read about a service besides its English name, in the three languages
@@ -75,7 +77,7 @@ pub enum Spec {
         /// JWKS URI.
         jwks_uri: Option<String>,
         /// `fapi2` or `basic`.
-        profile: String,
+        profile: ClientProfile,
         /// Public subjects.
         public_subject: bool,
         /// CIBA mode.
@@ -87,7 +89,7 @@ pub enum Spec {
         /// Post-logout redirect URIs.
         post_logout_redirect_uris: Vec<String>,
         /// Requester type at the data exchange gateway.
-        requester_type: Option<String>,
+        requester_type: Option<RequesterType>,
     },
     /// An initial access token for dynamic registration.
     InitialToken {
@@ -120,7 +122,7 @@ pub async fn run(p: &Platform, spec: Spec) -> anyhow::Result<()> {
             post_logout_redirect_uris,
             requester_type,
         } => {
-            let mut m = ClientMetadata::for_profile(&name, redirect_uris, &profile);
+            let mut m = ClientMetadata::for_profile(&name, redirect_uris, profile);
             texts.apply(&mut m);
             if jwks.is_some() || jwks_uri.is_some() {
                 m.jwks = jwks;

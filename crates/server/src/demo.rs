@@ -2,6 +2,7 @@
 //! ./data, an operator token written to ./data/admin.token, and the URLs printed.
 use crate::config::Config;
 use iamsmart_crypto::rng::{token, SystemRng};
+use iamsmart_domain::oidc::clients::{ClientProfile, RequesterType};
 
 /// Run the demo until Ctrl-C.
 pub async fn run(mut cfg: Config) -> anyhow::Result<()> {
@@ -97,7 +98,7 @@ pub async fn run(mut cfg: Config) -> anyhow::Result<()> {
     let mut meta = iamsmart_domain::oidc::clients::ClientMetadata::for_profile(
         "Online Application for International Driving Permit",
         vec![format!("{service_url}/callback")],
-        "basic",
+        ClientProfile::Basic,
     );
     meta.client_name_zh_hant = Some("網上申請國際駕駛許可證".into());
     meta.client_name_zh_hans = Some("网上申请国际驾驶许可证".into());
@@ -110,7 +111,7 @@ pub async fn run(mut cfg: Config) -> anyhow::Result<()> {
     meta.iamsmart_purpose_zh_hans = Some("为你填写国际驾驶许可证申请表".into());
     meta.iamsmart_retention_days = Some(90);
     meta.iamsmart_data_contact = Some("idp-demo@td.example.hk".into());
-    meta.iamsmart_requester_type = Some("government".into());
+    meta.iamsmart_requester_type = Some(RequesterType::Government);
     meta.token_endpoint_auth_method = "private_key_jwt".into();
     meta.jwks = Some(serde_json::json!({ "keys": [sig_jwk, enc_key.public_jwk()?] }));
     // One-tap entry from the portal starts its login here (third-party-initiated login).

@@ -89,14 +89,12 @@ pub async fn open_key_store(
             let path = cfg.master_key_file();
             let initialised = db.is_initialised().await.unwrap_or(false);
             let has_check = initialised
-                && iamsmart_store::sqlx::query_scalar::<_, i64>(
-                    "SELECT COUNT(*) FROM settings WHERE name = $1",
+                && iamsmart_domain::settings::is_set(
+                    db,
+                    iamsmart_domain::platform::MASTER_CHECK_SETTING,
                 )
-                .bind(iamsmart_domain::platform::MASTER_CHECK_SETTING)
-                .fetch_one(db.reader())
                 .await
-                .unwrap_or(0)
-                    > 0;
+                .unwrap_or(false);
             let store = if has_check {
                 FileKeyStore::open(&path)
             } else {
@@ -239,6 +237,9 @@ pub async fn serve(
     platform: Platform,
     ready: Option<tokio::sync::oneshot::Sender<std::net::SocketAddr>>,
 ) -> anyhow::Result<()> {
+    // The web settings are checked before the port is taken, so that a bad setting (a short
+    // admin token, an unreadable secret file) is the error reported, not a port held for nothing.
+    web_config(cfg)?;
     let listener = tokio::net::TcpListener::bind(&cfg.listen)
         .await
         .map_err(|e| {

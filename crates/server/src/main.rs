@@ -3,6 +3,8 @@ use anyhow::anyhow;
 use clap::{Parser, Subcommand};
 use iamsmart_crypto::jose::Alg;
 use iamsmart_domain::keys::Purpose;
+use iamsmart_domain::oidc::clients::ClientProfile;
+use iamsmart_proto::profile::Level;
 use iamsmart_server::config::Config;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -204,8 +206,8 @@ enum ClientsCommand {
         post_logout_redirect_uris: Vec<String>,
         /// As a requester of the data exchange gateway: commercial (default), government, or
         /// bank (HKMA Commercial Data Interchange; needs --profile fapi2).
-        #[arg(long, value_parser = ["commercial", "government", "bank"])]
-        requester_type: Option<String>,
+        #[arg(long)]
+        requester_type: Option<iamsmart_domain::oidc::clients::RequesterType>,
     },
     /// Issue an initial access token for dynamic client registration (RFC 7591).
     InitialToken {
@@ -663,8 +665,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 hkid,
             } => {
                 let level = match level {
-                    LevelArg::Basic => "basic",
-                    LevelArg::Plus => "plus",
+                    LevelArg::Basic => Level::Basic,
+                    LevelArg::Plus => Level::Plus,
                 };
                 let out = iamsmart_server::sandbox::create_resident(
                     &cfg,
@@ -678,8 +680,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             SandboxCommand::ActivationCode { level, hkid } => {
                 let level = match level {
-                    LevelArg::Basic => "basic",
-                    LevelArg::Plus => "plus",
+                    LevelArg::Basic => Level::Basic,
+                    LevelArg::Plus => Level::Plus,
                 };
                 let out =
                     iamsmart_server::sandbox::activation_code(&cfg, level, hkid.as_deref()).await?;
@@ -777,8 +779,8 @@ fn command_to_spec(c: ClientsCommand) -> anyhow::Result<iamsmart_server::clients
                 jwks,
                 jwks_uri,
                 profile: match profile {
-                    ProfileArg::Fapi2 => "fapi2".into(),
-                    ProfileArg::Basic => "basic".into(),
+                    ProfileArg::Fapi2 => ClientProfile::Fapi2,
+                    ProfileArg::Basic => ClientProfile::Basic,
                 },
                 public_subject,
                 ciba: ciba.map(|c| match c {

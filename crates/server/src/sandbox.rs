@@ -3,7 +3,7 @@ use crate::config::Config;
 use anyhow::{anyhow, Context};
 use iamsmart_app::App;
 use iamsmart_domain::identity::{self, activation, registration};
-use iamsmart_proto::profile::VerifiedIdentity;
+use iamsmart_proto::profile::{Level, VerifiedIdentity};
 use iamsmart_sandbox::immd::{self, ImmdConfig, SeedResident};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -105,7 +105,7 @@ async fn pick_resident(
 /// print a one-time activation code with the link that opens it in the web app.
 pub async fn activation_code(
     cfg: &Config,
-    level: &str,
+    level: Level,
     hkid: Option<&str>,
 ) -> anyhow::Result<serde_json::Value> {
     let platform = crate::start_platform(cfg).await?;
@@ -139,7 +139,7 @@ pub async fn activation_code(
 pub async fn create_resident(
     cfg: &Config,
     app_home: &Path,
-    level: &str,
+    level: Level,
     pin: &str,
     hkid: Option<&str>,
 ) -> anyhow::Result<serde_json::Value> {
@@ -215,7 +215,12 @@ pub async fn demo_resident(
     platform: &iamsmart_domain::Platform,
     r: &SeedResident,
 ) -> anyhow::Result<registration::CodeIssued> {
-    let issued = registration::sandbox_activation_code(platform, &verified(r), "plus").await?;
+    let issued = registration::sandbox_activation_code(
+        platform,
+        &verified(r),
+        iamsmart_proto::profile::Level::Plus,
+    )
+    .await?;
     let current = identity::get(platform, &issued.resident_id).await?;
     if current.view().profile == iamsmart_proto::profile::Profile::default() {
         identity::update_profile(

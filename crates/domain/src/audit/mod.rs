@@ -369,6 +369,69 @@ pub async fn consistency_proof(db: &Db, first: u64, second: u64) -> Result<Vec<H
     range_hashes(&mut conn, &merkle::consistency_ranges(first, second)).await
 }
 
+/// An entry about one subject, as the subject's own pages and export show it (no salt: the
+/// proofs come from [`proven_entries`]).
+#[derive(Debug, Clone)]
+pub struct SubjectEntry {
+    /// Its position in the log.
+    pub seq: i64,
+    /// When (Unix ms).
+    pub at: i64,
+    /// What happened (`login.authorized`, `data_consent.granted`, ...).
+    pub kind: String,
+    /// Who did it.
+    pub actor: String,
+    /// The details, as recorded (JSON).
+    pub detail: String,
+}
+
+/// Which entries about a subject, in which order.
+#[derive(Debug, Clone, Copy)]
+pub enum About<'a> {
+    /// Every entry, oldest first.
+    All,
+    /// The newest `limit` entries, of `kind` only if given, newest first.
+    Newest {
+        /// Only entries of this kind.
+        kind: Option<&'a str>,
+        /// At most this many.
+        limit: i64,
+    },
+}
+
+/// The entries about `subject` (for example `resident:<id>`).
+pub async fn about(db: &Db, subject: &str, which: About<'_>) -> Result<Vec<SubjectEntry>> {
+    let rows: Vec<(i64, i64, String, String, String)> = match which {
+        About::All => sqlx::query_as(
+            "SELECT seq, at, kind, actor, detail FROM audit_log WHERE subject = $1 ORDER BY seq",
+        )
+        .bind(subject)
+        .fetch_all(db.reader())
+        .await?,
+        About::Newest { kind, limit } => {
+            sqlx::query_as(
+                "SELECT seq, at, kind, actor, detail FROM audit_log
+                 WHERE subject = $1 AND ($2 IS NULL OR kind = $2) ORDER BY seq DESC LIMIT $3",
+            )
+            .bind(subject)
+            .bind(kind)
+            .bind(limit)
+            .fetch_all(db.reader())
+            .await?
+        }
+    };
+    Ok(rows
+        .into_iter()
+        .map(|(seq, at, kind, actor, detail)| SubjectEntry {
+            seq,
+            at,
+            kind,
+            actor,
+            detail,
+        })
+        .collect())
+}
+
 /// Entries `[start, end)` (at most 1000), with their salts: for operators, never public.
 pub async fn entries(db: &Db, start: u64, end: u64) -> Result<Vec<Entry>> {
     let end = end.min(start + 1000);

@@ -9,7 +9,8 @@
 //! decision is kept as evidence. Requests expire quickly, and a resident can have only a few
 //! waiting at once (against push bombing).
 use crate::audit::{self, Event};
-use crate::error::{DomainError, Result};
+use crate::env::Env;
+use crate::error::{stored, DomainError, Result};
 use crate::identity::devices::DeviceCaller;
 use crate::platform::Platform;
 use iamsmart_crypto::jose::{self, Alg};
@@ -53,12 +54,7 @@ const COLUMNS: &str =
 
 fn view(r: &iamsmart_store::AnyRow, now: i64) -> Result<ApprovalView> {
     let details: String = r.try_get(3)?;
-    let stored: String = r.try_get(6)?;
-    let mut status = ApprovalStatus::parse(&stored).ok_or_else(|| {
-        DomainError::Integrity(format!(
-            "an approval's stored status {stored:?} is not known"
-        ))
-    })?;
+    let mut status: ApprovalStatus = stored(&r.try_get::<String, _>(6)?)?;
     let expires_at: i64 = r.try_get(8)?;
     if status.is_waiting() && expires_at <= now {
         status = ApprovalStatus::Expired;
@@ -219,7 +215,7 @@ fn details_with_service(
 }
 
 /// Requests waiting for a resident.
-pub async fn pending(p: &Platform, resident_id: &str) -> Result<Vec<ApprovalView>> {
+pub async fn pending(p: &Env, resident_id: &str) -> Result<Vec<ApprovalView>> {
     let now = p.clock.now_ms();
     let rows = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM approvals WHERE resident_id = $1 AND status IN ('pending', 'scanned') AND expires_at > $2 ORDER BY created_at"
@@ -233,7 +229,7 @@ pub async fn pending(p: &Platform, resident_id: &str) -> Result<Vec<ApprovalView
 
 /// Every request a resident was asked, oldest first, for the export of their data: what was
 /// asked by whom, where it stands and when it was answered (never the evidence or the codes).
-pub async fn history(p: &Platform, resident_id: &str) -> Result<Vec<serde_json::Value>> {
+pub async fn history(p: &Env, resident_id: &str) -> Result<Vec<serde_json::Value>> {
     sqlx::query(
         "SELECT id, kind, client_name, status, created_at, decided_at FROM approvals WHERE resident_id = $1 ORDER BY created_at",
     )
@@ -256,7 +252,7 @@ pub async fn history(p: &Platform, resident_id: &str) -> Result<Vec<serde_json::
 
 /// Open a request from the app (after scanning its QR code): an unbound request is claimed for
 /// the caller's resident; another resident's request is not found.
-pub async fn open(p: &Platform, caller: &DeviceCaller, id: &str) -> Result<ApprovalView> {
+pub async fn open(p: &Env, caller: &DeviceCaller, id: &str) -> Result<ApprovalView> {
     let now = p.clock.now_ms();
     sqlx::query(
         "UPDATE approvals SET resident_id = $1, status = 'scanned' WHERE id = $2 AND resident_id IS NULL AND status = 'pending' AND expires_at > $3",
@@ -281,7 +277,7 @@ pub async fn open(p: &Platform, caller: &DeviceCaller, id: &str) -> Result<Appro
 }
 
 /// The status of a request, for the page or service that started it.
-pub async fn status(p: &Platform, id: &str) -> Result<ApprovalView> {
+pub async fn status(p: &Env, id: &str) -> Result<ApprovalView> {
     let row = sqlx::query(&format!("SELECT {COLUMNS} FROM approvals WHERE id = $1"))
         .bind(id)
         .fetch_optional(p.db.reader())
@@ -311,7 +307,7 @@ pub struct Decided {
 type DecisionRow = (String, String, i64, Option<String>, Option<i64>);
 
 /// The outcome of an approved request (`None` unless approved).
-pub async fn decision(p: &Platform, id: &str) -> Result<Option<Decided>> {
+pub async fn decision(p: &Env, id: &str) -> Result<Option<Decided>> {
     let row: Option<DecisionRow> = sqlx::query_as(
         "SELECT resident_id, device_id, decided_at, agreed, face_verified_at FROM approvals WHERE id = $1 AND status = 'approved'",
     )
@@ -464,6 +460,17 @@ pub(crate) async fn cancel_all(
         .execute(&mut *conn)
         .await?;
     Ok(())
+}
+
+/// How many requests a service has made, whatever became of them (tests).
+#[cfg(test)]
+pub(crate) async fn count_for_client(p: &Env, client_id: &str) -> Result<i64> {
+    Ok(
+        sqlx::query_scalar("SELECT COUNT(*) FROM approvals WHERE client_id = $1")
+            .bind(client_id)
+            .fetch_one(p.db.reader())
+            .await?,
+    )
 }
 
 #[cfg(test)]

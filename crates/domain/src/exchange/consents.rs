@@ -10,9 +10,10 @@
 use super::providers::{self, Published};
 use crate::audit::{self, Event};
 use crate::authn::approvals;
-use crate::error::{DomainError, Result};
+use crate::env::Env;
+use crate::error::{stored, DomainError, Result};
 use crate::keys::Purpose;
-use crate::oidc::clients::Client;
+use crate::oidc::clients::{Client, RequesterType};
 use crate::platform::Platform;
 use iamsmart_crypto::jose::Alg;
 use serde::{Deserialize, Serialize};
@@ -39,9 +40,9 @@ pub struct ConsentRequest {
     pub purpose_code: String,
     /// Purpose as shown to the resident.
     pub purpose_text: String,
-    /// `once` or `recurring`.
+    /// Once, or recurring (at most `frequency_per_day` a day).
     #[serde(default = "once")]
-    pub fetch_type: String,
+    pub fetch_type: FetchType,
     /// Recurring: at most this many fetches a day.
     #[serde(default)]
     pub frequency_per_day: Option<i64>,
@@ -53,60 +54,44 @@ pub struct ConsentRequest {
     pub data_life_days: i64,
 }
 
-fn once() -> String {
-    "once".into()
+fn once() -> FetchType {
+    FetchType::Once
+}
+
+iamsmart_proto::text_enum! {
+    /// How often a requester may fetch under a consent. Stored and sent as its lower-case name
+    /// (the database refuses any other: `data_consents_fetch_type_known`).
+    pub enum FetchType {
+        /// One fetch, then the consent is used up.
+        Once = "once",
+        /// At most `frequency_per_day` fetches a day while the consent lasts.
+        Recurring = "recurring",
+    }
 }
 fn thirty() -> i64 {
     30
 }
 
-/// Where a data consent stands. Stored and sent as its upper-case name (the database refuses
-/// any other: `data_consents_status_known`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum ConsentStatus {
-    /// Asked; waiting for the resident's answer in the app.
-    Pending,
-    /// Approved and within its dates: the requester may fetch.
-    Active,
-    /// Paused by the resident; may be resumed.
-    Paused,
-    /// Withdrawn by the resident; final.
-    Revoked,
-    /// Past its end; final.
-    Expired,
-    /// Declined, or not answered in time; final.
-    Denied,
+iamsmart_proto::text_enum! {
+    /// Where a data consent stands. Stored and sent as its upper-case name (the database refuses
+    /// any other: `data_consents_status_known`).
+    pub enum ConsentStatus {
+        /// Asked; waiting for the resident's answer in the app.
+        Pending = "PENDING",
+        /// Approved and within its dates: the requester may fetch.
+        Active = "ACTIVE",
+        /// Paused by the resident; may be resumed.
+        Paused = "PAUSED",
+        /// Withdrawn by the resident; final.
+        Revoked = "REVOKED",
+        /// Past its end; final.
+        Expired = "EXPIRED",
+        /// Declined, or not answered in time; final.
+        Denied = "DENIED",
+    }
 }
 
 impl ConsentStatus {
-    /// Every status.
-    pub const ALL: [Self; 6] = [
-        Self::Pending,
-        Self::Active,
-        Self::Paused,
-        Self::Revoked,
-        Self::Expired,
-        Self::Denied,
-    ];
-
-    /// The stored and wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "PENDING",
-            Self::Active => "ACTIVE",
-            Self::Paused => "PAUSED",
-            Self::Revoked => "REVOKED",
-            Self::Expired => "EXPIRED",
-            Self::Denied => "DENIED",
-        }
-    }
-
-    /// The status a stored name stands for.
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|v| v.as_str() == s)
-    }
-
     /// The resident may pause it (it is active).
     pub fn can_pause(self) -> bool {
         self == Self::Active
@@ -120,12 +105,6 @@ impl ConsentStatus {
     /// The resident may withdraw it (it is not yet over).
     pub fn can_revoke(self) -> bool {
         matches!(self, Self::Active | Self::Paused | Self::Pending)
-    }
-}
-
-impl std::fmt::Display for ConsentStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
@@ -151,8 +130,8 @@ pub struct ConsentView {
     pub purpose_code: String,
     /// Purpose text.
     pub purpose_text: String,
-    /// `once` or `recurring`.
-    pub fetch_type: String,
+    /// Once or recurring.
+    pub fetch_type: FetchType,
     /// Recurring: fetches a day.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub frequency_per_day: Option<i64>,
@@ -208,8 +187,8 @@ pub fn allowed(
 /// encrypted to it end to end); banks (HKMA CDI) must be FAPI clients, and the resident must be
 /// iAM Smart+ (checked when the consent is given).
 pub async fn request(p: &Platform, client: &Client, req: ConsentRequest) -> Result<ConsentView> {
-    let kind = client.requester_type().to_string();
-    if kind == "bank" && !client.fapi() {
+    let kind = client.requester_type();
+    if kind == RequesterType::Bank && !client.fapi() {
         return Err(DomainError::Forbidden("banks use a FAPI 2.0 client"));
     }
     if client
@@ -242,7 +221,7 @@ pub async fn request(p: &Platform, client: &Client, req: ConsentRequest) -> Resu
                 ),
             ));
         };
-        if !found.def.requesters.contains(&kind) {
+        if !found.def.requesters.iter().any(|r| r == kind.as_str()) {
             return Err(DomainError::Forbidden(
                 "this item is not available to requesters of your type",
             ));
@@ -263,9 +242,9 @@ pub async fn request(p: &Platform, client: &Client, req: ConsentRequest) -> Resu
     {
         return Err(invalid("purpose_text", "3 to 300 characters"));
     }
-    match (req.fetch_type.as_str(), req.frequency_per_day) {
-        ("once", None) => {}
-        ("recurring", Some(f)) if (1..=24).contains(&f) => {}
+    match (req.fetch_type, req.frequency_per_day) {
+        (FetchType::Once, None) => {}
+        (FetchType::Recurring, Some(f)) if (1..=24).contains(&f) => {}
         _ => {
             return Err(invalid(
                 "fetch_type",
@@ -324,7 +303,7 @@ pub async fn request(p: &Platform, client: &Client, req: ConsentRequest) -> Resu
     .bind(serde_json::to_string(&items)?)
     .bind(&req.purpose_code)
     .bind(&req.purpose_text)
-    .bind(&req.fetch_type)
+    .bind(req.fetch_type.as_str())
     .bind(req.frequency_per_day)
     .bind(req.valid_days)
     .bind(req.data_life_days)
@@ -335,61 +314,89 @@ pub async fn request(p: &Platform, client: &Client, req: ConsentRequest) -> Resu
 }
 
 /// The columns of a consent, in the order [`row_to_view`] reads them.
-const COLUMNS: &str = "c.id, c.client_id, k.name, c.status, c.status_reason, c.items, c.purpose_code, c.purpose_text, c.fetch_type, c.frequency_per_day, c.starts_at, c.expires_at, c.data_life_days, c.fetches, c.artefact, c.approval_id, c.created_at, c.resident_id, c.valid_days, k.metadata";
+const COLUMNS: &str = "c.id, c.client_id, c.status, c.status_reason, c.items, c.purpose_code, c.purpose_text, c.fetch_type, c.frequency_per_day, c.starts_at, c.expires_at, c.data_life_days, c.fetches, c.artefact, c.approval_id, c.created_at, c.resident_id, c.valid_days";
 
-fn row_to_view(r: &iamsmart_store::AnyRow) -> Result<(ConsentView, String, i64)> {
+fn row_to_view(
+    r: &iamsmart_store::AnyRow,
+    service: crate::oidc::clients::ServiceNames,
+) -> Result<(ConsentView, String, i64)> {
     use iamsmart_store::Row;
-    let items: String = r.try_get(5)?;
-    let stored: String = r.try_get(3)?;
-    let status = ConsentStatus::parse(&stored).ok_or_else(|| {
-        DomainError::Integrity(format!(
-            "a data consent's stored status {stored:?} is not known"
-        ))
-    })?;
+    let items: String = r.try_get(4)?;
+    let status: ConsentStatus = stored(&r.try_get::<String, _>(2)?)?;
     Ok((
         ConsentView {
             consent_id: r.try_get(0)?,
             client_id: r.try_get(1)?,
-            service: r.try_get(2)?,
-            service_names: crate::oidc::clients::names_from_stored(
-                r.try_get::<Option<String>, _>(19)?.as_deref(),
-                &r.try_get::<String, _>(2)?,
-            ),
+            service: service.name,
+            service_names: service.names,
             approval_id: (status == ConsentStatus::Pending)
-                .then(|| r.try_get(15))
+                .then(|| r.try_get(14))
                 .transpose()?,
             status,
-            status_reason: r.try_get(4)?,
+            status_reason: r.try_get(3)?,
             items: serde_json::from_str(&items)?,
-            purpose_code: r.try_get(6)?,
-            purpose_text: r.try_get(7)?,
-            fetch_type: r.try_get(8)?,
-            frequency_per_day: r.try_get(9)?,
-            starts_at: r.try_get(10)?,
-            expires_at: r.try_get(11)?,
-            data_life_days: r.try_get(12)?,
-            fetches: r.try_get(13)?,
-            artefact: r.try_get(14)?,
-            created_at: r.try_get(16)?,
+            purpose_code: r.try_get(5)?,
+            purpose_text: r.try_get(6)?,
+            fetch_type: stored(&r.try_get::<String, _>(7)?)?,
+            frequency_per_day: r.try_get(8)?,
+            starts_at: r.try_get(9)?,
+            expires_at: r.try_get(10)?,
+            data_life_days: r.try_get(11)?,
+            fetches: r.try_get(12)?,
+            artefact: r.try_get(13)?,
+            created_at: r.try_get(15)?,
         },
+        r.try_get(16)?,
         r.try_get(17)?,
-        r.try_get(18)?,
     ))
+}
+
+/// End every live consent of a resident whose account closes, inside the caller's transaction:
+/// the next fetch is refused, and what requesters fetched is theirs to erase after its data life.
+pub async fn end_at_closure(
+    conn: &mut iamsmart_store::AnyConnection,
+    resident_id: &str,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE data_consents SET status = $1, status_reason = 'the account was closed', updated_at = $2, purge_at = $2 + data_life_days * 86400000
+         WHERE resident_id = $3 AND status IN ($4, $5, $6)",
+    )
+    .bind(ConsentStatus::Revoked.as_str())
+    .bind(now)
+    .bind(resident_id)
+    .bind(ConsentStatus::Active.as_str())
+    .bind(ConsentStatus::Paused.as_str())
+    .bind(ConsentStatus::Pending.as_str())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The requesters a resident was ever asked for a data consent by, by client id.
+pub async fn requesters_of(p: &Env, resident_id: &str) -> Result<Vec<String>> {
+    Ok(
+        sqlx::query_scalar("SELECT DISTINCT client_id FROM data_consents WHERE resident_id = $1")
+            .bind(resident_id)
+            .fetch_all(p.db.reader())
+            .await?,
+    )
 }
 
 async fn load(p: &Platform, id: &str) -> Result<Option<(ConsentView, String, i64, String)>> {
     use iamsmart_store::Row;
     let row = sqlx::query(&format!(
-        "SELECT {COLUMNS}, c.approval_id FROM data_consents c JOIN clients k ON k.id = c.client_id WHERE c.id = $1"
+        "SELECT {COLUMNS}, c.approval_id FROM data_consents c WHERE c.id = $1"
     ))
     .bind(id)
     .fetch_optional(p.db.reader())
     .await?;
-    row.map(|r| {
-        let (v, resident, valid) = row_to_view(&r)?;
-        Ok((v, resident, valid, r.try_get(20)?))
-    })
-    .transpose()
+    let Some(r) = row else { return Ok(None) };
+    let client_id: String = r.try_get(1)?;
+    let services = crate::oidc::clients::names_of(p, &[client_id.as_str()]).await?;
+    let service = crate::oidc::clients::ServiceNames::of(&services, &client_id);
+    let (v, resident, valid) = row_to_view(&r, service)?;
+    Ok(Some((v, resident, valid, r.try_get(18)?)))
 }
 
 /// A consent, with its pending transitions taken.
@@ -494,12 +501,9 @@ async fn activate(
         )
         .await;
     };
-    if client.requester_type() == "bank" {
-        let level: Option<String> = sqlx::query_scalar("SELECT level FROM residents WHERE id = $1")
-            .bind(resident)
-            .fetch_optional(p.db.reader())
-            .await?;
-        if level.as_deref() != Some("plus") && !d.face_verified {
+    if client.requester_type() == RequesterType::Bank {
+        let level = crate::identity::standing(p, resident).await?.map(|s| s.0);
+        if level != Some(iamsmart_proto::profile::Level::Plus) && !d.face_verified {
             return set_status(
                 p,
                 v,
@@ -560,7 +564,7 @@ async fn activate(
 }
 
 async fn set_status(
-    p: &Platform,
+    p: &Env,
     v: &ConsentView,
     status: ConsentStatus,
     reason: Option<&str>,

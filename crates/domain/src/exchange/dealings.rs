@@ -54,7 +54,6 @@ pub struct ServiceDealings {
 }
 
 /// (seq, at, kind, detail)
-type AuditRow = (i64, i64, String, String);
 /// (kind, consent, client, provider, items, at, outcome, detail)
 type LogRow = (
     String,
@@ -82,12 +81,14 @@ fn strings(v: &serde_json::Value) -> Vec<String> {
 /// Every dealing of a resident, per service, the most recent service first.
 pub async fn for_resident(p: &Platform, resident_id: &str) -> Result<Vec<ServiceDealings>> {
     let subject = format!("resident:{resident_id}");
-    let audit: Vec<AuditRow> = sqlx::query_as(
-        "SELECT seq, at, kind, detail FROM audit_log WHERE subject = $1 ORDER BY seq DESC LIMIT $2",
+    let audit = crate::audit::about(
+        &p.db,
+        &subject,
+        crate::audit::About::Newest {
+            kind: None,
+            limit: LIMIT,
+        },
     )
-    .bind(&subject)
-    .bind(LIMIT)
-    .fetch_all(p.db.reader())
     .await?;
     let log: Vec<LogRow> = sqlx::query_as(
         "SELECT kind, consent_id, client_id, provider_id, items, at, outcome, detail FROM exchange_log WHERE resident_id = $1 ORDER BY at DESC LIMIT $2",
@@ -98,7 +99,14 @@ pub async fn for_resident(p: &Platform, resident_id: &str) -> Result<Vec<Service
     .await?;
     let data_consents = consents::for_resident(p, resident_id).await?;
     let mut by_client: BTreeMap<String, Vec<Dealing>> = BTreeMap::new();
-    for (seq, at, kind, detail) in audit {
+    for crate::audit::SubjectEntry {
+        seq,
+        at,
+        kind,
+        detail,
+        ..
+    } in audit
+    {
         let d: serde_json::Value = serde_json::from_str(&detail).unwrap_or_default();
         let consent = d["consent"].as_str().map(str::to_string);
         let client = match d["client"].as_str() {
@@ -190,14 +198,11 @@ pub async fn for_resident(p: &Platform, resident_id: &str) -> Result<Vec<Service
         by_client.entry(c.client_id.clone()).or_default();
     }
     let mut out = Vec::with_capacity(by_client.len());
+    let ids: Vec<&str> = by_client.keys().map(String::as_str).collect();
+    let services = crate::oidc::clients::names_of(p, &ids).await?;
     for (client_id, mut dealings) in by_client {
         dealings.sort_by_key(|d| std::cmp::Reverse(d.at));
-        let service: Option<(String, String)> =
-            sqlx::query_as("SELECT name, metadata FROM clients WHERE id = $1")
-                .bind(&client_id)
-                .fetch_optional(p.db.reader())
-                .await?;
-        let (service, stored) = service.unzip();
+        let service = crate::oidc::clients::ServiceNames::of(&services, &client_id);
         let consents: Vec<ConsentView> = data_consents
             .iter()
             .filter(|c| c.client_id == client_id)
@@ -210,10 +215,9 @@ pub async fn for_resident(p: &Platform, resident_id: &str) -> Result<Vec<Service
             .chain(consents.iter().map(|c| c.created_at))
             .max()
             .unwrap_or(0);
-        let service = service.unwrap_or_else(|| client_id.clone());
         out.push(ServiceDealings {
-            service_names: crate::oidc::clients::names_from_stored(stored.as_deref(), &service),
-            service,
+            service_names: service.names,
+            service: service.name,
             client_id,
             last_at,
             consents,
@@ -248,16 +252,18 @@ pub async fn receipt(
         });
     };
     let hash = hex::encode(iamsmart_crypto::hash::sha256(artefact.as_bytes()));
-    let rows: Vec<(i64, String)> = sqlx::query_as(
-        "SELECT seq, detail FROM audit_log WHERE subject = $1 AND kind = 'data_consent.granted' ORDER BY seq DESC LIMIT $2",
+    let granted = crate::audit::about(
+        &p.db,
+        &format!("resident:{resident_id}"),
+        crate::audit::About::Newest {
+            kind: Some("data_consent.granted"),
+            limit: LIMIT,
+        },
     )
-    .bind(format!("resident:{resident_id}"))
-    .bind(LIMIT)
-    .fetch_all(p.db.reader())
     .await?;
-    let seq = rows.into_iter().find_map(|(seq, d)| {
-        let d: serde_json::Value = serde_json::from_str(&d).ok()?;
-        (d["consent"] == consent_id).then_some(seq)
+    let seq = granted.into_iter().find_map(|e| {
+        let d: serde_json::Value = serde_json::from_str(&e.detail).ok()?;
+        (d["consent"] == consent_id).then_some(e.seq)
     });
     Ok(serde_json::json!({
         "type": "iamsmart-consent-receipt",

@@ -6,6 +6,7 @@
 //! request row holds the field names only.
 use crate::audit::{self, Event};
 use crate::authn::approvals;
+use crate::env::Env;
 use crate::error::{DomainError, Result};
 use crate::keys::Purpose;
 use crate::oidc::claims;
@@ -343,7 +344,7 @@ pub async fn outcome(p: &Platform, client: &Client, id: &str) -> Result<Outcome>
 }
 
 /// Erase finished requests a day after they ended (the message log keeps the metadata).
-pub async fn purge(p: &Platform) -> Result<u64> {
+pub async fn purge(p: &Env) -> Result<u64> {
     let cutoff = p.clock.now_ms() - 86_400_000;
     Ok(
         sqlx::query("DELETE FROM eme_requests WHERE expires_at < $1")

@@ -1,6 +1,7 @@
 //! Fetching data under a consent: checked on every fetch, providers called with signed requests,
 //! answers relayed encrypted end to end, a metadata-only message log.
-use super::consents::{self, ItemRef};
+use super::consents::{self, FetchType, ItemRef};
+use crate::env::Env;
 use crate::error::{DomainError, Result};
 use crate::oidc::clients::Client;
 use crate::platform::Platform;
@@ -165,7 +166,7 @@ pub async fn fetch(
         }
     };
     let now = p.clock.now_ms();
-    if v.fetch_type == "once" && v.fetches >= 1 {
+    if v.fetch_type == FetchType::Once && v.fetches >= 1 {
         return refuse("once only", used()).await;
     }
     // Claim a slot before anything is asked of a provider: the limits hold however many
@@ -173,7 +174,7 @@ pub async fn fetch(
     let slot = match claim_slot(p, &v, now).await? {
         Ok(slot) => slot,
         Err(e) => {
-            let outcome = if v.fetch_type == "once" {
+            let outcome = if v.fetch_type == FetchType::Once {
                 "once only"
             } else {
                 "frequency"
@@ -199,11 +200,11 @@ const DAY: i64 = 86_400_000;
 
 /// Claim one of the consent's fetch slots for now: `Ok(Err(..))` when they are used up.
 pub(crate) async fn claim_slot(
-    p: &Platform,
+    p: &Env,
     v: &consents::ConsentView,
     now: i64,
 ) -> Result<std::result::Result<i64, DomainError>> {
-    let (base, limit, next) = if v.fetch_type == "once" {
+    let (base, limit, next) = if v.fetch_type == FetchType::Once {
         (0, 1, None)
     } else {
         let start = v.starts_at.unwrap_or(v.created_at);
@@ -237,7 +238,7 @@ pub(crate) async fn claim_slot(
 }
 
 /// Give a slot back (the fetch brought nothing).
-async fn release_slot(p: &Platform, consent_id: &str, slot: i64) -> Result<()> {
+async fn release_slot(p: &Env, consent_id: &str, slot: i64) -> Result<()> {
     sqlx::query("DELETE FROM consent_fetch_slots WHERE consent_id = $1 AND slot = $2")
         .bind(consent_id)
         .bind(slot)

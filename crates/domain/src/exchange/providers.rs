@@ -1,5 +1,6 @@
 //! Data providers (departments) and the items they publish through the gateway.
 use crate::audit::{self, Event};
+use crate::env::Env;
 use crate::error::{DomainError, Result};
 use crate::platform::Platform;
 use serde::{Deserialize, Serialize};
@@ -208,7 +209,7 @@ type ItemRow = (
 );
 
 /// Every published item of active providers.
-pub async fn catalogue(p: &Platform) -> Result<Vec<Published>> {
+pub async fn catalogue(p: &Env) -> Result<Vec<Published>> {
     let rows: Vec<ItemRow> = sqlx::query_as(
         "SELECT d.id, d.name_en, d.name_zh, d.base_url, i.item, i.title_en, i.title_zh, i.description_en, i.description_zh, i.legal_basis, i.requesters, i.schema
          FROM data_items i JOIN data_providers d ON d.id = i.provider_id WHERE d.status = 'active' ORDER BY d.id, i.item",

@@ -13,7 +13,7 @@ async fn requester(t: &TestPlatform) -> clients::Client {
         ClientMetadata::for_profile(
             "Sample Bank",
             vec!["https://bank.example/cb".into()],
-            "basic",
+            crate::oidc::clients::ClientProfile::Basic,
         ),
         "operator:test",
         true,
@@ -110,11 +110,7 @@ async fn expired_consents_stop_working_and_are_erased_after_their_retention() {
             .unwrap();
     assert_eq!(logs, 0);
     // The audit trail of the consent's life stays.
-    let audited: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE kind = 'data_consent.status'")
-            .fetch_one(t.p.db.reader())
-            .await
-            .unwrap();
+    let audited = crate::testing::audit_count(&t.p.db, "data_consent.status", None).await;
     assert_eq!(audited, 1);
 }
 

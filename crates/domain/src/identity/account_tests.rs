@@ -44,9 +44,14 @@ fn new_device(key: &DeviceKey) -> NewDevice {
 
 async fn phone(t: &TestPlatform, n: u32) -> Phone {
     let key = DeviceKey::generate().unwrap();
-    let e = registration::sandbox_enrol(&t.p, &identity(n), "basic", &new_device(&key))
-        .await
-        .unwrap();
+    let e = registration::sandbox_enrol(
+        &t.p,
+        &identity(n),
+        iamsmart_proto::profile::Level::Basic,
+        &new_device(&key),
+    )
+    .await
+    .unwrap();
     Phone {
         key,
         caller: DeviceCaller {
@@ -333,7 +338,7 @@ async fn a_new_phone_ends_passkeys_browser_sessions_and_grants_and_the_resident_
         &rid,
         None,
         t.p.clock.now_ms(),
-        "basic",
+        crate::oidc::Acr::Basic,
         vec!["hwk".into()],
     )
     .await
@@ -349,7 +354,7 @@ async fn a_new_phone_ends_passkeys_browser_sessions_and_grants_and_the_resident_
             sid: Some(sess.sid.clone()),
             scope: "openid".into(),
             claims: vec![],
-            acr: "basic".into(),
+            acr: crate::oidc::Acr::Basic,
             amr: vec!["hwk".into()],
             auth_time: t.p.clock.now_ms(),
             nonce: None,
@@ -390,12 +395,9 @@ async fn a_new_phone_ends_passkeys_browser_sessions_and_grants_and_the_resident_
         "{notice:?}"
     );
     assert!(notice.title.zh.is_some());
-    let moved = count(
-        &t,
-        "SELECT COUNT(*) FROM audit_log WHERE kind = 'account.moved' AND subject = 'resident:' || $1",
-        &rid,
-    )
-    .await;
+    let moved =
+        crate::testing::audit_count(&t.p.db, "account.moved", Some(&format!("resident:{rid}")))
+            .await;
     assert_eq!(moved, 1);
     // The passkey no longer signs in.
     let (id, opts) = passkeys::login_options(&t.p).await.unwrap();

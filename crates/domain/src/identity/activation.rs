@@ -6,6 +6,7 @@ use super::devices::{self, DeviceCaller, SignedRequest};
 use super::registration::CodeIssued;
 use super::user_verification;
 use crate::audit::{self, Event};
+use crate::env::Env;
 use crate::error::{DomainError, Result};
 use crate::guard;
 use crate::platform::Platform;
@@ -16,7 +17,7 @@ use iamsmart_store::AnyConnection;
 const CODE_ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
 
 /// A new activation code: 12 symbols (about 59 bits), shown as `XXXX-XXXX-XXXX`.
-fn new_code(p: &Platform) -> String {
+fn new_code(p: &Env) -> String {
     let mut raw = [0u8; 12];
     p.rng.fill(&mut raw);
     let symbols: String = raw
@@ -111,8 +112,12 @@ pub async fn activate(
     devices::verify_new_key_request(p, req, &jwk).await?;
     let uv = user_verification::prepare(p, &jwk, act.device.user_verification.as_ref())?;
     let keys = vec![
-        guard::attempt_key(p, "activate-ip", client_ip),
-        guard::attempt_key(p, "activate-device", jwk.kid.as_deref().unwrap_or("")),
+        guard::attempt_key(&p.vault, "activate-ip", client_ip),
+        guard::attempt_key(
+            &p.vault,
+            "activate-device",
+            jwk.kid.as_deref().unwrap_or(""),
+        ),
     ];
     guard::check_attempts(p, &keys).await?;
     let code = normalise_code(&act.code);
@@ -196,6 +201,7 @@ pub async fn activate(
         .bind(&resident_id)
         .fetch_one(&mut *tx)
         .await?;
+    let level = crate::error::stored(&level)?;
     let session = match &uv {
         Some(_) => Some(user_verification::open_session(p, &mut tx, &device_id, now).await?),
         None => None,
@@ -225,6 +231,7 @@ pub async fn issue_device_link_code(
         .bind(&caller.resident_id)
         .fetch_one(&mut *tx)
         .await?;
+    let level = crate::error::stored(&level)?;
     let (code, expires_at) = issue_code(
         p,
         &mut tx,

@@ -2,11 +2,13 @@
 use super::user_verification::{check_session, Method as UvMethod, SessionRule, SessionTimes};
 use crate::audit::{self, Event};
 use crate::connector::body_hash;
-use crate::error::{DomainError, Result};
+use crate::env::Env;
+use crate::error::{stored, DomainError, Result};
 use crate::guard;
 use crate::platform::Platform;
 use iamsmart_crypto::jose::{self, Alg, PublicJwk};
-use iamsmart_proto::app::{DeviceView, NewDevice, RequestClaims, DEVICE_REQUEST_TYP};
+use iamsmart_proto::app::{DeviceStatus, DeviceView, NewDevice, RequestClaims, DEVICE_REQUEST_TYP};
+use iamsmart_proto::profile::AccountStatus;
 use iamsmart_store::{AnyConnection, Row};
 
 /// Largest clock difference accepted between a device and the platform.
@@ -142,7 +144,7 @@ pub async fn verify_new_key_request(
 
 /// A bound device's public key, with the device id as its `kid`: what checks the decisions it
 /// signs.
-pub async fn public_key(p: &Platform, device_id: &str) -> Result<PublicJwk> {
+pub async fn public_key(p: &Env, device_id: &str) -> Result<PublicJwk> {
     let text: String = sqlx::query_scalar("SELECT public_jwk FROM devices WHERE id = $1")
         .bind(device_id)
         .fetch_optional(p.db.reader())
@@ -192,8 +194,8 @@ pub async fn authenticate_with(
     .ok_or_else(|| unauth("unknown device; register the app again"))?;
     let resident_id: String = row.try_get(0)?;
     let jwk_text: String = row.try_get(1)?;
-    let device_status: String = row.try_get(2)?;
-    let resident_status: String = row.try_get(3)?;
+    let device_status: DeviceStatus = stored(&row.try_get::<String, _>(2)?)?;
+    let resident_status: AccountStatus = stored(&row.try_get::<String, _>(3)?)?;
     let last_used: Option<i64> = row.try_get(4)?;
     let uv_method: Option<String> = row.try_get(5)?;
     let session: SessionTimes = (row.try_get(6)?, row.try_get(7)?, row.try_get(8)?);
@@ -207,15 +209,15 @@ pub async fn authenticate_with(
         return Err(unauth("wrong signature type"));
     }
     // Checked after the signature, so that an unsigned probe learns nothing about the device.
-    match device_status.as_str() {
-        "active" => {}
+    match device_status {
+        DeviceStatus::Active => {}
         // A new phone waiting to take the account over: its cool-off may just have ended.
-        "pending" => {
+        DeviceStatus::Pending => {
             super::takeover::complete_if_due(p, &resident_id, &device_id, activates_at).await?
         }
-        _ => return Err(DomainError::DeviceRevoked),
+        DeviceStatus::Revoked => return Err(DomainError::DeviceRevoked),
     }
-    if resident_status != "active" {
+    if resident_status != AccountStatus::Active {
         return Err(unauth("this account is closed or suspended"));
     }
     check_claims(p, req, &payload, &format!("device:{device_id}")).await?;
@@ -240,7 +242,7 @@ pub async fn authenticate_with(
 /// Bind a device inside the caller's transaction, with its user verification if it has one;
 /// returns its id.
 pub(crate) async fn bind(
-    p: &Platform,
+    p: &Env,
     conn: &mut AnyConnection,
     resident_id: &str,
     jwk: &PublicJwk,
@@ -431,11 +433,7 @@ pub(crate) async fn replace_all(
 }
 
 /// A resident's devices, newest first.
-pub async fn list(
-    p: &Platform,
-    resident_id: &str,
-    current: Option<&str>,
-) -> Result<Vec<DeviceView>> {
+pub async fn list(p: &Env, resident_id: &str, current: Option<&str>) -> Result<Vec<DeviceView>> {
     let rows = sqlx::query(
         "SELECT id, name, status, created_at, last_used_at, revoked_at, uv_method, activates_at FROM devices WHERE resident_id = $1 ORDER BY created_at DESC, id",
     )
@@ -449,7 +447,7 @@ pub async fn list(
                 current: current == Some(id.as_str()),
                 id,
                 name: r.try_get(1)?,
-                status: r.try_get(2)?,
+                status: stored(&r.try_get::<String, _>(2)?)?,
                 created_at: r.try_get(3)?,
                 last_used_at: r.try_get(4)?,
                 revoked_at: r.try_get(5)?,
@@ -463,7 +461,7 @@ pub async fn list(
 /// Revoke one of the caller's own devices (also the calling one). Its signatures are refused
 /// from the next request on.
 pub async fn revoke(
-    p: &Platform,
+    p: &Env,
     caller: &DeviceCaller,
     device_id: &str,
     request_id: Option<&str>,
@@ -490,7 +488,7 @@ pub async fn revoke(
 /// Lock a device after too many wrong PINs (the web app's, or the tries to unseal the command-line
 /// app's keys): revoked, with its tokens, certificates and sessions, in a transaction of its own.
 pub(crate) async fn lock_after_wrong_pins(
-    p: &Platform,
+    p: &Env,
     resident_id: &str,
     device_id: &str,
     request_id: Option<&str>,

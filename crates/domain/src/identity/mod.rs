@@ -13,16 +13,14 @@ pub mod unseal;
 pub mod user_verification;
 
 use crate::audit::{self, Event};
-use crate::error::{DomainError, Result};
+use crate::env::Env;
+use crate::error::{stored, DomainError, Result};
 use crate::platform::Platform;
 use hkid::Hkid;
 use iamsmart_crypto::envelope::FieldContext;
-use iamsmart_proto::profile::{Profile, ResidentView, VerifiedIdentity};
+use iamsmart_proto::profile::{AccountStatus, Level, Profile, ResidentView, VerifiedIdentity};
 use iamsmart_store::{AnyConnection, Row};
 use serde::Deserialize;
-
-/// Account levels: `basic` is iAM Smart, `plus` is iAM Smart+ (allows digital signing).
-pub const LEVELS: &[&str] = &["basic", "plus"];
 
 /// What the operator API needs to create a resident record directly (sandbox and support use;
 /// residents normally register through the app, a kiosk or a counter).
@@ -46,7 +44,7 @@ pub struct NewResident {
     pub profile: Option<Profile>,
     /// `basic` (default) or `plus`.
     #[serde(default)]
-    pub level: Option<String>,
+    pub level: Option<Level>,
 }
 
 impl std::fmt::Debug for NewResident {
@@ -64,10 +62,10 @@ pub struct Resident {
     pub verified: VerifiedIdentity,
     /// Fields the resident maintains.
     pub profile: Profile,
-    /// `basic` or `plus`.
-    pub level: String,
-    /// `active`, `suspended` or `closed`.
-    pub status: String,
+    /// iAM Smart or iAM Smart+.
+    pub level: Level,
+    /// Active, suspended or closed.
+    pub status: AccountStatus,
     /// `app`, `counter`, `kiosk`, `sandbox` or `operator`.
     pub channel: String,
     /// Created (Unix ms).
@@ -85,8 +83,8 @@ impl Resident {
     pub fn view(&self) -> ResidentView {
         ResidentView {
             id: self.id.clone(),
-            level: self.level.clone(),
-            status: self.status.clone(),
+            level: self.level,
+            status: self.status,
             channel: self.channel.clone(),
             verified: self.verified.clone(),
             profile: self.profile.clone(),
@@ -223,7 +221,7 @@ async fn sealed_values(
 pub(crate) struct NewRecord<'a> {
     pub verified: &'a VerifiedIdentity,
     pub profile: &'a Profile,
-    pub level: &'a str,
+    pub level: Level,
     pub channel: &'a str,
 }
 
@@ -255,7 +253,7 @@ pub(crate) async fn insert(
     .bind(&sealed[3])
     .bind(&sealed[4])
     .bind(&sealed[5])
-    .bind(rec.level)
+    .bind(rec.level.as_str())
     .bind(rec.channel)
     .bind(now)
     .execute(&mut *conn)
@@ -314,10 +312,7 @@ pub async fn create(
     let hkid = check_verified(&verified)?;
     let profile = new.profile.unwrap_or_default();
     profile::check(&profile)?;
-    let level = new.level.clone().unwrap_or_else(|| "basic".into());
-    if !LEVELS.contains(&level.as_str()) {
-        return Err(invalid("level", "expected basic or plus"));
-    }
+    let level = new.level.unwrap_or(Level::Basic);
     let now = p.clock.now_ms();
     let mut tx = p.db.begin().await?;
     let id = insert(
@@ -326,7 +321,7 @@ pub async fn create(
         NewRecord {
             verified: &verified,
             profile: &profile,
-            level: &level,
+            level,
             channel: "operator",
         },
         now,
@@ -353,7 +348,7 @@ pub async fn create(
         },
         profile,
         level,
-        status: "active".into(),
+        status: AccountStatus::Active,
         channel: "operator".into(),
         created_at: now,
     })
@@ -365,6 +360,46 @@ fn text(v: Option<zeroize::Zeroizing<Vec<u8>>>) -> Result<Option<String>> {
             .map_err(|_| DomainError::Integrity("sealed text is not UTF-8".into()))
     })
     .transpose()
+}
+
+/// An account's level and standing, without opening any of its personal data; `None` if there
+/// is no such account.
+pub async fn standing(p: &Env, id: &str) -> Result<Option<(Level, AccountStatus)>> {
+    let row: Option<(String, String)> =
+        sqlx::query_as("SELECT level, status FROM residents WHERE id = $1")
+            .bind(id)
+            .fetch_optional(p.db.reader())
+            .await?;
+    row.map(|(level, status)| Ok((stored(&level)?, stored(&status)?)))
+        .transpose()
+}
+
+/// The level of an active account; `None` if there is none or it is not active.
+pub async fn active_level(p: &Platform, id: &str) -> Result<Option<Level>> {
+    Ok(standing(p, id)
+        .await?
+        .and_then(|(level, status)| (status == AccountStatus::Active).then_some(level)))
+}
+
+/// A resident's HKID as registered, opening that field only.
+pub async fn hkid_of(p: &Platform, id: &str) -> Result<String> {
+    let sealed: Vec<u8> = sqlx::query_scalar("SELECT hkid FROM residents WHERE id = $1")
+        .bind(id)
+        .fetch_optional(p.db.reader())
+        .await?
+        .ok_or(DomainError::NotFound)?;
+    let opened = p
+        .vault
+        .open_field(
+            &FieldContext {
+                table: "residents",
+                column: "hkid",
+                row: id,
+            },
+            &sealed,
+        )
+        .await?;
+    text(Some(opened))?.ok_or_else(|| DomainError::Integrity("resident without HKID".into()))
 }
 
 /// Load and open a resident record (any status).
@@ -412,8 +447,8 @@ pub async fn get(p: &Platform, id: &str) -> Result<Resident> {
         id: row.try_get(0)?,
         verified,
         profile,
-        level: row.try_get(7)?,
-        status: row.try_get(8)?,
+        level: stored(&row.try_get::<String, _>(7)?)?,
+        status: stored(&row.try_get::<String, _>(8)?)?,
         channel: row.try_get(9)?,
         created_at: row.try_get(10)?,
     })
@@ -428,7 +463,7 @@ pub async fn update_profile(
 ) -> Result<Resident> {
     profile::check(profile)?;
     let current = get(p, id).await?;
-    if current.status != "active" {
+    if current.status != AccountStatus::Active {
         return Err(DomainError::Forbidden("this account is not active"));
     }
     let sealed = sealed_values(p, id, &current.verified, profile).await?;
@@ -474,7 +509,7 @@ pub async fn find_by_hkid(p: &Platform, hkid: &str) -> Result<Option<String>> {
 }
 
 /// How many residents are registered.
-pub async fn count(p: &Platform) -> Result<u64> {
+pub async fn count(p: &Env) -> Result<u64> {
     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM residents")
         .fetch_one(p.db.reader())
         .await?;

@@ -22,7 +22,7 @@ async fn someone_elses_failed_face_checks_do_not_lock_the_resident_out_and_the_r
     let enrolled = sandbox_enrol(
         p,
         &who,
-        "basic",
+        iamsmart_proto::profile::Level::Basic,
         &NewDevice {
             public_jwk: serde_json::to_value(key.public_jwk()).unwrap(),
             name: "Ho's phone".into(),
@@ -32,9 +32,7 @@ async fn someone_elses_failed_face_checks_do_not_lock_the_resident_out_and_the_r
     .await
     .unwrap();
     let notices = || async {
-        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM notifications WHERE resident_id = $1")
-            .bind(&enrolled.resident_id)
-            .fetch_one(p.db.reader())
+        crate::notify::inbox::unread_count(p, &enrolled.resident_id)
             .await
             .unwrap()
     };

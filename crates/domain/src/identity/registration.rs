@@ -11,12 +11,12 @@ use super::hkid::Hkid;
 use super::user_verification;
 use super::{check_card, NewRecord};
 use crate::audit::{self, Event};
-use crate::error::{DomainError, Result};
+use crate::error::{stored, DomainError, Result};
 use crate::guard;
 use crate::platform::Platform;
 use iamsmart_face::{FaceError, FaceMatch};
 use iamsmart_proto::app::{CardData, Challenge, Enrolled, SelfRegistration};
-use iamsmart_proto::profile::{Profile, VerifiedIdentity};
+use iamsmart_proto::profile::{AccountStatus, Level, Profile, VerifiedIdentity};
 use iamsmart_proto::registry::RegistryQuery;
 use iamsmart_store::AnyConnection;
 use zeroize::Zeroizing;
@@ -120,12 +120,12 @@ pub fn attempt_keys(p: &Platform, hkid: &Hkid, device: &str, ip: &str) -> ProofK
     let h = hkid.as_str();
     ProofKeys {
         per_source: vec![
-            guard::attempt_key(p, "proof-hkid-device", &format!("{h}\u{0}{device}")),
-            guard::attempt_key(p, "proof-hkid-ip", &format!("{h}\u{0}{ip}")),
-            guard::attempt_key(p, "proof-device", device),
-            guard::attempt_key(p, "proof-ip", ip),
+            guard::attempt_key(&p.vault, "proof-hkid-device", &format!("{h}\u{0}{device}")),
+            guard::attempt_key(&p.vault, "proof-hkid-ip", &format!("{h}\u{0}{ip}")),
+            guard::attempt_key(&p.vault, "proof-device", device),
+            guard::attempt_key(&p.vault, "proof-ip", ip),
         ],
-        hkid_wide: guard::attempt_key(p, "proof-hkid", h),
+        hkid_wide: guard::attempt_key(&p.vault, "proof-hkid", h),
         hkid: h.to_string(),
     }
 }
@@ -296,13 +296,14 @@ async fn existing(
     p: &Platform,
     conn: &mut AnyConnection,
     hkid: &Hkid,
-) -> Result<Option<(String, String)>> {
-    Ok(
+) -> Result<Option<(String, AccountStatus)>> {
+    let row: Option<(String, String)> =
         sqlx::query_as("SELECT id, status FROM residents WHERE hkid_index = $1")
             .bind(p.vault.blind_index("hkid", hkid.as_str()))
             .fetch_optional(&mut *conn)
-            .await?,
-    )
+            .await?;
+    row.map(|(id, status)| Ok((id, stored(&status)?)))
+        .transpose()
 }
 
 /// Create the resident, or (same HKID) refresh them from the registry and reopen the account;
@@ -315,7 +316,7 @@ async fn create_or_refresh(
     actor: &str,
     now: i64,
     request_id: Option<&str>,
-) -> Result<(String, String, bool)> {
+) -> Result<(String, Level, bool)> {
     let hkid = Hkid::parse(&verified.hkid).map_err(|m| DomainError::Invalid {
         field: "hkid",
         message: m.into(),
@@ -337,7 +338,7 @@ async fn create_or_refresh(
                 kind: "resident.reproofed",
                 actor,
                 subject: &format!("resident:{id}"),
-                detail: serde_json::json!({ "channel": channel, "reopened": status == "closed" }),
+                detail: serde_json::json!({ "channel": channel, "reopened": status == AccountStatus::Closed }),
             },
         )
         .await?;
@@ -345,7 +346,7 @@ async fn create_or_refresh(
             .bind(&id)
             .fetch_one(&mut *conn)
             .await?;
-        return Ok((id, level, true));
+        return Ok((id, stored(&level)?, true));
     }
     let id = super::insert(
         p,
@@ -353,7 +354,7 @@ async fn create_or_refresh(
         NewRecord {
             verified,
             profile: &Profile::default(),
-            level: "basic",
+            level: Level::Basic,
             channel,
         },
         now,
@@ -367,11 +368,11 @@ async fn create_or_refresh(
             kind: "resident.registered",
             actor,
             subject: &format!("resident:{id}"),
-            detail: serde_json::json!({ "level": "basic", "channel": channel }),
+            detail: serde_json::json!({ "level": Level::Basic, "channel": channel }),
         },
     )
     .await?;
-    Ok((id, "basic".into(), false))
+    Ok((id, Level::Basic, false))
 }
 
 /// Self-registration from the app. A second registration with the same HKID moves the account
@@ -465,7 +466,7 @@ pub async fn register_in_app(
     // A move at once leaves the account basic now; one that waits, when it happens.
     let level = if existed && !wait {
         super::takeover::lower_to_basic(&mut tx, &id, &stamp).await?;
-        "basic".to_string()
+        Level::Basic
     } else {
         level
     };
@@ -555,7 +556,7 @@ pub struct CodeIssued {
     /// The resident.
     pub resident_id: String,
     /// Their level.
-    pub level: String,
+    pub level: Level,
     /// Whether the resident was registered before (the code re-binds a new phone).
     pub existing: bool,
     /// The one-time activation code (show it once; the QR code carries
@@ -590,7 +591,7 @@ pub(crate) async fn set_plus(
                 kind: "resident.upgraded",
                 actor,
                 subject: &format!("resident:{resident_id}"),
-                detail: serde_json::json!({ "level": "plus", "via": via }),
+                detail: serde_json::json!({ "level": Level::Plus, "via": via }),
             },
         )
         .await?;
@@ -629,9 +630,9 @@ pub async fn upgrade_in_app(
     selfie: &str,
     client_ip: &str,
     request_id: Option<&str>,
-) -> Result<String> {
+) -> Result<Level> {
     let r = super::get(p, &caller.resident_id).await?;
-    if r.level == "plus" {
+    if r.level == Level::Plus {
         return Ok(r.level);
     }
     face_check_resident(p, &r.id, &caller.device_id, selfie, client_ip).await?;
@@ -639,7 +640,7 @@ pub async fn upgrade_in_app(
     let mut tx = p.db.begin().await?;
     set_plus(&mut tx, &r.id, "face", &caller.actor(), now, request_id).await?;
     tx.commit().await?;
-    Ok("plus".into())
+    Ok(Level::Plus)
 }
 
 /// Upgrade to iAM Smart+ at a counter, after an officer checked the card in person.
@@ -651,7 +652,7 @@ pub async fn upgrade_at_counter(
 ) -> Result<()> {
     staff.require(&["officer", "supervisor"])?;
     let r = super::get(p, resident_id).await?;
-    if r.status != "active" {
+    if r.status != AccountStatus::Active {
         return Err(DomainError::Refused {
             code: "account-not-active",
             message: "this account is closed or suspended",
@@ -677,10 +678,9 @@ pub async fn upgrade_at_counter(
 pub async fn sandbox_enrol(
     p: &Platform,
     verified: &VerifiedIdentity,
-    level: &str,
+    level: Level,
     device: &iamsmart_proto::app::NewDevice,
 ) -> Result<Enrolled> {
-    check_level(level)?;
     let jwk = devices::check_new_device(device)?;
     let now = p.clock.now_ms();
     let mut tx = p.db.begin().await?;
@@ -721,7 +721,7 @@ pub async fn sandbox_enrol(
     Ok(Enrolled {
         resident_id: id,
         device_id,
-        level: level.into(),
+        level,
         rebound: existed,
         session: None,
         pending_until: None,
@@ -735,9 +735,8 @@ pub async fn sandbox_enrol(
 pub async fn sandbox_activation_code(
     p: &Platform,
     verified: &VerifiedIdentity,
-    level: &str,
+    level: Level,
 ) -> Result<CodeIssued> {
-    check_level(level)?;
     let now = p.clock.now_ms();
     let mut tx = p.db.begin().await?;
     let (id, existed) = sandbox_record(p, &mut tx, verified, level, now).await?;
@@ -746,21 +745,11 @@ pub async fn sandbox_activation_code(
     tx.commit().await?;
     Ok(CodeIssued {
         resident_id: id,
-        level: level.into(),
+        level,
         existing: existed,
         activation_code: code,
         expires_at,
     })
-}
-
-fn check_level(level: &str) -> Result<()> {
-    if !super::LEVELS.contains(&level) {
-        return Err(DomainError::Invalid {
-            field: "level",
-            message: "expected basic or plus".into(),
-        });
-    }
-    Ok(())
 }
 
 /// Sandbox only: create or refresh a resident from registry-confirmed data at `level`, inside
@@ -769,12 +758,12 @@ async fn sandbox_record(
     p: &Platform,
     conn: &mut AnyConnection,
     verified: &VerifiedIdentity,
-    level: &str,
+    level: Level,
     now: i64,
 ) -> Result<(String, bool)> {
     let (id, _, existed) =
         create_or_refresh(p, conn, verified, "sandbox", "operator:sandbox", now, None).await?;
-    if level == "plus" {
+    if level == Level::Plus {
         set_plus(conn, &id, "sandbox", "operator:sandbox", now, None).await?;
     }
     Ok((id, existed))

@@ -5,9 +5,9 @@
 use super::devices::{self, DeviceCaller};
 use crate::audit::{self, Event};
 use crate::authn::approvals;
+use crate::env::Env;
 use crate::error::{DomainError, Result};
 use crate::platform::Platform;
-use iamsmart_store::Row;
 
 /// How many of the resident's newest log entries the export proves (each proof is a few
 /// queries; older ones are listed under `activity`).
@@ -18,25 +18,23 @@ pub async fn export(p: &Platform, caller: &DeviceCaller) -> Result<serde_json::V
     let r = super::get(p, &caller.resident_id).await?;
     let devices = devices::list(p, &r.id, Some(&caller.device_id)).await?;
     let subject = format!("resident:{}", r.id);
-    let rows = sqlx::query(
-        "SELECT seq, at, kind, actor, detail FROM audit_log WHERE subject = $1 ORDER BY seq",
+    let activity: Vec<serde_json::Value> = crate::audit::about(
+        &p.db,
+        &subject,
+        crate::audit::About::All,
     )
-    .bind(&subject)
-    .fetch_all(p.db.reader())
-    .await?;
-    let activity: Vec<serde_json::Value> = rows
-        .iter()
-        .map(|row| {
-            let detail: String = row.try_get(4)?;
-            Ok(serde_json::json!({
-                "log_index": row.try_get::<i64, _>(0)?,
-                "at": row.try_get::<i64, _>(1)?,
-                "event": row.try_get::<String, _>(2)?,
-                "by": row.try_get::<String, _>(3)?,
-                "detail": serde_json::from_str::<serde_json::Value>(&detail).unwrap_or_default(),
-            }))
+    .await?
+    .into_iter()
+    .map(|e| {
+        serde_json::json!({
+            "log_index": e.seq,
+            "at": e.at,
+            "event": e.kind,
+            "by": e.actor,
+            "detail": serde_json::from_str::<serde_json::Value>(&e.detail).unwrap_or_default(),
         })
-        .collect::<Result<_>>()?;
+    })
+    .collect();
     let requests = crate::authn::approvals::history(p, &r.id).await?;
     Ok(serde_json::json!({
         "format": "iamsmart-export/1",
@@ -100,14 +98,7 @@ pub async fn close(p: &Platform, caller: &DeviceCaller, request_id: Option<&str>
     // grants, passkey ones included, end below).
     crate::oidc::passkeys::remove_all(&mut tx, &caller.resident_id).await?;
     // Data consents end with the account: the next fetch is refused.
-    sqlx::query(
-        "UPDATE data_consents SET status = 'REVOKED', status_reason = 'the account was closed', updated_at = $1, purge_at = $1 + data_life_days * 86400000
-         WHERE resident_id = $2 AND status IN ('ACTIVE', 'PAUSED', 'PENDING')",
-    )
-    .bind(now)
-    .bind(&caller.resident_id)
-    .execute(&mut *tx)
-    .await?;
+    crate::exchange::consents::end_at_closure(&mut tx, &caller.resident_id, now).await?;
     crate::oidc::tokens::revoke_resident(&mut tx, &caller.resident_id, None, "account closed", now)
         .await?;
     // Notifications hold what services wrote to the resident: gone with the account.
@@ -168,7 +159,7 @@ pub const KEPT_AFTER_PURGE: &[(&str, &str)] = &[(
 
 /// Erase the personal data of closed accounts whose retention period has passed (a worker calls
 /// this). The resident row and everything linked to it go; audit entries stay.
-pub async fn purge_closed(p: &Platform) -> Result<u64> {
+pub async fn purge_closed(p: &Env) -> Result<u64> {
     let now = p.clock.now_ms();
     let due: Vec<String> = sqlx::query_scalar(
         "SELECT id FROM residents WHERE status = 'closed' AND purge_at IS NOT NULL AND purge_at <= $1 ORDER BY purge_at LIMIT 500",

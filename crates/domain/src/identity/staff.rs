@@ -7,6 +7,7 @@
 //! residents after its own card and face checks), `editor` (keeps the portal's catalogue of
 //! services; supervisors may too). The first supervisor is created by the platform operator.
 use crate::audit::{self, Event};
+use crate::env::Env;
 use crate::error::{DomainError, Result};
 use crate::platform::Platform;
 use iamsmart_crypto::envelope::FieldContext;
@@ -157,36 +158,16 @@ pub async fn create(
     })
 }
 
-async fn start_ceremony(
-    p: &Platform,
-    kind: &str,
-    subject: Option<&str>,
-) -> Result<(String, String)> {
-    let id = iamsmart_crypto::rng::token(p.rng.as_ref(), 16);
+async fn start_ceremony(p: &Env, kind: &str, subject: Option<&str>) -> Result<(String, String)> {
     let challenge = iamsmart_crypto::rng::token(p.rng.as_ref(), 32);
-    sqlx::query(
-        "INSERT INTO ceremonies (id, kind, subject, state, expires_at) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(&id)
-    .bind(kind)
-    .bind(subject)
-    .bind(&challenge)
-    .bind(p.clock.now_ms() + CEREMONY_TTL_MS)
-    .execute(p.db.writer())
-    .await?;
+    let expires_at = p.clock.now_ms() + CEREMONY_TTL_MS;
+    let id = crate::guard::put_ceremony(p, kind, subject, &challenge, expires_at).await?;
     Ok((id, challenge))
 }
 
 /// Take a ceremony (single use): its subject and challenge.
-async fn take_ceremony(p: &Platform, kind: &str, id: &str) -> Result<(Option<String>, String)> {
-    let row: Option<(Option<String>, String)> = sqlx::query_as(
-        "DELETE FROM ceremonies WHERE id = $1 AND kind = $2 AND expires_at > $3 RETURNING subject, state",
-    )
-    .bind(id)
-    .bind(kind)
-    .bind(p.clock.now_ms())
-    .fetch_optional(p.db.writer())
-    .await?;
+async fn take_ceremony(p: &Env, kind: &str, id: &str) -> Result<(Option<String>, String)> {
+    let row = crate::guard::take_ceremony(p, kind, id).await?;
     row.ok_or(DomainError::Unauthenticated(
         "this passkey request has expired or was already used; start again",
     ))
@@ -427,7 +408,7 @@ async fn open_session(
 }
 
 /// Authenticate a staff session token.
-pub async fn authenticate(p: &Platform, token: &str) -> Result<StaffCaller> {
+pub async fn authenticate(p: &Env, token: &str) -> Result<StaffCaller> {
     let row: Option<(String, String)> = sqlx::query_as(
         "SELECT s.id, s.role FROM sessions x JOIN staff s ON s.id = x.subject
          WHERE x.id_hash = $1 AND x.kind = 'staff' AND x.revoked_at IS NULL AND x.expires_at > $2 AND s.status = 'active'",
@@ -443,7 +424,7 @@ pub async fn authenticate(p: &Platform, token: &str) -> Result<StaffCaller> {
 }
 
 /// End a staff session.
-pub async fn logout(p: &Platform, token: &str) -> Result<()> {
+pub async fn logout(p: &Env, token: &str) -> Result<()> {
     sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id_hash = $2 AND revoked_at IS NULL")
         .bind(p.clock.now_ms())
         .bind(iamsmart_crypto::hash::sha256(token.as_bytes()).to_vec())
@@ -454,7 +435,7 @@ pub async fn logout(p: &Platform, token: &str) -> Result<()> {
 
 /// Disable a staff account and end its sessions at once (supervisors and the operator).
 pub async fn disable(
-    p: &Platform,
+    p: &Env,
     by: Option<&StaffCaller>,
     actor: &str,
     staff_id: &str,

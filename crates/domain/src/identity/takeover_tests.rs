@@ -49,9 +49,7 @@ async fn level(t: &TestPlatform, resident_id: &str) -> String {
 }
 
 async fn notices(t: &TestPlatform, resident_id: &str) -> i64 {
-    sqlx::query_scalar("SELECT COUNT(*) FROM notifications WHERE resident_id = $1")
-        .bind(resident_id)
-        .fetch_one(t.p.db.reader())
+    crate::notify::inbox::unread_count(&t.p, resident_id)
         .await
         .unwrap()
 }
@@ -60,9 +58,14 @@ async fn notices(t: &TestPlatform, resident_id: &str) -> i64 {
 async fn a_new_phone_waits_the_old_one_can_refuse_and_the_move_happens_once() {
     let t = platform().await;
     let key = DeviceKey::generate().unwrap();
-    let e = sandbox_enrol(&t.p, &identity(40), "plus", &new_device(&key, None))
-        .await
-        .unwrap();
+    let e = sandbox_enrol(
+        &t.p,
+        &identity(40),
+        iamsmart_proto::profile::Level::Plus,
+        &new_device(&key, None),
+    )
+    .await
+    .unwrap();
     let old = Phone {
         key,
         device_id: e.device_id,
@@ -86,7 +89,7 @@ async fn a_new_phone_waits_the_old_one_can_refuse_and_the_move_happens_once() {
         .await
         .unwrap();
     let waiting = list.iter().find(|d| d.id == intruder.device_id).unwrap();
-    assert_eq!(waiting.status, "pending");
+    assert_eq!(waiting.status, iamsmart_proto::app::DeviceStatus::Pending);
     assert_eq!(
         waiting.activates_at,
         Some(t.p.clock.now_ms() + t.p.identity.takeover_cool_off_ms)
@@ -119,12 +122,7 @@ async fn a_new_phone_waits_the_old_one_can_refuse_and_the_move_happens_once() {
     for c in calls {
         c.await.unwrap().expect("the new phone gets in");
     }
-    let moves: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM audit_log WHERE kind = 'device.takeover_completed'",
-    )
-    .fetch_one(t.p.db.reader())
-    .await
-    .unwrap();
+    let moves = crate::testing::audit_count(&t.p.db, "device.takeover_completed", None).await;
     assert_eq!(moves, 1);
     assert!(matches!(
         old.call(&t.p, SessionRule::None).await,

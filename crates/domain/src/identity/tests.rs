@@ -84,19 +84,23 @@ async fn bad_input_names_the_field_and_stores_nothing() {
                 ..sample("A123456(3)")
             },
         ),
-        (
-            "level",
-            NewResident {
-                level: Some("gold".into()),
-                ..sample("A123456(3)")
-            },
-        ),
     ] {
         match create(&t.p, new, "operator:test", None).await {
             Err(DomainError::Invalid { field: f, .. }) => assert_eq!(f, field),
             other => panic!("{field}: {other:?}"),
         }
     }
+    // A level that is not one is refused where the request is read, before anything else.
+    let e = serde_json::from_value::<NewResident>(serde_json::json!({
+        "hkid": "A123456(3)", "name_en": "CHAN, Tai Man", "date_of_birth": "1980-01-01",
+        "level": "gold",
+    }))
+    .expect_err("an unknown level is refused");
+    assert!(
+        e.to_string()
+            .contains("unknown variant `gold`, expected `basic` or `plus`"),
+        "{e}"
+    );
     assert_eq!(count(&t.p).await.unwrap(), 0);
 }
 

@@ -8,6 +8,7 @@
 //! counter).
 use super::devices::{authenticate_with, SignedRequest};
 use super::user_verification::SessionRule;
+use crate::env::Env;
 use crate::error::{DomainError, Result};
 use crate::platform::Platform;
 use iamsmart_crypto::envelope::FieldContext;
@@ -169,7 +170,7 @@ async fn signed_device(p: &Platform, req: &SignedRequest<'_>) -> Result<String> 
 }
 
 /// Start the count of tries again (after the app's proof).
-async fn clear_tries(p: &Platform, device_id: &str) -> Result<()> {
+async fn clear_tries(p: &Env, device_id: &str) -> Result<()> {
     sqlx::query("UPDATE devices SET unseal_attempts = 0 WHERE id = $1")
         .bind(device_id)
         .execute(p.db.writer())

@@ -15,9 +15,14 @@ use iamsmart_crypto::rng::SystemRng;
 async fn fifty_tries_at_once_get_five_evaluations_and_lock_the_device() {
     let t = platform().await;
     let key = DeviceKey::generate().unwrap();
-    let e = sandbox_enrol(&t.p, &identity(60), "basic", &new_device(&key, None))
-        .await
-        .unwrap();
+    let e = sandbox_enrol(
+        &t.p,
+        &identity(60),
+        iamsmart_proto::profile::Level::Basic,
+        &new_device(&key, None),
+    )
+    .await
+    .unwrap();
     // The app protects its home: a random token, its hash kept by the platform.
     let token = [7u8; 32];
     let token_hash = iamsmart_crypto::hash::sha256(&token);

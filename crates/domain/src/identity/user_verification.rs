@@ -18,6 +18,7 @@
 //! (`approvals::decide`), and makes its other calls within a short **session** that a proof
 //! opens (the app "unlocks"): its token is kept in the app's memory only, its hash here; it
 //! ends after a few idle minutes, after half an hour in any case, and with the device.
+use crate::env::Env;
 use crate::error::{DomainError, Result};
 use crate::guard;
 use crate::platform::Platform;
@@ -232,7 +233,7 @@ pub(crate) async fn store(
 /// (method, credential, sign count, thumbprint, resident)
 type UvRow = (Option<String>, Option<String>, i64, String, String);
 
-async fn load(p: &Platform, device_id: &str) -> Result<(Option<Method>, UvRow)> {
+async fn load(p: &Env, device_id: &str) -> Result<(Option<Method>, UvRow)> {
     let row: UvRow = sqlx::query_as(
         "SELECT uv_method, uv_credential, uv_sign_count, thumbprint, resident_id FROM devices WHERE id = $1",
     )
@@ -471,7 +472,7 @@ pub(crate) async fn open_session(
 }
 
 /// End a session (the app locks now).
-pub async fn lock(p: &Platform, device_id: &str, token: Option<&str>) -> Result<()> {
+pub async fn lock(p: &Env, device_id: &str, token: Option<&str>) -> Result<()> {
     if let Some(t) = token {
         sqlx::query("DELETE FROM app_sessions WHERE token_hash = $1 AND device_id = $2")
             .bind(iamsmart_crypto::hash::sha256(t.as_bytes()).to_vec())
@@ -533,7 +534,7 @@ pub(crate) async fn check_session(
 }
 
 /// Delete ended sessions (a worker calls this).
-pub async fn purge_sessions(p: &Platform) -> Result<u64> {
+pub async fn purge_sessions(p: &Env) -> Result<u64> {
     let now = p.clock.now_ms();
     Ok(
         sqlx::query("DELETE FROM app_sessions WHERE expires_at < $1 OR idle_until < $1")

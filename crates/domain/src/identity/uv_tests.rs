@@ -25,7 +25,7 @@ async fn passkey_phone(t: &TestPlatform, n: u32, pk: &SoftPasskey) -> Phone {
     let e = registration::sandbox_enrol(
         &t.p,
         &identity(n),
-        "plus",
+        iamsmart_proto::profile::Level::Plus,
         &new_device(&key, Some(UserVerificationSetup::Passkey { credential })),
     )
     .await
@@ -43,7 +43,7 @@ async fn pin_phone(t: &TestPlatform, n: u32, pin: &str) -> Phone {
     let e = registration::sandbox_enrol(
         &t.p,
         &identity(n),
-        "basic",
+        iamsmart_proto::profile::Level::Basic,
         &new_device(&key, Some(UserVerificationSetup::Pin { pin: pin.into() })),
     )
     .await
@@ -327,7 +327,7 @@ async fn a_passkey_that_never_verifies_the_user_cannot_set_up_or_unlock() {
     let e = registration::sandbox_enrol(
         &t.p,
         &identity(2),
-        "basic",
+        iamsmart_proto::profile::Level::Basic,
         &new_device(&key, Some(UserVerificationSetup::Passkey { credential })),
     )
     .await
@@ -355,7 +355,7 @@ async fn a_passkey_that_never_verifies_the_user_cannot_set_up_or_unlock() {
     let e = registration::sandbox_enrol(
         &t.p,
         &identity(2),
-        "basic",
+        iamsmart_proto::profile::Level::Basic,
         &new_device(&key, Some(UserVerificationSetup::Passkey { credential })),
     )
     .await
@@ -491,7 +491,7 @@ async fn easy_pins_and_pins_where_policy_forbids_them_are_refused_at_set_up() {
     let e = registration::sandbox_enrol(
         &t.p,
         &identity(6),
-        "basic",
+        iamsmart_proto::profile::Level::Basic,
         &new_device(
             &key,
             Some(UserVerificationSetup::Pin {
@@ -515,7 +515,7 @@ async fn easy_pins_and_pins_where_policy_forbids_them_are_refused_at_set_up() {
     let e = registration::sandbox_enrol(
         &strict,
         &identity(6),
-        "basic",
+        iamsmart_proto::profile::Level::Basic,
         &new_device(
             &key,
             Some(UserVerificationSetup::Pin {
@@ -611,7 +611,9 @@ async fn a_code_from_one_phone_adds_another_and_keeps_the_first() {
     assert!(e.session.is_some(), "the new phone is unlocked at once");
     let list = devices::list(&t.p, &first.resident_id, None).await.unwrap();
     assert_eq!(
-        list.iter().filter(|d| d.status == "active").count(),
+        list.iter()
+            .filter(|d| d.status == iamsmart_proto::app::DeviceStatus::Active)
+            .count(),
         2,
         "both phones work"
     );

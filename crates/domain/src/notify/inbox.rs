@@ -2,14 +2,15 @@
 //! erasure (expiry, account closure).
 use super::{Bilingual, Content, COLUMN, TABLE};
 use crate::audit::{self, Event};
+use crate::env::Env;
 use crate::error::{DomainError, Result};
-use crate::oidc::clients::names_from_stored;
-use crate::oidc::clients::PORTAL;
+use crate::oidc::clients::{self, ServiceNames, PORTAL};
 use crate::platform::Platform;
 use iamsmart_crypto::envelope::FieldContext;
 use iamsmart_proto::i18n::Localized;
 use iamsmart_store::AnyConnection;
 use serde::Serialize;
+use std::collections::{BTreeSet, HashMap};
 
 /// A notification, opened for its resident.
 #[derive(Debug, Clone, Serialize)]
@@ -40,19 +41,10 @@ pub struct Notification {
     pub expires_at: i64,
 }
 
-/// (id, client, service name, sealed content, read, created, expires, service registration)
-type Row = (
-    String,
-    String,
-    Option<String>,
-    Vec<u8>,
-    Option<i64>,
-    i64,
-    i64,
-    Option<String>,
-);
+/// (id, client, sealed content, read, created, expires)
+type Row = (String, String, Vec<u8>, Option<i64>, i64, i64);
 
-const SELECT: &str = "SELECT n.id, n.client_id, c.name, n.content, n.read_at, n.created_at, n.expires_at, c.metadata FROM notifications n LEFT JOIN clients c ON c.id = n.client_id";
+const SELECT: &str = "SELECT n.id, n.client_id, n.content, n.read_at, n.created_at, n.expires_at FROM notifications n";
 
 async fn open(p: &Platform, rows: Vec<Row>) -> Result<Vec<Notification>> {
     let items: Vec<(FieldContext<'_>, Option<&[u8]>)> = rows
@@ -64,27 +56,30 @@ async fn open(p: &Platform, rows: Vec<Row>) -> Result<Vec<Notification>> {
                     column: COLUMN,
                     row: &r.0,
                 },
-                Some(r.3.as_slice()),
+                Some(r.2.as_slice()),
             )
         })
         .collect();
     let opened = p.vault.open_many(&items).await?;
+    let ids: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
+    let services = crate::oidc::clients::names_of(p, &ids).await?;
     let mut out = Vec::with_capacity(rows.len());
     for (r, plain) in rows.iter().zip(opened) {
         let plain = plain.ok_or_else(|| DomainError::Integrity("notification content".into()))?;
         let c: Content = serde_json::from_slice(&plain)?;
+        let service = ServiceNames::of(&services, &r.1);
         out.push(Notification {
             id: r.0.clone(),
             client_id: r.1.clone(),
-            service: r.2.clone().unwrap_or_else(|| r.1.clone()),
-            service_names: names_from_stored(r.7.as_deref(), r.2.as_deref().unwrap_or(&r.1)),
+            service: service.name,
+            service_names: service.names,
             title: c.title,
             body: c.body,
             link: c.link,
             category: c.category,
-            read_at: r.4,
-            created_at: r.5,
-            expires_at: r.6,
+            read_at: r.3,
+            created_at: r.4,
+            expires_at: r.5,
         });
     }
     Ok(out)
@@ -127,7 +122,7 @@ pub async fn get(p: &Platform, resident_id: &str, id: &str) -> Result<Notificati
 }
 
 /// Mark one notification read (reading it again changes nothing).
-pub async fn mark_read(p: &Platform, resident_id: &str, id: &str) -> Result<()> {
+pub async fn mark_read(p: &Env, resident_id: &str, id: &str) -> Result<()> {
     let now = p.clock.now_ms();
     let n = sqlx::query(
         "UPDATE notifications SET read_at = $1 WHERE id = $2 AND resident_id = $3 AND status = 'delivered' AND read_at IS NULL AND expires_at > $1",
@@ -155,7 +150,7 @@ pub async fn mark_read(p: &Platform, resident_id: &str, id: &str) -> Result<()> 
 }
 
 /// Mark every notification read; returns how many changed.
-pub async fn mark_all_read(p: &Platform, resident_id: &str) -> Result<u64> {
+pub async fn mark_all_read(p: &Env, resident_id: &str) -> Result<u64> {
     Ok(sqlx::query(
         "UPDATE notifications SET read_at = $1 WHERE resident_id = $2 AND status = 'delivered' AND read_at IS NULL",
     )
@@ -167,7 +162,7 @@ pub async fn mark_all_read(p: &Platform, resident_id: &str) -> Result<u64> {
 }
 
 /// How many unread notifications the resident has.
-pub async fn unread_count(p: &Platform, resident_id: &str) -> Result<i64> {
+pub async fn unread_count(p: &Env, resident_id: &str) -> Result<i64> {
     Ok(sqlx::query_scalar(
         "SELECT COUNT(*) FROM notifications WHERE resident_id = $1 AND status = 'delivered' AND read_at IS NULL AND expires_at > $2",
     )
@@ -193,31 +188,29 @@ pub struct ServicePreference {
 /// The services the resident uses (signed in to, gave a consent to, or chose about before), with
 /// their notification choice; the platform's own account pages are not among them.
 pub async fn preferences(p: &Platform, resident_id: &str) -> Result<Vec<ServicePreference>> {
-    let rows: Vec<(String, String, Option<i64>, String)> = sqlx::query_as(
-        "SELECT c.id, c.name, n.enabled, c.metadata FROM clients c
-         LEFT JOIN notify_prefs n ON n.client_id = c.id AND n.resident_id = $1
-         WHERE c.status = 'active' AND c.id <> $2 AND (
-            n.resident_id IS NOT NULL
-            OR EXISTS (SELECT 1 FROM grants g WHERE g.client_id = c.id AND g.resident_id = $1)
-            OR EXISTS (SELECT 1 FROM consents k WHERE k.client_id = c.id AND k.resident_id = $1)
-            OR EXISTS (SELECT 1 FROM data_consents d WHERE d.client_id = c.id AND d.resident_id = $1))
-         ORDER BY c.name, c.id",
-    )
-    .bind(resident_id)
-    .bind(PORTAL)
-    .fetch_all(p.db.reader())
-    .await?;
-    Ok(rows
+    let chosen: Vec<(String, i64)> =
+        sqlx::query_as("SELECT client_id, enabled FROM notify_prefs WHERE resident_id = $1")
+            .bind(resident_id)
+            .fetch_all(p.db.reader())
+            .await?;
+    let chosen: HashMap<String, i64> = chosen.into_iter().collect();
+    let mut used: BTreeSet<String> = chosen.keys().cloned().collect();
+    used.extend(crate::oidc::claims::clients_used_by(p, resident_id).await?);
+    used.extend(crate::exchange::consents::requesters_of(p, resident_id).await?);
+    used.remove(PORTAL);
+    let used: Vec<String> = used.into_iter().collect();
+    let mut out: Vec<ServicePreference> = clients::active_among(p, &used)
+        .await?
         .into_iter()
-        .map(
-            |(client_id, service, enabled, metadata)| ServicePreference {
-                client_id,
-                service_names: names_from_stored(Some(&metadata), &service),
-                service,
-                enabled: enabled == Some(1),
-            },
-        )
-        .collect())
+        .map(|c| ServicePreference {
+            enabled: chosen.get(&c.id) == Some(&1),
+            service_names: c.meta.names(),
+            service: c.meta.client_name,
+            client_id: c.id,
+        })
+        .collect();
+    out.sort_by(|a, b| (&a.service, &a.client_id).cmp(&(&b.service, &b.client_id)));
+    Ok(out)
 }
 
 /// Turn a service's notifications on or off. Only for services the resident uses.
@@ -291,7 +284,7 @@ pub async fn erase_resident(
 }
 
 /// Erase expired notifications (a worker calls this); returns how many.
-pub async fn purge(p: &Platform) -> Result<u64> {
+pub async fn purge(p: &Env) -> Result<u64> {
     Ok(
         sqlx::query("DELETE FROM notifications WHERE expires_at <= $1")
             .bind(p.clock.now_ms())

@@ -2,6 +2,7 @@
 //! content sealed) or answered `not_delivered` without saying why beyond that.
 use super::{check, check_key, check_link, Content, SendRequest, COLUMN, NOT_DELIVERED, TABLE};
 use crate::audit::{self, Event};
+use crate::env::Env;
 use crate::error::{DomainError, Result};
 use crate::oidc::claims;
 use crate::oidc::clients::{Client, PORTAL};
@@ -26,7 +27,7 @@ pub struct Sent {
 /// (id, status, request hash, created)
 type Existing = (String, String, Vec<u8>, i64);
 
-async fn existing(p: &Platform, client_id: &str, key: &str) -> Result<Option<Existing>> {
+async fn existing(p: &Env, client_id: &str, key: &str) -> Result<Option<Existing>> {
     Ok(sqlx::query_as(
         "SELECT id, status, request_hash, created_at FROM notifications WHERE client_id = $1 AND idempotency_key = $2",
     )
@@ -63,17 +64,17 @@ async fn recipient(p: &Platform, client: &Client, sub: &str) -> Result<Option<St
     else {
         return Ok(None);
     };
-    let row: Option<(String, Option<i64>)> = sqlx::query_as(
-        "SELECT r.status, n.enabled FROM residents r LEFT JOIN notify_prefs n ON n.resident_id = r.id AND n.client_id = $2 WHERE r.id = $1",
+    if crate::identity::active_level(p, &resident).await?.is_none() {
+        return Ok(None);
+    }
+    let enabled: Option<i64> = sqlx::query_scalar(
+        "SELECT enabled FROM notify_prefs WHERE resident_id = $1 AND client_id = $2",
     )
     .bind(&resident)
     .bind(&client.id)
     .fetch_optional(p.db.reader())
     .await?;
-    Ok(match row {
-        Some((status, Some(1))) if status == "active" => Some(resident),
-        _ => None,
-    })
+    Ok((enabled == Some(1)).then_some(resident))
 }
 
 /// Send a notification. Returns the answer and whether this call sent it (false: a repeat).

@@ -28,7 +28,11 @@ fn req(sub: &str, en: &str) -> SendRequest {
 async fn service(t: &TestPlatform, name: &str, host: &str) -> Client {
     let reg = clients::register(
         &t.p,
-        ClientMetadata::for_profile(name, vec![format!("https://{host}/cb")], "basic"),
+        ClientMetadata::for_profile(
+            name,
+            vec![format!("https://{host}/cb")],
+            crate::oidc::clients::ClientProfile::Basic,
+        ),
         "operator:test",
         true,
     )
@@ -64,16 +68,22 @@ async fn signed_in(t: &TestPlatform, client: &Client, resident: &str) -> String 
     crate::oidc::claims::remember_subject(&mut conn, &client.sector(), &sub, resident)
         .await
         .unwrap();
-    sqlx::query(
-        "INSERT INTO grants (id, client_id, resident_id, scope, claims, acr, amr, auth_time, created_at, expires_at)
-         VALUES ($1, $2, $3, 'openid', '[]', 'basic', '[]', 0, 0, 0)",
-    )
-    .bind(format!("g_{}_{resident}", client.id))
-    .bind(&client.id)
-    .bind(resident)
-    .execute(&mut *conn)
-    .await
-    .unwrap();
+    let grant = crate::oidc::tokens::GrantData {
+        client_id: client.id.clone(),
+        resident_id: resident.to_string(),
+        device_id: None,
+        sid: None,
+        scope: "openid".into(),
+        claims: vec![],
+        acr: crate::oidc::Acr::Basic,
+        amr: vec![],
+        auth_time: 0,
+        nonce: None,
+        authorization_details: None,
+    };
+    crate::oidc::tokens::create_grant(&t.p, &mut conn, &grant, 0)
+        .await
+        .unwrap();
     sub
 }
 

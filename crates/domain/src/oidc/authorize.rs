@@ -12,10 +12,12 @@ pub use super::session::{session, Session};
 use super::claims;
 use super::clients::{self, Client};
 use super::error::{OAuthError, OResult};
+use super::request::Prompt;
 use super::request::{code_redirect, one, take_par};
 use super::tokens::{self, GrantData};
-use super::{acr_rank, ACR_BASIC, ACR_FACE, ACR_PLUS};
+use super::Acr;
 use crate::authn::approvals;
+use crate::env::Env;
 use crate::error::DomainError;
 use crate::platform::Platform;
 use iamsmart_proto::app::ApprovalStatus;
@@ -159,22 +161,22 @@ async fn authorize_inner(
     let now = p.clock.now_ms();
     let fresh_enough = |s: &Session| {
         params.max_age.is_none_or(|m| now - s.auth_time <= m * 1000)
-            && acr_rank(&s.acr).unwrap_or(0) >= params.min_acr_rank()
-            && !params.prompt.iter().any(|x| x == "login")
+            && s.acr >= params.min_acr()
+            && !params.prompts(Prompt::Login)
     };
     if let Some(s) = sess.as_ref().filter(|s| fresh_enough(s)) {
         let consented = claims::consented(p, &s.resident_id, &client.id)
             .await
             .map_err(|e| back(e.into()))?;
         let all = params.fields.iter().all(|f| consented.contains(f));
-        let asks = params.prompt.iter().any(|x| x == "consent") || details_need_consent(&params);
+        let asks = params.prompts(Prompt::Consent) || details_need_consent(&params);
         if all && !asks {
             let redirect = finish(p, &client, &params, s, &params.fields, false)
                 .await
                 .map_err(back)?;
             return Ok(Outcome::Redirect(redirect));
         }
-        if params.prompt.iter().any(|x| x == "none") {
+        if params.prompts(Prompt::None) {
             return Err(back(OAuthError::consent_required(
                 "the resident has not consented to every requested item",
             )));
@@ -191,7 +193,7 @@ async fn authorize_inner(
             session: None,
             page,
         });
-    } else if params.prompt.iter().any(|x| x == "none") {
+    } else if params.prompts(Prompt::None) {
         return Err(back(OAuthError::login_required(
             "the resident is not signed in (or must sign in again)",
         )));
@@ -279,7 +281,7 @@ async fn start_login(
     params: &AuthzParams,
     resident: Option<String>,
 ) -> OResult<Outcome> {
-    let face = !params.acr_values.is_empty() && params.acr_values.iter().all(|a| a == ACR_FACE);
+    let face = Acr::asks_face(&params.acr_values);
     if face && !p.face.available() {
         return Err(OAuthError::unmet_authentication_requirements(
             "face verification is not available on this platform, so the requested assurance cannot be given",
@@ -323,15 +325,6 @@ async fn start_login(
         passkey_allowed: !face,
         self_registered: !client.vetted,
     }))
-}
-
-/// The `acr` a resident reaches.
-pub fn achieved_acr(level: &str, face: bool) -> &'static str {
-    match (level, face) {
-        ("plus", true) => ACR_FACE,
-        ("plus", false) => ACR_PLUS,
-        _ => ACR_BASIC,
-    }
 }
 
 /// Mask an HKID for display: `A123456(7)` becomes `A123***(7)`.
@@ -468,7 +461,7 @@ async fn load_tx(p: &Platform, tx: &str, browser_secret: Option<&str>) -> Result
 }
 
 /// Mark a transaction finished (once); false if it already was.
-async fn close_tx(p: &Platform, tx: &str) -> Result<bool, DomainError> {
+async fn close_tx(p: &Env, tx: &str) -> Result<bool, DomainError> {
     let r = sqlx::query("UPDATE authz_requests SET used_at = $1 WHERE id = $2 AND used_at IS NULL")
         .bind(p.clock.now_ms())
         .bind(tx)
@@ -478,7 +471,7 @@ async fn close_tx(p: &Platform, tx: &str) -> Result<bool, DomainError> {
 }
 
 /// Record the browser session a transaction is signed in with.
-async fn bind_tx(p: &Platform, tx: &str, sid: &str) -> Result<(), DomainError> {
+async fn bind_tx(p: &Env, tx: &str, sid: &str) -> Result<(), DomainError> {
     sqlx::query("UPDATE authz_requests SET sid = $1 WHERE id = $2 AND used_at IS NULL")
         .bind(sid)
         .bind(tx)
@@ -495,17 +488,18 @@ async fn after_sign_in(
     s: &Session,
     new_cookie: Option<String>,
 ) -> Result<Outcome, OAuthError> {
-    if acr_rank(&s.acr).unwrap_or(0) < t.params.min_acr_rank() {
+    if s.acr < t.params.min_acr() {
         close_tx(p, tx).await?;
+        let asked: Vec<&str> = t.params.acr_values.iter().map(|a| a.as_str()).collect();
         return Err(OAuthError::unmet_authentication_requirements(format!(
             "the requested assurance ({}) is above what this resident can give now ({})",
-            t.params.acr_values.join(" "),
+            asked.join(" "),
             s.acr
         )));
     }
     let consented = claims::consented(p, &s.resident_id, &t.client.id).await?;
     let all = t.params.fields.iter().all(|f| consented.contains(f));
-    let asks = t.params.prompt.iter().any(|x| x == "consent") || details_need_consent(&t.params);
+    let asks = t.params.prompts(Prompt::Consent) || details_need_consent(&t.params);
     if all && !asks {
         if !close_tx(p, tx).await? {
             return Err(OAuthError::invalid_request(
@@ -667,17 +661,12 @@ pub async fn continue_login(
         Ok(None) => return back(OAuthError::access_denied("the approval is missing")),
         Err(e) => return back(e.into()),
     };
-    let level: String =
-        match sqlx::query_scalar("SELECT level FROM residents WHERE id = $1 AND status = 'active'")
-            .bind(&decided.resident_id)
-            .fetch_optional(p.db.reader())
-            .await
-        {
-            Ok(Some(l)) => l,
-            Ok(None) => return back(OAuthError::access_denied("the account is not active")),
-            Err(e) => return back(DomainError::from(e).into()),
-        };
-    let acr = achieved_acr(&level, decided.face_verified);
+    let level = match crate::identity::active_level(p, &decided.resident_id).await {
+        Ok(Some(l)) => l,
+        Ok(None) => return back(OAuthError::access_denied("the account is not active")),
+        Err(e) => return back(e.into()),
+    };
+    let acr = Acr::achieved(level, decided.face_verified);
     let mut amr = vec!["swk".to_string(), "pin".to_string(), "mfa".to_string()];
     if decided.face_verified {
         amr.push("face".into());
@@ -842,7 +831,7 @@ async fn finish(
             sid: Some(s.sid.clone()),
             scope: params.scope.clone(),
             claims: released.to_vec(),
-            acr: s.acr.clone(),
+            acr: s.acr,
             amr: s.amr.clone(),
             auth_time: s.auth_time,
             nonce: params.nonce.clone(),
@@ -920,15 +909,11 @@ pub async fn sign_in_with_passkey(
         _ => OAuthError::access_denied("this sign-in cannot continue"),
     })?;
     let resident = super::passkeys::authenticate(p, ceremony, credential).await?;
-    let level: String =
-        sqlx::query_scalar("SELECT level FROM residents WHERE id = $1 AND status = 'active'")
-            .bind(&resident)
-            .fetch_optional(p.db.reader())
-            .await
-            .map_err(|e| OAuthError::from(DomainError::from(e)))?
-            .ok_or_else(|| OAuthError::access_denied("the account is not active"))?;
-    let acr = achieved_acr(&level, false);
-    if acr_rank(acr).unwrap_or(0) < t.params.min_acr_rank() {
+    let level = crate::identity::active_level(p, &resident)
+        .await?
+        .ok_or_else(|| OAuthError::access_denied("the account is not active"))?;
+    let acr = Acr::achieved(level, false);
+    if acr < t.params.min_acr() {
         return Err(OAuthError::unmet_authentication_requirements(
             "a passkey cannot give the requested assurance; use the app",
         ));

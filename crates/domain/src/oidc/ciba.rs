@@ -6,7 +6,7 @@ use super::clients::{Client, CIBA_GRANT};
 use super::error::{OAuthError, OResult};
 use super::request::one;
 use super::tokens::{self, GrantData, TokenResponse};
-use super::{acr_rank, ACR_BASIC, ACR_FACE, ACR_PLUS};
+use super::Acr;
 use crate::authn::approvals;
 use crate::error::DomainError;
 use crate::keys::Purpose;
@@ -30,7 +30,7 @@ pub struct Started {
 struct CibaParams {
     scope: String,
     fields: Vec<String>,
-    acr_values: Vec<String>,
+    acr_values: Vec<Acr>,
     binding_message: Option<String>,
 }
 
@@ -111,11 +111,10 @@ pub async fn start(
             "binding_message: at most 64 printable characters",
         ));
     }
-    let acr_values: Vec<String> = one(form, "acr_values")?
+    let acr_values: Vec<Acr> = one(form, "acr_values")?
         .unwrap_or_default()
         .split(' ')
-        .filter(|a| acr_rank(a).is_some())
-        .map(str::to_string)
+        .filter_map(Acr::parse)
         .collect();
     let ping = client.meta.backchannel_token_delivery_mode.as_deref() == Some("ping");
     let notification = one(form, "client_notification_token")?;
@@ -140,7 +139,7 @@ pub async fn start(
         }
         None => p.oidc.policy.ciba_ttl_ms,
     };
-    let face = !acr_values.is_empty() && acr_values.iter().all(|a| a == ACR_FACE);
+    let face = Acr::asks_face(&acr_values);
     let params = CibaParams {
         scope: scopes.join(" "),
         fields: fields.iter().map(|f| f.to_string()).collect(),
@@ -275,25 +274,12 @@ pub async fn redeem(
         .await
         .map_err(dom)?
         .ok_or_else(|| OAuthError::access_denied("not approved"))?;
-    let level: Option<String> =
-        sqlx::query_scalar("SELECT level FROM residents WHERE id = $1 AND status = 'active'")
-            .bind(&resident)
-            .fetch_optional(p.db.reader())
-            .await
-            .map_err(|e| dom(e.into()))?;
-    let level = level.ok_or_else(|| OAuthError::access_denied("the account is not active"))?;
-    let acr = match (level.as_str(), d.face_verified) {
-        ("plus", true) => ACR_FACE,
-        ("plus", false) => ACR_PLUS,
-        _ => ACR_BASIC,
-    };
-    let min = params
-        .acr_values
-        .iter()
-        .filter_map(|a| acr_rank(a))
-        .min()
-        .unwrap_or(0);
-    if acr_rank(acr).unwrap_or(0) < min {
+    let level = crate::identity::active_level(p, &resident)
+        .await
+        .map_err(dom)?
+        .ok_or_else(|| OAuthError::access_denied("the account is not active"))?;
+    let acr = Acr::achieved(level, d.face_verified);
+    if acr < Acr::weakest_of(&params.acr_values) {
         return Err(OAuthError::unmet_authentication_requirements(format!(
             "the resident can give {acr} now, below what was requested"
         )));
@@ -335,7 +321,7 @@ pub async fn redeem(
         sid: None,
         scope: params.scope.clone(),
         claims: released,
-        acr: acr.into(),
+        acr,
         amr,
         auth_time: d.decided_at,
         nonce: None,

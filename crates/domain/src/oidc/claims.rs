@@ -4,6 +4,7 @@
 //! consent is remembered per client and field and can be revoked. Subjects are pairwise per
 //! sector: HMAC of the sector and the resident id under the platform's index key, so two
 //! services cannot correlate a resident, and nobody can reverse a subject without the key.
+use crate::env::Env;
 use crate::error::Result;
 use crate::identity::Resident;
 use crate::platform::Platform;
@@ -119,7 +120,7 @@ pub async fn remember_subject(
 }
 
 /// The resident behind a subject of a sector (one the platform gave out in that sector).
-pub async fn resident_of_subject(p: &Platform, sector: &str, sub: &str) -> Result<Option<String>> {
+pub async fn resident_of_subject(p: &Env, sector: &str, sub: &str) -> Result<Option<String>> {
     Ok(
         sqlx::query_scalar("SELECT resident_id FROM subjects WHERE sector = $1 AND sub = $2")
             .bind(sector)
@@ -130,7 +131,7 @@ pub async fn resident_of_subject(p: &Platform, sector: &str, sub: &str) -> Resul
 }
 
 /// Fields the resident consented to for a client (and has not revoked).
-pub async fn consented(p: &Platform, resident_id: &str, client_id: &str) -> Result<Vec<String>> {
+pub async fn consented(p: &Env, resident_id: &str, client_id: &str) -> Result<Vec<String>> {
     Ok(sqlx::query_scalar(
         "SELECT field FROM consents WHERE resident_id = $1 AND client_id = $2 AND revoked_at IS NULL ORDER BY field",
     )
@@ -140,8 +141,20 @@ pub async fn consented(p: &Platform, resident_id: &str, client_id: &str) -> Resu
     .await?)
 }
 
+/// The services a resident signed in to or released data to (grants, remembered consents), by
+/// client id, whatever their status.
+pub async fn clients_used_by(p: &Env, resident_id: &str) -> Result<Vec<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT client_id FROM grants WHERE resident_id = $1
+         UNION SELECT client_id FROM consents WHERE resident_id = $1",
+    )
+    .bind(resident_id)
+    .fetch_all(p.db.reader())
+    .await?)
+}
+
 /// A resident's remembered consents, per service.
-pub async fn list_consents(p: &Platform, resident_id: &str) -> Result<Vec<serde_json::Value>> {
+pub async fn list_consents(p: &Env, resident_id: &str) -> Result<Vec<serde_json::Value>> {
     let rows: Vec<(String, String, String, i64, String)> = sqlx::query_as(
         "SELECT c.client_id, k.name, c.field, c.granted_at, k.metadata FROM consents c JOIN clients k ON k.id = c.client_id
          WHERE c.resident_id = $1 AND c.revoked_at IS NULL ORDER BY c.client_id, c.field",
@@ -195,7 +208,7 @@ pub async fn record_consent(
 /// Revoke consents (all of a client's, or the given fields). Grants that released a revoked
 /// field stop working at once.
 pub async fn revoke_consent(
-    p: &Platform,
+    p: &Env,
     resident_id: &str,
     client_id: &str,
     fields: Option<&[String]>,
@@ -425,8 +438,8 @@ mod tests {
                 }),
                 education_level: Some("degree".into()),
             },
-            level: "basic".into(),
-            status: "active".into(),
+            level: iamsmart_proto::profile::Level::Basic,
+            status: iamsmart_proto::profile::AccountStatus::Active,
             channel: "app".into(),
             created_at: 0,
         }

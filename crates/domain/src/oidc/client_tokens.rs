@@ -160,7 +160,6 @@ pub async fn verify(p: &Platform, token: &str) -> OResult<(ClientClaims, Client)
     let client = super::clients::get(p, &c.client_id)
         .await
         .map_err(dom)?
-        .filter(|k| k.status == "active")
         .ok_or_else(|| OAuthError::invalid_token("the client is not active"))?;
     Ok((c, client))
 }

@@ -1,5 +1,5 @@
 //! The provider's metadata (OpenID Connect Discovery 1.0, RFC 8414), complete and truthful.
-use super::{claims, ACRS};
+use super::{claims, Acr};
 use crate::platform::Platform;
 
 /// The discovery document.
@@ -58,7 +58,7 @@ pub fn metadata(p: &Platform) -> serde_json::Value {
         "require_request_uri_registration": false,
         "authorization_response_iss_parameter_supported": true,
         "claims_parameter_supported": false,
-        "acr_values_supported": ACRS,
+        "acr_values_supported": Acr::ALL,
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
         // Pages in English, Traditional Chinese (Hong Kong) and Simplified Chinese.
         "ui_locales_supported": ["en", "zh-HK", "zh-Hant", "zh-Hans"],

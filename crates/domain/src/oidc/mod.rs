@@ -22,19 +22,48 @@ pub mod tokens;
 
 pub use error::OAuthError;
 
-/// `acr` values, from weakest to strongest.
-pub const ACR_BASIC: &str = "urn:iamsmart:acr:basic";
-/// iAM Smart+.
-pub const ACR_PLUS: &str = "urn:iamsmart:acr:plus";
-/// iAM Smart+ with a fresh face match.
-pub const ACR_FACE: &str = "urn:iamsmart:acr:face";
-/// Every `acr` value, weakest first.
-pub const ACRS: [&str; 3] = [ACR_BASIC, ACR_PLUS, ACR_FACE];
-
-/// The rank of an `acr` value (higher is stronger), or `None` if unknown.
-pub fn acr_rank(acr: &str) -> Option<usize> {
-    ACRS.iter().position(|a| *a == acr)
+iamsmart_proto::text_enum! {
+    /// The assurance of a sign-in (`acr`), ordered from weakest to strongest: a comparison says
+    /// whether one meets another.
+    #[derive(PartialOrd, Ord)]
+    pub enum Acr {
+        /// iAM Smart.
+        Basic = "urn:iamsmart:acr:basic",
+        /// iAM Smart+.
+        Plus = "urn:iamsmart:acr:plus",
+        /// iAM Smart+ with a fresh face match.
+        Face = "urn:iamsmart:acr:face",
+    }
 }
+
+impl Acr {
+    /// The `acr` a resident at `level` reaches, with or without a fresh face match.
+    pub fn achieved(level: iamsmart_proto::profile::Level, face: bool) -> Self {
+        match (level, face) {
+            (iamsmart_proto::profile::Level::Plus, true) => Self::Face,
+            (iamsmart_proto::profile::Level::Plus, false) => Self::Plus,
+            (iamsmart_proto::profile::Level::Basic, _) => Self::Basic,
+        }
+    }
+
+    /// The weakest of the values a client asked for (what it accepts), or `Basic` when it asked
+    /// for none.
+    pub fn weakest_of(requested: &[Self]) -> Self {
+        requested.iter().copied().min().unwrap_or(Self::Basic)
+    }
+
+    /// Only a fresh face match meets the request (every value asked for is `Face`).
+    pub fn asks_face(requested: &[Self]) -> bool {
+        !requested.is_empty() && requested.iter().all(|a| *a == Self::Face)
+    }
+}
+
+/// iAM Smart (the `acr` value).
+pub const ACR_BASIC: &str = Acr::Basic.as_str();
+/// iAM Smart+.
+pub const ACR_PLUS: &str = Acr::Plus.as_str();
+/// iAM Smart+ with a fresh face match.
+pub const ACR_FACE: &str = Acr::Face.as_str();
 
 /// Lifetimes and limits of the provider.
 #[derive(Debug, Clone)]
@@ -129,7 +158,7 @@ impl Provider {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AuthRequirement {
     /// The weakest acceptable `acr`.
-    pub min_acr: &'static str,
+    pub min_acr: Acr,
     /// The oldest acceptable authentication, in seconds.
     pub max_age_s: Option<i64>,
 }
@@ -138,8 +167,7 @@ impl AuthRequirement {
     /// Whether an authentication with `acr` at `auth_time` (Unix s) meets the requirement at
     /// `now_s`; an unknown `acr` never does.
     pub fn check(&self, acr: &str, auth_time: i64, now_s: i64) -> Result<(), OAuthError> {
-        let need = acr_rank(self.min_acr).unwrap_or(usize::MAX);
-        if acr_rank(acr).is_none_or(|have| have < need) {
+        if Acr::parse(acr).is_none_or(|have| have < self.min_acr) {
             return Err(OAuthError::insufficient_user_authentication(format!(
                 "this call needs {} (the resident signed in with {acr}): ask for acr_values={} and sign the resident in again",
                 self.min_acr, self.min_acr
@@ -163,7 +191,7 @@ mod requirement_tests {
     #[test]
     fn weaker_acr_older_authentication_and_unknown_acr_fall_short() {
         let r = AuthRequirement {
-            min_acr: ACR_PLUS,
+            min_acr: Acr::Plus,
             max_age_s: Some(300),
         };
         assert!(r.check(ACR_PLUS, 1_000, 1_300).is_ok());
@@ -173,7 +201,7 @@ mod requirement_tests {
         assert!(r.check(ACR_PLUS, 1_000, 1_301).is_err());
         assert!(r.check("urn:other:acr", 1_000, 1_001).is_err());
         let any_age = AuthRequirement {
-            min_acr: ACR_BASIC,
+            min_acr: Acr::Basic,
             max_age_s: None,
         };
         assert!(any_age.check(ACR_BASIC, 0, i64::MAX).is_ok());

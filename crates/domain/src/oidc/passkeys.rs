@@ -4,6 +4,7 @@
 //! it is refused until the resident removes it.
 use super::error::{OAuthError, OResult};
 use crate::audit::{self, Event};
+use crate::env::Env;
 use crate::error::DomainError;
 use crate::platform::Platform;
 use iamsmart_crypto::jose::PublicJwk;
@@ -31,33 +32,19 @@ fn dom(e: impl Into<DomainError>) -> OAuthError {
     OAuthError::from(e.into())
 }
 
-async fn start(p: &Platform, kind: &str, subject: Option<&str>) -> OResult<(String, String)> {
-    let id = iamsmart_crypto::rng::token(p.rng.as_ref(), 16);
+async fn start(p: &Env, kind: &str, subject: Option<&str>) -> OResult<(String, String)> {
     let challenge = iamsmart_crypto::rng::token(p.rng.as_ref(), 32);
-    sqlx::query(
-        "INSERT INTO ceremonies (id, kind, subject, state, expires_at) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(&id)
-    .bind(kind)
-    .bind(subject)
-    .bind(&challenge)
-    .bind(p.clock.now_ms() + CEREMONY_TTL_MS)
-    .execute(p.db.writer())
-    .await
-    .map_err(dom)?;
+    let expires_at = p.clock.now_ms() + CEREMONY_TTL_MS;
+    let id = crate::guard::put_ceremony(p, kind, subject, &challenge, expires_at)
+        .await
+        .map_err(dom)?;
     Ok((id, challenge))
 }
 
-async fn take(p: &Platform, kind: &str, id: &str) -> OResult<(Option<String>, String)> {
-    let row: Option<(Option<String>, String)> = sqlx::query_as(
-        "DELETE FROM ceremonies WHERE id = $1 AND kind = $2 AND expires_at > $3 RETURNING subject, state",
-    )
-    .bind(id)
-    .bind(kind)
-    .bind(p.clock.now_ms())
-    .fetch_optional(p.db.writer())
-    .await
-    .map_err(dom)?;
+async fn take(p: &Env, kind: &str, id: &str) -> OResult<(Option<String>, String)> {
+    let row = crate::guard::take_ceremony(p, kind, id)
+        .await
+        .map_err(dom)?;
     row.ok_or_else(|| {
         OAuthError::access_denied("this passkey request has expired or was already used; try again")
     })
@@ -90,7 +77,7 @@ pub enum AddStep {
     },
 }
 
-async fn existing_credentials(p: &Platform, resident_id: &str) -> OResult<Vec<String>> {
+async fn existing_credentials(p: &Env, resident_id: &str) -> OResult<Vec<String>> {
     let existing: Vec<String> =
         sqlx::query_scalar("SELECT credential_id FROM resident_passkeys WHERE resident_id = $1")
             .bind(resident_id)
@@ -132,16 +119,13 @@ pub async fn request_add(p: &Platform, resident_id: &str) -> OResult<AddStep> {
     )
     .await
     .map_err(dom)?;
-    let pending = iamsmart_crypto::rng::token(p.rng.as_ref(), 16);
-    sqlx::query(
-        "INSERT INTO ceremonies (id, kind, subject, state, expires_at) VALUES ($1, $2, $3, $4, $5)",
+    let pending = crate::guard::put_ceremony(
+        p,
+        APPROVAL_CEREMONY,
+        Some(resident_id),
+        &created.id,
+        created.expires_at + APPROVAL_FRESH_MS,
     )
-    .bind(&pending)
-    .bind(APPROVAL_CEREMONY)
-    .bind(resident_id)
-    .bind(&created.id)
-    .bind(created.expires_at + APPROVAL_FRESH_MS)
-    .execute(p.db.writer())
     .await
     .map_err(dom)?;
     Ok(AddStep::Waiting {
@@ -160,15 +144,9 @@ pub async fn add_options(
     display_name: &str,
 ) -> OResult<AddStep> {
     let now = p.clock.now_ms();
-    let row: Option<(Option<String>, String)> = sqlx::query_as(
-        "SELECT subject, state FROM ceremonies WHERE id = $1 AND kind = $2 AND expires_at > $3",
-    )
-    .bind(pending)
-    .bind(APPROVAL_CEREMONY)
-    .bind(now)
-    .fetch_optional(p.db.writer())
-    .await
-    .map_err(dom)?;
+    let row = crate::guard::peek_ceremony(p, APPROVAL_CEREMONY, pending)
+        .await
+        .map_err(dom)?;
     let gone =
         || OAuthError::access_denied("this request has expired or was already used; try again");
     let Some((subject, approval)) = row else {
@@ -384,7 +362,7 @@ pub async fn authenticate(
 type ListRow = (String, String, i64, Option<i64>, Option<i64>);
 
 /// A resident's passkeys.
-pub async fn list(p: &Platform, resident_id: &str) -> Result<Vec<PasskeyView>, DomainError> {
+pub async fn list(p: &Env, resident_id: &str) -> Result<Vec<PasskeyView>, DomainError> {
     let rows: Vec<ListRow> = sqlx::query_as(
         "SELECT credential_id, name, created_at, last_used_at, flagged_at FROM resident_passkeys WHERE resident_id = $1 ORDER BY created_at",
     )
@@ -406,12 +384,7 @@ pub async fn list(p: &Platform, resident_id: &str) -> Result<Vec<PasskeyView>, D
 }
 
 /// Rename one of the resident's passkeys.
-pub async fn rename(
-    p: &Platform,
-    resident_id: &str,
-    id: &str,
-    name: &str,
-) -> Result<(), DomainError> {
+pub async fn rename(p: &Env, resident_id: &str, id: &str, name: &str) -> Result<(), DomainError> {
     let name: String = name
         .trim()
         .chars()
@@ -439,7 +412,7 @@ pub async fn rename(
 }
 
 /// Remove one of the resident's passkeys: it cannot sign in any more.
-pub async fn remove(p: &Platform, resident_id: &str, id: &str) -> Result<(), DomainError> {
+pub async fn remove(p: &Env, resident_id: &str, id: &str) -> Result<(), DomainError> {
     let now = p.clock.now_ms();
     let mut tx = p.db.begin().await?;
     let r =

@@ -19,7 +19,11 @@ fn form(pairs: &[(&str, &str)]) -> super::Form {
 async fn an_expired_code_is_renewed_once_however_many_pages_ask() {
     let t = testing::platform().await;
     let redirect = "https://renewal.example/cb";
-    let meta = ClientMetadata::for_profile("Renewal test", vec![redirect.into()], "basic");
+    let meta = ClientMetadata::for_profile(
+        "Renewal test",
+        vec![redirect.into()],
+        crate::oidc::clients::ClientProfile::Basic,
+    );
     let client = clients::register(&t.p, meta, "operator:test", true)
         .await
         .unwrap();
@@ -72,9 +76,7 @@ async fn an_expired_code_is_renewed_once_however_many_pages_ask() {
         }
     }
     assert_eq!(shown.len(), 1, "one renewal: {shown:?}");
-    let requests: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM approvals WHERE client_id = $1")
-        .bind(&client.client_id)
-        .fetch_one(t.p.db.reader())
+    let requests = crate::authn::approvals::count_for_client(&t.p, &client.client_id)
         .await
         .unwrap();
     assert_eq!(requests, 2, "the first request and one renewal");

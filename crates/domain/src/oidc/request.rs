@@ -4,7 +4,8 @@
 use super::claims;
 use super::clients::{self, Client};
 use super::error::{OAuthError, OResult};
-use super::{acr_rank, ACRS};
+use super::{Acr, ACR_BASIC, ACR_FACE, ACR_PLUS};
+use crate::env::Env;
 use crate::error::DomainError;
 use crate::platform::Platform;
 use iamsmart_crypto::jose::{self, Alg};
@@ -13,6 +14,20 @@ use std::collections::BTreeMap;
 
 /// Prefix of PAR request URIs.
 pub const REQUEST_URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
+
+iamsmart_proto::text_enum! {
+    /// A `prompt` value (OpenID Connect Core 3.1.2.1).
+    pub enum Prompt {
+        /// Show nothing: answer at once with what an existing session and consent allow.
+        None = "none",
+        /// Sign the resident in again, even with a live session.
+        Login = "login",
+        /// Ask for consent again, even if it was remembered.
+        Consent = "consent",
+        /// Let the resident choose the account (there is one per browser: treated as login).
+        SelectAccount = "select_account",
+    }
+}
 
 /// A validated authorization request.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -32,11 +47,11 @@ pub struct AuthzParams {
     /// PKCE S256 challenge.
     pub code_challenge: String,
     /// `prompt` values.
-    pub prompt: Vec<String>,
+    pub prompt: Vec<Prompt>,
     /// `max_age` in seconds.
     pub max_age: Option<i64>,
     /// Acceptable `acr` values (known ones, in the client's order).
-    pub acr_values: Vec<String>,
+    pub acr_values: Vec<Acr>,
     /// Preferred languages.
     pub ui_locales: Option<String>,
     /// DPoP key thumbprint to bind the code to.
@@ -52,13 +67,14 @@ pub struct AuthzParams {
 }
 
 impl AuthzParams {
-    /// The weakest acceptable `acr` rank.
-    pub fn min_acr_rank(&self) -> usize {
-        self.acr_values
-            .iter()
-            .filter_map(|a| acr_rank(a))
-            .min()
-            .unwrap_or(0)
+    /// The weakest acceptable `acr`.
+    pub fn min_acr(&self) -> Acr {
+        Acr::weakest_of(&self.acr_values)
+    }
+
+    /// Whether the client asked for `prompt`.
+    pub fn prompts(&self, prompt: Prompt) -> bool {
+        self.prompt.contains(&prompt)
     }
 }
 
@@ -291,19 +307,14 @@ pub async fn validate(p: &Platform, client: &Client, form: &Form) -> OResult<Aut
     if nonce.is_some_and(|s| s.len() > 512) {
         return Err(e("nonce is too long"));
     }
-    let prompt: Vec<String> = one(&form, "prompt")?
+    let prompt: Vec<Prompt> = one(&form, "prompt")?
         .unwrap_or_default()
         .split(' ')
         .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect();
-    if prompt
-        .iter()
-        .any(|x| !["none", "login", "consent", "select_account"].contains(&x.as_str()))
-    {
-        return Err(e("prompt: none, login, consent or select_account"));
-    }
-    if prompt.len() > 1 && prompt.iter().any(|x| x == "none") {
+        .map(Prompt::parse)
+        .collect::<Option<_>>()
+        .ok_or_else(|| e("prompt: none, login, consent or select_account"))?;
+    if prompt.len() > 1 && prompt.contains(&Prompt::None) {
         return Err(e("prompt=none cannot be combined with other values"));
     }
     let max_age = match one(&form, "max_age")? {
@@ -320,15 +331,10 @@ pub async fn validate(p: &Platform, client: &Client, form: &Form) -> OResult<Aut
         .split(' ')
         .filter(|s| !s.is_empty())
         .collect();
-    let acr_values: Vec<String> = requested_acr
-        .iter()
-        .filter(|a| acr_rank(a).is_some())
-        .map(|a| a.to_string())
-        .collect();
+    let acr_values: Vec<Acr> = requested_acr.iter().filter_map(|a| Acr::parse(a)).collect();
     if !requested_acr.is_empty() && acr_values.is_empty() {
         return Err(OAuthError::unmet_authentication_requirements(format!(
-            "none of the requested acr_values is supported ({})",
-            ACRS.join(", ")
+            "none of the requested acr_values is supported ({ACR_BASIC}, {ACR_PLUS}, {ACR_FACE})"
         )));
     }
     let ui_locales = one(&form, "ui_locales")?.map(|s| s.chars().take(100).collect());
@@ -452,11 +458,7 @@ pub async fn push(p: &Platform, client: &Client, form: &Form) -> OResult<(String
     Ok((format!("{REQUEST_URI_PREFIX}{id}"), ttl / 1000))
 }
 
-pub(crate) async fn take_par(
-    p: &Platform,
-    client: &Client,
-    request_uri: &str,
-) -> OResult<AuthzParams> {
+pub(crate) async fn take_par(p: &Env, client: &Client, request_uri: &str) -> OResult<AuthzParams> {
     let id = request_uri
         .strip_prefix(REQUEST_URI_PREFIX)
         .ok_or_else(|| {

@@ -2,6 +2,7 @@
 //! random secret (so the id is renewed at login and step-up), ended by idle and absolute
 //! timeouts, logout, device revocation and account closure. Forms carry a CSRF token derived
 //! from the session.
+use super::Acr;
 use crate::error::DomainError;
 use crate::platform::Platform;
 
@@ -17,7 +18,7 @@ pub struct Session {
     /// Unix ms.
     pub auth_time: i64,
     /// Achieved `acr`.
-    pub acr: String,
+    pub acr: Acr,
     /// `amr`.
     pub amr: Vec<String>,
 }
@@ -61,7 +62,7 @@ pub async fn session(p: &Platform, cookie: Option<&str>) -> Result<Option<Sessio
         resident_id,
         device_id,
         auth_time,
-        acr,
+        acr: crate::error::stored(&acr)?,
         amr: serde_json::from_str(&amr).unwrap_or_default(),
     }))
 }
@@ -72,7 +73,7 @@ pub async fn create(
     resident_id: &str,
     device_id: Option<&str>,
     auth_time: i64,
-    acr: &str,
+    acr: Acr,
     amr: Vec<String>,
 ) -> Result<(String, Session), DomainError> {
     let secret = iamsmart_crypto::rng::token(p.rng.as_ref(), 32);
@@ -82,7 +83,7 @@ pub async fn create(
         resident_id: resident_id.into(),
         device_id: device_id.map(str::to_string),
         auth_time,
-        acr: acr.into(),
+        acr,
         amr,
     };
     sqlx::query(
@@ -94,7 +95,7 @@ pub async fn create(
     .bind(&s.resident_id)
     .bind(&s.device_id)
     .bind(s.auth_time)
-    .bind(&s.acr)
+    .bind(s.acr.as_str())
     .bind(serde_json::to_string(&s.amr).unwrap_or_default())
     .bind(now)
     .bind(now + p.oidc.policy.session_ttl_ms)

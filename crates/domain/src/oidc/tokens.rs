@@ -9,6 +9,8 @@
 use super::claims;
 use super::clients::Client;
 use super::error::{OAuthError, OResult};
+use super::Acr;
+use crate::env::Env;
 use crate::error::DomainError;
 use crate::keys::Purpose;
 use crate::platform::Platform;
@@ -32,7 +34,7 @@ pub struct GrantData {
     /// Fields released.
     pub claims: Vec<String>,
     /// Achieved `acr`.
-    pub acr: String,
+    pub acr: Acr,
     /// `amr` values.
     pub amr: Vec<String>,
     /// Authentication time (Unix ms).
@@ -70,7 +72,7 @@ pub async fn create_grant(
     .bind(&g.sid)
     .bind(&g.scope)
     .bind(serde_json::to_string(&g.claims).unwrap_or_else(|_| "[]".into()))
-    .bind(&g.acr)
+    .bind(g.acr.as_str())
     .bind(serde_json::to_string(&g.amr).unwrap_or_else(|_| "[]".into()))
     .bind(g.auth_time)
     .bind(&g.nonce)
@@ -148,7 +150,7 @@ pub struct Grant {
 }
 
 /// Load a grant.
-pub async fn grant(p: &Platform, id: &str) -> Result<Option<Grant>, DomainError> {
+pub async fn grant(p: &Env, id: &str) -> Result<Option<Grant>, DomainError> {
     let row = sqlx::query(
         "SELECT client_id, resident_id, device_id, sid, scope, claims, acr, amr, auth_time, nonce, authorization_details, dpop_jkt, expires_at, revoked_at FROM grants WHERE id = $1",
     )
@@ -168,7 +170,7 @@ pub async fn grant(p: &Platform, id: &str) -> Result<Option<Grant>, DomainError>
             sid: r.try_get(3)?,
             scope: r.try_get(4)?,
             claims: serde_json::from_str(&claims).unwrap_or_default(),
-            acr: r.try_get(6)?,
+            acr: crate::error::stored(&r.try_get::<String, _>(6)?)?,
             amr: serde_json::from_str(&amr).unwrap_or_default(),
             auth_time: r.try_get(8)?,
             nonce: r.try_get(9)?,
@@ -340,7 +342,7 @@ pub fn subject_for(p: &Platform, client: &Client, resident_id: &str) -> String {
 }
 
 async fn new_refresh(
-    p: &Platform,
+    p: &Env,
     conn: &mut AnyConnection,
     gid: &str,
     now: i64,
@@ -527,12 +529,10 @@ pub async fn refresh(
 }
 
 async fn resident_active(p: &Platform, id: &str) -> OResult<bool> {
-    let s: Option<String> = sqlx::query_scalar("SELECT status FROM residents WHERE id = $1")
-        .bind(id)
-        .fetch_optional(p.db.reader())
+    Ok(crate::identity::active_level(p, id)
         .await
-        .map_err(dom)?;
-    Ok(s.as_deref() == Some("active"))
+        .map_err(dom)?
+        .is_some())
 }
 
 /// Verified access token claims.

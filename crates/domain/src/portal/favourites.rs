@@ -1,4 +1,5 @@
 //! A resident's favourite services, shown first on the portal's home page.
+use crate::env::Env;
 use crate::error::{DomainError, Result};
 use crate::platform::Platform;
 
@@ -37,7 +38,7 @@ pub async fn add(p: &Platform, resident_id: &str, service_id: &str) -> Result<()
 }
 
 /// No longer a favourite (whether it was or not).
-pub async fn remove(p: &Platform, resident_id: &str, service_id: &str) -> Result<()> {
+pub async fn remove(p: &Env, resident_id: &str, service_id: &str) -> Result<()> {
     sqlx::query("DELETE FROM favourite_services WHERE resident_id = $1 AND service_id = $2")
         .bind(resident_id)
         .bind(service_id)
@@ -48,7 +49,7 @@ pub async fn remove(p: &Platform, resident_id: &str, service_id: &str) -> Result
 
 /// The resident's favourites, most recently added first (ids; services since removed from
 /// the catalogue are left out by the caller).
-pub async fn list(p: &Platform, resident_id: &str) -> Result<Vec<String>> {
+pub async fn list(p: &Env, resident_id: &str) -> Result<Vec<String>> {
     Ok(sqlx::query_scalar(
         "SELECT service_id FROM favourite_services WHERE resident_id = $1 ORDER BY created_at DESC, service_id",
     )

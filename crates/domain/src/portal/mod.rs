@@ -9,6 +9,7 @@
 pub mod favourites;
 
 use crate::audit::{self, Event};
+use crate::env::Env;
 use crate::error::{DomainError, Result};
 use crate::oidc::clients;
 use crate::platform::Platform;
@@ -55,7 +56,7 @@ fn catalogue_error(e: iamsmart_catalogue::Error) -> DomainError {
 }
 
 /// The bundled catalogue with every stored edit applied; and the last edit's `seq`.
-async fn load(p: &Platform) -> Result<(Catalogue, i64)> {
+async fn load(p: &Env) -> Result<(Catalogue, i64)> {
     let rows: Vec<(i64, String, Option<String>)> =
         sqlx::query_as("SELECT seq, service_id, service FROM catalogue_edits ORDER BY seq")
             .fetch_all(p.db.reader())

@@ -81,11 +81,7 @@ async fn edits_are_searchable_at_once_survive_a_restart_and_reach_other_processe
     );
 
     // Every edit is in the audit log.
-    let kinds: Vec<String> =
-        sqlx::query_scalar("SELECT kind FROM audit_log WHERE kind LIKE 'catalogue.%' ORDER BY seq")
-            .fetch_all(p.db.reader())
-            .await
-            .unwrap();
+    let kinds = crate::testing::audit_kinds(&p.db, "catalogue.").await;
     assert_eq!(
         kinds,
         [
@@ -219,7 +215,7 @@ async fn one_tap_goes_to_the_clients_initiate_login_uri_only() {
     let mut meta = clients::ClientMetadata::for_profile(
         "Demo",
         vec!["https://svc.example.org/callback".into()],
-        "basic",
+        crate::oidc::clients::ClientProfile::Basic,
     );
     meta.initiate_login_uri = Some("https://svc.example.org/login".into());
     let client = clients::register(p, meta.clone(), "operator:test", true)

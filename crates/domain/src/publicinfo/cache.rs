@@ -1,6 +1,7 @@
 //! The `public_info` table: the last good data of each feed in each language and how its
 //! fetches went. One query set for SQLite and PostgreSQL.
 use super::{Feed, FeedLang, Payload};
+use crate::env::Env;
 use crate::error::Result;
 use crate::platform::Platform;
 use sqlx::Row;
@@ -25,7 +26,7 @@ impl Origin {
 
 /// Store a good response: it replaces the data and clears the failures.
 pub async fn record_success(
-    p: &Platform,
+    p: &Env,
     feed: Feed,
     lang: FeedLang,
     origin: Origin,
@@ -55,7 +56,7 @@ pub async fn record_success(
 
 /// Record a failed attempt: the last good data stays, the failure is counted.
 pub async fn record_failure(
-    p: &Platform,
+    p: &Env,
     feed: Feed,
     lang: FeedLang,
     origin: Origin,
@@ -116,7 +117,7 @@ impl FeedState {
 
 /// The state of every feed that has been tried, in `lang` (and the feeds that carry both
 /// languages), ordered as [`Feed::ALL`]. Feeds never tried are absent.
-pub async fn load(p: &Platform, lang: FeedLang) -> Result<Vec<FeedState>> {
+pub async fn load(p: &Env, lang: FeedLang) -> Result<Vec<FeedState>> {
     let now = p.clock.now_ms();
     let rows = sqlx::query(
         "SELECT feed, lang, data, data_time, source, fetched_at, stale_after_ms, last_attempt_at, last_error, failures

@@ -2,7 +2,8 @@
 //! OCSP and timestamps. Private keys stay in the key store ([`crate::keys`], Purpose `pki`); the
 //! root's key is the caller's (kept offline) and only signs at set-up.
 use crate::audit::{self, Event};
-use crate::error::{DomainError, Result};
+use crate::env::Env;
+use crate::error::{stored, DomainError, Result};
 use crate::identity::devices::DeviceCaller;
 use crate::platform::Platform;
 use iamsmart_crypto::envelope::FieldContext;
@@ -28,6 +29,18 @@ pub const REASON_SUPERSEDED: u8 = 4;
 pub const REASON_CESSATION: u8 = 5;
 
 pub(crate) const ROOT_CRL_SETTING: &str = "pki:root_crl";
+
+iamsmart_proto::text_enum! {
+    /// Where a resident's signing certificate stands in the CA's records. Stored as its
+    /// lower-case name (the database refuses any other: `user_certs_status_known`); expiry is
+    /// read from the dates.
+    pub enum UserCertStatus {
+        /// Issued and not revoked.
+        Good = "good",
+        /// Revoked (device lost or replaced, account closed); in the CRL until it expires.
+        Revoked = "revoked",
+    }
+}
 
 /// The authority's certificates and the key ids of those that sign online.
 #[derive(Debug, Clone)]
@@ -100,7 +113,7 @@ pub async fn load(p: &Platform) -> Result<Authority> {
     Ok(auth)
 }
 
-async fn load_uncached(p: &Platform) -> Result<Authority> {
+async fn load_uncached(p: &Env) -> Result<Authority> {
     let rows: Vec<(String, Option<String>, Vec<u8>)> =
         sqlx::query_as("SELECT role, kid, cert FROM pki_certs ORDER BY created_at, serial")
             .fetch_all(p.db.reader())
@@ -135,7 +148,7 @@ async fn load_uncached(p: &Platform) -> Result<Authority> {
 }
 
 /// Whether the authority is set up.
-pub async fn is_set_up(p: &Platform) -> Result<bool> {
+pub async fn is_set_up(p: &Env) -> Result<bool> {
     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pki_certs WHERE role = 'issuing'")
         .fetch_one(p.db.reader())
         .await?;
@@ -258,11 +271,7 @@ pub async fn init(p: &Platform, root: &dyn CaSigner, organization: &str) -> Resu
         .await?;
         serials.insert(role.into(), serial.into());
     }
-    sqlx::query("INSERT INTO settings (name, value) VALUES ($1, $2)")
-        .bind(ROOT_CRL_SETTING)
-        .bind(&root_crl)
-        .execute(&mut *tx)
-        .await?;
+    crate::settings::insert(&mut tx, ROOT_CRL_SETTING, &root_crl).await?;
     audit::append(
         &mut tx,
         now_ms,
@@ -281,10 +290,8 @@ pub async fn init(p: &Platform, root: &dyn CaSigner, organization: &str) -> Resu
 }
 
 /// The root's CRL (made at set-up; the root's key is offline).
-pub async fn root_crl(p: &Platform) -> Result<Vec<u8>> {
-    sqlx::query_scalar("SELECT value FROM settings WHERE name = $1")
-        .bind(ROOT_CRL_SETTING)
-        .fetch_optional(p.db.reader())
+pub async fn root_crl(p: &Env) -> Result<Vec<u8>> {
+    crate::settings::get(&p.db, ROOT_CRL_SETTING)
         .await?
         .ok_or(DomainError::FeatureUnavailable(
             "signing is not set up on this platform: an operator runs `iamsmart ca init`",
@@ -319,7 +326,7 @@ pub async fn issue_for_device(
     request_id: Option<&str>,
 ) -> Result<IssuedCert> {
     let resident = crate::identity::get(p, &caller.resident_id).await?;
-    if resident.level != "plus" {
+    if resident.level != iamsmart_proto::profile::Level::Plus {
         return Err(DomainError::Refused {
             code: "not-plus",
             message: "signing certificates are for iAM Smart+: upgrade with a face match first",
@@ -427,7 +434,7 @@ fn cert_context(serial: &str) -> FieldContext<'_> {
 const SEALED_MAGIC: &[u8] = b"ISF1";
 
 /// Set once every stored certificate is sealed.
-const CERTS_SEALED_SETTING: &str = "user_certs.sealed";
+pub(crate) const CERTS_SEALED_SETTING: &str = "user_certs.sealed";
 
 /// Open a stored certificate (one stored before sealing is DER and returned as it is).
 async fn open_cert(p: &Platform, serial: &str, stored: &[u8]) -> Result<Vec<u8>> {
@@ -444,11 +451,7 @@ async fn open_cert(p: &Platform, serial: &str, stored: &[u8]) -> Result<Vec<u8>>
 /// Seal the certificates stored in clear before they were sealed (run at start-up, in
 /// batches; each row only if it has not changed meanwhile). Returns how many.
 pub async fn seal_stored_certs(p: &Platform) -> Result<u64> {
-    let done: Option<Vec<u8>> = sqlx::query_scalar("SELECT value FROM settings WHERE name = $1")
-        .bind(CERTS_SEALED_SETTING)
-        .fetch_optional(p.db.reader())
-        .await?;
-    if done.is_some() {
+    if crate::settings::is_set(&p.db, CERTS_SEALED_SETTING).await? {
         return Ok(0);
     }
     let mut after = String::new();
@@ -463,13 +466,7 @@ pub async fn seal_stored_certs(p: &Platform) -> Result<u64> {
         .await?;
         let Some(last) = rows.last() else {
             // Every certificate written from now on is sealed: later starts skip the scan.
-            sqlx::query(
-                "INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
-            )
-            .bind(CERTS_SEALED_SETTING)
-            .bind(b"1".as_slice())
-            .execute(p.db.writer())
-            .await?;
+            crate::settings::set_once(&p.db, CERTS_SEALED_SETTING, b"1").await?;
             return Ok(sealed_now);
         };
         after.clone_from(&last.0);
@@ -523,21 +520,23 @@ pub async fn current_cert(
 }
 
 /// A certificate's status as the CA knows it: `None` if it did not issue it.
-pub async fn status_of(p: &Platform, serial: &str) -> Result<Option<ocsp::CertStatus>> {
+pub async fn status_of(p: &Env, serial: &str) -> Result<Option<ocsp::CertStatus>> {
     let row: Option<(String, Option<i64>, Option<i32>)> =
         sqlx::query_as("SELECT status, revoked_at, reason FROM user_certs WHERE serial = $1")
             .bind(serial)
             .fetch_optional(p.db.reader())
             .await?;
     if let Some((status, at, reason)) = row {
-        return Ok(Some(if status == "revoked" {
-            ocsp::CertStatus::Revoked {
-                at: (at.unwrap_or(0) / 1000) as u64,
-                reason: reason.and_then(|r| u8::try_from(r).ok()),
-            }
-        } else {
-            ocsp::CertStatus::Good
-        }));
+        return Ok(Some(
+            if stored::<UserCertStatus>(&status)? == UserCertStatus::Revoked {
+                ocsp::CertStatus::Revoked {
+                    at: (at.unwrap_or(0) / 1000) as u64,
+                    reason: reason.and_then(|r| u8::try_from(r).ok()),
+                }
+            } else {
+                ocsp::CertStatus::Good
+            },
+        ));
     }
     let own: Option<(Option<i64>, Option<i32>)> = sqlx::query_as(
         "SELECT revoked_at, reason FROM pki_certs WHERE serial = $1 AND role IN ('ocsp', 'tsa')",

@@ -46,8 +46,7 @@ async fn certificates_stored_in_clear_are_sealed_at_start_and_erased_at_purge() 
     let t = platform().await;
     let p = &t.p;
     // The flag set by the first start is what a database from before sealing lacks.
-    sqlx::query("DELETE FROM settings WHERE name = 'user_certs.sealed'")
-        .execute(p.db.writer())
+    crate::settings::remove(&p.db, super::ca::CERTS_SEALED_SETTING)
         .await
         .unwrap();
     let cert = legacy_cert();

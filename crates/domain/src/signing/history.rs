@@ -1,11 +1,24 @@
 //! What a resident has signed: one row per signature, for the account pages. The documents
 //! themselves are never kept; the document's SHA-256 is, so that the resident can match a file
 //! they hold against what they signed.
+use super::ca::UserCertStatus;
 use crate::error::Result;
 use crate::platform::Platform;
 use serde::Serialize;
 
 use super::requests::Document;
+
+iamsmart_proto::text_enum! {
+    /// A signing certificate's status now, as the resident's history shows it.
+    pub enum CertStatusNow {
+        /// Valid.
+        Good = "good",
+        /// Revoked since (a signature made before stays valid).
+        Revoked = "revoked",
+        /// Past its end (a signature made before stays valid).
+        Expired = "expired",
+    }
+}
 
 /// The most signatures listed.
 pub const MAX_LISTED: i64 = 200;
@@ -21,23 +34,23 @@ pub struct SignedDocument {
     pub service_names: iamsmart_proto::i18n::Localized,
     /// The document as the service named it.
     pub document: Document,
-    /// `pdf` (PAdES) or `hash` (CMS over a digest).
-    pub kind: String,
+    /// A PDF (PAdES) or a hash (CMS over a digest).
+    pub kind: super::requests::SignKind,
     /// SHA-256 of the document (PDF: of the signed byte range), hex.
     pub digest_hex: String,
     /// When it was signed (Unix ms).
     pub signed_at: i64,
     /// The signing certificate's serial (hex).
     pub cert_serial: String,
-    /// The certificate's status now: `good`, `revoked` or `expired`.
-    pub cert_status: String,
+    /// The certificate's status now.
+    pub cert_status: CertStatusNow,
     /// When the certificate was revoked, if it was (a signature made before stays valid).
     pub cert_revoked_at: Option<i64>,
 }
 
 type Row = (
     String,
-    Option<String>,
+    String,
     String,
     Vec<u8>,
     String,
@@ -46,15 +59,13 @@ type Row = (
     Option<String>,
     Option<i64>,
     Option<i64>,
-    Option<String>,
 );
 
 /// The resident's signatures, newest first.
 pub async fn for_resident(p: &Platform, resident_id: &str) -> Result<Vec<SignedDocument>> {
     let rows: Vec<Row> = sqlx::query_as(
-        "SELECT r.id, c.name, r.kind, r.digest, r.details, r.signed_at, r.cert_serial, u.status, u.revoked_at, u.not_after, c.metadata
+        "SELECT r.id, r.client_id, r.kind, r.digest, r.details, r.signed_at, r.cert_serial, u.status, u.revoked_at, u.not_after
          FROM sign_requests r
-         LEFT JOIN clients c ON c.id = r.client_id
          LEFT JOIN user_certs u ON u.serial = r.cert_serial
          WHERE r.resident_id = $1 AND r.status IN ('signed', 'collected') AND r.signed_at IS NOT NULL
          ORDER BY r.signed_at DESC, r.id LIMIT $2",
@@ -64,6 +75,8 @@ pub async fn for_resident(p: &Platform, resident_id: &str) -> Result<Vec<SignedD
     .fetch_all(p.db.reader())
     .await?;
     let now = p.clock.now_ms();
+    let ids: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
+    let services = crate::oidc::clients::names_of(p, &ids).await?;
     rows.into_iter()
         .map(|r| {
             let details: serde_json::Value = serde_json::from_str(&r.4)?;
@@ -73,24 +86,24 @@ pub async fn for_resident(p: &Platform, resident_id: &str) -> Result<Vec<SignedD
                     department: None,
                     service: None,
                 });
-            let cert_status = match (r.7.as_deref(), r.9) {
-                (Some("revoked"), _) => "revoked",
-                (_, Some(not_after)) if not_after <= now => "expired",
-                _ => "good",
+            let stored_status: Option<UserCertStatus> =
+                r.7.as_deref().map(crate::error::stored).transpose()?;
+            let cert_status = match (stored_status, r.9) {
+                (Some(UserCertStatus::Revoked), _) => CertStatusNow::Revoked,
+                (_, Some(not_after)) if not_after <= now => CertStatusNow::Expired,
+                _ => CertStatusNow::Good,
             };
+            let service = crate::oidc::clients::ServiceNames::of(&services, &r.1);
             Ok(SignedDocument {
                 id: r.0,
-                service_names: crate::oidc::clients::names_from_stored(
-                    r.10.as_deref(),
-                    r.1.as_deref().unwrap_or_default(),
-                ),
-                service: r.1.unwrap_or_default(),
+                service_names: service.names,
+                service: service.name,
                 document,
-                kind: r.2,
+                kind: crate::error::stored(&r.2)?,
                 digest_hex: hex::encode(r.3),
                 signed_at: r.5.unwrap_or_default(),
                 cert_serial: r.6.unwrap_or_default(),
-                cert_status: cert_status.to_string(),
+                cert_status,
                 cert_revoked_at: r.8,
             })
         })

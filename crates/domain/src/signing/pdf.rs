@@ -5,6 +5,7 @@
 //! over all of it (B-LTA). The prepared PDF is kept sealed only until the request ends.
 use super::ca;
 use super::requests::{SignRequest, MAX_PDF_BYTES};
+use crate::env::Env;
 use crate::error::{DomainError, Result};
 use crate::platform::Platform;
 use base64::engine::general_purpose::STANDARD;
@@ -32,7 +33,7 @@ fn pdf_error(e: pades::PdfError) -> DomainError {
 
 /// Prepare a PDF from a request: the digest to sign and the stored form of the prepared PDF.
 pub(crate) fn prepare(
-    p: &Platform,
+    p: &Env,
     _id: &str,
     req: &SignRequest,
     pdf_b64: &str,

@@ -8,13 +8,15 @@
 use super::ca;
 use crate::audit::{self, Event};
 use crate::authn::approvals;
-use crate::error::{DomainError, Result};
+use crate::env::Env;
+use crate::error::{stored, DomainError, Result};
 use crate::oidc::clients::Client;
 use crate::platform::Platform;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use iamsmart_crypto::envelope::FieldContext;
 use iamsmart_crypto::pki::{self, cms};
+use iamsmart_proto::profile::{AccountStatus, Level};
 use serde::{Deserialize, Serialize};
 
 /// The largest PDF accepted, in bytes.
@@ -111,14 +113,77 @@ pub struct Signature {
     pub pdf: Option<String>,
 }
 
+iamsmart_proto::text_enum! {
+    /// What a signing request signs. Stored as its lower-case name (the database refuses any
+    /// other: `sign_requests_kind_known`).
+    pub enum SignKind {
+        /// A document's SHA-256 hash: a detached CAdES signature.
+        Hash = "hash",
+        /// A PDF: the signed PDF (PAdES).
+        Pdf = "pdf",
+    }
+}
+
+iamsmart_proto::text_enum! {
+    /// Where a signing request stands in the database (the database refuses any other name:
+    /// `sign_requests_status_known`).
+    pub enum SignRequestStatus {
+        /// Waiting for the resident, or for the platform to assemble what they approved.
+        Pending = "pending",
+        /// Signed; the signature waits for the service, which collects it once.
+        Signed = "signed",
+        /// Signed and given to the service (the signature is no longer kept).
+        Collected = "collected",
+        /// The resident declined.
+        Denied = "denied",
+        /// Nobody answered in time.
+        Expired = "expired",
+        /// The app's answer could not be made into a signature (the reason is kept).
+        Failed = "failed",
+    }
+}
+
+iamsmart_proto::text_enum! {
+    /// Where a signing request stands, as its service is told: the stored states, and while it
+    /// is pending, whether the resident's phone has scanned it.
+    pub enum OutcomeStatus {
+        /// Waiting for the resident.
+        Pending = "pending",
+        /// A phone scanned the request; waiting for the resident's decision.
+        Scanned = "scanned",
+        /// The signature is in this answer, the only time it is given out.
+        Signed = "signed",
+        /// The signature was given out earlier.
+        Collected = "collected",
+        /// The resident declined.
+        Denied = "denied",
+        /// Nobody answered in time.
+        Expired = "expired",
+        /// The app's answer could not be made into a signature.
+        Failed = "failed",
+    }
+}
+
+impl From<SignRequestStatus> for OutcomeStatus {
+    fn from(s: SignRequestStatus) -> Self {
+        match s {
+            SignRequestStatus::Pending => Self::Pending,
+            SignRequestStatus::Signed => Self::Signed,
+            SignRequestStatus::Collected => Self::Collected,
+            SignRequestStatus::Denied => Self::Denied,
+            SignRequestStatus::Expired => Self::Expired,
+            SignRequestStatus::Failed => Self::Failed,
+        }
+    }
+}
+
 /// What polling returns.
 #[derive(Debug, Clone, Serialize)]
 pub struct Outcome {
     /// The request.
     pub request_id: String,
-    /// `pending`, `scanned`, `signed` (the signature is here, once), `collected` (given out
-    /// earlier), `denied`, `expired`, `failed`.
-    pub status: String,
+    /// Where the request stands.
+    pub status: OutcomeStatus,
     /// Why, when denied or failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -299,31 +364,17 @@ async fn check_signer(
 ) -> Result<(String, Vec<u8>)> {
     // Only the status, the level and (when the service sent a hash) the HKID: the other
     // personal data stays sealed.
-    let row: Option<(String, String, Vec<u8>)> =
-        sqlx::query_as("SELECT status, level, hkid FROM residents WHERE id = $1")
-            .bind(resident_id)
-            .fetch_optional(p.db.reader())
-            .await?;
-    let (status, level, sealed_hkid) = row.ok_or(DomainError::NotFound)?;
-    if status != "active" || level != "plus" {
+    let level = crate::identity::standing(p, resident_id)
+        .await?
+        .ok_or(DomainError::NotFound)?;
+    if level != (Level::Plus, AccountStatus::Active) {
         return Err(DomainError::Refused {
             code: "not-plus",
             message: "signing needs an active iAM Smart+ account; nothing was signed",
         });
     }
     if let Some(check) = hkid_check {
-        let hkid = p
-            .vault
-            .open_field(
-                &FieldContext {
-                    table: "residents",
-                    column: "hkid",
-                    row: resident_id,
-                },
-                &sealed_hkid,
-            )
-            .await?;
-        let hkid = String::from_utf8_lossy(&hkid);
+        let hkid = crate::identity::hkid_of(p, resident_id).await?;
         if !hkid_matches(p, check, &hkid) {
             return Err(DomainError::Refused {
                 code: "hkid-mismatch",
@@ -363,10 +414,10 @@ pub async fn start(
     }
     let id = format!("sg_{}", iamsmart_crypto::rng::token(p.rng.as_ref(), 16));
     let (kind, digest, prepared) = match (&req.digest, &req.pdf) {
-        (Some(d), _) => ("hash", parse_digest(d)?, None),
+        (Some(d), _) => (SignKind::Hash, parse_digest(d)?, None),
         (None, Some(pdf)) => {
             let (digest, sealed) = super::pdf::prepare(p, &id, &req, pdf)?;
-            ("pdf", digest, Some(sealed))
+            (SignKind::Pdf, digest, Some(sealed))
         }
         (None, None) => return Err(invalid("digest", "send digest or pdf")),
     };
@@ -374,12 +425,12 @@ pub async fn start(
         "service": client.meta.client_name,
         "document": req.document,
         "digest": hex::encode(digest),
-        "format": if kind == "pdf" { "pades" } else { "cades" },
+        "format": match kind { SignKind::Pdf => "pades", SignKind::Hash => "cades" },
         "face": req.face,
     });
     // Everything the service puts into the signed data is shown to the resident before they
     // sign: a PDF's /Reason and /Location are written into the signature dictionary.
-    if kind == "pdf" {
+    if kind == SignKind::Pdf {
         for (key, value) in [("reason", &req.reason), ("location", &req.location)] {
             if let Some(v) = value {
                 details[key] = serde_json::json!(v);
@@ -418,7 +469,7 @@ pub async fn start(
     if let Some(sent) = &req.hkid_hash {
         stored["hkid_check"] = serde_json::json!(kept_hkid_check(p, sent));
     }
-    if kind == "pdf" {
+    if kind == SignKind::Pdf {
         let lta = wants_lta(req.level.as_deref());
         stored["level"] = serde_json::json!(if lta { "B-LTA" } else { "B-LT" });
     }
@@ -432,7 +483,7 @@ pub async fn start(
     .bind(&client.id)
     .bind(&created.id)
     .bind(&resident)
-    .bind(kind)
+    .bind(kind.as_str())
     .bind(digest.to_vec())
     .bind(stored.to_string())
     .bind(document)
@@ -497,7 +548,12 @@ type RequestRow = (
     String,
 );
 
-async fn set_status(p: &Platform, id: &str, status: &str, reason: Option<&str>) -> Result<()> {
+async fn set_status(
+    p: &Env,
+    id: &str,
+    status: SignRequestStatus,
+    reason: Option<&str>,
+) -> Result<()> {
     let details: Option<String> = sqlx::query_scalar(
         "SELECT details FROM sign_requests WHERE id = $1 AND status = 'pending'",
     )
@@ -510,7 +566,7 @@ async fn set_status(p: &Platform, id: &str, status: &str, reason: Option<&str>) 
     sqlx::query(
         "UPDATE sign_requests SET status = $1, reason = $2, document = NULL, details = $3 WHERE id = $4 AND status = 'pending'",
     )
-    .bind(status)
+    .bind(status.as_str())
     .bind(reason)
     .bind(finished_details(&serde_json::from_str(&details)?))
     .bind(id)
@@ -544,12 +600,19 @@ pub async fn answered(p: &Platform, approval_id: &str, request_id: Option<&str>)
     let Some((id, client_id, _, kind, digest, details, status)) = row else {
         return Ok(());
     };
-    if status != "pending" {
+    let kind: SignKind = stored(&kind)?;
+    if stored::<SignRequestStatus>(&status)? != SignRequestStatus::Pending {
         return Ok(());
     }
     let a = approvals::status(p, approval_id).await?;
     if a.status == iamsmart_proto::app::ApprovalStatus::Denied {
-        return set_status(p, &id, "denied", Some("the resident declined")).await;
+        return set_status(
+            p,
+            &id,
+            SignRequestStatus::Denied,
+            Some("the resident declined"),
+        )
+        .await;
     }
     let Some(d) = approvals::decision(p, approval_id).await? else {
         return Ok(());
@@ -557,7 +620,7 @@ pub async fn answered(p: &Platform, approval_id: &str, request_id: Option<&str>)
     let details: serde_json::Value = serde_json::from_str(&details)?;
     let digest = <[u8; 32]>::try_from(digest.as_slice())
         .map_err(|_| DomainError::Integrity("stored digest is not 32 bytes".into()))?;
-    match assemble(p, &id, &kind, &digest, &details, &d).await {
+    match assemble(p, &id, kind, &digest, &details, &d).await {
         Ok((serial, result)) => {
             record(
                 p,
@@ -566,7 +629,7 @@ pub async fn answered(p: &Platform, approval_id: &str, request_id: Option<&str>)
                 &d.resident_id,
                 &serial,
                 &digest,
-                &kind,
+                kind,
                 &details,
                 &result,
                 request_id,
@@ -579,7 +642,7 @@ pub async fn answered(p: &Platform, approval_id: &str, request_id: Option<&str>)
                 DomainError::Invalid { message, .. } => message.clone(),
                 _ => "the signature could not be completed".to_string(),
             };
-            set_status(p, &id, "failed", Some(&reason)).await?;
+            set_status(p, &id, SignRequestStatus::Failed, Some(&reason)).await?;
             Err(e)
         }
     }
@@ -588,7 +651,7 @@ pub async fn answered(p: &Platform, approval_id: &str, request_id: Option<&str>)
 async fn assemble(
     p: &Platform,
     id: &str,
-    kind: &str,
+    kind: SignKind,
     digest: &[u8; 32],
     details: &serde_json::Value,
     d: &approvals::Decided,
@@ -619,7 +682,7 @@ async fn assemble(
         });
     }
     let signing_time = match kind {
-        "hash" => {
+        SignKind::Hash => {
             let t = answer.signing_time.ok_or_else(|| {
                 invalid("signing_time", "CAdES signatures carry the signing time")
             })?;
@@ -629,7 +692,7 @@ async fn assemble(
             }
             Some(t)
         }
-        _ => None,
+        SignKind::Pdf => None,
     };
     let signature = URL_SAFE_NO_PAD
         .decode(answer.signature.trim_end_matches('='))
@@ -645,7 +708,7 @@ async fn assemble(
     let value = cms::signature_value(&signed)?;
     let token = ca::stamp(p, pki::sha256(&value), None, true).await?;
     let stamped = cms::add_signature_timestamp(&signed, &token)?;
-    let result = if kind == "pdf" {
+    let result = if kind == SignKind::Pdf {
         let lta = wants_lta(details["level"].as_str());
         super::pdf::finish(p, id, &stamped, &cert, lta).await?
     } else {
@@ -662,7 +725,7 @@ async fn record(
     resident_id: &str,
     serial: &str,
     digest: &[u8; 32],
-    kind: &str,
+    kind: SignKind,
     details: &serde_json::Value,
     result: &[u8],
     request_id: Option<&str>,
@@ -722,39 +785,44 @@ pub async fn outcome(p: &Platform, client: &Client, id: &str) -> Result<Outcome>
     .bind(&client.id)
     .fetch_optional(p.db.reader())
     .await?;
-    let (approval_id, mut status, mut reason, result, kind, digest) =
+    let (approval_id, status, mut reason, result, kind, digest) =
         row.ok_or(DomainError::NotFound)?;
-    let out = |status: &str, reason: Option<String>| Outcome {
+    let mut status: SignRequestStatus = stored(&status)?;
+    let kind: SignKind = stored(&kind)?;
+    let out = |status: OutcomeStatus, reason: Option<String>| Outcome {
         request_id: id.to_string(),
-        status: status.into(),
+        status,
         reason,
         signature: None,
     };
-    if status == "pending" {
+    if status == SignRequestStatus::Pending {
         let a = approvals::status(p, &approval_id).await?;
         match a.status {
             iamsmart_proto::app::ApprovalStatus::Denied => {
-                set_status(p, id, "denied", Some("the resident declined")).await?;
-                (status, reason) = ("denied".into(), Some("the resident declined".into()));
+                let why = "the resident declined";
+                set_status(p, id, SignRequestStatus::Denied, Some(why)).await?;
+                (status, reason) = (SignRequestStatus::Denied, Some(why.into()));
             }
             iamsmart_proto::app::ApprovalStatus::Expired
             | iamsmart_proto::app::ApprovalStatus::Cancelled => {
                 let why = "the resident did not answer in time";
-                set_status(p, id, "expired", Some(why)).await?;
-                (status, reason) = ("expired".into(), Some(why.into()));
+                set_status(p, id, SignRequestStatus::Expired, Some(why)).await?;
+                (status, reason) = (SignRequestStatus::Expired, Some(why.into()));
             }
             iamsmart_proto::app::ApprovalStatus::Approved => {
                 // The app's answer is being assembled (or failed): report what is stored.
-                return Ok(out("pending", None));
+                return Ok(out(OutcomeStatus::Pending, None));
             }
-            waiting @ (iamsmart_proto::app::ApprovalStatus::Pending
-            | iamsmart_proto::app::ApprovalStatus::Scanned) => {
-                return Ok(out(waiting.as_str(), None))
+            iamsmart_proto::app::ApprovalStatus::Pending => {
+                return Ok(out(OutcomeStatus::Pending, None))
+            }
+            iamsmart_proto::app::ApprovalStatus::Scanned => {
+                return Ok(out(OutcomeStatus::Scanned, None))
             }
         }
     }
-    if status != "signed" {
-        return Ok(out(&status, reason));
+    if status != SignRequestStatus::Signed {
+        return Ok(out(status.into(), reason));
     }
     let result = result.ok_or_else(|| DomainError::Integrity("signed without a result".into()))?;
     let bytes = p
@@ -776,9 +844,9 @@ pub async fn outcome(p: &Platform, client: &Client, id: &str) -> Result<Outcome>
     .execute(p.db.writer())
     .await?;
     if r.rows_affected() == 0 {
-        return Ok(out("collected", None));
+        return Ok(out(OutcomeStatus::Collected, None));
     }
-    let (cms_der, pdf) = if kind == "pdf" {
+    let (cms_der, pdf) = if kind == SignKind::Pdf {
         let sig = super::pdf::last_cms(&bytes)?;
         (sig, Some(STANDARD.encode(&bytes)))
     } else {
@@ -794,7 +862,7 @@ pub async fn outcome(p: &Platform, client: &Client, id: &str) -> Result<Outcome>
         .ok_or_else(|| DomainError::Integrity("signature without a timestamp".into()))?;
     Ok(Outcome {
         request_id: id.to_string(),
-        status: "signed".into(),
+        status: OutcomeStatus::Signed,
         reason: None,
         signature: Some(Signature {
             cms: STANDARD.encode(&cms_der),

@@ -96,14 +96,7 @@ pub async fn renew(p: &Platform, root: &dyn CaSigner, validity_s: u64) -> Result
     let der = crl::build_crl(&auth.root, root, now, next_update, number, &[])?;
     let mut tx = p.db.begin().await?;
     // Compare and swap: a renewal made meanwhile by another operator is not overwritten.
-    let changed = sqlx::query("UPDATE settings SET value = $1 WHERE name = $2 AND value = $3")
-        .bind(&der)
-        .bind(ca::ROOT_CRL_SETTING)
-        .bind(&old)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    if changed != 1 {
+    if !crate::settings::replace(&mut tx, ca::ROOT_CRL_SETTING, &old, &der).await? {
         return Err(DomainError::Conflict(
             "the root CRL was renewed meanwhile by someone else: run the command again",
         ));

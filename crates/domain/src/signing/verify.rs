@@ -30,8 +30,8 @@ pub struct SignatureReport {
     pub integrity: bool,
     /// The certificate chains to the platform's root.
     pub chain_trusted: bool,
-    /// `good`, `revoked` or `unknown`, at the time of signing.
-    pub status_at_signing: String,
+    /// The certificate's status when it signed.
+    pub status_at_signing: StatusAtSigning,
     /// When the certificate was revoked, if it was (Unix s).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub revoked_at: Option<u64>,
@@ -48,6 +48,20 @@ pub struct SignatureReport {
     pub valid: bool,
     /// What is wrong, in words.
     pub problems: Vec<String>,
+}
+
+iamsmart_proto::text_enum! {
+    /// A signer's certificate status at the time of signing, as the report gives it.
+    #[derive(Default)]
+    pub enum StatusAtSigning {
+        /// Not revoked when it signed (it may have been revoked since: `revoked_at`).
+        Good = "good",
+        /// Revoked before it signed.
+        Revoked = "revoked",
+        /// Not known (not issued by this platform's CA, or not checked).
+        #[default]
+        Unknown = "unknown",
+    }
 }
 
 /// A verification report.
@@ -72,7 +86,7 @@ async fn check_one(
 ) -> Result<SignatureReport> {
     let mut r = SignatureReport {
         kind: "signature".into(),
-        status_at_signing: "unknown".into(),
+        status_at_signing: StatusAtSigning::Unknown,
         ..Default::default()
     };
     let signer_cert = match cms::verify_detached(cms_der, digest) {
@@ -133,15 +147,15 @@ async fn check_one(
     }
     if r.chain_trusted {
         match ca::status_of(p, &r.certificate_serial).await? {
-            Some(ocsp::CertStatus::Good) => r.status_at_signing = "good".into(),
+            Some(ocsp::CertStatus::Good) => r.status_at_signing = StatusAtSigning::Good,
             Some(ocsp::CertStatus::Revoked { at: rev, .. }) => {
                 r.revoked_at = Some(rev);
                 if rev <= at {
-                    r.status_at_signing = "revoked".into();
+                    r.status_at_signing = StatusAtSigning::Revoked;
                     r.problems
                         .push("the certificate was revoked before the signature was made".into());
                 } else {
-                    r.status_at_signing = "good".into();
+                    r.status_at_signing = StatusAtSigning::Good;
                 }
             }
             _ => r
@@ -149,7 +163,7 @@ async fn check_one(
                 .push("the platform has no record of this certificate".into()),
         }
     }
-    r.valid = r.problems.is_empty() && r.integrity && r.status_at_signing == "good";
+    r.valid = r.problems.is_empty() && r.integrity && r.status_at_signing == StatusAtSigning::Good;
     Ok(r)
 }
 
@@ -192,7 +206,7 @@ async fn check_doc_timestamp(
 ) -> Result<SignatureReport> {
     let mut r = SignatureReport {
         kind: "document_timestamp".into(),
-        status_at_signing: "unknown".into(),
+        status_at_signing: StatusAtSigning::Unknown,
         ..Default::default()
     };
     match tsp::verify_token(token, None) {
@@ -221,10 +235,10 @@ async fn check_doc_timestamp(
                         ca::timestamp_authority_problem(p, &r.certificate_serial, t.gen_time)
                             .await?
                     {
-                        r.status_at_signing = "revoked".into();
+                        r.status_at_signing = StatusAtSigning::Revoked;
                         r.problems.push(why.into());
                     } else {
-                        r.status_at_signing = "good".into();
+                        r.status_at_signing = StatusAtSigning::Good;
                     }
                 }
                 Err(e) => r

@@ -22,7 +22,7 @@ use axum::{Json, Router};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use iamsmart_domain::oidc::clients::{self, Client};
-use iamsmart_domain::oidc::{AuthRequirement, OAuthError, ACR_PLUS};
+use iamsmart_domain::oidc::{Acr, AuthRequirement, OAuthError};
 use iamsmart_domain::signing::{ca, requests, verify};
 use serde::Deserialize;
 
@@ -30,7 +30,7 @@ use serde::Deserialize;
 /// older than `oidc.signing_login_max_age_secs` (15 minutes by default).
 fn signing_login(s: &AppState) -> AuthRequirement {
     AuthRequirement {
-        min_acr: ACR_PLUS,
+        min_acr: Acr::Plus,
         max_age_s: Some(s.platform.oidc.policy.signing_login_max_age_s),
     }
 }
@@ -97,7 +97,6 @@ impl FromRequestParts<AppState> for Caller {
             .await
             .ok()
             .flatten()
-            .filter(|c| c.status == "active")
             .ok_or_else(|| ResourceError {
                 error: OAuthError::invalid_token("the client is not active"),
                 scheme: user.scheme,

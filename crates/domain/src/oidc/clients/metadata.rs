@@ -138,11 +138,35 @@ pub struct ClientMetadata {
     pub logo_uri: Option<String>,
     /// `fapi2` (default) or `basic`.
     #[serde(default = "default_profile")]
-    pub iamsmart_profile: String,
+    pub iamsmart_profile: ClientProfile,
     /// As a requester of the data exchange gateway: `commercial` (default), or `government` or
     /// `bank` (HKMA Commercial Data Interchange), which only the platform operator grants.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub iamsmart_requester_type: Option<String>,
+    pub iamsmart_requester_type: Option<RequesterType>,
+}
+
+iamsmart_proto::text_enum! {
+    /// The security profile a client is held to. Stored in the client's metadata and in its
+    /// row (the database refuses any other name: `clients_profile_known`).
+    pub enum ClientProfile {
+        /// FAPI 2.0 Security Profile: `private_key_jwt`, PAR and DPoP-bound tokens.
+        Fapi2 = "fapi2",
+        /// OpenID Connect with PKCE: `private_key_jwt` or `client_secret_basic`.
+        Basic = "basic",
+    }
+}
+
+iamsmart_proto::text_enum! {
+    /// What kind of requester a client is at the data exchange gateway.
+    pub enum RequesterType {
+        /// A business (the default); registers itself.
+        Commercial = "commercial",
+        /// A government department; granted by the platform operator.
+        Government = "government",
+        /// A bank (HKMA Commercial Data Interchange); granted by the platform operator, fapi2
+        /// only.
+        Bank = "bank",
+    }
 }
 
 fn default_auth_method() -> String {
@@ -164,8 +188,8 @@ fn default_alg() -> String {
 fn default_subject_type() -> String {
     "pairwise".into()
 }
-fn default_profile() -> String {
-    "fapi2".into()
+fn default_profile() -> ClientProfile {
+    ClientProfile::Fapi2
 }
 
 impl ClientMetadata {
@@ -409,19 +433,16 @@ pub fn check_metadata(m: &ClientMetadata, operator: bool) -> OResult<()> {
             ));
         }
     }
-    match m.iamsmart_requester_type.as_deref() {
-        None | Some("commercial") => {}
-        Some("government" | "bank") if operator => {}
-        Some("government" | "bank") => return Err(meta_err(
+    match m.iamsmart_requester_type {
+        None | Some(RequesterType::Commercial) => {}
+        Some(RequesterType::Government | RequesterType::Bank) if operator => {}
+        Some(RequesterType::Government | RequesterType::Bank) => return Err(meta_err(
             "iamsmart_requester_type government or bank is granted by the platform operator only",
         )),
-        Some(_) => {
-            return Err(meta_err(
-                "iamsmart_requester_type: commercial, government or bank",
-            ))
-        }
     }
-    if m.iamsmart_requester_type.as_deref() == Some("bank") && m.iamsmart_profile != "fapi2" {
+    if m.iamsmart_requester_type == Some(RequesterType::Bank)
+        && m.iamsmart_profile != ClientProfile::Fapi2
+    {
         return Err(meta_err(
             "banks (HKMA Commercial Data Interchange) use the fapi2 profile",
         ));
@@ -465,28 +486,26 @@ pub fn check_metadata(m: &ClientMetadata, operator: bool) -> OResult<()> {
     if let Some(j) = &m.jwks {
         parse_jwks(j).map_err(meta_err)?;
     }
-    match (
-        m.iamsmart_profile.as_str(),
-        m.token_endpoint_auth_method.as_str(),
-    ) {
-        ("fapi2", "private_key_jwt") | ("basic", "private_key_jwt") if !has_keys => {
+    match (m.iamsmart_profile, m.token_endpoint_auth_method.as_str()) {
+        (_, "private_key_jwt") if !has_keys => {
             return Err(meta_err("private_key_jwt needs jwks or jwks_uri"))
         }
-        ("fapi2", "private_key_jwt") => {
+        (ClientProfile::Fapi2, "private_key_jwt") => {
             if !m.dpop_bound_access_tokens || !m.require_pushed_authorization_requests {
                 return Err(meta_err(
                     "fapi2 clients use PAR and DPoP-bound tokens (require_pushed_authorization_requests and dpop_bound_access_tokens must be true)",
                 ));
             }
         }
-        ("fapi2", _) => return Err(meta_err("fapi2 clients authenticate with private_key_jwt")),
-        ("basic", "private_key_jwt" | "client_secret_basic") => {}
-        ("basic", _) => {
+        (ClientProfile::Fapi2, _) => {
+            return Err(meta_err("fapi2 clients authenticate with private_key_jwt"))
+        }
+        (ClientProfile::Basic, "private_key_jwt" | "client_secret_basic") => {}
+        (ClientProfile::Basic, _) => {
             return Err(meta_err(
                 "token_endpoint_auth_method: private_key_jwt or client_secret_basic",
             ))
         }
-        _ => return Err(meta_err("iamsmart_profile: fapi2 or basic")),
     }
     if m.has_ciba() {
         match m.backchannel_token_delivery_mode.as_deref() {
@@ -504,8 +523,8 @@ pub fn check_metadata(m: &ClientMetadata, operator: bool) -> OResult<()> {
 
 impl ClientMetadata {
     /// A new client's metadata with the defaults of `profile`.
-    pub fn for_profile(name: &str, redirect_uris: Vec<String>, profile: &str) -> Self {
-        let fapi = profile == "fapi2";
+    pub fn for_profile(name: &str, redirect_uris: Vec<String>, profile: ClientProfile) -> Self {
+        let fapi = profile == ClientProfile::Fapi2;
         Self {
             client_name: name.into(),
             client_name_zh_hant: None,
@@ -542,7 +561,7 @@ impl ClientMetadata {
             backchannel_client_notification_endpoint: None,
             initiate_login_uri: None,
             logo_uri: None,
-            iamsmart_profile: profile.into(),
+            iamsmart_profile: profile,
             iamsmart_requester_type: None,
         }
     }
@@ -621,15 +640,21 @@ mod tests {
     #[test]
     fn profiles_enforce_their_rules() {
         let jwks = serde_json::json!({"keys": [{"kty": "EC", "crv": "P-256", "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", "y": "x_FEzRu9m36HLN_tAsdqjEhnq5Hx8BjrpyZlWyQWHBI"}]});
-        let mut m =
-            ClientMetadata::for_profile("Svc", vec!["https://svc.example/cb".into()], "fapi2");
+        let mut m = ClientMetadata::for_profile(
+            "Svc",
+            vec!["https://svc.example/cb".into()],
+            ClientProfile::Fapi2,
+        );
         assert!(check_metadata(&m, false).is_err(), "fapi2 needs keys");
         m.jwks = Some(jwks.clone());
         check_metadata(&m, false).unwrap();
         m.dpop_bound_access_tokens = false;
         assert!(check_metadata(&m, false).is_err());
-        let mut b =
-            ClientMetadata::for_profile("Svc", vec!["https://svc.example/cb".into()], "basic");
+        let mut b = ClientMetadata::for_profile(
+            "Svc",
+            vec!["https://svc.example/cb".into()],
+            ClientProfile::Basic,
+        );
         check_metadata(&b, false).unwrap();
         b.subject_type = "public".into();
         assert!(

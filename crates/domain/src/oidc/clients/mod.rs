@@ -8,14 +8,17 @@
 mod metadata;
 mod registration;
 
-pub use metadata::{check_metadata, check_uri, parse_jwks, ClientMetadata};
+pub use metadata::{
+    check_metadata, check_uri, parse_jwks, ClientMetadata, ClientProfile, RequesterType,
+};
 pub use registration::{
     check_registration_token, disable, issue_initial_token, register, update, use_initial_token,
     Registered,
 };
 
 use super::error::{OAuthError, OResult};
-use crate::error::DomainError;
+use crate::env::Env;
+use crate::error::{stored, DomainError};
 use crate::platform::Platform;
 use iamsmart_crypto::jose::{Alg, PublicJwk};
 use iamsmart_proto::i18n::Localized;
@@ -27,7 +30,7 @@ use std::sync::Mutex;
 /// Grant type of CIBA.
 pub const CIBA_GRANT: &str = "urn:openid:params:grant-type:ciba";
 
-/// A registered client.
+/// A registered client that may act (disabled clients are not loaded: [`get`] answers `None`).
 #[derive(Debug, Clone)]
 pub struct Client {
     /// `client_id`.
@@ -36,8 +39,6 @@ pub struct Client {
     pub meta: ClientMetadata,
     /// SHA-256 of the secret (basic clients with `client_secret_basic`).
     pub secret_hash: Option<Vec<u8>>,
-    /// `active` or `disabled`.
-    pub status: String,
     /// Registered by the operator (rather than by the service itself through dynamic
     /// registration, which nobody checked): residents are told when it is not.
     pub vetted: bool,
@@ -56,11 +57,10 @@ pub fn names_from_stored(metadata: Option<&str>, fallback: &str) -> Localized {
 
 impl Client {
     /// The client's requester type at the gateway.
-    pub fn requester_type(&self) -> &str {
+    pub fn requester_type(&self) -> RequesterType {
         self.meta
             .iamsmart_requester_type
-            .as_deref()
-            .unwrap_or("commercial")
+            .unwrap_or(RequesterType::Commercial)
     }
 
     /// The client's encryption key (`use`: `enc`, EC P-256) from its registered keys, if any.
@@ -76,7 +76,7 @@ impl Client {
 
     /// Whether this is a FAPI 2.0 client.
     pub fn fapi(&self) -> bool {
-        self.meta.iamsmart_profile == "fapi2"
+        self.meta.iamsmart_profile == ClientProfile::Fapi2
     }
     /// The sector of pairwise subjects: fixed at registration (the host of the redirect URIs,
     /// or of the verified `sector_identifier_uri`).
@@ -107,6 +107,63 @@ impl Client {
     }
 }
 
+/// What a resident's pages call a service: its registered name and its names in every language
+/// registered.
+#[derive(Debug, Clone)]
+pub struct ServiceNames {
+    /// The registered name (English).
+    pub name: String,
+    /// Every language registered.
+    pub names: Localized,
+}
+
+impl ServiceNames {
+    /// The names of `names_of`'s answer for `id`; an unknown client is called by its id.
+    pub fn of(found: &HashMap<String, ServiceNames>, id: &str) -> Self {
+        found.get(id).cloned().unwrap_or_else(|| Self {
+            name: id.to_string(),
+            names: Localized::en(id),
+        })
+    }
+}
+
+/// The names of these clients, whatever their status (a resident's history names services
+/// disabled since); ids that were never registered are absent.
+pub async fn names_of(p: &Env, ids: &[&str]) -> Result<HashMap<String, ServiceNames>, DomainError> {
+    let mut wanted: Vec<&str> = ids.to_vec();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let mut out = HashMap::with_capacity(wanted.len());
+    // In chunks, so that a long list stays within every engine's limit on parameters.
+    for chunk in wanted.chunks(100) {
+        let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT id, name, metadata FROM clients WHERE id IN ({})",
+            marks.join(", ")
+        );
+        let mut q = sqlx::query_as::<_, (String, String, Option<String>)>(&sql);
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        for (id, name, metadata) in q.fetch_all(p.db.reader()).await? {
+            let names = names_from_stored(metadata.as_deref(), &name);
+            out.insert(id, ServiceNames { name, names });
+        }
+    }
+    Ok(out)
+}
+
+/// The active clients among these ids, in the order given.
+pub async fn active_among(p: &Platform, ids: &[String]) -> Result<Vec<Client>, DomainError> {
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Some(c) = get(p, id).await? {
+            out.push(c);
+        }
+    }
+    Ok(out)
+}
+
 /// Load an active client.
 pub async fn get(p: &Platform, id: &str) -> Result<Option<Client>, DomainError> {
     if id.is_empty() || id.len() > 64 {
@@ -122,7 +179,7 @@ pub async fn get(p: &Platform, id: &str) -> Result<Option<Client>, DomainError> 
     Ok(found)
 }
 
-async fn load(p: &Platform, id: &str) -> Result<Option<Client>, DomainError> {
+async fn load(p: &Env, id: &str) -> Result<Option<Client>, DomainError> {
     let row = sqlx::query(
         "SELECT metadata, secret_hash, status, created_by, sector FROM clients WHERE id = $1",
     )
@@ -130,8 +187,8 @@ async fn load(p: &Platform, id: &str) -> Result<Option<Client>, DomainError> {
     .fetch_optional(p.db.reader())
     .await?;
     let Some(row) = row else { return Ok(None) };
-    let status: String = row.try_get(2)?;
-    if status != "active" {
+    // Only active clients are loaded: a `Client` is one that may act.
+    if stored::<ClientStatus>(&row.try_get::<String, _>(2)?)? != ClientStatus::Active {
         return Ok(None);
     }
     let meta: ClientMetadata = serde_json::from_str(&row.try_get::<String, _>(0)?)
@@ -141,7 +198,6 @@ async fn load(p: &Platform, id: &str) -> Result<Option<Client>, DomainError> {
         id: id.into(),
         meta,
         secret_hash: row.try_get(1)?,
-        status,
         vetted: created_by.starts_with("operator:"),
         fixed_sector: row.try_get(4)?,
     }))
@@ -249,6 +305,17 @@ pub async fn keys(p: &Platform, client: &Client, refresh: bool) -> OResult<Vec<P
     Ok(keys)
 }
 
+iamsmart_proto::text_enum! {
+    /// Whether a client may act. Stored as its lower-case name (the database refuses any other:
+    /// `clients_status_known`).
+    pub enum ClientStatus {
+        /// Registered and in use.
+        Active = "active",
+        /// Disabled by the operator or by the client itself (RFC 7592); its grants are revoked.
+        Disabled = "disabled",
+    }
+}
+
 /// The client id of the platform's own account pages.
 pub const PORTAL: &str = "iamsmart-portal";
 
@@ -258,7 +325,7 @@ pub async fn ensure_portal(p: &Platform) -> Result<(), DomainError> {
     let mut meta = ClientMetadata::for_profile(
         "iAM Smart account",
         vec![p.oidc.policy.url("/account/callback")],
-        "basic",
+        ClientProfile::Basic,
     );
     meta.subject_type = "public".into();
     meta.scope = Some("openid".into());

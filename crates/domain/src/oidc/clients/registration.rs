@@ -5,6 +5,7 @@ use super::super::error::{OAuthError, OResult};
 use super::metadata::{check_metadata, declared_sector, is_loopback, meta_err};
 use super::{get, Client, ClientMetadata};
 use crate::audit::{self, Event};
+use crate::env::Env;
 use crate::error::DomainError;
 use crate::platform::Platform;
 use iamsmart_crypto::jose::Alg;
@@ -108,7 +109,7 @@ pub async fn register(
     )
     .bind(&id)
     .bind(&meta.client_name)
-    .bind(&meta.iamsmart_profile)
+    .bind(meta.iamsmart_profile.as_str())
     .bind(&text)
     .bind(secret.as_deref().map(hash))
     .bind(hash(&rat))
@@ -182,7 +183,7 @@ fn reserved_names() -> &'static std::collections::BTreeSet<String> {
 /// A self-registered service's names (in every language) and organisation: not a
 /// department's, not the platform's, and no name another service has in any language
 /// (residents are told to check the name on the login page and in the app).
-async fn check_name(p: &Platform, meta: &ClientMetadata, own_id: Option<&str>) -> OResult<()> {
+async fn check_name(p: &Env, meta: &ClientMetadata, own_id: Option<&str>) -> OResult<()> {
     let reserved = reserved_names();
     let is_reserved = |f: &String| {
         reserved.contains(f)
@@ -226,7 +227,7 @@ async fn check_name(p: &Platform, meta: &ClientMetadata, own_id: Option<&str>) -
 }
 
 /// Whether an active client already has `sector` (kept, or computed for older clients).
-async fn sector_taken(p: &Platform, sector: &str) -> OResult<bool> {
+async fn sector_taken(p: &Env, sector: &str) -> OResult<bool> {
     let rows: Vec<(String, String, Option<String>)> =
         sqlx::query_as("SELECT id, metadata, sector FROM clients WHERE status = 'active'")
             .fetch_all(p.db.reader())
@@ -355,7 +356,7 @@ pub async fn disable(p: &Platform, id: &str, actor: &str) -> OResult<()> {
 
 /// Issue an initial access token for dynamic registration (operator).
 pub async fn issue_initial_token(
-    p: &Platform,
+    p: &Env,
     actor: &str,
     ttl_ms: i64,
     uses: i64,
@@ -374,7 +375,7 @@ pub async fn issue_initial_token(
 }
 
 /// Spend one use of an initial access token.
-pub async fn use_initial_token(p: &Platform, token: &str) -> OResult<()> {
+pub async fn use_initial_token(p: &Env, token: &str) -> OResult<()> {
     let r = sqlx::query(
         "UPDATE initial_access_tokens SET uses_left = uses_left - 1 WHERE token_hash = $1 AND uses_left > 0 AND expires_at > $2",
     )

@@ -194,7 +194,7 @@ async fn overview(State(s): State<AppState>, headers: HeaderMap, uri: Uri) -> Re
             title: lang.t("My account", "我的帳戶"),
             nav: nav(&s, lang, &sess.resident_id).await,
             name,
-            level: if r.level == "plus" {
+            level: if r.level == iamsmart_proto::profile::Level::Plus {
                 lang.t("iAM Smart+", "「智方便+」")
             } else {
                 lang.t("iAM Smart", "「智方便」")

@@ -11,7 +11,8 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use iamsmart_domain::signing::history;
+use iamsmart_domain::signing::history::{self, CertStatusNow};
+use iamsmart_domain::signing::requests::SignKind;
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/account/signatures", get(list))
@@ -66,20 +67,19 @@ async fn list(State(s): State<AppState>, headers: HeaderMap, uri: Uri) -> Respon
     let rows = signed
         .into_iter()
         .map(|d| {
-            let (status, status_class) = match d.cert_status.as_str() {
-                "revoked" => (lang.t("Revoked since", "其後已撤銷"), "status-revoked"),
-                "expired" => (lang.t("Expired since", "其後已過期"), "status-expired"),
-                _ => (lang.t("Valid", "有效"), "status-active"),
+            let (status, status_class) = match d.cert_status {
+                CertStatusNow::Revoked => (lang.t("Revoked since", "其後已撤銷"), "status-revoked"),
+                CertStatusNow::Expired => (lang.t("Expired since", "其後已過期"), "status-expired"),
+                CertStatusNow::Good => (lang.t("Valid", "有效"), "status-active"),
             };
             Row {
                 document: d.document.name,
                 department: d.document.department,
                 service: d.service_names.get(lang.locale()).to_string(),
                 when: when(lang, d.signed_at),
-                format: if d.kind == "pdf" {
-                    lang.t("PDF (PAdES)", "PDF（PAdES）")
-                } else {
-                    lang.t("Document hash (CMS)", "文件雜湊（CMS）")
+                format: match d.kind {
+                    SignKind::Pdf => lang.t("PDF (PAdES)", "PDF（PAdES）"),
+                    SignKind::Hash => lang.t("Document hash (CMS)", "文件雜湊（CMS）"),
                 },
                 digest: d.digest_hex,
                 serial: d.cert_serial,

@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
-use iamsmart_domain::signing::verify::{self, Report, SignatureReport};
+use iamsmart_domain::signing::verify::{self, Report, SignatureReport, StatusAtSigning};
 
 /// The page (a small body: it only shows the form).
 pub fn routes() -> Router<AppState> {
@@ -311,17 +311,17 @@ fn entry(lang: Lang, r: &SignatureReport, n: usize, timestamp: bool) -> EntryVie
         },
     ];
     if !timestamp {
-        let status = match r.status_at_signing.as_str() {
-            "good" => lang.t("valid", "有效"),
-            "revoked" => lang.t("revoked", "已撤銷"),
-            _ => lang.t("unknown", "不明"),
+        let status = match r.status_at_signing {
+            StatusAtSigning::Good => lang.t("valid", "有效"),
+            StatusAtSigning::Revoked => lang.t("revoked", "已撤銷"),
+            StatusAtSigning::Unknown => lang.t("unknown", "不明"),
         };
         rows.push(Row {
             label: lang.t("Certificate when signing", "簽署時的證書狀況"),
             value: status.to_string(),
-            good: Some(r.status_at_signing == "good"),
+            good: Some(r.status_at_signing == StatusAtSigning::Good),
         });
-        if let (Some(at), "good") = (r.revoked_at, r.status_at_signing.as_str()) {
+        if let (Some(at), StatusAtSigning::Good) = (r.revoked_at, r.status_at_signing) {
             rows.push(Row {
                 label: lang.t("Revoked later", "其後撤銷"),
                 value: format!(
