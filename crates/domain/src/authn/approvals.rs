@@ -462,6 +462,25 @@ pub(crate) async fn cancel_all(
     Ok(())
 }
 
+/// This module's tables with a `resident_id` whose rows go when a closed account is erased.
+pub(crate) const ERASED_AT_PURGE: &[&str] = &["approvals", "approval_locks"];
+
+/// Erase a purged account's rows from [`ERASED_AT_PURGE`], inside the caller's transaction.
+pub(crate) async fn erase_at_purge(
+    conn: &mut iamsmart_store::AnyConnection,
+    resident_id: &str,
+) -> crate::error::Result<()> {
+    sqlx::query("DELETE FROM approvals WHERE resident_id = $1")
+        .bind(resident_id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("DELETE FROM approval_locks WHERE resident_id = $1")
+        .bind(resident_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 /// How many requests a service has made, whatever became of them (tests).
 #[cfg(test)]
 pub(crate) async fn count_for_client(p: &Env, client_id: &str) -> Result<i64> {

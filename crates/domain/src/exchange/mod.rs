@@ -17,6 +17,7 @@ pub mod dealings;
 pub mod eme;
 pub mod fetch;
 pub mod providers;
+
 #[cfg(test)]
 mod tests;
 
@@ -68,4 +69,27 @@ impl Gateway {
             c.remove(provider);
         }
     }
+}
+
+/// This module's tables with a `resident_id` whose rows go when a closed account is erased.
+pub(crate) const ERASED_AT_PURGE: &[&str] = &["data_consents", "exchange_log", "eme_requests"];
+
+/// Erase a purged account's rows from [`ERASED_AT_PURGE`], inside the caller's transaction.
+pub(crate) async fn erase_at_purge(
+    conn: &mut iamsmart_store::AnyConnection,
+    resident_id: &str,
+) -> crate::error::Result<()> {
+    sqlx::query("DELETE FROM data_consents WHERE resident_id = $1")
+        .bind(resident_id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("DELETE FROM exchange_log WHERE resident_id = $1")
+        .bind(resident_id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("DELETE FROM eme_requests WHERE resident_id = $1")
+        .bind(resident_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }

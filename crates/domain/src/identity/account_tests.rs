@@ -416,7 +416,7 @@ async fn every_table_holding_a_resident_is_erased_at_purge_or_kept_for_a_named_r
         .filter(|c| c.name == "resident_id")
         .map(|c| c.table)
         .collect();
-    let erased: BTreeSet<String> = rights::ERASED_AT_PURGE
+    let erased: BTreeSet<String> = rights::erased_at_purge()
         .iter()
         .map(|s| s.to_string())
         .collect();
@@ -431,7 +431,7 @@ async fn every_table_holding_a_resident_is_erased_at_purge_or_kept_for_a_named_r
     let listed: BTreeSet<String> = erased.union(&kept).cloned().collect();
     assert_eq!(
         with_resident, listed,
-        "tables with a resident_id must be in rights::ERASED_AT_PURGE or KEPT_AFTER_PURGE"
+        "tables with a resident_id must be erased by their owner at purge (rights::erased_at_purge) or in KEPT_AFTER_PURGE"
     );
 
     // A resident with a passkey closes the account: the passkey goes at once, everything

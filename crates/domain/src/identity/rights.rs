@@ -128,29 +128,26 @@ pub async fn close(p: &Platform, caller: &DeviceCaller, request_id: Option<&str>
     Ok(purge_at)
 }
 
-/// The tables with a `resident_id` whose rows go when a closed account is erased.
-pub const ERASED_AT_PURGE: &[&str] = &[
-    "devices",
-    "approvals",
-    "approval_locks",
-    "activation_codes",
-    "consents",
-    "grants",
-    "op_sessions",
-    "subjects",
-    "ciba_requests",
-    "data_consents",
-    "exchange_log",
-    "eme_requests",
-    "favourite_services",
-    "notifications",
-    "notify_prefs",
-    "resident_passkeys",
-    "sign_requests",
-];
+/// Identity's tables with a `resident_id` whose rows go when a closed account is erased.
+const IDENTITY_ERASED_AT_PURGE: &[&str] = &["devices", "activation_codes"];
+
+/// The tables with a `resident_id` whose rows go when a closed account is erased: each owner
+/// erases its own ([`purge_closed`] calls them).
+pub fn erased_at_purge() -> Vec<&'static str> {
+    [
+        IDENTITY_ERASED_AT_PURGE,
+        crate::authn::approvals::ERASED_AT_PURGE,
+        crate::oidc::ERASED_AT_PURGE,
+        crate::exchange::ERASED_AT_PURGE,
+        crate::portal::favourites::ERASED_AT_PURGE,
+        crate::notify::ERASED_AT_PURGE,
+        crate::signing::requests::ERASED_AT_PURGE,
+    ]
+    .concat()
+}
 
 /// The tables with a `resident_id` whose rows outlive the account, and why. Every other table
-/// with that column must be in [`ERASED_AT_PURGE`] (a test derives the list from the schema, so
+/// with that column must be in [`erased_at_purge`] (a test derives the list from the schema, so
 /// a new table cannot be forgotten).
 pub const KEPT_AFTER_PURGE: &[(&str, &str)] = &[(
     "user_certs",
@@ -181,12 +178,20 @@ pub async fn purge_closed(p: &Env) -> Result<u64> {
         if gone == 0 {
             continue; // reopened meanwhile
         }
-        for table in ERASED_AT_PURGE {
-            sqlx::query(&format!("DELETE FROM {table} WHERE resident_id = $1"))
-                .bind(&id)
-                .execute(&mut *tx)
-                .await?;
-        }
+        sqlx::query("DELETE FROM devices WHERE resident_id = $1")
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM activation_codes WHERE resident_id = $1")
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?;
+        crate::authn::approvals::erase_at_purge(&mut tx, &id).await?;
+        crate::oidc::erase_at_purge(&mut tx, &id).await?;
+        crate::exchange::erase_at_purge(&mut tx, &id).await?;
+        crate::portal::favourites::erase_at_purge(&mut tx, &id).await?;
+        crate::notify::erase_at_purge(&mut tx, &id).await?;
+        crate::signing::requests::erase_at_purge(&mut tx, &id).await?;
         crate::signing::ca::erase_certificates(&mut tx, &id).await?;
         audit::append(
             &mut tx,

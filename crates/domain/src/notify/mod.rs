@@ -19,6 +19,7 @@
 //!   closing an account erases them at once.
 pub mod inbox;
 pub mod send;
+
 #[cfg(test)]
 mod tests;
 
@@ -289,3 +290,22 @@ pub(crate) struct Content {
 
 pub(crate) const TABLE: &str = "notifications";
 pub(crate) const COLUMN: &str = "content";
+
+/// This module's tables with a `resident_id` whose rows go when a closed account is erased.
+pub(crate) const ERASED_AT_PURGE: &[&str] = &["notifications", "notify_prefs"];
+
+/// Erase a purged account's rows from [`ERASED_AT_PURGE`], inside the caller's transaction.
+pub(crate) async fn erase_at_purge(
+    conn: &mut iamsmart_store::AnyConnection,
+    resident_id: &str,
+) -> crate::error::Result<()> {
+    sqlx::query("DELETE FROM notifications WHERE resident_id = $1")
+        .bind(resident_id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("DELETE FROM notify_prefs WHERE resident_id = $1")
+        .bind(resident_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}

@@ -184,6 +184,48 @@ impl AuthRequirement {
     }
 }
 
+/// This module's tables with a `resident_id` whose rows go when a closed account is erased.
+pub(crate) const ERASED_AT_PURGE: &[&str] = &[
+    "consents",
+    "grants",
+    "op_sessions",
+    "subjects",
+    "ciba_requests",
+    "resident_passkeys",
+];
+
+/// Erase a purged account's rows from [`ERASED_AT_PURGE`], inside the caller's transaction.
+pub(crate) async fn erase_at_purge(
+    conn: &mut iamsmart_store::AnyConnection,
+    resident_id: &str,
+) -> crate::error::Result<()> {
+    sqlx::query("DELETE FROM consents WHERE resident_id = $1")
+        .bind(resident_id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("DELETE FROM grants WHERE resident_id = $1")
+        .bind(resident_id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("DELETE FROM op_sessions WHERE resident_id = $1")
+        .bind(resident_id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("DELETE FROM subjects WHERE resident_id = $1")
+        .bind(resident_id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("DELETE FROM ciba_requests WHERE resident_id = $1")
+        .bind(resident_id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("DELETE FROM resident_passkeys WHERE resident_id = $1")
+        .bind(resident_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod requirement_tests {
     use super::*;

@@ -57,3 +57,18 @@ pub async fn list(p: &Env, resident_id: &str) -> Result<Vec<String>> {
     .fetch_all(p.db.reader())
     .await?)
 }
+
+/// This module's tables with a `resident_id` whose rows go when a closed account is erased.
+pub(crate) const ERASED_AT_PURGE: &[&str] = &["favourite_services"];
+
+/// Erase a purged account's rows from [`ERASED_AT_PURGE`], inside the caller's transaction.
+pub(crate) async fn erase_at_purge(
+    conn: &mut iamsmart_store::AnyConnection,
+    resident_id: &str,
+) -> crate::error::Result<()> {
+    sqlx::query("DELETE FROM favourite_services WHERE resident_id = $1")
+        .bind(resident_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}

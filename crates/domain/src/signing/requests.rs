@@ -279,6 +279,21 @@ pub fn hkid_hash(hkid: &str) -> String {
     STANDARD.encode(pki::sha256(without_check.as_bytes()))
 }
 
+/// This module's tables with a `resident_id` whose rows go when a closed account is erased.
+pub(crate) const ERASED_AT_PURGE: &[&str] = &["sign_requests"];
+
+/// Erase a purged account's rows from [`ERASED_AT_PURGE`], inside the caller's transaction.
+pub(crate) async fn erase_at_purge(
+    conn: &mut iamsmart_store::AnyConnection,
+    resident_id: &str,
+) -> crate::error::Result<()> {
+    sqlx::query("DELETE FROM sign_requests WHERE resident_id = $1")
+        .bind(resident_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
