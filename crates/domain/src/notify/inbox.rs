@@ -62,7 +62,7 @@ async fn open(p: &Platform, rows: Vec<Row>) -> Result<Vec<Notification>> {
         .collect();
     let opened = p.vault.open_many(&items).await?;
     let ids: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
-    let services = crate::oidc::clients::names_of(p, &ids).await?;
+    let services = clients::names_of(p, &ids).await?;
     let mut out = Vec::with_capacity(rows.len());
     for (r, plain) in rows.iter().zip(opened) {
         let plain = plain.ok_or_else(|| DomainError::Integrity("notification content".into()))?;

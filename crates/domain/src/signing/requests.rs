@@ -379,10 +379,10 @@ async fn check_signer(
 ) -> Result<(String, Vec<u8>)> {
     // Only the status, the level and (when the service sent a hash) the HKID: the other
     // personal data stays sealed.
-    let level = crate::identity::standing(p, resident_id)
+    let standing = crate::identity::standing(p, resident_id)
         .await?
         .ok_or(DomainError::NotFound)?;
-    if level != (Level::Plus, AccountStatus::Active) {
+    if standing != (Level::Plus, AccountStatus::Active) {
         return Err(DomainError::Refused {
             code: "not-plus",
             message: "signing needs an active iAM Smart+ account; nothing was signed",
