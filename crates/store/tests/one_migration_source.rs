@@ -16,6 +16,10 @@ const ENGINE_SPECIFIC: &[(&str, &str)] = &[
         "0020_typed_states.sql",
         "SQLite cannot add a CHECK constraint to a table: triggers refuse what PostgreSQL's CHECK refuses",
     ),
+    (
+        "0021_identity_foreign_keys.sql",
+        "SQLite cannot add a foreign key to a table: triggers refuse and cascade as PostgreSQL's constraints do",
+    ),
 ];
 
 fn folder(engine: &str) -> BTreeMap<String, String> {

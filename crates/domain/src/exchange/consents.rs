@@ -383,7 +383,7 @@ pub async fn requesters_of(p: &Env, resident_id: &str) -> Result<Vec<String>> {
     )
 }
 
-async fn load(p: &Platform, id: &str) -> Result<Option<(ConsentView, String, i64, String)>> {
+async fn load(p: &Env, id: &str) -> Result<Option<(ConsentView, String, i64, String)>> {
     use iamsmart_store::Row;
     let row = sqlx::query(&format!(
         "SELECT {COLUMNS}, c.approval_id FROM data_consents c WHERE c.id = $1"

@@ -47,7 +47,7 @@ struct LogLine {
 
 /// Log a refused fetch (its own commit: nothing else is written).
 async fn log_refusal(
-    p: &Platform,
+    p: &Env,
     consent: &str,
     client: &str,
     resident: &str,
@@ -69,7 +69,7 @@ async fn log_refusal(
 
 async fn insert_log(
     conn: &mut iamsmart_store::AnyConnection,
-    p: &Platform,
+    p: &Env,
     consent: &str,
     client: &str,
     resident: &str,

@@ -92,12 +92,7 @@ pub fn check_new_device(d: &NewDevice) -> Result<PublicJwk> {
     Ok(clean)
 }
 
-async fn check_claims(
-    p: &Platform,
-    req: &SignedRequest<'_>,
-    payload: &[u8],
-    scope: &str,
-) -> Result<()> {
+async fn check_claims(p: &Env, req: &SignedRequest<'_>, payload: &[u8], scope: &str) -> Result<()> {
     let c: RequestClaims =
         serde_json::from_slice(payload).map_err(|_| unauth("malformed device signature claims"))?;
     if c.htm != req.method || c.htp != req.path {

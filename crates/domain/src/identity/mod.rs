@@ -375,7 +375,7 @@ pub async fn standing(p: &Env, id: &str) -> Result<Option<(Level, AccountStatus)
 }
 
 /// The level of an active account; `None` if there is none or it is not active.
-pub async fn active_level(p: &Platform, id: &str) -> Result<Option<Level>> {
+pub async fn active_level(p: &Env, id: &str) -> Result<Option<Level>> {
     Ok(standing(p, id)
         .await?
         .and_then(|(level, status)| (status == AccountStatus::Active).then_some(level)))

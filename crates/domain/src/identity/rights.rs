@@ -167,17 +167,9 @@ pub async fn purge_closed(p: &Env) -> Result<u64> {
     let mut n = 0;
     for id in due {
         let mut tx = p.db.begin().await?;
-        let gone = sqlx::query(
-            "DELETE FROM residents WHERE id = $1 AND status = 'closed' AND purge_at <= $2",
-        )
-        .bind(&id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if gone == 0 {
-            continue; // reopened meanwhile
-        }
+        // What refers to the resident goes first (devices and activation codes have foreign
+        // keys to the resident); the resident last, only if still closed and due: when the
+        // account was reopened meanwhile, nothing is deleted (the transaction is dropped).
         sqlx::query("DELETE FROM devices WHERE resident_id = $1")
             .bind(&id)
             .execute(&mut *tx)
@@ -192,6 +184,17 @@ pub async fn purge_closed(p: &Env) -> Result<u64> {
         crate::portal::favourites::erase_at_purge(&mut tx, &id).await?;
         crate::notify::erase_at_purge(&mut tx, &id).await?;
         crate::signing::requests::erase_at_purge(&mut tx, &id).await?;
+        let gone = sqlx::query(
+            "DELETE FROM residents WHERE id = $1 AND status = 'closed' AND purge_at <= $2",
+        )
+        .bind(&id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if gone == 0 {
+            continue; // reopened meanwhile: the deletes above are rolled back
+        }
         crate::signing::ca::erase_certificates(&mut tx, &id).await?;
         audit::append(
             &mut tx,

@@ -2,8 +2,8 @@
 //! runs) belongs to the caller: the server runs one task per feed.
 use super::cache::{self, Origin};
 use super::{bundled, Feed, FeedError, FeedLang, Payload, MAX_BODY_BYTES};
+use crate::env::Env;
 use crate::error::Result;
-use crate::platform::Platform;
 use iamsmart_crypto::rng::Rng;
 use std::time::Duration;
 
@@ -160,7 +160,7 @@ async fn attempt(
 /// One round: fetch (retrying transient failures with back-off), parse, store. A failure keeps
 /// the last good data and is recorded against the feed. `Err` only when the database fails.
 pub async fn refresh(
-    p: &Platform,
+    p: &Env,
     client: &reqwest::Client,
     job: &Job,
     policy: &FetchPolicy,

@@ -581,7 +581,7 @@ pub(crate) async fn revoke_responder_cert(
 /// After a key compromise nothing it signed is (it could be backdated); after a renewal what it
 /// signed before is.
 pub async fn timestamp_authority_problem(
-    p: &Platform,
+    p: &Env,
     serial: &str,
     gen_time: u64,
 ) -> Result<Option<&'static str>> {

@@ -2,8 +2,8 @@
 //! themselves are never kept; the document's SHA-256 is, so that the resident can match a file
 //! they hold against what they signed.
 use super::ca::UserCertStatus;
+use crate::env::Env;
 use crate::error::Result;
-use crate::platform::Platform;
 use serde::Serialize;
 
 use super::requests::Document;
@@ -62,7 +62,7 @@ type Row = (
 );
 
 /// The resident's signatures, newest first.
-pub async fn for_resident(p: &Platform, resident_id: &str) -> Result<Vec<SignedDocument>> {
+pub async fn for_resident(p: &Env, resident_id: &str) -> Result<Vec<SignedDocument>> {
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT r.id, r.client_id, r.kind, r.digest, r.details, r.signed_at, r.cert_serial, u.status, u.revoked_at, u.not_after
          FROM sign_requests r
