@@ -51,7 +51,7 @@ async function context(viewport, locale = 'en-GB') {
 
 try {
   const home = join(dir, 'phone');
-  execFileSync(join(bins, 'iamsmart'), ['sandbox', 'create-resident', '--app-home', home, '--level', 'plus', '--pin', PIN], {
+  execFileSync(join(bins, 'iamsmart'), ['sandbox', 'create-resident', '--app-home', home, '--level', 'plus', '--pin', PIN, '--kdf-memory-mib', '8'], {
     env: { ...env, IAMSMART_DATABASE_URL: `sqlite://${join(dir, 'data', 'demo.db')}` }, encoding: 'utf8',
   });
   const me = app(home, ['me']);

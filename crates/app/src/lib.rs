@@ -639,8 +639,14 @@ impl App {
                 Some(&body),
             )
             .await?;
+        // Sealed with the device key's own parameters, which this device chose at its creation.
+        let kdf = KdfParams {
+            m_kib: self.file.key.m,
+            t: self.file.key.t,
+            p: self.file.key.p,
+        };
         let sealed = key
-            .seal(&self.secret, KDF, &iamsmart_crypto::rng::SystemRng)
+            .seal(&self.secret, kdf, &iamsmart_crypto::rng::SystemRng)
             .map_err(|e| AppError::Home(e.to_string()))?;
         self.file.signing = Some(SigningFile {
             key: sealed,
@@ -736,3 +742,43 @@ async fn refused(res: reqwest::Response) -> AppError {
 
 /// The default Argon2id parameters for new device keys.
 pub const KDF: KdfParams = DEFAULT_KDF;
+
+/// The memory Argon2id may use for a new key by default, in MiB.
+pub const KDF_MEMORY_MIB: u32 = KDF.m_kib / 1024;
+
+/// The Argon2id parameters for a new device key that may use `mib` MiB of memory (8 to 1024):
+/// the default's passes and lanes. A phone with little memory (or a test) chooses less; the
+/// sealed key records what it was sealed with, and the seal binds it, so later unlocks read it
+/// from there and it cannot be lowered without the PIN.
+pub fn kdf_with_memory_mib(mib: u32) -> Result<KdfParams> {
+    if !(8..=1024).contains(&mib) {
+        return Err(AppError::Input(format!(
+            "the key derivation's memory must be 8 to 1024 MiB, not {mib}"
+        )));
+    }
+    Ok(KdfParams {
+        m_kib: mib * 1024,
+        ..KDF
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_derivation_memory_is_bounded_and_keeps_the_default_passes() {
+        assert_eq!(kdf_with_memory_mib(KDF_MEMORY_MIB).ok(), Some(KDF));
+        let small = kdf_with_memory_mib(8).ok();
+        assert_eq!(
+            small.map(|k| (k.m_kib, k.t, k.p)),
+            Some((8192, KDF.t, KDF.p))
+        );
+        for refused in [0, 7, 1025, u32::MAX] {
+            assert!(
+                matches!(kdf_with_memory_mib(refused), Err(AppError::Input(_))),
+                "{refused} MiB"
+            );
+        }
+    }
+}

@@ -288,6 +288,10 @@ enum SandboxCommand {
         /// Which registry resident (default: the next one not yet registered).
         #[arg(long)]
         hkid: Option<String>,
+        /// Memory for the PIN's key derivation (Argon2id), in MiB (8 to 1024), as
+        /// `iamsmart-app --kdf-memory-mib`.
+        #[arg(long, default_value_t = iamsmart_app::KDF_MEMORY_MIB)]
+        kdf_memory_mib: u32,
     },
     /// Register a test resident as a counter would and print a one-time activation code, with
     /// the link that opens it in the resident's web app (/app/).
@@ -663,17 +667,20 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 level,
                 pin,
                 hkid,
+                kdf_memory_mib,
             } => {
                 let level = match level {
                     LevelArg::Basic => Level::Basic,
                     LevelArg::Plus => Level::Plus,
                 };
+                let kdf = iamsmart_app::kdf_with_memory_mib(kdf_memory_mib)?;
                 let out = iamsmart_server::sandbox::create_resident(
                     &cfg,
                     &app_home,
                     level,
                     &pin,
                     hkid.as_deref(),
+                    kdf,
                 )
                 .await?;
                 println!("{}", serde_json::to_string_pretty(&out)?);

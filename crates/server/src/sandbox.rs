@@ -142,17 +142,12 @@ pub async fn create_resident(
     level: Level,
     pin: &str,
     hkid: Option<&str>,
+    kdf: iamsmart_crypto::device::KdfParams,
 ) -> anyhow::Result<serde_json::Value> {
     let platform = crate::start_platform(cfg).await?;
     let seed = residents(None)?;
     let r = pick_resident(&platform, &seed, hkid).await?;
-    let mut app = App::create(
-        app_home,
-        &cfg.public_url,
-        "sandbox device",
-        pin,
-        iamsmart_app::KDF,
-    )?;
+    let mut app = App::create(app_home, &cfg.public_url, "sandbox device", pin, kdf)?;
     let enrolled =
         registration::sandbox_enrol(&platform, &verified(&r), level, &app.new_device()).await?;
     app.record_binding(&enrolled)?;

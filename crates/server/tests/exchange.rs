@@ -63,6 +63,8 @@ async fn a_bank_gets_tax_and_tenancy_data_with_one_approval_until_the_resident_r
             "plus",
             "--pin",
             APP_PIN,
+            "--kdf-memory-mib",
+            TEST_KDF_MEMORY_MIB,
             "--hkid",
             &hkid,
         ],

@@ -340,6 +340,7 @@ async fn images_leave_no_trace_after_a_timeout_or_a_crash_mid_check() {
     let (card, selfie) = (image("obama3.jpg"), image("obama2.jpg"));
     let child = std::process::Command::new(app_bin())
         .env("IAMSMART_APP_PIN", APP_PIN)
+        .env("IAMSMART_APP_KDF_MEMORY_MIB", TEST_KDF_MEMORY_MIB)
         .args([
             "--home",
             home.to_str().unwrap(),

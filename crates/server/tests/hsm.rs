@@ -165,6 +165,8 @@ async fn the_server_runs_on_an_hsm() {
             "plus",
             "--pin",
             APP_PIN,
+            "--kdf-memory-mib",
+            TEST_KDF_MEMORY_MIB,
         ],
         &hsm_env,
     );

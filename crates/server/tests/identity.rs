@@ -623,6 +623,11 @@ async fn sandbox_create_resident_gives_a_working_app_home() {
     // The app home names the platform URL given at creation; point it at this server.
     let file = home.join("device.json");
     let mut dev: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    // Without --kdf-memory-mib the key is sealed with the default cost (the other tests use less).
+    assert_eq!(
+        (&dev["key"]["m"], &dev["key"]["t"]),
+        (&json!(64 * 1024), &json!(3))
+    );
     dev["platform_url"] = json!(srv.base);
     std::fs::write(&file, serde_json::to_vec(&dev).unwrap()).unwrap();
     let me = ok_json(&app(&home, &["me"]));

@@ -19,6 +19,11 @@ struct Cli {
     /// A file holding the PIN (6 to 12 digits).
     #[arg(long, global = true)]
     pin_file: Option<PathBuf>,
+    /// Memory for the PIN's key derivation (Argon2id) when this command creates the device key,
+    /// in MiB (8 to 1024). The sealed key records it; a phone with little memory uses less.
+    #[arg(long, global = true, env = "IAMSMART_APP_KDF_MEMORY_MIB",
+          default_value_t = iamsmart_app::KDF_MEMORY_MIB)]
+    kdf_memory_mib: u32,
     #[command(subcommand)]
     command: Command,
 }
@@ -255,7 +260,8 @@ async fn new_or_open(
     let app = if App::exists(&cli.home) {
         App::unlock(&cli.home, &pin).await?
     } else {
-        App::create(&cli.home, platform, device_name, &pin, iamsmart_app::KDF)?
+        let kdf = iamsmart_app::kdf_with_memory_mib(cli.kdf_memory_mib)?;
+        App::create(&cli.home, platform, device_name, &pin, kdf)?
     };
     Ok((app, pin))
 }

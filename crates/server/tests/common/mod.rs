@@ -457,6 +457,9 @@ pub fn app(home: &Path, args: &[&str]) -> std::process::Output {
     app_with_pin(home, APP_PIN, args)
 }
 
+/// The Argon2id memory (MiB) of the keys the tests' apps create.
+pub const TEST_KDF_MEMORY_MIB: &str = "8";
+
 /// Run `iamsmart-app --home HOME ARGS` with `pin`.
 pub fn app_with_pin(home: &Path, pin: &str, args: &[&str]) -> std::process::Output {
     let mut cmd = Command::new(app_bin());
@@ -464,7 +467,10 @@ pub fn app_with_pin(home: &Path, pin: &str, args: &[&str]) -> std::process::Outp
     if let Ok(p) = std::env::var("PATH") {
         cmd.env("PATH", p);
     }
+    // Keys sealed with 8 MiB, not the default 64, because the suite creates hundreds; one test
+    // (identity.rs) keeps the default.
     cmd.env("IAMSMART_APP_PIN", pin)
+        .env("IAMSMART_APP_KDF_MEMORY_MIB", TEST_KDF_MEMORY_MIB)
         .arg("--home")
         .arg(home)
         .args(args)

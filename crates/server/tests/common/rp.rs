@@ -380,6 +380,8 @@ pub async fn resident_with_app(site: &Site, level: &str) -> (Value, std::path::P
             level,
             "--pin",
             APP_PIN,
+            "--kdf-memory-mib",
+            TEST_KDF_MEMORY_MIB,
         ],
         &[],
     );
