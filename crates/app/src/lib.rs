@@ -422,16 +422,12 @@ impl App {
     /// Open a request by id or by the payload of its QR code.
     pub async fn open_request(&self, request: &str) -> Result<ApprovalView> {
         let id = match parse_qr(request) {
-            Some(("approve", id)) => id.to_string(),
+            Some(("approve", id)) => id,
             Some(_) => return Err(AppError::Input("this QR code is not a request".into())),
-            None if request
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') =>
-            {
-                request.to_string()
-            }
-            None => return Err(AppError::Input("not a request id or QR code".into())),
+            None => request,
         };
+        let id = iamsmart_proto::ids::ApprovalId::parse(id)
+            .map_err(|_| AppError::Input("not a request id or QR code".into()))?;
         self.json(
             reqwest::Method::GET,
             &format!("/app/v1/requests/{id}"),

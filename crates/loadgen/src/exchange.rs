@@ -177,7 +177,7 @@ async fn consents_of(
             .iter()
             .find(|p| p.kind == "data_consent")
             .ok_or_else(|| anyhow!("no data_consent request in the app"))?;
-        let view = app.open_request(&req.id).await?;
+        let view = app.open_request(req.id.as_str()).await?;
         let done = app
             .decide(&view, "approve", json!({ "fields": [] }), None)
             .await?;

@@ -327,7 +327,7 @@ impl Bench {
             .await
             .map_err(|e| at("app_open")(target::app_err(e)))?;
         if view.kind != "sign" || view.match_code != code {
-            return Err(bad("app_open", "wrong request", view.id));
+            return Err(bad("app_open", "wrong request", view.id.to_string()));
         }
         if view.details["digest"].as_str() != Some(hex(&digest).as_str()) {
             return Err(bad("app_open", "digest differs", view.details.to_string()));

@@ -301,7 +301,7 @@ pub struct DeviceView {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ApprovalView {
     /// Request id.
-    pub id: String,
+    pub id: crate::ids::ApprovalId,
     /// `login`, `consent`, `sign`, `step_up`, ...
     pub kind: String,
     /// The online service asking (English).
@@ -354,7 +354,7 @@ impl ApprovalStatus {
 #[serde(deny_unknown_fields)]
 pub struct ApprovalClaims {
     /// Request id.
-    pub rid: String,
+    pub rid: crate::ids::ApprovalId,
     /// The request's challenge.
     pub challenge: String,
     /// The match code the app showed.

@@ -5,6 +5,7 @@
 pub mod app;
 pub mod exchange;
 pub mod i18n;
+pub mod ids;
 pub mod profile;
 pub mod registry;
 pub mod states;

@@ -269,7 +269,7 @@ async fn a_web_app_with_a_passkey_unlocks_approves_adds_a_pin_phone_and_locks() 
         .await
         .unwrap();
     let claims = ApprovalClaims {
-        rid: id.into(),
+        rid: id.parse().unwrap(),
         challenge: view["challenge"].as_str().unwrap().into(),
         match_code: view["match_code"].as_str().unwrap().into(),
         decision: "approve".into(),

@@ -4,6 +4,7 @@
 //! OAuth endpoints (added by the OpenID Connect provider) keep their RFC error format.
 
 pub mod error;
+pub mod ids;
 pub mod limit;
 pub mod metrics;
 pub mod middleware;

@@ -16,6 +16,7 @@ use crate::platform::Platform;
 use iamsmart_crypto::jose::{self, Alg};
 use iamsmart_proto::app::{ApprovalClaims, ApprovalStatus, ApprovalView, APPROVAL_TYP};
 use iamsmart_proto::i18n::ServiceDetails;
+use iamsmart_proto::ids::ApprovalId;
 use iamsmart_store::Row;
 
 /// What a new request asks.
@@ -42,7 +43,7 @@ pub struct NewApproval<'a> {
 #[derive(Debug, Clone)]
 pub struct Created {
     /// Request id (goes into the QR code).
-    pub id: String,
+    pub id: ApprovalId,
     /// The 4-digit match code.
     pub match_code: String,
     /// Unix ms.
@@ -80,13 +81,14 @@ fn view(r: &iamsmart_store::AnyRow, now: i64) -> Result<ApprovalView> {
 }
 
 /// A new request's id, challenge, 4-digit match code and expiry.
-fn fresh(p: &Platform, now: i64) -> (String, String, String, i64) {
-    let id = format!("ar_{}", iamsmart_crypto::rng::token(p.rng.as_ref(), 16));
+fn fresh(p: &Platform, now: i64) -> Result<(ApprovalId, String, String, i64)> {
+    let id = ApprovalId::mint(&iamsmart_crypto::rng::token(p.rng.as_ref(), 16))
+        .map_err(|e| DomainError::Integrity(format!("a new request id: {e}")))?;
     let challenge = iamsmart_crypto::rng::token(p.rng.as_ref(), 24);
     let mut n = [0u8; 4];
     p.rng.fill(&mut n);
     let match_code = format!("{:04}", u32::from_be_bytes(n) % 10_000);
-    (id, challenge, match_code, now + p.identity.approval_ttl_ms)
+    Ok((id, challenge, match_code, now + p.identity.approval_ttl_ms))
 }
 
 /// Create a request. For a known resident, refused when too many are already waiting for
@@ -95,7 +97,7 @@ fn fresh(p: &Platform, now: i64) -> (String, String, String, i64) {
 /// hold when many requests arrive at once.
 pub async fn create(p: &Platform, new: NewApproval<'_>) -> Result<Created> {
     let now = p.clock.now_ms();
-    let (id, challenge, match_code, expires_at) = fresh(p, now);
+    let (id, challenge, match_code, expires_at) = fresh(p, now)?;
     let mut tx = p.db.begin().await?;
     if let Some(rid) = new.resident_id {
         sqlx::query(
@@ -128,7 +130,7 @@ pub async fn create(p: &Platform, new: NewApproval<'_>) -> Result<Created> {
         "INSERT INTO approvals (id, resident_id, kind, client_id, client_name, details, challenge, match_code, status, created_at, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10)",
     )
-    .bind(&id)
+    .bind(id.as_str())
     .bind(new.resident_id)
     .bind(new.kind)
     .bind(new.client_id)
@@ -156,26 +158,26 @@ pub async fn create(p: &Platform, new: NewApproval<'_>) -> Result<Created> {
 pub async fn renew_expired_in(
     conn: &mut iamsmart_store::AnyConnection,
     p: &Platform,
-    old_id: &str,
+    old_id: &ApprovalId,
 ) -> Result<Option<Created>> {
     let now = p.clock.now_ms();
     let old: Option<(Option<String>, String, String, String, String)> = sqlx::query_as(
         "SELECT resident_id, kind, client_id, client_name, details FROM approvals
          WHERE id = $1 AND status IN ('pending', 'scanned') AND expires_at <= $2",
     )
-    .bind(old_id)
+    .bind(old_id.as_str())
     .bind(now)
     .fetch_optional(&mut *conn)
     .await?;
     let Some((resident_id, kind, client_id, client_name, details)) = old else {
         return Ok(None);
     };
-    let (id, challenge, match_code, expires_at) = fresh(p, now);
+    let (id, challenge, match_code, expires_at) = fresh(p, now)?;
     sqlx::query(
         "INSERT INTO approvals (id, resident_id, kind, client_id, client_name, details, challenge, match_code, status, created_at, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10)",
     )
-    .bind(&id)
+    .bind(id.as_str())
     .bind(resident_id)
     .bind(kind)
     .bind(client_id)
@@ -252,20 +254,20 @@ pub async fn history(p: &Env, resident_id: &str) -> Result<Vec<serde_json::Value
 
 /// Open a request from the app (after scanning its QR code): an unbound request is claimed for
 /// the caller's resident; another resident's request is not found.
-pub async fn open(p: &Env, caller: &DeviceCaller, id: &str) -> Result<ApprovalView> {
+pub async fn open(p: &Env, caller: &DeviceCaller, id: &ApprovalId) -> Result<ApprovalView> {
     let now = p.clock.now_ms();
     sqlx::query(
         "UPDATE approvals SET resident_id = $1, status = 'scanned' WHERE id = $2 AND resident_id IS NULL AND status = 'pending' AND expires_at > $3",
     )
     .bind(&caller.resident_id)
-    .bind(id)
+    .bind(id.as_str())
     .bind(now)
     .execute(p.db.writer())
     .await?;
     let row = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM approvals WHERE id = $1 AND (resident_id = $2 OR (resident_id IS NULL AND expires_at <= $3))"
     ))
-    .bind(id)
+    .bind(id.as_str())
     .bind(&caller.resident_id)
     .bind(now)
     .fetch_optional(p.db.writer())
@@ -277,9 +279,9 @@ pub async fn open(p: &Env, caller: &DeviceCaller, id: &str) -> Result<ApprovalVi
 }
 
 /// The status of a request, for the page or service that started it.
-pub async fn status(p: &Env, id: &str) -> Result<ApprovalView> {
+pub async fn status(p: &Env, id: &ApprovalId) -> Result<ApprovalView> {
     let row = sqlx::query(&format!("SELECT {COLUMNS} FROM approvals WHERE id = $1"))
-        .bind(id)
+        .bind(id.as_str())
         .fetch_optional(p.db.reader())
         .await?
         .ok_or(DomainError::NotFound)?;
@@ -307,11 +309,11 @@ pub struct Decided {
 type DecisionRow = (String, String, i64, Option<String>, Option<i64>);
 
 /// The outcome of an approved request (`None` unless approved).
-pub async fn decision(p: &Env, id: &str) -> Result<Option<Decided>> {
+pub async fn decision(p: &Env, id: &ApprovalId) -> Result<Option<Decided>> {
     let row: Option<DecisionRow> = sqlx::query_as(
         "SELECT resident_id, device_id, decided_at, agreed, face_verified_at FROM approvals WHERE id = $1 AND status = 'approved'",
     )
-    .bind(id)
+    .bind(id.as_str())
     .fetch_optional(p.db.reader())
     .await?;
     Ok(
@@ -337,7 +339,7 @@ pub async fn decision(p: &Env, id: &str) -> Result<Option<Decided>> {
 pub async fn decide(
     p: &Platform,
     caller: &DeviceCaller,
-    id: &str,
+    id: &ApprovalId,
     decision: &iamsmart_proto::app::Decision,
     client_ip: &str,
     request_id: Option<&str>,
@@ -353,7 +355,7 @@ pub async fn decide(
             message: "the signed decision has the wrong shape".into(),
         })?;
     if header.typ.as_deref() != Some(APPROVAL_TYP)
-        || claims.rid != id
+        || claims.rid != *id
         || claims.challenge != current.challenge
         || claims.match_code != current.match_code
     {
@@ -416,7 +418,7 @@ pub async fn decide(
     .bind(signed)
     .bind(claims.agreed.to_string())
     .bind(face_at)
-    .bind(id)
+    .bind(id.as_str())
     .bind(&caller.resident_id)
     .execute(&mut *tx)
     .await?;

@@ -16,6 +16,7 @@ use crate::keys::Purpose;
 use crate::oidc::clients::{Client, RequesterType};
 use crate::platform::Platform;
 use iamsmart_crypto::jose::Alg;
+use iamsmart_proto::ids::ApprovalId;
 use serde::{Deserialize, Serialize};
 
 /// One item of a consent.
@@ -383,7 +384,7 @@ pub async fn requesters_of(p: &Env, resident_id: &str) -> Result<Vec<String>> {
     )
 }
 
-async fn load(p: &Env, id: &str) -> Result<Option<(ConsentView, String, i64, String)>> {
+async fn load(p: &Env, id: &str) -> Result<Option<(ConsentView, String, i64, ApprovalId)>> {
     use iamsmart_store::Row;
     let row = sqlx::query(&format!(
         "SELECT {COLUMNS}, c.approval_id FROM data_consents c WHERE c.id = $1"
@@ -485,7 +486,7 @@ async fn activate(
     v: &ConsentView,
     resident: &str,
     valid_days: i64,
-    approval_id: &str,
+    approval_id: &ApprovalId,
 ) -> Result<()> {
     let d = approvals::decision(p, approval_id)
         .await?

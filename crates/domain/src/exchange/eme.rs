@@ -13,6 +13,7 @@ use crate::oidc::claims;
 use crate::oidc::clients::Client;
 use crate::platform::Platform;
 use iamsmart_crypto::jose::Alg;
+use iamsmart_proto::ids::EmeRequestId;
 use serde::{Deserialize, Serialize};
 
 /// The form the data is for, as shown to the resident.
@@ -50,7 +51,7 @@ pub struct EmeRequest {
 #[derive(Debug, Clone, Serialize)]
 pub struct Started {
     /// Poll `GET /eme/v1/requests/{request_id}` with it.
-    pub request_id: String,
+    pub request_id: EmeRequestId,
     /// Show this as a QR code (anonymous e-ME).
     pub qr: String,
     /// Show this next to the QR code: the app shows the same digits.
@@ -63,7 +64,7 @@ pub struct Started {
 #[derive(Debug, Clone, Serialize)]
 pub struct Outcome {
     /// The request.
-    pub request_id: String,
+    pub request_id: EmeRequestId,
     /// `pending`, `scanned` (the app opened it), `approved` (the data is here, once),
     /// `delivered` (given out earlier), `denied`, `expired`.
     pub status: String,
@@ -170,7 +171,8 @@ pub async fn start(p: &Platform, client: &Client, req: EmeRequest) -> Result<Sta
         },
     )
     .await?;
-    let id = format!("em_{}", iamsmart_crypto::rng::token(p.rng.as_ref(), 16));
+    let id = EmeRequestId::mint(&iamsmart_crypto::rng::token(p.rng.as_ref(), 16))
+        .map_err(|e| DomainError::Integrity(format!("a new e-ME request id: {e}")))?;
     let params =
         serde_json::json!({ "form": req.form, "fields": fields, "optional": req.optional_fields });
     sqlx::query(
@@ -197,10 +199,10 @@ pub async fn start(p: &Platform, client: &Client, req: EmeRequest) -> Result<Sta
 }
 
 /// (approval, params, status)
-type RequestRow = (String, String, String);
+type RequestRow = (iamsmart_proto::ids::ApprovalId, String, String);
 
 /// The outcome of a request, for the service that started it. The data is handed out once.
-pub async fn outcome(p: &Platform, client: &Client, id: &str) -> Result<Outcome> {
+pub async fn outcome(p: &Platform, client: &Client, id: &EmeRequestId) -> Result<Outcome> {
     let row: Option<RequestRow> = sqlx::query_as(
         "SELECT approval_id, params, status FROM eme_requests WHERE id = $1 AND client_id = $2",
     )
@@ -210,7 +212,7 @@ pub async fn outcome(p: &Platform, client: &Client, id: &str) -> Result<Outcome>
     .await?;
     let (approval_id, params, status) = row.ok_or(DomainError::NotFound)?;
     let out = |status: &str, reason: Option<&str>| Outcome {
-        request_id: id.to_string(),
+        request_id: id.clone(),
         status: status.into(),
         fields: vec![],
         data: None,
@@ -335,7 +337,7 @@ pub async fn outcome(p: &Platform, client: &Client, id: &str) -> Result<Outcome>
     .await?;
     tx.commit().await?;
     Ok(Outcome {
-        request_id: id.to_string(),
+        request_id: id.clone(),
         status: "approved".into(),
         fields: released,
         data: Some(data),

@@ -33,7 +33,7 @@ async fn active_consent(
     let now = t.p.clock.now_ms();
     sqlx::query(
         "INSERT INTO data_consents (id, resident_id, client_id, approval_id, items, purpose_code, purpose_text, fetch_type, valid_days, data_life_days, status, starts_at, expires_at, artefact, fetches, created_at, updated_at, purge_at)
-         VALUES ($1, 'r_test', $2, 'ar_test', '[{\"provider\":\"ird\",\"item\":\"salaries_tax\"}]', 'credit-assessment', 'Mortgage application', 'once', $3, $4, 'ACTIVE', $5, $6, 'artefact', 0, $5, $5, $7)",
+         VALUES ($1, 'r_test', $2, 'ar_0000000000000000000000', '[{\"provider\":\"ird\",\"item\":\"salaries_tax\"}]', 'credit-assessment', 'Mortgage application', 'once', $3, $4, 'ACTIVE', $5, $6, 'artefact', 0, $5, $5, $7)",
     )
     .bind(id)
     .bind(client)

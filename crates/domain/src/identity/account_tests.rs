@@ -12,6 +12,7 @@ use iamsmart_crypto::webauthn::soft::SoftPasskey;
 use iamsmart_proto::app::{
     ApprovalClaims, Decision, NewDevice, RequestClaims, APPROVAL_TYP, DEVICE_REQUEST_TYP,
 };
+use iamsmart_proto::ids::ApprovalId;
 use iamsmart_proto::profile::VerifiedIdentity;
 use std::collections::BTreeSet;
 
@@ -62,7 +63,7 @@ async fn phone(t: &TestPlatform, n: u32) -> Phone {
 }
 
 /// The phone answers a request (approve or deny), signed as the app signs.
-async fn answer(t: &TestPlatform, phone: &Phone, id: &str, decision: &str) {
+async fn answer(t: &TestPlatform, phone: &Phone, id: &ApprovalId, decision: &str) {
     let view = approvals::open(&t.p, &phone.caller, id).await.unwrap();
     let claims = ApprovalClaims {
         rid: view.id.clone(),

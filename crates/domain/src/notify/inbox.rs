@@ -8,6 +8,7 @@ use crate::oidc::clients::{self, ServiceNames, PORTAL};
 use crate::platform::Platform;
 use iamsmart_crypto::envelope::FieldContext;
 use iamsmart_proto::i18n::Localized;
+use iamsmart_proto::ids::NotificationId;
 use iamsmart_store::AnyConnection;
 use serde::Serialize;
 use std::collections::{BTreeSet, HashMap};
@@ -16,7 +17,7 @@ use std::collections::{BTreeSet, HashMap};
 #[derive(Debug, Clone, Serialize)]
 pub struct Notification {
     /// Id.
-    pub id: String,
+    pub id: NotificationId,
     /// The service that sent it.
     pub client_id: String,
     /// Its name (English).
@@ -42,7 +43,7 @@ pub struct Notification {
 }
 
 /// (id, client, sealed content, read, created, expires)
-type Row = (String, String, Vec<u8>, Option<i64>, i64, i64);
+type Row = (NotificationId, String, Vec<u8>, Option<i64>, i64, i64);
 
 const SELECT: &str = "SELECT n.id, n.client_id, n.content, n.read_at, n.created_at, n.expires_at FROM notifications n";
 
@@ -54,7 +55,7 @@ async fn open(p: &Platform, rows: Vec<Row>) -> Result<Vec<Notification>> {
                 FieldContext {
                     table: TABLE,
                     column: COLUMN,
-                    row: &r.0,
+                    row: r.0.as_str(),
                 },
                 Some(r.2.as_slice()),
             )
@@ -109,7 +110,7 @@ pub async fn list(
 }
 
 /// One notification of the resident (not found if it is someone else's or expired).
-pub async fn get(p: &Platform, resident_id: &str, id: &str) -> Result<Notification> {
+pub async fn get(p: &Platform, resident_id: &str, id: &NotificationId) -> Result<Notification> {
     let rows: Vec<Row> = sqlx::query_as(&format!(
         "{SELECT} WHERE n.id = $1 AND n.resident_id = $2 AND n.status = 'delivered' AND n.expires_at > $3"
     ))
@@ -122,7 +123,7 @@ pub async fn get(p: &Platform, resident_id: &str, id: &str) -> Result<Notificati
 }
 
 /// Mark one notification read (reading it again changes nothing).
-pub async fn mark_read(p: &Env, resident_id: &str, id: &str) -> Result<()> {
+pub async fn mark_read(p: &Env, resident_id: &str, id: &NotificationId) -> Result<()> {
     let now = p.clock.now_ms();
     let n = sqlx::query(
         "UPDATE notifications SET read_at = $1 WHERE id = $2 AND resident_id = $3 AND status = 'delivered' AND read_at IS NULL AND expires_at > $1",

@@ -8,13 +8,14 @@ use crate::oidc::claims;
 use crate::oidc::clients::{Client, PORTAL};
 use crate::platform::Platform;
 use iamsmart_crypto::envelope::FieldContext;
+use iamsmart_proto::ids::NotificationId;
 use serde::Serialize;
 
 /// The answer to a send.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Sent {
     /// The notification's id (the same for a repeat with the same idempotency key).
-    pub id: String,
+    pub id: NotificationId,
     /// `delivered` or `not_delivered`.
     pub status: String,
     /// Why not delivered.
@@ -25,7 +26,7 @@ pub struct Sent {
 }
 
 /// (id, status, request hash, created)
-type Existing = (String, String, Vec<u8>, i64);
+type Existing = (NotificationId, String, Vec<u8>, i64);
 
 async fn existing(p: &Env, client_id: &str, key: &str) -> Result<Option<Existing>> {
     Ok(sqlx::query_as(
@@ -37,7 +38,7 @@ async fn existing(p: &Env, client_id: &str, key: &str) -> Result<Option<Existing
     .await?)
 }
 
-fn answer(id: String, status: String, created_at: i64) -> Sent {
+fn answer(id: NotificationId, status: String, created_at: i64) -> Sent {
     let reason = (status != "delivered").then(|| NOT_DELIVERED.to_string());
     Sent {
         id,
@@ -118,7 +119,8 @@ pub async fn send(
         });
     }
     let resident = recipient(p, client, &req.sub).await?;
-    let id = format!("nt_{}", iamsmart_crypto::rng::token(p.rng.as_ref(), 16));
+    let id = NotificationId::mint(&iamsmart_crypto::rng::token(p.rng.as_ref(), 16))
+        .map_err(|e| DomainError::Integrity(format!("a new notification id: {e}")))?;
     let (status, content, expires_at) = match &resident {
         Some(_) => {
             let content = Content {
@@ -133,7 +135,7 @@ pub async fn send(
                     &FieldContext {
                         table: TABLE,
                         column: COLUMN,
-                        row: &id,
+                        row: id.as_str(),
                     },
                     &serde_json::to_vec(&content)?,
                 )
@@ -202,8 +204,9 @@ pub(crate) async fn platform_notice(
     title: super::Bilingual,
     body: super::Bilingual,
     now: i64,
-) -> Result<String> {
-    let id = format!("nt_{}", iamsmart_crypto::rng::token(p.rng.as_ref(), 16));
+) -> Result<NotificationId> {
+    let id = NotificationId::mint(&iamsmart_crypto::rng::token(p.rng.as_ref(), 16))
+        .map_err(|e| DomainError::Integrity(format!("a new notification id: {e}")))?;
     let content = Content {
         title,
         body,
@@ -216,7 +219,7 @@ pub(crate) async fn platform_notice(
             &FieldContext {
                 table: TABLE,
                 column: COLUMN,
-                row: &id,
+                row: id.as_str(),
             },
             &serde_json::to_vec(&content)?,
         )
@@ -230,7 +233,7 @@ pub(crate) async fn platform_notice(
     )
     .bind(&id)
     .bind(PORTAL)
-    .bind(iamsmart_crypto::hash::sha256(id.as_bytes()).to_vec())
+    .bind(iamsmart_crypto::hash::sha256(id.as_str().as_bytes()).to_vec())
     .bind(&subject_hash)
     .bind(resident_id)
     .bind(sealed)

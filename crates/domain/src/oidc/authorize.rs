@@ -22,6 +22,7 @@ use crate::error::DomainError;
 use crate::platform::Platform;
 use iamsmart_proto::app::ApprovalStatus;
 use iamsmart_proto::i18n::{Localized, ServiceDetails};
+use iamsmart_proto::ids::ApprovalId;
 
 /// What the endpoint does next.
 #[derive(Debug)]
@@ -249,7 +250,7 @@ async fn new_tx(
     p: &Platform,
     client: &Client,
     params: &AuthzParams,
-    approval: Option<(&str, i64)>,
+    approval: Option<(&ApprovalId, i64)>,
     sid: Option<&str>,
 ) -> OResult<(String, String)> {
     let tx = iamsmart_crypto::rng::token(p.rng.as_ref(), 16);
@@ -394,7 +395,7 @@ async fn consent_page(
 struct Tx {
     client: Client,
     params: AuthzParams,
-    approval: Option<String>,
+    approval: Option<ApprovalId>,
     sid: Option<String>,
     expires_at: i64,
 }
@@ -404,7 +405,7 @@ type TxRow = (
     String,
     String,
     Option<Vec<u8>>,
-    Option<String>,
+    Option<ApprovalId>,
     Option<String>,
     i64,
     Option<i64>,
@@ -549,7 +550,7 @@ fn waiting_page(tx: &str, t: &Tx, view: iamsmart_proto::app::ApprovalView) -> Lo
 async fn renewed_page(
     p: &Platform,
     tx: &str,
-    old: &str,
+    old: &ApprovalId,
     browser_secret: Option<&str>,
 ) -> Option<LoginPage> {
     let now = p.clock.now_ms();
@@ -877,7 +878,7 @@ pub async fn login_status(
     tx: &str,
     browser_secret: &str,
 ) -> Result<Option<iamsmart_proto::app::ApprovalStatus>, DomainError> {
-    let row: Option<(Option<String>, Option<Vec<u8>>)> = sqlx::query_as(
+    let row: Option<(Option<ApprovalId>, Option<Vec<u8>>)> = sqlx::query_as(
         "SELECT approval_id, browser_hash FROM authz_requests WHERE id = $1 AND kind = 'tx'",
     )
     .bind(tx)

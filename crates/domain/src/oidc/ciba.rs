@@ -12,6 +12,7 @@ use crate::error::DomainError;
 use crate::keys::Purpose;
 use crate::platform::Platform;
 use iamsmart_crypto::jose::{self, Alg};
+use iamsmart_proto::ids::ApprovalId;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -195,7 +196,7 @@ pub async fn start(
 type CibaRow = (
     String,
     String,
-    String,
+    ApprovalId,
     String,
     i64,
     Option<i64>,
@@ -382,7 +383,7 @@ pub async fn redeem(
 
 /// After the resident decided a request in the app: in ping mode, tell the client (best effort,
 /// in the background).
-pub async fn decided(p: &Platform, approval_id: &str) {
+pub async fn decided(p: &Platform, approval_id: &ApprovalId) {
     let row: Option<(String, String, Option<String>)> = sqlx::query_as(
         "SELECT id, client_id, notification_token FROM ciba_requests WHERE approval_id = $1",
     )

@@ -123,7 +123,7 @@ pub async fn request_add(p: &Platform, resident_id: &str) -> OResult<AddStep> {
         p,
         APPROVAL_CEREMONY,
         Some(resident_id),
-        &created.id,
+        created.id.as_str(),
         created.expires_at + APPROVAL_FRESH_MS,
     )
     .await
@@ -155,6 +155,8 @@ pub async fn add_options(
     if subject.as_deref() != Some(resident_id) {
         return Err(gone());
     }
+    // The ceremony's state is the request's id, as put above.
+    let approval = iamsmart_proto::ids::ApprovalId::parse(&approval).map_err(|_| gone())?;
     let view = crate::authn::approvals::status(p, &approval)
         .await
         .map_err(dom)?;

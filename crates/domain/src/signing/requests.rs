@@ -16,6 +16,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use iamsmart_crypto::envelope::FieldContext;
 use iamsmart_crypto::pki::{self, cms};
+use iamsmart_proto::ids::SignRequestId;
 use iamsmart_proto::profile::{AccountStatus, Level};
 use serde::{Deserialize, Serialize};
 
@@ -82,7 +83,7 @@ fn wants_lta(level: Option<&str>) -> bool {
 #[derive(Debug, Clone, Serialize)]
 pub struct Started {
     /// Poll `GET /sign/v1/requests/{request_id}` with it.
-    pub request_id: String,
+    pub request_id: SignRequestId,
     /// Show this as a QR code (signing without login).
     pub qr: String,
     /// Show this next to the QR code: the app shows the same digits.
@@ -181,7 +182,7 @@ impl From<SignRequestStatus> for OutcomeStatus {
 #[derive(Debug, Clone, Serialize)]
 pub struct Outcome {
     /// The request.
-    pub request_id: String,
+    pub request_id: SignRequestId,
     /// Where the request stands.
     pub status: OutcomeStatus,
     /// Why, when denied or failed.
@@ -427,11 +428,12 @@ pub async fn start(
     if let Some(r) = &resident {
         check_signer(p, r, None, req.hkid_hash.as_deref().map(HkidCheck::Sent)).await?;
     }
-    let id = format!("sg_{}", iamsmart_crypto::rng::token(p.rng.as_ref(), 16));
+    let id = SignRequestId::mint(&iamsmart_crypto::rng::token(p.rng.as_ref(), 16))
+        .map_err(|e| DomainError::Integrity(format!("a new signing request id: {e}")))?;
     let (kind, digest, prepared) = match (&req.digest, &req.pdf) {
         (Some(d), _) => (SignKind::Hash, parse_digest(d)?, None),
         (None, Some(pdf)) => {
-            let (digest, sealed) = super::pdf::prepare(p, &id, &req, pdf)?;
+            let (digest, sealed) = super::pdf::prepare(p, id.as_str(), &req, pdf)?;
             (SignKind::Pdf, digest, Some(sealed))
         }
         (None, None) => return Err(invalid("digest", "send digest or pdf")),
@@ -472,7 +474,7 @@ pub async fn start(
                     &FieldContext {
                         table: "sign_requests",
                         column: "document",
-                        row: &id,
+                        row: id.as_str(),
                     },
                     &bytes,
                 )
@@ -546,7 +548,7 @@ pub fn attributes(
 }
 
 type OutcomeRow = (
-    String,
+    iamsmart_proto::ids::ApprovalId,
     String,
     Option<String>,
     Option<Vec<u8>>,
@@ -554,7 +556,7 @@ type OutcomeRow = (
     Vec<u8>,
 );
 type RequestRow = (
-    String,
+    SignRequestId,
     String,
     Option<String>,
     String,
@@ -565,7 +567,7 @@ type RequestRow = (
 
 async fn set_status(
     p: &Env,
-    id: &str,
+    id: &SignRequestId,
     status: SignRequestStatus,
     reason: Option<&str>,
 ) -> Result<()> {
@@ -605,7 +607,11 @@ fn finished_details(details: &serde_json::Value) -> String {
 /// and assemble, timestamp, record and keep the result for the service. Nothing for other
 /// requests. A signature that cannot be used fails the request (the service is told why) and
 /// is reported to the app.
-pub async fn answered(p: &Platform, approval_id: &str, request_id: Option<&str>) -> Result<()> {
+pub async fn answered(
+    p: &Platform,
+    approval_id: &iamsmart_proto::ids::ApprovalId,
+    request_id: Option<&str>,
+) -> Result<()> {
     let row: Option<RequestRow> = sqlx::query_as(
         "SELECT id, client_id, resident_id, kind, digest, details, status FROM sign_requests WHERE approval_id = $1",
     )
@@ -665,7 +671,7 @@ pub async fn answered(p: &Platform, approval_id: &str, request_id: Option<&str>)
 
 async fn assemble(
     p: &Platform,
-    id: &str,
+    id: &SignRequestId,
     kind: SignKind,
     digest: &[u8; 32],
     details: &serde_json::Value,
@@ -725,7 +731,7 @@ async fn assemble(
     let stamped = cms::add_signature_timestamp(&signed, &token)?;
     let result = if kind == SignKind::Pdf {
         let lta = wants_lta(details["level"].as_str());
-        super::pdf::finish(p, id, &stamped, &cert, lta).await?
+        super::pdf::finish(p, id.as_str(), &stamped, &cert, lta).await?
     } else {
         stamped
     };
@@ -735,7 +741,7 @@ async fn assemble(
 #[allow(clippy::too_many_arguments)]
 async fn record(
     p: &Platform,
-    id: &str,
+    id: &SignRequestId,
     client_id: &str,
     resident_id: &str,
     serial: &str,
@@ -751,7 +757,7 @@ async fn record(
             &FieldContext {
                 table: "sign_requests",
                 column: "result",
-                row: id,
+                row: id.as_str(),
             },
             result,
         )
@@ -792,7 +798,7 @@ async fn record(
 }
 
 /// A request's outcome for the service that made it; a signature is given out once.
-pub async fn outcome(p: &Platform, client: &Client, id: &str) -> Result<Outcome> {
+pub async fn outcome(p: &Platform, client: &Client, id: &SignRequestId) -> Result<Outcome> {
     let row: Option<OutcomeRow> = sqlx::query_as(
         "SELECT approval_id, status, reason, result, kind, digest FROM sign_requests WHERE id = $1 AND client_id = $2",
     )
@@ -805,7 +811,7 @@ pub async fn outcome(p: &Platform, client: &Client, id: &str) -> Result<Outcome>
     let mut status: SignRequestStatus = stored(&status)?;
     let kind: SignKind = stored(&kind)?;
     let out = |status: OutcomeStatus, reason: Option<String>| Outcome {
-        request_id: id.to_string(),
+        request_id: id.clone(),
         status,
         reason,
         signature: None,
@@ -846,7 +852,7 @@ pub async fn outcome(p: &Platform, client: &Client, id: &str) -> Result<Outcome>
             &FieldContext {
                 table: "sign_requests",
                 column: "result",
-                row: id,
+                row: id.as_str(),
             },
             &result,
         )
@@ -876,7 +882,7 @@ pub async fn outcome(p: &Platform, client: &Client, id: &str) -> Result<Outcome>
         .map(|t| t.gen_time)
         .ok_or_else(|| DomainError::Integrity("signature without a timestamp".into()))?;
     Ok(Outcome {
-        request_id: id.to_string(),
+        request_id: id.clone(),
         status: OutcomeStatus::Signed,
         reason: None,
         signature: Some(Signature {
@@ -954,7 +960,7 @@ pub async fn from_authorization(
                 }
                 other => crate::oidc::OAuthError::from(other),
             })?;
-        item["signing_request_id"] = started.request_id.into();
+        item["signing_request_id"] = started.request_id.as_str().into();
         item["match_code"] = started.match_code.into();
         item["digest"] = started.digest.into();
         item["expires_at"] = started.expires_at.into();

@@ -1,6 +1,7 @@
 //! The operator API (bearer token): resident records, staff accounts, the app simulator's
 //! approvals; the catalogue's routes are in `catalogue.rs`, shared with editors.
 use crate::error::{ApiError, ApiResult, RequestId};
+use crate::ids::PathId;
 use crate::AppState;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
@@ -10,6 +11,7 @@ use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use iamsmart_domain::authn::approvals;
 use iamsmart_domain::identity::{self, staff, NewResident};
+use iamsmart_proto::ids::ApprovalId;
 use serde::Deserialize;
 
 pub fn routes() -> Router<AppState> {
@@ -165,7 +167,7 @@ async fn create_approval(
 async fn approval_status(
     State(s): State<AppState>,
     _op: Operator,
-    Path(id): Path<String>,
+    PathId(id): PathId<ApprovalId>,
 ) -> ApiResult<impl IntoResponse> {
     let v = approvals::status(&s.platform, &id).await?;
     Ok(Json(

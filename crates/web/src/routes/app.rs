@@ -2,6 +2,7 @@
 //! `iamsmart_proto::app`); the signature covers the method, path and body, so handlers read the
 //! raw body and parse it after the signature is checked.
 use crate::error::{ApiError, ApiResult, RequestId};
+use crate::ids::PathId;
 use crate::middleware::client_ip;
 use crate::AppState;
 use axum::body::Bytes;
@@ -20,6 +21,7 @@ use iamsmart_proto::app::{
     Activation, Decision, SelfRegistration, Unlock, Upgrade, APP_SESSION_HEADER,
     DEVICE_SIGNATURE_HEADER,
 };
+use iamsmart_proto::ids::{ApprovalId, NotificationId};
 use iamsmart_proto::profile::Profile;
 use serde::de::DeserializeOwned;
 
@@ -481,7 +483,7 @@ async fn pending(State(s): State<AppState>, req: Request) -> ApiResult<impl Into
 
 async fn open_request(
     State(s): State<AppState>,
-    Path(id): Path<String>,
+    PathId(id): PathId<ApprovalId>,
     req: Request,
 ) -> ApiResult<impl IntoResponse> {
     let call = Signed::from(&s, req).await?;
@@ -491,7 +493,7 @@ async fn open_request(
 
 async fn decide(
     State(s): State<AppState>,
-    Path(id): Path<String>,
+    PathId(id): PathId<ApprovalId>,
     req: Request,
 ) -> ApiResult<impl IntoResponse> {
     let call = Signed::from(&s, req).await?;
@@ -550,7 +552,7 @@ async fn notifications(State(s): State<AppState>, req: Request) -> ApiResult<imp
 
 async fn notification_read(
     State(s): State<AppState>,
-    Path(id): Path<String>,
+    PathId(id): PathId<NotificationId>,
     req: Request,
 ) -> ApiResult<impl IntoResponse> {
     let call = Signed::from(&s, req).await?;

@@ -5,6 +5,7 @@
 //! format with `WWW-Authenticate`; everything else in RFC 9457 problem details.
 use super::admin::Operator;
 use crate::error::{ApiError, ApiResult};
+use crate::ids::PathId;
 use crate::oauth::ResourceError;
 use crate::AppState;
 use axum::extract::{FromRequestParts, Path, Query, State};
@@ -19,6 +20,7 @@ use iamsmart_domain::exchange::{fetch, providers};
 use iamsmart_domain::oidc::client_tokens::{self, ClientClaims};
 use iamsmart_domain::oidc::clients::Client;
 use iamsmart_domain::oidc::OAuthError;
+use iamsmart_proto::ids::EmeRequestId;
 use serde::Deserialize;
 
 pub fn routes() -> Router<AppState> {
@@ -121,7 +123,7 @@ async fn eme_start(
 async fn eme_outcome(
     State(s): State<AppState>,
     svc: Service,
-    Path(id): Path<String>,
+    PathId(id): PathId<EmeRequestId>,
 ) -> Result<Response, Response> {
     svc.need("eme").map_err(IntoResponse::into_response)?;
     let out = eme::outcome(&s.platform, &svc.client, &id)

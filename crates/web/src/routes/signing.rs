@@ -9,6 +9,7 @@
 //! `max_age` to ask for).
 use super::exchange::Service;
 use crate::error::{ApiError, ApiResult};
+use crate::ids::PathId;
 use crate::oauth::ResourceError;
 use crate::resource::UserAccess;
 use crate::AppState;
@@ -24,6 +25,7 @@ use base64::Engine;
 use iamsmart_domain::oidc::clients::{self, Client};
 use iamsmart_domain::oidc::{Acr, AuthRequirement, OAuthError};
 use iamsmart_domain::signing::{ca, requests, verify};
+use iamsmart_proto::ids::SignRequestId;
 use serde::Deserialize;
 
 /// What a signing request made with a resident's access token needs: an iAM Smart+ login no
@@ -135,7 +137,7 @@ async fn start(
 async fn outcome(
     State(s): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    PathId(id): PathId<SignRequestId>,
 ) -> Result<Response, Response> {
     let client = match caller {
         Caller::Service(svc) => svc.client,

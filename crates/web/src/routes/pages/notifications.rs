@@ -17,6 +17,7 @@ use axum::{Extension, Router};
 use iamsmart_domain::notify::inbox::{self, Notification};
 use iamsmart_domain::notify::Bilingual;
 use iamsmart_domain::oidc::session;
+use iamsmart_proto::ids::NotificationId;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -60,7 +61,7 @@ fn when(lang: Lang, ms: i64) -> (String, String) {
 }
 
 struct Item {
-    id: String,
+    id: iamsmart_proto::ids::NotificationId,
     title: Text,
     service: String,
     when: String,
@@ -196,6 +197,9 @@ async fn show(
         Ok(x) => x,
         Err(r) => return r,
     };
+    let Ok(id) = NotificationId::parse(&id) else {
+        return Redirect::to("/account/notifications").into_response();
+    };
     // Opening it is reading it.
     if inbox::mark_read(&s.platform, &sess.resident_id, &id)
         .await
@@ -207,12 +211,7 @@ async fn show(
         Ok(n) => n,
         Err(_) => return Redirect::to("/account/notifications").into_response(),
     };
-    let path: String = format!(
-        "/account/notifications/{}",
-        id.chars()
-            .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
-            .collect::<String>()
-    );
+    let path = format!("/account/notifications/{id}");
     let ui = Ui::new(&s, &headers, &uri, None, &path);
     let lang = ui.lang;
     let (when, datetime) = when(lang, n.created_at);

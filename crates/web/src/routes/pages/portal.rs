@@ -233,7 +233,7 @@ async fn weather(s: &AppState, lang: Lang) -> Option<Weather> {
 
 /// One of the resident's latest notifications.
 struct NoteLink {
-    id: String,
+    id: iamsmart_proto::ids::NotificationId,
     title: String,
     service: String,
     unread: bool,

@@ -1,0 +1,225 @@
+//! Identifiers that travel and are stored as text, each its own type: a function that wants a
+//! request's id cannot be handed a resident's, and an id from outside is checked once, where it
+//! arrives (`parse`), not at each use. Serialised as the bare text, so the wire does not change.
+
+/// The text was not an identifier of this kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MalformedId {
+    /// Which kind of identifier was expected.
+    pub what: &'static str,
+}
+
+impl std::fmt::Display for MalformedId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "not a valid {}", self.what)
+    }
+}
+
+impl std::error::Error for MalformedId {}
+
+/// Whether `s` is `prefix` followed by `len` base64url characters.
+const fn prefixed_token(s: &str, prefix: &str, len: usize) -> bool {
+    let (s, p) = (s.as_bytes(), prefix.as_bytes());
+    if s.len() != p.len() + len {
+        return false;
+    }
+    let mut i = 0;
+    while i < s.len() {
+        let c = s[i];
+        let ok = if i < p.len() {
+            c == p[i]
+        } else {
+            c.is_ascii_alphanumeric() || c == b'-' || c == b'_'
+        };
+        if !ok {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// Declare an identifier: a newtype over `String` whose values are `$prefix` followed by `$len`
+/// base64url characters (the form the platform mints them in).
+macro_rules! prefixed_id {
+    ($(#[$meta:meta])* $name:ident, $what:literal, $prefix:literal, $len:literal) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(String);
+
+        impl $name {
+            /// The prefix every such id starts with.
+            pub const PREFIX: &'static str = $prefix;
+
+            /// The id `s` stands for, if it has the form of one.
+            pub fn parse(s: &str) -> Result<Self, MalformedId> {
+                if prefixed_token(s, $prefix, $len) {
+                    Ok(Self(s.to_owned()))
+                } else {
+                    Err(MalformedId { what: $what })
+                }
+            }
+
+            /// A new id from `token` (`$len` base64url characters of fresh randomness).
+            pub fn mint(token: &str) -> Result<Self, MalformedId> {
+                Self::parse(&format!("{}{token}", $prefix))
+            }
+
+            /// The id as text (to store, bind or show).
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = MalformedId;
+
+            fn from_str(s: &str) -> Result<Self, MalformedId> {
+                Self::parse(s)
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.0)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+                Self::parse(&s).map_err(serde::de::Error::custom)
+            }
+        }
+
+        // Stored as text; read back through `parse`, so a row holding anything else is an error.
+        #[cfg(feature = "sqlx")]
+        impl<DB: sqlx::Database> sqlx::Type<DB> for $name
+        where
+            String: sqlx::Type<DB>,
+        {
+            fn type_info() -> DB::TypeInfo {
+                <String as sqlx::Type<DB>>::type_info()
+            }
+
+            fn compatible(ty: &DB::TypeInfo) -> bool {
+                <String as sqlx::Type<DB>>::compatible(ty)
+            }
+        }
+
+        #[cfg(feature = "sqlx")]
+        impl<'q, DB: sqlx::Database> sqlx::Encode<'q, DB> for $name
+        where
+            String: sqlx::Encode<'q, DB>,
+        {
+            fn encode_by_ref(
+                &self,
+                buf: &mut <DB as sqlx::Database>::ArgumentBuffer<'q>,
+            ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+                <String as sqlx::Encode<'q, DB>>::encode_by_ref(&self.0, buf)
+            }
+        }
+
+        #[cfg(feature = "sqlx")]
+        impl<'r, DB: sqlx::Database> sqlx::Decode<'r, DB> for $name
+        where
+            String: sqlx::Decode<'r, DB>,
+        {
+            fn decode(
+                value: <DB as sqlx::Database>::ValueRef<'r>,
+            ) -> Result<Self, sqlx::error::BoxDynError> {
+                let text = <String as sqlx::Decode<'r, DB>>::decode(value)?;
+                Ok(Self::parse(&text)?)
+            }
+        }
+    };
+}
+
+prefixed_id!(
+    /// A request waiting for the resident's answer in the app (the "transaction" a login, a
+    /// consent, a signature or a step-up waits on): `ar_` and 22 base64url characters.
+    ApprovalId,
+    "request id",
+    "ar_",
+    22
+);
+
+prefixed_id!(
+    /// A service's request to sign (a hash or a PDF): `sg_` and 22 base64url characters.
+    SignRequestId,
+    "signing request id",
+    "sg_",
+    22
+);
+
+prefixed_id!(
+    /// A service's e-ME request (profile data the resident releases): `em_` and 22 base64url
+    /// characters.
+    EmeRequestId,
+    "e-ME request id",
+    "em_",
+    22
+);
+
+prefixed_id!(
+    /// A notification in a resident's inbox: `nt_` and 22 base64url characters.
+    NotificationId,
+    "notification id",
+    "nt_",
+    22
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn approval_ids_have_one_form() {
+        let id = ApprovalId::parse("ar_AAAAAAAAAAAAAAAAAAAAAA").unwrap();
+        assert_eq!(id.as_str(), "ar_AAAAAAAAAAAAAAAAAAAAAA");
+        assert_eq!(id.to_string(), id.as_str());
+        assert_eq!(
+            ApprovalId::mint("abcdefghijklmnopqrs-_9").unwrap().as_str(),
+            "ar_abcdefghijklmnopqrs-_9"
+        );
+        for bad in [
+            "",
+            "ar_",
+            "ar_AAAAAAAAAAAAAAAAAAAAA",
+            "ar_AAAAAAAAAAAAAAAAAAAAAAA",
+            "xr_AAAAAAAAAAAAAAAAAAAAAA",
+            "ar_AAAAAAAAAAAAAAAAAAAAA=",
+            "ar_AAAAAAAAAAAAAAAAAAAA/A",
+            "ar_AAAAAAAAAAAAAAAAAAAAÅ",
+            "ar_AAAAAAAAAAAAAAAAAAAA'; --",
+        ] {
+            assert_eq!(
+                ApprovalId::parse(bad),
+                Err(MalformedId { what: "request id" }),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn ids_travel_as_bare_text_and_are_checked_when_read() {
+        let id = ApprovalId::parse("ar_0123456789abcdefghijkl").unwrap();
+        let json = serde_json::to_string(&id).unwrap();
+        assert_eq!(json, "\"ar_0123456789abcdefghijkl\"");
+        assert_eq!(serde_json::from_str::<ApprovalId>(&json).unwrap(), id);
+        assert!(serde_json::from_str::<ApprovalId>("\"ar_short\"").is_err());
+        assert!(serde_json::from_str::<ApprovalId>("42").is_err());
+    }
+}
