@@ -121,7 +121,7 @@ async fn check_claims(p: &Env, req: &SignedRequest<'_>, payload: &[u8], scope: &
 /// Verify a request signed by a key not yet bound (registration, activation): proof that the
 /// caller holds the private key of `jwk`.
 pub async fn verify_new_key_request(
-    p: &Platform,
+    p: &Env,
     req: &SignedRequest<'_>,
     jwk: &PublicJwk,
 ) -> Result<()> {

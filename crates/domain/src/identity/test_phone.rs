@@ -1,6 +1,7 @@
 //! A phone in domain tests: its key, ids and session, and the signed calls it makes.
 use super::devices::{self, DeviceCaller, SignedRequest};
 use super::user_verification::SessionRule;
+use crate::env::Env;
 use crate::error::DomainError;
 use crate::platform::Platform;
 use iamsmart_crypto::device::DeviceKey;
@@ -31,7 +32,7 @@ pub(crate) struct Phone {
 static JTI: AtomicU64 = AtomicU64::new(1);
 
 impl Phone {
-    pub fn sign(&self, p: &Platform, method: &str, path: &str, body: &[u8]) -> String {
+    pub fn sign(&self, p: &Env, method: &str, path: &str, body: &[u8]) -> String {
         let claims = RequestClaims {
             htm: method.into(),
             htp: path.into(),

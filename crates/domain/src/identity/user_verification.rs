@@ -245,7 +245,7 @@ async fn load(p: &Env, device_id: &str) -> Result<(Option<Method>, UvRow)> {
 }
 
 /// The device's user verification method (`None`: the device has none).
-pub async fn method_of(p: &Platform, device_id: &str) -> Result<Option<Method>> {
+pub async fn method_of(p: &Env, device_id: &str) -> Result<Option<Method>> {
     Ok(load(p, device_id).await?.0)
 }
 

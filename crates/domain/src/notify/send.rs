@@ -60,7 +60,7 @@ fn replay(e: Existing, hash: &[u8]) -> Result<Sent> {
 
 /// The resident to deliver to: the subject is one this service received, the account is active,
 /// and the resident agreed to notifications from this service.
-async fn recipient(p: &Platform, client: &Client, sub: &str) -> Result<Option<String>> {
+async fn recipient(p: &Env, client: &Client, sub: &str) -> Result<Option<String>> {
     let Some(resident) = claims::resident_of_subject(p, &client.subject_sector(), sub).await?
     else {
         return Ok(None);

@@ -874,7 +874,7 @@ async fn finish(
 /// The status of a login for the page that started it (`None` unless `browser_secret` is the
 /// one bound to the transaction): `pending`, `scanned`, `approved`, `denied` or `expired`.
 pub async fn login_status(
-    p: &Platform,
+    p: &Env,
     tx: &str,
     browser_secret: &str,
 ) -> Result<Option<iamsmart_proto::app::ApprovalStatus>, DomainError> {

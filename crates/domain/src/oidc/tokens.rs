@@ -528,7 +528,7 @@ pub async fn refresh(
     Ok(out)
 }
 
-async fn resident_active(p: &Platform, id: &str) -> OResult<bool> {
+async fn resident_active(p: &Env, id: &str) -> OResult<bool> {
     Ok(crate::identity::active_level(p, id)
         .await
         .map_err(dom)?

@@ -94,7 +94,7 @@ async fn build(catalogue: Catalogue) -> Result<Index> {
 }
 
 impl Portal {
-    async fn live(&self, p: &Platform) -> Result<&LiveIndex> {
+    async fn live(&self, p: &Env) -> Result<&LiveIndex> {
         self.live
             .get_or_try_init(|| async {
                 let (catalogue, seq) = load(p).await?;
@@ -106,7 +106,7 @@ impl Portal {
     }
 
     /// The current index (and through it the catalogue).
-    pub async fn index(&self, p: &Platform) -> Result<Arc<Index>> {
+    pub async fn index(&self, p: &Env) -> Result<Arc<Index>> {
         Ok(self.live(p).await?.current())
     }
 
@@ -114,7 +114,7 @@ impl Portal {
     /// an error.
     pub async fn search(
         &self,
-        p: &Platform,
+        p: &Env,
         query: &str,
         lang: Option<iamsmart_catalogue::Lang>,
         limit: usize,
@@ -127,7 +127,7 @@ impl Portal {
     }
 
     /// Picks up edits made by other processes. Cheap when there are none.
-    pub async fn refresh(&self, p: &Platform) -> Result<bool> {
+    pub async fn refresh(&self, p: &Env) -> Result<bool> {
         let Some(live) = self.live.get() else {
             return Ok(false);
         };
@@ -136,7 +136,7 @@ impl Portal {
     }
 
     /// With the rebuild lock held: reloads when the database has edits this index lacks.
-    async fn catch_up(&self, p: &Platform, live: &LiveIndex) -> Result<bool> {
+    async fn catch_up(&self, p: &Env, live: &LiveIndex) -> Result<bool> {
         let last: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM catalogue_edits")
             .fetch_one(p.db.reader())
             .await?;
@@ -147,7 +147,7 @@ impl Portal {
         Ok(true)
     }
 
-    async fn reload(&self, p: &Platform, live: &LiveIndex) -> Result<()> {
+    async fn reload(&self, p: &Env, live: &LiveIndex) -> Result<()> {
         let (catalogue, seq) = load(p).await?;
         live.replace_index(build(catalogue).await?);
         self.loaded.store(seq, Ordering::SeqCst);
@@ -156,13 +156,7 @@ impl Portal {
 
     /// With the rebuild lock held, after `seq` was stored over `updated`: the new index is
     /// `updated` when no other process slipped an edit in first, else everything reread.
-    async fn publish(
-        &self,
-        p: &Platform,
-        live: &LiveIndex,
-        updated: Catalogue,
-        seq: i64,
-    ) -> Result<()> {
+    async fn publish(&self, p: &Env, live: &LiveIndex, updated: Catalogue, seq: i64) -> Result<()> {
         if seq == self.loaded.load(Ordering::SeqCst) + 1 {
             live.replace_index(build(updated).await?);
             self.loaded.store(seq, Ordering::SeqCst);
@@ -174,7 +168,7 @@ impl Portal {
 
     /// Adds a service or replaces the one with its id; checked first (the error names the
     /// field), stored and audited, then searchable at once.
-    pub async fn upsert(&self, p: &Platform, service: Service, actor: &str) -> Result<()> {
+    pub async fn upsert(&self, p: &Env, service: Service, actor: &str) -> Result<()> {
         let live = self.live(p).await?;
         let _one = self.rebuild.lock().await;
         self.catch_up(p, live).await?;
@@ -197,7 +191,7 @@ impl Portal {
     }
 
     /// Removes a service; `NotFound` when there is none with that id.
-    pub async fn remove(&self, p: &Platform, id: &str, actor: &str) -> Result<()> {
+    pub async fn remove(&self, p: &Env, id: &str, actor: &str) -> Result<()> {
         let live = self.live(p).await?;
         let _one = self.rebuild.lock().await;
         self.catch_up(p, live).await?;
@@ -216,7 +210,7 @@ impl Portal {
     /// `refresh` relies on to find edits it has not applied.
     async fn record(
         &self,
-        p: &Platform,
+        p: &Env,
         id: &str,
         service: Option<&str>,
         actor: &str,
@@ -240,7 +234,7 @@ impl Portal {
 
     async fn record_once(
         &self,
-        p: &Platform,
+        p: &Env,
         id: &str,
         service: Option<&str>,
         actor: &str,

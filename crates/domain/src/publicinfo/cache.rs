@@ -3,7 +3,6 @@
 use super::{Feed, FeedLang, Payload};
 use crate::env::Env;
 use crate::error::Result;
-use crate::platform::Platform;
 use sqlx::Row;
 
 /// Where stored data came from.
@@ -184,7 +183,7 @@ pub struct Summary {
 
 /// The temperature now and the warnings in force, in `lang` (`En` or `Tc`), from the stored
 /// data: never a network call. `Summary::default()` (all empty) when nothing is known yet.
-pub async fn summary(p: &Platform, lang: FeedLang) -> Result<Summary> {
+pub async fn summary(p: &Env, lang: FeedLang) -> Result<Summary> {
     let states = load(p, lang).await?;
     let mut s = Summary::default();
     for st in &states {

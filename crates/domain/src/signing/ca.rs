@@ -72,7 +72,7 @@ pub fn serial_hex(serial: &[u8]) -> String {
 }
 
 /// A new serial: 16 random bytes, the first in 1..=0x7f so that it is positive and minimal.
-pub(super) fn new_serial(p: &Platform) -> Vec<u8> {
+pub(super) fn new_serial(p: &Env) -> Vec<u8> {
     let mut b = vec![0u8; 16];
     p.rng.fill(&mut b);
     b[0] = (b[0] & 0x7f).max(1);

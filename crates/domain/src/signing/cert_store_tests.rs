@@ -3,7 +3,7 @@
 //! account's certificates lose the certificate and keep what the CRL and OCSP need (issue 16,
 //! finding 8). On SQLite and PostgreSQL.
 use super::ca;
-use crate::platform::Platform;
+use crate::env::Env;
 use crate::testing::platform;
 
 const NAME: &[u8] = b"CHAN, Tai Man";
@@ -16,7 +16,7 @@ fn legacy_cert() -> Vec<u8> {
     der
 }
 
-async fn insert_clear(p: &Platform, serial: &str, resident: &str, device: &str, cert: &[u8]) {
+async fn insert_clear(p: &Env, serial: &str, resident: &str, device: &str, cert: &[u8]) {
     let now = p.clock.now_ms();
     sqlx::query(
         "INSERT INTO user_certs (serial, resident_id, device_id, cert, status, not_before, not_after, created_at) VALUES ($1, $2, $3, $4, 'good', $5, $6, $7)",
@@ -33,7 +33,7 @@ async fn insert_clear(p: &Platform, serial: &str, resident: &str, device: &str, 
     .unwrap();
 }
 
-async fn stored(p: &Platform, serial: &str) -> Option<Vec<u8>> {
+async fn stored(p: &Env, serial: &str) -> Option<Vec<u8>> {
     sqlx::query_scalar("SELECT cert FROM user_certs WHERE serial = $1")
         .bind(serial)
         .fetch_one(p.db.reader())

@@ -2,6 +2,7 @@
 //! certificate's status at the time of signing (the timestamp's time when there is one). The
 //! same checks back `POST /sign/v1/verify` and `iamsmart verify FILE`.
 use super::ca::{self, Authority};
+use crate::env::Env;
 use crate::error::{DomainError, Result};
 use crate::platform::Platform;
 use iamsmart_crypto::pki::{cert, cms, ocsp, tsp};
@@ -79,7 +80,7 @@ pub struct Report {
 }
 
 async fn check_one(
-    p: &Platform,
+    p: &Env,
     auth: &Authority,
     cms_der: &[u8],
     digest: &[u8; 32],
@@ -187,11 +188,7 @@ pub async fn verify_cms(p: &Platform, cms_der: &[u8], digest: &[u8; 32]) -> Resu
 /// A document timestamp: a token from the platform's timestamp authority whose imprint is the
 /// digest of its byte range, made while the authority's certificate was valid.
 /// What the authority's certificate status says about a timestamp it made at `gen_time`.
-async fn tsa_problem(
-    p: &Platform,
-    tsa: Option<&[u8]>,
-    gen_time: u64,
-) -> Result<Option<&'static str>> {
+async fn tsa_problem(p: &Env, tsa: Option<&[u8]>, gen_time: u64) -> Result<Option<&'static str>> {
     let Some(info) = tsa.and_then(|c| cert::parse(c).ok()) else {
         return Ok(None);
     };
@@ -199,7 +196,7 @@ async fn tsa_problem(
 }
 
 async fn check_doc_timestamp(
-    p: &Platform,
+    p: &Env,
     auth: &Authority,
     token: &[u8],
     digest: &[u8; 32],
