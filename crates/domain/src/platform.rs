@@ -137,8 +137,8 @@ pub struct Platform {
     pub pki: Arc<crate::signing::cache::PkiCache>,
     /// The portal's catalogue and its search index.
     pub portal: Arc<crate::portal::Portal>,
-    /// Notification limits and retention.
-    pub notify: Arc<crate::notify::NotifyPolicy>,
+    /// Notifications: what services send and the resident's inbox.
+    pub notify: crate::notify::Notify,
     /// The guarded client for URLs that services and the operator supplied.
     pub outbound: crate::outbound::Outbound,
 }
@@ -175,10 +175,11 @@ impl Platform {
         let keys = KeyService::new(db.clone(), store, clock.clone(), rng.clone(), policy);
         keys.bootstrap().await?;
         let vault = Vault::open(db.clone(), keys.clone(), rng.clone()).await?;
+        let env = Env { db, clock, rng };
         let platform = Self {
-            env: Env { db, clock, rng },
+            env: env.clone(),
             keys,
-            vault,
+            vault: vault.clone(),
             registry: Arc::new(NoRegistry),
             face: Arc::new(NoFaceMatcher),
             identity: Arc::new(IdentityPolicy::default()),
@@ -194,7 +195,11 @@ impl Platform {
             signing: Arc::new(crate::signing::SigningPolicy::default()),
             pki: Arc::new(crate::signing::cache::PkiCache::default()),
             portal: Arc::new(crate::portal::Portal::default()),
-            notify: Arc::new(crate::notify::NotifyPolicy::default()),
+            notify: crate::notify::Notify::new(
+                env.clone(),
+                vault,
+                crate::notify::NotifyPolicy::default(),
+            ),
             outbound: crate::outbound::Outbound::default(),
         };
         crate::signing::ca::seal_stored_certs(&platform).await?;
@@ -240,7 +245,7 @@ impl Platform {
 
     /// The same platform with other notification limits and retention.
     pub fn with_notify_policy(mut self, policy: crate::notify::NotifyPolicy) -> Self {
-        self.notify = Arc::new(policy);
+        self.notify = crate::notify::Notify::new(self.env.clone(), self.vault.clone(), policy);
         self
     }
 

@@ -384,7 +384,7 @@ async fn a_new_phone_ends_passkeys_browser_sessions_and_grants_and_the_resident_
         .unwrap();
     assert!(g.revoked_at.is_some(), "the passkey session's grant ends");
     // The resident finds a notice in both languages, and the log says what ended.
-    let inbox = crate::notify::inbox::list(&t.p, &rid, false, 10)
+    let inbox = crate::notify::inbox::list(&t.p.notify, &rid, false, 10)
         .await
         .unwrap();
     let notice = inbox

@@ -400,7 +400,7 @@ pub(crate) async fn replace_all(
         .await?;
     }
     crate::notify::send::platform_notice(
-        p,
+        &p.notify,
         conn,
         resident_id,
         crate::notify::Bilingual {

@@ -148,7 +148,7 @@ async fn record_proof_failure(p: &Platform, keys: &ProofKeys) -> Result<()> {
     let now = p.clock.now_ms();
     let mut tx = p.db.begin().await?;
     crate::notify::send::platform_notice(
-        p,
+        &p.notify,
         &mut tx,
         &resident,
         crate::notify::Bilingual {

@@ -46,8 +46,8 @@ pub async fn export(p: &Platform, caller: &DeviceCaller) -> Result<serde_json::V
         "transparency_log": audit::proven_entries(&p.db, &p.keys, &subject, PROVEN_ENTRIES).await?,
         "dealings": crate::exchange::dealings::for_resident(p, &r.id).await?,
         "signatures": crate::signing::history::for_resident(p, &r.id).await?,
-        "notifications": crate::notify::inbox::list(p, &r.id, false, 500).await?,
-        "notification_settings": crate::notify::inbox::preferences(p, &r.id).await?,
+        "notifications": crate::notify::inbox::list(&p.notify, &r.id, false, 500).await?,
+        "notification_settings": crate::notify::inbox::preferences(&p.notify, &r.id).await?,
         "favourite_services": crate::portal::favourites::list(p, &r.id).await?,
         "notes": [
             "Card images and selfies are never stored, so none are included.",
@@ -102,7 +102,11 @@ pub async fn close(p: &Platform, caller: &DeviceCaller, request_id: Option<&str>
     crate::oidc::tokens::revoke_resident(&mut tx, &caller.resident_id, None, "account closed", now)
         .await?;
     // Notifications hold what services wrote to the resident: gone with the account.
-    let keep = p.notify.window_ms.max(crate::notify::NOT_DELIVERED_TTL_MS);
+    let keep = p
+        .notify
+        .policy()
+        .window_ms
+        .max(crate::notify::NOT_DELIVERED_TTL_MS);
     crate::notify::inbox::erase_resident(&mut tx, &caller.resident_id, now + keep).await?;
     crate::signing::ca::revoke_certs(
         &mut tx,

@@ -47,7 +47,7 @@ pub(crate) async fn hold(
     let hours = cool_off / 3_600_000;
     let name = device_name.trim();
     crate::notify::send::platform_notice(
-        p,
+        &p.notify,
         conn,
         resident_id,
         Bilingual {

@@ -1,11 +1,11 @@
 //! The resident's side: the inbox (newest first, read and unread), preferences per service, and
 //! erasure (expiry, account closure).
+use super::Notify;
 use super::{Bilingual, Content, COLUMN, TABLE};
 use crate::audit::{self, Event};
 use crate::env::Env;
 use crate::error::{DomainError, Result};
 use crate::oidc::clients::{self, ServiceNames, PORTAL};
-use crate::platform::Platform;
 use iamsmart_crypto::envelope::FieldContext;
 use iamsmart_proto::i18n::Localized;
 use iamsmart_proto::ids::NotificationId;
@@ -47,7 +47,7 @@ type Row = (NotificationId, String, Vec<u8>, Option<i64>, i64, i64);
 
 const SELECT: &str = "SELECT n.id, n.client_id, n.content, n.read_at, n.created_at, n.expires_at FROM notifications n";
 
-async fn open(p: &Platform, rows: Vec<Row>) -> Result<Vec<Notification>> {
+async fn open(notify: &Notify, rows: Vec<Row>) -> Result<Vec<Notification>> {
     let items: Vec<(FieldContext<'_>, Option<&[u8]>)> = rows
         .iter()
         .map(|r| {
@@ -61,9 +61,9 @@ async fn open(p: &Platform, rows: Vec<Row>) -> Result<Vec<Notification>> {
             )
         })
         .collect();
-    let opened = p.vault.open_many(&items).await?;
+    let opened = notify.vault.open_many(&items).await?;
     let ids: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
-    let services = clients::names_of(p, &ids).await?;
+    let services = clients::names_of(notify, &ids).await?;
     let mut out = Vec::with_capacity(rows.len());
     for (r, plain) in rows.iter().zip(opened) {
         let plain = plain.ok_or_else(|| DomainError::Integrity("notification content".into()))?;
@@ -88,7 +88,7 @@ async fn open(p: &Platform, rows: Vec<Row>) -> Result<Vec<Notification>> {
 
 /// The resident's notifications, newest first (only unread ones if asked), at most `limit`.
 pub async fn list(
-    p: &Platform,
+    notify: &Notify,
     resident_id: &str,
     unread_only: bool,
     limit: i64,
@@ -102,24 +102,24 @@ pub async fn list(
         "{SELECT} WHERE n.resident_id = $1 AND n.status = 'delivered' AND n.expires_at > $2{unread} ORDER BY n.created_at DESC, n.id DESC LIMIT $3"
     ))
     .bind(resident_id)
-    .bind(p.clock.now_ms())
+    .bind(notify.clock.now_ms())
     .bind(limit.clamp(1, 500))
-    .fetch_all(p.db.reader())
+    .fetch_all(notify.db.reader())
     .await?;
-    open(p, rows).await
+    open(notify, rows).await
 }
 
 /// One notification of the resident (not found if it is someone else's or expired).
-pub async fn get(p: &Platform, resident_id: &str, id: &NotificationId) -> Result<Notification> {
+pub async fn get(notify: &Notify, resident_id: &str, id: &NotificationId) -> Result<Notification> {
     let rows: Vec<Row> = sqlx::query_as(&format!(
         "{SELECT} WHERE n.id = $1 AND n.resident_id = $2 AND n.status = 'delivered' AND n.expires_at > $3"
     ))
     .bind(id)
     .bind(resident_id)
-    .bind(p.clock.now_ms())
-    .fetch_all(p.db.reader())
+    .bind(notify.clock.now_ms())
+    .fetch_all(notify.db.reader())
     .await?;
-    open(p, rows).await?.pop().ok_or(DomainError::NotFound)
+    open(notify, rows).await?.pop().ok_or(DomainError::NotFound)
 }
 
 /// Mark one notification read (reading it again changes nothing).
@@ -188,19 +188,19 @@ pub struct ServicePreference {
 
 /// The services the resident uses (signed in to, gave a consent to, or chose about before), with
 /// their notification choice; the platform's own account pages are not among them.
-pub async fn preferences(p: &Platform, resident_id: &str) -> Result<Vec<ServicePreference>> {
+pub async fn preferences(notify: &Notify, resident_id: &str) -> Result<Vec<ServicePreference>> {
     let chosen: Vec<(String, i64)> =
         sqlx::query_as("SELECT client_id, enabled FROM notify_prefs WHERE resident_id = $1")
             .bind(resident_id)
-            .fetch_all(p.db.reader())
+            .fetch_all(notify.db.reader())
             .await?;
     let chosen: HashMap<String, i64> = chosen.into_iter().collect();
     let mut used: BTreeSet<String> = chosen.keys().cloned().collect();
-    used.extend(crate::oidc::claims::clients_used_by(p, resident_id).await?);
-    used.extend(crate::exchange::consents::requesters_of(p, resident_id).await?);
+    used.extend(crate::oidc::claims::clients_used_by(notify, resident_id).await?);
+    used.extend(crate::exchange::consents::requesters_of(notify, resident_id).await?);
     used.remove(PORTAL);
     let used: Vec<String> = used.into_iter().collect();
-    let mut out: Vec<ServicePreference> = clients::active_among(p, &used)
+    let mut out: Vec<ServicePreference> = clients::active_among(notify, &used)
         .await?
         .into_iter()
         .map(|c| ServicePreference {
@@ -216,13 +216,13 @@ pub async fn preferences(p: &Platform, resident_id: &str) -> Result<Vec<ServiceP
 
 /// Turn a service's notifications on or off. Only for services the resident uses.
 pub async fn set_preference(
-    p: &Platform,
+    notify: &Notify,
     resident_id: &str,
     client_id: &str,
     enabled: bool,
     request_id: Option<&str>,
 ) -> Result<()> {
-    let known = preferences(p, resident_id)
+    let known = preferences(notify, resident_id)
         .await?
         .into_iter()
         .find(|s| s.client_id == client_id)
@@ -230,9 +230,9 @@ pub async fn set_preference(
     if known.enabled == enabled {
         return Ok(());
     }
-    let now = p.clock.now_ms();
+    let now = notify.clock.now_ms();
     let subject = format!("resident:{resident_id}");
-    let mut tx = p.db.begin().await?;
+    let mut tx = notify.db.begin().await?;
     sqlx::query(
         "INSERT INTO notify_prefs (resident_id, client_id, enabled, updated_at) VALUES ($1, $2, $3, $4)
          ON CONFLICT (resident_id, client_id) DO UPDATE SET enabled = $3, updated_at = $4",

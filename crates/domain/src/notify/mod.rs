@@ -23,8 +23,45 @@ pub mod send;
 #[cfg(test)]
 mod tests;
 
+use crate::env::Env;
 use crate::error::{DomainError, Result};
+use crate::vault::Vault;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// The notification service: what services send and the resident's inbox. Built with the
+/// handles it uses and nothing else: the database, time and randomness, the vault that seals the
+/// content, and its limits. Other capabilities reach it through `Platform::notify`.
+#[derive(Clone)]
+pub struct Notify {
+    env: Env,
+    vault: Vault,
+    policy: Arc<NotifyPolicy>,
+}
+
+impl Notify {
+    /// The service on `env`, sealing with `vault`, within `policy`.
+    pub fn new(env: Env, vault: Vault, policy: NotifyPolicy) -> Self {
+        Self {
+            env,
+            vault,
+            policy: Arc::new(policy),
+        }
+    }
+
+    /// Its limits and retention.
+    pub fn policy(&self) -> &NotifyPolicy {
+        &self.policy
+    }
+}
+
+impl std::ops::Deref for Notify {
+    type Target = Env;
+
+    fn deref(&self) -> &Env {
+        &self.env
+    }
+}
 
 /// Limits and lifetimes of notifications.
 #[derive(Debug, Clone)]

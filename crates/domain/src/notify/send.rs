@@ -1,12 +1,12 @@
 //! Sending: a service's request checked, rate limited, delivered to a resident who agreed (the
 //! content sealed) or answered `not_delivered` without saying why beyond that.
+use super::Notify;
 use super::{check, check_key, check_link, Content, SendRequest, COLUMN, NOT_DELIVERED, TABLE};
 use crate::audit::{self, Event};
 use crate::env::Env;
 use crate::error::{DomainError, Result};
 use crate::oidc::claims;
 use crate::oidc::clients::{Client, PORTAL};
-use crate::platform::Platform;
 use iamsmart_crypto::envelope::FieldContext;
 use iamsmart_proto::ids::NotificationId;
 use serde::Serialize;
@@ -80,7 +80,7 @@ async fn recipient(p: &Env, client: &Client, sub: &str) -> Result<Option<String>
 
 /// Send a notification. Returns the answer and whether this call sent it (false: a repeat).
 pub async fn send(
-    p: &Platform,
+    notify: &Notify,
     client: &Client,
     key: &str,
     req: &SendRequest,
@@ -92,14 +92,14 @@ pub async fn send(
         check_link(link, &client.meta.redirect_uris)?;
     }
     let hash = iamsmart_crypto::hash::sha256(&serde_json::to_vec(req)?).to_vec();
-    if let Some(e) = existing(p, &client.id, key).await? {
+    if let Some(e) = existing(notify, &client.id, key).await? {
         return Ok((replay(e, &hash)?, false));
     }
-    let now = p.clock.now_ms();
-    let policy = &p.notify;
+    let now = notify.clock.now_ms();
+    let policy = notify.policy();
     // Per service and subject, whatever becomes of the send: the limit says nothing about the
     // resident.
-    let subject_hash = p
+    let subject_hash = notify
         .vault
         .blind_index("notify-subject", &format!("{}\u{0}{}", client.id, req.sub));
     let recent: Vec<i64> = sqlx::query_scalar(
@@ -109,7 +109,7 @@ pub async fn send(
     .bind(&subject_hash)
     .bind(now - policy.window_ms)
     .bind(policy.max_per_resident)
-    .fetch_all(p.db.reader())
+    .fetch_all(notify.db.reader())
     .await?;
     if recent.len() as i64 >= policy.max_per_resident {
         let oldest = recent.first().copied().unwrap_or(now);
@@ -118,8 +118,8 @@ pub async fn send(
             retry_after_secs: ((oldest + policy.window_ms - now) / 1000).max(1) as u64,
         });
     }
-    let resident = recipient(p, client, &req.sub).await?;
-    let id = NotificationId::mint(&iamsmart_crypto::rng::token(p.rng.as_ref(), 16))
+    let resident = recipient(notify, client, &req.sub).await?;
+    let id = NotificationId::mint(&iamsmart_crypto::rng::token(notify.rng.as_ref(), 16))
         .map_err(|e| DomainError::Integrity(format!("a new notification id: {e}")))?;
     let (status, content, expires_at) = match &resident {
         Some(_) => {
@@ -129,7 +129,7 @@ pub async fn send(
                 link: req.link.clone(),
                 category: req.category.clone(),
             };
-            let sealed = p
+            let sealed = notify
                 .vault
                 .seal(
                     &FieldContext {
@@ -148,7 +148,7 @@ pub async fn send(
             now + super::NOT_DELIVERED_TTL_MS.min(policy.retention_ms),
         ),
     };
-    let mut tx = p.db.begin().await?;
+    let mut tx = notify.db.begin().await?;
     let inserted = sqlx::query(
         "INSERT INTO notifications (id, client_id, idempotency_key, request_hash, subject_hash, resident_id, status, content, read_at, created_at, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, $9, $10)
@@ -170,7 +170,7 @@ pub async fn send(
     if inserted == 0 {
         // The same key at the same moment: the other call sent it.
         tx.rollback().await?;
-        let e = existing(p, &client.id, key)
+        let e = existing(notify, &client.id, key)
             .await?
             .ok_or(DomainError::NotFound)?;
         return Ok((replay(e, &hash)?, false));
@@ -198,14 +198,14 @@ pub async fn send(
 /// such as sign-ins ended because the account moved to a new phone. Not rate limited (the
 /// platform's own events are few); sealed like any other notification.
 pub(crate) async fn platform_notice(
-    p: &Platform,
+    notify: &Notify,
     conn: &mut iamsmart_store::AnyConnection,
     resident_id: &str,
     title: super::Bilingual,
     body: super::Bilingual,
     now: i64,
 ) -> Result<NotificationId> {
-    let id = NotificationId::mint(&iamsmart_crypto::rng::token(p.rng.as_ref(), 16))
+    let id = NotificationId::mint(&iamsmart_crypto::rng::token(notify.rng.as_ref(), 16))
         .map_err(|e| DomainError::Integrity(format!("a new notification id: {e}")))?;
     let content = Content {
         title,
@@ -213,7 +213,7 @@ pub(crate) async fn platform_notice(
         link: None,
         category: Some("security".into()),
     };
-    let sealed = p
+    let sealed = notify
         .vault
         .seal(
             &FieldContext {
@@ -224,7 +224,7 @@ pub(crate) async fn platform_notice(
             &serde_json::to_vec(&content)?,
         )
         .await?;
-    let subject_hash = p
+    let subject_hash = notify
         .vault
         .blind_index("notify-subject", &format!("{PORTAL}\u{0}{resident_id}"));
     sqlx::query(
@@ -238,7 +238,7 @@ pub(crate) async fn platform_notice(
     .bind(resident_id)
     .bind(sealed)
     .bind(now)
-    .bind(now + p.notify.retention_ms)
+    .bind(now + notify.policy.retention_ms)
     .execute(&mut *conn)
     .await?;
     Ok(id)

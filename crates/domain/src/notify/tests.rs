@@ -88,7 +88,7 @@ async fn signed_in(t: &TestPlatform, client: &Client, resident: &str) -> String 
 }
 
 async fn sent(t: &TestPlatform, c: &Client, key: &str, r: &SendRequest) -> Sent {
-    send(&t.p, c, key, r, None).await.unwrap().0
+    send(&t.p.notify, c, key, r, None).await.unwrap().0
 }
 
 #[test]
@@ -158,12 +158,15 @@ async fn delivered_only_with_consent_sealed_and_in_the_inbox() {
     let first = sent(&t, &svc, "k1", &req(&sub, "Application received")).await;
     assert_eq!(first.status, "not_delivered");
     assert_eq!(first.reason.as_deref(), Some(NOT_DELIVERED));
-    assert!(inbox::list(&t.p, &r, false, 50).await.unwrap().is_empty());
+    assert!(inbox::list(&t.p.notify, &r, false, 50)
+        .await
+        .unwrap()
+        .is_empty());
     // The service is among those the resident uses; they agree.
-    let prefs = inbox::preferences(&t.p, &r).await.unwrap();
+    let prefs = inbox::preferences(&t.p.notify, &r).await.unwrap();
     assert_eq!(prefs.len(), 1);
     assert!(!prefs[0].enabled);
-    inbox::set_preference(&t.p, &r, &svc.id, true, None)
+    inbox::set_preference(&t.p.notify, &r, &svc.id, true, None)
         .await
         .unwrap();
     let d = sent(&t, &svc, "k2", &req(&sub, "Application received")).await;
@@ -181,24 +184,27 @@ async fn delivered_only_with_consent_sealed_and_in_the_inbox() {
         .windows("申請".len())
         .any(|w| w == "申請".as_bytes()));
     // In the inbox, unread, then read.
-    let list: Vec<Notification> = inbox::list(&t.p, &r, false, 50).await.unwrap();
+    let list: Vec<Notification> = inbox::list(&t.p.notify, &r, false, 50).await.unwrap();
     assert_eq!(list.len(), 1);
     assert_eq!(list[0].title.pick(false), "Application received");
     assert_eq!(list[0].title.pick(true), "已收到你的申請");
     assert_eq!(list[0].service, "Driving Permit");
-    assert_eq!(inbox::unread_count(&t.p, &r).await.unwrap(), 1);
-    inbox::mark_read(&t.p, &r, &d.id).await.unwrap();
-    inbox::mark_read(&t.p, &r, &d.id).await.unwrap();
-    assert_eq!(inbox::unread_count(&t.p, &r).await.unwrap(), 0);
-    assert!(inbox::list(&t.p, &r, true, 50).await.unwrap().is_empty());
+    assert_eq!(inbox::unread_count(&t.p.notify, &r).await.unwrap(), 1);
+    inbox::mark_read(&t.p.notify, &r, &d.id).await.unwrap();
+    inbox::mark_read(&t.p.notify, &r, &d.id).await.unwrap();
+    assert_eq!(inbox::unread_count(&t.p.notify, &r).await.unwrap(), 0);
+    assert!(inbox::list(&t.p.notify, &r, true, 50)
+        .await
+        .unwrap()
+        .is_empty());
     // Someone else's notification is not found.
     let other = resident(&t, "B123456(6)").await;
     assert!(matches!(
-        inbox::get(&t.p, &other, &d.id).await,
+        inbox::get(&t.p.notify, &other, &d.id).await,
         Err(DomainError::NotFound)
     ));
     assert!(matches!(
-        inbox::mark_read(&t.p, &other, &d.id).await,
+        inbox::mark_read(&t.p.notify, &other, &d.id).await,
         Err(DomainError::NotFound)
     ));
     // The dealings show that it was sent, without its content.
@@ -214,20 +220,20 @@ async fn delivered_only_with_consent_sealed_and_in_the_inbox() {
     let text = serde_json::to_string(&dealings).unwrap();
     assert!(!text.contains("Application received"));
     // Turned off: not delivered again.
-    inbox::set_preference(&t.p, &r, &svc.id, false, None)
+    inbox::set_preference(&t.p.notify, &r, &svc.id, false, None)
         .await
         .unwrap();
     let off = sent(&t, &svc, "k3", &req(&sub, "Second")).await;
     assert_eq!(off.status, "not_delivered");
     // Mark all read.
-    inbox::set_preference(&t.p, &r, &svc.id, true, None)
+    inbox::set_preference(&t.p.notify, &r, &svc.id, true, None)
         .await
         .unwrap();
     sent(&t, &svc, "k4", &req(&sub, "Third")).await;
     sent(&t, &svc, "k5", &req(&sub, "Fourth")).await;
-    assert_eq!(inbox::unread_count(&t.p, &r).await.unwrap(), 2);
-    assert_eq!(inbox::mark_all_read(&t.p, &r).await.unwrap(), 2);
-    assert_eq!(inbox::unread_count(&t.p, &r).await.unwrap(), 0);
+    assert_eq!(inbox::unread_count(&t.p.notify, &r).await.unwrap(), 2);
+    assert_eq!(inbox::mark_all_read(&t.p.notify, &r).await.unwrap(), 2);
+    assert_eq!(inbox::unread_count(&t.p.notify, &r).await.unwrap(), 0);
 }
 
 #[tokio::test]
@@ -237,12 +243,12 @@ async fn another_services_subject_or_an_unknown_one_reveals_nothing() {
     let b = service(&t, "Service B", "b.example").await;
     let r = resident(&t, "A123456(3)").await;
     let sub_a = signed_in(&t, &a, &r).await;
-    inbox::set_preference(&t.p, &r, &a.id, true, None)
+    inbox::set_preference(&t.p.notify, &r, &a.id, true, None)
         .await
         .unwrap();
     // B never dealt with the resident: it cannot opt them in, and A's subject means nothing to B.
     assert!(matches!(
-        inbox::set_preference(&t.p, &r, &b.id, true, None).await,
+        inbox::set_preference(&t.p.notify, &r, &b.id, true, None).await,
         Err(DomainError::NotFound)
     ));
     let mut r_b = req(&sub_a, "From B");
@@ -256,11 +262,16 @@ async fn another_services_subject_or_an_unknown_one_reveals_nothing() {
         (via_b.status, via_b.reason),
         (unknown.status, unknown.reason)
     );
-    assert!(inbox::list(&t.p, &r, false, 50).await.unwrap().is_empty());
+    assert!(inbox::list(&t.p.notify, &r, false, 50)
+        .await
+        .unwrap()
+        .is_empty());
     // A link to another service's site is refused.
     let mut wrong_link = req(&sub_a, "x");
     wrong_link.link = Some("https://b.example/".into());
-    let e = send(&t.p, &a, "k3", &wrong_link, None).await.unwrap_err();
+    let e = send(&t.p.notify, &a, "k3", &wrong_link, None)
+        .await
+        .unwrap_err();
     assert!(
         matches!(e, DomainError::Invalid { field: "link", .. }),
         "{e:?}"
@@ -273,16 +284,19 @@ async fn idempotency_and_the_rate_limit() {
     let svc = service(&t, "Driving Permit", "service.example").await;
     let r = resident(&t, "A123456(3)").await;
     let sub = signed_in(&t, &svc, &r).await;
-    inbox::set_preference(&t.p, &r, &svc.id, true, None)
+    inbox::set_preference(&t.p.notify, &r, &svc.id, true, None)
         .await
         .unwrap();
     let one = req(&sub, "Once");
-    let (a, new_a) = send(&t.p, &svc, "same", &one, None).await.unwrap();
-    let (b, new_b) = send(&t.p, &svc, "same", &one, None).await.unwrap();
+    let (a, new_a) = send(&t.p.notify, &svc, "same", &one, None).await.unwrap();
+    let (b, new_b) = send(&t.p.notify, &svc, "same", &one, None).await.unwrap();
     assert!(new_a && !new_b);
     assert_eq!(a, b);
-    assert_eq!(inbox::list(&t.p, &r, false, 50).await.unwrap().len(), 1);
-    let e = send(&t.p, &svc, "same", &req(&sub, "Other"), None)
+    assert_eq!(
+        inbox::list(&t.p.notify, &r, false, 50).await.unwrap().len(),
+        1
+    );
+    let e = send(&t.p.notify, &svc, "same", &req(&sub, "Other"), None)
         .await
         .unwrap_err();
     assert!(matches!(e, DomainError::Conflict(_)), "{e:?}");
@@ -290,7 +304,7 @@ async fn idempotency_and_the_rate_limit() {
     for i in 1..10 {
         sent(&t, &svc, &format!("n{i}"), &req(&sub, "More")).await;
     }
-    let e = send(&t.p, &svc, "n10", &req(&sub, "Too many"), None)
+    let e = send(&t.p.notify, &svc, "n10", &req(&sub, "Too many"), None)
         .await
         .unwrap_err();
     let DomainError::LimitReached {
@@ -304,7 +318,7 @@ async fn idempotency_and_the_rate_limit() {
     for i in 0..10 {
         sent(&t, &svc, &format!("u{i}"), &req("unknown", "x")).await;
     }
-    assert!(send(&t.p, &svc, "u10", &req("unknown", "x"), None)
+    assert!(send(&t.p.notify, &svc, "u10", &req("unknown", "x"), None)
         .await
         .is_err());
     // A day later the window has moved on.
@@ -321,7 +335,7 @@ async fn expired_notifications_are_purged_and_closure_erases_them() {
     let svc = service(&t, "Driving Permit", "service.example").await;
     let r = resident(&t, "A123456(3)").await;
     let sub = signed_in(&t, &svc, &r).await;
-    inbox::set_preference(&t.p, &r, &svc.id, true, None)
+    inbox::set_preference(&t.p.notify, &r, &svc.id, true, None)
         .await
         .unwrap();
     sent(&t, &svc, "old", &req(&sub, "Old")).await;
@@ -329,7 +343,7 @@ async fn expired_notifications_are_purged_and_closure_erases_them() {
     sent(&t, &svc, "new", &req(&sub, "New")).await;
     t.clock.advance(81 * DAY);
     // The old one is past 180 days: hidden at once, erased by the purge.
-    let list = inbox::list(&t.p, &r, false, 50).await.unwrap();
+    let list = inbox::list(&t.p.notify, &r, false, 50).await.unwrap();
     assert_eq!(list.len(), 1);
     assert_eq!(list[0].title.pick(false), "New");
     assert!(inbox::purge(&t.p).await.unwrap() >= 1);
@@ -352,8 +366,11 @@ async fn expired_notifications_are_purged_and_closure_erases_them() {
     .await
     .unwrap();
     assert_eq!(n, 0);
-    assert!(inbox::list(&t.p, &r, false, 50).await.unwrap().is_empty());
-    let (again, new) = send(&t.p, &svc, "new", &req(&sub, "New"), None)
+    assert!(inbox::list(&t.p.notify, &r, false, 50)
+        .await
+        .unwrap()
+        .is_empty());
+    let (again, new) = send(&t.p.notify, &svc, "new", &req(&sub, "New"), None)
         .await
         .unwrap();
     assert!(!new);

@@ -776,7 +776,7 @@ pub async fn consent(
                 // After the grant, so that the service counts as one the resident uses. The
                 // sign-in goes on whatever happens here; the account pages offer it again.
                 if let Err(e) = crate::notify::inbox::set_preference(
-                    p,
+                    &p.notify,
                     &s.resident_id,
                     &t.client.id,
                     true,

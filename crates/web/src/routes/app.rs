@@ -542,7 +542,7 @@ async fn notifications(State(s): State<AppState>, req: Request) -> ApiResult<imp
     });
     let call = Signed::from(&s, req).await?;
     let caller = call.device(&s).await?;
-    let list = inbox::list(&s.platform, &caller.resident_id, unread_only, 200).await?;
+    let list = inbox::list(&s.platform.notify, &caller.resident_id, unread_only, 200).await?;
     let unread = inbox::unread_count(&s.platform, &caller.resident_id).await?;
     Ok(Json(serde_json::json!({
         "unread": unread,
@@ -559,7 +559,7 @@ async fn notification_read(
     let caller = call.device(&s).await?;
     inbox::mark_read(&s.platform, &caller.resident_id, &id).await?;
     Ok(Json(
-        inbox::get(&s.platform, &caller.resident_id, &id).await?,
+        inbox::get(&s.platform.notify, &caller.resident_id, &id).await?,
     ))
 }
 
@@ -581,7 +581,7 @@ async fn notification_settings(
     let call = Signed::from(&s, req).await?;
     let caller = call.device(&s).await?;
     Ok(Json(
-        inbox::preferences(&s.platform, &caller.resident_id).await?,
+        inbox::preferences(&s.platform.notify, &caller.resident_id).await?,
     ))
 }
 
@@ -599,7 +599,7 @@ async fn notification_setting(
         _ => return Err(ApiError::bad_request("choose on or off")),
     };
     inbox::set_preference(
-        &s.platform,
+        &s.platform.notify,
         &caller.resident_id,
         &client,
         enabled,
@@ -607,7 +607,7 @@ async fn notification_setting(
     )
     .await?;
     Ok(Json(
-        inbox::preferences(&s.platform, &caller.resident_id).await?,
+        inbox::preferences(&s.platform.notify, &caller.resident_id).await?,
     ))
 }
 

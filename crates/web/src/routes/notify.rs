@@ -31,7 +31,7 @@ async fn send_notification(
         .get("idempotency-key")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    let (sent, new) = send::send(&s.platform, &svc.client, key, &req, Some(&rid.0))
+    let (sent, new) = send::send(&s.platform.notify, &svc.client, key, &req, Some(&rid.0))
         .await
         .map_err(|e| ApiError::from(e).into_response())?;
     let status = if new {

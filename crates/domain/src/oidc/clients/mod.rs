@@ -153,11 +153,13 @@ pub async fn names_of(p: &Env, ids: &[&str]) -> Result<HashMap<String, ServiceNa
     Ok(out)
 }
 
-/// The active clients among these ids, in the order given.
-pub async fn active_among(p: &Platform, ids: &[String]) -> Result<Vec<Client>, DomainError> {
+/// The active clients among these ids, in the order given, read from the database (for pages
+/// that list a resident's services, not for the paths a login takes: those use [`get`] and its
+/// cache).
+pub async fn active_among(p: &Env, ids: &[String]) -> Result<Vec<Client>, DomainError> {
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
-        if let Some(c) = get(p, id).await? {
+        if let Some(c) = load(p, id).await? {
             out.push(c);
         }
     }

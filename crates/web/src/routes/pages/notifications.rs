@@ -135,11 +135,11 @@ async fn list(State(s): State<AppState>, headers: HeaderMap, uri: Uri) -> Respon
     };
     let ui = Ui::new(&s, &headers, &uri, None, "/account/notifications");
     let lang = ui.lang;
-    let all: Vec<Notification> = match inbox::list(&s.platform, &sess.resident_id, false, 200).await
-    {
-        Ok(x) => x,
-        Err(e) => return crate::error::ApiError::from(e).into_response(),
-    };
+    let all: Vec<Notification> =
+        match inbox::list(&s.platform.notify, &sess.resident_id, false, 200).await {
+            Ok(x) => x,
+            Err(e) => return crate::error::ApiError::from(e).into_response(),
+        };
     let items: Vec<Item> = all
         .iter()
         .map(|n| {
@@ -207,7 +207,7 @@ async fn show(
     {
         return Redirect::to("/account/notifications").into_response();
     }
-    let n = match inbox::get(&s.platform, &sess.resident_id, &id).await {
+    let n = match inbox::get(&s.platform.notify, &sess.resident_id, &id).await {
         Ok(n) => n,
         Err(_) => return Redirect::to("/account/notifications").into_response(),
     };
@@ -271,7 +271,7 @@ async fn settings(State(s): State<AppState>, headers: HeaderMap, uri: Uri) -> Re
     };
     let ui = Ui::new(&s, &headers, &uri, None, "/account/notifications/settings");
     let lang = ui.lang;
-    let prefs = match inbox::preferences(&s.platform, &sess.resident_id).await {
+    let prefs = match inbox::preferences(&s.platform.notify, &sess.resident_id).await {
         Ok(x) => x,
         Err(e) => return crate::error::ApiError::from(e).into_response(),
     };
@@ -335,7 +335,14 @@ async fn change_setting(
                     })
                 }
             };
-            inbox::set_preference(&p, &sess.resident_id, &get("client_id"), enabled, Some(&r)).await
+            inbox::set_preference(
+                &p.notify,
+                &sess.resident_id,
+                &get("client_id"),
+                enabled,
+                Some(&r),
+            )
+            .await
         },
     )
     .await

@@ -264,7 +264,7 @@ async fn home(State(s): State<AppState>, headers: HeaderMap, uri: Uri) -> Respon
         unread = inbox::unread_count(&s.platform, &sess.resident_id)
             .await
             .unwrap_or(0);
-        if let Ok(latest) = inbox::list(&s.platform, &sess.resident_id, false, 3).await {
+        if let Ok(latest) = inbox::list(&s.platform.notify, &sess.resident_id, false, 3).await {
             notes = latest
                 .into_iter()
                 .map(|n| NoteLink {
