@@ -194,7 +194,7 @@ impl Platform {
             exchange: Arc::new(crate::exchange::Gateway::default()),
             signing: Arc::new(crate::signing::SigningPolicy::default()),
             pki: Arc::new(crate::signing::cache::PkiCache::default()),
-            portal: Arc::new(crate::portal::Portal::default()),
+            portal: Arc::new(crate::portal::Portal::new(env.clone())),
             notify: crate::notify::Notify::new(
                 env.clone(),
                 vault,

@@ -120,7 +120,7 @@ pub async fn run(mut cfg: Config) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("registering the demo service: {e}"))?;
     // The portal's entry for the permit points at the sandbox service and its client.
-    let index = platform.portal.index(&platform).await?;
+    let index = platform.portal.index().await?;
     if let Some(entry) = index.catalogue().get("td-international-driving-permit") {
         let mut entry = entry.clone();
         entry.url = service_url.clone();
@@ -130,10 +130,7 @@ pub async fn run(mut cfg: Config) -> anyhow::Result<()> {
         entry.features.signing = true;
         // Signing needs iAM Smart+.
         entry.requirements.level = iamsmart_domain::portal::catalogue::Level::Plus;
-        platform
-            .portal
-            .upsert(&platform, entry, "operator:demo")
-            .await?;
+        platform.portal.upsert(entry, "operator:demo").await?;
     }
     // The demo resident (the registry's first) and a fresh activation code for the web app.
     let app_link = match residents.first() {

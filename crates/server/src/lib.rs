@@ -348,7 +348,7 @@ fn spawn_workers(cfg: &Config, platform: Platform) -> tokio::task::JoinHandle<()
                 tracing::warn!(error = %e, "could not erase finished e-ME requests");
             }
             // Catalogue edits made through another process.
-            if let Err(e) = platform.portal.refresh(&platform).await {
+            if let Err(e) = platform.portal.refresh().await {
                 tracing::warn!(error = %e, "could not refresh the portal's catalogue");
             }
             match iamsmart_domain::notify::inbox::purge(&platform).await {

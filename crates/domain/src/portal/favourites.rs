@@ -1,18 +1,18 @@
 //! A resident's favourite services, shown first on the portal's home page.
+use super::Portal;
 use crate::env::Env;
 use crate::error::{DomainError, Result};
-use crate::platform::Platform;
 
 /// The most favourites one resident keeps.
 pub const MAX_FAVOURITES: i64 = 50;
 
 /// Marks a service as a favourite (again is fine). The service must be in the catalogue.
-pub async fn add(p: &Platform, resident_id: &str, service_id: &str) -> Result<()> {
-    let index = p.portal.index(p).await?;
+pub async fn add(portal: &Portal, resident_id: &str, service_id: &str) -> Result<()> {
+    let index = portal.index().await?;
     if index.catalogue().get(service_id).is_none() {
         return Err(DomainError::NotFound);
     }
-    let mut tx = p.db.begin().await?;
+    let mut tx = portal.db.begin().await?;
     let count: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM favourite_services WHERE resident_id = $1")
             .bind(resident_id)
@@ -30,7 +30,7 @@ pub async fn add(p: &Platform, resident_id: &str, service_id: &str) -> Result<()
     )
     .bind(resident_id)
     .bind(service_id)
-    .bind(p.clock.now_ms())
+    .bind(portal.clock.now_ms())
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;

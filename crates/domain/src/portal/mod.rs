@@ -19,14 +19,35 @@ use std::sync::Arc;
 
 pub use iamsmart_catalogue as catalogue;
 
-/// The portal's per-process state: the live search index and the last edit it includes.
-#[derive(Default)]
+/// The portal's catalogue service: built with the `Env` (the catalogue and its edits are in the
+/// database), it keeps this process's live search index and the last edit it includes.
 pub struct Portal {
+    env: Env,
     live: tokio::sync::OnceCell<LiveIndex>,
     /// `seq` of the last edit in the live index (0: none).
     loaded: AtomicI64,
     /// One rebuild at a time.
     rebuild: tokio::sync::Mutex<()>,
+}
+
+impl Portal {
+    /// The service on `env`; its index is built at first use.
+    pub fn new(env: Env) -> Self {
+        Self {
+            env,
+            live: tokio::sync::OnceCell::new(),
+            loaded: AtomicI64::new(0),
+            rebuild: tokio::sync::Mutex::new(()),
+        }
+    }
+}
+
+impl std::ops::Deref for Portal {
+    type Target = Env;
+
+    fn deref(&self) -> &Env {
+        &self.env
+    }
 }
 
 impl std::fmt::Debug for Portal {
@@ -94,10 +115,10 @@ async fn build(catalogue: Catalogue) -> Result<Index> {
 }
 
 impl Portal {
-    async fn live(&self, p: &Env) -> Result<&LiveIndex> {
+    async fn live(&self) -> Result<&LiveIndex> {
         self.live
             .get_or_try_init(|| async {
-                let (catalogue, seq) = load(p).await?;
+                let (catalogue, seq) = load(&self.env).await?;
                 let index = build(catalogue).await?;
                 self.loaded.store(seq, Ordering::SeqCst);
                 Ok(LiveIndex::new(index))
@@ -106,20 +127,19 @@ impl Portal {
     }
 
     /// The current index (and through it the catalogue).
-    pub async fn index(&self, p: &Env) -> Result<Arc<Index>> {
-        Ok(self.live(p).await?.current())
+    pub async fn index(&self) -> Result<Arc<Index>> {
+        Ok(self.live().await?.current())
     }
 
     /// Searches the catalogue (see [`Index::search`]): hostile or empty text is answered, never
     /// an error.
     pub async fn search(
         &self,
-        p: &Env,
         query: &str,
         lang: Option<iamsmart_catalogue::Lang>,
         limit: usize,
     ) -> Result<(Arc<Index>, SearchResults)> {
-        let index = self.index(p).await?;
+        let index = self.index().await?;
         let results = index
             .search(query, lang, limit)
             .map_err(|e| DomainError::Store(format!("catalogue search: {e}")))?;
@@ -127,28 +147,28 @@ impl Portal {
     }
 
     /// Picks up edits made by other processes. Cheap when there are none.
-    pub async fn refresh(&self, p: &Env) -> Result<bool> {
+    pub async fn refresh(&self) -> Result<bool> {
         let Some(live) = self.live.get() else {
             return Ok(false);
         };
         let _one = self.rebuild.lock().await;
-        self.catch_up(p, live).await
+        self.catch_up(live).await
     }
 
     /// With the rebuild lock held: reloads when the database has edits this index lacks.
-    async fn catch_up(&self, p: &Env, live: &LiveIndex) -> Result<bool> {
+    async fn catch_up(&self, live: &LiveIndex) -> Result<bool> {
         let last: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM catalogue_edits")
-            .fetch_one(p.db.reader())
+            .fetch_one(self.db.reader())
             .await?;
         if last.unwrap_or(0) <= self.loaded.load(Ordering::SeqCst) {
             return Ok(false);
         }
-        self.reload(p, live).await?;
+        self.reload(live).await?;
         Ok(true)
     }
 
-    async fn reload(&self, p: &Env, live: &LiveIndex) -> Result<()> {
-        let (catalogue, seq) = load(p).await?;
+    async fn reload(&self, live: &LiveIndex) -> Result<()> {
+        let (catalogue, seq) = load(&self.env).await?;
         live.replace_index(build(catalogue).await?);
         self.loaded.store(seq, Ordering::SeqCst);
         Ok(())
@@ -156,22 +176,22 @@ impl Portal {
 
     /// With the rebuild lock held, after `seq` was stored over `updated`: the new index is
     /// `updated` when no other process slipped an edit in first, else everything reread.
-    async fn publish(&self, p: &Env, live: &LiveIndex, updated: Catalogue, seq: i64) -> Result<()> {
+    async fn publish(&self, live: &LiveIndex, updated: Catalogue, seq: i64) -> Result<()> {
         if seq == self.loaded.load(Ordering::SeqCst) + 1 {
             live.replace_index(build(updated).await?);
             self.loaded.store(seq, Ordering::SeqCst);
             Ok(())
         } else {
-            self.reload(p, live).await
+            self.reload(live).await
         }
     }
 
     /// Adds a service or replaces the one with its id; checked first (the error names the
     /// field), stored and audited, then searchable at once.
-    pub async fn upsert(&self, p: &Env, service: Service, actor: &str) -> Result<()> {
-        let live = self.live(p).await?;
+    pub async fn upsert(&self, service: Service, actor: &str) -> Result<()> {
+        let live = self.live().await?;
         let _one = self.rebuild.lock().await;
-        self.catch_up(p, live).await?;
+        self.catch_up(live).await?;
         let updated = live
             .current()
             .catalogue()
@@ -180,27 +200,26 @@ impl Portal {
         let existed = live.current().catalogue().get(&service.id).is_some();
         let seq = self
             .record(
-                p,
                 &service.id,
                 Some(&serde_json::to_string(&service)?),
                 actor,
                 existed,
             )
             .await?;
-        self.publish(p, live, updated, seq).await
+        self.publish(live, updated, seq).await
     }
 
     /// Removes a service; `NotFound` when there is none with that id.
-    pub async fn remove(&self, p: &Env, id: &str, actor: &str) -> Result<()> {
-        let live = self.live(p).await?;
+    pub async fn remove(&self, id: &str, actor: &str) -> Result<()> {
+        let live = self.live().await?;
         let _one = self.rebuild.lock().await;
-        self.catch_up(p, live).await?;
+        self.catch_up(live).await?;
         let (updated, found) = live.current().catalogue().without_service(id);
         if !found {
             return Err(DomainError::NotFound);
         }
-        let seq = self.record(p, id, None, actor, true).await?;
-        self.publish(p, live, updated, seq).await
+        let seq = self.record(id, None, actor, true).await?;
+        self.publish(live, updated, seq).await
     }
 
     /// Stores one edit under the next number. Two processes editing at the same instant both
@@ -210,7 +229,6 @@ impl Portal {
     /// `refresh` relies on to find edits it has not applied.
     async fn record(
         &self,
-        p: &Env,
         id: &str,
         service: Option<&str>,
         actor: &str,
@@ -219,7 +237,7 @@ impl Portal {
         const ATTEMPTS: u32 = 8;
         let mut attempt = 1;
         loop {
-            match self.record_once(p, id, service, actor, existed).await {
+            match self.record_once(id, service, actor, existed).await {
                 Err(DomainError::Conflict(_) | DomainError::Unavailable(_))
                     if attempt < ATTEMPTS =>
                 {
@@ -234,14 +252,13 @@ impl Portal {
 
     async fn record_once(
         &self,
-        p: &Env,
         id: &str,
         service: Option<&str>,
         actor: &str,
         existed: bool,
     ) -> Result<i64> {
-        let now = p.clock.now_ms();
-        let mut tx = p.db.begin().await?;
+        let now = self.clock.now_ms();
+        let mut tx = self.db.begin().await?;
         let seq: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) + 1 FROM catalogue_edits")
             .fetch_one(&mut *tx)
             .await?;

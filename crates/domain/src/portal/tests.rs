@@ -3,7 +3,7 @@ use crate::testing::platform;
 use iamsmart_catalogue::Lang;
 
 async fn first_hit(p: &Platform, q: &str) -> Option<String> {
-    let (_, r) = p.portal.search(p, q, Some(Lang::En), 5).await.unwrap();
+    let (_, r) = p.portal.search(q, Some(Lang::En), 5).await.unwrap();
     r.hits.first().map(|h| h.id.clone())
 }
 
@@ -17,7 +17,7 @@ fn renamed(p: &Index, id: &str, en: &str, zh: &str) -> Service {
 async fn edits_are_searchable_at_once_survive_a_restart_and_reach_other_processes() {
     let t = platform().await;
     let p = &t.p;
-    let index = p.portal.index(p).await.unwrap();
+    let index = p.portal.index().await.unwrap();
     let n = index.catalogue().len();
     assert!(n >= 100, "the bundled catalogue has {n} services");
     let id = index.catalogue().services()[0].id.clone();
@@ -25,14 +25,13 @@ async fn edits_are_searchable_at_once_survive_a_restart_and_reach_other_processe
 
     // Another process (a second Platform on the same database) has built its index already.
     let other = Platform {
-        portal: Arc::new(Portal::default()),
+        portal: Arc::new(Portal::new(p.env.clone())),
         ..p.clone()
     };
-    other.portal.index(&other).await.unwrap();
+    other.portal.index().await.unwrap();
 
     p.portal
         .upsert(
-            p,
             renamed(&index, &id, "Quokka permit", "短尾矮袋鼠許可證"),
             "operator:test",
         )
@@ -42,22 +41,22 @@ async fn edits_are_searchable_at_once_survive_a_restart_and_reach_other_processe
     let mut added = index.catalogue().services()[1].clone();
     added.id = "zz-new-service".into();
     added.name = iamsmart_catalogue::Bilingual::new("Wombat licence", "袋熊牌照");
-    p.portal.upsert(p, added, "operator:test").await.unwrap();
+    p.portal.upsert(added, "operator:test").await.unwrap();
     p.portal
-        .remove(p, &index.catalogue().services()[2].id, "operator:test")
+        .remove(&index.catalogue().services()[2].id, "operator:test")
         .await
         .unwrap();
-    assert_eq!(p.portal.index(p).await.unwrap().catalogue().len(), n);
+    assert_eq!(p.portal.index().await.unwrap().catalogue().len(), n);
     assert!(matches!(
-        p.portal.remove(p, "no-such-service", "operator:test").await,
+        p.portal.remove("no-such-service", "operator:test").await,
         Err(DomainError::NotFound)
     ));
 
     // The other process sees nothing until it refreshes, then everything.
     assert_eq!(first_hit(&other, "quokka").await, None);
-    assert!(other.portal.refresh(&other).await.unwrap());
+    assert!(other.portal.refresh().await.unwrap());
     assert!(
-        !other.portal.refresh(&other).await.unwrap(),
+        !other.portal.refresh().await.unwrap(),
         "nothing new the second time"
     );
     assert_eq!(
@@ -71,13 +70,13 @@ async fn edits_are_searchable_at_once_survive_a_restart_and_reach_other_processe
 
     // A restart (a fresh process) reads the same catalogue from the database.
     let restarted = Platform {
-        portal: Arc::new(Portal::default()),
+        portal: Arc::new(Portal::new(p.env.clone())),
         ..p.clone()
     };
-    let again = restarted.portal.index(&restarted).await.unwrap();
+    let again = restarted.portal.index().await.unwrap();
     assert_eq!(
         again.catalogue(),
-        p.portal.index(p).await.unwrap().catalogue()
+        p.portal.index().await.unwrap().catalogue()
     );
 
     // Every edit is in the audit log.
@@ -96,13 +95,13 @@ async fn edits_are_searchable_at_once_survive_a_restart_and_reach_other_processe
 async fn two_processes_editing_at_once_lose_nothing() {
     let t = platform().await;
     let p = &t.p;
-    let index = p.portal.index(p).await.unwrap();
+    let index = p.portal.index().await.unwrap();
     // Two processes on one database, each with its own index and its own edit lock.
     let other = Platform {
-        portal: Arc::new(Portal::default()),
+        portal: Arc::new(Portal::new(p.env.clone())),
         ..p.clone()
     };
-    other.portal.index(&other).await.unwrap();
+    other.portal.index().await.unwrap();
     const EACH: usize = 6;
     let edits = |who: &'static str, q: Platform| {
         let services: Vec<Service> = (0..EACH)
@@ -115,7 +114,7 @@ async fn two_processes_editing_at_once_lose_nothing() {
             .collect();
         tokio::spawn(async move {
             for s in services {
-                q.portal.upsert(&q, s, "operator:test").await?;
+                q.portal.upsert(s, "operator:test").await?;
             }
             Ok::<_, DomainError>(())
         })
@@ -130,10 +129,10 @@ async fn two_processes_editing_at_once_lose_nothing() {
         .unwrap();
     assert_eq!(seqs, (1..=2 * EACH as i64).collect::<Vec<_>>());
     // After a refresh both processes hold all twelve.
-    p.portal.refresh(p).await.unwrap();
-    other.portal.refresh(&other).await.unwrap();
+    p.portal.refresh().await.unwrap();
+    other.portal.refresh().await.unwrap();
     for q in [p, &other] {
-        let c = q.portal.index(q).await.unwrap();
+        let c = q.portal.index().await.unwrap();
         for who in ["a", "b"] {
             for i in 0..EACH {
                 assert!(c.catalogue().get(&format!("zz-{who}-{i}")).is_some());
@@ -146,10 +145,10 @@ async fn two_processes_editing_at_once_lose_nothing() {
 async fn a_bad_edit_is_refused_with_the_field_and_changes_nothing() {
     let t = platform().await;
     let p = &t.p;
-    let index = p.portal.index(p).await.unwrap();
+    let index = p.portal.index().await.unwrap();
     let mut bad = index.catalogue().services()[0].clone();
     bad.url = "ftp://example.org/".into();
-    match p.portal.upsert(p, bad, "operator:test").await {
+    match p.portal.upsert(bad, "operator:test").await {
         Err(DomainError::Invalid { field, message }) => {
             assert_eq!(field, "url", "{message}");
             assert!(message.contains("https"), "{message}");
@@ -158,7 +157,7 @@ async fn a_bad_edit_is_refused_with_the_field_and_changes_nothing() {
     }
     let mut no_zh = index.catalogue().services()[0].clone();
     no_zh.name = iamsmart_catalogue::Bilingual::new("Fine", "Not Chinese");
-    match p.portal.upsert(p, no_zh, "operator:test").await {
+    match p.portal.upsert(no_zh, "operator:test").await {
         Err(DomainError::Invalid { field, .. }) => assert_eq!(field, "name"),
         other => panic!("expected a refusal, got {other:?}"),
     }
@@ -168,7 +167,7 @@ async fn a_bad_edit_is_refused_with_the_field_and_changes_nothing() {
         .unwrap();
     assert_eq!(edits, 0);
     assert_eq!(
-        p.portal.index(p).await.unwrap().catalogue(),
+        p.portal.index().await.unwrap().catalogue(),
         index.catalogue()
     );
 }
@@ -177,7 +176,7 @@ async fn a_bad_edit_is_refused_with_the_field_and_changes_nothing() {
 async fn favourites_are_checked_capped_and_listed_newest_first() {
     let t = platform().await;
     let p = &t.p;
-    let index = p.portal.index(p).await.unwrap();
+    let index = p.portal.index().await.unwrap();
     let ids: Vec<String> = index
         .catalogue()
         .services()
@@ -185,13 +184,13 @@ async fn favourites_are_checked_capped_and_listed_newest_first() {
         .map(|s| s.id.clone())
         .collect();
     assert!(matches!(
-        favourites::add(p, "r1", "no-such-service").await,
+        favourites::add(&p.portal, "r1", "no-such-service").await,
         Err(DomainError::NotFound)
     ));
-    favourites::add(p, "r1", &ids[0]).await.unwrap();
+    favourites::add(&p.portal, "r1", &ids[0]).await.unwrap();
     t.clock.advance(1000);
-    favourites::add(p, "r1", &ids[1]).await.unwrap();
-    favourites::add(p, "r1", &ids[1]).await.unwrap();
+    favourites::add(&p.portal, "r1", &ids[1]).await.unwrap();
+    favourites::add(&p.portal, "r1", &ids[1]).await.unwrap();
     assert_eq!(
         favourites::list(p, "r1").await.unwrap(),
         [ids[1].clone(), ids[0].clone()]
@@ -200,10 +199,10 @@ async fn favourites_are_checked_capped_and_listed_newest_first() {
     favourites::remove(p, "r1", &ids[1]).await.unwrap();
     assert_eq!(favourites::list(p, "r1").await.unwrap(), [ids[0].clone()]);
     for id in &ids[1..usize::try_from(favourites::MAX_FAVOURITES).unwrap()] {
-        favourites::add(p, "r1", id).await.unwrap();
+        favourites::add(&p.portal, "r1", id).await.unwrap();
     }
     assert!(matches!(
-        favourites::add(p, "r1", &ids[60]).await,
+        favourites::add(&p.portal, "r1", &ids[60]).await,
         Err(DomainError::Refused { .. })
     ));
 }
@@ -221,7 +220,7 @@ async fn one_tap_goes_to_the_clients_initiate_login_uri_only() {
     let client = clients::register(p, meta.clone(), "operator:test", true)
         .await
         .unwrap();
-    let index = p.portal.index(p).await.unwrap();
+    let index = p.portal.index().await.unwrap();
     let mut s = index.catalogue().services()[0].clone();
     assert_eq!(one_tap_url(p, &s).await.unwrap(), None, "not a client");
     s.client_id = Some(client.client_id.clone());

@@ -58,7 +58,7 @@ impl Editor for Staff {
 async fn list<E: Editor>(State(s): State<AppState>, who: E) -> ApiResult<Response> {
     who.actor()?;
     let p = &s.platform;
-    let index = p.portal.index(p).await?;
+    let index = p.portal.index().await?;
     Ok(Json(serde_json::json!({ "services": index.catalogue().services() })).into_response())
 }
 
@@ -69,7 +69,7 @@ async fn get_one<E: Editor>(
 ) -> ApiResult<Response> {
     who.actor()?;
     let p = &s.platform;
-    let index = p.portal.index(p).await?;
+    let index = p.portal.index().await?;
     let service = index
         .catalogue()
         .get(&id)
@@ -92,9 +92,9 @@ async fn put<E: Editor>(
         return Err(e);
     }
     let p = &s.platform;
-    let existed = p.portal.index(p).await?.catalogue().get(&id).is_some();
-    p.portal.upsert(p, service, &actor).await?;
-    let index = p.portal.index(p).await?;
+    let existed = p.portal.index().await?.catalogue().get(&id).is_some();
+    p.portal.upsert(service, &actor).await?;
+    let index = p.portal.index().await?;
     let stored = index.catalogue().get(&id).cloned();
     let status = if existed {
         StatusCode::OK
@@ -110,6 +110,6 @@ async fn delete<E: Editor>(
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let p = &s.platform;
-    p.portal.remove(p, &id, &who.actor()?).await?;
+    p.portal.remove(&id, &who.actor()?).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -249,7 +249,7 @@ struct RecentUse {
 async fn home(State(s): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
     let ui = Ui::new(&s, &headers, &uri, None, "/");
     let lang = ui.lang;
-    let index = match s.platform.portal.index(&s.platform).await {
+    let index = match s.platform.portal.index().await {
         Ok(i) => i,
         Err(e) => return unavailable(&ui, e),
     };
@@ -389,7 +389,7 @@ async fn search(State(s): State<AppState>, headers: HeaderMap, uri: Uri) -> Resp
     let (index, results) = match s
         .platform
         .portal
-        .search(&s.platform, &query, Some(cat_lang(lang)), SHOWN)
+        .search(&query, Some(cat_lang(lang)), SHOWN)
         .await
     {
         Ok(x) => x,
@@ -499,7 +499,7 @@ async fn cluster_page(
     let Some(cluster) = Cluster::from_path(&path) else {
         return not_found(&ui);
     };
-    let index = match s.platform.portal.index(&s.platform).await {
+    let index = match s.platform.portal.index().await {
         Ok(i) => i,
         Err(e) => return unavailable(&ui, e),
     };
@@ -587,7 +587,7 @@ async fn service_page(
 ) -> Response {
     let ui = Ui::new(&s, &headers, &uri, None, &format!("/services/{id}"));
     let lang = ui.lang;
-    let index: std::sync::Arc<Index> = match s.platform.portal.index(&s.platform).await {
+    let index: std::sync::Arc<Index> = match s.platform.portal.index().await {
         Ok(i) => i,
         Err(e) => return unavailable(&ui, e),
     };
@@ -687,7 +687,7 @@ async fn go(
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    let index = match s.platform.portal.index(&s.platform).await {
+    let index = match s.platform.portal.index().await {
         Ok(i) => i,
         Err(e) => return crate::error::ApiError::from(e).into_response(),
     };
@@ -727,7 +727,7 @@ async fn favourite(
             if one(form, "action").ok().flatten() == Some("remove") {
                 favourites::remove(&p, &sess.resident_id, &id).await
             } else {
-                favourites::add(&p, &sess.resident_id, &id).await
+                favourites::add(&p.portal, &sess.resident_id, &id).await
             }
         },
     )
