@@ -125,6 +125,8 @@ pub struct Platform {
     pub face: Arc<dyn FaceMatcher>,
     /// Identity timings and limits.
     pub identity: Arc<IdentityPolicy>,
+    /// Requests waiting for the resident's answer in the app.
+    pub approvals: crate::authn::approvals::Approvals,
     /// WebAuthn relying party (passkeys).
     pub rp: Arc<RelyingParty>,
     /// The OpenID provider's settings and caches.
@@ -176,13 +178,15 @@ impl Platform {
         keys.bootstrap().await?;
         let vault = Vault::open(db.clone(), keys.clone(), rng.clone()).await?;
         let env = Env { db, clock, rng };
+        let identity = Arc::new(IdentityPolicy::default());
         let platform = Self {
             env: env.clone(),
             keys,
             vault: vault.clone(),
             registry: Arc::new(NoRegistry),
             face: Arc::new(NoFaceMatcher),
-            identity: Arc::new(IdentityPolicy::default()),
+            identity: identity.clone(),
+            approvals: crate::authn::approvals::Approvals::new(env.clone(), identity),
             rp: Arc::new(RelyingParty {
                 id: "localhost".into(),
                 origin: "http://localhost:8080".into(),
@@ -221,6 +225,8 @@ impl Platform {
     /// The same platform with other identity timings and limits.
     pub fn with_identity_policy(mut self, policy: IdentityPolicy) -> Self {
         self.identity = Arc::new(policy);
+        self.approvals =
+            crate::authn::approvals::Approvals::new(self.env.clone(), self.identity.clone());
         self
     }
 

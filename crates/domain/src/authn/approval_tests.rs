@@ -19,7 +19,7 @@ async fn a_request_waits_then_expires_and_the_database_refuses_a_status_the_prog
 {
     let t = platform().await;
     let p = &t.p;
-    let created = create(p, asking(None, "svc-a")).await.unwrap();
+    let created = create(&p.approvals, asking(None, "svc-a")).await.unwrap();
     assert_eq!(created.match_code.len(), 4);
     assert_eq!(
         status(p, &created.id).await.unwrap().status,
@@ -63,18 +63,20 @@ async fn one_service_holds_one_place_and_a_resident_at_most_the_limit() {
     let t = platform().await;
     let p = &t.p;
     let rid = "res_1";
-    create(p, asking(Some(rid), "svc-a")).await.unwrap();
+    create(&p.approvals, asking(Some(rid), "svc-a"))
+        .await
+        .unwrap();
     assert!(matches!(
-        create(p, asking(Some(rid), "svc-a")).await,
+        create(&p.approvals, asking(Some(rid), "svc-a")).await,
         Err(DomainError::LimitReached { .. })
     ));
     for n in 1..p.identity.max_pending_approvals {
-        create(p, asking(Some(rid), &format!("svc-{n}")))
+        create(&p.approvals, asking(Some(rid), &format!("svc-{n}")))
             .await
             .unwrap();
     }
     assert!(matches!(
-        create(p, asking(Some(rid), "svc-late")).await,
+        create(&p.approvals, asking(Some(rid), "svc-late")).await,
         Err(DomainError::TooManyAttempts { .. })
     ));
     assert_eq!(
@@ -82,18 +84,26 @@ async fn one_service_holds_one_place_and_a_resident_at_most_the_limit() {
         p.identity.max_pending_approvals
     );
     // Another resident is not affected; once the requests expire, places are free again.
-    create(p, asking(Some("res_2"), "svc-a")).await.unwrap();
+    create(&p.approvals, asking(Some("res_2"), "svc-a"))
+        .await
+        .unwrap();
     t.clock.advance(p.identity.approval_ttl_ms);
     assert!(pending(p, rid).await.unwrap().is_empty());
-    create(p, asking(Some(rid), "svc-a")).await.unwrap();
+    create(&p.approvals, asking(Some(rid), "svc-a"))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
 async fn closing_the_account_withdraws_what_waits_and_only_that() {
     let t = platform().await;
     let p = &t.p;
-    let waiting = create(p, asking(Some("res_1"), "svc-a")).await.unwrap();
-    let other = create(p, asking(Some("res_2"), "svc-a")).await.unwrap();
+    let waiting = create(&p.approvals, asking(Some("res_1"), "svc-a"))
+        .await
+        .unwrap();
+    let other = create(&p.approvals, asking(Some("res_2"), "svc-a"))
+        .await
+        .unwrap();
     let mut conn = p.db.writer().acquire().await.unwrap();
     cancel_all(&mut conn, "res_1", p.clock.now_ms())
         .await
@@ -109,21 +119,25 @@ async fn closing_the_account_withdraws_what_waits_and_only_that() {
     );
     assert!(pending(p, "res_1").await.unwrap().is_empty());
     // A place is free again at once.
-    create(p, asking(Some("res_1"), "svc-a")).await.unwrap();
+    create(&p.approvals, asking(Some("res_1"), "svc-a"))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
 async fn an_expired_request_is_renewed_once_with_a_new_code_and_a_waiting_one_is_not() {
     let t = platform().await;
     let p = &t.p;
-    let old = create(p, asking(Some("res_1"), "svc-a")).await.unwrap();
+    let old = create(&p.approvals, asking(Some("res_1"), "svc-a"))
+        .await
+        .unwrap();
     let mut conn = p.db.writer().acquire().await.unwrap();
-    assert!(renew_expired_in(&mut conn, p, &old.id)
+    assert!(renew_expired_in(&mut conn, &p.approvals, &old.id)
         .await
         .unwrap()
         .is_none());
     t.clock.advance(p.identity.approval_ttl_ms);
-    let new = renew_expired_in(&mut conn, p, &old.id)
+    let new = renew_expired_in(&mut conn, &p.approvals, &old.id)
         .await
         .unwrap()
         .unwrap();

@@ -12,12 +12,39 @@ use crate::audit::{self, Event};
 use crate::env::Env;
 use crate::error::{stored, DomainError, Result};
 use crate::identity::devices::DeviceCaller;
-use crate::platform::Platform;
+
+use crate::platform::{IdentityPolicy, Platform};
 use iamsmart_crypto::jose::{self, Alg};
 use iamsmart_proto::app::{ApprovalClaims, ApprovalStatus, ApprovalView, APPROVAL_TYP};
 use iamsmart_proto::i18n::ServiceDetails;
 use iamsmart_proto::ids::ApprovalId;
 use iamsmart_store::Row;
+use std::sync::Arc;
+
+/// The service that creates requests: built with the `Env` and the identity policy, whose time
+/// to answer and caps on waiting requests it applies. Reading and answering requests take the
+/// `Env` alone; [`decide`] needs the resident's device, presence and face checks, and takes the
+/// platform.
+#[derive(Clone)]
+pub struct Approvals {
+    env: Env,
+    policy: Arc<IdentityPolicy>,
+}
+
+impl Approvals {
+    /// The service on `env`, within `policy`.
+    pub fn new(env: Env, policy: Arc<IdentityPolicy>) -> Self {
+        Self { env, policy }
+    }
+}
+
+impl std::ops::Deref for Approvals {
+    type Target = Env;
+
+    fn deref(&self) -> &Env {
+        &self.env
+    }
+}
 
 /// What a new request asks.
 #[derive(Debug, Clone)]
@@ -81,21 +108,21 @@ fn view(r: &iamsmart_store::AnyRow, now: i64) -> Result<ApprovalView> {
 }
 
 /// A new request's id, challenge, 4-digit match code and expiry.
-fn fresh(p: &Platform, now: i64) -> Result<(ApprovalId, String, String, i64)> {
+fn fresh(p: &Approvals, now: i64) -> Result<(ApprovalId, String, String, i64)> {
     let id = ApprovalId::mint(&iamsmart_crypto::rng::token(p.rng.as_ref(), 16))
         .map_err(|e| DomainError::Integrity(format!("a new request id: {e}")))?;
     let challenge = iamsmart_crypto::rng::token(p.rng.as_ref(), 24);
     let mut n = [0u8; 4];
     p.rng.fill(&mut n);
     let match_code = format!("{:04}", u32::from_be_bytes(n) % 10_000);
-    Ok((id, challenge, match_code, now + p.identity.approval_ttl_ms))
+    Ok((id, challenge, match_code, now + p.policy.approval_ttl_ms))
 }
 
 /// Create a request. For a known resident, refused when too many are already waiting for
 /// them, or when this service already has as many waiting as it may (so that one service cannot
 /// fill the resident's slots). The count and the insert are serialised per resident, so the caps
 /// hold when many requests arrive at once.
-pub async fn create(p: &Platform, new: NewApproval<'_>) -> Result<Created> {
+pub async fn create(p: &Approvals, new: NewApproval<'_>) -> Result<Created> {
     let now = p.clock.now_ms();
     let (id, challenge, match_code, expires_at) = fresh(p, now)?;
     let mut tx = p.db.begin().await?;
@@ -115,14 +142,14 @@ pub async fn create(p: &Platform, new: NewApproval<'_>) -> Result<Created> {
         .bind(new.client_id)
         .fetch_one(&mut *tx)
         .await?;
-        let retry_after_secs = (p.identity.approval_ttl_ms / 1000).max(1) as u64;
-        if of_service >= p.identity.max_pending_per_service {
+        let retry_after_secs = (p.policy.approval_ttl_ms / 1000).max(1) as u64;
+        if of_service >= p.policy.max_pending_per_service {
             return Err(DomainError::LimitReached {
                 message: "a request of this service is already waiting for the resident",
                 retry_after_secs,
             });
         }
-        if waiting >= p.identity.max_pending_approvals {
+        if waiting >= p.policy.max_pending_approvals {
             return Err(DomainError::TooManyAttempts { retry_after_secs });
         }
     }
@@ -157,7 +184,7 @@ pub async fn create(p: &Platform, new: NewApproval<'_>) -> Result<Created> {
 /// yet expired.
 pub async fn renew_expired_in(
     conn: &mut iamsmart_store::AnyConnection,
-    p: &Platform,
+    p: &Approvals,
     old_id: &ApprovalId,
 ) -> Result<Option<Created>> {
     let now = p.clock.now_ms();

@@ -279,7 +279,7 @@ pub async fn request(p: &Platform, client: &Client, req: ConsentRequest) -> Resu
         "data_life_days": req.data_life_days,
     });
     let created = approvals::create(
-        p,
+        &p.approvals,
         approvals::NewApproval {
             resident_id: Some(&resident),
             kind: "data_consent",

@@ -159,7 +159,7 @@ pub async fn start(p: &Platform, client: &Client, req: EmeRequest) -> Result<Sta
         "optional": req.optional_fields,
     });
     let created = approvals::create(
-        p,
+        &p.approvals,
         approvals::NewApproval {
             resident_id: resident.as_deref(),
             kind: "eme",

@@ -97,7 +97,7 @@ async fn unlock_with_pin(
 /// A login request waiting for the phone's resident; answers (id, view).
 async fn waiting_login(t: &TestPlatform, phone: &Phone) -> iamsmart_proto::app::ApprovalView {
     let created = approvals::create(
-        &t.p,
+        &t.p.approvals,
         approvals::NewApproval {
             resident_id: Some(&phone.resident_id),
             kind: "login",
@@ -648,7 +648,7 @@ async fn fifty_pushes_at_once_fill_one_slot_per_service_and_three_per_resident()
         let resident = phone.resident_id.clone();
         async move {
             approvals::create(
-                &p,
+                &p.approvals,
                 approvals::NewApproval {
                     resident_id: Some(&resident),
                     kind: "login",

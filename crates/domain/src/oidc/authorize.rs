@@ -289,7 +289,7 @@ async fn start_login(
         ));
     }
     let created = approvals::create(
-        p,
+        &p.approvals,
         approvals::NewApproval {
             resident_id: resident.as_deref(),
             // Signatures asked for with `authorization_details` are requests of their own,
@@ -556,7 +556,7 @@ async fn renewed_page(
     let now = p.clock.now_ms();
     let renewed: Result<Option<approvals::Created>, DomainError> = async {
         let mut db = p.db.begin().await?;
-        let Some(created) = approvals::renew_expired_in(&mut db, p, old).await? else {
+        let Some(created) = approvals::renew_expired_in(&mut db, &p.approvals, old).await? else {
             return Ok(None);
         };
         let claimed = sqlx::query(

@@ -148,7 +148,7 @@ pub async fn start(
         binding_message: binding.map(str::to_string),
     };
     let created = approvals::create(
-        p,
+        &p.approvals,
         approvals::NewApproval {
             resident_id: Some(&resident),
             kind: if face { "step_up" } else { "login" },

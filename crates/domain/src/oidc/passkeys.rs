@@ -99,7 +99,7 @@ async fn existing_credentials(p: &Env, resident_id: &str) -> OResult<Vec<String>
 pub async fn request_add(p: &Platform, resident_id: &str) -> OResult<AddStep> {
     existing_credentials(p, resident_id).await?;
     let created = crate::authn::approvals::create(
-        p,
+        &p.approvals,
         crate::authn::approvals::NewApproval {
             resident_id: Some(resident_id),
             kind: "passkey_add",

@@ -455,7 +455,7 @@ pub async fn start(
         }
     }
     let created = approvals::create(
-        p,
+        &p.approvals,
         approvals::NewApproval {
             resident_id: resident.as_deref(),
             kind: "sign",

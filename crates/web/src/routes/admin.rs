@@ -141,7 +141,7 @@ async fn create_approval(
     // Each simulated service by its name: the caps per service apply to them as to real ones.
     let client_id = format!("sandbox:{}", b.client_name.trim());
     let created = approvals::create(
-        &s.platform,
+        &s.platform.approvals,
         approvals::NewApproval {
             resident_id: b.resident_id.as_deref(),
             kind: &b.kind,
