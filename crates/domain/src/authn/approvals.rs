@@ -12,7 +12,6 @@ use crate::audit::{self, Event};
 use crate::env::Env;
 use crate::error::{stored, DomainError, Result};
 use crate::identity::devices::DeviceCaller;
-
 use crate::platform::{IdentityPolicy, Platform};
 use iamsmart_crypto::jose::{self, Alg};
 use iamsmart_proto::app::{ApprovalClaims, ApprovalStatus, ApprovalView, APPROVAL_TYP};
@@ -22,9 +21,9 @@ use iamsmart_store::Row;
 use std::sync::Arc;
 
 /// The service that creates requests: built with the `Env` and the identity policy, whose time
-/// to answer and caps on waiting requests it applies. Reading and answering requests take the
-/// `Env` alone; [`decide`] needs the resident's device, presence and face checks, and takes the
-/// platform.
+/// to answer and caps on waiting requests it applies. Listing, opening and reading requests take
+/// the `Env` alone; answering one ([`decide`]) needs the resident's device, presence and face
+/// checks, and takes the platform.
 #[derive(Clone)]
 pub struct Approvals {
     env: Env,

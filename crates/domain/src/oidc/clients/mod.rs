@@ -153,17 +153,29 @@ pub async fn names_of(p: &Env, ids: &[&str]) -> Result<HashMap<String, ServiceNa
     Ok(out)
 }
 
-/// The active clients among these ids, in the order given, read from the database (for pages
-/// that list a resident's services, not for the paths a login takes: those use [`get`] and its
-/// cache).
+/// The active clients among these ids, in the order given, read from the database in one query
+/// per hundred ids (for pages that list a resident's services, not for the paths a login takes:
+/// those use [`get`] and its cache).
 pub async fn active_among(p: &Env, ids: &[String]) -> Result<Vec<Client>, DomainError> {
-    let mut out = Vec::with_capacity(ids.len());
-    for id in ids {
-        if let Some(c) = load(p, id).await? {
-            out.push(c);
+    let mut found: HashMap<String, Client> = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(100) {
+        let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT id, metadata, secret_hash, status, created_by, sector FROM clients WHERE id IN ({})",
+            marks.join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for id in chunk {
+            q = q.bind(id);
+        }
+        for row in q.fetch_all(p.db.reader()).await? {
+            let id: String = row.try_get(0)?;
+            if let Some(c) = active_from_row(&id, &row, 1)? {
+                found.insert(id, c);
+            }
         }
     }
-    Ok(out)
+    Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
 }
 
 /// Load an active client.
@@ -189,19 +201,28 @@ async fn load(p: &Env, id: &str) -> Result<Option<Client>, DomainError> {
     .fetch_optional(p.db.reader())
     .await?;
     let Some(row) = row else { return Ok(None) };
-    // Only active clients are loaded: a `Client` is one that may act.
-    if stored::<ClientStatus>(&row.try_get::<String, _>(2)?)? != ClientStatus::Active {
+    active_from_row(id, &row, 0)
+}
+
+/// The client `id` from a row whose columns from `at` on are metadata, secret hash, status,
+/// creator and sector; `None` unless it is active (a `Client` is one that may act).
+fn active_from_row(
+    id: &str,
+    row: &iamsmart_store::AnyRow,
+    at: usize,
+) -> Result<Option<Client>, DomainError> {
+    if stored::<ClientStatus>(&row.try_get::<String, _>(at + 2)?)? != ClientStatus::Active {
         return Ok(None);
     }
-    let meta: ClientMetadata = serde_json::from_str(&row.try_get::<String, _>(0)?)
+    let meta: ClientMetadata = serde_json::from_str(&row.try_get::<String, _>(at)?)
         .map_err(|e| DomainError::Integrity(format!("client metadata: {e}")))?;
-    let created_by: String = row.try_get(3)?;
+    let created_by: String = row.try_get(at + 3)?;
     Ok(Some(Client {
         id: id.into(),
         meta,
-        secret_hash: row.try_get(1)?,
+        secret_hash: row.try_get(at + 1)?,
         vetted: created_by.starts_with("operator:"),
-        fixed_sector: row.try_get(4)?,
+        fixed_sector: row.try_get(at + 4)?,
     }))
 }
 
