@@ -18,6 +18,15 @@ pub struct Env {
     pub rng: Arc<dyn Rng>,
 }
 
+impl Env {
+    /// A new identifier of kind `T`, from fresh randomness.
+    pub fn new_id<T: iamsmart_proto::ids::RandomId>(&self) -> T {
+        let mut random = [0u8; iamsmart_proto::ids::RANDOM_BYTES];
+        self.rng.fill(&mut random);
+        T::from_random(random)
+    }
+}
+
 impl std::fmt::Debug for Env {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Env")

@@ -17,8 +17,17 @@ impl std::fmt::Display for MalformedId {
 
 impl std::error::Error for MalformedId {}
 
+/// An identifier the platform mints from fresh randomness.
+pub trait RandomId: Sized {
+    /// The id made of these random bytes (its prefix and their base64url form).
+    fn from_random(random: [u8; RANDOM_BYTES]) -> Self;
+}
+
+/// The random bytes in a minted id (128 bits: 22 base64url characters).
+pub const RANDOM_BYTES: usize = 16;
+
 /// Whether `s` is `prefix` followed by `len` base64url characters.
-const fn prefixed_token(s: &str, prefix: &str, len: usize) -> bool {
+fn prefixed_token(s: &str, prefix: &str, len: usize) -> bool {
     let (s, p) = (s.as_bytes(), prefix.as_bytes());
     if s.len() != p.len() + len {
         return false;
@@ -39,35 +48,35 @@ const fn prefixed_token(s: &str, prefix: &str, len: usize) -> bool {
     true
 }
 
-/// Declare an identifier: a newtype over `String` whose values are `$prefix` followed by `$len`
-/// base64url characters (the form the platform mints them in).
+/// Declare an identifier: a newtype over `String` whose values are `$prefix` followed by the 22
+/// base64url characters of [`RANDOM_BYTES`] random bytes (the form the platform mints them in).
 macro_rules! prefixed_id {
-    ($(#[$meta:meta])* $name:ident, $what:literal, $prefix:literal, $len:literal) => {
+    ($(#[$meta:meta])* $name:ident, $what:literal, $prefix:literal) => {
         $(#[$meta])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub struct $name(String);
 
         impl $name {
-            /// The prefix every such id starts with.
-            pub const PREFIX: &'static str = $prefix;
-
             /// The id `s` stands for, if it has the form of one.
             pub fn parse(s: &str) -> Result<Self, MalformedId> {
-                if prefixed_token(s, $prefix, $len) {
+                if prefixed_token(s, $prefix, 22) {
                     Ok(Self(s.to_owned()))
                 } else {
                     Err(MalformedId { what: $what })
                 }
             }
 
-            /// A new id from `token` (`$len` base64url characters of fresh randomness).
-            pub fn mint(token: &str) -> Result<Self, MalformedId> {
-                Self::parse(&format!("{}{token}", $prefix))
-            }
-
             /// The id as text (to store, bind or show).
             pub fn as_str(&self) -> &str {
                 &self.0
+            }
+        }
+
+        impl RandomId for $name {
+            fn from_random(random: [u8; RANDOM_BYTES]) -> Self {
+                use base64::Engine;
+                let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random);
+                Self(format!("{}{token}", $prefix))
             }
         }
 
@@ -152,16 +161,14 @@ prefixed_id!(
     /// consent, a signature or a step-up waits on): `ar_` and 22 base64url characters.
     ApprovalId,
     "request id",
-    "ar_",
-    22
+    "ar_"
 );
 
 prefixed_id!(
     /// A service's request to sign (a hash or a PDF): `sg_` and 22 base64url characters.
     SignRequestId,
     "signing request id",
-    "sg_",
-    22
+    "sg_"
 );
 
 prefixed_id!(
@@ -169,16 +176,14 @@ prefixed_id!(
     /// characters.
     EmeRequestId,
     "e-ME request id",
-    "em_",
-    22
+    "em_"
 );
 
 prefixed_id!(
     /// A notification in a resident's inbox: `nt_` and 22 base64url characters.
     NotificationId,
     "notification id",
-    "nt_",
-    22
+    "nt_"
 );
 
 #[cfg(test)]
@@ -190,9 +195,24 @@ mod tests {
         let id = ApprovalId::parse("ar_AAAAAAAAAAAAAAAAAAAAAA").unwrap();
         assert_eq!(id.as_str(), "ar_AAAAAAAAAAAAAAAAAAAAAA");
         assert_eq!(id.to_string(), id.as_str());
+        // Minted ids are what `parse` accepts, whatever the random bytes.
+        for random in [
+            [0u8; RANDOM_BYTES],
+            [0xff; RANDOM_BYTES],
+            [0xfb; RANDOM_BYTES],
+        ] {
+            let minted = ApprovalId::from_random(random);
+            assert_eq!(ApprovalId::parse(minted.as_str()), Ok(minted.clone()));
+            let signing = SignRequestId::from_random(random);
+            assert_eq!(SignRequestId::parse(signing.as_str()), Ok(signing.clone()));
+            assert!(
+                ApprovalId::parse(signing.as_str()).is_err(),
+                "another kind's id"
+            );
+        }
         assert_eq!(
-            ApprovalId::mint("abcdefghijklmnopqrs-_9").unwrap().as_str(),
-            "ar_abcdefghijklmnopqrs-_9"
+            ApprovalId::from_random([0; RANDOM_BYTES]).as_str(),
+            "ar_AAAAAAAAAAAAAAAAAAAAAA"
         );
         for bad in [
             "",

@@ -107,14 +107,13 @@ fn view(r: &iamsmart_store::AnyRow, now: i64) -> Result<ApprovalView> {
 }
 
 /// A new request's id, challenge, 4-digit match code and expiry.
-fn fresh(p: &Approvals, now: i64) -> Result<(ApprovalId, String, String, i64)> {
-    let id = ApprovalId::mint(&iamsmart_crypto::rng::token(p.rng.as_ref(), 16))
-        .map_err(|e| DomainError::Integrity(format!("a new request id: {e}")))?;
+fn fresh(p: &Approvals, now: i64) -> (ApprovalId, String, String, i64) {
+    let id: ApprovalId = p.new_id();
     let challenge = iamsmart_crypto::rng::token(p.rng.as_ref(), 24);
     let mut n = [0u8; 4];
     p.rng.fill(&mut n);
     let match_code = format!("{:04}", u32::from_be_bytes(n) % 10_000);
-    Ok((id, challenge, match_code, now + p.policy.approval_ttl_ms))
+    (id, challenge, match_code, now + p.policy.approval_ttl_ms)
 }
 
 /// Create a request. For a known resident, refused when too many are already waiting for
@@ -123,7 +122,7 @@ fn fresh(p: &Approvals, now: i64) -> Result<(ApprovalId, String, String, i64)> {
 /// hold when many requests arrive at once.
 pub async fn create(p: &Approvals, new: NewApproval<'_>) -> Result<Created> {
     let now = p.clock.now_ms();
-    let (id, challenge, match_code, expires_at) = fresh(p, now)?;
+    let (id, challenge, match_code, expires_at) = fresh(p, now);
     let mut tx = p.db.begin().await?;
     if let Some(rid) = new.resident_id {
         sqlx::query(
@@ -198,7 +197,7 @@ pub async fn renew_expired_in(
     let Some((resident_id, kind, client_id, client_name, details)) = old else {
         return Ok(None);
     };
-    let (id, challenge, match_code, expires_at) = fresh(p, now)?;
+    let (id, challenge, match_code, expires_at) = fresh(p, now);
     sqlx::query(
         "INSERT INTO approvals (id, resident_id, kind, client_id, client_name, details, challenge, match_code, status, created_at, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10)",

@@ -171,8 +171,7 @@ pub async fn start(p: &Platform, client: &Client, req: EmeRequest) -> Result<Sta
         },
     )
     .await?;
-    let id = EmeRequestId::mint(&iamsmart_crypto::rng::token(p.rng.as_ref(), 16))
-        .map_err(|e| DomainError::Integrity(format!("a new e-ME request id: {e}")))?;
+    let id: EmeRequestId = p.new_id();
     let params =
         serde_json::json!({ "form": req.form, "fields": fields, "optional": req.optional_fields });
     sqlx::query(

@@ -119,8 +119,7 @@ pub async fn send(
         });
     }
     let resident = recipient(notify, client, &req.sub).await?;
-    let id = NotificationId::mint(&iamsmart_crypto::rng::token(notify.rng.as_ref(), 16))
-        .map_err(|e| DomainError::Integrity(format!("a new notification id: {e}")))?;
+    let id: NotificationId = notify.new_id();
     let (status, content, expires_at) = match &resident {
         Some(_) => {
             let content = Content {
@@ -205,8 +204,7 @@ pub(crate) async fn platform_notice(
     body: super::Bilingual,
     now: i64,
 ) -> Result<NotificationId> {
-    let id = NotificationId::mint(&iamsmart_crypto::rng::token(notify.rng.as_ref(), 16))
-        .map_err(|e| DomainError::Integrity(format!("a new notification id: {e}")))?;
+    let id: NotificationId = notify.new_id();
     let content = Content {
         title,
         body,

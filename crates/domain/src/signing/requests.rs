@@ -428,8 +428,7 @@ pub async fn start(
     if let Some(r) = &resident {
         check_signer(p, r, None, req.hkid_hash.as_deref().map(HkidCheck::Sent)).await?;
     }
-    let id = SignRequestId::mint(&iamsmart_crypto::rng::token(p.rng.as_ref(), 16))
-        .map_err(|e| DomainError::Integrity(format!("a new signing request id: {e}")))?;
+    let id: SignRequestId = p.new_id();
     let (kind, digest, prepared) = match (&req.digest, &req.pdf) {
         (Some(d), _) => (SignKind::Hash, parse_digest(d)?, None),
         (None, Some(pdf)) => {
