@@ -119,24 +119,17 @@ pub struct Platform {
     pub keys: KeyService,
     /// Personal data at rest.
     pub vault: Vault,
-    /// The Immigration Department's registry.
-    pub registry: Arc<dyn Registry>,
-    /// Face matching (unavailable in builds without the model).
-    pub face: Arc<dyn FaceMatcher>,
-    /// Identity timings and limits.
-    pub identity: Arc<IdentityPolicy>,
+    /// Residents, devices, registration, staff (with the registry, the face model, the relying
+    /// party and the identity policy it was built with).
+    pub identity: crate::identity::Identity,
     /// Requests waiting for the resident's answer in the app.
     pub approvals: crate::authn::approvals::Approvals,
-    /// WebAuthn relying party (passkeys).
-    pub rp: Arc<RelyingParty>,
-    /// The OpenID provider's settings and caches.
-    pub oidc: Arc<crate::oidc::Provider>,
-    /// The data exchange gateway's per-process state.
-    pub exchange: Arc<crate::exchange::Gateway>,
-    /// Digital signing settings.
-    pub signing: Arc<crate::signing::SigningPolicy>,
-    /// The certificate authority's per-process caches (the loaded authority, OCSP answers).
-    pub pki: Arc<crate::signing::cache::PkiCache>,
+    /// The OpenID provider: authorization, tokens, sessions, clients, CIBA, passkeys.
+    pub oidc: crate::oidc::Oidc,
+    /// The data exchange gateway: consents, fetches, e-ME, dealings.
+    pub exchange: crate::exchange::Exchange,
+    /// Digital signing: the certificate authority and signature requests.
+    pub signing: crate::signing::Signing,
     /// The portal's catalogue and its search index.
     pub portal: Arc<crate::portal::Portal>,
     /// Notifications: what services send and the resident's inbox.
@@ -178,86 +171,146 @@ impl Platform {
         keys.bootstrap().await?;
         let vault = Vault::open(db.clone(), keys.clone(), rng.clone()).await?;
         let env = Env { db, clock, rng };
-        let identity = Arc::new(IdentityPolicy::default());
-        let platform = Self {
+        let policy = Arc::new(IdentityPolicy::default());
+        let notify = crate::notify::Notify::new(
+            env.clone(),
+            vault.clone(),
+            crate::notify::NotifyPolicy::default(),
+        );
+        let approvals = crate::authn::approvals::Approvals::new(env.clone(), policy.clone());
+        let identity = crate::identity::Identity {
             env: env.clone(),
-            keys,
             vault: vault.clone(),
+            keys: keys.clone(),
+            policy,
             registry: Arc::new(NoRegistry),
             face: Arc::new(NoFaceMatcher),
-            identity: identity.clone(),
-            approvals: crate::authn::approvals::Approvals::new(env.clone(), identity),
             rp: Arc::new(RelyingParty {
                 id: "localhost".into(),
                 origin: "http://localhost:8080".into(),
                 name: "iAM Smart".into(),
             }),
-            oidc: Arc::new(crate::oidc::Provider::new(crate::oidc::OidcPolicy::new(
-                "http://localhost:8080",
-            ))),
-            exchange: Arc::new(crate::exchange::Gateway::default()),
-            signing: Arc::new(crate::signing::SigningPolicy::default()),
-            pki: Arc::new(crate::signing::cache::PkiCache::default()),
-            portal: Arc::new(crate::portal::Portal::new(env.clone())),
-            notify: crate::notify::Notify::new(
-                env.clone(),
-                vault,
-                crate::notify::NotifyPolicy::default(),
-            ),
-            outbound: crate::outbound::Outbound::default(),
+            notify: notify.clone(),
+            approvals: approvals.clone(),
         };
-        crate::signing::ca::seal_stored_certs(&platform).await?;
+        let oidc = crate::oidc::OidcPolicy::new("http://localhost:8080");
+        let signing = crate::signing::Signing {
+            env: env.clone(),
+            keys: keys.clone(),
+            vault: vault.clone(),
+            policy: Arc::new(crate::signing::SigningPolicy::default()),
+            pki: Arc::new(crate::signing::cache::PkiCache::default()),
+            approvals: approvals.clone(),
+            identity: identity.clone(),
+            issuer: oidc.issuer.clone(),
+        };
+        let outbound = crate::outbound::Outbound::default();
+        let oidc = crate::oidc::Oidc {
+            env: env.clone(),
+            keys: keys.clone(),
+            vault: vault.clone(),
+            provider: Arc::new(crate::oidc::Provider::new(oidc)),
+            identity: identity.clone(),
+            approvals: approvals.clone(),
+            signing: signing.clone(),
+            notify: notify.clone(),
+            outbound: outbound.clone(),
+        };
+        let exchange = crate::exchange::Exchange {
+            env: env.clone(),
+            keys: keys.clone(),
+            identity: identity.clone(),
+            approvals: approvals.clone(),
+            oidc: oidc.clone(),
+            outbound: outbound.clone(),
+            gateway: Arc::new(crate::exchange::Gateway::default()),
+        };
+        let platform = Self {
+            env: env.clone(),
+            keys: keys.clone(),
+            vault: vault.clone(),
+            identity,
+            approvals,
+            oidc,
+            exchange,
+            signing,
+            portal: Arc::new(crate::portal::Portal::new(env.clone())),
+            notify,
+            outbound,
+        };
+        crate::signing::ca::seal_stored_certs(&platform.signing).await?;
         Ok(platform)
     }
 
     /// The same platform with another registry connection.
     pub fn with_registry(mut self, registry: Arc<dyn Registry>) -> Self {
-        self.registry = registry;
-        self
+        self.identity.registry = registry;
+        self.wired()
     }
 
     /// The same platform with another face matcher.
     pub fn with_face(mut self, face: Arc<dyn FaceMatcher>) -> Self {
-        self.face = face;
-        self
+        self.identity.face = face;
+        self.wired()
     }
 
     /// The same platform with other identity timings and limits.
     pub fn with_identity_policy(mut self, policy: IdentityPolicy) -> Self {
-        self.identity = Arc::new(policy);
-        self.approvals =
-            crate::authn::approvals::Approvals::new(self.env.clone(), self.identity.clone());
-        self
+        let policy = Arc::new(policy);
+        self.approvals = crate::authn::approvals::Approvals::new(self.env.clone(), policy.clone());
+        self.identity.policy = policy;
+        self.wired()
     }
 
     /// The same platform with another policy for outbound calls (the allow-list of internal
     /// networks, time and size limits).
     pub fn with_outbound(mut self, policy: crate::outbound::OutboundPolicy) -> Self {
         self.outbound = crate::outbound::Outbound::new(policy);
-        self
+        self.wired()
     }
 
     /// The same platform with other OpenID provider settings.
     pub fn with_oidc(mut self, policy: crate::oidc::OidcPolicy) -> Self {
-        self.oidc = Arc::new(crate::oidc::Provider::new(policy));
-        self
+        self.oidc.provider = Arc::new(crate::oidc::Provider::new(policy));
+        self.wired()
     }
 
     /// The same platform with other signing settings.
     pub fn with_signing_policy(mut self, policy: crate::signing::SigningPolicy) -> Self {
-        self.signing = Arc::new(policy);
-        self
+        self.signing.policy = Arc::new(policy);
+        self.wired()
     }
 
     /// The same platform with other notification limits and retention.
     pub fn with_notify_policy(mut self, policy: crate::notify::NotifyPolicy) -> Self {
         self.notify = crate::notify::Notify::new(self.env.clone(), self.vault.clone(), policy);
-        self
+        self.wired()
     }
 
     /// The same platform with another WebAuthn relying party.
     pub fn with_relying_party(mut self, rp: RelyingParty) -> Self {
-        self.rp = Arc::new(rp);
+        self.identity.rp = Arc::new(rp);
+        self.wired()
+    }
+
+    /// The same platform with each service's handles on the others brought up to date: every
+    /// `with_*` replaces one part and ends here, so that a service never holds an older copy
+    /// of another (the one place where the services are wired together).
+    fn wired(mut self) -> Self {
+        self.identity.approvals = self.approvals.clone();
+        self.identity.notify = self.notify.clone();
+        self.signing.approvals = self.approvals.clone();
+        self.signing.identity = self.identity.clone();
+        self.signing.issuer = self.oidc.provider.policy.issuer.clone();
+        self.oidc.identity = self.identity.clone();
+        self.oidc.approvals = self.approvals.clone();
+        self.oidc.signing = self.signing.clone();
+        self.oidc.notify = self.notify.clone();
+        self.oidc.outbound = self.outbound.clone();
+        self.exchange.identity = self.identity.clone();
+        self.exchange.approvals = self.approvals.clone();
+        self.exchange.oidc = self.oidc.clone();
+        self.exchange.outbound = self.outbound.clone();
         self
     }
 

@@ -3,7 +3,7 @@ use anyhow::anyhow;
 use iamsmart_domain::oidc::clients::{
     self, ClientMetadata, ClientProfile, RequesterType, CIBA_GRANT,
 };
-use iamsmart_domain::Platform;
+use iamsmart_domain::oidc::Oidc;
 
 /// What residents read about a service besides its English name, in the three languages
 /// (RFC 7591 language-tagged metadata: `client_name#zh-Hant`, `iamsmart_department`, ...).
@@ -106,7 +106,7 @@ pub enum Spec {
 }
 
 /// Run a `clients` command and print its result.
-pub async fn run(p: &Platform, spec: Spec) -> anyhow::Result<()> {
+pub async fn run(p: &Oidc, spec: Spec) -> anyhow::Result<()> {
     match spec {
         Spec::Create {
             name,

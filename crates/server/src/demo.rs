@@ -58,7 +58,7 @@ pub async fn run(mut cfg: Config) -> anyhow::Result<()> {
         cfg.face.models_dir = crate::sandbox::face_data_dir().map(|d| d.join("models"));
     }
     let platform = crate::start_platform(&cfg).await?;
-    let face = platform.face.available();
+    let face = platform.identity.face.available();
     // The sandbox data providers of the exchange gateway, on a port of their own.
     let providers_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let providers_url = format!("http://{}", providers_listener.local_addr()?);
@@ -73,7 +73,7 @@ pub async fn run(mut cfg: Config) -> anyhow::Result<()> {
     // Digital signing: a sandbox certificate authority (its root key is not kept: the demo's
     // root never signs again after set-up).
     if !iamsmart_domain::signing::ca::is_set_up(&platform).await? {
-        crate::pki_cli::ca_init(&platform, "iAM Smart Sandbox", None, None).await?;
+        crate::pki_cli::ca_init(&platform.signing, "iAM Smart Sandbox", None, None).await?;
     }
     // The demo online service, registered as a basic client.
     let service_listener = tokio::net::TcpListener::bind(&cfg.demo.service_listen)
@@ -116,9 +116,10 @@ pub async fn run(mut cfg: Config) -> anyhow::Result<()> {
     meta.jwks = Some(serde_json::json!({ "keys": [sig_jwk, enc_key.public_jwk()?] }));
     // One-tap entry from the portal starts its login here (third-party-initiated login).
     meta.initiate_login_uri = Some(format!("{service_url}/login"));
-    let client = iamsmart_domain::oidc::clients::register(&platform, meta, "operator:demo", true)
-        .await
-        .map_err(|e| anyhow::anyhow!("registering the demo service: {e}"))?;
+    let client =
+        iamsmart_domain::oidc::clients::register(&platform.oidc, meta, "operator:demo", true)
+            .await
+            .map_err(|e| anyhow::anyhow!("registering the demo service: {e}"))?;
     // The portal's entry for the permit points at the sandbox service and its client.
     let index = platform.portal.index().await?;
     if let Some(entry) = index.catalogue().get("td-international-driving-permit") {

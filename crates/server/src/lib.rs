@@ -174,7 +174,7 @@ pub async fn start_platform_with(
             oid_arc: cfg.signing.oid_arc.clone(),
         })
         .with_notify_policy(cfg.notify.policy());
-    iamsmart_domain::oidc::clients::ensure_portal(&platform)
+    iamsmart_domain::oidc::clients::ensure_portal(&platform.oidc)
         .await
         .map_err(|e| anyhow!("start-up failed: {e}"))?;
     Ok(platform)
@@ -339,7 +339,7 @@ fn spawn_workers(cfg: &Config, platform: Platform) -> tokio::task::JoinHandle<()
                 }
                 Err(e) => tracing::warn!(error = %e, "could not erase closed accounts"),
             }
-            match iamsmart_domain::exchange::consents::purge(&platform).await {
+            match iamsmart_domain::exchange::consents::purge(&platform.exchange).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(consents = n, "erased data consents past their retention"),
                 Err(e) => tracing::warn!(error = %e, "could not erase old data consents"),

@@ -495,7 +495,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         anyhow!("cannot read {}: {e}", root_passphrase_file.display())
                     })?;
                     let auth = iamsmart_server::pki_cli::ca_init(
-                        &platform,
+                        &platform.signing,
                         &organization,
                         Some(&root_key_out),
                         Some(pass.trim_end_matches(['\r', '\n'])),
@@ -516,7 +516,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         anyhow!("cannot read {}: {e}", root_passphrase_file.display())
                     })?;
                     let renewed = iamsmart_server::pki_cli::renew_root_crl(
-                        &platform,
+                        &platform.signing,
                         &root_key,
                         pass.trim_end_matches(['\r', '\n']),
                         next_update_days,
@@ -538,7 +538,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         RenewRole::Ocsp => (Responder::Ocsp, "OCSP responder"),
                         RenewRole::Tsa => (Responder::Tsa, "timestamp authority"),
                     };
-                    let r = responders::renew(&platform, who, years, compromised).await?;
+                    let r = responders::renew(&platform.signing, who, years, compromised).await?;
                     println!(
                         "{label} certificate renewed: serial {} (replaces {}), valid until {}; running servers use it within a minute",
                         r.serial,
@@ -559,7 +559,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     }
                 }
                 CaCommand::Show => {
-                    let auth = iamsmart_domain::signing::ca::load(&platform).await?;
+                    let auth = iamsmart_domain::signing::ca::load(&platform.signing).await?;
                     println!("# {}", iamsmart_server::pki_cli::describe(&auth)?);
                     let now = (platform.clock.now_ms() / 1000) as u64;
                     for (label, der) in [
@@ -575,7 +575,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                             eprintln!("{w}");
                         }
                     }
-                    match iamsmart_domain::signing::root_crl::status(&platform).await {
+                    match iamsmart_domain::signing::root_crl::status(&platform.signing).await {
                         Ok(crl) => {
                             let now = (platform.clock.now_ms() / 1000) as u64;
                             let (line, warning) =
@@ -601,7 +601,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let platform = iamsmart_server::start_platform(&cfg).await?;
             let valid = iamsmart_server::pki_cli::verify_file(
-                &platform,
+                &platform.signing,
                 &file,
                 content.as_deref(),
                 digest.as_deref(),
@@ -614,7 +614,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Clients { command } => {
             let platform = iamsmart_server::start_platform(&cfg).await?;
-            iamsmart_server::clients_cli::run(&platform, command_to_spec(command)?).await?;
+            iamsmart_server::clients_cli::run(&platform.oidc, command_to_spec(command)?).await?;
             platform.db.close().await;
         }
         Command::Witness {

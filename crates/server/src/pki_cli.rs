@@ -4,8 +4,8 @@ use anyhow::{anyhow, bail, Context};
 use base64::Engine;
 use iamsmart_crypto::device::{DeviceKey, SealedDeviceKey, DEFAULT_KDF};
 use iamsmart_domain::signing::root_crl::{self, RootCrlStatus};
+use iamsmart_domain::signing::Signing;
 use iamsmart_domain::signing::{ca, requests, verify};
-use iamsmart_domain::Platform;
 use std::path::Path;
 
 /// The shortest accepted passphrase for the sealed root key.
@@ -15,7 +15,7 @@ pub const MIN_PASSPHRASE_CHARS: usize = 12;
 /// sealed under `passphrase` when given, else discarded), the issuing CA, OCSP responder and
 /// timestamp authority keys in the key store. Prints what was made.
 pub async fn ca_init(
-    p: &Platform,
+    p: &Signing,
     organization: &str,
     root_key_out: Option<&Path>,
     passphrase: Option<&str>,
@@ -83,7 +83,7 @@ pub fn describe(auth: &ca::Authority) -> anyhow::Result<String> {
 /// with `passphrase`, check that it is this platform's root, and sign and store a new root CRL
 /// current for `days` days. Nothing is changed when any step fails.
 pub async fn renew_root_crl(
-    p: &Platform,
+    p: &Signing,
     key_file: &Path,
     passphrase: &str,
     days: u64,
@@ -214,7 +214,7 @@ fn read_cms(bytes: &[u8]) -> anyhow::Result<Vec<u8>> {
 /// Verify a signed PDF, or a CMS signature with its document (`content`) or the document's
 /// SHA-256 (`digest`). Prints the report; returns whether it is valid.
 pub async fn verify_file(
-    p: &Platform,
+    p: &Signing,
     file: &Path,
     content: Option<&Path>,
     digest: Option<&str>,

@@ -90,7 +90,11 @@ async fn pick_resident(
         }) {
             continue;
         }
-        if hkid.is_some() || identity::find_by_hkid(platform, &r.hkid).await?.is_none() {
+        if hkid.is_some()
+            || identity::find_by_hkid(&platform.identity, &r.hkid)
+                .await?
+                .is_none()
+        {
             return Ok(r.clone());
         }
     }
@@ -111,10 +115,11 @@ pub async fn activation_code(
     let platform = crate::start_platform(cfg).await?;
     let seed = residents(None)?;
     let r = pick_resident(&platform, &seed, hkid).await?;
-    let issued = registration::sandbox_activation_code(&platform, &verified(&r), level).await?;
+    let issued =
+        registration::sandbox_activation_code(&platform.identity, &verified(&r), level).await?;
     let n = seed.iter().position(|x| x.hkid == r.hkid).unwrap_or(0);
     identity::update_profile(
-        &platform,
+        &platform.identity,
         &issued.resident_id,
         &synthetic_profile(&r, n),
         None,
@@ -149,12 +154,13 @@ pub async fn create_resident(
     let r = pick_resident(&platform, &seed, hkid).await?;
     let mut app = App::create(app_home, &cfg.public_url, "sandbox device", pin, kdf)?;
     let enrolled =
-        registration::sandbox_enrol(&platform, &verified(&r), level, &app.new_device()).await?;
+        registration::sandbox_enrol(&platform.identity, &verified(&r), level, &app.new_device())
+            .await?;
     app.record_binding(&enrolled)?;
     // Seal the keys with the platform's part, as the app does once bound (in process here).
     let protection = app.begin_protect(pin)?;
     let evaluated = identity::unseal::setup(
-        &platform,
+        &platform.identity,
         &enrolled.device_id,
         &protection.token_hash,
         &protection.blinded.message,
@@ -164,7 +170,7 @@ pub async fn create_resident(
     // A synthetic profile, so that forms have something to fill in.
     let n = seed.iter().position(|x| x.hkid == r.hkid).unwrap_or(0);
     let profile = synthetic_profile(&r, n);
-    identity::update_profile(&platform, &enrolled.resident_id, &profile, None).await?;
+    identity::update_profile(&platform.identity, &enrolled.resident_id, &profile, None).await?;
     platform.db.close().await;
     Ok(serde_json::json!({
         "resident_id": enrolled.resident_id,
@@ -211,15 +217,15 @@ pub async fn demo_resident(
     r: &SeedResident,
 ) -> anyhow::Result<registration::CodeIssued> {
     let issued = registration::sandbox_activation_code(
-        platform,
+        &platform.identity,
         &verified(r),
         iamsmart_proto::profile::Level::Plus,
     )
     .await?;
-    let current = identity::get(platform, &issued.resident_id).await?;
+    let current = identity::get(&platform.identity, &issued.resident_id).await?;
     if current.view().profile == iamsmart_proto::profile::Profile::default() {
         identity::update_profile(
-            platform,
+            &platform.identity,
             &issued.resident_id,
             &synthetic_profile(r, 0),
             None,
@@ -238,9 +244,13 @@ pub async fn register_providers(
         let def = iamsmart_sandbox::providers::definition(dept, providers_url)
             .ok_or_else(|| anyhow!("no definition for {dept}"))?;
         let def: iamsmart_domain::exchange::providers::ProviderDef = serde_json::from_value(def)?;
-        iamsmart_domain::exchange::providers::register(platform, &def, "operator:sandbox")
-            .await
-            .map_err(|e| anyhow!("registering provider {dept}: {e}"))?;
+        iamsmart_domain::exchange::providers::register(
+            &platform.exchange,
+            &def,
+            "operator:sandbox",
+        )
+        .await
+        .map_err(|e| anyhow!("registering provider {dept}: {e}"))?;
     }
     Ok(())
 }

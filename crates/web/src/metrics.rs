@@ -1,7 +1,6 @@
 //! Prometheus metrics: requests and latency per route, database pools, key operations.
 //! The registry belongs to the application state (no global recorder), so several servers in
 //! one test process keep their own figures.
-use iamsmart_domain::Platform;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -108,10 +107,14 @@ impl HttpMetrics {
         }
     }
 
-    /// The text exposition, with pool and key figures read now.
-    pub fn render(&self, platform: &Platform) -> String {
+    /// The text exposition, with the database's pool and the key store's figures read now.
+    pub fn render(
+        &self,
+        db: &iamsmart_store::Db,
+        keys: &iamsmart_domain::keys::KeyService,
+    ) -> String {
         let reg = self.registry.lock().unwrap_or_else(|p| p.into_inner());
-        let (ws, wi, rs, ri) = platform.db.pool_stats();
+        let (ws, wi, rs, ri) = db.pool_stats();
         for (pool, state, v) in [
             ("writer", "open", ws as i64),
             ("writer", "idle", wi as i64),
@@ -125,7 +128,7 @@ impl HttpMetrics {
                 })
                 .set(v);
         }
-        let c = &platform.keys.counters;
+        let c = &keys.counters;
         for (op, v) in [
             ("sign", &c.sign),
             ("wrap", &c.wrap),

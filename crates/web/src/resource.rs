@@ -39,7 +39,7 @@ impl UserAccess {
                 step_up: None,
             });
         }
-        let (claims, grant) = tokens::verify_access_token(&s.platform, token)
+        let (claims, grant) = tokens::verify_access_token(&s.platform.oidc, token)
             .await
             .map_err(|error| ResourceError {
                 error,

@@ -25,7 +25,7 @@ async fn a_request_waits_then_expires_and_the_database_refuses_a_status_the_prog
         status(p, &created.id).await.unwrap().status,
         ApprovalStatus::Pending
     );
-    t.clock.advance(p.identity.approval_ttl_ms);
+    t.clock.advance(p.identity.policy.approval_ttl_ms);
     assert_eq!(
         status(p, &created.id).await.unwrap().status,
         ApprovalStatus::Expired
@@ -70,7 +70,7 @@ async fn one_service_holds_one_place_and_a_resident_at_most_the_limit() {
         create(&p.approvals, asking(Some(rid), "svc-a")).await,
         Err(DomainError::LimitReached { .. })
     ));
-    for n in 1..p.identity.max_pending_approvals {
+    for n in 1..p.identity.policy.max_pending_approvals {
         create(&p.approvals, asking(Some(rid), &format!("svc-{n}")))
             .await
             .unwrap();
@@ -81,13 +81,13 @@ async fn one_service_holds_one_place_and_a_resident_at_most_the_limit() {
     ));
     assert_eq!(
         pending(p, rid).await.unwrap().len() as i64,
-        p.identity.max_pending_approvals
+        p.identity.policy.max_pending_approvals
     );
     // Another resident is not affected; once the requests expire, places are free again.
     create(&p.approvals, asking(Some("res_2"), "svc-a"))
         .await
         .unwrap();
-    t.clock.advance(p.identity.approval_ttl_ms);
+    t.clock.advance(p.identity.policy.approval_ttl_ms);
     assert!(pending(p, rid).await.unwrap().is_empty());
     create(&p.approvals, asking(Some(rid), "svc-a"))
         .await
@@ -136,7 +136,7 @@ async fn an_expired_request_is_renewed_once_with_a_new_code_and_a_waiting_one_is
         .await
         .unwrap()
         .is_none());
-    t.clock.advance(p.identity.approval_ttl_ms);
+    t.clock.advance(p.identity.policy.approval_ttl_ms);
     let new = renew_expired_in(&mut conn, &p.approvals, &old.id)
         .await
         .unwrap()

@@ -12,7 +12,7 @@ use crate::audit::{self, Event};
 use crate::env::Env;
 use crate::error::{stored, DomainError, Result};
 use crate::identity::devices::DeviceCaller;
-use crate::platform::{IdentityPolicy, Platform};
+use crate::platform::IdentityPolicy;
 use iamsmart_crypto::jose::{self, Alg};
 use iamsmart_proto::app::{ApprovalClaims, ApprovalStatus, ApprovalView, APPROVAL_TYP};
 use iamsmart_proto::i18n::ServiceDetails;
@@ -23,7 +23,7 @@ use std::sync::Arc;
 /// The service that creates requests: built with the `Env` and the identity policy, whose time
 /// to answer and caps on waiting requests it applies. Listing, opening and reading requests take
 /// the `Env` alone; answering one ([`decide`]) needs the resident's device, presence and face
-/// checks, and takes the platform.
+/// checks, and is handed the identity service for them.
 #[derive(Clone)]
 pub struct Approvals {
     env: Env,
@@ -362,7 +362,8 @@ pub async fn decision(p: &Env, id: &ApprovalId) -> Result<Option<Decided>> {
 /// resident, before it expires, and only once; the signature must be by the calling device
 /// and cover this request's challenge and match code.
 pub async fn decide(
-    p: &Platform,
+    p: &Approvals,
+    identity: &crate::identity::Identity,
     caller: &DeviceCaller,
     id: &ApprovalId,
     decision: &iamsmart_proto::app::Decision,
@@ -371,7 +372,7 @@ pub async fn decide(
 ) -> Result<ApprovalView> {
     let signed = decision.signed.as_str();
     let current = open(p, caller, id).await?;
-    let jwk = crate::identity::devices::public_key(p, &caller.device_id).await?;
+    let jwk = crate::identity::devices::public_key(identity, &caller.device_id).await?;
     let (header, payload) = jose::verify_compact(signed, &[jwk], &[Alg::ES256])
         .map_err(|_| DomainError::Unauthenticated("the decision is not signed by this device"))?;
     let claims: ApprovalClaims =
@@ -403,7 +404,7 @@ pub async fn decide(
     // that the resident is present, over this very decision.
     if status == ApprovalStatus::Approved {
         crate::identity::user_verification::verify(
-            p,
+            identity,
             &caller.device_id,
             decision.user_verification.as_ref(),
             &crate::identity::user_verification::decision_challenge(signed),
@@ -422,7 +423,7 @@ pub async fn decide(
             message: "this request needs a face match: take a selfie".into(),
         })?;
         crate::identity::registration::face_check_resident(
-            p,
+            identity,
             &caller.resident_id,
             &caller.device_id,
             selfie,

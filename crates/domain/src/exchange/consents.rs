@@ -8,13 +8,13 @@
 //! coordination: an approved request becomes ACTIVE, a denied or unanswered one DENIED, and an
 //! active one past its end EXPIRED.
 use super::providers::{self, Published};
+use super::Exchange;
 use crate::audit::{self, Event};
 use crate::authn::approvals;
 use crate::env::Env;
 use crate::error::{stored, DomainError, Result};
 use crate::keys::Purpose;
 use crate::oidc::clients::{Client, RequesterType};
-use crate::platform::Platform;
 use iamsmart_crypto::jose::Alg;
 use iamsmart_proto::ids::ApprovalId;
 use serde::{Deserialize, Serialize};
@@ -187,13 +187,13 @@ pub fn allowed(
 /// Ask a resident for consent. The requester must have registered an encryption key (data are
 /// encrypted to it end to end); banks (HKMA CDI) must be FAPI clients, and the resident must be
 /// iAM Smart+ (checked when the consent is given).
-pub async fn request(p: &Platform, client: &Client, req: ConsentRequest) -> Result<ConsentView> {
+pub async fn request(p: &Exchange, client: &Client, req: ConsentRequest) -> Result<ConsentView> {
     let kind = client.requester_type();
     if kind == RequesterType::Bank && !client.fapi() {
         return Err(DomainError::Forbidden("banks use a FAPI 2.0 client"));
     }
     if client
-        .encryption_key(p)
+        .encryption_key(&p.oidc)
         .await
         .map_err(|e| invalid("client", e.description))?
         .is_none()
@@ -401,7 +401,7 @@ async fn load(p: &Env, id: &str) -> Result<Option<(ConsentView, String, i64, App
 }
 
 /// A consent, with its pending transitions taken.
-pub async fn get(p: &Platform, id: &str) -> Result<ConsentView> {
+pub async fn get(p: &Exchange, id: &str) -> Result<ConsentView> {
     let (v, resident, valid_days, approval_id) = load(p, id).await?.ok_or(DomainError::NotFound)?;
     let now = p.clock.now_ms();
     match v.status {
@@ -447,7 +447,7 @@ pub async fn get(p: &Platform, id: &str) -> Result<ConsentView> {
 
 /// The artefact's claims.
 fn artefact(
-    p: &Platform,
+    p: &Exchange,
     v: &ConsentView,
     sub: &str,
     catalogue: &[Published],
@@ -456,7 +456,7 @@ fn artefact(
 ) -> serde_json::Value {
     serde_json::json!({
         "ver": "1",
-        "iss": p.oidc.policy.issuer,
+        "iss": p.oidc.provider.policy.issuer,
         "consent_id": v.consent_id,
         "iat": starts / 1000,
         "data_principal": { "sub": sub },
@@ -482,7 +482,7 @@ fn artefact(
 }
 
 async fn activate(
-    p: &Platform,
+    p: &Exchange,
     v: &ConsentView,
     resident: &str,
     valid_days: i64,
@@ -491,7 +491,7 @@ async fn activate(
     let d = approvals::decision(p, approval_id)
         .await?
         .ok_or(DomainError::NotFound)?;
-    let client = crate::oidc::clients::get(p, &v.client_id).await?;
+    let client = crate::oidc::clients::get(&p.oidc, &v.client_id).await?;
     let Some(client) = client else {
         return set_status(
             p,
@@ -517,7 +517,7 @@ async fn activate(
     }
     let starts = d.decided_at;
     let ends = starts + valid_days * 86_400_000;
-    let sub = crate::oidc::tokens::subject_for(p, &client, resident);
+    let sub = crate::oidc::tokens::subject_for(&p.oidc, &client, resident);
     let catalogue = providers::catalogue(p).await?;
     let claims = artefact(p, v, &sub, &catalogue, starts, ends);
     let jws = p
@@ -619,7 +619,7 @@ async fn set_status(
 }
 
 /// A consent as its requester may see it.
-pub async fn for_client(p: &Platform, client: &Client, id: &str) -> Result<ConsentView> {
+pub async fn for_client(p: &Exchange, client: &Client, id: &str) -> Result<ConsentView> {
     let v = get(p, id).await?;
     if v.client_id != client.id {
         return Err(DomainError::NotFound);
@@ -628,7 +628,7 @@ pub async fn for_client(p: &Platform, client: &Client, id: &str) -> Result<Conse
 }
 
 /// A resident's consents, newest first.
-pub async fn for_resident(p: &Platform, resident_id: &str) -> Result<Vec<ConsentView>> {
+pub async fn for_resident(p: &Exchange, resident_id: &str) -> Result<Vec<ConsentView>> {
     let ids: Vec<String> = sqlx::query_scalar(
         "SELECT id FROM data_consents WHERE resident_id = $1 ORDER BY created_at DESC",
     )
@@ -644,7 +644,7 @@ pub async fn for_resident(p: &Platform, resident_id: &str) -> Result<Vec<Consent
 
 /// The resident pauses, resumes or revokes a consent; the next fetch sees it at once.
 pub async fn resident_action(
-    p: &Platform,
+    p: &Exchange,
     resident_id: &str,
     id: &str,
     action: &str,
@@ -675,7 +675,7 @@ pub async fn resident_action(
 
 /// Erase consent records whose retention has passed, with their message log (a worker calls
 /// this). Audit entries stay.
-pub async fn purge(p: &Platform) -> Result<u64> {
+pub async fn purge(p: &Exchange) -> Result<u64> {
     let now = p.clock.now_ms();
     // Settle consents nobody has looked at: past their expiry, or waiting for an answer long
     // after the approval expired; then they follow their retention like the others.

@@ -3,8 +3,8 @@
 //! service, each with the consent behind it. Built from the audit log (which the transparency
 //! log covers) and the gateway's metadata-only message log; no payload is ever here.
 use super::consents::{self, ConsentView};
+use super::Exchange;
 use crate::error::Result;
-use crate::platform::Platform;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -79,7 +79,7 @@ fn strings(v: &serde_json::Value) -> Vec<String> {
 }
 
 /// Every dealing of a resident, per service, the most recent service first.
-pub async fn for_resident(p: &Platform, resident_id: &str) -> Result<Vec<ServiceDealings>> {
+pub async fn for_resident(p: &Exchange, resident_id: &str) -> Result<Vec<ServiceDealings>> {
     let subject = format!("resident:{resident_id}");
     let audit = crate::audit::about(
         &p.db,
@@ -232,7 +232,7 @@ pub async fn for_resident(p: &Platform, resident_id: &str) -> Result<Vec<Service
 /// records it, with its salt and an inclusion proof in a signed tree head (the public log shows
 /// only the salted hash).
 pub async fn receipt(
-    p: &Platform,
+    p: &Exchange,
     resident_id: &str,
     consent_id: &str,
 ) -> Result<serde_json::Value> {
@@ -274,7 +274,7 @@ pub async fn receipt(
             Some(s) => Some(crate::audit::proven_entry(&p.db, &p.keys, s as u64).await?),
             None => None,
         },
-        "log_keys": p.oidc.policy.url("/transparency/v1/keys"),
-        "keys": p.oidc.policy.url("/.well-known/jwks.json"),
+        "log_keys": p.oidc.provider.policy.url("/transparency/v1/keys"),
+        "keys": p.oidc.provider.policy.url("/.well-known/jwks.json"),
     }))
 }

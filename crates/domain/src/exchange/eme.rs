@@ -4,6 +4,7 @@
 //! approved fields, signed by the platform (JWS, `typ` `eme+jwt`) and encrypted to its key (JWE)
 //! when it registered one. The values are delivered once and never stored by the platform: the
 //! request row holds the field names only.
+use super::Exchange;
 use crate::audit::{self, Event};
 use crate::authn::approvals;
 use crate::env::Env;
@@ -11,7 +12,6 @@ use crate::error::{DomainError, Result};
 use crate::keys::Purpose;
 use crate::oidc::claims;
 use crate::oidc::clients::Client;
-use crate::platform::Platform;
 use iamsmart_crypto::jose::Alg;
 use iamsmart_proto::ids::EmeRequestId;
 use serde::{Deserialize, Serialize};
@@ -136,7 +136,7 @@ pub fn check(req: &EmeRequest) -> Result<()> {
 }
 
 /// Start a request: pushed to the named resident, or a QR code for any resident.
-pub async fn start(p: &Platform, client: &Client, req: EmeRequest) -> Result<Started> {
+pub async fn start(p: &Exchange, client: &Client, req: EmeRequest) -> Result<Started> {
     check(&req)?;
     let mut fields: Vec<String> = Vec::new();
     for f in &req.fields {
@@ -201,7 +201,7 @@ pub async fn start(p: &Platform, client: &Client, req: EmeRequest) -> Result<Sta
 type RequestRow = (iamsmart_proto::ids::ApprovalId, String, String);
 
 /// The outcome of a request, for the service that started it. The data is handed out once.
-pub async fn outcome(p: &Platform, client: &Client, id: &EmeRequestId) -> Result<Outcome> {
+pub async fn outcome(p: &Exchange, client: &Client, id: &EmeRequestId) -> Result<Outcome> {
     let row: Option<RequestRow> = sqlx::query_as(
         "SELECT approval_id, params, status FROM eme_requests WHERE id = $1 AND client_id = $2",
     )
@@ -258,11 +258,11 @@ pub async fn outcome(p: &Platform, client: &Client, id: &EmeRequestId) -> Result
     if status != "pending" {
         return Ok(out(&status, None));
     }
-    let resident = crate::identity::get(p, &d.resident_id).await?;
+    let resident = crate::identity::get(&p.identity, &d.resident_id).await?;
     let now = p.clock.now_ms();
-    let sub = crate::oidc::tokens::subject_for(p, client, &d.resident_id);
+    let sub = crate::oidc::tokens::subject_for(&p.oidc, client, &d.resident_id);
     let payload = serde_json::json!({
-        "iss": p.oidc.policy.issuer,
+        "iss": p.oidc.provider.policy.issuer,
         "aud": client.id,
         "sub": sub,
         "iat": now / 1000,
@@ -282,7 +282,7 @@ pub async fn outcome(p: &Platform, client: &Client, id: &EmeRequestId) -> Result
         )
         .await?;
     let key = client
-        .encryption_key(p)
+        .encryption_key(&p.oidc)
         .await
         .map_err(|e| invalid("client", e.description))?;
     let data = match key {

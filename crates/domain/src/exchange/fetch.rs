@@ -1,10 +1,10 @@
 //! Fetching data under a consent: checked on every fetch, providers called with signed requests,
 //! answers relayed encrypted end to end, a metadata-only message log.
 use super::consents::{self, FetchType, ItemRef};
+use super::Exchange;
 use crate::env::Env;
 use crate::error::{DomainError, Result};
 use crate::oidc::clients::Client;
-use crate::platform::Platform;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -102,7 +102,7 @@ fn refused(code: &'static str, message: &'static str) -> DomainError {
 
 /// Fetch items under a consent for its declared purpose (`requested` empty: every item).
 pub async fn fetch(
-    p: &Platform,
+    p: &Exchange,
     client: &Client,
     consent_id: &str,
     purpose_code: &str,
@@ -261,7 +261,7 @@ pub(crate) async fn forget_slots(
 
 /// Ask the providers for `items` and relay their answers; answers whether any item came back.
 async fn relay(
-    p: &Platform,
+    p: &Exchange,
     client: &Client,
     consent_id: &str,
     v: &consents::ConsentView,
@@ -270,7 +270,7 @@ async fn relay(
     now: i64,
 ) -> Result<(Fetched, bool)> {
     let key = client
-        .encryption_key(p)
+        .encryption_key(&p.oidc)
         .await
         .map_err(|e| DomainError::Invalid {
             field: "client",
@@ -280,7 +280,10 @@ async fn relay(
             field: "client",
             message: "no encryption key registered".into(),
         })?;
-    let hkid = crate::identity::get(p, resident).await?.verified.hkid;
+    let hkid = crate::identity::get(&p.identity, resident)
+        .await?
+        .verified
+        .hkid;
     let catalogue = super::providers::catalogue(p).await?;
     let mut by_provider: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for i in items {
@@ -312,7 +315,7 @@ async fn relay(
         let started = std::time::Instant::now();
         let call = async {
             let client_for = p
-                .exchange
+                .gateway
                 .client(&p.keys, p.outbound.policy(), &provider, &base)?;
             client_for
                 .post_json(

@@ -25,6 +25,38 @@ use crate::connector::SignedClient;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+/// The data exchange gateway as a capability: data consents, fetches relayed between services
+/// and providers, e-ME and the resident's record of dealings. Built with the handles it uses
+/// (the `Env`, which it dereferences to, the keys that sign and authenticate its calls, the
+/// identity service for the resident's record, approvals for consents answered in the app, the
+/// OpenID provider for clients and their pairwise subjects, the guarded client's policy and
+/// the per-process cache of providers' clients) and nothing else. Cheap to clone.
+#[derive(Clone)]
+pub struct Exchange {
+    /// The database, the clock and randomness.
+    pub env: crate::env::Env,
+    /// Keys and their lifecycle.
+    pub keys: crate::keys::KeyService,
+    /// The resident's record.
+    pub identity: crate::identity::Identity,
+    /// Requests waiting for the resident's answer in the app.
+    pub approvals: crate::authn::approvals::Approvals,
+    /// Clients, their subjects and the issuer.
+    pub oidc: crate::oidc::Oidc,
+    /// The guarded client for providers' addresses.
+    pub outbound: crate::outbound::Outbound,
+    /// Signed clients of the providers, per process.
+    pub gateway: std::sync::Arc<Gateway>,
+}
+
+impl std::ops::Deref for Exchange {
+    type Target = crate::env::Env;
+
+    fn deref(&self) -> &crate::env::Env {
+        &self.env
+    }
+}
+
 /// Per-process state of the gateway: a signed client per provider and address (a provider
 /// registered again at another address, by this process or another, gets a new client at the
 /// next fetch, since every fetch reads the address from the database).

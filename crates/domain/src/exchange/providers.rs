@@ -1,8 +1,8 @@
 //! Data providers (departments) and the items they publish through the gateway.
+use super::Exchange;
 use crate::audit::{self, Event};
 use crate::env::Env;
 use crate::error::{DomainError, Result};
-use crate::platform::Platform;
 use serde::{Deserialize, Serialize};
 
 /// Who may ask for an item.
@@ -119,7 +119,7 @@ pub fn check(def: &ProviderDef) -> Result<()> {
 }
 
 /// Register (or update) a provider and replace its items.
-pub async fn register(p: &Platform, def: &ProviderDef, actor: &str) -> Result<()> {
+pub async fn register(p: &Exchange, def: &ProviderDef, actor: &str) -> Result<()> {
     check(def)?;
     let now = p.clock.now_ms();
     let mut tx = p.db.begin().await?;
@@ -168,7 +168,7 @@ pub async fn register(p: &Platform, def: &ProviderDef, actor: &str) -> Result<()
     )
     .await?;
     tx.commit().await?;
-    p.exchange.forget(&def.id);
+    p.gateway.forget(&def.id);
     Ok(())
 }
 

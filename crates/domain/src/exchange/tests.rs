@@ -9,7 +9,7 @@ const DAY: i64 = 86_400_000;
 
 async fn requester(t: &TestPlatform) -> clients::Client {
     let reg = clients::register(
-        &t.p,
+        &t.p.oidc,
         ClientMetadata::for_profile(
             "Sample Bank",
             vec!["https://bank.example/cb".into()],
@@ -20,7 +20,10 @@ async fn requester(t: &TestPlatform) -> clients::Client {
     )
     .await
     .unwrap();
-    clients::get(&t.p, &reg.client_id).await.unwrap().unwrap()
+    clients::get(&t.p.oidc, &reg.client_id)
+        .await
+        .unwrap()
+        .unwrap()
 }
 
 async fn active_consent(
@@ -62,20 +65,29 @@ async fn expired_consents_stop_working_and_are_erased_after_their_retention() {
     let bank = requester(&t).await;
     active_consent(&t, &bank.id, "dc_expiring", 2, 7).await;
     assert_eq!(
-        consents::get(&t.p, "dc_expiring").await.unwrap().status,
+        consents::get(&t.p.exchange, "dc_expiring")
+            .await
+            .unwrap()
+            .status,
         ConsentStatus::Active
     );
 
     t.clock.advance(2 * DAY + 1);
-    let v = consents::get(&t.p, "dc_expiring").await.unwrap();
+    let v = consents::get(&t.p.exchange, "dc_expiring").await.unwrap();
     assert_eq!(
         v.status,
         ConsentStatus::Expired,
         "past its end, a consent expires"
     );
-    let e = fetch::fetch(&t.p, &bank, "dc_expiring", "credit-assessment", &[])
-        .await
-        .unwrap_err();
+    let e = fetch::fetch(
+        &t.p.exchange,
+        &bank,
+        "dc_expiring",
+        "credit-assessment",
+        &[],
+    )
+    .await
+    .unwrap_err();
     assert!(
         matches!(
             e,
@@ -97,11 +109,11 @@ async fn expired_consents_stop_working_and_are_erased_after_their_retention() {
 
     // The record stays while the requester may keep data fetched under it ...
     t.clock.advance(7 * DAY - 1000);
-    assert_eq!(consents::purge(&t.p).await.unwrap(), 0);
+    assert_eq!(consents::purge(&t.p.exchange).await.unwrap(), 0);
     assert!(exists(&t, "dc_expiring").await);
     // ... and is erased, with its message log, once that has passed.
     t.clock.advance(2000);
-    assert_eq!(consents::purge(&t.p).await.unwrap(), 1);
+    assert_eq!(consents::purge(&t.p.exchange).await.unwrap(), 1);
     assert!(!exists(&t, "dc_expiring").await);
     let logs: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM exchange_log WHERE consent_id = 'dc_expiring'")
@@ -120,10 +132,10 @@ async fn paused_consents_are_kept_revoked_ones_follow_their_retention() {
     let bank = requester(&t).await;
     active_consent(&t, &bank.id, "dc_paused", 365, 0).await;
     active_consent(&t, &bank.id, "dc_revoked", 365, 3).await;
-    consents::resident_action(&t.p, "r_test", "dc_paused", "pause")
+    consents::resident_action(&t.p.exchange, "r_test", "dc_paused", "pause")
         .await
         .unwrap();
-    let e = consents::resident_action(&t.p, "r_other", "dc_revoked", "revoke")
+    let e = consents::resident_action(&t.p.exchange, "r_other", "dc_revoked", "revoke")
         .await
         .unwrap_err();
     assert!(
@@ -131,14 +143,14 @@ async fn paused_consents_are_kept_revoked_ones_follow_their_retention() {
         "another resident's consent is not found"
     );
     assert_eq!(
-        consents::resident_action(&t.p, "r_test", "dc_revoked", "revoke")
+        consents::resident_action(&t.p.exchange, "r_test", "dc_revoked", "revoke")
             .await
             .unwrap()
             .status,
         ConsentStatus::Revoked
     );
     // A paused consent refuses fetches, and is not purged while it can be resumed.
-    let e = fetch::fetch(&t.p, &bank, "dc_paused", "credit-assessment", &[])
+    let e = fetch::fetch(&t.p.exchange, &bank, "dc_paused", "credit-assessment", &[])
         .await
         .unwrap_err();
     assert!(matches!(
@@ -150,16 +162,16 @@ async fn paused_consents_are_kept_revoked_ones_follow_their_retention() {
     ));
     // Revoked cannot be resumed.
     assert!(
-        consents::resident_action(&t.p, "r_test", "dc_revoked", "resume")
+        consents::resident_action(&t.p.exchange, "r_test", "dc_revoked", "resume")
             .await
             .is_err()
     );
     t.clock.advance(3 * DAY + 1);
-    assert_eq!(consents::purge(&t.p).await.unwrap(), 1);
+    assert_eq!(consents::purge(&t.p.exchange).await.unwrap(), 1);
     assert!(exists(&t, "dc_paused").await);
     assert!(!exists(&t, "dc_revoked").await);
     assert_eq!(
-        consents::resident_action(&t.p, "r_test", "dc_paused", "resume")
+        consents::resident_action(&t.p.exchange, "r_test", "dc_paused", "resume")
             .await
             .unwrap()
             .status,
@@ -172,7 +184,7 @@ async fn a_purpose_that_does_not_match_is_refused() {
     let t = platform().await;
     let bank = requester(&t).await;
     active_consent(&t, &bank.id, "dc_purpose", 30, 30).await;
-    let e = fetch::fetch(&t.p, &bank, "dc_purpose", "marketing", &[])
+    let e = fetch::fetch(&t.p.exchange, &bank, "dc_purpose", "marketing", &[])
         .await
         .unwrap_err();
     assert!(
@@ -189,9 +201,15 @@ async fn a_purpose_that_does_not_match_is_refused() {
         provider: "hd".into(),
         item: "public_rental_tenancy".into(),
     };
-    let e = fetch::fetch(&t.p, &bank, "dc_purpose", "credit-assessment", &[item])
-        .await
-        .unwrap_err();
+    let e = fetch::fetch(
+        &t.p.exchange,
+        &bank,
+        "dc_purpose",
+        "credit-assessment",
+        &[item],
+    )
+    .await
+    .unwrap_err();
     assert!(
         matches!(
             e,
@@ -204,9 +222,15 @@ async fn a_purpose_that_does_not_match_is_refused() {
     );
     // Another requester does not see the consent at all.
     let other = requester(&t).await;
-    let e = fetch::fetch(&t.p, &other, "dc_purpose", "credit-assessment", &[])
-        .await
-        .unwrap_err();
+    let e = fetch::fetch(
+        &t.p.exchange,
+        &other,
+        "dc_purpose",
+        "credit-assessment",
+        &[],
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(e, DomainError::NotFound));
 }
 
@@ -228,7 +252,7 @@ async fn a_recurring_consent_allows_its_fetches_per_day_then_says_when_to_come_b
     .execute(t.p.db.writer())
     .await
     .unwrap();
-    let e = fetch::fetch(&t.p, &bank, "dc_daily", "credit-assessment", &[])
+    let e = fetch::fetch(&t.p.exchange, &bank, "dc_daily", "credit-assessment", &[])
         .await
         .unwrap_err();
     match e {
@@ -254,14 +278,17 @@ async fn consents_nobody_reads_still_expire_and_are_erased() {
     active_consent(&t, &bank.id, "dc_unread", 2, 1).await;
     t.clock.advance(2 * DAY + 1);
     // The purge settles it (EXPIRED, kept for its data life from the end of the consent) ...
-    assert_eq!(consents::purge(&t.p).await.unwrap(), 0);
+    assert_eq!(consents::purge(&t.p.exchange).await.unwrap(), 0);
     assert_eq!(
-        consents::get(&t.p, "dc_unread").await.unwrap().status,
+        consents::get(&t.p.exchange, "dc_unread")
+            .await
+            .unwrap()
+            .status,
         ConsentStatus::Expired
     );
     // ... and erases it when that has passed.
     t.clock.advance(DAY);
-    assert_eq!(consents::purge(&t.p).await.unwrap(), 1);
+    assert_eq!(consents::purge(&t.p.exchange).await.unwrap(), 1);
     assert!(!exists(&t, "dc_unread").await);
 }
 
@@ -271,11 +298,11 @@ async fn a_resident_changes_only_their_own_consents_and_only_in_known_ways() {
     let bank = requester(&t).await;
     active_consent(&t, &bank.id, "dc_mine", 30, 30).await;
     // Someone else's id: as if it did not exist, and nothing about it changes.
-    let e = consents::resident_action(&t.p, "r_other", "dc_mine", "revoke")
+    let e = consents::resident_action(&t.p.exchange, "r_other", "dc_mine", "revoke")
         .await
         .unwrap_err();
     assert!(matches!(e, DomainError::NotFound), "{e:?}");
-    let e = consents::resident_action(&t.p, "r_test", "dc_mine", "explode")
+    let e = consents::resident_action(&t.p.exchange, "r_test", "dc_mine", "explode")
         .await
         .unwrap_err();
     assert!(
@@ -289,15 +316,18 @@ async fn a_resident_changes_only_their_own_consents_and_only_in_known_ways() {
         "{e:?}"
     );
     assert_eq!(
-        consents::get(&t.p, "dc_mine").await.unwrap().status,
+        consents::get(&t.p.exchange, "dc_mine")
+            .await
+            .unwrap()
+            .status,
         ConsentStatus::Active
     );
-    let v = consents::resident_action(&t.p, "r_test", "dc_mine", "pause")
+    let v = consents::resident_action(&t.p.exchange, "r_test", "dc_mine", "pause")
         .await
         .unwrap();
     assert_eq!(v.status, ConsentStatus::Paused);
     // Pausing twice is refused with a reason, not ignored.
-    let e = consents::resident_action(&t.p, "r_test", "dc_mine", "pause")
+    let e = consents::resident_action(&t.p.exchange, "r_test", "dc_mine", "pause")
         .await
         .unwrap_err();
     assert!(
@@ -326,7 +356,7 @@ async fn fifty_fetches_at_once_get_exactly_the_consents_allowance() {
         let p = t.p.clone();
         let bank = bank.clone();
         async move {
-            let v = consents::for_client(&p, &bank, id).await.unwrap();
+            let v = consents::for_client(&p.exchange, &bank, id).await.unwrap();
             let mut tasks = Vec::new();
             for _ in 0..50 {
                 let (p, v) = (p.clone(), v.clone());

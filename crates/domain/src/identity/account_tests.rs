@@ -46,7 +46,7 @@ fn new_device(key: &DeviceKey) -> NewDevice {
 async fn phone(t: &TestPlatform, n: u32) -> Phone {
     let key = DeviceKey::generate().unwrap();
     let e = registration::sandbox_enrol(
-        &t.p,
+        &t.p.identity,
         &identity(n),
         iamsmart_proto::profile::Level::Basic,
         &new_device(&key),
@@ -82,7 +82,8 @@ async fn answer(t: &TestPlatform, phone: &Phone, id: &ApprovalId, decision: &str
         )
         .unwrap();
     approvals::decide(
-        &t.p,
+        &t.p.approvals,
+        &t.p.identity,
         &phone.caller,
         id,
         &Decision {
@@ -122,17 +123,18 @@ fn pending_of(step: &AddStep) -> (String, String) {
 /// Add a passkey the whole way: the phone approves, the browser creates it.
 async fn add_passkey(t: &TestPlatform, phone: &Phone, pk: &SoftPasskey) -> String {
     let rid = &phone.caller.resident_id;
-    let (pending, _) = pending_of(&passkeys::request_add(&t.p, rid).await.unwrap());
+    let (pending, _) = pending_of(&passkeys::request_add(&t.p.oidc, rid).await.unwrap());
     let view = asked(t, phone).await;
     answer(t, phone, &view.id, "approve").await;
-    let AddStep::Ready { ceremony, options } = passkeys::add_options(&t.p, rid, &pending, "LEE")
-        .await
-        .unwrap()
+    let AddStep::Ready { ceremony, options } =
+        passkeys::add_options(&t.p.oidc, rid, &pending, "LEE")
+            .await
+            .unwrap()
     else {
         panic!("approved: the options come");
     };
     let response = pk.register(&options);
-    passkeys::register(&t.p, rid, &ceremony, &response, "Laptop")
+    passkeys::register(&t.p.oidc, rid, &ceremony, &response, "Laptop")
         .await
         .unwrap()
         .id
@@ -152,19 +154,19 @@ async fn adding_a_passkey_needs_the_phone_to_approve_it_now_and_the_approval_wor
     let phone = phone(&t, 1).await;
     let other = self::phone(&t, 2).await;
     let rid = &phone.caller.resident_id;
-    let step = passkeys::request_add(&t.p, rid).await.unwrap();
+    let step = passkeys::request_add(&t.p.oidc, rid).await.unwrap();
     let (pending, code) = pending_of(&step);
     // The phone sees a passkey request with the page's code; until it answers, no options.
     let view = asked(&t, &phone).await;
     assert_eq!(view.match_code, code);
     assert_eq!(view.client_name, "iAM Smart");
-    let again = passkeys::add_options(&t.p, rid, &pending, "LEE")
+    let again = passkeys::add_options(&t.p.oidc, rid, &pending, "LEE")
         .await
         .unwrap();
     assert_eq!(pending_of(&again).0, pending);
     // Another resident's browser cannot use this request.
     assert!(
-        passkeys::add_options(&t.p, &other.caller.resident_id, &pending, "X")
+        passkeys::add_options(&t.p.oidc, &other.caller.resident_id, &pending, "X")
             .await
             .is_err()
     );
@@ -176,7 +178,7 @@ async fn adding_a_passkey_needs_the_phone_to_approve_it_now_and_the_approval_wor
         let rid = rid.clone();
         let pending = pending.clone();
         tasks.push(tokio::spawn(async move {
-            passkeys::add_options(&p, &rid, &pending, "LEE").await
+            passkeys::add_options(&p.oidc, &rid, &pending, "LEE").await
         }));
     }
     let mut ready = Vec::new();
@@ -188,33 +190,33 @@ async fn adding_a_passkey_needs_the_phone_to_approve_it_now_and_the_approval_wor
     assert_eq!(ready.len(), 1, "one approval, one passkey ceremony");
     let (ceremony, options) = ready.remove(0);
     let pk = SoftPasskey::new(ORIGIN);
-    passkeys::register(&t.p, rid, &ceremony, &pk.register(&options), "Laptop")
+    passkeys::register(&t.p.oidc, rid, &ceremony, &pk.register(&options), "Laptop")
         .await
         .unwrap();
     assert_eq!(passkeys::list(&t.p, rid).await.unwrap().len(), 1);
 
     // Declined on the phone: refused, nothing added.
-    let (pending, _) = pending_of(&passkeys::request_add(&t.p, rid).await.unwrap());
+    let (pending, _) = pending_of(&passkeys::request_add(&t.p.oidc, rid).await.unwrap());
     let view = asked(&t, &phone).await;
     answer(&t, &phone, &view.id, "deny").await;
-    let e = passkeys::add_options(&t.p, rid, &pending, "LEE")
+    let e = passkeys::add_options(&t.p.oidc, rid, &pending, "LEE")
         .await
         .unwrap_err();
     assert!(e.description.contains("declined"), "{e:?}");
 
     // Approved, but the browser comes back too late: refused.
-    let (pending, _) = pending_of(&passkeys::request_add(&t.p, rid).await.unwrap());
+    let (pending, _) = pending_of(&passkeys::request_add(&t.p.oidc, rid).await.unwrap());
     let view = asked(&t, &phone).await;
     answer(&t, &phone, &view.id, "approve").await;
     t.clock.advance(6 * 60_000);
-    assert!(passkeys::add_options(&t.p, rid, &pending, "LEE")
+    assert!(passkeys::add_options(&t.p.oidc, rid, &pending, "LEE")
         .await
         .is_err());
 
     // Never answered: still waiting, then expired.
-    let (pending, _) = pending_of(&passkeys::request_add(&t.p, rid).await.unwrap());
-    t.clock.advance(t.p.identity.approval_ttl_ms + 1);
-    assert!(passkeys::add_options(&t.p, rid, &pending, "LEE")
+    let (pending, _) = pending_of(&passkeys::request_add(&t.p.oidc, rid).await.unwrap());
+    t.clock.advance(t.p.identity.policy.approval_ttl_ms + 1);
+    assert!(passkeys::add_options(&t.p.oidc, rid, &pending, "LEE")
         .await
         .is_err());
     assert_eq!(passkeys::list(&t.p, rid).await.unwrap().len(), 1);
@@ -227,18 +229,19 @@ async fn a_webauthn_ceremony_answered_after_five_minutes_is_refused() {
     let rid = &phone.caller.resident_id;
     let pk = SoftPasskey::new(ORIGIN);
     // Registration: the phone approved, the browser's passkey answers a minute too late.
-    let (pending, _) = pending_of(&passkeys::request_add(&t.p, rid).await.unwrap());
+    let (pending, _) = pending_of(&passkeys::request_add(&t.p.oidc, rid).await.unwrap());
     let view = asked(&t, &phone).await;
     answer(&t, &phone, &view.id, "approve").await;
-    let AddStep::Ready { ceremony, options } = passkeys::add_options(&t.p, rid, &pending, "LEE")
-        .await
-        .unwrap()
+    let AddStep::Ready { ceremony, options } =
+        passkeys::add_options(&t.p.oidc, rid, &pending, "LEE")
+            .await
+            .unwrap()
     else {
         panic!("approved: the options come");
     };
     t.clock.advance(5 * 60_000 + 1);
     assert!(
-        passkeys::register(&t.p, rid, &ceremony, &pk.register(&options), "Laptop")
+        passkeys::register(&t.p.oidc, rid, &ceremony, &pk.register(&options), "Laptop")
             .await
             .is_err()
     );
@@ -246,17 +249,17 @@ async fn a_webauthn_ceremony_answered_after_five_minutes_is_refused() {
     // Sign-in: a passkey that exists answers a challenge past its five minutes.
     let pk = SoftPasskey::new(ORIGIN);
     add_passkey(&t, &phone, &pk).await;
-    let (ceremony, options) = passkeys::login_options(&t.p).await.unwrap();
+    let (ceremony, options) = passkeys::login_options(&t.p.oidc).await.unwrap();
     let late = pk.authenticate(&options).expect("the passkey answers");
     t.clock.advance(5 * 60_000 + 1);
-    assert!(passkeys::authenticate(&t.p, &ceremony, &late)
+    assert!(passkeys::authenticate(&t.p.oidc, &ceremony, &late)
         .await
         .is_err());
     // In time, the same passkey signs in.
-    let (ceremony, options) = passkeys::login_options(&t.p).await.unwrap();
+    let (ceremony, options) = passkeys::login_options(&t.p.oidc).await.unwrap();
     let answer = pk.authenticate(&options).expect("the passkey answers");
     assert_eq!(
-        &passkeys::authenticate(&t.p, &ceremony, &answer)
+        &passkeys::authenticate(&t.p.oidc, &ceremony, &answer)
             .await
             .unwrap(),
         rid
@@ -267,7 +270,7 @@ async fn a_webauthn_ceremony_answered_after_five_minutes_is_refused() {
 async fn activate_with_counter_code(t: &TestPlatform, resident_id: &str) -> Phone {
     let mut tx = t.p.db.begin().await.unwrap();
     let (code, _) = activation::issue_activation_code(
-        &t.p,
+        &t.p.identity,
         &mut tx,
         resident_id,
         "staff:counter",
@@ -302,7 +305,7 @@ async fn activate_with_counter_code(t: &TestPlatform, resident_id: &str) -> Phon
         )
         .unwrap();
     let e = activation::activate(
-        &t.p,
+        &t.p.identity,
         serde_json::from_slice(&body).unwrap(),
         &SignedRequest {
             signature: Some(&sig),
@@ -335,7 +338,7 @@ async fn a_new_phone_ends_passkeys_browser_sessions_and_grants_and_the_resident_
     add_passkey(&t, &old, &pk).await;
     // A browser signed in with the passkey (no device), and a service's grant from it.
     let (cookie, sess) = crate::oidc::session::create(
-        &t.p,
+        &t.p.oidc,
         &rid,
         None,
         t.p.clock.now_ms(),
@@ -346,7 +349,7 @@ async fn a_new_phone_ends_passkeys_browser_sessions_and_grants_and_the_resident_
     .unwrap();
     let mut tx = t.p.db.begin().await.unwrap();
     let grant = crate::oidc::tokens::create_grant(
-        &t.p,
+        &t.p.oidc,
         &mut tx,
         &crate::oidc::tokens::GrantData {
             client_id: "some-service".into(),
@@ -366,7 +369,7 @@ async fn a_new_phone_ends_passkeys_browser_sessions_and_grants_and_the_resident_
     .await
     .unwrap();
     tx.commit().await.unwrap();
-    assert!(crate::oidc::session::session(&t.p, Some(&cookie))
+    assert!(crate::oidc::session::session(&t.p.oidc, Some(&cookie))
         .await
         .unwrap()
         .is_some());
@@ -374,7 +377,7 @@ async fn a_new_phone_ends_passkeys_browser_sessions_and_grants_and_the_resident_
     let new = activate_with_counter_code(&t, &rid).await;
     assert_eq!(new.caller.resident_id, rid);
     assert!(passkeys::list(&t.p, &rid).await.unwrap().is_empty());
-    assert!(crate::oidc::session::session(&t.p, Some(&cookie))
+    assert!(crate::oidc::session::session(&t.p.oidc, Some(&cookie))
         .await
         .unwrap()
         .is_none());
@@ -401,9 +404,11 @@ async fn a_new_phone_ends_passkeys_browser_sessions_and_grants_and_the_resident_
             .await;
     assert_eq!(moved, 1);
     // The passkey no longer signs in.
-    let (id, opts) = passkeys::login_options(&t.p).await.unwrap();
+    let (id, opts) = passkeys::login_options(&t.p.oidc).await.unwrap();
     let assertion = pk.authenticate(&opts).unwrap();
-    assert!(passkeys::authenticate(&t.p, &id, &assertion).await.is_err());
+    assert!(passkeys::authenticate(&t.p.oidc, &id, &assertion)
+        .await
+        .is_err());
 }
 
 #[tokio::test]
@@ -441,9 +446,11 @@ async fn every_table_holding_a_resident_is_erased_at_purge_or_kept_for_a_named_r
     let rid = phone.caller.resident_id.clone();
     let pk = SoftPasskey::new(ORIGIN);
     add_passkey(&t, &phone, &pk).await;
-    rights::close(&t.p, &phone.caller, None).await.unwrap();
+    rights::close(&t.p.identity, &phone.caller, None)
+        .await
+        .unwrap();
     assert!(passkeys::list(&t.p, &rid).await.unwrap().is_empty());
-    t.clock.advance(t.p.identity.closed_retention_ms + 1);
+    t.clock.advance(t.p.identity.policy.closed_retention_ms + 1);
     assert_eq!(rights::purge_closed(&t.p).await.unwrap(), 1);
     for table in &erased {
         let left = count(

@@ -5,11 +5,11 @@
 use super::devices::{self, DeviceCaller, SignedRequest};
 use super::registration::CodeIssued;
 use super::user_verification;
+use super::Identity;
 use crate::audit::{self, Event};
 use crate::env::Env;
 use crate::error::{DomainError, Result};
 use crate::guard;
-use crate::platform::Platform;
 use iamsmart_proto::app::{Activation, Enrolled};
 use iamsmart_store::AnyConnection;
 
@@ -42,7 +42,7 @@ pub fn normalise_code(input: &str) -> String {
 /// Issue an activation code for a resident inside the caller's transaction; returns the code
 /// (shown once) and its expiry. Earlier unused codes of the resident stop working.
 pub(crate) async fn issue_activation_code(
-    p: &Platform,
+    p: &Identity,
     conn: &mut AnyConnection,
     resident_id: &str,
     issued_by: &str,
@@ -53,7 +53,7 @@ pub(crate) async fn issue_activation_code(
 }
 
 async fn issue_code(
-    p: &Platform,
+    p: &Identity,
     conn: &mut AnyConnection,
     resident_id: &str,
     issued_by: &str,
@@ -64,9 +64,9 @@ async fn issue_code(
     let code = new_code(p);
     let expires = now
         + if keeps_devices {
-            p.identity.app.link_code_ttl_ms
+            p.policy.app.link_code_ttl_ms
         } else {
-            p.identity.activation_code_ttl_ms
+            p.policy.activation_code_ttl_ms
         };
     sqlx::query("UPDATE activation_codes SET expires_at = $1 WHERE resident_id = $2 AND used_at IS NULL AND expires_at > $1")
         .bind(now)
@@ -102,7 +102,7 @@ async fn issue_code(
 /// Bind the app with an activation code from a counter or kiosk. The code works once; any
 /// earlier device of the resident is revoked (a lost phone replaced after proofing in person).
 pub async fn activate(
-    p: &Platform,
+    p: &Identity,
     act: Activation,
     req: &SignedRequest<'_>,
     client_ip: &str,
@@ -133,7 +133,7 @@ pub async fn activate(
     .await?;
     let Some((resident_id, keeps_devices)) = resident else {
         drop(tx);
-        guard::record_failure(p, &keys, p.identity.failures).await?;
+        guard::record_failure(p, &keys, p.policy.failures).await?;
         return Err(DomainError::Refused {
             code: "activation-code-invalid",
             message:
@@ -160,7 +160,7 @@ pub async fn activate(
         .bind(&resident_id)
         .fetch_one(&mut *tx)
         .await?;
-        if active >= p.identity.app.max_devices {
+        if active >= p.policy.app.max_devices {
             return Err(DomainError::Refused {
                 code: "too-many-devices",
                 message:
@@ -221,7 +221,7 @@ pub async fn activate(
 /// new phone, or a second device). Issued only to an app unlocked moments ago; short-lived; the
 /// new phone activates with it as with a counter's code.
 pub async fn issue_device_link_code(
-    p: &Platform,
+    p: &Identity,
     caller: &DeviceCaller,
     request_id: Option<&str>,
 ) -> Result<CodeIssued> {

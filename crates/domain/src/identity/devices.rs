@@ -1,11 +1,11 @@
 //! Devices bound to residents (the phone's key), and the signed requests they make.
 use super::user_verification::{check_session, Method as UvMethod, SessionRule, SessionTimes};
+use super::Identity;
 use crate::audit::{self, Event};
 use crate::connector::body_hash;
 use crate::env::Env;
 use crate::error::{stored, DomainError, Result};
 use crate::guard;
-use crate::platform::Platform;
 use iamsmart_crypto::jose::{self, Alg, PublicJwk};
 use iamsmart_proto::app::{DeviceStatus, DeviceView, NewDevice, RequestClaims, DEVICE_REQUEST_TYP};
 use iamsmart_proto::profile::AccountStatus;
@@ -153,14 +153,14 @@ pub async fn public_key(p: &Env, device_id: &str) -> Result<PublicJwk> {
 
 /// Authenticate a request signed by a bound device. Revoked devices and closed or suspended
 /// accounts are refused at once; a device bound with user verification must also be unlocked.
-pub async fn authenticate(p: &Platform, req: &SignedRequest<'_>) -> Result<DeviceCaller> {
+pub async fn authenticate(p: &Identity, req: &SignedRequest<'_>) -> Result<DeviceCaller> {
     authenticate_with(p, req, SessionRule::Unlocked).await
 }
 
 /// [`authenticate`], with what the call needs of the app's session (for a device bound with
 /// user verification; others need none).
 pub async fn authenticate_with(
-    p: &Platform,
+    p: &Identity,
     req: &SignedRequest<'_>,
     rule: SessionRule,
 ) -> Result<DeviceCaller> {
@@ -353,7 +353,7 @@ pub(crate) struct Replaced {
 /// passkey added from a lost phone must not outlive it), inside the caller's transaction. If
 /// anything ended, the resident finds a notice in their inbox and the audit log says what.
 pub(crate) async fn replace_all(
-    p: &Platform,
+    p: &Identity,
     conn: &mut AnyConnection,
     resident_id: &str,
     reason: &str,

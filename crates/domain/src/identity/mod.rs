@@ -15,12 +15,47 @@ pub mod user_verification;
 use crate::audit::{self, Event};
 use crate::env::Env;
 use crate::error::{stored, DomainError, Result};
-use crate::platform::Platform;
+use crate::platform::IdentityPolicy;
 use hkid::Hkid;
 use iamsmart_crypto::envelope::FieldContext;
 use iamsmart_proto::profile::{AccountStatus, Level, Profile, ResidentView, VerifiedIdentity};
 use iamsmart_store::{AnyConnection, Row};
 use serde::Deserialize;
+
+/// The identity capability: residents, their devices and app sessions, registration, staff and
+/// the resident's rights. Built with the handles it uses (the `Env`, which it dereferences to,
+/// the vault for personal data, the keys for re-wrapping, the registry and the face model for
+/// proofing, the relying party for passkeys, notifications for notices to the resident, and
+/// the approvals service for requests it opens in the app) and nothing else. Cheap to clone.
+#[derive(Clone)]
+pub struct Identity {
+    /// The database, the clock and randomness.
+    pub env: Env,
+    /// Personal data at rest.
+    pub vault: crate::vault::Vault,
+    /// Keys and their lifecycle (rotating the vault's key).
+    pub keys: crate::keys::KeyService,
+    /// Timings and limits.
+    pub policy: std::sync::Arc<IdentityPolicy>,
+    /// The Immigration Department's registry.
+    pub registry: std::sync::Arc<dyn registry::Registry>,
+    /// Face matching (unavailable in builds without the model).
+    pub face: std::sync::Arc<dyn iamsmart_face::FaceMatcher>,
+    /// WebAuthn relying party (passkeys that prove the resident is present).
+    pub rp: std::sync::Arc<iamsmart_crypto::webauthn::RelyingParty>,
+    /// Notices to the resident (a new device, a takeover).
+    pub notify: crate::notify::Notify,
+    /// Requests waiting for the resident's answer in the app.
+    pub approvals: crate::authn::approvals::Approvals,
+}
+
+impl std::ops::Deref for Identity {
+    type Target = Env;
+
+    fn deref(&self) -> &Env {
+        &self.env
+    }
+}
 
 /// What the operator API needs to create a resident record directly (sandbox and support use;
 /// residents normally register through the app, a kiosk or a counter).
@@ -179,7 +214,7 @@ fn check_verified(v: &VerifiedIdentity) -> Result<Hkid> {
 
 /// Seal a resident's personal data for row `id`.
 async fn sealed_values(
-    p: &Platform,
+    p: &Identity,
     id: &str,
     v: &VerifiedIdentity,
     profile: &Profile,
@@ -228,7 +263,7 @@ pub(crate) struct NewRecord<'a> {
 /// Insert a resident inside the caller's transaction (sealing done before). Returns the id.
 /// A second record for the same HKID is a conflict.
 pub(crate) async fn insert(
-    p: &Platform,
+    p: &Identity,
     conn: &mut AnyConnection,
     rec: NewRecord<'_>,
     now: i64,
@@ -272,7 +307,7 @@ pub(crate) async fn insert(
 /// Replace the registry-confirmed fields of a resident (after fresh proofing), inside the
 /// caller's transaction; the profile is kept.
 pub(crate) async fn refresh_verified(
-    p: &Platform,
+    p: &Identity,
     conn: &mut AnyConnection,
     id: &str,
     v: &VerifiedIdentity,
@@ -297,7 +332,7 @@ pub(crate) async fn refresh_verified(
 
 /// Create a resident record through the operator API. `actor` is who creates it.
 pub async fn create(
-    p: &Platform,
+    p: &Identity,
     new: NewResident,
     actor: &str,
     request_id: Option<&str>,
@@ -382,7 +417,7 @@ pub async fn active_level(p: &Env, id: &str) -> Result<Option<Level>> {
 }
 
 /// A resident's HKID as registered, opening that field only.
-pub async fn hkid_of(p: &Platform, id: &str) -> Result<String> {
+pub async fn hkid_of(p: &Identity, id: &str) -> Result<String> {
     let sealed: Vec<u8> = sqlx::query_scalar("SELECT hkid FROM residents WHERE id = $1")
         .bind(id)
         .fetch_optional(p.db.reader())
@@ -403,7 +438,7 @@ pub async fn hkid_of(p: &Platform, id: &str) -> Result<String> {
 }
 
 /// Load and open a resident record (any status).
-pub async fn get(p: &Platform, id: &str) -> Result<Resident> {
+pub async fn get(p: &Identity, id: &str) -> Result<Resident> {
     let row = sqlx::query(
         "SELECT id, hkid, name_en, name_zh, date_of_birth, gender, profile, level, status, channel, created_at FROM residents WHERE id = $1",
     )
@@ -456,7 +491,7 @@ pub async fn get(p: &Platform, id: &str) -> Result<Resident> {
 
 /// Replace the fields the resident maintains.
 pub async fn update_profile(
-    p: &Platform,
+    p: &Identity,
     id: &str,
     profile: &Profile,
     request_id: Option<&str>,
@@ -497,7 +532,7 @@ pub async fn update_profile(
 }
 
 /// Find a resident's id by HKID (through the blind index; the HKID is never stored in clear).
-pub async fn find_by_hkid(p: &Platform, hkid: &str) -> Result<Option<String>> {
+pub async fn find_by_hkid(p: &Identity, hkid: &str) -> Result<Option<String>> {
     let hkid = Hkid::parse(hkid).map_err(|m| invalid("hkid", m))?;
     let index = p.vault.blind_index("hkid", hkid.as_str());
     Ok(

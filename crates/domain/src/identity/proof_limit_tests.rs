@@ -20,7 +20,7 @@ async fn someone_elses_failed_face_checks_do_not_lock_the_resident_out_and_the_r
     };
     let key = DeviceKey::generate().unwrap();
     let enrolled = sandbox_enrol(
-        p,
+        &p.identity,
         &who,
         iamsmart_proto::profile::Level::Basic,
         &NewDevice {
@@ -38,11 +38,11 @@ async fn someone_elses_failed_face_checks_do_not_lock_the_resident_out_and_the_r
     };
     let before = notices().await;
     let hkid = Hkid::parse(&who.hkid).unwrap();
-    let max = p.identity.failures.max_failures;
-    let attacker = attempt_keys(p, &hkid, "attacker-device", "203.0.113.9");
-    let resident = attempt_keys(p, &hkid, "resident-device", "198.51.100.7");
+    let max = p.identity.policy.failures.max_failures;
+    let attacker = attempt_keys(&p.identity, &hkid, "attacker-device", "203.0.113.9");
+    let resident = attempt_keys(&p.identity, &hkid, "resident-device", "198.51.100.7");
     for _ in 0..max {
-        record_proof_failure(p, &attacker).await.unwrap();
+        record_proof_failure(&p.identity, &attacker).await.unwrap();
     }
     assert!(matches!(
         guard::check_attempts(p, &attacker.all()).await,
@@ -55,9 +55,14 @@ async fn someone_elses_failed_face_checks_do_not_lock_the_resident_out_and_the_r
 
     // From many devices and addresses together, the HKID is bounded all the same.
     for i in 0..max * (HKID_WIDE_FACTOR - 1) {
-        let k = attempt_keys(p, &hkid, &format!("device-{i}"), &format!("192.0.2.{i}"));
+        let k = attempt_keys(
+            &p.identity,
+            &hkid,
+            &format!("device-{i}"),
+            &format!("192.0.2.{i}"),
+        );
         guard::check_attempts(p, &k.all()).await.unwrap();
-        record_proof_failure(p, &k).await.unwrap();
+        record_proof_failure(&p.identity, &k).await.unwrap();
     }
     assert!(matches!(
         guard::check_attempts(p, &resident.all()).await,
@@ -67,7 +72,10 @@ async fn someone_elses_failed_face_checks_do_not_lock_the_resident_out_and_the_r
 
     // Another HKID is not touched.
     let other = Hkid::with_check_digit("C", "400002").unwrap();
-    guard::check_attempts(p, &attempt_keys(p, &other, "device-0", "192.0.2.0").all())
-        .await
-        .expect("only that HKID");
+    guard::check_attempts(
+        p,
+        &attempt_keys(&p.identity, &other, "device-0", "192.0.2.0").all(),
+    )
+    .await
+    .expect("only that HKID");
 }

@@ -9,11 +9,11 @@ use super::activation::issue_activation_code;
 use super::devices::{self, SignedRequest};
 use super::hkid::Hkid;
 use super::user_verification;
+use super::Identity;
 use super::{check_card, NewRecord};
 use crate::audit::{self, Event};
 use crate::error::{stored, DomainError, Result};
 use crate::guard;
-use crate::platform::Platform;
 use iamsmart_face::{FaceError, FaceMatch};
 use iamsmart_proto::app::{CardData, Challenge, Enrolled, SelfRegistration};
 use iamsmart_proto::profile::{AccountStatus, Level, Profile, VerifiedIdentity};
@@ -48,18 +48,18 @@ please register at a counter",
 };
 
 /// Issue a single-use registration challenge.
-pub async fn challenge(p: &Platform) -> Result<Challenge> {
+pub async fn challenge(p: &Identity) -> Result<Challenge> {
     let (challenge, expires_at) =
-        guard::issue_challenge(p, REGISTRATION, p.identity.challenge_ttl_ms).await?;
+        guard::issue_challenge(p, REGISTRATION, p.policy.challenge_ttl_ms).await?;
     Ok(Challenge {
         challenge,
         expires_at,
     })
 }
 
-fn decode_image(p: &Platform, field: &'static str, b64: &str) -> Result<Zeroizing<Vec<u8>>> {
+fn decode_image(p: &Identity, field: &'static str, b64: &str) -> Result<Zeroizing<Vec<u8>>> {
     use base64::Engine;
-    let max = p.identity.max_image_bytes;
+    let max = p.policy.max_image_bytes;
     if b64.len() > max / 3 * 4 + 8 {
         return Err(DomainError::Invalid {
             field,
@@ -116,7 +116,7 @@ impl ProofKeys {
 
 /// The attempt-counter keys of a proofing attempt from `device` (a device key's thumbprint, or
 /// `kiosk:{staff id}`) at address `ip`.
-pub fn attempt_keys(p: &Platform, hkid: &Hkid, device: &str, ip: &str) -> ProofKeys {
+pub fn attempt_keys(p: &Identity, hkid: &Hkid, device: &str, ip: &str) -> ProofKeys {
     let h = hkid.as_str();
     ProofKeys {
         per_source: vec![
@@ -132,11 +132,11 @@ pub fn attempt_keys(p: &Platform, hkid: &Hkid, device: &str, ip: &str) -> ProofK
 
 /// Count a failed proof; the first failure on an HKID in a window is told to its holder, if
 /// the HKID is registered (someone may be trying to pass for them).
-async fn record_proof_failure(p: &Platform, keys: &ProofKeys) -> Result<()> {
-    guard::record_failure(p, &keys.per_source, p.identity.failures).await?;
+async fn record_proof_failure(p: &Identity, keys: &ProofKeys) -> Result<()> {
+    guard::record_failure(p, &keys.per_source, p.policy.failures).await?;
     let wide = guard::Limit {
-        max_failures: p.identity.failures.max_failures * HKID_WIDE_FACTOR,
-        ..p.identity.failures
+        max_failures: p.policy.failures.max_failures * HKID_WIDE_FACTOR,
+        ..p.policy.failures
     };
     let counts = guard::record_failure(p, std::slice::from_ref(&keys.hkid_wide), wide).await?;
     if counts.first() != Some(&1) {
@@ -172,7 +172,7 @@ async fn record_proof_failure(p: &Platform, keys: &ProofKeys) -> Result<()> {
 type FacePair = (&'static str, Zeroizing<Vec<u8>>, Zeroizing<Vec<u8>>);
 
 async fn face_check(
-    p: &Platform,
+    p: &Identity,
     pairs: Vec<FacePair>,
 ) -> Result<Vec<(&'static str, std::result::Result<FaceMatch, FaceError>)>> {
     let face = p.face.clone();
@@ -186,7 +186,7 @@ async fn face_check(
             })
             .collect::<Vec<_>>()
     });
-    let limit = std::time::Duration::from_millis(p.identity.face_timeout_ms);
+    let limit = std::time::Duration::from_millis(p.policy.face_timeout_ms);
     match tokio::time::timeout(limit, job).await {
         Ok(Ok(results)) => Ok(results),
         Ok(Err(e)) => Err(DomainError::Upstream {
@@ -237,7 +237,7 @@ fn face_verdict(what: &str, r: std::result::Result<FaceMatch, FaceError>) -> Res
 /// Prove an identity remotely: the registry confirms the card data, and the selfie matches
 /// both the registry's photo and the photo on the card. Returns the registry's record.
 pub async fn prove_remotely(
-    p: &Platform,
+    p: &Identity,
     card: &CardData,
     card_image: Option<&str>,
     selfie: &str,
@@ -293,7 +293,7 @@ pub async fn prove_remotely(
 
 /// The existing resident with this HKID, if any: (id, status).
 async fn existing(
-    p: &Platform,
+    p: &Identity,
     conn: &mut AnyConnection,
     hkid: &Hkid,
 ) -> Result<Option<(String, AccountStatus)>> {
@@ -309,7 +309,7 @@ async fn existing(
 /// Create the resident, or (same HKID) refresh them from the registry and reopen the account;
 /// inside the caller's transaction. Returns (id, level, existed).
 async fn create_or_refresh(
-    p: &Platform,
+    p: &Identity,
     conn: &mut AnyConnection,
     verified: &VerifiedIdentity,
     channel: &str,
@@ -380,7 +380,7 @@ async fn create_or_refresh(
 /// cool-off, during which the current phones are told and can refuse ([`super::takeover`]);
 /// either way the account is iAM Smart (basic) until a new face check or a counter visit.
 pub async fn register_in_app(
-    p: &Platform,
+    p: &Identity,
     reg: SelfRegistration,
     req: &SignedRequest<'_>,
     client_ip: &str,
@@ -430,7 +430,7 @@ pub async fn register_in_app(
     .bind(&id)
     .fetch_one(&mut *tx)
     .await?;
-    let wait = existed && phones > 0 && p.identity.takeover_cool_off_ms > 0;
+    let wait = existed && phones > 0 && p.policy.takeover_cool_off_ms > 0;
     let revoked = if wait {
         Vec::new()
     } else {
@@ -497,7 +497,7 @@ fn expired() -> DomainError {
 /// activation code for their app. The registry must confirm the card data. For a resident
 /// already registered, the record is refreshed and the code re-binds a new phone.
 pub async fn register_with_code(
-    p: &Platform,
+    p: &Identity,
     card: &CardData,
     verified_photo: Option<VerifiedIdentity>,
     channel: &str,
@@ -602,7 +602,7 @@ pub(crate) async fn set_plus(
 /// Match a fresh selfie of a registered resident against the registry's photo (upgrades and
 /// face step-up). Failures count against the HKID, the device and the address.
 pub async fn face_check_resident(
-    p: &Platform,
+    p: &Identity,
     resident_id: &str,
     device_id: &str,
     selfie: &str,
@@ -625,7 +625,7 @@ pub async fn face_check_resident(
 
 /// Upgrade to iAM Smart+ from the app with a fresh selfie matched against the registry photo.
 pub async fn upgrade_in_app(
-    p: &Platform,
+    p: &Identity,
     caller: &devices::DeviceCaller,
     selfie: &str,
     client_ip: &str,
@@ -645,7 +645,7 @@ pub async fn upgrade_in_app(
 
 /// Upgrade to iAM Smart+ at a counter, after an officer checked the card in person.
 pub async fn upgrade_at_counter(
-    p: &Platform,
+    p: &Identity,
     staff: &super::staff::StaffCaller,
     resident_id: &str,
     request_id: Option<&str>,
@@ -676,7 +676,7 @@ pub async fn upgrade_at_counter(
 /// Sandbox only: register a resident with registry-confirmed data and bind a device key
 /// directly (the caller holds the key), as `iamsmart sandbox create-resident` does.
 pub async fn sandbox_enrol(
-    p: &Platform,
+    p: &Identity,
     verified: &VerifiedIdentity,
     level: Level,
     device: &iamsmart_proto::app::NewDevice,
@@ -733,7 +733,7 @@ pub async fn sandbox_enrol(
 /// the web app). An earlier unused code of the resident stops working; activating with this
 /// one replaces the resident's phones.
 pub async fn sandbox_activation_code(
-    p: &Platform,
+    p: &Identity,
     verified: &VerifiedIdentity,
     level: Level,
 ) -> Result<CodeIssued> {
@@ -755,7 +755,7 @@ pub async fn sandbox_activation_code(
 /// Sandbox only: create or refresh a resident from registry-confirmed data at `level`, inside
 /// the caller's transaction; returns (id, whether it existed).
 async fn sandbox_record(
-    p: &Platform,
+    p: &Identity,
     conn: &mut AnyConnection,
     verified: &VerifiedIdentity,
     level: Level,

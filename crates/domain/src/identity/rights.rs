@@ -3,6 +3,7 @@
 //! waiting requests end at once; its personal data is erased after the retention period; audit
 //! entries stay, since they hold no personal data.
 use super::devices::{self, DeviceCaller};
+use super::Identity;
 use crate::audit::{self, Event};
 use crate::authn::approvals;
 use crate::env::Env;
@@ -15,7 +16,7 @@ const PROVEN_ENTRIES: i64 = 1000;
 
 /// Everything the platform holds about the caller, as one JSON document.
 pub async fn export(p: &Platform, caller: &DeviceCaller) -> Result<serde_json::Value> {
-    let r = super::get(p, &caller.resident_id).await?;
+    let r = super::get(&p.identity, &caller.resident_id).await?;
     let devices = devices::list(p, &r.id, Some(&caller.device_id)).await?;
     let subject = format!("resident:{}", r.id);
     let activity: Vec<serde_json::Value> = crate::audit::about(
@@ -44,7 +45,7 @@ pub async fn export(p: &Platform, caller: &DeviceCaller) -> Result<serde_json::V
         "requests": requests,
         "activity": activity,
         "transparency_log": audit::proven_entries(&p.db, &p.keys, &subject, PROVEN_ENTRIES).await?,
-        "dealings": crate::exchange::dealings::for_resident(p, &r.id).await?,
+        "dealings": crate::exchange::dealings::for_resident(&p.exchange, &r.id).await?,
         "signatures": crate::signing::history::for_resident(p, &r.id).await?,
         "notifications": crate::notify::inbox::list(&p.notify, &r.id, false, 500).await?,
         "notification_settings": crate::notify::inbox::preferences(&p.notify, &r.id).await?,
@@ -58,9 +59,9 @@ pub async fn export(p: &Platform, caller: &DeviceCaller) -> Result<serde_json::V
 
 /// Close the caller's account: devices revoked, sessions and waiting requests ended at once;
 /// personal data erased after the retention period.
-pub async fn close(p: &Platform, caller: &DeviceCaller, request_id: Option<&str>) -> Result<i64> {
+pub async fn close(p: &Identity, caller: &DeviceCaller, request_id: Option<&str>) -> Result<i64> {
     let now = p.clock.now_ms();
-    let purge_at = now + p.identity.closed_retention_ms;
+    let purge_at = now + p.policy.closed_retention_ms;
     let actor = caller.actor();
     let mut tx = p.db.begin().await?;
     let r = sqlx::query(

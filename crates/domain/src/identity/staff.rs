@@ -6,10 +6,10 @@
 //! Smart+ after checking the card in person), `kiosk` (a self-service machine: registers
 //! residents after its own card and face checks), `editor` (keeps the portal's catalogue of
 //! services; supervisors may too). The first supervisor is created by the platform operator.
+use super::Identity;
 use crate::audit::{self, Event};
 use crate::env::Env;
 use crate::error::{DomainError, Result};
-use crate::platform::Platform;
 use iamsmart_crypto::envelope::FieldContext;
 use iamsmart_crypto::jose::PublicJwk;
 use iamsmart_crypto::webauthn::{AuthenticationResponse, RegistrationResponse, StoredCredential};
@@ -90,7 +90,7 @@ fn name_ctx(id: &str) -> FieldContext<'_> {
 /// Create a staff account. The operator (`by` = None) may create any role; a supervisor may
 /// create officers, kiosks and editors.
 pub async fn create(
-    p: &Platform,
+    p: &Identity,
     by: Option<&StaffCaller>,
     actor: &str,
     display_name: &str,
@@ -175,7 +175,7 @@ async fn take_ceremony(p: &Env, kind: &str, id: &str) -> Result<(Option<String>,
 
 /// Start passkey enrolment with the one-time enrolment code: (ceremony id, creation options).
 pub async fn enrolment_options(
-    p: &Platform,
+    p: &Identity,
     staff_id: &str,
     code: &str,
 ) -> Result<(String, serde_json::Value)> {
@@ -219,7 +219,7 @@ pub async fn enrolment_options(
 /// Finish passkey enrolment: store the passkey, activate the account, spend the code, and
 /// open a session. Returns (session token, caller).
 pub async fn enrolment_finish(
-    p: &Platform,
+    p: &Identity,
     ceremony: &str,
     response: &RegistrationResponse,
     request_id: Option<&str>,
@@ -285,7 +285,7 @@ fn passkey_refused(e: &iamsmart_crypto::CryptoError) -> DomainError {
 }
 
 /// Start a passkey login (discoverable credentials): (ceremony id, request options).
-pub async fn login_options(p: &Platform) -> Result<(String, serde_json::Value)> {
+pub async fn login_options(p: &Identity) -> Result<(String, serde_json::Value)> {
     let (ceremony, challenge) = start_ceremony(p, "staff-login", None).await?;
     Ok((ceremony, p.rp.request_options(&challenge, &[])))
 }
@@ -293,7 +293,7 @@ pub async fn login_options(p: &Platform) -> Result<(String, serde_json::Value)> 
 /// Finish a passkey login: (session token, caller). A counter that goes back (a cloned
 /// authenticator) is refused and audited.
 pub async fn login_finish(
-    p: &Platform,
+    p: &Identity,
     ceremony: &str,
     response: &AuthenticationResponse,
     request_id: Option<&str>,
@@ -375,7 +375,7 @@ pub async fn login_finish(
 }
 
 async fn open_session(
-    p: &Platform,
+    p: &Identity,
     caller: &StaffCaller,
     request_id: Option<&str>,
 ) -> Result<String> {
@@ -388,7 +388,7 @@ async fn open_session(
     .bind(iamsmart_crypto::hash::sha256(token.as_bytes()).to_vec())
     .bind(&caller.id)
     .bind(now)
-    .bind(now + p.identity.staff_session_ttl_ms)
+    .bind(now + p.policy.staff_session_ttl_ms)
     .execute(&mut *tx)
     .await?;
     audit::append(
@@ -481,7 +481,7 @@ pub async fn disable(
 }
 
 /// Every staff account.
-pub async fn list(p: &Platform) -> Result<Vec<StaffView>> {
+pub async fn list(p: &Identity) -> Result<Vec<StaffView>> {
     let rows = sqlx::query(
         "SELECT id, display_name, role, status, created_at FROM staff ORDER BY created_at, id",
     )

@@ -10,20 +10,28 @@ const ORIGIN: &str = "http://localhost:8080";
 #[tokio::test]
 async fn a_cloned_staff_passkey_answering_fifty_sign_ins_at_once_gets_in_once() {
     let t = platform().await;
-    let made = staff::create(&t.p, None, "operator", "Officer Chan", "officer", None)
-        .await
-        .unwrap();
+    let made = staff::create(
+        &t.p.identity,
+        None,
+        "operator",
+        "Officer Chan",
+        "officer",
+        None,
+    )
+    .await
+    .unwrap();
     let pk = SoftPasskey::new(ORIGIN);
-    let (ceremony, options) = staff::enrolment_options(&t.p, &made.id, &made.enrolment_code)
-        .await
-        .unwrap();
-    staff::enrolment_finish(&t.p, &ceremony, &pk.register(&options), None)
+    let (ceremony, options) =
+        staff::enrolment_options(&t.p.identity, &made.id, &made.enrolment_code)
+            .await
+            .unwrap();
+    staff::enrolment_finish(&t.p.identity, &ceremony, &pk.register(&options), None)
         .await
         .unwrap();
     // Fifty sign-ins, each answered from the same authenticator state (one counter value).
     let mut answers = Vec::new();
     for _ in 0..50 {
-        let (ceremony, options) = staff::login_options(&t.p).await.unwrap();
+        let (ceremony, options) = staff::login_options(&t.p.identity).await.unwrap();
         pk.set_counter(7);
         answers.push((ceremony, pk.authenticate(&options).expect("an assertion")));
     }
@@ -31,7 +39,7 @@ async fn a_cloned_staff_passkey_answering_fifty_sign_ins_at_once_gets_in_once() 
     for (ceremony, answer) in answers {
         let p = t.p.clone();
         tasks.push(tokio::spawn(async move {
-            staff::login_finish(&p, &ceremony, &answer, None)
+            staff::login_finish(&p.identity, &ceremony, &answer, None)
                 .await
                 .is_ok()
         }));
@@ -48,24 +56,33 @@ async fn a_cloned_staff_passkey_answering_fifty_sign_ins_at_once_gets_in_once() 
 #[tokio::test]
 async fn a_passkey_that_syncs_to_a_cloud_account_is_refused_for_staff() {
     let t = platform().await;
-    let made = staff::create(&t.p, None, "operator", "Officer Lee", "officer", None)
-        .await
-        .unwrap();
+    let made = staff::create(
+        &t.p.identity,
+        None,
+        "operator",
+        "Officer Lee",
+        "officer",
+        None,
+    )
+    .await
+    .unwrap();
     let mut synced = SoftPasskey::new(ORIGIN);
     synced.synced = true;
-    let (ceremony, options) = staff::enrolment_options(&t.p, &made.id, &made.enrolment_code)
-        .await
-        .unwrap();
-    let e = staff::enrolment_finish(&t.p, &ceremony, &synced.register(&options), None)
+    let (ceremony, options) =
+        staff::enrolment_options(&t.p.identity, &made.id, &made.enrolment_code)
+            .await
+            .unwrap();
+    let e = staff::enrolment_finish(&t.p.identity, &ceremony, &synced.register(&options), None)
         .await
         .unwrap_err();
     assert!(e.to_string().contains("syncs"), "{e}");
     // The code is not spent: a device-bound passkey enrols with it.
     let bound = SoftPasskey::new(ORIGIN);
-    let (ceremony, options) = staff::enrolment_options(&t.p, &made.id, &made.enrolment_code)
-        .await
-        .unwrap();
-    staff::enrolment_finish(&t.p, &ceremony, &bound.register(&options), None)
+    let (ceremony, options) =
+        staff::enrolment_options(&t.p.identity, &made.id, &made.enrolment_code)
+            .await
+            .unwrap();
+    staff::enrolment_finish(&t.p.identity, &ceremony, &bound.register(&options), None)
         .await
         .unwrap();
 }

@@ -8,24 +8,24 @@
 //! accepted until then. Its first call after that completes the move (every other phone,
 //! passkey, browser sign-in and grant ends, as after a counter's re-registration), in one
 //! transaction whose first statement claims the move, so two calls at once move it once.
+use super::Identity;
 use crate::audit::{self, Event};
 use crate::error::{DomainError, Result};
 use crate::notify::Bilingual;
-use crate::platform::Platform;
 use iamsmart_store::AnyConnection;
 
 /// Put a newly bound phone on hold until `now + cool-off`, tell the resident (their current
 /// phones read it in the inbox) and audit it, inside the caller's transaction. Returns when it
 /// takes over.
 pub(crate) async fn hold(
-    p: &Platform,
+    p: &Identity,
     conn: &mut AnyConnection,
     resident_id: &str,
     device_id: &str,
     device_name: &str,
     stamp: &audit::Stamp<'_>,
 ) -> Result<i64> {
-    let cool_off = p.identity.takeover_cool_off_ms;
+    let cool_off = p.policy.takeover_cool_off_ms;
     let at = stamp.at + cool_off;
     sqlx::query("UPDATE devices SET status = 'pending', activates_at = $1 WHERE id = $2")
         .bind(at)
@@ -71,7 +71,7 @@ pub(crate) async fn hold(
 /// A waiting phone calls: complete the move if its cool-off is over (`Ok`), else say when it
 /// will be (`takeover-pending`). A phone that was refused meanwhile is revoked.
 pub(crate) async fn complete_if_due(
-    p: &Platform,
+    p: &Identity,
     resident_id: &str,
     device_id: &str,
     activates_at: Option<i64>,

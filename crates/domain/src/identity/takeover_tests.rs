@@ -27,11 +27,18 @@ async fn waiting_phone(t: &TestPlatform, resident_id: &str, name: &str) -> Phone
     let device_id = devices::bind(&t.p, &mut tx, resident_id, &jwk, name, None, &stamp)
         .await
         .unwrap();
-    let until = super::takeover::hold(&t.p, &mut tx, resident_id, &device_id, name, &stamp)
-        .await
-        .unwrap();
+    let until = super::takeover::hold(
+        &t.p.identity,
+        &mut tx,
+        resident_id,
+        &device_id,
+        name,
+        &stamp,
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
-    assert_eq!(until, now + t.p.identity.takeover_cool_off_ms);
+    assert_eq!(until, now + t.p.identity.policy.takeover_cool_off_ms);
     Phone {
         key,
         device_id,
@@ -59,7 +66,7 @@ async fn a_new_phone_waits_the_old_one_can_refuse_and_the_move_happens_once() {
     let t = platform().await;
     let key = DeviceKey::generate().unwrap();
     let e = sandbox_enrol(
-        &t.p,
+        &t.p.identity,
         &identity(40),
         iamsmart_proto::profile::Level::Plus,
         &new_device(&key, None),
@@ -77,13 +84,13 @@ async fn a_new_phone_waits_the_old_one_can_refuse_and_the_move_happens_once() {
     // The new phone waits; the old one works and is told.
     let intruder = waiting_phone(&t, &e.resident_id, "Unknown phone").await;
     assert!(matches!(
-        intruder.call(&t.p, SessionRule::None).await,
+        intruder.call(&t.p.identity, SessionRule::None).await,
         Err(DomainError::Refused {
             code: "takeover-pending",
             ..
         })
     ));
-    old.call(&t.p, SessionRule::None).await.unwrap();
+    old.call(&t.p.identity, SessionRule::None).await.unwrap();
     assert_eq!(notices(&t, &e.resident_id).await, before + 1);
     let list = devices::list(&t.p, &e.resident_id, Some(&old.device_id))
         .await
@@ -92,31 +99,36 @@ async fn a_new_phone_waits_the_old_one_can_refuse_and_the_move_happens_once() {
     assert_eq!(waiting.status, iamsmart_proto::app::DeviceStatus::Pending);
     assert_eq!(
         waiting.activates_at,
-        Some(t.p.clock.now_ms() + t.p.identity.takeover_cool_off_ms)
+        Some(t.p.clock.now_ms() + t.p.identity.policy.takeover_cool_off_ms)
     );
 
     // The resident refuses from the old phone: the new one never gets in, even after the wait.
     devices::revoke(&t.p, &old.caller(), &intruder.device_id, None)
         .await
         .unwrap();
-    t.clock.advance(t.p.identity.takeover_cool_off_ms + 1);
+    t.clock
+        .advance(t.p.identity.policy.takeover_cool_off_ms + 1);
     assert!(matches!(
-        intruder.call(&t.p, SessionRule::None).await,
+        intruder.call(&t.p.identity, SessionRule::None).await,
         Err(DomainError::DeviceRevoked)
     ));
-    old.call(&t.p, SessionRule::None).await.unwrap();
+    old.call(&t.p.identity, SessionRule::None).await.unwrap();
     assert_eq!(level(&t, &e.resident_id).await, "plus");
 
     // A phone the resident does not refuse takes over when the wait ends: fifty calls at once,
     // one move; the old phone stops, the account is basic until a new face check.
     let new = std::sync::Arc::new(waiting_phone(&t, &e.resident_id, "New phone").await);
-    t.clock.advance(t.p.identity.takeover_cool_off_ms - 1);
-    assert!(new.call(&t.p, SessionRule::None).await.is_err(), "not yet");
+    t.clock
+        .advance(t.p.identity.policy.takeover_cool_off_ms - 1);
+    assert!(
+        new.call(&t.p.identity, SessionRule::None).await.is_err(),
+        "not yet"
+    );
     t.clock.advance(1);
     let calls: Vec<_> = (0..50)
         .map(|_| {
             let (p, new) = (t.p.clone(), new.clone());
-            tokio::spawn(async move { new.call(&p, SessionRule::None).await })
+            tokio::spawn(async move { new.call(&p.identity, SessionRule::None).await })
         })
         .collect();
     for c in calls {
@@ -125,7 +137,7 @@ async fn a_new_phone_waits_the_old_one_can_refuse_and_the_move_happens_once() {
     let moves = crate::testing::audit_count(&t.p.db, "device.takeover_completed", None).await;
     assert_eq!(moves, 1);
     assert!(matches!(
-        old.call(&t.p, SessionRule::None).await,
+        old.call(&t.p.identity, SessionRule::None).await,
         Err(DomainError::DeviceRevoked)
     ));
     assert_eq!(level(&t, &e.resident_id).await, "basic");

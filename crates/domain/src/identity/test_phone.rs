@@ -1,9 +1,9 @@
 //! A phone in domain tests: its key, ids and session, and the signed calls it makes.
 use super::devices::{self, DeviceCaller, SignedRequest};
 use super::user_verification::SessionRule;
+use super::Identity;
 use crate::env::Env;
 use crate::error::DomainError;
-use crate::platform::Platform;
 use iamsmart_crypto::device::DeviceKey;
 use iamsmart_proto::app::{NewDevice, RequestClaims, UserVerificationSetup, DEVICE_REQUEST_TYP};
 use iamsmart_proto::profile::VerifiedIdentity;
@@ -52,7 +52,7 @@ impl Phone {
     }
 
     /// Authenticate a call as the platform does for the app API.
-    pub async fn call(&self, p: &Platform, rule: SessionRule) -> Result<DeviceCaller, DomainError> {
+    pub async fn call(&self, p: &Identity, rule: SessionRule) -> Result<DeviceCaller, DomainError> {
         let sig = self.sign(p, "GET", "/app/v1/me", b"");
         devices::authenticate_with(
             p,

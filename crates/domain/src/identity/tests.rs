@@ -28,10 +28,10 @@ fn sample(hkid: &str) -> NewResident {
 #[tokio::test]
 async fn residents_round_trip_and_hkid_is_unique() {
     let t = platform().await;
-    let r = create(&t.p, sample("A123456(3)"), "operator:test", None)
+    let r = create(&t.p.identity, sample("A123456(3)"), "operator:test", None)
         .await
         .unwrap();
-    let got = get(&t.p, &r.id).await.unwrap();
+    let got = get(&t.p.identity, &r.id).await.unwrap();
     assert_eq!(got.verified.hkid, "A123456(3)");
     assert_eq!(got.verified.name_zh.as_deref(), Some("陳大文"));
     assert_eq!(
@@ -42,10 +42,10 @@ async fn residents_round_trip_and_hkid_is_unique() {
         Some("Canary Court")
     );
     assert_eq!(
-        find_by_hkid(&t.p, "a1234563").await.unwrap(),
+        find_by_hkid(&t.p.identity, "a1234563").await.unwrap(),
         Some(r.id.clone())
     );
-    let dup = create(&t.p, sample("A 123456 (3)"), "operator:test", None)
+    let dup = create(&t.p.identity, sample("A 123456 (3)"), "operator:test", None)
         .await
         .unwrap_err();
     assert!(matches!(dup, DomainError::Conflict(_)), "{dup:?}");
@@ -85,7 +85,7 @@ async fn bad_input_names_the_field_and_stores_nothing() {
             },
         ),
     ] {
-        match create(&t.p, new, "operator:test", None).await {
+        match create(&t.p.identity, new, "operator:test", None).await {
             Err(DomainError::Invalid { field: f, .. }) => assert_eq!(f, field),
             other => panic!("{field}: {other:?}"),
         }
@@ -107,10 +107,10 @@ async fn bad_input_names_the_field_and_stores_nothing() {
 #[tokio::test]
 async fn a_ciphertext_moved_to_another_row_or_column_does_not_open() {
     let t = platform().await;
-    let a = create(&t.p, sample("A123456(3)"), "operator:test", None)
+    let a = create(&t.p.identity, sample("A123456(3)"), "operator:test", None)
         .await
         .unwrap();
-    let b = create(&t.p, sample("G123456(A)"), "operator:test", None)
+    let b = create(&t.p.identity, sample("G123456(A)"), "operator:test", None)
         .await
         .unwrap();
     // Copy A's name into B's row.
@@ -121,7 +121,7 @@ async fn a_ciphertext_moved_to_another_row_or_column_does_not_open() {
         .await
         .unwrap();
     assert!(matches!(
-        get(&t.p, &b.id).await,
+        get(&t.p.identity, &b.id).await,
         Err(DomainError::Integrity(_))
     ));
     // Swap two columns of A.
@@ -131,7 +131,7 @@ async fn a_ciphertext_moved_to_another_row_or_column_does_not_open() {
         .await
         .unwrap();
     assert!(matches!(
-        get(&t.p, &a.id).await,
+        get(&t.p.identity, &a.id).await,
         Err(DomainError::Integrity(_))
     ));
 }
@@ -143,7 +143,7 @@ async fn kek_rotation_rewraps_every_data_key_and_retires_the_old_kek() {
     for (p, d) in [("A", "100001"), ("B", "200002"), ("CD", "300003")] {
         let h = hkid::Hkid::with_check_digit(p, d).unwrap();
         ids.push(
-            create(&t.p, sample(&h.display()), "operator:test", None)
+            create(&t.p.identity, sample(&h.display()), "operator:test", None)
                 .await
                 .unwrap()
                 .id,
@@ -153,7 +153,7 @@ async fn kek_rotation_rewraps_every_data_key_and_retires_the_old_kek() {
     let new = t.p.keys.rotate_kek().await.unwrap();
     t.clock.advance(1);
     // Still readable before the re-wrap, and new writes use the new KEK.
-    assert!(get(&t.p, &ids[0]).await.is_ok());
+    assert!(get(&t.p.identity, &ids[0]).await.is_ok());
     let before = t.p.vault.count_not_under(&new.kid).await.unwrap();
     assert!(before >= 3 * 6, "{before}");
     let moved = t.p.vault.rewrap_all().await.unwrap();
@@ -164,7 +164,7 @@ async fn kek_rotation_rewraps_every_data_key_and_retires_the_old_kek() {
     assert_eq!(old_now.state(t.clock.now_ms()), "retired");
     for id in &ids {
         assert_eq!(
-            get(&t.p, id).await.unwrap().verified.name_en,
+            get(&t.p.identity, id).await.unwrap().verified.name_en,
             "CHAN, Tai Man"
         );
     }
@@ -178,7 +178,10 @@ async fn kek_rotation_rewraps_every_data_key_and_retires_the_old_kek() {
     };
     let h = hkid::Hkid::with_check_digit("A", "100001").unwrap();
     assert_eq!(
-        find_by_hkid(&p2, h.as_str()).await.unwrap().as_deref(),
+        find_by_hkid(&p2.identity, h.as_str())
+            .await
+            .unwrap()
+            .as_deref(),
         Some(ids[0].as_str())
     );
 }

@@ -8,9 +8,9 @@
 //! counter).
 use super::devices::{authenticate_with, SignedRequest};
 use super::user_verification::SessionRule;
+use super::Identity;
 use crate::env::Env;
 use crate::error::{DomainError, Result};
-use crate::platform::Platform;
 use iamsmart_crypto::envelope::FieldContext;
 use zeroize::Zeroizing;
 
@@ -23,7 +23,7 @@ fn key_context(device_id: &str) -> FieldContext<'_> {
 }
 
 /// The device's OPRF key, made on first use (two first uses at once keep the first stored).
-async fn device_key(p: &Platform, device_id: &str) -> Result<Zeroizing<Vec<u8>>> {
+async fn device_key(p: &Identity, device_id: &str) -> Result<Zeroizing<Vec<u8>>> {
     let stored: Option<Option<Vec<u8>>> =
         sqlx::query_scalar("SELECT oprf_key FROM devices WHERE id = $1")
             .bind(device_id)
@@ -53,7 +53,7 @@ async fn device_key(p: &Platform, device_id: &str) -> Result<Zeroizing<Vec<u8>>>
 /// the call, or a sandbox tool does it in process): remember the SHA-256 of the home's unseal
 /// token, start the count of tries again, and evaluate the blinded PIN.
 pub async fn setup(
-    p: &Platform,
+    p: &Identity,
     device_id: &str,
     token_hash: &[u8; 32],
     blinded: &[u8],
@@ -75,7 +75,7 @@ pub async fn setup(
 
 /// [`setup`] called by the app: signed by the device key it is about to seal.
 pub async fn setup_signed(
-    p: &Platform,
+    p: &Identity,
     req: &SignedRequest<'_>,
     token_hash: &[u8; 32],
     blinded: &[u8],
@@ -96,7 +96,7 @@ fn evaluate_with(key: &[u8], blinded: &[u8]) -> Result<Vec<u8>> {
 /// home; a wrong token is refused without counting). Counts the try first; the sixth try in a
 /// row without the app's proof that it unsealed locks the device.
 pub async fn evaluate(
-    p: &Platform,
+    p: &Identity,
     device_id: &str,
     token: &[u8],
     blinded: &[u8],
@@ -117,7 +117,7 @@ pub async fn evaluate(
             message: "this is not the app home protected for this device",
         });
     }
-    let max = p.identity.app.pin_max_failures;
+    let max = p.policy.app.pin_max_failures;
     let counted: Option<(i64, String)> = sqlx::query_as(
         "UPDATE devices SET unseal_attempts = unseal_attempts + 1 WHERE id = $1 AND status IN ('active', 'pending') AND unseal_attempts < $2 RETURNING unseal_attempts, resident_id",
     )
@@ -147,14 +147,14 @@ pub async fn evaluate(
 /// The app proves (by a call signed with the key it unsealed) that the PIN was right: the count
 /// starts again. A phone still waiting to take an account over proves it too (its signature is
 /// checked before it is told to wait).
-pub async fn unsealed(p: &Platform, req: &SignedRequest<'_>) -> Result<()> {
+pub async fn unsealed(p: &Identity, req: &SignedRequest<'_>) -> Result<()> {
     let device_id = signed_device(p, req).await?;
     clear_tries(p, &device_id).await
 }
 
 /// The device that signed `req`, active or waiting to take an account over (its signature is
 /// checked before it is told to wait).
-async fn signed_device(p: &Platform, req: &SignedRequest<'_>) -> Result<String> {
+async fn signed_device(p: &Identity, req: &SignedRequest<'_>) -> Result<String> {
     match authenticate_with(p, req, SessionRule::None).await {
         Ok(caller) => Ok(caller.device_id),
         Err(DomainError::Refused {
@@ -179,12 +179,12 @@ async fn clear_tries(p: &Env, device_id: &str) -> Result<()> {
 }
 
 /// How many tries the device has left before it locks.
-pub async fn tries_left(p: &Platform, device_id: &str) -> Result<i64> {
+pub async fn tries_left(p: &Identity, device_id: &str) -> Result<i64> {
     let used: Option<i64> = sqlx::query_scalar(
         "SELECT unseal_attempts FROM devices WHERE id = $1 AND status IN ('active', 'pending')",
     )
     .bind(device_id)
     .fetch_optional(p.db.reader())
     .await?;
-    Ok(used.map_or(0, |u| (p.identity.app.pin_max_failures - u).max(0)))
+    Ok(used.map_or(0, |u| (p.policy.app.pin_max_failures - u).max(0)))
 }

@@ -16,7 +16,7 @@ async fn fifty_tries_at_once_get_five_evaluations_and_lock_the_device() {
     let t = platform().await;
     let key = DeviceKey::generate().unwrap();
     let e = sandbox_enrol(
-        &t.p,
+        &t.p.identity,
         &identity(60),
         iamsmart_proto::profile::Level::Basic,
         &new_device(&key, None),
@@ -27,7 +27,7 @@ async fn fifty_tries_at_once_get_five_evaluations_and_lock_the_device() {
     let token = [7u8; 32];
     let token_hash = iamsmart_crypto::hash::sha256(&token);
     let b = oprf::blind(b"246813", &SystemRng).unwrap();
-    let ev = unseal::setup(&t.p, &e.device_id, &token_hash, &b.message)
+    let ev = unseal::setup(&t.p.identity, &e.device_id, &token_hash, &b.message)
         .await
         .unwrap();
     let first = oprf::finalize(&b, b"246813", &ev).unwrap();
@@ -37,7 +37,7 @@ async fn fifty_tries_at_once_get_five_evaluations_and_lock_the_device() {
         let id = e.device_id.clone();
         async move {
             let b = oprf::blind(pin, &SystemRng).unwrap();
-            let ev = unseal::evaluate(&p, &id, &token, &b.message, None)
+            let ev = unseal::evaluate(&p.identity, &id, &token, &b.message, None)
                 .await
                 .unwrap();
             oprf::finalize(&b, pin, &ev).unwrap()
@@ -46,31 +46,46 @@ async fn fifty_tries_at_once_get_five_evaluations_and_lock_the_device() {
     assert_eq!(first, run(b"246813").await);
     assert_ne!(first, run(b"135792").await);
     assert!(matches!(
-        unseal::evaluate(&t.p, &e.device_id, &token, b"not a point", None).await,
+        unseal::evaluate(&t.p.identity, &e.device_id, &token, b"not a point", None).await,
         Err(DomainError::Invalid { .. })
     ));
-    assert_eq!(unseal::tries_left(&t.p, &e.device_id).await.unwrap(), 2);
+    assert_eq!(
+        unseal::tries_left(&t.p.identity, &e.device_id)
+            .await
+            .unwrap(),
+        2
+    );
     // Without the home's token, tries cannot be spent: the device cannot be locked remotely.
     for _ in 0..10 {
         assert!(matches!(
-            unseal::evaluate(&t.p, &e.device_id, &[8u8; 32], &b.message, None).await,
+            unseal::evaluate(&t.p.identity, &e.device_id, &[8u8; 32], &b.message, None).await,
             Err(DomainError::Refused {
                 code: "unseal-token",
                 ..
             })
         ));
     }
-    assert_eq!(unseal::tries_left(&t.p, &e.device_id).await.unwrap(), 2);
-    unseal::setup(&t.p, &e.device_id, &token_hash, &b.message)
+    assert_eq!(
+        unseal::tries_left(&t.p.identity, &e.device_id)
+            .await
+            .unwrap(),
+        2
+    );
+    unseal::setup(&t.p.identity, &e.device_id, &token_hash, &b.message)
         .await
         .unwrap();
-    assert_eq!(unseal::tries_left(&t.p, &e.device_id).await.unwrap(), 5);
+    assert_eq!(
+        unseal::tries_left(&t.p.identity, &e.device_id)
+            .await
+            .unwrap(),
+        5
+    );
 
     let blinded = oprf::blind(b"000000", &SystemRng).unwrap().message;
     let calls: Vec<_> = (0..50)
         .map(|_| {
             let (p, id, b) = (t.p.clone(), e.device_id.clone(), blinded.clone());
-            tokio::spawn(async move { unseal::evaluate(&p, &id, &token, &b, None).await })
+            tokio::spawn(async move { unseal::evaluate(&p.identity, &id, &token, &b, None).await })
         })
         .collect();
     let mut evaluated = 0;
@@ -89,7 +104,7 @@ async fn fifty_tries_at_once_get_five_evaluations_and_lock_the_device() {
         .unwrap();
     assert_eq!(status, "revoked", "locked");
     assert!(matches!(
-        unseal::evaluate(&t.p, "d_unknown", &token, &blinded, None).await,
+        unseal::evaluate(&t.p.identity, "d_unknown", &token, &blinded, None).await,
         Err(DomainError::Refused { .. })
     ));
 }

@@ -18,10 +18,10 @@
 //! (`approvals::decide`), and makes its other calls within a short **session** that a proof
 //! opens (the app "unlocks"): its token is kept in the app's memory only, its hash here; it
 //! ends after a few idle minutes, after half an hour in any case, and with the device.
+use super::Identity;
 use crate::env::Env;
 use crate::error::{DomainError, Result};
 use crate::guard;
-use crate::platform::Platform;
 use base64::Engine;
 use iamsmart_crypto::jose::PublicJwk;
 use iamsmart_crypto::webauthn::{AuthenticationResponse, RegistrationResponse, StoredCredential};
@@ -99,7 +99,7 @@ pub fn decision_challenge(signed_decision: &str) -> String {
     b64(&iamsmart_crypto::hash::sha256(signed_decision.as_bytes()))
 }
 
-fn pin_verifier(p: &Platform, thumbprint: &str, pin: &str) -> Vec<u8> {
+fn pin_verifier(p: &Identity, thumbprint: &str, pin: &str) -> Vec<u8> {
     p.vault
         .blind_index("device-pin", &format!("{thumbprint}\n{pin}"))
 }
@@ -128,7 +128,7 @@ fn check_pin_shape(pin: &str) -> Result<()> {
 /// `publicKey` options of `navigator.credentials.create()` for the passkey of the device key
 /// `public_jwk` (before it is bound): a platform authenticator with user verification.
 pub fn creation_options(
-    p: &Platform,
+    p: &Identity,
     public_jwk: &serde_json::Value,
     name: &str,
 ) -> Result<serde_json::Value> {
@@ -158,18 +158,18 @@ pub fn creation_options(
 /// Check a new device's user verification before it is bound (`jwk` carries the key's
 /// thumbprint as `kid`). `None` is allowed unless the policy requires verification.
 pub fn prepare(
-    p: &Platform,
+    p: &Identity,
     jwk: &PublicJwk,
     setup: Option<&UserVerificationSetup>,
 ) -> Result<Option<Prepared>> {
     let thumbprint = jwk.kid.as_deref().unwrap_or_default();
     match setup {
-        None if p.identity.app.require_user_verification => Err(DomainError::Refused {
+        None if p.policy.app.require_user_verification => Err(DomainError::Refused {
             code: "user-verification-required",
             message: "this platform binds only apps that verify the resident with a passkey or a PIN",
         }),
         None => Ok(None),
-        Some(UserVerificationSetup::Pin { .. }) if !p.identity.app.pin_allowed => {
+        Some(UserVerificationSetup::Pin { .. }) if !p.policy.app.pin_allowed => {
             Err(DomainError::Refused {
                 code: "pin-not-allowed",
                 message: "this platform accepts only passkeys (the phone's fingerprint, face or screen lock)",
@@ -273,7 +273,7 @@ const MISSING: DomainError = DomainError::Refused {
 /// approval: [`decision_challenge`] of the signed decision). A device bound without user
 /// verification needs none. Wrong PINs count towards revoking the device.
 pub async fn verify(
-    p: &Platform,
+    p: &Identity,
     device_id: &str,
     proof: Option<&UserVerification>,
     challenge: &str,
@@ -329,14 +329,14 @@ pub async fn verify(
 }
 
 async fn check_pin(
-    p: &Platform,
+    p: &Identity,
     device_id: &str,
     thumbprint: &str,
     resident_id: &str,
     pin: &str,
     request_id: Option<&str>,
 ) -> Result<()> {
-    let max = p.identity.app.pin_max_failures;
+    let max = p.policy.app.pin_max_failures;
     // Count the attempt before comparing, in one conditional statement: concurrent guesses
     // cannot exceed the limit.
     let used: Option<i64> = sqlx::query_scalar(
@@ -372,7 +372,7 @@ async fn check_pin(
 }
 
 /// What the app must send to unlock: a fresh challenge, and for a passkey the request options.
-pub async fn unlock_options(p: &Platform, device_id: &str) -> Result<UnlockOptions> {
+pub async fn unlock_options(p: &Identity, device_id: &str) -> Result<UnlockOptions> {
     let (method, (_, credential, sign_count, _, _)) = load(p, device_id).await?;
     let (challenge, _) = guard::issue_challenge(p, &unlock_purpose(device_id), 120_000).await?;
     Ok(match method {
@@ -400,7 +400,7 @@ pub async fn unlock_options(p: &Platform, device_id: &str) -> Result<UnlockOptio
                 method: "pin".into(),
                 challenge,
                 public_key: None,
-                attempts_left: Some(p.identity.app.pin_max_failures - failures),
+                attempts_left: Some(p.policy.app.pin_max_failures - failures),
             }
         }
     })
@@ -412,7 +412,7 @@ fn unlock_purpose(device_id: &str) -> String {
 
 /// Unlock the app: check the proof over the unlock challenge and open a session.
 pub async fn unlock(
-    p: &Platform,
+    p: &Identity,
     device_id: &str,
     body: &Unlock,
     request_id: Option<&str>,
@@ -447,13 +447,13 @@ pub async fn unlock(
 
 /// Open a session for a device whose resident was just verified, in the caller's transaction.
 pub(crate) async fn open_session(
-    p: &Platform,
+    p: &Identity,
     conn: &mut AnyConnection,
     device_id: &str,
     now: i64,
 ) -> Result<AppSession> {
     let token = iamsmart_crypto::rng::token(p.rng.as_ref(), 32);
-    let policy = &p.identity.app;
+    let policy = &p.policy.app;
     sqlx::query(
         "INSERT INTO app_sessions (token_hash, device_id, created_at, idle_until, expires_at) VALUES ($1, $2, $3, $4, $5)",
     )
@@ -500,7 +500,7 @@ pub(crate) type SessionTimes = (Option<i64>, Option<i64>, Option<i64>);
 /// Check a session read with the device against `rule`, and move its idle limit on (at most
 /// one write a minute).
 pub(crate) async fn check_session(
-    p: &Platform,
+    p: &Identity,
     token_hash: &[u8],
     times: SessionTimes,
     rule: SessionRule,
@@ -519,11 +519,11 @@ pub(crate) async fn check_session(
             "the app locked itself after a while without use: unlock it to continue",
         ));
     }
-    if rule == SessionRule::Fresh && now - created > p.identity.app.fresh_ms {
+    if rule == SessionRule::Fresh && now - created > p.policy.app.fresh_ms {
         return Err(DomainError::UnlockAgain);
     }
-    let next = (now + p.identity.app.session_idle_ms).min(expires);
-    if next - idle_until >= (p.identity.app.session_idle_ms / 5).min(60_000) {
+    let next = (now + p.policy.app.session_idle_ms).min(expires);
+    if next - idle_until >= (p.policy.app.session_idle_ms / 5).min(60_000) {
         sqlx::query("UPDATE app_sessions SET idle_until = $1 WHERE token_hash = $2")
             .bind(next)
             .bind(token_hash)

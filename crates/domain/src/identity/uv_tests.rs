@@ -20,10 +20,10 @@ const ORIGIN: &str = "http://localhost:8080";
 async fn passkey_phone(t: &TestPlatform, n: u32, pk: &SoftPasskey) -> Phone {
     let key = DeviceKey::generate().unwrap();
     let jwk = serde_json::to_value(key.public_jwk()).unwrap();
-    let opts = uv::creation_options(&t.p, &jwk, "Test phone").unwrap();
+    let opts = uv::creation_options(&t.p.identity, &jwk, "Test phone").unwrap();
     let credential = serde_json::to_value(pk.register(&opts)).unwrap();
     let e = registration::sandbox_enrol(
-        &t.p,
+        &t.p.identity,
         &identity(n),
         iamsmart_proto::profile::Level::Plus,
         &new_device(&key, Some(UserVerificationSetup::Passkey { credential })),
@@ -41,7 +41,7 @@ async fn passkey_phone(t: &TestPlatform, n: u32, pk: &SoftPasskey) -> Phone {
 async fn pin_phone(t: &TestPlatform, n: u32, pin: &str) -> Phone {
     let key = DeviceKey::generate().unwrap();
     let e = registration::sandbox_enrol(
-        &t.p,
+        &t.p.identity,
         &identity(n),
         iamsmart_proto::profile::Level::Basic,
         &new_device(&key, Some(UserVerificationSetup::Pin { pin: pin.into() })),
@@ -57,12 +57,14 @@ async fn pin_phone(t: &TestPlatform, n: u32, pin: &str) -> Phone {
 }
 
 async fn unlock_with_passkey(t: &TestPlatform, phone: &mut Phone, pk: &SoftPasskey) -> AppSession {
-    let o = uv::unlock_options(&t.p, &phone.device_id).await.unwrap();
+    let o = uv::unlock_options(&t.p.identity, &phone.device_id)
+        .await
+        .unwrap();
     assert_eq!(o.method, "passkey");
     let assertion =
         serde_json::to_value(pk.authenticate(o.public_key.as_ref().unwrap()).unwrap()).unwrap();
     let s = uv::unlock(
-        &t.p,
+        &t.p.identity,
         &phone.device_id,
         &Unlock {
             challenge: o.challenge,
@@ -81,9 +83,9 @@ async fn unlock_with_pin(
     phone: &Phone,
     pin: &str,
 ) -> Result<AppSession, DomainError> {
-    let o = uv::unlock_options(&t.p, &phone.device_id).await?;
+    let o = uv::unlock_options(&t.p.identity, &phone.device_id).await?;
     uv::unlock(
-        &t.p,
+        &t.p.identity,
         &phone.device_id,
         &Unlock {
             challenge: o.challenge,
@@ -140,11 +142,15 @@ fn signed_decision(
 }
 
 fn request_options(t: &TestPlatform, challenge: &str, credential: &str) -> serde_json::Value {
-    t.p.rp.request_options(challenge, &[credential.to_string()])
+    t.p.identity
+        .rp
+        .request_options(challenge, &[credential.to_string()])
 }
 
 async fn credential_id(t: &TestPlatform, phone: &Phone) -> String {
-    let o = uv::unlock_options(&t.p, &phone.device_id).await.unwrap();
+    let o = uv::unlock_options(&t.p.identity, &phone.device_id)
+        .await
+        .unwrap();
     o.public_key.unwrap()["allowCredentials"][0]["id"]
         .as_str()
         .unwrap()
@@ -158,16 +164,19 @@ async fn a_passkey_phone_works_only_unlocked_and_approves_only_with_a_fresh_asse
     let mut phone = passkey_phone(&t, 1, &pk).await;
     // Locked: no session, no call (a copied browser profile has the key but not the passkey).
     assert!(matches!(
-        phone.call(&t.p, SessionRule::Unlocked).await,
+        phone.call(&t.p.identity, SessionRule::Unlocked).await,
         Err(DomainError::AppLocked(_))
     ));
     phone.session = Some("made-up".into());
     assert!(matches!(
-        phone.call(&t.p, SessionRule::Unlocked).await,
+        phone.call(&t.p.identity, SessionRule::Unlocked).await,
         Err(DomainError::AppLocked(_))
     ));
     unlock_with_passkey(&t, &mut phone, &pk).await;
-    phone.call(&t.p, SessionRule::Unlocked).await.unwrap();
+    phone
+        .call(&t.p.identity, SessionRule::Unlocked)
+        .await
+        .unwrap();
 
     let view = waiting_login(&t, &phone).await;
     let signed = signed_decision(&t, &phone, &view, "approve");
@@ -177,7 +186,8 @@ async fn a_passkey_phone_works_only_unlocked_and_approves_only_with_a_fresh_asse
         let id = view.id.clone();
         async move {
             approvals::decide(
-                &p,
+                &p.approvals,
+                &p.identity,
                 &caller,
                 &id,
                 &Decision {
@@ -295,7 +305,8 @@ async fn a_passkey_phone_works_only_unlocked_and_approves_only_with_a_fresh_asse
     let view2 = waiting_login(&t, &phone).await;
     let deny = signed_decision(&t, &phone, &view2, "deny");
     let out = approvals::decide(
-        &t.p,
+        &t.p.approvals,
+        &t.p.identity,
         &phone.caller(),
         &view2.id,
         &Decision {
@@ -318,14 +329,14 @@ async fn a_passkey_that_never_verifies_the_user_cannot_set_up_or_unlock() {
     lazy.user_verified = false;
     let key = DeviceKey::generate().unwrap();
     let jwk = serde_json::to_value(key.public_jwk()).unwrap();
-    let opts = uv::creation_options(&t.p, &jwk, "Test phone").unwrap();
+    let opts = uv::creation_options(&t.p.identity, &jwk, "Test phone").unwrap();
     assert_eq!(
         opts["authenticatorSelection"]["userVerification"],
         "required"
     );
     let credential = serde_json::to_value(lazy.register(&opts)).unwrap();
     let e = registration::sandbox_enrol(
-        &t.p,
+        &t.p.identity,
         &identity(2),
         iamsmart_proto::profile::Level::Basic,
         &new_device(&key, Some(UserVerificationSetup::Passkey { credential })),
@@ -346,14 +357,14 @@ async fn a_passkey_that_never_verifies_the_user_cannot_set_up_or_unlock() {
     let pk = SoftPasskey::new(ORIGIN);
     let other = DeviceKey::generate().unwrap();
     let other_opts = uv::creation_options(
-        &t.p,
+        &t.p.identity,
         &serde_json::to_value(other.public_jwk()).unwrap(),
         "x",
     )
     .unwrap();
     let credential = serde_json::to_value(pk.register(&other_opts)).unwrap();
     let e = registration::sandbox_enrol(
-        &t.p,
+        &t.p.identity,
         &identity(2),
         iamsmart_proto::profile::Level::Basic,
         &new_device(&key, Some(UserVerificationSetup::Passkey { credential })),
@@ -382,19 +393,22 @@ async fn an_unlocked_app_locks_after_idle_minutes_and_after_the_longest_session(
     // Used every four minutes, it stays unlocked...
     for _ in 0..7 {
         t.clock.advance(240_000);
-        phone.call(&t.p, SessionRule::Unlocked).await.unwrap();
+        phone
+            .call(&t.p.identity, SessionRule::Unlocked)
+            .await
+            .unwrap();
     }
     // ...until the longest session (30 minutes) is over.
     t.clock.advance(180_000);
     assert!(matches!(
-        phone.call(&t.p, SessionRule::Unlocked).await,
+        phone.call(&t.p.identity, SessionRule::Unlocked).await,
         Err(DomainError::AppLocked(_))
     ));
     // Left alone for more than five minutes, it locks.
     unlock_with_passkey(&t, &mut phone, &pk).await;
     t.clock.advance(301_000);
     assert!(matches!(
-        phone.call(&t.p, SessionRule::Unlocked).await,
+        phone.call(&t.p.identity, SessionRule::Unlocked).await,
         Err(DomainError::AppLocked(_))
     ));
     // The purge removes ended sessions.
@@ -407,15 +421,18 @@ async fn closing_the_account_and_adding_a_phone_need_a_recent_unlock() {
     let pk = SoftPasskey::new(ORIGIN);
     let mut phone = passkey_phone(&t, 4, &pk).await;
     unlock_with_passkey(&t, &mut phone, &pk).await;
-    phone.call(&t.p, SessionRule::Fresh).await.unwrap();
+    phone.call(&t.p.identity, SessionRule::Fresh).await.unwrap();
     t.clock.advance(150_000);
-    phone.call(&t.p, SessionRule::Unlocked).await.unwrap();
+    phone
+        .call(&t.p.identity, SessionRule::Unlocked)
+        .await
+        .unwrap();
     assert!(matches!(
-        phone.call(&t.p, SessionRule::Fresh).await,
+        phone.call(&t.p.identity, SessionRule::Fresh).await,
         Err(DomainError::UnlockAgain)
     ));
     unlock_with_passkey(&t, &mut phone, &pk).await;
-    phone.call(&t.p, SessionRule::Fresh).await.unwrap();
+    phone.call(&t.p.identity, SessionRule::Fresh).await.unwrap();
 }
 
 #[tokio::test]
@@ -430,7 +447,9 @@ async fn fifty_wrong_pins_at_once_get_five_tries_and_revoke_the_phone() {
         ));
     }
     unlock_with_pin(&t, &phone, "246813").await.unwrap();
-    let o = uv::unlock_options(&t.p, &phone.device_id).await.unwrap();
+    let o = uv::unlock_options(&t.p.identity, &phone.device_id)
+        .await
+        .unwrap();
     assert_eq!(o.attempts_left, Some(5));
     // Fifty guesses at once.
     let mut tasks = Vec::new();
@@ -438,9 +457,9 @@ async fn fifty_wrong_pins_at_once_get_five_tries_and_revoke_the_phone() {
         let p = t.p.clone();
         let device = phone.device_id.clone();
         tasks.push(tokio::spawn(async move {
-            let o = uv::unlock_options(&p, &device).await?;
+            let o = uv::unlock_options(&p.identity, &device).await?;
             uv::unlock(
-                &p,
+                &p.identity,
                 &device,
                 &Unlock {
                     challenge: o.challenge,
@@ -479,7 +498,7 @@ async fn fifty_wrong_pins_at_once_get_five_tries_and_revoke_the_phone() {
         Err(DomainError::DeviceRevoked)
     ));
     assert!(matches!(
-        phone.call(&t.p, SessionRule::None).await,
+        phone.call(&t.p.identity, SessionRule::None).await,
         Err(DomainError::DeviceRevoked)
     ));
 }
@@ -489,7 +508,7 @@ async fn easy_pins_and_pins_where_policy_forbids_them_are_refused_at_set_up() {
     let t = platform().await;
     let key = DeviceKey::generate().unwrap();
     let e = registration::sandbox_enrol(
-        &t.p,
+        &t.p.identity,
         &identity(6),
         iamsmart_proto::profile::Level::Basic,
         &new_device(
@@ -508,12 +527,12 @@ async fn easy_pins_and_pins_where_policy_forbids_them_are_refused_at_set_up() {
             ..
         }
     ));
-    let mut policy = (*t.p.identity).clone();
+    let mut policy = (*t.p.identity.policy).clone();
     policy.app.pin_allowed = false;
     policy.app.require_user_verification = true;
     let strict = t.p.clone().with_identity_policy(policy);
     let e = registration::sandbox_enrol(
-        &strict,
+        &strict.identity,
         &identity(6),
         iamsmart_proto::profile::Level::Basic,
         &new_device(
@@ -533,7 +552,7 @@ async fn easy_pins_and_pins_where_policy_forbids_them_are_refused_at_set_up() {
         }
     ));
     // An activation without user verification is refused when the policy requires it.
-    let e = uv::prepare(&strict, &key.public_jwk(), None).unwrap_err();
+    let e = uv::prepare(&strict.identity, &key.public_jwk(), None).unwrap_err();
     assert!(matches!(
         e,
         DomainError::Refused {
@@ -548,7 +567,7 @@ async fn a_code_from_one_phone_adds_another_and_keeps_the_first() {
     let t = platform().await;
     let pk = SoftPasskey::new(ORIGIN);
     let first = passkey_phone(&t, 7, &pk).await;
-    let issued = activation::issue_device_link_code(&t.p, &first.caller(), None)
+    let issued = activation::issue_device_link_code(&t.p.identity, &first.caller(), None)
         .await
         .unwrap();
     assert!(issued.expires_at - t.p.clock.now_ms() <= 600_000);
@@ -592,7 +611,7 @@ async fn a_code_from_one_phone_adds_another_and_keeps_the_first() {
             .unwrap()
     };
     let e = activation::activate(
-        &t.p,
+        &t.p.identity,
         serde_json::from_slice(&body).unwrap(),
         &SignedRequest {
             signature: Some(&sig),
@@ -626,7 +645,7 @@ async fn a_code_from_one_phone_adds_another_and_keeps_the_first() {
         .await
         .unwrap();
     assert!(matches!(
-        first.call(&t.p, SessionRule::None).await,
+        first.call(&t.p.identity, SessionRule::None).await,
         Err(DomainError::DeviceRevoked)
     ));
     let sessions: i64 =

@@ -27,7 +27,7 @@ fn req(sub: &str, en: &str) -> SendRequest {
 
 async fn service(t: &TestPlatform, name: &str, host: &str) -> Client {
     let reg = clients::register(
-        &t.p,
+        &t.p.oidc,
         ClientMetadata::for_profile(
             name,
             vec![format!("https://{host}/cb")],
@@ -38,12 +38,15 @@ async fn service(t: &TestPlatform, name: &str, host: &str) -> Client {
     )
     .await
     .unwrap();
-    clients::get(&t.p, &reg.client_id).await.unwrap().unwrap()
+    clients::get(&t.p.oidc, &reg.client_id)
+        .await
+        .unwrap()
+        .unwrap()
 }
 
 async fn resident(t: &TestPlatform, hkid: &str) -> String {
     identity::create(
-        &t.p,
+        &t.p.identity,
         NewResident {
             hkid: hkid.into(),
             name_en: "CHAN, Tai Man".into(),
@@ -63,7 +66,7 @@ async fn resident(t: &TestPlatform, hkid: &str) -> String {
 
 /// The resident signs in to the service: a grant, and the pairwise subject remembered.
 async fn signed_in(t: &TestPlatform, client: &Client, resident: &str) -> String {
-    let sub = crate::oidc::tokens::subject_for(&t.p, client, resident);
+    let sub = crate::oidc::tokens::subject_for(&t.p.oidc, client, resident);
     let mut conn = t.p.db.writer().acquire().await.unwrap();
     crate::oidc::claims::remember_subject(&mut conn, &client.sector(), &sub, resident)
         .await
@@ -81,7 +84,7 @@ async fn signed_in(t: &TestPlatform, client: &Client, resident: &str) -> String 
         nonce: None,
         authorization_details: None,
     };
-    crate::oidc::tokens::create_grant(&t.p, &mut conn, &grant, 0)
+    crate::oidc::tokens::create_grant(&t.p.oidc, &mut conn, &grant, 0)
         .await
         .unwrap();
     sub
@@ -208,7 +211,7 @@ async fn delivered_only_with_consent_sealed_and_in_the_inbox() {
         Err(DomainError::NotFound)
     ));
     // The dealings show that it was sent, without its content.
-    let dealings = crate::exchange::dealings::for_resident(&t.p, &r)
+    let dealings = crate::exchange::dealings::for_resident(&t.p.exchange, &r)
         .await
         .unwrap();
     let kinds: Vec<&str> = dealings[0]

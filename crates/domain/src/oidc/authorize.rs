@@ -19,7 +19,7 @@ use super::Acr;
 use crate::authn::approvals;
 use crate::env::Env;
 use crate::error::DomainError;
-use crate::platform::Platform;
+use crate::oidc::Oidc;
 use iamsmart_proto::app::ApprovalStatus;
 use iamsmart_proto::i18n::{Localized, ServiceDetails};
 use iamsmart_proto::ids::ApprovalId;
@@ -109,18 +109,14 @@ pub struct ConsentPage {
 }
 
 /// Handle `GET /authorize`.
-pub async fn authorize(p: &Platform, form: &Form, session_cookie: Option<&str>) -> Outcome {
+pub async fn authorize(p: &Oidc, form: &Form, session_cookie: Option<&str>) -> Outcome {
     match authorize_inner(p, form, session_cookie).await {
         Ok(o) => o,
         Err(o) => o,
     }
 }
 
-async fn authorize_inner(
-    p: &Platform,
-    form: &Form,
-    cookie: Option<&str>,
-) -> Result<Outcome, Outcome> {
+async fn authorize_inner(p: &Oidc, form: &Form, cookie: Option<&str>) -> Result<Outcome, Outcome> {
     let page = Outcome::ErrorPage;
     let client_id = one(form, "client_id")
         .map_err(page)?
@@ -247,7 +243,7 @@ fn approval_details(client: &Client, params: &AuthzParams) -> serde_json::Value 
 
 /// Store a login transaction bound to this browser; returns (id, browser secret).
 async fn new_tx(
-    p: &Platform,
+    p: &Oidc,
     client: &Client,
     params: &AuthzParams,
     approval: Option<(&ApprovalId, i64)>,
@@ -258,7 +254,7 @@ async fn new_tx(
     let now = p.clock.now_ms();
     let expires = approval
         .map_or(now, |a| a.1)
-        .max(now + p.oidc.policy.login_ttl_ms);
+        .max(now + p.provider.policy.login_ttl_ms);
     sqlx::query(
         "INSERT INTO authz_requests (id, kind, client_id, params, browser_hash, approval_id, sid, created_at, expires_at) VALUES ($1, 'tx', $2, $3, $4, $5, $6, $7, $8)",
     )
@@ -277,13 +273,13 @@ async fn new_tx(
 }
 
 async fn start_login(
-    p: &Platform,
+    p: &Oidc,
     client: &Client,
     params: &AuthzParams,
     resident: Option<String>,
 ) -> OResult<Outcome> {
     let face = Acr::asks_face(&params.acr_values);
-    if face && !p.face.available() {
+    if face && !p.identity.face.available() {
         return Err(OAuthError::unmet_authentication_requirements(
             "face verification is not available on this platform, so the requested assurance cannot be given",
         ));
@@ -345,13 +341,13 @@ pub fn mask_hkid(h: &str) -> String {
 }
 
 async fn consent_page(
-    p: &Platform,
+    p: &Oidc,
     client: &Client,
     params: &AuthzParams,
     tx: &str,
     resident_id: &str,
 ) -> OResult<ConsentPage> {
-    let r = crate::identity::get(p, resident_id).await?;
+    let r = crate::identity::get(&p.identity, resident_id).await?;
     let released = claims::release(&r, &params.fields);
     let items = params
         .fields
@@ -412,7 +408,7 @@ type TxRow = (
 );
 
 /// Load an unfinished transaction started in this browser.
-async fn load_tx(p: &Platform, tx: &str, browser_secret: Option<&str>) -> Result<Tx, Outcome> {
+async fn load_tx(p: &Oidc, tx: &str, browser_secret: Option<&str>) -> Result<Tx, Outcome> {
     let row: Option<TxRow> = sqlx::query_as(
         "SELECT client_id, params, browser_hash, approval_id, sid, expires_at, used_at FROM authz_requests WHERE id = $1 AND kind = 'tx'",
     )
@@ -483,7 +479,7 @@ async fn bind_tx(p: &Env, tx: &str, sid: &str) -> Result<(), DomainError> {
 
 /// After sign-in: the consent page if something is not consented yet, else the code.
 async fn after_sign_in(
-    p: &Platform,
+    p: &Oidc,
     t: &Tx,
     tx: &str,
     s: &Session,
@@ -548,7 +544,7 @@ fn waiting_page(tx: &str, t: &Tx, view: iamsmart_proto::app::ApprovalView) -> Lo
 /// transaction's request is replaced by a conditional update in the same database transaction
 /// as the new request, and a page that loses shows the winner's code.
 async fn renewed_page(
-    p: &Platform,
+    p: &Oidc,
     tx: &str,
     old: &ApprovalId,
     browser_secret: Option<&str>,
@@ -564,7 +560,7 @@ async fn renewed_page(
              WHERE id = $3 AND kind = 'tx' AND approval_id = $4 AND used_at IS NULL AND created_at > $5",
         )
         .bind(&created.id)
-        .bind(created.expires_at.max(now + p.oidc.policy.login_ttl_ms))
+        .bind(created.expires_at.max(now + p.provider.policy.login_ttl_ms))
         .bind(tx)
         .bind(old)
         .bind(now - LOGIN_RENEWAL_WINDOW_MS)
@@ -593,7 +589,7 @@ async fn renewed_page(
 /// in, then ask for consent or return to the client with a code; while waiting, show the login
 /// page again.
 pub async fn continue_login(
-    p: &Platform,
+    p: &Oidc,
     tx: &str,
     browser_secret: Option<&str>,
     session_cookie: Option<&str>,
@@ -712,7 +708,7 @@ pub struct ConsentAnswer<'a> {
 
 /// Handle the consent form: release what was ticked (every required item must be), or cancel.
 pub async fn consent(
-    p: &Platform,
+    p: &Oidc,
     a: ConsentAnswer<'_>,
     browser_secret: Option<&str>,
     session_cookie: Option<&str>,
@@ -799,7 +795,7 @@ pub async fn consent(
 /// Record consent (when asked to remember), create the grant and its code, and build the
 /// redirect with the code.
 async fn finish(
-    p: &Platform,
+    p: &Oidc,
     client: &Client,
     params: &AuthzParams,
     s: &Session,
@@ -809,9 +805,10 @@ async fn finish(
     // Signatures asked for with the authorization (RFC 9396): pushed to the resident's app now;
     // the details in the grant (and the token response) say where to collect them.
     let authorization_details = match &params.authorization_details {
-        Some(d) => {
-            Some(crate::signing::requests::from_authorization(p, client, &s.resident_id, d).await?)
-        }
+        Some(d) => Some(
+            crate::signing::requests::from_authorization(&p.signing, client, &s.resident_id, d)
+                .await?,
+        ),
         None => None,
     };
     let now = p.clock.now_ms();
@@ -899,7 +896,7 @@ pub async fn login_status(
 /// Sign a transaction in with a passkey (the browser's WebAuthn answer to
 /// [`super::passkeys::login_options`]); the browser then follows the continue link.
 pub async fn sign_in_with_passkey(
-    p: &Platform,
+    p: &Oidc,
     tx: &str,
     browser_secret: Option<&str>,
     ceremony: &str,

@@ -10,7 +10,7 @@ use super::Acr;
 use crate::authn::approvals;
 use crate::error::DomainError;
 use crate::keys::Purpose;
-use crate::platform::Platform;
+use crate::oidc::Oidc;
 use iamsmart_crypto::jose::{self, Alg};
 use iamsmart_proto::ids::ApprovalId;
 use serde::{Deserialize, Serialize};
@@ -42,7 +42,7 @@ fn dom(e: DomainError) -> OAuthError {
 /// The resident a hint names: `login_hint` (the subject the client knows) or `id_token_hint`
 /// (an ID token this provider issued to the client, expired or not).
 async fn resident_from_hint(
-    p: &Platform,
+    p: &Oidc,
     client: &Client,
     form: &BTreeMap<String, Vec<String>>,
 ) -> OResult<String> {
@@ -92,7 +92,7 @@ async fn resident_from_hint(
 
 /// Handle a backchannel authentication request from an authenticated client.
 pub async fn start(
-    p: &Platform,
+    p: &Oidc,
     client: &Client,
     form: &BTreeMap<String, Vec<String>>,
 ) -> OResult<Started> {
@@ -138,7 +138,7 @@ pub async fn start(
                 .ok_or_else(|| OAuthError::invalid_request("requested_expiry: 10 to 600 seconds"))?
                 * 1000
         }
-        None => p.oidc.policy.ciba_ttl_ms,
+        None => p.provider.policy.ciba_ttl_ms,
     };
     let face = Acr::asks_face(&acr_values);
     let params = CibaParams {
@@ -179,7 +179,7 @@ pub async fn start(
     .bind(&created.id)
     .bind(serde_json::to_string(&params).map_err(|e| OAuthError::server_error(e.to_string()))?)
     .bind(notification)
-    .bind(p.oidc.policy.ciba_interval_ms)
+    .bind(p.provider.policy.ciba_interval_ms)
     .bind(now)
     .bind(expires)
     .execute(p.db.writer())
@@ -188,7 +188,7 @@ pub async fn start(
     Ok(Started {
         auth_req_id: id,
         expires_in: requested_expiry / 1000,
-        interval: p.oidc.policy.ciba_interval_ms / 1000,
+        interval: p.provider.policy.ciba_interval_ms / 1000,
     })
 }
 
@@ -206,7 +206,7 @@ type CibaRow = (
 
 /// The CIBA grant at the token endpoint.
 pub async fn redeem(
-    p: &Platform,
+    p: &Oidc,
     client: &Client,
     auth_req_id: &str,
     dpop_jkt: Option<String>,
@@ -343,7 +343,7 @@ pub async fn redeem(
             .bind(iamsmart_crypto::hash::sha256(t.as_bytes()).to_vec())
             .bind(&gid)
             .bind(now)
-            .bind(now + p.oidc.policy.refresh_ttl_ms)
+            .bind(now + p.provider.policy.refresh_ttl_ms)
             .execute(&mut *tx)
             .await
             .map_err(|e| dom(e.into()))?;
@@ -373,7 +373,7 @@ pub async fn redeem(
         id: gid,
         data,
         dpop_jkt: dpop_jkt.clone(),
-        expires_at: now + p.oidc.policy.refresh_ttl_ms,
+        expires_at: now + p.provider.policy.refresh_ttl_ms,
         revoked_at: None,
     };
     let out = tokens::sign_tokens(p, client, &g, &sub, dpop_jkt.as_deref(), refresh, true).await?;
@@ -383,7 +383,7 @@ pub async fn redeem(
 
 /// After the resident decided a request in the app: in ping mode, tell the client (best effort,
 /// in the background).
-pub async fn decided(p: &Platform, approval_id: &ApprovalId) {
+pub async fn decided(p: &Oidc, approval_id: &ApprovalId) {
     let row: Option<(String, String, Option<String>)> = sqlx::query_as(
         "SELECT id, client_id, notification_token FROM ciba_requests WHERE approval_id = $1",
     )

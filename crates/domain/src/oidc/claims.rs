@@ -7,7 +7,7 @@
 use crate::env::Env;
 use crate::error::Result;
 use crate::identity::Resident;
-use crate::platform::Platform;
+use crate::oidc::Oidc;
 use iamsmart_proto::profile::{Address, Phone};
 use iamsmart_store::AnyConnection;
 use serde_json::{Map, Value};
@@ -96,7 +96,7 @@ pub const PUBLIC_SECTOR: &str = "";
 /// The subject identifier of a resident for a client sector ([`PUBLIC_SECTOR`] for public
 /// subjects): a keyed hash, so that no subject is the platform's internal id (which appears in
 /// the platform's own records) and none can be computed without the platform's key.
-pub fn subject(p: &Platform, sector: &str, resident_id: &str) -> String {
+pub fn subject(p: &Oidc, sector: &str, resident_id: &str) -> String {
     use base64::Engine;
     let mac = p.vault.blind_index(&format!("sub:{sector}"), resident_id);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&mac[..24])

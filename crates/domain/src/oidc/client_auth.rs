@@ -3,7 +3,7 @@
 use super::clients::{self, Client};
 use super::error::{OAuthError, OResult};
 use crate::guard;
-use crate::platform::Platform;
+use crate::oidc::Oidc;
 use iamsmart_crypto::jose::{self, Alg};
 use serde::Deserialize;
 
@@ -41,7 +41,7 @@ fn refused(m: &str) -> OAuthError {
 }
 
 /// Authenticate the client; `endpoint` is the URL of the endpoint being called.
-pub async fn authenticate(p: &Platform, c: &Presented, endpoint: &str) -> OResult<Client> {
+pub async fn authenticate(p: &Oidc, c: &Presented, endpoint: &str) -> OResult<Client> {
     let methods = c.basic.is_some() as u8 + c.assertion.is_some() as u8;
     if methods > 1 {
         return Err(OAuthError::invalid_request(
@@ -118,7 +118,7 @@ pub async fn authenticate(p: &Platform, c: &Presented, endpoint: &str) -> OResul
             "client_assertion iss and sub must be the client_id",
         ));
     }
-    let issuer = &p.oidc.policy.issuer;
+    let issuer = &p.provider.policy.issuer;
     let aud_ok = |a: &str| a == issuer || a == endpoint;
     let aud = match &claims.aud {
         serde_json::Value::String(s) => aud_ok(s),
@@ -129,7 +129,7 @@ pub async fn authenticate(p: &Platform, c: &Presented, endpoint: &str) -> OResul
         return Err(refused("client_assertion aud must be the issuer"));
     }
     let now = p.clock.now_ms() / 1000;
-    let skew = p.oidc.policy.skew_ms / 1000;
+    let skew = p.provider.policy.skew_ms / 1000;
     if claims.exp <= now - skew {
         return Err(refused("client_assertion has expired"));
     }

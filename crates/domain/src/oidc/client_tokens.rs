@@ -7,7 +7,7 @@ use super::clients::Client;
 use super::error::{OAuthError, OResult};
 use super::tokens::TokenResponse;
 use crate::keys::Purpose;
-use crate::platform::Platform;
+use crate::oidc::Oidc;
 use iamsmart_crypto::jose::Alg;
 use serde::Deserialize;
 
@@ -26,7 +26,7 @@ fn dom(e: crate::error::DomainError) -> OAuthError {
 
 /// Issue a token for the client.
 pub async fn issue(
-    p: &Platform,
+    p: &Oidc,
     client: &Client,
     scope: Option<&str>,
     dpop_jkt: Option<String>,
@@ -82,9 +82,9 @@ pub async fn issue(
     let scope = scopes.join(" ");
     let now_s = p.clock.now_ms() / 1000;
     let mut at = serde_json::json!({
-        "iss": p.oidc.policy.issuer,
+        "iss": p.provider.policy.issuer,
         "sub": client.id,
-        "aud": p.oidc.policy.issuer,
+        "aud": p.provider.policy.issuer,
         "client_id": client.id,
         "iat": now_s,
         "exp": now_s + TTL_S,
@@ -145,7 +145,7 @@ impl ClientClaims {
 
 /// Verify a client token (signature, type, issuer, expiry; the client still active). Tokens of a
 /// resident's grant are refused here, and client tokens are refused where a resident's are needed.
-pub async fn verify(p: &Platform, token: &str) -> OResult<(ClientClaims, Client)> {
+pub async fn verify(p: &Oidc, token: &str) -> OResult<(ClientClaims, Client)> {
     let v = super::tokens::access_token_claims(p, token).await?;
     let c: ClientClaims = serde_json::from_value(v)
         .map_err(|_| OAuthError::invalid_token("malformed access token"))?;

@@ -1,10 +1,10 @@
 //! The provider's metadata (OpenID Connect Discovery 1.0, RFC 8414), complete and truthful.
 use super::{claims, Acr};
-use crate::platform::Platform;
+use crate::oidc::Oidc;
 
 /// The discovery document.
-pub fn metadata(p: &Platform) -> serde_json::Value {
-    let pol = &p.oidc.policy;
+pub fn metadata(p: &Oidc) -> serde_json::Value {
+    let pol = &p.provider.policy;
     let u = |path: &str| pol.url(path);
     let mut claims_supported = vec![
         "sub".to_string(),

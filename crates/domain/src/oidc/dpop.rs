@@ -2,7 +2,7 @@
 //! to the key's thumbprint (`cnf.jkt`).
 use super::error::{OAuthError, OResult};
 use crate::guard;
-use crate::platform::Platform;
+use crate::oidc::Oidc;
 use iamsmart_crypto::jose::{self, Alg, PublicJwk};
 
 /// Members of a private or symmetric key, refused in a proof's `jwk`.
@@ -89,7 +89,7 @@ pub fn parse(proof: &str) -> OResult<Proof> {
 /// Verify a DPoP proof for `method` and `url`; with `access_token`, also its `ath`. Returns the
 /// RFC 7638 thumbprint of the proof's key. Each proof is accepted once.
 pub async fn verify(
-    p: &Platform,
+    p: &Oidc,
     proof: &str,
     method: &str,
     url: &str,
@@ -113,7 +113,7 @@ pub async fn verify(
         .as_i64()
         .ok_or_else(|| bad("DPoP proof needs iat"))?;
     let now = p.clock.now_ms();
-    let skew = p.oidc.policy.skew_ms;
+    let skew = p.provider.policy.skew_ms;
     if !guard::within(iat.saturating_mul(1000), now, skew) {
         return Err(bad("DPoP proof is too old or from the future"));
     }

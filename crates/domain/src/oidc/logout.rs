@@ -6,7 +6,7 @@ use super::error::{OAuthError, OResult};
 use super::tokens;
 use crate::error::DomainError;
 use crate::keys::Purpose;
-use crate::platform::Platform;
+use crate::oidc::Oidc;
 use iamsmart_crypto::jose::{self, Alg};
 
 /// What to do after a logout request.
@@ -54,13 +54,13 @@ pub enum Reach {
 
 /// The longest an ID token given as `id_token_hint` may have been issued before: no session
 /// lives longer, so an older one names nothing worth ending.
-fn hint_max_age_s(p: &Platform) -> i64 {
-    p.oidc.policy.session_ttl_ms / 1000
+fn hint_max_age_s(p: &Oidc) -> i64 {
+    p.provider.policy.session_ttl_ms / 1000
 }
 
 /// (client, sid) named by a valid `id_token_hint`: an ID token of this provider (not an access
 /// or logout token, which the same key signs), recent enough to name a live session.
-async fn read_hint(p: &Platform, t: &str) -> OResult<(String, Option<String>)> {
+async fn read_hint(p: &Oidc, t: &str) -> OResult<(String, Option<String>)> {
     let keys = p
         .keys
         .jwks(Purpose::Token)
@@ -80,7 +80,7 @@ async fn read_hint(p: &Platform, t: &str) -> OResult<(String, Option<String>)> {
             "id_token_hint is another kind of token; send the ID token",
         ));
     }
-    if v["iss"] != p.oidc.policy.issuer.as_str() {
+    if v["iss"] != p.provider.policy.issuer.as_str() {
         return Err(OAuthError::invalid_request(
             "id_token_hint is from another issuer",
         ));
@@ -101,7 +101,7 @@ async fn read_hint(p: &Platform, t: &str) -> OResult<(String, Option<String>)> {
 
 /// The client a logout names and where to send the browser after, both checked.
 async fn client_and_redirect(
-    p: &Platform,
+    p: &Oidc,
     client_id: Option<&str>,
     post_logout_redirect_uri: Option<&str>,
     state: Option<&str>,
@@ -155,7 +155,7 @@ async fn client_and_redirect(
 /// - No session in this browser: nothing of the resident's ends but the asking service's own
 ///   grants from the session its hint names (a hint alone cannot end anyone's sign-in).
 pub async fn end_session(
-    p: &Platform,
+    p: &Oidc,
     id_token_hint: Option<&str>,
     client_id: Option<&str>,
     post_logout_redirect_uri: Option<&str>,
@@ -217,7 +217,7 @@ pub async fn end_session(
 /// The resident confirmed on the page: end this browser's session, and the asking service's
 /// grants from it or every grant from it. The page's CSRF token is checked by the caller.
 pub async fn confirm(
-    p: &Platform,
+    p: &Oidc,
     session_cookie: Option<&str>,
     client_id: Option<&str>,
     post_logout_redirect_uri: Option<&str>,
@@ -254,7 +254,7 @@ pub enum Grants<'a> {
 
 /// A service's own grants from one session end (it asked, with an ID token of that session).
 async fn revoke_client_grants(
-    p: &Platform,
+    p: &Oidc,
     sid: &str,
     client_id: &str,
     now: i64,
@@ -276,7 +276,7 @@ async fn revoke_client_grants(
 /// End one browser session and the chosen grants from it; tell their clients. Returns whether
 /// the session was live.
 pub async fn end_by_sid(
-    p: &Platform,
+    p: &Oidc,
     sid: &str,
     grants: Grants<'_>,
     reason: &str,
@@ -340,7 +340,7 @@ pub async fn end_by_sid(
 }
 
 /// Send a back-channel logout token to a client (in the background; failures are logged).
-pub async fn notify(p: &Platform, client_id: &str, resident_id: &str, sid: Option<&str>) {
+pub async fn notify(p: &Oidc, client_id: &str, resident_id: &str, sid: Option<&str>) {
     let Ok(Some(client)) = clients::get(p, client_id).await else {
         return;
     };
@@ -349,7 +349,7 @@ pub async fn notify(p: &Platform, client_id: &str, resident_id: &str, sid: Optio
     };
     let now = p.clock.now_ms() / 1000;
     let mut claims = serde_json::json!({
-        "iss": p.oidc.policy.issuer,
+        "iss": p.provider.policy.issuer,
         "aud": client.id,
         "iat": now,
         "exp": now + 120,
@@ -393,7 +393,7 @@ mod tests {
     use crate::testing;
     use serde_json::json;
 
-    async fn signed(p: &Platform, typ: Option<&str>, claims: serde_json::Value) -> String {
+    async fn signed(p: &Oidc, typ: Option<&str>, claims: serde_json::Value) -> String {
         p.keys
             .sign_jws(
                 Purpose::Token,
@@ -405,9 +405,9 @@ mod tests {
             .expect("sign")
     }
 
-    fn id_token(p: &Platform) -> serde_json::Value {
+    fn id_token(p: &Oidc) -> serde_json::Value {
         json!({
-            "iss": p.oidc.policy.issuer,
+            "iss": p.provider.policy.issuer,
             "aud": "client-a",
             "sub": "s",
             "sid": "sid-1",
@@ -420,48 +420,60 @@ mod tests {
     async fn a_logout_hint_must_be_a_recent_id_token_of_this_provider() {
         let t = testing::platform().await;
         let p = &t.p;
-        let ok = signed(p, Some("JWT"), id_token(p)).await;
+        let ok = signed(&p.oidc, Some("JWT"), id_token(&p.oidc)).await;
         assert_eq!(
-            read_hint(p, &ok)
+            read_hint(&p.oidc, &ok)
                 .await
                 .expect("an ID token names its session"),
             ("client-a".to_string(), Some("sid-1".to_string()))
         );
         // Other tokens the same key signs are not hints.
-        let logout_token = signed(p, Some("logout+jwt"), id_token(p)).await;
-        assert!(read_hint(p, &logout_token).await.is_err());
-        let mut with_events = id_token(p);
+        let logout_token = signed(&p.oidc, Some("logout+jwt"), id_token(&p.oidc)).await;
+        assert!(read_hint(&p.oidc, &logout_token).await.is_err());
+        let mut with_events = id_token(&p.oidc);
         with_events["events"] = json!({"http://schemas.openid.net/event/backchannel-logout": {}});
-        assert!(read_hint(p, &signed(p, None, with_events).await)
-            .await
-            .is_err());
-        let mut access = id_token(p);
-        access["client_id"] = json!("client-a");
         assert!(
-            read_hint(p, &signed(p, Some("at+jwt"), access.clone()).await)
+            read_hint(&p.oidc, &signed(&p.oidc, None, with_events).await)
                 .await
                 .is_err()
         );
-        assert!(read_hint(p, &signed(p, None, access).await).await.is_err());
+        let mut access = id_token(&p.oidc);
+        access["client_id"] = json!("client-a");
+        assert!(read_hint(
+            &p.oidc,
+            &signed(&p.oidc, Some("at+jwt"), access.clone()).await
+        )
+        .await
+        .is_err());
+        assert!(read_hint(&p.oidc, &signed(&p.oidc, None, access).await)
+            .await
+            .is_err());
         // Another issuer, several audiences, no audience.
-        let mut other = id_token(p);
+        let mut other = id_token(&p.oidc);
         other["iss"] = json!("https://elsewhere.example");
-        assert!(read_hint(p, &signed(p, None, other).await).await.is_err());
-        let mut many = id_token(p);
+        assert!(read_hint(&p.oidc, &signed(&p.oidc, None, other).await)
+            .await
+            .is_err());
+        let mut many = id_token(&p.oidc);
         many["aud"] = json!(["client-a", "client-b"]);
-        assert!(read_hint(p, &signed(p, None, many).await).await.is_err());
+        assert!(read_hint(&p.oidc, &signed(&p.oidc, None, many).await)
+            .await
+            .is_err());
         // Not signed by us: a changed payload.
         let mut parts: Vec<String> = ok.split('.').map(str::to_string).collect();
         parts[1] = parts[1].chars().rev().collect();
-        assert!(read_hint(p, &parts.join(".")).await.is_err());
-        assert!(read_hint(p, "not-a-jwt").await.is_err());
+        assert!(read_hint(&p.oidc, &parts.join(".")).await.is_err());
+        assert!(read_hint(&p.oidc, "not-a-jwt").await.is_err());
         // Expired is fine (the specification allows it) until no session could still live.
         t.clock.advance(3_600_000);
         assert!(
-            read_hint(p, &ok).await.is_ok(),
+            read_hint(&p.oidc, &ok).await.is_ok(),
             "an expired ID token still names its sign-in"
         );
-        t.clock.advance(p.oidc.policy.session_ttl_ms);
-        assert!(read_hint(p, &ok).await.is_err(), "older than any session");
+        t.clock.advance(p.oidc.provider.policy.session_ttl_ms);
+        assert!(
+            read_hint(&p.oidc, &ok).await.is_err(),
+            "older than any session"
+        );
     }
 }

@@ -22,6 +22,8 @@ pub mod tokens;
 
 pub use error::OAuthError;
 
+use crate::env::Env;
+
 iamsmart_proto::text_enum! {
     /// The assurance of a sign-in (`acr`), ordered from weakest to strongest: a comparison says
     /// whether one meets another.
@@ -120,6 +122,42 @@ impl OidcPolicy {
     /// An endpoint's URL.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.issuer)
+    }
+}
+
+/// The OpenID provider as a capability: authorization, tokens, sessions, clients, CIBA and the
+/// resident's passkeys. Built with the handles it uses (the `Env`, which it dereferences to, the
+/// keys that sign its tokens, the vault for blind indexes, its settings and caches, the identity
+/// service for the resident's account, approvals for requests answered in the app, signing for
+/// signatures asked with a login, notifications for the resident's choices, and the guarded
+/// client for clients' key sets and back-channel calls) and nothing else. Cheap to clone.
+#[derive(Clone)]
+pub struct Oidc {
+    /// The database, the clock and randomness.
+    pub env: Env,
+    /// Keys and their lifecycle (the keys that sign tokens).
+    pub keys: crate::keys::KeyService,
+    /// Personal data at rest (blind indexes).
+    pub vault: crate::vault::Vault,
+    /// Settings and per-process caches.
+    pub provider: std::sync::Arc<Provider>,
+    /// The resident's account, devices and passkey relying party.
+    pub identity: crate::identity::Identity,
+    /// Requests waiting for the resident's answer in the app.
+    pub approvals: crate::authn::approvals::Approvals,
+    /// Signatures asked for in an authorization request.
+    pub signing: crate::signing::Signing,
+    /// The resident's notification choices made while consenting.
+    pub notify: crate::notify::Notify,
+    /// The guarded client for URLs that clients supplied.
+    pub outbound: crate::outbound::Outbound,
+}
+
+impl std::ops::Deref for Oidc {
+    type Target = Env;
+
+    fn deref(&self) -> &Env {
+        &self.env
     }
 }
 

@@ -6,7 +6,7 @@ use super::error::{OAuthError, OResult};
 use crate::audit::{self, Event};
 use crate::env::Env;
 use crate::error::DomainError;
-use crate::platform::Platform;
+use crate::oidc::Oidc;
 use iamsmart_crypto::jose::PublicJwk;
 use iamsmart_crypto::webauthn::{AuthenticationResponse, RegistrationResponse, StoredCredential};
 use serde::Serialize;
@@ -96,7 +96,7 @@ async fn existing_credentials(p: &Env, resident_id: &str) -> OResult<Vec<String>
 /// the phone must agree, now: the resident's app is asked (a request like a login's, with a match
 /// code), and only after it approves does [`add_options`] hand out creation options. A browser
 /// session alone (hours old, perhaps itself from a passkey) is not enough.
-pub async fn request_add(p: &Platform, resident_id: &str) -> OResult<AddStep> {
+pub async fn request_add(p: &Oidc, resident_id: &str) -> OResult<AddStep> {
     existing_credentials(p, resident_id).await?;
     let created = crate::authn::approvals::create(
         &p.approvals,
@@ -138,7 +138,7 @@ pub async fn request_add(p: &Platform, resident_id: &str) -> OResult<AddStep> {
 /// Ask again whether the phone approved adding a passkey: still waiting, or (once only) the
 /// creation options. A denial, an expiry or another resident's request is refused.
 pub async fn add_options(
-    p: &Platform,
+    p: &Oidc,
     resident_id: &str,
     pending: &str,
     display_name: &str,
@@ -189,7 +189,7 @@ pub async fn add_options(
     take(p, APPROVAL_CEREMONY, pending).await?;
     let existing = existing_credentials(p, resident_id).await?;
     let (id, challenge) = start(p, "resident-passkey-add", Some(resident_id)).await?;
-    let options = p.rp.creation_options(
+    let options = p.identity.rp.creation_options(
         &challenge,
         resident_id.as_bytes(),
         display_name,
@@ -204,7 +204,7 @@ pub async fn add_options(
 
 /// Store a new passkey after the browser's answer.
 pub async fn register(
-    p: &Platform,
+    p: &Oidc,
     resident_id: &str,
     ceremony: &str,
     response: &RegistrationResponse,
@@ -216,12 +216,14 @@ pub async fn register(
             "this passkey request belongs to another session",
         ));
     }
-    let cred =
-        p.rp.verify_registration(&challenge, response)
-            .map_err(|e| {
-                tracing::info!(error = %e, "passkey registration refused");
-                OAuthError::access_denied("the passkey was not accepted")
-            })?;
+    let cred = p
+        .identity
+        .rp
+        .verify_registration(&challenge, response)
+        .map_err(|e| {
+            tracing::info!(error = %e, "passkey registration refused");
+            OAuthError::access_denied("the passkey was not accepted")
+        })?;
     let name: String = name
         .trim()
         .chars()
@@ -271,9 +273,9 @@ pub async fn register(
 }
 
 /// Options to sign in with a passkey (discoverable: no list of credentials).
-pub async fn login_options(p: &Platform) -> OResult<(String, serde_json::Value)> {
+pub async fn login_options(p: &Oidc) -> OResult<(String, serde_json::Value)> {
     let (id, challenge) = start(p, "resident-passkey-login", None).await?;
-    Ok((id, p.rp.request_options(&challenge, &[])))
+    Ok((id, p.identity.rp.request_options(&challenge, &[])))
 }
 
 /// (resident, public key, count, flagged, resident status)
@@ -281,7 +283,7 @@ type PasskeyRow = (String, String, i64, Option<i64>, String);
 
 /// Verify a passkey sign-in; returns the resident. A counter that goes back flags the passkey.
 pub async fn authenticate(
-    p: &Platform,
+    p: &Oidc,
     ceremony: &str,
     response: &AuthenticationResponse,
 ) -> OResult<String> {
@@ -311,7 +313,11 @@ pub async fn authenticate(
         })?,
     };
     let now = p.clock.now_ms();
-    match p.rp.verify_authentication(&challenge, &stored, response) {
+    match p
+        .identity
+        .rp
+        .verify_authentication(&challenge, &stored, response)
+    {
         Ok(out) => {
             if flagged.is_some() || status != "active" {
                 return Err(refused());

@@ -24,7 +24,7 @@ async fn an_expired_code_is_renewed_once_however_many_pages_ask() {
         vec![redirect.into()],
         crate::oidc::clients::ClientProfile::Basic,
     );
-    let client = clients::register(&t.p, meta, "operator:test", true)
+    let client = clients::register(&t.p.oidc, meta, "operator:test", true)
         .await
         .unwrap();
     let challenge = URL_SAFE_NO_PAD.encode(iamsmart_crypto::hash::sha256(
@@ -39,7 +39,7 @@ async fn an_expired_code_is_renewed_once_however_many_pages_ask() {
         ("code_challenge", &challenge),
         ("code_challenge_method", "S256"),
     ]);
-    let Outcome::Login(first) = authorize(&t.p, &request, None).await else {
+    let Outcome::Login(first) = authorize(&t.p.oidc, &request, None).await else {
         panic!("a login page");
     };
     let secret = first
@@ -48,17 +48,18 @@ async fn an_expired_code_is_renewed_once_however_many_pages_ask() {
         .expect("the page binds the browser");
 
     // Still waiting: the same code.
-    let Outcome::Login(same) = continue_login(&t.p, &first.tx, Some(&secret), None).await else {
+    let Outcome::Login(same) = continue_login(&t.p.oidc, &first.tx, Some(&secret), None).await
+    else {
         panic!("still the login page");
     };
     assert_eq!(same.qr, first.qr);
 
     // The code runs out; fifty pages of this login look at once: one new code for all.
-    t.clock.advance(t.p.identity.approval_ttl_ms + 1);
+    t.clock.advance(t.p.identity.policy.approval_ttl_ms + 1);
     let pages: Vec<_> = (0..50)
         .map(|_| {
             let (p, tx, secret) = (t.p.clone(), first.tx.clone(), secret.clone());
-            tokio::spawn(async move { continue_login(&p, &tx, Some(&secret), None).await })
+            tokio::spawn(async move { continue_login(&p.oidc, &tx, Some(&secret), None).await })
         })
         .collect();
     let mut shown = std::collections::BTreeSet::new();
@@ -83,13 +84,13 @@ async fn an_expired_code_is_renewed_once_however_many_pages_ask() {
 
     // Renewed again while the login is young; once it is older than the window, the service is
     // told that the request expired (and nothing more is created).
-    t.clock.advance(t.p.identity.approval_ttl_ms + 1);
+    t.clock.advance(t.p.identity.policy.approval_ttl_ms + 1);
     assert!(matches!(
-        continue_login(&t.p, &first.tx, Some(&secret), None).await,
+        continue_login(&t.p.oidc, &first.tx, Some(&secret), None).await,
         Outcome::Login(_)
     ));
     t.clock.advance(LOGIN_RENEWAL_WINDOW_MS);
-    match continue_login(&t.p, &first.tx, Some(&secret), None).await {
+    match continue_login(&t.p.oidc, &first.tx, Some(&secret), None).await {
         Outcome::Redirect(to) => {
             assert!(
                 to.starts_with(redirect) && to.contains("error=access_denied"),
@@ -99,13 +100,13 @@ async fn an_expired_code_is_renewed_once_however_many_pages_ask() {
         _ => panic!("back to the service"),
     }
     // Another browser cannot renew someone's login.
-    let other = authorize(&t.p, &request, None).await;
+    let other = authorize(&t.p.oidc, &request, None).await;
     let Outcome::Login(other) = other else {
         panic!("a login page")
     };
-    t.clock.advance(t.p.identity.approval_ttl_ms + 1);
+    t.clock.advance(t.p.identity.policy.approval_ttl_ms + 1);
     assert!(matches!(
-        continue_login(&t.p, &other.tx, Some("not the browser"), None).await,
+        continue_login(&t.p.oidc, &other.tx, Some("not the browser"), None).await,
         Outcome::ErrorPage(_)
     ));
 }

@@ -7,7 +7,7 @@ use super::error::{OAuthError, OResult};
 use super::{Acr, ACR_BASIC, ACR_FACE, ACR_PLUS};
 use crate::env::Env;
 use crate::error::DomainError;
-use crate::platform::Platform;
+use crate::oidc::Oidc;
 use iamsmart_crypto::jose::{self, Alg};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -103,12 +103,7 @@ pub fn urlencode(v: &str) -> String {
 }
 
 /// The redirect carrying an error (with `iss`, RFC 9207).
-pub fn error_redirect(
-    p: &Platform,
-    redirect_uri: &str,
-    state: Option<&str>,
-    e: &OAuthError,
-) -> String {
+pub fn error_redirect(p: &Oidc, redirect_uri: &str, state: Option<&str>, e: &OAuthError) -> String {
     let mut params = vec![
         ("error", e.error),
         ("error_description", e.description.as_str()),
@@ -116,16 +111,16 @@ pub fn error_redirect(
     if let Some(s) = state {
         params.push(("state", s));
     }
-    params.push(("iss", p.oidc.policy.issuer.as_str()));
+    params.push(("iss", p.provider.policy.issuer.as_str()));
     with_params(redirect_uri, &params)
 }
 
-pub(crate) fn code_redirect(p: &Platform, params: &AuthzParams, code: &str) -> String {
+pub(crate) fn code_redirect(p: &Oidc, params: &AuthzParams, code: &str) -> String {
     let mut q = vec![("code", code)];
     if let Some(s) = &params.state {
         q.push(("state", s));
     }
-    q.push(("iss", p.oidc.policy.issuer.as_str()));
+    q.push(("iss", p.provider.policy.issuer.as_str()));
     with_params(&params.redirect_uri, &q)
 }
 
@@ -145,7 +140,7 @@ pub fn one<'a>(form: &'a Form, k: &str) -> OResult<Option<&'a str>> {
 }
 
 /// Resolve a signed request object (JAR, RFC 9101) into parameters.
-async fn request_object(p: &Platform, client: &Client, jwt: &str) -> OResult<Form> {
+async fn request_object(p: &Oidc, client: &Client, jwt: &str) -> OResult<Form> {
     if jwt.len() > 32 * 1024 {
         return Err(OAuthError::invalid_request_object(
             "request object too large",
@@ -174,10 +169,10 @@ async fn request_object(p: &Platform, client: &Client, jwt: &str) -> OResult<For
         ));
     }
     let aud_ok = match claims.get("aud") {
-        Some(serde_json::Value::String(a)) => *a == p.oidc.policy.issuer,
+        Some(serde_json::Value::String(a)) => *a == p.provider.policy.issuer,
         Some(serde_json::Value::Array(a)) => a
             .iter()
-            .any(|x| x.as_str() == Some(p.oidc.policy.issuer.as_str())),
+            .any(|x| x.as_str() == Some(p.provider.policy.issuer.as_str())),
         _ => false,
     };
     if !aud_ok {
@@ -186,7 +181,7 @@ async fn request_object(p: &Platform, client: &Client, jwt: &str) -> OResult<For
         ));
     }
     let now = p.clock.now_ms() / 1000;
-    let skew = p.oidc.policy.skew_ms / 1000;
+    let skew = p.provider.policy.skew_ms / 1000;
     match claims.get("exp").and_then(|v| v.as_i64()) {
         Some(e) if e > now - skew && e <= now + 3600 => {}
         _ => {
@@ -232,7 +227,7 @@ async fn request_object(p: &Platform, client: &Client, jwt: &str) -> OResult<For
 
 /// Validate an authorization request for `client`. The redirect URI is checked first; an error
 /// after that can be returned to it.
-pub async fn validate(p: &Platform, client: &Client, form: &Form) -> OResult<AuthzParams> {
+pub async fn validate(p: &Oidc, client: &Client, form: &Form) -> OResult<AuthzParams> {
     let form = match one(form, "request")? {
         Some(jwt) => {
             let mut inner = request_object(p, client, jwt).await?;
@@ -434,7 +429,7 @@ pub fn check_details(d: &str) -> OResult<serde_json::Value> {
 }
 
 /// Store a pushed authorization request (RFC 9126); returns (request_uri, expires_in).
-pub async fn push(p: &Platform, client: &Client, form: &Form) -> OResult<(String, i64)> {
+pub async fn push(p: &Oidc, client: &Client, form: &Form) -> OResult<(String, i64)> {
     if one(form, "request_uri")?.is_some() {
         return Err(OAuthError::invalid_request(
             "request_uri is not allowed in a pushed request",
@@ -443,7 +438,7 @@ pub async fn push(p: &Platform, client: &Client, form: &Form) -> OResult<(String
     let params = validate(p, client, form).await?;
     let id = iamsmart_crypto::rng::token(p.rng.as_ref(), 24);
     let now = p.clock.now_ms();
-    let ttl = p.oidc.policy.par_ttl_ms.clamp(5_000, 600_000);
+    let ttl = p.provider.policy.par_ttl_ms.clamp(5_000, 600_000);
     sqlx::query(
         "INSERT INTO authz_requests (id, kind, client_id, params, created_at, expires_at) VALUES ($1, 'par', $2, $3, $4, $5)",
     )

@@ -4,7 +4,7 @@
 //! from the session.
 use super::Acr;
 use crate::error::DomainError;
-use crate::platform::Platform;
+use crate::oidc::Oidc;
 
 /// A live browser session at the provider.
 #[derive(Debug, Clone)]
@@ -32,7 +32,7 @@ fn hash(secret: &str) -> Vec<u8> {
 
 /// The session a cookie names, if live (not revoked, not idle too long, not past its absolute
 /// end, account active).
-pub async fn session(p: &Platform, cookie: Option<&str>) -> Result<Option<Session>, DomainError> {
+pub async fn session(p: &Oidc, cookie: Option<&str>) -> Result<Option<Session>, DomainError> {
     let Some(c) = cookie.filter(|c| !c.is_empty() && c.len() < 200) else {
         return Ok(None);
     };
@@ -43,7 +43,7 @@ pub async fn session(p: &Platform, cookie: Option<&str>) -> Result<Option<Sessio
     )
     .bind(hash(c))
     .bind(now)
-    .bind(now - p.oidc.policy.session_idle_ms)
+    .bind(now - p.provider.policy.session_idle_ms)
     .fetch_optional(p.db.reader())
     .await?;
     let Some((sid, resident_id, device_id, auth_time, acr, amr, seen)) = row else {
@@ -69,7 +69,7 @@ pub async fn session(p: &Platform, cookie: Option<&str>) -> Result<Option<Sessio
 
 /// Start a session for a resident who just signed in; returns (cookie secret, session).
 pub async fn create(
-    p: &Platform,
+    p: &Oidc,
     resident_id: &str,
     device_id: Option<&str>,
     auth_time: i64,
@@ -98,7 +98,7 @@ pub async fn create(
     .bind(s.acr.as_str())
     .bind(serde_json::to_string(&s.amr).unwrap_or_default())
     .bind(now)
-    .bind(now + p.oidc.policy.session_ttl_ms)
+    .bind(now + p.provider.policy.session_ttl_ms)
     .execute(p.db.writer())
     .await?;
     Ok((secret, s))
@@ -106,7 +106,7 @@ pub async fn create(
 
 /// The CSRF token of forms shown in a session (derived from the session secret with the
 /// platform's index key, so it needs no storage and is useless without the cookie).
-pub fn csrf_token(p: &Platform, session_secret: &str) -> String {
+pub fn csrf_token(p: &Oidc, session_secret: &str) -> String {
     use base64::Engine;
     let mac = p.vault.blind_index(
         "csrf",
@@ -116,6 +116,6 @@ pub fn csrf_token(p: &Platform, session_secret: &str) -> String {
 }
 
 /// Whether a submitted CSRF token belongs to the session.
-pub fn csrf_ok(p: &Platform, session_secret: &str, token: &str) -> bool {
+pub fn csrf_ok(p: &Oidc, session_secret: &str, token: &str) -> bool {
     iamsmart_crypto::hash::ct_eq(csrf_token(p, session_secret).as_bytes(), token.as_bytes())
 }

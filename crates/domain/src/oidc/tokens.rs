@@ -13,7 +13,7 @@ use super::Acr;
 use crate::env::Env;
 use crate::error::DomainError;
 use crate::keys::Purpose;
-use crate::platform::Platform;
+use crate::oidc::Oidc;
 use iamsmart_crypto::jose::{self, Alg};
 use iamsmart_store::{AnyConnection, Row};
 use serde::{Deserialize, Serialize};
@@ -55,7 +55,7 @@ fn dom(e: impl Into<DomainError>) -> OAuthError {
 
 /// Create a grant inside the caller's transaction; returns its id.
 pub async fn create_grant(
-    p: &Platform,
+    p: &Oidc,
     conn: &mut AnyConnection,
     g: &GrantData,
     now: i64,
@@ -78,7 +78,7 @@ pub async fn create_grant(
     .bind(&g.nonce)
     .bind(g.authorization_details.as_ref().map(|v| v.to_string()))
     .bind(now)
-    .bind(now + p.oidc.policy.refresh_ttl_ms)
+    .bind(now + p.provider.policy.refresh_ttl_ms)
     .execute(&mut *conn)
     .await?;
     Ok(id)
@@ -87,7 +87,7 @@ pub async fn create_grant(
 /// Issue an authorization code for a grant inside the caller's transaction; returns the code.
 #[allow(clippy::too_many_arguments)]
 pub async fn issue_code(
-    p: &Platform,
+    p: &Oidc,
     conn: &mut AnyConnection,
     grant_id: &str,
     client_id: &str,
@@ -106,7 +106,7 @@ pub async fn issue_code(
     .bind(redirect_uri)
     .bind(code_challenge)
     .bind(dpop_jkt)
-    .bind(now + p.oidc.policy.code_ttl_ms.min(60_000))
+    .bind(now + p.provider.policy.code_ttl_ms.min(60_000))
     .execute(&mut *conn)
     .await?;
     Ok(code)
@@ -233,7 +233,7 @@ fn check_dpop(client: &Client, bound: Option<&str>, presented: Option<&str>) -> 
 
 /// Redeem an authorization code (once). A second use revokes everything issued from it.
 pub async fn redeem_code(
-    p: &Platform,
+    p: &Oidc,
     client: &Client,
     code: &str,
     redirect_uri: Option<&str>,
@@ -337,7 +337,7 @@ pub async fn redeem_code(
 }
 
 /// The subject identifier of a resident for this client.
-pub fn subject_for(p: &Platform, client: &Client, resident_id: &str) -> String {
+pub fn subject_for(p: &Oidc, client: &Client, resident_id: &str) -> String {
     claims::subject(p, &client.subject_sector(), resident_id)
 }
 
@@ -361,7 +361,7 @@ async fn new_refresh(
 
 /// Sign the access token (and the ID token) of a grant.
 pub async fn sign_tokens(
-    p: &Platform,
+    p: &Oidc,
     client: &Client,
     g: &Grant,
     sub: &str,
@@ -369,7 +369,7 @@ pub async fn sign_tokens(
     refresh_token: Option<String>,
     with_id_token: bool,
 ) -> OResult<TokenResponse> {
-    let pol = &p.oidc.policy;
+    let pol = &p.provider.policy;
     let now_s = p.clock.now_ms() / 1000;
     let at_exp = now_s + pol.access_token_ttl_ms / 1000;
     let mut at = serde_json::json!({
@@ -447,7 +447,7 @@ pub async fn sign_tokens(
 /// Use a refresh token (once): a new access token and a new refresh token. Reusing a rotated
 /// refresh token revokes the whole family.
 pub async fn refresh(
-    p: &Platform,
+    p: &Oidc,
     client: &Client,
     token: &str,
     scope: Option<&str>,
@@ -560,7 +560,7 @@ pub struct AccessClaims {
 }
 
 /// The claims of an access token whose signature, type (`at+jwt`) and issuer check out.
-pub(crate) async fn access_token_claims(p: &Platform, token: &str) -> OResult<serde_json::Value> {
+pub(crate) async fn access_token_claims(p: &Oidc, token: &str) -> OResult<serde_json::Value> {
     let keys = p.keys.jwks(Purpose::Token).await.map_err(dom)?;
     let (header, payload) =
         jose::verify_compact(token, &keys, &[Alg::ES256, Alg::EdDSA, Alg::RS256])
@@ -570,7 +570,7 @@ pub(crate) async fn access_token_claims(p: &Platform, token: &str) -> OResult<se
     }
     let v: serde_json::Value = serde_json::from_slice(&payload)
         .map_err(|_| OAuthError::invalid_token("malformed access token"))?;
-    if v["iss"] != p.oidc.policy.issuer.as_str() {
+    if v["iss"] != p.provider.policy.issuer.as_str() {
         return Err(OAuthError::invalid_token(
             "the access token is from another issuer",
         ));
@@ -579,7 +579,7 @@ pub(crate) async fn access_token_claims(p: &Platform, token: &str) -> OResult<se
 }
 
 /// Verify an access token's signature, type, issuer and expiry, and that its grant is live.
-pub async fn verify_access_token(p: &Platform, token: &str) -> OResult<(AccessClaims, Grant)> {
+pub async fn verify_access_token(p: &Oidc, token: &str) -> OResult<(AccessClaims, Grant)> {
     let v = access_token_claims(p, token).await?;
     if v["token_use"] == "client" {
         return Err(OAuthError::invalid_token(
@@ -608,11 +608,11 @@ pub async fn verify_access_token(p: &Platform, token: &str) -> OResult<(AccessCl
 
 /// The claims a token may see: the fields released by the grant, still consented.
 pub async fn userinfo(
-    p: &Platform,
+    p: &Oidc,
     c: &AccessClaims,
     g: &Grant,
 ) -> OResult<serde_json::Map<String, serde_json::Value>> {
-    let r = crate::identity::get(p, &g.data.resident_id)
+    let r = crate::identity::get(&p.identity, &g.data.resident_id)
         .await
         .map_err(dom)?;
     // What the resident released for this sign-in, remembered for later ones or not; a consent
@@ -623,7 +623,7 @@ pub async fn userinfo(
 }
 
 /// RFC 7662 introspection for the calling client (other clients' tokens are inactive to it).
-pub async fn introspect(p: &Platform, client: &Client, token: &str) -> serde_json::Value {
+pub async fn introspect(p: &Oidc, client: &Client, token: &str) -> serde_json::Value {
     let inactive = serde_json::json!({ "active": false });
     if let Ok((c, g)) = verify_access_token(p, token).await {
         if c.client_id != client.id {
@@ -632,8 +632,8 @@ pub async fn introspect(p: &Platform, client: &Client, token: &str) -> serde_jso
         let mut v = serde_json::json!({
             "active": true, "token_type": if c.cnf.is_some() { "DPoP" } else { "Bearer" },
             "scope": c.scope, "client_id": c.client_id, "sub": c.sub, "exp": c.exp, "iat": c.iat,
-            "iss": p.oidc.policy.issuer, "acr": c.acr, "auth_time": c.auth_time,
-            "aud": p.oidc.policy.issuer,
+            "iss": p.provider.policy.issuer, "acr": c.acr, "auth_time": c.auth_time,
+            "aud": p.provider.policy.issuer,
         });
         if let Some(cnf) = c.cnf {
             v["cnf"] = cnf;
@@ -668,7 +668,7 @@ pub async fn introspect(p: &Platform, client: &Client, token: &str) -> serde_jso
 
 /// RFC 7009 revocation: revoking any token of a grant ends the grant. Unknown tokens and other
 /// clients' tokens are ignored (the answer is the same).
-pub async fn revoke(p: &Platform, client: &Client, token: &str) -> OResult<()> {
+pub async fn revoke(p: &Oidc, client: &Client, token: &str) -> OResult<()> {
     let now = p.clock.now_ms();
     let gid = match verify_access_token(p, token).await {
         Ok((c, _)) if c.client_id == client.id => Some(c.gid),

@@ -12,7 +12,6 @@ use crate::audit::{self, Event};
 use crate::env::Env;
 use crate::error::{DomainError, Result};
 use crate::oidc::clients;
-use crate::platform::Platform;
 use iamsmart_catalogue::{Catalogue, Index, LiveIndex, SearchResults, Service, Synonyms};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -298,7 +297,7 @@ impl Portal {
 /// platform as issuer and the service's address as target (OpenID Connect Core 4). `None`
 /// when the service does not offer one-tap login, is not a client of this platform or has no
 /// such address; the portal then links to the service's own address.
-pub async fn one_tap_url(p: &Platform, service: &Service) -> Result<Option<String>> {
+pub async fn one_tap_url(p: &crate::oidc::Oidc, service: &Service) -> Result<Option<String>> {
     if !service.features.one_tap_login {
         return Ok(None);
     }
@@ -316,7 +315,7 @@ pub async fn one_tap_url(p: &Platform, service: &Service) -> Result<Option<Strin
         message: e.to_string(),
     })?;
     url.query_pairs_mut()
-        .append_pair("iss", &p.oidc.policy.issuer)
+        .append_pair("iss", &p.provider.policy.issuer)
         .append_pair("target_link_uri", &service.url);
     Ok(Some(url.into()))
 }

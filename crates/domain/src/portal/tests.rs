@@ -1,5 +1,6 @@
 use super::*;
 use crate::testing::platform;
+use crate::Platform;
 use iamsmart_catalogue::Lang;
 
 async fn first_hit(p: &Platform, q: &str) -> Option<String> {
@@ -217,21 +218,25 @@ async fn one_tap_goes_to_the_clients_initiate_login_uri_only() {
         crate::oidc::clients::ClientProfile::Basic,
     );
     meta.initiate_login_uri = Some("https://svc.example.org/login".into());
-    let client = clients::register(p, meta.clone(), "operator:test", true)
+    let client = clients::register(&p.oidc, meta.clone(), "operator:test", true)
         .await
         .unwrap();
     let index = p.portal.index().await.unwrap();
     let mut s = index.catalogue().services()[0].clone();
-    assert_eq!(one_tap_url(p, &s).await.unwrap(), None, "not a client");
+    assert_eq!(
+        one_tap_url(&p.oidc, &s).await.unwrap(),
+        None,
+        "not a client"
+    );
     s.client_id = Some(client.client_id.clone());
     s.features.one_tap_login = false;
     assert_eq!(
-        one_tap_url(p, &s).await.unwrap(),
+        one_tap_url(&p.oidc, &s).await.unwrap(),
         None,
         "one-tap login not offered"
     );
     s.features.one_tap_login = true;
-    let url = one_tap_url(p, &s).await.unwrap().unwrap();
+    let url = one_tap_url(&p.oidc, &s).await.unwrap().unwrap();
     assert!(
         url.starts_with("https://svc.example.org/login?iss="),
         "{url}"
@@ -239,7 +244,7 @@ async fn one_tap_goes_to_the_clients_initiate_login_uri_only() {
     assert!(url.contains("target_link_uri="), "{url}");
     // Another site's address is refused at registration.
     meta.initiate_login_uri = Some("https://elsewhere.example.net/login".into());
-    assert!(clients::register(p, meta, "operator:test", true)
+    assert!(clients::register(&p.oidc, meta, "operator:test", true)
         .await
         .is_err());
 }

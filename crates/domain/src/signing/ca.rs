@@ -1,11 +1,11 @@
 //! The platform's certificate authority: set-up, residents' certificates, revocation, CRLs,
 //! OCSP and timestamps. Private keys stay in the key store ([`crate::keys`], Purpose `pki`); the
 //! root's key is the caller's (kept offline) and only signs at set-up.
+use super::Signing;
 use crate::audit::{self, Event};
 use crate::env::Env;
 use crate::error::{stored, DomainError, Result};
 use crate::identity::devices::DeviceCaller;
-use crate::platform::Platform;
 use iamsmart_crypto::envelope::FieldContext;
 use iamsmart_crypto::pki::{self, cert, crl, ocsp, tsp, CaSigner, KeyStoreSigner};
 use iamsmart_store::AnyConnection;
@@ -86,7 +86,7 @@ fn crypto_invalid(field: &'static str, e: iamsmart_crypto::CryptoError) -> Domai
     }
 }
 
-pub(super) async fn signer<'a>(p: &'a Platform, kid: &str) -> Result<KeyStoreSigner<'a>> {
+pub(super) async fn signer<'a>(p: &'a Signing, kid: &str) -> Result<KeyStoreSigner<'a>> {
     let k = p.keys.by_kid(kid).await?;
     if k.retire_at.is_some_and(|r| r <= p.clock.now_ms()) {
         // A responder key retired after a compromise signs nothing more, even in a process
@@ -103,7 +103,7 @@ pub(super) async fn signer<'a>(p: &'a Platform, kid: &str) -> Result<KeyStoreSig
 
 /// The authority, or an error saying how to set it up. Cached in the process for a minute
 /// ([`super::cache`] says why that is safe); an absent authority is never cached.
-pub async fn load(p: &Platform) -> Result<Authority> {
+pub async fn load(p: &Signing) -> Result<Authority> {
     let now_ms = p.clock.now_ms();
     if let Some(a) = p.pki.authority(now_ms) {
         return Ok(a);
@@ -170,14 +170,14 @@ pub(super) fn name(cn: String, org: &str) -> cert::DistinguishedName {
 /// Set up the authority: the root certificate (self-signed by `root`, the caller's offline
 /// key), an issuing CA, an OCSP responder and a timestamp authority, each with a new key in the
 /// key store, and the root's CRL. Refused if it is already set up.
-pub async fn init(p: &Platform, root: &dyn CaSigner, organization: &str) -> Result<Authority> {
+pub async fn init(p: &Signing, root: &dyn CaSigner, organization: &str) -> Result<Authority> {
     if is_set_up(p).await? {
         return Err(DomainError::Conflict(
             "the certificate authority is already set up",
         ));
     }
     let now = (p.clock.now_ms() / 1000) as u64;
-    let base = p.oidc.policy.issuer.clone();
+    let base = p.issuer.clone();
     let year = 365 * 86_400;
     let template = |cn: String, spki: Vec<u8>, years: u64, profile| cert::CertTemplate {
         serial: new_serial(p),
@@ -311,7 +311,7 @@ pub struct IssuedCert {
 
 /// The semantics identifier of a resident (ETSI EN 319 412-1 `PNOHK-...`): a keyed hash of the
 /// HKID, stable for the person, that reveals nothing without the platform's key.
-pub fn semantics_id(p: &Platform, hkid: &str) -> String {
+pub fn semantics_id(p: &Signing, hkid: &str) -> String {
     let mac = p.vault.blind_index("cert-semantics", hkid);
     format!("PNOHK-{}", hex::encode_upper(&mac[..16]))
 }
@@ -320,12 +320,12 @@ pub fn semantics_id(p: &Platform, hkid: &str) -> String {
 /// (whose signature proves the app holds the private key). Only for iAM Smart+ residents; an
 /// earlier certificate of the same device is revoked (superseded).
 pub async fn issue_for_device(
-    p: &Platform,
+    p: &Signing,
     caller: &DeviceCaller,
     csr_der: &[u8],
     request_id: Option<&str>,
 ) -> Result<IssuedCert> {
-    let resident = crate::identity::get(p, &caller.resident_id).await?;
+    let resident = crate::identity::get(&p.identity, &caller.resident_id).await?;
     if resident.level != iamsmart_proto::profile::Level::Plus {
         return Err(DomainError::Refused {
             code: "not-plus",
@@ -336,7 +336,7 @@ pub async fn issue_for_device(
     let auth = load(p).await?;
     let issuer = cert::parse(&auth.issuing)?;
     let now = (p.clock.now_ms() / 1000) as u64;
-    let base = p.oidc.policy.issuer.clone();
+    let base = p.issuer.clone();
     let mut subject = name(resident.verified.name_en.clone(), "iAM Smart");
     subject.organization = None;
     subject.serial_number = Some(semantics_id(p, &resident.verified.hkid));
@@ -345,9 +345,9 @@ pub async fn issue_for_device(
         subject,
         subject_spki_der: csr.spki_der,
         not_before: now - BACKDATE_S,
-        not_after: (now + p.signing.certificate_validity_s).min(issuer.not_after),
+        not_after: (now + p.policy.certificate_validity_s).min(issuer.not_after),
         profile: cert::Profile::NaturalPersonSigning,
-        policy_oid: Some(p.signing.signing_policy_oid()),
+        policy_oid: Some(p.policy.signing_policy_oid()),
         crl_url: Some(format!("{base}/pki/crl")),
         ocsp_url: Some(format!("{base}/pki/ocsp")),
         ca_issuers_url: Some(format!("{base}/pki/issuing.cer")),
@@ -437,7 +437,7 @@ const SEALED_MAGIC: &[u8] = b"ISF1";
 pub(crate) const CERTS_SEALED_SETTING: &str = "user_certs.sealed";
 
 /// Open a stored certificate (one stored before sealing is DER and returned as it is).
-async fn open_cert(p: &Platform, serial: &str, stored: &[u8]) -> Result<Vec<u8>> {
+async fn open_cert(p: &Signing, serial: &str, stored: &[u8]) -> Result<Vec<u8>> {
     if stored.starts_with(SEALED_MAGIC) {
         Ok(p.vault
             .open_field(&cert_context(serial), stored)
@@ -450,7 +450,7 @@ async fn open_cert(p: &Platform, serial: &str, stored: &[u8]) -> Result<Vec<u8>>
 
 /// Seal the certificates stored in clear before they were sealed (run at start-up, in
 /// batches; each row only if it has not changed meanwhile). Returns how many.
-pub async fn seal_stored_certs(p: &Platform) -> Result<u64> {
+pub async fn seal_stored_certs(p: &Signing) -> Result<u64> {
     if crate::settings::is_set(&p.db, CERTS_SEALED_SETTING).await? {
         return Ok(0);
     }
@@ -498,7 +498,7 @@ pub(crate) async fn erase_certificates(conn: &mut AnyConnection, resident_id: &s
 
 /// A resident's current certificate for a device: (serial, DER).
 pub async fn current_cert(
-    p: &Platform,
+    p: &Signing,
     resident_id: &str,
     device_id: Option<&str>,
 ) -> Result<Option<(String, Vec<u8>)>> {
@@ -597,7 +597,7 @@ pub async fn timestamp_authority_problem(
 }
 
 /// The issuing CA's current CRL (made and signed on each call; the number is the time in ms).
-pub async fn crl(p: &Platform) -> Result<Vec<u8>> {
+pub async fn crl(p: &Signing) -> Result<Vec<u8>> {
     let auth = load(p).await?;
     let now_ms = p.clock.now_ms();
     let mut rows: Vec<(String, Option<i64>, Option<i32>)> = sqlx::query_as(
@@ -654,13 +654,13 @@ pub struct OcspAnswer {
 /// certificates of another issuer or unknown serials `unknown`. Nonce-free requests may be
 /// answered from the process's cache of signed answers, but only with an answer signed for the
 /// statuses just read from the database ([`super::cache`]).
-pub async fn ocsp_answer(p: &Platform, request_der: &[u8]) -> Result<Vec<u8>> {
+pub async fn ocsp_answer(p: &Signing, request_der: &[u8]) -> Result<Vec<u8>> {
     Ok(ocsp_respond(p, request_der, true).await?.der)
 }
 
 /// [`ocsp_answer`] with what HTTP caches need to know; `use_cache` false signs a new answer
 /// (and leaves the cache alone).
-pub async fn ocsp_respond(p: &Platform, request_der: &[u8], use_cache: bool) -> Result<OcspAnswer> {
+pub async fn ocsp_respond(p: &Signing, request_der: &[u8], use_cache: bool) -> Result<OcspAnswer> {
     let Ok(req) = ocsp::parse_request(request_der) else {
         return Ok(OcspAnswer {
             der: ocsp::error_response(1),
@@ -727,7 +727,7 @@ pub async fn ocsp_respond(p: &Platform, request_der: &[u8], use_cache: bool) -> 
 
 /// An OCSP answer for one of our certificates (for B-LT validation data), always signed now,
 /// never from the cache: validation data embedded with a signature should not predate it.
-pub async fn ocsp_for(p: &Platform, cert_der: &[u8]) -> Result<Vec<u8>> {
+pub async fn ocsp_for(p: &Signing, cert_der: &[u8]) -> Result<Vec<u8>> {
     let auth = load(p).await?;
     let id = ocsp::CertId::for_cert(cert_der, &auth.issuing)?;
     let req = ocsp::build_request(&[id], None)?;
@@ -738,7 +738,7 @@ pub async fn ocsp_for(p: &Platform, cert_der: &[u8]) -> Result<Vec<u8>> {
 /// `include_certs`, the TSA's certificate and the issuing CA ride along (RFC 3161: only when the
 /// request's `certReq` asked for them).
 pub async fn stamp(
-    p: &Platform,
+    p: &Signing,
     imprint: [u8; 32],
     nonce: Option<Vec<u8>>,
     include_certs: bool,
@@ -746,7 +746,7 @@ pub async fn stamp(
     let auth = load(p).await?;
     let s = signer(p, &auth.tsa_kid).await?;
     let chain = vec![auth.issuing.clone()];
-    let policy = p.signing.tsa_policy_oid();
+    let policy = p.policy.tsa_policy_oid();
     Ok(tsp::build_token(&tsp::TokenParams {
         tsa_cert_der: &auth.tsa,
         chain: &chain,
@@ -762,7 +762,7 @@ pub async fn stamp(
 
 /// Answer an RFC 3161 request (DER in, DER out); a malformed one or another hash algorithm is
 /// rejected in the protocol's own terms.
-pub async fn timestamp_answer(p: &Platform, request_der: &[u8]) -> Result<Vec<u8>> {
+pub async fn timestamp_answer(p: &Signing, request_der: &[u8]) -> Result<Vec<u8>> {
     let req = match tsp::parse_request(request_der) {
         Ok(r) => r,
         // failInfo badDataFormat (5) / badAlg (0): the parser's message says which.

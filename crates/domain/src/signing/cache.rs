@@ -1,4 +1,4 @@
-//! Per-process caches of the certificate authority (one per [`crate::Platform`], no global
+//! Per-process caches of the certificate authority (one per [`super::Signing`], no global
 //! state): the loaded [`Authority`] and signed OCSP answers for nonce-free requests (RFC 5019).
 //!
 //! **The authority** (certificates and key ids from `pki_certs`) is kept for

@@ -54,13 +54,13 @@ async fn certificates_stored_in_clear_are_sealed_at_start_and_erased_at_purge() 
     insert_clear(p, "0a02", "res-2", "dev-2", &cert).await;
 
     // Before sealing, a clear certificate is still read as it is.
-    let (serial, der) = ca::current_cert(p, "res-1", Some("dev-1"))
+    let (serial, der) = ca::current_cert(&p.signing, "res-1", Some("dev-1"))
         .await
         .unwrap()
         .unwrap();
     assert_eq!((serial.as_str(), der.as_slice()), ("0a01", cert.as_slice()));
 
-    assert_eq!(ca::seal_stored_certs(p).await.unwrap(), 2);
+    assert_eq!(ca::seal_stored_certs(&p.signing).await.unwrap(), 2);
     for serial in ["0a01", "0a02"] {
         let s = stored(p, serial).await.unwrap();
         assert!(s.starts_with(b"ISF1"), "sealed");
@@ -69,13 +69,13 @@ async fn certificates_stored_in_clear_are_sealed_at_start_and_erased_at_purge() 
             "the name is not in clear"
         );
     }
-    let (_, der) = ca::current_cert(p, "res-1", Some("dev-1"))
+    let (_, der) = ca::current_cert(&p.signing, "res-1", Some("dev-1"))
         .await
         .unwrap()
         .unwrap();
     assert_eq!(der, cert, "a sealed certificate opens to what was stored");
     // A later start finds nothing to do and does not scan again.
-    assert_eq!(ca::seal_stored_certs(p).await.unwrap(), 0);
+    assert_eq!(ca::seal_stored_certs(&p.signing).await.unwrap(), 0);
     // A sealed certificate moved to another row does not open.
     let moved = stored(p, "0a01").await.unwrap();
     sqlx::query("UPDATE user_certs SET cert = $1 WHERE serial = '0a02'")
@@ -83,7 +83,9 @@ async fn certificates_stored_in_clear_are_sealed_at_start_and_erased_at_purge() 
         .execute(p.db.writer())
         .await
         .unwrap();
-    assert!(ca::current_cert(p, "res-2", Some("dev-2")).await.is_err());
+    assert!(ca::current_cert(&p.signing, "res-2", Some("dev-2"))
+        .await
+        .is_err());
 
     // Re-wrapping after a KEK rotation covers certificates too.
     let kek = p
@@ -98,7 +100,7 @@ async fn certificates_stored_in_clear_are_sealed_at_start_and_erased_at_purge() 
     assert_eq!(ca::erase_certificates(&mut tx, "res-1").await.unwrap(), 1);
     tx.commit().await.unwrap();
     assert_eq!(stored(p, "0a01").await, None);
-    assert!(ca::current_cert(p, "res-1", Some("dev-1"))
+    assert!(ca::current_cert(&p.signing, "res-1", Some("dev-1"))
         .await
         .unwrap()
         .is_none());

@@ -23,6 +23,39 @@ pub mod responders;
 pub mod root_crl;
 pub mod verify;
 
+/// The signing capability: the certificate authority, signature requests and their checks.
+/// Built with the handles it uses (the `Env`, which it dereferences to, the key store for the
+/// authority's keys, the vault for stored certificates and blind indexes, the approvals service
+/// for the resident's answer, the identity service for the signer's account and HKID, and the
+/// issuer URL the certificates point back to) and nothing else. Cheap to clone.
+#[derive(Clone)]
+pub struct Signing {
+    /// The database, the clock and randomness.
+    pub env: crate::env::Env,
+    /// Keys and their lifecycle (the authority's keys).
+    pub keys: crate::keys::KeyService,
+    /// Personal data at rest (stored certificates, HKID checks).
+    pub vault: crate::vault::Vault,
+    /// Settings.
+    pub policy: std::sync::Arc<SigningPolicy>,
+    /// The per-process caches (the loaded authority, OCSP answers).
+    pub pki: std::sync::Arc<cache::PkiCache>,
+    /// Requests waiting for the resident's answer in the app.
+    pub approvals: crate::authn::approvals::Approvals,
+    /// The signer's account, device and HKID.
+    pub identity: crate::identity::Identity,
+    /// The platform's public URL (where CRLs, OCSP and the CA certificates are published).
+    pub issuer: String,
+}
+
+impl std::ops::Deref for Signing {
+    type Target = crate::env::Env;
+
+    fn deref(&self) -> &crate::env::Env {
+        &self.env
+    }
+}
+
 /// Settings of digital signing.
 #[derive(Debug, Clone)]
 pub struct SigningPolicy {

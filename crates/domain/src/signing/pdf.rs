@@ -5,9 +5,9 @@
 //! over all of it (B-LTA). The prepared PDF is kept sealed only until the request ends.
 use super::ca;
 use super::requests::{SignRequest, MAX_PDF_BYTES};
+use super::Signing;
 use crate::env::Env;
 use crate::error::{DomainError, Result};
-use crate::platform::Platform;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use iamsmart_crypto::envelope::FieldContext;
@@ -68,7 +68,7 @@ pub(crate) fn prepare(
 /// Embed the signature into the prepared PDF of request `id` and add the validation data; with
 /// `lta`, seal it all under a document timestamp.
 pub(crate) async fn finish(
-    p: &Platform,
+    p: &Signing,
     id: &str,
     cms_der: &[u8],
     cert: &[u8],

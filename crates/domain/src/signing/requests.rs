@@ -6,12 +6,12 @@
 //! checks the signature against the resident's current certificate and assembles a CAdES-B-T
 //! signature (or, for a PDF, PAdES-B-T and then B-LT with the validation data embedded).
 use super::ca;
+use super::Signing;
 use crate::audit::{self, Event};
 use crate::authn::approvals;
 use crate::env::Env;
 use crate::error::{stored, DomainError, Result};
 use crate::oidc::clients::Client;
-use crate::platform::Platform;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use iamsmart_crypto::envelope::FieldContext;
@@ -354,11 +354,11 @@ enum HkidCheck<'a> {
 const HKID_CHECK_DOMAIN: &str = "sign-hkid";
 
 /// What a request keeps of the service's HKID hash.
-fn kept_hkid_check(p: &Platform, sent: &str) -> String {
+fn kept_hkid_check(p: &Signing, sent: &str) -> String {
     hex::encode(p.vault.blind_index(HKID_CHECK_DOMAIN, sent.trim()))
 }
 
-fn hkid_matches(p: &Platform, check: HkidCheck<'_>, hkid: &str) -> bool {
+fn hkid_matches(p: &Signing, check: HkidCheck<'_>, hkid: &str) -> bool {
     match check {
         HkidCheck::Sent(asked) => {
             iamsmart_crypto::hash::ct_eq(asked.trim().as_bytes(), hkid_hash(hkid).as_bytes())
@@ -373,7 +373,7 @@ fn hkid_matches(p: &Platform, check: HkidCheck<'_>, hkid: &str) -> bool {
 /// Who may sign: an active iAM Smart+ resident with a current signing certificate, whose HKID
 /// matches the service's hash when it sent one.
 async fn check_signer(
-    p: &Platform,
+    p: &Signing,
     resident_id: &str,
     device_id: Option<&str>,
     hkid_check: Option<HkidCheck<'_>>,
@@ -390,7 +390,7 @@ async fn check_signer(
         });
     }
     if let Some(check) = hkid_check {
-        let hkid = crate::identity::hkid_of(p, resident_id).await?;
+        let hkid = crate::identity::hkid_of(&p.identity, resident_id).await?;
         if !hkid_matches(p, check, &hkid) {
             return Err(DomainError::Refused {
                 code: "hkid-mismatch",
@@ -409,7 +409,7 @@ async fn check_signer(
 /// Start a request for a named resident (by `login_hint`, or `resident` from a resident's
 /// access token), or a QR code any iAM Smart+ resident may scan.
 pub async fn start(
-    p: &Platform,
+    p: &Signing,
     client: &Client,
     req: SignRequest,
     resident: Option<String>,
@@ -607,7 +607,7 @@ fn finished_details(details: &serde_json::Value) -> String {
 /// requests. A signature that cannot be used fails the request (the service is told why) and
 /// is reported to the app.
 pub async fn answered(
-    p: &Platform,
+    p: &Signing,
     approval_id: &iamsmart_proto::ids::ApprovalId,
     request_id: Option<&str>,
 ) -> Result<()> {
@@ -669,7 +669,7 @@ pub async fn answered(
 }
 
 async fn assemble(
-    p: &Platform,
+    p: &Signing,
     id: &SignRequestId,
     kind: SignKind,
     digest: &[u8; 32],
@@ -739,7 +739,7 @@ async fn assemble(
 
 #[allow(clippy::too_many_arguments)]
 async fn record(
-    p: &Platform,
+    p: &Signing,
     id: &SignRequestId,
     client_id: &str,
     resident_id: &str,
@@ -797,7 +797,7 @@ async fn record(
 }
 
 /// A request's outcome for the service that made it; a signature is given out once.
-pub async fn outcome(p: &Platform, client: &Client, id: &SignRequestId) -> Result<Outcome> {
+pub async fn outcome(p: &Signing, client: &Client, id: &SignRequestId) -> Result<Outcome> {
     let row: Option<OutcomeRow> = sqlx::query_as(
         "SELECT approval_id, status, reason, result, kind, digest FROM sign_requests WHERE id = $1 AND client_id = $2",
     )
@@ -937,7 +937,7 @@ pub fn from_detail(item: &serde_json::Value) -> Result<SignRequest, crate::oidc:
 /// token). A resident who cannot sign (not iAM Smart+, no certificate, another HKID) ends the
 /// authorization with `access_denied` and the reason.
 pub async fn from_authorization(
-    p: &Platform,
+    p: &Signing,
     client: &Client,
     resident_id: &str,
     details: &serde_json::Value,

@@ -19,8 +19,8 @@ async fn a_renewed_responder_is_revoked_and_a_compromised_one_at_once() {
     let t = platform().await;
     let p = &t.p;
     let root = SoftSigner::generate().unwrap();
-    ca::init(p, &root, "Test Authority").await.unwrap();
-    let before = ca::stamp(p, [1u8; 32], None, true).await.unwrap();
+    ca::init(&p.signing, &root, "Test Authority").await.unwrap();
+    let before = ca::stamp(&p.signing, [1u8; 32], None, true).await.unwrap();
     let (first, first_time) = tsa_serial(&before);
     assert_eq!(
         ca::status_of(p, &first).await.unwrap(),
@@ -29,7 +29,7 @@ async fn a_renewed_responder_is_revoked_and_a_compromised_one_at_once() {
 
     // A routine renewal: the old certificate stays good while running servers move on.
     t.clock.advance(1_000);
-    let renewed = responders::renew(p, Responder::Tsa, 2, false)
+    let renewed = responders::renew(&p.signing, Responder::Tsa, 2, false)
         .await
         .unwrap();
     assert_eq!(renewed.previous_serial, first);
@@ -37,7 +37,7 @@ async fn a_renewed_responder_is_revoked_and_a_compromised_one_at_once() {
         ca::status_of(p, &first).await.unwrap(),
         Some(ocsp::CertStatus::Good)
     );
-    let after = ca::stamp(p, [2u8; 32], None, true).await.unwrap();
+    let after = ca::stamp(&p.signing, [2u8; 32], None, true).await.unwrap();
     assert_eq!(
         tsa_serial(&after).0,
         renewed.serial,
@@ -54,8 +54,8 @@ async fn a_renewed_responder_is_revoked_and_a_compromised_one_at_once() {
             reason: Some(ca::REASON_SUPERSEDED)
         })
     );
-    let auth = ca::load(p).await.unwrap();
-    let list = crl::parse_crl(&ca::crl(p).await.unwrap(), &auth.issuing).unwrap();
+    let auth = ca::load(&p.signing).await.unwrap();
+    let list = crl::parse_crl(&ca::crl(&p.signing).await.unwrap(), &auth.issuing).unwrap();
     assert!(list
         .revoked
         .iter()
@@ -82,7 +82,9 @@ async fn a_renewed_responder_is_revoked_and_a_compromised_one_at_once() {
 
     // A compromise: the current one is revoked at once, and nothing it stamped counts.
     let (second, second_time) = tsa_serial(&after);
-    let again = responders::renew(p, Responder::Tsa, 2, true).await.unwrap();
+    let again = responders::renew(&p.signing, Responder::Tsa, 2, true)
+        .await
+        .unwrap();
     assert_eq!(again.previous_serial, second);
     assert!(matches!(
         ca::status_of(p, &second).await.unwrap(),
@@ -95,11 +97,11 @@ async fn a_renewed_responder_is_revoked_and_a_compromised_one_at_once() {
         .await
         .unwrap()
         .is_some());
-    let list = crl::parse_crl(&ca::crl(p).await.unwrap(), &auth.issuing).unwrap();
+    let list = crl::parse_crl(&ca::crl(&p.signing).await.unwrap(), &auth.issuing).unwrap();
     assert!(list.revoked.iter().any(
         |r| ca::serial_hex(&r.serial) == second && r.reason == Some(ca::REASON_KEY_COMPROMISE)
     ));
     // The platform stamps with the new authority.
-    let third = ca::stamp(p, [3u8; 32], None, true).await.unwrap();
+    let third = ca::stamp(&p.signing, [3u8; 32], None, true).await.unwrap();
     assert_eq!(tsa_serial(&third).0, again.serial);
 }

@@ -6,9 +6,9 @@
 //! superseded, so timestamps and answers it signed before keep verifying). After a compromise (`--compromised`) the reason is key
 //! compromise: nothing the old key signed is trusted any more, as it could be backdated.
 use super::ca::{self, Authority};
+use super::Signing;
 use crate::audit::{self, Event};
 use crate::error::{DomainError, Result};
-use crate::platform::Platform;
 use iamsmart_crypto::pki::{cert, CaSigner};
 
 /// The online certificates that can be renewed.
@@ -66,7 +66,7 @@ pub struct Renewed {
 /// validity), for a new key in the key store; store it as the one in use, revoke the previous
 /// one (superseded, or key compromise when `compromised`), retire its key and audit it. Refused
 /// when the issuing CA has less than a day left.
-pub async fn renew(p: &Platform, who: Responder, years: u64, compromised: bool) -> Result<Renewed> {
+pub async fn renew(p: &Signing, who: Responder, years: u64, compromised: bool) -> Result<Renewed> {
     if !(1..=10).contains(&years) {
         return Err(DomainError::Invalid {
             field: "years",
@@ -93,7 +93,7 @@ pub async fn renew(p: &Platform, who: Responder, years: u64, compromised: bool) 
     let key = p.keys.create_pki_key().await?;
     let new_signer = ca::signer(p, &key.kid).await?;
     let issuing_signer = ca::signer(p, &auth.issuing_kid).await?;
-    let base = p.oidc.policy.issuer.clone();
+    let base = p.issuer.clone();
     let template = cert::CertTemplate {
         serial: ca::new_serial(p),
         subject: ca::name(previous.subject_cn.clone(), &organization),

@@ -6,9 +6,9 @@
 //! own CA certificates yet, so the renewed CRL lists nothing; its number goes up by one each time
 //! (RFC 5280 §5.2.3).
 use super::ca;
+use super::Signing;
 use crate::audit::{self, Event};
 use crate::error::{DomainError, Result};
-use crate::platform::Platform;
 use iamsmart_crypto::pki::{cert, crl, CaSigner};
 
 /// When the root CRL counts as due for renewal (`iamsmart ca show` warns).
@@ -46,7 +46,7 @@ impl RootCrlStatus {
 }
 
 /// The stored root CRL, checked against the root certificate.
-pub async fn status(p: &Platform) -> Result<RootCrlStatus> {
+pub async fn status(p: &Signing) -> Result<RootCrlStatus> {
     let auth = ca::load(p).await?;
     let der = ca::root_crl(p).await?;
     let info = crl::parse_crl(&der, &auth.root)
@@ -58,7 +58,7 @@ pub async fn status(p: &Platform) -> Result<RootCrlStatus> {
 /// `validity_s` seconds from now, numbered one above the stored one, and store it in place of the
 /// old one (served at `/pki/root.crl`, embedded in new B-LT signatures). Refused if `root` is not
 /// the key of this platform's root certificate. Recorded in the audit log.
-pub async fn renew(p: &Platform, root: &dyn CaSigner, validity_s: u64) -> Result<RootCrlStatus> {
+pub async fn renew(p: &Signing, root: &dyn CaSigner, validity_s: u64) -> Result<RootCrlStatus> {
     let auth = ca::load(p).await?;
     let root_cert = cert::parse(&auth.root)?;
     if root.spki_der() != root_cert.spki_der {

@@ -2,9 +2,9 @@
 //! certificate's status at the time of signing (the timestamp's time when there is one). The
 //! same checks back `POST /sign/v1/verify` and `iamsmart verify FILE`.
 use super::ca::{self, Authority};
+use super::Signing;
 use crate::env::Env;
 use crate::error::{DomainError, Result};
-use crate::platform::Platform;
 use iamsmart_crypto::pki::{cert, cms, ocsp, tsp};
 use serde::Serialize;
 
@@ -179,7 +179,7 @@ fn report(kind: &str, signatures: Vec<SignatureReport>) -> Report {
 }
 
 /// Verify a detached CMS signature over a document whose SHA-256 is `digest`.
-pub async fn verify_cms(p: &Platform, cms_der: &[u8], digest: &[u8; 32]) -> Result<Report> {
+pub async fn verify_cms(p: &Signing, cms_der: &[u8], digest: &[u8; 32]) -> Result<Report> {
     let auth = ca::load(p).await?;
     let one = check_one(p, &auth, cms_der, digest).await?;
     Ok(report("cms", vec![one]))
@@ -290,7 +290,7 @@ async fn read_signatures(pdf: &[u8]) -> Result<Vec<iamsmart_pades::PdfSignature>
 }
 
 /// Verify every signature and document timestamp of a PDF.
-pub async fn verify_pdf(p: &Platform, pdf: &[u8]) -> Result<Report> {
+pub async fn verify_pdf(p: &Signing, pdf: &[u8]) -> Result<Report> {
     let auth = ca::load(p).await?;
     let sigs = read_signatures(pdf).await?;
     let mut out = Vec::with_capacity(sigs.len());

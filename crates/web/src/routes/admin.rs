@@ -63,7 +63,7 @@ async fn create_resident(
     body: Result<Json<NewResident>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<impl IntoResponse> {
     let Json(new) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    let r = identity::create(&s.platform, new, &op.0, Some(&rid.0)).await?;
+    let r = identity::create(&s.platform.identity, new, &op.0, Some(&rid.0)).await?;
     Ok((
         StatusCode::CREATED,
         [(header::LOCATION, format!("/admin/v1/residents/{}", r.id))],
@@ -78,7 +78,7 @@ async fn get_resident(
     _op: Operator,
     Path(id): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
-    Ok(Json(identity::get(&s.platform, &id).await?.view()))
+    Ok(Json(identity::get(&s.platform.identity, &id).await?.view()))
 }
 
 /// The operator creates staff accounts (the first supervisor, in particular).
@@ -90,7 +90,7 @@ async fn create_staff(
 ) -> ApiResult<impl IntoResponse> {
     let Json(b) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let created = staff::create(
-        &s.platform,
+        &s.platform.identity,
         None,
         &op.0,
         &b.display_name,

@@ -150,31 +150,42 @@ impl Signed {
     }
 
     async fn device_with(&self, state: &AppState, rule: SessionRule) -> ApiResult<DeviceCaller> {
-        Ok(devices::authenticate_with(&state.platform, &self.request(), rule).await?)
+        Ok(devices::authenticate_with(&state.platform.identity, &self.request(), rule).await?)
     }
 }
 
 async fn challenge(State(s): State<AppState>) -> ApiResult<impl IntoResponse> {
     Ok((
         StatusCode::CREATED,
-        Json(registration::challenge(&s.platform).await?),
+        Json(registration::challenge(&s.platform.identity).await?),
     ))
 }
 
 async fn register(State(s): State<AppState>, req: Request) -> ApiResult<impl IntoResponse> {
     let call = Signed::from(&s, req).await?;
     let reg: SelfRegistration = call.json()?;
-    let out =
-        registration::register_in_app(&s.platform, reg, &call.request(), &call.ip, Some(&call.rid))
-            .await?;
+    let out = registration::register_in_app(
+        &s.platform.identity,
+        reg,
+        &call.request(),
+        &call.ip,
+        Some(&call.rid),
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(out)))
 }
 
 async fn activate(State(s): State<AppState>, req: Request) -> ApiResult<impl IntoResponse> {
     let call = Signed::from(&s, req).await?;
     let act: Activation = call.json()?;
-    let out =
-        activation::activate(&s.platform, act, &call.request(), &call.ip, Some(&call.rid)).await?;
+    let out = activation::activate(
+        &s.platform.identity,
+        act,
+        &call.request(),
+        &call.ip,
+        Some(&call.rid),
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(out)))
 }
 
@@ -182,7 +193,7 @@ async fn me(State(s): State<AppState>, req: Request) -> ApiResult<impl IntoRespo
     let call = Signed::from(&s, req).await?;
     let caller = call.device(&s).await?;
     Ok(Json(
-        identity::get(&s.platform, &caller.resident_id)
+        identity::get(&s.platform.identity, &caller.resident_id)
             .await?
             .view(),
     ))
@@ -192,8 +203,13 @@ async fn update_profile(State(s): State<AppState>, req: Request) -> ApiResult<im
     let call = Signed::from(&s, req).await?;
     let caller = call.device(&s).await?;
     let profile: Profile = call.json()?;
-    let r = identity::update_profile(&s.platform, &caller.resident_id, &profile, Some(&call.rid))
-        .await?;
+    let r = identity::update_profile(
+        &s.platform.identity,
+        &caller.resident_id,
+        &profile,
+        Some(&call.rid),
+    )
+    .await?;
     Ok(Json(r.view()))
 }
 
@@ -213,7 +229,7 @@ async fn export(State(s): State<AppState>, req: Request) -> ApiResult<impl IntoR
 async fn close(State(s): State<AppState>, req: Request) -> ApiResult<impl IntoResponse> {
     let call = Signed::from(&s, req).await?;
     let caller = call.device_with(&s, SessionRule::Fresh).await?;
-    let purge_at = rights::close(&s.platform, &caller, Some(&call.rid)).await?;
+    let purge_at = rights::close(&s.platform.identity, &caller, Some(&call.rid)).await?;
     Ok(Json(serde_json::json!({
         "status": "closed",
         "personal_data_erased_after": purge_at,
@@ -226,10 +242,10 @@ async fn close(State(s): State<AppState>, req: Request) -> ApiResult<impl IntoRe
 async fn app_config(State(s): State<AppState>) -> impl IntoResponse {
     let p = &s.platform;
     Json(serde_json::json!({
-        "rp_id": p.rp.id,
-        "pin_allowed": p.identity.app.pin_allowed,
-        "self_registration": p.face.available(),
-        "idle_secs": p.identity.app.session_idle_ms / 1000,
+        "rp_id": p.identity.rp.id,
+        "pin_allowed": p.identity.policy.app.pin_allowed,
+        "self_registration": p.identity.face.available(),
+        "idle_secs": p.identity.policy.app.session_idle_ms / 1000,
     }))
 }
 
@@ -247,7 +263,7 @@ async fn passkey_options(
     Json(b): Json<PasskeyOptionsBody>,
 ) -> ApiResult<impl IntoResponse> {
     Ok(Json(serde_json::json!({
-        "publicKey": uv::creation_options(&s.platform, &b.public_jwk, &b.name)?,
+        "publicKey": uv::creation_options(&s.platform.identity, &b.public_jwk, &b.name)?,
     })))
 }
 
@@ -256,7 +272,7 @@ async fn unlock_options(State(s): State<AppState>, req: Request) -> ApiResult<im
     let call = Signed::from(&s, req).await?;
     let caller = call.device_with(&s, SessionRule::None).await?;
     Ok(Json(
-        uv::unlock_options(&s.platform, &caller.device_id).await?,
+        uv::unlock_options(&s.platform.identity, &caller.device_id).await?,
     ))
 }
 
@@ -265,7 +281,13 @@ async fn unlock(State(s): State<AppState>, req: Request) -> ApiResult<impl IntoR
     let call = Signed::from(&s, req).await?;
     let caller = call.device_with(&s, SessionRule::None).await?;
     let body: Unlock = call.json()?;
-    let session = uv::unlock(&s.platform, &caller.device_id, &body, Some(&call.rid)).await?;
+    let session = uv::unlock(
+        &s.platform.identity,
+        &caller.device_id,
+        &body,
+        Some(&call.rid),
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(session)))
 }
 
@@ -281,7 +303,8 @@ async fn lock(State(s): State<AppState>, req: Request) -> ApiResult<impl IntoRes
 async fn link_device(State(s): State<AppState>, req: Request) -> ApiResult<impl IntoResponse> {
     let call = Signed::from(&s, req).await?;
     let caller = call.device_with(&s, SessionRule::Fresh).await?;
-    let issued = activation::issue_device_link_code(&s.platform, &caller, Some(&call.rid)).await?;
+    let issued =
+        activation::issue_device_link_code(&s.platform.identity, &caller, Some(&call.rid)).await?;
     let compact = activation::normalise_code(&issued.activation_code);
     let qr = format!("iamsmart:activate?code={compact}");
     Ok((
@@ -299,9 +322,14 @@ async fn upgrade(State(s): State<AppState>, req: Request) -> ApiResult<impl Into
     let call = Signed::from(&s, req).await?;
     let caller = call.device(&s).await?;
     let up: Upgrade = call.json()?;
-    let level =
-        registration::upgrade_in_app(&s.platform, &caller, &up.selfie, &call.ip, Some(&call.rid))
-            .await?;
+    let level = registration::upgrade_in_app(
+        &s.platform.identity,
+        &caller,
+        &up.selfie,
+        &call.ip,
+        Some(&call.rid),
+    )
+    .await?;
     Ok(Json(serde_json::json!({ "level": level })))
 }
 
@@ -359,8 +387,13 @@ async fn unseal_setup(State(s): State<AppState>, req: Request) -> ApiResult<impl
     let token_hash: [u8; 32] = b64_field(&body.token_hash, 32, "token_hash")?
         .try_into()
         .map_err(|_| ApiError::bad_request("token_hash: a SHA-256"))?;
-    let evaluated =
-        identity::unseal::setup_signed(&s.platform, &call.request(), &token_hash, &blinded).await?;
+    let evaluated = identity::unseal::setup_signed(
+        &s.platform.identity,
+        &call.request(),
+        &token_hash,
+        &blinded,
+    )
+    .await?;
     Ok(Json(serde_json::json!({
         "evaluated": base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(evaluated),
     })))
@@ -382,12 +415,17 @@ async fn unseal_evaluate(
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let blinded = b64_field(&body.blinded, 64, "blinded")?;
     let token = b64_field(&body.token, 64, "token")?;
-    let evaluated =
-        identity::unseal::evaluate(&s.platform, &id, &token, &blinded, Some(rid.0.as_str()))
-            .await?;
+    let evaluated = identity::unseal::evaluate(
+        &s.platform.identity,
+        &id,
+        &token,
+        &blinded,
+        Some(rid.0.as_str()),
+    )
+    .await?;
     Ok(Json(serde_json::json!({
         "evaluated": b64.encode(evaluated),
-        "tries_left": identity::unseal::tries_left(&s.platform, &id).await?,
+        "tries_left": identity::unseal::tries_left(&s.platform.identity, &id).await?,
     })))
 }
 
@@ -395,7 +433,7 @@ async fn unseal_evaluate(
 /// tries starts again.
 async fn unsealed(State(s): State<AppState>, req: Request) -> ApiResult<impl IntoResponse> {
     let call = Signed::from(&s, req).await?;
-    identity::unseal::unsealed(&s.platform, &call.request()).await?;
+    identity::unseal::unsealed(&s.platform.identity, &call.request()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -435,7 +473,7 @@ async fn dealings(State(s): State<AppState>, req: Request) -> ApiResult<impl Int
     let call = Signed::from(&s, req).await?;
     let caller = call.device(&s).await?;
     Ok(Json(serde_json::json!({
-        "services": dealings::for_resident(&s.platform, &caller.resident_id).await?,
+        "services": dealings::for_resident(&s.platform.exchange, &caller.resident_id).await?,
     })))
 }
 
@@ -443,7 +481,7 @@ async fn data_consents(State(s): State<AppState>, req: Request) -> ApiResult<imp
     let call = Signed::from(&s, req).await?;
     let caller = call.device(&s).await?;
     Ok(Json(
-        data_consent::for_resident(&s.platform, &caller.resident_id).await?,
+        data_consent::for_resident(&s.platform.exchange, &caller.resident_id).await?,
     ))
 }
 
@@ -456,7 +494,8 @@ async fn data_consent_action(
     let call = Signed::from(&s, req).await?;
     let caller = call.device(&s).await?;
     Ok(Json(
-        data_consent::resident_action(&s.platform, &caller.resident_id, &id, &action).await?,
+        data_consent::resident_action(&s.platform.exchange, &caller.resident_id, &id, &action)
+            .await?,
     ))
 }
 
@@ -469,7 +508,7 @@ async fn receipt(
     let call = Signed::from(&s, req).await?;
     let caller = call.device(&s).await?;
     Ok(Json(
-        dealings::receipt(&s.platform, &caller.resident_id, &id).await?,
+        dealings::receipt(&s.platform.exchange, &caller.resident_id, &id).await?,
     ))
 }
 
@@ -499,11 +538,20 @@ async fn decide(
     let call = Signed::from(&s, req).await?;
     let caller = call.device(&s).await?;
     let d: Decision = call.json()?;
-    let view = approvals::decide(&s.platform, &caller, &id, &d, &call.ip, Some(&call.rid)).await?;
-    iamsmart_domain::oidc::ciba::decided(&s.platform, &id).await;
+    let view = approvals::decide(
+        &s.platform.approvals,
+        &s.platform.identity,
+        &caller,
+        &id,
+        &d,
+        &call.ip,
+        Some(&call.rid),
+    )
+    .await?;
+    iamsmart_domain::oidc::ciba::decided(&s.platform.oidc, &id).await;
     // A signing request: the app's signature is checked and assembled now, so that the
     // resident learns at once if it could not be used.
-    iamsmart_domain::signing::requests::answered(&s.platform, &id, Some(&call.rid)).await?;
+    iamsmart_domain::signing::requests::answered(&s.platform.signing, &id, Some(&call.rid)).await?;
     Ok(Json(view))
 }
 
@@ -520,9 +568,13 @@ async fn signing_certificate(
     let csr = b64
         .decode(body.csr.trim_end_matches('='))
         .map_err(|_| ApiError::bad_request("csr is not base64url"))?;
-    let issued =
-        iamsmart_domain::signing::ca::issue_for_device(&s.platform, &caller, &csr, Some(&call.rid))
-            .await?;
+    let issued = iamsmart_domain::signing::ca::issue_for_device(
+        &s.platform.signing,
+        &caller,
+        &csr,
+        Some(&call.rid),
+    )
+    .await?;
     Ok((
         StatusCode::CREATED,
         Json(iamsmart_proto::app::IssuedCertificate {

@@ -77,7 +77,7 @@ impl FromRequestParts<AppState> for Service {
                 scheme,
             ));
         }
-        let (claims, client) = client_tokens::verify(&s.platform, token)
+        let (claims, client) = client_tokens::verify(&s.platform.oidc, token)
             .await
             .map_err(|e| fail(e, scheme))?;
         crate::resource::check_binding(
@@ -114,7 +114,7 @@ async fn eme_start(
 ) -> Result<Response, Response> {
     svc.need("eme").map_err(IntoResponse::into_response)?;
     let req: EmeRequest = json_body(&body).map_err(IntoResponse::into_response)?;
-    let started = eme::start(&s.platform, &svc.client, req)
+    let started = eme::start(&s.platform.exchange, &svc.client, req)
         .await
         .map_err(|e| ApiError::from(e).into_response())?;
     Ok(no_store(StatusCode::CREATED, started))
@@ -126,7 +126,7 @@ async fn eme_outcome(
     PathId(id): PathId<EmeRequestId>,
 ) -> Result<Response, Response> {
     svc.need("eme").map_err(IntoResponse::into_response)?;
-    let out = eme::outcome(&s.platform, &svc.client, &id)
+    let out = eme::outcome(&s.platform.exchange, &svc.client, &id)
         .await
         .map_err(|e| ApiError::from(e).into_response())?;
     Ok(no_store(StatusCode::OK, out))
@@ -162,7 +162,7 @@ async fn consent_request(
 ) -> Result<Response, Response> {
     svc.need("gateway").map_err(IntoResponse::into_response)?;
     let req: ConsentRequest = json_body(&body).map_err(IntoResponse::into_response)?;
-    let v = consents::request(&s.platform, &svc.client, req)
+    let v = consents::request(&s.platform.exchange, &svc.client, req)
         .await
         .map_err(|e| ApiError::from(e).into_response())?;
     Ok(no_store(StatusCode::CREATED, v))
@@ -174,7 +174,7 @@ async fn consent_status(
     Path(id): Path<String>,
 ) -> Result<Response, Response> {
     svc.need("gateway").map_err(IntoResponse::into_response)?;
-    let v = consents::for_client(&s.platform, &svc.client, &id)
+    let v = consents::for_client(&s.platform.exchange, &svc.client, &id)
         .await
         .map_err(|e| ApiError::from(e).into_response())?;
     Ok(no_store(StatusCode::OK, v))
@@ -197,7 +197,7 @@ async fn fetch_items(
     svc.need("gateway").map_err(IntoResponse::into_response)?;
     let b: FetchBody = json_body(&body).map_err(IntoResponse::into_response)?;
     let out = fetch::fetch(
-        &s.platform,
+        &s.platform.exchange,
         &svc.client,
         &b.consent_id,
         &b.purpose_code,
@@ -215,7 +215,7 @@ async fn register_provider(
     body: axum::body::Bytes,
 ) -> ApiResult<impl IntoResponse> {
     let def: providers::ProviderDef = json_body(&body)?;
-    providers::register(&s.platform, &def, &op.0).await?;
+    providers::register(&s.platform.exchange, &def, &op.0).await?;
     Ok((
         StatusCode::CREATED,
         Json(serde_json::json!({ "id": def.id, "items": def.items.len() })),

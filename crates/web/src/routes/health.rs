@@ -50,7 +50,7 @@ async fn metrics(
             header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        s.metrics.render(&s.platform),
+        s.metrics.render(&s.platform.db, &s.platform.keys),
     )
 }
 

@@ -33,7 +33,7 @@ use serde::Deserialize;
 fn signing_login(s: &AppState) -> AuthRequirement {
     AuthRequirement {
         min_acr: Acr::Plus,
-        max_age_s: Some(s.platform.oidc.policy.signing_login_max_age_s),
+        max_age_s: Some(s.platform.oidc.provider.policy.signing_login_max_age_s),
     }
 }
 
@@ -95,7 +95,7 @@ impl FromRequestParts<AppState> for Caller {
             return Ok(Self::Service(Box::new(svc)));
         }
         let user = UserAccess::from_request_parts(parts, s).await?;
-        let client = clients::get(&s.platform, &user.grant.data.client_id)
+        let client = clients::get(&s.platform.oidc, &user.grant.data.client_id)
             .await
             .ok()
             .flatten()
@@ -128,7 +128,7 @@ async fn start(
     let req: requests::SignRequest = serde_json::from_slice(&body).map_err(|e| {
         ApiError::bad_request(format!("the body is not the expected JSON: {e}")).into_response()
     })?;
-    let started = requests::start(&s.platform, &client, req, resident)
+    let started = requests::start(&s.platform.signing, &client, req, resident)
         .await
         .map_err(|e| ApiError::from(e).into_response())?;
     Ok(no_store(StatusCode::CREATED, started))
@@ -143,7 +143,7 @@ async fn outcome(
         Caller::Service(svc) => svc.client,
         Caller::Resident(_, client) => *client,
     };
-    let out = requests::outcome(&s.platform, &client, &id)
+    let out = requests::outcome(&s.platform.signing, &client, &id)
         .await
         .map_err(|e| ApiError::from(e).into_response())?;
     Ok(no_store(StatusCode::OK, out))
@@ -176,7 +176,7 @@ async fn verify_route(State(s): State<AppState>, body: Bytes) -> ApiResult<Respo
     let b: VerifyBody = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("the body is not the expected JSON: {e}")))?;
     let report = match (b.pdf, b.cms) {
-        (Some(pdf), None) => verify::verify_pdf(&s.platform, &b64("pdf", &pdf)?).await?,
+        (Some(pdf), None) => verify::verify_pdf(&s.platform.signing, &b64("pdf", &pdf)?).await?,
         (None, Some(cms)) => {
             let digest = match (b.digest, b.document) {
                 (Some(d), None) => requests::parse_digest(&d)?,
@@ -187,7 +187,7 @@ async fn verify_route(State(s): State<AppState>, body: Bytes) -> ApiResult<Respo
                     ))
                 }
             };
-            verify::verify_cms(&s.platform, &b64("cms", &cms)?, &digest).await?
+            verify::verify_cms(&s.platform.signing, &b64("cms", &cms)?, &digest).await?
         }
         _ => {
             return Err(ApiError::bad_request(
@@ -212,7 +212,7 @@ fn der(content_type: &'static str, body: Vec<u8>, max_age: u32) -> Response {
 async fn root_cert(State(s): State<AppState>) -> ApiResult<Response> {
     Ok(der(
         "application/pkix-cert",
-        ca::load(&s.platform).await?.root,
+        ca::load(&s.platform.signing).await?.root,
         86_400,
     ))
 }
@@ -220,7 +220,7 @@ async fn root_cert(State(s): State<AppState>) -> ApiResult<Response> {
 async fn issuing_cert(State(s): State<AppState>) -> ApiResult<Response> {
     Ok(der(
         "application/pkix-cert",
-        ca::load(&s.platform).await?.issuing,
+        ca::load(&s.platform.signing).await?.issuing,
         86_400,
     ))
 }
@@ -228,7 +228,7 @@ async fn issuing_cert(State(s): State<AppState>) -> ApiResult<Response> {
 async fn tsa_cert(State(s): State<AppState>) -> ApiResult<Response> {
     Ok(der(
         "application/pkix-cert",
-        ca::load(&s.platform).await?.tsa,
+        ca::load(&s.platform.signing).await?.tsa,
         86_400,
     ))
 }
@@ -236,13 +236,17 @@ async fn tsa_cert(State(s): State<AppState>) -> ApiResult<Response> {
 async fn ocsp_cert(State(s): State<AppState>) -> ApiResult<Response> {
     Ok(der(
         "application/pkix-cert",
-        ca::load(&s.platform).await?.ocsp,
+        ca::load(&s.platform.signing).await?.ocsp,
         86_400,
     ))
 }
 
 async fn crl(State(s): State<AppState>) -> ApiResult<Response> {
-    Ok(der("application/pkix-crl", ca::crl(&s.platform).await?, 60))
+    Ok(der(
+        "application/pkix-crl",
+        ca::crl(&s.platform.signing).await?,
+        60,
+    ))
 }
 
 async fn root_crl(State(s): State<AppState>) -> ApiResult<Response> {
@@ -254,7 +258,7 @@ async fn root_crl(State(s): State<AppState>) -> ApiResult<Response> {
 }
 
 async fn ocsp_post(State(s): State<AppState>, body: Bytes) -> ApiResult<Response> {
-    let answer = ca::ocsp_respond(&s.platform, &body, true).await?;
+    let answer = ca::ocsp_respond(&s.platform.signing, &body, true).await?;
     let cache = if answer.cacheable.is_some() {
         "public, max-age=0"
     } else {
@@ -281,7 +285,7 @@ async fn ocsp_get(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let answer = match STANDARD.decode(request.trim()) {
-        Ok(req) => ca::ocsp_respond(&s.platform, &req, true).await?,
+        Ok(req) => ca::ocsp_respond(&s.platform.signing, &req, true).await?,
         Err(_) => ca::OcspAnswer {
             der: iamsmart_crypto::pki::ocsp::error_response(1),
             cacheable: None,
@@ -346,7 +350,7 @@ fn http_date(secs: u64) -> String {
 }
 
 async fn tsa(State(s): State<AppState>, body: Bytes) -> ApiResult<Response> {
-    let answer = ca::timestamp_answer(&s.platform, &body).await?;
+    let answer = ca::timestamp_answer(&s.platform.signing, &body).await?;
     Ok(der("application/timestamp-reply", answer, 0))
 }
 

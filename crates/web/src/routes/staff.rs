@@ -79,7 +79,7 @@ async fn enrol_options(
 ) -> ApiResult<impl IntoResponse> {
     let b = json(body)?;
     let (ceremony, options) =
-        staff::enrolment_options(&s.platform, &b.staff_id, &b.enrolment_code).await?;
+        staff::enrolment_options(&s.platform.identity, &b.staff_id, &b.enrolment_code).await?;
     Ok(Json(
         serde_json::json!({ "ceremony": ceremony, "publicKey": options }),
     ))
@@ -105,13 +105,18 @@ async fn enrol_finish(
     body: Result<Json<EnrolFinish>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<impl IntoResponse> {
     let b = json(body)?;
-    let (token, caller) =
-        staff::enrolment_finish(&s.platform, &b.ceremony, &b.credential, Some(&rid.0)).await?;
+    let (token, caller) = staff::enrolment_finish(
+        &s.platform.identity,
+        &b.ceremony,
+        &b.credential,
+        Some(&rid.0),
+    )
+    .await?;
     Ok((StatusCode::CREATED, session(token, &caller)))
 }
 
 async fn login_options(State(s): State<AppState>) -> ApiResult<impl IntoResponse> {
-    let (ceremony, options) = staff::login_options(&s.platform).await?;
+    let (ceremony, options) = staff::login_options(&s.platform.identity).await?;
     Ok(Json(
         serde_json::json!({ "ceremony": ceremony, "publicKey": options }),
     ))
@@ -130,8 +135,13 @@ async fn login_finish(
     body: Result<Json<LoginFinish>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<impl IntoResponse> {
     let b = json(body)?;
-    let (token, caller) =
-        staff::login_finish(&s.platform, &b.ceremony, &b.credential, Some(&rid.0)).await?;
+    let (token, caller) = staff::login_finish(
+        &s.platform.identity,
+        &b.ceremony,
+        &b.credential,
+        Some(&rid.0),
+    )
+    .await?;
     Ok(session(token, &caller))
 }
 
@@ -146,7 +156,7 @@ async fn me(who: Staff) -> impl IntoResponse {
 
 async fn list(State(s): State<AppState>, who: Staff) -> ApiResult<impl IntoResponse> {
     who.0.require(&["supervisor"])?;
-    Ok(Json(staff::list(&s.platform).await?))
+    Ok(Json(staff::list(&s.platform.identity).await?))
 }
 
 #[derive(Deserialize)]
@@ -164,7 +174,7 @@ async fn create(
 ) -> ApiResult<impl IntoResponse> {
     let b = json(body)?;
     let created = staff::create(
-        &s.platform,
+        &s.platform.identity,
         Some(&who.0),
         &who.0.actor(),
         &b.display_name,
@@ -202,7 +212,7 @@ async fn counter_register(
     who.0.require(&["officer", "supervisor"])?;
     let b = json(body)?;
     let out = registration::register_with_code(
-        &s.platform,
+        &s.platform.identity,
         &b.card,
         None,
         "counter",
@@ -228,10 +238,10 @@ async fn counter_upgrade(
 ) -> ApiResult<impl IntoResponse> {
     who.0.require(&["officer", "supervisor"])?;
     let b = json(body)?;
-    let id = find_by_hkid(&s.platform, &b.hkid)
+    let id = find_by_hkid(&s.platform.identity, &b.hkid)
         .await?
         .ok_or(iamsmart_domain::DomainError::NotFound)?;
-    registration::upgrade_at_counter(&s.platform, &who.0, &id, Some(&rid.0)).await?;
+    registration::upgrade_at_counter(&s.platform.identity, &who.0, &id, Some(&rid.0)).await?;
     Ok(Json(
         serde_json::json!({ "resident_id": id, "level": "plus" }),
     ))
@@ -268,11 +278,12 @@ async fn kiosk_register(
         &b.card.date_of_birth,
     )?;
     let p = &s.platform;
-    let keys = registration::attempt_keys(p, &hkid, &format!("kiosk:{}", who.0.id), &ip);
+    let keys = registration::attempt_keys(&p.identity, &hkid, &format!("kiosk:{}", who.0.id), &ip);
     let verified =
-        registration::prove_remotely(p, &b.card, Some(&b.card_image), &b.selfie, &keys).await?;
+        registration::prove_remotely(&p.identity, &b.card, Some(&b.card_image), &b.selfie, &keys)
+            .await?;
     let out = registration::register_with_code(
-        p,
+        &p.identity,
         &b.card,
         Some(verified),
         "kiosk",

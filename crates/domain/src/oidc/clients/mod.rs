@@ -19,7 +19,7 @@ pub use registration::{
 use super::error::{OAuthError, OResult};
 use crate::env::Env;
 use crate::error::{stored, DomainError};
-use crate::platform::Platform;
+use crate::oidc::Oidc;
 use iamsmart_crypto::jose::{Alg, PublicJwk};
 use iamsmart_proto::i18n::Localized;
 use iamsmart_store::Row;
@@ -64,7 +64,7 @@ impl Client {
     }
 
     /// The client's encryption key (`use`: `enc`, EC P-256) from its registered keys, if any.
-    pub async fn encryption_key(&self, p: &Platform) -> OResult<Option<PublicJwk>> {
+    pub async fn encryption_key(&self, p: &Oidc) -> OResult<Option<PublicJwk>> {
         let has_keys = self.meta.jwks.is_some() || self.meta.jwks_uri.is_some();
         if !has_keys {
             return Ok(None);
@@ -179,16 +179,16 @@ pub async fn active_among(p: &Env, ids: &[String]) -> Result<Vec<Client>, Domain
 }
 
 /// Load an active client.
-pub async fn get(p: &Platform, id: &str) -> Result<Option<Client>, DomainError> {
+pub async fn get(p: &Oidc, id: &str) -> Result<Option<Client>, DomainError> {
     if id.is_empty() || id.len() > 64 {
         return Ok(None);
     }
-    if let Some(c) = p.oidc.clients.get(id) {
+    if let Some(c) = p.provider.clients.get(id) {
         return Ok(Some(c));
     }
     let found = load(p, id).await?;
     if let Some(c) = &found {
-        p.oidc.clients.put(c);
+        p.provider.clients.put(c);
     }
     Ok(found)
 }
@@ -227,7 +227,7 @@ fn active_from_row(
 }
 
 /// The client's signing keys (its encryption keys left out).
-pub async fn signing_keys(p: &Platform, client: &Client, refresh: bool) -> OResult<Vec<PublicJwk>> {
+pub async fn signing_keys(p: &Oidc, client: &Client, refresh: bool) -> OResult<Vec<PublicJwk>> {
     Ok(keys(p, client, refresh)
         .await?
         .into_iter()
@@ -302,7 +302,7 @@ impl KeyCache {
 
 /// The client's public keys: registered inline, or fetched from its `jwks_uri` (cached five
 /// minutes; `refresh` fetches again, at most every ten seconds).
-pub async fn keys(p: &Platform, client: &Client, refresh: bool) -> OResult<Vec<PublicJwk>> {
+pub async fn keys(p: &Oidc, client: &Client, refresh: bool) -> OResult<Vec<PublicJwk>> {
     if let Some(j) = &client.meta.jwks {
         return parse_jwks(j).map_err(OAuthError::invalid_client);
     }
@@ -313,7 +313,7 @@ pub async fn keys(p: &Platform, client: &Client, refresh: bool) -> OResult<Vec<P
     };
     let now = p.clock.now_ms();
     let max_age = if refresh { 10_000 } else { 300_000 };
-    if let Some(k) = p.oidc.keys.get(&client.id, now, max_age) {
+    if let Some(k) = p.provider.keys.get(&client.id, now, max_age) {
         return Ok(k);
     }
     // Through the guarded client: a public address only, a size and time limit, failures
@@ -324,7 +324,7 @@ pub async fn keys(p: &Platform, client: &Client, refresh: bool) -> OResult<Vec<P
         OAuthError::invalid_client("the client's keys cannot be fetched from its jwks_uri")
     })?;
     let keys = parse_jwks(&fetched).map_err(OAuthError::invalid_client)?;
-    p.oidc.keys.put(&client.id, keys.clone(), now);
+    p.provider.keys.put(&client.id, keys.clone(), now);
     Ok(keys)
 }
 
@@ -344,10 +344,10 @@ pub const PORTAL: &str = "iamsmart-portal";
 
 /// Register (or update) the platform's own account pages as a client, so that residents sign in
 /// to them through the same pages as to any service. Public subjects, no personal data.
-pub async fn ensure_portal(p: &Platform) -> Result<(), DomainError> {
+pub async fn ensure_portal(p: &Oidc) -> Result<(), DomainError> {
     let mut meta = ClientMetadata::for_profile(
         "iAM Smart account",
-        vec![p.oidc.policy.url("/account/callback")],
+        vec![p.provider.policy.url("/account/callback")],
         ClientProfile::Basic,
     );
     meta.subject_type = "public".into();
@@ -365,6 +365,6 @@ pub async fn ensure_portal(p: &Platform) -> Result<(), DomainError> {
     .bind(now)
     .execute(p.db.writer())
     .await?;
-    p.oidc.forget_keys(PORTAL);
+    p.provider.forget_keys(PORTAL);
     Ok(())
 }

@@ -7,13 +7,13 @@ use super::{get, Client, ClientMetadata};
 use crate::audit::{self, Event};
 use crate::env::Env;
 use crate::error::DomainError;
-use crate::platform::Platform;
+use crate::oidc::Oidc;
 use iamsmart_crypto::jose::Alg;
 use serde::Serialize;
 
 /// The sector of new metadata, with its `sector_identifier_uri` fetched (through the guarded
 /// client) and checked to list every redirect URI.
-async fn settle_sector(p: &Platform, m: &ClientMetadata) -> OResult<String> {
+async fn settle_sector(p: &Oidc, m: &ClientMetadata) -> OResult<String> {
     if let Some(u) = &m.sector_identifier_uri {
         let listed = p.outbound.get_json(u).await.map_err(|_| {
             meta_err("sector_identifier_uri cannot be fetched (an https URL at a public address, answering a JSON array)")
@@ -35,7 +35,7 @@ async fn settle_sector(p: &Platform, m: &ClientMetadata) -> OResult<String> {
     declared_sector(m).ok_or_else(|| meta_err("no sector: give redirect_uris"))
 }
 
-async fn ensure_signing_key(p: &Platform, meta: &ClientMetadata) -> OResult<()> {
+async fn ensure_signing_key(p: &Oidc, meta: &ClientMetadata) -> OResult<()> {
     let alg: Alg = meta
         .id_token_signed_response_alg
         .parse()
@@ -74,7 +74,7 @@ fn hash(s: &str) -> Vec<u8> {
 
 /// Register a client. `operator` marks creation by the platform operator (CLI, admin API).
 pub async fn register(
-    p: &Platform,
+    p: &Oidc,
     meta: ClientMetadata,
     actor: &str,
     operator: bool,
@@ -133,7 +133,7 @@ pub async fn register(
     .await?;
     tx.commit().await.map_err(DomainError::from)?;
     Ok(Registered {
-        registration_client_uri: p.oidc.policy.url(&format!("/register/{id}")),
+        registration_client_uri: p.provider.policy.url(&format!("/register/{id}")),
         client_id: id,
         client_secret_expires_at: secret.as_ref().map(|_| 0),
         client_secret: secret,
@@ -244,7 +244,7 @@ async fn sector_taken(p: &Env, sector: &str) -> OResult<bool> {
 }
 
 /// Check an RFC 7592 registration access token for a client.
-pub async fn check_registration_token(p: &Platform, id: &str, token: &str) -> OResult<Client> {
+pub async fn check_registration_token(p: &Oidc, id: &str, token: &str) -> OResult<Client> {
     let stored: Option<Option<Vec<u8>>> = sqlx::query_scalar(
         "SELECT registration_token_hash FROM clients WHERE id = $1 AND status = 'active'",
     )
@@ -266,7 +266,7 @@ pub async fn check_registration_token(p: &Platform, id: &str, token: &str) -> OR
 }
 
 /// Replace a client's metadata (RFC 7592 PUT). The profile and subject type cannot change.
-pub async fn update(p: &Platform, client: &Client, meta: ClientMetadata) -> OResult<Client> {
+pub async fn update(p: &Oidc, client: &Client, meta: ClientMetadata) -> OResult<Client> {
     if meta.iamsmart_profile != client.meta.iamsmart_profile
         || meta.subject_type != client.meta.subject_type
         || meta.token_endpoint_auth_method != client.meta.token_endpoint_auth_method
@@ -311,7 +311,7 @@ pub async fn update(p: &Platform, client: &Client, meta: ClientMetadata) -> ORes
     )
     .await?;
     tx.commit().await.map_err(DomainError::from)?;
-    p.oidc.forget_keys(&client.id);
+    p.provider.forget_keys(&client.id);
     Ok(Client {
         meta,
         ..client.clone()
@@ -319,7 +319,7 @@ pub async fn update(p: &Platform, client: &Client, meta: ClientMetadata) -> ORes
 }
 
 /// Disable a client (RFC 7592 DELETE, or the operator): its grants are revoked.
-pub async fn disable(p: &Platform, id: &str, actor: &str) -> OResult<()> {
+pub async fn disable(p: &Oidc, id: &str, actor: &str) -> OResult<()> {
     let now = p.clock.now_ms();
     let mut tx = p.db.begin().await.map_err(DomainError::from)?;
     let r = sqlx::query("UPDATE clients SET status = 'disabled', updated_at = $1 WHERE id = $2 AND status = 'active'")
@@ -350,7 +350,7 @@ pub async fn disable(p: &Platform, id: &str, actor: &str) -> OResult<()> {
     )
     .await?;
     tx.commit().await.map_err(DomainError::from)?;
-    p.oidc.forget_keys(id);
+    p.provider.forget_keys(id);
     Ok(())
 }
 

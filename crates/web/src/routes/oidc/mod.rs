@@ -58,7 +58,7 @@ async fn basic_challenge_only_for_basic(
 async fn metadata(State(s): State<AppState>) -> impl IntoResponse {
     (
         [(header::CACHE_CONTROL, "public, max-age=300")],
-        Json(discovery::metadata(&s.platform)),
+        Json(discovery::metadata(&s.platform.oidc)),
     )
 }
 
@@ -92,8 +92,8 @@ pub(crate) async fn dpop_jkt(
     let proof = proof
         .to_str()
         .map_err(|_| OAuthError::invalid_dpop_proof("DPoP header is not text"))?;
-    let url = s.platform.oidc.policy.url(path);
-    dpop::verify(&s.platform, proof, method, &url, access_token)
+    let url = s.platform.oidc.provider.policy.url(path);
+    dpop::verify(&s.platform.oidc, proof, method, &url, access_token)
         .await
         .map(Some)
 }
@@ -105,7 +105,12 @@ async fn authenticated(
     path: &str,
 ) -> Result<clients::Client, OAuthError> {
     let creds = client_credentials(headers, form)?;
-    client_auth::authenticate(&s.platform, &creds, &s.platform.oidc.policy.url(path)).await
+    client_auth::authenticate(
+        &s.platform.oidc,
+        &creds,
+        &s.platform.oidc.provider.policy.url(path),
+    )
+    .await
 }
 
 async fn par(
@@ -134,7 +139,7 @@ async fn par(
         form.remove(k);
     }
     let (request_uri, expires_in) =
-        iamsmart_domain::oidc::authorize::push(&s.platform, &client, &form).await?;
+        iamsmart_domain::oidc::authorize::push(&s.platform.oidc, &client, &form).await?;
     Ok(no_store(
         StatusCode::CREATED,
         Json(serde_json::json!({ "request_uri": request_uri, "expires_in": expires_in })),
@@ -167,7 +172,7 @@ async fn token(
             let code = one(&form, "code")?
                 .ok_or_else(|| OAuthError::invalid_request("code is required"))?;
             tokens::redeem_code(
-                p,
+                &p.oidc,
                 &client,
                 code,
                 one(&form, "redirect_uri")?,
@@ -179,15 +184,15 @@ async fn token(
         "refresh_token" => {
             let t = one(&form, "refresh_token")?
                 .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
-            tokens::refresh(p, &client, t, one(&form, "scope")?, jkt).await?
+            tokens::refresh(&p.oidc, &client, t, one(&form, "scope")?, jkt).await?
         }
         clients::CIBA_GRANT => {
             let id = one(&form, "auth_req_id")?
                 .ok_or_else(|| OAuthError::invalid_request("auth_req_id is required"))?;
-            ciba::redeem(p, &client, id, jkt).await?
+            ciba::redeem(&p.oidc, &client, id, jkt).await?
         }
         "client_credentials" => {
-            iamsmart_domain::oidc::client_tokens::issue(p, &client, one(&form, "scope")?, jkt)
+            iamsmart_domain::oidc::client_tokens::issue(&p.oidc, &client, one(&form, "scope")?, jkt)
                 .await?
         }
         _ => return Err(OAuthError::unsupported_grant_type("unsupported grant_type").into()),
@@ -212,7 +217,7 @@ async fn userinfo(
     };
     let user = UserAccess::check(&s, method.as_str(), uri.path(), &headers, form_token).await?;
     let (claims, grant) = (&user.claims, &user.grant);
-    let out = tokens::userinfo(&s.platform, claims, grant)
+    let out = tokens::userinfo(&s.platform.oidc, claims, grant)
         .await
         .map_err(|error| ResourceError {
             error,
@@ -230,7 +235,7 @@ async fn revoke(
     let form = form_body(&headers, &body)?;
     let client = authenticated(&s, &headers, &form, "/revoke").await?;
     let t = one(&form, "token")?.ok_or_else(|| OAuthError::invalid_request("token is required"))?;
-    tokens::revoke(&s.platform, &client, t).await?;
+    tokens::revoke(&s.platform.oidc, &client, t).await?;
     Ok(no_store(StatusCode::OK, ""))
 }
 
@@ -244,7 +249,7 @@ async fn introspect(
     let t = one(&form, "token")?.ok_or_else(|| OAuthError::invalid_request("token is required"))?;
     Ok(no_store(
         StatusCode::OK,
-        Json(tokens::introspect(&s.platform, &client, t).await),
+        Json(tokens::introspect(&s.platform.oidc, &client, t).await),
     ))
 }
 
@@ -255,7 +260,7 @@ async fn bc_authorize(
 ) -> Result<Response, OAuthJson> {
     let form = form_body(&headers, &body)?;
     let client = authenticated(&s, &headers, &form, "/bc-authorize").await?;
-    let started = ciba::start(&s.platform, &client, &form).await?;
+    let started = ciba::start(&s.platform.oidc, &client, &form).await?;
     Ok(no_store(StatusCode::OK, Json(started)))
 }
 
@@ -283,7 +288,7 @@ async fn register(
     })?;
     clients::use_initial_token(&s.platform, token).await?;
     let meta = metadata_from(&body)?;
-    let created = clients::register(&s.platform, meta, "dynamic-registration", false).await?;
+    let created = clients::register(&s.platform.oidc, meta, "dynamic-registration", false).await?;
     Ok(no_store(StatusCode::CREATED, Json(created)))
 }
 
@@ -294,7 +299,7 @@ async fn managed(
 ) -> Result<clients::Client, OAuthError> {
     let token = bearer(headers)
         .ok_or_else(|| OAuthError::invalid_token("send the registration access token"))?;
-    clients::check_registration_token(&s.platform, id, token).await
+    clients::check_registration_token(&s.platform.oidc, id, token).await
 }
 
 fn client_view(s: &AppState, c: &clients::Client) -> serde_json::Value {
@@ -303,6 +308,7 @@ fn client_view(s: &AppState, c: &clients::Client) -> serde_json::Value {
     v["registration_client_uri"] = s
         .platform
         .oidc
+        .provider
         .policy
         .url(&format!("/register/{}", c.id))
         .into();
@@ -369,7 +375,7 @@ async fn update_client(
         )))
         .into_response()
     })?;
-    let updated = clients::update(&s.platform, &c, meta)
+    let updated = clients::update(&s.platform.oidc, &c, meta)
         .await
         .map_err(|e| OAuthJson(e).into_response())?;
     Ok(no_store(StatusCode::OK, Json(client_view(&s, &updated))))
@@ -386,7 +392,7 @@ async fn delete_client(
         step_up: None,
     };
     let c = managed(&s, &headers, &id).await.map_err(err)?;
-    clients::disable(&s.platform, &c.id, &format!("client:{}", c.id))
+    clients::disable(&s.platform.oidc, &c.id, &format!("client:{}", c.id))
         .await
         .map_err(err)?;
     Ok(StatusCode::NO_CONTENT.into_response())

@@ -137,14 +137,14 @@ pub(super) async fn signed_in(
     headers: &HeaderMap,
 ) -> Result<(Session, String), Response> {
     let cookie = session_of(s, headers).unwrap_or_default().to_string();
-    match session::session(&s.platform, Some(&cookie)).await {
+    match session::session(&s.platform.oidc, Some(&cookie)).await {
         Ok(Some(sess)) => Ok((sess, cookie)),
         Ok(None) => {
             let (_, challenge) = pkce();
             let url = format!(
                 "/authorize?client_id={}&response_type=code&scope=openid&redirect_uri={}&code_challenge={challenge}&code_challenge_method=S256&prompt=login",
                 clients::PORTAL,
-                iamsmart_domain::oidc::authorize::urlencode(&s.platform.oidc.policy.url("/account/callback")),
+                iamsmart_domain::oidc::authorize::urlencode(&s.platform.oidc.provider.policy.url("/account/callback")),
             );
             Err(Redirect::to(&url).into_response())
         }
@@ -174,7 +174,7 @@ async fn overview(State(s): State<AppState>, headers: HeaderMap, uri: Uri) -> Re
     };
     let ui = Ui::new(&s, &headers, &uri, None, "/account");
     let lang = ui.lang;
-    let r = match iamsmart_domain::identity::get(&s.platform, &sess.resident_id).await {
+    let r = match iamsmart_domain::identity::get(&s.platform.identity, &sess.resident_id).await {
         Ok(r) => r,
         Err(e) => return crate::error::ApiError::from(e).into_response(),
     };
@@ -222,7 +222,7 @@ async fn passkey_list(State(s): State<AppState>, headers: HeaderMap, uri: Uri) -
             ui: ui.view(),
             title: lang.t("Passkeys", "通行密匙"),
             nav: nav(&s, lang, &sess.resident_id).await,
-            csrf: session::csrf_token(&s.platform, &cookie),
+            csrf: session::csrf_token(&s.platform.oidc, &cookie),
             intro: lang.t(
                 "A passkey lets you sign in on this device with its screen lock, without the app.",
                 "通行密匙讓你以此裝置的螢幕鎖登入，無需使用流動應用程式。",
@@ -287,7 +287,11 @@ async fn passkey_options(
         Ok(x) => x,
         Err(_) => return StatusCode::UNAUTHORIZED.into_response(),
     };
-    if !session::csrf_ok(&s.platform, &cookie, read_header(&headers, "x-csrf-token")) {
+    if !session::csrf_ok(
+        &s.platform.oidc,
+        &cookie,
+        read_header(&headers, "x-csrf-token"),
+    ) {
         return StatusCode::FORBIDDEN.into_response();
     }
     #[derive(Deserialize)]
@@ -296,7 +300,7 @@ async fn passkey_options(
         pending: String,
     }
     let step = if body.iter().all(u8::is_ascii_whitespace) {
-        passkeys::request_add(&s.platform, &sess.resident_id).await
+        passkeys::request_add(&s.platform.oidc, &sess.resident_id).await
     } else {
         let Ok(b) = serde_json::from_slice::<Pending>(&body) else {
             return crate::oauth::OAuthJson(OAuthError::invalid_request(
@@ -304,11 +308,11 @@ async fn passkey_options(
             ))
             .into_response();
         };
-        let name = iamsmart_domain::identity::get(&s.platform, &sess.resident_id)
+        let name = iamsmart_domain::identity::get(&s.platform.identity, &sess.resident_id)
             .await
             .map(|r| r.verified.name_en)
             .unwrap_or_default();
-        passkeys::add_options(&s.platform, &sess.resident_id, &b.pending, &name).await
+        passkeys::add_options(&s.platform.oidc, &sess.resident_id, &b.pending, &name).await
     };
     match step {
         Ok(passkeys::AddStep::Waiting {
@@ -351,11 +355,15 @@ async fn passkey_add(
         Ok(x) => x,
         Err(_) => return StatusCode::UNAUTHORIZED.into_response(),
     };
-    if !session::csrf_ok(&s.platform, &cookie, read_header(&headers, "x-csrf-token")) {
+    if !session::csrf_ok(
+        &s.platform.oidc,
+        &cookie,
+        read_header(&headers, "x-csrf-token"),
+    ) {
         return StatusCode::FORBIDDEN.into_response();
     }
     match passkeys::register(
-        &s.platform,
+        &s.platform.oidc,
         &sess.resident_id,
         &b.ceremony,
         &b.credential,
@@ -384,7 +392,7 @@ pub(super) async fn form_action(
     let ui = Ui::new(s, headers, uri, None, back);
     let form = parse_form(body);
     if !session::csrf_ok(
-        &s.platform,
+        &s.platform.oidc,
         &cookie,
         one(&form, "csrf").ok().flatten().unwrap_or_default(),
     ) {
@@ -458,7 +466,7 @@ async fn consent_list(State(s): State<AppState>, headers: HeaderMap, uri: Uri) -
             ui: ui.view(),
             title: lang.t("Consents", "同意"),
             nav: nav(&s, lang, &sess.resident_id).await,
-            csrf: session::csrf_token(&s.platform, &cookie),
+            csrf: session::csrf_token(&s.platform.oidc, &cookie),
             intro: lang.t(
                 "Services you allowed to receive your information. Withdrawing stops their access at once; they will ask again next time.",
                 "你已容許接收你資料的服務。撤回後會即時停止其存取；該服務下次會再次徵求你的同意。",

@@ -325,7 +325,7 @@ pub fn session_of<'a>(s: &AppState, headers: &'a HeaderMap) -> Option<&'a str> {
 
 /// Set the browser session cookie.
 pub fn set_session(s: &AppState, res: &mut Response, secret: &str) {
-    let ttl = s.platform.oidc.policy.session_ttl_ms / 1000;
+    let ttl = s.platform.oidc.provider.policy.session_ttl_ms / 1000;
     res.headers_mut().append(
         header::SET_COOKIE,
         cookie(s, &session_cookie(s), secret, "/", ttl, true),

@@ -270,7 +270,7 @@ async fn page(State(s): State<AppState>, headers: HeaderMap, uri: Uri) -> Respon
     let ui = Ui::new(&s, &headers, &uri, None, "/account/dealings");
     let lang = ui.lang;
     let (list, catalogue) = match tokio::try_join!(
-        dealings::for_resident(&s.platform, &sess.resident_id),
+        dealings::for_resident(&s.platform.exchange, &sess.resident_id),
         providers::catalogue(&s.platform)
     ) {
         Ok(x) => x,
@@ -285,7 +285,7 @@ async fn page(State(s): State<AppState>, headers: HeaderMap, uri: Uri) -> Respon
                 "各項服務與你帳戶的往來紀錄",
             ),
             nav: nav(&s, lang, &sess.resident_id).await,
-            csrf: session::csrf_token(&s.platform, &cookie),
+            csrf: session::csrf_token(&s.platform.oidc, &cookie),
             intro: lang.t(
                 "Everything you did with each service through iAM Smart, newest first, with the consents behind it. Pausing or revoking a consent stops the service's next request at once.",
                 "你透過「智方便」與各服務的所有往來，最新的在前，並列出相關的同意。暫停或撤回同意後，服務的下一個要求會即時被拒絕。",
@@ -331,7 +331,7 @@ async fn download(State(s): State<AppState>, headers: HeaderMap) -> Response {
         Ok(x) => x,
         Err(r) => return r,
     };
-    match dealings::for_resident(&s.platform, &sess.resident_id).await {
+    match dealings::for_resident(&s.platform.exchange, &sess.resident_id).await {
         Ok(list) => json_download(
             "iamsmart-dealings.json",
             &serde_json::json!({ "format": "iamsmart-dealings/1", "exported_at": s.platform.clock.now_ms(), "services": list }),
@@ -354,7 +354,7 @@ async fn receipt(
         Ok(x) => x,
         Err(r) => return r,
     };
-    match dealings::receipt(&s.platform, &sess.resident_id, &q.id).await {
+    match dealings::receipt(&s.platform.exchange, &sess.resident_id, &q.id).await {
         Ok(r) => json_download(
             &format!(
                 "consent-receipt-{}.json",
@@ -395,7 +395,7 @@ async fn consent_action(
         &body,
         "/account/dealings",
         async move |sess, _| {
-            consents::resident_action(&p, &sess.resident_id, &id, &action)
+            consents::resident_action(&p.exchange, &sess.resident_id, &id, &action)
                 .await
                 .map(|_| ())
         },

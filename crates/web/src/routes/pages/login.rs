@@ -446,7 +446,7 @@ fn consent_page(s: &AppState, ui: &Ui, page: &ConsentPage, session: &str) -> Res
         purpose: page.service.purpose.as_ref().map(|p| p.get(lang.locale())),
         purpose_label: lang.t("Purpose:", "目的："),
         tx: &page.tx,
-        csrf: iamsmart_domain::oidc::session::csrf_token(&s.platform, session),
+        csrf: iamsmart_domain::oidc::session::csrf_token(&s.platform.oidc, session),
         items_label: lang.t("Information the service asks for", "該服務要求的資料"),
         items: page
             .items
@@ -580,7 +580,7 @@ async fn authorize_any(
         );
     }
     let session = session_of(&s, &headers).map(str::to_string);
-    let o = authorize::authorize(&s.platform, &form, session.as_deref()).await;
+    let o = authorize::authorize(&s.platform.oidc, &form, session.as_deref()).await;
     // Switch links on the login and consent pages go to the transaction's continue link, which
     // shows the page again without using the request twice.
     let base = match &o {
@@ -661,8 +661,13 @@ async fn continue_get(
     };
     let secret = read_cookie(&headers, &tx_cookie(&s, &tx)).map(str::to_string);
     let session = session_of(&s, &headers).map(str::to_string);
-    let o =
-        authorize::continue_login(&s.platform, &q.tx, secret.as_deref(), session.as_deref()).await;
+    let o = authorize::continue_login(
+        &s.platform.oidc,
+        &q.tx,
+        secret.as_deref(),
+        session.as_deref(),
+    )
+    .await;
     // The pages of a login keep the languages the service asked for (`ui_locales`), after the
     // resident's own choice.
     let locales = match &o {
@@ -812,7 +817,13 @@ async fn consent_post(
     };
     let secret = read_cookie(&headers, &tx_cookie(&s, &txid)).map(str::to_string);
     let session = session_of(&s, &headers).map(str::to_string);
-    let o = authorize::consent(&s.platform, answer, secret.as_deref(), session.as_deref()).await;
+    let o = authorize::consent(
+        &s.platform.oidc,
+        answer,
+        secret.as_deref(),
+        session.as_deref(),
+    )
+    .await;
     outcome(&s, &ui, o, Some(rid.0), session.as_deref())
 }
 
@@ -829,7 +840,7 @@ async fn passkey_options(State(s): State<AppState>, Json(b): Json<PasskeyStart>)
         )
             .into_response();
     }
-    match passkeys::login_options(&s.platform).await {
+    match passkeys::login_options(&s.platform.oidc).await {
         Ok((ceremony, options)) => {
             Json(serde_json::json!({ "ceremony": ceremony, "publicKey": options })).into_response()
         }
@@ -859,7 +870,7 @@ async fn passkey_finish(
     };
     let secret = read_cookie(&headers, &tx_cookie(&s, &tx)).map(str::to_string);
     match authorize::sign_in_with_passkey(
-        &s.platform,
+        &s.platform.oidc,
         &b.tx,
         secret.as_deref(),
         &b.ceremony,

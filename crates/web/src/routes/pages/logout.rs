@@ -74,7 +74,7 @@ fn confirm_page(s: &AppState, ui: &Ui, cookie: &str, c: Confirmation) -> Respons
             ui: ui.view(),
             title: lang.t("Sign out?", "登出？"),
             intro,
-            csrf: session::csrf_token(&s.platform, cookie),
+            csrf: session::csrf_token(&s.platform.oidc, cookie),
             client_id: c.client.as_ref().map(|(id, _)| id.clone()),
             post_logout_redirect_uri: c.post_logout_redirect_uri.clone(),
             state: c.state.clone(),
@@ -142,7 +142,7 @@ async fn logout_any(
     let get = |k: &str| one(&form, k).ok().flatten().filter(|v| !v.is_empty());
     let session = session_of(&s, &headers).map(str::to_string);
     let r = logout::end_session(
-        &s.platform,
+        &s.platform.oidc,
         get("id_token_hint"),
         get("client_id"),
         get("post_logout_redirect_uri"),
@@ -179,7 +179,7 @@ async fn confirmed(s: AppState, headers: HeaderMap, uri: Uri, rid: String, form:
     };
     let session = session_of(&s, &headers).map(str::to_string);
     if let Some(cookie) = &session {
-        if !session::csrf_ok(&s.platform, cookie, get("csrf").unwrap_or_default()) {
+        if !session::csrf_ok(&s.platform.oidc, cookie, get("csrf").unwrap_or_default()) {
             return error_page(
                 &ui,
                 &OAuthError::access_denied("the form has expired; open the page again"),
@@ -188,7 +188,7 @@ async fn confirmed(s: AppState, headers: HeaderMap, uri: Uri, rid: String, form:
         }
     }
     match logout::confirm(
-        &s.platform,
+        &s.platform.oidc,
         session.as_deref(),
         get("client_id"),
         get("post_logout_redirect_uri"),

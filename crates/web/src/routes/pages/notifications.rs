@@ -167,7 +167,7 @@ async fn list(State(s): State<AppState>, headers: HeaderMap, uri: Uri) -> Respon
             ui: ui.view(),
             title: lang.t("Notifications", "通知"),
             nav: nav(&s, lang, &sess.resident_id).await,
-            csrf: session::csrf_token(&s.platform, &cookie),
+            csrf: session::csrf_token(&s.platform.oidc, &cookie),
             intro: lang.t(
                 "Messages from services you use and allowed to notify you. They are kept for 180 days.",
                 "你使用並容許向你發出通知的服務所發出的訊息。通知會保留 180 日。",
@@ -281,7 +281,7 @@ async fn settings(State(s): State<AppState>, headers: HeaderMap, uri: Uri) -> Re
             ui: ui.view(),
             title: lang.t("Notification settings", "通知設定"),
             nav: nav(&s, lang, &sess.resident_id).await,
-            csrf: session::csrf_token(&s.platform, &cookie),
+            csrf: session::csrf_token(&s.platform.oidc, &cookie),
             intro: lang.t(
                 "Services you use may send you notifications only if you turn them on here. You can turn them off at any time.",
                 "你使用的服務只有在你於此開啟通知後，才可向你發出通知。你可隨時關閉。",

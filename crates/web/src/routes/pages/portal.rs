@@ -115,7 +115,7 @@ fn cluster_link(lang: Lang, c: Cluster) -> ClusterLink {
 
 async fn signed_in_session(s: &AppState, headers: &HeaderMap) -> Option<(Session, String)> {
     let cookie = session_of(s, headers)?.to_string();
-    match session::session(&s.platform, Some(&cookie)).await {
+    match session::session(&s.platform.oidc, Some(&cookie)).await {
         Ok(Some(sess)) => Some((sess, cookie)),
         _ => None,
     }
@@ -283,8 +283,11 @@ async fn home(State(s): State<AppState>, headers: HeaderMap, uri: Uri) -> Respon
                 .map(|svc| card(lang, svc))
                 .collect();
         }
-        if let Ok(mut used) =
-            iamsmart_domain::exchange::dealings::for_resident(&s.platform, &sess.resident_id).await
+        if let Ok(mut used) = iamsmart_domain::exchange::dealings::for_resident(
+            &s.platform.exchange,
+            &sess.resident_id,
+        )
+        .await
         {
             used.sort_by_key(|d| std::cmp::Reverse(d.last_at));
             recent = used
@@ -602,12 +605,12 @@ async fn service_page(
                 .await
                 .map(|f| f.contains(&id))
                 .unwrap_or(false),
-            session::csrf_token(&s.platform, cookie),
+            session::csrf_token(&s.platform.oidc, cookie),
         ),
         None => (false, String::new()),
     };
     // The label says what "go" will do: the same decision.
-    let one_tap = matches!(one_tap_url(&s.platform, svc).await, Ok(Some(_)));
+    let one_tap = matches!(one_tap_url(&s.platform.oidc, svc).await, Ok(Some(_)));
     let t = portal_text(lang);
     let mut features = Vec::new();
     if svc.features.one_tap_login {
@@ -695,7 +698,7 @@ async fn go(
         let ui = Ui::new(&s, &headers, &uri, None, "/");
         return not_found(&ui);
     };
-    let target = match one_tap_url(&s.platform, svc).await {
+    let target = match one_tap_url(&s.platform.oidc, svc).await {
         Ok(Some(url)) => url,
         Ok(None) => svc.url.clone(),
         Err(e) => {

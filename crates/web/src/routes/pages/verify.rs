@@ -184,7 +184,7 @@ async fn check(
         );
         return ui.render(StatusCode::UNPROCESSABLE_ENTITY, &t);
     }
-    match verify::verify_pdf(&s.platform, &pdf).await {
+    match verify::verify_pdf(&s.platform.signing, &pdf).await {
         Ok(report) => {
             t.outcome = Some(outcome(lang, &report));
             ui.render(StatusCode::OK, &t)
