@@ -251,7 +251,9 @@ impl PublicInfoConfig {
 }
 
 /// Start one fetcher per feed and language (none when `public_info.enabled` is false). Each
-/// runs a round at once, then one per interval. Dropping the set stops them.
+/// wakes a few times per interval and runs a round when one is due by the platform's clock: at
+/// once when the feed was never fetched, else an interval after the last round any process
+/// sharing the database started. Dropping the set stops them.
 pub fn spawn(cfg: &PublicInfoConfig, platform: Platform) -> tokio::task::JoinSet<()> {
     let mut set = tokio::task::JoinSet::new();
     if !cfg.enabled {
@@ -283,11 +285,14 @@ pub fn spawn(cfg: &PublicInfoConfig, platform: Platform) -> tokio::task::JoinSet
             };
             let (p, client, policy) = (platform.clone(), client.clone(), policy.clone());
             set.spawn(async move {
-                let mut tick = tokio::time::interval(interval);
+                let interval_ms = i64::try_from(interval.as_millis()).unwrap_or(i64::MAX);
+                let mut tick = tokio::time::interval(fetch::wake_every(interval));
                 tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 loop {
                     tick.tick().await;
-                    if let Err(e) = fetch::refresh(&p, &client, &job, &policy).await {
+                    if let Err(e) =
+                        fetch::refresh_if_due(&p, &client, &job, interval_ms, &policy).await
+                    {
                         tracing::warn!(feed = job.feed.key(), error = %e, "could not store public information");
                     }
                 }

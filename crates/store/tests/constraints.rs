@@ -1,7 +1,9 @@
 //! What the database itself refuses, the same on both engines: states outside their lists
 //! (migration 0020: `CHECK` constraints on PostgreSQL, triggers on SQLite) and rows that point at
-//! nothing (migration 0021: foreign keys on PostgreSQL, triggers on SQLite), and the one cascade
-//! (a device's app sessions go with the device).
+//! nothing (migration 0021: foreign keys on PostgreSQL, triggers on SQLite), and a cascade
+//! (a device's app sessions go with the device); migration 0022: rows of one owner that belong to
+//! another of its rows (a refresh token to its grant, a fetch slot to its data consent, a staff
+//! member's passkeys to them, an item to its provider) are refused without it and go with it.
 use iamsmart_store::{Db, DbOptions};
 
 async fn engines(dir: &std::path::Path) -> Vec<(&'static str, Db)> {
@@ -147,6 +149,149 @@ async fn unknown_states_and_rows_that_point_at_nothing_are_refused_on_both_engin
             Ok(1),
             "{engine}"
         );
+        db.close().await;
+    }
+}
+
+/// A value bound to a statement.
+enum Arg<'a> {
+    Text(&'a str),
+    Bytes(&'a [u8]),
+}
+
+async fn exec(db: &Db, sql: &str, args: &[Arg<'_>]) -> Result<u64, String> {
+    let mut q = sqlx::query(sql);
+    for a in args {
+        q = match a {
+            Arg::Text(t) => q.bind(*t),
+            Arg::Bytes(b) => q.bind(*b),
+        };
+    }
+    q.execute(db.writer())
+        .await
+        .map(|r| r.rows_affected())
+        .map_err(|e| e.to_string())
+}
+
+/// One owner's row that belongs to another of its rows: how to make the parent and the child,
+/// the constraint's name, and how to count the children.
+struct Belongs {
+    fk: &'static str,
+    parent: &'static str,
+    parent_table: &'static str,
+    child: &'static str,
+    children: &'static str,
+    parent_blob: bool,
+    child_blob: bool,
+}
+
+const BELONGS: &[Belongs] = &[
+    Belongs {
+        fk: "refresh_tokens_grant_fk",
+        parent: "INSERT INTO grants (id, client_id, resident_id, scope, claims, acr, amr, auth_time, created_at, expires_at)
+                 VALUES ($1, 'c', 'r', 'openid', '[]', 'a', '[]', 0, 0, 0)",
+        parent_table: "grants",
+        child: "INSERT INTO refresh_tokens (token_hash, grant_id, created_at, expires_at) VALUES ($1, $2, 0, 0)",
+        children: "SELECT COUNT(*) FROM refresh_tokens WHERE grant_id = $1",
+        parent_blob: false,
+        child_blob: true,
+    },
+    Belongs {
+        fk: "consent_fetch_slots_consent_fk",
+        parent: "INSERT INTO data_consents (id, resident_id, client_id, approval_id, items, purpose_code, purpose_text, fetch_type, valid_days, data_life_days, status, fetches, created_at, updated_at)
+                 VALUES ($1, 'r', 'c', 'a', '[]', 'p', 'p', 'once', 1, 1, 'ACTIVE', 0, 0, 0)",
+        parent_table: "data_consents",
+        child: "INSERT INTO consent_fetch_slots (consent_id, slot, claimed_at) VALUES ($1, 0, 0)",
+        children: "SELECT COUNT(*) FROM consent_fetch_slots WHERE consent_id = $1",
+        parent_blob: false,
+        child_blob: false,
+    },
+    Belongs {
+        fk: "staff_passkeys_staff_fk",
+        parent: "INSERT INTO staff (id, display_name, role, status, created_by, created_at, updated_at)
+                 VALUES ($1, $2, 'officer', 'active', 'test', 0, 0)",
+        parent_table: "staff",
+        child: "INSERT INTO staff_passkeys (credential_id, staff_id, public_key, sign_count, created_at) VALUES ($1, $2, '{}', 0, 0)",
+        children: "SELECT COUNT(*) FROM staff_passkeys WHERE staff_id = $1",
+        parent_blob: true,
+        child_blob: false,
+    },
+    Belongs {
+        fk: "data_items_provider_fk",
+        parent: "INSERT INTO data_providers (id, name_en, name_zh, base_url, status, created_at, updated_at)
+                 VALUES ($1, 'p', 'p', 'http://127.0.0.1', 'active', 0, 0)",
+        parent_table: "data_providers",
+        child: "INSERT INTO data_items (provider_id, item, title_en, title_zh, description_en, description_zh, legal_basis, requesters, schema)
+                VALUES ($1, 'item', 't', 't', 'd', 'd', 'l', '[]', '{}')",
+        children: "SELECT COUNT(*) FROM data_items WHERE provider_id = $1",
+        parent_blob: false,
+        child_blob: false,
+    },
+];
+
+impl Belongs {
+    async fn parent(&self, db: &Db, id: &str) -> Result<u64, String> {
+        if self.parent_blob {
+            exec(db, self.parent, &[Arg::Text(id), Arg::Bytes(id.as_bytes())]).await
+        } else {
+            exec(db, self.parent, &[Arg::Text(id)]).await
+        }
+    }
+
+    /// A child of `parent`; `key` tells children of one parent apart where the table needs it.
+    async fn child(&self, db: &Db, key: &str, parent: &str) -> Result<u64, String> {
+        if !self.child.contains("$2") {
+            return exec(db, self.child, &[Arg::Text(parent)]).await;
+        }
+        if self.child_blob {
+            exec(
+                db,
+                self.child,
+                &[Arg::Bytes(key.as_bytes()), Arg::Text(parent)],
+            )
+            .await
+        } else {
+            exec(db, self.child, &[Arg::Text(key), Arg::Text(parent)]).await
+        }
+    }
+}
+
+#[tokio::test]
+async fn rows_of_one_owner_belong_to_their_parent_and_go_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    for (engine, db) in engines(dir.path()).await {
+        for b in BELONGS {
+            let what = format!("{engine}, {}", b.fk);
+            // A child of nothing is refused, naming the constraint.
+            let e = b.child(&db, "k0", "nobody").await.unwrap_err();
+            assert!(e.contains(b.fk), "{what}: {e}");
+            // A parent's id cannot change under its children.
+            b.parent(&db, "p1").await.unwrap();
+            assert_eq!(b.child(&db, "k1", "p1").await, Ok(1), "{what}");
+            let e = exec(
+                &db,
+                &format!("UPDATE {} SET id = 'p2' WHERE id = 'p1'", b.parent_table),
+                &[],
+            )
+            .await
+            .unwrap_err();
+            assert!(e.contains(b.fk), "{what}: {e}");
+            // Deleting the parent takes its children with it, and only its own.
+            b.parent(&db, "p3").await.unwrap();
+            b.child(&db, "k3", "p3").await.unwrap();
+            assert_eq!(
+                exec(
+                    &db,
+                    &format!("DELETE FROM {} WHERE id = 'p1'", b.parent_table),
+                    &[]
+                )
+                .await,
+                Ok(1),
+                "{what}"
+            );
+            assert_eq!(count(&db, b.children, "p1").await, 0, "{what}");
+            assert_eq!(count(&db, b.children, "p3").await, 1, "{what}");
+        }
         db.close().await;
     }
 }

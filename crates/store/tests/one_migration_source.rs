@@ -20,6 +20,10 @@ const ENGINE_SPECIFIC: &[(&str, &str)] = &[
         "0021_identity_foreign_keys.sql",
         "SQLite cannot add a foreign key to a table: triggers refuse and cascade as PostgreSQL's constraints do",
     ),
+    (
+        "0022_owner_foreign_keys.sql",
+        "SQLite cannot add a foreign key to a table: triggers refuse and cascade as PostgreSQL's constraints do",
+    ),
 ];
 
 fn folder(engine: &str) -> BTreeMap<String, String> {

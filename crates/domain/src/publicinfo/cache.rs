@@ -23,6 +23,48 @@ impl Origin {
     }
 }
 
+/// Claim a feed's next round, by the platform's clock: `true` when no round of this feed in
+/// this language was started within `interval_ms` (or ever), and then the attempt time is set
+/// to now, in the same statement, so that of the processes sharing the database exactly one
+/// fetches the feed in each interval, and a restarted process does not fetch again data another
+/// fetched a moment ago.
+pub async fn claim_round(
+    p: &Env,
+    feed: Feed,
+    lang: FeedLang,
+    origin: Origin,
+    interval_ms: i64,
+    stale_after_ms: i64,
+) -> Result<bool> {
+    let now = p.clock.now_ms();
+    let first = sqlx::query(
+        "INSERT INTO public_info (feed, lang, data, data_time, source, fetched_at, stale_after_ms, last_attempt_at, last_error, failures)
+         VALUES ($1, $2, NULL, NULL, $3, NULL, $4, $5, NULL, 0)
+         ON CONFLICT (feed, lang) DO NOTHING",
+    )
+    .bind(feed.key())
+    .bind(lang.key())
+    .bind(origin.key())
+    .bind(stale_after_ms)
+    .bind(now)
+    .execute(p.db.writer())
+    .await?;
+    if first.rows_affected() == 1 {
+        return Ok(true);
+    }
+    let later = sqlx::query(
+        "UPDATE public_info SET last_attempt_at = $3
+         WHERE feed = $1 AND lang = $2 AND last_attempt_at <= $4",
+    )
+    .bind(feed.key())
+    .bind(lang.key())
+    .bind(now)
+    .bind(now.saturating_sub(interval_ms))
+    .execute(p.db.writer())
+    .await?;
+    Ok(later.rows_affected() == 1)
+}
+
 /// Store a good response: it replaces the data and clears the failures.
 pub async fn record_success(
     p: &Env,

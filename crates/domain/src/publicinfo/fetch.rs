@@ -1,5 +1,7 @@
-//! One fetch-parse-store round of one feed in one language. The schedule (how often a round
-//! runs) belongs to the caller: the server runs one task per feed.
+//! One fetch-parse-store round of one feed in one language, and whether one is due: a round is
+//! due when none was started within the feed's interval by the platform's clock, claimed in the
+//! database ([`cache::claim_round`]) so that processes sharing it take turns. The server wakes
+//! each feed's task a few times per interval and runs [`refresh_if_due`].
 use super::cache::{self, Origin};
 use super::{bundled, Feed, FeedError, FeedLang, Payload, MAX_BODY_BYTES};
 use crate::env::Env;
@@ -155,6 +157,40 @@ async fn attempt(
             job.feed.parse(&body)
         }
     }
+}
+
+/// A round of `job` if one is due (none started within `interval_ms` by the platform's clock, by
+/// any process sharing the database); `None` when it is not.
+pub async fn refresh_if_due(
+    p: &Env,
+    client: &reqwest::Client,
+    job: &Job,
+    interval_ms: i64,
+    policy: &FetchPolicy,
+) -> Result<Option<RoundResult>> {
+    let origin = match job.source {
+        Source::Live(_) => Origin::Live,
+        Source::Bundled => Origin::Bundled,
+    };
+    if !cache::claim_round(
+        p,
+        job.feed,
+        job.lang,
+        origin,
+        interval_ms,
+        job.stale_after_ms,
+    )
+    .await?
+    {
+        return Ok(None);
+    }
+    refresh(p, client, job, policy).await.map(Some)
+}
+
+/// How often a feed's task wakes to see whether a round is due: four times per interval, at
+/// least every second and at most every minute (so a round starts at most a minute late).
+pub fn wake_every(interval: Duration) -> Duration {
+    (interval / 4).clamp(Duration::from_secs(1), Duration::from_secs(60))
 }
 
 /// One round: fetch (retrying transient failures with back-off), parse, store. A failure keeps

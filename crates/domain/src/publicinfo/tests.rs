@@ -670,3 +670,82 @@ async fn oversized_bodies_are_refused_while_reading() {
         .unwrap();
     assert_eq!(ok.len(), 3000);
 }
+
+#[tokio::test]
+async fn a_round_is_due_once_per_interval_by_the_platform_clock_whoever_asks() {
+    let t = platform().await;
+    let client = fetch::http_client().unwrap();
+    let j = Job {
+        feed: Feed::Weather,
+        lang: FeedLang::En,
+        source: Source::Bundled,
+        stale_after_ms: 900_000,
+    };
+    let interval = 300_000;
+    // Never fetched: the first caller runs a round, a second (another process) does not.
+    let first = fetch::refresh_if_due(&t.p, &client, &j, interval, &quick())
+        .await
+        .unwrap();
+    assert_eq!(first.map(|r| r.error), Some(None));
+    assert!(fetch::refresh_if_due(&t.p, &client, &j, interval, &quick())
+        .await
+        .unwrap()
+        .is_none());
+    let fetched = load(&t.p, FeedLang::En).await.unwrap()[0].fetched_at;
+    // Not due until the interval has passed on the platform's clock, then due for one caller
+    // of fifty asking at once.
+    t.clock.advance(interval - 1_000);
+    assert!(
+        !cache::claim_round(&t.p, j.feed, j.lang, cache::Origin::Bundled, interval, 1)
+            .await
+            .unwrap()
+    );
+    t.clock.advance(1_000);
+    let mut callers = tokio::task::JoinSet::new();
+    for _ in 0..50 {
+        let env = t.p.env.clone();
+        callers.spawn(async move {
+            cache::claim_round(
+                &env,
+                Feed::Weather,
+                FeedLang::En,
+                cache::Origin::Bundled,
+                interval,
+                900_000,
+            )
+            .await
+            .unwrap()
+        });
+    }
+    let mut won = 0;
+    while let Some(claimed) = callers.join_next().await {
+        won += usize::from(claimed.unwrap());
+    }
+    assert_eq!(won, 1);
+    // The claim is the round's start; the data stay until the round stores new ones.
+    let st = &load(&t.p, FeedLang::En).await.unwrap()[0];
+    assert_eq!(st.fetched_at, fetched);
+    assert!(st.payload.is_some() && !st.stale);
+    t.clock.advance(interval);
+    let again = fetch::refresh_if_due(&t.p, &client, &j, interval, &quick())
+        .await
+        .unwrap();
+    assert_eq!(again.map(|r| r.attempts), Some(1));
+    assert!(load(&t.p, FeedLang::En).await.unwrap()[0].fetched_at > fetched);
+}
+
+#[test]
+fn feeds_wake_a_few_times_per_interval() {
+    assert_eq!(
+        fetch::wake_every(Duration::from_secs(300)),
+        Duration::from_secs(60)
+    );
+    assert_eq!(
+        fetch::wake_every(Duration::from_secs(120)),
+        Duration::from_secs(30)
+    );
+    assert_eq!(
+        fetch::wake_every(Duration::from_secs(2)),
+        Duration::from_secs(1)
+    );
+}
