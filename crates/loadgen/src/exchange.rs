@@ -357,7 +357,7 @@ impl Direct {
     /// One provider request: the body and signature the gateway sends.
     async fn fetch(&self, n: u64) -> StepResult<()> {
         let body = json!({
-            "consent_id": format!("dc_loadgen{n:012}"), "hkid": hkid(n), "items": self.items,
+            "consent_id": format!("dc_loadgen{n:015}"), "hkid": hkid(n), "items": self.items,
             "purpose_code": PURPOSE,
             "requester": { "client_id": "loadgen", "name": "Load test service" },
             "requester_key": self.requester_key,

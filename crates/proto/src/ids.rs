@@ -186,6 +186,14 @@ prefixed_id!(
     "nt_"
 );
 
+prefixed_id!(
+    /// A resident's consent to release data from a provider to a service through the gateway:
+    /// `dc_` and 22 base64url characters.
+    DataConsentId,
+    "data consent id",
+    "dc_"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,6 +217,9 @@ mod tests {
                 ApprovalId::parse(signing.as_str()).is_err(),
                 "another kind's id"
             );
+            let consent = DataConsentId::from_random(random);
+            assert_eq!(DataConsentId::parse(consent.as_str()), Ok(consent.clone()));
+            assert!(consent.as_str().starts_with("dc_"));
         }
         assert_eq!(
             ApprovalId::from_random([0; RANDOM_BYTES]).as_str(),

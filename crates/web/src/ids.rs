@@ -30,6 +30,16 @@ fn not_found<E>(_: E) -> ApiError {
     ApiError::from(DomainError::NotFound)
 }
 
+/// An identifier of type `T` that arrived elsewhere than alone in the path (a body, a form, a
+/// query, one of several path parameters): text that cannot be one names nothing, the same
+/// [`DomainError::NotFound`] as an unknown one.
+pub fn named<T>(text: &str) -> Result<T, DomainError>
+where
+    T: std::str::FromStr<Err = MalformedId>,
+{
+    text.parse().map_err(|_| DomainError::NotFound)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

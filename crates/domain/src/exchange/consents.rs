@@ -17,6 +17,7 @@ use crate::keys::Purpose;
 use crate::oidc::clients::{Client, RequesterType};
 use iamsmart_crypto::jose::Alg;
 use iamsmart_proto::ids::ApprovalId;
+use iamsmart_proto::ids::DataConsentId;
 use serde::{Deserialize, Serialize};
 
 /// One item of a consent.
@@ -113,7 +114,7 @@ impl ConsentStatus {
 #[derive(Debug, Clone, Serialize)]
 pub struct ConsentView {
     /// Id.
-    pub consent_id: String,
+    pub consent_id: DataConsentId,
     /// The requester.
     pub client_id: String,
     /// Its name (English).
@@ -291,7 +292,7 @@ pub async fn request(p: &Exchange, client: &Client, req: ConsentRequest) -> Resu
         },
     )
     .await?;
-    let id = format!("dc_{}", iamsmart_crypto::rng::token(p.rng.as_ref(), 16));
+    let id: DataConsentId = p.new_id();
     let now = p.clock.now_ms();
     sqlx::query(
         "INSERT INTO data_consents (id, resident_id, client_id, approval_id, items, purpose_code, purpose_text, fetch_type, frequency_per_day, valid_days, data_life_days, status, fetches, created_at, updated_at)
@@ -384,7 +385,10 @@ pub async fn requesters_of(p: &Env, resident_id: &str) -> Result<Vec<String>> {
     )
 }
 
-async fn load(p: &Env, id: &str) -> Result<Option<(ConsentView, String, i64, ApprovalId)>> {
+async fn load(
+    p: &Env,
+    id: &DataConsentId,
+) -> Result<Option<(ConsentView, String, i64, ApprovalId)>> {
     use iamsmart_store::Row;
     let row = sqlx::query(&format!(
         "SELECT {COLUMNS}, c.approval_id FROM data_consents c WHERE c.id = $1"
@@ -401,7 +405,7 @@ async fn load(p: &Env, id: &str) -> Result<Option<(ConsentView, String, i64, App
 }
 
 /// A consent, with its pending transitions taken.
-pub async fn get(p: &Exchange, id: &str) -> Result<ConsentView> {
+pub async fn get(p: &Exchange, id: &DataConsentId) -> Result<ConsentView> {
     let (v, resident, valid_days, approval_id) = load(p, id).await?.ok_or(DomainError::NotFound)?;
     let now = p.clock.now_ms();
     match v.status {
@@ -619,7 +623,7 @@ async fn set_status(
 }
 
 /// A consent as its requester may see it.
-pub async fn for_client(p: &Exchange, client: &Client, id: &str) -> Result<ConsentView> {
+pub async fn for_client(p: &Exchange, client: &Client, id: &DataConsentId) -> Result<ConsentView> {
     let v = get(p, id).await?;
     if v.client_id != client.id {
         return Err(DomainError::NotFound);
@@ -629,7 +633,7 @@ pub async fn for_client(p: &Exchange, client: &Client, id: &str) -> Result<Conse
 
 /// A resident's consents, newest first.
 pub async fn for_resident(p: &Exchange, resident_id: &str) -> Result<Vec<ConsentView>> {
-    let ids: Vec<String> = sqlx::query_scalar(
+    let ids: Vec<DataConsentId> = sqlx::query_scalar(
         "SELECT id FROM data_consents WHERE resident_id = $1 ORDER BY created_at DESC",
     )
     .bind(resident_id)
@@ -646,7 +650,7 @@ pub async fn for_resident(p: &Exchange, resident_id: &str) -> Result<Vec<Consent
 pub async fn resident_action(
     p: &Exchange,
     resident_id: &str,
-    id: &str,
+    id: &DataConsentId,
     action: &str,
 ) -> Result<ConsentView> {
     if !["pause", "resume", "revoke"].contains(&action) {
@@ -679,7 +683,7 @@ pub async fn purge(p: &Exchange) -> Result<u64> {
     let now = p.clock.now_ms();
     // Settle consents nobody has looked at: past their expiry, or waiting for an answer long
     // after the approval expired; then they follow their retention like the others.
-    let unsettled: Vec<String> = sqlx::query_scalar(
+    let unsettled: Vec<DataConsentId> = sqlx::query_scalar(
         "SELECT id FROM data_consents WHERE (status IN ('ACTIVE', 'PAUSED') AND expires_at <= $1) OR (status = 'PENDING' AND created_at <= $2) LIMIT 500",
     )
     .bind(now)
@@ -689,7 +693,7 @@ pub async fn purge(p: &Exchange) -> Result<u64> {
     for id in unsettled {
         get(p, &id).await?;
     }
-    let due: Vec<String> = sqlx::query_scalar(
+    let due: Vec<DataConsentId> = sqlx::query_scalar(
         "SELECT id FROM data_consents WHERE purge_at IS NOT NULL AND purge_at <= $1 AND status <> 'ACTIVE' AND status <> 'PAUSED' LIMIT 500",
     )
     .bind(now)

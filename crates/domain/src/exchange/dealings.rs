@@ -5,6 +5,7 @@
 use super::consents::{self, ConsentView};
 use super::Exchange;
 use crate::error::Result;
+use iamsmart_proto::ids::DataConsentId;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -113,7 +114,7 @@ pub async fn for_resident(p: &Exchange, resident_id: &str) -> Result<Vec<Service
             Some(c) => c.to_string(),
             None => match consent
                 .as_ref()
-                .and_then(|c| data_consents.iter().find(|x| &x.consent_id == c))
+                .and_then(|c| data_consents.iter().find(|x| x.consent_id.as_str() == c))
             {
                 Some(c) => c.client_id.clone(),
                 None => continue,
@@ -234,7 +235,7 @@ pub async fn for_resident(p: &Exchange, resident_id: &str) -> Result<Vec<Service
 pub async fn receipt(
     p: &Exchange,
     resident_id: &str,
-    consent_id: &str,
+    consent_id: &DataConsentId,
 ) -> Result<serde_json::Value> {
     let owner: Option<String> =
         sqlx::query_scalar("SELECT resident_id FROM data_consents WHERE id = $1")
@@ -263,7 +264,7 @@ pub async fn receipt(
     .await?;
     let seq = granted.into_iter().find_map(|e| {
         let d: serde_json::Value = serde_json::from_str(&e.detail).ok()?;
-        (d["consent"] == consent_id).then_some(e.seq)
+        (d["consent"].as_str() == Some(consent_id.as_str())).then_some(e.seq)
     });
     Ok(serde_json::json!({
         "type": "iamsmart-consent-receipt",

@@ -5,6 +5,7 @@ use super::Exchange;
 use crate::env::Env;
 use crate::error::{DomainError, Result};
 use crate::oidc::clients::Client;
+use iamsmart_proto::ids::DataConsentId;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -29,7 +30,7 @@ pub struct ItemResult {
 #[derive(Debug, Clone, Serialize)]
 pub struct Fetched {
     /// The consent.
-    pub consent_id: String,
+    pub consent_id: DataConsentId,
     /// One answer per item.
     pub results: Vec<ItemResult>,
 }
@@ -48,7 +49,7 @@ struct LogLine {
 /// Log a refused fetch (its own commit: nothing else is written).
 async fn log_refusal(
     p: &Env,
-    consent: &str,
+    consent: &DataConsentId,
     client: &str,
     resident: &str,
     items: Vec<String>,
@@ -70,7 +71,7 @@ async fn log_refusal(
 async fn insert_log(
     conn: &mut iamsmart_store::AnyConnection,
     p: &Env,
-    consent: &str,
+    consent: &DataConsentId,
     client: &str,
     resident: &str,
     l: &LogLine,
@@ -104,7 +105,7 @@ fn refused(code: &'static str, message: &'static str) -> DomainError {
 pub async fn fetch(
     p: &Exchange,
     client: &Client,
-    consent_id: &str,
+    consent_id: &DataConsentId,
     purpose_code: &str,
     requested: &[ItemRef],
 ) -> Result<Fetched> {
@@ -238,7 +239,7 @@ pub(crate) async fn claim_slot(
 }
 
 /// Give a slot back (the fetch brought nothing).
-async fn release_slot(p: &Env, consent_id: &str, slot: i64) -> Result<()> {
+async fn release_slot(p: &Env, consent_id: &DataConsentId, slot: i64) -> Result<()> {
     sqlx::query("DELETE FROM consent_fetch_slots WHERE consent_id = $1 AND slot = $2")
         .bind(consent_id)
         .bind(slot)
@@ -250,7 +251,7 @@ async fn release_slot(p: &Env, consent_id: &str, slot: i64) -> Result<()> {
 /// Forget a consent's slots, inside the caller's transaction (the consent is being erased).
 pub(crate) async fn forget_slots(
     conn: &mut iamsmart_store::AnyConnection,
-    consent_id: &str,
+    consent_id: &DataConsentId,
 ) -> Result<()> {
     sqlx::query("DELETE FROM consent_fetch_slots WHERE consent_id = $1")
         .bind(consent_id)
@@ -263,7 +264,7 @@ pub(crate) async fn forget_slots(
 async fn relay(
     p: &Exchange,
     client: &Client,
-    consent_id: &str,
+    consent_id: &DataConsentId,
     v: &consents::ConsentView,
     resident: &str,
     items: &[ItemRef],
@@ -424,7 +425,7 @@ async fn relay(
     tx.commit().await?;
     Ok((
         Fetched {
-            consent_id: consent_id.to_string(),
+            consent_id: consent_id.clone(),
             results,
         },
         any_ok,

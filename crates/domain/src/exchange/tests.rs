@@ -4,6 +4,7 @@ use super::{consents, fetch};
 use crate::error::DomainError;
 use crate::oidc::clients::{self, ClientMetadata};
 use crate::testing::{platform, TestPlatform};
+use iamsmart_proto::ids::DataConsentId;
 
 const DAY: i64 = 86_400_000;
 
@@ -26,10 +27,15 @@ async fn requester(t: &TestPlatform) -> clients::Client {
         .unwrap()
 }
 
+/// A consent id for a test, readable: `dc_` and `name` padded to the form the platform mints.
+fn dc(name: &str) -> DataConsentId {
+    DataConsentId::parse(&format!("dc_{name:0<22}")).unwrap()
+}
+
 async fn active_consent(
     t: &TestPlatform,
     client: &str,
-    id: &str,
+    id: &DataConsentId,
     valid_days: i64,
     data_life_days: i64,
 ) {
@@ -50,7 +56,7 @@ async fn active_consent(
     .unwrap();
 }
 
-async fn exists(t: &TestPlatform, id: &str) -> bool {
+async fn exists(t: &TestPlatform, id: &DataConsentId) -> bool {
     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM data_consents WHERE id = $1")
         .bind(id)
         .fetch_one(t.p.db.reader())
@@ -63,9 +69,9 @@ async fn exists(t: &TestPlatform, id: &str) -> bool {
 async fn expired_consents_stop_working_and_are_erased_after_their_retention() {
     let t = platform().await;
     let bank = requester(&t).await;
-    active_consent(&t, &bank.id, "dc_expiring", 2, 7).await;
+    active_consent(&t, &bank.id, &dc("expiring"), 2, 7).await;
     assert_eq!(
-        consents::get(&t.p.exchange, "dc_expiring")
+        consents::get(&t.p.exchange, &dc("expiring"))
             .await
             .unwrap()
             .status,
@@ -73,7 +79,7 @@ async fn expired_consents_stop_working_and_are_erased_after_their_retention() {
     );
 
     t.clock.advance(2 * DAY + 1);
-    let v = consents::get(&t.p.exchange, "dc_expiring").await.unwrap();
+    let v = consents::get(&t.p.exchange, &dc("expiring")).await.unwrap();
     assert_eq!(
         v.status,
         ConsentStatus::Expired,
@@ -82,7 +88,7 @@ async fn expired_consents_stop_working_and_are_erased_after_their_retention() {
     let e = fetch::fetch(
         &t.p.exchange,
         &bank,
-        "dc_expiring",
+        &dc("expiring"),
         "credit-assessment",
         &[],
     )
@@ -99,27 +105,29 @@ async fn expired_consents_stop_working_and_are_erased_after_their_retention() {
         "{e:?}"
     );
     // The refusal is in the message log (metadata only).
-    let (outcome, detail): (String, Option<String>) =
-        sqlx::query_as("SELECT outcome, detail FROM exchange_log WHERE consent_id = 'dc_expiring'")
-            .fetch_one(t.p.db.reader())
-            .await
-            .unwrap();
+    let (outcome, detail): (String, Option<String>) = sqlx::query_as(
+        "SELECT outcome, detail FROM exchange_log WHERE consent_id = 'dc_expiring00000000000000'",
+    )
+    .fetch_one(t.p.db.reader())
+    .await
+    .unwrap();
     assert_eq!(outcome, "refused");
     assert_eq!(detail.as_deref(), Some("consent not active"));
 
     // The record stays while the requester may keep data fetched under it ...
     t.clock.advance(7 * DAY - 1000);
     assert_eq!(consents::purge(&t.p.exchange).await.unwrap(), 0);
-    assert!(exists(&t, "dc_expiring").await);
+    assert!(exists(&t, &dc("expiring")).await);
     // ... and is erased, with its message log, once that has passed.
     t.clock.advance(2000);
     assert_eq!(consents::purge(&t.p.exchange).await.unwrap(), 1);
-    assert!(!exists(&t, "dc_expiring").await);
-    let logs: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM exchange_log WHERE consent_id = 'dc_expiring'")
-            .fetch_one(t.p.db.reader())
-            .await
-            .unwrap();
+    assert!(!exists(&t, &dc("expiring")).await);
+    let logs: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM exchange_log WHERE consent_id = 'dc_expiring00000000000000'",
+    )
+    .fetch_one(t.p.db.reader())
+    .await
+    .unwrap();
     assert_eq!(logs, 0);
     // The audit trail of the consent's life stays.
     let audited = crate::testing::audit_count(&t.p.db, "data_consent.status", None).await;
@@ -130,12 +138,12 @@ async fn expired_consents_stop_working_and_are_erased_after_their_retention() {
 async fn paused_consents_are_kept_revoked_ones_follow_their_retention() {
     let t = platform().await;
     let bank = requester(&t).await;
-    active_consent(&t, &bank.id, "dc_paused", 365, 0).await;
-    active_consent(&t, &bank.id, "dc_revoked", 365, 3).await;
-    consents::resident_action(&t.p.exchange, "r_test", "dc_paused", "pause")
+    active_consent(&t, &bank.id, &dc("paused"), 365, 0).await;
+    active_consent(&t, &bank.id, &dc("revoked"), 365, 3).await;
+    consents::resident_action(&t.p.exchange, "r_test", &dc("paused"), "pause")
         .await
         .unwrap();
-    let e = consents::resident_action(&t.p.exchange, "r_other", "dc_revoked", "revoke")
+    let e = consents::resident_action(&t.p.exchange, "r_other", &dc("revoked"), "revoke")
         .await
         .unwrap_err();
     assert!(
@@ -143,16 +151,22 @@ async fn paused_consents_are_kept_revoked_ones_follow_their_retention() {
         "another resident's consent is not found"
     );
     assert_eq!(
-        consents::resident_action(&t.p.exchange, "r_test", "dc_revoked", "revoke")
+        consents::resident_action(&t.p.exchange, "r_test", &dc("revoked"), "revoke")
             .await
             .unwrap()
             .status,
         ConsentStatus::Revoked
     );
     // A paused consent refuses fetches, and is not purged while it can be resumed.
-    let e = fetch::fetch(&t.p.exchange, &bank, "dc_paused", "credit-assessment", &[])
-        .await
-        .unwrap_err();
+    let e = fetch::fetch(
+        &t.p.exchange,
+        &bank,
+        &dc("paused"),
+        "credit-assessment",
+        &[],
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(
         e,
         DomainError::Refused {
@@ -162,16 +176,16 @@ async fn paused_consents_are_kept_revoked_ones_follow_their_retention() {
     ));
     // Revoked cannot be resumed.
     assert!(
-        consents::resident_action(&t.p.exchange, "r_test", "dc_revoked", "resume")
+        consents::resident_action(&t.p.exchange, "r_test", &dc("revoked"), "resume")
             .await
             .is_err()
     );
     t.clock.advance(3 * DAY + 1);
     assert_eq!(consents::purge(&t.p.exchange).await.unwrap(), 1);
-    assert!(exists(&t, "dc_paused").await);
-    assert!(!exists(&t, "dc_revoked").await);
+    assert!(exists(&t, &dc("paused")).await);
+    assert!(!exists(&t, &dc("revoked")).await);
     assert_eq!(
-        consents::resident_action(&t.p.exchange, "r_test", "dc_paused", "resume")
+        consents::resident_action(&t.p.exchange, "r_test", &dc("paused"), "resume")
             .await
             .unwrap()
             .status,
@@ -183,8 +197,8 @@ async fn paused_consents_are_kept_revoked_ones_follow_their_retention() {
 async fn a_purpose_that_does_not_match_is_refused() {
     let t = platform().await;
     let bank = requester(&t).await;
-    active_consent(&t, &bank.id, "dc_purpose", 30, 30).await;
-    let e = fetch::fetch(&t.p.exchange, &bank, "dc_purpose", "marketing", &[])
+    active_consent(&t, &bank.id, &dc("purpose"), 30, 30).await;
+    let e = fetch::fetch(&t.p.exchange, &bank, &dc("purpose"), "marketing", &[])
         .await
         .unwrap_err();
     assert!(
@@ -204,7 +218,7 @@ async fn a_purpose_that_does_not_match_is_refused() {
     let e = fetch::fetch(
         &t.p.exchange,
         &bank,
-        "dc_purpose",
+        &dc("purpose"),
         "credit-assessment",
         &[item],
     )
@@ -225,7 +239,7 @@ async fn a_purpose_that_does_not_match_is_refused() {
     let e = fetch::fetch(
         &t.p.exchange,
         &other,
-        "dc_purpose",
+        &dc("purpose"),
         "credit-assessment",
         &[],
     )
@@ -238,21 +252,21 @@ async fn a_purpose_that_does_not_match_is_refused() {
 async fn a_recurring_consent_allows_its_fetches_per_day_then_says_when_to_come_back() {
     let t = platform().await;
     let bank = requester(&t).await;
-    active_consent(&t, &bank.id, "dc_daily", 30, 30).await;
-    sqlx::query("UPDATE data_consents SET fetch_type = 'recurring', frequency_per_day = 1 WHERE id = 'dc_daily'")
+    active_consent(&t, &bank.id, &dc("daily"), 30, 30).await;
+    sqlx::query("UPDATE data_consents SET fetch_type = 'recurring', frequency_per_day = 1 WHERE id = 'dc_daily00000000000000000'")
         .execute(t.p.db.writer())
         .await
         .unwrap();
     // One fetch two hours after the consent started uses up its first day.
     t.clock.advance(2 * 3_600_000);
     sqlx::query(
-        "INSERT INTO consent_fetch_slots (consent_id, slot, claimed_at) VALUES ('dc_daily', 0, $1)",
+        "INSERT INTO consent_fetch_slots (consent_id, slot, claimed_at) VALUES ('dc_daily00000000000000000', 0, $1)",
     )
     .bind(t.p.clock.now_ms())
     .execute(t.p.db.writer())
     .await
     .unwrap();
-    let e = fetch::fetch(&t.p.exchange, &bank, "dc_daily", "credit-assessment", &[])
+    let e = fetch::fetch(&t.p.exchange, &bank, &dc("daily"), "credit-assessment", &[])
         .await
         .unwrap_err();
     match e {
@@ -263,7 +277,7 @@ async fn a_recurring_consent_allows_its_fetches_per_day_then_says_when_to_come_b
     }
     // The refusal is in the resident's record.
     let refused: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM exchange_log WHERE consent_id = 'dc_daily' AND outcome = 'refused'",
+        "SELECT COUNT(*) FROM exchange_log WHERE consent_id = 'dc_daily00000000000000000' AND outcome = 'refused'",
     )
     .fetch_one(t.p.db.reader())
     .await
@@ -275,12 +289,12 @@ async fn a_recurring_consent_allows_its_fetches_per_day_then_says_when_to_come_b
 async fn consents_nobody_reads_still_expire_and_are_erased() {
     let t = platform().await;
     let bank = requester(&t).await;
-    active_consent(&t, &bank.id, "dc_unread", 2, 1).await;
+    active_consent(&t, &bank.id, &dc("unread"), 2, 1).await;
     t.clock.advance(2 * DAY + 1);
     // The purge settles it (EXPIRED, kept for its data life from the end of the consent) ...
     assert_eq!(consents::purge(&t.p.exchange).await.unwrap(), 0);
     assert_eq!(
-        consents::get(&t.p.exchange, "dc_unread")
+        consents::get(&t.p.exchange, &dc("unread"))
             .await
             .unwrap()
             .status,
@@ -289,20 +303,20 @@ async fn consents_nobody_reads_still_expire_and_are_erased() {
     // ... and erases it when that has passed.
     t.clock.advance(DAY);
     assert_eq!(consents::purge(&t.p.exchange).await.unwrap(), 1);
-    assert!(!exists(&t, "dc_unread").await);
+    assert!(!exists(&t, &dc("unread")).await);
 }
 
 #[tokio::test]
 async fn a_resident_changes_only_their_own_consents_and_only_in_known_ways() {
     let t = platform().await;
     let bank = requester(&t).await;
-    active_consent(&t, &bank.id, "dc_mine", 30, 30).await;
+    active_consent(&t, &bank.id, &dc("mine"), 30, 30).await;
     // Someone else's id: as if it did not exist, and nothing about it changes.
-    let e = consents::resident_action(&t.p.exchange, "r_other", "dc_mine", "revoke")
+    let e = consents::resident_action(&t.p.exchange, "r_other", &dc("mine"), "revoke")
         .await
         .unwrap_err();
     assert!(matches!(e, DomainError::NotFound), "{e:?}");
-    let e = consents::resident_action(&t.p.exchange, "r_test", "dc_mine", "explode")
+    let e = consents::resident_action(&t.p.exchange, "r_test", &dc("mine"), "explode")
         .await
         .unwrap_err();
     assert!(
@@ -316,18 +330,18 @@ async fn a_resident_changes_only_their_own_consents_and_only_in_known_ways() {
         "{e:?}"
     );
     assert_eq!(
-        consents::get(&t.p.exchange, "dc_mine")
+        consents::get(&t.p.exchange, &dc("mine"))
             .await
             .unwrap()
             .status,
         ConsentStatus::Active
     );
-    let v = consents::resident_action(&t.p.exchange, "r_test", "dc_mine", "pause")
+    let v = consents::resident_action(&t.p.exchange, "r_test", &dc("mine"), "pause")
         .await
         .unwrap();
     assert_eq!(v.status, ConsentStatus::Paused);
     // Pausing twice is refused with a reason, not ignored.
-    let e = consents::resident_action(&t.p.exchange, "r_test", "dc_mine", "pause")
+    let e = consents::resident_action(&t.p.exchange, "r_test", &dc("mine"), "pause")
         .await
         .unwrap_err();
     assert!(
@@ -346,17 +360,17 @@ async fn a_resident_changes_only_their_own_consents_and_only_in_known_ways() {
 async fn fifty_fetches_at_once_get_exactly_the_consents_allowance() {
     let t = platform().await;
     let bank = requester(&t).await;
-    active_consent(&t, &bank.id, "dc_once", 30, 30).await;
-    active_consent(&t, &bank.id, "dc_thrice", 30, 30).await;
-    sqlx::query("UPDATE data_consents SET fetch_type = 'recurring', frequency_per_day = 3 WHERE id = 'dc_thrice'")
+    active_consent(&t, &bank.id, &dc("once"), 30, 30).await;
+    active_consent(&t, &bank.id, &dc("thrice"), 30, 30).await;
+    sqlx::query("UPDATE data_consents SET fetch_type = 'recurring', frequency_per_day = 3 WHERE id = 'dc_thrice0000000000000000'")
         .execute(t.p.db.writer())
         .await
         .unwrap();
-    let claims = |id: &'static str| {
+    let claims = |id: DataConsentId| {
         let p = t.p.clone();
         let bank = bank.clone();
         async move {
-            let v = consents::for_client(&p.exchange, &bank, id).await.unwrap();
+            let v = consents::for_client(&p.exchange, &bank, &id).await.unwrap();
             let mut tasks = Vec::new();
             for _ in 0..50 {
                 let (p, v) = (p.clone(), v.clone());
@@ -372,13 +386,13 @@ async fn fifty_fetches_at_once_get_exactly_the_consents_allowance() {
             won
         }
     };
-    assert_eq!(claims("dc_once").await, 1, "once: one fetch");
-    assert_eq!(claims("dc_thrice").await, 3, "three a day");
-    assert_eq!(claims("dc_once").await, 0, "once stays once");
+    assert_eq!(claims(dc("once")).await, 1, "once: one fetch");
+    assert_eq!(claims(dc("thrice")).await, 3, "three a day");
+    assert_eq!(claims(dc("once")).await, 0, "once stays once");
     t.clock.advance(DAY);
-    assert_eq!(claims("dc_thrice").await, 3, "three more the next day");
+    assert_eq!(claims(dc("thrice")).await, 3, "three more the next day");
     assert_eq!(
-        claims("dc_once").await,
+        claims(dc("once")).await,
         0,
         "once stays once the next day too"
     );
@@ -413,19 +427,21 @@ fn consent_states_have_one_name_each_and_only_live_ones_change() {
 async fn the_database_stores_only_the_consent_states_the_program_knows() {
     let t = platform().await;
     let bank = requester(&t).await;
-    active_consent(&t, &bank.id, "dc_states", 2, 7).await;
+    active_consent(&t, &bank.id, &dc("states"), 2, 7).await;
     for s in ConsentStatus::ALL {
-        sqlx::query("UPDATE data_consents SET status = $1 WHERE id = 'dc_states'")
+        sqlx::query("UPDATE data_consents SET status = $1 WHERE id = 'dc_states0000000000000000'")
             .bind(s.as_str())
             .execute(t.p.db.writer())
             .await
             .unwrap_or_else(|e| panic!("{s} refused: {e}"));
     }
     for bad in ["active", "GONE", ""] {
-        let r = sqlx::query("UPDATE data_consents SET status = $1 WHERE id = 'dc_states'")
-            .bind(bad)
-            .execute(t.p.db.writer())
-            .await;
+        let r = sqlx::query(
+            "UPDATE data_consents SET status = $1 WHERE id = 'dc_states0000000000000000'",
+        )
+        .bind(bad)
+        .execute(t.p.db.writer())
+        .await;
         assert!(r.is_err(), "{bad:?} was stored");
     }
 }

@@ -21,7 +21,7 @@ use iamsmart_proto::app::{
     Activation, Decision, SelfRegistration, Unlock, Upgrade, APP_SESSION_HEADER,
     DEVICE_SIGNATURE_HEADER,
 };
-use iamsmart_proto::ids::{ApprovalId, NotificationId};
+use iamsmart_proto::ids::{ApprovalId, DataConsentId, NotificationId};
 use iamsmart_proto::profile::Profile;
 use serde::de::DeserializeOwned;
 
@@ -493,6 +493,7 @@ async fn data_consent_action(
 ) -> ApiResult<impl IntoResponse> {
     let call = Signed::from(&s, req).await?;
     let caller = call.device(&s).await?;
+    let id: DataConsentId = crate::ids::named(&id)?;
     Ok(Json(
         data_consent::resident_action(&s.platform.exchange, &caller.resident_id, &id, &action)
             .await?,
@@ -502,7 +503,7 @@ async fn data_consent_action(
 /// A consent's receipt: the signed artefact and its place in the transparency log.
 async fn receipt(
     State(s): State<AppState>,
-    Path(id): Path<String>,
+    PathId(id): PathId<DataConsentId>,
     req: Request,
 ) -> ApiResult<impl IntoResponse> {
     let call = Signed::from(&s, req).await?;

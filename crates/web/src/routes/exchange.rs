@@ -8,7 +8,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::ids::PathId;
 use crate::oauth::ResourceError;
 use crate::AppState;
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{FromRequestParts, Query, State};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -20,7 +20,7 @@ use iamsmart_domain::exchange::{fetch, providers};
 use iamsmart_domain::oidc::client_tokens::{self, ClientClaims};
 use iamsmart_domain::oidc::clients::Client;
 use iamsmart_domain::oidc::OAuthError;
-use iamsmart_proto::ids::EmeRequestId;
+use iamsmart_proto::ids::{DataConsentId, EmeRequestId};
 use serde::Deserialize;
 
 pub fn routes() -> Router<AppState> {
@@ -171,7 +171,7 @@ async fn consent_request(
 async fn consent_status(
     State(s): State<AppState>,
     svc: Service,
-    Path(id): Path<String>,
+    PathId(id): PathId<DataConsentId>,
 ) -> Result<Response, Response> {
     svc.need("gateway").map_err(IntoResponse::into_response)?;
     let v = consents::for_client(&s.platform.exchange, &svc.client, &id)
@@ -196,10 +196,12 @@ async fn fetch_items(
 ) -> Result<Response, Response> {
     svc.need("gateway").map_err(IntoResponse::into_response)?;
     let b: FetchBody = json_body(&body).map_err(IntoResponse::into_response)?;
+    let consent: DataConsentId =
+        crate::ids::named(&b.consent_id).map_err(|e| ApiError::from(e).into_response())?;
     let out = fetch::fetch(
         &s.platform.exchange,
         &svc.client,
-        &b.consent_id,
+        &consent,
         &b.purpose_code,
         &b.items,
     )

@@ -17,6 +17,7 @@ use iamsmart_domain::exchange::consents::ConsentStatus;
 use iamsmart_domain::exchange::dealings::{self, Dealing, ServiceDealings};
 use iamsmart_domain::exchange::{consents, providers};
 use iamsmart_domain::oidc::session;
+use iamsmart_proto::ids::DataConsentId;
 use serde::Deserialize;
 
 pub fn routes() -> Router<AppState> {
@@ -169,7 +170,7 @@ fn service_view(lang: Lang, catalogue: &[providers::Published], s: &ServiceDeali
                 .map(|i| format!("{}/{}", i.provider, i.item))
                 .collect();
             ConsentRow {
-                id: c.consent_id.clone(),
+                id: c.consent_id.to_string(),
                 status: c.status.as_str().to_lowercase(),
                 status_label: status_label(lang, c.status),
                 items: item_names(lang, catalogue, &names),
@@ -354,7 +355,11 @@ async fn receipt(
         Ok(x) => x,
         Err(r) => return r,
     };
-    match dealings::receipt(&s.platform.exchange, &sess.resident_id, &q.id).await {
+    let found = match crate::ids::named::<DataConsentId>(&q.id) {
+        Ok(id) => dealings::receipt(&s.platform.exchange, &sess.resident_id, &id).await,
+        Err(e) => Err(e),
+    };
+    match found {
         Ok(r) => json_download(
             &format!(
                 "consent-receipt-{}.json",
@@ -377,11 +382,9 @@ async fn consent_action(
 ) -> Response {
     let p = s.platform.clone();
     let form = parse_form(&body);
-    let id = one(&form, "consent_id")
-        .ok()
-        .flatten()
-        .unwrap_or_default()
-        .to_string();
+    let id = crate::ids::named::<DataConsentId>(
+        one(&form, "consent_id").ok().flatten().unwrap_or_default(),
+    );
     let action = one(&form, "action")
         .ok()
         .flatten()
@@ -395,7 +398,7 @@ async fn consent_action(
         &body,
         "/account/dealings",
         async move |sess, _| {
-            consents::resident_action(&p.exchange, &sess.resident_id, &id, &action)
+            consents::resident_action(&p.exchange, &sess.resident_id, &id?, &action)
                 .await
                 .map(|_| ())
         },
