@@ -20,6 +20,9 @@ pub mod request;
 pub mod session;
 pub mod tokens;
 
+#[cfg(test)]
+mod dpop_tests;
+
 pub use error::OAuthError;
 
 use crate::env::Env;
