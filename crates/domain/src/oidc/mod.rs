@@ -22,6 +22,10 @@ pub mod tokens;
 
 #[cfg(test)]
 mod dpop_tests;
+#[cfg(test)]
+mod session_tests;
+#[cfg(test)]
+mod token_tests;
 
 pub use error::OAuthError;
 
