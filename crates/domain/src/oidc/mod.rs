@@ -21,6 +21,8 @@ pub mod session;
 pub mod tokens;
 
 #[cfg(test)]
+mod client_auth_tests;
+#[cfg(test)]
 mod dpop_tests;
 #[cfg(test)]
 mod session_tests;
