@@ -58,6 +58,49 @@ pub async fn platform_with(store: Arc<dyn KeyStore>) -> TestPlatform {
     }
 }
 
+impl TestPlatform {
+    /// A resident the operator created with this HKID (born 1980-02-29, iAM Smart); their id.
+    pub async fn resident(&self, hkid: &str) -> String {
+        crate::identity::create(
+            &self.p.identity,
+            crate::identity::NewResident {
+                hkid: hkid.into(),
+                name_en: "CHAN, Tai Man".into(),
+                name_zh: None,
+                date_of_birth: "1980-02-29".into(),
+                gender: None,
+                profile: None,
+                level: None,
+            },
+            "operator:test",
+            None,
+        )
+        .await
+        .expect("a test resident")
+        .id
+    }
+
+    /// A service the operator registered: basic profile, a secret, one redirect URI at `host`.
+    pub async fn service(&self, name: &str, host: &str) -> crate::oidc::clients::Client {
+        let reg = crate::oidc::clients::register(
+            &self.p.oidc,
+            crate::oidc::clients::ClientMetadata::for_profile(
+                name,
+                vec![format!("https://{host}/cb")],
+                crate::oidc::clients::ClientProfile::Basic,
+            ),
+            "operator:test",
+            true,
+        )
+        .await
+        .expect("a test service");
+        crate::oidc::clients::get(&self.p.oidc, &reg.client_id)
+            .await
+            .expect("the service's registration")
+            .expect("the service just registered")
+    }
+}
+
 /// The kinds of the audit log's entries that start with `prefix`, in the log's order (`%` and
 /// `_` are not special).
 pub async fn audit_kinds(db: &iamsmart_store::Db, prefix: &str) -> Vec<String> {

@@ -76,9 +76,8 @@ pub(crate) fn decode(
             ),
         ));
     }
-    let format = match image::guess_format(bytes) {
-        Ok(f @ (ImageFormat::Jpeg | ImageFormat::Png)) => f,
-        _ => return Err(bad(which, "not a JPEG or PNG image")),
+    let Ok(format @ (ImageFormat::Jpeg | ImageFormat::Png)) = image::guess_format(bytes) else {
+        return Err(bad(which, "not a JPEG or PNG image"));
     };
     let (width, height) = Reader::with_format(Cursor::new(bytes), format)
         .into_dimensions()
@@ -195,7 +194,7 @@ mod tests {
         bytes[29..33].copy_from_slice(&crc.to_be_bytes());
         match decode("probe", &bytes, 1024) {
             Err(FaceError::BadImage { message, .. }) => {
-                assert!(message.contains("36000000 pixels"), "{message}")
+                assert!(message.contains("36000000 pixels"), "{message}");
             }
             Err(other) => panic!("unexpected {other}"),
             Ok(_) => panic!("accepted"),

@@ -164,9 +164,8 @@ fn add_annotation(
     page: ObjectId,
     widget: ObjectId,
 ) -> Result<(), PdfError> {
-    let page_dict = match loaded.get(page) {
-        Some(Object::Dictionary(d)) => d,
-        _ => return Err(PdfError::malformed("page 1 is not a dictionary")),
+    let Some(Object::Dictionary(page_dict)) = loaded.get(page) else {
+        return Err(PdfError::malformed("page 1 is not a dictionary"));
     };
     if let Ok(Object::Reference(annots)) = page_dict.get(b"Annots") {
         if let Some(Object::Array(_)) = loaded.get(*annots) {
@@ -180,7 +179,7 @@ fn add_annotation(
     match page_dict.get_mut(b"Annots") {
         Ok(Object::Array(a)) => a.push(Object::Reference(widget)),
         Ok(Object::Null) | Ok(Object::Reference(_)) | Err(_) => {
-            page_dict.set("Annots", Object::Array(vec![Object::Reference(widget)]))
+            page_dict.set("Annots", Object::Array(vec![Object::Reference(widget)]));
         }
         Ok(_) => return Err(PdfError::malformed("/Annots of page 1 is not an array")),
     }
@@ -208,13 +207,14 @@ fn add_field(
         Ok(Object::Null) | Err(_) => return Ok(Some(new_form(field_ref))),
         Ok(_) => return Err(PdfError::malformed("/AcroForm is not a dictionary")),
     };
-    let current = match (
+    let ((true, Ok(Object::Dictionary(current)), _)
+    | (false, _, Some(Object::Dictionary(current)))) = (
         form_id == catalog_id,
         catalog.get(b"AcroForm"),
         loaded.get(form_id),
-    ) {
-        (true, Ok(Object::Dictionary(d)), _) | (false, _, Some(Object::Dictionary(d))) => d,
-        _ => return Err(PdfError::malformed("/AcroForm is not a dictionary")),
+    )
+    else {
+        return Err(PdfError::malformed("/AcroForm is not a dictionary"));
     };
     // /Fields: a reference to an array is changed where it is.
     let fields_in_place = match current.get(b"Fields") {
@@ -232,7 +232,7 @@ fn add_field(
             match form.get_mut(b"Fields") {
                 Ok(Object::Array(a)) => a.push(field_ref),
                 Ok(Object::Null) | Ok(Object::Reference(_)) | Err(_) => {
-                    form.set("Fields", Object::Array(vec![field_ref]))
+                    form.set("Fields", Object::Array(vec![field_ref]));
                 }
                 Ok(_) => return Err(PdfError::malformed("/AcroForm /Fields is not an array")),
             }

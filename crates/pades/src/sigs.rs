@@ -97,9 +97,8 @@ pub(crate) fn check_layout(
     {
         return Err("the unsigned gap is not exactly a hexadecimal string".into());
     }
-    let contents = match loaded.entry(sig.dict, b"Contents") {
-        Ok(Some(Object::String(s, _))) => s,
-        _ => return Err("the signature dictionary has no /Contents string".into()),
+    let Ok(Some(Object::String(contents, _))) = loaded.entry(sig.dict, b"Contents") else {
+        return Err("the signature dictionary has no /Contents string".into());
     };
     if hex_decode(hex_digits).as_deref() != Some(contents.as_slice()) {
         return Err("the unsigned gap is not this signature's /Contents".into());

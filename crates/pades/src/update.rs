@@ -180,7 +180,7 @@ fn runs(offsets: &BTreeMap<u32, (u16, usize)>) -> Vec<Vec<(u32, u16, usize)>> {
     for (&number, &(generation, offset)) in offsets {
         match out.last_mut() {
             Some(run) if run.last().is_some_and(|last| last.0 + 1 == number) => {
-                run.push((number, generation, offset))
+                run.push((number, generation, offset));
             }
             _ => out.push(vec![(number, generation, offset)]),
         }

@@ -32,7 +32,7 @@ pub(crate) fn object(out: &mut Vec<u8>, obj: &Object) {
             out.extend_from_slice(b"\nendstream");
         }
         Object::Reference((num, generation)) => {
-            out.extend_from_slice(format!("{num} {generation} R").as_bytes())
+            out.extend_from_slice(format!("{num} {generation} R").as_bytes());
         }
     }
 }

@@ -306,7 +306,7 @@ fn a_cross_reference_entry_pointing_at_another_object_is_malformed() {
     ] {
         match r {
             Err(PdfError::Malformed(why)) => {
-                assert!(why.contains("where that object is not"), "{why}")
+                assert!(why.contains("where that object is not"), "{why}");
             }
             other => panic!("{other:?}"),
         }
@@ -436,7 +436,7 @@ fn object_streams_are_measured_before_lopdf_reads_them() {
     );
     match prepare(&bomb, &opts("A")) {
         Err(PdfError::LimitExceeded(why)) => {
-            assert!(why.contains("object streams decompress"), "{why}")
+            assert!(why.contains("object streams decompress"), "{why}");
         }
         other => panic!("{other:?}"),
     }

@@ -20,7 +20,7 @@ fn pki() -> Option<Pki> {
 /// made, and only the last one covers the whole document (none if `appended`: something was
 /// added after the last signature).
 fn assert_pdfsig_valid(pki: &Pki, pdf: &[u8], count: usize) {
-    assert_pdfsig(pki, pdf, count, false)
+    assert_pdfsig(pki, pdf, count, false);
 }
 
 fn assert_pdfsig(pki: &Pki, pdf: &[u8], count: usize, appended: bool) {

@@ -335,7 +335,7 @@ fn spawn_workers(cfg: &Config, platform: Platform) -> tokio::task::JoinHandle<()
             match iamsmart_domain::identity::rights::purge_closed(&platform).await {
                 Ok(0) => {}
                 Ok(n) => {
-                    tracing::info!(accounts = n, "erased the personal data of closed accounts")
+                    tracing::info!(accounts = n, "erased the personal data of closed accounts");
                 }
                 Err(e) => tracing::warn!(error = %e, "could not erase closed accounts"),
             }
@@ -360,7 +360,7 @@ fn spawn_workers(cfg: &Config, platform: Platform) -> tokio::task::JoinHandle<()
                 Ok(keks) if keks.iter().filter(|k| k.retire_at.is_none()).count() > 1 => {
                     match platform.vault.rewrap_all().await {
                         Ok(n) => {
-                            tracing::info!(rewrapped = n, "data keys re-wrapped under the new KEK")
+                            tracing::info!(rewrapped = n, "data keys re-wrapped under the new KEK");
                         }
                         Err(e) => tracing::warn!(error = %e, "re-wrap failed; will retry"),
                     }

@@ -408,7 +408,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 Command::Dealings => print(&app.dealings().await?)?,
                 Command::DataConsents => print(&app.data_consents().await?)?,
                 Command::DataConsent { consent_id, action } => {
-                    print(&app.data_consent_action(consent_id, action).await?)?
+                    print(&app.data_consent_action(consent_id, action).await?)?;
                 }
                 Command::Receipt { consent_id, out } => {
                     let doc = app.receipt(consent_id).await?;

@@ -172,7 +172,7 @@ async fn a_tree_head_signed_outside_its_keys_validity_is_reported() {
     let r = verify(&t.p.db, &t.p.keys).await.unwrap();
     match r.problem {
         Some(Problem::BadTreeHead { ref why, .. }) => {
-            assert!(why.contains("outside its signing key"), "{why}")
+            assert!(why.contains("outside its signing key"), "{why}");
         }
         ref other => panic!("{other:?}"),
     }
@@ -305,7 +305,7 @@ async fn a_log_rewritten_and_signed_with_a_new_key_is_reported() {
     let r = verify(&t.p.db, &t.p.keys).await.unwrap();
     match r.problem {
         Some(Problem::BadTreeHead { ref why, .. }) => {
-            assert!(why.contains("not held by the key store"), "{why}")
+            assert!(why.contains("not held by the key store"), "{why}");
         }
         ref other => panic!("{other:?}"),
     }
@@ -318,7 +318,7 @@ async fn a_log_rewritten_and_signed_with_a_new_key_is_reported() {
         .unwrap();
     match r.problem {
         Some(Problem::BadTreeHead { ref why, .. }) => {
-            assert!(why.contains("not one of the pinned log keys"), "{why}")
+            assert!(why.contains("not one of the pinned log keys"), "{why}");
         }
         ref other => panic!("{other:?}"),
     }

@@ -167,9 +167,8 @@ async fn check_head(
     if head.root != computed.as_slice() {
         return Some("its root hash differs from the entries it covers".into());
     }
-    let kid = match peek_kid(&head.signature) {
-        Some(k) => k,
-        _ => return Some("its signature names no key".into()),
+    let Some(kid) = peek_kid(&head.signature) else {
+        return Some("its signature names no key".into());
     };
     let key = match keys.by_kid(&kid).await {
         Ok(k) if k.purpose == "log" => k,

@@ -413,7 +413,7 @@ pub async fn get(p: &Exchange, id: &DataConsentId) -> Result<ConsentView> {
             let a = approvals::status(p, &approval_id).await?;
             match a.status {
                 iamsmart_proto::app::ApprovalStatus::Approved => {
-                    activate(p, &v, &resident, valid_days, &approval_id).await?
+                    activate(p, &v, &resident, valid_days, &approval_id).await?;
                 }
                 iamsmart_proto::app::ApprovalStatus::Denied => {
                     set_status(
@@ -423,7 +423,7 @@ pub async fn get(p: &Exchange, id: &DataConsentId) -> Result<ConsentView> {
                         Some("the resident declined"),
                         "system",
                     )
-                    .await?
+                    .await?;
                 }
                 iamsmart_proto::app::ApprovalStatus::Expired
                 | iamsmart_proto::app::ApprovalStatus::Cancelled => {
@@ -434,7 +434,7 @@ pub async fn get(p: &Exchange, id: &DataConsentId) -> Result<ConsentView> {
                         Some("the resident did not answer in time"),
                         "system",
                     )
-                    .await?
+                    .await?;
                 }
                 iamsmart_proto::app::ApprovalStatus::Pending
                 | iamsmart_proto::app::ApprovalStatus::Scanned => return Ok(v),

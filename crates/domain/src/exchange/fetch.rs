@@ -153,18 +153,15 @@ pub async fn fetch(
         )
         .await;
     }
-    let items = match consents::allowed(&v.items, requested) {
-        Ok(i) => i,
-        Err(_) => {
-            return refuse(
-                "item outside the consent",
-                refused(
-                    "item-not-consented",
-                    "an item asked for is not in the consent",
-                ),
-            )
-            .await
-        }
+    let Ok(items) = consents::allowed(&v.items, requested) else {
+        return refuse(
+            "item outside the consent",
+            refused(
+                "item-not-consented",
+                "an item asked for is not in the consent",
+            ),
+        )
+        .await;
     };
     let now = p.clock.now_ms();
     if v.fetch_type == FetchType::Once && v.fetches >= 1 {

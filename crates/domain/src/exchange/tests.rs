@@ -2,29 +2,14 @@
 use super::consents::ConsentStatus;
 use super::{consents, fetch};
 use crate::error::DomainError;
-use crate::oidc::clients::{self, ClientMetadata};
+use crate::oidc::clients;
 use crate::testing::{platform, TestPlatform};
 use iamsmart_proto::ids::DataConsentId;
 
 const DAY: i64 = 86_400_000;
 
 async fn requester(t: &TestPlatform) -> clients::Client {
-    let reg = clients::register(
-        &t.p.oidc,
-        ClientMetadata::for_profile(
-            "Sample Bank",
-            vec!["https://bank.example/cb".into()],
-            crate::oidc::clients::ClientProfile::Basic,
-        ),
-        "operator:test",
-        true,
-    )
-    .await
-    .unwrap();
-    clients::get(&t.p.oidc, &reg.client_id)
-        .await
-        .unwrap()
-        .unwrap()
+    t.service("Sample Bank", "bank.example").await
 }
 
 /// A consent id for a test, readable: `dc_` and `name` padded to the form the platform mints.

@@ -208,7 +208,7 @@ pub async fn authenticate_with(
         DeviceStatus::Active => {}
         // A new phone waiting to take the account over: its cool-off may just have ended.
         DeviceStatus::Pending => {
-            super::takeover::complete_if_due(p, &resident_id, &device_id, activates_at).await?
+            super::takeover::complete_if_due(p, &resident_id, &device_id, activates_at).await?;
         }
         DeviceStatus::Revoked => return Err(DomainError::DeviceRevoked),
     }

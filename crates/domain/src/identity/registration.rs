@@ -261,12 +261,9 @@ pub async fn prove_remotely(
             include_photo: true,
         })
         .await?;
-    let record = match (answer.outcome.as_str(), answer.record) {
-        ("match", Some(r)) => r,
-        _ => {
-            record_proof_failure(p, keys).await?;
-            return Err(MISMATCH);
-        }
+    let ("match", Some(record)) = (answer.outcome.as_str(), answer.record) else {
+        record_proof_failure(p, keys).await?;
+        return Err(MISMATCH);
     };
     let photo = match answer.photo {
         Some(b64) => decode_image(p, "registry photo", &b64).map_err(|_| NO_REFERENCE)?,

@@ -3,8 +3,7 @@
 use super::inbox::{self, Notification};
 use super::send::{send, Sent};
 use super::*;
-use crate::identity::{self, NewResident};
-use crate::oidc::clients::{self, Client, ClientMetadata};
+use crate::oidc::clients::Client;
 use crate::testing::{platform, TestPlatform};
 
 const DAY: i64 = 86_400_000;
@@ -23,45 +22,6 @@ fn req(sub: &str, en: &str) -> SendRequest {
         link: Some("https://service.example/applications/1".into()),
         category: Some("application-status".into()),
     }
-}
-
-async fn service(t: &TestPlatform, name: &str, host: &str) -> Client {
-    let reg = clients::register(
-        &t.p.oidc,
-        ClientMetadata::for_profile(
-            name,
-            vec![format!("https://{host}/cb")],
-            crate::oidc::clients::ClientProfile::Basic,
-        ),
-        "operator:test",
-        true,
-    )
-    .await
-    .unwrap();
-    clients::get(&t.p.oidc, &reg.client_id)
-        .await
-        .unwrap()
-        .unwrap()
-}
-
-async fn resident(t: &TestPlatform, hkid: &str) -> String {
-    identity::create(
-        &t.p.identity,
-        NewResident {
-            hkid: hkid.into(),
-            name_en: "CHAN, Tai Man".into(),
-            name_zh: None,
-            date_of_birth: "1980-02-29".into(),
-            gender: None,
-            profile: None,
-            level: None,
-        },
-        "operator:test",
-        None,
-    )
-    .await
-    .unwrap()
-    .id
 }
 
 /// The resident signs in to the service: a grant, and the pairwise subject remembered.
@@ -154,8 +114,8 @@ fn links_go_to_the_services_own_site() {
 #[tokio::test]
 async fn delivered_only_with_consent_sealed_and_in_the_inbox() {
     let t = platform().await;
-    let svc = service(&t, "Driving Permit", "service.example").await;
-    let r = resident(&t, "A123456(3)").await;
+    let svc = t.service("Driving Permit", "service.example").await;
+    let r = t.resident("A123456(3)").await;
     let sub = signed_in(&t, &svc, &r).await;
     // Not agreed yet: not delivered, nothing kept but the key.
     let first = sent(&t, &svc, "k1", &req(&sub, "Application received")).await;
@@ -201,7 +161,7 @@ async fn delivered_only_with_consent_sealed_and_in_the_inbox() {
         .unwrap()
         .is_empty());
     // Someone else's notification is not found.
-    let other = resident(&t, "B123456(6)").await;
+    let other = t.resident("B123456(6)").await;
     assert!(matches!(
         inbox::get(&t.p.notify, &other, &d.id).await,
         Err(DomainError::NotFound)
@@ -242,9 +202,9 @@ async fn delivered_only_with_consent_sealed_and_in_the_inbox() {
 #[tokio::test]
 async fn another_services_subject_or_an_unknown_one_reveals_nothing() {
     let t = platform().await;
-    let a = service(&t, "Service A", "a.example").await;
-    let b = service(&t, "Service B", "b.example").await;
-    let r = resident(&t, "A123456(3)").await;
+    let a = t.service("Service A", "a.example").await;
+    let b = t.service("Service B", "b.example").await;
+    let r = t.resident("A123456(3)").await;
     let sub_a = signed_in(&t, &a, &r).await;
     inbox::set_preference(&t.p.notify, &r, &a.id, true, None)
         .await
@@ -284,8 +244,8 @@ async fn another_services_subject_or_an_unknown_one_reveals_nothing() {
 #[tokio::test]
 async fn idempotency_and_the_rate_limit() {
     let t = platform().await;
-    let svc = service(&t, "Driving Permit", "service.example").await;
-    let r = resident(&t, "A123456(3)").await;
+    let svc = t.service("Driving Permit", "service.example").await;
+    let r = t.resident("A123456(3)").await;
     let sub = signed_in(&t, &svc, &r).await;
     inbox::set_preference(&t.p.notify, &r, &svc.id, true, None)
         .await
@@ -335,8 +295,8 @@ async fn idempotency_and_the_rate_limit() {
 #[tokio::test]
 async fn expired_notifications_are_purged_and_closure_erases_them() {
     let t = platform().await;
-    let svc = service(&t, "Driving Permit", "service.example").await;
-    let r = resident(&t, "A123456(3)").await;
+    let svc = t.service("Driving Permit", "service.example").await;
+    let r = t.resident("A123456(3)").await;
     let sub = signed_in(&t, &svc, &r).await;
     inbox::set_preference(&t.p.notify, &r, &svc.id, true, None)
         .await

@@ -3,28 +3,7 @@
 //! at every sign-in, and CSRF tokens bound to the session.
 use super::session::{self, csrf_ok, csrf_token};
 use super::Acr;
-use crate::identity::{self, NewResident};
 use crate::testing::{platform, TestPlatform};
-
-async fn resident(t: &TestPlatform) -> String {
-    identity::create(
-        &t.p.identity,
-        NewResident {
-            hkid: "A123456(3)".into(),
-            name_en: "CHAN, Tai Man".into(),
-            name_zh: None,
-            date_of_birth: "1980-02-29".into(),
-            gender: None,
-            profile: None,
-            level: None,
-        },
-        "operator:test",
-        None,
-    )
-    .await
-    .unwrap()
-    .id
-}
 
 async fn live(t: &TestPlatform, cookie: &str) -> bool {
     session::session(&t.p.oidc, Some(cookie))
@@ -36,7 +15,7 @@ async fn live(t: &TestPlatform, cookie: &str) -> bool {
 #[tokio::test]
 async fn a_session_is_found_by_its_cookie_alone_with_what_the_sign_in_achieved() {
     let t = platform().await;
-    let rid = resident(&t).await;
+    let rid = t.resident("A123456(3)").await;
     let at = t.p.clock.now_ms();
     let (cookie, s) = session::create(
         &t.p.oidc,
@@ -92,7 +71,7 @@ async fn a_session_is_found_by_its_cookie_alone_with_what_the_sign_in_achieved()
 #[tokio::test]
 async fn use_keeps_a_session_alive_until_its_absolute_end_and_idleness_ends_it() {
     let t = platform().await;
-    let rid = resident(&t).await;
+    let rid = t.resident("A123456(3)").await;
     let policy = t.p.oidc.provider.policy.clone();
     let now = t.p.clock.now_ms();
     let (used, _) = session::create(&t.p.oidc, &rid, None, now, Acr::Basic, vec![])
@@ -130,7 +109,7 @@ async fn use_keeps_a_session_alive_until_its_absolute_end_and_idleness_ends_it()
 #[tokio::test]
 async fn csrf_tokens_belong_to_one_session() {
     let t = platform().await;
-    let rid = resident(&t).await;
+    let rid = t.resident("A123456(3)").await;
     let now = t.p.clock.now_ms();
     let (a, _) = session::create(&t.p.oidc, &rid, None, now, Acr::Basic, vec![])
         .await

@@ -2,53 +2,13 @@
 //! once by the client it was issued to (a second use ends what the first gave), refresh tokens
 //! rotated on each use (reuse ends the family), never a wider scope, and one winner among fifty
 //! redeeming the same code at once.
-use super::clients::{self, Client, ClientMetadata, ClientProfile};
+use super::clients::Client;
 use super::tokens::{self, pkce_ok, GrantData, TokenResponse};
 use super::Acr;
-use crate::identity::{self, NewResident};
 use crate::testing::{platform, TestPlatform};
 
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
-
-async fn client(t: &TestPlatform, host: &str) -> Client {
-    let reg = clients::register(
-        &t.p.oidc,
-        ClientMetadata::for_profile(
-            "Service",
-            vec![format!("https://{host}/cb")],
-            ClientProfile::Basic,
-        ),
-        "operator:test",
-        true,
-    )
-    .await
-    .unwrap();
-    clients::get(&t.p.oidc, &reg.client_id)
-        .await
-        .unwrap()
-        .unwrap()
-}
-
-async fn resident(t: &TestPlatform) -> String {
-    identity::create(
-        &t.p.identity,
-        NewResident {
-            hkid: "A123456(3)".into(),
-            name_en: "CHAN, Tai Man".into(),
-            name_zh: None,
-            date_of_birth: "1980-02-29".into(),
-            gender: None,
-            profile: None,
-            level: None,
-        },
-        "operator:test",
-        None,
-    )
-    .await
-    .unwrap()
-    .id
-}
 
 /// A grant for `c` and a code for it, as the authorization endpoint leaves them.
 async fn code_for(t: &TestPlatform, c: &Client, rid: &str) -> String {
@@ -130,8 +90,11 @@ fn pkce_takes_only_the_s256_of_a_well_formed_verifier() {
 #[tokio::test]
 async fn a_code_serves_its_client_once_and_a_second_use_ends_what_it_gave() {
     let t = platform().await;
-    let (c, other) = (client(&t, "a.example").await, client(&t, "b.example").await);
-    let rid = resident(&t).await;
+    let (c, other) = (
+        t.service("Service", "a.example").await,
+        t.service("Service", "b.example").await,
+    );
+    let rid = t.resident("A123456(3)").await;
     let code = code_for(&t, &c, &rid).await;
     // Only its client, with the same redirect_uri and the verifier.
     let e = redeem(&t, &other, &code).await.unwrap_err();
@@ -190,8 +153,11 @@ async fn a_code_serves_its_client_once_and_a_second_use_ends_what_it_gave() {
 #[tokio::test]
 async fn refresh_tokens_rotate_and_a_reused_one_ends_the_family() {
     let t = platform().await;
-    let (c, other) = (client(&t, "a.example").await, client(&t, "b.example").await);
-    let rid = resident(&t).await;
+    let (c, other) = (
+        t.service("Service", "a.example").await,
+        t.service("Service", "b.example").await,
+    );
+    let rid = t.resident("A123456(3)").await;
     let code = code_for(&t, &c, &rid).await;
     let r1 = redeem(&t, &c, &code).await.unwrap().refresh_token.unwrap();
     // Another client cannot use it (and does not end it).
@@ -235,8 +201,8 @@ async fn refresh_tokens_rotate_and_a_reused_one_ends_the_family() {
 #[tokio::test]
 async fn fifty_redemptions_of_one_code_at_once_give_tokens_once() {
     let t = platform().await;
-    let c = client(&t, "a.example").await;
-    let rid = resident(&t).await;
+    let c = t.service("Service", "a.example").await;
+    let rid = t.resident("A123456(3)").await;
     let code = code_for(&t, &c, &rid).await;
     let mut callers = tokio::task::JoinSet::new();
     for _ in 0..50 {

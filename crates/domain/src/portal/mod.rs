@@ -95,7 +95,7 @@ async fn load(p: &Env) -> Result<(Catalogue, i64)> {
                     Ok(c) => catalogue = c,
                     // An edit this version can no longer read is left out, not fatal.
                     Err(e) => {
-                        tracing::warn!(seq, service = %id, error = %e, "catalogue edit skipped")
+                        tracing::warn!(seq, service = %id, error = %e, "catalogue edit skipped");
                     }
                 }
             }

@@ -275,6 +275,23 @@ fn csrf_refused(ui: &Ui, rid: String) -> Response {
     )
 }
 
+/// The session of a call made by the account page's script: 401 without one, 403 unless the
+/// call carries the session's CSRF token in `x-csrf-token`.
+async fn signed_in_for_script(s: &AppState, headers: &HeaderMap) -> Result<Session, StatusCode> {
+    let (sess, cookie) = signed_in(s, headers)
+        .await
+        .map_err(|_| StatusCode::UNAUTHORIZED)?;
+    if session::csrf_ok(
+        &s.platform.oidc,
+        &cookie,
+        read_header(headers, "x-csrf-token"),
+    ) {
+        Ok(sess)
+    } else {
+        Err(StatusCode::FORBIDDEN)
+    }
+}
+
 /// Adding a passkey, step by step: without a body, the resident's phone is asked (202 with the
 /// match code); with `{"pending": ...}`, the page asks again (202 while waiting, then once the
 /// creation options).
@@ -283,17 +300,10 @@ async fn passkey_options(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let (sess, cookie) = match signed_in(&s, &headers).await {
-        Ok(x) => x,
-        Err(_) => return StatusCode::UNAUTHORIZED.into_response(),
+    let sess = match signed_in_for_script(&s, &headers).await {
+        Ok(sess) => sess,
+        Err(status) => return status.into_response(),
     };
-    if !session::csrf_ok(
-        &s.platform.oidc,
-        &cookie,
-        read_header(&headers, "x-csrf-token"),
-    ) {
-        return StatusCode::FORBIDDEN.into_response();
-    }
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Pending {
@@ -351,17 +361,10 @@ async fn passkey_add(
     headers: HeaderMap,
     Json(b): Json<AddPasskey>,
 ) -> Response {
-    let (sess, cookie) = match signed_in(&s, &headers).await {
-        Ok(x) => x,
-        Err(_) => return StatusCode::UNAUTHORIZED.into_response(),
+    let sess = match signed_in_for_script(&s, &headers).await {
+        Ok(sess) => sess,
+        Err(status) => return status.into_response(),
     };
-    if !session::csrf_ok(
-        &s.platform.oidc,
-        &cookie,
-        read_header(&headers, "x-csrf-token"),
-    ) {
-        return StatusCode::FORBIDDEN.into_response();
-    }
     match passkeys::register(
         &s.platform.oidc,
         &sess.resident_id,

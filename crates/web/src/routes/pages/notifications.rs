@@ -207,9 +207,8 @@ async fn show(
     {
         return Redirect::to("/account/notifications").into_response();
     }
-    let n = match inbox::get(&s.platform.notify, &sess.resident_id, &id).await {
-        Ok(n) => n,
-        Err(_) => return Redirect::to("/account/notifications").into_response(),
+    let Ok(n) = inbox::get(&s.platform.notify, &sess.resident_id, &id).await else {
+        return Redirect::to("/account/notifications").into_response();
     };
     let path = format!("/account/notifications/{id}");
     let ui = Ui::new(&s, &headers, &uri, None, &path);
