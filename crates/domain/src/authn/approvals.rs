@@ -521,5 +521,8 @@ pub(crate) async fn count_for_client(p: &Env, client_id: &str) -> Result<i64> {
 }
 
 #[cfg(test)]
+#[path = "decide_tests.rs"]
+mod decide_tests;
+#[cfg(test)]
 #[path = "approval_tests.rs"]
 mod tests;

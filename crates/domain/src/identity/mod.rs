@@ -558,7 +558,7 @@ mod staff_tests;
 #[cfg(test)]
 mod takeover_tests;
 #[cfg(test)]
-mod test_phone;
+pub(crate) mod test_phone;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
