@@ -2,7 +2,8 @@
 use super::*;
 use crate::testing::platform;
 
-fn asking<'a>(resident_id: Option<&'a str>, client_id: &'a str) -> NewApproval<'a> {
+/// A login request of `client_id`, for `resident_id` or any resident who scans it.
+pub(super) fn asking<'a>(resident_id: Option<&'a str>, client_id: &'a str) -> NewApproval<'a> {
     NewApproval {
         resident_id,
         kind: "login",

@@ -2,43 +2,27 @@
 //! request's challenge and match code with its own key, before the request expires, and once,
 //! however many answers arrive at the same time.
 use super::*;
-use crate::identity::registration::sandbox_enrol;
-use crate::identity::test_phone::{identity, new_device, Phone};
+use crate::identity::test_phone::Phone;
 use crate::testing::{platform, TestPlatform};
 use iamsmart_crypto::device::DeviceKey;
 use iamsmart_proto::app::Decision;
 
 async fn phone(t: &TestPlatform, n: u32) -> Phone {
-    let key = DeviceKey::generate().unwrap();
-    let e = sandbox_enrol(
+    Phone::enrolled(
         &t.p.identity,
-        &identity(n),
+        DeviceKey::generate().unwrap(),
+        n,
         iamsmart_proto::profile::Level::Basic,
-        &new_device(&key, None),
+        None,
     )
     .await
-    .unwrap();
-    Phone {
-        key,
-        device_id: e.device_id,
-        resident_id: e.resident_id,
-        session: None,
-    }
 }
 
 /// A login request of `client_id` waiting for the resident.
 async fn ask(t: &TestPlatform, resident_id: &str, client_id: &str) -> ApprovalView {
     let created = create(
         &t.p.approvals,
-        NewApproval {
-            resident_id: Some(resident_id),
-            kind: "login",
-            client_id,
-            client_name: "Test Service",
-            details: serde_json::json!({ "fields": ["name"] }),
-            client_vetted: true,
-            service: None,
-        },
+        super::tests::asking(Some(resident_id), client_id),
     )
     .await
     .unwrap();

@@ -32,6 +32,27 @@ pub(crate) struct Phone {
 static JTI: AtomicU64 = AtomicU64::new(1);
 
 impl Phone {
+    /// `key` bound as the first phone of a new resident, `identity(n)` at `level`, proving the
+    /// resident's presence with `setup` (none: the device key alone).
+    pub async fn enrolled(
+        p: &Identity,
+        key: DeviceKey,
+        n: u32,
+        level: iamsmart_proto::profile::Level,
+        setup: Option<UserVerificationSetup>,
+    ) -> Phone {
+        let e =
+            super::registration::sandbox_enrol(p, &identity(n), level, &new_device(&key, setup))
+                .await
+                .unwrap();
+        Phone {
+            key,
+            device_id: e.device_id,
+            resident_id: e.resident_id,
+            session: None,
+        }
+    }
+
     pub fn sign(&self, p: &Env, method: &str, path: &str, body: &[u8]) -> String {
         let claims = RequestClaims {
             htm: method.into(),

@@ -22,38 +22,25 @@ async fn passkey_phone(t: &TestPlatform, n: u32, pk: &SoftPasskey) -> Phone {
     let jwk = serde_json::to_value(key.public_jwk()).unwrap();
     let opts = uv::creation_options(&t.p.identity, &jwk, "Test phone").unwrap();
     let credential = serde_json::to_value(pk.register(&opts)).unwrap();
-    let e = registration::sandbox_enrol(
+    Phone::enrolled(
         &t.p.identity,
-        &identity(n),
+        key,
+        n,
         iamsmart_proto::profile::Level::Plus,
-        &new_device(&key, Some(UserVerificationSetup::Passkey { credential })),
+        Some(UserVerificationSetup::Passkey { credential }),
     )
     .await
-    .unwrap();
-    Phone {
-        key,
-        device_id: e.device_id,
-        resident_id: e.resident_id,
-        session: None,
-    }
 }
 
 async fn pin_phone(t: &TestPlatform, n: u32, pin: &str) -> Phone {
-    let key = DeviceKey::generate().unwrap();
-    let e = registration::sandbox_enrol(
+    Phone::enrolled(
         &t.p.identity,
-        &identity(n),
+        DeviceKey::generate().unwrap(),
+        n,
         iamsmart_proto::profile::Level::Basic,
-        &new_device(&key, Some(UserVerificationSetup::Pin { pin: pin.into() })),
+        Some(UserVerificationSetup::Pin { pin: pin.into() }),
     )
     .await
-    .unwrap();
-    Phone {
-        key,
-        device_id: e.device_id,
-        resident_id: e.resident_id,
-        session: None,
-    }
 }
 
 async fn unlock_with_passkey(t: &TestPlatform, phone: &mut Phone, pk: &SoftPasskey) -> AppSession {
