@@ -42,8 +42,9 @@ pub struct WebConfig {
 /// Shared state of every handler.
 #[derive(Clone)]
 pub struct AppState {
-    /// The platform.
-    pub platform: Platform,
+    /// The platform (behind one `Arc`: axum clones the state for every handler, and the
+    /// platform's services hold copies of one another).
+    pub platform: Arc<Platform>,
     /// HTTP settings.
     pub config: Arc<WebConfig>,
     /// Metrics registry and instruments.
@@ -59,7 +60,7 @@ impl AppState {
     pub fn new(platform: Platform, config: WebConfig) -> Self {
         let limiter = Arc::new(limit::RateLimiter::new(config.rate, platform.clock.clone()));
         Self {
-            platform,
+            platform: Arc::new(platform),
             config: Arc::new(config),
             metrics: Arc::new(metrics::HttpMetrics::new()),
             limiter,
