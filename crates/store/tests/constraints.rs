@@ -3,7 +3,9 @@
 //! nothing (migration 0021: foreign keys on PostgreSQL, triggers on SQLite), and a cascade
 //! (a device's app sessions go with the device); migration 0022: rows of one owner that belong to
 //! another of its rows (a refresh token to its grant, a fetch slot to its data consent, a staff
-//! member's passkeys to them, an item to its provider) are refused without it and go with it.
+//! member's passkeys to them, an item to its provider) are refused without it and go with it;
+//! migration 0023: rows that name another owner's row (a grant its client, a data consent and a
+//! passkey their resident) are refused without it, and the row they name cannot go before them.
 use iamsmart_store::{Db, DbOptions};
 
 async fn engines(dir: &std::path::Path) -> Vec<(&'static str, Db)> {
@@ -256,10 +258,23 @@ impl Belongs {
     }
 }
 
+async fn client(db: &Db, id: &str) -> Result<u64, String> {
+    exec(
+        db,
+        "INSERT INTO clients (id, name, profile, metadata, status, created_by, created_at, updated_at)
+         VALUES ($1, $1, 'basic', '{}', 'active', 'test', 0, 0)",
+        &[Arg::Text(id)],
+    )
+    .await
+}
+
 #[tokio::test]
 async fn rows_of_one_owner_belong_to_their_parent_and_go_with_it() {
     let dir = tempfile::tempdir().unwrap();
     for (engine, db) in engines(dir.path()).await {
+        // What the parents name in other owners' tables (migration 0023).
+        resident(&db, "r", "plus").await.unwrap();
+        client(&db, "c").await.unwrap();
         for b in BELONGS {
             let what = format!("{engine}, {}", b.fk);
             // A child of nothing is refused, naming the constraint.
@@ -291,6 +306,96 @@ async fn rows_of_one_owner_belong_to_their_parent_and_go_with_it() {
             );
             assert_eq!(count(&db, b.children, "p1").await, 0, "{what}");
             assert_eq!(count(&db, b.children, "p3").await, 1, "{what}");
+        }
+        db.close().await;
+    }
+}
+
+/// A row that names another owner's row: the statement that makes one naming `$1`, the
+/// constraint, and the table and statement that make the row it names.
+struct Names {
+    fk: &'static str,
+    child: &'static str,
+    child_table: &'static str,
+    parent_table: &'static str,
+}
+
+const NAMES: &[Names] = &[
+    Names {
+        fk: "grants_client_fk",
+        child: "INSERT INTO grants (id, client_id, resident_id, scope, claims, acr, amr, auth_time, created_at, expires_at)
+                VALUES ($2, $1, 'r', 'openid', '[]', 'a', '[]', 0, 0, 0)",
+        child_table: "grants",
+        parent_table: "clients",
+    },
+    Names {
+        fk: "data_consents_resident_fk",
+        child: "INSERT INTO data_consents (id, resident_id, client_id, approval_id, items, purpose_code, purpose_text, fetch_type, valid_days, data_life_days, status, fetches, created_at, updated_at)
+                VALUES ($2, $1, 'c', 'a', '[]', 'p', 'p', 'once', 1, 1, 'ACTIVE', 0, 0, 0)",
+        child_table: "data_consents",
+        parent_table: "residents",
+    },
+    Names {
+        fk: "resident_passkeys_resident_fk",
+        child: "INSERT INTO resident_passkeys (credential_id, resident_id, name, public_key, sign_count, created_at)
+                VALUES ($2, $1, 'key', '{}', 0, 0)",
+        child_table: "resident_passkeys",
+        parent_table: "residents",
+    },
+];
+
+#[tokio::test]
+async fn rows_that_name_another_owners_row_need_it_and_keep_it() {
+    let dir = tempfile::tempdir().unwrap();
+    for (engine, db) in engines(dir.path()).await {
+        resident(&db, "r", "plus").await.unwrap();
+        client(&db, "c").await.unwrap();
+        for n in NAMES {
+            let what = format!("{engine}, {}", n.fk);
+            let db = &db;
+            let child = |parent: &'static str, key: &'static str| async move {
+                exec(db, n.child, &[Arg::Text(parent), Arg::Text(key)]).await
+            };
+            // A row naming nothing is refused, naming the constraint.
+            let e = child("nobody", "k0").await.unwrap_err();
+            assert!(e.contains(n.fk), "{what}: {e}");
+            // Naming a row that is there is fine; moving it to nothing is refused.
+            let parent = if n.parent_table == "clients" {
+                client(&db, "p1").await
+            } else {
+                resident(&db, "p1", "plus").await
+            };
+            parent.unwrap();
+            assert_eq!(child("p1", "k1").await, Ok(1), "{what}");
+            let key_column = if n.child_table == "resident_passkeys" {
+                "credential_id"
+            } else {
+                "id"
+            };
+            let moved = format!(
+                "UPDATE {} SET {} = 'nobody' WHERE {key_column} = 'k1'",
+                n.child_table,
+                if n.child_table == "grants" {
+                    "client_id"
+                } else {
+                    "resident_id"
+                }
+            );
+            let e = exec(&db, &moved, &[]).await.unwrap_err();
+            assert!(e.contains(n.fk), "{what}: {e}");
+            // The named row cannot go, nor change its id, while the row naming it is there:
+            // nothing cascades across owners; each erases its own rows first.
+            for sql in [
+                format!("DELETE FROM {} WHERE id = 'p1'", n.parent_table),
+                format!("UPDATE {} SET id = 'p2' WHERE id = 'p1'", n.parent_table),
+            ] {
+                let e = exec(&db, &sql, &[]).await.unwrap_err();
+                assert!(e.contains(n.fk), "{what}: {sql}: {e}");
+            }
+            let erase = format!("DELETE FROM {} WHERE {key_column} = 'k1'", n.child_table);
+            assert_eq!(exec(&db, &erase, &[]).await, Ok(1), "{what}");
+            let gone = format!("DELETE FROM {} WHERE id = 'p1'", n.parent_table);
+            assert_eq!(exec(&db, &gone, &[]).await, Ok(1), "{what}");
         }
         db.close().await;
     }

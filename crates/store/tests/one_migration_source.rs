@@ -24,6 +24,10 @@ const ENGINE_SPECIFIC: &[(&str, &str)] = &[
         "0022_owner_foreign_keys.sql",
         "SQLite cannot add a foreign key to a table: triggers refuse and cascade as PostgreSQL's constraints do",
     ),
+    (
+        "0023_cross_owner_foreign_keys.sql",
+        "SQLite cannot add a foreign key to a table: triggers refuse as PostgreSQL's constraints do",
+    ),
 ];
 
 fn folder(engine: &str) -> BTreeMap<String, String> {

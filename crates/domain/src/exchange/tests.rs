@@ -12,6 +12,8 @@ async fn requester(t: &TestPlatform) -> clients::Client {
     t.service("Sample Bank", "bank.example").await
 }
 
+// The consents below belong to a resident the test registers (`me`); `r_other` is nobody's id.
+
 /// A consent id for a test, readable: `dc_` and `name` padded to the form the platform mints.
 fn dc(name: &str) -> DataConsentId {
     DataConsentId::parse(&format!("dc_{name:0<22}")).unwrap()
@@ -19,6 +21,7 @@ fn dc(name: &str) -> DataConsentId {
 
 async fn active_consent(
     t: &TestPlatform,
+    resident: &str,
     client: &str,
     id: &DataConsentId,
     valid_days: i64,
@@ -27,7 +30,7 @@ async fn active_consent(
     let now = t.p.clock.now_ms();
     sqlx::query(
         "INSERT INTO data_consents (id, resident_id, client_id, approval_id, items, purpose_code, purpose_text, fetch_type, valid_days, data_life_days, status, starts_at, expires_at, artefact, fetches, created_at, updated_at, purge_at)
-         VALUES ($1, 'r_test', $2, 'ar_0000000000000000000000', '[{\"provider\":\"ird\",\"item\":\"salaries_tax\"}]', 'credit-assessment', 'Mortgage application', 'once', $3, $4, 'ACTIVE', $5, $6, 'artefact', 0, $5, $5, $7)",
+         VALUES ($1, $8, $2, 'ar_0000000000000000000000', '[{\"provider\":\"ird\",\"item\":\"salaries_tax\"}]', 'credit-assessment', 'Mortgage application', 'once', $3, $4, 'ACTIVE', $5, $6, 'artefact', 0, $5, $5, $7)",
     )
     .bind(id)
     .bind(client)
@@ -36,6 +39,7 @@ async fn active_consent(
     .bind(now)
     .bind(now + valid_days * DAY)
     .bind(now + (valid_days + data_life_days) * DAY)
+    .bind(resident)
     .execute(t.p.db.writer())
     .await
     .unwrap();
@@ -54,7 +58,8 @@ async fn exists(t: &TestPlatform, id: &DataConsentId) -> bool {
 async fn expired_consents_stop_working_and_are_erased_after_their_retention() {
     let t = platform().await;
     let bank = requester(&t).await;
-    active_consent(&t, &bank.id, &dc("expiring"), 2, 7).await;
+    let me = t.resident("A123456(3)").await;
+    active_consent(&t, &me, &bank.id, &dc("expiring"), 2, 7).await;
     assert_eq!(
         consents::get(&t.p.exchange, &dc("expiring"))
             .await
@@ -123,9 +128,10 @@ async fn expired_consents_stop_working_and_are_erased_after_their_retention() {
 async fn paused_consents_are_kept_revoked_ones_follow_their_retention() {
     let t = platform().await;
     let bank = requester(&t).await;
-    active_consent(&t, &bank.id, &dc("paused"), 365, 0).await;
-    active_consent(&t, &bank.id, &dc("revoked"), 365, 3).await;
-    consents::resident_action(&t.p.exchange, "r_test", &dc("paused"), "pause")
+    let me = t.resident("A123456(3)").await;
+    active_consent(&t, &me, &bank.id, &dc("paused"), 365, 0).await;
+    active_consent(&t, &me, &bank.id, &dc("revoked"), 365, 3).await;
+    consents::resident_action(&t.p.exchange, &me, &dc("paused"), "pause")
         .await
         .unwrap();
     let e = consents::resident_action(&t.p.exchange, "r_other", &dc("revoked"), "revoke")
@@ -136,7 +142,7 @@ async fn paused_consents_are_kept_revoked_ones_follow_their_retention() {
         "another resident's consent is not found"
     );
     assert_eq!(
-        consents::resident_action(&t.p.exchange, "r_test", &dc("revoked"), "revoke")
+        consents::resident_action(&t.p.exchange, &me, &dc("revoked"), "revoke")
             .await
             .unwrap()
             .status,
@@ -161,7 +167,7 @@ async fn paused_consents_are_kept_revoked_ones_follow_their_retention() {
     ));
     // Revoked cannot be resumed.
     assert!(
-        consents::resident_action(&t.p.exchange, "r_test", &dc("revoked"), "resume")
+        consents::resident_action(&t.p.exchange, &me, &dc("revoked"), "resume")
             .await
             .is_err()
     );
@@ -170,7 +176,7 @@ async fn paused_consents_are_kept_revoked_ones_follow_their_retention() {
     assert!(exists(&t, &dc("paused")).await);
     assert!(!exists(&t, &dc("revoked")).await);
     assert_eq!(
-        consents::resident_action(&t.p.exchange, "r_test", &dc("paused"), "resume")
+        consents::resident_action(&t.p.exchange, &me, &dc("paused"), "resume")
             .await
             .unwrap()
             .status,
@@ -182,7 +188,8 @@ async fn paused_consents_are_kept_revoked_ones_follow_their_retention() {
 async fn a_purpose_that_does_not_match_is_refused() {
     let t = platform().await;
     let bank = requester(&t).await;
-    active_consent(&t, &bank.id, &dc("purpose"), 30, 30).await;
+    let me = t.resident("A123456(3)").await;
+    active_consent(&t, &me, &bank.id, &dc("purpose"), 30, 30).await;
     let e = fetch::fetch(&t.p.exchange, &bank, &dc("purpose"), "marketing", &[])
         .await
         .unwrap_err();
@@ -237,7 +244,8 @@ async fn a_purpose_that_does_not_match_is_refused() {
 async fn a_recurring_consent_allows_its_fetches_per_day_then_says_when_to_come_back() {
     let t = platform().await;
     let bank = requester(&t).await;
-    active_consent(&t, &bank.id, &dc("daily"), 30, 30).await;
+    let me = t.resident("A123456(3)").await;
+    active_consent(&t, &me, &bank.id, &dc("daily"), 30, 30).await;
     sqlx::query("UPDATE data_consents SET fetch_type = 'recurring', frequency_per_day = 1 WHERE id = 'dc_daily00000000000000000'")
         .execute(t.p.db.writer())
         .await
@@ -274,7 +282,8 @@ async fn a_recurring_consent_allows_its_fetches_per_day_then_says_when_to_come_b
 async fn consents_nobody_reads_still_expire_and_are_erased() {
     let t = platform().await;
     let bank = requester(&t).await;
-    active_consent(&t, &bank.id, &dc("unread"), 2, 1).await;
+    let me = t.resident("A123456(3)").await;
+    active_consent(&t, &me, &bank.id, &dc("unread"), 2, 1).await;
     t.clock.advance(2 * DAY + 1);
     // The purge settles it (EXPIRED, kept for its data life from the end of the consent) ...
     assert_eq!(consents::purge(&t.p.exchange).await.unwrap(), 0);
@@ -295,13 +304,14 @@ async fn consents_nobody_reads_still_expire_and_are_erased() {
 async fn a_resident_changes_only_their_own_consents_and_only_in_known_ways() {
     let t = platform().await;
     let bank = requester(&t).await;
-    active_consent(&t, &bank.id, &dc("mine"), 30, 30).await;
+    let me = t.resident("A123456(3)").await;
+    active_consent(&t, &me, &bank.id, &dc("mine"), 30, 30).await;
     // Someone else's id: as if it did not exist, and nothing about it changes.
     let e = consents::resident_action(&t.p.exchange, "r_other", &dc("mine"), "revoke")
         .await
         .unwrap_err();
     assert!(matches!(e, DomainError::NotFound), "{e:?}");
-    let e = consents::resident_action(&t.p.exchange, "r_test", &dc("mine"), "explode")
+    let e = consents::resident_action(&t.p.exchange, &me, &dc("mine"), "explode")
         .await
         .unwrap_err();
     assert!(
@@ -321,12 +331,12 @@ async fn a_resident_changes_only_their_own_consents_and_only_in_known_ways() {
             .status,
         ConsentStatus::Active
     );
-    let v = consents::resident_action(&t.p.exchange, "r_test", &dc("mine"), "pause")
+    let v = consents::resident_action(&t.p.exchange, &me, &dc("mine"), "pause")
         .await
         .unwrap();
     assert_eq!(v.status, ConsentStatus::Paused);
     // Pausing twice is refused with a reason, not ignored.
-    let e = consents::resident_action(&t.p.exchange, "r_test", &dc("mine"), "pause")
+    let e = consents::resident_action(&t.p.exchange, &me, &dc("mine"), "pause")
         .await
         .unwrap_err();
     assert!(
@@ -345,8 +355,9 @@ async fn a_resident_changes_only_their_own_consents_and_only_in_known_ways() {
 async fn fifty_fetches_at_once_get_exactly_the_consents_allowance() {
     let t = platform().await;
     let bank = requester(&t).await;
-    active_consent(&t, &bank.id, &dc("once"), 30, 30).await;
-    active_consent(&t, &bank.id, &dc("thrice"), 30, 30).await;
+    let me = t.resident("A123456(3)").await;
+    active_consent(&t, &me, &bank.id, &dc("once"), 30, 30).await;
+    active_consent(&t, &me, &bank.id, &dc("thrice"), 30, 30).await;
     sqlx::query("UPDATE data_consents SET fetch_type = 'recurring', frequency_per_day = 3 WHERE id = 'dc_thrice0000000000000000'")
         .execute(t.p.db.writer())
         .await
@@ -412,7 +423,8 @@ fn consent_states_have_one_name_each_and_only_live_ones_change() {
 async fn the_database_stores_only_the_consent_states_the_program_knows() {
     let t = platform().await;
     let bank = requester(&t).await;
-    active_consent(&t, &bank.id, &dc("states"), 2, 7).await;
+    let me = t.resident("A123456(3)").await;
+    active_consent(&t, &me, &bank.id, &dc("states"), 2, 7).await;
     for s in ConsentStatus::ALL {
         sqlx::query("UPDATE data_consents SET status = $1 WHERE id = 'dc_states0000000000000000'")
             .bind(s.as_str())

@@ -337,6 +337,7 @@ async fn a_new_phone_ends_passkeys_browser_sessions_and_grants_and_the_resident_
     let pk = SoftPasskey::new(ORIGIN);
     add_passkey(&t, &old, &pk).await;
     // A browser signed in with the passkey (no device), and a service's grant from it.
+    let service = t.service("Some Service", "service.example").await;
     let (cookie, sess) = crate::oidc::session::create(
         &t.p.oidc,
         &rid,
@@ -352,7 +353,7 @@ async fn a_new_phone_ends_passkeys_browser_sessions_and_grants_and_the_resident_
         &t.p.oidc,
         &mut tx,
         &crate::oidc::tokens::GrantData {
-            client_id: "some-service".into(),
+            client_id: service.id.clone(),
             resident_id: rid.clone(),
             device_id: None,
             sid: Some(sess.sid.clone()),
