@@ -48,10 +48,22 @@ fn prefixed_token(s: &str, prefix: &str, len: usize) -> bool {
     true
 }
 
-/// Declare an identifier: a newtype over `String` whose values are `$prefix` followed by the 22
-/// base64url characters of [`RANDOM_BYTES`] random bytes (the form the platform mints them in).
-macro_rules! prefixed_id {
-    ($(#[$meta:meta])* $name:ident, $what:literal, $prefix:literal) => {
+/// Whether `s` is a name an operator may give a client: 1 to [`CLIENT_ID_MAX`] characters, each
+/// a letter, a digit or one of `-`, `_`, `.`, `~` (RFC 3986's unreserved characters, so that the
+/// id needs no escaping in a URL, a header or a log line).
+fn client_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= CLIENT_ID_MAX
+        && s.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.' | b'~'))
+}
+
+/// The longest client id the platform accepts.
+pub const CLIENT_ID_MAX: usize = 64;
+
+/// Declare an identifier: a newtype over `String` whose values are the texts `$valid` accepts.
+macro_rules! text_id {
+    ($(#[$meta:meta])* $name:ident, $what:literal, $valid:expr) => {
         $(#[$meta])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub struct $name(String);
@@ -59,7 +71,8 @@ macro_rules! prefixed_id {
         impl $name {
             /// The id `s` stands for, if it has the form of one.
             pub fn parse(s: &str) -> Result<Self, MalformedId> {
-                if prefixed_token(s, $prefix, 22) {
+                let valid: fn(&str) -> bool = $valid;
+                if valid(s) {
                     Ok(Self(s.to_owned()))
                 } else {
                     Err(MalformedId { what: $what })
@@ -69,14 +82,6 @@ macro_rules! prefixed_id {
             /// The id as text (to store, bind or show).
             pub fn as_str(&self) -> &str {
                 &self.0
-            }
-        }
-
-        impl RandomId for $name {
-            fn from_random(random: [u8; RANDOM_BYTES]) -> Self {
-                use base64::Engine;
-                let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random);
-                Self(format!("{}{token}", $prefix))
             }
         }
 
@@ -97,6 +102,54 @@ macro_rules! prefixed_id {
         impl AsRef<str> for $name {
             fn as_ref(&self) -> &str {
                 &self.0
+            }
+        }
+
+        // Hashes and compares as its text (a derived `Hash` of the one `String`), so a map keyed
+        // by ids can be asked with text.
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+
+        // An id reads as the text it is (to bind, format or compare), but text does not become
+        // an id without `parse`.
+        impl std::ops::Deref for $name {
+            type Target = str;
+
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+
+        impl PartialEq<String> for $name {
+            fn eq(&self, other: &String) -> bool {
+                &self.0 == other
+            }
+        }
+
+        impl PartialEq<$name> for String {
+            fn eq(&self, other: &$name) -> bool {
+                self == &other.0
+            }
+        }
+
+        impl PartialEq<$name> for &str {
+            fn eq(&self, other: &$name) -> bool {
+                *self == other.0
             }
         }
 
@@ -155,6 +208,32 @@ macro_rules! prefixed_id {
         }
     };
 }
+
+/// Declare an identifier: a newtype over `String` whose values are `$prefix` followed by the 22
+/// base64url characters of [`RANDOM_BYTES`] random bytes (the form the platform mints them in).
+macro_rules! prefixed_id {
+    ($(#[$meta:meta])* $name:ident, $what:literal, $prefix:literal) => {
+        text_id!($(#[$meta])* $name, $what, |s| prefixed_token(s, $prefix, 22));
+
+        impl RandomId for $name {
+            fn from_random(random: [u8; RANDOM_BYTES]) -> Self {
+                use base64::Engine;
+                let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random);
+                Self(format!("{}{token}", $prefix))
+            }
+        }
+    };
+}
+
+text_id!(
+    /// An online service's `client_id`: minted at registration (`c_` and 16 base64url
+    /// characters) or a name the platform gives its own clients (`iamsmart-portal`). Any text of
+    /// at most [`CLIENT_ID_MAX`] letters, digits, `-`, `_`, `.` or `~`: an id of another shape
+    /// was never issued, and is refused where it arrives as an unknown client is.
+    ClientId,
+    "client id",
+    client_name
+);
 
 prefixed_id!(
     /// A request waiting for the resident's answer in the app (the "transaction" a login, a
@@ -239,6 +318,37 @@ mod tests {
             assert_eq!(
                 ApprovalId::parse(bad),
                 Err(MalformedId { what: "request id" }),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn client_ids_are_short_unreserved_names() {
+        for good in [
+            "c_AbC-12_xyz09876543",
+            "iamsmart-portal",
+            "svc.gov.hk",
+            "a",
+            "x~1",
+        ] {
+            assert_eq!(ClientId::parse(good).unwrap().as_str(), good);
+        }
+        let longest = "a".repeat(CLIENT_ID_MAX);
+        assert!(ClientId::parse(&longest).is_ok());
+        for bad in [
+            "",
+            "a".repeat(CLIENT_ID_MAX + 1).as_str(),
+            "has space",
+            "c_abc/def",
+            "c_abc%2F",
+            "name\n",
+            "客戶",
+            "a'; --",
+        ] {
+            assert_eq!(
+                ClientId::parse(bad),
+                Err(MalformedId { what: "client id" }),
                 "{bad:?}"
             );
         }

@@ -125,7 +125,7 @@ pub async fn run(mut cfg: Config) -> anyhow::Result<()> {
     if let Some(entry) = index.catalogue().get("td-international-driving-permit") {
         let mut entry = entry.clone();
         entry.url = service_url.clone();
-        entry.client_id = Some(client.client_id.clone());
+        entry.client_id = Some(client.client_id.to_string());
         entry.features.one_tap_login = true;
         entry.features.form_filling = true;
         entry.features.signing = true;
@@ -148,7 +148,7 @@ pub async fn run(mut cfg: Config) -> anyhow::Result<()> {
                 issuer: cfg.public_url.clone(),
                 platform_backchannel: format!("http://{addr}"),
                 public_url: service_url.clone(),
-                client_id: client.client_id.clone(),
+                client_id: client.client_id.to_string(),
                 client_key,
                 client_kid: "demo-sig-1".into(),
                 enc_key: Some(enc_key),

@@ -133,6 +133,17 @@ async fn redirect_uris_match_exactly_and_bad_pairs_never_redirect() {
         .unwrap();
     assert_eq!(r.status(), 401);
     assert!(r.headers().get("location").is_none());
+    // A client id of a shape never issued is an unknown client, not another kind of error.
+    let r = b
+        .get(srv.url(&format!(
+            "/authorize?client_id=no%20body%2F..&response_type=code&redirect_uri={}",
+            percent(&good)
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(r.headers().get("location").is_none());
 }
 
 async fn authorize_error(rp: &Rp, extra: &str) -> std::collections::HashMap<String, String> {

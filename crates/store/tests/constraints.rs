@@ -361,9 +361,9 @@ async fn rows_that_name_another_owners_row_need_it_and_keep_it() {
             assert!(e.contains(n.fk), "{what}: {e}");
             // Naming a row that is there is fine; moving it to nothing is refused.
             let parent = if n.parent_table == "clients" {
-                client(&db, "p1").await
+                client(db, "p1").await
             } else {
-                resident(&db, "p1", "plus").await
+                resident(db, "p1", "plus").await
             };
             parent.unwrap();
             assert_eq!(child("p1", "k1").await, Ok(1), "{what}");
@@ -381,7 +381,7 @@ async fn rows_that_name_another_owners_row_need_it_and_keep_it() {
                     "resident_id"
                 }
             );
-            let e = exec(&db, &moved, &[]).await.unwrap_err();
+            let e = exec(db, &moved, &[]).await.unwrap_err();
             assert!(e.contains(n.fk), "{what}: {e}");
             // The named row cannot go, nor change its id, while the row naming it is there:
             // nothing cascades across owners; each erases its own rows first.
@@ -389,13 +389,13 @@ async fn rows_that_name_another_owners_row_need_it_and_keep_it() {
                 format!("DELETE FROM {} WHERE id = 'p1'", n.parent_table),
                 format!("UPDATE {} SET id = 'p2' WHERE id = 'p1'", n.parent_table),
             ] {
-                let e = exec(&db, &sql, &[]).await.unwrap_err();
+                let e = exec(db, &sql, &[]).await.unwrap_err();
                 assert!(e.contains(n.fk), "{what}: {sql}: {e}");
             }
             let erase = format!("DELETE FROM {} WHERE {key_column} = 'k1'", n.child_table);
-            assert_eq!(exec(&db, &erase, &[]).await, Ok(1), "{what}");
+            assert_eq!(exec(db, &erase, &[]).await, Ok(1), "{what}");
             let gone = format!("DELETE FROM {} WHERE id = 'p1'", n.parent_table);
-            assert_eq!(exec(&db, &gone, &[]).await, Ok(1), "{what}");
+            assert_eq!(exec(db, &gone, &[]).await, Ok(1), "{what}");
         }
         db.close().await;
     }

@@ -5,6 +5,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use iamsmart_domain::oidc::client_auth::Presented;
+use iamsmart_domain::oidc::clients::ClientId;
 use iamsmart_domain::oidc::OAuthError;
 
 /// Parameters, each with every value given (so that repeats can be refused).
@@ -64,13 +65,18 @@ pub fn client_credentials(headers: &HeaderMap, f: &Form) -> Result<Presented, OA
                     .map(|(_, v)| v.into_owned())
                     .unwrap_or_default()
             };
-            Some((dec(id), dec(secret)))
+            // An id of a shape the platform never issues is an unknown client.
+            let id = ClientId::parse(&dec(id))
+                .map_err(|_| OAuthError::invalid_client("unknown client or wrong secret"))?;
+            Some((id, dec(secret)))
         }
         _ => None,
     };
     Ok(Presented {
         basic,
-        client_id: one(f, "client_id")?.map(str::to_string),
+        client_id: one(f, "client_id")?
+            .map(|t| ClientId::parse(t).map_err(|_| OAuthError::invalid_client("unknown client")))
+            .transpose()?,
         assertion_type: one(f, "client_assertion_type")?.map(str::to_string),
         assertion: one(f, "client_assertion")?.map(str::to_string),
     })
@@ -179,6 +185,35 @@ impl IntoResponse for ResourceError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn client_ids_are_parsed_where_they_arrive_and_a_malformed_one_is_an_unknown_client() {
+        let basic = |id: &str| {
+            let mut h = HeaderMap::new();
+            let token = base64::engine::general_purpose::STANDARD.encode(format!("{id}:secret"));
+            h.insert(
+                header::AUTHORIZATION,
+                HeaderValue::from_str(&format!("Basic {token}")).unwrap(),
+            );
+            h
+        };
+        let ok = client_credentials(&basic("c_AbC-12_xyz098765"), &Form::new()).unwrap();
+        assert_eq!(ok.basic.unwrap().0.as_str(), "c_AbC-12_xyz098765");
+        for bad in ["has%20space", "c_a%2Fb", "", "%E5%AE%A2"] {
+            let e = client_credentials(&basic(bad), &Form::new()).unwrap_err();
+            assert_eq!(
+                (e.error, status_of(&e).as_u16()),
+                ("invalid_client", 401),
+                "{bad}"
+            );
+        }
+        let form = parse_form(b"client_id=iamsmart-portal");
+        let p = client_credentials(&HeaderMap::new(), &form).unwrap();
+        assert_eq!(p.client_id.unwrap().as_str(), "iamsmart-portal");
+        let form = parse_form(b"client_id=c_x%27%3B+--");
+        let e = client_credentials(&HeaderMap::new(), &form).unwrap_err();
+        assert_eq!((e.error, status_of(&e).as_u16()), ("invalid_client", 401));
+    }
 
     #[test]
     fn one_status_per_error() {

@@ -511,7 +511,10 @@ pub(crate) async fn erase_at_purge(
 
 /// How many requests a service has made, whatever became of them (tests).
 #[cfg(test)]
-pub(crate) async fn count_for_client(p: &Env, client_id: &str) -> Result<i64> {
+pub(crate) async fn count_for_client(
+    p: &Env,
+    client_id: &iamsmart_proto::ids::ClientId,
+) -> Result<i64> {
     Ok(
         sqlx::query_scalar("SELECT COUNT(*) FROM approvals WHERE client_id = $1")
             .bind(client_id)

@@ -116,7 +116,7 @@ pub struct ConsentView {
     /// Id.
     pub consent_id: DataConsentId,
     /// The requester.
-    pub client_id: String,
+    pub client_id: iamsmart_proto::ids::ClientId,
     /// Its name (English).
     pub service: String,
     /// Its name in every language registered.

@@ -116,7 +116,7 @@ pub async fn for_resident(p: &Exchange, resident_id: &str) -> Result<Vec<Service
                 .as_ref()
                 .and_then(|c| data_consents.iter().find(|x| x.consent_id.as_str() == c))
             {
-                Some(c) => c.client_id.clone(),
+                Some(c) => c.client_id.to_string(),
                 None => continue,
             },
         };
@@ -196,7 +196,7 @@ pub async fn for_resident(p: &Exchange, resident_id: &str) -> Result<Vec<Service
         });
     }
     for c in &data_consents {
-        by_client.entry(c.client_id.clone()).or_default();
+        by_client.entry(c.client_id.to_string()).or_default();
     }
     let mut out = Vec::with_capacity(by_client.len());
     let ids: Vec<&str> = by_client.keys().map(String::as_str).collect();

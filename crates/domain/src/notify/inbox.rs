@@ -204,10 +204,10 @@ pub async fn preferences(notify: &Notify, resident_id: &str) -> Result<Vec<Servi
         .await?
         .into_iter()
         .map(|c| ServicePreference {
-            enabled: chosen.get(&c.id) == Some(&1),
+            enabled: chosen.get(c.id.as_str()) == Some(&1),
             service_names: c.meta.names(),
             service: c.meta.client_name,
-            client_id: c.id,
+            client_id: c.id.to_string(),
         })
         .collect();
     out.sort_by(|a, b| (&a.service, &a.client_id).cmp(&(&b.service, &b.client_id)));
@@ -218,14 +218,14 @@ pub async fn preferences(notify: &Notify, resident_id: &str) -> Result<Vec<Servi
 pub async fn set_preference(
     notify: &Notify,
     resident_id: &str,
-    client_id: &str,
+    client_id: &iamsmart_proto::ids::ClientId,
     enabled: bool,
     request_id: Option<&str>,
 ) -> Result<()> {
     let known = preferences(notify, resident_id)
         .await?
         .into_iter()
-        .find(|s| s.client_id == client_id)
+        .find(|s| s.client_id == client_id.as_str())
         .ok_or(DomainError::NotFound)?;
     if known.enabled == enabled {
         return Ok(());

@@ -28,7 +28,11 @@ pub struct Sent {
 /// (id, status, request hash, created)
 type Existing = (NotificationId, String, Vec<u8>, i64);
 
-async fn existing(p: &Env, client_id: &str, key: &str) -> Result<Option<Existing>> {
+async fn existing(
+    p: &Env,
+    client_id: &iamsmart_proto::ids::ClientId,
+    key: &str,
+) -> Result<Option<Existing>> {
     Ok(sqlx::query_as(
         "SELECT id, status, request_hash, created_at FROM notifications WHERE client_id = $1 AND idempotency_key = $2",
     )

@@ -121,7 +121,7 @@ async fn authorize_inner(p: &Oidc, form: &Form, cookie: Option<&str>) -> Result<
     let client_id = one(form, "client_id")
         .map_err(page)?
         .ok_or_else(|| page(OAuthError::invalid_request("client_id is required")))?;
-    let client = clients::get(p, client_id)
+    let client = clients::named(p, client_id)
         .await
         .map_err(|e| page(e.into()))?
         .ok_or_else(|| page(OAuthError::invalid_client("unknown client_id")))?;
@@ -398,7 +398,7 @@ struct Tx {
 
 /// (client, params, browser hash, approval, sid, expires at, used at)
 type TxRow = (
-    String,
+    clients::ClientId,
     String,
     Option<Vec<u8>>,
     Option<ApprovalId>,

@@ -384,7 +384,7 @@ pub async fn redeem(
 /// After the resident decided a request in the app: in ping mode, tell the client (best effort,
 /// in the background).
 pub async fn decided(p: &Oidc, approval_id: &ApprovalId) {
-    let row: Option<(String, String, Option<String>)> = sqlx::query_as(
+    let row: Option<(String, super::clients::ClientId, Option<String>)> = sqlx::query_as(
         "SELECT id, client_id, notification_token FROM ciba_requests WHERE approval_id = $1",
     )
     .bind(approval_id)

@@ -131,7 +131,11 @@ pub async fn resident_of_subject(p: &Env, sector: &str, sub: &str) -> Result<Opt
 }
 
 /// Fields the resident consented to for a client (and has not revoked).
-pub async fn consented(p: &Env, resident_id: &str, client_id: &str) -> Result<Vec<String>> {
+pub async fn consented(
+    p: &Env,
+    resident_id: &str,
+    client_id: &iamsmart_proto::ids::ClientId,
+) -> Result<Vec<String>> {
     Ok(sqlx::query_scalar(
         "SELECT field FROM consents WHERE resident_id = $1 AND client_id = $2 AND revoked_at IS NULL ORDER BY field",
     )
@@ -186,7 +190,7 @@ pub async fn list_consents(p: &Env, resident_id: &str) -> Result<Vec<serde_json:
 pub async fn record_consent(
     conn: &mut AnyConnection,
     resident_id: &str,
-    client_id: &str,
+    client_id: &iamsmart_proto::ids::ClientId,
     fields: &[String],
     now: i64,
 ) -> Result<()> {
@@ -210,7 +214,7 @@ pub async fn record_consent(
 pub async fn revoke_consent(
     p: &Env,
     resident_id: &str,
-    client_id: &str,
+    client_id: &iamsmart_proto::ids::ClientId,
     fields: Option<&[String]>,
     request_id: Option<&str>,
 ) -> Result<u64> {

@@ -14,9 +14,9 @@ pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-be
 #[derive(Debug, Default, Clone)]
 pub struct Presented {
     /// From HTTP Basic: (client id, secret), both form-decoded.
-    pub basic: Option<(String, String)>,
+    pub basic: Option<(iamsmart_proto::ids::ClientId, String)>,
     /// `client_id` form parameter.
-    pub client_id: Option<String>,
+    pub client_id: Option<iamsmart_proto::ids::ClientId>,
     /// `client_assertion_type`.
     pub assertion_type: Option<String>,
     /// `client_assertion`.
@@ -91,7 +91,7 @@ pub async fn authenticate(p: &Oidc, c: &Presented, endpoint: &str) -> OResult<Cl
     if c.client_id.as_ref().is_some_and(|x| *x != id) {
         return Err(refused("client_id differs from the assertion's issuer"));
     }
-    let client = clients::get(p, &id)
+    let client = clients::named(p, &id)
         .await?
         .ok_or_else(|| refused("unknown client"))?;
     if client.meta.token_endpoint_auth_method != "private_key_jwt" {

@@ -3,6 +3,7 @@
 //! client's registered key, naming the client and this provider, short-lived, used once.
 use super::client_auth::{authenticate, Presented, JWT_BEARER};
 use super::clients::{self, ClientMetadata, ClientProfile};
+use crate::oidc::clients::ClientId;
 use crate::testing::{platform, TestPlatform};
 use iamsmart_crypto::device::DeviceKey;
 use serde_json::json;
@@ -10,7 +11,7 @@ use serde_json::json;
 const ENDPOINT: &str = "http://localhost:8080/token";
 
 /// A client with a secret: (id, secret).
-async fn secret_client(t: &TestPlatform) -> (String, String) {
+async fn secret_client(t: &TestPlatform) -> (ClientId, String) {
     let reg = clients::register(
         &t.p.oidc,
         ClientMetadata::for_profile(
@@ -27,7 +28,7 @@ async fn secret_client(t: &TestPlatform) -> (String, String) {
 }
 
 /// A client with a key: (id, its key).
-async fn key_client(t: &TestPlatform) -> (String, DeviceKey) {
+async fn key_client(t: &TestPlatform) -> (ClientId, DeviceKey) {
     let key = DeviceKey::generate().unwrap();
     let mut meta = ClientMetadata::for_profile(
         "Keyed",
@@ -70,7 +71,7 @@ async fn a_secret_authenticates_only_its_client_by_one_method() {
     let (id, secret) = secret_client(&t).await;
     let (keyed, _) = key_client(&t).await;
     let basic = |id: &str, secret: &str| Presented {
-        basic: Some((id.into(), secret.into())),
+        basic: Some((ClientId::parse(id).unwrap(), secret.into())),
         ..Presented::default()
     };
     let ok = authenticate(&t.p.oidc, &basic(&id, &secret), ENDPOINT)

@@ -120,7 +120,7 @@ pub async fn issue(
 #[derive(Debug, Clone, Deserialize)]
 pub struct ClientClaims {
     /// The client.
-    pub client_id: String,
+    pub client_id: iamsmart_proto::ids::ClientId,
     /// Granted scopes.
     pub scope: String,
     /// DPoP binding.

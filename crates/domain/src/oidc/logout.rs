@@ -1,7 +1,7 @@
 //! RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0) and back-channel logout
 //! (OpenID Connect Back-Channel Logout 1.0): ending a browser session ends its grants at once,
 //! and every client that had tokens from it is told.
-use super::clients;
+use super::clients::{self, ClientId};
 use super::error::{OAuthError, OResult};
 use super::tokens;
 use crate::error::DomainError;
@@ -108,7 +108,7 @@ async fn client_and_redirect(
 ) -> OResult<(Option<clients::Client>, Option<String>)> {
     let client = match client_id {
         Some(cid) => Some(
-            clients::get(p, cid)
+            clients::named(p, cid)
                 .await?
                 .ok_or_else(|| OAuthError::invalid_request("unknown client"))?,
         ),
@@ -183,7 +183,7 @@ pub async fn end_session(
     let hinted_sid = hinted.and_then(|(_, sid)| sid);
     match session {
         Some(s) if hinted_sid.as_deref() == Some(s.sid.as_str()) => {
-            let client = client.as_ref().map(|c| c.id.as_str());
+            let client = client.as_ref().map(|c| &c.id);
             let ended = end_by_sid(
                 p,
                 &s.sid,
@@ -195,7 +195,7 @@ pub async fn end_session(
             Ok(Outcome::Done(Ended { redirect, ended }))
         }
         Some(_) => Ok(Outcome::Confirm(Confirmation {
-            client: client.map(|c| (c.id.clone(), c.meta.client_name.clone())),
+            client: client.map(|c| (c.id.to_string(), c.meta.client_name.clone())),
             post_logout_redirect_uri: post_logout_redirect_uri
                 .filter(|_| redirect.is_some())
                 .map(str::to_string),
@@ -247,7 +247,7 @@ pub enum Grants<'a> {
     /// None: the services keep their tokens until they sign the resident out themselves.
     None,
     /// Those of one client.
-    OfClient(&'a str),
+    OfClient(&'a ClientId),
     /// All.
     All,
 }
@@ -256,7 +256,7 @@ pub enum Grants<'a> {
 async fn revoke_client_grants(
     p: &Oidc,
     sid: &str,
-    client_id: &str,
+    client_id: &ClientId,
     now: i64,
 ) -> Result<(), DomainError> {
     let residents: Vec<String> = sqlx::query_scalar(
@@ -290,7 +290,7 @@ pub async fn end_by_sid(
     .bind(sid)
     .fetch_optional(&mut *tx)
     .await?;
-    let ended: Vec<(String, String)> = match grants {
+    let ended: Vec<(ClientId, String)> = match grants {
         Grants::None => Vec::new(),
         Grants::OfClient(c) => sqlx::query_as(
             "UPDATE grants SET revoked_at = $1, revoked_reason = $2 WHERE sid = $3 AND client_id = $4 AND revoked_at IS NULL RETURNING client_id, resident_id",
@@ -310,7 +310,7 @@ pub async fn end_by_sid(
         .fetch_all(&mut *tx)
         .await?,
     };
-    let mut clients: Vec<(String, String)> = ended;
+    let mut clients: Vec<(ClientId, String)> = ended;
     clients.sort();
     clients.dedup();
     if let Some(r) = &resident {
@@ -340,7 +340,7 @@ pub async fn end_by_sid(
 }
 
 /// Send a back-channel logout token to a client (in the background; failures are logged).
-pub async fn notify(p: &Oidc, client_id: &str, resident_id: &str, sid: Option<&str>) {
+pub async fn notify(p: &Oidc, client_id: &ClientId, resident_id: &str, sid: Option<&str>) {
     let Ok(Some(client)) = clients::get(p, client_id).await else {
         return;
     };

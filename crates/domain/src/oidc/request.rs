@@ -33,7 +33,7 @@ iamsmart_proto::text_enum! {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AuthzParams {
     /// Client.
-    pub client_id: String,
+    pub client_id: iamsmart_proto::ids::ClientId,
     /// Exact registered redirect URI.
     pub redirect_uri: String,
     /// Scopes.

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone)]
 pub struct GrantData {
     /// The client.
-    pub client_id: String,
+    pub client_id: iamsmart_proto::ids::ClientId,
     /// The resident.
     pub resident_id: String,
     /// The device that approved.
@@ -90,7 +90,7 @@ pub async fn issue_code(
     p: &Oidc,
     conn: &mut AnyConnection,
     grant_id: &str,
-    client_id: &str,
+    client_id: &iamsmart_proto::ids::ClientId,
     redirect_uri: &str,
     code_challenge: &str,
     dpop_jkt: Option<&str>,
@@ -541,7 +541,7 @@ pub struct AccessClaims {
     /// Subject.
     pub sub: String,
     /// Client.
-    pub client_id: String,
+    pub client_id: iamsmart_proto::ids::ClientId,
     /// Scopes.
     pub scope: String,
     /// Expiry (Unix s).

@@ -304,7 +304,7 @@ pub async fn one_tap_url(p: &crate::oidc::Oidc, service: &Service) -> Result<Opt
     let Some(client_id) = service.client_id.as_deref() else {
         return Ok(None);
     };
-    let Some(client) = clients::get(p, client_id).await? else {
+    let Some(client) = clients::named(p, client_id).await? else {
         return Ok(None);
     };
     let Some(start) = client.meta.initiate_login_uri.as_deref() else {

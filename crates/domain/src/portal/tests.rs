@@ -228,7 +228,7 @@ async fn one_tap_goes_to_the_clients_initiate_login_uri_only() {
         None,
         "not a client"
     );
-    s.client_id = Some(client.client_id.clone());
+    s.client_id = Some(client.client_id.to_string());
     s.features.one_tap_login = false;
     assert_eq!(
         one_tap_url(&p.oidc, &s).await.unwrap(),

@@ -556,7 +556,7 @@ type OutcomeRow = (
 );
 type RequestRow = (
     SignRequestId,
-    String,
+    iamsmart_proto::ids::ClientId,
     Option<String>,
     String,
     Vec<u8>,
@@ -741,7 +741,7 @@ async fn assemble(
 async fn record(
     p: &Signing,
     id: &SignRequestId,
-    client_id: &str,
+    client_id: &iamsmart_proto::ids::ClientId,
     resident_id: &str,
     serial: &str,
     digest: &[u8; 32],

@@ -17,6 +17,7 @@ use iamsmart_domain::identity::devices::{self, DeviceCaller, SignedRequest};
 use iamsmart_domain::identity::user_verification::{self as uv, SessionRule};
 use iamsmart_domain::identity::{self, activation, registration, rights};
 use iamsmart_domain::notify::inbox;
+use iamsmart_domain::oidc::clients::ClientId;
 use iamsmart_proto::app::{
     Activation, Decision, SelfRegistration, Unlock, Upgrade, APP_SESSION_HEADER,
     DEVICE_SIGNATURE_HEADER,
@@ -454,6 +455,7 @@ async fn revoke_consent(
 ) -> ApiResult<impl IntoResponse> {
     let call = Signed::from(&s, req).await?;
     let caller = call.device(&s).await?;
+    let client: ClientId = crate::ids::named(&client)?;
     let n = iamsmart_domain::oidc::claims::revoke_consent(
         &s.platform,
         &caller.resident_id,
@@ -651,6 +653,7 @@ async fn notification_setting(
         "off" => false,
         _ => return Err(ApiError::bad_request("choose on or off")),
     };
+    let client: ClientId = crate::ids::named(&client)?;
     inbox::set_preference(
         &s.platform.notify,
         &caller.resident_id,

@@ -22,6 +22,7 @@ use crate::error::{stored, DomainError};
 use crate::oidc::Oidc;
 use iamsmart_crypto::jose::{Alg, PublicJwk};
 use iamsmart_proto::i18n::Localized;
+pub use iamsmart_proto::ids::ClientId;
 use iamsmart_store::Row;
 use metadata::declared_sector;
 use std::collections::HashMap;
@@ -34,7 +35,7 @@ pub const CIBA_GRANT: &str = "urn:openid:params:grant-type:ciba";
 #[derive(Debug, Clone)]
 pub struct Client {
     /// `client_id`.
-    pub id: String,
+    pub id: ClientId,
     /// Metadata.
     pub meta: ClientMetadata,
     /// SHA-256 of the secret (basic clients with `client_secret_basic`).
@@ -83,7 +84,7 @@ impl Client {
     pub fn sector(&self) -> String {
         self.fixed_sector
             .clone()
-            .unwrap_or_else(|| declared_sector(&self.meta).unwrap_or_else(|| self.id.clone()))
+            .unwrap_or_else(|| declared_sector(&self.meta).unwrap_or_else(|| self.id.to_string()))
     }
     /// The sector whose subjects this client receives: its pairwise sector, or
     /// [`crate::oidc::claims::PUBLIC_SECTOR`] for a client with public subjects.
@@ -169,9 +170,9 @@ pub async fn active_among(p: &Env, ids: &[String]) -> Result<Vec<Client>, Domain
             q = q.bind(id);
         }
         for row in q.fetch_all(p.db.reader()).await? {
-            let id: String = row.try_get(0)?;
+            let id: ClientId = row.try_get(0)?;
             if let Some(c) = active_from_row(&id, &row, 1)? {
-                found.insert(id, c);
+                found.insert(id.to_string(), c);
             }
         }
     }
@@ -179,10 +180,7 @@ pub async fn active_among(p: &Env, ids: &[String]) -> Result<Vec<Client>, Domain
 }
 
 /// Load an active client.
-pub async fn get(p: &Oidc, id: &str) -> Result<Option<Client>, DomainError> {
-    if id.is_empty() || id.len() > 64 {
-        return Ok(None);
-    }
+pub async fn get(p: &Oidc, id: &ClientId) -> Result<Option<Client>, DomainError> {
     if let Some(c) = p.provider.clients.get(id) {
         return Ok(Some(c));
     }
@@ -193,7 +191,16 @@ pub async fn get(p: &Oidc, id: &str) -> Result<Option<Client>, DomainError> {
     Ok(found)
 }
 
-async fn load(p: &Env, id: &str) -> Result<Option<Client>, DomainError> {
+/// Load an active client named by text from outside (a form, a header, a token's `iss`): text
+/// that is not a client id names no client, as an unknown id does.
+pub async fn named(p: &Oidc, text: &str) -> Result<Option<Client>, DomainError> {
+    match ClientId::parse(text) {
+        Ok(id) => get(p, &id).await,
+        Err(_) => Ok(None),
+    }
+}
+
+async fn load(p: &Env, id: &ClientId) -> Result<Option<Client>, DomainError> {
     let row = sqlx::query(
         "SELECT metadata, secret_hash, status, created_by, sector FROM clients WHERE id = $1",
     )
@@ -207,7 +214,7 @@ async fn load(p: &Env, id: &str) -> Result<Option<Client>, DomainError> {
 /// The client `id` from a row whose columns from `at` on are metadata, secret hash, status,
 /// creator and sector; `None` unless it is active (a `Client` is one that may act).
 fn active_from_row(
-    id: &str,
+    id: &ClientId,
     row: &iamsmart_store::AnyRow,
     at: usize,
 ) -> Result<Option<Client>, DomainError> {
@@ -218,7 +225,7 @@ fn active_from_row(
         .map_err(|e| DomainError::Integrity(format!("client metadata: {e}")))?;
     let created_by: String = row.try_get(at + 3)?;
     Ok(Some(Client {
-        id: id.into(),
+        id: id.clone(),
         meta,
         secret_hash: row.try_get(at + 1)?,
         vetted: created_by.starts_with("operator:"),
@@ -245,7 +252,7 @@ const CLIENT_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
 /// Per-process cache of active clients' registrations (read four times per login).
 #[derive(Debug, Default)]
 pub struct ClientCache {
-    entries: Mutex<HashMap<String, (Client, std::time::Instant)>>,
+    entries: Mutex<HashMap<ClientId, (Client, std::time::Instant)>>,
 }
 
 impl ClientCache {
@@ -341,6 +348,11 @@ iamsmart_proto::text_enum! {
 
 /// The client id of the platform's own account pages.
 pub const PORTAL: &str = "iamsmart-portal";
+
+/// [`PORTAL`] as a client id.
+pub fn portal_id() -> ClientId {
+    ClientId::parse(PORTAL).expect("the portal's client id is a valid client id")
+}
 
 /// Register (or update) the platform's own account pages as a client, so that residents sign in
 /// to them through the same pages as to any service. Public subjects, no personal data.

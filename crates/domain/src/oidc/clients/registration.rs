@@ -3,7 +3,7 @@
 //! access token); the sector fixed at registration; names that could be mistaken for another.
 use super::super::error::{OAuthError, OResult};
 use super::metadata::{check_metadata, declared_sector, is_loopback, meta_err};
-use super::{get, Client, ClientMetadata};
+use super::{named, Client, ClientMetadata};
 use crate::audit::{self, Event};
 use crate::env::Env;
 use crate::error::DomainError;
@@ -50,7 +50,7 @@ async fn ensure_signing_key(p: &Oidc, meta: &ClientMetadata) -> OResult<()> {
 #[derive(Debug, Clone, Serialize)]
 pub struct Registered {
     /// `client_id`.
-    pub client_id: String,
+    pub client_id: iamsmart_proto::ids::ClientId,
     /// Secret (client_secret_basic only; shown once).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_secret: Option<String>,
@@ -96,7 +96,11 @@ pub async fn register(
         )));
     }
     ensure_signing_key(p, &meta).await?;
-    let id = format!("c_{}", iamsmart_crypto::rng::token(p.rng.as_ref(), 12));
+    let id = super::ClientId::parse(&format!(
+        "c_{}",
+        iamsmart_crypto::rng::token(p.rng.as_ref(), 12)
+    ))
+    .expect("a minted client id has the form of one");
     let secret = (meta.token_endpoint_auth_method == "client_secret_basic")
         .then(|| iamsmart_crypto::rng::token(p.rng.as_ref(), 32));
     let rat = iamsmart_crypto::rng::token(p.rng.as_ref(), 32);
@@ -260,7 +264,7 @@ pub async fn check_registration_token(p: &Oidc, id: &str, token: &str) -> OResul
             "unknown client or wrong registration access token",
         ));
     }
-    get(p, id)
+    named(p, id)
         .await?
         .ok_or_else(|| OAuthError::invalid_token("unknown client"))
 }

@@ -304,7 +304,7 @@ async fn managed(
 
 fn client_view(s: &AppState, c: &clients::Client) -> serde_json::Value {
     let mut v = serde_json::to_value(&c.meta).unwrap_or_default();
-    v["client_id"] = c.id.clone().into();
+    v["client_id"] = c.id.to_string().into();
     v["registration_client_uri"] = s
         .platform
         .oidc

@@ -512,11 +512,8 @@ async fn consent_revoke(
         &body,
         "/account/consents",
         async move |sess, f| {
-            let client = one(f, "client_id")
-                .ok()
-                .flatten()
-                .unwrap_or_default()
-                .to_string();
+            let client = one(f, "client_id").ok().flatten().unwrap_or_default();
+            let client = crate::ids::named::<iamsmart_domain::oidc::clients::ClientId>(client)?;
             claims::revoke_consent(&p, &sess.resident_id, &client, None, Some(&r))
                 .await
                 .map(|_| ())

@@ -337,7 +337,7 @@ async fn change_setting(
             inbox::set_preference(
                 &p.notify,
                 &sess.resident_id,
-                &get("client_id"),
+                &crate::ids::named(&get("client_id"))?,
                 enabled,
                 Some(&r),
             )
