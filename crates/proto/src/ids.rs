@@ -226,6 +226,23 @@ macro_rules! prefixed_id {
 }
 
 text_id!(
+    /// A resident: `r_` and 22 base64url characters (16 random bytes), minted at registration.
+    /// The platform finds a resident from a session or a device; the id itself arrives from
+    /// outside only in the operator's API, where it is parsed.
+    ResidentId,
+    "resident id",
+    |s| prefixed_token(s, "r_", 22)
+);
+
+text_id!(
+    /// A resident's bound phone: `d_` and 16 base64url characters (12 random bytes), minted when
+    /// the app is bound. Parsed where the app names one of the resident's devices.
+    DeviceId,
+    "device id",
+    |s| prefixed_token(s, "d_", 16)
+);
+
+text_id!(
     /// An online service's `client_id`: minted at registration (`c_` and 16 base64url
     /// characters) or a name the platform gives its own clients (`iamsmart-portal`). Any text of
     /// at most [`CLIENT_ID_MAX`] letters, digits, `-`, `_`, `.` or `~`: an id of another shape
@@ -320,6 +337,30 @@ mod tests {
                 Err(MalformedId { what: "request id" }),
                 "{bad:?}"
             );
+        }
+    }
+
+    #[test]
+    fn resident_and_device_ids_have_the_forms_they_are_minted_in() {
+        assert!(ResidentId::parse("r_0123456789abcdefghij-_").is_ok());
+        assert!(DeviceId::parse("d_0123456789ab-_Zz").is_ok());
+        for bad in [
+            "",
+            "r_",
+            "r_short",
+            "d_0123456789ab-_Zz",
+            "r_0123456789abcdefghij-_x",
+        ] {
+            assert!(ResidentId::parse(bad).is_err(), "{bad:?}");
+        }
+        for bad in [
+            "",
+            "d_",
+            "d_0123456789ab-_Z",
+            "r_0123456789abcdefghij-_",
+            "d_0123456789ab/_Zz",
+        ] {
+            assert!(DeviceId::parse(bad).is_err(), "{bad:?}");
         }
     }
 

@@ -458,7 +458,7 @@ pub async fn list(p: &Env, resident_id: &str, current: Option<&str>) -> Result<V
 pub async fn revoke(
     p: &Env,
     caller: &DeviceCaller,
-    device_id: &str,
+    device_id: &iamsmart_proto::ids::DeviceId,
     request_id: Option<&str>,
 ) -> Result<()> {
     let now = p.clock.now_ms();

@@ -10,6 +10,7 @@ use crate::audit;
 use crate::error::DomainError;
 use crate::testing::{platform, TestPlatform};
 use iamsmart_crypto::device::DeviceKey;
+use iamsmart_proto::ids::DeviceId;
 
 /// A phone bound to the resident as self-registration binds it when another phone holds the
 /// account (the face check and the registry are `tests/face.rs`'s): bound, then held.
@@ -103,9 +104,14 @@ async fn a_new_phone_waits_the_old_one_can_refuse_and_the_move_happens_once() {
     );
 
     // The resident refuses from the old phone: the new one never gets in, even after the wait.
-    devices::revoke(&t.p, &old.caller(), &intruder.device_id, None)
-        .await
-        .unwrap();
+    devices::revoke(
+        &t.p,
+        &old.caller(),
+        &DeviceId::parse(&intruder.device_id).unwrap(),
+        None,
+    )
+    .await
+    .unwrap();
     t.clock
         .advance(t.p.identity.policy.takeover_cool_off_ms + 1);
     assert!(matches!(

@@ -97,7 +97,7 @@ fn evaluate_with(key: &[u8], blinded: &[u8]) -> Result<Vec<u8>> {
 /// row without the app's proof that it unsealed locks the device.
 pub async fn evaluate(
     p: &Identity,
-    device_id: &str,
+    device_id: &iamsmart_proto::ids::DeviceId,
     token: &[u8],
     blinded: &[u8],
     request_id: Option<&str>,

@@ -10,6 +10,7 @@ use crate::testing::platform;
 use iamsmart_crypto::device::DeviceKey;
 use iamsmart_crypto::oprf;
 use iamsmart_crypto::rng::SystemRng;
+use iamsmart_proto::ids::DeviceId;
 
 #[tokio::test]
 async fn fifty_tries_at_once_get_five_evaluations_and_lock_the_device() {
@@ -37,16 +38,29 @@ async fn fifty_tries_at_once_get_five_evaluations_and_lock_the_device() {
         let id = e.device_id.clone();
         async move {
             let b = oprf::blind(pin, &SystemRng).unwrap();
-            let ev = unseal::evaluate(&p.identity, &id, &token, &b.message, None)
-                .await
-                .unwrap();
+            let ev = unseal::evaluate(
+                &p.identity,
+                &DeviceId::parse(&id).unwrap(),
+                &token,
+                &b.message,
+                None,
+            )
+            .await
+            .unwrap();
             oprf::finalize(&b, pin, &ev).unwrap()
         }
     };
     assert_eq!(first, run(b"246813").await);
     assert_ne!(first, run(b"135792").await);
     assert!(matches!(
-        unseal::evaluate(&t.p.identity, &e.device_id, &token, b"not a point", None).await,
+        unseal::evaluate(
+            &t.p.identity,
+            &DeviceId::parse(&e.device_id).unwrap(),
+            &token,
+            b"not a point",
+            None
+        )
+        .await,
         Err(DomainError::Invalid { .. })
     ));
     assert_eq!(
@@ -58,7 +72,14 @@ async fn fifty_tries_at_once_get_five_evaluations_and_lock_the_device() {
     // Without the home's token, tries cannot be spent: the device cannot be locked remotely.
     for _ in 0..10 {
         assert!(matches!(
-            unseal::evaluate(&t.p.identity, &e.device_id, &[8u8; 32], &b.message, None).await,
+            unseal::evaluate(
+                &t.p.identity,
+                &DeviceId::parse(&e.device_id).unwrap(),
+                &[8u8; 32],
+                &b.message,
+                None
+            )
+            .await,
             Err(DomainError::Refused {
                 code: "unseal-token",
                 ..
@@ -85,7 +106,16 @@ async fn fifty_tries_at_once_get_five_evaluations_and_lock_the_device() {
     let calls: Vec<_> = (0..50)
         .map(|_| {
             let (p, id, b) = (t.p.clone(), e.device_id.clone(), blinded.clone());
-            tokio::spawn(async move { unseal::evaluate(&p.identity, &id, &token, &b, None).await })
+            tokio::spawn(async move {
+                unseal::evaluate(
+                    &p.identity,
+                    &DeviceId::parse(&id).unwrap(),
+                    &token,
+                    &b,
+                    None,
+                )
+                .await
+            })
         })
         .collect();
     let mut evaluated = 0;
@@ -104,7 +134,14 @@ async fn fifty_tries_at_once_get_five_evaluations_and_lock_the_device() {
         .unwrap();
     assert_eq!(status, "revoked", "locked");
     assert!(matches!(
-        unseal::evaluate(&t.p.identity, "d_unknown", &token, &blinded, None).await,
+        unseal::evaluate(
+            &t.p.identity,
+            &DeviceId::parse("d_unknown000000000").unwrap(),
+            &token,
+            &blinded,
+            None
+        )
+        .await,
         Err(DomainError::Refused { .. })
     ));
 }

@@ -13,6 +13,7 @@ use iamsmart_proto::app::{
     AppSession, ApprovalClaims, Decision, RequestClaims, Unlock, UserVerification,
     UserVerificationSetup, APPROVAL_TYP, DEVICE_REQUEST_TYP,
 };
+use iamsmart_proto::ids::DeviceId;
 
 const ORIGIN: &str = "http://localhost:8080";
 
@@ -628,9 +629,14 @@ async fn a_code_from_one_phone_adds_another_and_keeps_the_first() {
         device_id: e.device_id.clone(),
         resident_id: e.resident_id.clone(),
     };
-    devices::revoke(&t.p, &second_caller, &first.device_id, None)
-        .await
-        .unwrap();
+    devices::revoke(
+        &t.p,
+        &second_caller,
+        &DeviceId::parse(&first.device_id).unwrap(),
+        None,
+    )
+    .await
+    .unwrap();
     assert!(matches!(
         first.call(&t.p.identity, SessionRule::None).await,
         Err(DomainError::DeviceRevoked)

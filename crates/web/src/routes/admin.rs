@@ -76,7 +76,7 @@ async fn create_resident(
 async fn get_resident(
     State(s): State<AppState>,
     _op: Operator,
-    Path(id): Path<String>,
+    PathId(id): PathId<iamsmart_proto::ids::ResidentId>,
 ) -> ApiResult<impl IntoResponse> {
     Ok(Json(identity::get(&s.platform.identity, &id).await?.view()))
 }

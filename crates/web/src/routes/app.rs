@@ -22,6 +22,7 @@ use iamsmart_proto::app::{
     Activation, Decision, SelfRegistration, Unlock, Upgrade, APP_SESSION_HEADER,
     DEVICE_SIGNATURE_HEADER,
 };
+use iamsmart_proto::ids::DeviceId;
 use iamsmart_proto::ids::{ApprovalId, DataConsentId, NotificationId};
 use iamsmart_proto::profile::Profile;
 use serde::de::DeserializeOwned;
@@ -349,6 +350,7 @@ async fn revoke_device(
 ) -> ApiResult<impl IntoResponse> {
     let call = Signed::from(&s, req).await?;
     let caller = call.device(&s).await?;
+    let id: DeviceId = crate::ids::named(&id)?;
     devices::revoke(&s.platform, &caller, &id, Some(&call.rid)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -406,7 +408,7 @@ async fn unseal_setup(State(s): State<AppState>, req: Request) -> ApiResult<impl
 /// without the app's proof that it unsealed locks it.
 async fn unseal_evaluate(
     State(s): State<AppState>,
-    Path(id): Path<String>,
+    PathId(id): PathId<DeviceId>,
     axum::Extension(rid): axum::Extension<RequestId>,
     body: Bytes,
 ) -> ApiResult<impl IntoResponse> {
