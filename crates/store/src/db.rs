@@ -216,6 +216,9 @@ impl Db {
 
     /// Start a write transaction.
     pub async fn begin(&self) -> Result<Transaction<'static, Any>, StoreError> {
+        // Counted per request by the statement budget test (SQLite's driver does not log its
+        // BEGIN and COMMIT as statements; PostgreSQL's does).
+        tracing::debug!(target: "iamsmart_store::transaction", "begin");
         self.write.begin().await.map_err(classify)
     }
 

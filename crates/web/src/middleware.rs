@@ -11,6 +11,7 @@ use axum::Router;
 use std::net::SocketAddr;
 use std::time::Instant;
 use tower_http::timeout::TimeoutLayer;
+use tracing::Instrument;
 
 /// The request id header.
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -86,7 +87,11 @@ async fn access_log(req: Request, next: Next) -> Response {
         .get::<RequestId>()
         .map(|r| r.0.clone())
         .unwrap_or_default();
-    let res = next.run(req).await;
+    // Work done for the request (its SQL statements, on the database's own threads too) is
+    // inside this span: `profile-logins` and the statement budget test count it per request.
+    // A debug span, so at the default level it costs an atomic load.
+    let span = tracing::debug_span!("request", %method, %path);
+    let res = next.run(req).instrument(span).await;
     let status = res.status().as_u16();
     let ms = started.elapsed().as_secs_f64() * 1000.0;
     if status >= 500 {
