@@ -87,14 +87,18 @@ fn pkce_takes_only_the_s256_of_a_well_formed_verifier() {
     }
 }
 
+/// A platform with two services (`a.example` and `b.example`) and a resident.
+async fn two_services_and_a_resident() -> (TestPlatform, Client, Client, String) {
+    let t = platform().await;
+    let c = t.service("Service", "a.example").await;
+    let other = t.service("Service", "b.example").await;
+    let rid = t.resident("A123456(3)").await;
+    (t, c, other, rid)
+}
+
 #[tokio::test]
 async fn a_code_serves_its_client_once_and_a_second_use_ends_what_it_gave() {
-    let t = platform().await;
-    let (c, other) = (
-        t.service("Service", "a.example").await,
-        t.service("Service", "b.example").await,
-    );
-    let rid = t.resident("A123456(3)").await;
+    let (t, c, other, rid) = two_services_and_a_resident().await;
     let code = code_for(&t, &c, &rid).await;
     // Only its client, with the same redirect_uri and the verifier.
     let e = redeem(&t, &other, &code).await.unwrap_err();
@@ -152,12 +156,7 @@ async fn a_code_serves_its_client_once_and_a_second_use_ends_what_it_gave() {
 
 #[tokio::test]
 async fn refresh_tokens_rotate_and_a_reused_one_ends_the_family() {
-    let t = platform().await;
-    let (c, other) = (
-        t.service("Service", "a.example").await,
-        t.service("Service", "b.example").await,
-    );
-    let rid = t.resident("A123456(3)").await;
+    let (t, c, other, rid) = two_services_and_a_resident().await;
     let code = code_for(&t, &c, &rid).await;
     let r1 = redeem(&t, &c, &code).await.unwrap().refresh_token.unwrap();
     // Another client cannot use it (and does not end it).
