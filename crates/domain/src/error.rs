@@ -110,6 +110,17 @@ impl From<StoreError> for DomainError {
     }
 }
 
+impl From<crate::guard::Replayed> for DomainError {
+    fn from(r: crate::guard::Replayed) -> Self {
+        use crate::guard::SingleUseKind as K;
+        DomainError::Unauthenticated(match r.0 {
+            K::ClientAssertion => "the client assertion was already used",
+            K::DpopProof => "the DPoP proof was already used",
+            K::DeviceRequest => "this signed request was already used",
+        })
+    }
+}
+
 impl From<sqlx::Error> for DomainError {
     fn from(e: sqlx::Error) -> Self {
         iamsmart_store::classify(e).into()

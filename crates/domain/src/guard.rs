@@ -12,6 +12,111 @@ pub fn within(t_ms: i64, now_ms: i64, max_ms: i64) -> bool {
         .is_some_and(|d| d <= max_ms)
 }
 
+/// What a single-use value proves, so that a replay is refused with the right error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SingleUseKind {
+    /// A client assertion's `jti` (RFC 7523).
+    ClientAssertion,
+    /// A DPoP proof's `jti` (RFC 9449).
+    DpopProof,
+    /// A device-signed request's `jti`.
+    DeviceRequest,
+}
+
+#[derive(Debug)]
+struct SingleUse {
+    kind: SingleUseKind,
+    scope: String,
+    value: String,
+    expires_at: i64,
+}
+
+/// The single-use values one request presented (its client assertion, its DPoP proof, its
+/// device signature), each verified and not yet recorded. They are recorded together, in the
+/// transaction of the effect they authorise ([`Spent::record`]), or on their own by a request
+/// that writes nothing else ([`Spent::spend`]). So a value authorises at most one effect, and a
+/// request refused before its effect (or rolled back) does not use its values up. One statement
+/// for all of them, and no commit of its own.
+#[derive(Debug, Default)]
+#[must_use = "record the values in the transaction of the effect they authorise, or spend them"]
+pub struct Spent(Vec<SingleUse>);
+
+/// A single-use value was presented before: the request is a replay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Replayed(pub SingleUseKind);
+
+impl Spent {
+    /// No values yet.
+    pub fn new() -> Spent {
+        Spent(Vec::new())
+    }
+
+    /// Add a verified value: `value` may be used once in `scope` until `expires_at`.
+    pub fn add(&mut self, kind: SingleUseKind, scope: String, value: &str, expires_at: i64) {
+        self.0.push(SingleUse {
+            kind,
+            scope,
+            value: value.to_string(),
+            expires_at,
+        });
+    }
+
+    /// Whether there is nothing to record.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Record the values through `conn` (inside the caller's transaction): `Ok(Err(Replayed))`
+    /// if any was used before, and then the caller must roll back. Of concurrent callers with the
+    /// same value, one records it; the others see it used (on PostgreSQL they wait for the
+    /// first's transaction to end).
+    pub async fn record(
+        self,
+        conn: &mut AnyConnection,
+    ) -> Result<std::result::Result<(), Replayed>> {
+        if self.0.is_empty() {
+            return Ok(Ok(()));
+        }
+        let rows: Vec<String> = (0..self.0.len())
+            .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
+            .collect();
+        let sql = format!(
+            "INSERT INTO nonces (scope, value, expires_at) VALUES {} ON CONFLICT (scope, value) DO NOTHING RETURNING scope, value",
+            rows.join(", ")
+        );
+        let mut q = sqlx::query_as::<_, (String, String)>(&sql);
+        for v in &self.0 {
+            q = q.bind(&v.scope).bind(&v.value).bind(v.expires_at);
+        }
+        let recorded = q.fetch_all(&mut *conn).await?;
+        match self
+            .0
+            .iter()
+            .find(|v| !recorded.iter().any(|(s, x)| *s == v.scope && *x == v.value))
+        {
+            Some(v) => Ok(Err(Replayed(v.kind))),
+            None => Ok(Ok(())),
+        }
+    }
+
+    /// Record the values on their own (a request with no other write): one statement for one
+    /// value; several in a transaction, so that a replay of one uses none of the others up.
+    pub async fn spend(self, p: &Env) -> Result<std::result::Result<(), Replayed>> {
+        match self.0.len() {
+            0 => Ok(Ok(())),
+            1 => self.record(&mut *p.db.writer().acquire().await?).await,
+            _ => {
+                let mut tx = p.db.begin().await?;
+                let recorded = self.record(&mut tx).await?;
+                if recorded.is_ok() {
+                    tx.commit().await?;
+                }
+                Ok(recorded)
+            }
+        }
+    }
+}
+
 /// Record `value` as used in `scope` until `expires_at`; `false` if it was used before.
 /// Two concurrent callers with the same value: exactly one gets `true`.
 pub async fn use_once(p: &Env, scope: &str, value: &str, expires_at: i64) -> Result<bool> {
@@ -234,6 +339,77 @@ pub async fn take_ceremony(
 
 #[cfg(test)]
 mod tests {
+    use super::{Replayed, SingleUseKind as K, Spent};
+    use crate::testing::platform;
+
+    fn spent(values: &[(K, &str)]) -> Spent {
+        let mut s = Spent::new();
+        for (kind, v) in values {
+            s.add(*kind, format!("test:{kind:?}"), v, i64::MAX);
+        }
+        s
+    }
+
+    #[tokio::test]
+    async fn values_recorded_with_an_effect_are_refused_once_it_commits_and_only_then() {
+        let t = platform().await;
+        let two = [(K::ClientAssertion, "a-1"), (K::DpopProof, "d-1")];
+        // Rolled back (the request failed after recording): nothing is used up.
+        let mut tx = t.p.db.begin().await.unwrap();
+        assert_eq!(spent(&two).record(&mut tx).await.unwrap(), Ok(()));
+        tx.rollback().await.unwrap();
+        // Committed: each value is now a replay, and names what it was.
+        let mut tx = t.p.db.begin().await.unwrap();
+        assert_eq!(spent(&two).record(&mut tx).await.unwrap(), Ok(()));
+        tx.commit().await.unwrap();
+        let again = [(K::ClientAssertion, "a-2"), (K::DpopProof, "d-1")];
+        assert_eq!(
+            spent(&again).spend(&t.p.oidc).await.unwrap(),
+            Err(Replayed(K::DpopProof))
+        );
+        // The refused request's other value was not used up; the first values stay used.
+        assert_eq!(
+            spent(&[(K::ClientAssertion, "a-2")])
+                .spend(&t.p.oidc)
+                .await
+                .unwrap(),
+            Ok(())
+        );
+        assert_eq!(
+            spent(&[(K::ClientAssertion, "a-1")])
+                .spend(&t.p.oidc)
+                .await
+                .unwrap(),
+            Err(Replayed(K::ClientAssertion))
+        );
+        assert_eq!(Spent::new().spend(&t.p.oidc).await.unwrap(), Ok(()));
+    }
+
+    #[tokio::test]
+    async fn fifty_transactions_recording_one_value_at_once_commit_once() {
+        let t = platform().await;
+        let mut callers = tokio::task::JoinSet::new();
+        for _ in 0..50 {
+            let db = t.p.db.clone();
+            callers.spawn(async move {
+                let mut tx = db.begin().await.unwrap();
+                let r = spent(&[(K::DeviceRequest, "shared")])
+                    .record(&mut tx)
+                    .await
+                    .unwrap();
+                if r.is_ok() {
+                    tx.commit().await.unwrap();
+                }
+                r.is_ok()
+            });
+        }
+        let mut won = 0;
+        while let Some(ok) = callers.join_next().await {
+            won += usize::from(ok.unwrap());
+        }
+        assert_eq!(won, 1);
+    }
+
     #[test]
     fn within_handles_hostile_times() {
         assert!(super::within(1_000, 1_500, 600));

@@ -115,6 +115,49 @@ async fn client_assertion_jti_replay_is_refused() {
     assert_eq!(par_with_assertion(&rp, &a).await, "invalid_client");
 }
 
+/// An assertion is recorded with the effect it authorises: a request refused for another reason
+/// leaves it unused (so that a client's corrected retry works), and once it has been accepted,
+/// every endpoint refuses it.
+#[tokio::test]
+async fn a_refused_request_leaves_its_assertion_unused_and_an_accepted_one_is_refused_everywhere() {
+    let (_s, _srv, rp) = setup().await;
+    let a = rp.key.sign("JWT", &assertion_claims(&rp));
+    let post = |path: &str, params: &[(&str, &str)]| {
+        let mut form: Vec<(&str, &str)> = params.to_vec();
+        form.push((
+            "client_assertion_type",
+            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        ));
+        form.push(("client_assertion", a.as_str()));
+        rp.http.post(rp.url(path)).form(&form).send()
+    };
+    let bad = post(
+        "/par",
+        &[
+            ("response_type", "code"),
+            ("client_id", rp.client_id.as_str()),
+            ("redirect_uri", "https://elsewhere.example/cb"),
+            ("scope", "openid"),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(bad.status(), 400);
+    assert_eq!(par_with_assertion(&rp, &a).await, "ok");
+    assert_eq!(par_with_assertion(&rp, &a).await, "invalid_client");
+    for path in ["/token", "/introspect", "/revoke", "/bc-authorize"] {
+        let params = [
+            ("grant_type", "authorization_code"),
+            ("code", "x"),
+            ("token", "x"),
+        ];
+        let r = post(path, &params).await.unwrap();
+        assert_eq!(r.status(), 401, "{path}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_client", "{path}: {body}");
+    }
+}
+
 #[tokio::test]
 async fn client_assertion_with_a_disallowed_alg_is_refused() {
     let (_s, _srv, rp) = setup().await;

@@ -2,11 +2,12 @@
 //! signing API): the token check shared by all of them (Bearer or DPoP-bound, RFC 6750 / 9449),
 //! and step-up challenges (RFC 9470) when a call needs a stronger or fresher authentication.
 use crate::oauth::ResourceError;
-use crate::routes::oidc::dpop_jkt;
+use crate::routes::oidc::{dpop_jkt, spend};
 use crate::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
+use iamsmart_domain::guard::Spent;
 use iamsmart_domain::oidc::tokens::{self, AccessClaims, Grant};
 use iamsmart_domain::oidc::{AuthRequirement, OAuthError};
 
@@ -123,8 +124,8 @@ pub async fn check_binding(
                     "DPoP",
                 ));
             }
-            let got = dpop_jkt(s, headers, method, path, Some(token))
-                .await
+            let mut spent = Spent::new();
+            let got = dpop_jkt(s, headers, method, path, Some(token), &mut spent)
                 .map_err(|e| fail(e, "DPoP"))?;
             if got.as_deref() != Some(jkt) {
                 return Err(fail(
@@ -134,7 +135,8 @@ pub async fn check_binding(
                     "DPoP",
                 ));
             }
-            Ok(())
+            // Resources are mostly reads: the proof is recorded on its own.
+            spend(s, spent).await.map_err(|e| fail(e, "DPoP"))
         }
         None if scheme == "DPoP" => Err(fail(
             OAuthError::invalid_token("this token is not DPoP-bound: use Bearer"),

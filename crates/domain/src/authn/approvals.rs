@@ -11,6 +11,7 @@
 use crate::audit::{self, Event};
 use crate::env::Env;
 use crate::error::{stored, DomainError, Result};
+use crate::guard::Spent;
 use crate::identity::devices::DeviceCaller;
 use crate::platform::IdentityPolicy;
 use iamsmart_crypto::jose::{self, Alg};
@@ -121,9 +122,20 @@ fn fresh(p: &Approvals, now: i64) -> (ApprovalId, String, String, i64) {
 /// fill the resident's slots). The count and the insert are serialised per resident, so the caps
 /// hold when many requests arrive at once.
 pub async fn create(p: &Approvals, new: NewApproval<'_>) -> Result<Created> {
+    let mut tx = p.db.begin().await?;
+    let created = create_in(&mut tx, p, new).await?;
+    tx.commit().await?;
+    Ok(created)
+}
+
+/// [`create`], in the caller's transaction (`conn`).
+pub async fn create_in(
+    tx: &mut iamsmart_store::AnyConnection,
+    p: &Approvals,
+    new: NewApproval<'_>,
+) -> Result<Created> {
     let now = p.clock.now_ms();
     let (id, challenge, match_code, expires_at) = fresh(p, now);
-    let mut tx = p.db.begin().await?;
     if let Some(rid) = new.resident_id {
         sqlx::query(
             "INSERT INTO approval_locks (resident_id, at) VALUES ($1, $2) ON CONFLICT (resident_id) DO UPDATE SET at = $2",
@@ -167,7 +179,6 @@ pub async fn create(p: &Approvals, new: NewApproval<'_>) -> Result<Created> {
     .bind(expires_at)
     .execute(&mut *tx)
     .await?;
-    tx.commit().await?;
     Ok(Created {
         id,
         match_code,
@@ -279,15 +290,23 @@ pub async fn history(p: &Env, resident_id: &str) -> Result<Vec<serde_json::Value
 
 /// Open a request from the app (after scanning its QR code): an unbound request is claimed for
 /// the caller's resident; another resident's request is not found.
-pub async fn open(p: &Env, caller: &DeviceCaller, id: &ApprovalId) -> Result<ApprovalView> {
+pub async fn open(
+    p: &Env,
+    caller: &DeviceCaller,
+    id: &ApprovalId,
+    spent: Spent,
+) -> Result<ApprovalView> {
     let now = p.clock.now_ms();
+    // One commit: the device request's single-use value with the claim.
+    let mut tx = p.db.begin().await?;
+    spent.record(&mut tx).await??;
     sqlx::query(
         "UPDATE approvals SET resident_id = $1, status = 'scanned' WHERE id = $2 AND resident_id IS NULL AND status = 'pending' AND expires_at > $3",
     )
     .bind(&caller.resident_id)
     .bind(id.as_str())
     .bind(now)
-    .execute(p.db.writer())
+    .execute(&mut *tx)
     .await?;
     let row = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM approvals WHERE id = $1 AND (resident_id = $2 OR (resident_id IS NULL AND expires_at <= $3))"
@@ -295,9 +314,10 @@ pub async fn open(p: &Env, caller: &DeviceCaller, id: &ApprovalId) -> Result<App
     .bind(id.as_str())
     .bind(&caller.resident_id)
     .bind(now)
-    .fetch_optional(p.db.writer())
+    .fetch_optional(&mut *tx)
     .await?
     .ok_or(DomainError::NotFound)?;
+    tx.commit().await?;
     // A QR code scanned too late: nobody claimed it, and the app says it expired (its
     // challenge is worth nothing now), rather than that it does not exist.
     view(&row, now)
@@ -361,6 +381,10 @@ pub async fn decision(p: &Env, id: &ApprovalId) -> Result<Option<Decided>> {
 /// Record the device's signed decision. Only a pending or scanned request of the caller's
 /// resident, before it expires, and only once; the signature must be by the calling device
 /// and cover this request's challenge and match code.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the device's request, each part of it needed here"
+)]
 pub async fn decide(
     p: &Approvals,
     identity: &crate::identity::Identity,
@@ -369,9 +393,19 @@ pub async fn decide(
     decision: &iamsmart_proto::app::Decision,
     client_ip: &str,
     request_id: Option<&str>,
+    spent: Spent,
 ) -> Result<ApprovalView> {
     let signed = decision.signed.as_str();
-    let current = open(p, caller, id).await?;
+    // Read, not claimed: the decision below claims a request nobody has opened yet.
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM approvals WHERE id = $1 AND (resident_id = $2 OR resident_id IS NULL)"
+    ))
+    .bind(id.as_str())
+    .bind(&caller.resident_id)
+    .fetch_optional(p.db.reader())
+    .await?
+    .ok_or(DomainError::NotFound)?;
+    let current = view(&row, p.clock.now_ms())?;
     let jwk = crate::identity::devices::public_key(identity, &caller.device_id).await?;
     let (header, payload) = jose::verify_compact(signed, &[jwk], &[Alg::ES256])
         .map_err(|_| DomainError::Unauthenticated("the decision is not signed by this device"))?;
@@ -434,9 +468,10 @@ pub async fn decide(
     }
     let now = p.clock.now_ms();
     let mut tx = p.db.begin().await?;
+    spent.record(&mut tx).await??;
     let r = sqlx::query(
-        "UPDATE approvals SET status = $1, decided_at = $2, device_id = $3, evidence = $4, agreed = $5, face_verified_at = $6
-         WHERE id = $7 AND resident_id = $8 AND status IN ('pending', 'scanned') AND expires_at > $2",
+        "UPDATE approvals SET status = $1, decided_at = $2, device_id = $3, evidence = $4, agreed = $5, face_verified_at = $6, resident_id = $8
+         WHERE id = $7 AND (resident_id = $8 OR resident_id IS NULL) AND status IN ('pending', 'scanned') AND expires_at > $2",
     )
     .bind(status.as_str())
     .bind(now)

@@ -2,6 +2,7 @@
 //! request's challenge and match code with its own key, before the request expires, and once,
 //! however many answers arrive at the same time.
 use super::*;
+use crate::guard::Spent;
 use crate::identity::test_phone::Phone;
 use crate::testing::{platform, TestPlatform};
 use iamsmart_crypto::device::DeviceKey;
@@ -65,6 +66,7 @@ async fn answer(
         d,
         "127.0.0.1",
         None,
+        Spent::new(),
     )
     .await
 }
@@ -199,9 +201,18 @@ async fn fifty_answers_at_once_are_recorded_once() {
             view.id.clone(),
         );
         callers.spawn(async move {
-            decide(&approvals, &identity, &caller, &id, &d, "127.0.0.1", None)
-                .await
-                .map(|v| v.status)
+            decide(
+                &approvals,
+                &identity,
+                &caller,
+                &id,
+                &d,
+                "127.0.0.1",
+                None,
+                Spent::new(),
+            )
+            .await
+            .map(|v| v.status)
         });
     }
     let mut recorded = Vec::new();
@@ -212,4 +223,103 @@ async fn fifty_answers_at_once_are_recorded_once() {
     }
     assert_eq!(recorded.len(), 1, "{recorded:?}");
     assert_eq!(status(&t.p, &view.id).await.unwrap().status, recorded[0]);
+}
+
+/// The device request's single-use value, as `devices::authenticate_deferred` leaves it.
+fn device_jti(t: &TestPlatform, phone: &Phone, jti: &str) -> Spent {
+    let mut spent = Spent::new();
+    spent.add(
+        crate::guard::SingleUseKind::DeviceRequest,
+        format!("device:{}", phone.device_id),
+        jti,
+        t.p.clock.now_ms() + 60_000,
+    );
+    spent
+}
+
+#[tokio::test]
+async fn fifty_reads_with_one_signed_request_are_served_once() {
+    let t = platform().await;
+    let mine = phone(&t, 5).await;
+    let view = ask(&t, &mine.resident_id, "c_service").await;
+    let mut callers = tokio::task::JoinSet::new();
+    for _ in 0..50 {
+        let (p, caller, id, spent) = (
+            t.p.clone(),
+            mine.caller(),
+            view.id.clone(),
+            device_jti(&t, &mine, "one-signed-request"),
+        );
+        callers.spawn(async move { open(&p, &caller, &id, spent).await.is_ok() });
+    }
+    let mut served = 0;
+    while let Some(ok) = callers.join_next().await {
+        served += usize::from(ok.unwrap());
+    }
+    assert_eq!(served, 1);
+    // A refused replay changed nothing; another request is served.
+    let again = open(
+        &t.p,
+        &mine.caller(),
+        &view.id,
+        device_jti(&t, &mine, "next"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(again.id, view.id);
+}
+
+#[tokio::test]
+async fn a_decision_for_a_request_nobody_opened_claims_it_and_a_replay_changes_nothing() {
+    let t = platform().await;
+    let mine = phone(&t, 6).await;
+    // A login request names nobody until a phone reads or answers it.
+    let created = create(&t.p.approvals, super::tests::asking(None, "c_service"))
+        .await
+        .unwrap();
+    let view = status(&t.p, &created.id).await.unwrap();
+    let d = decision(&mine.key, &mine.device_id, &claims(&t, &view, "approve"));
+    let run = |spent: Spent| {
+        let (approvals, identity, caller, id, d) = (
+            t.p.approvals.clone(),
+            t.p.identity.clone(),
+            mine.caller(),
+            view.id.clone(),
+            d.clone(),
+        );
+        async move {
+            decide(
+                &approvals,
+                &identity,
+                &caller,
+                &id,
+                &d,
+                "127.0.0.1",
+                None,
+                spent,
+            )
+            .await
+        }
+    };
+    run(device_jti(&t, &mine, "used")).await.unwrap();
+    assert_eq!(
+        status(&t.p, &view.id).await.unwrap().status,
+        ApprovalStatus::Approved
+    );
+    let decided = decision_of(&t, &view.id).await;
+    assert_eq!(decided, mine.resident_id);
+    // The same signed request again: refused as a replay.
+    let e = run(device_jti(&t, &mine, "used")).await.unwrap_err();
+    assert!(
+        matches!(e, DomainError::Unauthenticated(m) if m.contains("already used")),
+        "{e}"
+    );
+}
+
+async fn decision_of(t: &TestPlatform, id: &ApprovalId) -> String {
+    super::decision(&t.p, id)
+        .await
+        .unwrap()
+        .unwrap()
+        .resident_id
 }

@@ -5,6 +5,7 @@
 use super::devices::{self, DeviceCaller, SignedRequest};
 use super::{activation, registration, rights};
 use crate::authn::approvals;
+use crate::guard::Spent;
 use crate::oidc::passkeys::{self, AddStep};
 use crate::testing::{platform, TestPlatform};
 use iamsmart_crypto::device::DeviceKey;
@@ -64,7 +65,9 @@ async fn phone(t: &TestPlatform, n: u32) -> Phone {
 
 /// The phone answers a request (approve or deny), signed as the app signs.
 async fn answer(t: &TestPlatform, phone: &Phone, id: &ApprovalId, decision: &str) {
-    let view = approvals::open(&t.p, &phone.caller, id).await.unwrap();
+    let view = approvals::open(&t.p, &phone.caller, id, Spent::new())
+        .await
+        .unwrap();
     let claims = ApprovalClaims {
         rid: view.id.clone(),
         challenge: view.challenge.clone(),
@@ -93,6 +96,7 @@ async fn answer(t: &TestPlatform, phone: &Phone, id: &ApprovalId, decision: &str
         },
         "127.0.0.1",
         None,
+        Spent::new(),
     )
     .await
     .unwrap();

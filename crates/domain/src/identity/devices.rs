@@ -5,7 +5,7 @@ use crate::audit::{self, Event};
 use crate::connector::body_hash;
 use crate::env::Env;
 use crate::error::{stored, DomainError, Result};
-use crate::guard;
+use crate::guard::{self, SingleUseKind, Spent};
 use iamsmart_crypto::jose::{self, Alg, PublicJwk};
 use iamsmart_proto::app::{DeviceStatus, DeviceView, NewDevice, RequestClaims, DEVICE_REQUEST_TYP};
 use iamsmart_proto::profile::AccountStatus;
@@ -92,7 +92,13 @@ pub fn check_new_device(d: &NewDevice) -> Result<PublicJwk> {
     Ok(clean)
 }
 
-async fn check_claims(p: &Env, req: &SignedRequest<'_>, payload: &[u8], scope: &str) -> Result<()> {
+fn check_claims(
+    p: &Env,
+    req: &SignedRequest<'_>,
+    payload: &[u8],
+    scope: String,
+    spent: &mut Spent,
+) -> Result<()> {
     let c: RequestClaims =
         serde_json::from_slice(payload).map_err(|_| unauth("malformed device signature claims"))?;
     if c.htm != req.method || c.htp != req.path {
@@ -112,9 +118,12 @@ async fn check_claims(p: &Env, req: &SignedRequest<'_>, payload: &[u8], scope: &
             "the device signature needs a jti of 16 to 128 characters",
         ));
     }
-    if !guard::use_once(p, scope, &c.jti, now + 3 * MAX_SKEW_MS).await? {
-        return Err(unauth("this signed request was already used"));
-    }
+    spent.add(
+        SingleUseKind::DeviceRequest,
+        scope,
+        &c.jti,
+        now + 3 * MAX_SKEW_MS,
+    );
     Ok(())
 }
 
@@ -134,7 +143,9 @@ pub async fn verify_new_key_request(
         return Err(unauth("wrong signature type"));
     }
     let scope = format!("newkey:{}", jwk.kid.as_deref().unwrap_or(""));
-    check_claims(p, req, &payload, &scope).await
+    let mut spent = Spent::new();
+    check_claims(p, req, &payload, scope, &mut spent)?;
+    Ok(spent.spend(p).await??)
 }
 
 /// A bound device's public key, with the device id as its `kid`: what checks the decisions it
@@ -158,12 +169,24 @@ pub async fn authenticate(p: &Identity, req: &SignedRequest<'_>) -> Result<Devic
 }
 
 /// [`authenticate`], with what the call needs of the app's session (for a device bound with
-/// user verification; others need none).
+/// user verification; others need none). The request's `jti` is recorded at once.
 pub async fn authenticate_with(
     p: &Identity,
     req: &SignedRequest<'_>,
     rule: SessionRule,
 ) -> Result<DeviceCaller> {
+    let (caller, spent) = authenticate_deferred(p, req, rule).await?;
+    spent.spend(p).await??;
+    Ok(caller)
+}
+
+/// [`authenticate_with`], leaving the request's `jti` to the caller, who records it in the
+/// transaction of the request's effect ([`Spent::record`]).
+pub async fn authenticate_deferred(
+    p: &Identity,
+    req: &SignedRequest<'_>,
+    rule: SessionRule,
+) -> Result<(DeviceCaller, Spent)> {
     let sig = req
         .signature
         .ok_or_else(|| unauth("this call must be signed by the app's device key"))?;
@@ -215,7 +238,8 @@ pub async fn authenticate_with(
     if resident_status != AccountStatus::Active {
         return Err(unauth("this account is closed or suspended"));
     }
-    check_claims(p, req, &payload, &format!("device:{device_id}")).await?;
+    let mut spent = Spent::new();
+    check_claims(p, req, &payload, format!("device:{device_id}"), &mut spent)?;
     if UvMethod::parse(uv_method.as_deref())?.is_some() {
         check_session(p, &session_hash, session, rule).await?;
     }
@@ -228,10 +252,13 @@ pub async fn authenticate_with(
             .execute(p.db.writer())
             .await?;
     }
-    Ok(DeviceCaller {
-        device_id,
-        resident_id,
-    })
+    Ok((
+        DeviceCaller {
+            device_id,
+            resident_id,
+        },
+        spent,
+    ))
 }
 
 /// Bind a device inside the caller's transaction, with its user verification if it has one;

@@ -400,10 +400,18 @@ fn text(v: Option<zeroize::Zeroizing<Vec<u8>>>) -> Result<Option<String>> {
 /// An account's level and standing, without opening any of its personal data; `None` if there
 /// is no such account.
 pub async fn standing(p: &Env, id: &str) -> Result<Option<(Level, AccountStatus)>> {
+    standing_in(&mut *p.db.reader().acquire().await?, id).await
+}
+
+/// [`standing`], read through `conn` (a caller's transaction).
+pub async fn standing_in(
+    conn: &mut AnyConnection,
+    id: &str,
+) -> Result<Option<(Level, AccountStatus)>> {
     let row: Option<(String, String)> =
         sqlx::query_as("SELECT level, status FROM residents WHERE id = $1")
             .bind(id)
-            .fetch_optional(p.db.reader())
+            .fetch_optional(&mut *conn)
             .await?;
     row.map(|(level, status)| Ok((stored(&level)?, stored(&status)?)))
         .transpose()
@@ -411,7 +419,12 @@ pub async fn standing(p: &Env, id: &str) -> Result<Option<(Level, AccountStatus)
 
 /// The level of an active account; `None` if there is none or it is not active.
 pub async fn active_level(p: &Env, id: &str) -> Result<Option<Level>> {
-    Ok(standing(p, id)
+    active_level_in(&mut *p.db.reader().acquire().await?, id).await
+}
+
+/// [`active_level`], read through `conn` (a caller's transaction).
+pub async fn active_level_in(conn: &mut AnyConnection, id: &str) -> Result<Option<Level>> {
+    Ok(standing_in(conn, id)
         .await?
         .and_then(|(level, status)| (status == AccountStatus::Active).then_some(level)))
 }

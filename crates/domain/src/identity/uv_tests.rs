@@ -6,6 +6,7 @@ use super::user_verification::{self as uv, SessionRule};
 use super::{activation, registration};
 use crate::authn::approvals;
 use crate::error::DomainError;
+use crate::guard::Spent;
 use crate::testing::{platform, TestPlatform};
 use iamsmart_crypto::device::DeviceKey;
 use iamsmart_crypto::webauthn::soft::SoftPasskey;
@@ -100,7 +101,7 @@ async fn waiting_login(t: &TestPlatform, phone: &Phone) -> iamsmart_proto::app::
     )
     .await
     .unwrap();
-    approvals::open(&t.p, &phone.caller(), &created.id)
+    approvals::open(&t.p, &phone.caller(), &created.id, Spent::new())
         .await
         .unwrap()
 }
@@ -185,6 +186,7 @@ async fn a_passkey_phone_works_only_unlocked_and_approves_only_with_a_fresh_asse
                 },
                 "127.0.0.1",
                 None,
+                Spent::new(),
             )
             .await
         }
@@ -304,6 +306,7 @@ async fn a_passkey_phone_works_only_unlocked_and_approves_only_with_a_fresh_asse
         },
         "127.0.0.1",
         None,
+        Spent::new(),
     )
     .await
     .unwrap();

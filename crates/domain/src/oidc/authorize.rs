@@ -13,7 +13,7 @@ use super::claims;
 use super::clients::{self, Client};
 use super::error::{OAuthError, OResult};
 use super::request::Prompt;
-use super::request::{code_redirect, one, take_par};
+use super::request::{code_redirect, one, read_par, ParUse};
 use super::tokens::{self, GrantData};
 use super::Acr;
 use crate::authn::approvals;
@@ -23,6 +23,7 @@ use crate::oidc::Oidc;
 use iamsmart_proto::app::ApprovalStatus;
 use iamsmart_proto::i18n::{Localized, ServiceDetails};
 use iamsmart_proto::ids::ApprovalId;
+use iamsmart_store::AnyConnection;
 
 /// What the endpoint does next.
 #[derive(Debug)]
@@ -125,8 +126,11 @@ async fn authorize_inner(p: &Oidc, form: &Form, cookie: Option<&str>) -> Result<
         .await
         .map_err(|e| page(e.into()))?
         .ok_or_else(|| page(OAuthError::invalid_client("unknown client_id")))?;
-    let params = match one(form, "request_uri").map_err(page)? {
-        Some(uri) => take_par(p, &client, uri).await.map_err(page)?,
+    let (params, par) = match one(form, "request_uri").map_err(page)? {
+        Some(uri) => {
+            let (params, par) = read_par(p, &client, uri).await.map_err(page)?;
+            (params, Some(par))
+        }
         None => {
             // Only the redirect URI decides whether an error may be redirected.
             let ruri = one(form, "redirect_uri").ok().flatten();
@@ -143,7 +147,7 @@ async fn authorize_inner(p: &Oidc, form: &Form, cookie: Option<&str>) -> Result<
                     "this client must use pushed authorization requests (PAR)",
                 )));
             }
-            validate(p, &client, form).await.map_err(fail)?
+            (validate(p, &client, form).await.map_err(fail)?, None)
         }
     };
     let back = |e: OAuthError| {
@@ -168,9 +172,14 @@ async fn authorize_inner(p: &Oidc, form: &Form, cookie: Option<&str>) -> Result<
         let all = params.fields.iter().all(|f| consented.contains(f));
         let asks = params.prompts(Prompt::Consent) || details_need_consent(&params);
         if all && !asks {
-            let redirect = finish(p, &client, &params, s, &params.fields, false)
+            let closing = Closing {
+                par,
+                ..Closing::default()
+            };
+            let redirect = finish(p, &client, &params, s, &params.fields, false, closing)
                 .await
-                .map_err(back)?;
+                .map_err(back)?
+                .ok_or_else(|| back(already_finished()))?;
             return Ok(Outcome::Redirect(redirect));
         }
         if params.prompts(Prompt::None) {
@@ -179,9 +188,17 @@ async fn authorize_inner(p: &Oidc, form: &Form, cookie: Option<&str>) -> Result<
             )));
         }
         // Signed in already: only the consent step is left.
-        let (tx, secret) = new_tx(p, &client, &params, None, Some(&s.sid))
-            .await
-            .map_err(back)?;
+        let (tx, secret) = async {
+            let mut db = p.db.begin().await.map_err(dom)?;
+            if let Some(par) = par {
+                par.record(&mut db, now).await?;
+            }
+            let made = new_tx_in(&mut db, p, &client, &params, None, Some(&s.sid)).await?;
+            db.commit().await.map_err(dom)?;
+            Ok(made)
+        }
+        .await
+        .map_err(back)?;
         let mut page = consent_page(p, &client, &params, &tx, &s.resident_id)
             .await
             .map_err(back)?;
@@ -195,9 +212,17 @@ async fn authorize_inner(p: &Oidc, form: &Form, cookie: Option<&str>) -> Result<
             "the resident is not signed in (or must sign in again)",
         )));
     }
-    start_login(p, &client, &params, sess.map(|s| s.resident_id))
+    start_login(p, &client, &params, sess.map(|s| s.resident_id), par)
         .await
         .map_err(back)
+}
+
+fn dom(e: impl Into<DomainError>) -> OAuthError {
+    OAuthError::from(e.into())
+}
+
+fn already_finished() -> OAuthError {
+    OAuthError::invalid_request("this sign-in has already finished")
 }
 
 /// Whether authorization details need the consent page: signatures do not (the resident
@@ -241,8 +266,10 @@ fn approval_details(client: &Client, params: &AuthzParams) -> serde_json::Value 
     })
 }
 
-/// Store a login transaction bound to this browser; returns (id, browser secret).
-async fn new_tx(
+/// Store a login transaction bound to this browser through `conn`; returns (id, browser
+/// secret).
+async fn new_tx_in(
+    conn: &mut AnyConnection,
     p: &Oidc,
     client: &Client,
     params: &AuthzParams,
@@ -266,9 +293,9 @@ async fn new_tx(
     .bind(sid)
     .bind(now)
     .bind(expires)
-    .execute(p.db.writer())
+    .execute(&mut *conn)
     .await
-    .map_err(|e| OAuthError::from(DomainError::from(e)))?;
+    .map_err(dom)?;
     Ok((tx, secret))
 }
 
@@ -277,6 +304,7 @@ async fn start_login(
     client: &Client,
     params: &AuthzParams,
     resident: Option<String>,
+    par: Option<ParUse>,
 ) -> OResult<Outcome> {
     let face = Acr::asks_face(&params.acr_values);
     if face && !p.identity.face.available() {
@@ -284,7 +312,13 @@ async fn start_login(
             "face verification is not available on this platform, so the requested assurance cannot be given",
         ));
     }
-    let created = approvals::create(
+    // One commit: the pushed request used, the app's request and the login transaction.
+    let mut db = p.db.begin().await.map_err(dom)?;
+    if let Some(par) = par {
+        par.record(&mut db, p.clock.now_ms()).await?;
+    }
+    let created = approvals::create_in(
+        &mut db,
         &p.approvals,
         approvals::NewApproval {
             resident_id: resident.as_deref(),
@@ -299,7 +333,8 @@ async fn start_login(
         },
     )
     .await?;
-    let (tx, secret) = new_tx(
+    let (tx, secret) = new_tx_in(
+        &mut db,
         p,
         client,
         params,
@@ -307,6 +342,7 @@ async fn start_login(
         None,
     )
     .await?;
+    db.commit().await.map_err(dom)?;
     Ok(Outcome::Login(LoginPage {
         tx,
         browser_secret: Some(secret),
@@ -459,25 +495,54 @@ async fn load_tx(p: &Oidc, tx: &str, browser_secret: Option<&str>) -> Result<Tx,
 
 /// Mark a transaction finished (once); false if it already was.
 async fn close_tx(p: &Env, tx: &str) -> Result<bool, DomainError> {
-    let r = sqlx::query("UPDATE authz_requests SET used_at = $1 WHERE id = $2 AND used_at IS NULL")
-        .bind(p.clock.now_ms())
-        .bind(tx)
-        .execute(p.db.writer())
-        .await?;
+    close_tx_in(
+        &mut *p.db.writer().acquire().await?,
+        p.clock.now_ms(),
+        tx,
+        None,
+    )
+    .await
+}
+
+/// [`close_tx`] through `conn`, recording the session it was signed in with (`sid`).
+async fn close_tx_in(
+    conn: &mut AnyConnection,
+    now: i64,
+    tx: &str,
+    sid: Option<&str>,
+) -> Result<bool, DomainError> {
+    let r = sqlx::query(
+        "UPDATE authz_requests SET used_at = $1, sid = COALESCE($3, sid) WHERE id = $2 AND used_at IS NULL",
+    )
+    .bind(now)
+    .bind(tx)
+    .bind(sid)
+    .execute(&mut *conn)
+    .await?;
     Ok(r.rows_affected() == 1)
 }
 
-/// Record the browser session a transaction is signed in with.
-async fn bind_tx(p: &Env, tx: &str, sid: &str) -> Result<(), DomainError> {
+/// Record the browser session a transaction is signed in with, through `conn`.
+async fn bind_tx_in(conn: &mut AnyConnection, tx: &str, sid: &str) -> Result<(), DomainError> {
     sqlx::query("UPDATE authz_requests SET sid = $1 WHERE id = $2 AND used_at IS NULL")
         .bind(sid)
         .bind(tx)
-        .execute(p.db.writer())
+        .execute(&mut *conn)
         .await?;
     Ok(())
 }
 
-/// After sign-in: the consent page if something is not consented yet, else the code.
+/// Store a new browser session (`secret`, `s`) and bind the transaction to it, in one commit.
+async fn open_session(p: &Oidc, tx: &str, secret: &str, s: &Session) -> Result<(), DomainError> {
+    let mut db = p.db.begin().await?;
+    super::session::store_in(&mut db, p, secret, s).await?;
+    bind_tx_in(&mut db, tx, &s.sid).await?;
+    db.commit().await?;
+    Ok(())
+}
+
+/// After sign-in: the consent page if something is not consented yet, else the code. A new
+/// session (`new_cookie`, prepared, not stored) is stored in the same commit as what follows.
 async fn after_sign_in(
     p: &Oidc,
     t: &Tx,
@@ -498,16 +563,21 @@ async fn after_sign_in(
     let all = t.params.fields.iter().all(|f| consented.contains(f));
     let asks = t.params.prompts(Prompt::Consent) || details_need_consent(&t.params);
     if all && !asks {
-        if !close_tx(p, tx).await? {
-            return Err(OAuthError::invalid_request(
-                "this sign-in has already finished",
-            ));
-        }
-        let redirect = finish(p, &t.client, &t.params, s, &t.params.fields, false).await?;
+        let closing = Closing {
+            tx: Some(tx),
+            session: new_cookie.as_deref(),
+            ..Closing::default()
+        };
+        let redirect = finish(p, &t.client, &t.params, s, &t.params.fields, false, closing)
+            .await?
+            .ok_or_else(already_finished)?;
         return Ok(Outcome::SignedIn {
             session: new_cookie,
             redirect,
         });
+    }
+    if let Some(secret) = &new_cookie {
+        open_session(p, tx, secret, s).await?;
     }
     let page = consent_page(p, &t.client, &t.params, tx, &s.resident_id).await?;
     Ok(Outcome::Consent {
@@ -668,22 +738,14 @@ pub async fn continue_login(
     if decided.face_verified {
         amr.push("face".into());
     }
-    let (cookie, s) = match super::session::create(
+    let (cookie, s) = super::session::prepare(
         p,
         &decided.resident_id,
         Some(&decided.device_id),
         decided.decided_at,
         acr,
         amr,
-    )
-    .await
-    {
-        Ok(x) => x,
-        Err(e) => return back(e.into()),
-    };
-    if let Err(e) = bind_tx(p, tx, &s.sid).await {
-        return back(e.into());
-    }
+    );
     after_sign_in(p, &t, tx, &s, Some(cookie))
         .await
         .unwrap_or_else(back)
@@ -740,34 +802,34 @@ pub async fn consent(
             "the form has expired or was not sent from this page; start again from the service",
         ));
     }
-    match close_tx(p, a.tx).await {
-        Ok(true) => {}
-        Ok(false) => {
-            return Outcome::ErrorPage(OAuthError::invalid_request(
-                "this sign-in has already finished",
-            ))
-        }
-        Err(e) => return back(e.into()),
-    }
-    if !a.allow {
-        return back(OAuthError::access_denied(
-            "the resident did not agree to release the data",
-        ));
-    }
     let requested: Vec<&str> = t.params.fields.iter().map(String::as_str).collect();
     let released = claims::released_fields(&requested, &a.fields);
-    if let Some(missing) = t
+    let missing = t
         .params
         .fields
         .iter()
-        .find(|f| !t.params.optional.contains(f) && !released.contains(f))
-    {
-        return back(OAuthError::access_denied(format!(
-            "the resident did not release {missing}, which the service requires"
-        )));
+        .find(|f| !t.params.optional.contains(f) && !released.contains(f));
+    if !a.allow || missing.is_some() {
+        // Refused: the transaction ends here, and the service hears why.
+        match close_tx(p, a.tx).await {
+            Ok(true) => {}
+            Ok(false) => return Outcome::ErrorPage(already_finished()),
+            Err(e) => return back(e.into()),
+        }
+        return back(match missing {
+            Some(m) if a.allow => OAuthError::access_denied(format!(
+                "the resident did not release {m}, which the service requires"
+            )),
+            _ => OAuthError::access_denied("the resident did not agree to release the data"),
+        });
     }
-    match finish(p, &t.client, &t.params, &s, &released, a.remember).await {
-        Ok(redirect) => {
+    let closing = Closing {
+        tx: Some(a.tx),
+        ..Closing::default()
+    };
+    match finish(p, &t.client, &t.params, &s, &released, a.remember, closing).await {
+        Ok(None) => Outcome::ErrorPage(already_finished()),
+        Ok(Some(redirect)) => {
             if a.notify {
                 // After the grant, so that the service counts as one the resident uses. The
                 // sign-in goes on whatever happens here; the account pages offer it again.
@@ -790,82 +852,6 @@ pub async fn consent(
         }
         Err(e) => back(e),
     }
-}
-
-/// Record consent (when asked to remember), create the grant and its code, and build the
-/// redirect with the code.
-async fn finish(
-    p: &Oidc,
-    client: &Client,
-    params: &AuthzParams,
-    s: &Session,
-    released: &[String],
-    remember: bool,
-) -> OResult<String> {
-    // Signatures asked for with the authorization (RFC 9396): pushed to the resident's app now;
-    // the details in the grant (and the token response) say where to collect them.
-    let authorization_details = match &params.authorization_details {
-        Some(d) => Some(
-            crate::signing::requests::from_authorization(&p.signing, client, &s.resident_id, d)
-                .await?,
-        ),
-        None => None,
-    };
-    let now = p.clock.now_ms();
-    let mut tx =
-        p.db.begin()
-            .await
-            .map_err(|e| OAuthError::from(DomainError::from(e)))?;
-    if remember {
-        claims::record_consent(&mut tx, &s.resident_id, &client.id, released, now).await?;
-    }
-    let grant_id = tokens::create_grant(
-        p,
-        &mut tx,
-        &GrantData {
-            client_id: client.id.clone(),
-            resident_id: s.resident_id.clone(),
-            device_id: s.device_id.clone(),
-            sid: Some(s.sid.clone()),
-            scope: params.scope.clone(),
-            claims: released.to_vec(),
-            acr: s.acr,
-            amr: s.amr.clone(),
-            auth_time: s.auth_time,
-            nonce: params.nonce.clone(),
-            authorization_details,
-        },
-        now,
-    )
-    .await?;
-    let code = tokens::issue_code(
-        p,
-        &mut tx,
-        &grant_id,
-        &client.id,
-        &params.redirect_uri,
-        &params.code_challenge,
-        params.dpop_jkt.as_deref(),
-        now,
-    )
-    .await?;
-    let subject = format!("resident:{}", s.resident_id);
-    crate::audit::append(
-        &mut tx,
-        now,
-        None,
-        &crate::audit::Event {
-            kind: "login.authorized",
-            actor: &subject,
-            subject: &subject,
-            detail: serde_json::json!({ "client": client.id, "fields": released, "acr": s.acr, "remembered": remember }),
-        },
-    )
-    .await?;
-    tx.commit()
-        .await
-        .map_err(|e| OAuthError::from(DomainError::from(e)))?;
-    Ok(code_redirect(p, params, &code))
 }
 
 /// The status of a login for the page that started it (`None` unless `browser_secret` is the
@@ -916,18 +902,21 @@ pub async fn sign_in_with_passkey(
             "a passkey cannot give the requested assurance; use the app",
         ));
     }
-    let (cookie, s) = super::session::create(
+    let (cookie, s) = super::session::prepare(
         p,
         &resident,
         None,
         p.clock.now_ms(),
         acr,
         vec!["hwk".into(), "user".into()],
-    )
-    .await?;
-    bind_tx(p, tx, &s.sid).await?;
+    );
+    open_session(p, tx, &cookie, &s).await?;
     Ok(cookie)
 }
+
+#[path = "authorize_finish.rs"]
+mod finish;
+use finish::{finish, Closing};
 
 #[cfg(test)]
 #[path = "renewal_tests.rs"]

@@ -9,6 +9,7 @@ use super::tokens::{self, GrantData, TokenResponse};
 use super::Acr;
 use crate::authn::approvals;
 use crate::error::DomainError;
+use crate::guard::Spent;
 use crate::keys::Purpose;
 use crate::oidc::Oidc;
 use iamsmart_crypto::jose::{self, Alg};
@@ -210,6 +211,7 @@ pub async fn redeem(
     client: &Client,
     auth_req_id: &str,
     dpop_jkt: Option<String>,
+    spent: Spent,
 ) -> OResult<TokenResponse> {
     let now = p.clock.now_ms();
     let row: Option<CibaRow> = sqlx::query_as(
@@ -238,12 +240,16 @@ pub async fn redeem(
         ));
     }
     let ping = client.meta.backchannel_token_delivery_mode.as_deref() == Some("ping");
+    // The poll is recorded with the request's single-use values (one commit).
+    let mut poll = p.db.begin().await.map_err(|e| dom(e.into()))?;
+    spent.record(&mut poll).await.map_err(dom)??;
     sqlx::query("UPDATE ciba_requests SET last_poll_at = $1 WHERE id = $2")
         .bind(now)
         .bind(auth_req_id)
-        .execute(p.db.writer())
+        .execute(&mut *poll)
         .await
         .map_err(|e| dom(e.into()))?;
+    poll.commit().await.map_err(|e| dom(e.into()))?;
     let view = approvals::status(p, &approval_id).await.map_err(dom)?;
     match view.status {
         iamsmart_proto::app::ApprovalStatus::Approved => {}
@@ -376,9 +382,8 @@ pub async fn redeem(
         expires_at: now + p.provider.policy.refresh_ttl_ms,
         revoked_at: None,
     };
-    let out = tokens::sign_tokens(p, client, &g, &sub, dpop_jkt.as_deref(), refresh, true).await?;
     tx.commit().await.map_err(|e| dom(e.into()))?;
-    Ok(out)
+    tokens::sign_tokens(p, client, &g, &sub, dpop_jkt.as_deref(), refresh, true).await
 }
 
 /// After the resident decided a request in the app: in ping mode, tell the client (best effort,

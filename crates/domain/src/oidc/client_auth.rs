@@ -2,7 +2,7 @@
 //! `private_key_jwt` (RFC 7523, with the RFC 8725 rules) and `client_secret_basic`.
 use super::clients::{self, Client};
 use super::error::{OAuthError, OResult};
-use crate::guard;
+use crate::guard::{SingleUseKind, Spent};
 use crate::oidc::Oidc;
 use iamsmart_crypto::jose::{self, Alg};
 use serde::Deserialize;
@@ -40,8 +40,15 @@ fn refused(m: &str) -> OAuthError {
     OAuthError::invalid_client(m.to_string())
 }
 
-/// Authenticate the client; `endpoint` is the URL of the endpoint being called.
-pub async fn authenticate(p: &Oidc, c: &Presented, endpoint: &str) -> OResult<Client> {
+/// Authenticate the client; `endpoint` is the URL of the endpoint being called. An assertion's
+/// `jti` goes into `spent`, to be recorded with the request's effect: the assertion authorises
+/// one effect, and is refused as a replay once that is recorded.
+pub async fn authenticate(
+    p: &Oidc,
+    c: &Presented,
+    endpoint: &str,
+    spent: &mut Spent,
+) -> OResult<Client> {
     let methods = c.basic.is_some() as u8 + c.assertion.is_some() as u8;
     if methods > 1 {
         return Err(OAuthError::invalid_request(
@@ -143,8 +150,11 @@ pub async fn authenticate(p: &Oidc, c: &Presented, endpoint: &str) -> OResult<Cl
         return Err(refused("client_assertion needs a jti"));
     }
     let until = (claims.exp + skew) * 1000;
-    if !guard::use_once(p, &format!("assertion:{}", client.id), &claims.jti, until).await? {
-        return Err(refused("client_assertion was already used (jti replay)"));
-    }
+    spent.add(
+        SingleUseKind::ClientAssertion,
+        format!("assertion:{}", client.id),
+        &claims.jti,
+        until,
+    );
     Ok(client)
 }

@@ -1,14 +1,29 @@
 //! Client authentication's rules, one by one, on a fake clock: a secret only for a client
 //! registered with one, one method at a time, and a `private_key_jwt` assertion signed by the
 //! client's registered key, naming the client and this provider, short-lived, used once.
-use super::client_auth::{authenticate, Presented, JWT_BEARER};
+use super::client_auth::{Presented, JWT_BEARER};
 use super::clients::{self, ClientMetadata, ClientProfile};
+use super::error::{OAuthError, OResult};
+use crate::guard::Spent;
 use crate::oidc::clients::ClientId;
 use crate::testing::{platform, TestPlatform};
 use iamsmart_crypto::device::DeviceKey;
 use serde_json::json;
 
 const ENDPOINT: &str = "http://localhost:8080/token";
+
+/// What an endpoint does: authenticate, then record the assertion's `jti` (here on its own; the
+/// endpoints record it with the request's effect).
+async fn authenticate(
+    p: &crate::oidc::Oidc,
+    c: &Presented,
+    endpoint: &str,
+) -> OResult<clients::Client> {
+    let mut spent = Spent::new();
+    let client = super::client_auth::authenticate(p, c, endpoint, &mut spent).await?;
+    spent.spend(p).await.map_err(OAuthError::from)??;
+    Ok(client)
+}
 
 /// A client with a secret: (id, secret).
 async fn secret_client(t: &TestPlatform) -> (ClientId, String) {

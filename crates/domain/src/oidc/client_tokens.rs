@@ -6,6 +6,7 @@
 use super::clients::Client;
 use super::error::{OAuthError, OResult};
 use super::tokens::TokenResponse;
+use crate::guard::Spent;
 use crate::keys::Purpose;
 use crate::oidc::Oidc;
 use iamsmart_crypto::jose::Alg;
@@ -30,6 +31,7 @@ pub async fn issue(
     client: &Client,
     scope: Option<&str>,
     dpop_jkt: Option<String>,
+    spent: Spent,
 ) -> OResult<TokenResponse> {
     let asked: Vec<&str> = match scope {
         Some(s) => s.split(' ').filter(|x| !x.is_empty()).collect(),
@@ -80,6 +82,8 @@ pub async fn issue(
         }
     }
     let scope = scopes.join(" ");
+    // Nothing else is written: the request's single-use values are recorded on their own.
+    spent.spend(p).await.map_err(dom)??;
     let now_s = p.clock.now_ms() / 1000;
     let mut at = serde_json::json!({
         "iss": p.provider.policy.issuer,

@@ -1,7 +1,7 @@
 //! DPoP proofs (RFC 9449): the client proves possession of a key per request; tokens are bound
 //! to the key's thumbprint (`cnf.jkt`).
 use super::error::{OAuthError, OResult};
-use crate::guard;
+use crate::guard::{self, SingleUseKind, Spent};
 use crate::oidc::Oidc;
 use iamsmart_crypto::jose::{self, Alg, PublicJwk};
 
@@ -87,13 +87,15 @@ pub fn parse(proof: &str) -> OResult<Proof> {
 }
 
 /// Verify a DPoP proof for `method` and `url`; with `access_token`, also its `ath`. Returns the
-/// RFC 7638 thumbprint of the proof's key. Each proof is accepted once.
-pub async fn verify(
+/// RFC 7638 thumbprint of the proof's key. Its `jti` goes into `spent`: each proof is accepted
+/// once, when the request's effect is recorded with it.
+pub fn verify(
     p: &Oidc,
     proof: &str,
     method: &str,
     url: &str,
     access_token: Option<&str>,
+    spent: &mut Spent,
 ) -> OResult<String> {
     let Proof { jwk, claims } = parse(proof)?;
     let jti = claims["jti"]
@@ -123,8 +125,11 @@ pub async fn verify(
         (None, _) => {}
     }
     let jkt = jwk.thumbprint();
-    if !guard::use_once(p, &format!("dpop:{jkt}"), jti, now + 2 * skew).await? {
-        return Err(bad("DPoP proof was already used (jti replay)"));
-    }
+    spent.add(
+        SingleUseKind::DpopProof,
+        format!("dpop:{jkt}"),
+        jti,
+        now + 2 * skew,
+    );
     Ok(jkt)
 }

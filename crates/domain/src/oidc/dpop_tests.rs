@@ -1,13 +1,34 @@
 //! The rules of a DPoP proof (RFC 9449), one by one, on a fake clock: what `verify` accepts,
 //! what `parse` refuses before any database is asked, and that a proof is used once however
 //! many requests carry it at the same time.
-use super::dpop::{self, ath};
+use super::dpop::ath;
+use super::error::{OAuthError, OResult};
+use crate::guard::Spent;
 use crate::testing::platform;
 use iamsmart_crypto::device::DeviceKey;
 use iamsmart_crypto::jose::{Alg, JwsHeader};
 use serde_json::json;
 
 const URL: &str = "https://id.example/token";
+
+/// What the token endpoint does with a proof: verify it, then record its `jti` (here on its own;
+/// the endpoint records it with the request's effect).
+mod dpop {
+    use super::*;
+    pub async fn verify(
+        p: &crate::oidc::Oidc,
+        proof: &str,
+        method: &str,
+        url: &str,
+        access_token: Option<&str>,
+    ) -> OResult<String> {
+        let mut spent = Spent::new();
+        let jkt = super::super::dpop::verify(p, proof, method, url, access_token, &mut spent)?;
+        spent.spend(p).await.map_err(OAuthError::from)??;
+        Ok(jkt)
+    }
+    pub use super::super::dpop::parse;
+}
 
 /// The platform's time in Unix seconds, as a proof's `iat`.
 fn now_s(t: &crate::testing::TestPlatform) -> i64 {

@@ -68,6 +68,21 @@ codes! {
     temporarily_unavailable => "temporarily_unavailable",
 }
 
+impl From<crate::guard::Replayed> for OAuthError {
+    fn from(r: crate::guard::Replayed) -> Self {
+        use crate::guard::SingleUseKind as K;
+        match r.0 {
+            K::ClientAssertion => {
+                OAuthError::invalid_client("client_assertion was already used (jti replay)")
+            }
+            K::DpopProof => {
+                OAuthError::invalid_dpop_proof("DPoP proof was already used (jti replay)")
+            }
+            K::DeviceRequest => OAuthError::access_denied("this signed request was already used"),
+        }
+    }
+}
+
 impl From<DomainError> for OAuthError {
     fn from(e: DomainError) -> Self {
         match e {

@@ -7,8 +7,10 @@ use super::error::{OAuthError, OResult};
 use super::{Acr, ACR_BASIC, ACR_FACE, ACR_PLUS};
 use crate::env::Env;
 use crate::error::DomainError;
+use crate::guard::Spent;
 use crate::oidc::Oidc;
 use iamsmart_crypto::jose::{self, Alg};
+use iamsmart_store::AnyConnection;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -428,50 +430,98 @@ pub fn check_details(d: &str) -> OResult<serde_json::Value> {
     Ok(v)
 }
 
-/// Store a pushed authorization request (RFC 9126); returns (request_uri, expires_in).
-pub async fn push(p: &Oidc, client: &Client, form: &Form) -> OResult<(String, i64)> {
+/// Store a pushed authorization request (RFC 9126); returns (request_uri, expires_in). The
+/// request's single-use values (`spent`) are recorded in the same transaction as the request.
+pub async fn push(p: &Oidc, client: &Client, form: &Form, spent: Spent) -> OResult<(String, i64)> {
     if one(form, "request_uri")?.is_some() {
         return Err(OAuthError::invalid_request(
             "request_uri is not allowed in a pushed request",
         ));
     }
     let params = validate(p, client, form).await?;
+    let params =
+        serde_json::to_string(&params).map_err(|e| OAuthError::server_error(e.to_string()))?;
     let id = iamsmart_crypto::rng::token(p.rng.as_ref(), 24);
     let now = p.clock.now_ms();
     let ttl = p.provider.policy.par_ttl_ms.clamp(5_000, 600_000);
+    let dom = |e: DomainError| OAuthError::from(e);
+    let mut tx = p.db.begin().await.map_err(|e| dom(e.into()))?;
+    spent.record(&mut tx).await.map_err(dom)??;
     sqlx::query(
         "INSERT INTO authz_requests (id, kind, client_id, params, created_at, expires_at) VALUES ($1, 'par', $2, $3, $4, $5)",
     )
     .bind(&id)
     .bind(&client.id)
-    .bind(serde_json::to_string(&params).map_err(|e| OAuthError::server_error(e.to_string()))?)
+    .bind(params)
     .bind(now)
     .bind(now + ttl)
-    .execute(p.db.writer())
+    .execute(&mut *tx)
     .await
-    .map_err(|e| OAuthError::from(DomainError::from(e)))?;
+    .map_err(|e| dom(e.into()))?;
+    tx.commit().await.map_err(|e| dom(e.into()))?;
     Ok((format!("{REQUEST_URI_PREFIX}{id}"), ttl / 1000))
 }
 
-pub(crate) async fn take_par(p: &Env, client: &Client, request_uri: &str) -> OResult<AuthzParams> {
+/// A pushed request read at `/authorize`: marked used ([`ParUse::record`]) in the transaction
+/// of what it starts, so that a request the platform refused is not used up, and one request
+/// starts one login however many browsers race with it.
+#[derive(Debug)]
+pub(crate) struct ParUse {
+    id: String,
+    client_id: clients::ClientId,
+}
+
+impl ParUse {
+    /// Mark the request used through `conn`; refused if another use got there first.
+    pub(crate) async fn record(self, conn: &mut AnyConnection, now: i64) -> OResult<()> {
+        let r = sqlx::query(
+            "UPDATE authz_requests SET used_at = $1 WHERE id = $2 AND kind = 'par' AND client_id = $3 AND used_at IS NULL AND expires_at > $1",
+        )
+        .bind(now)
+        .bind(&self.id)
+        .bind(&self.client_id)
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| OAuthError::from(DomainError::from(e)))?;
+        if r.rows_affected() != 1 {
+            return Err(par_gone());
+        }
+        Ok(())
+    }
+}
+
+fn par_gone() -> OAuthError {
+    OAuthError::invalid_request_uri("request_uri is unknown, expired, used, or for another client")
+}
+
+/// Read a pushed request for `client` (not used yet: see [`ParUse`]).
+pub(crate) async fn read_par(
+    p: &Env,
+    client: &Client,
+    request_uri: &str,
+) -> OResult<(AuthzParams, ParUse)> {
     let id = request_uri
         .strip_prefix(REQUEST_URI_PREFIX)
         .ok_or_else(|| {
             OAuthError::invalid_request_uri("request_uri was not issued by this server")
         })?;
     let params: Option<String> = sqlx::query_scalar(
-        "UPDATE authz_requests SET used_at = $1 WHERE id = $2 AND kind = 'par' AND client_id = $3 AND used_at IS NULL AND expires_at > $1 RETURNING params",
+        "SELECT params FROM authz_requests WHERE id = $1 AND kind = 'par' AND client_id = $2 AND used_at IS NULL AND expires_at > $3",
     )
-    .bind(p.clock.now_ms())
     .bind(id)
     .bind(&client.id)
-    .fetch_optional(p.db.writer())
+    .bind(p.clock.now_ms())
+    .fetch_optional(p.db.reader())
     .await
     .map_err(|e| OAuthError::from(DomainError::from(e)))?;
-    let params = params.ok_or_else(|| {
-        OAuthError::invalid_request_uri(
-            "request_uri is unknown, expired, used, or for another client",
-        )
-    })?;
-    serde_json::from_str(&params).map_err(|e| OAuthError::server_error(e.to_string()))
+    let params = params.ok_or_else(par_gone)?;
+    let params =
+        serde_json::from_str(&params).map_err(|e| OAuthError::server_error(e.to_string()))?;
+    Ok((
+        params,
+        ParUse {
+            id: id.to_string(),
+            client_id: client.id.clone(),
+        },
+    ))
 }

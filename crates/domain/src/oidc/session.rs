@@ -5,6 +5,7 @@
 use super::Acr;
 use crate::error::DomainError;
 use crate::oidc::Oidc;
+use iamsmart_store::AnyConnection;
 
 /// A live browser session at the provider.
 #[derive(Debug, Clone)]
@@ -76,8 +77,22 @@ pub async fn create(
     acr: Acr,
     amr: Vec<String>,
 ) -> Result<(String, Session), DomainError> {
+    let (secret, s) = prepare(p, resident_id, device_id, auth_time, acr, amr);
+    store_in(&mut *p.db.writer().acquire().await?, p, &secret, &s).await?;
+    Ok((secret, s))
+}
+
+/// A new session and its cookie secret, not stored yet ([`store_in`] stores it in the
+/// transaction that signs the browser in).
+pub fn prepare(
+    p: &Oidc,
+    resident_id: &str,
+    device_id: Option<&str>,
+    auth_time: i64,
+    acr: Acr,
+    amr: Vec<String>,
+) -> (String, Session) {
     let secret = iamsmart_crypto::rng::token(p.rng.as_ref(), 32);
-    let now = p.clock.now_ms();
     let s = Session {
         sid: iamsmart_crypto::rng::token(p.rng.as_ref(), 16),
         resident_id: resident_id.into(),
@@ -86,11 +101,22 @@ pub async fn create(
         acr,
         amr,
     };
+    (secret, s)
+}
+
+/// Store a prepared session through `conn`.
+pub async fn store_in(
+    conn: &mut AnyConnection,
+    p: &Oidc,
+    secret: &str,
+    s: &Session,
+) -> Result<(), DomainError> {
+    let now = p.clock.now_ms();
     sqlx::query(
         "INSERT INTO op_sessions (id_hash, sid, resident_id, device_id, auth_time, acr, amr, created_at, last_seen_at, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9)",
     )
-    .bind(hash(&secret))
+    .bind(hash(secret))
     .bind(&s.sid)
     .bind(&s.resident_id)
     .bind(&s.device_id)
@@ -99,9 +125,9 @@ pub async fn create(
     .bind(serde_json::to_string(&s.amr).unwrap_or_default())
     .bind(now)
     .bind(now + p.provider.policy.session_ttl_ms)
-    .execute(p.db.writer())
+    .execute(&mut *conn)
     .await?;
-    Ok((secret, s))
+    Ok(())
 }
 
 /// The CSRF token of forms shown in a session (derived from the session secret with the

@@ -5,6 +5,7 @@
 use super::clients::Client;
 use super::tokens::{self, pkce_ok, GrantData, TokenResponse};
 use super::Acr;
+use crate::guard::Spent;
 use crate::testing::{platform, TestPlatform};
 
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
@@ -58,6 +59,7 @@ async fn redeem(t: &TestPlatform, c: &Client, code: &str) -> Result<TokenRespons
         Some(&c.meta.redirect_uris[0]),
         Some(VERIFIER),
         None,
+        Spent::new(),
     )
     .await
     .map_err(|e| e.to_string())
@@ -69,7 +71,7 @@ async fn refresh(
     token: &str,
     scope: Option<&str>,
 ) -> Result<TokenResponse, String> {
-    tokens::refresh(&t.p.oidc, c, token, scope, None)
+    tokens::refresh(&t.p.oidc, c, token, scope, None, Spent::new())
         .await
         .map_err(|e| e.to_string())
 }
@@ -111,6 +113,7 @@ async fn a_code_serves_its_client_once_and_a_second_use_ends_what_it_gave() {
         Some("https://a.example/other"),
         Some(VERIFIER),
         None,
+        Spent::new(),
     )
     .await
     .unwrap_err();
@@ -127,6 +130,7 @@ async fn a_code_serves_its_client_once_and_a_second_use_ends_what_it_gave() {
             Some(&c.meta.redirect_uris[0]),
             verifier.as_deref(),
             None,
+            Spent::new(),
         )
         .await
         .unwrap_err();
@@ -208,9 +212,17 @@ async fn fifty_redemptions_of_one_code_at_once_give_tokens_once() {
         let (oidc, c, code) = (t.p.oidc.clone(), c.clone(), code.clone());
         callers.spawn(async move {
             let redirect = c.meta.redirect_uris[0].clone();
-            tokens::redeem_code(&oidc, &c, &code, Some(&redirect), Some(VERIFIER), None)
-                .await
-                .is_ok()
+            tokens::redeem_code(
+                &oidc,
+                &c,
+                &code,
+                Some(&redirect),
+                Some(VERIFIER),
+                None,
+                Spent::new(),
+            )
+            .await
+            .is_ok()
         });
     }
     let mut issued = 0;

@@ -12,6 +12,7 @@ use super::error::{OAuthError, OResult};
 use super::Acr;
 use crate::env::Env;
 use crate::error::DomainError;
+use crate::guard::Spent;
 use crate::keys::Purpose;
 use crate::oidc::Oidc;
 use iamsmart_crypto::jose::{self, Alg};
@@ -151,11 +152,16 @@ pub struct Grant {
 
 /// Load a grant.
 pub async fn grant(p: &Env, id: &str) -> Result<Option<Grant>, DomainError> {
+    grant_in(&mut *p.db.reader().acquire().await?, id).await
+}
+
+/// Load a grant through `conn` (a caller's transaction).
+pub async fn grant_in(conn: &mut AnyConnection, id: &str) -> Result<Option<Grant>, DomainError> {
     let row = sqlx::query(
         "SELECT client_id, resident_id, device_id, sid, scope, claims, acr, amr, auth_time, nonce, authorization_details, dpop_jkt, expires_at, revoked_at FROM grants WHERE id = $1",
     )
     .bind(id)
-    .fetch_optional(p.db.reader())
+    .fetch_optional(&mut *conn)
     .await?;
     let Some(r) = row else { return Ok(None) };
     let claims: String = r.try_get(5)?;
@@ -231,7 +237,9 @@ fn check_dpop(client: &Client, bound: Option<&str>, presented: Option<&str>) -> 
     Ok(())
 }
 
-/// Redeem an authorization code (once). A second use revokes everything issued from it.
+/// Redeem an authorization code (once). A second use revokes everything issued from it. The
+/// request's single-use values (`spent`) are recorded in the same transaction; the tokens are
+/// signed after it commits, so the single writer is never held for a signature.
 pub async fn redeem_code(
     p: &Oidc,
     client: &Client,
@@ -239,10 +247,12 @@ pub async fn redeem_code(
     redirect_uri: Option<&str>,
     verifier: Option<&str>,
     dpop_jkt: Option<String>,
+    spent: Spent,
 ) -> OResult<TokenResponse> {
     let now = p.clock.now_ms();
     let h = hash(code);
     let mut tx = p.db.begin().await.map_err(dom)?;
+    spent.record(&mut tx).await.map_err(dom)??;
     let row = sqlx::query(
         "UPDATE codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL RETURNING grant_id, client_id, redirect_uri, code_challenge, dpop_jkt, expires_at",
     )
@@ -305,7 +315,7 @@ pub async fn redeem_code(
         }
     }
     check_dpop(client, bound.as_deref(), dpop_jkt.as_deref())?;
-    let g = grant(p, &gid)
+    let g = grant_in(&mut tx, &gid)
         .await
         .map_err(dom)?
         .ok_or_else(|| OAuthError::invalid_grant("unknown grant"))?;
@@ -331,9 +341,8 @@ pub async fn redeem_code(
     claims::remember_subject(&mut tx, &client.subject_sector(), &sub, &g.data.resident_id)
         .await
         .map_err(dom)?;
-    let out = sign_tokens(p, client, &g, &sub, dpop_jkt.as_deref(), refresh, true).await?;
     tx.commit().await.map_err(dom)?;
-    Ok(out)
+    sign_tokens(p, client, &g, &sub, dpop_jkt.as_deref(), refresh, true).await
 }
 
 /// The subject identifier of a resident for this client.
@@ -452,10 +461,12 @@ pub async fn refresh(
     token: &str,
     scope: Option<&str>,
     dpop_jkt: Option<String>,
+    spent: Spent,
 ) -> OResult<TokenResponse> {
     let now = p.clock.now_ms();
     let h = hash(token);
     let mut tx = p.db.begin().await.map_err(dom)?;
+    spent.record(&mut tx).await.map_err(dom)??;
     let gid: Option<String> = sqlx::query_scalar(
         "UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 RETURNING grant_id",
     )
@@ -473,7 +484,7 @@ pub async fn refresh(
         .await
         .map_err(dom)?;
         if let Some(gid) = known {
-            let owner = grant(p, &gid).await.map_err(dom)?;
+            let owner = grant_in(&mut tx, &gid).await.map_err(dom)?;
             if owner.is_some_and(|g| g.data.client_id == client.id) {
                 revoke_grant(&mut tx, &gid, "refresh token reused", now)
                     .await
@@ -488,7 +499,7 @@ pub async fn refresh(
             "unknown or expired refresh token",
         ));
     };
-    let g = grant(p, &gid)
+    let g = grant_in(&mut tx, &gid)
         .await
         .map_err(dom)?
         .ok_or_else(|| OAuthError::invalid_grant("unknown grant"))?;
@@ -502,7 +513,10 @@ pub async fn refresh(
             "this authorization was revoked or has expired",
         ));
     }
-    if !resident_active(p, &g.data.resident_id).await? {
+    let active = crate::identity::active_level_in(&mut tx, &g.data.resident_id)
+        .await
+        .map_err(dom)?;
+    if active.is_none() {
         return Err(OAuthError::invalid_grant(
             "the resident's account is not active",
         ));
@@ -522,10 +536,9 @@ pub async fn refresh(
     let next = new_refresh(p, &mut tx, &gid, now, g.expires_at)
         .await
         .map_err(dom)?;
-    let sub = subject_for(p, client, &g.data.resident_id);
-    let out = sign_tokens(p, client, &g2, &sub, dpop_jkt.as_deref(), Some(next), true).await?;
     tx.commit().await.map_err(dom)?;
-    Ok(out)
+    let sub = subject_for(p, client, &g.data.resident_id);
+    sign_tokens(p, client, &g2, &sub, dpop_jkt.as_deref(), Some(next), true).await
 }
 
 async fn resident_active(p: &Env, id: &str) -> OResult<bool> {

@@ -13,6 +13,7 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use iamsmart_domain::authn::approvals;
 use iamsmart_domain::exchange::{consents as data_consent, dealings};
+use iamsmart_domain::guard::Spent;
 use iamsmart_domain::identity::devices::{self, DeviceCaller, SignedRequest};
 use iamsmart_domain::identity::user_verification::{self as uv, SessionRule};
 use iamsmart_domain::identity::{self, activation, registration, rights};
@@ -153,6 +154,16 @@ impl Signed {
 
     async fn device_with(&self, state: &AppState, rule: SessionRule) -> ApiResult<DeviceCaller> {
         Ok(devices::authenticate_with(&state.platform.identity, &self.request(), rule).await?)
+    }
+
+    /// The calling device, its request's `jti` left for the handler to record with its effect.
+    async fn device_deferred(&self, state: &AppState) -> ApiResult<(DeviceCaller, Spent)> {
+        Ok(devices::authenticate_deferred(
+            &state.platform.identity,
+            &self.request(),
+            SessionRule::Unlocked,
+        )
+        .await?)
     }
 }
 
@@ -531,8 +542,10 @@ async fn open_request(
     req: Request,
 ) -> ApiResult<impl IntoResponse> {
     let call = Signed::from(&s, req).await?;
-    let caller = call.device(&s).await?;
-    Ok(Json(approvals::open(&s.platform, &caller, &id).await?))
+    let (caller, spent) = call.device_deferred(&s).await?;
+    Ok(Json(
+        approvals::open(&s.platform, &caller, &id, spent).await?,
+    ))
 }
 
 async fn decide(
@@ -541,7 +554,7 @@ async fn decide(
     req: Request,
 ) -> ApiResult<impl IntoResponse> {
     let call = Signed::from(&s, req).await?;
-    let caller = call.device(&s).await?;
+    let (caller, spent) = call.device_deferred(&s).await?;
     let d: Decision = call.json()?;
     let view = approvals::decide(
         &s.platform.approvals,
@@ -551,6 +564,7 @@ async fn decide(
         &d,
         &call.ip,
         Some(&call.rid),
+        spent,
     )
     .await?;
     iamsmart_domain::oidc::ciba::decided(&s.platform.oidc, &id).await;

@@ -11,6 +11,7 @@ use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use iamsmart_domain::guard::Spent;
 use iamsmart_domain::oidc::clients::{self, ClientMetadata};
 use iamsmart_domain::oidc::{ciba, client_auth, discovery, dpop, tokens, OAuthError};
 
@@ -74,13 +75,15 @@ fn no_store<T: IntoResponse>(status: StatusCode, body: T) -> Response {
         .into_response()
 }
 
-/// The DPoP proof of a request, verified (`None` if the request carries none).
-pub(crate) async fn dpop_jkt(
+/// The DPoP proof of a request, verified (`None` if the request carries none); its `jti` goes
+/// into `spent`, to be recorded with the request's effect.
+pub(crate) fn dpop_jkt(
     s: &AppState,
     headers: &HeaderMap,
     method: &str,
     path: &str,
     access_token: Option<&str>,
+    spent: &mut Spent,
 ) -> Result<Option<String>, OAuthError> {
     let mut proofs = headers.get_all("dpop").iter();
     let Some(proof) = proofs.next() else {
@@ -93,24 +96,46 @@ pub(crate) async fn dpop_jkt(
         .to_str()
         .map_err(|_| OAuthError::invalid_dpop_proof("DPoP header is not text"))?;
     let url = s.platform.oidc.provider.policy.url(path);
-    dpop::verify(&s.platform.oidc, proof, method, &url, access_token)
-        .await
-        .map(Some)
+    dpop::verify(&s.platform.oidc, proof, method, &url, access_token, spent).map(Some)
 }
 
+/// Record a request's single-use values on their own (a request that writes nothing else).
+pub(crate) async fn spend(s: &AppState, spent: Spent) -> Result<(), OAuthError> {
+    Ok(spent
+        .spend(&s.platform.oidc)
+        .await
+        .map_err(OAuthError::from)??)
+}
+
+/// The client of a request; its assertion's `jti` goes into `spent`.
 async fn authenticated(
     s: &AppState,
     headers: &HeaderMap,
     form: &Form,
     path: &str,
+    spent: &mut Spent,
 ) -> Result<clients::Client, OAuthError> {
     let creds = client_credentials(headers, form)?;
     client_auth::authenticate(
         &s.platform.oidc,
         &creds,
         &s.platform.oidc.provider.policy.url(path),
+        spent,
     )
     .await
+}
+
+/// The client of a request that records nothing else: its assertion is recorded at once.
+async fn authenticated_once(
+    s: &AppState,
+    headers: &HeaderMap,
+    form: &Form,
+    path: &str,
+) -> Result<clients::Client, OAuthError> {
+    let mut spent = Spent::new();
+    let client = authenticated(s, headers, form, path, &mut spent).await?;
+    spend(s, spent).await?;
+    Ok(client)
 }
 
 async fn par(
@@ -119,10 +144,11 @@ async fn par(
     body: Bytes,
 ) -> Result<Response, OAuthJson> {
     let form = form_body(&headers, &body)?;
-    let client = authenticated(&s, &headers, &form, "/par").await?;
+    let mut spent = Spent::new();
+    let client = authenticated(&s, &headers, &form, "/par", &mut spent).await?;
     // A DPoP proof at PAR binds the code to that key (RFC 9449 section 10).
     let mut form = form;
-    if let Some(jkt) = dpop_jkt(&s, &headers, "POST", "/par", None).await? {
+    if let Some(jkt) = dpop_jkt(&s, &headers, "POST", "/par", None, &mut spent)? {
         match one(&form, "dpop_jkt")? {
             Some(j) if j != jkt => {
                 return Err(OAuthError::invalid_dpop_proof(
@@ -139,7 +165,7 @@ async fn par(
         form.remove(k);
     }
     let (request_uri, expires_in) =
-        iamsmart_domain::oidc::authorize::push(&s.platform.oidc, &client, &form).await?;
+        iamsmart_domain::oidc::authorize::push(&s.platform.oidc, &client, &form, spent).await?;
     Ok(no_store(
         StatusCode::CREATED,
         Json(serde_json::json!({ "request_uri": request_uri, "expires_in": expires_in })),
@@ -152,8 +178,9 @@ async fn token(
     body: Bytes,
 ) -> Result<Response, OAuthJson> {
     let form = form_body(&headers, &body)?;
-    let client = authenticated(&s, &headers, &form, "/token").await?;
-    let jkt = dpop_jkt(&s, &headers, "POST", "/token", None).await?;
+    let mut spent = Spent::new();
+    let client = authenticated(&s, &headers, &form, "/token", &mut spent).await?;
+    let jkt = dpop_jkt(&s, &headers, "POST", "/token", None, &mut spent)?;
     let p = &s.platform;
     let grant = one(&form, "grant_type")?.unwrap_or_default();
     if !client.has_grant(grant) {
@@ -178,22 +205,29 @@ async fn token(
                 one(&form, "redirect_uri")?,
                 one(&form, "code_verifier")?,
                 jkt,
+                spent,
             )
             .await?
         }
         "refresh_token" => {
             let t = one(&form, "refresh_token")?
                 .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
-            tokens::refresh(&p.oidc, &client, t, one(&form, "scope")?, jkt).await?
+            tokens::refresh(&p.oidc, &client, t, one(&form, "scope")?, jkt, spent).await?
         }
         clients::CIBA_GRANT => {
             let id = one(&form, "auth_req_id")?
                 .ok_or_else(|| OAuthError::invalid_request("auth_req_id is required"))?;
-            ciba::redeem(&p.oidc, &client, id, jkt).await?
+            ciba::redeem(&p.oidc, &client, id, jkt, spent).await?
         }
         "client_credentials" => {
-            iamsmart_domain::oidc::client_tokens::issue(&p.oidc, &client, one(&form, "scope")?, jkt)
-                .await?
+            iamsmart_domain::oidc::client_tokens::issue(
+                &p.oidc,
+                &client,
+                one(&form, "scope")?,
+                jkt,
+                spent,
+            )
+            .await?
         }
         _ => return Err(OAuthError::unsupported_grant_type("unsupported grant_type").into()),
     };
@@ -233,7 +267,7 @@ async fn revoke(
     body: Bytes,
 ) -> Result<Response, OAuthJson> {
     let form = form_body(&headers, &body)?;
-    let client = authenticated(&s, &headers, &form, "/revoke").await?;
+    let client = authenticated_once(&s, &headers, &form, "/revoke").await?;
     let t = one(&form, "token")?.ok_or_else(|| OAuthError::invalid_request("token is required"))?;
     tokens::revoke(&s.platform.oidc, &client, t).await?;
     Ok(no_store(StatusCode::OK, ""))
@@ -245,7 +279,7 @@ async fn introspect(
     body: Bytes,
 ) -> Result<Response, OAuthJson> {
     let form = form_body(&headers, &body)?;
-    let client = authenticated(&s, &headers, &form, "/introspect").await?;
+    let client = authenticated_once(&s, &headers, &form, "/introspect").await?;
     let t = one(&form, "token")?.ok_or_else(|| OAuthError::invalid_request("token is required"))?;
     Ok(no_store(
         StatusCode::OK,
@@ -259,7 +293,7 @@ async fn bc_authorize(
     body: Bytes,
 ) -> Result<Response, OAuthJson> {
     let form = form_body(&headers, &body)?;
-    let client = authenticated(&s, &headers, &form, "/bc-authorize").await?;
+    let client = authenticated_once(&s, &headers, &form, "/bc-authorize").await?;
     let started = ciba::start(&s.platform.oidc, &client, &form).await?;
     Ok(no_store(StatusCode::OK, Json(started)))
 }
