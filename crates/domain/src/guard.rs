@@ -77,12 +77,9 @@ impl Spent {
         if self.0.is_empty() {
             return Ok(Ok(()));
         }
-        let rows: Vec<String> = (0..self.0.len())
-            .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
-            .collect();
         let sql = format!(
             "INSERT INTO nonces (scope, value, expires_at) VALUES {} ON CONFLICT (scope, value) DO NOTHING RETURNING scope, value",
-            rows.join(", ")
+            iamsmart_store::value_rows(self.0.len(), 3)
         );
         let mut q = sqlx::query_as::<_, (String, String)>(&sql);
         for v in &self.0 {

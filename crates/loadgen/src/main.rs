@@ -12,6 +12,7 @@
 mod analyse;
 mod drive;
 mod exchange;
+mod floor;
 mod portal;
 mod rp;
 mod signing;
@@ -93,6 +94,13 @@ enum Command {
     SqlPerRequest {
         /// The log.
         file: PathBuf,
+    },
+    /// The crypto floor on this CPU: one ES256 signature and verification, and what a login's
+    /// and a token request's alone allow per core.
+    CryptoFloor {
+        /// Seconds per operation measured.
+        #[arg(long, default_value_t = 3)]
+        seconds: u64,
     },
     /// Print a free TCP port on 127.0.0.1.
     FreePort,
@@ -598,6 +606,7 @@ fn main() -> Result<()> {
         Command::Table { file } => stats::table(&file),
         Command::PerfCategories { file } => analyse::perf_categories(&file),
         Command::SqlPerRequest { file } => analyse::sql_per_request(&file),
+        Command::CryptoFloor { seconds } => floor::run(seconds),
         Command::FreePort => {
             let l = std::net::TcpListener::bind("127.0.0.1:0")?;
             println!("{}", l.local_addr()?.port());

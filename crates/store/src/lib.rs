@@ -7,7 +7,7 @@
 //! describe the same schema; a test compares them.
 //!
 //! SQLite runs in WAL mode with `synchronous=NORMAL` plus group commit (a response waits for one shared flush of the WAL), one writer connection and a pool of
-//! read-only connections; PostgreSQL uses one pool for both.
+//! read-only connections; PostgreSQL has a write pool and a read pool too.
 
 mod db;
 mod error;
@@ -19,3 +19,27 @@ pub use sqlx;
 pub use sqlx::any::AnyRow;
 pub use sqlx::AnyConnection;
 pub use sqlx::{Any, Row, Transaction};
+
+/// The `VALUES` rows of a multi-row insert: `rows` rows of `columns` parameters each, numbered
+/// from `$1` (`($1, $2), ($3, $4)` for two rows of two), for one statement instead of one per row.
+pub fn value_rows(rows: usize, columns: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let cells: Vec<String> = (1..=columns)
+                .map(|c| format!("${}", r * columns + c))
+                .collect();
+            format!("({})", cells.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn value_rows_number_every_parameter_once() {
+        assert_eq!(super::value_rows(2, 3), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(super::value_rows(1, 1), "($1)");
+        assert_eq!(super::value_rows(0, 3), "");
+    }
+}

@@ -149,13 +149,21 @@ pub async fn append(
     .bind(&entry.salt)
     .execute(&mut *conn)
     .await?;
-    for (id, hash) in merkle::append_nodes(seq, leaf, &siblings) {
-        sqlx::query("INSERT INTO merkle_nodes (level, idx, hash) VALUES ($1, $2, $3)")
+    // The subtrees this leaf completes, in one statement.
+    let nodes = merkle::append_nodes(seq, leaf, &siblings);
+    let sql = format!(
+        "INSERT INTO merkle_nodes (level, idx, hash) VALUES {}",
+        iamsmart_store::value_rows(nodes.len(), 3)
+    );
+    let mut q = sqlx::query(&sql);
+    for (id, hash) in &nodes {
+        q = q
             .bind(id.level as i64)
             .bind(id.index as i64)
-            .bind(hash.to_vec())
-            .execute(&mut *conn)
-            .await?;
+            .bind(hash.to_vec());
+    }
+    if !nodes.is_empty() {
+        q.execute(&mut *conn).await?;
     }
     Ok(seq)
 }

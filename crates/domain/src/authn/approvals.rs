@@ -353,6 +353,59 @@ pub struct Decided {
 /// (resident, device, decided at, agreed, face verified at)
 type DecisionRow = (String, String, i64, Option<String>, Option<i64>);
 
+/// A request's status and, if it was approved, its outcome: [`status`] and [`decision`] in one
+/// read.
+pub async fn outcome(p: &Env, id: &ApprovalId) -> Result<(ApprovalView, Option<Decided>)> {
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS}, resident_id, device_id, decided_at, agreed, face_verified_at FROM approvals WHERE id = $1"
+    ))
+    .bind(id.as_str())
+    .fetch_optional(p.db.reader())
+    .await?
+    .ok_or(DomainError::NotFound)?;
+    let view = view(&row, p.clock.now_ms())?;
+    let n = COLUMNS.split(',').count();
+    let decided = if view.status == ApprovalStatus::Approved {
+        let (resident_id, device_id, decided_at): (Option<String>, Option<String>, Option<i64>) =
+            (row.try_get(n)?, row.try_get(n + 1)?, row.try_get(n + 2)?);
+        let agreed: Option<String> = row.try_get(n + 3)?;
+        let face: Option<i64> = row.try_get(n + 4)?;
+        match (resident_id, device_id, decided_at) {
+            (Some(resident_id), Some(device_id), Some(decided_at)) => {
+                Some(decided(resident_id, device_id, decided_at, agreed, face))
+            }
+            _ => {
+                return Err(DomainError::Integrity(
+                    "an approved request without its resident, device or time".into(),
+                ))
+            }
+        }
+    } else {
+        None
+    };
+    Ok((view, decided))
+}
+
+fn decided(
+    resident_id: String,
+    device_id: String,
+    decided_at: i64,
+    agreed: Option<String>,
+    face_verified_at: Option<i64>,
+) -> Decided {
+    let agreed: serde_json::Value = agreed
+        .and_then(|a| serde_json::from_str(&a).ok())
+        .unwrap_or(serde_json::Value::Null);
+    Decided {
+        resident_id,
+        device_id,
+        decided_at,
+        agreed_fields: crate::oidc::claims::agreed_fields(&agreed),
+        face_verified: face_verified_at.is_some(),
+        agreed,
+    }
+}
+
 /// The outcome of an approved request (`None` unless approved).
 pub async fn decision(p: &Env, id: &ApprovalId) -> Result<Option<Decided>> {
     let row: Option<DecisionRow> = sqlx::query_as(
@@ -363,17 +416,7 @@ pub async fn decision(p: &Env, id: &ApprovalId) -> Result<Option<Decided>> {
     .await?;
     Ok(
         row.map(|(resident_id, device_id, decided_at, agreed, face)| {
-            let agreed: serde_json::Value = agreed
-                .and_then(|a| serde_json::from_str(&a).ok())
-                .unwrap_or(serde_json::Value::Null);
-            Decided {
-                resident_id,
-                device_id,
-                decided_at,
-                agreed_fields: crate::oidc::claims::agreed_fields(&agreed),
-                face_verified: face.is_some(),
-                agreed,
-            }
+            decided(resident_id, device_id, decided_at, agreed, face)
         }),
     )
 }

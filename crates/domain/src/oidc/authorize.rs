@@ -692,7 +692,7 @@ pub async fn continue_login(
     let Some(approval_id) = t.approval.clone() else {
         return Outcome::ErrorPage(OAuthError::server_error("no approval"));
     };
-    let view = match approvals::status(p, &approval_id).await {
+    let (view, decided) = match approvals::outcome(p, &approval_id).await {
         Ok(v) => v,
         Err(e) => return back(e.into()),
     };
@@ -723,10 +723,8 @@ pub async fn continue_login(
             ));
         }
     }
-    let decided = match approvals::decision(p, &approval_id).await {
-        Ok(Some(d)) => d,
-        Ok(None) => return back(OAuthError::access_denied("the approval is missing")),
-        Err(e) => return back(e.into()),
+    let Some(decided) = decided else {
+        return back(OAuthError::access_denied("the approval is missing"));
     };
     let level = match crate::identity::active_level(p, &decided.resident_id).await {
         Ok(Some(l)) => l,

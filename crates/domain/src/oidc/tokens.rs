@@ -155,19 +155,42 @@ pub async fn grant(p: &Env, id: &str) -> Result<Option<Grant>, DomainError> {
     grant_in(&mut *p.db.reader().acquire().await?, id).await
 }
 
+/// A grant's columns, in the order [`grant_from_row`] reads them (`g` is `grants`).
+const GRANT_COLUMNS: &str = "g.client_id, g.resident_id, g.device_id, g.sid, g.scope, g.claims, g.acr, g.amr, g.auth_time, g.nonce, g.authorization_details, g.dpop_jkt, g.expires_at, g.revoked_at";
+
 /// Load a grant through `conn` (a caller's transaction).
 pub async fn grant_in(conn: &mut AnyConnection, id: &str) -> Result<Option<Grant>, DomainError> {
-    let row = sqlx::query(
-        "SELECT client_id, resident_id, device_id, sid, scope, claims, acr, amr, auth_time, nonce, authorization_details, dpop_jkt, expires_at, revoked_at FROM grants WHERE id = $1",
-    )
+    let row = sqlx::query(&format!(
+        "SELECT {GRANT_COLUMNS} FROM grants g WHERE g.id = $1"
+    ))
     .bind(id)
     .fetch_optional(&mut *conn)
     .await?;
+    row.map(|r| grant_from_row(id, &r)).transpose()
+}
+
+/// A grant, and whether its resident's account is active, in one read.
+async fn grant_and_standing(p: &Env, id: &str) -> Result<Option<(Grant, bool)>, DomainError> {
+    let row = sqlx::query(&format!(
+        "SELECT {GRANT_COLUMNS}, r.status FROM grants g JOIN residents r ON r.id = g.resident_id WHERE g.id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(p.db.reader())
+    .await?;
     let Some(r) = row else { return Ok(None) };
+    let status: iamsmart_proto::profile::AccountStatus =
+        crate::error::stored(&r.try_get::<String, _>(14)?)?;
+    Ok(Some((
+        grant_from_row(id, &r)?,
+        status == iamsmart_proto::profile::AccountStatus::Active,
+    )))
+}
+
+fn grant_from_row(id: &str, r: &iamsmart_store::AnyRow) -> Result<Grant, DomainError> {
     let claims: String = r.try_get(5)?;
     let amr: String = r.try_get(7)?;
     let details: Option<String> = r.try_get(10)?;
-    Ok(Some(Grant {
+    Ok(Grant {
         id: id.into(),
         data: GrantData {
             client_id: r.try_get(0)?,
@@ -185,7 +208,7 @@ pub async fn grant_in(conn: &mut AnyConnection, id: &str) -> Result<Option<Grant
         dpop_jkt: r.try_get(11)?,
         expires_at: r.try_get(12)?,
         revoked_at: r.try_get(13)?,
-    }))
+    })
 }
 
 /// Revoke a grant (and so every token of it).
@@ -541,13 +564,6 @@ pub async fn refresh(
     sign_tokens(p, client, &g2, &sub, dpop_jkt.as_deref(), Some(next), true).await
 }
 
-async fn resident_active(p: &Env, id: &str) -> OResult<bool> {
-    Ok(crate::identity::active_level(p, id)
-        .await
-        .map_err(dom)?
-        .is_some())
-}
-
 /// Verified access token claims.
 #[derive(Debug, Clone, Deserialize)]
 pub struct AccessClaims {
@@ -604,14 +620,14 @@ pub async fn verify_access_token(p: &Oidc, token: &str) -> OResult<(AccessClaims
     if c.exp <= p.clock.now_ms() / 1000 {
         return Err(OAuthError::invalid_token("the access token has expired"));
     }
-    let g = grant(p, &c.gid)
+    let (g, active) = grant_and_standing(p, &c.gid)
         .await
         .map_err(dom)?
         .ok_or_else(|| OAuthError::invalid_token("unknown grant"))?;
     if g.revoked_at.is_some() {
         return Err(OAuthError::invalid_token("the access token was revoked"));
     }
-    if !resident_active(p, &g.data.resident_id).await? {
+    if !active {
         return Err(OAuthError::invalid_token(
             "the resident's account is not active",
         ));

@@ -20,6 +20,9 @@ use iamsmart_proto::ids::SignRequestId;
 use iamsmart_proto::profile::{AccountStatus, Level};
 use serde::{Deserialize, Serialize};
 
+/// The kind of the app's request that asks the resident to sign.
+pub const APPROVAL_KIND: &str = "sign";
+
 /// The largest PDF accepted, in bytes.
 pub const MAX_PDF_BYTES: usize = 10 * 1024 * 1024;
 /// How far the app's signing time may be from the platform's clock, in seconds.
@@ -457,7 +460,7 @@ pub async fn start(
         &p.approvals,
         approvals::NewApproval {
             resident_id: resident.as_deref(),
-            kind: "sign",
+            kind: APPROVAL_KIND,
             client_id: &client.id,
             client_name: &client.meta.client_name,
             details: details.clone(),

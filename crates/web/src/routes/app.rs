@@ -570,7 +570,10 @@ async fn decide(
     iamsmart_domain::oidc::ciba::decided(&s.platform.oidc, &id).await;
     // A signing request: the app's signature is checked and assembled now, so that the
     // resident learns at once if it could not be used.
-    iamsmart_domain::signing::requests::answered(&s.platform.signing, &id, Some(&call.rid)).await?;
+    if view.kind == iamsmart_domain::signing::requests::APPROVAL_KIND {
+        iamsmart_domain::signing::requests::answered(&s.platform.signing, &id, Some(&call.rid))
+            .await?;
+    }
     Ok(Json(view))
 }
 
