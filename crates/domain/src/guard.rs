@@ -114,20 +114,6 @@ impl Spent {
     }
 }
 
-/// Record `value` as used in `scope` until `expires_at`; `false` if it was used before.
-/// Two concurrent callers with the same value: exactly one gets `true`.
-pub async fn use_once(p: &Env, scope: &str, value: &str, expires_at: i64) -> Result<bool> {
-    let r = sqlx::query(
-        "INSERT INTO nonces (scope, value, expires_at) VALUES ($1, $2, $3) ON CONFLICT (scope, value) DO NOTHING",
-    )
-    .bind(scope)
-    .bind(value)
-    .bind(expires_at)
-    .execute(p.db.writer())
-    .await?;
-    Ok(r.rows_affected() == 1)
-}
-
 /// Issue a single-use challenge for `purpose`, valid for `ttl_ms`.
 pub async fn issue_challenge(p: &Env, purpose: &str, ttl_ms: i64) -> Result<(String, i64)> {
     let id = iamsmart_crypto::rng::token(p.rng.as_ref(), 32);

@@ -68,8 +68,11 @@ pub async fn session(p: &Oidc, cookie: Option<&str>) -> Result<Option<Session>, 
     }))
 }
 
-/// Start a session for a resident who just signed in; returns (cookie secret, session).
-pub async fn create(
+/// Start a session for a resident who just signed in, on its own; returns (cookie secret,
+/// session). The platform stores a session in the commit that signs the browser in
+/// ([`prepare`], [`store_in`]); tests start one directly.
+#[cfg(test)]
+pub(crate) async fn create(
     p: &Oidc,
     resident_id: &str,
     device_id: Option<&str>,
