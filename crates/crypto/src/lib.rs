@@ -26,6 +26,7 @@ pub mod jwe;
 pub mod keystore;
 pub mod merkle;
 pub mod oprf;
+pub mod osp_api;
 pub mod pki;
 pub mod rng;
 pub mod webauthn;

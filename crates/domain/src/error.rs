@@ -117,6 +117,7 @@ impl From<crate::guard::Replayed> for DomainError {
             K::ClientAssertion => "the client assertion was already used",
             K::DpopProof => "the DPoP proof was already used",
             K::DeviceRequest => "this signed request was already used",
+            K::ApiNonce => "nonce was already used",
         })
     }
 }

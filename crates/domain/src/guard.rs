@@ -21,6 +21,8 @@ pub enum SingleUseKind {
     DpopProof,
     /// A device-signed request's `jti`.
     DeviceRequest,
+    /// The `nonce` of a call to the iAM Smart-compatible API.
+    ApiNonce,
 }
 
 #[derive(Debug)]

@@ -18,6 +18,7 @@ pub mod keys;
 pub mod metrics;
 pub mod notify;
 pub mod oidc;
+pub mod osp_api;
 pub mod outbound;
 pub mod platform;
 pub mod portal;

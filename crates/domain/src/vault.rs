@@ -30,6 +30,8 @@ pub const SEALED_COLUMNS: &[(&str, &str, &[&str])] = &[
     ("notifications", "id", &["content"]),
     ("user_certs", "serial", &["cert"]),
     ("devices", "id", &["oprf_key"]),
+    ("osp_api_clients", "client_id", &["secret"]),
+    ("osp_api_content_keys", "id", &["content_key"]),
 ];
 
 /// Settings rows whose value is sealed start with this prefix.

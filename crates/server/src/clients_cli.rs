@@ -1,5 +1,5 @@
 //! `iamsmart clients ...`: register online services from the command line.
-use anyhow::anyhow;
+use anyhow::{anyhow, bail};
 use iamsmart_domain::oidc::clients::{
     self, ClientMetadata, ClientProfile, RequesterType, CIBA_GRANT,
 };
@@ -76,8 +76,12 @@ pub enum Spec {
         jwks: Option<serde_json::Value>,
         /// JWKS URI.
         jwks_uri: Option<String>,
-        /// `fapi2` or `basic`.
+        /// `fapi2`, `basic` or `iamsmart-api`.
         profile: ClientProfile,
+        /// The encipherment certificate (`iamsmart-api`).
+        kek_cert: Option<Vec<u8>>,
+        /// The scopes the client may ask for.
+        scope: Option<String>,
         /// Public subjects.
         public_subject: bool,
         /// CIBA mode.
@@ -115,6 +119,8 @@ pub async fn run(p: &Oidc, spec: Spec) -> anyhow::Result<()> {
             jwks,
             jwks_uri,
             profile,
+            kek_cert,
+            scope,
             public_subject,
             ciba,
             ciba_notification_endpoint,
@@ -124,6 +130,26 @@ pub async fn run(p: &Oidc, spec: Spec) -> anyhow::Result<()> {
         } => {
             let mut m = ClientMetadata::for_profile(&name, redirect_uris, profile);
             texts.apply(&mut m);
+            m.scope = scope;
+            if profile == ClientProfile::IamsmartApi {
+                if jwks.is_some() || jwks_uri.is_some() || ciba.is_some() {
+                    bail!("--profile iamsmart-api takes no keys (--jwks-file, --jwks-uri) and no --ciba: its calls are HMAC-signed");
+                }
+                let cert = kek_cert.ok_or_else(|| {
+                    anyhow!("--profile iamsmart-api needs --kek-cert FILE (the service's encipherment certificate)")
+                })?;
+                m.subject_type = if public_subject { "public" } else { "pairwise" }.into();
+                m.post_logout_redirect_uris = post_logout_redirect_uris;
+                m.iamsmart_requester_type = requester_type;
+                let created = iamsmart_domain::osp_api::register(p, m, &cert, "operator:cli")
+                    .await
+                    .map_err(|e| anyhow!("{e}"))?;
+                println!("{}", serde_json::to_string_pretty(&with_scope(&created)?)?);
+                return Ok(());
+            }
+            if kek_cert.is_some() {
+                bail!("--kek-cert is for --profile iamsmart-api");
+            }
             if jwks.is_some() || jwks_uri.is_some() {
                 m.jwks = jwks;
                 m.jwks_uri = jwks_uri;
@@ -143,7 +169,7 @@ pub async fn run(p: &Oidc, spec: Spec) -> anyhow::Result<()> {
             let created = clients::register(p, m, "operator:cli", true)
                 .await
                 .map_err(|e| anyhow!("{}: {}", e.error, e.description))?;
-            println!("{}", serde_json::to_string_pretty(&created)?);
+            println!("{}", serde_json::to_string_pretty(&with_scope(&created)?)?);
         }
         Spec::InitialToken { hours, uses } => {
             let t = clients::issue_initial_token(
@@ -166,4 +192,22 @@ pub async fn run(p: &Oidc, spec: Spec) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// A registration as JSON, with the client's `scope` always said: when the registration does
+/// not limit it, every scope of its profile.
+fn with_scope(created: &impl serde::Serialize) -> anyhow::Result<serde_json::Value> {
+    let mut v = serde_json::to_value(created)?;
+    if v.get("scope").is_none() {
+        let every: Vec<String> = if v["iamsmart_profile"] == ClientProfile::IamsmartApi.as_str() {
+            iamsmart_domain::osp_api::SCOPES
+                .iter()
+                .map(|s| s.to_string())
+                .collect()
+        } else {
+            iamsmart_domain::oidc::claims::supported_scopes()
+        };
+        v["scope"] = serde_json::Value::String(every.join(" "));
+    }
+    Ok(v)
 }

@@ -327,6 +327,9 @@ fn spawn_workers(cfg: &Config, platform: Platform) -> tokio::task::JoinHandle<()
             if let Err(e) = iamsmart_domain::guard::purge_expired(&platform).await {
                 tracing::warn!(error = %e, "could not purge expired single-use values");
             }
+            if let Err(e) = iamsmart_domain::osp_api::purge_expired(&platform).await {
+                tracing::warn!(error = %e, "could not purge expired content keys");
+            }
             if let Err(e) =
                 iamsmart_domain::identity::user_verification::purge_sessions(&platform).await
             {

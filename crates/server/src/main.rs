@@ -169,8 +169,8 @@ enum RenewRole {
 #[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum ClientsCommand {
-    /// Register an online service; prints the client as JSON (with a secret only for the basic
-    /// profile with client_secret_basic).
+    /// Register an online service; prints the client as JSON (with a secret for the basic
+    /// profile with client_secret_basic, and for the iamsmart-api profile).
     Create {
         /// Name shown to residents (English).
         #[arg(long)]
@@ -186,9 +186,18 @@ enum ClientsCommand {
         /// Where the client publishes its public keys.
         #[arg(long)]
         jwks_uri: Option<String>,
-        /// fapi2 (PAR, private_key_jwt, DPoP) or basic (PKCE with a secret or private_key_jwt).
+        /// fapi2 (PAR, private_key_jwt, DPoP), basic (PKCE with a secret or private_key_jwt), or
+        /// iamsmart-api (the iAM Smart-compatible API under /api/v1/; needs --kek-cert).
         #[arg(long, value_enum, default_value = "fapi2")]
         profile: ProfileArg,
+        /// The service's encipherment certificate (PEM or DER, RSA 2048 to 4096 bits), to which
+        /// the compatible API wraps content keys (--profile iamsmart-api).
+        #[arg(long)]
+        kek_cert: Option<PathBuf>,
+        /// The scopes the client may ask for, space-separated (default: every scope of its
+        /// profile).
+        #[arg(long)]
+        scope: Option<String>,
         /// Public subject identifiers instead of pairwise (operator-approved government services).
         #[arg(long)]
         public_subject: bool,
@@ -229,6 +238,7 @@ enum ClientsCommand {
 enum ProfileArg {
     Fapi2,
     Basic,
+    IamsmartApi,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -762,6 +772,8 @@ fn command_to_spec(c: ClientsCommand) -> anyhow::Result<iamsmart_server::clients
             jwks_file,
             jwks_uri,
             profile,
+            kek_cert,
+            scope,
             public_subject,
             ciba,
             ciba_notification_endpoint,
@@ -788,7 +800,16 @@ fn command_to_spec(c: ClientsCommand) -> anyhow::Result<iamsmart_server::clients
                 profile: match profile {
                     ProfileArg::Fapi2 => ClientProfile::Fapi2,
                     ProfileArg::Basic => ClientProfile::Basic,
+                    ProfileArg::IamsmartApi => ClientProfile::IamsmartApi,
                 },
+                kek_cert: match kek_cert {
+                    Some(f) => Some(
+                        std::fs::read(&f)
+                            .map_err(|e| anyhow!("--kek-cert {}: {e}", f.display()))?,
+                    ),
+                    None => None,
+                },
+                scope,
                 public_subject,
                 ciba: ciba.map(|c| match c {
                     CibaArg::Poll => "poll".into(),

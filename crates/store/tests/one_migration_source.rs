@@ -28,6 +28,10 @@ const ENGINE_SPECIFIC: &[(&str, &str)] = &[
         "0023_cross_owner_foreign_keys.sql",
         "SQLite cannot add a foreign key to a table: triggers refuse as PostgreSQL's constraints do",
     ),
+    (
+        "0024_osp_api.sql",
+        "SQLite cannot change a CHECK constraint: it replaces the triggers of 0020 where PostgreSQL replaces the constraint",
+    ),
 ];
 
 fn folder(engine: &str) -> BTreeMap<String, String> {

@@ -220,6 +220,10 @@ async fn rate_limit(State(state): State<AppState>, req: Request, next: Next) -> 
     }
     match verdict {
         Ok(()) => next.run(req).await,
+        Err(wait) if path.starts_with("/api/v1/") && req.method() == axum::http::Method::POST => {
+            let rid = req.extensions().get::<crate::error::RequestId>().cloned();
+            crate::routes::osp_api::rate_limited(rid, wait)
+        }
         Err(wait) => {
             let mut e = ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,

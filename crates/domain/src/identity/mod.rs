@@ -429,6 +429,16 @@ pub async fn active_level_in(conn: &mut AnyConnection, id: &str) -> Result<Optio
         .and_then(|(level, status)| (status == AccountStatus::Active).then_some(level)))
 }
 
+/// When a resident's account last changed (milliseconds since the epoch), if it exists.
+pub async fn last_modified(p: &Env, id: &str) -> Result<Option<i64>> {
+    Ok(
+        sqlx::query_scalar("SELECT updated_at FROM residents WHERE id = $1")
+            .bind(id)
+            .fetch_optional(p.db.reader())
+            .await?,
+    )
+}
+
 /// A resident's HKID as registered, opening that field only.
 pub async fn hkid_of(p: &Identity, id: &str) -> Result<String> {
     let sealed: Vec<u8> = sqlx::query_scalar("SELECT hkid FROM residents WHERE id = $1")

@@ -11,9 +11,9 @@ pub use super::session::{session, Session};
 
 use super::claims;
 use super::clients::{self, Client};
-use super::error::{OAuthError, OResult};
-use super::request::Prompt;
+use super::error::{Denial, OAuthError, OResult};
 use super::request::{code_redirect, one, read_par, ParUse};
+use super::request::{Dialect, Prompt};
 use super::tokens::{self, GrantData};
 use super::Acr;
 use crate::authn::approvals;
@@ -138,7 +138,7 @@ async fn authorize_inner(p: &Oidc, form: &Form, cookie: Option<&str>) -> Result<
             let state = one(form, "state").ok().flatten();
             let fail = |e: OAuthError| match redirectable {
                 Some(r) if e.error != "invalid_redirect_uri" => {
-                    Outcome::Redirect(error_redirect(p, r, state, &e))
+                    Outcome::Redirect(error_redirect(p, Dialect::of(&client), r, state, &e))
                 }
                 _ => Outcome::ErrorPage(e),
             };
@@ -150,9 +150,34 @@ async fn authorize_inner(p: &Oidc, form: &Form, cookie: Option<&str>) -> Result<
             (validate(p, &client, form).await.map_err(fail)?, None)
         }
     };
+    proceed(p, &client, params, par, cookie).await
+}
+
+/// Go on with an authorization request that was validated elsewhere (the compatible API's
+/// `getQR`, which has its own parameters): the same sign-in, consent and redirect.
+pub async fn authorize_validated(
+    p: &Oidc,
+    client: &Client,
+    params: AuthzParams,
+    session_cookie: Option<&str>,
+) -> Outcome {
+    match proceed(p, client, params, None, session_cookie).await {
+        Ok(o) => o,
+        Err(o) => o,
+    }
+}
+
+async fn proceed(
+    p: &Oidc,
+    client: &Client,
+    params: AuthzParams,
+    par: Option<ParUse>,
+    cookie: Option<&str>,
+) -> Result<Outcome, Outcome> {
     let back = |e: OAuthError| {
         Outcome::Redirect(error_redirect(
             p,
+            params.dialect,
             &params.redirect_uri,
             params.state.as_deref(),
             &e,
@@ -176,7 +201,7 @@ async fn authorize_inner(p: &Oidc, form: &Form, cookie: Option<&str>) -> Result<
                 par,
                 ..Closing::default()
             };
-            let redirect = finish(p, &client, &params, s, &params.fields, false, closing)
+            let redirect = finish(p, client, &params, s, &params.fields, false, closing)
                 .await
                 .map_err(back)?
                 .ok_or_else(|| back(already_finished()))?;
@@ -193,13 +218,13 @@ async fn authorize_inner(p: &Oidc, form: &Form, cookie: Option<&str>) -> Result<
             if let Some(par) = par {
                 par.record(&mut db, now).await?;
             }
-            let made = new_tx_in(&mut db, p, &client, &params, None, Some(&s.sid)).await?;
+            let made = new_tx_in(&mut db, p, client, &params, None, Some(&s.sid)).await?;
             db.commit().await.map_err(dom)?;
             Ok(made)
         }
         .await
         .map_err(back)?;
-        let mut page = consent_page(p, &client, &params, &tx, &s.resident_id)
+        let mut page = consent_page(p, client, &params, &tx, &s.resident_id)
             .await
             .map_err(back)?;
         page.browser_secret = Some(secret);
@@ -212,7 +237,7 @@ async fn authorize_inner(p: &Oidc, form: &Form, cookie: Option<&str>) -> Result<
             "the resident is not signed in (or must sign in again)",
         )));
     }
-    start_login(p, &client, &params, sess.map(|s| s.resident_id), par)
+    start_login(p, client, &params, sess.map(|s| s.resident_id), par)
         .await
         .map_err(back)
 }
@@ -671,6 +696,7 @@ pub async fn continue_login(
     let back = |e: OAuthError| {
         Outcome::Redirect(error_redirect(
             p,
+            t.params.dialect,
             &t.params.redirect_uri,
             t.params.state.as_deref(),
             &e,
@@ -704,7 +730,8 @@ pub async fn continue_login(
         ApprovalStatus::Approved => {}
         ApprovalStatus::Denied => {
             let _ = close_tx(p, tx).await;
-            return back(OAuthError::access_denied(
+            return back(OAuthError::denied(
+                Denial::Declined,
                 "the resident declined in the app",
             ));
         }
@@ -718,7 +745,8 @@ pub async fn continue_login(
                 return Outcome::Login(page);
             }
             let _ = close_tx(p, tx).await;
-            return back(OAuthError::access_denied(
+            return back(OAuthError::denied(
+                Denial::Expired,
                 "the sign-in request expired; start again",
             ));
         }
@@ -780,6 +808,7 @@ pub async fn consent(
     let back = |e: OAuthError| {
         Outcome::Redirect(error_redirect(
             p,
+            t.params.dialect,
             &t.params.redirect_uri,
             t.params.state.as_deref(),
             &e,
@@ -818,7 +847,10 @@ pub async fn consent(
             Some(m) if a.allow => OAuthError::access_denied(format!(
                 "the resident did not release {m}, which the service requires"
             )),
-            _ => OAuthError::access_denied("the resident did not agree to release the data"),
+            _ => OAuthError::denied(
+                Denial::Cancelled,
+                "the resident did not agree to release the data",
+            ),
         });
     }
     let closing = Closing {

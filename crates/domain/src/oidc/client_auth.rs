@@ -101,6 +101,11 @@ pub async fn authenticate(
     let client = clients::named(p, &id)
         .await?
         .ok_or_else(|| refused("unknown client"))?;
+    if client.meta.token_endpoint_auth_method == clients::API_AUTH_METHOD {
+        return Err(refused(
+            "this client uses the iAM Smart-compatible API (HMAC-signed calls under /api/v1/), not this endpoint",
+        ));
+    }
     if client.meta.token_endpoint_auth_method != "private_key_jwt" {
         return Err(refused(
             "this client authenticates with client_secret_basic",
@@ -125,15 +130,21 @@ pub async fn authenticate(
             "client_assertion iss and sub must be the client_id",
         ));
     }
-    let issuer = &p.provider.policy.issuer;
-    let aud_ok = |a: &str| a == issuer || a == endpoint;
+    // RFC 9126 section 2: the issuer, the token endpoint or the PAR endpoint identify this
+    // server, at every endpoint; the URL of the endpoint called is accepted as well (RFC 7523
+    // names the endpoint the assertion is sent to).
+    let policy = &p.provider.policy;
+    let (issuer, token, par) = (&policy.issuer, policy.url("/token"), policy.url("/par"));
+    let aud_ok = |a: &str| a == issuer || a == token || a == par || a == endpoint;
     let aud = match &claims.aud {
         serde_json::Value::String(s) => aud_ok(s),
         serde_json::Value::Array(a) => a.iter().any(|v| v.as_str().is_some_and(aud_ok)),
         _ => false,
     };
     if !aud {
-        return Err(refused("client_assertion aud must be the issuer"));
+        return Err(refused(
+            "client_assertion aud must be the issuer, the token endpoint or the PAR endpoint URL",
+        ));
     }
     let now = p.clock.now_ms() / 1000;
     let skew = p.provider.policy.skew_ms / 1000;

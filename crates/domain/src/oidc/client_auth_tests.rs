@@ -128,11 +128,14 @@ async fn an_assertion_must_be_the_clients_own_for_this_provider_short_lived_and_
     let now = t.p.clock.now_ms() / 1000;
     let claims =
         |jti: &str| json!({ "iss": id, "sub": id, "aud": issuer, "exp": now + 60, "jti": jti });
-    // Accepted: the issuer, the endpoint, or a list holding either as audience; once each.
+    // Accepted: the issuer, the endpoint, the token or PAR endpoint wherever the assertion is
+    // sent (RFC 9126 section 2), or a list holding one as audience; once each.
     for (jti, aud) in [
         ("a", json!(issuer)),
         ("b", json!(ENDPOINT)),
         ("c", json!(["x", ENDPOINT])),
+        ("p", json!(format!("{issuer}/par"))),
+        ("t", json!(format!("{issuer}/token"))),
     ] {
         let mut c = claims(jti);
         c["aud"] = aud;

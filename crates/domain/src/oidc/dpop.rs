@@ -121,7 +121,12 @@ pub fn verify(
     }
     match (access_token, claims["ath"].as_str()) {
         (Some(t), Some(a)) if a == ath(t) => {}
-        (Some(_), _) => return Err(bad("DPoP ath does not match the access token")),
+        (Some(_), None) => {
+            return Err(bad(
+                "DPoP proof needs ath (base64url SHA-256 of the access token) at a resource",
+            ))
+        }
+        (Some(_), Some(_)) => return Err(bad("DPoP ath does not match the access token")),
         (None, _) => {}
     }
     let jkt = jwk.thumbprint();

@@ -15,6 +15,30 @@ pub struct OAuthError {
     pub throttled: bool,
     /// Seconds to wait (temporarily unavailable, slow down).
     pub retry_after: Option<u64>,
+    /// Why the resident's answer was no, where the sign-in ended without one (the compatible
+    /// API tells these apart: `D40001`, `D40003`, `D40000`).
+    pub denial: Option<Denial>,
+}
+
+/// Why a sign-in ended with `access_denied`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Denial {
+    /// The resident declined in the app.
+    Declined,
+    /// Nobody answered before the request expired.
+    Expired,
+    /// The resident cancelled on the consent page.
+    Cancelled,
+}
+
+impl OAuthError {
+    /// `access_denied` for a known reason.
+    pub fn denied(denial: Denial, description: impl Into<String>) -> Self {
+        Self {
+            denial: Some(denial),
+            ..Self::access_denied(description)
+        }
+    }
 }
 
 impl std::fmt::Display for OAuthError {
@@ -31,7 +55,7 @@ macro_rules! codes {
             $(
                 #[doc = concat!("`", $code, "`")]
                 pub fn $name(description: impl Into<String>) -> Self {
-                    Self { error: $code, description: description.into(), throttled: false, retry_after: None }
+                    Self { error: $code, description: description.into(), throttled: false, retry_after: None, denial: None }
                 }
             )*
         }
@@ -79,6 +103,7 @@ impl From<crate::guard::Replayed> for OAuthError {
                 OAuthError::invalid_dpop_proof("DPoP proof was already used (jti replay)")
             }
             K::DeviceRequest => OAuthError::access_denied("this signed request was already used"),
+            K::ApiNonce => OAuthError::invalid_request("nonce was already used"),
         }
     }
 }

@@ -29,7 +29,7 @@ mod session_tests;
 #[cfg(test)]
 mod token_tests;
 
-pub use error::OAuthError;
+pub use error::{Denial, OAuthError};
 
 use crate::env::Env;
 
@@ -106,6 +106,10 @@ pub struct OidcPolicy {
     /// A signing request made with a resident's access token needs an iAM Smart+ login no older
     /// than this, in seconds.
     pub signing_login_max_age_s: i64,
+    /// The compatible API: how far a request's `timestamp` may be from the platform's clock.
+    pub api_timestamp_window_ms: i64,
+    /// The compatible API: lifetime of a content key issued by `getKey`.
+    pub api_content_key_ttl_ms: i64,
 }
 
 impl OidcPolicy {
@@ -125,6 +129,8 @@ impl OidcPolicy {
             ciba_interval_ms: 5_000,
             skew_ms: 60_000,
             signing_login_max_age_s: 900,
+            api_timestamp_window_ms: 300_000,
+            api_content_key_ttl_ms: 3_600_000,
         }
     }
 

@@ -31,6 +31,28 @@ iamsmart_proto::text_enum! {
     }
 }
 
+/// Which protocol an authorization request came in by, and so how its answer goes back.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Dialect {
+    /// OpenID Connect: `error` and `error_description` (RFC 6749 4.1.2.1), `iss` (RFC 9207).
+    #[default]
+    OpenidConnect,
+    /// The iAM Smart-compatible API (`getQR`): `error_code` with a `D` code.
+    IamsmartApi,
+}
+
+impl Dialect {
+    /// The dialect of a client's requests.
+    pub fn of(client: &super::clients::Client) -> Dialect {
+        if client.meta.iamsmart_profile == super::clients::ClientProfile::IamsmartApi {
+            Dialect::IamsmartApi
+        } else {
+            Dialect::OpenidConnect
+        }
+    }
+}
+
 /// A validated authorization request.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AuthzParams {
@@ -66,6 +88,9 @@ pub struct AuthzParams {
     /// The purpose the service states (3 to 300 characters).
     #[serde(default)]
     pub purpose: Option<String>,
+    /// How the answer goes back to the service.
+    #[serde(default)]
+    pub dialect: Dialect,
 }
 
 impl AuthzParams {
@@ -104,8 +129,19 @@ pub fn urlencode(v: &str) -> String {
     percent_encoding::utf8_percent_encode(v, RESERVED).to_string()
 }
 
-/// The redirect carrying an error (with `iss`, RFC 9207).
-pub fn error_redirect(p: &Oidc, redirect_uri: &str, state: Option<&str>, e: &OAuthError) -> String {
+/// The redirect carrying an error: with `iss` (RFC 9207) in OpenID Connect, as `error_code`
+/// in the compatible API.
+pub fn error_redirect(
+    p: &Oidc,
+    dialect: Dialect,
+    redirect_uri: &str,
+    state: Option<&str>,
+    e: &OAuthError,
+) -> String {
+    if dialect == Dialect::IamsmartApi {
+        let code = crate::osp_api::ApiCode::from_oauth(e);
+        return api_error_redirect(redirect_uri, state, code);
+    }
     let mut params = vec![
         ("error", e.error),
         ("error_description", e.description.as_str()),
@@ -114,6 +150,19 @@ pub fn error_redirect(p: &Oidc, redirect_uri: &str, state: Option<&str>, e: &OAu
         params.push(("state", s));
     }
     params.push(("iss", p.provider.policy.issuer.as_str()));
+    with_params(redirect_uri, &params)
+}
+
+/// The compatible API's redirect carrying an error: `error_code` and `state`.
+pub fn api_error_redirect(
+    redirect_uri: &str,
+    state: Option<&str>,
+    code: crate::osp_api::ApiCode,
+) -> String {
+    let mut params = vec![("error_code", code.as_str())];
+    if let Some(s) = state {
+        params.push(("state", s));
+    }
     with_params(redirect_uri, &params)
 }
 
@@ -230,6 +279,11 @@ async fn request_object(p: &Oidc, client: &Client, jwt: &str) -> OResult<Form> {
 /// Validate an authorization request for `client`. The redirect URI is checked first; an error
 /// after that can be returned to it.
 pub async fn validate(p: &Oidc, client: &Client, form: &Form) -> OResult<AuthzParams> {
+    if Dialect::of(client) == Dialect::IamsmartApi {
+        return Err(OAuthError::unauthorized_client(
+            "this client uses the iAM Smart-compatible API: start its sign-ins at /api/v1/auth/getQR",
+        ));
+    }
     let form = match one(form, "request")? {
         Some(jwt) => {
             let mut inner = request_object(p, client, jwt).await?;
@@ -369,6 +423,7 @@ pub async fn validate(p: &Oidc, client: &Client, form: &Form) -> OResult<AuthzPa
         authorization_details,
         optional,
         purpose: purpose.map(str::to_string),
+        dialect: Dialect::OpenidConnect,
     })
 }
 
@@ -438,7 +493,15 @@ pub async fn push(p: &Oidc, client: &Client, form: &Form, spent: Spent) -> OResu
             "request_uri is not allowed in a pushed request",
         ));
     }
-    let params = validate(p, client, form).await?;
+    // RFC 9126 answers with RFC 6749's codes: a redirect URI that is not registered is an
+    // `invalid_request` here (`invalid_redirect_uri` belongs to client registration).
+    let params = validate(p, client, form).await.map_err(|e| {
+        if e.error == "invalid_redirect_uri" {
+            OAuthError::invalid_request(e.description)
+        } else {
+            e
+        }
+    })?;
     let params =
         serde_json::to_string(&params).map_err(|e| OAuthError::server_error(e.to_string()))?;
     let id = iamsmart_crypto::rng::token(p.rng.as_ref(), 24);

@@ -9,6 +9,7 @@
 use super::claims;
 use super::clients::Client;
 use super::error::{OAuthError, OResult};
+use super::request::Dialect;
 use super::Acr;
 use crate::env::Env;
 use crate::error::DomainError;
@@ -272,6 +273,42 @@ pub async fn redeem_code(
     dpop_jkt: Option<String>,
     spent: Spent,
 ) -> OResult<TokenResponse> {
+    let redeemed =
+        redeem_code_grant(p, client, code, redirect_uri, verifier, dpop_jkt, spent).await?;
+    sign_tokens(
+        p,
+        client,
+        &redeemed.grant,
+        &redeemed.subject,
+        redeemed.grant.dpop_jkt.as_deref(),
+        redeemed.refresh_token,
+        true,
+    )
+    .await
+}
+
+/// What redeeming a code gave, before any token is signed.
+#[derive(Debug)]
+pub struct Redeemed {
+    /// The grant (bound to the DPoP key of the redemption, if any).
+    pub grant: Grant,
+    /// The resident's subject for this client.
+    pub subject: String,
+    /// A new refresh token, for clients with the grant.
+    pub refresh_token: Option<String>,
+}
+
+/// Redeem an authorization code (once), as [`redeem_code`] does, without signing tokens: for
+/// the compatible API, whose answer is not a token response.
+pub async fn redeem_code_grant(
+    p: &Oidc,
+    client: &Client,
+    code: &str,
+    redirect_uri: Option<&str>,
+    verifier: Option<&str>,
+    dpop_jkt: Option<String>,
+    spent: Spent,
+) -> OResult<Redeemed> {
     let now = p.clock.now_ms();
     let h = hash(code);
     let mut tx = p.db.begin().await.map_err(dom)?;
@@ -319,12 +356,17 @@ pub async fn redeem_code(
             "the authorization code has expired",
         ));
     }
-    if redirect_uri.is_some_and(|r| r != ruri) || (redirect_uri.is_none() && !client.fapi()) {
+    // The compatible API's getToken names no redirect URI and uses no PKCE (the service
+    // authenticates each call with its HMAC secret); its codes carry no challenge.
+    let api = Dialect::of(client) == Dialect::IamsmartApi;
+    if redirect_uri.is_some_and(|r| r != ruri) || (redirect_uri.is_none() && !client.fapi() && !api)
+    {
         return Err(OAuthError::invalid_grant(
             "redirect_uri differs from the authorization request",
         ));
     }
     match verifier {
+        None if api && challenge.is_empty() => {}
         Some(v) if pkce_ok(v, &challenge) => {}
         Some(_) => {
             return Err(OAuthError::invalid_grant(
@@ -365,7 +407,13 @@ pub async fn redeem_code(
         .await
         .map_err(dom)?;
     tx.commit().await.map_err(dom)?;
-    sign_tokens(p, client, &g, &sub, dpop_jkt.as_deref(), refresh, true).await
+    let mut grant = g;
+    grant.dpop_jkt = dpop_jkt;
+    Ok(Redeemed {
+        grant,
+        subject: sub,
+        refresh_token: refresh,
+    })
 }
 
 /// The subject identifier of a resident for this client.

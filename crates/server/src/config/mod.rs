@@ -335,6 +335,15 @@ impl Config {
                 return Err(err(key, "must be at least 1"));
             }
         }
+        if !(1..=3600).contains(&o.api_timestamp_window_secs) {
+            return Err(err(
+                "oidc.api_timestamp_window_secs",
+                "must be 1 to 3600 (nonces are kept as long, so a replay is always caught)",
+            ));
+        }
+        if !(60..=86_400).contains(&o.api_content_key_ttl_secs) {
+            return Err(err("oidc.api_content_key_ttl_secs", "must be 60 to 86400"));
+        }
         if o.access_token_ttl_secs.max(o.id_token_ttl_secs) > self.keys.token_max_lifetime_secs {
             return Err(err(
                 "oidc.access_token_ttl_secs",
@@ -451,6 +460,8 @@ impl Config {
         p.ciba_ttl_ms = o.ciba_ttl_secs as i64 * 1000;
         p.ciba_interval_ms = o.ciba_interval_secs as i64 * 1000;
         p.signing_login_max_age_s = o.signing_login_max_age_secs as i64;
+        p.api_timestamp_window_ms = o.api_timestamp_window_secs as i64 * 1000;
+        p.api_content_key_ttl_ms = o.api_content_key_ttl_secs as i64 * 1000;
         p
     }
 

@@ -109,6 +109,11 @@ pub struct OidcConfig {
     /// A signing request made with a resident's access token needs an iAM Smart+ login no older
     /// than this (RFC 9470 step-up otherwise).
     pub signing_login_max_age_secs: u64,
+    /// The iAM Smart-compatible API: how far a request's `timestamp` may be from the
+    /// platform's clock, either way.
+    pub api_timestamp_window_secs: u64,
+    /// The iAM Smart-compatible API: lifetime of a content key issued by `getKey`.
+    pub api_content_key_ttl_secs: u64,
 }
 
 impl Default for OidcConfig {
@@ -126,6 +131,8 @@ impl Default for OidcConfig {
             ciba_ttl_secs: whole(p.ciba_ttl_ms, 1000),
             ciba_interval_secs: whole(p.ciba_interval_ms, 1000),
             signing_login_max_age_secs: u64::try_from(p.signing_login_max_age_s).unwrap_or(0),
+            api_timestamp_window_secs: whole(p.api_timestamp_window_ms, 1000),
+            api_content_key_ttl_secs: whole(p.api_content_key_ttl_ms, 1000),
         }
     }
 }

@@ -6,6 +6,7 @@ mod exchange;
 mod health;
 mod notify;
 pub(crate) mod oidc;
+pub(crate) mod osp_api;
 pub(crate) mod pages;
 mod signing;
 mod staff;
@@ -31,6 +32,7 @@ pub fn routes(state: AppState, body_limit: usize, upload_limit: usize) -> Router
         .merge(exchange::routes())
         .merge(staff::routes())
         .merge(oidc::routes())
+        .merge(osp_api::routes())
         .merge(pages::routes())
         .merge(signing::routes())
         .merge(notify::routes())

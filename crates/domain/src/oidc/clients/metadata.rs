@@ -153,6 +153,9 @@ iamsmart_proto::text_enum! {
         Fapi2 = "fapi2",
         /// OpenID Connect with PKCE: `private_key_jwt` or `client_secret_basic`.
         Basic = "basic",
+        /// The iAM Smart-compatible API (`/api/v1/`): HMAC-signed calls, content keys wrapped
+        /// to the service's encipherment certificate. Registered by the operator only.
+        IamsmartApi = "iamsmart-api",
     }
 }
 
@@ -506,6 +509,18 @@ pub fn check_metadata(m: &ClientMetadata, operator: bool) -> OResult<()> {
                 "token_endpoint_auth_method: private_key_jwt or client_secret_basic",
             ))
         }
+        (ClientProfile::IamsmartApi, API_AUTH_METHOD) if operator => {
+            if m.grant_types != ["authorization_code"] || has_keys {
+                return Err(meta_err(
+                    "iamsmart-api clients use authorization codes only, and no jwks",
+                ));
+            }
+        }
+        (ClientProfile::IamsmartApi, _) => {
+            return Err(meta_err(format!(
+                "the iamsmart-api profile is registered by the operator, with token_endpoint_auth_method {API_AUTH_METHOD}"
+            )))
+        }
     }
     if m.has_ciba() {
         match m.backchannel_token_delivery_mode.as_deref() {
@@ -521,10 +536,15 @@ pub fn check_metadata(m: &ClientMetadata, operator: bool) -> OResult<()> {
     Ok(())
 }
 
+/// How a client of the compatible API authenticates (each call signed with HMAC-SHA256 under its
+/// secret): never at the OpenID endpoints.
+pub const API_AUTH_METHOD: &str = "iamsmart_hmac";
+
 impl ClientMetadata {
     /// A new client's metadata with the defaults of `profile`.
     pub fn for_profile(name: &str, redirect_uris: Vec<String>, profile: ClientProfile) -> Self {
         let fapi = profile == ClientProfile::Fapi2;
+        let api = profile == ClientProfile::IamsmartApi;
         Self {
             client_name: name.into(),
             client_name_zh_hant: None,
@@ -542,13 +562,19 @@ impl ClientMetadata {
             post_logout_redirect_uris: vec![],
             token_endpoint_auth_method: if fapi {
                 "private_key_jwt".into()
+            } else if api {
+                API_AUTH_METHOD.into()
             } else {
                 "client_secret_basic".into()
             },
             jwks: None,
             jwks_uri: None,
             sector_identifier_uri: None,
-            grant_types: default_grants(),
+            grant_types: if api {
+                vec!["authorization_code".into()]
+            } else {
+                default_grants()
+            },
             response_types: default_response_types(),
             id_token_signed_response_alg: default_alg(),
             subject_type: default_subject_type(),

@@ -10,6 +10,7 @@ mod registration;
 
 pub use metadata::{
     check_metadata, check_uri, parse_jwks, ClientMetadata, ClientProfile, RequesterType,
+    API_AUTH_METHOD,
 };
 pub use registration::{
     check_registration_token, disable, issue_initial_token, register, update, use_initial_token,

@@ -207,6 +207,17 @@ fn tx_cookie(s: &AppState, tx: &TxId) -> String {
 
 /// An error page (never a redirect).
 pub fn error_page(ui: &Ui, e: &OAuthError, reference: Option<String>) -> Response {
+    error_page_with_code(ui, e, reference, None)
+}
+
+/// [`error_page`] with the compatible API's code of the refusal (`D20008`), which is what a
+/// service's support desk and its developers look up.
+fn error_page_with_code(
+    ui: &Ui,
+    e: &OAuthError,
+    reference: Option<String>,
+    code: Option<&str>,
+) -> Response {
     let lang = ui.lang;
     let status = crate::oauth::status_of(e);
     let message = match e.error {
@@ -232,7 +243,7 @@ pub fn error_page(ui: &Ui, e: &OAuthError, reference: Option<String>) -> Respons
             // What went wrong in the service's terms (`invalid_client: unknown client_id`) is for
             // its developers, who get it in the error response and the logs; the resident gets
             // what to do and the reference number.
-            detail: None,
+            detail: code.map(|c| format!("{}: {c}", lang.t("Error code", "錯誤代碼"))),
             reference,
             reference_label: lang.t("Reference", "參考編號"),
         },
@@ -596,6 +607,47 @@ async fn authorize_any(
         &base,
     );
     outcome(&s, &ui, o, Some(rid), session.as_deref())
+}
+
+/// `GET /api/v1/auth/getQR` of the compatible API: the same pages as `/authorize`.
+pub(crate) async fn api_get_qr(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Extension(rid): Extension<RequestId>,
+) -> Response {
+    let form = parse_form(uri.query().unwrap_or_default().as_bytes());
+    let lang = one(&form, "lang").ok().flatten().map(|l| match l {
+        "zh-HK" => "zh-Hant",
+        "zh-CN" => "zh-Hans",
+        _ => "en",
+    });
+    let ui = Ui::new(&s, &headers, &uri, lang, uri.path());
+    if form.len() > 20 || uri.query().is_some_and(|q| q.len() > 8 * 1024) {
+        return error_page(
+            &ui,
+            &OAuthError::invalid_request("D10000: too many or too large parameters"),
+            Some(rid.0),
+        );
+    }
+    let session = session_of(&s, &headers).map(str::to_string);
+    let o = iamsmart_domain::osp_api::get_qr(&s.platform.oidc, &form, session.as_deref()).await;
+    if let Outcome::ErrorPage(e) = &o {
+        // The service is told nothing (its redirect URI is not trusted yet): the page shows
+        // the code, and the log has what exactly was wrong under the page's reference.
+        let code = e.description.split(':').next().filter(|c| {
+            c.len() == 6 && c.starts_with('D') && c[1..].bytes().all(|b| b.is_ascii_digit())
+        });
+        tracing::info!(code, reason = %e.description, "getQR refused");
+        return error_page_with_code(&ui, e, Some(rid.0), code);
+    }
+    let base = match &o {
+        Outcome::Login(p) => format!("/authorize/continue?tx={}", p.tx),
+        Outcome::Consent { page, .. } => format!("/authorize/continue?tx={}", page.tx),
+        _ => uri.path().to_string(),
+    };
+    let ui = Ui::new(&s, &headers, &uri, lang, &base);
+    outcome(&s, &ui, o, Some(rid.0), session.as_deref())
 }
 
 async fn authorize_get(

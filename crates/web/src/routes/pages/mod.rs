@@ -4,7 +4,7 @@ mod account;
 mod catalogue_admin;
 pub mod common;
 mod dealings;
-mod login;
+pub(crate) mod login;
 mod logout;
 mod notifications;
 mod portal;

@@ -1,0 +1,391 @@
+//! The iAM Smart-compatible API (`/api/v1/`): the interface of the real platform, so that an
+//! online service built for it moves over with only its base URL changed. It is a dialect of
+//! the OpenID provider, not a second one: `getQR` starts the same sign-in (login page, QR code,
+//! match code, the app's approval, consent), and `getToken` redeems the same authorization code.
+//!
+//! Each call is signed with HMAC-SHA256 under the client's secret (which the platform must hold
+//! to check it, so it is sealed at rest like personal data); `getKey` issues a content key
+//! wrapped to the service's encipherment certificate, under which answers (and later request
+//! bodies) travel as `content`. A call's `nonce` is recorded before anything else happens, so a
+//! nonce is refused the second time whatever became of the first call; its `timestamp` must be
+//! within `oidc.api_timestamp_window_secs` of the platform's clock, and a nonce is remembered as
+//! long, so that a replay is always caught one way or the other.
+mod codes;
+mod login;
+#[cfg(test)]
+mod tests;
+
+pub use codes::{ApiCode, ApiError};
+pub use login::{get_qr, get_token, TokenAnswer, SCOPES};
+
+use crate::audit::{self, Event};
+use crate::error::DomainError;
+use crate::guard::{SingleUseKind, Spent};
+use crate::oidc::clients::{self, Client, ClientMetadata, ClientProfile, Registered};
+use crate::oidc::{OAuthError, Oidc};
+use iamsmart_crypto::envelope::FieldContext;
+use iamsmart_crypto::osp_api as wire;
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+/// What a call of the API answers with, or why it was refused.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// Content keys tried on a request body, newest first (a service may still be using the one
+/// before its latest `getKey`).
+const KEYS_TRIED: i64 = 3;
+/// Longest accepted `nonce`.
+const MAX_NONCE_CHARS: usize = 128;
+
+/// The signature headers of a call as received, before any check.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SignatureHeaders<'a> {
+    /// `clientID`.
+    pub client_id: Option<&'a str>,
+    /// `signatureMethod`.
+    pub signature_method: Option<&'a str>,
+    /// `timestamp` (milliseconds since the epoch).
+    pub timestamp: Option<&'a str>,
+    /// `nonce`.
+    pub nonce: Option<&'a str>,
+    /// `signature`.
+    pub signature: Option<&'a str>,
+}
+
+fn required<'a>(v: Option<&'a str>, name: &str) -> ApiResult<&'a str> {
+    v.map(str::trim).filter(|v| !v.is_empty()).ok_or_else(|| {
+        ApiError::new(
+            ApiCode::MissingHeader,
+            format!("the {name} header is required"),
+        )
+    })
+}
+
+/// Authenticate a call: its headers, its signature over `body`, its timestamp, then its nonce
+/// (recorded at once: a nonce is good for one call, whatever became of it). Answers the client.
+pub async fn authenticate(p: &Oidc, h: &SignatureHeaders<'_>, body: &[u8]) -> ApiResult<Client> {
+    let client_id = required(h.client_id, "clientID")?;
+    let method = required(h.signature_method, "signatureMethod")?;
+    let timestamp = required(h.timestamp, "timestamp")?;
+    let nonce = required(h.nonce, "nonce")?;
+    let signature = required(h.signature, "signature")?;
+    if method != wire::SIGNATURE_METHOD {
+        return Err(ApiCode::UnsupportedSignatureMethod.into());
+    }
+    let window = p.provider.policy.api_timestamp_window_ms;
+    let now = p.clock.now_ms();
+    let ts: i64 = timestamp
+        .parse()
+        .ok()
+        .filter(|_| timestamp.bytes().all(|b| b.is_ascii_digit()))
+        .ok_or_else(|| {
+            ApiError::new(
+                ApiCode::StaleTimestamp,
+                "timestamp must be milliseconds since the epoch, in digits",
+            )
+        })?;
+    if !crate::guard::within(ts, now, window) {
+        return Err(ApiError::new(
+            ApiCode::StaleTimestamp,
+            format!(
+                "timestamp is {} s from the platform's clock; at most {} s is accepted",
+                (ts.saturating_sub(now) / 1000),
+                window / 1000
+            ),
+        ));
+    }
+    if nonce.chars().count() > MAX_NONCE_CHARS || !nonce.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ApiError::new(
+            ApiCode::InvalidRequest,
+            format!("nonce must be 1 to {MAX_NONCE_CHARS} printable ASCII characters"),
+        ));
+    }
+    let client = api_client(p, client_id).await?;
+    let secret = secret_of(p, &client).await?;
+    let message = wire::signed_message(client_id, method, timestamp, nonce, body);
+    if !wire::verify(secret.as_bytes(), &message, signature) {
+        return Err(ApiError::new(
+            ApiCode::BadSignature,
+            "the signature does not match: Base64 of HMAC-SHA256 under the client secret over clientID + signatureMethod + timestamp + nonce + body, URL-encoded",
+        ));
+    }
+    let mut spent = Spent::new();
+    spent.add(
+        SingleUseKind::ApiNonce,
+        format!("api:{}", client.id),
+        nonce,
+        ts.saturating_add(window).max(now + window),
+    );
+    match spent.spend(p).await? {
+        Ok(()) => Ok(client),
+        Err(_) => Err(ApiCode::NonceReused.into()),
+    }
+}
+
+/// An active client of the compatible API, by its `clientID`.
+async fn api_client(p: &Oidc, client_id: &str) -> ApiResult<Client> {
+    clients::named(p, client_id)
+        .await?
+        .filter(|c| c.meta.iamsmart_profile == ClientProfile::IamsmartApi)
+        .ok_or_else(|| ApiCode::UnknownClient.into())
+}
+
+async fn secret_of(p: &Oidc, client: &Client) -> ApiResult<Zeroizing<String>> {
+    let sealed: Vec<u8> =
+        sqlx::query_scalar("SELECT secret FROM osp_api_clients WHERE client_id = $1")
+            .bind(&client.id)
+            .fetch_optional(p.db.reader())
+            .await
+            .map_err(DomainError::from)?
+            .ok_or(ApiCode::UnknownClient)?;
+    let opened = p
+        .vault
+        .open_field(&secret_context(&client.id), &sealed)
+        .await?;
+    String::from_utf8(opened.to_vec())
+        .map(Zeroizing::new)
+        .map_err(|_| DomainError::Integrity("a client secret is not text".into()).into())
+}
+
+fn secret_context(client_id: &str) -> FieldContext<'_> {
+    FieldContext {
+        table: "osp_api_clients",
+        column: "secret",
+        row: client_id,
+    }
+}
+
+fn content_key_context(id: &str) -> FieldContext<'_> {
+    FieldContext {
+        table: "osp_api_content_keys",
+        column: "content_key",
+        row: id,
+    }
+}
+
+/// A client of the compatible API, registered: its id and its secret (shown once).
+#[derive(Debug, Serialize)]
+pub struct ApiClient {
+    /// The client as registered.
+    #[serde(flatten)]
+    pub registered: Registered,
+    /// The HMAC secret; the platform keeps it sealed and never shows it again.
+    pub client_secret: String,
+    /// SHA-256 (Base64) of the encipherment certificate (`pubKey` in `getKey` answers).
+    pub kek_cert_sha256: String,
+}
+
+/// Read an encipherment certificate (PEM or DER) and check it can be used now.
+pub fn encipherment_cert(p: &Oidc, cert: &[u8]) -> ApiResult<(Vec<u8>, wire::EnciphermentKey)> {
+    let der = match std::str::from_utf8(cert) {
+        Ok(text) if text.contains("-----BEGIN") => iamsmart_crypto::pki::cert::from_pem(text)
+            .map_err(|e| ApiError::new(ApiCode::InvalidRequest, e.to_string()))?,
+        _ => cert.to_vec(),
+    };
+    let key = wire::EnciphermentKey::from_cert(&der)
+        .map_err(|e| ApiError::new(ApiCode::InvalidRequest, e.to_string()))?;
+    check_validity(p, &key)?;
+    Ok((der, key))
+}
+
+fn check_validity(p: &Oidc, key: &wire::EnciphermentKey) -> ApiResult<()> {
+    let now_s = u64::try_from(p.clock.now_ms() / 1000).unwrap_or(0);
+    if now_s < key.not_before || now_s >= key.not_after {
+        return Err(ApiError::new(
+            ApiCode::CertificateNotValid,
+            "the encipherment certificate is expired or not valid yet: register a current one",
+        ));
+    }
+    Ok(())
+}
+
+/// Register a client of the compatible API (by the operator, or a developer through the
+/// portal): its metadata, a fresh secret, and the service's encipherment certificate.
+pub async fn register(
+    p: &Oidc,
+    mut meta: ClientMetadata,
+    kek_cert: &[u8],
+    actor: &str,
+) -> ApiResult<ApiClient> {
+    let (der, key) = encipherment_cert(p, kek_cert)?;
+    meta.iamsmart_profile = ClientProfile::IamsmartApi;
+    let registered = clients::register(p, meta, actor, true).await?;
+    let secret = Zeroizing::new(iamsmart_crypto::rng::token(p.rng.as_ref(), 32));
+    let now = p.clock.now_ms();
+    let stored = async {
+        let sealed = p
+            .vault
+            .seal(&secret_context(&registered.client_id), secret.as_bytes())
+            .await?;
+        let mut tx = p.db.begin().await?;
+        sqlx::query(
+            "INSERT INTO osp_api_clients (client_id, secret, kek_cert, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)",
+        )
+        .bind(&registered.client_id)
+        .bind(&sealed)
+        .bind(&der)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        audit::append(
+            &mut tx,
+            now,
+            None,
+            &Event {
+                kind: "client.api_credentials",
+                actor,
+                subject: &format!("client:{}", registered.client_id),
+                detail: serde_json::json!({ "kek_cert_sha256": hex::encode(key.cert_sha256) }),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok::<_, DomainError>(())
+    }
+    .await;
+    if let Err(e) = stored {
+        // A client without credentials answers nothing; take it away again.
+        let _ = clients::disable(p, &registered.client_id, actor).await;
+        return Err(e.into());
+    }
+    Ok(ApiClient {
+        registered,
+        client_secret: secret.to_string(),
+        kek_cert_sha256: b64(&key.cert_sha256),
+    })
+}
+
+fn b64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// The answer of `getKey`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ContentKeyAnswer {
+    /// The content key, RSA-OAEP (SHA-256) encrypted to the encipherment certificate, Base64.
+    pub secret_key: String,
+    /// SHA-256 (Base64) of the certificate it was wrapped to.
+    pub pub_key: String,
+    /// Issued at (milliseconds since the epoch).
+    pub issue_at: i64,
+    /// Valid for (milliseconds).
+    pub expires_in: i64,
+}
+
+/// `getKey`: a fresh content key for the client, wrapped to its encipherment certificate.
+pub async fn issue_content_key(p: &Oidc, client: &Client) -> ApiResult<ContentKeyAnswer> {
+    let cert: Vec<u8> =
+        sqlx::query_scalar("SELECT kek_cert FROM osp_api_clients WHERE client_id = $1")
+            .bind(&client.id)
+            .fetch_optional(p.db.reader())
+            .await
+            .map_err(DomainError::from)?
+            .ok_or(ApiCode::UnknownClient)?;
+    let key = wire::EnciphermentKey::from_cert(&cert)
+        .map_err(|e| DomainError::Integrity(format!("a stored certificate: {e}")))?;
+    check_validity(p, &key)?;
+    let content_key = wire::new_content_key(p.rng.as_ref());
+    let wrapped = key
+        .wrap(content_key.as_ref())
+        .map_err(|e| DomainError::Integrity(e.to_string()))?;
+    let id = iamsmart_crypto::rng::token(p.rng.as_ref(), 16);
+    let sealed = p
+        .vault
+        .seal(&content_key_context(&id), content_key.as_ref())
+        .await?;
+    let now = p.clock.now_ms();
+    let ttl = p.provider.policy.api_content_key_ttl_ms;
+    sqlx::query(
+        "INSERT INTO osp_api_content_keys (id, client_id, content_key, issued_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(&id)
+    .bind(&client.id)
+    .bind(&sealed)
+    .bind(now)
+    .bind(now + ttl)
+    .execute(p.db.writer())
+    .await
+    .map_err(DomainError::from)?;
+    Ok(ContentKeyAnswer {
+        secret_key: b64(&wrapped),
+        pub_key: b64(&key.cert_sha256),
+        issue_at: now,
+        expires_in: ttl,
+    })
+}
+
+/// A client's valid content keys, newest first.
+pub struct ContentKeys(Vec<Zeroizing<Vec<u8>>>);
+
+impl std::fmt::Debug for ContentKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ContentKeys({} keys)", self.0.len())
+    }
+}
+
+impl ContentKeys {
+    /// The client's valid content keys (refused when there is none: call `getKey`).
+    pub async fn of(p: &Oidc, client: &Client) -> ApiResult<ContentKeys> {
+        let rows: Vec<(String, Vec<u8>)> = sqlx::query_as(
+            "SELECT id, content_key FROM osp_api_content_keys WHERE client_id = $1 AND expires_at > $2 ORDER BY issued_at DESC, id LIMIT $3",
+        )
+        .bind(&client.id)
+        .bind(p.clock.now_ms())
+        .bind(KEYS_TRIED)
+        .fetch_all(p.db.reader())
+        .await
+        .map_err(DomainError::from)?;
+        if rows.is_empty() {
+            return Err(ApiCode::NoContentKey.into());
+        }
+        let mut keys = Vec::with_capacity(rows.len());
+        for (id, sealed) in rows {
+            keys.push(
+                p.vault
+                    .open_field(&content_key_context(&id), &sealed)
+                    .await?,
+            );
+        }
+        Ok(ContentKeys(keys))
+    }
+
+    /// Decrypt a request's `content` under any of the keys.
+    pub fn open(&self, content: &str) -> ApiResult<Zeroizing<Vec<u8>>> {
+        self.0
+            .iter()
+            .find_map(|k| wire::open_content(k, content).ok())
+            .ok_or_else(|| ApiCode::BadContent.into())
+    }
+
+    /// Encrypt an answer's `content` under the newest key.
+    pub fn seal(&self, p: &Oidc, plaintext: &[u8]) -> ApiResult<String> {
+        let key = self.0.first().ok_or(ApiCode::NoContentKey)?;
+        wire::seal_content(key, plaintext, p.rng.as_ref())
+            .map_err(|e| DomainError::Integrity(e.to_string()).into())
+    }
+}
+
+/// Delete expired content keys (a worker calls this).
+pub async fn purge_expired(p: &crate::env::Env) -> crate::error::Result<u64> {
+    Ok(
+        sqlx::query("DELETE FROM osp_api_content_keys WHERE expires_at < $1")
+            .bind(p.clock.now_ms())
+            .execute(p.db.writer())
+            .await?
+            .rows_affected(),
+    )
+}
+
+/// A request body of the API: `{"content": ...}`.
+#[derive(Debug, Deserialize)]
+pub struct EncryptedBody {
+    /// The envelope.
+    pub content: String,
+}
+
+/// The error of a refused OpenID step, as this API says it.
+pub fn refusal(e: OAuthError) -> ApiError {
+    e.into()
+}

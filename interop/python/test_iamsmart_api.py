@@ -1,0 +1,196 @@
+"""The iAM Smart-compatible API (/api/v1/) as a service built for the real platform calls it.
+Run by interop/run, which starts the server, registers the resident and a client of profile
+iamsmart-api with the encipherment certificate made here (make_kek.py).
+
+Written from the description of the real API alone (the brief of the transport, getKey, getQR,
+getToken and their codes), with `requests` and `cryptography`: no code of the platform. The
+resident's side is the app command line and a browser without JavaScript (resident.py).
+"""
+
+import base64
+import json
+import os
+import secrets
+import struct
+import time
+from urllib.parse import parse_qs, quote, urlencode, urlparse
+
+import pytest
+import requests
+from cryptography.hazmat.primitives import hashes, hmac, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+import resident as r
+
+CLIENT = r.read_json("clients", "python-api.json")
+CLIENT_ID = CLIENT["client_id"]
+SECRET = CLIENT["client_secret"]
+with open(os.path.join(r.DIR, "keys", "python-api-kek.pem"), "rb") as f:
+    KEK = serialization.load_pem_private_key(f.read(), password=None)
+
+
+def signature(client_id, method, timestamp, nonce, body, secret=SECRET):
+    mac = hmac.HMAC(secret.encode(), hashes.SHA256())
+    mac.update((client_id + method + timestamp + nonce).encode() + body)
+    return quote(base64.b64encode(mac.finalize()).decode(), safe="")
+
+
+def call(path, body, *, client_id=CLIENT_ID, secret=SECRET, method="HmacSHA256",
+         timestamp=None, nonce=None, drop=None):
+    """POST a signed call; its JSON answer (always HTTP 200, as the real platform answers)."""
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    timestamp = timestamp or str(int(time.time() * 1000))
+    nonce = nonce or secrets.token_hex(16)
+    headers = {
+        "Content-Type": "application/json",
+        "clientID": client_id,
+        "signatureMethod": method,
+        "timestamp": timestamp,
+        "nonce": nonce,
+        "signature": signature(client_id, method, timestamp, nonce, raw, secret),
+    }
+    if drop:
+        del headers[drop]
+    res = requests.post(r.ISSUER + path, data=raw, headers=headers, timeout=r.TIMEOUT)
+    assert res.status_code == 200, f"{res.status_code} {res.text[:300]}"
+    answer = res.json()
+    assert set(answer) >= {"txID", "code", "message"}, answer
+    return answer
+
+
+def get_key():
+    """A content key: the answer's secretKey, RSA-OAEP (SHA-256) decrypted with our KEK."""
+    answer = call("/api/v1/security/getKey", b"")
+    assert answer["code"] == "D00000", answer
+    content = answer["content"]
+    assert content["expiresIn"] > 0 and abs(content["issueAt"] - time.time() * 1000) < 60_000
+    key = KEK.decrypt(
+        base64.b64decode(content["secretKey"]),
+        padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None),
+    )
+    assert len(key) == 32
+    return key
+
+
+def decrypt(key, content):
+    raw = base64.b64decode(content)
+    (iv_len,) = struct.unpack(">I", raw[:4])
+    assert iv_len == 12
+    iv, sealed = raw[4 : 4 + iv_len], raw[4 + iv_len :]
+    return json.loads(AESGCM(key).decrypt(iv, sealed, None))
+
+
+def get_qr_url(state, scope="eidapi_auth", redirect=None, **extra):
+    q = {
+        "clientID": CLIENT_ID,
+        "responseType": "code",
+        "source": "PC_Browser",
+        "redirectURI": redirect or r.REDIRECT_URI,
+        "scope": scope,
+        "lang": "zh-HK",
+        "state": state,
+    }
+    q.update(extra)
+    return r.ISSUER + "/api/v1/auth/getQR?" + urlencode(q)
+
+
+def callback(location):
+    assert location.startswith(r.REDIRECT_URI), location
+    return {k: v[0] for k, v in parse_qs(urlparse(location).query).items()}
+
+
+def sign_in(state):
+    back, approved = r.login(r.Browser(), get_qr_url(state))
+    assert approved
+    q = callback(back)
+    assert q["state"] == state and "code" in q, q
+    return q["code"]
+
+
+def get_token(code, key):
+    answer = call("/api/v1/auth/getToken", {"code": code, "grantType": "authorization_code"})
+    if answer["code"] != "D00000":
+        return answer, None
+    return answer, decrypt(key, answer["content"])
+
+
+def test_sign_in_with_get_qr_then_get_token():
+    key = get_key()
+    code = sign_in(secrets.token_urlsafe(8))
+    answer, token = get_token(code, key)
+    assert answer["code"] == "D00000", answer
+    assert token["tokenType"] == "Bearer"
+    assert token["userType"] == "iAMSmartPlus"
+    assert token["scope"] == "eidapi_auth"
+    assert token["expiresIn"] > 0 and token["accessToken"] and token["openID"]
+    assert token["lastModifiedDate"] <= time.time() * 1000
+    # The same resident has the same openID at this service on the next sign-in (remembered
+    # in the browser or not), and the code is good once.
+    again, token2 = get_token(sign_in(secrets.token_urlsafe(8)), key)
+    assert again["code"] == "D00000" and token2["openID"] == token["openID"]
+    replay, _ = get_token(code, key)
+    assert replay["code"] == "D40004", replay
+
+
+def test_declining_in_the_app_answers_d40001_with_the_state():
+    browser = r.Browser()
+    page = browser.get(get_qr_url("declined-1"))
+    assert page.status_code == 200
+    qr, _, cont = r.read_login(page.text, page.url)
+    r.app("deny", qr)
+    q = callback(browser.get(cont).headers["location"])
+    assert q == {"error_code": "D40001", "state": "declined-1"}, q
+
+
+def test_get_qr_refusals():
+    browser = r.Browser()
+    # Not registered: a page, never a redirect to the unknown URL.
+    res = browser.get(get_qr_url("s", redirect="https://elsewhere.example/cb"))
+    assert res.status_code == 400 and "D20008" in res.text, res.status_code
+    # Registered: the refusal goes back with its code.
+    for extra, code in [
+        ({"scope": "eidapi_auth eidapi_unknown"}, "D10000"),
+        ({"scope": "eidapi_profiles"}, "D10000"),
+        ({"source": "Windows_Phone"}, "D10000"),
+        ({"responseType": "token"}, "D10000"),
+    ]:
+        q = callback(browser.get(get_qr_url("s2", **extra)).headers["location"])
+        assert q == {"error_code": code, "state": "s2"}, (extra, q)
+
+
+def test_the_transport_refuses_what_it_must_with_its_code():
+    body = {"code": "nothing", "grantType": "authorization_code"}
+    path = "/api/v1/auth/getToken"
+    assert call(path, body, secret="wrong")["code"] == "D10003"
+    assert call(path, body, client_id="c_unknownclient1")["code"] == "D10002"
+    assert call(path, body, method="HmacSHA1")["code"] == "D10006"
+    old = str(int(time.time() * 1000) - 3_600_000)
+    assert call(path, body, timestamp=old)["code"] == "D10004"
+    for header in ["clientID", "signatureMethod", "timestamp", "nonce", "signature"]:
+        assert call(path, body, drop=header)["code"] == "D10001", header
+    nonce = secrets.token_hex(8)
+    get_key()
+    first = call(path, body, nonce=nonce)
+    assert first["code"] == "D40004", first
+    assert call(path, body, nonce=nonce)["code"] == "D10005"
+    # A body changed after signing.
+    ts, n = str(int(time.time() * 1000)), secrets.token_hex(8)
+    raw = json.dumps(body).encode()
+    headers = {
+        "clientID": CLIENT_ID, "signatureMethod": "HmacSHA256", "timestamp": ts, "nonce": n,
+        "signature": signature(CLIENT_ID, "HmacSHA256", ts, n, raw),
+    }
+    res = requests.post(r.ISSUER + path, data=raw + b" ", headers=headers, timeout=r.TIMEOUT)
+    assert res.json()["code"] == "D10003"
+    # Not an endpoint of the API.
+    assert call("/api/v1/nothing/here", b"")["code"] == "D10000"
+    # Malformed bodies.
+    assert call(path, b"{not json")["code"] == "D10000"
+    assert call(path, {"code": "x", "grantType": "refresh_token"})["code"] == "D10000"
+
+
+def test_each_answer_names_its_transaction():
+    a = call("/api/v1/security/getKey", b"")
+    b = call("/api/v1/security/getKey", b"")
+    assert a["txID"] and b["txID"] and a["txID"] != b["txID"]
