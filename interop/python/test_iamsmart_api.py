@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 import resident as r
 
+PERSON = r.read_json("resident-python.json")
 CLIENT = r.read_json("clients", "python-api.json")
 CLIENT_ID = CLIENT["client_id"]
 SECRET = CLIENT["client_secret"]
@@ -79,6 +80,19 @@ def decrypt(key, content):
     assert iv_len == 12
     iv, sealed = raw[4 : 4 + iv_len], raw[4 + iv_len :]
     return json.loads(AESGCM(key).decrypt(iv, sealed, None))
+
+
+def encrypt(key, payload):
+    iv = os.urandom(12)
+    sealed = AESGCM(key).encrypt(iv, json.dumps(payload).encode(), None)
+    return base64.b64encode(struct.pack(">I", 12) + iv + sealed).decode()
+
+
+def sealed_call(path, payload, key):
+    """A call whose body travels as content; its answer, and the decrypted content if any."""
+    answer = call(path, {"content": encrypt(key, payload)})
+    content = answer.get("content")
+    return answer, (decrypt(key, content) if content else None)
 
 
 def get_qr_url(state, scope="eidapi_auth", redirect=None, **extra):
@@ -194,3 +208,56 @@ def test_each_answer_names_its_transaction():
     a = call("/api/v1/security/getKey", b"")
     b = call("/api/v1/security/getKey", b"")
     assert a["txID"] and b["txID"] and a["txID"] != b["txID"]
+
+
+EME_START = "/api/v1/anonymous/eme/initiateRequest"
+EME_RESULT = "/api/v1/anonymous/eme/getResult"
+
+
+def test_anonymous_eme_gives_the_approved_fields_once_in_the_real_api_s_shapes():
+    key = get_key()
+    answer, started = sealed_call(EME_START, {
+        "businessID": "application-17", "source": "PC_Browser",
+        "formName": "Application for a library card", "formNum": "LIB 1",
+        "eMEFields": ["idNo", "enName", "chName", "birthDate", "mobileNumber",
+                      "residentialAddress", "emailAddress", "prefix"],
+    }, key)
+    assert answer["code"] == "D00000", answer
+    assert started["authByQR"] is True and started["businessID"] == "application-17"
+    ticket = {"ticketID": started["ticketID"]}
+    answer, waiting = sealed_call(EME_RESULT, ticket, key)
+    assert answer["code"] == "D00000" and waiting["status"] == "PENDING", (answer, waiting)
+    done = r.app("approve", started["qrCode"], "--match", started["matchCode"], "--yes")
+    assert done["status"] == "approved", done
+    answer, result = sealed_call(EME_RESULT, ticket, key)
+    assert answer["code"] == "D00000" and result["status"] == "APPROVED", (answer, result)
+    f = result["eMEFields"]
+    hkid = PERSON["hkid"]
+    assert f["idNo"] == {"Identification": hkid[: hkid.index("(")], "CheckDigit": hkid[-2]}
+    assert f["enName"] == {"UnstructuredName": PERSON["name_en"]}
+    assert f["chName"] == {"ChineseName": PERSON["name_zh"]}
+    assert f["birthDate"] == PERSON["date_of_birth"].replace("-", "") and len(f["birthDate"]) == 8
+    assert f["mobileNumber"] == {"CountryCode": "852", "SubscriberNumber": "91234567"}
+    assert f["emailAddress"] == "resident@example.hk" and f["prefix"] == "Mr"
+    premises = f["residentialAddress"]["EngPremisesAddress"]
+    assert premises["BuildingName"] == "Canary Court" and premises["Region"] == "NT"
+    # Once only.
+    answer, _ = sealed_call(EME_RESULT, ticket, key)
+    assert answer["code"] == "D10000" and "once" in answer["message"], answer
+
+
+def test_anonymous_eme_refusals():
+    key = get_key()
+    form = {"source": "PC_Browser", "formName": "F", "eMEFields": ["enName"]}
+    answer, started = sealed_call(EME_START, form, key)
+    r.app("deny", started["qrCode"])
+    answer, _ = sealed_call(EME_RESULT, {"ticketID": started["ticketID"]}, key)
+    assert answer["code"] == "D40001", answer
+    for bad in [{**form, "eMEFields": ["shoeSize"]}, {**form, "eMEFields": []},
+                {**form, "source": "Fax"}, {**form, "extra": 1}]:
+        assert sealed_call(EME_START, bad, key)[0]["code"] == "D10000", bad
+    assert sealed_call(EME_RESULT, {"ticketID": "em_nothing"}, key)[0]["code"] == "D10000"
+    # Sealed under another key, or not sealed at all.
+    other = os.urandom(32)
+    assert call(EME_START, {"content": encrypt(other, form)})["code"] == "D10008"
+    assert call(EME_START, form)["code"] == "D10000"

@@ -78,6 +78,10 @@ pub struct Outcome {
     /// Why, when denied.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The resident who released the data (when approved; never sent: the compatible API
+    /// answers the same fields in its own shapes, read from the record).
+    #[serde(skip)]
+    pub resident_id: Option<String>,
 }
 
 fn invalid(field: &'static str, m: impl Into<String>) -> DomainError {
@@ -216,6 +220,7 @@ pub async fn outcome(p: &Exchange, client: &Client, id: &EmeRequestId) -> Result
         fields: vec![],
         data: None,
         reason: reason.map(str::to_string),
+        resident_id: None,
     };
     // A denied request is looked at again (without writing) so that every poll gives the reason.
     if status != "pending" && status != "denied" {
@@ -341,6 +346,7 @@ pub async fn outcome(p: &Exchange, client: &Client, id: &EmeRequestId) -> Result
         fields: released,
         data: Some(data),
         reason: None,
+        resident_id: Some(d.resident_id),
     })
 }
 

@@ -17,7 +17,7 @@ pub const SCOPES: [&str; 5] = [
 ];
 
 /// `source` values of the real platform: the browser or app the sign-in starts from.
-fn source_ok(source: &str) -> bool {
+pub(super) fn source_ok(source: &str) -> bool {
     const EXACT: [&str; 4] = ["PC_Browser", "App_Link", "App_Package", "App_Scheme"];
     let named = |prefix: &str| {
         source.strip_prefix(prefix).is_some_and(|rest| {

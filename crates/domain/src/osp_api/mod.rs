@@ -11,6 +11,7 @@
 //! within `oidc.api_timestamp_window_secs` of the platform's clock, and a nonce is remembered as
 //! long, so that a replay is always caught one way or the other.
 mod codes;
+pub mod eme;
 mod login;
 #[cfg(test)]
 mod tests;

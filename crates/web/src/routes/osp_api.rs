@@ -19,6 +19,14 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/auth/getQR", get(super::pages::login::api_get_qr))
         .route("/api/v1/security/getKey", post(get_key))
         .route("/api/v1/auth/getToken", post(get_token))
+        .route(
+            "/api/v1/anonymous/eme/initiateRequest",
+            post(|s, r, h, b| encrypted(s, r, h, b, Call::AnonymousEmeStart)),
+        )
+        .route(
+            "/api/v1/anonymous/eme/getResult",
+            post(|s, r, h, b| encrypted(s, r, h, b, Call::AnonymousEmeResult)),
+        )
         .route("/api/v1/{*rest}", axum::routing::any(not_offered))
 }
 
@@ -124,6 +132,43 @@ pub(crate) fn rate_limited(rid: Option<RequestId>, wait: u64) -> Response {
         res.headers_mut().insert(header::RETRY_AFTER, v);
     }
     res
+}
+
+/// The calls whose body and answer travel as `content`, encrypted under the client's content key.
+#[derive(Debug, Clone, Copy)]
+enum Call {
+    AnonymousEmeStart,
+    AnonymousEmeResult,
+}
+
+async fn encrypted(
+    State(s): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    headers: HeaderMap,
+    body: Bytes,
+    call: Call,
+) -> Response {
+    let p = &s.platform.oidc;
+    let result = async {
+        let client = osp_api::authenticate(p, &signature_headers(&headers), &body).await?;
+        let keys = ContentKeys::of(p, &client).await?;
+        let envelope: osp_api::EncryptedBody = serde_json::from_slice(&body).map_err(|_| {
+            ApiError::new(
+                ApiCode::InvalidRequest,
+                "the body must be {\"content\": ...}, encrypted under your content key",
+            )
+        })?;
+        let plain = keys.open(&envelope.content)?;
+        let x = &s.platform.exchange;
+        let answer = match call {
+            Call::AnonymousEmeStart => osp_api::eme::anonymous_start(x, &client, &plain).await?,
+            Call::AnonymousEmeResult => osp_api::eme::anonymous_result(x, &client, &plain).await?,
+        };
+        let json = serde_json::to_vec(&answer).map_err(internal)?;
+        Ok(Some(serde_json::Value::String(keys.seal(p, &json)?)))
+    }
+    .await;
+    answer(&rid, result)
 }
 
 fn internal(e: serde_json::Error) -> ApiError {
