@@ -23,7 +23,7 @@ use crate::audit::{self, Event};
 use crate::error::DomainError;
 use crate::guard::{SingleUseKind, Spent};
 use crate::oidc::clients::{self, Client, ClientMetadata, ClientProfile, Registered};
-use crate::oidc::{OAuthError, Oidc};
+use crate::oidc::Oidc;
 use iamsmart_crypto::envelope::FieldContext;
 use iamsmart_crypto::osp_api as wire;
 use serde::{Deserialize, Serialize};
@@ -360,6 +360,17 @@ impl ContentKeys {
             .ok_or_else(|| ApiCode::BadContent.into())
     }
 
+    /// A request body `{"content": ...}`, decrypted.
+    pub fn open_body(&self, body: &[u8]) -> ApiResult<Zeroizing<Vec<u8>>> {
+        let envelope: EncryptedBody = serde_json::from_slice(body).map_err(|_| {
+            ApiError::new(
+                ApiCode::InvalidRequest,
+                "the body must be {\"content\": ...}, encrypted under your content key",
+            )
+        })?;
+        self.open(&envelope.content)
+    }
+
     /// Encrypt an answer's `content` under the newest key.
     pub fn seal(&self, p: &Oidc, plaintext: &[u8]) -> ApiResult<String> {
         let key = self.0.first().ok_or(ApiCode::NoContentKey)?;
@@ -381,12 +392,6 @@ pub async fn purge_expired(p: &crate::env::Env) -> crate::error::Result<u64> {
 
 /// A request body of the API: `{"content": ...}`.
 #[derive(Debug, Deserialize)]
-pub struct EncryptedBody {
-    /// The envelope.
-    pub content: String,
-}
-
-/// The error of a refused OpenID step, as this API says it.
-pub fn refusal(e: OAuthError) -> ApiError {
-    e.into()
+struct EncryptedBody {
+    content: String,
 }

@@ -17,15 +17,21 @@ use serde::Serialize;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/auth/getQR", get(super::pages::login::api_get_qr))
-        .route("/api/v1/security/getKey", post(get_key))
-        .route("/api/v1/auth/getToken", post(get_token))
+        .route(
+            "/api/v1/security/getKey",
+            post(|s, r, h, b| signed(s, r, h, b, Call::GetKey)),
+        )
+        .route(
+            "/api/v1/auth/getToken",
+            post(|s, r, h, b| signed(s, r, h, b, Call::GetToken)),
+        )
         .route(
             "/api/v1/anonymous/eme/initiateRequest",
-            post(|s, r, h, b| encrypted(s, r, h, b, Call::AnonymousEmeStart)),
+            post(|s, r, h, b| signed(s, r, h, b, Call::AnonymousEmeStart)),
         )
         .route(
             "/api/v1/anonymous/eme/getResult",
-            post(|s, r, h, b| encrypted(s, r, h, b, Call::AnonymousEmeResult)),
+            post(|s, r, h, b| signed(s, r, h, b, Call::AnonymousEmeResult)),
         )
         .route("/api/v1/{*rest}", axum::routing::any(not_offered))
 }
@@ -77,45 +83,6 @@ fn signature_headers(h: &HeaderMap) -> SignatureHeaders<'_> {
     }
 }
 
-/// `POST /api/v1/security/getKey`: a fresh content key wrapped to the service's certificate
-/// (the only answer whose `content` is not encrypted).
-async fn get_key(
-    State(s): State<AppState>,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let p = &s.platform.oidc;
-    let result = async {
-        let client = osp_api::authenticate(p, &signature_headers(&headers), &body).await?;
-        let key = osp_api::issue_content_key(p, &client).await?;
-        Ok(Some(serde_json::to_value(key).map_err(internal)?))
-    }
-    .await;
-    answer(&rid, result)
-}
-
-/// `POST /api/v1/auth/getToken`: the code of a sign-in for an access token and the resident's
-/// `openID`; the body is plain JSON, the answer's `content` is encrypted.
-async fn get_token(
-    State(s): State<AppState>,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let p = &s.platform.oidc;
-    let result = async {
-        let client = osp_api::authenticate(p, &signature_headers(&headers), &body).await?;
-        // The key first: a service without one learns it before its code is used up.
-        let keys = ContentKeys::of(p, &client).await?;
-        let token = osp_api::get_token(p, &client, &body).await?;
-        let json = serde_json::to_vec(&token).map_err(internal)?;
-        Ok(Some(serde_json::Value::String(keys.seal(p, &json)?)))
-    }
-    .await;
-    answer(&rid, result)
-}
-
 /// The answer to a call over the rate limit: HTTP 429 with `Retry-After` for clients that look
 /// at the status, and the envelope with `D10012` for those that read only the body.
 pub(crate) fn rate_limited(rid: Option<RequestId>, wait: u64) -> Response {
@@ -134,14 +101,23 @@ pub(crate) fn rate_limited(rid: Option<RequestId>, wait: u64) -> Response {
     res
 }
 
-/// The calls whose body and answer travel as `content`, encrypted under the client's content key.
-#[derive(Debug, Clone, Copy)]
+/// The signed calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Call {
+    /// `security/getKey`: a fresh content key wrapped to the service's certificate (the only
+    /// answer whose `content` is not encrypted).
+    GetKey,
+    /// `auth/getToken`: the code of a sign-in for an access token and the resident's `openID`;
+    /// the body is plain JSON (as real clients send it), the answer encrypted.
+    GetToken,
+    /// `anonymous/eme/initiateRequest`: body and answer encrypted.
     AnonymousEmeStart,
+    /// `anonymous/eme/getResult`: body and answer encrypted.
     AnonymousEmeResult,
 }
 
-async fn encrypted(
+/// Every signed call: authenticate it, then answer it, in the envelope.
+async fn signed(
     State(s): State<AppState>,
     Extension(rid): Extension<RequestId>,
     headers: HeaderMap,
@@ -151,18 +127,24 @@ async fn encrypted(
     let p = &s.platform.oidc;
     let result = async {
         let client = osp_api::authenticate(p, &signature_headers(&headers), &body).await?;
+        if call == Call::GetKey {
+            let key = osp_api::issue_content_key(p, &client).await?;
+            return Ok(Some(serde_json::to_value(key).map_err(internal)?));
+        }
+        // The key first: a service without one learns it before anything is used up.
         let keys = ContentKeys::of(p, &client).await?;
-        let envelope: osp_api::EncryptedBody = serde_json::from_slice(&body).map_err(|_| {
-            ApiError::new(
-                ApiCode::InvalidRequest,
-                "the body must be {\"content\": ...}, encrypted under your content key",
-            )
-        })?;
-        let plain = keys.open(&envelope.content)?;
         let x = &s.platform.exchange;
         let answer = match call {
-            Call::AnonymousEmeStart => osp_api::eme::anonymous_start(x, &client, &plain).await?,
-            Call::AnonymousEmeResult => osp_api::eme::anonymous_result(x, &client, &plain).await?,
+            Call::GetKey | Call::GetToken => {
+                serde_json::to_value(osp_api::get_token(p, &client, &body).await?)
+                    .map_err(internal)?
+            }
+            Call::AnonymousEmeStart => {
+                osp_api::eme::anonymous_start(x, &client, &keys.open_body(&body)?).await?
+            }
+            Call::AnonymousEmeResult => {
+                osp_api::eme::anonymous_result(x, &client, &keys.open_body(&body)?).await?
+            }
         };
         let json = serde_json::to_vec(&answer).map_err(internal)?;
         Ok(Some(serde_json::Value::String(keys.seal(p, &json)?)))
