@@ -90,6 +90,22 @@ async fn registration_get_qr_the_envelope_and_the_rate_limit() {
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
     assert!(html.contains("id=\"qr-payload\"") && html.contains("id=\"match-code\""));
+    // On a phone, straight to the app on that phone, which returns to this browser's sign-in.
+    let phone = c
+        .get(srv.url(&format!(
+            "/api/v1/auth/getQR?clientID={id}&responseType=code&source=iOS_Safari&{redirect}&scope=eidapi_auth"
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(phone.status(), 303);
+    let to = phone.headers()["location"].to_str().unwrap();
+    assert!(to.starts_with("/app/#/approve?id=ar_"), "{to}");
+    assert!(
+        to.contains("&return=%2Fauthorize%2Fcontinue%3Ftx%3D"),
+        "{to}"
+    );
+    assert!(phone.headers().get("set-cookie").is_some());
     // A refusal after the redirect URI is known goes back there with its code and the state.
     let back = get_qr(&format!("{redirect}&scope=eidapi_auth%20eidapi_nothing")).await;
     assert_eq!(back.status(), 303);

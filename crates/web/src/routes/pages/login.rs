@@ -260,13 +260,7 @@ fn login_page(s: &AppState, ui: &Ui, page: &LoginPage) -> Response {
         ),
         _ => lang.t("Waiting for the app…", "正在等候流動應用程式…"),
     };
-    let approval = page.qr.split("id=").nth(1).unwrap_or_default();
-    // The resident's web app on this phone (`/app/`); it comes back to this browser's continue
-    // link once answered. The fragment keeps the request id out of server logs.
-    let app_link = format!(
-        "/app/#/approve?id={approval}&return={}",
-        authorize::urlencode(&continue_url)
-    );
+    let app_link = app_link(page);
     let t = LoginTemplate {
         ui: ui.view(),
         title: lang.t("Sign in with iAM Smart", "以「智方便」登入"),
@@ -379,6 +373,24 @@ fn login_page(s: &AppState, ui: &Ui, page: &LoginPage) -> Response {
         ),
     };
     let mut res = ui.render(StatusCode::OK, &t);
+    bind_tx(s, &mut res, page);
+    res
+}
+
+/// The resident's web app on this phone (`/app/`) for a login page's request; it comes back to
+/// this browser's continue link once answered. The fragment keeps the request id out of server
+/// logs.
+fn app_link(page: &LoginPage) -> String {
+    let approval = page.qr.split("id=").nth(1).unwrap_or_default();
+    let continue_url = format!("/authorize/continue?tx={}", page.tx);
+    format!(
+        "/app/#/approve?id={approval}&return={}",
+        authorize::urlencode(&continue_url)
+    )
+}
+
+/// Bind the login's transaction to this browser (the cookie its continue link needs).
+fn bind_tx(s: &AppState, res: &mut Response, page: &LoginPage) {
     if let (Some(secret), Some(tx)) = (&page.browser_secret, TxId::parse(&page.tx)) {
         let name = tx_cookie(s, &tx);
         res.headers_mut().append(
@@ -386,7 +398,6 @@ fn login_page(s: &AppState, ui: &Ui, page: &LoginPage) -> Response {
             cookie(s, &name, secret, "/authorize", 900, true),
         );
     }
-    res
 }
 
 /// What the consent page tells the resident about the data asked for (the Personal Data
@@ -640,6 +651,14 @@ pub(crate) async fn api_get_qr(
         });
         tracing::info!(code, reason = %e.description, "getQR refused");
         return error_page_with_code(&ui, e, Some(rid.0), code);
+    }
+    // A sign-in started on a phone (any `source` but a computer's browser) goes straight to the
+    // app on that phone, which comes back to the continue link; a computer shows the QR code.
+    let on_phone = one(&form, "source").ok().flatten() != Some("PC_Browser");
+    if let (Outcome::Login(page), true) = (&o, on_phone) {
+        let mut res = Redirect::to(&app_link(page)).into_response();
+        bind_tx(&s, &mut res, page);
+        return res;
     }
     let base = match &o {
         Outcome::Login(p) => format!("/authorize/continue?tx={}", p.tx),
