@@ -107,6 +107,13 @@ pub enum Spec {
         /// Client id.
         client_id: String,
     },
+    /// A client's recent calls of the compatible API.
+    Log {
+        /// Client id.
+        client_id: String,
+        /// How many.
+        limit: u32,
+    },
 }
 
 /// Run a `clients` command and print its result.
@@ -189,6 +196,13 @@ pub async fn run(p: &Oidc, spec: Spec) -> anyhow::Result<()> {
                 .await
                 .map_err(|e| anyhow!("{}: {}", e.error, e.description))?;
             println!("client {client_id} disabled; its grants are revoked");
+        }
+        Spec::Log { client_id, limit } => {
+            for call in
+                iamsmart_domain::osp_api::recent_calls(p, &client_id, i64::from(limit)).await?
+            {
+                println!("{}", serde_json::to_string(&call)?);
+            }
         }
     }
     Ok(())

@@ -232,6 +232,15 @@ enum ClientsCommand {
         /// The client id.
         client_id: String,
     },
+    /// A client's recent calls of the iAM Smart-compatible API, newest first, one JSON object a
+    /// line: when, the endpoint, the answer's code and its txID (kept 7 days).
+    Log {
+        /// The client id.
+        client_id: String,
+        /// How many.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -823,5 +832,6 @@ fn command_to_spec(c: ClientsCommand) -> anyhow::Result<iamsmart_server::clients
         }
         ClientsCommand::InitialToken { hours, uses } => Spec::InitialToken { hours, uses },
         ClientsCommand::Disable { client_id } => Spec::Disable { client_id },
+        ClientsCommand::Log { client_id, limit } => Spec::Log { client_id, limit },
     })
 }

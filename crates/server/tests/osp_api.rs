@@ -140,6 +140,37 @@ async fn registration_get_qr_the_envelope_and_the_rate_limit() {
     assert_eq!(body["txID"], rid.as_str());
     assert!(body["message"].as_str().unwrap().contains("clientID"));
 
+    // A call with the client's id but a wrong signature: its developers find it in the log,
+    // under the txID the answer gave.
+    let r = c
+        .post(srv.url("/api/v1/auth/getToken"))
+        .header("clientID", &id)
+        .header("signatureMethod", "HmacSHA256")
+        .header("timestamp", srv.now_secs().saturating_mul(1000).to_string())
+        .header("nonce", "n-1")
+        .header("signature", "bm90IGl0")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["code"], "D10003");
+    let out = site.run(&["clients", "log", &id], &[]);
+    assert!(out.status.success());
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        lines.len(),
+        1,
+        "calls without a clientID are nobody's: {lines:?}"
+    );
+    assert_eq!(lines[0]["endpoint"], "/api/v1/auth/getToken");
+    assert_eq!(lines[0]["code"], "D10003");
+    assert_eq!(lines[0]["txID"], body["txID"]);
+
     // Over the rate limit: 429 with Retry-After, and the envelope with D10012.
     let mut limited = None;
     for _ in 0..40 {

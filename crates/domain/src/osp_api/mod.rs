@@ -379,15 +379,90 @@ impl ContentKeys {
     }
 }
 
-/// Delete expired content keys (a worker calls this).
+/// How long the calls of a client are kept for its developers.
+pub const CALL_LOG_MS: i64 = 7 * 86_400_000;
+
+/// Delete expired content keys and calls older than [`CALL_LOG_MS`] (a worker calls this).
 pub async fn purge_expired(p: &crate::env::Env) -> crate::error::Result<u64> {
-    Ok(
-        sqlx::query("DELETE FROM osp_api_content_keys WHERE expires_at < $1")
-            .bind(p.clock.now_ms())
-            .execute(p.db.writer())
-            .await?
-            .rows_affected(),
+    let now = p.clock.now_ms();
+    let keys = sqlx::query("DELETE FROM osp_api_content_keys WHERE expires_at < $1")
+        .bind(now)
+        .execute(p.db.writer())
+        .await?
+        .rows_affected();
+    let calls = sqlx::query("DELETE FROM osp_api_calls WHERE at < $1")
+        .bind(now - CALL_LOG_MS)
+        .execute(p.db.writer())
+        .await?
+        .rows_affected();
+    Ok(keys + calls)
+}
+
+/// A call of the compatible API, as its client's developers see it afterwards.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct CallRecord {
+    /// When (milliseconds since the epoch).
+    pub at: i64,
+    /// The path called, under `/api/v1/`.
+    pub endpoint: String,
+    /// The answer's code.
+    pub code: String,
+    /// The answer's `txID` (the correlation id of the platform's logs).
+    #[serde(rename = "txID")]
+    pub tx_id: String,
+}
+
+/// Record a call of a client of this API (its endpoint, code and txID, nothing else). A call
+/// whose `clientID` names no client of this API is recorded nowhere.
+pub async fn record_call(
+    p: &Oidc,
+    client_id: &str,
+    endpoint: &str,
+    code: ApiCode,
+    tx_id: &str,
+) -> crate::error::Result<()> {
+    let Ok(Some(client)) = clients::named(p, client_id).await else {
+        return Ok(());
+    };
+    if client.meta.iamsmart_profile != ClientProfile::IamsmartApi {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO osp_api_calls (id, client_id, at, endpoint, code, tx_id) VALUES ($1, $2, $3, $4, $5, $6)",
     )
+    .bind(iamsmart_crypto::rng::token(p.rng.as_ref(), 12))
+    .bind(&client.id)
+    .bind(p.clock.now_ms())
+    .bind(endpoint.chars().take(200).collect::<String>())
+    .bind(code.as_str())
+    .bind(tx_id.chars().take(64).collect::<String>())
+    .execute(p.db.writer())
+    .await?;
+    Ok(())
+}
+
+/// A client's most recent calls, newest first (at most `limit`, and 7 days back).
+pub async fn recent_calls(
+    p: &Oidc,
+    client_id: &str,
+    limit: i64,
+) -> crate::error::Result<Vec<CallRecord>> {
+    let rows: Vec<(i64, String, String, String)> = sqlx::query_as(
+        "SELECT at, endpoint, code, tx_id FROM osp_api_calls WHERE client_id = $1 ORDER BY at DESC, id LIMIT $2",
+    )
+    .bind(client_id)
+    .bind(limit.clamp(1, 1000))
+    .fetch_all(p.db.reader())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(at, endpoint, code, tx_id)| CallRecord {
+            at,
+            endpoint,
+            code,
+            tx_id,
+        })
+        .collect())
 }
 
 /// A request body of the API: `{"content": ...}`.

@@ -263,6 +263,51 @@ async fn content_keys_wrap_to_the_certificate_expire_and_are_purged() {
     assert_eq!(purge_expired(&t.p).await.unwrap(), 2);
 }
 
+#[tokio::test]
+async fn a_client_s_calls_are_kept_for_its_developers_seven_days() {
+    let t = platform().await;
+    let c = api_client(&t).await;
+    let p = &t.p.oidc;
+    let id = c.registered.client_id.to_string();
+    record_call(
+        p,
+        &id,
+        "/api/v1/auth/getToken",
+        ApiCode::BadSignature,
+        "tx-1",
+    )
+    .await
+    .unwrap();
+    t.clock.advance(1000);
+    record_call(p, &id, "/api/v1/security/getKey", ApiCode::Success, "tx-2")
+        .await
+        .unwrap();
+    // Not a client of this API, or no client: recorded nowhere.
+    let oidc = t.service("Plain", "plain.example").await;
+    record_call(
+        p,
+        &oidc.id,
+        "/api/v1/auth/getToken",
+        ApiCode::UnknownClient,
+        "tx-3",
+    )
+    .await
+    .unwrap();
+    record_call(p, "c_nobody", "/x", ApiCode::UnknownClient, "tx-4")
+        .await
+        .unwrap();
+    let calls = recent_calls(p, &id, 10).await.unwrap();
+    assert_eq!(
+        calls.iter().map(|c| c.tx_id.as_str()).collect::<Vec<_>>(),
+        ["tx-2", "tx-1"]
+    );
+    assert_eq!(calls[1].code, "D10003");
+    assert!(recent_calls(p, &oidc.id, 10).await.unwrap().is_empty());
+    t.clock.advance(CALL_LOG_MS);
+    assert_eq!(purge_expired(&t.p).await.unwrap(), 1);
+    assert_eq!(recent_calls(p, &id, 10).await.unwrap().len(), 1);
+}
+
 fn b64_decode(s: &str) -> Vec<u8> {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.decode(s).unwrap()

@@ -116,6 +116,17 @@ enum Call {
     AnonymousEmeResult,
 }
 
+impl Call {
+    fn path(self) -> &'static str {
+        match self {
+            Call::GetKey => "/api/v1/security/getKey",
+            Call::GetToken => "/api/v1/auth/getToken",
+            Call::AnonymousEmeStart => "/api/v1/anonymous/eme/initiateRequest",
+            Call::AnonymousEmeResult => "/api/v1/anonymous/eme/getResult",
+        }
+    }
+}
+
 /// Every signed call: authenticate it, then answer it, in the envelope.
 async fn signed(
     State(s): State<AppState>,
@@ -125,7 +136,8 @@ async fn signed(
     call: Call,
 ) -> Response {
     let p = &s.platform.oidc;
-    let result = async {
+    let signed_by = signature_headers(&headers).client_id.map(str::to_string);
+    let result: ApiResult<Option<serde_json::Value>> = async {
         let client = osp_api::authenticate(p, &signature_headers(&headers), &body).await?;
         if call == Call::GetKey {
             let key = osp_api::issue_content_key(p, &client).await?;
@@ -150,6 +162,16 @@ async fn signed(
         Ok(Some(serde_json::Value::String(keys.seal(p, &json)?)))
     }
     .await;
+    // The client's developers see each call's code later (`iamsmart clients log`).
+    if let Some(client_id) = signed_by {
+        let code = match &result {
+            Ok(_) => ApiCode::Success,
+            Err(e) => e.code,
+        };
+        if let Err(e) = osp_api::record_call(p, &client_id, call.path(), code, &rid.0).await {
+            tracing::warn!(error = %e, "could not record a call of the compatible API");
+        }
+    }
     answer(&rid, result)
 }
 
