@@ -3,7 +3,7 @@ Run by interop/run, which starts the server, registers the resident and a client
 iamsmart-api with the encipherment certificate made here (make_kek.py).
 
 Written from the description of the real API alone (the brief of the transport, getKey, getQR,
-getToken and their codes), with `requests` and `cryptography`: no code of the platform. The
+getToken and their codes, the callbacks), with `requests` and `cryptography`: no code of the platform. The
 resident's side is the app command line and a browser without JavaScript (resident.py).
 """
 
@@ -11,8 +11,11 @@ import base64
 import json
 import os
 import secrets
+import queue
 import struct
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, quote, urlencode, urlparse
 
 import pytest
@@ -114,8 +117,8 @@ def callback(location):
     return {k: v[0] for k, v in parse_qs(urlparse(location).query).items()}
 
 
-def sign_in(state):
-    back, approved = r.login(r.Browser(), get_qr_url(state))
+def sign_in(state, scope="eidapi_auth"):
+    back, approved = r.login(r.Browser(), get_qr_url(state, scope=scope))
     assert approved
     q = callback(back)
     assert q["state"] == state and "code" in q, q
@@ -261,3 +264,116 @@ def test_anonymous_eme_refusals():
     other = os.urandom(32)
     assert call(EME_START, {"content": encrypt(other, form)})["code"] == "D10008"
     assert call(EME_START, form)["code"] == "D10000"
+
+
+# --- Profile and e-ME after a sign-in: the result comes to our callback ----------------------
+
+PROFILE_START = "/api/v1/account/auth/profile/initiateRequest"
+ACCOUNT_EME_START = "/api/v1/account/eme/initiateRequest"
+
+
+class CallbackHandler(BaseHTTPRequestHandler):
+    """The service's callback endpoint: checks the platform's signature (the same HMAC as our
+    calls, under our secret), keeps the body, answers 200."""
+
+    received = queue.Queue()
+
+    def do_POST(self):  # noqa: N802 (the standard library's name)
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        h = self.headers
+        good = h["clientID"] == CLIENT_ID and h["signatureMethod"] == "HmacSHA256" and \
+            h["signature"] == signature(h["clientID"], h["signatureMethod"], h["timestamp"],
+                                        h["nonce"], body)
+        self.received.put((good, json.loads(body)))
+        self.send_response(200 if good else 401)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def callbacks():
+    server = ThreadingHTTPServer(("127.0.0.1", int(os.environ["INTEROP_API_CALLBACK_PORT"])),
+                                 CallbackHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield CallbackHandler.received
+    server.shutdown()
+
+
+def callback_for(received, ticket, wait_s=60):
+    """The callback of this ticket (the platform's worker retries within seconds anyway)."""
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        try:
+            good, body = received.get(timeout=max(0.1, deadline - time.monotonic()))
+        except queue.Empty:
+            break
+        assert good, "a callback whose signature does not check"
+        if body.get("ticketID") == ticket:
+            return body
+    raise AssertionError(f"no callback for {ticket} in {wait_s} s")
+
+
+def unwrap(body):
+    """A callback's own key (secretKey, wrapped to our certificate) opens its content."""
+    key = KEK.decrypt(
+        base64.b64decode(body["secretKey"]),
+        padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None),
+    )
+    return decrypt(key, body["content"])
+
+
+def waiting_request(match_code):
+    """The request in the app with this match code."""
+    found = [p for p in r.app("pending") if p["match_code"] == match_code]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_profile_after_a_sign_in_reaches_the_callback(callbacks):
+    key = get_key()
+    _, token = get_token(sign_in("p-1", scope="eidapi_auth eidapi_profiles"), key)
+    ask = {"businessID": "case-9", "accessToken": token["accessToken"], "openID": token["openID"],
+           "source": "PC_Browser", "redirectURI": r.REDIRECT_URI, "state": "profile-9",
+           "profileFields": ["idNo", "enName", "chName", "birthDate", "gender"]}
+    answer, started = sealed_call(PROFILE_START, ask, key)
+    assert answer["code"] == "D00000", answer
+    assert started["authByQR"] is False and started["businessID"] == "case-9"
+    request = waiting_request(started["matchCode"])
+    done = r.app("approve", request["id"], "--match", started["matchCode"], "--yes")
+    assert done["status"] == "approved", done
+    body = callback_for(callbacks, started["ticketID"])
+    assert body["code"] == "D00000" and body["state"] == "profile-9", body
+    assert body["businessID"] == "case-9"
+    content = unwrap(body)
+    assert content["openID"] == token["openID"]
+    f = content["profileFields"]
+    hkid = PERSON["hkid"]
+    assert f["idNo"] == {"Identification": hkid[: hkid.index("(")], "CheckDigit": hkid[-2]}
+    assert f["enName"] == {"UnstructuredName": PERSON["name_en"]}
+    assert f["birthDate"] == PERSON["date_of_birth"].replace("-", "")
+
+
+def test_eme_after_a_sign_in_declined_reaches_the_callback_as_d40001(callbacks):
+    key = get_key()
+    _, token = get_token(sign_in("e-1", scope="eidapi_auth eidapi_formFilling"), key)
+    ask = {"accessToken": token["accessToken"], "openID": token["openID"],
+           "source": "PC_Browser", "redirectURI": r.REDIRECT_URI, "state": "form-3",
+           "formName": "Application for a library card", "eMEFields": ["enName", "mobileNumber"]}
+    answer, started = sealed_call(ACCOUNT_EME_START, ask, key)
+    assert answer["code"] == "D00000", answer
+    r.app("deny", waiting_request(started["matchCode"])["id"])
+    body = callback_for(callbacks, started["ticketID"])
+    assert body["code"] == "D40001" and body["state"] == "form-3", body
+    assert "content" not in body and "secretKey" not in body
+    # Refusals, before anything reaches the app: the scope the sign-in did not grant, another
+    # resident's openID, a redirect URI not registered.
+    profile = {k: v for k, v in ask.items() if k not in ("formName", "eMEFields")}
+    profile["profileFields"] = ["enName"]
+    assert sealed_call(PROFILE_START, profile, key)[0]["code"] == "D10009"
+    assert sealed_call(ACCOUNT_EME_START, {**ask, "openID": "x" * 43}, key)[0]["code"] == "D10010"
+    bad = {**ask, "redirectURI": "https://elsewhere.example/cb"}
+    assert sealed_call(ACCOUNT_EME_START, bad, key)[0]["code"] == "D20008"
+    assert not [p for p in r.app("pending") if p["kind"] == "eme"]

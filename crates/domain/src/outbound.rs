@@ -303,6 +303,28 @@ impl Outbound {
         Ok(self.send(url, |c, u| c.post(u).form(&form)).await?.0)
     }
 
+    /// POST a JSON body given as bytes (so that a signature over those bytes holds) with extra
+    /// headers; answers the status (a success).
+    pub async fn post_json_bytes(
+        &self,
+        url: &str,
+        headers: &[(&'static str, String)],
+        body: Vec<u8>,
+    ) -> Result<u16, OutboundError> {
+        Ok(self
+            .send(url, |c, u| {
+                let mut r = c
+                    .post(u)
+                    .header(reqwest::header::CONTENT_TYPE, "application/json");
+                for (name, value) in headers {
+                    r = r.header(*name, value);
+                }
+                r.body(body)
+            })
+            .await?
+            .0)
+    }
+
     /// POST JSON with a bearer token; answers the status (a success).
     pub async fn post_json_bearer(
         &self,

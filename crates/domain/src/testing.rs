@@ -155,3 +155,89 @@ pub async fn cut_off_audit_log(db: &iamsmart_store::Db, m: u64) {
         .await
         .expect("set the count");
 }
+
+/// A resident's phone in tests: the device key and who it signs for.
+pub struct TestPhone {
+    /// The device key.
+    pub key: iamsmart_crypto::device::DeviceKey,
+    /// The device and its resident.
+    pub caller: crate::identity::devices::DeviceCaller,
+}
+
+impl TestPlatform {
+    /// A resident enrolled through the sandbox with this identity and level, and their phone.
+    pub async fn enrolled_phone(
+        &self,
+        who: &iamsmart_proto::profile::VerifiedIdentity,
+        level: iamsmart_proto::profile::Level,
+    ) -> TestPhone {
+        let key = iamsmart_crypto::device::DeviceKey::generate().expect("a device key");
+        let e = crate::identity::registration::sandbox_enrol(
+            &self.p.identity,
+            who,
+            level,
+            &iamsmart_proto::app::NewDevice {
+                public_jwk: serde_json::to_value(key.public_jwk()).expect("a JWK"),
+                name: "Test phone".into(),
+                user_verification: None,
+            },
+        )
+        .await
+        .expect("a sandbox enrolment");
+        TestPhone {
+            key,
+            caller: crate::identity::devices::DeviceCaller {
+                device_id: e.device_id,
+                resident_id: e.resident_id,
+            },
+        }
+    }
+
+    /// The phone answers a request (`approve` or `deny`, agreeing to `agreed`), signed as the
+    /// app signs.
+    pub async fn answer_in_app(
+        &self,
+        phone: &TestPhone,
+        id: &iamsmart_proto::ids::ApprovalId,
+        decision: &str,
+        agreed: serde_json::Value,
+    ) {
+        use crate::authn::approvals;
+        use crate::guard::Spent;
+        let view = approvals::open(&self.p, &phone.caller, id, Spent::new())
+            .await
+            .expect("the request opens");
+        let claims = iamsmart_proto::app::ApprovalClaims {
+            rid: view.id.clone(),
+            challenge: view.challenge.clone(),
+            match_code: view.match_code.clone(),
+            decision: decision.into(),
+            agreed,
+            iat: self.p.clock.now_ms() / 1000,
+        };
+        let signed = phone
+            .key
+            .sign_jws(
+                iamsmart_proto::app::APPROVAL_TYP,
+                &phone.caller.device_id,
+                &serde_json::to_vec(&claims).expect("claims"),
+            )
+            .expect("a signature");
+        approvals::decide(
+            &self.p.approvals,
+            &self.p.identity,
+            &phone.caller,
+            id,
+            &iamsmart_proto::app::Decision {
+                signed,
+                selfie: None,
+                user_verification: None,
+            },
+            "127.0.0.1",
+            None,
+            Spent::new(),
+        )
+        .await
+        .expect("the answer is taken");
+    }
+}

@@ -32,6 +32,7 @@ pub const SEALED_COLUMNS: &[(&str, &str, &[&str])] = &[
     ("devices", "id", &["oprf_key"]),
     ("osp_api_clients", "client_id", &["secret"]),
     ("osp_api_content_keys", "id", &["content_key"]),
+    ("osp_api_tickets", "id", &["body"]),
 ];
 
 /// Settings rows whose value is sealed start with this prefix.

@@ -5,6 +5,7 @@
 //! at the first write of the new state in production.
 use iamsmart_domain::exchange::consents::{ConsentStatus, FetchType};
 use iamsmart_domain::oidc::clients::{ClientProfile, ClientStatus};
+use iamsmart_domain::osp_api::callbacks::{TicketKind, TicketStatus};
 use iamsmart_domain::signing::ca::UserCertStatus;
 use iamsmart_domain::signing::requests::{SignKind, SignRequestStatus};
 use iamsmart_proto::app::{ApprovalStatus, DeviceStatus};
@@ -59,6 +60,14 @@ fn enums() -> BTreeMap<(&'static str, &'static str), BTreeSet<&'static str>> {
             ("user_certs", "status"),
             names(&UserCertStatus::ALL, UserCertStatus::as_str),
         ),
+        (
+            ("osp_api_tickets", "kind"),
+            names(&TicketKind::ALL, TicketKind::as_str),
+        ),
+        (
+            ("osp_api_tickets", "status"),
+            names(&TicketStatus::ALL, TicketStatus::as_str),
+        ),
     ])
 }
 
@@ -83,11 +92,36 @@ fn migrations(engine: &str) -> Vec<String> {
 /// (table, column) -> the names a constraint allows.
 type Lists = BTreeMap<(String, String), BTreeSet<String>>;
 
-/// The lists in force after every migration of `engine`, as `parse` reads each one.
+/// The lists in force after every migration of `engine`, as `parse` reads each one, with the
+/// constraints written into a new table (the same text on both engines).
 fn lists_of(engine: &str, parse: fn(&str) -> Lists) -> Lists {
     let mut out = BTreeMap::new();
     for sql in migrations(engine) {
         out.extend(parse(&sql));
+        out.extend(create_table_lists(&sql));
+    }
+    out
+}
+
+/// (table, column) -> allowed names, from a new table's columns:
+/// `CREATE TABLE t (` then `    c TEXT NOT NULL CHECK (c IN (...)),`.
+fn create_table_lists(sql: &str) -> Lists {
+    let mut out = BTreeMap::new();
+    let mut table = None;
+    for line in sql.lines() {
+        if let Some(rest) = line.strip_prefix("CREATE TABLE ") {
+            table = rest.split_whitespace().next().map(str::to_string);
+        } else if line.starts_with(')') {
+            table = None;
+        } else if let (Some(t), Some(at)) = (&table, line.find(" CHECK (")) {
+            let check = &line[at + " CHECK (".len()..];
+            let column = check.split_whitespace().next().unwrap();
+            let list = quoted_list(&check[check.find(" IN ").expect("an IN list")..]);
+            assert!(
+                out.insert((t.clone(), column.to_string()), list).is_none(),
+                "{t}.{column} is constrained twice"
+            );
+        }
     }
     out
 }

@@ -80,6 +80,8 @@ pub enum Spec {
         profile: ClientProfile,
         /// The encipherment certificate (`iamsmart-api`).
         kek_cert: Option<Vec<u8>>,
+        /// Where callbacks go (`iamsmart-api`).
+        callback_uri: Option<String>,
         /// The scopes the client may ask for.
         scope: Option<String>,
         /// Public subjects.
@@ -127,6 +129,7 @@ pub async fn run(p: &Oidc, spec: Spec) -> anyhow::Result<()> {
             jwks_uri,
             profile,
             kek_cert,
+            callback_uri,
             scope,
             public_subject,
             ciba,
@@ -148,14 +151,20 @@ pub async fn run(p: &Oidc, spec: Spec) -> anyhow::Result<()> {
                 m.subject_type = if public_subject { "public" } else { "pairwise" }.into();
                 m.post_logout_redirect_uris = post_logout_redirect_uris;
                 m.iamsmart_requester_type = requester_type;
-                let created = iamsmart_domain::osp_api::register(p, m, &cert, "operator:cli")
-                    .await
-                    .map_err(|e| anyhow!("{e}"))?;
+                let created = iamsmart_domain::osp_api::register(
+                    p,
+                    m,
+                    &cert,
+                    callback_uri.as_deref(),
+                    "operator:cli",
+                )
+                .await
+                .map_err(|e| anyhow!("{e}"))?;
                 println!("{}", serde_json::to_string_pretty(&with_scope(&created)?)?);
                 return Ok(());
             }
-            if kek_cert.is_some() {
-                bail!("--kek-cert is for --profile iamsmart-api");
+            if kek_cert.is_some() || callback_uri.is_some() {
+                bail!("--kek-cert and --callback-uri are for --profile iamsmart-api");
             }
             if jwks.is_some() || jwks_uri.is_some() {
                 m.jwks = jwks;

@@ -269,6 +269,7 @@ pub async fn serve_until(
     let addr = listener.local_addr()?;
     tracing::info!(%addr, public_url = %cfg.public_url, backend = ?platform.db.backend(), "listening");
     let workers = spawn_workers(cfg, platform.clone());
+    let callbacks = spawn_callbacks(&platform);
     let feeds = public_info::spawn(&cfg.public_info, platform.clone());
     let grace = Duration::from_secs(cfg.http.shutdown_grace_secs);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -290,6 +291,7 @@ pub async fn serve_until(
         } => tracing::warn!("grace period over; closing remaining connections"),
     }
     workers.abort();
+    callbacks.abort();
     drop(feeds);
     platform.db.close().await;
     Ok(())
@@ -309,6 +311,25 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+/// How often the worker looks for callbacks of the compatible API to build or retry.
+const CALLBACK_POLL: Duration = Duration::from_secs(5);
+
+/// The compatible API's callbacks: what the app's decision did not deliver at once, and retries
+/// when due (each step claimed in the database, so several processes share the work).
+fn spawn_callbacks(platform: &Platform) -> tokio::task::JoinHandle<()> {
+    let exchange = platform.exchange.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(CALLBACK_POLL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = iamsmart_domain::osp_api::callbacks::run(&exchange).await {
+                tracing::warn!(error = %e, "could not deliver the compatible API's callbacks");
+            }
+        }
+    })
 }
 
 /// Background work: signed tree heads, purging expired single-use values, closed accounts and

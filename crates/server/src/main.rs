@@ -194,6 +194,10 @@ enum ClientsCommand {
         /// the compatible API wraps content keys (--profile iamsmart-api).
         #[arg(long)]
         kek_cert: Option<PathBuf>,
+        /// Where the compatible API POSTs results that come later (profile and e-ME after a
+        /// sign-in), signed with the client secret (--profile iamsmart-api).
+        #[arg(long)]
+        callback_uri: Option<String>,
         /// The scopes the client may ask for, space-separated (default: every scope of its
         /// profile).
         #[arg(long)]
@@ -782,6 +786,7 @@ fn command_to_spec(c: ClientsCommand) -> anyhow::Result<iamsmart_server::clients
             jwks_uri,
             profile,
             kek_cert,
+            callback_uri,
             scope,
             public_subject,
             ciba,
@@ -818,6 +823,7 @@ fn command_to_spec(c: ClientsCommand) -> anyhow::Result<iamsmart_server::clients
                     ),
                     None => None,
                 },
+                callback_uri,
                 scope,
                 public_subject,
                 ciba: ciba.map(|c| match c {

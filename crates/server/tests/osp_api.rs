@@ -14,22 +14,24 @@ fn kek_cert() -> String {
     )
 }
 
+/// `clients create` for the compatible API with these arguments added.
+fn create(site: &Site, name: &str, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "clients",
+        "create",
+        "--name",
+        name,
+        "--redirect-uri",
+        REDIRECT,
+        "--profile",
+        "iamsmart-api",
+    ];
+    args.extend_from_slice(extra);
+    site.run(&args, &[])
+}
+
 fn client(site: &Site) -> serde_json::Value {
-    let out = site.run(
-        &[
-            "clients",
-            "create",
-            "--name",
-            "Compatible service",
-            "--redirect-uri",
-            REDIRECT,
-            "--profile",
-            "iamsmart-api",
-            "--kek-cert",
-            &kek_cert(),
-        ],
-        &[],
-    );
+    let out = create(site, "Compatible service", &["--kek-cert", &kek_cert()]);
     assert!(
         out.status.success(),
         "{}",
@@ -50,21 +52,53 @@ async fn registration_get_qr_the_envelope_and_the_rate_limit() {
         "eidapi_auth eidapi_profiles eidapi_formFilling eidapi_sign eidapi_fr"
     );
     let id = created["client_id"].as_str().unwrap().to_string();
-    let no_cert = site.run(
+    let no_cert = create(&site, "No certificate", &[]);
+    assert!(!no_cert.status.success());
+    assert!(String::from_utf8_lossy(&no_cert.stderr).contains("--kek-cert"));
+    // A callback URL: where results that come later go. The platform must be allowed to call
+    // it: an internal address only where the operator allows it (here loopback, the sandbox).
+    let cert = kek_cert();
+    let with_callback = |url: &str| {
+        create(
+            &site,
+            "With callback",
+            &["--kek-cert", &cert, "--callback-uri", url],
+        )
+    };
+    let refused = with_callback("https://10.1.2.3/iamsmart/callback");
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("may not call this address"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    let allowed = with_callback("http://localhost:3000/iamsmart/callback");
+    assert!(
+        allowed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&allowed.stderr)
+    );
+    let allowed: serde_json::Value = serde_json::from_slice(&allowed.stdout).unwrap();
+    assert_eq!(
+        allowed["callback_uri"],
+        "http://localhost:3000/iamsmart/callback"
+    );
+    let oidc_callback = site.run(
         &[
             "clients",
             "create",
             "--name",
-            "No certificate",
+            "OpenID",
             "--redirect-uri",
             REDIRECT,
             "--profile",
-            "iamsmart-api",
+            "basic",
+            "--callback-uri",
+            "https://osp.example/cb",
         ],
         &[],
     );
-    assert!(!no_cert.status.success());
-    assert!(String::from_utf8_lossy(&no_cert.stderr).contains("--kek-cert"));
+    assert!(!oidc_callback.status.success());
 
     let srv = site
         .serve(&[

@@ -58,6 +58,9 @@ pub struct Started {
     pub match_code: String,
     /// Unix ms.
     pub expires_at: i64,
+    /// The approval shown in the app (not for the service).
+    #[serde(skip)]
+    pub approval_id: iamsmart_proto::ids::ApprovalId,
 }
 
 /// What polling returns.
@@ -198,6 +201,7 @@ pub async fn start(p: &Exchange, client: &Client, req: EmeRequest) -> Result<Sta
         ),
         match_code: created.match_code,
         expires_at: created.expires_at,
+        approval_id: created.id,
     })
 }
 
@@ -348,6 +352,37 @@ pub async fn outcome(p: &Exchange, client: &Client, id: &EmeRequestId) -> Result
         reason: None,
         resident_id: Some(d.resident_id),
     })
+}
+
+/// Who a delivered request's fields came from, and which fields were released: for a service
+/// that hands the result on in another form (the compatible API's callback, built again if the
+/// process stopped between [`outcome`] and its delivery). Nothing is logged again: the release
+/// was logged when it was delivered. `None` until then.
+pub async fn released(
+    p: &Exchange,
+    client: &Client,
+    id: &EmeRequestId,
+) -> Result<Option<(String, Vec<String>)>> {
+    let row: Option<(iamsmart_proto::ids::ApprovalId, String, Option<String>)> = sqlx::query_as(
+        "SELECT approval_id, params, resident_id FROM eme_requests WHERE id = $1 AND client_id = $2 AND status = 'delivered'",
+    )
+    .bind(id)
+    .bind(&client.id)
+    .fetch_optional(p.db.writer())
+    .await?;
+    let Some((approval_id, params, Some(resident_id))) = row else {
+        return Ok(None);
+    };
+    let Some(d) = approvals::decision(p, &approval_id).await? else {
+        return Ok(None);
+    };
+    let params: serde_json::Value = serde_json::from_str(&params)?;
+    let asked: Vec<String> = serde_json::from_value(params["fields"].clone())?;
+    let asked_refs: Vec<&str> = asked.iter().map(String::as_str).collect();
+    Ok(Some((
+        resident_id,
+        claims::released_fields(&asked_refs, &d.agreed_fields),
+    )))
 }
 
 /// Erase finished requests a day after they ended (the message log keeps the metadata).

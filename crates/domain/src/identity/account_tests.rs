@@ -3,16 +3,13 @@
 //! the resident; closure removes passkeys; every table holding a `resident_id` is erased at purge
 //! or kept for a named reason. On a fake clock, on SQLite and PostgreSQL.
 use super::devices::{self, DeviceCaller, SignedRequest};
-use super::{activation, registration, rights};
+use super::{activation, rights};
 use crate::authn::approvals;
-use crate::guard::Spent;
 use crate::oidc::passkeys::{self, AddStep};
-use crate::testing::{platform, TestPlatform};
+use crate::testing::{platform, TestPhone as Phone, TestPlatform};
 use iamsmart_crypto::device::DeviceKey;
 use iamsmart_crypto::webauthn::soft::SoftPasskey;
-use iamsmart_proto::app::{
-    ApprovalClaims, Decision, NewDevice, RequestClaims, APPROVAL_TYP, DEVICE_REQUEST_TYP,
-};
+use iamsmart_proto::app::{NewDevice, RequestClaims, DEVICE_REQUEST_TYP};
 use iamsmart_proto::ids::ApprovalId;
 use iamsmart_proto::profile::VerifiedIdentity;
 use std::collections::BTreeSet;
@@ -31,11 +28,6 @@ fn identity(n: u32) -> VerifiedIdentity {
     }
 }
 
-struct Phone {
-    key: DeviceKey,
-    caller: DeviceCaller,
-}
-
 fn new_device(key: &DeviceKey) -> NewDevice {
     NewDevice {
         public_jwk: serde_json::to_value(key.public_jwk()).unwrap(),
@@ -45,61 +37,14 @@ fn new_device(key: &DeviceKey) -> NewDevice {
 }
 
 async fn phone(t: &TestPlatform, n: u32) -> Phone {
-    let key = DeviceKey::generate().unwrap();
-    let e = registration::sandbox_enrol(
-        &t.p.identity,
-        &identity(n),
-        iamsmart_proto::profile::Level::Basic,
-        &new_device(&key),
-    )
-    .await
-    .unwrap();
-    Phone {
-        key,
-        caller: DeviceCaller {
-            device_id: e.device_id,
-            resident_id: e.resident_id,
-        },
-    }
+    t.enrolled_phone(&identity(n), iamsmart_proto::profile::Level::Basic)
+        .await
 }
 
 /// The phone answers a request (approve or deny), signed as the app signs.
 async fn answer(t: &TestPlatform, phone: &Phone, id: &ApprovalId, decision: &str) {
-    let view = approvals::open(&t.p, &phone.caller, id, Spent::new())
-        .await
-        .unwrap();
-    let claims = ApprovalClaims {
-        rid: view.id.clone(),
-        challenge: view.challenge.clone(),
-        match_code: view.match_code.clone(),
-        decision: decision.into(),
-        agreed: serde_json::json!({}),
-        iat: t.p.clock.now_ms() / 1000,
-    };
-    let signed = phone
-        .key
-        .sign_jws(
-            APPROVAL_TYP,
-            &phone.caller.device_id,
-            &serde_json::to_vec(&claims).unwrap(),
-        )
-        .unwrap();
-    approvals::decide(
-        &t.p.approvals,
-        &t.p.identity,
-        &phone.caller,
-        id,
-        &Decision {
-            signed,
-            selfie: None,
-            user_verification: None,
-        },
-        "127.0.0.1",
-        None,
-        Spent::new(),
-    )
-    .await
-    .unwrap();
+    t.answer_in_app(phone, id, decision, serde_json::json!({}))
+        .await;
 }
 
 /// The one waiting passkey request on the phone.

@@ -30,7 +30,7 @@ pub const FIELDS: [(&str, &str); 15] = [
     ("educationLevel", "education_level"),
 ];
 
-fn platform_field(api: &str) -> Option<&'static str> {
+pub(super) fn platform_field(api: &str) -> Option<&'static str> {
     FIELDS.iter().find(|(a, _)| *a == api).map(|(_, f)| *f)
 }
 
@@ -38,7 +38,11 @@ fn bad(m: impl Into<String>) -> ApiError {
     ApiError::new(ApiCode::InvalidRequest, m)
 }
 
-fn text<'a>(v: &'a Option<String>, name: &str, max: usize) -> ApiResult<Option<&'a str>> {
+pub(super) fn text<'a>(
+    v: &'a Option<String>,
+    name: &str,
+    max: usize,
+) -> ApiResult<Option<&'a str>> {
     match v.as_deref() {
         Some(t)
             if t.trim().is_empty()

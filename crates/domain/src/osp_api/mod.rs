@@ -10,6 +10,10 @@
 //! nonce is refused the second time whatever became of the first call; its `timestamp` must be
 //! within `oidc.api_timestamp_window_secs` of the platform's clock, and a nonce is remembered as
 //! long, so that a replay is always caught one way or the other.
+pub mod account;
+#[cfg(test)]
+mod callback_tests;
+pub mod callbacks;
 mod codes;
 pub mod eme;
 mod login;
@@ -174,6 +178,8 @@ pub struct ApiClient {
     pub client_secret: String,
     /// SHA-256 (Base64) of the encipherment certificate (`pubKey` in `getKey` answers).
     pub kek_cert_sha256: String,
+    /// Where results that come later (profile, e-ME after a sign-in) are POSTed.
+    pub callback_uri: Option<String>,
 }
 
 /// Read an encipherment certificate (PEM or DER) and check it can be used now.
@@ -206,9 +212,13 @@ pub async fn register(
     p: &Oidc,
     mut meta: ClientMetadata,
     kek_cert: &[u8],
+    callback_uri: Option<&str>,
     actor: &str,
 ) -> ApiResult<ApiClient> {
     let (der, key) = encipherment_cert(p, kek_cert)?;
+    if let Some(uri) = callback_uri {
+        callbacks::check_callback_uri(p, uri)?;
+    }
     meta.iamsmart_profile = ClientProfile::IamsmartApi;
     let registered = clients::register(p, meta, actor, true).await?;
     let secret = Zeroizing::new(iamsmart_crypto::rng::token(p.rng.as_ref(), 32));
@@ -220,11 +230,12 @@ pub async fn register(
             .await?;
         let mut tx = p.db.begin().await?;
         sqlx::query(
-            "INSERT INTO osp_api_clients (client_id, secret, kek_cert, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)",
+            "INSERT INTO osp_api_clients (client_id, secret, kek_cert, callback_uri, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)",
         )
         .bind(&registered.client_id)
         .bind(&sealed)
         .bind(&der)
+        .bind(callback_uri)
         .bind(now)
         .execute(&mut *tx)
         .await?;
@@ -236,7 +247,10 @@ pub async fn register(
                 kind: "client.api_credentials",
                 actor,
                 subject: &format!("client:{}", registered.client_id),
-                detail: serde_json::json!({ "kek_cert_sha256": hex::encode(key.cert_sha256) }),
+                detail: serde_json::json!({
+                    "kek_cert_sha256": hex::encode(key.cert_sha256),
+                    "callback_uri": callback_uri,
+                }),
             },
         )
         .await?;
@@ -253,6 +267,7 @@ pub async fn register(
         registered,
         client_secret: secret.to_string(),
         kek_cert_sha256: b64(&key.cert_sha256),
+        callback_uri: callback_uri.map(str::to_string),
     })
 }
 
@@ -275,8 +290,8 @@ pub struct ContentKeyAnswer {
     pub expires_in: i64,
 }
 
-/// `getKey`: a fresh content key for the client, wrapped to its encipherment certificate.
-pub async fn issue_content_key(p: &Oidc, client: &Client) -> ApiResult<ContentKeyAnswer> {
+/// The client's encipherment key, from its registered certificate, if valid now.
+async fn encipherment_key_of(p: &Oidc, client: &Client) -> ApiResult<wire::EnciphermentKey> {
     let cert: Vec<u8> =
         sqlx::query_scalar("SELECT kek_cert FROM osp_api_clients WHERE client_id = $1")
             .bind(&client.id)
@@ -287,6 +302,12 @@ pub async fn issue_content_key(p: &Oidc, client: &Client) -> ApiResult<ContentKe
     let key = wire::EnciphermentKey::from_cert(&cert)
         .map_err(|e| DomainError::Integrity(format!("a stored certificate: {e}")))?;
     check_validity(p, &key)?;
+    Ok(key)
+}
+
+/// `getKey`: a fresh content key for the client, wrapped to its encipherment certificate.
+pub async fn issue_content_key(p: &Oidc, client: &Client) -> ApiResult<ContentKeyAnswer> {
+    let key = encipherment_key_of(p, client).await?;
     let content_key = wire::new_content_key(p.rng.as_ref());
     let wrapped = key
         .wrap(content_key.as_ref())
@@ -385,6 +406,14 @@ pub const CALL_LOG_MS: i64 = 7 * 86_400_000;
 /// Delete expired content keys and calls older than [`CALL_LOG_MS`] (a worker calls this).
 pub async fn purge_expired(p: &crate::env::Env) -> crate::error::Result<u64> {
     let now = p.clock.now_ms();
+    // Finished tickets a day after they ended (their bodies went when they ended).
+    let tickets = sqlx::query(
+        "DELETE FROM osp_api_tickets WHERE status IN ('delivered', 'failed') AND finished_at < $1",
+    )
+    .bind(now - 86_400_000)
+    .execute(p.db.writer())
+    .await?
+    .rows_affected();
     let keys = sqlx::query("DELETE FROM osp_api_content_keys WHERE expires_at < $1")
         .bind(now)
         .execute(p.db.writer())
@@ -395,7 +424,7 @@ pub async fn purge_expired(p: &crate::env::Env) -> crate::error::Result<u64> {
         .execute(p.db.writer())
         .await?
         .rows_affected();
-    Ok(keys + calls)
+    Ok(tickets + keys + calls)
 }
 
 /// A call of the compatible API, as its client's developers see it afterwards.
@@ -427,14 +456,25 @@ pub async fn record_call(
     if client.meta.iamsmart_profile != ClientProfile::IamsmartApi {
         return Ok(());
     }
+    record(p, &client.id, endpoint, code.as_str(), tx_id).await
+}
+
+/// Record an entry of a client's log (a call, or a callback's attempt).
+async fn record(
+    p: &Oidc,
+    client_id: &clients::ClientId,
+    endpoint: &str,
+    code: &str,
+    tx_id: &str,
+) -> crate::error::Result<()> {
     sqlx::query(
         "INSERT INTO osp_api_calls (id, client_id, at, endpoint, code, tx_id) VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(iamsmart_crypto::rng::token(p.rng.as_ref(), 12))
-    .bind(&client.id)
+    .bind(client_id)
     .bind(p.clock.now_ms())
     .bind(endpoint.chars().take(200).collect::<String>())
-    .bind(code.as_str())
+    .bind(code)
     .bind(tx_id.chars().take(64).collect::<String>())
     .execute(p.db.writer())
     .await?;

@@ -23,6 +23,7 @@ async fn api_client(t: &TestPlatform) -> ApiClient {
         &t.p.oidc,
         meta,
         &fixture("osp-kek.cert.pem"),
+        None,
         "operator:test",
     )
     .await
@@ -99,7 +100,7 @@ async fn registration_seals_the_secret_and_refuses_certificates_it_cannot_use() 
         )
     };
     for bad in ["osp-kek-ec.cert.pem", "osp-kek-1024.cert.pem"] {
-        let e = register(&t.p.oidc, meta(), &fixture(bad), "operator:test")
+        let e = register(&t.p.oidc, meta(), &fixture(bad), None, "operator:test")
             .await
             .unwrap_err();
         assert_eq!(e.code, ApiCode::InvalidRequest, "{bad}: {e}");
@@ -115,6 +116,7 @@ async fn registration_seals_the_secret_and_refuses_certificates_it_cannot_use() 
         &t.p.oidc,
         meta(),
         &fixture("osp-kek.cert.pem"),
+        None,
         "operator:test",
     )
     .await

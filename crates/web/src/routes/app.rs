@@ -568,6 +568,7 @@ async fn decide(
     )
     .await?;
     iamsmart_domain::oidc::ciba::decided(&s.platform.oidc, &id).await;
+    iamsmart_domain::osp_api::callbacks::decided(&s.platform.exchange, &id).await;
     // A signing request: the app's signature is checked and assembled now, so that the
     // resident learns at once if it could not be used.
     if view.kind == iamsmart_domain::signing::requests::APPROVAL_KIND {

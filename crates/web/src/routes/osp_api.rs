@@ -11,6 +11,7 @@ use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
+use iamsmart_domain::osp_api::callbacks::TicketKind;
 use iamsmart_domain::osp_api::{self, ApiCode, ApiError, ApiResult, ContentKeys, SignatureHeaders};
 use serde::Serialize;
 
@@ -24,6 +25,14 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/api/v1/auth/getToken",
             post(|s, r, h, b| signed(s, r, h, b, Call::GetToken)),
+        )
+        .route(
+            "/api/v1/account/auth/profile/initiateRequest",
+            post(|s, r, h, b| signed(s, r, h, b, Call::ProfileStart)),
+        )
+        .route(
+            "/api/v1/account/eme/initiateRequest",
+            post(|s, r, h, b| signed(s, r, h, b, Call::EmeStart)),
         )
         .route(
             "/api/v1/anonymous/eme/initiateRequest",
@@ -110,6 +119,11 @@ enum Call {
     /// `auth/getToken`: the code of a sign-in for an access token and the resident's `openID`;
     /// the body is plain JSON (as real clients send it), the answer encrypted.
     GetToken,
+    /// `account/auth/profile/initiateRequest`: body and answer encrypted; the result goes to
+    /// the client's callback.
+    ProfileStart,
+    /// `account/eme/initiateRequest`: the same with a form.
+    EmeStart,
     /// `anonymous/eme/initiateRequest`: body and answer encrypted.
     AnonymousEmeStart,
     /// `anonymous/eme/getResult`: body and answer encrypted.
@@ -121,6 +135,8 @@ impl Call {
         match self {
             Call::GetKey => "/api/v1/security/getKey",
             Call::GetToken => "/api/v1/auth/getToken",
+            Call::ProfileStart => "/api/v1/account/auth/profile/initiateRequest",
+            Call::EmeStart => "/api/v1/account/eme/initiateRequest",
             Call::AnonymousEmeStart => "/api/v1/anonymous/eme/initiateRequest",
             Call::AnonymousEmeResult => "/api/v1/anonymous/eme/getResult",
         }
@@ -150,6 +166,14 @@ async fn signed(
             Call::GetKey | Call::GetToken => {
                 serde_json::to_value(osp_api::get_token(p, &client, &body).await?)
                     .map_err(internal)?
+            }
+            Call::ProfileStart | Call::EmeStart => {
+                let kind = if call == Call::ProfileStart {
+                    TicketKind::Profile
+                } else {
+                    TicketKind::Eme
+                };
+                osp_api::account::initiate(x, &client, kind, &keys.open_body(&body)?).await?
             }
             Call::AnonymousEmeStart => {
                 osp_api::eme::anonymous_start(x, &client, &keys.open_body(&body)?).await?
