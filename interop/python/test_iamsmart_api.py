@@ -13,6 +13,7 @@ import os
 import secrets
 import queue
 import struct
+import subprocess
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -377,3 +378,105 @@ def test_eme_after_a_sign_in_declined_reaches_the_callback_as_d40001(callbacks):
     bad = {**ask, "redirectURI": "https://elsewhere.example/cb"}
     assert sealed_call(ACCOUNT_EME_START, bad, key)[0]["code"] == "D20008"
     assert not [p for p in r.app("pending") if p["kind"] == "eme"]
+
+
+# --- Signing: a hash after a sign-in (to the callback), and without a login (getResult) -------
+
+SIGN_START = "/api/v1/account/signing/initiateRequest"
+SIGN_ACK = "/api/v1/account/signing/ackResult"
+ANON_SIGN_START = "/api/v1/anonymous/signing/initiateRequest"
+ANON_SIGN_RESULT = "/api/v1/anonymous/signing/getResult"
+
+
+def hkic_hash(hkid):
+    """Base64 of SHA-256 of the HKID without its check digit (the real API's HKICHash)."""
+    bare = "".join(c for c in hkid if c.isalnum()).upper()[:-1]
+    digest = hashes.Hash(hashes.SHA256())
+    digest.update(bare.encode())
+    return base64.b64encode(digest.finalize()).decode()
+
+
+def openssl_verifies(signature_b64, document, tmp_path):
+    """openssl checks the detached CMS over the document (the signer's key, not its chain)."""
+    sig, doc = tmp_path / "sig.der", tmp_path / "doc.bin"
+    sig.write_bytes(base64.b64decode(signature_b64))
+    doc.write_bytes(document)
+    out = subprocess.run(["openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", str(sig),
+                          "-content", str(doc), "-noverify", "-out", os.devnull],
+                         capture_output=True, text=True, timeout=60)
+    return out.returncode == 0, out.stderr
+
+
+def test_signing_a_hash_after_a_sign_in_reaches_the_callback(callbacks, tmp_path):
+    r.app("signing-cert")
+    key = get_key()
+    _, token = get_token(sign_in("s-1", scope="eidapi_auth eidapi_sign"), key)
+    document = b"Tenancy agreement, Flat A, 12/F\n" + secrets.token_bytes(16)
+    digest = hashes.Hash(hashes.SHA256())
+    digest.update(document)
+    hash_code = base64.b64encode(digest.finalize()).decode()
+    ask = {"businessID": "lease-4", "accessToken": token["accessToken"], "openID": token["openID"],
+           "source": "PC_Browser", "redirectURI": r.REDIRECT_URI, "state": "sign-4",
+           "hashCode": hash_code, "sigAlgo": "SHA256withECDSA",
+           "HKICHash": hkic_hash(PERSON["hkid"]), "department": "Housing Department",
+           "serviceName": "Tenancy", "documentName": "Tenancy agreement"}
+    # What cannot be honoured is refused, never changed: an RSA algorithm, another HKID.
+    assert sealed_call(SIGN_START, {**ask, "sigAlgo": "SHA256withRSA"}, key)[0]["code"] == "D10014"
+    other = {**ask, "HKICHash": hkic_hash("Z999999(9)")}
+    assert sealed_call(SIGN_START, other, key)[0]["code"] == "D10013"
+    answer, started = sealed_call(SIGN_START, ask, key)
+    assert answer["code"] == "D00000", answer
+    assert started["authByQR"] is False
+    # Not acknowledged before it is handed out.
+    assert sealed_call(SIGN_ACK, {"ticketID": started["ticketID"]}, key)[0]["code"] == "D10000"
+    request = waiting_request(started["matchCode"])
+    done = r.app("approve", request["id"], "--match", started["matchCode"], "--yes")
+    assert done["status"] == "approved", done
+    body = callback_for(callbacks, started["ticketID"])
+    assert body["code"] == "D00000" and body["state"] == "sign-4", body
+    content = unwrap(body)
+    assert content["hashCode"] == hash_code and content["openID"] == token["openID"]
+    assert content["sigAlgo"] == "SHA256withECDSA" and content["cert"] and content["certChain"]
+    assert abs(content["timestamp"] - time.time() * 1000) < 600_000
+    ok, err = openssl_verifies(content["signature"], document, tmp_path)
+    assert ok, err
+    assert not openssl_verifies(content["signature"], document + b"x", tmp_path)[0]
+    answer, acked = sealed_call(SIGN_ACK, {"ticketID": started["ticketID"]}, key)
+    assert answer["code"] == "D00000" and acked["acknowledged"] is True, answer
+
+
+def test_signing_without_a_login_by_qr_code_gives_the_signature_once(tmp_path):
+    r.app("signing-cert")
+    key = get_key()
+    document = b"Consent form " + secrets.token_bytes(8)
+    digest = hashes.Hash(hashes.SHA256())
+    digest.update(document)
+    hash_code = digest.finalize().hex()
+    ask = {"source": "PC_Browser", "hashCode": hash_code, "sigAlgo": "SHA256withECDSA",
+           "documentName": "Consent form"}
+    answer, started = sealed_call(ANON_SIGN_START, ask, key)
+    assert answer["code"] == "D00000", answer
+    assert started["authByQR"] is True and started["qrCode"] and len(started["matchCode"]) == 4
+    ticket = {"ticketID": started["ticketID"]}
+    answer, waiting = sealed_call(ANON_SIGN_RESULT, ticket, key)
+    assert waiting["status"] == "PENDING", (answer, waiting)
+    done = r.app("approve", started["qrCode"], "--match", started["matchCode"], "--yes")
+    assert done["status"] == "approved", done
+    answer, signed = sealed_call(ANON_SIGN_RESULT, ticket, key)
+    assert answer["code"] == "D00000" and signed["status"] == "SIGNED", (answer, signed)
+    ok, err = openssl_verifies(signed["signature"], document, tmp_path)
+    assert ok, err
+    again, _ = sealed_call(ANON_SIGN_RESULT, ticket, key)
+    assert again["code"] == "D10000" and "once" in again["message"], again
+    # A login's fields are refused here, and PDF signing takes the PDF's digest as docDigest.
+    assert sealed_call(ANON_SIGN_START, {**ask, "openID": "x"}, key)[0]["code"] == "D10000"
+    pdf = "/api/v1/anonymous/pdfsigning/initiateRequest"
+    answer, _ = sealed_call(pdf, ask, key)
+    assert answer["code"] == "D10000" and "docDigest" in answer["message"], answer
+    ask_pdf = {k: v for k, v in ask.items() if k != "hashCode"}
+    answer, started = sealed_call(pdf, {**ask_pdf, "docDigest": hash_code}, key)
+    assert answer["code"] == "D00000" and started["authByQR"] is True, answer
+    r.app("deny", started["qrCode"])
+    answer, _ = sealed_call("/api/v1/anonymous/pdfsigning/getResult",
+                            {"ticketID": started["ticketID"]}, key)
+    assert answer["code"] == "D40001", answer

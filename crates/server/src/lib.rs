@@ -319,13 +319,13 @@ const CALLBACK_POLL: Duration = Duration::from_secs(5);
 /// The compatible API's callbacks: what the app's decision did not deliver at once, and retries
 /// when due (each step claimed in the database, so several processes share the work).
 fn spawn_callbacks(platform: &Platform) -> tokio::task::JoinHandle<()> {
-    let exchange = platform.exchange.clone();
+    let platform = platform.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(CALLBACK_POLL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            if let Err(e) = iamsmart_domain::osp_api::callbacks::run(&exchange).await {
+            if let Err(e) = iamsmart_domain::osp_api::callbacks::run(&platform).await {
                 tracing::warn!(error = %e, "could not deliver the compatible API's callbacks");
             }
         }

@@ -24,6 +24,24 @@ pub const PROFILE_FIELDS: [&str; 6] = [
     "gender",
 ];
 
+/// What is asked for after a sign-in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Asked {
+    /// `account/auth/profile/initiateRequest`: the registry's fields.
+    Profile,
+    /// `account/eme/initiateRequest`: the fields of a form.
+    Eme,
+}
+
+impl Asked {
+    fn ticket(self) -> TicketKind {
+        match self {
+            Asked::Profile => TicketKind::Profile,
+            Asked::Eme => TicketKind::Eme,
+        }
+    }
+}
+
 fn bad(m: impl Into<String>) -> ApiError {
     ApiError::new(ApiCode::InvalidRequest, m)
 }
@@ -48,6 +66,79 @@ struct StartRequest {
     form_desc: Option<String>,
     #[serde(rename = "eMEFields")]
     eme_fields: Option<Vec<String>>,
+}
+
+/// The fields every `initiateRequest` has, checked: `businessID` (at most 64 characters) and
+/// `state` (at most 1,024), as given; `source` and `lang` among the real platform's values.
+pub(super) fn common_fields<'a>(
+    business_id: &'a Option<String>,
+    state: &'a Option<String>,
+    source: &str,
+    lang: Option<&str>,
+) -> ApiResult<(Option<&'a str>, Option<&'a str>)> {
+    let business_id = super::eme::text(business_id, "businessID", 64)?;
+    let state = super::eme::text(state, "state", 1024)?;
+    if !super::login::source_ok(source) {
+        return Err(bad("source must be PC_Browser, Android_<browser>, iOS_<browser>, App_Link, App_Package or App_Scheme"));
+    }
+    if lang.is_some_and(|l| !["en-US", "zh-HK", "zh-CN"].contains(&l)) {
+        return Err(bad("lang must be en-US, zh-HK or zh-CN"));
+    }
+    Ok((business_id, state))
+}
+
+/// Check the access token of a sign-in: this client's, live, for the resident named by
+/// `open_id`, with `scope` granted.
+pub(super) async fn signed_in(
+    p: &crate::oidc::Oidc,
+    client: &Client,
+    access_token: &str,
+    open_id: &str,
+    scope: &str,
+) -> ApiResult<()> {
+    let (claims, _grant) = tokens::verify_access_token(p, access_token)
+        .await
+        .map_err(|e| ApiError::new(ApiCode::InvalidAccessToken, e.description))?;
+    if claims.client_id != client.id {
+        return Err(ApiError::new(
+            ApiCode::InvalidAccessToken,
+            "the access token was issued to another client",
+        ));
+    }
+    if claims.sub != open_id {
+        return Err(ApiError::new(
+            ApiCode::InvalidAccessToken,
+            "openID is not the resident of the access token",
+        ));
+    }
+    if !claims.scope.split(' ').any(|s| s == scope) {
+        return Err(ApiError::new(
+            ApiCode::ScopeNotAllowed,
+            format!("the sign-in did not grant {scope}: ask for it in getQR's scope"),
+        ));
+    }
+    Ok(())
+}
+
+/// A registered redirect URI (`D20008` otherwise), and the client's callback URL (`D20008`
+/// when it has none).
+pub(super) async fn redirect_and_callback(
+    p: &crate::oidc::Oidc,
+    client: &Client,
+    redirect_uri: &str,
+) -> ApiResult<String> {
+    if !client.meta.redirect_uris.iter().any(|r| r == redirect_uri) {
+        return Err(ApiError::new(
+            ApiCode::RedirectNotRegistered,
+            "redirectURI is not registered for this clientID (exact match)",
+        ));
+    }
+    callbacks::callback_uri(p, client).await?.ok_or_else(|| {
+        ApiError::new(
+            ApiCode::RedirectNotRegistered,
+            "this client has no callback URL registered, where the result would go: register one (iamsmart clients create --callback-uri, or the developer portal)",
+        )
+    })
 }
 
 /// The platform's names of the fields asked for, each known and allowed, without repeats.
@@ -78,31 +169,20 @@ fn fields(asked: &[String], allowed: &[&str], name: &str) -> ApiResult<Vec<Strin
 
 /// `POST /api/v1/account/auth/profile/initiateRequest` (`kind` profile) or
 /// `/api/v1/account/eme/initiateRequest` (`kind` eme).
-pub async fn initiate(
-    x: &Exchange,
-    client: &Client,
-    kind: TicketKind,
-    body: &[u8],
-) -> ApiResult<Value> {
+pub async fn initiate(x: &Exchange, client: &Client, kind: Asked, body: &[u8]) -> ApiResult<Value> {
     let req: StartRequest = serde_json::from_slice(body).map_err(|e| {
         bad(format!(
             "the request's content is not the expected JSON: {e}"
         ))
     })?;
-    let business_id = super::eme::text(&req.business_id, "businessID", 64)?;
-    let state = super::eme::text(&req.state, "state", 1024)?;
-    if !super::login::source_ok(&req.source) {
-        return Err(bad("source must be PC_Browser, Android_<browser>, iOS_<browser>, App_Link, App_Package or App_Scheme"));
-    }
-    if req
-        .lang
-        .as_deref()
-        .is_some_and(|l| !["en-US", "zh-HK", "zh-CN"].contains(&l))
-    {
-        return Err(bad("lang must be en-US, zh-HK or zh-CN"));
-    }
+    let (business_id, state) = common_fields(
+        &req.business_id,
+        &req.state,
+        &req.source,
+        req.lang.as_deref(),
+    )?;
     let (scope, fields, form) = match kind {
-        TicketKind::Profile => {
+        Asked::Profile => {
             if req.eme_fields.is_some() || req.form_name.is_some() {
                 return Err(bad(
                     "a profile request has profileFields and no form: use account/eme/initiateRequest for a form",
@@ -123,7 +203,7 @@ pub async fn initiate(
                 form,
             )
         }
-        TicketKind::Eme => {
+        Asked::Eme => {
             if req.profile_fields.is_some() {
                 return Err(bad(
                     "an e-ME request has eMEFields: use account/auth/profile/initiateRequest for profileFields",
@@ -149,40 +229,8 @@ pub async fn initiate(
             )
         }
     };
-    if !client.meta.redirect_uris.contains(&req.redirect_uri) {
-        return Err(ApiError::new(
-            ApiCode::RedirectNotRegistered,
-            "redirectURI is not registered for this clientID (exact match)",
-        ));
-    }
-    let callback_uri = callbacks::callback_uri(&x.oidc, client).await?.ok_or_else(|| {
-        ApiError::new(
-            ApiCode::RedirectNotRegistered,
-            "this client has no callback URL registered, where the result would go: register one (iamsmart clients create --callback-uri, or the developer portal)",
-        )
-    })?;
-    // The access token: this client's, live, for the resident named, with the scope.
-    let (claims, _grant) = tokens::verify_access_token(&x.oidc, &req.access_token)
-        .await
-        .map_err(|e| ApiError::new(ApiCode::InvalidAccessToken, e.description))?;
-    if claims.client_id != client.id {
-        return Err(ApiError::new(
-            ApiCode::InvalidAccessToken,
-            "the access token was issued to another client",
-        ));
-    }
-    if claims.sub != req.open_id {
-        return Err(ApiError::new(
-            ApiCode::InvalidAccessToken,
-            "openID is not the resident of the access token",
-        ));
-    }
-    if !claims.scope.split(' ').any(|s| s == scope) {
-        return Err(ApiError::new(
-            ApiCode::ScopeNotAllowed,
-            format!("the sign-in did not grant {scope}: ask for it in getQR's scope"),
-        ));
-    }
+    let callback_uri = redirect_and_callback(&x.oidc, client, &req.redirect_uri).await?;
+    signed_in(&x.oidc, client, &req.access_token, &req.open_id, scope).await?;
     let started = eme::start(
         x,
         client,
@@ -208,9 +256,10 @@ pub async fn initiate(
         callbacks::NewTicket {
             id: started.request_id.as_str(),
             approval_id: started.approval_id.as_str(),
-            kind,
+            kind: kind.ticket(),
             business_id,
             state,
+            echo: None,
             callback_uri: &callback_uri,
             expires_at: started.expires_at,
         },

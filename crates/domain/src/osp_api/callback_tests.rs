@@ -3,7 +3,8 @@
 //! 127.0.0.1), signed with the client secret, the fields encrypted under a key wrapped to the
 //! service's certificate; retries on the schedule, given up after the last with the body erased;
 //! a run that stopped after the release still delivers it; fifty workers send one callback once.
-use super::callbacks::{self, TicketKind, RETRY_AFTER_MS, WAITING_RECHECK_MS};
+use super::account::Asked;
+use super::callbacks::{self, RETRY_AFTER_MS, WAITING_RECHECK_MS};
 use super::*;
 use crate::authn::approvals;
 use crate::oidc::tokens::{self, GrantData};
@@ -250,12 +251,7 @@ async fn answer(t: &TestPlatform, phone: &Phone, approve: bool, fields: &[&str])
         .await;
 }
 
-async fn start(
-    t: &TestPlatform,
-    client: &Client,
-    kind: TicketKind,
-    body: Value,
-) -> ApiResult<Value> {
+async fn start(t: &TestPlatform, client: &Client, kind: Asked, body: Value) -> ApiResult<Value> {
     account::initiate(&t.p.exchange, client, kind, body.to_string().as_bytes()).await
 }
 
@@ -314,7 +310,7 @@ async fn initiate_request_refuses_with_the_code_of_each_fault() {
     ];
     for (body, want) in cases {
         assert_eq!(
-            code(start(&t, &client, TicketKind::Profile, body.clone()).await),
+            code(start(&t, &client, Asked::Profile, body.clone()).await),
             want,
             "{body}"
         );
@@ -325,17 +321,17 @@ async fn initiate_request_refuses_with_the_code_of_each_fault() {
         "formName": "Library card", "eMEFields": ["enName", "mobileNumber"],
     });
     assert_eq!(
-        code(start(&t, &client, TicketKind::Eme, eme).await),
+        code(start(&t, &client, Asked::Eme, eme).await),
         ApiCode::ScopeNotAllowed
     );
     // Another client's token, and a client with no callback registered.
     let (_, other) = api_client(&t, Some("http://127.0.0.1:9/other")).await;
     assert_eq!(
-        code(start(&t, &other, TicketKind::Profile, good.clone()).await),
+        code(start(&t, &other, Asked::Profile, good.clone()).await),
         ApiCode::InvalidAccessToken
     );
     assert_eq!(
-        code(start(&t, &no_callback, TicketKind::Profile, good.clone()).await),
+        code(start(&t, &no_callback, Asked::Profile, good.clone()).await),
         ApiCode::RedirectNotRegistered
     );
     // None of these asked the resident anything.
@@ -343,7 +339,7 @@ async fn initiate_request_refuses_with_the_code_of_each_fault() {
         .await
         .unwrap()
         .is_empty());
-    let started = start(&t, &client, TicketKind::Profile, good).await.unwrap();
+    let started = start(&t, &client, Asked::Profile, good).await.unwrap();
     assert_eq!(started["authByQR"], false);
     assert_eq!(started["businessID"], "case-1");
     assert_eq!(
@@ -404,7 +400,7 @@ impl Scene {
     /// A profile request, approved in the app with every field: its ticket.
     async fn approved_profile(&self) -> String {
         let body = profile(&self.token, &self.open_id);
-        let started = start(&self.t, &self.client, TicketKind::Profile, body)
+        let started = start(&self.t, &self.client, Asked::Profile, body)
             .await
             .unwrap();
         answer(&self.t, &self.phone, true, &PROFILE).await;
@@ -412,7 +408,7 @@ impl Scene {
     }
 
     async fn run(&self) -> callbacks::Ran {
-        callbacks::run(&self.t.p.exchange).await.unwrap()
+        callbacks::run(&self.t.p).await.unwrap()
     }
 }
 
@@ -424,9 +420,7 @@ async fn approved_fields_reach_the_callback_signed_and_encrypted_after_a_retry()
     let s = scene(vec![500, 200], "eidapi_auth eidapi_profiles").await;
     let t = &s.t;
     let body = profile(&s.token, &s.open_id);
-    let started = start(t, &s.client, TicketKind::Profile, body)
-        .await
-        .unwrap();
+    let started = start(t, &s.client, Asked::Profile, body).await.unwrap();
     let ticket = started["ticketID"].as_str().unwrap().to_string();
     // Nothing to send while the resident has not answered.
     t.clock.advance(WAITING_RECHECK_MS);
@@ -488,7 +482,7 @@ async fn a_refusal_and_a_timeout_reach_the_callback_with_their_codes_and_no_cont
         "redirectURI": REDIRECT, "state": "form-2", "formName": "Library card",
         "eMEFields": ["enName", "mobileNumber"],
     });
-    start(&s.t, &s.client, TicketKind::Eme, eme.clone())
+    start(&s.t, &s.client, Asked::Eme, eme.clone())
         .await
         .unwrap();
     answer(&s.t, &s.phone, false, &[]).await;
@@ -504,7 +498,7 @@ async fn a_refusal_and_a_timeout_reach_the_callback_with_their_codes_and_no_cont
         "{v}"
     );
     // Nobody answers: D40003 once the time to answer is over.
-    start(&s.t, &s.client, TicketKind::Eme, eme).await.unwrap();
+    start(&s.t, &s.client, Asked::Eme, eme).await.unwrap();
     s.t.clock.advance(10 * 60_000);
     assert_eq!(s.run().await.delivered, 1);
     assert_eq!(s.rx.last(&s.c)["code"], "D40003");
@@ -562,8 +556,8 @@ async fn fifty_workers_at_once_send_a_callback_once() {
     s.t.clock.advance(WAITING_RECHECK_MS);
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..50 {
-        let x = s.t.p.exchange.clone();
-        workers.spawn(async move { callbacks::run(&x).await.unwrap() });
+        let p = s.t.p.clone();
+        workers.spawn(async move { callbacks::run(&p).await.unwrap() });
     }
     let (mut built, mut delivered) = (0, 0);
     while let Some(r) = workers.join_next().await {
@@ -572,4 +566,106 @@ async fn fifty_workers_at_once_send_a_callback_once() {
         delivered += ran.delivered;
     }
     assert_eq!((built, delivered, s.rx.hits()), (1, 1, 1));
+}
+
+#[tokio::test]
+async fn signing_refuses_what_it_cannot_honour_with_its_code() {
+    use super::signing::{self, Digest, Flow};
+    let s = scene(vec![200], "eidapi_auth eidapi_sign").await;
+    // Before the platform's certificate authority is set up, signing is not offered.
+    let ask0 = json!({
+        "source": "PC_Browser", "hashCode": "ab".repeat(32), "sigAlgo": "SHA256withECDSA",
+        "documentName": "Lease",
+    });
+    let e = signing::initiate(
+        &s.t.p,
+        &s.client,
+        Flow::Anonymous,
+        Digest::Hash,
+        ask0.to_string().as_bytes(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.code, ApiCode::ServerError, "{e}");
+    let root = iamsmart_crypto::pki::SoftSigner::generate().unwrap();
+    crate::signing::ca::init(&s.t.p.signing, &root, "Test Authority")
+        .await
+        .unwrap();
+    let ask = json!({
+        "accessToken": s.token, "openID": s.open_id, "source": "PC_Browser",
+        "redirectURI": REDIRECT, "hashCode": "ab".repeat(32), "sigAlgo": "SHA256withECDSA",
+        "documentName": "Lease",
+    });
+    let code = |r: ApiResult<Value>| r.map(|_| ApiCode::Success).unwrap_or_else(|e| e.code);
+    let call = |flow, digest, body: Value| {
+        let p = s.t.p.clone();
+        let client = s.client.clone();
+        async move { signing::initiate(&p, &client, flow, digest, body.to_string().as_bytes()).await }
+    };
+    let with = |k: &str, v: Value| {
+        let mut b = ask.clone();
+        b[k] = v;
+        b
+    };
+    let cases = [
+        (
+            Flow::Account,
+            Digest::Hash,
+            with("sigAlgo", json!("SHA256withRSA")),
+            ApiCode::SigAlgoNotSupported,
+        ),
+        (
+            Flow::Account,
+            Digest::Hash,
+            with("hashCode", json!("not a digest")),
+            ApiCode::InvalidRequest,
+        ),
+        (
+            Flow::Account,
+            Digest::Hash,
+            with("docDigest", json!("ab".repeat(32))),
+            ApiCode::InvalidRequest,
+        ),
+        (
+            Flow::Account,
+            Digest::Pdf,
+            ask.clone(),
+            ApiCode::InvalidRequest,
+        ),
+        (
+            Flow::Account,
+            Digest::Hash,
+            with("openID", json!("someone")),
+            ApiCode::InvalidAccessToken,
+        ),
+        (
+            Flow::Anonymous,
+            Digest::Hash,
+            ask.clone(),
+            ApiCode::InvalidRequest,
+        ),
+        // The resident is on iAM Smart, not iAM Smart+: nothing is asked of them.
+        (
+            Flow::Account,
+            Digest::Hash,
+            ask.clone(),
+            ApiCode::SigningRefused,
+        ),
+    ];
+    for (flow, digest, body, want) in cases {
+        assert_eq!(code(call(flow, digest, body.clone()).await), want, "{body}");
+    }
+    assert!(approvals::pending(&s.t.p, &s.phone.caller.resident_id)
+        .await
+        .unwrap()
+        .is_empty());
+    // A sign-in without the scope.
+    let (token, open_id) = signed_in(&s.t, &s.client, &s.phone, "eidapi_auth").await;
+    let mut body = ask.clone();
+    body["accessToken"] = json!(token);
+    body["openID"] = json!(open_id);
+    assert_eq!(
+        code(call(Flow::Account, Digest::Hash, body).await),
+        ApiCode::ScopeNotAllowed
+    );
 }

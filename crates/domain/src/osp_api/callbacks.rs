@@ -1,5 +1,5 @@
 //! Results that go to the service's callback: a ticket for each request whose answer comes
-//! later (profile and e-ME after a sign-in), and the callback's delivery, at least once.
+//! later (profile, e-ME and signing after a sign-in), and the callback's delivery, at least once.
 //!
 //! A ticket is `waiting` until the resident answers in the app; the platform then builds the
 //! callback (the fields, encrypted under a fresh content key wrapped to the service's
@@ -15,12 +15,12 @@
 use super::{ApiCode, ApiError, ApiResult};
 use crate::error::{DomainError, Result};
 use crate::exchange::eme;
-use crate::exchange::Exchange;
 use crate::oidc::clients::{self, Client};
 use crate::oidc::Oidc;
+use crate::Platform;
 use iamsmart_crypto::envelope::FieldContext;
 use iamsmart_crypto::osp_api as wire;
-use iamsmart_proto::ids::{ApprovalId, EmeRequestId};
+use iamsmart_proto::ids::{ApprovalId, EmeRequestId, SignRequestId};
 use serde_json::{json, Value};
 
 /// What a ticket asks for.
@@ -30,30 +30,25 @@ pub enum TicketKind {
     Profile,
     /// `account/eme/initiateRequest`.
     Eme,
+    /// `account/signing/initiateRequest` and `account/pdfsigning/initiateRequest`.
+    Sign,
 }
 
 impl TicketKind {
     /// Every kind (the database allows exactly these).
-    pub const ALL: [TicketKind; 2] = [TicketKind::Profile, TicketKind::Eme];
+    pub const ALL: [TicketKind; 3] = [TicketKind::Profile, TicketKind::Eme, TicketKind::Sign];
 
     /// As stored.
     pub fn as_str(self) -> &'static str {
         match self {
             TicketKind::Profile => "profile",
             TicketKind::Eme => "eme",
+            TicketKind::Sign => "sign",
         }
     }
 
     fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.as_str() == s)
-    }
-
-    /// The name of the fields in the callback's content.
-    fn fields_name(self) -> &'static str {
-        match self {
-            TicketKind::Profile => "profileFields",
-            TicketKind::Eme => "eMEFields",
-        }
     }
 }
 
@@ -151,6 +146,8 @@ pub struct NewTicket<'a> {
     pub business_id: Option<&'a str>,
     /// The service's `state`, returned in the callback.
     pub state: Option<&'a str>,
+    /// Values the callback's content repeats (a JSON object), if any.
+    pub echo: Option<Value>,
     /// Where the callback goes.
     pub callback_uri: &'a str,
     /// When the resident's time to answer ends.
@@ -158,11 +155,11 @@ pub struct NewTicket<'a> {
 }
 
 /// Record a ticket, waiting for the resident.
-pub async fn open_ticket(x: &Exchange, client: &Client, t: NewTicket<'_>) -> Result<()> {
+pub async fn open_ticket(x: &crate::env::Env, client: &Client, t: NewTicket<'_>) -> Result<()> {
     let now = x.clock.now_ms();
     sqlx::query(
-        "INSERT INTO osp_api_tickets (id, client_id, approval_id, kind, status, business_id, state, callback_uri, attempts, next_attempt_at, created_at, expires_at)
-         VALUES ($1, $2, $3, $4, 'waiting', $5, $6, $7, 0, $8, $9, $10)",
+        "INSERT INTO osp_api_tickets (id, client_id, approval_id, kind, status, business_id, state, echo, callback_uri, attempts, next_attempt_at, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, 'waiting', $5, $6, $7, $8, 0, $9, $10, $11)",
     )
     .bind(t.id)
     .bind(&client.id)
@@ -170,6 +167,7 @@ pub async fn open_ticket(x: &Exchange, client: &Client, t: NewTicket<'_>) -> Res
     .bind(t.kind.as_str())
     .bind(t.business_id)
     .bind(t.state)
+    .bind(t.echo.as_ref().map(Value::to_string))
     .bind(t.callback_uri)
     .bind(now + WAITING_RECHECK_MS)
     .bind(now)
@@ -187,6 +185,7 @@ struct Ticket {
     kind: String,
     business_id: Option<String>,
     state: Option<String>,
+    echo: Option<String>,
     callback_uri: String,
     body: Option<Vec<u8>>,
     code: Option<String>,
@@ -194,13 +193,14 @@ struct Ticket {
 }
 
 const TICKET_COLUMNS: &str =
-    "id, client_id, kind, business_id, state, callback_uri, body, code, CAST(attempts AS BIGINT) AS attempts";
+    "id, client_id, kind, business_id, state, echo, callback_uri, body, code, CAST(attempts AS BIGINT) AS attempts";
 
 /// A row of [`TICKET_COLUMNS`].
 type TicketRow = (
     String,
     clients::ClientId,
     String,
+    Option<String>,
     Option<String>,
     Option<String>,
     String,
@@ -211,13 +211,14 @@ type TicketRow = (
 
 impl From<TicketRow> for Ticket {
     fn from(r: TicketRow) -> Self {
-        let (id, client_id, kind, business_id, state, callback_uri, body, code, attempts) = r;
+        let (id, client_id, kind, business_id, state, echo, callback_uri, body, code, attempts) = r;
         Ticket {
             id,
             client_id,
             kind,
             business_id,
             state,
+            echo,
             callback_uri,
             body,
             code,
@@ -237,7 +238,7 @@ enum Pick<'a> {
     Queued(&'a str),
 }
 
-async fn tickets(x: &Exchange, pick: Pick<'_>) -> Result<Vec<Ticket>> {
+async fn tickets(x: &Platform, pick: Pick<'_>) -> Result<Vec<Ticket>> {
     let filter = match pick {
         Pick::Due(..) => "status = $1 AND next_attempt_at <= $2 ORDER BY next_attempt_at LIMIT $3",
         Pick::WaitingFor(_) => "approval_id = $1 AND status = 'waiting'",
@@ -269,7 +270,7 @@ pub struct Ran {
 
 /// The worker's step: build the callbacks of tickets whose resident has answered, then send
 /// those that are due.
-pub async fn run(x: &Exchange) -> Result<Ran> {
+pub async fn run(x: &Platform) -> Result<Ran> {
     let mut ran = Ran::default();
     let now = x.clock.now_ms();
     let waiting = tickets(x, Pick::Due(TicketStatus::Waiting, now)).await?;
@@ -291,7 +292,7 @@ pub async fn run(x: &Exchange) -> Result<Ran> {
 
 /// After the resident answered an approval in the app: if it is a ticket's, build its callback
 /// and send it now, in the background (the app's answer does not wait for the service).
-pub async fn decided(x: &Exchange, approval_id: &ApprovalId) {
+pub async fn decided(x: &Platform, approval_id: &ApprovalId) {
     let found = tickets(x, Pick::WaitingFor(approval_id.as_str())).await;
     let Some(t) = found.ok().and_then(|t| t.into_iter().next()) else {
         return;
@@ -304,7 +305,7 @@ pub async fn decided(x: &Exchange, approval_id: &ApprovalId) {
     });
 }
 
-async fn wake(x: &Exchange, t: &Ticket) -> Result<()> {
+async fn wake(x: &Platform, t: &Ticket) -> Result<()> {
     if build(x, t).await? {
         let queued = tickets(x, Pick::Queued(&t.id)).await?;
         if let Some(q) = queued.into_iter().next() {
@@ -314,26 +315,28 @@ async fn wake(x: &Exchange, t: &Ticket) -> Result<()> {
     Ok(())
 }
 
+/// What a ticket's request came to: still waiting, or the callback's code, message and content.
+enum Answered {
+    /// The resident has not answered.
+    Waiting,
+    /// The callback to send.
+    Done(ApiCode, String, Option<Value>),
+}
+
 /// Build a waiting ticket's callback if the resident has answered (or the time to answer
 /// ended). Answers whether it was built here.
-async fn build(x: &Exchange, t: &Ticket) -> Result<bool> {
+async fn build(x: &Platform, t: &Ticket) -> Result<bool> {
     let now = x.clock.now_ms();
     let client = clients::get(&x.oidc, &t.client_id).await?;
     let (Some(client), Some(kind)) = (client, TicketKind::parse(&t.kind)) else {
         return give_up_waiting(x, t, ApiCode::ServerError, "the client is gone").await;
     };
-    let Ok(id) = EmeRequestId::parse(&t.id) else {
-        return give_up_waiting(x, t, ApiCode::ServerError, "unknown request").await;
+    let answered = match kind {
+        TicketKind::Profile | TicketKind::Eme => form_answer(x, &client, t, kind).await,
+        TicketKind::Sign => signing_answer(x, &client, t).await,
     };
-    let out = match eme::outcome(x, &client, &id).await {
-        Ok(out) => out,
-        Err(DomainError::NotFound) => {
-            return give_up_waiting(x, t, ApiCode::Timeout, "the request ended").await
-        }
-        Err(e) => return Err(e),
-    };
-    let (code, message, content) = match out.status.as_str() {
-        "pending" | "scanned" => {
+    let (code, message, content) = match answered {
+        Ok(Answered::Waiting) => {
             sqlx::query("UPDATE osp_api_tickets SET next_attempt_at = $1 WHERE id = $2 AND status = 'waiting'")
                 .bind(now + WAITING_RECHECK_MS)
                 .bind(&t.id)
@@ -341,37 +344,11 @@ async fn build(x: &Exchange, t: &Ticket) -> Result<bool> {
                 .await?;
             return Ok(false);
         }
-        "denied" => (
-            ApiCode::UserRejected,
-            out.reason
-                .unwrap_or_else(|| "the resident declined".to_string()),
-            None,
-        ),
-        "expired" => (
-            ApiCode::Timeout,
-            "the resident did not answer in time".to_string(),
-            None,
-        ),
-        // Approved now, or delivered by an earlier run that stopped before it was recorded here:
-        // either way the release is logged and its fields are known.
-        _ => match eme::released(x, &client, &id).await? {
-            Some((resident_id, fields)) => {
-                let resident = crate::identity::get(&x.identity, &resident_id).await?;
-                let open_id = crate::oidc::tokens::subject_for(&x.oidc, &client, &resident_id);
-                let mut content = json!({ "ticketID": t.id, "openID": open_id });
-                content[kind.fields_name()] = Value::Object(super::eme::values(&resident, &fields));
-                (
-                    ApiCode::Success,
-                    ApiCode::Success.message().to_string(),
-                    Some(content),
-                )
-            }
-            None => (
-                ApiCode::ServerError,
-                "the result could not be read again: start a new request".to_string(),
-                None,
-            ),
-        },
+        Ok(Answered::Done(code, message, content)) => (code, message, content),
+        Err(DomainError::NotFound) => {
+            return give_up_waiting(x, t, ApiCode::Timeout, "the request ended").await
+        }
+        Err(e) => return Err(e),
     };
     let mut body = json!({
         "ticketID": t.id,
@@ -405,8 +382,109 @@ async fn build(x: &Exchange, t: &Ticket) -> Result<bool> {
     Ok(r.rows_affected() == 1)
 }
 
+/// A profile or e-ME request: the released fields in the real API's shapes.
+async fn form_answer(
+    x: &Platform,
+    client: &Client,
+    t: &Ticket,
+    kind: TicketKind,
+) -> Result<Answered> {
+    let id = EmeRequestId::parse(&t.id).map_err(|_| DomainError::NotFound)?;
+    let out = eme::outcome(&x.exchange, client, &id).await?;
+    Ok(match out.status.as_str() {
+        "pending" | "scanned" => Answered::Waiting,
+        "denied" => Answered::Done(
+            ApiCode::UserRejected,
+            out.reason
+                .unwrap_or_else(|| "the resident declined".to_string()),
+            None,
+        ),
+        "expired" => Answered::Done(
+            ApiCode::Timeout,
+            "the resident did not answer in time".to_string(),
+            None,
+        ),
+        // Approved now, or delivered by an earlier run that stopped before it was recorded here:
+        // either way the release is logged and its fields are known.
+        _ => match eme::released(&x.exchange, client, &id).await? {
+            Some((resident_id, fields)) => {
+                let resident = crate::identity::get(&x.identity, &resident_id).await?;
+                let open_id = crate::oidc::tokens::subject_for(&x.oidc, client, &resident_id);
+                let mut content = json!({ "ticketID": t.id, "openID": open_id });
+                let name = if kind == TicketKind::Profile {
+                    "profileFields"
+                } else {
+                    "eMEFields"
+                };
+                content[name] = Value::Object(super::eme::values(&resident, &fields));
+                Answered::Done(
+                    ApiCode::Success,
+                    ApiCode::Success.message().to_string(),
+                    Some(content),
+                )
+            }
+            None => Answered::Done(
+                ApiCode::ServerError,
+                "the result could not be read again: start a new request".to_string(),
+                None,
+            ),
+        },
+    })
+}
+
+/// A signing request: the signature, its certificate and its timestamp, with what the service
+/// sent repeated (`echo`: its `hashCode` or `docDigest`, and the resident's `openID`).
+async fn signing_answer(x: &Platform, client: &Client, t: &Ticket) -> Result<Answered> {
+    use crate::signing::requests::{self, OutcomeStatus};
+    let id = SignRequestId::parse(&t.id).map_err(|_| DomainError::NotFound)?;
+    let out = requests::outcome(&x.signing, client, &id).await?;
+    let reason = |default: &str| out.reason.clone().unwrap_or_else(|| default.to_string());
+    Ok(match out.status {
+        OutcomeStatus::Pending | OutcomeStatus::Scanned => Answered::Waiting,
+        OutcomeStatus::Denied => {
+            Answered::Done(ApiCode::UserRejected, reason("the resident declined"), None)
+        }
+        OutcomeStatus::Expired => Answered::Done(
+            ApiCode::Timeout,
+            reason("the resident did not answer in time"),
+            None,
+        ),
+        OutcomeStatus::Failed => Answered::Done(
+            ApiCode::SigningRefused,
+            reason("the app's answer could not be made into a signature"),
+            None,
+        ),
+        // A signature is handed out once and not kept: a run that took it and stopped before
+        // recording the callback cannot build it again.
+        OutcomeStatus::Collected => Answered::Done(
+            ApiCode::ServerError,
+            "the signature was made but could not be sent: start a new request".to_string(),
+            None,
+        ),
+        OutcomeStatus::Signed => {
+            let sig = out
+                .signature
+                .ok_or_else(|| DomainError::Integrity("signed without a signature".into()))?;
+            let mut content = super::signing::signature_content(&sig);
+            content["ticketID"] = Value::String(t.id.clone());
+            if let Some(Value::Object(echo)) =
+                t.echo.as_deref().and_then(|e| serde_json::from_str(e).ok())
+            {
+                for (k, v) in echo {
+                    content[k] = v;
+                }
+            }
+            Answered::Done(
+                ApiCode::Success,
+                ApiCode::Success.message().to_string(),
+                Some(content),
+            )
+        }
+    })
+}
+
 /// End a ticket that can never be answered: a callback with the code alone.
-async fn give_up_waiting(x: &Exchange, t: &Ticket, code: ApiCode, why: &str) -> Result<bool> {
+async fn give_up_waiting(x: &Platform, t: &Ticket, code: ApiCode, why: &str) -> Result<bool> {
     tracing::warn!(ticket = %t.id, reason = why, "a ticket of the compatible API ended");
     let mut body = json!({ "ticketID": t.id, "code": code.as_str(), "message": why });
     if let Some(b) = &t.business_id {
@@ -446,7 +524,7 @@ async fn encrypt_for(p: &Oidc, client: &Client, plaintext: &[u8]) -> ApiResult<(
 
 /// One attempt to send a queued callback. `None` when another process has this attempt;
 /// otherwise whether the service took it.
-async fn send(x: &Exchange, t: &Ticket) -> Result<Option<bool>> {
+async fn send(x: &Platform, t: &Ticket) -> Result<Option<bool>> {
     let now = x.clock.now_ms();
     let attempt = t.attempts + 1;
     let last = attempt > RETRY_AFTER_MS.len() as i64;
@@ -510,7 +588,7 @@ async fn send(x: &Exchange, t: &Ticket) -> Result<Option<bool>> {
 }
 
 /// POST a callback, signed with the client's secret as its own calls are.
-async fn post(x: &Exchange, client: &Client, url: &str, body: Vec<u8>) -> bool {
+async fn post(x: &Platform, client: &Client, url: &str, body: Vec<u8>) -> bool {
     let Ok(secret) = super::secret_of(&x.oidc, client).await else {
         return false;
     };

@@ -33,6 +33,11 @@ pub enum ApiCode {
     InvalidAccessToken,
     /// The encipherment certificate has expired or is not valid yet.
     CertificateNotValid,
+    /// Signing was refused: the resident is not on iAM Smart+, has no signing certificate yet,
+    /// or `HKICHash` is not theirs.
+    SigningRefused,
+    /// `sigAlgo` cannot be honoured with the resident's signing key.
+    SigAlgoNotSupported,
     /// Too many calls from this address: wait as `Retry-After` says.
     TooManyRequests,
     /// `redirectURI` is not registered for this client.
@@ -51,7 +56,7 @@ pub enum ApiCode {
 
 impl ApiCode {
     /// Every code, in the order of the documented table.
-    pub const ALL: [ApiCode; 20] = [
+    pub const ALL: [ApiCode; 22] = [
         ApiCode::Success,
         ApiCode::InvalidRequest,
         ApiCode::MissingHeader,
@@ -66,6 +71,8 @@ impl ApiCode {
         ApiCode::InvalidAccessToken,
         ApiCode::CertificateNotValid,
         ApiCode::TooManyRequests,
+        ApiCode::SigningRefused,
+        ApiCode::SigAlgoNotSupported,
         ApiCode::RedirectNotRegistered,
         ApiCode::UserCancelled,
         ApiCode::UserRejected,
@@ -91,6 +98,8 @@ impl ApiCode {
             ApiCode::InvalidAccessToken => "D10010",
             ApiCode::CertificateNotValid => "D10011",
             ApiCode::TooManyRequests => "D10012",
+            ApiCode::SigningRefused => "D10013",
+            ApiCode::SigAlgoNotSupported => "D10014",
             ApiCode::RedirectNotRegistered => "D20008",
             ApiCode::UserCancelled => "D40000",
             ApiCode::UserRejected => "D40001",
@@ -117,6 +126,8 @@ impl ApiCode {
             ApiCode::InvalidAccessToken => "invalid access token",
             ApiCode::CertificateNotValid => "the encipherment certificate is not valid now",
             ApiCode::TooManyRequests => "too many calls; try again later",
+            ApiCode::SigningRefused => "signing was refused",
+            ApiCode::SigAlgoNotSupported => "sigAlgo cannot be honoured: use SHA256withECDSA",
             ApiCode::RedirectNotRegistered => "online service URL is not registered",
             ApiCode::UserCancelled => "the user cancelled",
             ApiCode::UserRejected => "the user rejected the request",

@@ -17,6 +17,7 @@ pub mod callbacks;
 mod codes;
 pub mod eme;
 mod login;
+pub mod signing;
 #[cfg(test)]
 mod tests;
 

@@ -95,6 +95,9 @@ pub struct Started {
     pub digest: String,
     /// Unix ms.
     pub expires_at: i64,
+    /// The approval shown in the app (not for the service).
+    #[serde(skip)]
+    pub approval_id: iamsmart_proto::ids::ApprovalId,
 }
 
 /// A collected signature.
@@ -520,6 +523,7 @@ pub async fn start(
         match_code: created.match_code,
         digest: hex::encode(digest),
         expires_at: created.expires_at,
+        approval_id: created.id,
     })
 }
 

@@ -568,13 +568,14 @@ async fn decide(
     )
     .await?;
     iamsmart_domain::oidc::ciba::decided(&s.platform.oidc, &id).await;
-    iamsmart_domain::osp_api::callbacks::decided(&s.platform.exchange, &id).await;
     // A signing request: the app's signature is checked and assembled now, so that the
     // resident learns at once if it could not be used.
     if view.kind == iamsmart_domain::signing::requests::APPROVAL_KIND {
         iamsmart_domain::signing::requests::answered(&s.platform.signing, &id, Some(&call.rid))
             .await?;
     }
+    // A request of the compatible API: its callback goes now (once the signature is made).
+    iamsmart_domain::osp_api::callbacks::decided(&s.platform, &id).await;
     Ok(Json(view))
 }
 

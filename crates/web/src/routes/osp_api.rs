@@ -11,38 +11,21 @@ use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
-use iamsmart_domain::osp_api::callbacks::TicketKind;
+use iamsmart_domain::osp_api::account::Asked;
+use iamsmart_domain::osp_api::signing::{Digest, Flow};
 use iamsmart_domain::osp_api::{self, ApiCode, ApiError, ApiResult, ContentKeys, SignatureHeaders};
 use serde::Serialize;
 
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/auth/getQR", get(super::pages::login::api_get_qr))
-        .route(
-            "/api/v1/security/getKey",
-            post(|s, r, h, b| signed(s, r, h, b, Call::GetKey)),
-        )
-        .route(
-            "/api/v1/auth/getToken",
-            post(|s, r, h, b| signed(s, r, h, b, Call::GetToken)),
-        )
-        .route(
-            "/api/v1/account/auth/profile/initiateRequest",
-            post(|s, r, h, b| signed(s, r, h, b, Call::ProfileStart)),
-        )
-        .route(
-            "/api/v1/account/eme/initiateRequest",
-            post(|s, r, h, b| signed(s, r, h, b, Call::EmeStart)),
-        )
-        .route(
-            "/api/v1/anonymous/eme/initiateRequest",
-            post(|s, r, h, b| signed(s, r, h, b, Call::AnonymousEmeStart)),
-        )
-        .route(
-            "/api/v1/anonymous/eme/getResult",
-            post(|s, r, h, b| signed(s, r, h, b, Call::AnonymousEmeResult)),
-        )
-        .route("/api/v1/{*rest}", axum::routing::any(not_offered))
+    let mut router =
+        Router::new().route("/api/v1/auth/getQR", get(super::pages::login::api_get_qr));
+    for call in Call::ALL {
+        router = router.route(
+            call.path(),
+            post(move |s, r, h, b| signed(s, r, h, b, call)),
+        );
+    }
+    router.route("/api/v1/{*rest}", axum::routing::any(not_offered))
 }
 
 /// The envelope of every answer.
@@ -128,9 +111,34 @@ enum Call {
     AnonymousEmeStart,
     /// `anonymous/eme/getResult`: body and answer encrypted.
     AnonymousEmeResult,
+    /// `{account|anonymous}/{signing|pdfsigning}/initiateRequest`: body and answer encrypted;
+    /// after a sign-in the result goes to the callback.
+    Sign(Flow, Digest),
+    /// `anonymous/{signing|pdfsigning}/getResult`.
+    SignResult(Digest),
+    /// `account/{signing|pdfsigning}/ackResult`.
+    SignAck(Digest),
 }
 
 impl Call {
+    /// Every signed call, each at its path.
+    const ALL: [Call; 14] = [
+        Call::GetKey,
+        Call::GetToken,
+        Call::ProfileStart,
+        Call::EmeStart,
+        Call::AnonymousEmeStart,
+        Call::AnonymousEmeResult,
+        Call::Sign(Flow::Account, Digest::Hash),
+        Call::Sign(Flow::Account, Digest::Pdf),
+        Call::Sign(Flow::Anonymous, Digest::Hash),
+        Call::Sign(Flow::Anonymous, Digest::Pdf),
+        Call::SignResult(Digest::Hash),
+        Call::SignResult(Digest::Pdf),
+        Call::SignAck(Digest::Hash),
+        Call::SignAck(Digest::Pdf),
+    ];
+
     fn path(self) -> &'static str {
         match self {
             Call::GetKey => "/api/v1/security/getKey",
@@ -139,6 +147,18 @@ impl Call {
             Call::EmeStart => "/api/v1/account/eme/initiateRequest",
             Call::AnonymousEmeStart => "/api/v1/anonymous/eme/initiateRequest",
             Call::AnonymousEmeResult => "/api/v1/anonymous/eme/getResult",
+            Call::Sign(Flow::Account, Digest::Hash) => "/api/v1/account/signing/initiateRequest",
+            Call::Sign(Flow::Account, Digest::Pdf) => "/api/v1/account/pdfsigning/initiateRequest",
+            Call::Sign(Flow::Anonymous, Digest::Hash) => {
+                "/api/v1/anonymous/signing/initiateRequest"
+            }
+            Call::Sign(Flow::Anonymous, Digest::Pdf) => {
+                "/api/v1/anonymous/pdfsigning/initiateRequest"
+            }
+            Call::SignResult(Digest::Hash) => "/api/v1/anonymous/signing/getResult",
+            Call::SignResult(Digest::Pdf) => "/api/v1/anonymous/pdfsigning/getResult",
+            Call::SignAck(Digest::Hash) => "/api/v1/account/signing/ackResult",
+            Call::SignAck(Digest::Pdf) => "/api/v1/account/pdfsigning/ackResult",
         }
     }
 }
@@ -169,9 +189,9 @@ async fn signed(
             }
             Call::ProfileStart | Call::EmeStart => {
                 let kind = if call == Call::ProfileStart {
-                    TicketKind::Profile
+                    Asked::Profile
                 } else {
-                    TicketKind::Eme
+                    Asked::Eme
                 };
                 osp_api::account::initiate(x, &client, kind, &keys.open_body(&body)?).await?
             }
@@ -180,6 +200,16 @@ async fn signed(
             }
             Call::AnonymousEmeResult => {
                 osp_api::eme::anonymous_result(x, &client, &keys.open_body(&body)?).await?
+            }
+            Call::Sign(flow, digest) => {
+                let opened = keys.open_body(&body)?;
+                osp_api::signing::initiate(&s.platform, &client, flow, digest, &opened).await?
+            }
+            Call::SignResult(_) => {
+                osp_api::signing::result(&s.platform, &client, &keys.open_body(&body)?).await?
+            }
+            Call::SignAck(_) => {
+                osp_api::signing::ack(&s.platform, &client, &keys.open_body(&body)?).await?
             }
         };
         let json = serde_json::to_vec(&answer).map_err(internal)?;
