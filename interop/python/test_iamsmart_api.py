@@ -480,3 +480,17 @@ def test_signing_without_a_login_by_qr_code_gives_the_signature_once(tmp_path):
     answer, _ = sealed_call("/api/v1/anonymous/pdfsigning/getResult",
                             {"ticketID": started["ticketID"]}, key)
     assert answer["code"] == "D40001", answer
+
+
+def test_face_step_up_declined_reaches_the_callback(callbacks):
+    key = get_key()
+    _, token = get_token(sign_in("u-1", scope="eidapi_auth eidapi_fr"), key)
+    ask = {"accessToken": token["accessToken"], "openID": token["openID"], "source": "PC_Browser",
+           "redirectURI": r.REDIRECT_URI, "state": "stepup-1"}
+    answer, started = sealed_call("/api/v1/account/stepup/initiateRequest", ask, key)
+    assert answer["code"] == "D00000" and started["authByQR"] is False, answer
+    request = waiting_request(started["matchCode"])
+    assert request["kind"] == "step_up"
+    r.app("deny", request["id"])
+    body = callback_for(callbacks, started["ticketID"])
+    assert body["code"] == "D40001" and body["state"] == "stepup-1", body

@@ -44,7 +44,8 @@ async fn phone(t: &TestPlatform, n: u32) -> Phone {
 /// The phone answers a request (approve or deny), signed as the app signs.
 async fn answer(t: &TestPlatform, phone: &Phone, id: &ApprovalId, decision: &str) {
     t.answer_in_app(phone, id, decision, serde_json::json!({}))
-        .await;
+        .await
+        .unwrap();
 }
 
 /// The one waiting passkey request on the phone.

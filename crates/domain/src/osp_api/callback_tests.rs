@@ -248,7 +248,8 @@ async fn answer(t: &TestPlatform, phone: &Phone, approve: bool, fields: &[&str])
     let id = &waiting.first().expect("a request in the app").id;
     let decision = if approve { "approve" } else { "deny" };
     t.answer_in_app(phone, id, decision, json!({ "fields": fields }))
-        .await;
+        .await
+        .unwrap();
 }
 
 async fn start(t: &TestPlatform, client: &Client, kind: Asked, body: Value) -> ApiResult<Value> {
@@ -667,5 +668,66 @@ async fn signing_refuses_what_it_cannot_honour_with_its_code() {
     assert_eq!(
         code(call(Flow::Account, Digest::Hash, body).await),
         ApiCode::ScopeNotAllowed
+    );
+}
+
+#[tokio::test]
+async fn a_face_step_up_declined_or_unanswered_reaches_the_callback_with_its_code() {
+    let s = scene(vec![200], "eidapi_auth eidapi_fr").await;
+    let ask = json!({
+        "businessID": "payment-7", "accessToken": s.token, "openID": s.open_id,
+        "source": "PC_Browser", "redirectURI": REDIRECT, "state": "up-1",
+    });
+    let start = |body: Value| {
+        let p = s.t.p.clone();
+        let client = s.client.clone();
+        async move { super::stepup::initiate(&p, &client, body.to_string().as_bytes()).await }
+    };
+    let started = start(ask.clone()).await.unwrap();
+    assert_eq!(started["authByQR"], false);
+    let waiting = approvals::pending(&s.t.p, &s.phone.caller.resident_id)
+        .await
+        .unwrap();
+    assert_eq!(waiting.len(), 1);
+    assert_eq!(waiting[0].kind, "step_up");
+    // Approving needs a selfie matched with the registry's photo: without one, nothing is
+    // approved.
+    let e =
+        s.t.answer_in_app(&s.phone, &waiting[0].id, "approve", json!({}))
+            .await
+            .unwrap_err();
+    assert!(e.to_string().contains("selfie"), "{e}");
+    answer(&s.t, &s.phone, false, &[]).await;
+    s.t.clock.advance(WAITING_RECHECK_MS);
+    assert_eq!(s.run().await.delivered, 1);
+    let v = s.rx.last(&s.c);
+    assert_eq!(
+        (
+            v["code"].as_str(),
+            v["state"].as_str(),
+            v["businessID"].as_str()
+        ),
+        (Some("D40001"), Some("up-1"), Some("payment-7"))
+    );
+    assert_eq!(v["ticketID"], started["ticketID"]);
+    // Nobody answers: D40003.
+    start(ask.clone()).await.unwrap();
+    s.t.clock.advance(10 * 60_000);
+    assert_eq!(s.run().await.delivered, 1);
+    assert_eq!(s.rx.last(&s.c)["code"], "D40003");
+    // A sign-in without eidapi_fr, and another resident's openID.
+    let (token, open_id) = signed_in(&s.t, &s.client, &s.phone, "eidapi_auth").await;
+    let mut body = ask.clone();
+    body["accessToken"] = json!(token);
+    body["openID"] = json!(open_id);
+    assert_eq!(
+        start(body).await.unwrap_err().code,
+        ApiCode::ScopeNotAllowed
+    );
+    let mut body = ask;
+    body["openID"] = json!("someone-else");
+    assert_eq!(
+        start(body).await.unwrap_err().code,
+        ApiCode::InvalidAccessToken
     );
 }

@@ -32,11 +32,18 @@ pub enum TicketKind {
     Eme,
     /// `account/signing/initiateRequest` and `account/pdfsigning/initiateRequest`.
     Sign,
+    /// `account/stepup/initiateRequest`.
+    StepUp,
 }
 
 impl TicketKind {
     /// Every kind (the database allows exactly these).
-    pub const ALL: [TicketKind; 3] = [TicketKind::Profile, TicketKind::Eme, TicketKind::Sign];
+    pub const ALL: [TicketKind; 4] = [
+        TicketKind::Profile,
+        TicketKind::Eme,
+        TicketKind::Sign,
+        TicketKind::StepUp,
+    ];
 
     /// As stored.
     pub fn as_str(self) -> &'static str {
@@ -44,6 +51,7 @@ impl TicketKind {
             TicketKind::Profile => "profile",
             TicketKind::Eme => "eme",
             TicketKind::Sign => "sign",
+            TicketKind::StepUp => "stepup",
         }
     }
 
@@ -334,6 +342,12 @@ async fn build(x: &Platform, t: &Ticket) -> Result<bool> {
     let answered = match kind {
         TicketKind::Profile | TicketKind::Eme => form_answer(x, &client, t, kind).await,
         TicketKind::Sign => signing_answer(x, &client, t).await,
+        TicketKind::StepUp => super::stepup::answered(x, &t.id).await.map(|a| match a {
+            None => Answered::Waiting,
+            Some((code, message, content)) => {
+                Answered::Done(code, message, content.map(|c| with_echo(c, t)))
+            }
+        }),
     };
     let (code, message, content) = match answered {
         Ok(Answered::Waiting) => {
@@ -432,6 +446,18 @@ async fn form_answer(
     })
 }
 
+/// A callback's content with the ticket's id and what it repeats (`echo`).
+fn with_echo(mut content: Value, t: &Ticket) -> Value {
+    content["ticketID"] = Value::String(t.id.clone());
+    if let Some(Value::Object(echo)) = t.echo.as_deref().and_then(|e| serde_json::from_str(e).ok())
+    {
+        for (k, v) in echo {
+            content[k] = v;
+        }
+    }
+    content
+}
+
 /// A signing request: the signature, its certificate and its timestamp, with what the service
 /// sent repeated (`echo`: its `hashCode` or `docDigest`, and the resident's `openID`).
 async fn signing_answer(x: &Platform, client: &Client, t: &Ticket) -> Result<Answered> {
@@ -465,15 +491,7 @@ async fn signing_answer(x: &Platform, client: &Client, t: &Ticket) -> Result<Ans
             let sig = out
                 .signature
                 .ok_or_else(|| DomainError::Integrity("signed without a signature".into()))?;
-            let mut content = super::signing::signature_content(&sig);
-            content["ticketID"] = Value::String(t.id.clone());
-            if let Some(Value::Object(echo)) =
-                t.echo.as_deref().and_then(|e| serde_json::from_str(e).ok())
-            {
-                for (k, v) in echo {
-                    content[k] = v;
-                }
-            }
+            let content = with_echo(super::signing::signature_content(&sig), t);
             Answered::Done(
                 ApiCode::Success,
                 ApiCode::Success.message().to_string(),

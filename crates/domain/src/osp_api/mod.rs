@@ -18,6 +18,7 @@ mod codes;
 pub mod eme;
 mod login;
 pub mod signing;
+pub mod stepup;
 #[cfg(test)]
 mod tests;
 

@@ -107,6 +107,9 @@ enum Call {
     ProfileStart,
     /// `account/eme/initiateRequest`: the same with a form.
     EmeStart,
+    /// `account/stepup/initiateRequest`: a fresh face match in the app; the result to the
+    /// callback.
+    StepUp,
     /// `anonymous/eme/initiateRequest`: body and answer encrypted.
     AnonymousEmeStart,
     /// `anonymous/eme/getResult`: body and answer encrypted.
@@ -122,11 +125,12 @@ enum Call {
 
 impl Call {
     /// Every signed call, each at its path.
-    const ALL: [Call; 14] = [
+    const ALL: [Call; 15] = [
         Call::GetKey,
         Call::GetToken,
         Call::ProfileStart,
         Call::EmeStart,
+        Call::StepUp,
         Call::AnonymousEmeStart,
         Call::AnonymousEmeResult,
         Call::Sign(Flow::Account, Digest::Hash),
@@ -145,6 +149,7 @@ impl Call {
             Call::GetToken => "/api/v1/auth/getToken",
             Call::ProfileStart => "/api/v1/account/auth/profile/initiateRequest",
             Call::EmeStart => "/api/v1/account/eme/initiateRequest",
+            Call::StepUp => "/api/v1/account/stepup/initiateRequest",
             Call::AnonymousEmeStart => "/api/v1/anonymous/eme/initiateRequest",
             Call::AnonymousEmeResult => "/api/v1/anonymous/eme/getResult",
             Call::Sign(Flow::Account, Digest::Hash) => "/api/v1/account/signing/initiateRequest",
@@ -204,6 +209,9 @@ async fn signed(
             Call::Sign(flow, digest) => {
                 let opened = keys.open_body(&body)?;
                 osp_api::signing::initiate(&s.platform, &client, flow, digest, &opened).await?
+            }
+            Call::StepUp => {
+                osp_api::stepup::initiate(&s.platform, &client, &keys.open_body(&body)?).await?
             }
             Call::SignResult(_) => {
                 osp_api::signing::result(&s.platform, &client, &keys.open_body(&body)?).await?
