@@ -33,6 +33,8 @@ type Received = (Vec<(String, String)>, Vec<u8>);
 struct Receiver {
     url: String,
     hits: Arc<AtomicUsize>,
+    /// Told of each request received.
+    arrived: Arc<tokio::sync::Notify>,
     got: Arc<Mutex<Vec<Received>>>,
 }
 
@@ -42,7 +44,8 @@ async fn receiver(plan: Vec<u16>) -> Receiver {
     let url = format!("http://{}/osp/callback", listener.local_addr().unwrap());
     let hits = Arc::new(AtomicUsize::new(0));
     let got = Arc::new(Mutex::new(Vec::new()));
-    let (h, g) = (hits.clone(), got.clone());
+    let arrived = Arc::new(tokio::sync::Notify::new());
+    let (h, g, a) = (hits.clone(), got.clone(), arrived.clone());
     tokio::spawn(async move {
         loop {
             let Ok((mut sock, _)) = listener.accept().await else {
@@ -50,7 +53,7 @@ async fn receiver(plan: Vec<u16>) -> Receiver {
             };
             let n = h.fetch_add(1, Ordering::SeqCst);
             let status = plan[n.min(plan.len() - 1)];
-            let g = g.clone();
+            let (g, a) = (g.clone(), a.clone());
             tokio::spawn(async move {
                 let mut buf = Vec::new();
                 let mut chunk = [0u8; 4096];
@@ -91,6 +94,7 @@ async fn receiver(plan: Vec<u16>) -> Receiver {
                     .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
                     .collect();
                 g.lock().unwrap().push((headers, body));
+                a.notify_one();
                 let reply = format!(
                     "HTTP/1.1 {status} X\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok"
                 );
@@ -98,7 +102,12 @@ async fn receiver(plan: Vec<u16>) -> Receiver {
             });
         }
     });
-    Receiver { url, hits, got }
+    Receiver {
+        url,
+        hits,
+        arrived,
+        got,
+    }
 }
 
 impl Receiver {
@@ -730,4 +739,28 @@ async fn a_face_step_up_declined_or_unanswered_reaches_the_callback_with_its_cod
         start(body).await.unwrap_err().code,
         ApiCode::InvalidAccessToken
     );
+}
+
+#[tokio::test]
+async fn the_app_s_answer_sends_the_callback_at_once_without_the_worker() {
+    let s = scene(vec![200], "eidapi_profiles").await;
+    let ticket = s.approved_profile().await;
+    let id = iamsmart_proto::ids::ApprovalId::parse(
+        &sqlx::query_scalar::<_, String>("SELECT approval_id FROM osp_api_tickets WHERE id = $1")
+            .bind(&ticket)
+            .fetch_one(s.t.p.db.reader())
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    // A login's answer is never a ticket's: nothing is looked up.
+    callbacks::decided(&s.t.p, &id, "login");
+    callbacks::decided(&s.t.p, &id, "eme");
+    // Waits for the callback's arrival (an event, not a length of time; the bound only ends a
+    // broken run).
+    tokio::time::timeout(std::time::Duration::from_secs(30), s.rx.arrived.notified())
+        .await
+        .expect("the callback arrives without the worker");
+    assert_eq!(s.rx.hits(), 1);
+    assert_eq!(s.rx.last(&s.c)["code"], "D00000");
 }

@@ -298,15 +298,23 @@ pub async fn run(x: &Platform) -> Result<Ran> {
     Ok(ran)
 }
 
-/// After the resident answered an approval in the app: if it is a ticket's, build its callback
-/// and send it now, in the background (the app's answer does not wait for the service).
-pub async fn decided(x: &Platform, approval_id: &ApprovalId) {
-    let found = tickets(x, Pick::WaitingFor(approval_id.as_str())).await;
-    let Some(t) = found.ok().and_then(|t| t.into_iter().next()) else {
+/// The kinds of approval behind tickets (a login's never is).
+const TICKET_APPROVAL_KINDS: [&str; 3] =
+    ["eme", crate::signing::requests::APPROVAL_KIND, "step_up"];
+
+/// After the resident answered an approval (of `kind`) in the app: if it is a ticket's, build its
+/// callback and send it now, in the background (the app's answer does not wait for the service,
+/// and a login costs nothing more).
+pub fn decided(x: &Platform, approval_id: &ApprovalId, kind: &str) {
+    if !TICKET_APPROVAL_KINDS.contains(&kind) {
         return;
-    };
-    let x = x.clone();
+    }
+    let (x, approval_id) = (x.clone(), approval_id.clone());
     tokio::spawn(async move {
+        let found = tickets(&x, Pick::WaitingFor(approval_id.as_str())).await;
+        let Some(t) = found.ok().and_then(|t| t.into_iter().next()) else {
+            return;
+        };
         if let Err(e) = wake(&x, &t).await {
             tracing::warn!(error = %e, "a callback of the compatible API waits for the worker");
         }

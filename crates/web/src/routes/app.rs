@@ -575,7 +575,7 @@ async fn decide(
             .await?;
     }
     // A request of the compatible API: its callback goes now (once the signature is made).
-    iamsmart_domain::osp_api::callbacks::decided(&s.platform, &id).await;
+    iamsmart_domain::osp_api::callbacks::decided(&s.platform, &id, &view.kind);
     Ok(Json(view))
 }
 
