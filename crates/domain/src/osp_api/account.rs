@@ -14,6 +14,9 @@ use crate::oidc::tokens;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+/// The name of the form a profile request shows in the app.
+pub const PROFILE_FORM_NAME: &str = "Personal profile · 個人資料";
+
 /// The fields a profile request may ask for: the registry's identity fields.
 pub const PROFILE_FIELDS: [&str; 6] = [
     "idNo",
@@ -193,7 +196,8 @@ pub async fn initiate(x: &Exchange, client: &Client, kind: Asked, body: &[u8]) -
                 .as_deref()
                 .ok_or_else(|| bad("profileFields is required"))?;
             let form = Form {
-                name: format!("{} profile", client.meta.client_name),
+                // The app shows the service beside it; the form's name is in both languages.
+                name: PROFILE_FORM_NAME.to_string(),
                 number: None,
                 description: None,
             };

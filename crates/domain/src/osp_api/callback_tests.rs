@@ -764,3 +764,18 @@ async fn the_app_s_answer_sends_the_callback_at_once_without_the_worker() {
     assert_eq!(s.rx.hits(), 1);
     assert_eq!(s.rx.last(&s.c)["code"], "D00000");
 }
+
+#[tokio::test]
+async fn a_certificate_expired_since_the_request_gets_its_code_and_no_data() {
+    let s = scene(vec![200], "eidapi_profiles").await;
+    s.approved_profile().await;
+    // The fixture's certificate is valid until 2050.
+    s.t.clock.advance(25 * 365 * 86_400_000);
+    assert_eq!(s.run().await.delivered, 1);
+    let v = s.rx.last(&s.c);
+    assert_eq!(v["code"], "D10011");
+    assert!(
+        v.get("content").is_none() && v.get("secretKey").is_none(),
+        "{v}"
+    );
+}

@@ -372,6 +372,18 @@ async fn build(x: &Platform, t: &Ticket) -> Result<bool> {
         }
         Err(e) => return Err(e),
     };
+    // The content under a fresh key wrapped to the service's certificate; a certificate that
+    // expired since the request can wrap nothing, and the callback says so without the data.
+    let (code, message, sealed) = match content {
+        None => (code, message, None),
+        Some(content) => {
+            match encrypt_for(&x.oidc, &client, &serde_json::to_vec(&content)?).await {
+                Ok(sealed) => (code, message, Some(sealed)),
+                Err(e) if e.code == ApiCode::CertificateNotValid => (e.code, e.message, None),
+                Err(e) => return Err(DomainError::Integrity(e.message)),
+            }
+        }
+    };
     let mut body = json!({
         "ticketID": t.id,
         "code": code.as_str(),
@@ -383,10 +395,7 @@ async fn build(x: &Platform, t: &Ticket) -> Result<bool> {
     if let Some(s) = &t.state {
         body["state"] = Value::String(s.clone());
     }
-    if let Some(content) = content {
-        let (secret_key, sealed) = encrypt_for(&x.oidc, &client, &serde_json::to_vec(&content)?)
-            .await
-            .map_err(|e| DomainError::Integrity(e.message))?;
+    if let Some((secret_key, sealed)) = sealed {
         body["secretKey"] = Value::String(secret_key);
         body["content"] = Value::String(sealed);
     }
