@@ -3,7 +3,7 @@
 #![cfg(feature = "face")]
 mod common;
 use common::*;
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
 fn data() -> PathBuf {
@@ -552,5 +552,260 @@ async fn face_step_up_at_login_gives_the_face_acr() {
         .as_array()
         .unwrap()
         .contains(&serde_json::json!("face")));
+    scan_everything(&site, &[image("obama2.jpg"), image("biden.jpg")]).await;
+}
+
+/// A service of the compatible API in this test: its client, its content key, and its callback
+/// endpoint (each POST it receives, as JSON, on a channel).
+struct ApiService {
+    client_id: String,
+    secret: String,
+    key: Vec<u8>,
+    callbacks: tokio::sync::mpsc::UnboundedReceiver<Value>,
+}
+
+const API_REDIRECT: &str = "http://localhost:3000/callback";
+
+fn api_fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../crypto/tests/fixtures/{name}"))
+}
+
+/// The test key's unwrapping of a `secretKey`.
+fn unwrap_key(secret_key: &str) -> Vec<u8> {
+    use aws_lc_rs::rsa::{OaepPrivateDecryptingKey, PrivateDecryptingKey, OAEP_SHA256_MGF1SHA256};
+    use base64::Engine;
+    let pem = std::fs::read_to_string(api_fixture("osp-kek-TEST-ONLY.key.pem")).unwrap();
+    let der = der::pem::decode_vec(pem.as_bytes()).unwrap().1;
+    let private =
+        OaepPrivateDecryptingKey::new(PrivateDecryptingKey::from_pkcs8(&der).unwrap()).unwrap();
+    let wrapped = base64::engine::general_purpose::STANDARD
+        .decode(secret_key)
+        .unwrap();
+    let mut out = vec![0u8; private.min_output_size()];
+    private
+        .decrypt(&OAEP_SHA256_MGF1SHA256, &wrapped, &mut out, None)
+        .unwrap()
+        .to_vec()
+}
+
+/// A minimal HTTP endpoint on 127.0.0.1 that answers 200 to each POST and passes its body on.
+async fn callback_endpoint() -> (String, tokio::sync::mpsc::UnboundedReceiver<Value>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/cb", listener.local_addr().unwrap());
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    let n = sock.read(&mut chunk).await.unwrap_or(0);
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+                        continue;
+                    };
+                    let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+                    let len: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse().ok())
+                        .unwrap_or(0);
+                    if buf.len() >= end + 4 + len {
+                        let body = serde_json::from_slice(&buf[end + 4..end + 4 + len]).unwrap();
+                        let _ = tx.send(body);
+                        let _ = sock
+                            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                            .await;
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (url, rx)
+}
+
+impl ApiService {
+    async fn register(site: &Site, srv: &Server) -> ApiService {
+        let (url, callbacks) = callback_endpoint().await;
+        let kek = api_fixture("osp-kek.cert.pem");
+        let created = ok_json(&site.run(
+            &[
+                "clients",
+                "create",
+                "--name",
+                "Step-up service",
+                "--redirect-uri",
+                API_REDIRECT,
+                "--profile",
+                "iamsmart-api",
+                "--kek-cert",
+                kek.to_str().unwrap(),
+                "--callback-uri",
+                &url,
+            ],
+            &[],
+        ));
+        let mut service = ApiService {
+            client_id: created["client_id"].as_str().unwrap().into(),
+            secret: created["client_secret"].as_str().unwrap().into(),
+            key: vec![],
+            callbacks,
+        };
+        let answer = service.call(srv, "/api/v1/security/getKey", vec![]).await;
+        service.key = unwrap_key(answer["content"]["secretKey"].as_str().unwrap());
+        service
+    }
+
+    /// A signed call; its answer.
+    async fn call(&self, srv: &Server, path: &str, body: Vec<u8>) -> Value {
+        use iamsmart_crypto::osp_api as wire;
+        let ts = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis()
+            .to_string();
+        let nonce = format!("n{}", common::rp::random());
+        let msg = wire::signed_message(&self.client_id, "HmacSHA256", &ts, &nonce, &body);
+        reqwest::Client::new()
+            .post(srv.url(path))
+            .header("clientID", &self.client_id)
+            .header("signatureMethod", "HmacSHA256")
+            .header("timestamp", ts)
+            .header("nonce", nonce)
+            .header("signature", wire::sign(self.secret.as_bytes(), &msg))
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// A call whose body and answer travel as `content`: the answer's code and content.
+    async fn sealed(&self, srv: &Server, path: &str, body: Value) -> (String, Value) {
+        use iamsmart_crypto::osp_api as wire;
+        let rng = iamsmart_crypto::rng::SystemRng;
+        let content = wire::seal_content(&self.key, body.to_string().as_bytes(), &rng).unwrap();
+        let answer = self
+            .call(
+                srv,
+                path,
+                json!({ "content": content }).to_string().into_bytes(),
+            )
+            .await;
+        let code = answer["code"].as_str().unwrap().to_string();
+        let opened = match answer["content"].as_str() {
+            Some(c) => serde_json::from_slice(&wire::open_content(&self.key, c).unwrap()).unwrap(),
+            None => answer,
+        };
+        (code, opened)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_face_step_up_through_the_compatible_api_reaches_the_service_s_callback() {
+    use common::rp::*;
+    let (site, srv, _) = platform(&[]).await;
+    let (_, home) = resident_with_app(&site, "plus").await;
+    point_app(&home, &srv.base);
+    let mut service = ApiService::register(&site, &srv).await;
+    // The sign-in with getQR, approved in the app; getToken.
+    let b = browser();
+    let page = open_login(
+        &b,
+        &srv.url(&format!(
+            "/api/v1/auth/getQR?clientID={}&responseType=code&source=PC_Browser&redirectURI={}&scope=eidapi_auth%20eidapi_fr&state=s1",
+            service.client_id,
+            iamsmart_domain::oidc::authorize::urlencode(API_REDIRECT)
+        )),
+    )
+    .await;
+    assert_eq!(
+        ok_json(&app(&home, &["approve", &page.qr, "--yes"]))["status"],
+        "approved"
+    );
+    let r = b.get(srv.url(&page.continue_url)).send().await.unwrap();
+    let code = location_params(&r)["code"].clone();
+    let answer = service
+        .call(
+            &srv,
+            "/api/v1/auth/getToken",
+            json!({ "code": code, "grantType": "authorization_code" })
+                .to_string()
+                .into_bytes(),
+        )
+        .await;
+    assert_eq!(answer["code"], "D00000", "{answer}");
+    let token: Value = serde_json::from_slice(
+        &iamsmart_crypto::osp_api::open_content(&service.key, answer["content"].as_str().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    // The step-up: the app needs the resident's face.
+    let (code, started) = service
+        .sealed(
+            &srv,
+            "/api/v1/account/stepup/initiateRequest",
+            json!({
+                "accessToken": token["accessToken"], "openID": token["openID"],
+                "source": "PC_Browser", "redirectURI": API_REDIRECT, "state": "up-9",
+            }),
+        )
+        .await;
+    assert_eq!(code, "D00000", "{started}");
+    let pending = ok_json(&app(&home, &["pending"]));
+    let request = pending
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["match_code"] == started["matchCode"])
+        .expect("the step-up in the app")
+        .clone();
+    assert_eq!(request["kind"], "step_up");
+    let id = request["id"].as_str().unwrap();
+    let o = app(
+        &home,
+        &[
+            "approve",
+            id,
+            "--yes",
+            "--selfie",
+            image("biden.jpg").to_str().unwrap(),
+        ],
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("face check did not succeed"));
+    let o = app(
+        &home,
+        &[
+            "approve",
+            id,
+            "--yes",
+            "--selfie",
+            image("obama2.jpg").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(ok_json(&o)["status"], "approved");
+    // The callback: sent when the app answered (the worker would send it within seconds too).
+    let body = tokio::time::timeout(std::time::Duration::from_secs(60), service.callbacks.recv())
+        .await
+        .expect("a callback")
+        .unwrap();
+    assert_eq!(body["code"], "D00000", "{body}");
+    assert_eq!(body["state"], "up-9");
+    assert_eq!(body["ticketID"], started["ticketID"]);
+    let key = unwrap_key(body["secretKey"].as_str().unwrap());
+    let content: Value = serde_json::from_slice(
+        &iamsmart_crypto::osp_api::open_content(&key, body["content"].as_str().unwrap()).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(content["faceVerified"], true);
+    assert_eq!(content["openID"], token["openID"]);
     scan_everything(&site, &[image("obama2.jpg"), image("biden.jpg")]).await;
 }
