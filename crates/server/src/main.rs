@@ -85,8 +85,8 @@ enum Command {
         #[arg(long)]
         state: PathBuf,
         /// An RFC 7638 thumbprint of a log key to trust (repeatable); without any, the keys the
-        /// log publishes at first contact are pinned.
-        #[arg(long = "log-key")]
+        /// log publishes at first contact are pinned. (Base64url: it may start with `-`.)
+        #[arg(long = "log-key", allow_hyphen_values = true)]
         log_keys: Vec<String>,
         /// Check again every this many seconds (instead of once).
         #[arg(long)]
@@ -387,7 +387,8 @@ enum AuditCommand {
         #[arg(long)]
         witness_state: Option<PathBuf>,
         /// An RFC 7638 thumbprint of a trusted log key (repeatable; added to the configuration's).
-        #[arg(long = "log-key")]
+        /// (Base64url: it may start with `-`.)
+        #[arg(long = "log-key", allow_hyphen_values = true)]
         log_keys: Vec<String>,
     },
 }
